@@ -1,0 +1,86 @@
+"""The exception hierarchy of hatangso.
+
+Every error a user can cause derives from :class:`HatangsoError`. Input problems are also
+``ValueError`` and infeasible plans ``RuntimeError``, as rasterio pairs its errors with the
+built-in ones, so callers can catch either. The command line maps :class:`HatangsoError` to exit
+code 2; the service maps it to a 4xx answer.
+
+:class:`InputError` carries every :class:`Problem` found in one file, so that a user fixes them
+all in one go rather than one per run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "CRSError",
+    "HatangsoError",
+    "InfeasibleError",
+    "InputError",
+    "Problem",
+]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One fault found in an input, with where it is and how to fix it.
+
+    Attributes
+    ----------
+    file
+        The file's name as the user gave it.
+    message
+        What is wrong.
+    fix
+        What the user should do about it.
+    row
+        1-based number of the record (feature or data line, header not counted), if any.
+    column
+        The column concerned, if any.
+    """
+
+    file: str
+    message: str
+    fix: str
+    row: int | None = None
+    column: str | None = None
+
+    def __str__(self) -> str:
+        where = [self.file]
+        if self.row is not None:
+            where.append(f"row {self.row}")
+        if self.column is not None:
+            where.append(f"column '{self.column}'")
+        return f"{', '.join(where)}: {self.message}. Fix: {self.fix}"
+
+
+class HatangsoError(Exception):
+    """Root of every error hatangso raises on purpose."""
+
+
+class InputError(HatangsoError, ValueError):
+    """An input file or option cannot be used as given.
+
+    Parameters
+    ----------
+    problems
+        Every fault found; at least one.
+    """
+
+    def __init__(self, problems: Problem | Iterable[Problem]) -> None:
+        self.problems: Sequence[Problem] = (
+            (problems,) if isinstance(problems, Problem) else tuple(problems)
+        )
+        if not self.problems:
+            raise ValueError("InputError needs at least one problem")
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class CRSError(HatangsoError, ValueError):
+    """A coordinate reference system is unknown, ambiguous or unfit for the operation."""
+
+
+class InfeasibleError(HatangsoError, RuntimeError):
+    """A plan or target cannot be reached with the candidates given."""

@@ -1,0 +1,283 @@
+"""The input layers of the contract: their columns, aliases, types and geometries.
+
+Column names are matched after :func:`hatangso.geo.text.fold_key` (lower case, accents removed,
+spaces, dashes and underscores dropped), so ``Tên thôn``, ``ten_thon`` and ``TEN THON`` are one
+name. Aliases are what provincial offices and operators write in their spreadsheets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = [
+    "KINDS",
+    "OPERATORS",
+    "POI_KINDS",
+    "ColumnSpec",
+    "LayerSpec",
+    "spec_for",
+]
+
+ColumnType = Literal["str", "int", "float", "bool", "operators"]
+GeometryKind = Literal["point", "polygon", "line", "point_or_polygon", "any", "none"]
+
+#: Canonical operator names of the contract.
+OPERATORS: tuple[str, ...] = ("Viettel", "VNPT", "MobiFone", "Vietnamobile", "Gmobile")
+
+#: Kinds of point of interest the contract knows.
+POI_KINDS: tuple[str, ...] = ("district_centre", "industrial_park", "tourism", "commune_hq")
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One column of a layer.
+
+    Attributes
+    ----------
+    name
+        Canonical name (as written in output files).
+    dtype
+        ``str``, ``int``, ``float``, ``bool`` or ``operators`` (a ``;``-separated list).
+    required
+        Whether a file without it is refused.
+    aliases
+        Other names accepted for it (matched after folding).
+    default
+        Value used when the column is absent or the cell empty (optional columns only).
+    unit
+        Physical unit, for the documentation.
+    """
+
+    name: str
+    dtype: ColumnType = "str"
+    required: bool = False
+    aliases: tuple[str, ...] = ()
+    default: object = None
+    unit: str | None = None
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One input kind of the contract.
+
+    Attributes
+    ----------
+    kind
+        Name used on the command line (``villages``, ``sites``, ``access-points`` ...).
+    columns
+        The contract's columns, required and optional.
+    geometry
+        Geometry family accepted.
+    id_column
+        Column whose values must be present and unique, if any.
+    """
+
+    kind: str
+    columns: tuple[ColumnSpec, ...]
+    geometry: GeometryKind
+    id_column: str | None = None
+    coordinate_aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        """Names of the required columns."""
+        return tuple(c.name for c in self.columns if c.required)
+
+    def column(self, name: str) -> ColumnSpec:
+        """Return the spec of column `name`."""
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(name)
+
+
+# Coordinate columns for tables without geometry (CSV). VN-2000 survey tables write X for the
+# northing and Y for the easting; we follow GIS usage (x = easting) and detect the swap.
+_COORDS: dict[str, tuple[str, ...]] = {
+    "lon": ("lon", "lng", "long", "longitude", "kinh do", "kinhdo", "kinh_do", "toa do kinh do"),
+    "lat": ("lat", "latitude", "vi do", "vido", "vi_do", "toa do vi do"),
+    "x": ("x", "easting", "toa do x", "x_m", "east"),
+    "y": ("y", "northing", "toa do y", "y_m", "north"),
+}
+
+_OPERATOR = ColumnSpec(
+    "operator",
+    required=True,
+    aliases=("nha mang", "doanh nghiep", "doanh nghiep vien thong", "carrier", "mno", "network",
+             "nha cung cap", "provider", "dnvt"),
+)
+_OPERATORS = ColumnSpec(
+    "operators",
+    dtype="operators",
+    required=True,
+    aliases=("operator", "nha mang", "doanh nghiep", "doanh nghiep su dung", "carriers",
+             "cac nha mang", "dung chung"),
+)
+_POPULATION = ColumnSpec(
+    "population", dtype="float", aliases=("dan so", "so dan", "pop", "so nhan khau", "nhan khau"),
+    unit="people",
+)
+
+_SPECS: dict[str, LayerSpec] = {
+    "villages": LayerSpec(
+        "villages",
+        (
+            ColumnSpec("village_id", required=True,
+                       aliases=("id", "ma thon", "ma ap", "ma ban", "ma khom", "ma to dan pho",
+                                "village code", "village_code", "thon id", "ma")),
+            ColumnSpec("name", required=True,
+                       aliases=("ten", "ten thon", "ten ap", "ten ban", "ten khom",
+                                "ten to dan pho", "village", "village name", "thon", "ap")),
+            ColumnSpec("commune", aliases=("xa", "ten xa", "phuong", "xa phuong",
+                                           "xa/phuong", "ward", "commune name")),
+            ColumnSpec("district", aliases=("huyen", "ten huyen", "quan huyen", "quan/huyen",
+                                            "district name")),
+            ColumnSpec("province", aliases=("tinh", "ten tinh", "tinh thanh", "tinh/thanh pho",
+                                            "province name")),
+            _POPULATION,
+            ColumnSpec("households", dtype="float",
+                       aliases=("ho", "so ho", "ho gia dinh", "so ho gia dinh", "hh"),
+                       unit="households"),
+            ColumnSpec("centre_lon", dtype="float",
+                       aliases=("kinh do trung tam", "kinh do nha van hoa", "center lon",
+                                "center_lon", "centre longitude")),
+            ColumnSpec("centre_lat", dtype="float",
+                       aliases=("vi do trung tam", "vi do nha van hoa", "center lat",
+                                "center_lat", "centre latitude")),
+            ColumnSpec("centre_x", dtype="float", aliases=("center x", "center_x")),
+            ColumnSpec("centre_y", dtype="float", aliases=("center y", "center_y")),
+        ),
+        geometry="point_or_polygon",
+        id_column="village_id",
+    ),
+    "sites": LayerSpec(
+        "sites",
+        (
+            ColumnSpec("site_id", required=True,
+                       aliases=("id", "ma tram", "ma bts", "bts id", "bts", "station id",
+                                "tram id", "ten tram", "site", "site name", "ma")),
+            _OPERATOR,
+            ColumnSpec("tech", default="4G", aliases=("technology", "cong nghe", "rat")),
+            ColumnSpec("height_m", dtype="float", default=30.0,
+                       aliases=("height", "do cao", "chieu cao", "chieu cao cot",
+                                "do cao anten", "antenna height", "h"), unit="m"),
+            ColumnSpec("azimuth_deg", dtype="float",
+                       aliases=("azimuth", "phuong vi", "goc phuong vi", "huong"), unit="deg"),
+            ColumnSpec("beamwidth_deg", dtype="float",
+                       aliases=("beamwidth", "do rong bup song", "bup song", "hbw"),
+                       unit="deg"),
+            ColumnSpec("eirp_dbm", dtype="float", aliases=("eirp", "cong suat buc xa"),
+                       unit="dBm"),
+            ColumnSpec("freq_mhz", dtype="float",
+                       aliases=("freq", "frequency", "tan so", "bang tan", "band"), unit="MHz"),
+            ColumnSpec("env", default="rural",
+                       aliases=("environment", "moi truong", "khu vuc", "area type")),
+        ),
+        geometry="point",
+        id_column="site_id",
+    ),
+    "access-points": LayerSpec(
+        "access-points",
+        (
+            ColumnSpec("ap_id", required=True,
+                       aliases=("id", "access point id", "ma diem", "ma diem truy nhap",
+                                "ma tu", "ma")),
+            _OPERATOR,
+            ColumnSpec("kind", aliases=("loai", "type", "loai thiet bi")),
+        ),
+        geometry="point",
+        id_column="ap_id",
+    ),
+    "fiber": LayerSpec("fiber", (_OPERATOR,), geometry="line"),
+    "poles": LayerSpec(
+        "poles",
+        (
+            ColumnSpec("pole_id", required=True, aliases=("id", "ma cot", "so cot", "ma")),
+            _OPERATORS,
+        ),
+        geometry="point",
+        id_column="pole_id",
+    ),
+    "ducts": LayerSpec(
+        "ducts",
+        (
+            ColumnSpec("duct_id", required=True, aliases=("id", "ma cong", "ma tuyen cong", "ma")),
+            _OPERATORS,
+        ),
+        geometry="line",
+        id_column="duct_id",
+    ),
+    "pois": LayerSpec(
+        "pois",
+        (
+            ColumnSpec("poi_id", required=True, aliases=("id", "ma", "ma diem")),
+            ColumnSpec("kind", required=True, aliases=("loai", "type", "category")),
+            ColumnSpec("name", aliases=("ten",)),
+            ColumnSpec("data_network", dtype="bool",
+                       aliases=("mang truyen so lieu", "truyen so lieu", "mang tsl", "tsl",
+                                "ket noi mang truyen so lieu chuyen dung")),
+        ),
+        geometry="any",
+        id_column="poi_id",
+    ),
+    "settlements": LayerSpec(
+        "settlements",
+        (
+            ColumnSpec("settlement_id", required=True,
+                       aliases=("id", "ma cum dan cu", "cluster id", "ma")),
+            ColumnSpec("village_id", aliases=("ma thon", "ma ap")),
+            _POPULATION,
+        ),
+        geometry="point_or_polygon",
+        id_column="settlement_id",
+    ),
+    "samples": LayerSpec(
+        "samples",
+        (
+            _OPERATOR,
+            ColumnSpec("tech", required=True, aliases=("technology", "cong nghe", "rat")),
+            ColumnSpec("rsrp_dbm", dtype="float", required=True,
+                       aliases=("rsrp", "muc thu", "cuong do tin hieu", "signal dbm"),
+                       unit="dBm"),
+            ColumnSpec("time", aliases=("timestamp", "thoi gian", "datetime")),
+            ColumnSpec("source", aliases=("nguon",)),
+        ),
+        geometry="point",
+    ),
+    "declared": LayerSpec(
+        "declared",
+        (
+            ColumnSpec("village_id", required=True, aliases=("ma thon", "ma ap", "id")),
+            _OPERATOR,
+            ColumnSpec("tech", required=True, default="4G",
+                       aliases=("technology", "cong nghe", "rat")),
+        ),
+        geometry="none",
+    ),
+}
+
+#: Input kinds, in the order the contract lists them.
+KINDS: tuple[str, ...] = tuple(_SPECS)
+
+
+def spec_for(kind: str) -> LayerSpec:
+    """Return the :class:`LayerSpec` of input `kind`.
+
+    Parameters
+    ----------
+    kind
+        One of :data:`KINDS`; ``access_points`` is accepted for ``access-points``.
+
+    Raises
+    ------
+    KeyError
+        If `kind` is unknown.
+    """
+    key = kind.replace("_", "-")
+    if key not in _SPECS:
+        raise KeyError(f"unknown input kind {kind!r}; expected one of {', '.join(KINDS)}")
+    return _SPECS[key]
+
+
+COORDINATE_ALIASES: dict[str, tuple[str, ...]] = _COORDS

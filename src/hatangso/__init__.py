@@ -1,0 +1,3 @@
+"""hatangso: coverage planning for Vietnam's digital-infrastructure plans."""
+
+__version__ = "0.1.0"
