@@ -1,0 +1,254 @@
+"""Reading and writing layers: GeoJSON, GeoPackage, Shapefile (plain or zipped), CSV and XLSX.
+
+:func:`read_table` only gets the records off the disk, with their text decoded right; turning
+them into the contract's clean layers is :mod:`hatangso.geo.validate`'s work, so that every
+format goes through the same checks.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+
+from hatangso.geo.errors import InputError, Problem
+
+__all__ = ["RawTable", "read_table", "write_layer"]
+
+log = logging.getLogger(__name__)
+
+VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".zip", ".fgb", ".kml")
+TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx")
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """Records as read from a file, before any checks.
+
+    Attributes
+    ----------
+    frame
+        A GeoDataFrame for vector formats (its CRS as the file says, possibly None), a plain
+        DataFrame of strings for CSV and XLSX.
+    name
+        The file's name as shown to the user.
+    encoding
+        The text encoding used, when the format needed one to be chosen.
+    has_geometry
+        Whether `frame` carries a geometry column from the file.
+    """
+
+    frame: pd.DataFrame
+    name: str
+    encoding: str | None
+    has_geometry: bool
+
+
+def _fault(name: str, message: str, fix: str) -> InputError:
+    return InputError(Problem(file=name, message=message, fix=fix))
+
+
+def _pick_layer(path: str, name: str, kind: str | None) -> str | None:
+    """Choose the layer of a multi-layer source, or None when there is only one."""
+    layers = [str(row[0]) for row in pyogrio.list_layers(path)]
+    if len(layers) <= 1:
+        return None
+    if kind is not None:
+        from hatangso.geo.text import fold_key
+
+        wanted = {fold_key(kind), fold_key(kind.replace("-", "_"))}
+        matches = [layer for layer in layers if fold_key(layer) in wanted]
+        if len(matches) == 1:
+            return matches[0]
+    raise _fault(
+        name,
+        f"the file holds {len(layers)} layers ({', '.join(layers)}) and none is named '{kind}'",
+        f"name the layer '{kind}' or save the one you mean in a file of its own",
+    )
+
+
+def _shapefile_in_zip(path: Path) -> str:
+    """Return the GDAL path of the one shapefile inside a zip archive."""
+    with zipfile.ZipFile(path) as archive:
+        shps = [n for n in archive.namelist() if n.lower().endswith(".shp")]
+        others = [
+            n
+            for n in archive.namelist()
+            if n.lower().endswith((".gpkg", ".geojson", ".json", ".csv"))
+        ]
+    if len(shps) == 1:
+        return f"/vsizip/{path}/{shps[0]}"
+    if not shps and len(others) == 1:
+        return f"/vsizip/{path}/{others[0]}"
+    found = ", ".join(shps + others) or "no shapefile"
+    raise _fault(
+        path.name,
+        f"the zip archive must hold exactly one shapefile; it holds {found}",
+        "zip one layer per archive",
+    )
+
+
+def _read_vector(path: Path, name: str, kind: str | None, encoding: str | None) -> RawTable:
+    source = _shapefile_in_zip(path) if path.suffix.lower() == ".zip" else str(path)
+    is_shapefile = source.lower().endswith(".shp")
+    if is_shapefile and encoding is None:
+        from hatangso.geo.encoding import detect_dbf_encoding
+
+        encoding = detect_dbf_encoding(path)
+    legacy = encoding in ("tcvn3", "vni")
+    try:
+        layer = _pick_layer(source, name, kind)
+        frame = gpd.read_file(
+            source,
+            layer=layer,
+            engine="pyogrio",
+            encoding=("latin-1" if legacy else encoding) if is_shapefile else None,
+        )
+    except InputError:
+        raise
+    except Exception as exc:  # pyogrio raises DataSourceError, DataLayerError, ...
+        raise _fault(
+            name,
+            f"cannot be read as a vector file ({type(exc).__name__}: {exc})",
+            "check that the file is complete (a shapefile needs its .shx and .dbf beside it) "
+            "and is GeoJSON, GeoPackage, Shapefile or CSV",
+        ) from exc
+    if legacy and encoding is not None:
+        from hatangso.geo.encoding import redecode_latin1_strings
+
+        text_columns = [
+            c
+            for c in frame.columns
+            if c != frame.geometry.name and pd.api.types.is_string_dtype(frame[c])
+        ]
+        for column in text_columns:
+            values = frame[column].tolist()
+            frame[column] = redecode_latin1_strings(values, encoding)
+    return RawTable(frame=frame, name=name, encoding=encoding, has_geometry=True)
+
+
+def _sniff_delimiter(sample: str) -> str:
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","
+
+
+def _read_csv(path: Path, name: str, encoding: str | None) -> RawTable:
+    from hatangso.geo.encoding import decode_bytes, detect_text_encoding
+
+    if encoding is None:
+        encoding = detect_text_encoding(path)
+    raw = path.read_bytes()
+    text = decode_bytes(raw, encoding)
+    if not text.strip():
+        raise _fault(name, "the file is empty", "export the table again with a header row")
+    first_lines = "\n".join(text.splitlines()[:20])
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else _sniff_delimiter(first_lines)
+    from io import StringIO
+
+    try:
+        frame = pd.read_csv(
+            StringIO(text),
+            sep=delimiter,
+            dtype=str,
+            keep_default_na=False,
+            skipinitialspace=True,
+        )
+    except pd.errors.ParserError as exc:
+        raise _fault(
+            name,
+            f"is not a well-formed table ({exc})",
+            f"check that every line has the same number of '{delimiter}'-separated fields",
+        ) from exc
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return RawTable(frame=frame, name=name, encoding=encoding, has_geometry=False)
+
+
+def _read_xlsx(path: Path, name: str) -> RawTable:
+    try:
+        frame = pd.read_excel(path, dtype=str, keep_default_na=False, engine="openpyxl")
+    except Exception as exc:  # openpyxl raises many kinds of errors on broken files
+        raise _fault(
+            name, f"cannot be read as an Excel workbook ({exc})", "save it again as .xlsx or CSV"
+        ) from exc
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return RawTable(frame=frame, name=name, encoding=None, has_geometry=False)
+
+
+def read_table(
+    path: str | Path, *, kind: str | None = None, encoding: str | None = None
+) -> RawTable:
+    """Read the records of one input file.
+
+    Parameters
+    ----------
+    path
+        A GeoJSON, GeoPackage, Shapefile (``.shp`` or a ``.zip`` holding one), CSV/TSV or
+        XLSX file.
+    kind
+        The input kind, used to pick the layer of a multi-layer GeoPackage.
+    encoding
+        Text encoding; detected when None (``.cpg``, UTF-8, Windows-1258, TCVN3, VNI).
+
+    Returns
+    -------
+    RawTable
+        The records, undecided about columns and geometry.
+
+    Raises
+    ------
+    InputError
+        If the file is missing, of an unknown type, unreadable or its text undecodable.
+    """
+    path = Path(path)
+    name = path.name
+    if not path.exists():
+        raise _fault(name, f"no such file: {path}", "check the path")
+    suffix = path.suffix.lower()
+    if suffix in TABLE_SUFFIXES:
+        if suffix == ".xlsx":
+            return _read_xlsx(path, name)
+        return _read_csv(path, name, encoding)
+    if suffix in VECTOR_SUFFIXES:
+        return _read_vector(path, name, kind, encoding)
+    raise _fault(
+        name,
+        f"unknown file type '{suffix}'",
+        "give GeoJSON, GeoPackage, Shapefile (.shp or .zip), CSV or XLSX",
+    )
+
+
+def write_layer(frame: gpd.GeoDataFrame, path: str | Path, *, layer: str) -> Path:
+    """Write `frame` as one GeoPackage layer, atomically.
+
+    The file is written beside its destination and moved over it, so a crash mid-write never
+    leaves a half-written file where a good one was.
+
+    Parameters
+    ----------
+    frame
+        The layer to write.
+    path
+        Destination ``.gpkg`` file.
+    layer
+        Layer name.
+
+    Returns
+    -------
+    Path
+        `path`.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.gpkg")
+    tmp.unlink(missing_ok=True)
+    frame.to_file(tmp, layer=layer, driver="GPKG", engine="pyogrio")
+    tmp.replace(path)
+    return path

@@ -1,0 +1,957 @@
+"""Turn raw records into the contract's clean layers, and say exactly what was wrong.
+
+Two kinds of fault are told apart, as the contract asks:
+
+* a fault of the *file* (a required column missing, duplicate ids, coordinates that only make
+  sense swapped, x/y without a CRS, undecodable text) stops the run: every such fault of the file
+  is collected and raised together in one :class:`~hatangso.geo.errors.InputError`;
+* a fault of a *row* (no id, an empty or unrepairable geometry, a point outside Vietnam, a value
+  that is not a number ...) sends that row to the rejects with its reason; the rest goes on.
+
+Invalid geometries are repaired with ``shapely.make_valid`` where the result keeps the expected
+type, and counted. ``read == used + rejected`` always holds.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyproj
+import shapely
+
+from hatangso.geo.errors import InputError, Problem
+from hatangso.geo.io import RawTable, read_table
+from hatangso.geo.schema import COORDINATE_ALIASES, POI_KINDS, ColumnSpec, LayerSpec, spec_for
+from hatangso.geo.text import fold_key, nfc, normalize_operator
+
+__all__ = ["Layer", "load_layer", "parse_column_map", "validate_table"]
+
+log = logging.getLogger(__name__)
+
+REJECT_COLUMNS = ["file", "row", "id", "reason"]
+
+# Lon/lat boxes that hold Vietnam: the mainland with its coastal islands, the Hoàng Sa
+# (Paracel) and the Trường Sa (Spratly) archipelagos. A point outside all of them is refused.
+_VIETNAM_BOXES = np.array(
+    [
+        [102.10, 8.30, 109.70, 23.45],
+        [111.00, 15.60, 113.00, 17.20],
+        [111.40, 6.00, 117.90, 12.00],
+    ]
+)
+
+_TECH_TOKENS = {
+    "2g": "2G",
+    "gsm": "2G",
+    "3g": "3G",
+    "umts": "3G",
+    "wcdma": "3G",
+    "4g": "4G",
+    "lte": "4G",
+    "4glte": "4G",
+    "lteadvanced": "4G",
+    "5g": "5G",
+    "nr": "5G",
+    "5gnr": "5G",
+}
+
+_ENVIRONMENTS = {
+    "urban": "urban",
+    "dense urban": "urban",
+    "thanh thi": "urban",
+    "do thi": "urban",
+    "noi thanh": "urban",
+    "suburban": "suburban",
+    "ven do": "suburban",
+    "ngoai thanh": "suburban",
+    "ngoai o": "suburban",
+    "rural": "rural",
+    "open": "rural",
+    "nong thon": "rural",
+    "mien nui": "rural",
+    "vung sau vung xa": "rural",
+}
+_ENV_KEYS = {fold_key(k): v for k, v in _ENVIRONMENTS.items()}
+
+_POI_ALIASES = {
+    **{fold_key(k): k for k in POI_KINDS},
+    **{
+        fold_key(alias): kind
+        for kind, aliases in {
+            "district_centre": ("district center", "trung tam huyen", "huyen ly", "district"),
+            "industrial_park": ("khu cong nghiep", "kcn", "cum cong nghiep", "ccn",
+                                "industrial zone", "industrial estate"),
+            "tourism": ("tourist site", "du lich", "khu du lich", "diem du lich", "tourist"),
+            "commune_hq": ("ubnd xa", "tru so xa", "tru so ubnd xa", "commune office",
+                           "commune hq", "uy ban nhan dan xa", "ubnd phuong"),
+        }.items()
+        for alias in aliases
+    },
+}
+
+_TRUE = {"true", "t", "yes", "y", "1", "co", "x", "dung", "da ket noi", "ketnoi"}
+_FALSE = {"false", "f", "no", "n", "0", "khong", "chua", "chua ket noi", "sai"}
+_TRUE_KEYS = {fold_key(v) for v in _TRUE}
+_FALSE_KEYS = {fold_key(v) for v in _FALSE}
+
+# Plausible ranges of the numeric columns: (low, high, inclusive-low).
+_RANGES: dict[str, tuple[float, float]] = {
+    "population": (0.0, 1e7),
+    "households": (0.0, 5e6),
+    "height_m": (0.5, 400.0),
+    "azimuth_deg": (-360.0, 720.0),
+    "beamwidth_deg": (1.0, 360.0),
+    "eirp_dbm": (0.0, 100.0),
+    "freq_mhz": (100.0, 100_000.0),
+    "rsrp_dbm": (-160.0, -20.0),
+    "centre_lon": (-180.0, 180.0),
+    "centre_lat": (-90.0, 90.0),
+    "centre_x": (-1e8, 1e8),
+    "centre_y": (-1e8, 1e8),
+}
+_COUNT_COLUMNS = {"population", "households"}
+_THOUSANDS = re.compile(r"^\d{1,3}([.,]\d{3})+$")
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A clean input layer and the account of what was refused.
+
+    Attributes
+    ----------
+    kind
+        The input kind (``villages``, ``sites`` ...).
+    name
+        The file's name.
+    frame
+        The rows used: the contract's columns (canonical names, NFC text, normalised operators),
+        the file's other columns as they were, ``source_row`` (1-based record number in the
+        file) and, for geographic kinds, the geometry in EPSG:4326. A plain DataFrame for
+        ``declared``.
+    rejects
+        One row per refused record: ``file``, ``row``, ``id``, ``reason``.
+    read
+        Records in the file.
+    repaired
+        Used rows whose geometry was invalid and repaired.
+    notes
+        Warnings that did not refuse anything (unknown operator names, an assumed CRS ...).
+    """
+
+    kind: str
+    name: str
+    frame: pd.DataFrame
+    rejects: pd.DataFrame
+    read: int
+    repaired: int = 0
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def used(self) -> int:
+        """Rows kept."""
+        return len(self.frame)
+
+    @property
+    def rejected(self) -> int:
+        """Rows refused."""
+        return len(self.rejects)
+
+    def counts(self) -> dict[str, int]:
+        """The input accounting of ``kpis.json``: read, used, rejected, repaired."""
+        return {
+            "read": self.read,
+            "used": self.used,
+            "rejected": self.rejected,
+            "repaired": self.repaired,
+        }
+
+
+def parse_column_map(text: str | None) -> dict[str, str]:
+    """Parse ``--columns village_id=osm_id,name=ten`` into ``{"village_id": "osm_id", ...}``.
+
+    Raises
+    ------
+    InputError
+        If an item is not of the form ``contract_name=file_column``.
+
+    Examples
+    --------
+    >>> parse_column_map("village_id=osm_id, name=ten")
+    {'village_id': 'osm_id', 'name': 'ten'}
+    """
+    if not text:
+        return {}
+    mapping: dict[str, str] = {}
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise InputError(
+                Problem(
+                    file="--columns",
+                    message=f"'{item.strip()}' is not of the form contract_name=file_column",
+                    fix="write e.g. --columns village_id=osm_id,name=ten",
+                )
+            )
+        mapping[key.strip()] = value.strip()
+    return mapping
+
+
+class _Rows:
+    """Per-row reasons for refusal, collected with vectorised masks."""
+
+    def __init__(self, n: int) -> None:
+        self.reasons = np.full(n, "", dtype=object)
+
+    def reject(self, mask: npt.NDArray[np.bool_], reason: str | pd.Series) -> None:
+        if not mask.any():
+            return
+        if isinstance(reason, pd.Series):
+            texts = reason.to_numpy(dtype=object)[mask]
+        else:
+            texts = np.full(int(mask.sum()), reason, dtype=object)
+        current = self.reasons[mask]
+        self.reasons[mask] = np.where(current == "", texts, current + "; " + texts)
+
+    @property
+    def bad(self) -> npt.NDArray[np.bool_]:
+        return np.asarray(self.reasons != "", dtype=bool)
+
+
+def _match_columns(
+    present: list[str], spec: LayerSpec, user_map: Mapping[str, str], name: str
+) -> tuple[dict[str, str], list[Problem]]:
+    """Map contract names (and coordinate names) to the file's columns."""
+    problems: list[Problem] = []
+    known = {c.name for c in spec.columns} | set(COORDINATE_ALIASES) | {"geometry", "wkt"}
+    folded = {}
+    for column in present:
+        folded.setdefault(fold_key(column), column)
+    mapping: dict[str, str] = {}
+    for target, source in user_map.items():
+        if target not in known:
+            problems.append(
+                Problem(
+                    file=name,
+                    column=target,
+                    message=f"--columns names '{target}', which is not a column of {spec.kind}",
+                    fix=f"use one of {', '.join(sorted(known - {'geometry'}))}",
+                )
+            )
+        elif source not in present and fold_key(source) not in folded:
+            problems.append(
+                Problem(
+                    file=name,
+                    column=source,
+                    message=f"--columns maps {target} to '{source}', which the file does not have "
+                    f"(it has: {', '.join(present)})",
+                    fix="check the spelling of the file's column",
+                )
+            )
+        else:
+            mapping[target] = source if source in present else folded[fold_key(source)]
+    taken = set(mapping.values())
+    candidates: list[tuple[str, tuple[str, ...]]] = [
+        (c.name, (c.name, *c.aliases)) for c in spec.columns
+    ]
+    candidates += list(COORDINATE_ALIASES.items())
+    candidates.append(("wkt", ("wkt", "geometry", "geom", "the geom", "shape")))
+    # An exact canonical name anywhere beats an alias, so match in two passes.
+    for exact in (True, False):
+        for target, names in candidates:
+            if target in mapping:
+                continue
+            for alias in names[:1] if exact else names[1:]:
+                source = folded.get(fold_key(alias))
+                if source is not None and source not in taken:
+                    mapping[target] = source
+                    taken.add(source)
+                    break
+    return mapping, problems
+
+
+def _parse_numbers(values: pd.Series, *, counts: bool) -> pd.Series:
+    """Parse numbers written with a decimal comma or (for counts) thousands separators."""
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return values.astype("float64")
+    text = values.astype("string").str.strip().str.replace(" ", "", regex=False)
+    if counts:
+        grouped = text.str.fullmatch(_THOUSANDS.pattern).fillna(False).astype(bool)
+        text = text.mask(grouped, text.str.replace(r"[.,]", "", regex=True))
+    text = text.str.replace(",", ".", regex=False)
+    return pd.to_numeric(text, errors="coerce").astype("float64")
+
+
+def _blank(values: pd.Series) -> npt.NDArray[np.bool_]:
+    if pd.api.types.is_numeric_dtype(values):
+        return np.asarray(values.isna(), dtype=bool)
+    text = values.astype("string").str.strip()
+    return np.asarray(text.isna() | (text == "") | text.str.lower().isin(["nan", "none", "null"]))
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """Text values, NFC, with integral floats written without '.0' (ids read as numbers)."""
+    if pd.api.types.is_float_dtype(values):
+        as_int = values.dropna()
+        if (as_int == np.floor(as_int)).all():
+            values = values.astype("Int64")
+    text = values.astype("string").str.strip()
+    return text.map(nfc, na_action="ignore").astype("string")
+
+
+def _in_vietnam(lon: npt.ArrayLike, lat: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+    x = np.asarray(lon, dtype=float)[..., None]
+    y = np.asarray(lat, dtype=float)[..., None]
+    b = _VIETNAM_BOXES
+    inside = (x >= b[:, 0]) & (x <= b[:, 2]) & (y >= b[:, 1]) & (y <= b[:, 3])
+    return np.asarray(inside.any(axis=-1), dtype=bool)
+
+
+def _parse_crs(value: str | None) -> pyproj.CRS | None:
+    if value is None:
+        return None
+    from hatangso.geo.crs import parse_crs
+
+    return parse_crs(value)
+
+
+def _row_label(rows: npt.NDArray[np.int64], limit: int = 10) -> str:
+    shown = ", ".join(str(r) for r in rows[:limit])
+    more = f" and {len(rows) - limit} more" if len(rows) > limit else ""
+    return f"rows {shown}{more}" if len(rows) > 1 else f"row {shown}"
+
+
+class _Context:
+    """What one validation run knows about its file."""
+
+    def __init__(self, raw: RawTable, spec: LayerSpec) -> None:
+        self.raw = raw
+        self.spec = spec
+        self.name = raw.name
+        self.n = len(raw.frame)
+        self.rows = _Rows(self.n)
+        self.problems: list[Problem] = []
+        self.notes: list[str] = []
+        self.source_row = np.arange(1, self.n + 1, dtype=np.int64)
+
+    def stop(self, message: str, fix: str, *, column: str | None = None, row: int | None = None) -> None:
+        self.problems.append(
+            Problem(file=self.name, message=message, fix=fix, column=column, row=row)
+        )
+
+
+def _geometry_from_columns(
+    ctx: _Context, frame: pd.DataFrame, mapping: dict[str, str], crs: pyproj.CRS | None
+) -> gpd.GeoSeries | None:
+    """Build the geometry of a table from lon/lat, x/y or WKT columns."""
+    kind = ctx.spec.kind
+    if "lon" in mapping and "lat" in mapping:
+        lon = _parse_numbers(frame[mapping["lon"]], counts=False).to_numpy()
+        lat = _parse_numbers(frame[mapping["lat"]], counts=False).to_numpy()
+        missing = np.isnan(lon) | np.isnan(lat)
+        ctx.rows.reject(
+            missing, f"no usable coordinates in '{mapping['lon']}'/'{mapping['lat']}'"
+        )
+        geo_crs = crs if crs is not None and crs.is_geographic else pyproj.CRS.from_epsg(4326)
+        if crs is not None and not crs.is_geographic:
+            ctx.notes.append(
+                f"{ctx.name}: --crs {crs.name} is projected but the file gives longitude and "
+                "latitude; they are read as WGS 84"
+            )
+        ok = ~missing
+        inside = _in_vietnam(lon[ok], lat[ok])
+        swapped = _in_vietnam(lat[ok], lon[ok])
+        if ok.any() and inside.mean() < 0.5 and swapped.mean() > 0.5:
+            ctx.stop(
+                f"the coordinates make sense only with longitude and latitude swapped "
+                f"({swapped.mean():.0%} of rows fall in Vietnam when '{mapping['lon']}' is read "
+                f"as latitude, {inside.mean():.0%} as given)",
+                f"swap the columns, or pass --columns lon={mapping['lat']},lat={mapping['lon']}",
+                column=mapping["lon"],
+            )
+        return gpd.GeoSeries(shapely.points(lon, lat), crs=geo_crs)
+    if "x" in mapping and "y" in mapping:
+        x = _parse_numbers(frame[mapping["x"]], counts=False).to_numpy()
+        y = _parse_numbers(frame[mapping["y"]], counts=False).to_numpy()
+        missing = np.isnan(x) | np.isnan(y)
+        ctx.rows.reject(missing, f"no usable coordinates in '{mapping['x']}'/'{mapping['y']}'")
+        ok = ~missing
+        if ok.any():
+            northing_like = (x[ok] > 1_000_000) & (y[ok] > 100_000) & (y[ok] < 1_000_000)
+            if northing_like.mean() > 0.5:
+                ctx.stop(
+                    f"column '{mapping['x']}' holds northings ({np.nanmedian(x[ok]):.0f}) and "
+                    f"'{mapping['y']}' eastings ({np.nanmedian(y[ok]):.0f}): Vietnamese surveys "
+                    "write X for the northing, hatangso reads x as the easting",
+                    f"pass --columns x={mapping['y']},y={mapping['x']}",
+                    column=mapping["x"],
+                )
+        if crs is None:
+            ctx.stop(
+                f"the file gives projected x/y in '{mapping['x']}'/'{mapping['y']}' but no "
+                "coordinate reference system",
+                "pass --crs, e.g. --crs VN2000:<province> for the province's VN-2000 zone or "
+                "--crs EPSG:3405",
+                column=mapping["x"],
+            )
+            return None
+        if crs.is_geographic:
+            ctx.stop(
+                f"--crs {crs.name} is geographic but '{mapping['x']}'/'{mapping['y']}' look like "
+                "projected metres",
+                "give the projected CRS the coordinates were measured in (e.g. VN2000:<province>)",
+                column=mapping["x"],
+            )
+            return None
+        return gpd.GeoSeries(shapely.points(x, y), crs=crs)
+    if "wkt" in mapping:
+        text = frame[mapping["wkt"]].astype("string").fillna("")
+        geoms = shapely.from_wkt(text.to_numpy(dtype=object), on_invalid="ignore")
+        ctx.rows.reject(
+            shapely.is_missing(geoms) & (text.str.strip() != "").to_numpy(),
+            f"'{mapping['wkt']}' is not readable WKT",
+        )
+        return gpd.GeoSeries(geoms, crs=crs if crs is not None else pyproj.CRS.from_epsg(4326))
+    if kind == "villages":
+        fix = "add lon/lat (Kinh độ/Vĩ độ) or x/y columns, or give a GeoPackage/Shapefile"
+    else:
+        fix = "add lon/lat (Kinh độ/Vĩ độ), x/y or WKT columns"
+    ctx.stop("the table has no geometry and no coordinate columns", fix)
+    return None
+
+
+_ALLOWED_TYPES: dict[str, tuple[str, ...]] = {
+    "point": ("Point",),
+    "polygon": ("Polygon", "MultiPolygon"),
+    "line": ("LineString", "MultiLineString"),
+    "point_or_polygon": ("Point", "Polygon", "MultiPolygon"),
+    "any": ("Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"),
+}
+_FAMILY = {
+    "Point": "point",
+    "MultiPoint": "point",
+    "LineString": "line",
+    "MultiLineString": "line",
+    "LinearRing": "line",
+    "Polygon": "polygon",
+    "MultiPolygon": "polygon",
+}
+
+
+def _keep_family(
+    geoms: npt.NDArray[np.object_], family: str
+) -> npt.NDArray[np.object_]:
+    """Keep the parts of (repaired) geometries that are of `family`; empty where none is."""
+    out = geoms.copy()
+    type_ids = shapely.get_type_id(geoms)
+    wanted = {"polygon": (3, 6), "line": (1, 2, 5), "point": (0, 4)}[family]
+    mixed = ~np.isin(type_ids, wanted) & ~shapely.is_missing(geoms)
+    if not mixed.any():
+        return out
+    sub = geoms[mixed]
+    parts, index = shapely.get_parts(sub, return_index=True)
+    # get_parts flattens one level: a collection may hold multi-part members.
+    parts2, index2 = shapely.get_parts(parts, return_index=True)
+    index2 = index[index2]
+    keep = np.isin(shapely.get_type_id(parts2), {"polygon": 3, "line": 1, "point": 0}[family])
+    builder = {
+        "polygon": shapely.multipolygons,
+        "line": shapely.multilinestrings,
+        "point": shapely.multipoints,
+    }[family]
+    rebuilt = np.full(len(sub), None, dtype=object)
+    if keep.any():
+        made = builder(parts2[keep], indices=index2[keep])
+        groups = np.unique(index2[keep])
+        rebuilt[groups] = made
+    empty = shapely.is_missing(rebuilt)
+    rebuilt[empty] = shapely.from_wkt("GEOMETRYCOLLECTION EMPTY")
+    # A single part comes back as itself, not as a one-part multi-geometry.
+    single = shapely.get_num_geometries(rebuilt) == 1
+    rebuilt[single] = shapely.get_geometry(rebuilt[single], 0)
+    out[mixed] = rebuilt
+    return out
+
+
+def _check_geometry(ctx: _Context, geoms: gpd.GeoSeries) -> tuple[gpd.GeoSeries, int]:
+    """Refuse empty, unrepairable, mistyped or out-of-country geometries; repair the rest."""
+    family = ctx.spec.geometry
+    allowed = _ALLOWED_TYPES[family]
+    values = np.asarray(geoms.array, dtype=object)
+    missing = shapely.is_missing(values) | shapely.is_empty(values)
+    ctx.rows.reject(missing, "empty geometry")
+    # One-point multipoints are points written by tools that always write multi-geometries.
+    if "Point" in allowed:
+        multipoint = (shapely.get_type_id(values) == 4) & (shapely.get_num_geometries(values) == 1)
+        values[multipoint] = shapely.get_geometry(values[multipoint], 0)
+    present = ~missing
+    invalid = present & ~shapely.is_valid(values)
+    repaired = 0
+    if invalid.any():
+        fixed = shapely.make_valid(values[invalid])
+        target = "polygon" if family in ("polygon", "point_or_polygon") else family
+        original_types = shapely.get_type_id(values[invalid])
+        fam = np.where(np.isin(original_types, (3, 6)), "polygon", target)
+        for wanted in np.unique(fam):
+            sel = fam == wanted
+            if wanted in ("polygon", "line", "point"):
+                fixed[sel] = _keep_family(fixed[sel], str(wanted))
+        gone = shapely.is_empty(fixed) | ~shapely.is_valid(fixed)
+        idx = np.flatnonzero(invalid)
+        reasons = shapely.is_valid_reason(values[invalid])
+        bad_idx = idx[gone]
+        if len(bad_idx):
+            mask = np.zeros(ctx.n, dtype=bool)
+            mask[bad_idx] = True
+            reason_series = pd.Series("", index=range(ctx.n), dtype=object)
+            reason_series.iloc[bad_idx] = [
+                f"unrepairable geometry ({r})" for r in np.asarray(reasons)[gone]
+            ]
+            ctx.rows.reject(mask, reason_series)
+        good_idx = idx[~gone]
+        values[good_idx] = fixed[~gone]
+        repaired_mask = np.zeros(ctx.n, dtype=bool)
+        repaired_mask[good_idx] = True
+        repaired_rows = repaired_mask
+    else:
+        repaired_rows = np.zeros(ctx.n, dtype=bool)
+    types = shapely.get_type_id(values)
+    type_names = np.array(
+        ["Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString",
+         "MultiPolygon", "GeometryCollection"],
+        dtype=object,
+    )
+    names = np.where(types >= 0, type_names[np.clip(types, 0, 7)], "")
+    wrong = present & ~np.isin(names, allowed) & ~ctx.rows.bad
+    if wrong.any():
+        reason = pd.Series(
+            [f"expected {' or '.join(allowed)}, got {n}" for n in names], dtype=object
+        )
+        ctx.rows.reject(wrong, reason)
+    result = gpd.GeoSeries(values, crs=geoms.crs)
+    repaired = int((repaired_rows & ~ctx.rows.bad).sum())
+    return result, repaired
+
+
+def _check_in_vietnam(ctx: _Context, geoms: gpd.GeoSeries) -> None:
+    values = np.asarray(geoms.array, dtype=object)
+    live = ~(shapely.is_missing(values) | shapely.is_empty(values))
+    bounds = np.full((len(values), 4), np.nan)
+    bounds[live] = shapely.bounds(values[live])
+    cx = (bounds[:, 0] + bounds[:, 2]) / 2
+    cy = (bounds[:, 1] + bounds[:, 3]) / 2
+    outside = live & ~_in_vietnam(cx, cy)
+    if outside.any():
+        reason = pd.Series(
+            [f"outside Vietnam (lon {x:.4f}, lat {y:.4f})" for x, y in zip(cx, cy, strict=True)],
+            dtype=object,
+        )
+        ctx.rows.reject(outside, reason)
+
+
+def _normalise_value_column(
+    ctx: _Context, col: ColumnSpec, values: pd.Series, source: str
+) -> pd.Series:
+    """Parse one contract column; refuse rows with unusable values."""
+    blank = _blank(values)
+    if col.required and col.name != ctx.spec.id_column:
+        ctx.rows.reject(blank, f"empty '{source}' ({col.name})")
+    if col.dtype in ("int", "float"):
+        numbers = _parse_numbers(values, counts=col.name in _COUNT_COLUMNS)
+        unparsed = ~blank & numbers.isna().to_numpy()
+        text = values.astype("string")
+        ctx.rows.reject(
+            unparsed, f"{col.name} '" + text.fillna("") + f"' in '{source}' is not a number"
+        )
+        low, high = _RANGES.get(col.name, (-np.inf, np.inf))
+        out_of_range = ~unparsed & ~blank & ((numbers < low) | (numbers > high)).to_numpy()
+        ctx.rows.reject(
+            out_of_range,
+            f"{col.name} " + numbers.astype("string").fillna("")
+            + f" is outside the plausible range {low:g} to {high:g}",
+        )
+        if col.default is not None:
+            numbers = numbers.fillna(float(col.default))  # type: ignore[arg-type]
+        if col.name == "azimuth_deg":
+            numbers = numbers % 360.0
+        return numbers
+    if col.dtype == "bool":
+        keys = values.astype("string").map(fold_key, na_action="ignore")
+        truth = keys.isin(_TRUE_KEYS)
+        falsity = keys.isin(_FALSE_KEYS)
+        unknown = ~blank & ~(truth | falsity).fillna(False).to_numpy()
+        ctx.rows.reject(
+            unknown,
+            f"{col.name} '" + values.astype("string").fillna("")
+            + "' is not yes/no (write true/false, có/không, 1/0)",
+        )
+        result = pd.Series(pd.NA, index=values.index, dtype="boolean")
+        result[truth.fillna(False).to_numpy()] = True
+        result[falsity.fillna(False).to_numpy()] = False
+        return result
+    if col.dtype == "operators":
+        return _normalise_operator_lists(ctx, values, source, blank)
+    text = _as_text(values)
+    if col.name == "operator":
+        return _normalise_operators(ctx, text, source, blank)
+    if col.name == "tech":
+        return _normalise_tech(ctx, text, source, blank, col)
+    if col.name == "env":
+        keys = text.map(fold_key, na_action="ignore")
+        env = keys.map(_ENV_KEYS)
+        unknown = ~blank & env.isna().to_numpy()
+        ctx.rows.reject(
+            unknown,
+            "env '" + text.fillna("") + "' is not one of urban, suburban, rural",
+        )
+        return env.fillna(str(col.default)).astype("string")
+    if col.name == "kind" and ctx.spec.kind == "pois":
+        keys = text.map(fold_key, na_action="ignore")
+        kinds = keys.map(_POI_ALIASES)
+        unknown = ~blank & kinds.isna().to_numpy()
+        ctx.rows.reject(
+            unknown, "kind '" + text.fillna("") + f"' is not one of {', '.join(POI_KINDS)}"
+        )
+        return kinds.astype("string")
+    if col.default is not None:
+        text = text.mask(pd.Series(blank, index=text.index), str(col.default))
+    return text
+
+
+def _normalise_operators(
+    ctx: _Context, text: pd.Series, source: str, blank: npt.NDArray[np.bool_]
+) -> pd.Series:
+    uniques = pd.unique(text.dropna())
+    table = {u: normalize_operator(str(u)) for u in uniques}
+    unknown = sorted({name for name, known in table.values() if not known})
+    if unknown:
+        ctx.notes.append(
+            f"{ctx.name}: unknown operator name(s) in '{source}' kept as written: "
+            f"{', '.join(unknown)} (known: Viettel, VNPT, MobiFone, Vietnamobile, Gmobile)"
+        )
+    return text.map(lambda v: table[v][0], na_action="ignore").astype("string")
+
+
+def _normalise_operator_lists(
+    ctx: _Context, values: pd.Series, source: str, blank: npt.NDArray[np.bool_]
+) -> pd.Series:
+    text = _as_text(values)
+    order = {"Viettel": 0, "VNPT": 1, "MobiFone": 2, "Vietnamobile": 3, "Gmobile": 4}
+    uniques = pd.unique(text.dropna())
+    unknown: set[str] = set()
+    table: dict[Any, str] = {}
+    for u in uniques:
+        names = []
+        for token in re.split(r"[;,/+&]| và | and ", str(u)):
+            if token.strip():
+                name, known = normalize_operator(token)
+                if not known:
+                    unknown.add(name)
+                if name not in names:
+                    names.append(name)
+        table[u] = ";".join(sorted(names, key=lambda n: (order.get(n, 9), n)))
+    if unknown:
+        ctx.notes.append(
+            f"{ctx.name}: unknown operator name(s) in '{source}' kept as written: "
+            f"{', '.join(sorted(unknown))}"
+        )
+    return text.map(table, na_action="ignore").astype("string")
+
+
+def _normalise_tech(
+    ctx: _Context, text: pd.Series, source: str, blank: npt.NDArray[np.bool_], col: ColumnSpec
+) -> pd.Series:
+    uniques = pd.unique(text.dropna())
+    table: dict[Any, str | None] = {}
+    for u in uniques:
+        tokens = [fold_key(t) for t in re.split(r"[;,/+&| ]+", str(u)) if t.strip()]
+        mapped = [_TECH_TOKENS.get(t) for t in tokens]
+        table[u] = (
+            None
+            if not mapped or any(m is None for m in mapped)
+            else ";".join(sorted(set(m for m in mapped if m)))
+        )
+    result = text.map(table, na_action="ignore")
+    unknown = ~blank & result.isna().to_numpy()
+    ctx.rows.reject(
+        unknown,
+        "tech '" + text.fillna("") + "' is not a list of 2G, 3G, 4G, 5G (separated by ';')",
+    )
+    default = "" if col.default is None else str(col.default)
+    return result.fillna(default).astype("string")
+
+
+def _check_ids(ctx: _Context, ids: pd.Series, source: str) -> None:
+    blank = _blank(ids)
+    ctx.rows.reject(blank, f"missing {ctx.spec.id_column} ('{source}')")
+    present = ids[~blank]
+    dup = present.duplicated(keep=False)
+    if dup.any():
+        groups = (
+            pd.DataFrame({"id": present[dup], "row": ctx.source_row[~blank][dup.to_numpy()]})
+            .groupby("id", sort=False)["row"]
+            .apply(list)
+        )
+        shown = "; ".join(
+            f"'{k}' on {_row_label(np.asarray(v))}" for k, v in list(groups.items())[:10]
+        )
+        more = f" and {len(groups) - 10} more" if len(groups) > 10 else ""
+        ctx.stop(
+            f"{len(groups)} duplicate {ctx.spec.id_column} value(s) in '{source}': {shown}{more}",
+            f"give every row its own {ctx.spec.id_column}, or map another column with "
+            f"--columns {ctx.spec.id_column}=<unique column>",
+            column=source,
+        )
+
+
+def _village_centres(
+    ctx: _Context, frame: pd.DataFrame, out: dict[str, pd.Series], crs: pyproj.CRS | None
+) -> None:
+    """Express village centres given in x/y as centre_lon/centre_lat (EPSG:4326)."""
+    have_xy = "centre_x" in out and "centre_y" in out
+    have_ll = "centre_lon" in out and "centre_lat" in out
+    if have_xy and not have_ll:
+        if crs is None or crs.is_geographic:
+            ctx.stop(
+                "the village centres are given as x/y but no projected CRS is known",
+                "pass --crs with the CRS of centre_x/centre_y (e.g. VN2000:<province>)",
+                column="centre_x",
+            )
+            return
+        transformer = pyproj.Transformer.from_crs(crs, 4326, always_xy=True)
+        lon, lat = transformer.transform(
+            out["centre_x"].to_numpy(dtype=float), out["centre_y"].to_numpy(dtype=float)
+        )
+        out["centre_lon"] = pd.Series(lon, index=frame.index)
+        out["centre_lat"] = pd.Series(lat, index=frame.index)
+    if "centre_lon" in out and "centre_lat" in out:
+        lon = out["centre_lon"].to_numpy(dtype=float)
+        lat = out["centre_lat"].to_numpy(dtype=float)
+        given = ~(np.isnan(lon) | np.isnan(lat))
+        outside = given & ~_in_vietnam(lon, lat)
+        ctx.rows.reject(outside, "village centre (centre_lon/centre_lat) is outside Vietnam")
+
+
+def validate_table(
+    raw: RawTable,
+    kind: str,
+    *,
+    crs: str | None = None,
+    columns: Mapping[str, str] | None = None,
+) -> Layer:
+    """Check and clean the records of one file as input `kind` of the contract.
+
+    Parameters
+    ----------
+    raw
+        Records as :func:`hatangso.geo.io.read_table` returned them.
+    kind
+        Input kind, one of :data:`hatangso.geo.schema.KINDS`.
+    crs
+        CRS of inputs that carry none (CSV with x/y, a shapefile without ``.prj``): an EPSG
+        code, a PROJ string or ``VN2000:<province>``.
+    columns
+        Contract name to file column, for names the aliases do not know.
+
+    Returns
+    -------
+    Layer
+        The clean rows (EPSG:4326), the rejects and the counts.
+
+    Raises
+    ------
+    InputError
+        With every fault of the file at once: a missing required column, duplicate ids,
+        swapped coordinates, x/y without a CRS.
+    """
+    spec = spec_for(kind)
+    ctx = _Context(raw, spec)
+    frame = raw.frame.reset_index(drop=True)
+    user_crs = _parse_crs(crs)
+    present = [c for c in frame.columns if not (raw.has_geometry and c == frame.geometry.name)]
+    mapping, problems = _match_columns(present, spec, columns or {}, ctx.name)
+    ctx.problems.extend(problems)
+    for col in spec.columns:
+        if col.required and col.name not in mapping:
+            names = ", ".join(f"'{a}'" for a in (col.name, *col.aliases[:4]))
+            ctx.stop(
+                f"required column '{col.name}' is missing (the file has: {', '.join(present)})",
+                f"name a column {names}, or pass --columns {col.name}=<your column>",
+                column=col.name,
+            )
+    geometry: gpd.GeoSeries | None = None
+    if spec.geometry != "none":
+        if raw.has_geometry:
+            geometry = gpd.GeoSeries(frame.geometry.array, crs=frame.crs)
+            geometry = _assign_crs(ctx, geometry, user_crs)
+        else:
+            geometry = _geometry_from_columns(ctx, frame, mapping, user_crs)
+    if ctx.problems:
+        raise InputError(ctx.problems)
+
+    out: dict[str, pd.Series] = {}
+    for col in spec.columns:
+        if col.name in mapping:
+            out[col.name] = _normalise_value_column(ctx, col, frame[mapping[col.name]],
+                                                    mapping[col.name])
+        elif col.default is not None:
+            value = col.default
+            dtype = "float64" if col.dtype == "float" else "string"
+            out[col.name] = pd.Series(value, index=frame.index, dtype=dtype)
+    if spec.id_column is not None:
+        out[spec.id_column] = _as_text(frame[mapping[spec.id_column]])
+        _check_ids(ctx, frame[mapping[spec.id_column]], mapping[spec.id_column])
+    if spec.kind == "villages":
+        _village_centres(ctx, frame, out, user_crs)
+    if geometry is not None:
+        geometry, repaired = _check_geometry(ctx, geometry)
+        if geometry.crs is not None and not geometry.crs.equals(pyproj.CRS.from_epsg(4326)):
+            geometry = _to_wgs84(ctx, geometry)
+        _check_in_vietnam(ctx, geometry)
+    else:
+        repaired = 0
+    if ctx.problems:
+        raise InputError(ctx.problems)
+
+    consumed = set(mapping.values())
+    extras = {c: frame[c] for c in present if c not in consumed and c not in out}
+    ordered = {c.name: out[c.name] for c in spec.columns if c.name in out}
+    data = pd.DataFrame({**ordered, **extras}, index=frame.index)
+    data["source_row"] = ctx.source_row
+    bad = ctx.rows.bad
+    id_values = (
+        out[spec.id_column].fillna("").to_numpy(dtype=object)
+        if spec.id_column is not None
+        else np.full(ctx.n, "", dtype=object)
+    )
+    rejects = pd.DataFrame(
+        {
+            "file": ctx.name,
+            "row": ctx.source_row[bad],
+            "id": id_values[bad],
+            "reason": ctx.rows.reasons[bad],
+        },
+        columns=REJECT_COLUMNS,
+    )
+    kept = data.loc[~bad].reset_index(drop=True)
+    result: pd.DataFrame
+    if geometry is not None:
+        result = gpd.GeoDataFrame(
+            kept, geometry=np.asarray(geometry.array, dtype=object)[~bad], crs=4326
+        )
+    else:
+        result = kept
+    notes = tuple(ctx.notes)
+    for note in notes:
+        log.warning(note)
+    return Layer(
+        kind=spec.kind,
+        name=ctx.name,
+        frame=result,
+        rejects=rejects,
+        read=ctx.n,
+        repaired=repaired,
+        notes=notes,
+    )
+
+
+def _assign_crs(
+    ctx: _Context, geometry: gpd.GeoSeries, user_crs: pyproj.CRS | None
+) -> gpd.GeoSeries:
+    """Give a file's geometry its CRS: the file's own, else --crs, else WGS 84 if it fits."""
+    if geometry.crs is not None:
+        if user_crs is not None and not user_crs.equals(geometry.crs):
+            ctx.notes.append(
+                f"{ctx.name}: the file declares {geometry.crs.name}; --crs applies only to "
+                "inputs without a CRS and was not used"
+            )
+        return geometry
+    if user_crs is not None:
+        return geometry.set_crs(user_crs)
+    values = np.asarray(geometry.array, dtype=object)
+    live = ~(shapely.is_missing(values) | shapely.is_empty(values))
+    if live.any():
+        b = shapely.bounds(values[live])
+        cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
+        if _in_vietnam(cx, cy).mean() > 0.5:
+            ctx.notes.append(
+                f"{ctx.name}: the file declares no CRS; its coordinates are longitude/latitude "
+                "in Vietnam and were read as WGS 84 (EPSG:4326)"
+            )
+            return geometry.set_crs(4326)
+    ctx.stop(
+        "the file declares no coordinate reference system (a shapefile without its .prj?)",
+        "add the .prj file, or pass --crs (e.g. --crs VN2000:<province> or --crs EPSG:4326)",
+    )
+    return geometry
+
+
+def _to_wgs84(ctx: _Context, geometry: gpd.GeoSeries) -> gpd.GeoSeries:
+    values = np.asarray(geometry.array, dtype=object)
+    live = ~(shapely.is_missing(values) | shapely.is_empty(values))
+    transformed = geometry.to_crs(4326)
+    out = np.asarray(transformed.array, dtype=object)
+    broken = live & ~np.asarray(shapely.is_valid(out) & ~shapely.is_empty(out), dtype=bool)
+    b = np.where(live[:, None], shapely.bounds(out), np.nan)
+    broken |= live & ~np.isfinite(b).all(axis=1)
+    ctx.rows.reject(
+        broken & ~ctx.rows.bad,
+        f"coordinates cannot be transformed from {geometry.crs.name if geometry.crs else '?'} "
+        "to WGS 84",
+    )
+    return transformed
+
+
+def load_layer(
+    path: str | Path,
+    kind: str,
+    *,
+    crs: str | None = None,
+    columns: Mapping[str, str] | str | None = None,
+    encoding: str | None = None,
+) -> Layer:
+    """Read and validate one input file.
+
+    Parameters
+    ----------
+    path
+        GeoJSON, GeoPackage, Shapefile (plain or zipped), CSV or XLSX.
+    kind
+        ``villages``, ``sites``, ``access-points``, ``fiber``, ``poles``, ``ducts``, ``pois``,
+        ``settlements``, ``samples`` or ``declared``.
+    crs
+        CRS for inputs that carry none.
+    columns
+        ``{"village_id": "osm_id"}`` or the command line's ``"village_id=osm_id,name=ten"``.
+    encoding
+        Text encoding, detected when None.
+
+    Returns
+    -------
+    Layer
+        See :func:`validate_table`.
+
+    Raises
+    ------
+    InputError
+        For faults of the file, all of them at once.
+
+    Examples
+    --------
+    >>> layer = load_layer("villages.gpkg", "villages")  # doctest: +SKIP
+    >>> layer.counts()  # doctest: +SKIP
+    {'read': 1300, 'used': 1300, 'rejected': 0, 'repaired': 0}
+    """
+    column_map = parse_column_map(columns) if isinstance(columns, str) or columns is None else columns
+    raw = read_table(path, kind=spec_for(kind).kind, encoding=encoding)
+    return validate_table(raw, kind, crs=crs, columns=column_map)

@@ -1,0 +1,221 @@
+"""The ``hatangso`` command line.
+
+Exit codes, as the contract fixes them: 0 done; 1 an internal error (a bug); 2 a problem with
+the user's input or options, with a message on stderr naming the file, row, column and the fix.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from hatangso.geo.errors import HatangsoError, InputError, Problem
+
+app = typer.Typer(
+    name="hatangso",
+    help="Coverage planning for Vietnam's provincial digital-infrastructure plans.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+KINDS_HELP = "villages|sites|access-points|fiber|poles|ducts|pois|settlements|samples|declared"
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=err, show_time=False, show_path=False, markup=False)],
+        force=True,
+    )
+    logging.getLogger("hatangso").setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+@app.callback()
+def _root(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Say more.")] = False,
+) -> None:
+    _setup_logging(verbose)
+
+
+@app.command()
+def validate(
+    kind: Annotated[str, typer.Argument(help=KINDS_HELP)],
+    file: Annotated[Path, typer.Argument(help="GeoJSON, GeoPackage, Shapefile, CSV or XLSX.")],
+    crs: Annotated[
+        str | None, typer.Option(help="CRS of inputs without one: EPSG:…, PROJ, VN2000:<province>.")
+    ] = None,
+    columns: Annotated[
+        str | None, typer.Option(help="Map columns: village_id=osm_id,name=ten.")
+    ] = None,
+    encoding: Annotated[
+        str | None, typer.Option(help="Text encoding (utf-8, cp1258, tcvn3, vni); detected if absent.")
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Write the clean layer and rejects.csv here.")
+    ] = None,
+) -> None:
+    """Load one input file, check it against the contract and report every rejected row."""
+    from hatangso.geo.schema import KINDS, spec_for
+    from hatangso.geo.validate import load_layer
+
+    try:
+        spec = spec_for(kind)
+    except KeyError:
+        raise InputError(
+            Problem(
+                file="KIND", message=f"unknown input kind '{kind}'", fix=f"use one of {', '.join(KINDS)}"
+            )
+        ) from None
+    layer = load_layer(file, spec.kind, crs=crs, columns=columns, encoding=encoding)
+    counts = layer.counts()
+    out.print(
+        f"{layer.name} ({layer.kind}): read {counts['read']}, used {counts['used']}, "
+        f"rejected {counts['rejected']}, repaired {counts['repaired']}"
+    )
+    for note in layer.notes:
+        out.print(f"note: {note}")
+    if layer.rejected:
+        table = Table("row", "id", "reason", title="rejected rows")
+        for row in layer.rejects.itertuples(index=False):
+            table.add_row(str(row.row), str(row.id), str(row.reason))
+        out.print(table)
+    if out_dir is not None:
+        from hatangso.geo.outputs import write_clean_layer, write_rejects
+
+        written = write_clean_layer(layer, out_dir)
+        rejects = write_rejects([layer], out_dir)
+        out.print(f"wrote {written} and {rejects}")
+
+
+def _progress_printer(console: Console):  # type: ignore[no-untyped-def]
+    """A rich status line that shows the step under way and logs finished ones."""
+    import time
+
+    state: dict[str, object] = {"name": None, "start": 0.0}
+    status = console.status("starting", spinner="dots")
+
+    def report(name: str | None) -> None:
+        now = time.perf_counter()
+        if state["name"] is not None:
+            console.print(f"  [dim]{state['name']}: {now - float(state['start']):.1f} s[/dim]")
+        state["name"], state["start"] = name, now
+        if name is None:
+            status.stop()
+        else:
+            status.update(name)
+            status.start()
+
+    return report
+
+
+def print_kpis(console: Console, document: dict[str, object]) -> None:
+    """Print the KPI table of a ``kpis.json`` document."""
+    table = Table("code", "chỉ tiêu / indicator", "value", "numerator", "denominator",
+                  "target", "met", title="KPI")
+    for ind in document["indicators"]:  # type: ignore[attr-defined]
+        value = ind["value"]
+        target = ind["target"]
+        met = ind["met"]
+        table.add_row(
+            ind["code"], f"{ind['label_vi']}\n[dim]{ind['label_en']}[/dim]",
+            "—" if value is None else f"{value:.1%}",
+            f"{ind['numerator']:,}", f"{ind['denominator']:,}",
+            "" if target is None else f"{target:.0%}",
+            "" if met is None else ("[green]yes[/green]" if met else "[red]no[/red]"),
+        )
+    console.print(table)
+    inputs = document.get("inputs", {})
+    accounting = Table("input", "read", "used", "rejected", "repaired", title="inputs")
+    for kind, c in inputs.items():  # type: ignore[attr-defined]
+        accounting.add_row(kind, *(str(c[k]) for k in ("read", "used", "rejected", "repaired")))
+    console.print(accounting)
+
+
+@app.command()
+def coverage(
+    villages: Annotated[Path, typer.Option(help="Village polygons or points.")],
+    sites: Annotated[Path, typer.Option(help="BTS sites.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    access_points: Annotated[Path | None, typer.Option(help="Fiber access points.")] = None,
+    fiber: Annotated[Path | None, typer.Option(help="Fiber cables.")] = None,
+    roads: Annotated[Path | None, typer.Option(help="Roads: .osm, .pbf or .graphml.")] = None,
+    dem: Annotated[Path | None, typer.Option(help="DEM GeoTIFF or .hgt.")] = None,
+    population: Annotated[Path | None, typer.Option(help="Population raster.")] = None,
+    poles: Annotated[Path | None, typer.Option(help="Cable poles.")] = None,
+    ducts: Annotated[Path | None, typer.Option(help="Ducts.")] = None,
+    pois: Annotated[Path | None, typer.Option(help="Key areas and commune offices.")] = None,
+    settlements: Annotated[Path | None, typer.Option(help="Residential clusters.")] = None,
+    samples: Annotated[Path | None, typer.Option(help="Measurement samples.")] = None,
+    declared: Annotated[Path | None, typer.Option(help="Declared coverage.")] = None,
+    config: Annotated[Path | None, typer.Option(help="Configuration YAML.")] = None,
+    crs: Annotated[str | None, typer.Option(help="CRS of inputs without one.")] = None,
+) -> None:
+    """Compute coverage, fiber reach and sharing; write kpis.json, villages.gpkg, map.html."""
+    from hatangso.coverage.config import load_config
+    from hatangso.scenarios.job import InputFiles, run_coverage
+
+    cfg = load_config(config)
+    files = InputFiles(
+        villages=villages, sites=sites, access_points=access_points, fiber=fiber,
+        poles=poles, ducts=ducts, pois=pois, settlements=settlements, roads=roads, dem=dem,
+        population=population, crs=crs,
+    )
+    for name, given in (("--samples", samples), ("--declared", declared)):
+        if given is not None:
+            err.print(f"note: {name} is read by the measurement workflow, not yet by coverage")
+    progress = _progress_printer(err)
+    try:
+        result = run_coverage(files, cfg, out_dir, progress=progress)
+    finally:
+        progress(None)
+    print_kpis(out, result.kpis)
+    out.print(f"outputs in {out_dir}: " + ", ".join(p.name for p in result.files.values()))
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("demo-out"),
+    seed: Annotated[int, typer.Option(help="Seed of the generated province.")] = 2023,
+) -> None:
+    """Generate the demo province and run the whole job on it."""
+    from hatangso.scenarios.demo_job import run_demo
+
+    run_demo(out_dir, seed=seed, console=out)
+
+
+def main() -> None:
+    """Run the command line; map user errors to exit 2 and bugs to exit 1."""
+    try:
+        app(standalone_mode=False)
+    except HatangsoError as exc:
+        err.print(f"error: {exc}", markup=False)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(1)
+    except Exception as exc:  # click's usage errors carry their own exit code (2)
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show(file=sys.stderr)
+            sys.exit(exc.exit_code)
+        err.print_exception()
+        err.print("error: an internal error occurred (a bug in hatangso); please report it")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
