@@ -1,0 +1,249 @@
+"""Indicators of the contract: their definitions, labels, and the KPI document.
+
+Each indicator is a share ``numerator / denominator`` in [0, 1]. An indicator whose inputs were
+not given is left out of the report, never shown as 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["INDICATORS", "Indicator", "IndicatorValue", "indicators_by_unit", "kpi_document"]
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """Definition of one indicator code."""
+
+    code: str
+    label_vi: str
+    label_en: str
+    basis: str
+
+
+INDICATORS: dict[str, Indicator] = {
+    ind.code: ind
+    for ind in (
+        Indicator(
+            "village_mobile_coverage",
+            "Tỷ lệ thôn, tổ dân phố được phủ sóng băng rộng di động (4G trở lên)",
+            "Villages covered by mobile broadband (4G or better)",
+            "villages",
+        ),
+        Indicator(
+            "village_5g_coverage",
+            "Tỷ lệ thôn, tổ dân phố được phủ sóng 5G",
+            "Villages covered by 5G",
+            "villages",
+        ),
+        Indicator(
+            "village_ftth_coverage",
+            "Tỷ lệ thôn, tổ dân phố có cáp quang băng rộng cố định (FTTH)",
+            "Villages reached by fiber (FTTH)",
+            "villages",
+        ),
+        Indicator(
+            "population_mobile_coverage",
+            "Tỷ lệ dân số được phủ sóng băng rộng di động (4G trở lên)",
+            "Population covered by mobile broadband (4G or better)",
+            "people",
+        ),
+        Indicator(
+            "population_5g_coverage",
+            "Tỷ lệ dân số được phủ sóng 5G",
+            "Population covered by 5G",
+            "people",
+        ),
+        Indicator(
+            "household_ftth_reach",
+            "Tỷ lệ hộ gia đình có khả năng tiếp cận cáp quang",
+            "Households within reach of fiber",
+            "households",
+        ),
+        Indicator(
+            "bts_site_sharing_ratio",
+            "Tỷ lệ dùng chung vị trí trạm BTS",
+            "BTS tower locations shared by two or more operators",
+            "tower locations",
+        ),
+        Indicator(
+            "pole_sharing_ratio",
+            "Tỷ lệ dùng chung cột treo cáp",
+            "Cable poles carrying two or more operators",
+            "poles",
+        ),
+        Indicator(
+            "duct_sharing_ratio",
+            "Tỷ lệ dùng chung cống bể cáp",
+            "Duct length carrying two or more operators",
+            "metres of duct",
+        ),
+        Indicator(
+            "key_area_5g_coverage",
+            "Tỷ lệ trung tâm huyện, khu công nghiệp, khu du lịch có dịch vụ 5G",
+            "District centres, industrial parks and tourist sites with 5G",
+            "key areas",
+        ),
+        Indicator(
+            "commune_data_network_connection",
+            "Tỷ lệ UBND cấp xã kết nối mạng truyền số liệu chuyên dùng",
+            "Commune offices on the specialised data network",
+            "commune offices",
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class IndicatorValue:
+    """One computed indicator.
+
+    Attributes
+    ----------
+    code
+        Indicator code.
+    numerator, denominator
+        The counts (or sums) the share is made of.
+    target
+        The target share, if one was set.
+    """
+
+    code: str
+    numerator: float
+    denominator: float
+    target: float | None = None
+
+    @property
+    def value(self) -> float | None:
+        """``numerator / denominator``; None when the denominator is zero."""
+        if self.denominator <= 0:
+            return None
+        return float(min(max(self.numerator / self.denominator, 0.0), 1.0))
+
+    @property
+    def met(self) -> bool | None:
+        """Whether the value reaches the target (a tolerance of 1e-9 for rounding)."""
+        if self.target is None or self.value is None:
+            return None
+        return bool(self.value >= self.target - 1e-9)
+
+    def with_target(self, targets: Mapping[str, float]) -> IndicatorValue:
+        """The same value with its target from `targets` (if any)."""
+        return IndicatorValue(self.code, self.numerator, self.denominator, targets.get(self.code))
+
+    def as_dict(self) -> dict[str, Any]:
+        """The contract's JSON object for this indicator."""
+        ind = INDICATORS[self.code]
+        return {
+            "code": self.code,
+            "label_vi": ind.label_vi,
+            "label_en": ind.label_en,
+            "value": self.value,
+            "numerator": _number(self.numerator),
+            "denominator": _number(self.denominator),
+            "target": self.target,
+            "met": self.met,
+        }
+
+
+def _number(x: float) -> float | int:
+    return int(x) if float(x).is_integer() else round(float(x), 3)
+
+
+# Village columns behind each village-based indicator: (flag column, weight column or None).
+_VILLAGE_INDICATORS: dict[str, tuple[str, str | None]] = {
+    "village_mobile_coverage": ("covered_mobile", None),
+    "village_5g_coverage": ("covered_5g", None),
+    "village_ftth_coverage": ("covered_ftth", None),
+    "household_ftth_reach": ("covered_ftth", "households"),
+}
+
+
+def village_indicators(villages: pd.DataFrame, *, codes: Sequence[str]) -> list[IndicatorValue]:
+    """Compute the village-based indicators of `codes` from a village table.
+
+    Parameters
+    ----------
+    villages
+        With boolean ``covered_mobile``, ``covered_5g``, ``covered_ftth`` and, for the
+        population indicators, ``population_covered_mobile``/``population_covered_5g`` and
+        ``population_in_village`` (people), ``households`` for ``household_ftth_reach``.
+    codes
+        Which indicators to compute.
+    """
+    values: list[IndicatorValue] = []
+    for code in codes:
+        if code in _VILLAGE_INDICATORS:
+            flag, weight = _VILLAGE_INDICATORS[code]
+            if flag not in villages:
+                continue
+            covered = villages[flag].fillna(False).to_numpy(dtype=bool)
+            if weight is None:
+                values.append(IndicatorValue(code, float(covered.sum()), float(len(covered))))
+            elif weight in villages:
+                w = villages[weight].fillna(0.0).to_numpy(dtype=float)
+                values.append(IndicatorValue(code, float(w[covered].sum()), float(w.sum())))
+        elif code in ("population_mobile_coverage", "population_5g_coverage"):
+            column = "population_covered_" + code.split("_")[1]
+            if column not in villages or "population_in_village" not in villages:
+                continue
+            num = float(np.nansum(villages[column].to_numpy(dtype=float)))
+            den = float(np.nansum(villages["population_in_village"].to_numpy(dtype=float)))
+            values.append(IndicatorValue(code, num, den))
+    return values
+
+
+def indicators_by_unit(
+    villages: pd.DataFrame, *, levels: Sequence[str], codes: Sequence[str],
+    targets: Mapping[str, float],
+) -> dict[str, list[dict[str, Any]]]:
+    """The village-based indicators per admin unit, for every level present in the data.
+
+    Units are named by their path (``"Huyện A / Xã B"``) so that two communes of the same name
+    in different districts stay apart.
+    """
+    out: dict[str, list[dict[str, Any]]] = {}
+    present = [lv for lv in levels if lv in villages and villages[lv].notna().any()]
+    for depth, level in enumerate(present):
+        path_cols = present[: depth + 1]
+        keys = villages[path_cols].astype("string").fillna("(không rõ)")
+        unit_names = keys.agg(" / ".join, axis=1) if len(path_cols) > 1 else keys[level]
+        units: list[dict[str, Any]] = []
+        for unit, group in villages.groupby(unit_names.to_numpy(), sort=True):
+            units.append(
+                {
+                    "unit": str(unit),
+                    "indicators": [
+                        v.with_target(targets).as_dict()
+                        for v in village_indicators(group, codes=codes)
+                    ],
+                }
+            )
+        out[level] = units
+    return out
+
+
+def kpi_document(
+    indicators: Sequence[IndicatorValue],
+    *,
+    by_unit: Mapping[str, list[dict[str, Any]]],
+    inputs: Mapping[str, Mapping[str, int]],
+    targets: Mapping[str, float],
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Assemble ``kpis.json``: indicators (in the contract's order), by_unit, inputs."""
+    order = {code: i for i, code in enumerate(INDICATORS)}
+    rows = sorted(indicators, key=lambda v: order[v.code])
+    document: dict[str, Any] = {
+        "indicators": [v.with_target(targets).as_dict() for v in rows],
+        "by_unit": dict(by_unit),
+        "inputs": {kind: dict(c) for kind, c in inputs.items()},
+    }
+    if extra:
+        document.update(extra)
+    return document

@@ -1,0 +1,620 @@
+"""Mobile coverage of villages per technology, by the contract's rules.
+
+All sites and villages are handled at once: site-to-point pairs within reach come from one
+k-d tree search per reach class (:class:`scipy.spatial.cKDTree`, point-to-point distances are
+all we need), and everything after that is numpy over the pair arrays.
+
+Rules (``mobile.rule``):
+
+``point``
+    the village's representative point (``shapely.point_on_surface``) is within a site's
+    footprint;
+``area``
+    at least ``min_share`` of the village polygon lies inside the union of footprints
+    (exact polygon overlay, only for villages that are neither clearly in nor out);
+``population``
+    at least ``min_share`` of the village's people (population raster cells, or people spread
+    evenly over the polygon when no raster is given) are inside a footprint;
+``official``
+    the village centre (``centre_lon``/``centre_lat``, else the representative point) *and*
+    every residential cluster assigned to the village are inside a footprint (Công văn
+    1603/BTTTT-CVT: a village lacks coverage when its centre or any cluster has no signal).
+
+"4G or better" counts a site carrying 4G or 5G; 5G counts sites carrying 5G, with the 5G
+reach.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import shapely
+from scipy.spatial import cKDTree
+
+from hatangso.coverage import radio
+
+__all__ = ["PopulationCells", "SiteTable", "covered_points", "mobile_coverage", "population_cells", "site_table"]
+
+log = logging.getLogger(__name__)
+
+TECHS = ("4G", "5G")
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class SiteTable:
+    """Sites as arrays in the run's metric CRS, with their reach per technology.
+
+    Attributes
+    ----------
+    x, y
+        Coordinates (m).
+    operator
+        Canonical operator name per site.
+    reach_m
+        ``{"4G": ..., "5G": ...}``: reach of each site for that service, 0 where the site does
+        not offer it. "4G" means 4G or better: a 5G-only site reaches with its 5G reach.
+    azimuth_deg, beamwidth_deg
+        Sector direction and width; NaN for omni sites.
+    eirp_dbm, freq_mhz, height_m, env
+        Radio parameters per site and service (``{"4G": array, "5G": array}`` for the first
+        two), defaults filled in.
+    model
+        The propagation model the reach came from.
+    """
+
+    x: FloatArray
+    y: FloatArray
+    operator: npt.NDArray[np.object_]
+    reach_m: Mapping[str, FloatArray]
+    azimuth_deg: FloatArray
+    beamwidth_deg: FloatArray
+    eirp_dbm: Mapping[str, FloatArray]
+    freq_mhz: Mapping[str, FloatArray]
+    height_m: FloatArray
+    env: npt.NDArray[np.object_]
+    model: str
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+
+def _carries(tech: pd.Series, token: str) -> BoolArray:
+    return np.asarray(
+        tech.fillna("").astype(str).str.split(";").map(lambda t: token in t), dtype=bool
+    )
+
+
+def site_table(
+    sites: gpd.GeoDataFrame,
+    *,
+    model: str,
+    radius_m: Mapping[str, Mapping[str, float]],
+    threshold_dbm: float,
+) -> SiteTable:
+    """Arrays and per-technology reach of `sites` (a clean ``sites`` layer in a metric CRS).
+
+    Parameters
+    ----------
+    sites
+        Point geometries in a projected CRS; columns of the contract (``operator``, ``tech``,
+        ``height_m``, ``env``, optional ``azimuth_deg``, ``beamwidth_deg``, ``eirp_dbm``,
+        ``freq_mhz``).
+    model
+        ``radius`` or ``hata`` (``terrain`` reaches are computed on rasters elsewhere; here
+        it falls back to ``hata`` for the distance bound).
+    radius_m
+        ``{tech: {env: metres}}`` for the ``radius`` model.
+    threshold_dbm
+        Received power needed, for ``hata``.
+    """
+    from hatangso.geo.crs import require_projected
+
+    require_projected(sites.crs, what="site reach")
+    n = len(sites)
+    x = np.asarray(sites.geometry.x, dtype=float)
+    y = np.asarray(sites.geometry.y, dtype=float)
+
+    def column(name: str) -> FloatArray:
+        if name in sites:
+            return np.asarray(pd.to_numeric(sites[name], errors="coerce"), dtype=float)
+        return np.full(n, np.nan)
+
+    env = (
+        sites["env"].fillna("rural").astype(str).to_numpy(dtype=object)
+        if "env" in sites
+        else np.full(n, "rural", dtype=object)
+    )
+    height = column("height_m")
+    height = np.where(np.isnan(height), 30.0, height)
+    tech = sites["tech"] if "tech" in sites else pd.Series("4G", index=sites.index)
+    has = {t: _carries(tech, t) for t in TECHS}
+    reach_model = "radius" if model == "radius" else "hata"
+    reach: dict[str, FloatArray] = {}
+    eirp: dict[str, FloatArray] = {}
+    freq: dict[str, FloatArray] = {}
+    for t in TECHS:
+        e = column("eirp_dbm")
+        f = column("freq_mhz")
+        eirp[t] = np.where(np.isnan(e), radio.DEFAULT_EIRP_DBM[t], e)
+        freq[t] = np.where(np.isnan(f), radio.DEFAULT_FREQ_MHZ[t], f)
+        r = radio.site_reach_m(
+            tech=np.full(n, t, dtype=object),
+            model=reach_model,
+            env=env,
+            height_m=height,
+            eirp_dbm=eirp[t],
+            freq_mhz=freq[t],
+            radius_m=radius_m,
+            threshold_dbm=threshold_dbm,
+        )
+        reach[t] = np.where(has[t], r, 0.0)
+    # 4G or better: a site that offers only 5G still gives mobile broadband, with its 5G reach.
+    reach["4G"] = np.maximum(reach["4G"], reach["5G"])
+    only_5g = has["5G"] & ~has["4G"]
+    eirp["4G"] = np.where(only_5g, eirp["5G"], eirp["4G"])
+    freq["4G"] = np.where(only_5g, freq["5G"], freq["4G"])
+    return SiteTable(
+        x=x,
+        y=y,
+        operator=sites["operator"].astype(str).to_numpy(dtype=object),
+        reach_m=reach,
+        azimuth_deg=column("azimuth_deg"),
+        beamwidth_deg=column("beamwidth_deg"),
+        eirp_dbm=eirp,
+        freq_mhz=freq,
+        height_m=height,
+        env=env,
+        model=model,
+    )
+
+
+@dataclass(frozen=True)
+class Pairs:
+    """Point-site pairs where the point is inside the site's footprint."""
+
+    point: IntArray
+    site: IntArray
+    distance_m: FloatArray
+
+
+def _reach_classes(reach: FloatArray, n_classes: int = 6) -> list[tuple[float, IntArray]]:
+    """Group sites into a few classes by reach, each searched with its largest reach."""
+    live = np.flatnonzero(reach > 0)
+    if live.size == 0:
+        return []
+    values = np.unique(reach[live])
+    if values.size <= n_classes:
+        return [(float(v), live[reach[live] == v]) for v in values]
+    edges = np.quantile(reach[live], np.linspace(0, 1, n_classes + 1))
+    cls = np.clip(np.searchsorted(edges[1:-1], reach[live], side="left"), 0, n_classes - 1)
+    return [
+        (float(reach[live[cls == c]].max()), live[cls == c])
+        for c in range(n_classes)
+        if (cls == c).any()
+    ]
+
+
+def covered_points(
+    px: FloatArray, py: FloatArray, sites: SiteTable, tech: str
+) -> Pairs:
+    """All (point, site) pairs where the point lies in the site's `tech` footprint.
+
+    Parameters
+    ----------
+    px, py
+        Point coordinates in the sites' metric CRS.
+    sites
+        From :func:`site_table`.
+    tech
+        ``4G`` (4G or better) or ``5G``.
+
+    Returns
+    -------
+    Pairs
+        Point index, site index and distance (m) of every covering pair.
+    """
+    reach = sites.reach_m[tech]
+    points = np.column_stack([px, py])
+    point_tree = cKDTree(points) if len(points) else None
+    found_p: list[IntArray] = []
+    found_s: list[IntArray] = []
+    found_d: list[FloatArray] = []
+    if point_tree is None:
+        empty = np.empty(0, dtype=np.int64)
+        return Pairs(empty, empty, np.empty(0))
+    for radius, members in _reach_classes(reach):
+        site_tree = cKDTree(np.column_stack([sites.x[members], sites.y[members]]))
+        hits = site_tree.sparse_distance_matrix(point_tree, radius, output_type="ndarray")
+        s = members[hits["i"].astype(np.int64)]
+        p = hits["j"].astype(np.int64)
+        d = hits["v"].astype(np.float64)
+        keep = d <= reach[s]
+        found_p.append(p[keep])
+        found_s.append(s[keep])
+        found_d.append(d[keep])
+    if not found_p:
+        empty = np.empty(0, dtype=np.int64)
+        return Pairs(empty, empty, np.empty(0))
+    p = np.concatenate(found_p)
+    s = np.concatenate(found_s)
+    d = np.concatenate(found_d)
+    sector = ~np.isnan(sites.azimuth_deg[s]) & ~np.isnan(sites.beamwidth_deg[s])
+    if sector.any():
+        bearing = radio.bearing_deg(sites.x[s[sector]], sites.y[s[sector]], px[p[sector]],
+                                    py[p[sector]])
+        inside = radio.in_beam(bearing, sites.azimuth_deg[s[sector]],
+                               sites.beamwidth_deg[s[sector]])
+        # A point on the mast itself is served whatever the sector's direction.
+        inside |= d[sector] < 1.0
+        keep = np.ones(len(p), dtype=bool)
+        keep[np.flatnonzero(sector)[~inside]] = False
+        p, s, d = p[keep], s[keep], d[keep]
+    return Pairs(p, s, d)
+
+
+def _any_per(groups: IntArray, n: int) -> BoolArray:
+    out = np.zeros(n, dtype=bool)
+    out[groups] = True
+    return out
+
+
+def _operators_per(
+    pairs: Pairs, sites: SiteTable, n: int
+) -> npt.NDArray[np.object_]:
+    """';'-joined sorted operator names serving each point ('' for none)."""
+    result = np.full(n, "", dtype=object)
+    if len(pairs.point) == 0:
+        return result
+    names, codes = np.unique(sites.operator, return_inverse=True)
+    order = np.argsort(names)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    key = np.unique(pairs.point * len(names) + rank[codes[pairs.site]])
+    point = key // len(names)
+    op = key % len(names)
+    sorted_names = names[order]
+    starts = np.flatnonzero(np.r_[True, point[1:] != point[:-1]])
+    joined = np.array(
+        [";".join(sorted_names[op[a:b]]) for a, b in zip(starts, np.r_[starts[1:], len(op)],
+                                                            strict=True)],
+        dtype=object,
+    )
+    result[point[starts]] = joined
+    return result
+
+
+def _best_power(pairs: Pairs, sites: SiteTable, tech: str, n: int) -> FloatArray:
+    """Best received power (dBm) per point over its covering pairs; NaN where none."""
+    best = np.full(n, np.nan)
+    if len(pairs.point) == 0:
+        return best
+    s = pairs.site
+    power = radio.received_power_dbm(
+        np.maximum(pairs.distance_m, 1.0),
+        eirp_dbm=sites.eirp_dbm[tech][s],
+        freq_mhz=sites.freq_mhz[tech][s],
+        h_tx_m=sites.height_m[s],
+        env=sites.env[s],
+    )
+    # Pairs are in-beam already; within the beam the site's full EIRP applies.
+    order = np.lexsort((-power, pairs.point))
+    first = np.r_[True, pairs.point[order][1:] != pairs.point[order][:-1]]
+    best[pairs.point[order][first]] = power[order][first]
+    return best
+
+
+def _polygon_shares(
+    polygons: npt.NDArray[np.object_], candidates: BoolArray, sites: SiteTable, tech: str
+) -> FloatArray:
+    """Share of each polygon's area inside the union of the `tech` footprints.
+
+    Villages wholly inside one omni footprint (every corner of their bounding box within
+    reach) get 1 without any overlay; villages no footprint touches get 0; only the rest are
+    overlaid exactly.
+    """
+    n = len(polygons)
+    share = np.zeros(n)
+    reach = sites.reach_m[tech]
+    idx = np.flatnonzero(candidates)
+    if idx.size == 0 or not (reach > 0).any():
+        return share
+    bounds = shapely.bounds(polygons[idx])
+    cx = (bounds[:, 0] + bounds[:, 2]) / 2
+    cy = (bounds[:, 1] + bounds[:, 3]) / 2
+    half_diag = np.hypot(bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1]) / 2
+    # Pairs whose footprint may touch the polygon: centre within reach + half diagonal.
+    slack = float(half_diag.max()) if half_diag.size else 0.0
+    widened = SiteTable(
+        sites.x, sites.y, sites.operator,
+        {tech: np.where(reach > 0, reach + slack, 0.0)},
+        np.full(len(sites), np.nan), np.full(len(sites), np.nan),
+        sites.eirp_dbm, sites.freq_mhz, sites.height_m, sites.env, sites.model,
+    )
+    near = covered_points(cx, cy, widened, tech)
+    p, s = near.point, near.site
+    touch = near.distance_m <= reach[s] + half_diag[p]
+    p, s = p[touch], s[touch]
+    if p.size == 0:
+        return share
+    # Whole polygon inside an omni disc: the farthest bbox corner is within reach.
+    corners_x = np.stack([bounds[p, 0], bounds[p, 2], bounds[p, 0], bounds[p, 2]], axis=1)
+    corners_y = np.stack([bounds[p, 1], bounds[p, 1], bounds[p, 3], bounds[p, 3]], axis=1)
+    far = np.hypot(corners_x - sites.x[s, None], corners_y - sites.y[s, None]).max(axis=1)
+    omni = np.isnan(sites.azimuth_deg[s]) | np.isnan(sites.beamwidth_deg[s])
+    full = omni & (far <= reach[s])
+    full_villages = np.unique(p[full])
+    share[idx[full_villages]] = 1.0
+    partial = ~np.isin(p, full_villages)
+    p, s = p[partial], s[partial]
+    if p.size == 0:
+        return share
+    shapes = radio.footprints(
+        sites.x[s], sites.y[s], reach[s], sites.azimuth_deg[s], sites.beamwidth_deg[s]
+    )
+    order = np.argsort(p, kind="stable")
+    p, shapes = p[order], shapes[order]
+    groups = np.unique(p)
+    # One multipolygon of a village's footprints; 'structure' make_valid merges overlaps.
+    merged = shapely.multipolygons(shapes, indices=np.searchsorted(groups, p))
+    merged = shapely.make_valid(merged, method="structure", keep_collapsed=False)
+    targets = polygons[idx[groups]]
+    inter = shapely.intersection(targets, merged)
+    area = shapely.area(targets)
+    share[idx[groups]] = np.where(area > 0, shapely.area(inter) / np.where(area > 0, area, 1),
+                                  0.0)
+    return np.clip(share, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class PopulationCells:
+    """People of a population raster, as weighted points assigned to villages."""
+
+    village: IntArray
+    x: FloatArray
+    y: FloatArray
+    people: FloatArray
+
+
+def _shares_from_cells(
+    cells: PopulationCells, sites: SiteTable, tech: str, n: int
+) -> tuple[FloatArray, FloatArray]:
+    """(people covered, people) per village from weighted cell points."""
+    pairs = covered_points(cells.x, cells.y, sites, tech)
+    hit = _any_per(pairs.point, len(cells.x))
+    covered = np.bincount(cells.village, weights=cells.people * hit, minlength=n)
+    total = np.bincount(cells.village, weights=cells.people, minlength=n)
+    return covered, total
+
+
+def mobile_coverage(
+    villages: gpd.GeoDataFrame,
+    sites: SiteTable,
+    *,
+    rule: str,
+    min_share: float,
+    population_cells: PopulationCells | None = None,
+    official_points: tuple[IntArray, FloatArray, FloatArray] | None = None,
+) -> pd.DataFrame:
+    """Mobile coverage of each village, for 4G-or-better and for 5G.
+
+    Parameters
+    ----------
+    villages
+        Village polygons (or points) in the same metric CRS as `sites`.
+    sites
+        From :func:`site_table`.
+    rule
+        ``point``, ``area``, ``population`` or ``official``.
+    min_share
+        Share of area or people needed under ``area``/``population``.
+    population_cells
+        People as weighted points (from a raster); without them ``population`` spreads a
+        village's people evenly over its polygon, i.e. equals ``area``.
+    official_points
+        ``(village index, x, y)`` of the points the ``official`` rule checks: each village's
+        centre and residential clusters.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed like `villages`: ``covered_mobile``, ``covered_5g`` (bool), ``mobile_share``,
+        ``share_5g`` (the covered share the rule used: 0/1 for point rules), ``best_dbm``
+        (float, NaN with the radius model or when uncovered), ``nearest_site_m``,
+        ``serving_operators`` (';'-joined), ``population_covered_mobile``,
+        ``population_covered_5g``, ``population_in_village`` (people, where known) and
+        ``mobile_reason`` (why the village is or is not covered).
+    """
+    n = len(villages)
+    geoms = np.asarray(villages.geometry.array, dtype=object)
+    rep = shapely.point_on_surface(geoms)
+    rx, ry = shapely.get_x(rep), shapely.get_y(rep)
+    is_polygon = np.isin(shapely.get_type_id(geoms), (3, 6))
+    out: dict[str, object] = {}
+    pairs_rep = {t: covered_points(rx, ry, sites, t) for t in TECHS}
+    point_cov = {t: _any_per(pairs_rep[t].point, n) for t in TECHS}
+    shares: dict[str, FloatArray] = {}
+    pop_cov: dict[str, FloatArray] = {}
+    pop_total: FloatArray | None = None
+    if population_cells is not None:
+        for t in TECHS:
+            pop_cov[t], pop_total = _shares_from_cells(population_cells, sites, t, n)
+    for t in TECHS:
+        if rule == "point":
+            shares[t] = point_cov[t].astype(float)
+        elif rule in ("area", "population"):
+            if rule == "population" and population_cells is not None and pop_total is not None:
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    s = np.where(pop_total > 0, pop_cov[t] / np.where(pop_total > 0, pop_total,
+                                                                       1), np.nan)
+                # Villages with no people in the raster fall back on their area share.
+                fallback = np.isnan(s)
+            else:
+                s = np.full(n, np.nan)
+                fallback = np.ones(n, dtype=bool)
+            area_share = _polygon_shares(geoms, fallback & is_polygon, sites, t)
+            s = np.where(fallback, np.where(is_polygon, area_share, point_cov[t]), s)
+            shares[t] = s
+        elif rule == "official":
+            if official_points is None:
+                shares[t] = point_cov[t].astype(float)
+            else:
+                v, ox, oy = official_points
+                hit = _any_per(covered_points(ox, oy, sites, t).point, len(v))
+                checked = np.bincount(v, minlength=n)
+                lit = np.bincount(v, weights=hit.astype(float), minlength=n)
+                shares[t] = np.where(checked > 0, (lit == checked).astype(float),
+                                     point_cov[t].astype(float))
+        else:
+            raise ValueError(f"unknown rule {rule!r}; expected point, area, population, official")
+    threshold = 1.0 if rule in ("point", "official") else min_share
+    covered = {t: shares[t] >= threshold - 1e-12 for t in TECHS}
+
+    tree = cKDTree(np.column_stack([sites.x, sites.y])) if len(sites) else None
+    if tree is not None:
+        nearest_m, nearest_idx = tree.query(np.column_stack([rx, ry]), k=1)
+    else:
+        nearest_m = np.full(n, np.inf)
+        nearest_idx = np.zeros(n, dtype=np.int64)
+    best = (
+        _best_power(pairs_rep["4G"], sites, "4G", n)
+        if sites.model in ("hata", "terrain")
+        else np.full(n, np.nan)
+    )
+    out["covered_mobile"] = covered["4G"]
+    out["covered_5g"] = covered["5G"]
+    out["mobile_share"] = shares["4G"]
+    out["share_5g"] = shares["5G"]
+    out["best_dbm"] = best
+    out["nearest_site_m"] = np.where(np.isfinite(nearest_m), nearest_m, np.nan)
+    out["serving_operators"] = _operators_per(pairs_rep["4G"], sites, n)
+    if population_cells is not None and pop_total is not None:
+        out["population_covered_mobile"] = pop_cov["4G"]
+        out["population_covered_5g"] = pop_cov["5G"]
+        out["population_in_village"] = pop_total
+    out["mobile_reason"] = _reasons(
+        rule=rule, min_share=min_share, covered=covered["4G"], share=shares["4G"],
+        point_covered=point_cov["4G"], nearest_m=np.asarray(nearest_m, dtype=float),
+        nearest_idx=np.asarray(nearest_idx, dtype=np.int64), sites=sites,
+    )
+    return pd.DataFrame(out, index=villages.index)
+
+
+def _reasons(
+    *,
+    rule: str,
+    min_share: float,
+    covered: BoolArray,
+    share: FloatArray,
+    point_covered: BoolArray,
+    nearest_m: FloatArray,
+    nearest_idx: IntArray,
+    sites: SiteTable,
+) -> npt.NDArray[np.object_]:
+    """A sentence per village saying why it is or is not covered (4G or better)."""
+    n = len(covered)
+    reasons = np.full(n, "", dtype=object)
+    if len(sites) == 0:
+        reasons[:] = "no sites given"
+        return reasons
+    op = sites.operator[nearest_idx]
+    reach = sites.reach_m["4G"][nearest_idx]
+    km = np.round(nearest_m / 1000, 1).astype(str)
+    reach_km = np.round(reach / 1000, 1).astype(str)
+    no_site = ~covered & ~point_covered & (share <= 0)
+    reasons[no_site] = (
+        "no site within reach: nearest is " + op[no_site].astype(str) + " at "
+        + km[no_site] + " km (reach " + reach_km[no_site] + " km)"
+    )
+    if rule in ("area", "population"):
+        what = "area" if rule == "area" else "people"
+        pct = np.round(share * 100).astype(int).astype(str)
+        partial = ~covered & ~no_site
+        reasons[partial] = (
+            "only " + pct[partial] + f"% of the {what} covered (needs {min_share:.0%})"
+        )
+        reasons[covered] = pct[covered] + f"% of the {what} covered"
+    elif rule == "official":
+        partial = ~covered & ~no_site
+        reasons[partial] = "the centre or a residential cluster has no signal"
+        reasons[covered] = "centre and every residential cluster covered"
+    else:
+        reasons[covered] = "representative point inside a site's footprint"
+        reasons[~covered & ~no_site] = "representative point outside every footprint"
+    return reasons
+
+
+def population_cells(
+    villages: gpd.GeoDataFrame, path: str, *, to_crs: object
+) -> PopulationCells:
+    """People of a population raster (WorldPop style: people per cell) assigned to villages.
+
+    Only the window of the raster that covers the villages is read. A cell belongs to the
+    village that contains its centre (``rasterio.features.rasterize`` without
+    ``all_touched``), so every person is counted once; a village too small to hold a cell
+    centre gets no people of its own and its neighbour counts them.
+
+    Parameters
+    ----------
+    villages
+        Village polygons (any CRS; reprojected to the raster's).
+    path
+        The raster file.
+    to_crs
+        The run's metric CRS, in which the cell centres are returned.
+
+    Returns
+    -------
+    PopulationCells
+        One weighted point per populated cell inside a village.
+    """
+    import rasterio
+    from rasterio.features import rasterize
+    from rasterio.windows import from_bounds
+
+    from hatangso.geo.errors import InputError, Problem
+
+    try:
+        src = rasterio.open(path)
+    except rasterio.errors.RasterioIOError as exc:
+        raise InputError(Problem(file=str(path), message=f"cannot be read as a raster ({exc})",
+                                 fix="give a GeoTIFF of people per cell")) from exc
+    with src:
+        if src.crs is None:
+            raise InputError(Problem(file=str(path), message="the raster has no CRS",
+                                     fix="assign one, e.g. gdal_edit.py -a_srs EPSG:4326"))
+        local = villages.to_crs(src.crs)
+        left, bottom, right, top = local.total_bounds
+        # One cell of margin, so that rounding the window never clips a village's edge.
+        dx, dy = abs(src.transform.a), abs(src.transform.e)
+        window = from_bounds(left - dx, bottom - dy, right + dx, top + dy,
+                             transform=src.transform)
+        window = window.round_offsets().round_lengths()
+        window = window.intersection(rasterio.windows.Window(0, 0, src.width, src.height))
+        people = src.read(1, window=window, masked=True).astype("float64").filled(0.0)
+        transform = src.window_transform(window)
+        crs = src.crs
+    people[~np.isfinite(people) | (people < 0)] = 0.0
+    shapes = zip(local.geometry.array, range(len(local)), strict=True)
+    zone = rasterize(shapes, out_shape=people.shape, transform=transform, fill=-1,
+                     dtype="int32")
+    rows, cols = np.nonzero((zone >= 0) & (people > 0))
+    xs, ys = rasterio.transform.xy(transform, rows, cols, offset="center")
+    import pyproj
+
+    transformer = pyproj.Transformer.from_crs(crs, to_crs, always_xy=True)
+    mx, my = transformer.transform(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float))
+    return PopulationCells(
+        village=zone[rows, cols].astype(np.int64),
+        x=np.asarray(mx, dtype=float),
+        y=np.asarray(my, dtype=float),
+        people=people[rows, cols],
+    )

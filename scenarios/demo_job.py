@@ -1,0 +1,77 @@
+"""``hatangso demo``: generate the demo province and run the whole job on it."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from rich.console import Console
+
+from hatangso.coverage.config import CoverageConfig
+from hatangso.scenarios.job import InputFiles, JobResult, run_coverage
+
+__all__ = ["DEMO_TARGETS", "run_demo"]
+
+log = logging.getLogger(__name__)
+
+#: The national end-2025 targets (plan summary of December 2024) applied to the demo province.
+DEMO_TARGETS = {
+    "village_mobile_coverage": 1.0,
+    "village_ftth_coverage": 1.0,
+    "bts_site_sharing_ratio": 0.20,
+    "key_area_5g_coverage": 1.0,
+    "commune_data_network_connection": 1.0,
+}
+
+
+def run_demo(out_dir: str | Path, *, seed: int = 2023, console: Console | None = None) -> JobResult:
+    """Generate the demo province into ``out_dir/data`` and run the coverage job on it.
+
+    Parameters
+    ----------
+    out_dir
+        Output folder; the generated inputs go to its ``data`` subfolder.
+    seed
+        Seed of the generated province (the same seed gives the same province).
+    console
+        Where to print the summary; None prints nothing.
+
+    Returns
+    -------
+    JobResult
+    """
+    from hatangso.cli import _progress_printer, print_kpis
+    from hatangso.geo.demo import generate_demo
+
+    out_dir = Path(out_dir)
+    console = console or Console(quiet=True)
+    progress = _progress_printer(Console(stderr=True))
+    progress("generating the demo province")
+    demo = generate_demo(out_dir / "data", seed=seed)
+    files = InputFiles(
+        villages=demo.villages,
+        sites=demo.sites,
+        access_points=demo.access_points,
+        fiber=demo.fiber,
+        poles=demo.poles,
+        ducts=demo.ducts,
+        pois=demo.pois,
+        settlements=demo.settlements,
+        roads=demo.roads,
+        dem=demo.dem,
+        population=demo.population,
+    )
+    config = CoverageConfig.model_validate({"targets": DEMO_TARGETS})
+    try:
+        result = run_coverage(files, config, out_dir, progress=progress,
+                              title="Tỉnh Demo — hatangso", extra={"scenario": "demo"})
+    finally:
+        progress(None)
+    print_kpis(console, result.kpis)
+    uncovered = result.assessment.villages
+    dark = uncovered[~uncovered["covered_mobile"].astype(bool)]
+    console.print(
+        f"{len(dark)} of {len(uncovered)} villages without mobile broadband; "
+        f"outputs in {out_dir}: " + ", ".join(p.name for p in result.files.values())
+    )
+    return result

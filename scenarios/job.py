@@ -1,0 +1,243 @@
+"""The coverage job: load and validate the input files, assess, write the contract's outputs.
+
+``hatangso coverage``, ``hatangso demo`` and the scenario runner all go through
+:func:`run_coverage`, so their figures cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from hatangso.coverage.config import CoverageConfig
+from hatangso.coverage.engine import ADMIN_LEVELS, Assessment, CoverageInputs, assess
+from hatangso.coverage.kpis import INDICATORS, indicators_by_unit, kpi_document
+from hatangso.geo.io import write_layer
+from hatangso.geo.outputs import write_rejects
+from hatangso.geo.validate import Layer, load_layer
+
+__all__ = ["InputFiles", "JobResult", "load_inputs", "run_coverage", "write_json"]
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+# Output columns of villages.gpkg, in the contract's order.
+VILLAGE_OUTPUT_COLUMNS = (
+    "covered_mobile",
+    "covered_5g",
+    "covered_ftth",
+    "best_dbm",
+    "nearest_site_m",
+    "serving_operators",
+    "ftth_distance_m",
+)
+
+
+@dataclass(frozen=True)
+class InputFiles:
+    """Paths of one run's inputs; only villages is required."""
+
+    villages: Path
+    sites: Path | None = None
+    access_points: Path | None = None
+    fiber: Path | None = None
+    poles: Path | None = None
+    ducts: Path | None = None
+    pois: Path | None = None
+    settlements: Path | None = None
+    roads: Path | None = None
+    dem: Path | None = None
+    population: Path | None = None
+    crs: str | None = None
+    columns: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """A finished run: the assessment, the layers read, the KPI document, the files written."""
+
+    assessment: Assessment
+    layers: Mapping[str, Layer]
+    kpis: dict[str, Any]
+    files: Mapping[str, Path]
+
+
+_LAYER_KINDS = {
+    "villages": "villages",
+    "sites": "sites",
+    "access_points": "access-points",
+    "fiber": "fiber",
+    "poles": "poles",
+    "ducts": "ducts",
+    "pois": "pois",
+    "settlements": "settlements",
+}
+
+
+def load_inputs(files: InputFiles, *, progress: Progress | None = None) -> dict[str, Layer]:
+    """Load and validate every given input file.
+
+    Faults of several files are raised together, so a user fixes all of them in one go.
+    """
+    from hatangso.geo.errors import InputError
+
+    step = progress or (lambda _name: None)
+    layers: dict[str, Layer] = {}
+    problems = []
+    for attr, kind in _LAYER_KINDS.items():
+        path = getattr(files, attr)
+        if path is None:
+            continue
+        step(f"reading {kind}")
+        try:
+            layers[attr] = load_layer(
+                path, kind, crs=files.crs, columns=dict(files.columns.get(kind, {}))
+            )
+        except InputError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise InputError(problems)
+    return layers
+
+
+def run_coverage(
+    files: InputFiles,
+    config: CoverageConfig,
+    out_dir: str | Path,
+    *,
+    progress: Progress | None = None,
+    title: str = "hatangso",
+    extra: Mapping[str, Any] | None = None,
+) -> JobResult:
+    """Run the whole coverage job and write ``kpis.json``, ``villages.gpkg``,
+    ``rejects.csv``, ``towers.geojson`` and ``map.html`` into `out_dir`.
+
+    Parameters
+    ----------
+    files
+        The input files.
+    config
+        The configuration.
+    out_dir
+        Output folder (created).
+    progress
+        Called with the name of each step.
+    title
+        Title of the map page.
+    extra
+        Additional top-level entries of ``kpis.json`` (scenario name, year ...).
+
+    Returns
+    -------
+    JobResult
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    layers = load_inputs(files, progress=progress)
+    frames = {name: layer.frame for name, layer in layers.items()}
+    inputs = CoverageInputs(
+        villages=frames["villages"],  # type: ignore[arg-type]
+        sites=frames.get("sites"),  # type: ignore[arg-type]
+        access_points=frames.get("access_points"),  # type: ignore[arg-type]
+        fiber=frames.get("fiber"),  # type: ignore[arg-type]
+        poles=frames.get("poles"),
+        ducts=frames.get("ducts"),  # type: ignore[arg-type]
+        pois=frames.get("pois"),  # type: ignore[arg-type]
+        settlements=frames.get("settlements"),  # type: ignore[arg-type]
+        roads=files.roads,
+        dem=files.dem,
+        population=files.population,
+    )
+    result = assess(inputs, config, progress=progress)
+    step = progress or (lambda _name: None)
+    step("writing outputs")
+    codes = list(INDICATORS)
+    by_unit = indicators_by_unit(
+        result.villages, levels=ADMIN_LEVELS, codes=codes, targets=config.targets
+    )
+    document = kpi_document(
+        result.indicators,
+        by_unit=by_unit,
+        inputs={layers[name].kind: layers[name].counts() for name in layers},
+        targets=config.targets,
+        extra={**(extra or {}), "notes": [*result.notes, *(n for lay in layers.values()
+                                                            for n in lay.notes)]},
+    )
+    written = {
+        "kpis": write_json(document, out_dir / "kpis.json"),
+        "villages": write_villages(result.villages, out_dir / "villages.gpkg"),
+        "rejects": write_rejects(layers.values(), out_dir),
+    }
+    if result.towers is not None:
+        written["towers"] = _write_geojson(result.towers, out_dir / "towers.geojson")
+    from hatangso.scenarios.maps import uncovered_map
+
+    page = uncovered_map(result.villages, kpis=document, title=title,
+                         sites=frames.get("sites"),  # type: ignore[arg-type]
+                         towers=result.towers)
+    written["map"] = _write_text(page, out_dir / "map.html")
+    return JobResult(assessment=result, layers=layers, kpis=document, files=written)
+
+
+def _atomic(path: Path, write: Callable[[Path], None]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def write_json(document: Mapping[str, Any], path: Path) -> Path:
+    """Write a JSON document atomically, UTF-8, NaN written as null."""
+    text = json.dumps(_clean(document), ensure_ascii=False, indent=2)
+    return _atomic(path, lambda p: p.write_text(text + "\n", encoding="utf-8"))
+
+
+def _write_text(text: str, path: Path) -> Path:
+    return _atomic(path, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def _write_geojson(frame: gpd.GeoDataFrame, path: Path) -> Path:
+    return _atomic(path, lambda p: frame.to_file(p, driver="GeoJSON", engine="pyogrio"))
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, float | np.floating):
+        return None if not np.isfinite(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+def write_villages(villages: gpd.GeoDataFrame, path: Path) -> Path:
+    """Write ``villages.gpkg`` (layer ``villages``): inputs plus the output columns."""
+    frame = villages.copy()
+    for column in VILLAGE_OUTPUT_COLUMNS:
+        if column not in frame:
+            frame[column] = pd.NA if column.startswith("covered") else np.nan
+    for column in frame.columns:
+        if column != frame.geometry.name and isinstance(frame[column].dtype, pd.StringDtype):
+            frame[column] = frame[column].astype(object)
+    return write_layer(frame, path, layer="villages")

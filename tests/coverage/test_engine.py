@@ -1,0 +1,383 @@
+"""The coverage engine on cases whose answers are derived by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+import shapely
+from hatangso.coverage.config import CoverageConfig
+from hatangso.coverage.engine import CoverageInputs, assess
+from hatangso.coverage.kpis import IndicatorValue, indicators_by_unit, kpi_document
+from hatangso.coverage.sharing import duct_sharing, pole_sharing, tower_locations
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rasterio.transform import from_origin
+
+# Everything is laid out in metres in UTM 48N around (600 km E, 2450 km N), in Bắc Kạn, and
+# handed to the engine in EPSG:4326 as the validators would. The engine picks UTM 48N itself.
+UTM = 32648
+X0, Y0 = 600_000.0, 2_450_000.0
+
+
+def villages_at(boxes: list[tuple[float, float, float, float]], **columns) -> gpd.GeoDataFrame:
+    geoms = [shapely.box(X0 + a, Y0 + b, X0 + c, Y0 + d) for a, b, c, d in boxes]
+    n = len(geoms)
+    data = {"village_id": [f"V{i}" for i in range(n)], "name": [f"Thôn {i}" for i in range(n)]}
+    data.update(columns)
+    return gpd.GeoDataFrame(data, geometry=geoms, crs=UTM).to_crs(4326)
+
+
+def sites_at(points: list[tuple[float, float]], **columns) -> gpd.GeoDataFrame:
+    n = len(points)
+    data = {
+        "site_id": [f"S{i}" for i in range(n)],
+        "operator": columns.pop("operator", ["Viettel"] * n),
+        "tech": columns.pop("tech", ["4G"] * n),
+        "height_m": [30.0] * n,
+        "env": columns.pop("env", ["rural"] * n),
+    }
+    data.update(columns)
+    geoms = shapely.points([(X0 + x, Y0 + y) for x, y in points])
+    return gpd.GeoDataFrame(data, geometry=geoms, crs=UTM).to_crs(4326)
+
+
+def run(villages, sites=None, **config):
+    return assess(
+        CoverageInputs(villages=villages, sites=sites, **config.pop("inputs", {})),
+        CoverageConfig.model_validate(config),
+    )
+
+
+def values(result) -> dict[str, float | None]:
+    return {v.code: v.value for v in result.indicators}
+
+
+# --- point rule ------------------------------------------------------------------------------
+
+
+def test_point_rule_reach_by_environment() -> None:
+    # 10 m squares whose representative points lie 4,900 m and 5,100 m east of a rural site
+    # (reach 5,000 m), and 1,400 m / 1,600 m from an urban one (reach 1,500 m).
+    villages = villages_at(
+        [
+            (4895, -5, 4905, 5),
+            (5095, -5, 5105, 5),
+            (-5, 20_000 - 1405, 5, 20_000 - 1395),
+            (-5, 20_000 - 1605, 5, 20_000 - 1595),
+        ]
+    )
+    sites = sites_at([(0, 0), (0, 20_000)], env=["rural", "urban"])
+    result = run(villages, sites)
+    assert result.villages["covered_mobile"].tolist() == [True, False, True, False]
+    assert result.villages["nearest_site_m"].round(-1).tolist() == [4900, 5100, 1400, 1600]
+    assert "5.1 km (reach 5.0 km)" in result.villages["mobile_reason"].iloc[1]
+    assert values(result)["village_mobile_coverage"] == 0.5
+
+
+def test_5g_uses_5g_sites_and_reach_and_5g_counts_as_mobile() -> None:
+    # Rural 5G reach is 2,000 m. A 5G-only site also gives mobile broadband (4G or better).
+    villages = villages_at([(1495, -5, 1505, 5), (2495, -5, 2505, 5), (9995, -5, 10005, 5)])
+    sites = sites_at([(0, 0), (10_000, 100)], tech=["4G;5G", "5G"])
+    result = run(villages, sites)
+    assert result.villages["covered_5g"].tolist() == [True, False, True]
+    assert result.villages["covered_mobile"].tolist() == [True, True, True]
+
+
+def test_sector_covers_only_its_beam() -> None:
+    # A sector facing east (90 deg) with a 60 deg beam: a village 1 km east is in the beam,
+    # one 1 km west and one 1 km north are not.
+    villages = villages_at([(995, -5, 1005, 5), (-1005, -5, -995, 5), (-5, 995, 5, 1005)])
+    sites = sites_at([(0, 0)], azimuth_deg=[90.0], beamwidth_deg=[60.0])
+    result = run(villages, sites)
+    assert result.villages["covered_mobile"].tolist() == [True, False, False]
+
+
+def test_serving_operators_are_sorted_and_unique() -> None:
+    villages = villages_at([(-5, -5, 5, 5), (20_000, 0, 20_010, 10)])
+    sites = sites_at([(0, 100), (100, 0), (50, 50)], operator=["VNPT", "Viettel", "VNPT"])
+    result = run(villages, sites)
+    assert result.villages["serving_operators"].tolist() == ["VNPT;Viettel", ""]
+
+
+# --- area and population rules -------------------------------------------------------------
+
+
+def test_area_rule_half_covered_strip() -> None:
+    # A 10 km x 10 m strip starting at the site: the 5 km disc covers its first half.
+    villages = villages_at([(0, 0, 10_000, 10)])
+    sites = sites_at([(0, 5)])
+    result = run(villages, sites, mobile={"rule": "area", "min_share": 0.4})
+    share = result.villages["mobile_share"].iloc[0]
+    # The disc is a 64-gon inscribed in the circle: at most 0.1% short of the true half.
+    assert share == pytest.approx(0.5, abs=1e-3)
+    assert bool(result.villages["covered_mobile"].iloc[0])
+    result = run(villages, sites, mobile={"rule": "area", "min_share": 0.6})
+    assert not bool(result.villages["covered_mobile"].iloc[0])
+    assert "only 50% of the area covered" in result.villages["mobile_reason"].iloc[0]
+
+
+def test_area_rule_union_of_overlapping_footprints_is_not_double_counted() -> None:
+    # Two sites on the same mast cover the same half: still 0.5, not 1.0.
+    villages = villages_at([(0, 0, 10_000, 10)])
+    sites = sites_at([(0, 5), (1, 5)], operator=["Viettel", "VNPT"])
+    result = run(villages, sites, mobile={"rule": "area"})
+    assert result.villages["mobile_share"].iloc[0] == pytest.approx(0.5, abs=1e-3)
+
+
+def _uniform_raster(path: Path, people_per_cell: float) -> Path:
+    # 100 m cells over the test area, in UTM 48N, uniform density.
+    transform = from_origin(X0 - 20_000, Y0 + 20_000, 100, 100)
+    data = np.full((400, 400), people_per_cell, dtype="float32")
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=400,
+        height=400,
+        count=1,
+        dtype="float32",
+        crs=f"EPSG:{UTM}",
+        transform=transform,
+    ) as dst:
+        dst.write(data, 1)
+    return path
+
+
+def test_population_and_area_shares_agree_on_uniform_population(tmp_path: Path) -> None:
+    villages = villages_at(
+        [(3000, -1000, 7000, 1000), (-2000, 2000, 2000, 6000), (6000, 6000, 8000, 8000)]
+    )
+    sites = sites_at([(0, 0)])
+    raster = _uniform_raster(tmp_path / "pop.tif", 10.0)
+    area = run(villages, sites, mobile={"rule": "area"}).villages["mobile_share"]
+    people = run(
+        villages, sites, mobile={"rule": "population"}, inputs={"population": raster}
+    ).villages
+    # 100 m cells against km-sized villages: the cell grid resolves the disc edge to ~2%.
+    np.testing.assert_allclose(people["mobile_share"], area, atol=0.03)
+    # 4 km x 2 km = 800 cells of 10 people.
+    assert people["population_in_village"].iloc[0] == pytest.approx(8000)
+
+
+# --- official rule -------------------------------------------------------------------------
+
+
+def test_official_rule_needs_the_centre_and_every_cluster() -> None:
+    # Both villages have their centre next to the site; village 1 also has a residential
+    # cluster 8 km away, out of reach, so it is not covered under the official rule although
+    # the point rule calls it covered.
+    villages = villages_at([(0, -500, 1000, 500), (0, 1000, 9000, 2000)])
+    centres = gpd.GeoSeries(
+        shapely.points([(X0 + 500, Y0), (X0 + 500, Y0 + 1500)]), crs=UTM
+    ).to_crs(4326)
+    villages["centre_lon"] = centres.x.to_numpy()
+    villages["centre_lat"] = centres.y.to_numpy()
+    settlements = gpd.GeoDataFrame(
+        {"settlement_id": ["c1", "c2"], "village_id": ["V1", None]},
+        geometry=shapely.points([(X0 + 8500, Y0 + 1500), (X0 + 600, Y0 + 100)]),
+        crs=UTM,
+    ).to_crs(4326)
+    sites = sites_at([(0, 0)])
+    point = run(villages, sites, mobile={"rule": "point"})
+    official = run(
+        villages, sites, mobile={"rule": "official"}, inputs={"settlements": settlements}
+    )
+    assert point.villages["covered_mobile"].tolist() == [True, True]
+    assert official.villages["covered_mobile"].tolist() == [True, False]
+    assert "residential cluster" in official.villages["mobile_reason"].iloc[1]
+
+
+# --- properties ----------------------------------------------------------------------------
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(st.floats(-20_000, 20_000), st.floats(-20_000, 20_000)), min_size=1, max_size=8
+    ),
+    st.tuples(st.floats(-20_000, 20_000), st.floats(-20_000, 20_000)),
+    st.sampled_from(["point", "area", "official"]),
+)
+def test_adding_a_site_never_uncovers_a_village(sites_xy, extra, rule) -> None:
+    rng = np.random.default_rng(7)
+    corners = rng.uniform(-15_000, 15_000, size=(12, 2))
+    villages = villages_at([(x, y, x + 1500, y + 1000) for x, y in corners])
+    before = run(villages, sites_at(sites_xy), mobile={"rule": rule}).villages
+    after = run(villages, sites_at([*sites_xy, extra]), mobile={"rule": rule}).villages
+    assert (after["covered_mobile"] >= before["covered_mobile"]).all()
+    assert (after["mobile_share"] >= before["mobile_share"] - 1e-9).all()
+
+
+def test_row_order_changes_nothing() -> None:
+    rng = np.random.default_rng(3)
+    corners = rng.uniform(-15_000, 15_000, size=(30, 2))
+    villages = villages_at([(x, y, x + 1500, y + 1000) for x, y in corners])
+    sites = sites_at(
+        [tuple(p) for p in rng.uniform(-15_000, 15_000, size=(10, 2))],
+        operator=list(rng.choice(["Viettel", "VNPT", "MobiFone"], size=10)),
+    )
+    a = run(villages, sites, mobile={"rule": "area"}).villages
+    perm = rng.permutation(len(villages))
+    b = run(villages.iloc[perm], sites.iloc[::-1], mobile={"rule": "area"}).villages
+    b = b.set_index("village_id").loc[a["village_id"]].reset_index()
+    for column in ("covered_mobile", "mobile_share", "serving_operators", "nearest_site_m"):
+        pd.testing.assert_series_equal(a[column], b[column], check_names=False, rtol=1e-9)
+
+
+# --- sharing -------------------------------------------------------------------------------
+
+
+def _site_points(xs: list[float], operators: list[str]) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"site_id": [f"s{i}" for i in range(len(xs))], "operator": operators},
+        geometry=shapely.points([(X0 + x, Y0) for x in xs]),
+        crs=UTM,
+    )
+
+
+def test_tower_locations_chain_by_single_linkage() -> None:
+    # 0 -- 10 m -- 35 m: each within 30 m of the next, so one location of three operators;
+    # 1000 m stands alone. 1 shared of 2 locations.
+    sites = _site_points([0, 10, 35, 1000], ["Viettel", "VNPT", "MobiFone", "Viettel"])
+    located = tower_locations(sites, tolerance_m=30)
+    assert located.location.tolist() == [0, 0, 0, 1]
+    assert located.table["operators"].tolist() == ["MobiFone;VNPT;Viettel", "Viettel"]
+    assert located.indicator.value == 0.5
+    # With 5 m of tolerance nothing is shared.
+    assert tower_locations(sites, tolerance_m=5).indicator.value == 0.0
+
+
+def test_larger_tolerance_can_lower_the_ratio_of_locations() -> None:
+    # Locations A (0/10 m, shared), B (100/110 m, shared), C (5 km, alone): 2 of 3 shared.
+    # At 100 m of tolerance A and B merge: 1 of 2. The ratio of locations is not monotone in
+    # the tolerance; the share of sites at shared locations is (4/5 both times).
+    sites = _site_points(
+        [0, 10, 100, 110, 5000], ["Viettel", "VNPT", "Viettel", "VNPT", "MobiFone"]
+    )
+    small = tower_locations(sites, tolerance_m=30)
+    large = tower_locations(sites, tolerance_m=100)
+    assert small.indicator.value == pytest.approx(2 / 3)
+    assert large.indicator.value == pytest.approx(1 / 2)
+    assert small.share_of_sites_shared == large.share_of_sites_shared == pytest.approx(4 / 5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.floats(0, 2000), st.sampled_from(["Viettel", "VNPT", "MobiFone"])),
+        min_size=1,
+        max_size=25,
+    ),
+    st.floats(0, 200),
+    st.floats(0, 200),
+)
+def test_larger_tolerance_never_lowers_the_share_of_sites_shared(sites, t1, t2) -> None:
+    frame = _site_points([x for x, _ in sites], [o for _, o in sites])
+    small, large = sorted((t1, t2))
+    assert (
+        tower_locations(frame, tolerance_m=large).share_of_sites_shared
+        >= tower_locations(frame, tolerance_m=small).share_of_sites_shared
+    )
+
+
+def test_pole_and_duct_sharing() -> None:
+    poles = pd.DataFrame({"operators": ["VNPT;Viettel", "VNPT", "Viettel;MobiFone;VNPT", ""]})
+    assert pole_sharing(poles).numerator == 2 and pole_sharing(poles).denominator == 4
+    ducts = gpd.GeoDataFrame(
+        {"operators": ["VNPT;Viettel", "VNPT"]},
+        geometry=[
+            shapely.LineString([(X0, Y0), (X0 + 300, Y0)]),
+            shapely.LineString([(X0, Y0), (X0, Y0 + 100)]),
+        ],
+        crs=UTM,
+    )
+    # 300 m shared of 400 m.
+    assert duct_sharing(ducts).value == pytest.approx(0.75)
+
+
+# --- fiber, key areas, commune offices, the KPI document ---------------------------------------
+
+
+def test_ftth_straight_line_without_roads(caplog: pytest.LogCaptureFixture) -> None:
+    villages = villages_at([(-5, -5, 5, 5), (595, -5, 605, 5)], households=[10.0, 30.0])
+    access_points = gpd.GeoDataFrame(
+        {"ap_id": ["A"], "operator": ["VNPT"]}, geometry=shapely.points([(X0, Y0)]), crs=UTM
+    ).to_crs(4326)
+    result = run(villages, inputs={"access_points": access_points})
+    assert result.villages["covered_ftth"].tolist() == [True, False]
+    assert result.villages["ftth_distance_m"].iloc[0] == pytest.approx(0, abs=1)
+    assert np.isnan(result.villages["ftth_distance_m"].iloc[1])
+    got = values(result)
+    assert got["village_ftth_coverage"] == 0.5
+    assert got["household_ftth_reach"] == 0.25
+    assert "straight line" in caplog.text
+
+
+def test_key_areas_and_commune_offices() -> None:
+    villages = villages_at([(-5, -5, 5, 5)])
+    sites = sites_at([(0, 0)], tech=["4G;5G"])
+    pois = gpd.GeoDataFrame(
+        {
+            "poi_id": ["d", "i", "t", "h1", "h2", "h3"],
+            "kind": [
+                "district_centre",
+                "industrial_park",
+                "tourism",
+                "commune_hq",
+                "commune_hq",
+                "commune_hq",
+            ],
+            "data_network": pd.array([None, None, None, True, False, True], dtype="boolean"),
+        },
+        geometry=shapely.points(
+            [(X0 + 1000, Y0), (X0 + 1900, Y0), (X0 + 2100, Y0), (X0, Y0), (X0, Y0), (X0, Y0)]
+        ),
+        crs=UTM,
+    ).to_crs(4326)
+    got = values(run(villages, sites, inputs={"pois": pois}))
+    # 5G rural reach 2,000 m: the centre (1 km) and the park (1.9 km) are in, the tourist site
+    # (2.1 km) is out.
+    assert got["key_area_5g_coverage"] == pytest.approx(2 / 3)
+    assert got["commune_data_network_connection"] == pytest.approx(2 / 3)
+
+
+def test_kpi_document_and_units() -> None:
+    villages = villages_at(
+        [(-5, -5, 5, 5), (20_000, 0, 20_010, 10), (100, 0, 110, 10)],
+        commune=["Xã A", "Xã A", "Xã B"],
+        district=["H1", "H1", "H1"],
+    )
+    result = run(villages, sites_at([(0, 0)]), targets={"village_mobile_coverage": 1.0})
+    doc = kpi_document(
+        result.indicators,
+        by_unit=indicators_by_unit(
+            result.villages,
+            levels=("province", "district", "commune"),
+            codes=["village_mobile_coverage"],
+            targets={"village_mobile_coverage": 1.0},
+        ),
+        inputs={"villages": {"read": 3, "used": 3, "rejected": 0, "repaired": 0}},
+        targets={"village_mobile_coverage": 1.0},
+    )
+    first = doc["indicators"][0]
+    assert first["code"] == "village_mobile_coverage"
+    assert (first["numerator"], first["denominator"], first["target"], first["met"]) == (
+        2,
+        3,
+        1.0,
+        False,
+    )
+    assert first["label_vi"].startswith("Tỷ lệ thôn")
+    assert set(doc["by_unit"]) == {"district", "commune"}
+    communes = {u["unit"]: u["indicators"][0]["value"] for u in doc["by_unit"]["commune"]}
+    assert communes == {"H1 / Xã A": 0.5, "H1 / Xã B": 1.0}
+
+
+def test_indicator_without_denominator_has_no_value() -> None:
+    assert IndicatorValue("pole_sharing_ratio", 0, 0).value is None
+    assert IndicatorValue("pole_sharing_ratio", 1, 2, target=0.5).met is True
