@@ -1,0 +1,346 @@
+"""Tests of hatangso.coverage.radio: defaults, received power, reach, beams and footprints."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hatangso.coverage.propagation import hata_loss, okumura_hata_loss
+from hatangso.coverage.radio import (
+    DEFAULT_EIRP_DBM,
+    DEFAULT_FREQ_MHZ,
+    DEFAULT_RADIUS_M,
+    HORIZON_K_M,
+    MAX_REACH_M,
+    bearing_deg,
+    footprints,
+    in_beam,
+    received_power_dbm,
+    resolve_site_radio,
+    site_reach_m,
+)
+
+NAN = float("nan")
+
+
+# --------------------------------------------------------------------------------------------
+# defaults
+# --------------------------------------------------------------------------------------------
+
+
+def test_resolve_fills_every_default() -> None:
+    radio = resolve_site_radio(
+        tech=["4G", "5g", None, ""],
+        env=["Urban ", None, "suburban", ""],
+        height_m=[NAN, 45.0, NAN, 20.0],
+        eirp_dbm=[NAN, NAN, 40.0, NAN],
+        freq_mhz=[NAN, NAN, 900.0, 2600.0],
+    )
+    assert radio.tech.tolist() == ["4G", "5G", "4G", "4G"]
+    assert radio.env.tolist() == ["urban", "rural", "suburban", "rural"]
+    assert radio.height_m.tolist() == [30.0, 45.0, 30.0, 20.0]
+    assert radio.eirp_dbm.tolist() == [32.0, 33.0, 40.0, 32.0]
+    assert radio.freq_mhz.tolist() == [1800.0, 3500.0, 900.0, 2600.0]
+
+
+def test_resolve_rejects_bad_labels_and_numbers() -> None:
+    common = {"height_m": NAN, "eirp_dbm": NAN, "freq_mhz": NAN}
+    with pytest.raises(ValueError, match=r"unknown tech for site 1: '4G;5G'.*one row per"):
+        resolve_site_radio(tech=["4G", "4G;5G"], env="rural", **common)
+    with pytest.raises(ValueError, match=r"unknown env for site 0: 'forest'"):
+        resolve_site_radio(tech=["4G"], env=["forest"], **common)
+    with pytest.raises(ValueError, match="height_m must be a positive number"):
+        resolve_site_radio(tech=["4G"], env="rural", height_m=-1.0, eirp_dbm=NAN, freq_mhz=NAN)
+    with pytest.raises(ValueError, match="freq_mhz must be a positive number"):
+        resolve_site_radio(tech=["5G"], env="rural", height_m=NAN, eirp_dbm=NAN, freq_mhz=0.0)
+    with pytest.raises(ValueError, match="one value per site"):
+        resolve_site_radio(
+            tech=["4G", "5G"], env="rural", height_m=[1.0, 2.0, 3.0], eirp_dbm=NAN, freq_mhz=NAN
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# received power
+# --------------------------------------------------------------------------------------------
+
+
+def test_received_power_is_eirp_minus_hata_loss() -> None:
+    d = np.array([1000.0, 5000.0, 800.0])
+    env = np.array(["urban", "rural", "suburban"])
+    freq = np.array([1800.0, 900.0, 3500.0])
+    got = received_power_dbm(d, eirp_dbm=32.0, freq_mhz=freq, h_tx_m=30.0, env=env)
+    np.testing.assert_allclose(got, 32.0 - hata_loss(d, freq, 30.0, 1.5, env=env), atol=1e-12)
+    # 900 MHz rural at 5 km is Okumura-Hata's open area with a 1.5 m handset
+    rural = 32.0 - okumura_hata_loss(5000.0, 900.0, 30.0, 1.5, env="rural")
+    assert float(got[1]) == pytest.approx(float(rural))
+
+
+# --------------------------------------------------------------------------------------------
+# reach
+# --------------------------------------------------------------------------------------------
+
+
+def test_radius_table_lookup() -> None:
+    tech = ["4G", "4G", "4G", "5G", "5G", "5G", None]
+    env = ["urban", "suburban", "rural", "urban", "suburban", "rural", None]
+    reach = site_reach_m(
+        tech=tech,
+        model="radius",
+        env=env,
+        height_m=NAN,
+        eirp_dbm=NAN,
+        freq_mhz=NAN,
+        radius_m=None,
+        threshold_dbm=-110.0,
+    )
+    # the contract's table; the last site defaults to 4G rural
+    assert reach.tolist() == [1500.0, 3000.0, 5000.0, 600.0, 1000.0, 2000.0, 5000.0]
+    custom = {"4G": {"rural": 7000.0}}
+    assert site_reach_m(
+        tech=["4G"],
+        model="radius",
+        env=["rural"],
+        height_m=NAN,
+        eirp_dbm=NAN,
+        freq_mhz=NAN,
+        radius_m=custom,
+        threshold_dbm=-110.0,
+    ).tolist() == [7000.0]
+    with pytest.raises(ValueError, match="no entry for 5G/urban"):
+        site_reach_m(
+            tech=["4G", "5G"],
+            model="radius",
+            env=["rural", "urban"],
+            height_m=NAN,
+            eirp_dbm=NAN,
+            freq_mhz=NAN,
+            radius_m=custom,
+            threshold_dbm=-110.0,
+        )
+
+
+def test_default_radius_table_is_the_contract_s() -> None:
+    assert {t: dict(v) for t, v in DEFAULT_RADIUS_M.items()} == {
+        "4G": {"urban": 1500, "suburban": 3000, "rural": 5000},
+        "5G": {"urban": 600, "suburban": 1000, "rural": 2000},
+    }
+
+
+def _hata_reach(**overrides: object) -> npt.NDArray[np.float64]:
+    kwargs: dict[str, object] = {
+        "tech": ["4G"],
+        "model": "hata",
+        "env": ["rural"],
+        "height_m": NAN,
+        "eirp_dbm": NAN,
+        "freq_mhz": NAN,
+        "radius_m": None,
+        "threshold_dbm": -110.0,
+    }
+    kwargs.update(overrides)
+    reach: npt.NDArray[np.float64] = site_reach_m(**kwargs)  # type: ignore[arg-type]
+    return reach
+
+
+def test_hata_reach_puts_received_power_at_the_threshold() -> None:
+    tech = np.array(["4G", "4G", "4G", "5G", "5G", "4G", "4G"])
+    env = np.array(["urban", "suburban", "rural", "urban", "rural", "urban", "suburban"])
+    height = np.array([30.0, 25.0, 45.0, 20.0, 35.0, 40.0, 30.0])
+    freq = np.array([NAN, NAN, 900.0, NAN, 2600.0, 2100.0, 1500.0])
+    eirp = np.array([NAN, 35.0, NAN, NAN, 30.0, NAN, NAN])
+    threshold = np.array([-110.0, -110.0, -100.0, -105.0, -110.0, -110.0, -95.0])
+    reach = _hata_reach(
+        tech=tech,
+        env=env,
+        height_m=height,
+        eirp_dbm=eirp,
+        freq_mhz=freq,
+        threshold_dbm=threshold,
+    )
+    assert np.all((reach > 0) & (reach < MAX_REACH_M))
+    radio = resolve_site_radio(tech=tech, env=env, height_m=height, eirp_dbm=eirp, freq_mhz=freq)
+    power = received_power_dbm(
+        reach,
+        eirp_dbm=radio.eirp_dbm,
+        freq_mhz=radio.freq_mhz,
+        h_tx_m=radio.height_m,
+        env=radio.env,
+    )
+    np.testing.assert_allclose(power, threshold, atol=0.01)
+
+
+def test_hata_reach_hand_derived() -> None:
+    # Okumura-Hata open area at 900 MHz, hb 30, hm 1.5: L = A + 35.2249 log10(d_km) with
+    # A = L(1 km). Max loss 40 - (-100) = 140 dB, so d = 10^((140 - A) / 35.2249) km.
+    a = float(okumura_hata_loss(1000.0, 900.0, 30.0, 1.5, env="rural"))
+    expected_m = 1000.0 * 10 ** ((140.0 - a) / 35.2249)
+    reach = _hata_reach(eirp_dbm=[40.0], freq_mhz=[900.0], threshold_dbm=-100.0, height_m=30.0)
+    assert float(reach[0]) == pytest.approx(expected_m, rel=1e-4)
+
+
+def test_hata_reach_is_capped_at_the_horizon_and_max() -> None:
+    # 30 m mast: horizon 4120 (sqrt 30 + sqrt 1.5) = 4120 * 6.701943 = 27 612 m < 35 km;
+    # 100 m mast: 4120 * 11.224745 = 46 246 m, so the 35 km maximum applies.
+    reach = _hata_reach(
+        tech=["4G", "4G"], env=["rural", "rural"], height_m=[30.0, 100.0], eirp_dbm=90.0
+    )
+    assert reach.tolist() == pytest.approx(
+        [HORIZON_K_M * (math.sqrt(30.0) + math.sqrt(1.5)), MAX_REACH_M]
+    )
+    assert float(reach[0]) == pytest.approx(27_612.0, abs=1.0)
+
+
+def test_hata_reach_zero_when_nothing_is_served() -> None:
+    reach = _hata_reach(eirp_dbm=[-100.0], threshold_dbm=-60.0)
+    assert reach.tolist() == [0.0]
+
+
+def test_reach_defaults_equal_explicit_values() -> None:
+    implicit = _hata_reach(tech=["4G", "5G"], env=["urban", "rural"])
+    explicit = _hata_reach(
+        tech=["4G", "5G"],
+        env=["urban", "rural"],
+        height_m=30.0,
+        eirp_dbm=[DEFAULT_EIRP_DBM["4G"], DEFAULT_EIRP_DBM["5G"]],
+        freq_mhz=[DEFAULT_FREQ_MHZ["4G"], DEFAULT_FREQ_MHZ["5G"]],
+    )
+    np.testing.assert_array_equal(implicit, explicit)
+    # 5G at 3.5 GHz reaches less far than 4G at 1.8 GHz in the same place
+    assert float(implicit[0]) > 1000.0
+
+
+def test_site_reach_rejects_bad_options() -> None:
+    with pytest.raises(ValueError, match="unknown model 'terrain'"):
+        _hata_reach(model="terrain")
+    with pytest.raises(ValueError, match="threshold_dbm"):
+        _hata_reach(threshold_dbm=NAN)
+    with pytest.raises(ValueError, match="unknown env"):
+        _hata_reach(env=["jungle"])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    eirp=st.floats(0.0, 60.0),
+    extra_db=st.floats(0.5, 20.0),
+    height=st.floats(10.0, 80.0),
+    env=st.sampled_from(["urban", "suburban", "rural"]),
+    tech=st.sampled_from(["4G", "5G"]),
+)
+def test_more_power_never_shrinks_the_reach(
+    eirp: float, extra_db: float, height: float, env: str, tech: str
+) -> None:
+    reach = _hata_reach(
+        tech=[tech, tech], env=[env, env], height_m=height, eirp_dbm=[eirp, eirp + extra_db]
+    )
+    assert reach[1] >= reach[0]
+
+
+# --------------------------------------------------------------------------------------------
+# bearings and beams
+# --------------------------------------------------------------------------------------------
+
+
+def test_bearing_cardinal_points_and_wrap() -> None:
+    x1 = np.array([0.0, 1.0, 0.0, -1.0, 1.0, -1.0, 0.0])
+    y1 = np.array([1.0, 0.0, -1.0, 0.0, 1.0, 1.0, 0.0])
+    got = bearing_deg(0.0, 0.0, x1, y1)
+    np.testing.assert_allclose(got, [0.0, 90.0, 180.0, 270.0, 45.0, 315.0, 0.0])
+    assert np.all((got >= 0.0) & (got < 360.0))
+    # a hair west of north is just under 360, not negative
+    assert float(bearing_deg(0.0, 0.0, -1e-9, 1.0)) == pytest.approx(360.0, abs=1e-6)
+
+
+def test_in_beam_wraps_across_north() -> None:
+    # sector facing 350 with a 60-degree beam covers 320 .. 20 (through 0)
+    bearings = np.array([15.0, 30.0, 0.0, 359.9, 320.0, 20.0, 319.0, 21.0, 170.0])
+    expected = [True, False, True, True, True, True, False, False, False]
+    assert in_beam(bearings, 350.0, 60.0).tolist() == expected
+
+
+def test_in_beam_omni_cases_and_broadcasting() -> None:
+    assert bool(in_beam(180.0, NAN, 65.0))
+    assert bool(in_beam(180.0, 0.0, NAN))
+    assert bool(in_beam(180.0, 0.0, 360.0))
+    grid = in_beam(np.array([[0.0], [90.0]]), np.array([0.0, 90.0, NAN]), 60.0)
+    assert grid.tolist() == [[True, False, True], [False, True, True]]
+    with pytest.raises(ValueError, match="beamwidth_deg"):
+        in_beam(10.0, 0.0, 0.0)
+
+
+@given(
+    bearing=st.floats(0.0, 360.0),
+    azimuth=st.floats(0.0, 360.0),
+    width=st.floats(1.0, 359.0),
+    turns=st.integers(-3, 3),
+)
+def test_in_beam_is_periodic(bearing: float, azimuth: float, width: float, turns: int) -> None:
+    # adding whole turns to the bearing changes nothing (away from the beam's edges)
+    off_axis = abs((bearing - azimuth + 180.0) % 360.0 - 180.0)
+    if abs(off_axis - width / 2) < 1e-6:
+        return
+    assert bool(in_beam(bearing + 360.0 * turns, azimuth, width)) == (off_axis <= width / 2)
+
+
+# --------------------------------------------------------------------------------------------
+# footprints
+# --------------------------------------------------------------------------------------------
+
+
+def test_wedge_area_and_orientation() -> None:
+    # inscribed polygon over the arc: area = r^2 n sin(bw / n) / 2 -> pi r^2 bw / 360
+    r, bw = 1000.0, 60.0
+    (wedge,) = footprints([500.0], [200.0], [r], [90.0], [bw])
+    assert wedge.is_valid
+    assert wedge.area == pytest.approx(math.pi * r**2 * bw / 360.0, rel=2e-3)
+    exact_inscribed = 0.5 * r**2 * 32 * math.sin(math.radians(bw) / 32)
+    assert wedge.area == pytest.approx(exact_inscribed, rel=1e-9)
+    # facing east: the centroid lies east of the site, on its parallel
+    centroid = wedge.centroid
+    assert centroid.x > 500.0
+    assert centroid.y == pytest.approx(200.0, abs=1e-6)
+    # apex at the site
+    assert shapely.equals_exact(
+        shapely.Point(500.0, 200.0), shapely.Point(wedge.exterior.coords[0])
+    )
+
+
+def test_wedge_agrees_with_in_beam() -> None:
+    (wedge,) = footprints([0.0], [0.0], [1000.0], [350.0], [60.0])
+    angles = np.radians([15.0, 30.0])
+    pts = shapely.points(500.0 * np.sin(angles), 500.0 * np.cos(angles))
+    assert shapely.contains(wedge, pts).tolist() == [True, False]
+    assert in_beam(np.array([15.0, 30.0]), 350.0, 60.0).tolist() == [True, False]
+
+
+def test_discs_empties_and_order() -> None:
+    polys = footprints(
+        [0.0, 100.0, 200.0, 300.0, 400.0],
+        [0.0, 0.0, 0.0, 0.0, 0.0],
+        [500.0, 0.0, NAN, 500.0, 250.0],
+        [NAN, 90.0, NAN, 45.0, 0.0],
+        [NAN, 65.0, NAN, 90.0, 400.0],
+    )
+    assert polys.dtype == object
+    assert len(polys) == 5
+    # disc: a 32-gon, area 16 r^2 sin(2 pi / 32) = 0.9936 pi r^2
+    assert polys[0].area == pytest.approx(16 * 500.0**2 * math.sin(2 * math.pi / 32))
+    assert polys[1].is_empty and polys[2].is_empty
+    assert polys[3].area == pytest.approx(math.pi * 500.0**2 / 4, rel=2e-3)
+    # beamwidth >= 360 is omni: a disc centred on its own site
+    assert polys[4].centroid.x == pytest.approx(400.0, abs=1e-6)
+    assert polys[4].area == pytest.approx(16 * 250.0**2 * math.sin(2 * math.pi / 32))
+
+
+def test_footprints_reject_bad_input() -> None:
+    with pytest.raises(ValueError, match="reach_m"):
+        footprints([0.0], [0.0], [-1.0], [NAN], [NAN])
+    with pytest.raises(ValueError, match="segments"):
+        footprints([0.0], [0.0], [1.0], [NAN], [NAN], segments=2)
+    with pytest.raises(ValueError, match="one value per site"):
+        footprints([0.0, 1.0], [0.0], [1.0, 2.0, 3.0], [NAN], [NAN])
