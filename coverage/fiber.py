@@ -1,0 +1,259 @@
+"""Fiber (FTTH) reach: how far each village is from a fiber access point.
+
+:func:`ftth_distance_m` measures along the roads when a :class:`~hatangso.coverage.network.
+RoadNetwork` is given, and otherwise in a straight line (with a warning in the log, since a
+straight line crosses rivers and hills a cable cannot). :func:`villages_within`,
+:func:`village_ftth_share` and :func:`household_ftth_share` turn the distances into the
+indicators ``village_ftth_coverage`` and ``household_ftth_reach``.
+
+The sources are a plain array, so one operator's reach is the same call with that operator's
+access points::
+
+    viettel = access_points["operator"] == "Viettel"
+    ftth_distance_m(village_xy, access_points_xy=ap_xy[viettel], network=roads,
+                    max_distance_m=500)
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import shapely
+
+from hatangso.coverage.network import RoadNetwork, _as_xy, network_distance
+
+__all__ = [
+    "FtthShare",
+    "ftth_distance_m",
+    "household_ftth_share",
+    "village_ftth_share",
+    "villages_within",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FtthShare:
+    """A share for one fiber indicator, as ``kpis.json`` reports it.
+
+    Attributes
+    ----------
+    code
+        The indicator code: ``village_ftth_coverage`` or ``household_ftth_reach``.
+    numerator
+        Villages, or households, within reach.
+    denominator
+        All villages, or all households counted.
+    """
+
+    code: str
+    numerator: float
+    denominator: float
+
+    @property
+    def value(self) -> float:
+        """``numerator / denominator``, in [0, 1]; NaN when the denominator is zero."""
+        return self.numerator / self.denominator if self.denominator > 0 else float("nan")
+
+
+def ftth_distance_m(
+    targets_xy: npt.ArrayLike,
+    *,
+    access_points_xy: npt.ArrayLike,
+    cables: npt.ArrayLike | None = None,
+    network: RoadNetwork | None = None,
+    max_distance_m: float,
+) -> npt.NDArray[np.float64]:
+    """Distance from each target to fiber: along the roads when roads are given.
+
+    Parameters
+    ----------
+    targets_xy
+        ``(t, 2)`` village centres (or any points), metres in the run's CRS.
+    access_points_xy
+        ``(a, 2)`` fiber access points (OLT, cabinet, splitter, ODP) in the same CRS; may be
+        empty. Pass one operator's points for that operator's reach.
+    cables
+        Fiber cables as shapely LineStrings in the same CRS, used only when there is no access
+        point: the distance is then the straight line to the nearest cable.
+    network
+        The roads; with it and at least one access point, distances follow the roads.
+    max_distance_m
+        ``ftth.max_distance_m``: distances beyond it come back as ``inf``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(t,)`` float64, metres; ``inf`` beyond `max_distance_m` or when there is no fiber.
+
+    Raises
+    ------
+    ValueError
+        If the coordinates are not ``(k, 2)`` finite numbers or `max_distance_m` is negative.
+
+    Notes
+    -----
+    In order of preference:
+
+    1. access points and roads: :func:`~hatangso.coverage.network.network_distance` (each
+       point snapped to its nearest road, the access legs counted);
+    2. access points, no roads: Euclidean distance to the nearest access point;
+    3. no access point, cables: Euclidean distance to the nearest cable, since a village near
+       a cable may still be far from any point where it can be tapped;
+    4. neither: ``inf`` everywhere.
+
+    Cases 2 to 4 log a warning. A straight line ignores rivers without a bridge and the
+    detours of the roads: to the same access points it is never longer than the route along
+    the roads, so it overstates fiber reach.
+    """
+    if not max_distance_m >= 0:  # also rejects NaN
+        raise ValueError(f"max_distance_m must be >= 0, not {max_distance_m}")
+    targets = _as_xy("targets_xy", targets_xy)
+    access_points = _as_xy("access_points_xy", access_points_xy)
+    if access_points.shape[0] > 0:
+        if network is not None:
+            along_roads: npt.NDArray[np.float64] = network_distance(
+                network, access_points, targets, max_distance_m=max_distance_m
+            )
+            return along_roads
+        log.warning(
+            "no road network given: FTTH distances are straight lines to the access points, "
+            "which cross rivers and hills a cable cannot; give --roads for distances along roads"
+        )
+        return _nearest_distance(shapely.points(access_points), targets, max_distance_m)
+
+    lines = _usable_geometries(cables)
+    if lines.size > 0:
+        log.warning(
+            "no fiber access point given: FTTH distances are straight lines to the nearest cable%s",
+            ", not along the roads" if network is not None else "",
+        )
+        return _nearest_distance(lines, targets, max_distance_m)
+
+    log.warning("no fiber access point and no cable given: no village is within FTTH reach")
+    return np.full(targets.shape[0], np.inf)
+
+
+def villages_within(distance_m: npt.ArrayLike, *, max_distance_m: float) -> npt.NDArray[np.bool_]:
+    """Whether each village is within `max_distance_m` of fiber (the ``covered_ftth`` column).
+
+    Parameters
+    ----------
+    distance_m
+        Distances from :func:`ftth_distance_m`; ``inf`` and NaN count as out of reach.
+    max_distance_m
+        ``ftth.max_distance_m``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean, same shape as `distance_m`.
+
+    Examples
+    --------
+    >>> villages_within([0.0, 500.0, 500.5, float("inf")], max_distance_m=500).tolist()
+    [True, True, False, False]
+    """
+    distance = np.asarray(distance_m, dtype=np.float64)
+    return np.asarray(distance <= max_distance_m, dtype=np.bool_)
+
+
+def village_ftth_share(distance_m: npt.ArrayLike, *, max_distance_m: float) -> FtthShare:
+    """Compute ``village_ftth_coverage``: villages within reach / all villages.
+
+    Parameters
+    ----------
+    distance_m
+        One distance per village, from :func:`ftth_distance_m`.
+    max_distance_m
+        ``ftth.max_distance_m``.
+
+    Returns
+    -------
+    FtthShare
+    """
+    within = villages_within(distance_m, max_distance_m=max_distance_m)
+    return FtthShare("village_ftth_coverage", float(within.sum()), float(within.size))
+
+
+def household_ftth_share(
+    distance_m: npt.ArrayLike, households: npt.ArrayLike, *, max_distance_m: float
+) -> FtthShare:
+    """Compute ``household_ftth_reach``: households of villages within reach / all households.
+
+    Parameters
+    ----------
+    distance_m
+        One distance per village, from :func:`ftth_distance_m`.
+    households
+        Households per village. NaN (not known) leaves the village out of both counts, with a
+        warning in the log.
+    max_distance_m
+        ``ftth.max_distance_m``.
+
+    Returns
+    -------
+    FtthShare
+
+    Raises
+    ------
+    ValueError
+        If the arrays differ in shape or a household count is negative.
+
+    Notes
+    -----
+    A village's households are all reached or none: the distance is measured to the village
+    centre, the contract's point for a village.
+    """
+    within = villages_within(distance_m, max_distance_m=max_distance_m)
+    counts = np.asarray(households, dtype=np.float64)
+    if counts.shape != within.shape:
+        raise ValueError(f"households has shape {counts.shape}, distances {within.shape}")
+    known = ~np.isnan(counts)
+    if (counts[known] < 0).any():
+        raise ValueError("household counts must not be negative")
+    if not known.all():
+        log.warning(
+            "%d of %d villages have no household count and are left out of %s",
+            int((~known).sum()),
+            counts.size,
+            "household_ftth_reach",
+        )
+    return FtthShare(
+        "household_ftth_reach",
+        float(counts[known & within].sum()),
+        float(counts[known].sum()),
+    )
+
+
+def _usable_geometries(geometries: npt.ArrayLike | None) -> npt.NDArray[np.object_]:
+    if geometries is None:
+        return np.empty(0, dtype=object)
+    array: npt.NDArray[np.object_] = np.asarray(geometries, dtype=object).ravel()
+    usable: npt.NDArray[np.bool_] = ~(shapely.is_missing(array) | shapely.is_empty(array))
+    return array[usable]
+
+
+def _nearest_distance(
+    geometries: npt.NDArray[np.object_],
+    targets: npt.NDArray[np.float64],
+    max_distance_m: float,
+) -> npt.NDArray[np.float64]:
+    """Euclidean distance from each target to the nearest geometry, ``inf`` beyond the limit."""
+    result = np.full(targets.shape[0], np.inf)
+    if targets.shape[0] == 0:
+        return result
+    tree = shapely.STRtree(geometries)
+    (which, _), distance = tree.query_nearest(
+        shapely.points(targets),
+        max_distance=max_distance_m if 0 < max_distance_m < np.inf else None,
+        all_matches=False,
+        return_distance=True,
+    )
+    keep = distance <= max_distance_m
+    result[which[keep]] = distance[keep]
+    return result
