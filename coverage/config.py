@@ -36,7 +36,7 @@ class MobileConfig(_Strict):
     rule: Literal["point", "area", "population", "official"] = "point"
     min_share: float = Field(0.5, gt=0.0, le=1.0)
     threshold_dbm: float = Field(-110.0, ge=-160.0, le=-30.0)
-    radius_m: dict[Tech, dict[Env, float]] = Field(
+    radius_m: dict[str, dict[str, float]] = Field(
         default_factory=lambda: {k: dict(v) for k, v in DEFAULT_RADIUS_M.items()}
     )
 
@@ -45,7 +45,13 @@ class MobileConfig(_Strict):
     def _complete_radius(cls, value: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
         merged = {k: dict(v) for k, v in DEFAULT_RADIUS_M.items()}
         for tech, table in value.items():
+            if tech not in merged:
+                raise ValueError(f"radius_m: unknown technology {tech!r}; use 4G or 5G")
             for env, radius in table.items():
+                if env not in merged[tech]:
+                    raise ValueError(
+                        f"radius_m.{tech}: unknown environment {env!r}; use urban, suburban, rural"
+                    )
                 if not radius > 0:
                     raise ValueError(f"radius_m.{tech}.{env} must be positive, got {radius}")
                 merged[tech][env] = float(radius)
@@ -104,9 +110,7 @@ class CoverageConfig(_Strict):
 
         for code, target in value.items():
             if code not in INDICATORS:
-                raise ValueError(
-                    f"unknown indicator '{code}'; known: {', '.join(INDICATORS)}"
-                )
+                raise ValueError(f"unknown indicator '{code}'; known: {', '.join(INDICATORS)}")
             if not 0.0 <= target <= 1.0:
                 raise ValueError(f"target of {code} must be a share in [0, 1], got {target}")
         return value
@@ -124,14 +128,20 @@ def load_config(path: str | Path | None) -> CoverageConfig:
         return CoverageConfig()
     path = Path(path)
     if not path.exists():
-        raise InputError(Problem(file=path.name, message=f"no such file: {path}",
-                                 fix="check the path of --config"))
+        raise InputError(
+            Problem(
+                file=path.name, message=f"no such file: {path}", fix="check the path of --config"
+            )
+        )
     try:
         data: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise InputError(
-            Problem(file=path.name, message=f"is not valid YAML ({exc})",
-                    fix="check indentation and colons")
+            Problem(
+                file=path.name,
+                message=f"is not valid YAML ({exc})",
+                fix="check indentation and colons",
+            )
         ) from exc
     return parse_config(data, source=path.name)
 
@@ -140,8 +150,11 @@ def parse_config(data: Any, *, source: str) -> CoverageConfig:
     """Validate a configuration mapping; errors name `source` and every bad key."""
     if not isinstance(data, dict):
         raise InputError(
-            Problem(file=source, message="the configuration must be a mapping of sections",
-                    fix="start with e.g. 'mobile:' on its own line")
+            Problem(
+                file=source,
+                message="the configuration must be a mapping of sections",
+                fix="start with e.g. 'mobile:' on its own line",
+            )
         )
     try:
         return CoverageConfig.model_validate(data)

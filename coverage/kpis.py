@@ -133,11 +133,11 @@ class IndicatorValue:
         return bool(self.value >= self.target - 1e-9)
 
     def with_target(self, targets: Mapping[str, float]) -> IndicatorValue:
-        """The same value with its target from `targets` (if any)."""
+        """Return the same value with its target from `targets` (if any)."""
         return IndicatorValue(self.code, self.numerator, self.denominator, targets.get(self.code))
 
     def as_dict(self) -> dict[str, Any]:
-        """The contract's JSON object for this indicator."""
+        """Return the contract's JSON object for this indicator."""
         ind = INDICATORS[self.code]
         return {
             "code": self.code,
@@ -199,10 +199,13 @@ def village_indicators(villages: pd.DataFrame, *, codes: Sequence[str]) -> list[
 
 
 def indicators_by_unit(
-    villages: pd.DataFrame, *, levels: Sequence[str], codes: Sequence[str],
+    villages: pd.DataFrame,
+    *,
+    levels: Sequence[str],
+    codes: Sequence[str],
     targets: Mapping[str, float],
 ) -> dict[str, list[dict[str, Any]]]:
-    """The village-based indicators per admin unit, for every level present in the data.
+    """Compute the village indicators per admin unit, for every level present in the data.
 
     Units are named by their path (``"Huyện A / Xã B"``) so that two communes of the same name
     in different districts stay apart.

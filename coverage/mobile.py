@@ -38,8 +38,16 @@ import shapely
 from scipy.spatial import cKDTree
 
 from hatangso.coverage import radio
+from hatangso.coverage._groups import join_unique_per_group
 
-__all__ = ["PopulationCells", "SiteTable", "covered_points", "mobile_coverage", "population_cells", "site_table"]
+__all__ = [
+    "PopulationCells",
+    "SiteTable",
+    "covered_points",
+    "mobile_coverage",
+    "population_cells",
+    "site_table",
+]
 
 log = logging.getLogger(__name__)
 
@@ -88,9 +96,10 @@ class SiteTable:
 
 
 def _carries(tech: pd.Series, token: str) -> BoolArray:
-    return np.asarray(
-        tech.fillna("").astype(str).str.split(";").map(lambda t: token in t), dtype=bool
-    )
+    """Whether each site's ';'-separated technology list names `token` (few distinct lists)."""
+    codes, lists = pd.factorize(tech.fillna("").astype(str))
+    has = np.array([token in str(v).split(";") for v in lists], dtype=bool)
+    return has[codes] if len(lists) else np.zeros(len(tech), dtype=bool)
 
 
 def site_table(
@@ -203,9 +212,7 @@ def _reach_classes(reach: FloatArray, n_classes: int = 6) -> list[tuple[float, I
     ]
 
 
-def covered_points(
-    px: FloatArray, py: FloatArray, sites: SiteTable, tech: str
-) -> Pairs:
+def covered_points(px: FloatArray, py: FloatArray, sites: SiteTable, tech: str) -> Pairs:
     """All (point, site) pairs where the point lies in the site's `tech` footprint.
 
     Parameters
@@ -249,10 +256,12 @@ def covered_points(
     d = np.concatenate(found_d)
     sector = ~np.isnan(sites.azimuth_deg[s]) & ~np.isnan(sites.beamwidth_deg[s])
     if sector.any():
-        bearing = radio.bearing_deg(sites.x[s[sector]], sites.y[s[sector]], px[p[sector]],
-                                    py[p[sector]])
-        inside = radio.in_beam(bearing, sites.azimuth_deg[s[sector]],
-                               sites.beamwidth_deg[s[sector]])
+        bearing = radio.bearing_deg(
+            sites.x[s[sector]], sites.y[s[sector]], px[p[sector]], py[p[sector]]
+        )
+        inside = radio.in_beam(
+            bearing, sites.azimuth_deg[s[sector]], sites.beamwidth_deg[s[sector]]
+        )
         # A point on the mast itself is served whatever the sector's direction.
         inside |= d[sector] < 1.0
         keep = np.ones(len(p), dtype=bool)
@@ -267,29 +276,9 @@ def _any_per(groups: IntArray, n: int) -> BoolArray:
     return out
 
 
-def _operators_per(
-    pairs: Pairs, sites: SiteTable, n: int
-) -> npt.NDArray[np.object_]:
-    """';'-joined sorted operator names serving each point ('' for none)."""
-    result = np.full(n, "", dtype=object)
-    if len(pairs.point) == 0:
-        return result
-    names, codes = np.unique(sites.operator, return_inverse=True)
-    order = np.argsort(names)
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
-    key = np.unique(pairs.point * len(names) + rank[codes[pairs.site]])
-    point = key // len(names)
-    op = key % len(names)
-    sorted_names = names[order]
-    starts = np.flatnonzero(np.r_[True, point[1:] != point[:-1]])
-    joined = np.array(
-        [";".join(sorted_names[op[a:b]]) for a, b in zip(starts, np.r_[starts[1:], len(op)],
-                                                            strict=True)],
-        dtype=object,
-    )
-    result[point[starts]] = joined
-    return result
+def _operators_per(pairs: Pairs, sites: SiteTable, n: int) -> npt.NDArray[np.object_]:
+    """Join the sorted operator names serving each point with ';' ('' for none)."""
+    return join_unique_per_group(pairs.point, sites.operator[pairs.site], n)
 
 
 def _best_power(pairs: Pairs, sites: SiteTable, tech: str, n: int) -> FloatArray:
@@ -334,10 +323,17 @@ def _polygon_shares(
     # Pairs whose footprint may touch the polygon: centre within reach + half diagonal.
     slack = float(half_diag.max()) if half_diag.size else 0.0
     widened = SiteTable(
-        sites.x, sites.y, sites.operator,
+        sites.x,
+        sites.y,
+        sites.operator,
         {tech: np.where(reach > 0, reach + slack, 0.0)},
-        np.full(len(sites), np.nan), np.full(len(sites), np.nan),
-        sites.eirp_dbm, sites.freq_mhz, sites.height_m, sites.env, sites.model,
+        np.full(len(sites), np.nan),
+        np.full(len(sites), np.nan),
+        sites.eirp_dbm,
+        sites.freq_mhz,
+        sites.height_m,
+        sites.env,
+        sites.model,
     )
     near = covered_points(cx, cy, widened, tech)
     p, s = near.point, near.site
@@ -369,8 +365,7 @@ def _polygon_shares(
     targets = polygons[idx[groups]]
     inter = shapely.intersection(targets, merged)
     area = shapely.area(targets)
-    share[idx[groups]] = np.where(area > 0, shapely.area(inter) / np.where(area > 0, area, 1),
-                                  0.0)
+    share[idx[groups]] = np.where(area > 0, shapely.area(inter) / np.where(area > 0, area, 1), 0.0)
     return np.clip(share, 0.0, 1.0)
 
 
@@ -392,7 +387,7 @@ def _shares_from_cells(
     hit = _any_per(pairs.point, len(cells.x))
     covered = np.bincount(cells.village, weights=cells.people * hit, minlength=n)
     total = np.bincount(cells.village, weights=cells.people, minlength=n)
-    return covered, total
+    return covered.astype(np.float64), total.astype(np.float64)
 
 
 def mobile_coverage(
@@ -403,6 +398,7 @@ def mobile_coverage(
     min_share: float,
     population_cells: PopulationCells | None = None,
     official_points: tuple[IntArray, FloatArray, FloatArray] | None = None,
+    points_xy: FloatArray | None = None,
 ) -> pd.DataFrame:
     """Mobile coverage of each village, for 4G-or-better and for 5G.
 
@@ -422,6 +418,11 @@ def mobile_coverage(
     official_points
         ``(village index, x, y)`` of the points the ``official`` rule checks: each village's
         centre and residential clusters.
+    points_xy
+        ``(n, 2)`` representative points of the villages in the metric CRS, when the caller
+        has them already; computed with ``shapely.point_on_surface`` otherwise. With the
+        ``point`` or ``official`` rule, `villages` may then be in any CRS: only the points are
+        used.
 
     Returns
     -------
@@ -435,8 +436,11 @@ def mobile_coverage(
     """
     n = len(villages)
     geoms = np.asarray(villages.geometry.array, dtype=object)
-    rep = shapely.point_on_surface(geoms)
-    rx, ry = shapely.get_x(rep), shapely.get_y(rep)
+    if points_xy is None:
+        rep = shapely.point_on_surface(geoms)
+        rx, ry = shapely.get_x(rep), shapely.get_y(rep)
+    else:
+        rx, ry = points_xy[:, 0], points_xy[:, 1]
     is_polygon = np.isin(shapely.get_type_id(geoms), (3, 6))
     out: dict[str, object] = {}
     pairs_rep = {t: covered_points(rx, ry, sites, t) for t in TECHS}
@@ -453,8 +457,9 @@ def mobile_coverage(
         elif rule in ("area", "population"):
             if rule == "population" and population_cells is not None and pop_total is not None:
                 with np.errstate(invalid="ignore", divide="ignore"):
-                    s = np.where(pop_total > 0, pop_cov[t] / np.where(pop_total > 0, pop_total,
-                                                                       1), np.nan)
+                    s = np.where(
+                        pop_total > 0, pop_cov[t] / np.where(pop_total > 0, pop_total, 1), np.nan
+                    )
                 # Villages with no people in the raster fall back on their area share.
                 fallback = np.isnan(s)
             else:
@@ -471,8 +476,9 @@ def mobile_coverage(
                 hit = _any_per(covered_points(ox, oy, sites, t).point, len(v))
                 checked = np.bincount(v, minlength=n)
                 lit = np.bincount(v, weights=hit.astype(float), minlength=n)
-                shares[t] = np.where(checked > 0, (lit == checked).astype(float),
-                                     point_cov[t].astype(float))
+                shares[t] = np.where(
+                    checked > 0, (lit == checked).astype(float), point_cov[t].astype(float)
+                )
         else:
             raise ValueError(f"unknown rule {rule!r}; expected point, area, population, official")
     threshold = 1.0 if rule in ("point", "official") else min_share
@@ -501,9 +507,14 @@ def mobile_coverage(
         out["population_covered_5g"] = pop_cov["5G"]
         out["population_in_village"] = pop_total
     out["mobile_reason"] = _reasons(
-        rule=rule, min_share=min_share, covered=covered["4G"], share=shares["4G"],
-        point_covered=point_cov["4G"], nearest_m=np.asarray(nearest_m, dtype=float),
-        nearest_idx=np.asarray(nearest_idx, dtype=np.int64), sites=sites,
+        rule=rule,
+        min_share=min_share,
+        covered=covered["4G"],
+        share=shares["4G"],
+        point_covered=point_cov["4G"],
+        nearest_m=np.asarray(nearest_m, dtype=float),
+        nearest_idx=np.asarray(nearest_idx, dtype=np.int64),
+        sites=sites,
     )
     return pd.DataFrame(out, index=villages.index)
 
@@ -519,7 +530,7 @@ def _reasons(
     nearest_idx: IntArray,
     sites: SiteTable,
 ) -> npt.NDArray[np.object_]:
-    """A sentence per village saying why it is or is not covered (4G or better)."""
+    """Say, per village, why it is or is not covered (4G or better)."""
     n = len(covered)
     reasons = np.full(n, "", dtype=object)
     if len(sites) == 0:
@@ -531,8 +542,13 @@ def _reasons(
     reach_km = np.round(reach / 1000, 1).astype(str)
     no_site = ~covered & ~point_covered & (share <= 0)
     reasons[no_site] = (
-        "no site within reach: nearest is " + op[no_site].astype(str) + " at "
-        + km[no_site] + " km (reach " + reach_km[no_site] + " km)"
+        "no site within reach: nearest is "
+        + op[no_site].astype(str)
+        + " at "
+        + km[no_site]
+        + " km (reach "
+        + reach_km[no_site]
+        + " km)"
     )
     if rule in ("area", "population"):
         what = "area" if rule == "area" else "people"
@@ -552,9 +568,7 @@ def _reasons(
     return reasons
 
 
-def population_cells(
-    villages: gpd.GeoDataFrame, path: str, *, to_crs: object
-) -> PopulationCells:
+def population_cells(villages: gpd.GeoDataFrame, path: str, *, to_crs: object) -> PopulationCells:
     """People of a population raster (WorldPop style: people per cell) assigned to villages.
 
     Only the window of the raster that covers the villages is read. A cell belongs to the
@@ -585,18 +599,27 @@ def population_cells(
     try:
         src = rasterio.open(path)
     except rasterio.errors.RasterioIOError as exc:
-        raise InputError(Problem(file=str(path), message=f"cannot be read as a raster ({exc})",
-                                 fix="give a GeoTIFF of people per cell")) from exc
+        raise InputError(
+            Problem(
+                file=str(path),
+                message=f"cannot be read as a raster ({exc})",
+                fix="give a GeoTIFF of people per cell",
+            )
+        ) from exc
     with src:
         if src.crs is None:
-            raise InputError(Problem(file=str(path), message="the raster has no CRS",
-                                     fix="assign one, e.g. gdal_edit.py -a_srs EPSG:4326"))
+            raise InputError(
+                Problem(
+                    file=str(path),
+                    message="the raster has no CRS",
+                    fix="assign one, e.g. gdal_edit.py -a_srs EPSG:4326",
+                )
+            )
         local = villages.to_crs(src.crs)
         left, bottom, right, top = local.total_bounds
         # One cell of margin, so that rounding the window never clips a village's edge.
         dx, dy = abs(src.transform.a), abs(src.transform.e)
-        window = from_bounds(left - dx, bottom - dy, right + dx, top + dy,
-                             transform=src.transform)
+        window = from_bounds(left - dx, bottom - dy, right + dx, top + dy, transform=src.transform)
         window = window.round_offsets().round_lengths()
         window = window.intersection(rasterio.windows.Window(0, 0, src.width, src.height))
         people = src.read(1, window=window, masked=True).astype("float64").filled(0.0)
@@ -604,8 +627,7 @@ def population_cells(
         crs = src.crs
     people[~np.isfinite(people) | (people < 0)] = 0.0
     shapes = zip(local.geometry.array, range(len(local)), strict=True)
-    zone = rasterize(shapes, out_shape=people.shape, transform=transform, fill=-1,
-                     dtype="int32")
+    zone = rasterize(shapes, out_shape=people.shape, transform=transform, fill=-1, dtype="int32")
     rows, cols = np.nonzero((zone >= 0) & (people > 0))
     xs, ys = rasterio.transform.xy(transform, rows, cols, offset="center")
     import pyproj

@@ -19,6 +19,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from hatangso.coverage._groups import join_unique_per_group
 from hatangso.coverage.kpis import IndicatorValue
 from hatangso.geo.crs import require_projected
 
@@ -97,55 +98,59 @@ def tower_locations(sites: gpd.GeoDataFrame, *, tolerance_m: float) -> TowerLoca
     xy = np.column_stack([sites.geometry.x, sites.geometry.y]) if n else np.empty((0, 2))
     if n == 0:
         empty = gpd.GeoDataFrame(
-            {"location": [], "n_sites": [], "n_operators": [], "operators": [], "shared": [],
-             "site_ids": []},
-            geometry=[], crs=sites.crs,
+            {
+                "location": [],
+                "n_sites": [],
+                "n_operators": [],
+                "operators": [],
+                "shared": [],
+                "site_ids": [],
+            },
+            geometry=[],
+            crs=sites.crs,
         )
         return TowerLocations(np.empty(0, dtype=np.int64), empty)
     pairs = cKDTree(xy).query_pairs(r=tolerance_m, output_type="ndarray")
-    graph = coo_matrix(
-        (np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n)
-    ) if len(pairs) else coo_matrix((n, n))
+    graph = (
+        coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+        if len(pairs)
+        else coo_matrix((n, n))
+    )
     _, labels = connected_components(graph, directed=False)
     # Number locations in order of their first site, so results do not depend on scipy's order.
     _, first = np.unique(labels, return_index=True)
     renumber = np.empty(labels.max() + 1, dtype=np.int64)
     renumber[np.argsort(np.argsort(first))] = np.arange(len(first))
     location = renumber[labels]
-    frame = pd.DataFrame(
-        {
-            "location": location,
-            "operator": sites["operator"].astype(str).to_numpy(),
-            "site_id": sites["site_id"].astype(str).to_numpy(),
-            "x": xy[:, 0],
-            "y": xy[:, 1],
-        }
-    )
-    grouped = frame.groupby("location", sort=True)
-    ops = grouped["operator"].agg(lambda s: ";".join(sorted(set(s))))
+    n_loc = int(location.max()) + 1
+    operator = sites["operator"].astype(str).to_numpy(dtype=object)
+    n_sites = np.bincount(location, minlength=n_loc)
+    operators = join_unique_per_group(location, operator, n_loc)
+    n_operators = np.char.count(operators.astype(str), ";") + 1
     table = pd.DataFrame(
         {
-            "location": ops.index.to_numpy(),
-            "n_sites": grouped.size().to_numpy(),
-            "n_operators": grouped["operator"].nunique().to_numpy(),
-            "operators": ops.to_numpy(),
-            "site_ids": grouped["site_id"].agg(";".join).to_numpy(),
+            "location": np.arange(n_loc),
+            "n_sites": n_sites,
+            "n_operators": n_operators,
+            "operators": operators,
+            "shared": n_operators >= 2,
+            "site_ids": join_unique_per_group(
+                location, sites["site_id"].astype(str).to_numpy(dtype=object), n_loc
+            ),
         }
     )
-    table["shared"] = table["n_operators"] >= 2
-    centre = grouped[["x", "y"]].mean()
-    located = gpd.GeoDataFrame(
-        table, geometry=shapely.points(centre["x"].to_numpy(), centre["y"].to_numpy()),
-        crs=sites.crs,
-    )
+    cx = np.bincount(location, weights=xy[:, 0], minlength=n_loc) / n_sites
+    cy = np.bincount(location, weights=xy[:, 1], minlength=n_loc) / n_sites
+    located = gpd.GeoDataFrame(table, geometry=shapely.points(cx, cy), crs=sites.crs)
     return TowerLocations(location, located)
 
 
 def _operator_counts(operators: pd.Series) -> npt.NDArray[np.int64]:
     return np.asarray(
-        operators.fillna("").astype(str).str.split(";").map(
-            lambda names: len({n for n in names if n})
-        ),
+        operators.fillna("")
+        .astype(str)
+        .str.split(";")
+        .map(lambda names: len({n for n in names if n})),
         dtype=np.int64,
     )
 

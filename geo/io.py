@@ -23,6 +23,13 @@ __all__ = ["RawTable", "read_table", "write_layer"]
 
 log = logging.getLogger(__name__)
 
+try:  # pyarrow makes pyogrio's reads and pandas' strings several times faster
+    import pyarrow  # noqa: F401
+
+    _HAVE_ARROW = True
+except ImportError:  # pragma: no cover - pyarrow is a dependency; kept optional for safety
+    _HAVE_ARROW = False
+
 VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".zip", ".fgb", ".kml")
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx")
 
@@ -97,18 +104,20 @@ def _shapefile_in_zip(path: Path) -> str:
 def _read_vector(path: Path, name: str, kind: str | None, encoding: str | None) -> RawTable:
     source = _shapefile_in_zip(path) if path.suffix.lower() == ".zip" else str(path)
     is_shapefile = source.lower().endswith(".shp")
-    if is_shapefile and encoding is None:
-        from hatangso.geo.encoding import detect_dbf_encoding
+    read_as: str | None = None
+    if is_shapefile:
+        from hatangso.geo.encoding import detect_dbf_encoding, pyogrio_encoding
 
-        encoding = detect_dbf_encoding(path)
-    legacy = encoding in ("tcvn3", "vni")
+        if encoding is None:
+            encoding = detect_dbf_encoding(path)
+        # GDAL gets UTF-8 or ISO-8859-1 only: its own Windows-1258 conversion drops the last
+        # character of every value, and TCVN3/VNI are unknown to it. ISO-8859-1 maps each
+        # byte to one code point, so the bytes survive for us to decode.
+        read_as = pyogrio_encoding(encoding)
     try:
         layer = _pick_layer(source, name, kind)
         frame = gpd.read_file(
-            source,
-            layer=layer,
-            engine="pyogrio",
-            encoding=("latin-1" if legacy else encoding) if is_shapefile else None,
+            source, layer=layer, engine="pyogrio", encoding=read_as, use_arrow=_HAVE_ARROW
         )
     except InputError:
         raise
@@ -119,18 +128,30 @@ def _read_vector(path: Path, name: str, kind: str | None, encoding: str | None) 
             "check that the file is complete (a shapefile needs its .shx and .dbf beside it) "
             "and is GeoJSON, GeoPackage, Shapefile or CSV",
         ) from exc
-    if legacy and encoding is not None:
-        from hatangso.geo.encoding import redecode_latin1_strings
-
-        text_columns = [
-            c
-            for c in frame.columns
-            if c != frame.geometry.name and pd.api.types.is_string_dtype(frame[c])
-        ]
-        for column in text_columns:
-            values = frame[column].tolist()
-            frame[column] = redecode_latin1_strings(values, encoding)
+    if read_as is not None and read_as != "UTF-8" and encoding is not None:
+        frame = _redecode(frame, encoding, name)
     return RawTable(frame=frame, name=name, encoding=encoding, has_geometry=True)
+
+
+def _redecode(frame: gpd.GeoDataFrame, encoding: str, name: str) -> gpd.GeoDataFrame:
+    """Decode the text of a frame read as ISO-8859-1 with its real `encoding`."""
+    from hatangso.geo.encoding import redecode_latin1_strings
+
+    geometry = frame.geometry.name
+    renamed = {
+        c: redecode_latin1_strings([c], encoding, source=name)[0] or c
+        for c in frame.columns
+        if c != geometry
+    }
+    for column in frame.columns:
+        if column != geometry and pd.api.types.is_string_dtype(frame[column]):
+            values = frame[column].astype(object).where(frame[column].notna(), None).tolist()
+            frame[column] = pd.Series(
+                redecode_latin1_strings(values, encoding, source=name, column=column),
+                index=frame.index,
+                dtype="string",
+            )
+    return frame.rename(columns=renamed)
 
 
 def _sniff_delimiter(sample: str) -> str:
@@ -146,7 +167,7 @@ def _read_csv(path: Path, name: str, encoding: str | None) -> RawTable:
     if encoding is None:
         encoding = detect_text_encoding(path)
     raw = path.read_bytes()
-    text = decode_bytes(raw, encoding)
+    text = decode_bytes(raw, encoding, source=name)
     if not text.strip():
         raise _fault(name, "the file is empty", "export the table again with a header row")
     first_lines = "\n".join(text.splitlines()[:20])

@@ -53,12 +53,26 @@ _OPERATOR_ALIASES: dict[str, str] = {
         fold_key(alias): name
         for name, aliases in {
             "Viettel": ("viettel telecom", "vtl", "vt", "viettel group", "vietel", "vtt"),
-            "VNPT": ("vinaphone", "vina", "vina phone", "vnp", "vnpt vinaphone", "gpc",
-                     "vnpt-vinaphone", "vinafone"),
-            "MobiFone": ("mobi", "mobifone", "mobiphone", "mobifon", "vms", "mbf",
-                         "vms mobifone"),
-            "Vietnamobile": ("vietnam mobile", "vnmobile", "vnm", "vietnammobile", "ht mobile",
-                             "htmobile", "vnmb"),
+            "VNPT": (
+                "vinaphone",
+                "vina",
+                "vina phone",
+                "vnp",
+                "vnpt vinaphone",
+                "gpc",
+                "vnpt-vinaphone",
+                "vinafone",
+            ),
+            "MobiFone": ("mobi", "mobifone", "mobiphone", "mobifon", "vms", "mbf", "vms mobifone"),
+            "Vietnamobile": (
+                "vietnam mobile",
+                "vnmobile",
+                "vnm",
+                "vietnammobile",
+                "ht mobile",
+                "htmobile",
+                "vnmb",
+            ),
             "Gmobile": ("g mobile", "gtel", "gtel mobile", "beeline", "gmobi"),
         }.items()
         for alias in aliases

@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -88,11 +87,24 @@ _POI_ALIASES = {
         fold_key(alias): kind
         for kind, aliases in {
             "district_centre": ("district center", "trung tam huyen", "huyen ly", "district"),
-            "industrial_park": ("khu cong nghiep", "kcn", "cum cong nghiep", "ccn",
-                                "industrial zone", "industrial estate"),
+            "industrial_park": (
+                "khu cong nghiep",
+                "kcn",
+                "cum cong nghiep",
+                "ccn",
+                "industrial zone",
+                "industrial estate",
+            ),
             "tourism": ("tourist site", "du lich", "khu du lich", "diem du lich", "tourist"),
-            "commune_hq": ("ubnd xa", "tru so xa", "tru so ubnd xa", "commune office",
-                           "commune hq", "uy ban nhan dan xa", "ubnd phuong"),
+            "commune_hq": (
+                "ubnd xa",
+                "tru so xa",
+                "tru so ubnd xa",
+                "commune office",
+                "commune hq",
+                "uy ban nhan dan xa",
+                "ubnd phuong",
+            ),
         }.items()
         for alias in aliases
     },
@@ -166,7 +178,7 @@ class Layer:
         return len(self.rejects)
 
     def counts(self) -> dict[str, int]:
-        """The input accounting of ``kpis.json``: read, used, rejected, repaired."""
+        """Return the input accounting of ``kpis.json``: read, used, rejected, repaired."""
         return {
             "read": self.read,
             "used": self.used,
@@ -213,10 +225,22 @@ class _Rows:
     def __init__(self, n: int) -> None:
         self.reasons = np.full(n, "", dtype=object)
 
-    def reject(self, mask: npt.NDArray[np.bool_], reason: str | pd.Series) -> None:
+    def reject(
+        self,
+        mask: npt.NDArray[np.bool_],
+        reason: str | pd.Series | Callable[[npt.NDArray[np.bool_]], npt.ArrayLike],
+    ) -> None:
+        """Refuse the rows of `mask` for `reason`.
+
+        `reason` is one text, per-row texts, or a function that builds the texts of the
+        masked rows only (so nothing is formatted for the good rows).
+        """
+        mask = np.asarray(mask, dtype=bool)
         if not mask.any():
             return
-        if isinstance(reason, pd.Series):
+        if callable(reason):
+            texts = np.asarray(reason(mask), dtype=object)
+        elif isinstance(reason, pd.Series):
             texts = reason.to_numpy(dtype=object)[mask]
         else:
             texts = np.full(int(mask.sum()), reason, dtype=object)
@@ -234,7 +258,7 @@ def _match_columns(
     """Map contract names (and coordinate names) to the file's columns."""
     problems: list[Problem] = []
     known = {c.name for c in spec.columns} | set(COORDINATE_ALIASES) | {"geometry", "wkt"}
-    folded = {}
+    folded: dict[str, str] = {}
     for column in present:
         folded.setdefault(fold_key(column), column)
     mapping: dict[str, str] = {}
@@ -272,10 +296,10 @@ def _match_columns(
             if target in mapping:
                 continue
             for alias in names[:1] if exact else names[1:]:
-                source = folded.get(fold_key(alias))
-                if source is not None and source not in taken:
-                    mapping[target] = source
-                    taken.add(source)
+                found = folded.get(fold_key(alias))
+                if found is not None and found not in taken:
+                    mapping[target] = found
+                    taken.add(found)
                     break
     return mapping, problems
 
@@ -306,7 +330,20 @@ def _as_text(values: pd.Series) -> pd.Series:
         if (as_int == np.floor(as_int)).all():
             values = values.astype("Int64")
     text = values.astype("string").str.strip()
-    return text.map(nfc, na_action="ignore").astype("string")
+    # ASCII text is already NFC; normalise only the rest.
+    wide = ~text.str.isascii().fillna(True).to_numpy(dtype=bool)
+    if wide.any():
+        values_ = text.to_numpy(dtype=object)
+        values_[wide] = [nfc(v) for v in values_[wide]]
+        text = pd.Series(values_, index=text.index, dtype="string")
+    return text
+
+
+def _map_distinct(text: pd.Series, table: Mapping[str, str]) -> pd.Series:
+    """Look folded values up in `table`, folding each distinct value once."""
+    codes, uniques = pd.factorize(text)
+    looked = np.array([table.get(fold_key(str(u))) for u in uniques] + [None], dtype=object)
+    return pd.Series(looked[codes], index=text.index, dtype="string")
 
 
 def _in_vietnam(lon: npt.ArrayLike, lat: npt.ArrayLike) -> npt.NDArray[np.bool_]:
@@ -321,8 +358,12 @@ def _parse_crs(value: str | None) -> pyproj.CRS | None:
     if value is None:
         return None
     from hatangso.geo.crs import parse_crs
+    from hatangso.geo.errors import CRSError
 
-    return parse_crs(value)
+    try:
+        return parse_crs(value)
+    except CRSError as exc:
+        raise CRSError(f"--crs {value}: {exc}") from exc
 
 
 def _row_label(rows: npt.NDArray[np.int64], limit: int = 10) -> str:
@@ -344,7 +385,9 @@ class _Context:
         self.notes: list[str] = []
         self.source_row = np.arange(1, self.n + 1, dtype=np.int64)
 
-    def stop(self, message: str, fix: str, *, column: str | None = None, row: int | None = None) -> None:
+    def stop(
+        self, message: str, fix: str, *, column: str | None = None, row: int | None = None
+    ) -> None:
         self.problems.append(
             Problem(file=self.name, message=message, fix=fix, column=column, row=row)
         )
@@ -359,9 +402,7 @@ def _geometry_from_columns(
         lon = _parse_numbers(frame[mapping["lon"]], counts=False).to_numpy()
         lat = _parse_numbers(frame[mapping["lat"]], counts=False).to_numpy()
         missing = np.isnan(lon) | np.isnan(lat)
-        ctx.rows.reject(
-            missing, f"no usable coordinates in '{mapping['lon']}'/'{mapping['lat']}'"
-        )
+        ctx.rows.reject(missing, f"no usable coordinates in '{mapping['lon']}'/'{mapping['lat']}'")
         geo_crs = crs if crs is not None and crs.is_geographic else pyproj.CRS.from_epsg(4326)
         if crs is not None and not crs.is_geographic:
             ctx.notes.append(
@@ -379,7 +420,9 @@ def _geometry_from_columns(
                 f"swap the columns, or pass --columns lon={mapping['lat']},lat={mapping['lon']}",
                 column=mapping["lon"],
             )
-        return gpd.GeoSeries(shapely.points(lon, lat), crs=geo_crs)
+        points = np.full(len(lon), None, dtype=object)
+        points[ok] = shapely.points(lon[ok], lat[ok])
+        return gpd.GeoSeries(points, crs=geo_crs)
     if "x" in mapping and "y" in mapping:
         x = _parse_numbers(frame[mapping["x"]], counts=False).to_numpy()
         y = _parse_numbers(frame[mapping["y"]], counts=False).to_numpy()
@@ -413,7 +456,9 @@ def _geometry_from_columns(
                 column=mapping["x"],
             )
             return None
-        return gpd.GeoSeries(shapely.points(x, y), crs=crs)
+        points = np.full(len(x), None, dtype=object)
+        points[ok] = shapely.points(x[ok], y[ok])
+        return gpd.GeoSeries(points, crs=crs)
     if "wkt" in mapping:
         text = frame[mapping["wkt"]].astype("string").fillna("")
         geoms = shapely.from_wkt(text.to_numpy(dtype=object), on_invalid="ignore")
@@ -448,9 +493,7 @@ _FAMILY = {
 }
 
 
-def _keep_family(
-    geoms: npt.NDArray[np.object_], family: str
-) -> npt.NDArray[np.object_]:
+def _keep_family(geoms: npt.NDArray[np.object_], family: str) -> npt.NDArray[np.object_]:
     """Keep the parts of (repaired) geometries that are of `family`; empty where none is."""
     out = geoms.copy()
     type_ids = shapely.get_type_id(geoms)
@@ -513,11 +556,8 @@ def _check_geometry(ctx: _Context, geoms: gpd.GeoSeries) -> tuple[gpd.GeoSeries,
         if len(bad_idx):
             mask = np.zeros(ctx.n, dtype=bool)
             mask[bad_idx] = True
-            reason_series = pd.Series("", index=range(ctx.n), dtype=object)
-            reason_series.iloc[bad_idx] = [
-                f"unrepairable geometry ({r})" for r in np.asarray(reasons)[gone]
-            ]
-            ctx.rows.reject(mask, reason_series)
+            bad_reasons = [f"unrepairable geometry ({r})" for r in np.asarray(reasons)[gone]]
+            ctx.rows.reject(mask, lambda _m: bad_reasons)
         good_idx = idx[~gone]
         values[good_idx] = fixed[~gone]
         repaired_mask = np.zeros(ctx.n, dtype=bool)
@@ -527,17 +567,23 @@ def _check_geometry(ctx: _Context, geoms: gpd.GeoSeries) -> tuple[gpd.GeoSeries,
         repaired_rows = np.zeros(ctx.n, dtype=bool)
     types = shapely.get_type_id(values)
     type_names = np.array(
-        ["Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString",
-         "MultiPolygon", "GeometryCollection"],
+        [
+            "Point",
+            "LineString",
+            "LinearRing",
+            "Polygon",
+            "MultiPoint",
+            "MultiLineString",
+            "MultiPolygon",
+            "GeometryCollection",
+        ],
         dtype=object,
     )
     names = np.where(types >= 0, type_names[np.clip(types, 0, 7)], "")
     wrong = present & ~np.isin(names, allowed) & ~ctx.rows.bad
-    if wrong.any():
-        reason = pd.Series(
-            [f"expected {' or '.join(allowed)}, got {n}" for n in names], dtype=object
-        )
-        ctx.rows.reject(wrong, reason)
+    ctx.rows.reject(
+        wrong, lambda m: [f"expected {' or '.join(allowed)}, got {n}" for n in names[m]]
+    )
     result = gpd.GeoSeries(values, crs=geoms.crs)
     repaired = int((repaired_rows & ~ctx.rows.bad).sum())
     return result, repaired
@@ -551,12 +597,12 @@ def _check_in_vietnam(ctx: _Context, geoms: gpd.GeoSeries) -> None:
     cx = (bounds[:, 0] + bounds[:, 2]) / 2
     cy = (bounds[:, 1] + bounds[:, 3]) / 2
     outside = live & ~_in_vietnam(cx, cy)
-    if outside.any():
-        reason = pd.Series(
-            [f"outside Vietnam (lon {x:.4f}, lat {y:.4f})" for x, y in zip(cx, cy, strict=True)],
-            dtype=object,
-        )
-        ctx.rows.reject(outside, reason)
+    ctx.rows.reject(
+        outside,
+        lambda m: [
+            f"outside Vietnam (lon {x:.4f}, lat {y:.4f})" for x, y in zip(cx[m], cy[m], strict=True)
+        ],
+    )
 
 
 def _normalise_value_column(
@@ -571,14 +617,18 @@ def _normalise_value_column(
         unparsed = ~blank & numbers.isna().to_numpy()
         text = values.astype("string")
         ctx.rows.reject(
-            unparsed, f"{col.name} '" + text.fillna("") + f"' in '{source}' is not a number"
+            unparsed,
+            lambda m: f"{col.name} '" + text[m].fillna("") + f"' in '{source}' is not a number",
         )
         low, high = _RANGES.get(col.name, (-np.inf, np.inf))
         out_of_range = ~unparsed & ~blank & ((numbers < low) | (numbers > high)).to_numpy()
         ctx.rows.reject(
             out_of_range,
-            f"{col.name} " + numbers.astype("string").fillna("")
-            + f" is outside the plausible range {low:g} to {high:g}",
+            lambda m: (
+                f"{col.name} "
+                + numbers[m].astype("string").fillna("")
+                + f" is outside the plausible range {low:g} to {high:g}"
+            ),
         )
         if col.default is not None:
             numbers = numbers.fillna(float(col.default))  # type: ignore[arg-type]
@@ -586,14 +636,18 @@ def _normalise_value_column(
             numbers = numbers % 360.0
         return numbers
     if col.dtype == "bool":
-        keys = values.astype("string").map(fold_key, na_action="ignore")
-        truth = keys.isin(_TRUE_KEYS)
-        falsity = keys.isin(_FALSE_KEYS)
+        booleans = {**{k: "1" for k in _TRUE_KEYS}, **{k: "0" for k in _FALSE_KEYS}}
+        keys = _map_distinct(values.astype("string"), booleans)
+        truth = keys == "1"
+        falsity = keys == "0"
         unknown = ~blank & ~(truth | falsity).fillna(False).to_numpy()
         ctx.rows.reject(
             unknown,
-            f"{col.name} '" + values.astype("string").fillna("")
-            + "' is not yes/no (write true/false, có/không, 1/0)",
+            lambda m: (
+                f"{col.name} '"
+                + values[m].astype("string").fillna("")
+                + "' is not yes/no (write true/false, có/không, 1/0)"
+            ),
         )
         result = pd.Series(pd.NA, index=values.index, dtype="boolean")
         result[truth.fillna(False).to_numpy()] = True
@@ -607,20 +661,19 @@ def _normalise_value_column(
     if col.name == "tech":
         return _normalise_tech(ctx, text, source, blank, col)
     if col.name == "env":
-        keys = text.map(fold_key, na_action="ignore")
-        env = keys.map(_ENV_KEYS)
+        env = _map_distinct(text, _ENV_KEYS)
         unknown = ~blank & env.isna().to_numpy()
         ctx.rows.reject(
             unknown,
-            "env '" + text.fillna("") + "' is not one of urban, suburban, rural",
+            lambda m: "env '" + text[m].fillna("") + "' is not one of urban, suburban, rural",
         )
         return env.fillna(str(col.default)).astype("string")
     if col.name == "kind" and ctx.spec.kind == "pois":
-        keys = text.map(fold_key, na_action="ignore")
-        kinds = keys.map(_POI_ALIASES)
+        kinds = _map_distinct(text, _POI_ALIASES)
         unknown = ~blank & kinds.isna().to_numpy()
         ctx.rows.reject(
-            unknown, "kind '" + text.fillna("") + f"' is not one of {', '.join(POI_KINDS)}"
+            unknown,
+            lambda m: "kind '" + text[m].fillna("") + f"' is not one of {', '.join(POI_KINDS)}",
         )
         return kinds.astype("string")
     if col.default is not None:
@@ -631,15 +684,16 @@ def _normalise_value_column(
 def _normalise_operators(
     ctx: _Context, text: pd.Series, source: str, blank: npt.NDArray[np.bool_]
 ) -> pd.Series:
-    uniques = pd.unique(text.dropna())
-    table = {u: normalize_operator(str(u)) for u in uniques}
-    unknown = sorted({name for name, known in table.values() if not known})
+    codes, uniques = pd.factorize(text)
+    table = [normalize_operator(str(u)) for u in uniques]
+    unknown = sorted({name for name, known in table if not known})
     if unknown:
         ctx.notes.append(
             f"{ctx.name}: unknown operator name(s) in '{source}' kept as written: "
             f"{', '.join(unknown)} (known: Viettel, VNPT, MobiFone, Vietnamobile, Gmobile)"
         )
-    return text.map(lambda v: table[v][0], na_action="ignore").astype("string")
+    lookup = np.array([name for name, _ in table] + [None], dtype=object)
+    return pd.Series(lookup[codes], index=text.index, dtype="string")
 
 
 def _normalise_operator_lists(
@@ -647,9 +701,9 @@ def _normalise_operator_lists(
 ) -> pd.Series:
     text = _as_text(values)
     order = {"Viettel": 0, "VNPT": 1, "MobiFone": 2, "Vietnamobile": 3, "Gmobile": 4}
-    uniques = pd.unique(text.dropna())
+    codes, uniques = pd.factorize(text)
     unknown: set[str] = set()
-    table: dict[Any, str] = {}
+    joined: list[str] = []
     for u in uniques:
         names = []
         for token in re.split(r"[;,/+&]| và | and ", str(u)):
@@ -659,33 +713,37 @@ def _normalise_operator_lists(
                     unknown.add(name)
                 if name not in names:
                     names.append(name)
-        table[u] = ";".join(sorted(names, key=lambda n: (order.get(n, 9), n)))
+        joined.append(";".join(sorted(names, key=lambda n: (order.get(n, 9), n))))
     if unknown:
         ctx.notes.append(
             f"{ctx.name}: unknown operator name(s) in '{source}' kept as written: "
             f"{', '.join(sorted(unknown))}"
         )
-    return text.map(table, na_action="ignore").astype("string")
+    lookup = np.array([*joined, None], dtype=object)
+    return pd.Series(lookup[codes], index=text.index, dtype="string")
 
 
 def _normalise_tech(
     ctx: _Context, text: pd.Series, source: str, blank: npt.NDArray[np.bool_], col: ColumnSpec
 ) -> pd.Series:
-    uniques = pd.unique(text.dropna())
-    table: dict[Any, str | None] = {}
+    codes, uniques = pd.factorize(text)
+    parsed: list[str | None] = []
     for u in uniques:
         tokens = [fold_key(t) for t in re.split(r"[;,/+&| ]+", str(u)) if t.strip()]
         mapped = [_TECH_TOKENS.get(t) for t in tokens]
-        table[u] = (
+        parsed.append(
             None
             if not mapped or any(m is None for m in mapped)
-            else ";".join(sorted(set(m for m in mapped if m)))
+            else ";".join(sorted({m for m in mapped if m}))
         )
-    result = text.map(table, na_action="ignore")
+    lookup = np.array([*parsed, None], dtype=object)
+    result = pd.Series(lookup[codes], index=text.index, dtype="string")
     unknown = ~blank & result.isna().to_numpy()
     ctx.rows.reject(
         unknown,
-        "tech '" + text.fillna("") + "' is not a list of 2G, 3G, 4G, 5G (separated by ';')",
+        lambda m: (
+            "tech '" + text[m].fillna("") + "' is not a list of 2G, 3G, 4G, 5G (separated by ';')"
+        ),
     )
     default = "" if col.default is None else str(col.default)
     return result.fillna(default).astype("string")
@@ -802,8 +860,9 @@ def validate_table(
     out: dict[str, pd.Series] = {}
     for col in spec.columns:
         if col.name in mapping:
-            out[col.name] = _normalise_value_column(ctx, col, frame[mapping[col.name]],
-                                                    mapping[col.name])
+            out[col.name] = _normalise_value_column(
+                ctx, col, frame[mapping[col.name]], mapping[col.name]
+            )
         elif col.default is not None:
             value = col.default
             dtype = "float64" if col.dtype == "float" else "string"
@@ -952,6 +1011,8 @@ def load_layer(
     >>> layer.counts()  # doctest: +SKIP
     {'read': 1300, 'used': 1300, 'rejected': 0, 'repaired': 0}
     """
-    column_map = parse_column_map(columns) if isinstance(columns, str) or columns is None else columns
+    column_map = (
+        parse_column_map(columns) if isinstance(columns, str) or columns is None else columns
+    )
     raw = read_table(path, kind=spec_for(kind).kind, encoding=encoding)
     return validate_table(raw, kind, crs=crs, columns=column_map)

@@ -63,8 +63,14 @@ def run_demo(out_dir: str | Path, *, seed: int = 2023, console: Console | None =
     )
     config = CoverageConfig.model_validate({"targets": DEMO_TARGETS})
     try:
-        result = run_coverage(files, config, out_dir, progress=progress,
-                              title="Tỉnh Demo — hatangso", extra={"scenario": "demo"})
+        result = run_coverage(
+            files,
+            config,
+            out_dir,
+            progress=progress,
+            title="Tỉnh Demo — hatangso",
+            extra={"scenario": "demo"},
+        )
     finally:
         progress(None)
     print_kpis(console, result.kpis)

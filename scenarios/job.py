@@ -90,11 +90,11 @@ def load_inputs(files: InputFiles, *, progress: Progress | None = None) -> dict[
 
     Faults of several files are raised together, so a user fixes all of them in one go.
     """
-    from hatangso.geo.errors import InputError
+    from hatangso.geo.errors import InputError, Problem
 
     step = progress or (lambda _name: None)
     layers: dict[str, Layer] = {}
-    problems = []
+    problems: list[Problem] = []
     for attr, kind in _LAYER_KINDS.items():
         path = getattr(files, attr)
         if path is None:
@@ -120,8 +120,10 @@ def run_coverage(
     title: str = "hatangso",
     extra: Mapping[str, Any] | None = None,
 ) -> JobResult:
-    """Run the whole coverage job and write ``kpis.json``, ``villages.gpkg``,
-    ``rejects.csv``, ``towers.geojson`` and ``map.html`` into `out_dir`.
+    """Run the whole coverage job and write its outputs into `out_dir`.
+
+    The outputs are ``kpis.json``, ``villages.gpkg``, ``rejects.csv``, ``towers.geojson`` and
+    ``map.html``.
 
     Parameters
     ----------
@@ -171,8 +173,10 @@ def run_coverage(
         by_unit=by_unit,
         inputs={layers[name].kind: layers[name].counts() for name in layers},
         targets=config.targets,
-        extra={**(extra or {}), "notes": [*result.notes, *(n for lay in layers.values()
-                                                            for n in lay.notes)]},
+        extra={
+            **(extra or {}),
+            "notes": [*result.notes, *(n for lay in layers.values() for n in lay.notes)],
+        },
     )
     written = {
         "kpis": write_json(document, out_dir / "kpis.json"),
@@ -183,9 +187,13 @@ def run_coverage(
         written["towers"] = _write_geojson(result.towers, out_dir / "towers.geojson")
     from hatangso.scenarios.maps import uncovered_map
 
-    page = uncovered_map(result.villages, kpis=document, title=title,
-                         sites=frames.get("sites"),  # type: ignore[arg-type]
-                         towers=result.towers)
+    page = uncovered_map(
+        result.villages,
+        kpis=document,
+        title=title,
+        sites=frames.get("sites"),  # type: ignore[arg-type]
+        towers=result.towers,
+    )
     written["map"] = _write_text(page, out_dir / "map.html")
     return JobResult(assessment=result, layers=layers, kpis=document, files=written)
 
@@ -206,11 +214,17 @@ def _atomic(path: Path, write: Callable[[Path], None]) -> Path:
 def write_json(document: Mapping[str, Any], path: Path) -> Path:
     """Write a JSON document atomically, UTF-8, NaN written as null."""
     text = json.dumps(_clean(document), ensure_ascii=False, indent=2)
-    return _atomic(path, lambda p: p.write_text(text + "\n", encoding="utf-8"))
+    def write(p: Path) -> None:
+        p.write_text(text + "\n", encoding="utf-8")
+
+    return _atomic(path, write)
 
 
 def _write_text(text: str, path: Path) -> Path:
-    return _atomic(path, lambda p: p.write_text(text, encoding="utf-8"))
+    def write(p: Path) -> None:
+        p.write_text(text, encoding="utf-8")
+
+    return _atomic(path, write)
 
 
 def _write_geojson(frame: gpd.GeoDataFrame, path: Path) -> Path:

@@ -73,8 +73,9 @@ def _popup_fields(frame: pd.DataFrame) -> list[tuple[str, str]]:
 
 
 def _simplified(frame: gpd.GeoDataFrame, tolerance_deg: float) -> gpd.GeoDataFrame:
-    geoms = shapely.simplify(np.asarray(frame.geometry.array, dtype=object), tolerance_deg,
-                             preserve_topology=True)
+    geoms = shapely.simplify(
+        np.asarray(frame.geometry.array, dtype=object), tolerance_deg, preserve_topology=True
+    )
     out = frame.copy()
     out.geometry = geoms
     return out
@@ -125,12 +126,18 @@ def uncovered_map(
     frame = villages.to_crs(4326) if villages.crs is not None else villages
     status = frame[indicator].fillna(False).astype(bool) if indicator in frame else None
     minx, miny, maxx, maxy = frame.total_bounds
-    fmap = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], tiles=None,
-                      zoom_start=10, prefer_canvas=True, control_scale=True)
+    fmap = folium.Map(
+        location=[(miny + maxy) / 2, (minx + maxx) / 2],
+        tiles=None,
+        zoom_start=10,
+        prefer_canvas=True,
+        control_scale=True,
+    )
     fmap.default_js = []
     fmap.default_css = []
-    fmap.get_root().header.add_child(Element(inline_leaflet()))
-    fmap.get_root().header.add_child(Element(f"<title>{html.escape(title)}</title>"))
+    root: Any = fmap.get_root()
+    root.header.add_child(Element(inline_leaflet()))
+    root.header.add_child(Element(f"<title>{html.escape(title)}</title>"))
     fields = _popup_fields(frame)
     columns = [c for c, _ in fields]
     if status is not None:
@@ -140,8 +147,11 @@ def uncovered_map(
                 continue
             tolerance = 0.0005 if name == "covered" else 0.0002
             layer = folium.FeatureGroup(
-                name=("Thôn chưa phủ sóng / Uncovered villages" if name == "uncovered"
-                      else "Thôn đã phủ sóng / Covered villages"),
+                name=(
+                    "Thôn chưa phủ sóng / Uncovered villages"
+                    if name == "uncovered"
+                    else "Thôn đã phủ sóng / Covered villages"
+                ),
                 show=True,
             )
             style = STATUS_STYLE[name]
@@ -149,7 +159,8 @@ def uncovered_map(
                 _as_props(_simplified(part, tolerance), columns),
                 style_function=lambda _f, s=style: s,
                 popup=folium.GeoJsonPopup(fields=columns, aliases=[a for _, a in fields])
-                if columns else None,
+                if columns
+                else None,
                 name=name,
             ).add_to(layer)
             layer.add_to(fmap)
@@ -162,24 +173,35 @@ def uncovered_map(
             ids = group["site_id"].astype(str).tolist()
             for (lat, lon), sid in zip(coords, ids, strict=True):
                 folium.CircleMarker(
-                    [lat, lon], radius=3, color=colour, fill=True, fill_opacity=0.9,
-                    weight=1, tooltip=f"{html.escape(str(op))} {html.escape(sid)}",
+                    [lat, lon],
+                    radius=3,
+                    color=colour,
+                    fill=True,
+                    fill_opacity=0.9,
+                    weight=1,
+                    tooltip=f"{html.escape(str(op))} {html.escape(sid)}",
                 ).add_to(layer)
         layer.add_to(fmap)
     if towers is not None and "shared" in towers and towers["shared"].any():
         layer = folium.FeatureGroup(name="Trạm dùng chung / Shared towers", show=False)
         shared = towers[towers["shared"]]
-        for lat, lon, ops in zip(shared.geometry.y, shared.geometry.x, shared["operators"],
-                                 strict=True):
-            folium.CircleMarker([lat, lon], radius=7, color="#000000", weight=2, fill=False,
-                                tooltip=f"Dùng chung / Shared: {html.escape(str(ops))}"
-                                ).add_to(layer)
+        for lat, lon, ops in zip(
+            shared.geometry.y, shared.geometry.x, shared["operators"], strict=True
+        ):
+            folium.CircleMarker(
+                [lat, lon],
+                radius=7,
+                color="#000000",
+                weight=2,
+                fill=False,
+                tooltip=f"Dùng chung / Shared: {html.escape(str(ops))}",
+            ).add_to(layer)
         layer.add_to(fmap)
     if kpis is not None:
-        fmap.get_root().html.add_child(Element(_kpi_panel(kpis, title)))
+        root.html.add_child(Element(_kpi_panel(kpis, title)))
     folium.LayerControl(collapsed=False).add_to(fmap)
     fmap.fit_bounds([[miny, minx], [maxy, maxx]])
-    page = fmap.get_root().render()
+    page: str = root.render()
     _check_offline(page)
     return page
 
@@ -213,4 +235,4 @@ def _check_offline(page: str) -> None:
     match = _OUTSIDE.search(page)
     if match:
         start = max(match.start() - 80, 0)
-        raise RuntimeError(f"map page would load from outside: {page[start:match.end() + 80]}")
+        raise RuntimeError(f"map page would load from outside: {page[start : match.end() + 80]}")

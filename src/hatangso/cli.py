@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -59,7 +59,8 @@ def validate(
         str | None, typer.Option(help="Map columns: village_id=osm_id,name=ten.")
     ] = None,
     encoding: Annotated[
-        str | None, typer.Option(help="Text encoding (utf-8, cp1258, tcvn3, vni); detected if absent.")
+        str | None,
+        typer.Option(help="Text encoding (utf-8, cp1258, tcvn3, vni); detected if absent."),
     ] = None,
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Write the clean layer and rejects.csv here.")
@@ -74,7 +75,9 @@ def validate(
     except KeyError:
         raise InputError(
             Problem(
-                file="KIND", message=f"unknown input kind '{kind}'", fix=f"use one of {', '.join(KINDS)}"
+                file="KIND",
+                message=f"unknown input kind '{kind}'",
+                fix=f"use one of {', '.join(KINDS)}",
             )
         ) from None
     layer = load_layer(file, spec.kind, crs=crs, columns=columns, encoding=encoding)
@@ -99,10 +102,10 @@ def validate(
 
 
 def _progress_printer(console: Console):  # type: ignore[no-untyped-def]
-    """A rich status line that shows the step under way and logs finished ones."""
+    """Return a progress callback: a status line for the step under way, a log line per step."""
     import time
 
-    state: dict[str, object] = {"name": None, "start": 0.0}
+    state: dict[str, Any] = {"name": None, "start": 0.0}
     status = console.status("starting", spinner="dots")
 
     def report(name: str | None) -> None:
@@ -121,16 +124,26 @@ def _progress_printer(console: Console):  # type: ignore[no-untyped-def]
 
 def print_kpis(console: Console, document: dict[str, object]) -> None:
     """Print the KPI table of a ``kpis.json`` document."""
-    table = Table("code", "chỉ tiêu / indicator", "value", "numerator", "denominator",
-                  "target", "met", title="KPI")
+    table = Table(
+        "code",
+        "chỉ tiêu / indicator",
+        "value",
+        "numerator",
+        "denominator",
+        "target",
+        "met",
+        title="KPI",
+    )
     for ind in document["indicators"]:  # type: ignore[attr-defined]
         value = ind["value"]
         target = ind["target"]
         met = ind["met"]
         table.add_row(
-            ind["code"], f"{ind['label_vi']}\n[dim]{ind['label_en']}[/dim]",
+            ind["code"],
+            f"{ind['label_vi']}\n[dim]{ind['label_en']}[/dim]",
             "—" if value is None else f"{value:.1%}",
-            f"{ind['numerator']:,}", f"{ind['denominator']:,}",
+            f"{ind['numerator']:,}",
+            f"{ind['denominator']:,}",
             "" if target is None else f"{target:.0%}",
             "" if met is None else ("[green]yes[/green]" if met else "[red]no[/red]"),
         )
@@ -167,9 +180,18 @@ def coverage(
 
     cfg = load_config(config)
     files = InputFiles(
-        villages=villages, sites=sites, access_points=access_points, fiber=fiber,
-        poles=poles, ducts=ducts, pois=pois, settlements=settlements, roads=roads, dem=dem,
-        population=population, crs=crs,
+        villages=villages,
+        sites=sites,
+        access_points=access_points,
+        fiber=fiber,
+        poles=poles,
+        ducts=ducts,
+        pois=pois,
+        settlements=settlements,
+        roads=roads,
+        dem=dem,
+        population=population,
+        crs=crs,
     )
     for name, given in (("--samples", samples), ("--declared", declared)):
         if given is not None:

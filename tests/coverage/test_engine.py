@@ -10,13 +10,14 @@ import pandas as pd
 import pytest
 import rasterio
 import shapely
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rasterio.transform import from_origin
+
 from hatangso.coverage.config import CoverageConfig
 from hatangso.coverage.engine import CoverageInputs, assess
 from hatangso.coverage.kpis import IndicatorValue, indicators_by_unit, kpi_document
 from hatangso.coverage.sharing import duct_sharing, pole_sharing, tower_locations
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from rasterio.transform import from_origin
 
 # Everything is laid out in metres in UTM 48N around (600 km E, 2450 km N), in Bắc Kạn, and
 # handed to the engine in EPSG:4326 as the validators would. The engine picks UTM 48N itself.

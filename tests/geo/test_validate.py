@@ -131,7 +131,7 @@ def test_numbers_with_thousands_separators(tmp_path: Path) -> None:
         tmp_path / "thon.csv",
         "village_id,name,lon,lat,population,households\n"
         "A,Thôn A,105.83,22.15,1.200,300\n"
-        "B,Thôn B,105.84,22.15,\"2,5\",1 050\n",
+        'B,Thôn B,105.84,22.15,"2,5",1 050\n',
     )
     layer = load_layer(path, "villages")
     # "1.200" is one thousand two hundred people (Vietnamese grouping); "2,5" is a decimal comma.
@@ -151,7 +151,9 @@ def test_declared_has_no_geometry(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "declared.csv", "Mã thôn,Nhà mạng,tech\nV1,Viettel,4G\nV2,mobi,\n")
     layer = load_layer(path, "declared")
     assert not isinstance(layer.frame, gpd.GeoDataFrame)
-    assert layer.frame["operator"].tolist() == ["Viettel", "MobiFone"]
+    assert layer.frame["operator"].tolist() == ["Viettel"]
+    # tech is required for declarations: an empty cell refuses the row.
+    assert layer.rejects["reason"].tolist() == ["empty 'tech' (tech)"]
 
 
 # --- repairs and row rejects ---------------------------------------------------------------
@@ -178,20 +180,32 @@ ROW_FAULTS = [
     ("villages", "village_id,name,lon,lat\nA,,105.83,22.15\n", "empty 'name'"),
     ("villages", "village_id,name,lon,lat\nA,Thôn A,2.35,48.85\n", "outside Vietnam"),
     ("villages", "village_id,name,lon,lat\nA,Thôn A,,22.15\n", "no usable coordinates"),
-    ("villages", "village_id,name,lon,lat,population\nA,Thôn A,105.8,22.1,nhiều\n",
-     "is not a number"),
-    ("villages", "village_id,name,lon,lat,population\nA,Thôn A,105.8,22.1,-5\n",
-     "outside the plausible range"),
+    (
+        "villages",
+        "village_id,name,lon,lat,population\nA,Thôn A,105.8,22.1,nhiều\n",
+        "is not a number",
+    ),
+    (
+        "villages",
+        "village_id,name,lon,lat,population\nA,Thôn A,105.8,22.1,-5\n",
+        "outside the plausible range",
+    ),
     ("sites", "site_id,operator,lon,lat,height_m\nS,Viettel,105.8,22.1,cao\n", "is not a number"),
     ("sites", "site_id,operator,lon,lat,tech\nS,Viettel,105.8,22.1,6G\n", "is not a list of"),
     ("sites", "site_id,operator,lon,lat,env\nS,Viettel,105.8,22.1,mars\n", "is not one of urban"),
     ("sites", "site_id,operator,lon,lat\nS,,105.8,22.1\n", "empty 'operator'"),
-    ("samples", "operator,tech,rsrp_dbm,lon,lat\nViettel,4G,-200,105.8,22.1\n",
-     "outside the plausible range"),
+    (
+        "samples",
+        "operator,tech,rsrp_dbm,lon,lat\nViettel,4G,-200,105.8,22.1\n",
+        "outside the plausible range",
+    ),
     ("pois", "poi_id,kind,lon,lat\nP,casino,105.8,22.1\n", "is not one of district_centre"),
     ("pois", "poi_id,kind,lon,lat,data_network\nP,commune_hq,105.8,22.1,maybe\n", "is not yes/no"),
-    ("sites", "site_id,operator,wkt\nS,Viettel,LINESTRING (105.8 22.1 ,105.9 22.2)\n",
-     "expected Point, got LineString"),
+    (
+        "sites",
+        'site_id,operator,wkt\nS,Viettel,"LINESTRING (105.8 22.1, 105.9 22.2)"\n',
+        "expected Point, got LineString",
+    ),
     ("fiber", "operator,wkt\nVNPT,LINESTRING (105.8 22.1\n", "is not readable WKT"),
     ("fiber", "operator,wkt\nVNPT,\n", "empty geometry"),
 ]
@@ -213,16 +227,19 @@ def test_row_faults_go_to_rejects_with_their_reason(
         "sites": "G,Viettel,105.9,22.2",
         "samples": "Viettel,4G,-90,105.9,22.2",
         "pois": "G,tourism,105.9,22.2",
-        "fiber": "VNPT,LINESTRING (105.8 22.1, 105.9 22.2)",
+        "fiber": 'VNPT,"LINESTRING (105.8 22.1, 105.9 22.2)"',
     }[kind]
     columns = header.split(",")
     good_cells = good.split(",") if kind != "fiber" else good.split(",", 1)
+    if "wkt" in columns and kind == "sites":
+        good_cells = ["G", "Viettel", "POINT (105.9 22.2)"]
     good_cells += [""] * (len(columns) - len(good_cells))
     if kind == "pois" and "data_network" in columns:
         good_cells[-1] = "có"
     path = write_csv(tmp_path / f"{kind}.csv", f"{header}\n{','.join(good_cells)}\n{bad_row}\n")
-    code, out, _ = run_cli(monkeypatch, capsys, "validate", kind, str(path), "--out",
-                           str(tmp_path / "out"))
+    code, out, _ = run_cli(
+        monkeypatch, capsys, "validate", kind, str(path), "--out", str(tmp_path / "out")
+    )
     assert code == 0
     assert "read 2, used 1, rejected 1" in out
     rejects = pd.read_csv(tmp_path / "out" / "rejects.csv")
@@ -248,14 +265,18 @@ def test_unrepairable_polygon_is_rejected(tmp_path: Path) -> None:
 
 
 def _dup_ids(tmp: Path) -> list[str]:
-    p = write_csv(tmp / "thon.csv",
-                  "village_id,name,lon,lat\nA,x,105.8,22.1\nB,y,105.8,22.1\nA,z,105.8,22.1\n")
+    p = write_csv(
+        tmp / "thon.csv",
+        "village_id,name,lon,lat\nA,x,105.8,22.1\nB,y,105.8,22.1\nA,z,105.8,22.1\n",
+    )
     return ["validate", "villages", str(p)]
 
 
 def _swapped(tmp: Path) -> list[str]:
-    p = write_csv(tmp / "tram.csv",
-                  "site_id,operator,Kinh độ,Vĩ độ\nS1,Viettel,22.15,105.83\nS2,VNPT,22.2,105.9\n")
+    p = write_csv(
+        tmp / "tram.csv",
+        "site_id,operator,Kinh độ,Vĩ độ\nS1,Viettel,22.15,105.83\nS2,VNPT,22.2,105.9\n",
+    )
     return ["validate", "sites", str(p)]
 
 
@@ -270,7 +291,7 @@ def _xy_northing_first(tmp: Path) -> list[str]:
 
 
 def _missing_column(tmp: Path) -> list[str]:
-    p = write_csv(tmp / "tram.csv", "ma,lon,lat\nS1,105.8,22.1\n")
+    p = write_csv(tmp / "tram.csv", "code,nha mang,lon,lat\nS1,Viettel,105.8,22.1\n")
     return ["validate", "sites", str(p)]
 
 
@@ -319,7 +340,8 @@ def _multi_layer(tmp: Path) -> list[str]:
 def _no_prj(tmp: Path) -> list[str]:
     frame = village_frame().to_crs(3405).set_crs(None, allow_override=True)
     p = tmp / "thon.shp"
-    frame.to_file(p)
+    with pytest.warns(UserWarning, match="crs"):
+        frame.to_file(p)
     return ["validate", "villages", str(p)]
 
 
@@ -362,8 +384,9 @@ FILE_FAULTS = [
 ]
 
 
-@pytest.mark.parametrize(("make", "message", "fixes"), FILE_FAULTS,
-                         ids=[f[0].__name__.strip("_") for f in FILE_FAULTS])
+@pytest.mark.parametrize(
+    ("make", "message", "fixes"), FILE_FAULTS, ids=[f[0].__name__.strip("_") for f in FILE_FAULTS]
+)
 def test_file_faults_stop_with_exit_2(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -380,13 +403,13 @@ def test_file_faults_stop_with_exit_2(
     for fix in fixes:
         assert fix in err
     # The message names the file (or the option) it is about.
-    assert any(part in err for part in (Path(args[2]).name, "--columns", "KIND"))
+    assert any(part in err for part in (Path(args[2]).name, "--columns", "--crs", "KIND"))
 
 
 def test_all_file_faults_are_reported_together(tmp_path: Path) -> None:
     path = write_csv(
         tmp_path / "tram.csv",
-        "ma,x,y\nS1,585000,2450000\nS1,585100,2450100\n",
+        "code,x,y\nS1,585000,2450000\nS1,585100,2450100\n",
     )
     with pytest.raises(InputError) as info:
         load_layer(path, "sites")
@@ -404,7 +427,9 @@ def test_parse_column_map() -> None:
     assert parse_column_map(None) == {}
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     rows=st.lists(
         st.tuples(

@@ -1,0 +1,242 @@
+"""National-scale benchmark: 100,000 village polygons and 120,000 sites over Vietnam.
+
+Run: ``.venv/bin/python -P benchmarks/bench_national.py`` (``make bench`` runs every benchmark).
+
+It measures, in one run on the same data:
+
+1. loading and validating ``villages.gpkg`` and ``sites.gpkg`` (target: under 10 s);
+2. hatangso's coverage engine, ``radius`` model, ``point`` and ``area`` rules (target: under
+   10 s, peak memory under 4 GiB);
+3. the idiomatic geopandas approach for the point rule: ``sjoin`` with ``predicate="dwithin"``
+   per technology and environment class (one distance per join), then a groupby;
+   hatangso must take at most half its time.
+
+Each measured step runs in a child process so that its peak memory (``ru_maxrss``) is its own.
+The synthetic data are written once to ``benchmarks/_data/`` (ignored by git).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "_data" / "national"
+N_VILLAGES = 100_000
+N_SITES = 120_000
+UTM48 = 32648
+
+# Vietnam as a few metric boxes in UTM 48N (north, centre, south), enough to spread the data
+# over the country's real extent (about 330,000 km2).
+BOXES = [
+    (220_000, 2_300_000, 780_000, 2_600_000),  # north
+    (480_000, 1_800_000, 860_000, 2_300_000),  # centre
+    (520_000, 1_200_000, 1_000_000, 1_800_000),  # central highlands and south-centre
+    (330_000, 950_000, 800_000, 1_250_000),  # Mekong delta and Hồ Chí Minh City
+]
+
+
+def _points_in_boxes(rng: np.random.Generator, n: int) -> np.ndarray:
+    areas = np.array([(b[2] - b[0]) * (b[3] - b[1]) for b in BOXES], dtype=float)
+    which = rng.choice(len(BOXES), size=n, p=areas / areas.sum())
+    b = np.array(BOXES, dtype=float)[which]
+    return np.column_stack([rng.uniform(b[:, 0], b[:, 2]), rng.uniform(b[:, 1], b[:, 3])])
+
+
+def make_data() -> tuple[Path, Path]:
+    """Write the synthetic national villages and sites (once)."""
+    import geopandas as gpd
+    import shapely
+
+    villages_path = DATA / "villages.gpkg"
+    sites_path = DATA / "sites.gpkg"
+    if villages_path.exists() and sites_path.exists():
+        return villages_path, sites_path
+    DATA.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(20231012)
+    seeds = _points_in_boxes(rng, N_VILLAGES)
+    cells = shapely.voronoi_polygons(shapely.multipoints(seeds))
+    cells = shapely.get_parts(cells)
+    # Keep each cell near its seed: clip to a 1.5 km disc so border cells stay village-sized.
+    tree = shapely.STRtree(shapely.points(seeds))
+    owner = tree.query_nearest(shapely.point_on_surface(cells), all_matches=False)[1]
+    cells = shapely.intersection(
+        cells, shapely.buffer(shapely.points(seeds[owner]), 1500, quad_segs=4)
+    )
+    villages = gpd.GeoDataFrame(
+        {
+            "village_id": [f"V{i:06d}" for i in range(len(cells))],
+            "name": [f"Thôn {i}" for i in range(len(cells))],
+            "commune": [f"Xã {i // 12}" for i in range(len(cells))],
+            "population": rng.integers(200, 3000, size=len(cells)).astype(float),
+        },
+        geometry=cells,
+        crs=UTM48,
+    ).to_crs(4326)
+    # Sites: near villages (towns draw more), four operators, a third carrying 5G.
+    anchor = seeds[rng.integers(0, len(seeds), size=N_SITES)]
+    xy = anchor + rng.normal(0, 2500, size=(N_SITES, 2))
+    env = rng.choice(["urban", "suburban", "rural"], size=N_SITES, p=[0.25, 0.3, 0.45])
+    sites = gpd.GeoDataFrame(
+        {
+            "site_id": [f"S{i:06d}" for i in range(N_SITES)],
+            "operator": rng.choice(
+                ["Viettel", "VNPT", "MobiFone", "Vietnamobile"],
+                size=N_SITES,
+                p=[0.45, 0.25, 0.22, 0.08],
+            ),
+            "tech": rng.choice(["4G", "4G;5G"], size=N_SITES, p=[0.7, 0.3]),
+            "height_m": rng.uniform(20, 45, size=N_SITES).round(1),
+            "env": env,
+        },
+        geometry=shapely.points(xy),
+        crs=UTM48,
+    ).to_crs(4326)
+    villages.to_file(villages_path, layer="villages", engine="pyogrio")
+    sites.to_file(sites_path, layer="sites", engine="pyogrio")
+    return villages_path, sites_path
+
+
+def _child(target, args, queue) -> None:  # type: ignore[no-untyped-def]
+    start = time.perf_counter()
+    result = target(*args)
+    elapsed = time.perf_counter() - start
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    queue.put((elapsed, peak_kib / 1024 / 1024, result))
+
+
+def measure(target, *args):  # type: ignore[no-untyped-def]
+    """Run `target(*args)` in a fresh process: (seconds, peak GiB, its return value)."""
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_child, args=(target, args, queue))
+    proc.start()
+    elapsed, peak, result = queue.get()
+    proc.join()
+    return elapsed, peak, result
+
+
+def load_both(villages_path: Path, sites_path: Path) -> dict[str, int]:
+    from hatangso.geo.validate import load_layer
+
+    villages = load_layer(villages_path, "villages")
+    sites = load_layer(sites_path, "sites")
+    return {
+        "villages": villages.used,
+        "sites": sites.used,
+        "rejected": villages.rejected + sites.rejected,
+    }
+
+
+def _load_frames(villages_path: Path, sites_path: Path):  # type: ignore[no-untyped-def]
+    import geopandas as gpd
+
+    return (
+        gpd.read_file(villages_path, engine="pyogrio"),
+        gpd.read_file(sites_path, engine="pyogrio"),
+    )
+
+
+def hatangso_rule(villages_path: Path, sites_path: Path, rule: str) -> dict[str, float]:
+    from hatangso.coverage.config import CoverageConfig
+    from hatangso.coverage.engine import CoverageInputs, assess
+
+    villages, sites = _load_frames(villages_path, sites_path)
+    start = time.perf_counter()
+    result = assess(
+        CoverageInputs(villages=villages, sites=sites),
+        CoverageConfig.model_validate({"mobile": {"rule": rule}}),
+    )
+    elapsed = time.perf_counter() - start
+    v = result.villages
+    return {
+        "engine_s": elapsed,
+        "mobile": float(v["covered_mobile"].mean()),
+        "5g": float(v["covered_5g"].mean()),
+    }
+
+
+def geopandas_point(villages_path: Path, sites_path: Path) -> dict[str, float]:
+    """The idiomatic geopandas way: sjoin dwithin per technology and reach class."""
+    import geopandas as gpd
+    import pandas as pd
+
+    from hatangso.coverage.config import DEFAULT_RADIUS_M
+
+    villages, sites = _load_frames(villages_path, sites_path)
+    start = time.perf_counter()
+    crs = villages.estimate_utm_crs()
+    points = gpd.GeoDataFrame(geometry=villages.to_crs(crs).representative_point())
+    sites_m = sites.to_crs(crs)
+    result = {}
+    for tech in ("4G", "5G"):
+        if tech == "4G":
+            carriers = sites_m  # every site carries 4G or better here
+        else:
+            carriers = sites_m[sites_m["tech"].str.contains("5G")]
+        hit = []
+        for env, radius in DEFAULT_RADIUS_M[tech].items():
+            group = carriers[carriers["env"] == env]
+            joined = gpd.sjoin(
+                points, group[["operator", "geometry"]], predicate="dwithin", distance=radius
+            )
+            hit.append(joined[["operator"]])
+        pairs = pd.concat(hit)
+        covered = points.index.isin(pairs.index)
+        if tech == "4G":
+            # serving operators, as hatangso reports them
+            pairs.reset_index().groupby("index")["operator"].agg(lambda s: ";".join(sorted(set(s))))
+        result[tech] = float(covered.mean())
+    elapsed = time.perf_counter() - start
+    return {"engine_s": elapsed, "mobile": result["4G"], "5g": result["5G"]}
+
+
+def main() -> int:
+    print(f"national benchmark: {N_VILLAGES:,} villages, {N_SITES:,} sites")
+    t0 = time.perf_counter()
+    villages_path, sites_path = make_data()
+    print(f"  data ready in {time.perf_counter() - t0:.1f} s ({DATA})")
+
+    load_s, load_gib, counts = measure(load_both, villages_path, sites_path)
+    print(
+        f"  load + validate (villages.gpkg + sites.gpkg): {load_s:.2f} s, peak "
+        f"{load_gib:.2f} GiB, used {counts['villages']:,} villages and {counts['sites']:,} "
+        f"sites, rejected {counts['rejected']}   [target < 10 s]"
+    )
+
+    rows = {}
+    for name, target, args in (
+        ("hatangso point", hatangso_rule, (villages_path, sites_path, "point")),
+        ("hatangso area", hatangso_rule, (villages_path, sites_path, "area")),
+        ("geopandas sjoin point", geopandas_point, (villages_path, sites_path)),
+    ):
+        _, peak, result = measure(target, *args)
+        rows[name] = (result["engine_s"], peak, result)
+        print(
+            f"  {name:24s} {result['engine_s']:6.2f} s  peak {peak:.2f} GiB  "
+            f"mobile {result['mobile']:.4f}  5G {result['5g']:.4f}"
+        )
+    ours = rows["hatangso point"][0]
+    theirs = rows["geopandas sjoin point"][0]
+    print(f"  point rule: hatangso / geopandas = {ours / theirs:.3f}   [target <= 0.5]")
+    agree = abs(rows["hatangso point"][2]["mobile"] - rows["geopandas sjoin point"][2]["mobile"])
+    print(f"  point rule: mobile shares differ by {agree:.2e} (must be 0)")
+    ok = (
+        load_s < 10
+        and ours < 10
+        and rows["hatangso area"][0] < 10
+        and ours <= 0.5 * theirs
+        and max(r[1] for r in rows.values() if r is not rows["geopandas sjoin point"]) < 4
+        and agree == 0
+    )
+    print("  targets met" if ok else "  TARGETS MISSED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
