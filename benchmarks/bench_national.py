@@ -171,7 +171,8 @@ def geopandas_point(villages_path: Path, sites_path: Path) -> dict[str, float]:
     villages, sites = _load_frames(villages_path, sites_path)
     start = time.perf_counter()
     crs = villages.estimate_utm_crs()
-    points = gpd.GeoDataFrame(geometry=villages.to_crs(crs).representative_point())
+    # The same points as hatangso: on the surface in lon/lat, then projected.
+    points = gpd.GeoDataFrame(geometry=villages.representative_point().to_crs(crs))
     sites_m = sites.to_crs(crs)
     result = {}
     for tech in ("4G", "5G"):

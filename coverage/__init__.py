@@ -1,1 +1,29 @@
-"""coverage."""
+"""The coverage engine: propagation, village coverage, fiber reach, sharing, indicators.
+
+The propagation models (:mod:`hatangso.coverage.propagation`) and ITM
+(:mod:`hatangso.coverage.terrain`) are used from their modules; this package re-exports the
+assessment itself, imported on first use.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "CoverageConfig": "config",
+    "load_config": "config",
+    "Assessment": "engine",
+    "CoverageInputs": "engine",
+    "assess": "engine",
+    "INDICATORS": "kpis",
+    "IndicatorValue": "kpis",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

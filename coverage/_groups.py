@@ -29,6 +29,19 @@ def join_unique_per_group(
         return out
     codes, names = pd.factorize(np.asarray(labels, dtype=object), sort=True)
     names = np.asarray(names, dtype=object)
+    if len(names) <= 62:
+        # Few labels (operators): one bincount per label sets a bit per group, and each
+        # distinct bit pattern is joined once.
+        mask = np.zeros(n_groups, dtype=np.int64)
+        for k in range(len(names)):
+            seen = np.bincount(groups[codes == k], minlength=n_groups) > 0
+            mask |= seen.astype(np.int64) << k
+        patterns, inverse = np.unique(mask, return_inverse=True)
+        texts = np.array(
+            [sep.join(names[[k for k in range(len(names)) if p >> k & 1]]) for p in patterns],
+            dtype=object,
+        )
+        return np.asarray(texts[inverse.reshape(-1)], dtype=object)
     key = np.unique(groups * len(names) + codes.astype(np.int64))
     group = key // len(names)
     label = key % len(names)

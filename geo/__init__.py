@@ -1,1 +1,36 @@
-"""geo."""
+"""Loading, validating and projecting hatangso's inputs.
+
+The names below are imported on first use, so that ``hatangso.geo.errors`` (which the command
+line needs at once) does not pull in geopandas.
+
+>>> from hatangso.geo import load_layer
+>>> layer = load_layer("villages.gpkg", "villages")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "CRSError": "errors",
+    "HatangsoError": "errors",
+    "InfeasibleError": "errors",
+    "InputError": "errors",
+    "Problem": "errors",
+    "Layer": "validate",
+    "load_layer": "validate",
+    "read_table": "io",
+    "metric_crs": "crs",
+    "parse_crs": "crs",
+    "vn2000_crs": "crs",
+    "vn2000_zone": "crs",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -22,7 +22,7 @@ import pandas as pd
 import shapely
 from branca.element import Element
 
-__all__ = ["OPERATOR_COLOURS", "inline_leaflet", "uncovered_map"]
+__all__ = ["OPERATOR_COLOURS", "find_outside_loads", "inline_leaflet", "uncovered_map"]
 
 OPERATOR_COLOURS = {
     "Viettel": "#e4002b",
@@ -228,11 +228,27 @@ def _kpi_panel(kpis: Mapping[str, Any], title: str) -> str:
     )
 
 
-_OUTSIDE = re.compile(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", re.IGNORECASE)
+_INLINE_SCRIPT = re.compile(r"<script>.*?</script>", re.IGNORECASE | re.DOTALL)
+_LOADS = re.compile(
+    r"""<(?:script|img|iframe|source|audio|video)\b[^>]*\bsrc\s*=\s*["']?(?:https?:)?//"""
+    r"""|<link\b[^>]*\bhref\s*=\s*["']?(?:https?:)?//"""
+    r"""|url\(\s*["']?(?:https?:)?//"""
+    r"""|@import\s+["']?(?:https?:)?//""",
+    re.IGNORECASE,
+)
+
+
+def find_outside_loads(page: str) -> list[str]:
+    """List what an HTML page would fetch from another host (scripts, styles, images, CSS).
+
+    Links a user may click (an ``<a href>``) load nothing and are not listed; the bodies of
+    inline scripts are skipped, so strings inside Leaflet's code do not count.
+    """
+    markup = _INLINE_SCRIPT.sub("<script></script>", page)
+    return [markup[max(m.start() - 60, 0) : m.end() + 60] for m in _LOADS.finditer(markup)]
 
 
 def _check_offline(page: str) -> None:
-    match = _OUTSIDE.search(page)
-    if match:
-        start = max(match.start() - 80, 0)
-        raise RuntimeError(f"map page would load from outside: {page[start : match.end() + 80]}")
+    loads = find_outside_loads(page)
+    if loads:
+        raise RuntimeError(f"map page would load from outside: {loads[0]}")

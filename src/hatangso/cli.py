@@ -25,7 +25,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(highlight=False, soft_wrap=True)
+# Wide enough for the KPI table when the output is a file or a pipe (rich assumes 80 columns).
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 110)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 KINDS_HELP = "villages|sites|access-points|fiber|poles|ducts|pois|settlements|samples|declared"
@@ -122,35 +123,27 @@ def _progress_printer(console: Console):  # type: ignore[no-untyped-def]
     return report
 
 
-def print_kpis(console: Console, document: dict[str, object]) -> None:
-    """Print the KPI table of a ``kpis.json`` document."""
-    table = Table(
-        "code",
-        "chỉ tiêu / indicator",
-        "value",
-        "numerator",
-        "denominator",
-        "target",
-        "met",
-        title="KPI",
-    )
-    for ind in document["indicators"]:  # type: ignore[attr-defined]
-        value = ind["value"]
-        target = ind["target"]
-        met = ind["met"]
+def _amount(x: float | int) -> str:
+    return f"{x:,.0f}" if float(x).is_integer() or abs(x) >= 100 else f"{x:,.2f}"
+
+
+def print_kpis(console: Console, document: dict[str, Any]) -> None:
+    """Print the KPI table and the input accounting of a ``kpis.json`` document."""
+    table = Table("chỉ tiêu / indicator", "value", "covered / of", "target", "met",
+                  title="KPI", title_justify="left")
+    for ind in document["indicators"]:
+        value, target, met = ind["value"], ind["target"], ind["met"]
         table.add_row(
-            ind["code"],
-            f"{ind['label_vi']}\n[dim]{ind['label_en']}[/dim]",
+            f"{ind['label_vi']}\n[dim]{ind['code']}[/dim]",
             "—" if value is None else f"{value:.1%}",
-            f"{ind['numerator']:,}",
-            f"{ind['denominator']:,}",
+            f"{_amount(ind['numerator'])} / {_amount(ind['denominator'])}",
             "" if target is None else f"{target:.0%}",
             "" if met is None else ("[green]yes[/green]" if met else "[red]no[/red]"),
         )
     console.print(table)
-    inputs = document.get("inputs", {})
-    accounting = Table("input", "read", "used", "rejected", "repaired", title="inputs")
-    for kind, c in inputs.items():  # type: ignore[attr-defined]
+    accounting = Table("input", "read", "used", "rejected", "repaired", title="inputs",
+                       title_justify="left")
+    for kind, c in document.get("inputs", {}).items():
         accounting.add_row(kind, *(str(c[k]) for k in ("read", "used", "rejected", "repaired")))
     console.print(accounting)
 
