@@ -130,6 +130,7 @@ def uncovered_map(
         location=[(miny + maxy) / 2, (minx + maxx) / 2],
         tiles=None,
         zoom_start=10,
+        zoom_snap=0.25,
         prefer_canvas=True,
         control_scale=True,
     )
@@ -220,11 +221,11 @@ def _kpi_panel(kpis: Mapping[str, Any], title: str) -> str:
             f"</small></td><td>{shown}</td><td>{goal}</td><td>{mark}</td></tr>"
         )
     return (
-        '<div id="kpi-panel" style="position:absolute;bottom:12px;left:12px;z-index:1000;'
+        '<div id="kpi-panel" style="position:absolute;bottom:24px;right:12px;z-index:1000;'
         "background:white;padding:8px;border-radius:6px;box-shadow:0 1px 4px #0004;"
         'font:12px sans-serif;max-width:420px;max-height:45%;overflow:auto">'
-        f"<b>{html.escape(title)}</b><table><tr><th>Chỉ tiêu / Indicator</th><th>Đạt</th>"
-        f"<th>Mục tiêu</th><th></th></tr>{''.join(rows)}</table></div>"
+        f"<b>{html.escape(title)}</b><table><tr><th>Chỉ tiêu / Indicator</th><th>Đạt<br>Value</th>"
+        f"<th>Mục tiêu<br>Target</th><th></th></tr>{''.join(rows)}</table></div>"
     )
 
 
