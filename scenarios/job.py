@@ -214,6 +214,7 @@ def _atomic(path: Path, write: Callable[[Path], None]) -> Path:
 def write_json(document: Mapping[str, Any], path: Path) -> Path:
     """Write a JSON document atomically, UTF-8, NaN written as null."""
     text = json.dumps(_clean(document), ensure_ascii=False, indent=2)
+
     def write(p: Path) -> None:
         p.write_text(text + "\n", encoding="utf-8")
 

@@ -129,8 +129,15 @@ def _amount(x: float | int) -> str:
 
 def print_kpis(console: Console, document: dict[str, Any]) -> None:
     """Print the KPI table and the input accounting of a ``kpis.json`` document."""
-    table = Table("chỉ tiêu / indicator", "value", "covered / of", "target", "met",
-                  title="KPI", title_justify="left")
+    table = Table(
+        "chỉ tiêu / indicator",
+        "value",
+        "covered / of",
+        "target",
+        "met",
+        title="KPI",
+        title_justify="left",
+    )
     for ind in document["indicators"]:
         value, target, met = ind["value"], ind["target"], ind["met"]
         table.add_row(
@@ -141,8 +148,9 @@ def print_kpis(console: Console, document: dict[str, Any]) -> None:
             "" if met is None else ("[green]yes[/green]" if met else "[red]no[/red]"),
         )
     console.print(table)
-    accounting = Table("input", "read", "used", "rejected", "repaired", title="inputs",
-                       title_justify="left")
+    accounting = Table(
+        "input", "read", "used", "rejected", "repaired", title="inputs", title_justify="left"
+    )
     for kind, c in document.get("inputs", {}).items():
         accounting.add_row(kind, *(str(c[k]) for k in ("read", "used", "rejected", "repaired")))
     console.print(accounting)

@@ -39,9 +39,18 @@ def test_osm_places_as_villages(
 ) -> None:
     path = DATA / "osm" / "geofabrik_vn_20180103" / "gis.osm_places_free_1.shp"
     monkeypatch.setattr(
-        sys, "argv",
-        ["hatangso", "validate", "villages", str(path), "--columns", "village_id=osm_id",
-         "--out", str(tmp_path)],
+        sys,
+        "argv",
+        [
+            "hatangso",
+            "validate",
+            "villages",
+            str(path),
+            "--columns",
+            "village_id=osm_id",
+            "--out",
+            str(tmp_path),
+        ],
     )
     with pytest.raises(SystemExit) as info:
         main()
