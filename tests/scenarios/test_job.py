@@ -1,0 +1,203 @@
+"""`hatangso coverage` end to end: the contract's outputs, columns and exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from hatangso.cli import main
+from hatangso.scenarios.maps import find_outside_loads
+
+UTM = 32648
+X0, Y0 = 600_000.0, 2_450_000.0
+
+
+def run_cli(monkeypatch, capsys, *args: str):
+    monkeypatch.setattr(sys, "argv", ["hatangso", *args])
+    with pytest.raises(SystemExit) as info:
+        main()
+        sys.exit(0)
+    captured = capsys.readouterr()
+    return info.value.code, captured.out, captured.err
+
+
+@pytest.fixture
+def inputs(tmp_path: Path) -> dict[str, Path]:
+    # Three 1 km villages in a row, 0, 4 and 10 km east of a Viettel+VNPT mast; one bad row.
+    boxes = [shapely.box(X0 + x, Y0, X0 + x + 1000, Y0 + 1000) for x in (0, 4000, 10_000)]
+    villages = gpd.GeoDataFrame(
+        {
+            "Mã thôn": ["T1", "T2", "T3"],
+            "Tên thôn": ["Nà Mằm", "Pác Nặm", "Khuổi Hát"],
+            "Xã": ["Xã A", "Xã A", "Xã B"],
+            "Dân số": [300.0, 500.0, 200.0],
+            "Số hộ": [70.0, 120.0, 50.0],
+        },
+        geometry=boxes,
+        crs=UTM,
+    ).to_crs(4326)
+    villages.to_file(tmp_path / "thon.gpkg")
+    sites = gpd.GeoDataFrame(
+        {"site_id": ["S1", "S2"], "operator": ["viettel", "Vinaphone"], "tech": ["4G", "4G;5G"]},
+        geometry=shapely.points([(X0 + 500, Y0 + 500), (X0 + 510, Y0 + 500)]),
+        crs=UTM,
+    ).to_crs(4326)
+    lon, lat = sites.geometry.x, sites.geometry.y
+    (tmp_path / "tram.csv").write_text(
+        "Mã trạm,Nhà mạng,Kinh độ,Vĩ độ,Công nghệ\n"
+        f"S1,viettel,{lon[0]:.7f},{lat[0]:.7f},4G\n"
+        f"S2,Vinaphone,{lon[1]:.7f},{lat[1]:.7f},4G;5G\n"
+        "S3,Mobi,,,4G\n",
+        encoding="utf-8",
+    )
+    aps = gpd.GeoDataFrame(
+        {"ap_id": ["A1"], "operator": ["VNPT"]},
+        geometry=shapely.points([(X0 + 4500, Y0 + 700)]),
+        crs=UTM,
+    ).to_crs(4326)
+    aps.to_file(tmp_path / "ap.geojson")
+    (tmp_path / "config.yaml").write_text(
+        "mobile: {rule: point}\ntargets: {village_mobile_coverage: 1.0}\n", encoding="utf-8"
+    )
+    return {
+        "villages": tmp_path / "thon.gpkg",
+        "sites": tmp_path / "tram.csv",
+        "aps": tmp_path / "ap.geojson",
+        "config": tmp_path / "config.yaml",
+    }
+
+
+def test_coverage_writes_the_contract_outputs(inputs, tmp_path, monkeypatch, capsys) -> None:
+    out = tmp_path / "out"
+    code, stdout, stderr = run_cli(
+        monkeypatch,
+        capsys,
+        "coverage",
+        "--villages",
+        str(inputs["villages"]),
+        "--sites",
+        str(inputs["sites"]),
+        "--access-points",
+        str(inputs["aps"]),
+        "--config",
+        str(inputs["config"]),
+        "--out",
+        str(out),
+    )
+    assert code == 0, stderr
+    for name in ("kpis.json", "villages.gpkg", "rejects.csv", "map.html", "towers.geojson"):
+        assert (out / name).exists(), name
+
+    kpis = json.loads((out / "kpis.json").read_text(encoding="utf-8"))
+    by_code = {i["code"]: i for i in kpis["indicators"]}
+    mobile = by_code["village_mobile_coverage"]
+    # T1 and T2 are within 5 km (rural 4G reach) of the mast; T3 (10.5 km) is not.
+    assert (mobile["numerator"], mobile["denominator"], mobile["value"]) == (2, 3, 2 / 3)
+    assert mobile["target"] == 1.0 and mobile["met"] is False
+    assert set(mobile) == {
+        "code",
+        "label_vi",
+        "label_en",
+        "value",
+        "numerator",
+        "denominator",
+        "target",
+        "met",
+    }
+    # Indicators without inputs are left out (no poles were given).
+    assert "pole_sharing_ratio" not in by_code
+    assert by_code["bts_site_sharing_ratio"]["value"] == 1.0
+    assert kpis["inputs"]["sites"] == {"read": 3, "used": 2, "rejected": 1, "repaired": 0}
+    assert kpis["by_unit"]["commune"][0]["unit"] == "Xã A"
+
+    villages = gpd.read_file(out / "villages.gpkg", layer="villages")
+    for column in (
+        "covered_mobile",
+        "covered_5g",
+        "covered_ftth",
+        "best_dbm",
+        "nearest_site_m",
+        "serving_operators",
+        "ftth_distance_m",
+    ):
+        assert column in villages, column
+    assert villages["covered_mobile"].tolist() == [True, True, False]
+    assert villages["serving_operators"].tolist() == ["VNPT;Viettel", "VNPT;Viettel", ""]
+    # Only T2 lies within 500 m (straight line: no roads given) of the access point.
+    assert villages["covered_ftth"].tolist() == [False, True, False]
+    assert villages["village_id"].tolist() == ["T1", "T2", "T3"]
+
+    rejects = pd.read_csv(out / "rejects.csv")
+    assert rejects.to_dict("records") == [
+        {"file": "tram.csv", "row": 3, "id": "S3", "reason": rejects["reason"][0]}
+    ]
+    assert "no usable coordinates" in rejects["reason"][0]
+    page = (out / "map.html").read_text(encoding="utf-8")
+    assert find_outside_loads(page) == []
+    # The uncovered village is on the map (folium writes GeoJSON with \u escapes).
+    assert "Khuổi Hát" in page or json.dumps("Khuổi Hát")[1:-1] in page
+    assert "village_mobile_coverage" in stdout
+
+
+def test_coverage_bad_input_exits_2(inputs, tmp_path, monkeypatch, capsys) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("site_id,operator,x,y\nS1,Viettel,585000,2450000\n", encoding="utf-8")
+    code, _, stderr = run_cli(
+        monkeypatch,
+        capsys,
+        "coverage",
+        "--villages",
+        str(inputs["villages"]),
+        "--sites",
+        str(bad),
+        "--out",
+        str(tmp_path / "o"),
+    )
+    assert code == 2
+    assert "bad.csv" in stderr and "--crs" in stderr
+
+
+def test_bad_config_exits_2(inputs, tmp_path, monkeypatch, capsys) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("mobile: {rule: nearest}\ntargets: {village_5g: 1.0}\n", encoding="utf-8")
+    code, _, stderr = run_cli(
+        monkeypatch,
+        capsys,
+        "coverage",
+        "--villages",
+        str(inputs["villages"]),
+        "--sites",
+        str(inputs["sites"]),
+        "--config",
+        str(config),
+        "--out",
+        str(tmp_path / "o"),
+    )
+    assert code == 2
+    assert "bad.yaml" in stderr and "mobile.rule" in stderr and "targets" in stderr
+
+
+def test_hata_model_reports_received_power(inputs, tmp_path) -> None:
+    from hatangso.coverage.config import CoverageConfig
+    from hatangso.scenarios.job import InputFiles, run_coverage
+
+    config = CoverageConfig.model_validate({"mobile": {"model": "hata", "threshold_dbm": -110}})
+    result = run_coverage(
+        InputFiles(villages=inputs["villages"], sites=inputs["sites"]), config, tmp_path / "h"
+    )
+    villages = result.assessment.villages
+    covered = villages["covered_mobile"].to_numpy(dtype=bool)
+    best = villages["best_dbm"].to_numpy(dtype=float)
+    # Covered villages carry a received power at or above the threshold; the others none.
+    assert covered.any()
+    assert np.all(best[covered] >= -110 - 1e-6)
+    assert np.all(np.isnan(best[~covered]))
+    # Power falls with distance: T1 (on the mast) hears more than T2 (4 km).
+    assert best[0] > best[1]
