@@ -457,3 +457,26 @@ def test_read_equals_used_plus_rejected(tmp_path_factory: pytest.TempPathFactory
     assert sorted([*layer.rejects["row"], *layer.frame["source_row"]]) == list(
         range(1, len(rows) + 1)
     )
+
+
+def test_xy_csv_in_the_provinces_vn2000_zone(tmp_path: Path) -> None:
+    import pyproj
+
+    from hatangso.geo.crs import vn2000_crs
+
+    # Bắc Kạn's zone has its central meridian at 106°30'; write two points in it and read them
+    # back through --crs VN2000:<province>, accent- and case-insensitively.
+    to_zone = pyproj.Transformer.from_crs(4326, vn2000_crs(106.5), always_xy=True)
+    x, y = to_zone.transform([105.83, 105.9], [22.15, 22.2])
+    path = write_csv(
+        tmp_path / "tram.csv",
+        "site_id,operator,x,y\n"
+        + "".join(
+            f"S{i},Viettel,{a:.3f},{b:.3f}\n" for i, (a, b) in enumerate(zip(x, y, strict=True))
+        ),
+    )
+    layer = load_layer(path, "sites", crs="vn2000:bac kan")
+    np.testing.assert_allclose(layer.frame.geometry.x, [105.83, 105.9], atol=1e-7)
+    np.testing.assert_allclose(layer.frame.geometry.y, [22.15, 22.2], atol=1e-7)
+    # Easting near 430 km, west of the 106°30' meridian's 500 km false easting.
+    assert 400_000 < x[0] < 500_000
