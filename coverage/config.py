@@ -85,6 +85,58 @@ class SharingConfig(_Strict):
     colocation_tolerance_m: float = Field(30.0, ge=0.0, le=1000.0)
 
 
+class SitingCostsConfig(_Strict):
+    """``siting.costs:`` cost of one site of each candidate kind.
+
+    Costs are in one unit of the user's choosing: relative units by default (a new tower 1.0,
+    a tenancy on another operator's tower 0.35 of that), or money (e.g. million VND) when every
+    value, and the ``cost`` column of a candidate file, is written in it.
+    """
+
+    new_tower: float = Field(1.0, ge=0.0)
+    colocation: float = Field(0.35, ge=0.0)
+
+
+class SitingConfig(_Strict):
+    """``siting:`` section: candidate sites and the solver of ``hatangso plan``.
+
+    Examples
+    --------
+    >>> SitingConfig().costs.colocation
+    0.35
+    """
+
+    costs: SitingCostsConfig = Field(default_factory=SitingCostsConfig)
+    #: Candidates closer than this (m) are one candidate (the cheaper kind stays).
+    candidate_spacing_m: float = Field(100.0, ge=0.0, le=10_000.0)
+    #: How far (m) from an uncovered village DEM high points are searched.
+    high_point_radius_m: float = Field(3000.0, gt=0.0, le=50_000.0)
+    #: Side (m) of the window in which a DEM cell must be the highest to be a high point.
+    high_point_window_m: float = Field(500.0, gt=0.0, le=20_000.0)
+    #: Most candidates kept for the solver (those covering the most demand weight).
+    max_candidates: int = Field(5000, ge=1)
+    #: Polygons (any vector file) inside which no site may be planned.
+    exclusion: Path | None = None
+    #: Antenna height (m), technology and environment of a new site.
+    height_m: float = Field(30.0, gt=0.0, le=300.0)
+    tech: str = "4G"
+    env: Env = "rural"
+    #: What a village weighs: 1 each, or its ``population``.
+    weight: Literal["villages", "population"] = "villages"
+    #: What ``--budget`` counts: a number of sites, or the sum of the sites' costs.
+    budget_unit: Literal["sites", "cost"] = "sites"
+    time_limit_s: float = Field(60.0, gt=0.0)
+    mip_rel_gap: float = Field(1e-4, ge=0.0, lt=1.0)
+
+    @field_validator("tech")
+    @classmethod
+    def _known_tech(cls, value: str) -> str:
+        parts = [p.strip() for p in value.split(";") if p.strip()]
+        if not parts or any(p not in ("4G", "5G") for p in parts):
+            raise ValueError(f"tech {value!r}: use 4G, 5G or 4G;5G")
+        return ";".join(parts)
+
+
 class CoverageConfig(_Strict):
     """The whole configuration file.
 
@@ -101,6 +153,7 @@ class CoverageConfig(_Strict):
     ftth: FtthConfig = Field(default_factory=FtthConfig)
     samples: SamplesConfig = Field(default_factory=SamplesConfig)
     sharing: SharingConfig = Field(default_factory=SharingConfig)
+    siting: SitingConfig = Field(default_factory=SitingConfig)
     targets: dict[str, float] = Field(default_factory=dict)
 
     @field_validator("targets")

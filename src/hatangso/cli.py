@@ -207,6 +207,90 @@ def coverage(
 
 
 @app.command()
+def plan(
+    villages: Annotated[Path, typer.Option(help="Village polygons or points.")],
+    sites: Annotated[Path, typer.Option(help="Existing BTS sites of every operator.")],
+    operator: Annotated[str, typer.Option(help="The operator planning (e.g. Viettel).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    budget: Annotated[
+        float | None, typer.Option(help="Sites to build (or money, with siting.budget_unit).")
+    ] = None,
+    target: Annotated[
+        float | None, typer.Option(help="Share of the dark villages to cover, 0 to 1.")
+    ] = None,
+    dem: Annotated[Path | None, typer.Option(help="DEM for high-point candidates.")] = None,
+    candidates: Annotated[Path | None, typer.Option(help="Only these candidate sites.")] = None,
+    config: Annotated[Path | None, typer.Option(help="Configuration YAML.")] = None,
+    scope: Annotated[
+        str, typer.Option(help="any: villages no operator covers; own: the operator's gaps.")
+    ] = "any",
+    settlements: Annotated[Path | None, typer.Option(help="Residential clusters.")] = None,
+    method: Annotated[str, typer.Option(help="milp (exact, with gap) or greedy.")] = "milp",
+) -> None:
+    """Propose new sites that close the coverage gap at least cost, sharing towers first."""
+    from hatangso.scenarios.plan_job import run_plan
+
+    if (budget is None) == (target is None):
+        raise InputError(
+            Problem(
+                file="options",
+                message="give exactly one of --budget and --target",
+                fix="e.g. --target 1.0 to cover every reachable dark village",
+            )
+        )
+    progress = _progress_printer(err)
+    try:
+        result = run_plan(
+            villages=villages,
+            sites=sites,
+            operator=operator,
+            budget=budget,
+            target=target,
+            out_dir=out_dir,
+            dem=dem,
+            candidates=candidates,
+            config=config,
+            scope=scope,
+            method=method,
+            settlements=settlements,
+            progress=progress,
+        )
+    finally:
+        progress(None)
+    _print_plan(result.document)
+    out.print(f"outputs in {out_dir}: " + ", ".join(p.name for p in result.files.values()))
+
+
+def _print_plan(document: dict[str, Any]) -> None:
+    table = Table(
+        "#",
+        "site",
+        "co-located with",
+        "villages",
+        "people",
+        "cost",
+        title="plan",
+        title_justify="left",
+    )
+    for site in document.get("sites", []):
+        partner = site.get("colocated_with")
+        table.add_row(
+            str(site.get("rank")),
+            str(site.get("site_id")),
+            "" if partner in (None, "") else f"{partner} ({site.get('partner_operator')})",
+            str(site.get("villages_newly_covered")),
+            _amount(site.get("people_newly_covered") or 0),
+            _amount(site.get("cost") or 0),
+        )
+    out.print(table)
+    gap = document.get("gap")
+    out.print(
+        f"status {document.get('status')}, method {document.get('method')}, "
+        f"gap {'unknown' if gap is None else f'{gap:.2%}'}"
+    )
+
+
+@app.command()
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("demo-out"),
     seed: Annotated[int, typer.Option(help="Seed of the generated province.")] = 2023,

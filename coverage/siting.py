@@ -1,0 +1,831 @@
+"""Site planning: candidate sites, their coverage of the dark villages, and a ranked plan.
+
+An operator asked to cover the last villages needs to know which sites to build, where, in what
+order, and which of them can go on a tower another operator already has. This module builds the
+three pieces :mod:`hatangso.coverage.optimize` needs and turns its answer into that plan:
+
+1. :func:`build_candidates`: where a site could go. Other operators' towers near the villages
+   (co-location, at the cheaper tenancy cost), settlement points and centres of the villages
+   still dark, local high points of a DEM around them, or only the user's own candidate file;
+   exclusion polygons remove candidates, and candidates closer than ``candidate_spacing_m`` are
+   merged (the cheaper kind stays).
+2. :func:`coverage_matrix`: the sparse candidate-by-village matrix, from the same
+   :func:`~hatangso.coverage.mobile.site_table` and :func:`~hatangso.coverage.mobile.covered_points`
+   the coverage engine uses, so a planned site covers in the plan what it covers in the engine.
+3. :func:`plan_sites`: the least-cost cover of a target share (LSCP) or the maximal cover within
+   a budget (MCLP), exactly with HiGHS or by lazy greedy, returned as ranked sites with what each
+   newly covers.
+
+All geometry here is in the run's metric CRS (:func:`hatangso.geo.crs.metric_crs`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import geopandas as gpd
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyproj
+import scipy.sparse as sp
+import shapely
+from scipy.spatial import cKDTree
+
+from hatangso.coverage import mobile, sharing
+from hatangso.coverage.config import MobileConfig, SitingConfig
+from hatangso.coverage.optimize import (
+    Method,
+    Solution,
+    TargetInfeasibleError,
+    max_coverage,
+    min_cost_cover,
+)
+from hatangso.geo.crs import require_projected
+from hatangso.geo.errors import InfeasibleError, InputError, Problem
+
+__all__ = [
+    "CANDIDATE_COLUMNS",
+    "CandidateKind",
+    "PlanInfeasibleError",
+    "SitePlan",
+    "build_candidates",
+    "candidate_sites",
+    "colocation_candidates",
+    "coverage_matrix",
+    "high_point_candidates",
+    "infeasible_message",
+    "plan_sites",
+    "point_candidates",
+]
+
+log = logging.getLogger(__name__)
+
+CandidateKind = Literal["colocation", "user", "high_point", "settlement", "village_centre"]
+
+#: Columns of a candidate frame, besides its Point geometry (metric CRS).
+CANDIDATE_COLUMNS = (
+    "candidate_id",
+    "kind",
+    "cost",
+    "height_m",
+    "tech",
+    "env",
+    "colocated_with",
+    "partner_operator",
+)
+
+#: Order in which kinds win when two candidates are merged: cheaper and surer first.
+_KIND_PRIORITY: dict[str, int] = {
+    "colocation": 0,
+    "user": 1,
+    "high_point": 2,
+    "settlement": 3,
+    "village_centre": 4,
+}
+
+_FloatArray = npt.NDArray[np.float64]
+_IntArray = npt.NDArray[np.int64]
+_BoolArray = npt.NDArray[np.bool_]
+
+
+# --------------------------------------------------------------------------------------------
+# Candidates
+# --------------------------------------------------------------------------------------------
+
+
+def _frame(
+    xy: _FloatArray,
+    *,
+    crs: Any,
+    ids: npt.ArrayLike,
+    kind: str,
+    cost: npt.ArrayLike,
+    height_m: npt.ArrayLike,
+    tech: str | npt.ArrayLike,
+    env: str | npt.ArrayLike,
+    colocated_with: npt.ArrayLike | None = None,
+    partner_operator: npt.ArrayLike | None = None,
+) -> gpd.GeoDataFrame:
+    n = len(xy)
+    none = np.full(n, None, dtype=object)
+    table = pd.DataFrame(
+        {
+            "candidate_id": np.asarray(ids, dtype=object),
+            "kind": np.full(n, kind, dtype=object),
+            "cost": np.broadcast_to(np.asarray(cost, dtype=float), (n,)).copy(),
+            "height_m": np.broadcast_to(np.asarray(height_m, dtype=float), (n,)).copy(),
+            "tech": np.broadcast_to(np.asarray(tech, dtype=object), (n,)).copy(),
+            "env": np.broadcast_to(np.asarray(env, dtype=object), (n,)).copy(),
+            "colocated_with": none if colocated_with is None else np.asarray(colocated_with),
+            "partner_operator": none if partner_operator is None else np.asarray(partner_operator),
+        }
+    )
+    points = shapely.points(xy) if n else np.empty(0, dtype=object)
+    return gpd.GeoDataFrame(table, geometry=points, crs=crs)
+
+
+def colocation_candidates(
+    sites: gpd.GeoDataFrame,
+    *,
+    operator: str,
+    tolerance_m: float,
+    cost: float,
+    tech: str,
+    env: str,
+    default_height_m: float,
+) -> gpd.GeoDataFrame:
+    """One candidate per tower location that `operator` does not use yet.
+
+    Parameters
+    ----------
+    sites
+        Every operator's existing sites, Points in a projected CRS, with ``site_id``,
+        ``operator`` and optionally ``height_m``.
+    operator
+        The planning operator.
+    tolerance_m
+        Sites this close form one tower location (``sharing.colocation_tolerance_m``).
+    cost
+        Cost of a tenancy on an existing tower.
+    tech, env
+        Technology and environment of the planned site.
+    default_height_m
+        Antenna height when the partner's sites give none.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        :data:`CANDIDATE_COLUMNS`, kind ``colocation``: the candidate stands at the position of
+        the location's first site (so the engine groups it with that tower), ``colocated_with``
+        is that site's id, ``partner_operator`` the location's operators (';'-joined) and
+        ``height_m`` the highest antenna on the tower.
+    """
+    require_projected(sites.crs, what="co-location candidates")
+    if len(sites) == 0:
+        return _empty(sites.crs)
+    towers = sharing.tower_locations(sites, tolerance_m=tolerance_m)
+    location = towers.location
+    n_loc = len(towers.table)
+    ops = towers.table["operators"].astype(str).to_numpy(dtype=object)
+    has_op = np.array([operator in o.split(";") for o in ops], dtype=bool)
+    # First site of each location (rows are numbered by their first site).
+    _, first = np.unique(location, return_index=True)
+    height = (
+        pd.to_numeric(sites["height_m"], errors="coerce").to_numpy(dtype=float)
+        if "height_m" in sites
+        else np.full(len(sites), np.nan)
+    )
+    top = np.full(n_loc, -np.inf)
+    np.maximum.at(top, location, np.where(np.isnan(height), -np.inf, height))
+    top = np.where(np.isfinite(top), top, default_height_m)
+    keep = np.flatnonzero(~has_op)
+    idx = first[keep]
+    xy = np.column_stack([sites.geometry.x.to_numpy()[idx], sites.geometry.y.to_numpy()[idx]])
+    site_ids = sites["site_id"].astype(str).to_numpy(dtype=object)[idx]
+    return _frame(
+        xy,
+        crs=sites.crs,
+        ids=np.array([f"COLO-{s}" for s in site_ids], dtype=object),
+        kind="colocation",
+        cost=cost,
+        height_m=top[keep],
+        tech=tech,
+        env=env,
+        colocated_with=site_ids,
+        partner_operator=ops[keep],
+    )
+
+
+def point_candidates(
+    xy: _FloatArray,
+    ids: npt.ArrayLike,
+    *,
+    crs: Any,
+    kind: CandidateKind,
+    cost: float,
+    height_m: float,
+    tech: str,
+    env: str,
+) -> gpd.GeoDataFrame:
+    """New-tower candidates at given points (settlements, village centres, high points).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        :data:`CANDIDATE_COLUMNS`; ``candidate_id`` is ``"<KIND>-<id>"``.
+    """
+    prefix = {"settlement": "SET", "village_centre": "CTR", "high_point": "HP", "user": "USR"}
+    tag = prefix.get(kind, kind.upper())
+    labels = np.array([f"{tag}-{i}" for i in np.asarray(ids).tolist()], dtype=object)
+    return _frame(
+        np.asarray(xy, dtype=float).reshape(-1, 2),
+        crs=crs,
+        ids=labels,
+        kind=kind,
+        cost=cost,
+        height_m=height_m,
+        tech=tech,
+        env=env,
+    )
+
+
+def high_point_candidates(
+    dem: Any,
+    demand_xy: _FloatArray,
+    *,
+    radius_m: float,
+    window_m: float,
+    max_points: int,
+) -> tuple[_FloatArray, _FloatArray]:
+    """Local high points of a DEM near the demand points.
+
+    Parameters
+    ----------
+    dem
+        A :class:`hatangso.coverage.rasters.Raster` of elevations (m) in the run's metric CRS.
+    demand_xy
+        ``(n, 2)`` demand points (metric CRS).
+    radius_m
+        Only high points this close to a demand point are kept.
+    window_m
+        A cell is a high point when it is the highest of the square window of this side centred
+        on it, and higher than the window's lowest cell (flat ground has no high point).
+    max_points
+        The highest this many are kept.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(m, 2)`` cell centres and their ``(m,)`` elevations (m), highest first.
+    """
+    from scipy.ndimage import maximum_filter, minimum_filter
+
+    z = np.asarray(dem.array, dtype=np.float64)
+    if z.size == 0 or len(demand_xy) == 0:
+        return np.empty((0, 2)), np.empty(0)
+    dx, dy = dem.res
+    size = max(3, round(window_m / min(dx, dy)) | 1)
+    filled = np.where(np.isnan(z), -np.inf, z)
+    peak = (filled == maximum_filter(filled, size=size, mode="nearest")) & np.isfinite(filled)
+    low = minimum_filter(np.where(np.isnan(z), np.inf, z), size=size, mode="nearest")
+    peak &= filled > low
+    rows, cols = np.nonzero(peak)
+    if rows.size == 0:
+        return np.empty((0, 2)), np.empty(0)
+    t = dem.transform
+    x = t.c + (cols + 0.5) * t.a
+    y = t.f + (rows + 0.5) * t.e
+    xy = np.column_stack([x, y])
+    near, _ = cKDTree(demand_xy).query(xy, k=1, distance_upper_bound=radius_m)
+    keep = np.isfinite(near)
+    xy, elev = xy[keep], z[rows[keep], cols[keep]]
+    order = np.argsort(-elev, kind="stable")[:max_points]
+    return xy[order], elev[order]
+
+
+def _empty(crs: Any) -> gpd.GeoDataFrame:
+    return _frame(
+        np.empty((0, 2)), crs=crs, ids=[], kind="user", cost=0.0, height_m=0.0, tech="4G", env=""
+    )
+
+
+def _dedupe(candidates: gpd.GeoDataFrame, spacing_m: float) -> gpd.GeoDataFrame:
+    """Merge candidates closer than `spacing_m`: the better kind (then cheaper, then first) stays.
+
+    A candidate is dropped when any better-ranked candidate lies within `spacing_m`, even one
+    dropped itself; in a chain of close candidates this may keep fewer than a sequential pass.
+    """
+    n = len(candidates)
+    if n < 2 or spacing_m <= 0:
+        return candidates
+    rank = candidates["kind"].map(_KIND_PRIORITY).to_numpy(dtype=float)
+    order = np.lexsort((np.arange(n), candidates["cost"].to_numpy(dtype=float), rank))
+    pos = np.empty(n, dtype=np.int64)
+    pos[order] = np.arange(n)
+    xy = np.column_stack([candidates.geometry.x, candidates.geometry.y])
+    pairs = cKDTree(xy).query_pairs(r=spacing_m, output_type="ndarray")
+    drop = np.zeros(n, dtype=bool)
+    if len(pairs):
+        a, b = pairs[:, 0], pairs[:, 1]
+        worse = np.where(pos[a] > pos[b], a, b)
+        drop[worse] = True
+    return candidates.loc[~drop]
+
+
+def _partners(
+    candidates: gpd.GeoDataFrame,
+    colocations: gpd.GeoDataFrame,
+    *,
+    tolerance_m: float,
+    cost: float,
+) -> gpd.GeoDataFrame:
+    """User candidates standing on another operator's tower become co-locations (no own cost)."""
+    if len(candidates) == 0 or len(colocations) == 0:
+        return candidates
+    cxy = np.column_stack([colocations.geometry.x, colocations.geometry.y])
+    uxy = np.column_stack([candidates.geometry.x, candidates.geometry.y])
+    d, i = cKDTree(cxy).query(uxy, k=1, distance_upper_bound=max(tolerance_m, 1e-9))
+    hit = np.isfinite(d)
+    if not hit.any():
+        return candidates
+    out = candidates.copy()
+    j = i[hit]
+    out.loc[hit, "colocated_with"] = colocations["colocated_with"].to_numpy(dtype=object)[j]
+    out.loc[hit, "partner_operator"] = colocations["partner_operator"].to_numpy(dtype=object)[j]
+    own = (
+        out["cost_given"].to_numpy(dtype=bool) if "cost_given" in out else np.zeros(len(out), bool)
+    )
+    fill = hit & ~own
+    out.loc[fill, "cost"] = cost
+    return out
+
+
+def build_candidates(
+    *,
+    operator: str,
+    demand_xy: _FloatArray,
+    crs: pyproj.CRS,
+    settings: SitingConfig,
+    tolerance_m: float,
+    sites: gpd.GeoDataFrame | None = None,
+    settlements_xy: _FloatArray | None = None,
+    settlement_ids: npt.ArrayLike | None = None,
+    centres_xy: _FloatArray | None = None,
+    centre_ids: npt.ArrayLike | None = None,
+    dem: Any | None = None,
+    user: gpd.GeoDataFrame | None = None,
+    exclusion: gpd.GeoDataFrame | None = None,
+) -> gpd.GeoDataFrame:
+    """Candidate sites of `operator` for covering the demand points.
+
+    Parameters
+    ----------
+    operator
+        The planning operator.
+    demand_xy
+        ``(n, 2)`` points of the villages still to cover (metric CRS); high points are searched
+        near them.
+    crs
+        The run's metric CRS (of every array and frame given).
+    settings
+        The ``siting:`` configuration.
+    tolerance_m
+        ``sharing.colocation_tolerance_m``.
+    sites
+        Existing sites of every operator (metric CRS): co-location candidates.
+    settlements_xy, settlement_ids
+        Residential clusters of the villages still to cover.
+    centres_xy, centre_ids
+        Centres of the villages still to cover.
+    dem
+        Elevation :class:`~hatangso.coverage.rasters.Raster` in `crs`: local high points.
+    user
+        The user's own candidates (metric CRS, validated as ``sites``, optional ``cost``
+        column). When given, they are the only candidates: a user's file restricts the plan
+        to it. A user candidate on another operator's tower is marked as a
+        co-location (at the co-location cost unless the file gives a cost).
+    exclusion
+        Polygons (metric CRS) in which no candidate may stand.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        :data:`CANDIDATE_COLUMNS` plus a Point geometry in `crs`, index ``0 .. n-1``.
+    """
+    costs = settings.costs
+    colos = (
+        colocation_candidates(
+            sites,
+            operator=operator,
+            tolerance_m=tolerance_m,
+            cost=costs.colocation,
+            default_height_m=settings.height_m,
+            tech=settings.tech,
+            env=settings.env,
+        )
+        if sites is not None and len(sites)
+        else _empty(crs)
+    )
+    parts: list[gpd.GeoDataFrame] = []
+    if user is not None:
+        parts.append(
+            _partners(
+                _user_candidates(user, settings),
+                colos,
+                tolerance_m=tolerance_m,
+                cost=costs.colocation,
+            )
+        )
+    else:
+        parts.append(colos)
+
+        def new(xy: _FloatArray, ids: npt.ArrayLike, kind: CandidateKind) -> gpd.GeoDataFrame:
+            return point_candidates(
+                xy,
+                ids,
+                crs=crs,
+                kind=kind,
+                cost=costs.new_tower,
+                height_m=settings.height_m,
+                tech=settings.tech,
+                env=settings.env,
+            )
+
+        if dem is not None:
+            hxy, _ = high_point_candidates(
+                dem,
+                demand_xy,
+                radius_m=settings.high_point_radius_m,
+                window_m=settings.high_point_window_m,
+                max_points=settings.max_candidates,
+            )
+            parts.append(new(hxy, np.arange(len(hxy)), "high_point"))
+        if settlements_xy is not None and len(settlements_xy):
+            ids = settlement_ids if settlement_ids is not None else np.arange(len(settlements_xy))
+            parts.append(new(settlements_xy, ids, "settlement"))
+        if centres_xy is not None and len(centres_xy):
+            ids = centre_ids if centre_ids is not None else np.arange(len(centres_xy))
+            parts.append(new(centres_xy, ids, "village_centre"))
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return _empty(crs)
+    candidates = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=crs)
+    if exclusion is not None and len(exclusion):
+        inside = np.zeros(len(candidates), dtype=bool)
+        hit, _ = exclusion.sindex.query(candidates.geometry.array, predicate="intersects")
+        inside[hit] = True
+        if inside.any():
+            log.info("%d candidates inside exclusion polygons removed", int(inside.sum()))
+        candidates = candidates.loc[~inside]
+    candidates = _dedupe(candidates, settings.candidate_spacing_m)
+    # Unique ids: the same settlement id may appear in two kinds.
+    candidates = candidates.reset_index(drop=True)
+    dup = candidates["candidate_id"].duplicated(keep="first").to_numpy(dtype=bool)
+    if dup.any():
+        ids = candidates["candidate_id"].astype(str).to_numpy(dtype=object)
+        ids[dup] = [f"{v}#{k}" for k, v in enumerate(ids[dup].tolist(), start=2)]
+        candidates["candidate_id"] = ids
+    cols = [c for c in CANDIDATE_COLUMNS]
+    return gpd.GeoDataFrame(candidates[cols], geometry=candidates.geometry, crs=crs)
+
+
+def _user_candidates(user: gpd.GeoDataFrame, settings: SitingConfig) -> gpd.GeoDataFrame:
+    """Turn the user's candidate file into candidates; its ``cost`` column wins over defaults."""
+    n = len(user)
+    name = getattr(user, "attrs", {}).get("source", "candidates")
+    cost = np.full(n, settings.costs.new_tower)
+    given = np.zeros(n, dtype=bool)
+    if "cost" in user:
+        raw = user["cost"]
+        num = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+        blank = raw.isna().to_numpy(dtype=bool) | (raw.astype(str).str.strip() == "").to_numpy(
+            dtype=bool
+        )
+        bad = ~blank & (np.isnan(num) | (num < 0) | ~np.isfinite(num))
+        if bad.any():
+            rows = (
+                user["source_row"].to_numpy()[bad]
+                if "source_row" in user
+                else np.flatnonzero(bad) + 1
+            )
+            raise InputError(
+                [
+                    Problem(
+                        file=str(name),
+                        row=int(r),
+                        column="cost",
+                        message=f"cost {v!r} is not a number >= 0",
+                        fix="write the site's cost as a non-negative number, or leave it empty",
+                    )
+                    for r, v in zip(rows.tolist(), raw[bad].tolist(), strict=True)
+                ]
+            )
+        given = ~blank
+        cost = np.where(given, num, cost)
+
+    def text(column: str, default: str) -> npt.NDArray[np.object_]:
+        if column not in user:
+            return np.full(n, default, dtype=object)
+        values = user[column].astype(object).where(user[column].notna(), default)
+        return np.asarray(values.to_numpy(dtype=object), dtype=object)
+
+    height = (
+        pd.to_numeric(user["height_m"], errors="coerce").to_numpy(dtype=float)
+        if "height_m" in user
+        else np.full(n, np.nan)
+    )
+    frame = _frame(
+        np.column_stack([user.geometry.x, user.geometry.y]) if n else np.empty((0, 2)),
+        crs=user.crs,
+        ids=user["site_id"].astype(str).to_numpy(dtype=object),
+        kind="user",
+        cost=cost,
+        height_m=np.where(np.isnan(height), settings.height_m, height),
+        tech=text("tech", settings.tech),
+        env=text("env", settings.env),
+    )
+    frame["cost_given"] = given
+    return frame
+
+
+# --------------------------------------------------------------------------------------------
+# Coverage matrix
+# --------------------------------------------------------------------------------------------
+
+
+def candidate_sites(candidates: gpd.GeoDataFrame, *, operator: str) -> gpd.GeoDataFrame:
+    """Candidates as a ``sites`` frame of `operator` (omni antennas), for the coverage engine.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``site_id`` (the candidate id), ``operator``, ``tech``, ``height_m``, ``env``, Point
+        geometry in the candidates' CRS.
+    """
+    return gpd.GeoDataFrame(
+        {
+            "site_id": candidates["candidate_id"].astype(str).to_numpy(dtype=object),
+            "operator": np.full(len(candidates), operator, dtype=object),
+            "tech": candidates["tech"].astype(str).to_numpy(dtype=object),
+            "height_m": candidates["height_m"].to_numpy(dtype=float),
+            "env": candidates["env"].astype(str).to_numpy(dtype=object),
+        },
+        geometry=candidates.geometry.to_numpy(),
+        crs=candidates.crs,
+    )
+
+
+def coverage_matrix(
+    candidates: gpd.GeoDataFrame,
+    point_village: _IntArray,
+    px: _FloatArray,
+    py: _FloatArray,
+    *,
+    n_villages: int,
+    config: MobileConfig,
+    operator: str,
+) -> Any:
+    """Which candidate covers which village, as a sparse boolean matrix.
+
+    Parameters
+    ----------
+    candidates
+        From :func:`build_candidates` (metric CRS).
+    point_village, px, py
+        The points that decide a village's coverage (metric CRS) and the village (``0 ..
+        n_villages - 1``) each belongs to: one representative point per village for the
+        ``point``, ``area`` and ``population`` rules, the centre and every residential cluster
+        for ``official``.
+    n_villages
+        Number of villages (columns).
+    config
+        ``mobile:`` configuration: model (``radius`` or ``hata``; ``terrain`` is bounded with
+        ``hata``), reach table and threshold, as the engine reads them.
+    operator
+        The planning operator (only labels the sites).
+
+    Returns
+    -------
+    scipy.sparse.csr_array
+        Boolean, ``(len(candidates), n_villages)``: true where the candidate alone covers every
+        point of the village.
+
+    Notes
+    -----
+    A village with several points counts as covered by a candidate only when that one
+    candidate covers all its points: a conservative reading of the ``official`` rule (two
+    sites may cover a village together that neither covers alone; the engine's re-check counts
+    those too). Under ``area``/``population`` the representative point stands for the village.
+    """
+    n_cand = len(candidates)
+    if n_cand == 0 or n_villages == 0:
+        return sp.csr_array((n_cand, n_villages), dtype=bool)
+    table = mobile.site_table(
+        candidate_sites(candidates, operator=operator),
+        model=config.model,
+        radius_m=config.radius_m,
+        threshold_dbm=config.threshold_dbm,
+    )
+    pairs = mobile.covered_points(px, py, table, "4G")
+    need = np.bincount(point_village, minlength=n_villages)
+    village = point_village[pairs.point]
+    counts = sp.coo_array(
+        (np.ones(len(village)), (pairs.site, village)), shape=(n_cand, n_villages)
+    ).tocsr()
+    counts.sum_duplicates()
+    coo = counts.tocoo()
+    full = coo.data >= need[coo.col]
+    matrix = sp.csr_array(
+        (np.ones(int(full.sum()), dtype=bool), (coo.row[full], coo.col[full])),
+        shape=(n_cand, n_villages),
+    )
+    matrix.sort_indices()
+    return matrix
+
+
+# --------------------------------------------------------------------------------------------
+# The plan
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class SitePlan:
+    """A ranked set of planned sites and the solver's account of it.
+
+    Attributes
+    ----------
+    problem
+        ``"lscp"`` (least cost for a target share) or ``"mclp"`` (most coverage for a budget).
+    solution
+        The optimiser's :class:`~hatangso.coverage.optimize.Solution`; its indices are rows of
+        ``candidates``.
+    sites
+        One row per planned site in build order: ``rank`` (1 ..), ``candidate`` (row of
+        ``candidates``), :data:`CANDIDATE_COLUMNS`, ``new_villages`` (tuple of village indices
+        it newly covers), ``villages_newly_covered`` (count), ``weight_newly_covered``; Point
+        geometry in the candidates' CRS.
+    candidates
+        Every candidate the solver saw.
+    weights
+        Weight of each village.
+    """
+
+    problem: Literal["lscp", "mclp"]
+    solution: Solution
+    sites: gpd.GeoDataFrame
+    candidates: gpd.GeoDataFrame
+    weights: _FloatArray
+
+
+def plan_sites(
+    candidates: gpd.GeoDataFrame,
+    matrix: Any,
+    weights: npt.ArrayLike,
+    *,
+    budget: float | None = None,
+    target: float | None = None,
+    budget_unit: Literal["sites", "cost"] = "sites",
+    method: Method = "milp",
+    time_limit_s: float = 60.0,
+    mip_rel_gap: float = 1e-4,
+) -> SitePlan:
+    """Solve the siting problem on a coverage matrix and rank the chosen sites.
+
+    Parameters
+    ----------
+    candidates
+        Candidate frame (its ``cost`` column is used).
+    matrix
+        ``(len(candidates), n_villages)`` from :func:`coverage_matrix`.
+    weights
+        Weight of each village (1, or its people).
+    budget
+        MCLP: cover the most weight with at most this many sites (``budget_unit="sites"``) or
+        sites costing at most this much in total (``"cost"``).
+    target
+        LSCP: cover at least this share of the total weight at the least total cost.
+    budget_unit
+        What `budget` counts.
+    method
+        ``"milp"`` (HiGHS, with a proven gap) or ``"greedy"``.
+    time_limit_s, mip_rel_gap
+        Passed to the solver.
+
+    Returns
+    -------
+    SitePlan
+
+    Raises
+    ------
+    InputError
+        Unless exactly one of `budget` and `target` is given.
+    TargetInfeasibleError
+        When `target` exceeds what all candidates together can cover (an ``InfeasibleError``).
+
+    Notes
+    -----
+    With a site budget, every site counts 1 and the solver maximises covered weight only
+    (Church and ReVelle 1974); cost then plays no part. A target is solved as the generalised
+    location set covering problem at least cost (Toregas et al. 1971), where a co-location
+    costs ``siting.costs.colocation`` against ``siting.costs.new_tower`` for a new tower.
+    """
+    if (budget is None) == (target is None):
+        raise InputError(
+            Problem(
+                file="options",
+                message="give exactly one of --budget and --target",
+                fix="--budget K (sites, or cost with siting.budget_unit: cost) or --target SHARE",
+            )
+        )
+    w = np.asarray(weights, dtype=np.float64)
+    costs = candidates["cost"].to_numpy(dtype=float)
+    problem: Literal["lscp", "mclp"]
+    if target is not None:
+        problem = "lscp"
+        solution = min_cost_cover(
+            matrix,
+            w,
+            costs=costs,
+            target_share=float(target),
+            method=method,
+            time_limit_s=time_limit_s,
+            mip_rel_gap=mip_rel_gap,
+        )
+    else:
+        assert budget is not None
+        problem = "mclp"
+        solution = max_coverage(
+            matrix,
+            w,
+            costs=costs if budget_unit == "cost" else None,
+            budget=float(budget),
+            method=method,
+            time_limit_s=time_limit_s,
+            mip_rel_gap=mip_rel_gap,
+        )
+    sites = _ranked(candidates, matrix, w, solution)
+    return SitePlan(
+        problem=problem, solution=solution, sites=sites, candidates=candidates, weights=w
+    )
+
+
+def _ranked(
+    candidates: gpd.GeoDataFrame, matrix: Any, weights: _FloatArray, solution: Solution
+) -> gpd.GeoDataFrame:
+    """List the selected candidates in build order, with the villages each newly covers."""
+    selected = np.asarray(solution.selected, dtype=np.int64)
+    csr = sp.csr_array(matrix)
+    covered = np.zeros(csr.shape[1], dtype=bool)
+    new: list[tuple[int, ...]] = []
+    # One step per planned site (a handful): the order matters, each sees the ones before.
+    for j in selected.tolist():
+        cols = csr.indices[csr.indptr[j] : csr.indptr[j + 1]]
+        fresh = cols[~covered[cols]]
+        covered[fresh] = True
+        new.append(tuple(int(c) for c in fresh.tolist()))
+    rows = candidates.iloc[selected]
+    out = gpd.GeoDataFrame(
+        {
+            "rank": np.arange(1, selected.size + 1),
+            "candidate": selected,
+            **{c: rows[c].to_numpy() for c in CANDIDATE_COLUMNS},
+            "new_villages": pd.Series(new, dtype=object).to_numpy(),
+            "villages_newly_covered": np.array([len(v) for v in new], dtype=np.int64),
+            "weight_newly_covered": np.array(
+                [float(weights[list(v)].sum()) for v in new], dtype=float
+            ),
+        },
+        geometry=rows.geometry.to_numpy(),
+        crs=candidates.crs,
+    )
+    return out
+
+
+def infeasible_message(
+    error: TargetInfeasibleError,
+    *,
+    village_ids: npt.ArrayLike,
+    names: npt.ArrayLike,
+    target: float,
+    limit: int = 20,
+) -> str:
+    """Say which villages no candidate reaches and the best share, for an infeasible target."""
+    idx = np.asarray(error.unreachable, dtype=np.int64)
+    ids = np.asarray(village_ids, dtype=object)[idx]
+    nm = np.asarray(names, dtype=object)[idx]
+    listed = ", ".join(f"{i} ({n})" for i, n in zip(ids[:limit], nm[:limit], strict=True))
+    more = f" and {idx.size - limit} more" if idx.size > limit else ""
+    return (
+        f"the target share {target:g} cannot be reached: {idx.size} villages are out of reach of "
+        f"every candidate site: {listed}{more}; the best achievable share is "
+        f"{error.best_share:.4f}. Fix: lower --target to at most {error.best_share:.4f}, or add "
+        "candidate sites near those villages (--candidates, --dem, settlements)"
+    )
+
+
+class PlanInfeasibleError(InfeasibleError):  # type: ignore[misc]
+    """A plan's target exceeds what the candidates reach, with the villages out of reach.
+
+    Attributes
+    ----------
+    unreachable_ids, unreachable_names
+        Ids and names of the villages no candidate reaches.
+    best_share
+        The best share of the demand weight the candidates can cover.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        unreachable_ids: list[str],
+        unreachable_names: list[str],
+        best_share: float,
+    ) -> None:
+        super().__init__(message)
+        self.unreachable_ids = unreachable_ids
+        self.unreachable_names = unreachable_names
+        self.best_share = best_share

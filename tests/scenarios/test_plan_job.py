@@ -1,0 +1,321 @@
+"""Tests of the planning job: inputs to plan.geojson/plan.json, re-checked by the engine."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import pytest
+import shapely
+
+from hatangso.coverage.config import CoverageConfig
+from hatangso.coverage.engine import CoverageInputs, assess
+from hatangso.coverage.siting import PlanInfeasibleError
+from hatangso.geo.demo import generate_demo
+from hatangso.geo.errors import InfeasibleError, InputError
+from hatangso.geo.validate import load_layer
+from hatangso.scenarios.plan_job import run_plan
+
+# Hand-made inputs are laid out in metres in UTM 48N (the CRS the engine picks for them) and
+# written in lon/lat.
+_TO_LONLAT = pyproj.Transformer.from_crs(32648, 4326, always_xy=True)
+X0, Y0 = 590_000.0, 2_320_000.0  # near 105.86 E, 20.98 N
+
+
+def _points(xy: list[tuple[float, float]]) -> np.ndarray:
+    lon, lat = _TO_LONLAT.transform(
+        np.array([X0 + x for x, _ in xy]), np.array([Y0 + y for _, y in xy])
+    )
+    return shapely.points(np.column_stack([lon, lat]))
+
+
+def _write(path: Path, table: dict[str, list[object]], xy: list[tuple[float, float]]) -> Path:
+    gpd.GeoDataFrame(table, geometry=_points(xy), crs=4326).to_file(path, driver="GeoJSON")
+    return path
+
+
+@pytest.fixture
+def small(tmp_path: Path) -> dict[str, Path]:
+    """Three villages dark for every operator, a VNPT tower, a Viettel tower far away.
+
+    Villages V1 (-2 km, 0) and V2 (+2 km, 0) are 2 km from VNPT's tower at the origin (reach
+    5 km, rural 4G); V3 is at (0, 40 km), 40 km from every site and settlement. Viettel's own
+    tower stands at (0, -20 km), 20 km from all three, so no village is covered today. The
+    settlement S1 of V1 stands at (-2 km, 0.5 km): a new tower there covers V1 (0.5 km) and V2
+    (4.03 km) too, at cost 1.0; the tenancy on VNPT's tower covers both for 0.35. The
+    configuration excludes sites within 10 km of V3, so nothing can reach it.
+    """
+    villages = _write(
+        tmp_path / "villages.geojson",
+        {
+            "village_id": ["V1", "V2", "V3"],
+            "name": ["Thôn Một", "Thôn Hai", "Thôn Ba"],
+            "population": [300, 500, 200],
+        },
+        [(-2000, 0), (2000, 0), (0, 40_000)],
+    )
+    # VNPT's tower covers V1 and V2 today for VNPT only when VNPT is counted; to keep them dark
+    # for everyone, VNPT's antenna is a narrow sector pointing north, away from both.
+    sites = _write(
+        tmp_path / "sites.geojson",
+        {
+            "site_id": ["VNP-1", "VTL-1"],
+            "operator": ["VNPT", "Viettel"],
+            "azimuth_deg": [0.0, 0.0],
+            "beamwidth_deg": [30.0, 30.0],
+            "height_m": [40.0, 30.0],
+        },
+        [(0, 0), (0, -20_000)],
+    )
+    settlements = _write(
+        tmp_path / "settlements.geojson",
+        {"settlement_id": ["S1"], "village_id": ["V1"]},
+        [(-2000, 500)],
+    )
+    # No site may stand within 10 km of V3 (a nature reserve, say): V3 is out of reach.
+    lon, lat = _TO_LONLAT.transform(
+        np.array([X0 - 10_000, X0 + 10_000]), np.array([Y0 + 30_000, Y0 + 50_000])
+    )
+    gpd.GeoDataFrame(geometry=[shapely.box(lon[0], lat[0], lon[1], lat[1])], crs=4326).to_file(
+        tmp_path / "reserve.geojson", driver="GeoJSON"
+    )
+    config = tmp_path / "plan.yaml"
+    config.write_text("siting:\n  exclusion: reserve.geojson\n", encoding="utf-8")
+    return {
+        "villages": villages,
+        "sites": sites,
+        "settlements": settlements,
+        "config": config,
+        "dir": tmp_path,
+    }
+
+
+def test_colocation_plan_written_and_rechecked(small: dict[str, Path]) -> None:
+    out = small["dir"] / "out"
+    # V3 is out of every candidate's reach: the best share of the 3 dark villages is 2/3.
+    result = run_plan(
+        villages=small["villages"],
+        sites=small["sites"],
+        operator="viettel",
+        budget=None,
+        target=2 / 3,
+        out_dir=out,
+        settlements=small["settlements"],
+        config=small["config"],
+    )
+    doc = json.loads((out / "plan.json").read_text(encoding="utf-8"))
+    assert doc["problem"] == "lscp"
+    assert doc["status"] == "optimal"
+    assert doc["objective"] == pytest.approx(0.35)
+    assert doc["gap"] == 0.0
+    assert [u["village_id"] for u in doc["unreachable"]] == ["V3"]
+    assert len(doc["sites"]) == 1
+    site = doc["sites"][0]
+    assert site["colocated_with"] == "VNP-1"
+    assert site["partner_operator"] == "VNPT"
+    assert site["villages_newly_covered"] == 2
+    assert site["people_newly_covered"] == 800.0
+    assert sorted(site["village_ids"]) == ["V1", "V2"]
+    # Engine re-check: 2 of 3 dark villages lit; the VNPT tower becomes shared (0 of 2 tower
+    # locations shared before, 1 of 2 after).
+    assert doc["demand"]["covered_after_recheck"] == 2
+    assert doc["kpis_before"]["village_mobile_coverage"]["value"] == 0.0
+    assert doc["kpis_after"]["village_mobile_coverage"]["value"] == pytest.approx(2 / 3)
+    assert doc["kpis_before"]["bts_site_sharing_ratio"]["value"] == 0.0
+    assert doc["kpis_after"]["bts_site_sharing_ratio"]["value"] == 0.5
+    assert doc["kpis_after"]["population_mobile_coverage"]["value"] == pytest.approx(0.8)
+    geo = json.loads((out / "plan.geojson").read_text(encoding="utf-8"))
+    assert geo["type"] == "FeatureCollection"
+    (feature,) = geo["features"]
+    assert feature["geometry"]["type"] == "Point"
+    props = feature["properties"]
+    for key in (
+        "rank",
+        "site_id",
+        "cost",
+        "colocated_with",
+        "partner_operator",
+        "villages_newly_covered",
+        "people_newly_covered",
+        "tech",
+        "height_m",
+    ):
+        assert key in props
+    assert props["rank"] == 1 and props["colocated_with"] == "VNP-1"
+    # The planned site stands on VNPT's mast.
+    vnpt = gpd.read_file(small["sites"]).geometry.iloc[0]
+    lon, lat = feature["geometry"]["coordinates"]
+    assert abs(lon - vnpt.x) < 1e-6 and abs(lat - vnpt.y) < 1e-6
+    assert (out / "rejects.csv").exists()
+    assert result.sites["site_id"].tolist() == ["PLAN-Viettel-001"]
+
+
+def test_infeasible_target_names_villages(small: dict[str, Path]) -> None:
+    with pytest.raises(PlanInfeasibleError, match=r"V3 \(Thôn Ba\)") as info:
+        run_plan(
+            villages=small["villages"],
+            sites=small["sites"],
+            operator="Viettel",
+            budget=None,
+            target=1.0,
+            out_dir=small["dir"] / "out",
+            settlements=small["settlements"],
+            config=small["config"],
+        )
+    assert isinstance(info.value, InfeasibleError)
+    assert info.value.unreachable_ids == ["V3"]
+    assert info.value.best_share == pytest.approx(2 / 3)
+
+
+def test_budget_and_user_candidates(small: dict[str, Path]) -> None:
+    # User candidates: U1 at (-2 km, 0) covers V1 (0 km) and V2 (4 km); U2 near V3 covers it.
+    # Their costs are given (2.0 and 5.0). A budget of one site covers 2 villages with U1.
+    cands = _write(
+        small["dir"] / "cands.geojson",
+        {"site_id": ["U1", "U2"], "operator": ["Viettel", "Viettel"], "cost": [2.0, 5.0]},
+        [(-2000, 0), (0, 39_000)],
+    )
+    out = small["dir"] / "budget"
+    result = run_plan(
+        villages=small["villages"],
+        sites=small["sites"],
+        operator="Viettel",
+        budget=1,
+        target=None,
+        out_dir=out,
+        candidates=cands,
+    )
+    doc = result.document
+    assert doc["problem"] == "mclp"
+    assert doc["objective"] == 2.0 and doc["bound"] == 2.0
+    assert [s["candidate_id"] for s in doc["sites"]] == ["U1"]
+    assert doc["sites"][0]["cost"] == 2.0
+    assert doc["candidates_by_kind"] == {"user": 2}
+    # With the whole target, both user sites (cost 7).
+    full = run_plan(
+        villages=small["villages"],
+        sites=small["sites"],
+        operator="Viettel",
+        budget=None,
+        target=1.0,
+        out_dir=out,
+        candidates=cands,
+        method="greedy",
+    )
+    assert full.document["status"] == "heuristic"
+    assert full.document["cost"] == 7.0
+    assert full.document["demand"]["covered_after_recheck"] == 3
+
+
+def test_population_weight(small: dict[str, Path]) -> None:
+    # One candidate per village, each covering only its own: A (-6 km, 0) is 4 km from V1 and
+    # 8 km from V2; B (6 km, 0) likewise for V2; C (0, 39 km) is 1 km from V3. With one site,
+    # counting villages is a three-way tie (1 each); counting people, B wins (V2: 500 people).
+    cands = _write(
+        small["dir"] / "one_each.geojson",
+        {"site_id": ["A", "B", "C"], "operator": ["Viettel"] * 3},
+        [(-6000, 0), (6000, 0), (0, 39_000)],
+    )
+    config = small["dir"] / "people.yaml"
+    config.write_text("siting:\n  weight: population\n", encoding="utf-8")
+    result = run_plan(
+        villages=small["villages"],
+        sites=small["sites"],
+        operator="Viettel",
+        budget=1,
+        target=None,
+        out_dir=small["dir"] / "people",
+        candidates=cands,
+        config=config,
+    )
+    assert result.document["weight"] == "population"
+    assert result.document["objective"] == 500.0
+    assert [s["candidate_id"] for s in result.document["sites"]] == ["B"]
+    assert result.document["sites"][0]["people_newly_covered"] == 500.0
+
+
+def test_bad_options(small: dict[str, Path]) -> None:
+    with pytest.raises(InputError, match="exactly one"):
+        run_plan(
+            villages=small["villages"],
+            sites=small["sites"],
+            operator="Viettel",
+            budget=2,
+            target=0.5,
+            out_dir=small["dir"] / "x",
+        )
+    with pytest.raises(InputError, match="scope"):
+        run_plan(
+            villages=small["villages"],
+            sites=small["sites"],
+            operator="Viettel",
+            budget=2,
+            target=None,
+            out_dir=small["dir"] / "x",
+            scope="mine",
+        )
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("demo")
+    generate_demo(root, n_villages=400, seed=11)
+    return root
+
+
+def test_demo_plan_reaches_every_reachable_village(demo: Path, tmp_path: Path) -> None:
+    files = {
+        "villages": demo / "villages.gpkg",
+        "sites": demo / "sites.gpkg",
+        "settlements": demo / "settlements.gpkg",
+    }
+    kwargs = dict(operator="Viettel", budget=None, out_dir=tmp_path, scope="own", **files)
+    try:
+        result = run_plan(target=1.0, **kwargs)  # type: ignore[arg-type]
+    except PlanInfeasibleError as exc:
+        result = run_plan(target=exc.best_share, **kwargs)  # type: ignore[arg-type]
+    doc = result.document
+    assert doc["status"] == "optimal"
+    reachable = doc["demand"]["villages"] - len(doc["unreachable"])
+    assert doc["demand"]["covered_by_plan"] == reachable > 0
+
+    # Independent re-check: the engine, given Viettel's sites plus the rows of plan.geojson,
+    # covers every village Viettel did not cover that some candidate reaches.
+    villages = load_layer(files["villages"], "villages").frame
+    sites = load_layer(files["sites"], "sites").frame
+    plan = gpd.read_file(tmp_path / "plan.geojson")
+    assert plan.crs.to_epsg() == 4326
+    assert plan["rank"].tolist() == list(range(1, len(plan) + 1))
+    viettel = sites[sites["operator"] == "Viettel"]
+    new = gpd.GeoDataFrame(
+        {
+            "site_id": plan["site_id"],
+            "operator": "Viettel",
+            "tech": plan["tech"],
+            "height_m": plan["height_m"],
+        },
+        geometry=plan.geometry,
+        crs=4326,
+    )
+    cfg = CoverageConfig()
+    before = assess(CoverageInputs(villages=villages, sites=viettel), cfg).villages
+    after = assess(
+        CoverageInputs(
+            villages=villages, sites=gpd.GeoDataFrame(pd.concat([viettel, new]), crs=4326)
+        ),
+        cfg,
+    ).villages
+    dark = ~before["covered_mobile"].to_numpy(dtype=bool)
+    unreachable = {u["village_id"] for u in doc["unreachable"]}
+    wanted = dark & ~villages["village_id"].isin(unreachable).to_numpy(dtype=bool)
+    assert after["covered_mobile"].to_numpy(dtype=bool)[wanted].all()
+    # Co-locations on other operators' towers count in the sharing ratio after the plan.
+    if (plan["colocated_with"].notna()).any():
+        assert (
+            doc["kpis_after"]["bts_site_sharing_ratio"]["numerator"]
+            > doc["kpis_before"]["bts_site_sharing_ratio"]["numerator"]
+        )
