@@ -22,7 +22,9 @@ import shapely
 from hatangso.coverage import fiber, mobile, sharing
 from hatangso.coverage.config import CoverageConfig
 from hatangso.coverage.kpis import INDICATORS, IndicatorValue, village_indicators
+from hatangso.coverage.terrain import CoverageRasters
 from hatangso.geo.crs import metric_crs
+from hatangso.geo.errors import InputError, Problem
 
 __all__ = ["ADMIN_LEVELS", "Assessment", "CoverageInputs", "assess"]
 
@@ -72,6 +74,13 @@ class Assessment:
         Tower locations (EPSG:4326), when sites were given.
     metric_crs
         The CRS the computation ran in.
+    notes
+        What the user should know about how the figures were obtained.
+    terrain
+        The terrain model's grids (best-server power, server count, coverage per operator
+        and technology), when the terrain model ran.
+    model
+        The propagation model that decided mobile coverage.
     """
 
     villages: gpd.GeoDataFrame
@@ -79,6 +88,8 @@ class Assessment:
     towers: gpd.GeoDataFrame | None
     metric_crs: pyproj.CRS
     notes: tuple[str, ...] = field(default_factory=tuple)
+    terrain: CoverageRasters | None = None
+    model: str = "radius"
 
     @property
     def levels(self) -> tuple[str, ...]:
@@ -158,6 +169,7 @@ def assess(
     config: CoverageConfig,
     *,
     progress: Progress | None = None,
+    cache_dir: Path | None = None,
 ) -> Assessment:
     """Compute village coverage, fiber reach, sharing and the indicators.
 
@@ -169,6 +181,9 @@ def assess(
         The run's configuration.
     progress
         Called with the name of each step as it starts.
+    cache_dir
+        Where the terrain model keeps each site's computed losses, so that a later run that
+        adds one site computes only that site.
 
     Returns
     -------
@@ -185,13 +200,26 @@ def assess(
     mcfg = config.mobile
     towers: gpd.GeoDataFrame | None = None
 
+    model = effective_model(config, dem_given=inputs.dem is not None)
+    if model == "terrain" and inputs.dem is None:
+        raise InputError(
+            Problem(
+                file="configuration",
+                column="mobile.model",
+                message="the terrain model needs a DEM",
+                fix="pass --dem (a GeoTIFF or SRTM .hgt), or set mobile.model: radius or hata",
+            )
+        )
+    coverage_grids: CoverageRasters | None = None
     if inputs.sites is not None:
         step("mobile coverage")
         sites_m = inputs.sites.to_crs(crs)
-        if mcfg.model == "terrain":
-            raise NotImplementedError("the terrain model is run by hatangso.coverage.terrain")
+        # Reach for the distance bound and key areas: the link budget (terrain: its hata bound).
         table = mobile.site_table(
-            sites_m, model=mcfg.model, radius_m=mcfg.radius_m, threshold_dbm=mcfg.threshold_dbm
+            sites_m,
+            model="radius" if model == "radius" else "hata",
+            radius_m=mcfg.radius_m,
+            threshold_dbm=mcfg.threshold_dbm,
         )
         cells = None
         if inputs.population is not None:
@@ -202,15 +230,32 @@ def assess(
             official = _official_points(villages, centres, inputs.settlements, crs)
         # Polygons are projected only for the rules that measure their area.
         shaped = villages.to_crs(crs) if mcfg.rule in ("area", "population") else villages
-        result = mobile.mobile_coverage(
-            shaped,
-            table,
-            rule=mcfg.rule,
-            min_share=mcfg.min_share,
-            population_cells=cells,
-            official_points=official,
-            points_xy=rep_xy,
-        )
+        if model == "terrain":
+            assert inputs.dem is not None
+            step("terrain coverage")
+            coverage_grids, result = _terrain_coverage(
+                villages,
+                sites_m,
+                config,
+                dem_path=inputs.dem,
+                crs=crs,
+                rep_xy=rep_xy,
+                official=official,
+                cells=cells,
+                cache_dir=cache_dir,
+                nearest=table,
+                population_path=inputs.population,
+            )
+        else:
+            result = mobile.mobile_coverage(
+                shaped,
+                table,
+                rule=mcfg.rule,
+                min_share=mcfg.min_share,
+                population_cells=cells,
+                official_points=official,
+                points_xy=rep_xy,
+            )
         columns.update({c: result[c].to_numpy() for c in result.columns})
         step("tower sharing")
         located = sharing.tower_locations(
@@ -219,7 +264,7 @@ def assess(
         values.append(located.indicator)
         towers = located.table.to_crs(4326)
         if inputs.pois is not None and len(inputs.pois):
-            values.extend(_poi_indicators(inputs.pois, table, crs))
+            values.extend(_poi_indicators(inputs.pois, table, crs, coverage_grids))
     if "population_in_village" not in columns and "population" in villages:
         people = villages["population"].to_numpy(dtype=float)
         columns["population_in_village"] = people
@@ -293,6 +338,8 @@ def assess(
         towers=towers,
         metric_crs=crs,
         notes=tuple(notes),
+        terrain=coverage_grids,
+        model=model,
     )
 
 
@@ -307,13 +354,168 @@ _VILLAGE_CODES = {
 
 
 def _poi_indicators(
-    pois: gpd.GeoDataFrame, table: mobile.SiteTable, crs: pyproj.CRS
+    pois: gpd.GeoDataFrame,
+    table: mobile.SiteTable,
+    crs: pyproj.CRS,
+    grids: CoverageRasters | None = None,
 ) -> list[IndicatorValue]:
     key = pois[pois["kind"].isin(KEY_AREA_KINDS)]
     if not len(key):
         return []
     xy = _xy(key, crs)
-    pairs = mobile.covered_points(xy[:, 0], xy[:, 1], table, "5G")
-    covered = np.zeros(len(key), dtype=bool)
-    covered[pairs.point] = True
+    if grids is not None:
+        covered = _sample_mask(grids, ("5G",), xy)
+    else:
+        pairs = mobile.covered_points(xy[:, 0], xy[:, 1], table, "5G")
+        covered = np.zeros(len(key), dtype=bool)
+        covered[pairs.point] = True
     return [IndicatorValue("key_area_5g_coverage", float(covered.sum()), float(len(key)))]
+
+
+def effective_model(config: CoverageConfig, *, dem_given: bool) -> str:
+    """Return the propagation model of a run.
+
+    The configured one, or ``terrain`` when a DEM is given and the configuration names none.
+    """
+    if dem_given and "model" not in config.mobile.model_fields_set:
+        return "terrain"
+    return config.mobile.model
+
+
+def _sample_mask(
+    grids: CoverageRasters,
+    techs: tuple[str, ...],
+    xy: npt.NDArray[np.float64],
+    operators: tuple[str, ...] | None = None,
+) -> npt.NDArray[np.bool_]:
+    """Whether each point (in the grids' CRS) is covered by `techs` (and `operators`)."""
+    from hatangso.coverage.rasters import sample_points
+
+    mask = grids.best_dbm.with_array(grids.mask(techs=techs, operators=operators))
+    values = sample_points(mask, gpd.GeoSeries(shapely.points(xy), crs=grids.best_dbm.crs))
+    return np.asarray(np.nan_to_num(values, nan=0.0) > 0.5, dtype=bool)
+
+
+def _terrain_coverage(
+    villages: gpd.GeoDataFrame,
+    sites_m: gpd.GeoDataFrame,
+    config: CoverageConfig,
+    *,
+    dem_path: Path,
+    crs: pyproj.CRS,
+    rep_xy: npt.NDArray[np.float64],
+    official: tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]] | None,
+    cells: mobile.PopulationCells | None,
+    cache_dir: Path | None,
+    nearest: mobile.SiteTable,
+    population_path: Path | None,
+) -> tuple[CoverageRasters, pd.DataFrame]:
+    """Village coverage from the terrain model's grids, with the contract's rules."""
+    from hatangso.coverage import rasters, terrain
+
+    mcfg, tcfg = config.mobile, config.terrain
+    # Read the DEM over the villages and the sites, plus the terrain radius around them.
+    west, south, east, north = villages.total_bounds
+    s_w, s_s, s_e, s_n = (
+        sites_m.to_crs(4326).total_bounds if len(sites_m) else (west, south, east, north)
+    )
+    margin_deg = tcfg.radius_m / 111_000.0 / max(np.cos(np.radians((south + north) / 2)), 0.2)
+    bounds = (
+        min(west, s_w) - margin_deg,
+        min(south, s_s) - margin_deg,
+        max(east, s_e) + margin_deg,
+        max(north, s_n) + margin_deg,
+    )
+    dem = rasters.read_dem(
+        dem_path, bounds_wgs84=bounds, dst_crs=crs, resolution_m=tcfg.resolution_m
+    )
+    grids = terrain.coverage_rasters(
+        dem,
+        sites_m,
+        radius_m=tcfg.radius_m,
+        threshold_dbm=mcfg.threshold_dbm,
+        model=tcfg.method,
+        cache_dir=cache_dir,
+    )
+    rule = mcfg.rule
+    population = None
+    if rule == "population" and population_path is not None:
+        population = rasters.read_population(population_path, like=dem)
+    judged = (
+        terrain.judge_villages(
+            villages.to_crs(crs),
+            grids,
+            rule="point" if rule == "official" else rule,
+            min_share=mcfg.min_share,
+            population=population,
+        )
+        if rule != "population" or population is not None
+        else terrain.judge_villages(
+            villages.to_crs(crs),
+            grids,
+            rule="area",
+            min_share=mcfg.min_share,
+        )
+    )
+    n = len(villages)
+    out = pd.DataFrame(index=villages.index)
+    for column in (
+        "covered_mobile",
+        "covered_5g",
+        "mobile_share",
+        "share_5g",
+        "best_dbm",
+        "serving_operators",
+    ):
+        out[column] = judged[column].to_numpy()
+    if rule == "official" and official is not None:
+        v, ox, oy = official
+        xy = np.column_stack([ox, oy])
+        for tech, flag, share in (
+            ("4G", "covered_mobile", "mobile_share"),
+            ("5G", "covered_5g", "share_5g"),
+        ):
+            techs = ("4G", "5G") if tech == "4G" else ("5G",)
+            hit = _sample_mask(grids, techs, xy)
+            checked = np.bincount(v, minlength=n)
+            lit = np.bincount(v, weights=hit.astype(float), minlength=n)
+            ok = (checked > 0) & (lit == checked)
+            out[flag] = ok
+            out[share] = ok.astype(float)
+    if cells is not None:
+        cxy = np.column_stack([cells.x, cells.y])
+        total = np.bincount(cells.village, weights=cells.people, minlength=n)
+        for tech, column in (("4G", "population_covered_mobile"), ("5G", "population_covered_5g")):
+            techs = ("4G", "5G") if tech == "4G" else ("5G",)
+            hit = _sample_mask(grids, techs, cxy)
+            out[column] = np.bincount(cells.village, weights=cells.people * hit, minlength=n)
+        out["population_in_village"] = total
+    from scipy.spatial import cKDTree
+
+    if len(nearest):
+        dist, idx = cKDTree(np.column_stack([nearest.x, nearest.y])).query(rep_xy, k=1)
+        op = nearest.operator[idx]
+    else:
+        dist, op = np.full(n, np.nan), np.full(n, "", dtype=object)
+    out["nearest_site_m"] = dist
+    best = out["best_dbm"].to_numpy(dtype=float)
+    covered = out["covered_mobile"].to_numpy(dtype=bool)
+    threshold = mcfg.threshold_dbm
+    power = np.char.mod("%.0f", np.nan_to_num(best, nan=-999.0)).astype(object)
+    km = np.char.mod("%.1f", np.asarray(dist, dtype=float) / 1000).astype(object)
+    reasons = np.where(
+        covered,
+        "terrain model: best server " + power + f" dBm (threshold {threshold:.0f} dBm)",
+        np.where(
+            np.isnan(best),
+            "terrain model: no site within reach or in view; nearest is "
+            + np.asarray(op, dtype=object)
+            + " at "
+            + km
+            + " km",
+            "terrain model: best server " + power + f" dBm, below {threshold:.0f} dBm "
+            "(terrain shadow or distance)",
+        ),
+    )
+    out["mobile_reason"] = reasons
+    return grids, out

@@ -38,6 +38,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from hatangso.coverage import radio
+from hatangso.coverage._discarea import PolygonRings, polygon_rings, union_disc_area
 from hatangso.coverage._groups import join_unique_per_group
 
 __all__ = [
@@ -302,13 +303,32 @@ def _best_power(pairs: Pairs, sites: SiteTable, tech: str, n: int) -> FloatArray
 
 
 def _polygon_shares(
-    polygons: npt.NDArray[np.object_], candidates: BoolArray, sites: SiteTable, tech: str
+    polygons: npt.NDArray[np.object_],
+    candidates: BoolArray,
+    sites: SiteTable,
+    tech: str,
+    rings: PolygonRings | None = None,
 ) -> FloatArray:
     """Share of each polygon's area inside the union of the `tech` footprints.
 
-    Villages wholly inside one omni footprint (every corner of their bounding box within
-    reach) get 1 without any overlay; villages no footprint touches get 0; only the rest are
-    overlaid exactly.
+    Omnidirectional footprints are true circles and the area of polygon ∩ union of circles is
+    computed exactly (:func:`hatangso.coverage._discarea.union_disc_area`, Green's theorem,
+    compiled). Villages touched by a sector wedge are overlaid with shapely instead, wedges and
+    discs together. Villages no footprint can touch get 0 without any work.
+
+    Parameters
+    ----------
+    polygons
+        Village geometries in the metric CRS.
+    candidates
+        Which villages to compute (the others get 0).
+    sites
+        From :func:`site_table`.
+    tech
+        ``4G`` or ``5G``.
+    rings
+        :func:`~hatangso.coverage._discarea.polygon_rings` of `polygons`, when the caller
+        computes shares for several technologies.
     """
     n = len(polygons)
     share = np.zeros(n)
@@ -320,7 +340,7 @@ def _polygon_shares(
     cx = (bounds[:, 0] + bounds[:, 2]) / 2
     cy = (bounds[:, 1] + bounds[:, 3]) / 2
     half_diag = np.hypot(bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1]) / 2
-    # Pairs whose footprint may touch the polygon: centre within reach + half diagonal.
+    # Pairs whose footprint may touch the polygon: bbox centre within reach + half diagonal.
     slack = float(half_diag.max()) if half_diag.size else 0.0
     widened = SiteTable(
         sites.x,
@@ -336,23 +356,52 @@ def _polygon_shares(
         sites.model,
     )
     near = covered_points(cx, cy, widened, tech)
-    p, s = near.point, near.site
-    touch = near.distance_m <= reach[s] + half_diag[p]
-    p, s = p[touch], s[touch]
+    touch = near.distance_m <= reach[near.site] + half_diag[near.point]
+    p, s = idx[near.point[touch]], near.site[touch]
     if p.size == 0:
         return share
-    # Whole polygon inside an omni disc: the farthest bbox corner is within reach.
-    corners_x = np.stack([bounds[p, 0], bounds[p, 2], bounds[p, 0], bounds[p, 2]], axis=1)
-    corners_y = np.stack([bounds[p, 1], bounds[p, 1], bounds[p, 3], bounds[p, 3]], axis=1)
-    far = np.hypot(corners_x - sites.x[s, None], corners_y - sites.y[s, None]).max(axis=1)
-    omni = np.isnan(sites.azimuth_deg[s]) | np.isnan(sites.beamwidth_deg[s])
-    full = omni & (far <= reach[s])
-    full_villages = np.unique(p[full])
-    share[idx[full_villages]] = 1.0
-    partial = ~np.isin(p, full_villages)
-    p, s = p[partial], s[partial]
-    if p.size == 0:
-        return share
+    sector = ~(np.isnan(sites.azimuth_deg[s]) | np.isnan(sites.beamwidth_deg[s]))
+    with_sector = np.zeros(n, dtype=bool)
+    with_sector[p[sector]] = True
+    overlaid = with_sector[p]
+    if (~overlaid).any():
+        pe, se = p[~overlaid], s[~overlaid]
+        order = np.argsort(pe, kind="stable")
+        pe, se = pe[order], se[order]
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(pe, minlength=n), out=offsets[1:])
+        if rings is None:
+            is_polygon = np.isin(shapely.get_type_id(polygons), (3, 6))
+            rings = polygon_rings(np.where(is_polygon, polygons, None))
+        area = union_disc_area(
+            rings.coords,
+            rings.ring_offsets,
+            rings.geom_ring_offsets,
+            sites.x[se],
+            sites.y[se],
+            reach[se],
+            offsets,
+        )
+        total = shapely.area(polygons)
+        done = np.unique(pe)
+        share[done] = np.where(
+            total[done] > 0, area[done] / np.where(total[done] > 0, total[done], 1.0), 0.0
+        )
+    if overlaid.any():
+        share = _overlay_shares(polygons, p[overlaid], s[overlaid], sites, tech, share)
+    return np.clip(share, 0.0, 1.0)
+
+
+def _overlay_shares(
+    polygons: npt.NDArray[np.object_],
+    p: IntArray,
+    s: IntArray,
+    sites: SiteTable,
+    tech: str,
+    share: FloatArray,
+) -> FloatArray:
+    """Covered shares by polygon overlay (for villages that sector wedges touch)."""
+    reach = sites.reach_m[tech]
     shapes = radio.footprints(
         sites.x[s], sites.y[s], reach[s], sites.azimuth_deg[s], sites.beamwidth_deg[s]
     )
@@ -362,11 +411,12 @@ def _polygon_shares(
     # One multipolygon of a village's footprints; 'structure' make_valid merges overlaps.
     merged = shapely.multipolygons(shapes, indices=np.searchsorted(groups, p))
     merged = shapely.make_valid(merged, method="structure", keep_collapsed=False)
-    targets = polygons[idx[groups]]
+    targets = polygons[groups]
     inter = shapely.intersection(targets, merged)
     area = shapely.area(targets)
-    share[idx[groups]] = np.where(area > 0, shapely.area(inter) / np.where(area > 0, area, 1), 0.0)
-    return np.clip(share, 0.0, 1.0)
+    out = share.copy()
+    out[groups] = np.where(area > 0, shapely.area(inter) / np.where(area > 0, area, 1), 0.0)
+    return out
 
 
 @dataclass(frozen=True)
@@ -446,6 +496,11 @@ def mobile_coverage(
     pairs_rep = {t: covered_points(rx, ry, sites, t) for t in TECHS}
     point_cov = {t: _any_per(pairs_rep[t].point, n) for t in TECHS}
     shares: dict[str, FloatArray] = {}
+    rings = (
+        polygon_rings(np.where(is_polygon, geoms, None))
+        if rule in ("area", "population") and is_polygon.any()
+        else None
+    )
     pop_cov: dict[str, FloatArray] = {}
     pop_total: FloatArray | None = None
     if population_cells is not None:
@@ -465,7 +520,7 @@ def mobile_coverage(
             else:
                 s = np.full(n, np.nan)
                 fallback = np.ones(n, dtype=bool)
-            area_share = _polygon_shares(geoms, fallback & is_polygon, sites, t)
+            area_share = _polygon_shares(geoms, fallback & is_polygon, sites, t, rings)
             s = np.where(fallback, np.where(is_polygon, area_share, point_cov[t]), s)
             shares[t] = s
         elif rule == "official":

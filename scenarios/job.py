@@ -119,6 +119,7 @@ def run_coverage(
     progress: Progress | None = None,
     title: str = "hatangso",
     extra: Mapping[str, Any] | None = None,
+    cache_dir: Path | None = None,
 ) -> JobResult:
     """Run the whole coverage job and write its outputs into `out_dir`.
 
@@ -139,6 +140,9 @@ def run_coverage(
         Title of the map page.
     extra
         Additional top-level entries of ``kpis.json`` (scenario name, year ...).
+    cache_dir
+        Per-site cache of the terrain model (default ``out_dir/.cache``); runs that share it
+        compute each site once.
 
     Returns
     -------
@@ -161,7 +165,12 @@ def run_coverage(
         dem=files.dem,
         population=files.population,
     )
-    result = assess(inputs, config, progress=progress)
+    result = assess(
+        inputs,
+        config,
+        progress=progress,
+        cache_dir=cache_dir if cache_dir is not None else out_dir / ".cache",
+    )
     step = progress or (lambda _name: None)
     step("writing outputs")
     codes = list(INDICATORS)
@@ -175,6 +184,8 @@ def run_coverage(
         targets=config.targets,
         extra={
             **(extra or {}),
+            "model": result.model,
+            "rule": config.mobile.rule,
             "notes": [*result.notes, *(n for lay in layers.values() for n in lay.notes)],
         },
     )
@@ -185,6 +196,10 @@ def run_coverage(
     }
     if result.towers is not None:
         written["towers"] = _write_geojson(result.towers, out_dir / "towers.geojson")
+    if result.terrain is not None:
+        from hatangso.coverage.terrain import write_coverage_outputs
+
+        written.update(write_coverage_outputs(result.terrain, out_dir))
     from hatangso.scenarios.maps import uncovered_map
 
     page = uncovered_map(

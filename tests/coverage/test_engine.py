@@ -382,3 +382,57 @@ def test_kpi_document_and_units() -> None:
 def test_indicator_without_denominator_has_no_value() -> None:
     assert IndicatorValue("pole_sharing_ratio", 0, 0).value is None
     assert IndicatorValue("pole_sharing_ratio", 1, 2, target=0.5).met is True
+
+
+# --- terrain model through the engine --------------------------------------------------------
+
+
+def _ridge_dem(path: Path) -> Path:
+    # 30 m cells over 12 km x 4 km of flat ground at 100 m, with a 400 m high, 300 m thick
+    # north-south wall 3 km east of the site.
+    transform = from_origin(X0 - 2000, Y0 + 2000, 30, 30)
+    width, height = 400, 134
+    dem = np.full((height, width), 100.0, dtype="float32")
+    cols_x = X0 - 2000 + (np.arange(width) + 0.5) * 30
+    dem[:, (cols_x > X0 + 3000) & (cols_x < X0 + 3300)] = 500.0
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=width,
+        height=height,
+        count=1,
+        dtype="float32",
+        crs=f"EPSG:{UTM}",
+        transform=transform,
+    ) as dst:
+        dst.write(dem, 1)
+    return path
+
+
+def test_terrain_model_leaves_the_village_behind_the_ridge_dark(tmp_path: Path) -> None:
+    # A 30 m mast at the origin; villages 2 km east (in front of the wall) and 5 km east
+    # (behind it). Both lie within the 5 km rural radius, so the radius model covers both.
+    villages = villages_at([(1950, -50, 2050, 50), (4850, -50, 4950, 50)])
+    sites = sites_at([(0, 0)])
+    dem = _ridge_dem(tmp_path / "ridge.tif")
+    radius = run(villages, sites, mobile={"model": "radius"})
+    assert radius.villages["covered_mobile"].tolist() == [True, True]
+    terrain = assess(
+        CoverageInputs(villages=villages, sites=sites, dem=dem),
+        CoverageConfig.model_validate({"terrain": {"radius_m": 8000}}),
+        cache_dir=tmp_path / "cache",
+    )
+    assert terrain.model == "terrain" and terrain.terrain is not None
+    covered = terrain.villages["covered_mobile"].tolist()
+    assert covered == [True, False]
+    best = terrain.villages["best_dbm"].to_numpy()
+    assert best[0] > -110 and not best[1] > -110
+    assert "terrain model" in terrain.villages["mobile_reason"].iloc[1]
+
+
+def test_terrain_model_needs_a_dem() -> None:
+    from hatangso.geo.errors import InputError
+
+    with pytest.raises(InputError, match="terrain model needs a DEM"):
+        run(villages_at([(0, 0, 10, 10)]), sites_at([(0, 0)]), mobile={"model": "terrain"})
