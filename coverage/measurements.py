@@ -1,0 +1,1141 @@
+"""Measured coverage: drive-test and crowdsourced samples aggregated to villages, and the basis.
+
+QCVN 81:2019/BTTTT judges a radio network by its *availability*: the share of measurement
+samples whose received level is at or above the minimum level, which must be at least 95 %.
+:func:`aggregate_samples` streams a samples file of any size (tens of millions of rows) and
+counts, per village, operator and technology, the samples and those at or above
+``threshold_dbm``. :func:`decide_basis` then sets, for every village, what its mobile answer
+rests on (the measurement when there are enough samples, else the prediction, with the
+operators' declarations beside them) and where these disagree.
+
+Streaming
+---------
+CSV files are read with :func:`pyarrow.csv.open_csv` in blocks (``chunk_rows`` rows at a time,
+only the needed columns, every column as text so that one odd value refuses one row, not the
+file), checked with vectorised masks and dropped; only the counts survive. Points are placed in
+villages through a raster index of the village polygons (one array lookup per point); only the
+points in cells that a village boundary crosses are tested exactly, with an STRtree. Memory is
+bounded by the block size and the index grid, not by the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyproj
+import shapely
+from rasterio import features
+from rasterio.transform import Affine
+
+from hatangso.coverage._groups import join_unique_per_group
+from hatangso.geo.errors import InputError, Problem
+from hatangso.geo.schema import spec_for
+from hatangso.geo.text import fold_key, normalize_operator
+from hatangso.geo.validate import (
+    _RANGES,
+    _TECH_TOKENS,
+    _VIETNAM_BOXES,
+    REJECT_COLUMNS,
+    _in_vietnam,
+    _match_columns,
+    _parse_numbers,
+)
+
+__all__ = [
+    "BASES",
+    "BasisDecision",
+    "SampleSummary",
+    "aggregate_samples",
+    "decide_basis",
+]
+
+log = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+#: Values of ``mobile_basis``.
+BASES = ("measured", "predicted", "declared")
+
+#: Technologies counted as "4G or better" for the village's mobile answer.
+BROADBAND_TECHS = ("4G", "5G")
+
+_DEFAULT_CHUNK_ROWS = 250_000
+# Bytes per CSV row assumed when turning chunk_rows into a pyarrow block size.
+_ROW_BYTES = 64
+# The index grid's cells: at most this many, and no finer than ~20 m.
+_MAX_GRID_CELLS = 16_000_000
+_MIN_CELL_DEG = 0.0002
+_RSRP_LOW, _RSRP_HIGH = _RANGES["rsrp_dbm"]
+
+SUMMARY_COLUMNS = ["village_id", "operator", "tech", "n_samples", "n_at_or_above", "availability"]
+
+
+@dataclass(frozen=True)
+class SampleSummary:
+    """Samples counted per village, operator and technology.
+
+    Attributes
+    ----------
+    by_operator
+        One row per (village, operator, tech) with samples: ``village_id`` (str),
+        ``operator`` (canonical name), ``tech`` (``2G`` ... ``5G``), ``n_samples`` (int64),
+        ``n_at_or_above`` (int64, samples with ``rsrp_dbm >= threshold_dbm``) and
+        ``availability`` (``n_at_or_above / n_samples``, float64).
+    by_village
+        One row per village of the input (in its order): ``village_id``, ``n_samples`` and
+        ``n_at_or_above`` over all operators and technologies, and ``availability`` (NaN
+        without samples).
+    rejects
+        Refused rows: ``file``, ``row`` (1-based record number in the file), ``id`` (empty:
+        samples carry none) and ``reason``.
+    read
+        Records read.
+    rejected
+        Records refused.
+    outside
+        Valid records that fall in no village (used, but counted nowhere).
+    threshold_dbm
+        The level the availability was counted against.
+    notes
+        Warnings that refused nothing (unknown operator names ...).
+    """
+
+    by_operator: pd.DataFrame
+    by_village: pd.DataFrame
+    rejects: pd.DataFrame
+    read: int
+    rejected: int
+    outside: int
+    threshold_dbm: float
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def used(self) -> int:
+        """Records kept (inside a village or not)."""
+        return self.read - self.rejected
+
+    def counts(self) -> dict[str, int]:
+        """Return the input accounting of ``kpis.json``: read, used, rejected, repaired."""
+        return {"read": self.read, "used": self.used, "rejected": self.rejected, "repaired": 0}
+
+
+# --------------------------------------------------------------------------------------------
+# Village index
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _VillageIndex:
+    """A raster of village numbers (-1 none, -2 boundary cell) and an STRtree for the rest."""
+
+    grid: npt.NDArray[np.int32]
+    transform: Affine
+    tree: shapely.STRtree
+    points_only: bool
+
+    def locate(self, lon: FloatArray, lat: FloatArray) -> IntArray:
+        """Village number of every point (-1 when in none)."""
+        out = np.full(len(lon), -1, dtype=np.int64)
+        if self.points_only or not len(lon):
+            return out
+        inv = ~self.transform
+        col_f, row_f = inv * (lon, lat)
+        col = np.floor(col_f).astype(np.int64)
+        row = np.floor(row_f).astype(np.int64)
+        h, w = self.grid.shape
+        inside = (row >= 0) & (row < h) & (col >= 0) & (col < w)
+        idx = np.flatnonzero(inside)
+        code = self.grid[row[idx], col[idx]].astype(np.int64)
+        out[idx] = np.where(code >= 0, code, -1)
+        exact = idx[code == -2]
+        if len(exact):
+            out[exact] = self._exact(lon[exact], lat[exact])
+        return out
+
+    def _exact(self, lon: FloatArray, lat: FloatArray) -> IntArray:
+        """Point-in-polygon for points near boundaries: bounding boxes, then prepared tests."""
+        result = np.full(len(lon), -1, dtype=np.int64)
+        pts = shapely.points(lon, lat)
+        hit_p, hit_v = self.tree.query(pts)
+        geoms = self.tree.geometries
+        inside = shapely.contains_xy(geoms[hit_v], lon[hit_p], lat[hit_p])
+        hit_p, hit_v = hit_p[inside], hit_v[inside]
+        # A point on a shared border lies in neither polygon; one in two overlapping
+        # polygons goes to the first of them.
+        order = np.argsort(hit_v, kind="stable")[::-1]
+        result[hit_p[order]] = hit_v[order]
+        return result
+
+
+def _village_index(villages: gpd.GeoDataFrame) -> _VillageIndex:
+    """Rasterise the village polygons; cells a boundary crosses are marked for exact tests."""
+    geoms = np.asarray(villages.geometry.array, dtype=object).copy()
+    shapely.prepare(geoms)
+    tree = shapely.STRtree(geoms)
+    polygonal = np.isin(shapely.get_type_id(geoms), (3, 6))
+    if not polygonal.any():
+        empty = np.full((1, 1), -1, dtype=np.int32)
+        return _VillageIndex(empty, Affine.identity(), tree, points_only=True)
+    xmin, ymin, xmax, ymax = shapely.total_bounds(geoms[polygonal])
+    width_deg, height_deg = max(xmax - xmin, 1e-9), max(ymax - ymin, 1e-9)
+    cell = max(_MIN_CELL_DEG, float(np.sqrt(width_deg * height_deg / _MAX_GRID_CELLS)))
+    w = int(np.ceil(width_deg / cell)) + 2
+    h = int(np.ceil(height_deg / cell)) + 2
+    transform = Affine(cell, 0.0, xmin - cell, 0.0, -cell, ymax + cell)
+    ids = np.flatnonzero(polygonal)
+    grid = features.rasterize(
+        zip(geoms[ids], ids.astype(np.int32), strict=True),
+        out_shape=(h, w),
+        transform=transform,
+        fill=-1,
+        dtype="int32",
+        all_touched=False,
+    )
+    border = features.rasterize(
+        ((b, 1) for b in shapely.boundary(geoms[ids])),
+        out_shape=(h, w),
+        transform=transform,
+        fill=0,
+        dtype="uint8",
+        all_touched=True,
+    ).astype(bool)
+    grid[border] = -2
+    log.debug("village index: %d x %d cells of %.5f deg, %d boundary", h, w, cell, border.sum())
+    return _VillageIndex(grid, transform, tree, points_only=False)
+
+
+# --------------------------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------------------------
+
+
+def _sniff(path: Path, encoding: str) -> tuple[list[str], str]:
+    """Column names and delimiter of a CSV file, from its first lines."""
+    with path.open("r", encoding=encoding, errors="replace", newline="") as handle:
+        head = handle.read(65_536)
+    if head.startswith("\ufeff"):
+        head = head[1:]
+    lines = head.splitlines()
+    if not lines:
+        raise InputError(
+            Problem(file=path.name, message="the file is empty", fix="give a CSV with a header")
+        )
+    try:
+        delimiter = csv.Sniffer().sniff("\n".join(lines[:20]), delimiters=",;\t|").delimiter
+    except csv.Error:
+        delimiter = ","
+    header = next(csv.reader([lines[0]], delimiter=delimiter))
+    return [h.strip() for h in header], delimiter
+
+
+@dataclass
+class _Columns:
+    """Which file columns give the coordinates, operator, tech and level."""
+
+    operator: str
+    tech: str
+    rsrp: str
+    a: str  # lon or x
+    b: str  # lat or y
+    projected: bool
+
+
+def _resolve_columns(
+    header: list[str], name: str, columns: Mapping[str, str] | None, crs: pyproj.CRS | None
+) -> _Columns:
+    spec = spec_for("samples")
+    mapping, problems = _match_columns(header, spec, columns or {}, name)
+    for col in ("operator", "tech", "rsrp_dbm"):
+        if col not in mapping:
+            problems.append(
+                Problem(
+                    file=name,
+                    column=col,
+                    message=f"required column '{col}' is missing (the file has: "
+                    f"{', '.join(header)})",
+                    fix=f"name a column '{col}', or pass --columns {col}=<your column>",
+                )
+            )
+    projected = False
+    a = b = ""
+    if "lon" in mapping and "lat" in mapping:
+        a, b = mapping["lon"], mapping["lat"]
+    elif "x" in mapping and "y" in mapping:
+        a, b, projected = mapping["x"], mapping["y"], True
+        if crs is None or crs.is_geographic:
+            problems.append(
+                Problem(
+                    file=name,
+                    column=a,
+                    message=f"the file gives projected x/y in '{a}'/'{b}' but no projected "
+                    "coordinate reference system",
+                    fix="pass --crs, e.g. --crs VN2000:<province> or --crs EPSG:3405",
+                )
+            )
+    else:
+        problems.append(
+            Problem(
+                file=name,
+                message="the samples have no lon/lat or x/y columns",
+                fix="add lon/lat (Kinh độ/Vĩ độ) or x/y columns",
+            )
+        )
+    if problems:
+        raise InputError(problems)
+    return _Columns(
+        operator=mapping["operator"],
+        tech=mapping["tech"],
+        rsrp=mapping["rsrp_dbm"],
+        a=a,
+        b=b,
+        projected=projected,
+    )
+
+
+def _batches(
+    path: Path, cols: _Columns, delimiter: str, chunk_rows: int, encoding: str
+) -> Iterator[pa.RecordBatch]:
+    names = [cols.operator, cols.tech, cols.rsrp, cols.a, cols.b]
+    reader = pacsv.open_csv(
+        path,
+        read_options=pacsv.ReadOptions(
+            block_size=max(1 << 16, chunk_rows * _ROW_BYTES), encoding=encoding
+        ),
+        parse_options=pacsv.ParseOptions(delimiter=delimiter),
+        convert_options=pacsv.ConvertOptions(
+            include_columns=names,
+            column_types={n: pa.string() for n in names},
+            strings_can_be_null=True,
+        ),
+    )
+    yield from reader
+
+
+def _numbers(values: pa.Array | pa.ChunkedArray) -> FloatArray:
+    """Text to float64: Arrow's cast when every value parses, else the lenient parser."""
+    try:
+        cast = pc.cast(values, pa.float64())
+        return np.asarray(cast.to_numpy(zero_copy_only=False), dtype=np.float64)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        series = pd.Series(values.to_pandas(), dtype="string")
+        return np.asarray(_parse_numbers(series, counts=False).to_numpy(), dtype=np.float64)
+
+
+class _Codes:
+    """A growing dictionary of normalised labels (operators, technologies) to small integers."""
+
+    def __init__(self) -> None:
+        self.labels: list[str] = []
+        self.index: dict[str, int] = {}
+        self.raw: dict[str, int] = {}
+
+    def code(self, label: str) -> int:
+        if label not in self.index:
+            self.index[label] = len(self.labels)
+            self.labels.append(label)
+        return self.index[label]
+
+
+def _encode(
+    values: pa.Array | pa.ChunkedArray, codes: _Codes, normalise: Any
+) -> npt.NDArray[np.int64]:
+    """Codes of `values` (-1 for blank or unknown), normalising each distinct value once."""
+    encoded = pc.dictionary_encode(values)
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    dictionary = encoded.dictionary.to_pylist()
+    table = np.empty(len(dictionary) + 1, dtype=np.int64)
+    table[-1] = -1
+    for i, raw in enumerate(dictionary):
+        if raw not in codes.raw:
+            label = normalise(raw) if raw and raw.strip() else None
+            codes.raw[raw] = -1 if label is None else codes.code(label)
+        table[i] = codes.raw[raw]
+    idx = encoded.indices.to_numpy(zero_copy_only=False)
+    idx = np.where(pd.isna(idx), -1, idx).astype(np.int64) if idx.dtype.kind == "f" else idx
+    return table[np.asarray(idx, dtype=np.int64)]
+
+
+def _tech_label(raw: str) -> str | None:
+    tokens = [t for t in raw.replace(";", " ").replace(",", " ").split() if t]
+    mapped = {_TECH_TOKENS.get(fold_key(t)) for t in tokens}
+    if len(mapped) != 1 or None in mapped:
+        return None
+    return mapped.pop()
+
+
+# --------------------------------------------------------------------------------------------
+# Aggregation
+# --------------------------------------------------------------------------------------------
+
+
+class _Accumulator:
+    """Counts per (village, operator, tech), grown as new operators appear."""
+
+    def __init__(self, n_villages: int, n_tech: int) -> None:
+        self.n_villages = n_villages
+        self.n_tech = n_tech
+        self.n_ops = 0
+        self.count = np.zeros((n_villages + 1, 0, n_tech), dtype=np.int64)
+        self.ok = np.zeros_like(self.count)
+
+    def add(
+        self, village: IntArray, op: IntArray, tech: IntArray, good: BoolArray, n_ops: int
+    ) -> None:
+        if n_ops > self.n_ops:
+            pad = ((0, 0), (0, n_ops - self.n_ops), (0, 0))
+            self.count = np.pad(self.count, pad)
+            self.ok = np.pad(self.ok, pad)
+            self.n_ops = n_ops
+        # Samples outside every village go to the extra last row.
+        v = np.where(village >= 0, village, self.n_villages)
+        key = (v * self.n_ops + op) * self.n_tech + tech
+        size = self.count.size
+        self.count += np.bincount(key, minlength=size).reshape(self.count.shape)
+        self.ok += np.bincount(key[good], minlength=size).reshape(self.ok.shape)
+
+
+def aggregate_samples(
+    path_or_paths: str | Path | Sequence[str | Path],
+    villages: gpd.GeoDataFrame,
+    *,
+    threshold_dbm: float,
+    chunk_rows: int = _DEFAULT_CHUNK_ROWS,
+    crs: str | pyproj.CRS | None = None,
+    columns: Mapping[str, str] | None = None,
+    encoding: str = "utf-8",
+) -> SampleSummary:
+    """Count samples and samples at or above `threshold_dbm` per village, operator and tech.
+
+    Parameters
+    ----------
+    path_or_paths
+        One or more samples files: CSV (streamed) or any vector format (read whole through
+        :func:`hatangso.geo.validate.load_layer`). Columns as in the contract's ``samples``
+        input (``operator``, ``tech``, ``rsrp_dbm``, lon/lat or x/y), aliases accepted.
+    villages
+        Clean village layer in EPSG:4326 (``village_id``, polygon geometry). Samples are
+        counted in the polygon that contains them; villages given as points receive none.
+    threshold_dbm
+        Minimum received level (RSRP, dBm): a sample at or above it counts as available.
+    chunk_rows
+        Rows per streamed block (approximate: the block is sized in bytes).
+    crs
+        CRS of x/y columns; lon/lat are read as WGS 84.
+    columns
+        Contract name to file column, for names the aliases do not know.
+    encoding
+        Text encoding of CSV files.
+
+    Returns
+    -------
+    SampleSummary
+
+    Raises
+    ------
+    InputError
+        For faults of a file: a required column missing, x/y without a CRS, lon/lat that only
+        make sense swapped. Faults of rows (no coordinates, a point outside Vietnam, an
+        unreadable or implausible ``rsrp_dbm`` (outside -160 to -20 dBm), a blank operator, a
+        technology that is not one of 2G/3G/4G/5G) refuse the row into the rejects.
+
+    Notes
+    -----
+    Availability per QCVN 81:2019/BTTTT: ``n_at_or_above / n_samples``. Per-village totals
+    add every operator and technology; the per-operator rows are what coverage is judged on.
+    """
+    paths = (
+        [Path(path_or_paths)]
+        if isinstance(path_or_paths, str | Path)
+        else [Path(p) for p in path_or_paths]
+    )
+    villages = villages.reset_index(drop=True)
+    if villages.crs is None or not pyproj.CRS(villages.crs).equals(pyproj.CRS.from_epsg(4326)):
+        raise ValueError("aggregate_samples needs the villages in EPSG:4326")
+    user_crs = crs if isinstance(crs, pyproj.CRS) or crs is None else _parse(crs)
+    index = _village_index(villages)
+    ops, techs = _Codes(), _Codes()
+    for t in ("2G", "3G", "4G", "5G"):
+        techs.code(t)
+    acc = _Accumulator(len(villages), len(techs.labels))
+    rejects: list[pd.DataFrame] = []
+    notes: list[str] = []
+    read = 0
+    for path in paths:
+        if path.suffix.lower() in (".csv", ".txt", ".tsv"):
+            n, rej = _stream_csv(
+                path,
+                index,
+                acc,
+                ops,
+                techs,
+                threshold_dbm,
+                chunk_rows,
+                user_crs,
+                columns,
+                encoding,
+            )
+        else:
+            n, rej = _whole_layer(path, index, acc, ops, techs, threshold_dbm, crs, columns)
+        read += n
+        rejects.extend(rej)
+        unknown = sorted(name for name in ops.labels if not normalize_operator(name)[1])
+        if unknown:
+            notes.append(
+                f"{path.name}: unknown operator name(s) kept as written: {', '.join(unknown)}"
+            )
+    reject_frame = (
+        pd.concat(rejects, ignore_index=True)
+        if rejects
+        else pd.DataFrame({c: pd.Series(dtype=object) for c in REJECT_COLUMNS})
+    )
+    for note in notes:
+        log.warning(note)
+    by_operator, by_village = _tables(villages, acc, ops.labels, techs.labels)
+    outside = int(acc.count[-1].sum())
+    log.info(
+        "samples: %d read, %d rejected, %d outside every village", read, len(reject_frame), outside
+    )
+    return SampleSummary(
+        by_operator=by_operator,
+        by_village=by_village,
+        rejects=reject_frame,
+        read=read,
+        rejected=len(reject_frame),
+        outside=outside,
+        threshold_dbm=float(threshold_dbm),
+        notes=tuple(notes),
+    )
+
+
+def _parse(crs: str) -> pyproj.CRS:
+    from hatangso.geo.crs import parse_crs
+
+    return parse_crs(crs)
+
+
+def _in_country(lon: FloatArray, lat: FloatArray) -> BoolArray:
+    """:func:`hatangso.geo.validate._in_vietnam`, testing the mainland box first."""
+    x0, y0, x1, y1 = _VIETNAM_BOXES[0]
+    inside = (lon >= x0) & (lon <= x1) & (lat >= y0) & (lat <= y1)
+    rest = np.flatnonzero(~inside)
+    if len(rest):
+        inside[rest] = _in_vietnam(lon[rest], lat[rest])
+    return np.asarray(inside, dtype=bool)
+
+
+def _check_rows(
+    name: str,
+    first_row: int,
+    a: FloatArray,
+    b: FloatArray,
+    rsrp: FloatArray,
+    op: IntArray,
+    tech: IntArray,
+    labels: tuple[str, str],
+) -> tuple[BoolArray, pd.DataFrame | None]:
+    """Vectorised row checks; returns the good mask and the rejects of the block."""
+    n = len(a)
+    reasons = np.full(n, "", dtype=object)
+
+    def reject(mask: BoolArray, text: str) -> None:
+        if mask.any():
+            cur = reasons[mask]
+            reasons[mask] = np.where(cur == "", text, cur + "; " + text)
+
+    missing = np.isnan(a) | np.isnan(b)
+    reject(missing, f"no usable coordinates in '{labels[0]}'/'{labels[1]}'")
+    reject(~missing & ~_in_country(a, b), "point outside Vietnam")
+    reject(np.isnan(rsrp), "rsrp_dbm is blank or not a number")
+    reject(
+        ~np.isnan(rsrp) & ((rsrp < _RSRP_LOW) | (rsrp > _RSRP_HIGH)),
+        f"rsrp_dbm outside {_RSRP_LOW:g} to {_RSRP_HIGH:g} dBm",
+    )
+    reject(op < 0, "operator is blank")
+    reject(tech < 0, "tech is not one of 2G, 3G, 4G, 5G (one per sample)")
+    bad = reasons != ""
+    if not bad.any():
+        return np.ones(n, dtype=bool), None
+    rows = first_row + np.flatnonzero(bad)
+    frame = pd.DataFrame({"file": name, "row": rows, "id": "", "reason": reasons[bad]})
+    return ~bad, frame[REJECT_COLUMNS]
+
+
+def _stream_csv(
+    path: Path,
+    index: _VillageIndex,
+    acc: _Accumulator,
+    ops: _Codes,
+    techs: _Codes,
+    threshold_dbm: float,
+    chunk_rows: int,
+    crs: pyproj.CRS | None,
+    columns: Mapping[str, str] | None,
+    encoding: str,
+) -> tuple[int, list[pd.DataFrame]]:
+    if not path.exists():
+        raise InputError(
+            Problem(file=path.name, message=f"no such file: {path}", fix="check the path")
+        )
+    header, delimiter = _sniff(path, encoding)
+    cols = _resolve_columns(header, path.name, columns, crs)
+    to_wgs84 = (
+        pyproj.Transformer.from_crs(crs, 4326, always_xy=True)
+        if cols.projected and crs is not None
+        else None
+    )
+    read = 0
+    rejects: list[pd.DataFrame] = []
+    first = True
+    for batch in _batches(path, cols, delimiter, chunk_rows, encoding):
+        n = batch.num_rows
+        if not n:
+            continue
+        a = _numbers(batch.column(cols.a))
+        b = _numbers(batch.column(cols.b))
+        if to_wgs84 is not None:
+            a, b = (np.asarray(v, dtype=np.float64) for v in to_wgs84.transform(a, b))
+        elif first:
+            _check_swapped(path.name, a, b, cols)
+        first = False
+        rsrp = _numbers(batch.column(cols.rsrp))
+        op = _encode(batch.column(cols.operator), ops, lambda s: normalize_operator(s)[0])
+        tech = _encode(batch.column(cols.tech), techs, _tech_label)
+        good, rej = _check_rows(path.name, read + 1, a, b, rsrp, op, tech, (cols.a, cols.b))
+        if rej is not None:
+            rejects.append(rej)
+        keep = np.flatnonzero(good)
+        village = index.locate(a[keep], b[keep])
+        acc.add(village, op[keep], tech[keep], rsrp[keep] >= threshold_dbm, len(ops.labels))
+        read += n
+    return read, rejects
+
+
+def _check_swapped(name: str, lon: FloatArray, lat: FloatArray, cols: _Columns) -> None:
+    ok = ~(np.isnan(lon) | np.isnan(lat))
+    if not ok.any():
+        return
+    inside = _in_vietnam(lon[ok], lat[ok]).mean()
+    swapped = _in_vietnam(lat[ok], lon[ok]).mean()
+    if inside < 0.5 and swapped > 0.5:
+        raise InputError(
+            Problem(
+                file=name,
+                column=cols.a,
+                message=f"the coordinates make sense only with longitude and latitude swapped "
+                f"({swapped:.0%} of rows fall in Vietnam when '{cols.a}' is read as latitude)",
+                fix=f"swap the columns, or pass --columns lon={cols.b},lat={cols.a}",
+            )
+        )
+
+
+def _whole_layer(
+    path: Path,
+    index: _VillageIndex,
+    acc: _Accumulator,
+    ops: _Codes,
+    techs: _Codes,
+    threshold_dbm: float,
+    crs: str | pyproj.CRS | None,
+    columns: Mapping[str, str] | None,
+) -> tuple[int, list[pd.DataFrame]]:
+    """Count a non-CSV samples file, validated whole by the layer validator."""
+    from hatangso.geo.validate import load_layer
+
+    layer = load_layer(
+        path,
+        "samples",
+        crs=crs if isinstance(crs, str) or crs is None else crs.to_string(),
+        columns=columns,
+    )
+    frame = layer.frame
+    tech_code = np.array(
+        [techs.index.get(str(t), -1) for t in frame["tech"].astype(str)], dtype=np.int64
+    )
+    op_code = np.array([ops.code(str(o)) for o in frame["operator"].astype(str)], dtype=np.int64)
+    single = tech_code >= 0
+    extra = None
+    if not single.all():
+        extra = pd.DataFrame(
+            {
+                "file": layer.name,
+                "row": frame["source_row"].to_numpy()[~single],
+                "id": "",
+                "reason": "a sample has one technology (2G, 3G, 4G or 5G)",
+            }
+        )
+    geoms = np.asarray(frame.geometry.array, dtype=object)[single]
+    village = index.locate(shapely.get_x(geoms), shapely.get_y(geoms))
+    rsrp = frame["rsrp_dbm"].to_numpy(dtype=float)[single]
+    acc.add(village, op_code[single], tech_code[single], rsrp >= threshold_dbm, len(ops.labels))
+    rejects = [layer.rejects] + ([extra] if extra is not None else [])
+    return layer.read, rejects
+
+
+def _tables(
+    villages: gpd.GeoDataFrame, acc: _Accumulator, op_labels: list[str], tech_labels: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    ids = villages["village_id"].astype(str).to_numpy(dtype=object)
+    count = acc.count[:-1]
+    ok = acc.ok[:-1]
+    v, o, t = np.nonzero(count)
+    n = count[v, o, t]
+    k = ok[v, o, t]
+    by_operator = pd.DataFrame(
+        {
+            "village_id": pd.Series(ids[v], dtype="string"),
+            "operator": pd.Series(np.asarray(op_labels, dtype=object)[o], dtype="string"),
+            "tech": pd.Series(np.asarray(tech_labels, dtype=object)[t], dtype="string"),
+            "n_samples": n.astype(np.int64),
+            "n_at_or_above": k.astype(np.int64),
+            "availability": k / n,
+        },
+        columns=SUMMARY_COLUMNS,
+    )
+    total = count.sum(axis=(1, 2))
+    good = ok.sum(axis=(1, 2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(total > 0, good / np.maximum(total, 1), np.nan)
+    by_village = pd.DataFrame(
+        {
+            "village_id": pd.Series(ids, dtype="string"),
+            "n_samples": total.astype(np.int64),
+            "n_at_or_above": good.astype(np.int64),
+            "availability": share,
+        }
+    )
+    return by_operator, by_village
+
+
+# --------------------------------------------------------------------------------------------
+# Basis and disputes
+# --------------------------------------------------------------------------------------------
+
+DISPUTE_COLUMNS = [
+    "village_id",
+    "name",
+    "operator",
+    "declared",
+    "predicted",
+    "measured",
+    "samples",
+    "basis",
+    "reason",
+]
+
+
+@dataclass(frozen=True)
+class BasisDecision:
+    """What each village's mobile answer rests on, and where the bases disagree.
+
+    Attributes
+    ----------
+    villages
+        Indexed like the input villages: ``measured_availability`` (float, NaN without
+        samples), ``n_samples`` (int64), ``measured_operator`` (the operator those two
+        describe, NA without samples), ``measured_status`` (``covered``, ``uncovered``,
+        ``insufficient samples`` or ``no samples``), ``predicted_mobile`` (the prediction as
+        it came, nullable bool), ``declared_operators`` (';'-joined, empty when none),
+        ``mobile_basis`` (``measured``, ``predicted``, ``declared``; NA when no basis exists),
+        ``covered_mobile`` (bool, the answer on that basis) and ``disputed`` (bool).
+    disputes
+        One row per disputed (village, operator): ``village_id``, ``name``, ``operator``,
+        ``declared`` and ``predicted`` (nullable bool: NA when that basis was not given),
+        ``measured`` (availability, NaN when the samples are insufficient or absent),
+        ``samples`` (int64), ``basis`` (the village's) and ``reason`` (plain words).
+    counts
+        ``{"measured", "predicted", "declared", "none", "insufficient_samples",
+        "disputed_villages", "disputes", "declared_unknown_villages"}``: numbers of villages
+        (the last: declaration rows naming a village id not in the village layer).
+    """
+
+    villages: pd.DataFrame
+    disputes: pd.DataFrame
+    counts: dict[str, int]
+
+    def write_disputes(self, path: str | Path) -> Path:
+        """Write the dispute list as CSV (UTF-8, the columns of `disputes`); return the path.
+
+        The file is written even when there is no dispute, with its header only.
+        """
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.disputes.to_csv(path, index=False, encoding="utf-8")
+        return path
+
+    def kpis_block(self, *, limit: int | None = None) -> dict[str, Any]:
+        """Return the ``basis`` and ``disputes`` entries for ``kpis.json`` (JSON-ready).
+
+        Parameters
+        ----------
+        limit
+            Keep at most this many dispute rows (all when None); ``disputes_total`` tells
+            how many there are.
+        """
+        rows = self.disputes if limit is None else self.disputes.head(limit)
+        records = [{k: _plain(v) for k, v in rec.items()} for rec in rows.to_dict("records")]
+        for rec in records:
+            if rec["measured"] is not None:
+                rec["measured"] = round(float(rec["measured"]), 4)
+        return {
+            "basis": dict(self.counts),
+            "disputes_total": len(self.disputes),
+            "disputes": records,
+        }
+
+
+def _plain(value: Any) -> Any:
+    """Return `value` JSON-ready: None when missing, a Python scalar for a numpy one."""
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _known_or_none(known: BoolArray, value: BoolArray) -> pd.arrays.BooleanArray:
+    out = np.full(len(known), None, dtype=object)
+    out[known] = value[known]
+    return pd.array(out, dtype="boolean")
+
+
+def _broadband(tech: pd.Series) -> BoolArray:
+    """Whether each ';'-joined technology list holds 4G or 5G."""
+    text = tech.fillna("").astype(str)
+    codes, uniques = pd.factorize(text)
+    has = np.array(
+        [bool(set(str(u).split(";")) & set(BROADBAND_TECHS)) for u in uniques], dtype=bool
+    )
+    return has[codes] if len(uniques) else np.zeros(len(tech), dtype=bool)
+
+
+def decide_basis(
+    villages: pd.DataFrame,
+    summary: SampleSummary | None,
+    declared: pd.DataFrame | None,
+    *,
+    min_samples: int,
+    min_availability: float,
+) -> BasisDecision:
+    """Choose each village's mobile basis; list where measurement, prediction, declaration differ.
+
+    Parameters
+    ----------
+    villages
+        The assessed villages: ``village_id``, ``name`` and, when sites were given,
+        ``covered_mobile`` (bool, the prediction under the configured rule) and
+        ``serving_operators`` (';'-joined operators whose predicted footprint reaches the
+        village).
+    summary
+        From :func:`aggregate_samples`, or None without samples.
+    declared
+        The clean ``declared`` layer (``village_id``, ``operator``, ``tech``), or None.
+    min_samples
+        Samples one operator needs in a village for its measurement to count (``samples.
+        min_samples``).
+    min_availability
+        Share of samples at or above the threshold for an operator to count as
+        measured-covered (``samples.min_availability``, 0.95 by QCVN 81:2019).
+
+    Returns
+    -------
+    BasisDecision
+
+    Notes
+    -----
+    Everything is judged for "4G or better" (samples and declarations of 4G or 5G), per
+    operator, then per village.
+
+    For each village *v* and operator *o* three answers may exist:
+
+    * measured ``M``: known when *o* has at least `min_samples` 4G/5G samples in *v*; true
+      when their availability (share at or above the threshold) is at least
+      `min_availability`. Fewer samples leave ``M`` unknown ("insufficient samples"): a few
+      samples never make a village covered;
+    * predicted ``P``: known when the prediction was run; true when *v* is predicted covered
+      and *o* is among its serving operators;
+    * declared ``D``: known when *o* filed a declaration list; true when *v* is on it.
+
+    Operator *o* covers *v* by ``M`` when it is known, else by ``P``, else by ``D``. The
+    village is covered when some operator covers it. Its ``mobile_basis`` is ``measured``
+    when some operator's ``M`` is known, else ``predicted`` when the prediction was run,
+    else ``declared`` when declarations were given (NA when nothing was).
+
+    (*v*, *o*) is **disputed** when the known answers disagree: ``M`` known and (``D`` known
+    and ``D != M``, or ``P`` known and ``P != M``); or ``M`` unknown and ``D`` and ``P``
+    both known and ``D != P``. Examples: declared covered but measured 40 % with enough
+    samples; declared covered, not predicted and not measured; measured covered but predicted
+    uncovered. A village is disputed when any of its operators is.
+
+    ``measured_availability`` and ``n_samples`` describe one operator: among operators with
+    enough samples the one with the highest availability, else the one with the most samples.
+    """
+    n = len(villages)
+    ids = villages["village_id"].astype(str).to_numpy(dtype=object)
+    position = pd.Series(np.arange(n), index=pd.Index(ids))
+    has_prediction = "covered_mobile" in villages
+    has_declared = declared is not None
+    parts: list[pd.DataFrame] = []
+
+    # Predicted pairs.
+    if has_prediction:
+        covered = villages["covered_mobile"].fillna(False).to_numpy(dtype=bool)
+        serving = (
+            villages["serving_operators"].fillna("").astype(str)
+            if "serving_operators" in villages
+            else pd.Series("", index=villages.index)
+        )
+        lists = serving.str.split(";")
+        exploded = pd.DataFrame({"v": np.arange(n), "operator": lists.to_numpy()}).explode(
+            "operator"
+        )
+        exploded = exploded[exploded["operator"].fillna("").astype(str) != ""]
+        exploded = exploded[covered[exploded["v"].to_numpy(dtype=np.int64)]]
+        parts.append(exploded.assign(P=True)[["v", "operator", "P"]])
+
+    # Declared pairs.
+    unknown_declared = 0
+    filed: set[str] = set()
+    if declared is not None and len(declared):
+        d = declared[_broadband(declared["tech"])]
+        did = d["village_id"].astype(str)
+        known = did.isin(position.index).to_numpy(dtype=bool)
+        unknown_declared = int((~known).sum())
+        if unknown_declared:
+            log.warning(
+                "declarations: %d row(s) name village ids not in the village layer",
+                unknown_declared,
+            )
+        filed = set(declared["operator"].astype(str))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "v": position.loc[did[known].to_numpy(dtype=object)].to_numpy(),
+                    "operator": d["operator"].astype(str).to_numpy(dtype=object)[known],
+                    "D": True,
+                }
+            ).drop_duplicates(["v", "operator"])
+        )
+
+    # Measured pairs.
+    if summary is not None and len(summary.by_operator):
+        s = summary.by_operator[_broadband(summary.by_operator["tech"])]
+        s = s[s["village_id"].astype(str).isin(position.index)]
+        sums = (
+            s.assign(operator=s["operator"].astype(str), village_id=s["village_id"].astype(str))
+            .groupby(["village_id", "operator"], sort=False)[["n_samples", "n_at_or_above"]]
+            .sum()
+            .reset_index()
+        )
+        parts.append(
+            pd.DataFrame(
+                {
+                    "v": position.loc[sums["village_id"].to_numpy(dtype=object)].to_numpy(),
+                    "operator": sums["operator"].to_numpy(dtype=object),
+                    "n": sums["n_samples"].to_numpy(dtype=np.int64),
+                    "k": sums["n_at_or_above"].to_numpy(dtype=np.int64),
+                }
+            )
+        )
+
+    if parts:
+        pairs = pd.concat(parts, ignore_index=True)
+        for column in ("P", "D"):
+            if column in pairs:
+                pairs[column] = pairs[column].eq(True).to_numpy(dtype=bool)
+        for column in ("n", "k"):
+            if column in pairs:
+                pairs[column] = pairs[column].fillna(0).to_numpy(dtype=np.int64)
+        pairs["operator"] = pairs["operator"].astype(str)
+        agg = {c: "max" for c in ("P", "D") if c in pairs} | {
+            c: "sum" for c in ("n", "k") if c in pairs
+        }
+        pairs = pairs.groupby(["v", "operator"], sort=True).agg(agg).reset_index()
+    else:
+        pairs = pd.DataFrame({"v": np.empty(0, np.int64), "operator": np.empty(0, object)})
+    m = len(pairs)
+    v = pairs["v"].to_numpy(dtype=np.int64)
+    op = pairs["operator"].to_numpy(dtype=object)
+
+    def flag(column: str) -> BoolArray:
+        if column not in pairs:
+            return np.zeros(m, dtype=bool)
+        return np.asarray(pairs[column].to_numpy(dtype=bool), dtype=bool)
+
+    n_s = pairs["n"].to_numpy(dtype=np.int64) if "n" in pairs else np.zeros(m, np.int64)
+    k_s = pairs["k"].to_numpy(dtype=np.int64) if "k" in pairs else np.zeros(m, np.int64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        avail = np.where(n_s > 0, k_s / np.maximum(n_s, 1), np.nan)
+    m_known = n_s >= min_samples
+    m_val = m_known & (avail >= min_availability)
+    p_known = np.full(m, has_prediction)
+    p_val = flag("P")
+    d_known = np.isin(op, list(filed)) if filed else np.zeros(m, dtype=bool)
+    d_val = flag("D")
+
+    op_covers = np.where(m_known, m_val, np.where(p_known, p_val, d_known & d_val))
+    disputed = np.where(
+        m_known,
+        (d_known & (d_val != m_val)) | (p_known & (p_val != m_val)),
+        d_known & p_known & (d_val != p_val),
+    )
+
+    covered_any = np.bincount(v, weights=op_covers, minlength=n) > 0
+    measured_any = np.bincount(v, weights=m_known, minlength=n) > 0
+    sampled_any = np.bincount(v, weights=n_s, minlength=n) > 0
+    measured_cov = np.bincount(v, weights=m_val, minlength=n) > 0
+    disputed_v = np.bincount(v, weights=disputed, minlength=n) > 0
+
+    # The operator whose figures are shown: best availability among the measured, else the
+    # most samples.
+    rank = np.where(m_known, 2.0 + np.nan_to_num(avail), n_s / (1.0 + n_s.max(initial=0)))
+    shown_op = np.full(n, None, dtype=object)
+    shown_av = np.full(n, np.nan)
+    shown_n = np.zeros(n, dtype=np.int64)
+    sampled_pair = n_s > 0
+    if sampled_pair.any():
+        idx = np.flatnonzero(sampled_pair)
+        order = idx[np.lexsort((-rank[idx], v[idx]))]
+        first = order[np.r_[True, v[order][1:] != v[order][:-1]]]
+        shown_op[v[first]] = op[first]
+        shown_av[v[first]] = avail[first]
+        shown_n[v[first]] = n_s[first]
+
+    if has_prediction:
+        fallback = "predicted"
+    elif has_declared:
+        fallback = "declared"
+    else:
+        fallback = None
+    basis = np.where(measured_any, "measured", fallback if fallback else "").astype(object)
+    basis[basis == ""] = None
+    status = np.where(
+        measured_any,
+        np.where(measured_cov, "covered", "uncovered"),
+        np.where(sampled_any, "insufficient samples", "no samples"),
+    )
+
+    declared_ops = join_unique_per_group(v[d_val], op[d_val], n)
+    predicted = (
+        pd.array(villages["covered_mobile"].to_numpy(dtype=bool), dtype="boolean")
+        if has_prediction
+        else pd.array([pd.NA] * n, dtype="boolean")
+    )
+    out = pd.DataFrame(
+        {
+            "measured_availability": shown_av,
+            "n_samples": shown_n,
+            "measured_operator": pd.array(shown_op, dtype="string"),
+            "measured_status": pd.array(status, dtype="string"),
+            "predicted_mobile": predicted,
+            "declared_operators": pd.array(declared_ops, dtype="string"),
+            "mobile_basis": pd.array(basis, dtype="string"),
+            "covered_mobile": covered_any,
+            "disputed": disputed_v,
+        },
+        index=villages.index,
+    )
+
+    names = (
+        villages["name"].astype("string").to_numpy(dtype=object)
+        if "name" in villages
+        else np.full(n, None, dtype=object)
+    )
+    dd = np.flatnonzero(disputed)
+    disputes = pd.DataFrame(
+        {
+            "village_id": pd.array(ids[v[dd]], dtype="string"),
+            "name": pd.array(names[v[dd]], dtype="string"),
+            "operator": pd.array(op[dd], dtype="string"),
+            "declared": _known_or_none(d_known[dd], d_val[dd]),
+            "predicted": _known_or_none(p_known[dd], p_val[dd]),
+            "measured": np.where(m_known[dd], avail[dd], np.nan),
+            "samples": n_s[dd],
+            "basis": pd.array(basis[v[dd]], dtype="string"),
+            "reason": _reasons(
+                d_known[dd],
+                d_val[dd],
+                p_known[dd],
+                p_val[dd],
+                m_known[dd],
+                avail[dd],
+                n_s[dd],
+                min_samples,
+                min_availability,
+            ),
+        },
+        columns=DISPUTE_COLUMNS,
+    )
+    disputes = disputes.sort_values(["village_id", "operator"], kind="stable").reset_index(
+        drop=True
+    )
+    counts = {
+        "measured": int((basis == "measured").sum()),
+        "predicted": int((basis == "predicted").sum()),
+        "declared": int((basis == "declared").sum()),
+        "none": int(pd.isna(basis).sum()),
+        "insufficient_samples": int((status == "insufficient samples").sum()),
+        "disputed_villages": int(disputed_v.sum()),
+        "disputes": len(disputes),
+        "declared_unknown_villages": unknown_declared,
+    }
+    log.info("mobile basis: %s", counts)
+    return BasisDecision(villages=out, disputes=disputes, counts=counts)
+
+
+def _reasons(
+    d_known: BoolArray,
+    d_val: BoolArray,
+    p_known: BoolArray,
+    p_val: BoolArray,
+    m_known: BoolArray,
+    avail: FloatArray,
+    n_s: IntArray,
+    min_samples: int,
+    min_availability: float,
+) -> npt.NDArray[np.object_]:
+    """Plain-words account of each disputed pair."""
+
+    def said(known: BoolArray, value: BoolArray, yes: str, no: str) -> npt.NDArray[np.str_]:
+        return np.where(known, np.where(value, yes, no), "")
+
+    pct = np.char.mod("%.0f%%", np.nan_to_num(avail) * 100.0)
+    measured = np.where(
+        m_known,
+        np.char.add(
+            np.char.add(np.char.add("measured ", pct), np.char.mod(" of %d samples", n_s)),
+            np.where(
+                avail >= min_availability,
+                f" (>= {min_availability:.0%})",
+                f" (< {min_availability:.0%})",
+            ),
+        ),
+        np.where(
+            n_s > 0,
+            np.char.add(np.char.mod("%d samples", n_s), f" (< {min_samples}: insufficient)"),
+            "not measured",
+        ),
+    )
+    pieces = [
+        said(d_known, d_val, "declared covered", "not declared"),
+        said(p_known, p_val, "predicted covered", "predicted uncovered"),
+        measured,
+    ]
+    out = np.empty(len(n_s), dtype=object)
+    for i, row in enumerate(zip(*pieces, strict=True)):
+        out[i] = "; ".join(p for p in row if p)
+    return out
