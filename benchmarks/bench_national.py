@@ -143,19 +143,21 @@ def _load_frames(villages_path: Path, sites_path: Path):  # type: ignore[no-unty
 
 
 def hatangso_rule(villages_path: Path, sites_path: Path, rule: str) -> dict[str, float]:
+    """Run the engine twice: the first call also loads the compiled kernels (numba cache)."""
     from hatangso.coverage.config import CoverageConfig
     from hatangso.coverage.engine import CoverageInputs, assess
 
     villages, sites = _load_frames(villages_path, sites_path)
-    start = time.perf_counter()
-    result = assess(
-        CoverageInputs(villages=villages, sites=sites),
-        CoverageConfig.model_validate({"mobile": {"rule": rule}}),
-    )
-    elapsed = time.perf_counter() - start
+    config = CoverageConfig.model_validate({"mobile": {"rule": rule}})
+    times = []
+    for _ in range(2):
+        start = time.perf_counter()
+        result = assess(CoverageInputs(villages=villages, sites=sites), config)
+        times.append(time.perf_counter() - start)
     v = result.villages
     return {
-        "engine_s": elapsed,
+        "engine_s": times[1],
+        "cold_s": times[0],
         "mobile": float(v["covered_mobile"].mean()),
         "5g": float(v["covered_5g"].mean()),
     }

@@ -26,15 +26,19 @@ def write_clean_layer(layer: Layer, out_dir: str | Path) -> Path:
     return path
 
 
-def write_rejects(layers: Iterable[Layer], out_dir: str | Path) -> Path:
+def write_rejects(
+    layers: Iterable[Layer], out_dir: str | Path, *, extra: Iterable[pd.DataFrame] = ()
+) -> Path:
     """Write ``rejects.csv`` (``file``, ``row``, ``id``, ``reason``) for all `layers`.
 
+    `extra` adds rejects of inputs that are streamed rather than loaded as layers (samples).
     The file is written even when nothing was rejected, so its absence never has to be
     interpreted.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     frames = [layer.rejects for layer in layers if len(layer.rejects)]
+    frames += [frame[REJECT_COLUMNS] for frame in extra if len(frame)]
     rejects = (
         pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=REJECT_COLUMNS)
     )

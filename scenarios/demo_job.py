@@ -40,7 +40,7 @@ def run_demo(out_dir: str | Path, *, seed: int = 2023, console: Console | None =
     -------
     JobResult
     """
-    from hatangso.cli import _progress_printer, print_kpis
+    from hatangso.cli import _progress_printer, print_disputes, print_kpis
     from hatangso.geo.demo import generate_demo
 
     out_dir = Path(out_dir)
@@ -60,6 +60,8 @@ def run_demo(out_dir: str | Path, *, seed: int = 2023, console: Console | None =
         roads=demo.roads,
         dem=demo.dem,
         population=demo.population,
+        samples=demo.samples,
+        declared=demo.declared,
     )
     config = CoverageConfig.model_validate({"targets": DEMO_TARGETS})
     try:
@@ -74,6 +76,8 @@ def run_demo(out_dir: str | Path, *, seed: int = 2023, console: Console | None =
     finally:
         progress(None)
     print_kpis(console, result.kpis)
+    if result.disputes is not None:
+        print_disputes(console, result.disputes)
     uncovered = result.assessment.villages
     dark = uncovered[~uncovered["covered_mobile"].astype(bool)]
     console.print(

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -59,18 +60,26 @@ class InputFiles:
     roads: Path | None = None
     dem: Path | None = None
     population: Path | None = None
+    samples: Path | None = None
+    declared: Path | None = None
     crs: str | None = None
     columns: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class JobResult:
-    """A finished run: the assessment, the layers read, the KPI document, the files written."""
+    """A finished run: the assessment, the layers read, the KPI document, the files written.
+
+    `disputes` lists where measurement, prediction and declaration disagree (village,
+    operator, declared, predicted, measured, samples, basis, reason), when samples or
+    declarations were given.
+    """
 
     assessment: Assessment
     layers: Mapping[str, Layer]
     kpis: dict[str, Any]
     files: Mapping[str, Path]
+    disputes: pd.DataFrame | None = None
 
 
 _LAYER_KINDS = {
@@ -82,6 +91,7 @@ _LAYER_KINDS = {
     "ducts": "ducts",
     "pois": "pois",
     "settlements": "settlements",
+    "declared": "declared",
 }
 
 
@@ -165,6 +175,22 @@ def run_coverage(
         dem=files.dem,
         population=files.population,
     )
+    notes: list[str] = []
+    if (
+        config.mobile.rule == "official"
+        and inputs.settlements is None
+        and files.population is not None
+    ):
+        from hatangso.coverage.clusters import clusters_from_raster
+
+        step = progress or (lambda _name: None)
+        step("residential clusters from the population raster")
+        derived = clusters_from_raster(files.population, inputs.villages)
+        inputs = dataclasses.replace(inputs, settlements=derived)
+        notes.append(
+            f"{len(derived)} residential clusters derived from the population raster "
+            "(connected cells above the density threshold) for the official rule"
+        )
     result = assess(
         inputs,
         config,
@@ -172,6 +198,10 @@ def run_coverage(
         cache_dir=cache_dir if cache_dir is not None else out_dir / ".cache",
     )
     step = progress or (lambda _name: None)
+    summary = decision = None
+    if files.samples is not None or "declared" in layers:
+        step("measurements and declarations")
+        result, summary, decision = _apply_measurements(result, files, layers, config)
     step("writing outputs")
     codes = list(INDICATORS)
     by_unit = indicators_by_unit(
@@ -186,14 +216,26 @@ def run_coverage(
             **(extra or {}),
             "model": result.model,
             "rule": config.mobile.rule,
-            "notes": [*result.notes, *(n for lay in layers.values() for n in lay.notes)],
+            "notes": [
+                *notes,
+                *result.notes,
+                *(n for lay in layers.values() for n in lay.notes),
+                *(summary.notes if summary is not None else ()),
+            ],
+            **({"mobile_basis": decision.kpis_block()} if decision is not None else {}),
         },
     )
+    if summary is not None:
+        document["inputs"]["samples"] = summary.counts()
     written = {
         "kpis": write_json(document, out_dir / "kpis.json"),
         "villages": write_villages(result.villages, out_dir / "villages.gpkg"),
-        "rejects": write_rejects(layers.values(), out_dir),
+        "rejects": write_rejects(
+            layers.values(), out_dir, extra=[summary.rejects] if summary is not None else []
+        ),
     }
+    if decision is not None:
+        written["disputes"] = decision.write_disputes(out_dir / "disputes.csv")
     if result.towers is not None:
         written["towers"] = _write_geojson(result.towers, out_dir / "towers.geojson")
     if result.terrain is not None:
@@ -210,7 +252,63 @@ def run_coverage(
         towers=result.towers,
     )
     written["map"] = _write_text(page, out_dir / "map.html")
-    return JobResult(assessment=result, layers=layers, kpis=document, files=written)
+    return JobResult(
+        assessment=result,
+        layers=layers,
+        kpis=document,
+        files=written,
+        disputes=decision.disputes if decision is not None else None,
+    )
+
+
+def _apply_measurements(
+    result: Assessment, files: InputFiles, layers: Mapping[str, Layer], config: CoverageConfig
+) -> tuple[Assessment, Any, Any]:
+    """Put each village on its basis (measured, predicted, declared) and recount.
+
+    Samples are streamed and counted per village and operator; the village answer follows
+    the basis rule of :func:`hatangso.coverage.measurements.decide_basis`, and the indicators
+    are computed again on it.
+    """
+    from hatangso.coverage.kpis import village_indicators
+    from hatangso.coverage.measurements import aggregate_samples, decide_basis
+
+    villages_layer = layers["villages"].frame
+    summary = None
+    if files.samples is not None:
+        summary = aggregate_samples(
+            files.samples,
+            villages_layer,  # type: ignore[arg-type]
+            threshold_dbm=config.mobile.threshold_dbm,
+            crs=files.crs,
+            columns=dict(files.columns.get("samples", {})) or None,
+        )
+    declared = layers["declared"].frame if "declared" in layers else None
+    decision = decide_basis(
+        result.villages,
+        summary,
+        declared,
+        min_samples=config.samples.min_samples,
+        min_availability=config.samples.min_availability,
+    )
+    villages = result.villages.copy()
+    for column in decision.villages.columns:
+        villages[column] = decision.villages[column].to_numpy()
+    # People follow their village's answer where it no longer rests on the prediction.
+    if "population_in_village" in villages and "population_covered_mobile" in villages:
+        moved = (villages["mobile_basis"].astype("string") != "predicted").fillna(True)
+        people = villages["population_in_village"].to_numpy(dtype=float)
+        covered = villages["covered_mobile"].fillna(False).to_numpy(dtype=bool)
+        villages["population_covered_mobile"] = np.where(
+            moved.to_numpy(dtype=bool),
+            np.where(covered, people, 0.0),
+            villages["population_covered_mobile"].to_numpy(dtype=float),
+        )
+    village_codes = {"village_mobile_coverage", "population_mobile_coverage"}
+    kept = [v for v in result.indicators if v.code not in village_codes]
+    recomputed = village_indicators(villages, codes=sorted(village_codes))
+    result = dataclasses.replace(result, villages=villages, indicators=(*recomputed, *kept))
+    return result, summary, decision
 
 
 def _atomic(path: Path, write: Callable[[Path], None]) -> Path:

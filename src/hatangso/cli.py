@@ -192,18 +192,57 @@ def coverage(
         roads=roads,
         dem=dem,
         population=population,
+        samples=samples,
+        declared=declared,
         crs=crs,
     )
-    for name, given in (("--samples", samples), ("--declared", declared)):
-        if given is not None:
-            err.print(f"note: {name} is read by the measurement workflow, not yet by coverage")
     progress = _progress_printer(err)
     try:
         result = run_coverage(files, cfg, out_dir, progress=progress)
     finally:
         progress(None)
     print_kpis(out, result.kpis)
+    if result.disputes is not None:
+        print_disputes(out, result.disputes)
     out.print(f"outputs in {out_dir}: " + ", ".join(p.name for p in result.files.values()))
+
+
+def print_disputes(console: Console, disputes: Any, *, limit: int = 15) -> None:
+    """Print the first `limit` disputes (village, operator, declared, predicted, measured)."""
+    import math
+
+    import pandas as pd
+
+    def flag(value: Any) -> str:
+        return "—" if value is None or value is pd.NA else ("yes" if value else "no")
+
+    def share(value: Any) -> str:
+        return "—" if value is None or math.isnan(float(value)) else f"{float(value):.0%}"
+
+    table = Table(
+        "village",
+        "operator",
+        "declared",
+        "predicted",
+        "measured",
+        "samples",
+        "basis",
+        title=f"disputes ({len(disputes)})",
+        title_justify="left",
+    )
+    for row in disputes.head(limit).itertuples(index=False):
+        table.add_row(
+            f"{row.village_id} {row.name}",
+            str(row.operator),
+            flag(row.declared),
+            flag(row.predicted),
+            share(row.measured),
+            str(row.samples),
+            str(row.basis),
+        )
+    console.print(table)
+    if len(disputes) > limit:
+        console.print(f"… and {len(disputes) - limit} more in disputes.csv")
 
 
 @app.command()

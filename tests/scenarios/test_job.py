@@ -201,3 +201,53 @@ def test_hata_model_reports_received_power(inputs, tmp_path) -> None:
     assert np.all(np.isnan(best[~covered]))
     # Power falls with distance: T1 (on the mast) hears more than T2 (4 km).
     assert best[0] > best[1]
+
+
+def test_samples_and_declarations_decide_the_basis(inputs, tmp_path) -> None:
+    from hatangso.coverage.config import CoverageConfig
+    from hatangso.scenarios.job import InputFiles, run_coverage
+
+    villages = gpd.read_file(inputs["villages"])
+    centre = villages.to_crs(UTM).geometry.centroid.to_crs(4326)
+    rows = ["lon,lat,operator,tech,rsrp_dbm"]
+    # T1: 40 Viettel samples, 39 at or above -110 dBm (97.5%): measured covered.
+    rows += [
+        f"{centre.x[0]:.6f},{centre.y[0]:.6f},Viettel,4G,{-95 if i else -120}" for i in range(40)
+    ]
+    # T2: predicted covered, Viettel declares it, but 40% of 50 samples: measured uncovered.
+    rows += [
+        f"{centre.x[1]:.6f},{centre.y[1]:.6f},Viettel,4G,{-100 if i < 20 else -125}"
+        for i in range(50)
+    ]
+    # T3: 3 samples only: insufficient, the prediction (uncovered) stands.
+    rows += [f"{centre.x[2]:.6f},{centre.y[2]:.6f},Viettel,4G,-90" for _ in range(3)]
+    samples = tmp_path / "samples.csv"
+    samples.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    declared = tmp_path / "declared.csv"
+    declared.write_text("village_id,operator,tech\nT2,Viettel,4G\n", encoding="utf-8")
+    config = CoverageConfig.model_validate({"samples": {"min_samples": 30}})
+    result = run_coverage(
+        InputFiles(
+            villages=inputs["villages"], sites=inputs["sites"], samples=samples, declared=declared
+        ),
+        config,
+        tmp_path / "out",
+    )
+    v = result.assessment.villages.set_index("village_id")
+    assert v.loc["T1", "mobile_basis"] == "measured" and bool(v.loc["T1", "covered_mobile"])
+    # Bases are per operator: Viettel's own samples say T2 is dark (40%, disputing its
+    # declaration), while VNPT, on the same mast and unmeasured, still covers it by prediction.
+    assert v.loc["T2", "mobile_basis"] == "measured" and bool(v.loc["T2", "covered_mobile"])
+    assert v.loc["T2", "measured_availability"] == pytest.approx(0.4)
+    assert bool(v.loc["T2", "disputed"])
+    assert v.loc["T3", "mobile_basis"] == "predicted" and int(v.loc["T3", "n_samples"]) == 3
+    disputes = pd.read_csv(tmp_path / "out" / "disputes.csv")
+    assert "T2" in set(disputes["village_id"])
+    kpis = result.kpis
+    assert kpis["inputs"]["samples"]["read"] == 93
+    assert kpis["mobile_basis"]["basis"]["measured"] == 2
+    mobile = next(i for i in kpis["indicators"] if i["code"] == "village_mobile_coverage")
+    # T1 (measured) and T2 (VNPT's prediction) are covered; T3 stays dark.
+    assert (mobile["numerator"], mobile["denominator"]) == (2, 3)
+    disputed = disputes[disputes["village_id"] == "T2"]
+    assert disputed["operator"].tolist() == ["Viettel"]
