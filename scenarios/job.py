@@ -250,6 +250,8 @@ def run_coverage(
         title=title,
         sites=frames.get("sites"),  # type: ignore[arg-type]
         towers=result.towers,
+        best_dbm=result.terrain.best_dbm if result.terrain is not None else None,
+        threshold_dbm=config.mobile.threshold_dbm,
     )
     written["map"] = _write_text(page, out_dir / "map.html")
     return JobResult(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import re
+import warnings
 from collections.abc import Mapping
 from functools import lru_cache
 from importlib import resources
@@ -67,6 +68,10 @@ def _popup_fields(frame: pd.DataFrame) -> list[tuple[str, str]]:
         ("nearest_site_m", "Trạm gần nhất / Nearest site (m)"),
         ("serving_operators", "Nhà mạng phục vụ / Serving operators"),
         ("mobile_reason", "Lý do / Why"),
+        ("mobile_basis", "Căn cứ / Basis"),
+        ("measured_availability", "Tỷ lệ mẫu đạt / Measured availability"),
+        ("n_samples", "Số mẫu đo / Samples"),
+        ("declared_operators", "Nhà mạng công bố / Declared by"),
         ("ftth_distance_m", "Cáp quang / Fiber distance (m)"),
     ]
     return [(c, label) for c, label in wanted if c in frame]
@@ -99,6 +104,9 @@ def uncovered_map(
     sites: gpd.GeoDataFrame | None = None,
     towers: gpd.GeoDataFrame | None = None,
     indicator: str = "covered_mobile",
+    best_dbm: Any = None,
+    threshold_dbm: float = -110.0,
+    show_power: bool = False,
 ) -> str:
     """HTML page of the villages coloured by coverage status, uncovered ones first.
 
@@ -117,6 +125,15 @@ def uncovered_map(
     indicator
         The village column that decides the status (``covered_mobile``, ``covered_5g``,
         ``covered_ftth``).
+    best_dbm
+        The terrain model's best-server power grid (a
+        :class:`hatangso.coverage.rasters.Raster`), drawn as a semi-transparent image:
+        terrain shadows show as gaps.
+    threshold_dbm
+        Power below which the grid is left transparent.
+    show_power
+        Whether the power image is switched on when the page opens (it is in the layer
+        control either way).
 
     Returns
     -------
@@ -198,6 +215,32 @@ def uncovered_map(
                 tooltip=f"Dùng chung / Shared: {html.escape(str(ops))}",
             ).add_to(layer)
         layer.add_to(fmap)
+    if "disputed" in frame and frame["disputed"].fillna(False).astype(bool).any():
+        disputed = frame[frame["disputed"].fillna(False).astype(bool).to_numpy()]
+        layer = folium.FeatureGroup(name="Thôn có tranh chấp / Disputed villages", show=True)
+        folium.GeoJson(
+            _as_props(_simplified(disputed, 0.0002), columns),
+            style_function=lambda _f: {
+                "color": "#6a00a8",
+                "weight": 2.5,
+                "fillOpacity": 0.0,
+                "dashArray": "5 4",
+            },
+            popup=folium.GeoJsonPopup(fields=columns, aliases=[a for _, a in fields])
+            if columns
+            else None,
+            name="disputed",
+        ).add_to(layer)
+        layer.add_to(fmap)
+    if best_dbm is not None:
+        image, bounds = _power_image(best_dbm, threshold_dbm)
+        folium.raster_layers.ImageOverlay(
+            image=image,
+            bounds=bounds,
+            opacity=0.6,
+            name="Cường độ tín hiệu / Best-server power",
+            show=show_power,
+        ).add_to(fmap)
     if kpis is not None:
         root.html.add_child(Element(_kpi_panel(kpis, title)))
     folium.LayerControl(collapsed=False).add_to(fmap)
@@ -205,6 +248,53 @@ def uncovered_map(
     page: str = root.render()
     _check_offline(page)
     return page
+
+
+def _power_image(raster: Any, threshold_dbm: float) -> tuple[str, list[list[float]]]:
+    """Draw the power grid as an inline PNG in EPSG:4326; return it and its bounds.
+
+    Cells at or above the threshold run from yellow (weak) to dark green (strong); cells below
+    it, and cells no site reaches, are transparent.
+    """
+    from rasterio.errors import NotGeoreferencedWarning
+    from rasterio.io import MemoryFile
+    from rasterio.transform import array_bounds
+    from rasterio.warp import Resampling, calculate_default_transform, reproject
+
+    src = np.asarray(raster.array, dtype="float32")
+    height, width = src.shape
+    west, south, east, north = array_bounds(height, width, raster.transform)
+    transform, w, h = calculate_default_transform(
+        raster.crs, "EPSG:4326", width, height, left=west, bottom=south, right=east, top=north
+    )
+    dst = np.full((h, w), np.nan, dtype="float32")
+    reproject(
+        src,
+        dst,
+        src_transform=raster.transform,
+        src_crs=raster.crs,
+        dst_transform=transform,
+        dst_crs="EPSG:4326",
+        resampling=Resampling.nearest,
+        src_nodata=np.nan,
+        dst_nodata=np.nan,
+    )
+    t = np.nan_to_num(np.clip((dst - threshold_dbm) / 40.0, 0.0, 1.0), nan=0.0)
+    rgba = np.zeros((4, h, w), dtype="uint8")
+    rgba[0] = np.round(255 * (1 - t) * 0.9).astype("uint8")
+    rgba[1] = np.round(200 - 90 * t).astype("uint8")
+    rgba[2] = np.round(40 + 40 * t).astype("uint8")
+    rgba[3] = np.where(np.isfinite(dst) & (dst >= threshold_dbm), 255, 0).astype("uint8")
+    with warnings.catch_warnings():
+        # A PNG carries no georeference; its place on the map is given by `bounds`.
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with MemoryFile() as memory:
+            with memory.open(driver="PNG", width=w, height=h, count=4, dtype="uint8") as png:
+                png.write(rgba)
+            data = memory.read()
+    left, bottom, right, top = array_bounds(h, w, transform)
+    uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+    return uri, [[bottom, left], [top, right]]
 
 
 def _kpi_panel(kpis: Mapping[str, Any], title: str) -> str:

@@ -436,3 +436,44 @@ def test_terrain_model_needs_a_dem() -> None:
 
     with pytest.raises(InputError, match="terrain model needs a DEM"):
         run(villages_at([(0, 0, 10, 10)]), sites_at([(0, 0)]), mobile={"model": "terrain"})
+
+
+SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+
+
+@pytest.mark.shared_data
+@pytest.mark.skipif(
+    not (SHARED / "dem" / "N21E105.hgt").exists(),
+    reason=f"SRTM tile N21E105.hgt not found under {SHARED}",
+)
+def test_tam_dao_casts_a_shadow(tmp_path: Path) -> None:
+    # Three 40 m masts in the Vĩnh Yên plain, south-west of the Tam Đảo range (up to 1,582 m).
+    # The plain at their feet is covered; the far side of the range, 15-20 km north-east and
+    # as far from the masts as parts of the lit plain, is not.
+    sites = gpd.GeoDataFrame(
+        {
+            "site_id": ["a", "b", "c"],
+            "operator": ["Viettel", "VNPT", "MobiFone"],
+            "height_m": [40.0] * 3,
+        },
+        geometry=shapely.points([(105.57, 21.31), (105.50, 21.38), (105.62, 21.36)]),
+        crs=4326,
+    )
+    lit = shapely.box(105.52, 21.30, 105.535, 21.3135)  # the plain, ~5 km from the masts
+    shadow = shapely.box(105.74, 21.52, 105.755, 21.5335)  # behind the range, ~25 km
+    villages = gpd.GeoDataFrame(
+        {"village_id": ["lit", "shadow"], "name": ["Đồng bằng", "Sau núi"]},
+        geometry=[lit, shadow],
+        crs=4326,
+    )
+    result = assess(
+        CoverageInputs(villages=villages, sites=sites, dem=SHARED / "dem" / "N21E105.hgt"),
+        CoverageConfig.model_validate(
+            {"terrain": {"radius_m": 30000, "resolution_m": 90}, "mobile": {"rule": "area"}}
+        ),
+        cache_dir=tmp_path,
+    )
+    shares = result.villages["mobile_share"].tolist()
+    assert shares[0] > 0.9
+    assert shares[1] < 0.2
+    assert result.villages["covered_mobile"].tolist() == [True, False]
