@@ -39,6 +39,9 @@ class MobileConfig(_Strict):
     radius_m: dict[str, dict[str, float]] = Field(
         default_factory=lambda: {k: dict(v) for k, v in DEFAULT_RADIUS_M.items()}
     )
+    #: A ``calibration.json`` written by ``hatangso calibrate``, applied to the ``hata``
+    #: model's power and reach (relative paths are read from the configuration file's folder).
+    calibration: str | None = None
 
     @field_validator("radius_m")
     @classmethod
@@ -196,7 +199,14 @@ def load_config(path: str | Path | None) -> CoverageConfig:
                 fix="check indentation and colons",
             )
         ) from exc
-    return parse_config(data, source=path.name)
+    config = parse_config(data, source=path.name)
+    calibration = config.mobile.calibration
+    if calibration is not None and not Path(calibration).is_absolute():
+        mobile = config.mobile.model_copy(
+            update={"calibration": str((path.parent / calibration).resolve())}
+        )
+        config = config.model_copy(update={"mobile": mobile})
+    return config
 
 
 def parse_config(data: Any, *, source: str) -> CoverageConfig:

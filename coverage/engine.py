@@ -20,6 +20,7 @@ import pyproj
 import shapely
 
 from hatangso.coverage import fiber, mobile, sharing
+from hatangso.coverage.calibration import Calibration, calibrate_sites
 from hatangso.coverage.config import CoverageConfig
 from hatangso.coverage.kpis import INDICATORS, IndicatorValue, village_indicators
 from hatangso.coverage.terrain import CoverageRasters
@@ -40,7 +41,11 @@ Progress = Callable[[str], None]
 
 @dataclass(frozen=True)
 class CoverageInputs:
-    """The clean layers of one run (EPSG:4326); only villages are required."""
+    """The clean layers of one run (EPSG:4326); only villages are required.
+
+    `calibration` (from ``hatangso calibrate``) corrects the ``hata`` model's power and reach
+    per operator and environment.
+    """
 
     villages: gpd.GeoDataFrame
     sites: gpd.GeoDataFrame | None = None
@@ -53,6 +58,7 @@ class CoverageInputs:
     roads: Path | None = None
     dem: Path | None = None
     population: Path | None = None
+    calibration: Calibration | None = None
 
 
 @dataclass(frozen=True)
@@ -221,6 +227,12 @@ def assess(
             radius_m=mcfg.radius_m,
             threshold_dbm=mcfg.threshold_dbm,
         )
+        if inputs.calibration is not None:
+            if model == "hata":
+                table = calibrate_sites(table, inputs.calibration, threshold_dbm=mcfg.threshold_dbm)
+                notes.append("the hata model carries the calibration fitted to measurements")
+            else:
+                notes.append(f"the calibration applies to the hata model, not to {model}")
         cells = None
         if inputs.population is not None:
             step("population raster")

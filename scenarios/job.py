@@ -20,6 +20,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from hatangso.coverage.calibration import load_calibration
 from hatangso.coverage.config import CoverageConfig
 from hatangso.coverage.engine import ADMIN_LEVELS, Assessment, CoverageInputs, assess
 from hatangso.coverage.kpis import INDICATORS, indicators_by_unit, kpi_document
@@ -174,6 +175,11 @@ def run_coverage(
         roads=files.roads,
         dem=files.dem,
         population=files.population,
+        calibration=(
+            load_calibration(config.mobile.calibration)
+            if config.mobile.calibration is not None
+            else None
+        ),
     )
     notes: list[str] = []
     if (

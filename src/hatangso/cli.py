@@ -330,6 +330,63 @@ def _print_plan(document: dict[str, Any]) -> None:
 
 
 @app.command()
+def calibrate(
+    sites: Annotated[Path, typer.Option(help="BTS sites whose signal was measured.")],
+    samples: Annotated[Path, typer.Option(help="Measurement samples (drive tests ...).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    config: Annotated[Path | None, typer.Option(help="Configuration YAML.")] = None,
+    crs: Annotated[str | None, typer.Option(help="CRS of inputs without one.")] = None,
+    tech: Annotated[str, typer.Option(help="Service to fit: 4G or 5G.")] = "4G",
+    min_samples: Annotated[int, typer.Option(help="Samples a group needs to be fitted.")] = 100,
+) -> None:
+    """Fit the hata model to measurements; later runs use it via mobile.calibration."""
+    from hatangso.coverage.config import load_config
+    from hatangso.scenarios.calibrate_job import run_calibration
+
+    result = run_calibration(
+        sites=sites,
+        samples=samples,
+        out_dir=out_dir,
+        config=load_config(config),
+        crs=crs,
+        tech=tech,
+        min_samples=min_samples,
+    )
+    cal = result.calibration
+    table = Table(
+        *cal.by,
+        "samples",
+        "fit",
+        "offset dB",
+        "slope dB/dec",
+        "RMSE before",
+        "RMSE after",
+        "bias before",
+        "bias after",
+        title="calibration",
+        title_justify="left",
+    )
+    for g in cal.groups:
+        table.add_row(
+            *g.key,
+            str(g.n_samples),
+            g.status,
+            f"{g.offset_db:+.1f}",
+            f"{g.slope_db_per_decade:+.1f}",
+            f"{g.rmse_before_db:.1f}",
+            f"{g.rmse_after_db:.1f}",
+            f"{g.bias_before_db:+.1f}",
+            f"{g.bias_after_db:+.1f}",
+        )
+    out.print(table)
+    out.print(
+        f"all samples: RMSE {cal.rmse_before_db:.1f} -> {cal.rmse_after_db:.1f} dB, bias "
+        f"{cal.bias_before_db:+.1f} -> {cal.bias_after_db:+.1f} dB. Use it in later runs with "
+        f"'mobile: {{model: hata, calibration: {result.files['calibration']}}}'"
+    )
+
+
+@app.command()
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("demo-out"),
     seed: Annotated[int, typer.Option(help="Seed of the generated province.")] = 2023,

@@ -251,3 +251,36 @@ def test_samples_and_declarations_decide_the_basis(inputs, tmp_path) -> None:
     assert (mobile["numerator"], mobile["denominator"]) == (2, 3)
     disputed = disputes[disputes["village_id"] == "T2"]
     assert disputed["operator"].tolist() == ["Viettel"]
+
+
+def test_a_calibration_shrinks_the_hata_reach_in_later_runs(inputs, tmp_path) -> None:
+    from hatangso.coverage.calibration import Calibration, GroupFit
+    from hatangso.coverage.config import load_config
+    from hatangso.scenarios.job import InputFiles, run_coverage
+
+    # Measurements said every site is received 40 dB weaker than the model predicts.
+    weaker = Calibration(
+        by=("operator",),
+        groups=tuple(
+            GroupFit((op,), 500, "offset", -40.0, 0.0, 41.0, -40.0, 5.0, 0.0, 0.1)
+            for op in ("Viettel", "VNPT")
+        ),
+        reference_distance_m=1000.0,
+        min_samples=100,
+        rmse_before_db=41.0,
+        bias_before_db=-40.0,
+        rmse_after_db=5.0,
+        bias_after_db=0.0,
+    )
+    weaker.to_json(tmp_path / "calibration.json")
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("mobile: {model: hata}\n", encoding="utf-8")
+    fitted = tmp_path / "fitted.yaml"
+    fitted.write_text("mobile: {model: hata, calibration: calibration.json}\n", encoding="utf-8")
+    files = InputFiles(villages=inputs["villages"], sites=inputs["sites"])
+    before = run_coverage(files, load_config(plain), tmp_path / "a").assessment.villages
+    after = run_coverage(files, load_config(fitted), tmp_path / "b")
+    # T2, 4 km from the mast, is reached by the plain model and lost with 40 dB less power.
+    assert bool(before["covered_mobile"].iloc[1])
+    assert not bool(after.assessment.villages["covered_mobile"].iloc[1])
+    assert any("calibration" in note for note in after.kpis["notes"])

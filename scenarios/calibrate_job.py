@@ -1,0 +1,89 @@
+"""``hatangso calibrate``: fit the propagation model to measurement samples.
+
+The fit (offset, and slope where the distances support it, per operator and environment) is
+written to ``calibration.json``; naming that file as ``mobile.calibration`` in a configuration
+makes later ``hata`` runs use the corrected model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from hatangso.coverage import mobile
+from hatangso.coverage.calibration import Calibration, fit_offset, model_at_samples
+from hatangso.coverage.config import CoverageConfig
+from hatangso.geo.crs import metric_crs
+from hatangso.geo.outputs import write_rejects
+from hatangso.geo.validate import load_layer
+
+__all__ = ["CalibrationResult", "run_calibration"]
+
+
+@dataclass(frozen=True)
+class CalibrationResult:
+    """The fit and the files written (``calibration.json``, ``calibration.csv``, rejects)."""
+
+    calibration: Calibration
+    files: dict[str, Path]
+
+
+def run_calibration(
+    *,
+    sites: Path,
+    samples: Path,
+    out_dir: Path,
+    config: CoverageConfig,
+    crs: str | None = None,
+    tech: str = "4G",
+    min_samples: int = 100,
+) -> CalibrationResult:
+    """Fit the ``hata`` model to `samples` and write the calibration.
+
+    Parameters
+    ----------
+    sites
+        The BTS sites whose signal was measured.
+    samples
+        Measurement samples (``operator``, ``tech``, ``rsrp_dbm``, points).
+    out_dir
+        Output folder.
+    config
+        Supplies the threshold and the radius table for the model.
+    crs
+        CRS of inputs that carry none.
+    tech
+        Which service's samples and radio parameters to fit.
+    min_samples
+        Samples a group (operator, environment) needs to be fitted.
+
+    Returns
+    -------
+    CalibrationResult
+
+    Raises
+    ------
+    InputError
+        If a file is unusable or no group has enough samples to fit.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    site_layer = load_layer(sites, "sites", crs=crs)
+    sample_layer = load_layer(samples, "samples", crs=crs)
+    frame = sample_layer.frame
+    picked = frame[frame["tech"].astype(str).str.contains(tech, regex=False)]
+    metric = metric_crs(tuple(site_layer.frame.total_bounds))
+    table = mobile.site_table(
+        site_layer.frame.to_crs(metric),
+        model="hata",
+        radius_m=config.mobile.radius_m,
+        threshold_dbm=config.mobile.threshold_dbm,
+    )
+    at_samples = model_at_samples(picked.to_crs(metric), table, tech=tech)
+    calibration = fit_offset(at_samples, min_samples=min_samples)
+    files = {
+        "calibration": calibration.to_json(out_dir / "calibration.json"),
+        "table": out_dir / "calibration.csv",
+        "rejects": write_rejects([site_layer, sample_layer], out_dir),
+    }
+    calibration.table().to_csv(files["table"], index=False)
+    return CalibrationResult(calibration=calibration, files=files)
