@@ -35,6 +35,7 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/pytest
+	$(BIN)/pytest --nbmake --nbmake-timeout=300 notebooks -p no:cacheprovider
 
 # A regular (non-editable) install must carry every subpackage: an unlisted one silently goes
 # missing from the wheel while the editable install keeps working.

@@ -67,6 +67,9 @@ class TerrainConfig(_Strict):
     radius_m: float = Field(10_000.0, gt=0.0, le=100_000.0)
     resolution_m: float = Field(30.0, gt=0.0, le=1000.0)
     method: Literal["los", "itm"] = "los"
+    #: Extra loss everywhere for vegetation and buildings around the handset, dB. The terrain
+    #: models see only the bare ground; 0 leaves them as optimistic as bare ground is.
+    clutter_loss_db: float = Field(0.0, ge=0.0, le=60.0)
 
 
 class FtthConfig(_Strict):

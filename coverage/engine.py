@@ -447,6 +447,7 @@ def _terrain_coverage(
         radius_m=tcfg.radius_m,
         threshold_dbm=mcfg.threshold_dbm,
         model=tcfg.method,
+        clutter_loss_db=tcfg.clutter_loss_db,
         cache_dir=cache_dir,
     )
     rule = mcfg.rule

@@ -302,6 +302,15 @@ def _best_power(pairs: Pairs, sites: SiteTable, tech: str, n: int) -> FloatArray
     return best
 
 
+def _polygons_only(
+    geoms: npt.NDArray[np.object_], is_polygon: BoolArray
+) -> npt.NDArray[np.object_]:
+    """Return the polygons of `geoms`, None where a village is a point."""
+    out = geoms.copy()
+    out[~is_polygon] = None
+    return out
+
+
 def _polygon_shares(
     polygons: npt.NDArray[np.object_],
     candidates: BoolArray,
@@ -372,7 +381,7 @@ def _polygon_shares(
         np.cumsum(np.bincount(pe, minlength=n), out=offsets[1:])
         if rings is None:
             is_polygon = np.isin(shapely.get_type_id(polygons), (3, 6))
-            rings = polygon_rings(np.where(is_polygon, polygons, None))
+            rings = polygon_rings(_polygons_only(polygons, is_polygon))
         area = union_disc_area(
             rings.coords,
             rings.ring_offsets,
@@ -497,7 +506,7 @@ def mobile_coverage(
     point_cov = {t: _any_per(pairs_rep[t].point, n) for t in TECHS}
     shares: dict[str, FloatArray] = {}
     rings = (
-        polygon_rings(np.where(is_polygon, geoms, None))
+        polygon_rings(_polygons_only(geoms, is_polygon))
         if rule in ("area", "population") and is_polygon.any()
         else None
     )

@@ -54,7 +54,7 @@ from scipy import ndimage, sparse
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
-__all__ = ["PROVINCE", "DemoFiles", "generate_demo"]
+__all__ = ["PROVINCE", "DemoFiles", "PlaceFiles", "generate_demo", "generate_place"]
 
 log = logging.getLogger(__name__)
 
@@ -1472,9 +1472,11 @@ def _sites(rng: np.random.Generator, loc: _Locations) -> pd.DataFrame:
         [rng.uniform(18, 30, len(op)), rng.uniform(25, 40, len(op))],
         rng.uniform(30, 45, len(op)),
     )
-    eirp = np.where(
-        rng.uniform(size=len(op)) < 0.3, np.nan, np.round(rng.uniform(58.0, 63.0, len(op)) * 2) / 2
-    )
+    # EIRP per resource element, as hatangso.coverage.radio defines it: a 20 MHz LTE carrier's
+    # total EIRP of 58-63 dBm spread over its 1,200 subcarriers (10 log10 1200 = 30.8 dB).
+    missing = rng.uniform(size=len(op)) < 0.3
+    total_eirp = rng.uniform(58.0, 63.0, len(op))
+    eirp = np.where(missing, np.nan, np.round((total_eirp - 10 * np.log10(1200.0)) * 2) / 2)
     band = np.where(
         (op == 1) | (op == 2), np.where(rng.uniform(size=len(op)) < 0.5, 1800.0, 2100.0), 1800.0
     )
@@ -1727,7 +1729,9 @@ def _rsrp_dbm(points: F64, sites: pd.DataFrame, rng: np.random.Generator) -> F64
     pattern = np.where(
         np.isnan(azimuth), 0.0, np.minimum(12.0 * (phi / np.nan_to_num(beam, nan=120.0)) ** 2, 20.0)
     )
-    rs = sites["eirp_dbm"].fillna(60.0).to_numpy()[None, :] - 10 * np.log10(1200.0)
+    # Reference-signal EIRP per resource element; where absent, 32 dBm, the 4G default of
+    # hatangso.coverage.radio (not imported: geo does not depend on coverage).
+    rs = sites["eirp_dbm"].fillna(32.0).to_numpy()[None, :]
     best = (rs - loss - pattern).max(axis=1)
     white = rng.normal(0.0, 1.0, len(points))
     smooth = ndimage.gaussian_filter1d(white, 3.0, mode="nearest")
@@ -2169,3 +2173,145 @@ def _write_all(root: Path, demo: _Demo) -> DemoFiles:
     demo.samples.to_csv(files.samples, index=False)
     demo.declared.to_csv(files.declared, index=False)
     return files
+
+
+# --------------------------------------------------------------------------------------------
+# The demo province moved to another place (generated data for the shipped scenarios)
+# --------------------------------------------------------------------------------------------
+
+_VECTOR_LAYERS = (
+    "villages",
+    "sites",
+    "access_points",
+    "fiber",
+    "poles",
+    "ducts",
+    "pois",
+    "settlements",
+)
+
+
+@dataclass(frozen=True)
+class PlaceFiles:
+    """Paths of the vector layers :func:`generate_place` wrote (GeoPackages, EPSG:4326).
+
+    A moved province carries no roads, DEM or population raster: the coverage job then uses
+    straight-line fiber distances, and the village ``population`` column.
+    """
+
+    root: Path
+    villages: Path
+    sites: Path
+    access_points: Path
+    fiber: Path
+    poles: Path
+    ducts: Path
+    pois: Path
+    settlements: Path
+
+
+def _moved(geoms: npt.NDArray[Any], centre_lonlat: tuple[float, float]) -> npt.NDArray[Any]:
+    """Move geometries from around the demo centre to around `centre_lonlat`, keeping distances.
+
+    Notes
+    -----
+    Equirectangular: ``lat' = lat0' + (lat - lat0)`` and
+    ``lon' = lon0' + (lon - lon0) cos(lat0) / cos(lat0')``, so east-west distances in km stay
+    those of the demo province (to well under 1 % across a province of 50 km).
+    """
+    lon1, lat1 = centre_lonlat
+    scale = math.cos(math.radians(_LAT0)) / math.cos(math.radians(lat1))
+
+    def move(xy: F64) -> F64:
+        return np.column_stack([lon1 + (xy[:, 0] - _LON0) * scale, lat1 + (xy[:, 1] - _LAT0)])
+
+    return np.asarray(shapely.transform(geoms, move), dtype=object)
+
+
+def generate_place(
+    out_dir: str | Path,
+    *,
+    province: str,
+    centre_lonlat: tuple[float, float],
+    seed: int = 2023,
+    n_villages: int = 1300,
+    keep_villages: int | None = None,
+    district: str | None = None,
+    commune: str | None = None,
+) -> PlaceFiles:
+    """Generate the demo province and move its vector layers to another place and name.
+
+    The shipped scenarios of real plans have no real infrastructure data here; this gives
+    each of them generated data lying in its own province, clearly labelled as generated.
+
+    Parameters
+    ----------
+    out_dir
+        Output folder (created); the demo province is generated first into ``out_dir/_demo``.
+    province
+        Name written into the villages' ``province`` column.
+    centre_lonlat
+        Where the centre of the demo province (105.9 E, 22.2 N) goes.
+    seed, n_villages
+        As for :func:`generate_demo`.
+    keep_villages
+        Keep only this many villages: the one nearest the centre and its nearest neighbours
+        (a single commune); the other layers are cut to the villages' extent plus 0.08°.
+    district, commune
+        Names written into the villages' ``district`` / ``commune`` columns (kept if None).
+
+    Returns
+    -------
+    PlaceFiles
+    """
+    root = Path(out_dir)
+    demo = generate_demo(root / "_demo", seed=seed, n_villages=n_villages)
+    frames = {name: gpd.read_file(getattr(demo, name)) for name in _VECTOR_LAYERS}
+    villages = frames["villages"]
+    if keep_villages is not None:
+        if keep_villages < 1:
+            raise ValueError(f"keep_villages must be at least 1, got {keep_villages}")
+        centres = villages[["centre_lon", "centre_lat"]].to_numpy(dtype=float)
+        tree = cKDTree(centres)
+        _, first = tree.query([_LON0, _LAT0])
+        _, chosen = tree.query(centres[int(first)], k=min(keep_villages, len(villages)))
+        villages = villages.iloc[np.sort(np.atleast_1d(chosen))].reset_index(drop=True)
+        x0, y0, x1, y1 = villages.total_bounds
+        box = shapely.box(x0 - 0.08, y0 - 0.08, x1 + 0.08, y1 + 0.08)
+        kept = set(villages["village_id"])
+        for name in _VECTOR_LAYERS[1:]:
+            frame = frames[name]
+            if name == "settlements":
+                frames[name] = frame[frame["village_id"].isin(kept)].reset_index(drop=True)
+            else:
+                frames[name] = frame[frame.intersects(box)].reset_index(drop=True)
+    villages = villages.assign(province=province)
+    if district is not None:
+        villages = villages.assign(district=district)
+    if commune is not None:
+        villages = villages.assign(commune=commune)
+    lon1, lat1 = centre_lonlat
+    scale = math.cos(math.radians(_LAT0)) / math.cos(math.radians(lat1))
+    villages = villages.assign(
+        centre_lon=np.round(lon1 + (villages["centre_lon"] - _LON0) * scale, 7),
+        centre_lat=np.round(lat1 + (villages["centre_lat"] - _LAT0), 7),
+    )
+    frames["villages"] = villages
+    # GeoPackage keeps a nullable boolean as a float column; write it back as booleans.
+    network = frames["pois"]["data_network"]
+    frames["pois"] = frames["pois"].assign(
+        data_network=pd.array(
+            [None if pd.isna(v) else bool(v) for v in network.tolist()], dtype="boolean"
+        )
+    )
+    paths: dict[str, Path] = {}
+    for name in _VECTOR_LAYERS:
+        frame = frames[name]
+        moved = gpd.GeoDataFrame(
+            frame.drop(columns="geometry"),
+            geometry=_moved(np.asarray(frame.geometry.values, dtype=object), centre_lonlat),
+            crs="EPSG:4326",
+        )
+        paths[name] = _write_gpkg(moved, root / f"{name}.gpkg")
+    log.info("generated %s: %d villages at %s", province, len(villages), centre_lonlat)
+    return PlaceFiles(root=root, **paths)

@@ -110,8 +110,9 @@ _POI_ALIASES = {
     },
 }
 
-_TRUE = {"true", "t", "yes", "y", "1", "co", "x", "dung", "da ket noi", "ketnoi"}
-_FALSE = {"false", "f", "no", "n", "0", "khong", "chua", "chua ket noi", "sai"}
+# GeoPackage and spreadsheet round trips turn 1/0 into "1.0"/"0.0": those are yes/no too.
+_TRUE = {"true", "t", "yes", "y", "1", "1.0", "co", "x", "dung", "da ket noi", "ketnoi"}
+_FALSE = {"false", "f", "no", "n", "0", "0.0", "khong", "chua", "chua ket noi", "sai"}
 _TRUE_KEYS = {fold_key(v) for v in _TRUE}
 _FALSE_KEYS = {fold_key(v) for v in _FALSE}
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
+
+import geopandas as gpd
 
 from hatangso.coverage import mobile
 from hatangso.coverage.calibration import Calibration, fit_offset, model_at_samples
@@ -69,11 +72,12 @@ def run_calibration(
     out_dir.mkdir(parents=True, exist_ok=True)
     site_layer = load_layer(sites, "sites", crs=crs)
     sample_layer = load_layer(samples, "samples", crs=crs)
-    frame = sample_layer.frame
+    site_frame = cast(gpd.GeoDataFrame, site_layer.frame)
+    frame = cast(gpd.GeoDataFrame, sample_layer.frame)
     picked = frame[frame["tech"].astype(str).str.contains(tech, regex=False)]
-    metric = metric_crs(tuple(site_layer.frame.total_bounds))
+    metric = metric_crs(tuple(site_frame.total_bounds))
     table = mobile.site_table(
-        site_layer.frame.to_crs(metric),
+        site_frame.to_crs(metric),
         model="hata",
         radius_m=config.mobile.radius_m,
         threshold_dbm=config.mobile.threshold_dbm,

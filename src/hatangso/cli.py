@@ -387,6 +387,52 @@ def calibrate(
 
 
 @app.command()
+def run(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML (e.g. scenarios/bac-kan.yaml).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")],
+) -> None:
+    """Run a scenario: the baseline and each year with its deployments, against its targets."""
+    from hatangso.scenarios.run import run_scenario
+
+    progress = _progress_printer(err)
+    try:
+        run_scenario(scenario, out_dir, progress=progress, console=out)
+    finally:
+        progress(None)
+
+
+@app.command()
+def compare(
+    first: Annotated[Path, typer.Argument(help="First scenario YAML.")],
+    second: Annotated[Path, typer.Argument(help="Second scenario YAML.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")],
+) -> None:
+    """Run two scenarios and compare their indicators year by year."""
+    from hatangso.scenarios.run import compare_scenarios
+
+    progress = _progress_printer(err)
+    try:
+        result = compare_scenarios(first, second, out_dir, progress=progress)
+    finally:
+        progress(None)
+    table = Table("year", "indicator", "A", "B", "B − A", title="comparison", title_justify="left")
+    for row in result.rows:
+
+        def pct(value: Any) -> str:
+            return "—" if value is None else f"{value:.1%}"
+
+        table.add_row(
+            str(row["year"]),
+            str(row["code"]),
+            pct(row["value_a"]),
+            pct(row["value_b"]),
+            pct(row["difference"]),
+        )
+    out.print(table)
+    out.print(f"outputs in {out_dir}: " + ", ".join(Path(p).name for p in result.files.values()))
+
+
+@app.command()
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("demo-out"),
     seed: Annotated[int, typer.Option(help="Seed of the generated province.")] = 2023,
