@@ -1,0 +1,485 @@
+"""The scenario report, in the layout of the plans' appendix: ``report.xlsx`` and ``report.html``.
+
+One row per indicator: TT (number), the indicator in Vietnamese, its unit, the plan's baseline,
+the value computed on the base data, then for each year the target, the computed value and
+whether it is met. Section I holds the geographic indicators (computed from the maps), section
+II the statistics the user enters (their "computed" value is the value entered as achieved).
+The workbook has a Vietnamese sheet (``Phụ lục``) and the same in English (``Appendix``).
+``report.html`` carries the same table, an inline SVG chart of progress against the targets,
+and the map of the uncovered villages of the last year (``<year>/map.html``, a local file).
+Nothing is loaded from outside.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+from hatangso.coverage.kpis import INDICATORS
+from hatangso.scenarios.job import write_json
+
+if TYPE_CHECKING:
+    from hatangso.scenarios.run import ScenarioResult
+    from hatangso.scenarios.schema import Scenario
+
+__all__ = [
+    "ReportRow",
+    "report_rows",
+    "write_comparison_html",
+    "write_html",
+    "write_reports",
+    "write_xlsx",
+]
+
+_MET = {"vi": ("Đạt", "Chưa đạt"), "en": ("yes", "no")}
+_HEAD = {
+    "vi": {
+        "tt": "TT",
+        "indicator": "Chỉ tiêu",
+        "unit": "Đơn vị tính",
+        "baseline": "Hiện trạng ({label})",
+        "computed_now": "Hiện trạng tính toán",
+        "target": "Mục tiêu {year}",
+        "computed": "Kết quả {year}",
+        "met": "Đạt {year}",
+        "source": "Nguồn số liệu",
+        "geo": "Hạ tầng số (tính từ bản đồ)",
+        "stats": "Sử dụng dịch vụ (số liệu thống kê do người dùng nhập)",
+        "map": "tính từ bản đồ",
+        "entered": "số liệu nhập",
+        "generated": (
+            "Dữ liệu hạ tầng trong báo cáo này là dữ liệu SINH TỰ ĐỘNG, không phải dữ liệu thực."
+        ),
+    },
+    "en": {
+        "tt": "No.",
+        "indicator": "Indicator",
+        "unit": "Unit",
+        "baseline": "Baseline ({label})",
+        "computed_now": "Computed now",
+        "target": "Target {year}",
+        "computed": "Computed {year}",
+        "met": "Met {year}",
+        "source": "Source",
+        "geo": "Digital infrastructure (computed from the maps)",
+        "stats": "Use of services (statistics entered by the user)",
+        "map": "computed",
+        "entered": "entered",
+        "generated": "The infrastructure data of this report are GENERATED, not real data.",
+    },
+}
+
+
+#: English for the units the plans use, when a statistic gives no ``unit_en``.
+_UNITS_EN = {
+    "thuê bao/100 dân": "per 100 people",
+    "kết nối/người": "per person",
+}
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    """One indicator of the report; percentages (0-100) for shares, else the entered unit.
+
+    Attributes
+    ----------
+    section
+        ``geo`` (computed from the maps) or ``stats`` (entered).
+    tt
+        Row number within its section.
+    baseline
+        The plan's baseline.
+    computed_now
+        The value computed on the base data (geo only).
+    targets, computed, met
+        Per year.
+    gaps
+        Per year, the gap message when the target is missed (geo only).
+    """
+
+    section: str
+    tt: int
+    code: str
+    label_vi: str
+    label_en: str
+    unit: str
+    baseline: float | None
+    computed_now: float | None
+    unit_en: str | None = None
+    targets: dict[int, float | None] = field(default_factory=dict)
+    computed: dict[int, float | None] = field(default_factory=dict)
+    met: dict[int, bool | None] = field(default_factory=dict)
+    gaps: dict[int, str] = field(default_factory=dict)
+
+
+def _pct(value: float | None) -> float | None:
+    return None if value is None else round(100.0 * value, 2)
+
+
+def report_rows(
+    scenario: Scenario,
+    baseline_kpis: Mapping[str, Any],
+    yearly_kpis: Mapping[int, Mapping[str, Any]],
+) -> list[ReportRow]:
+    """Build the report's rows: the plan's geographic indicators, then its statistics.
+
+    A geographic indicator is listed when the scenario gives it a target or a baseline; its
+    values come from the ``kpis.json`` documents (shares, shown as percentages).
+    """
+    codes = [c for c in INDICATORS if c in scenario.targets or c in scenario.baseline.values]
+    now = {i["code"]: i for i in baseline_kpis["indicators"]}
+    per_year = {y: {i["code"]: i for i in doc["indicators"]} for y, doc in yearly_kpis.items()}
+    gap_text = {
+        y: {g["code"]: g["message"] for g in doc.get("gaps", [])} for y, doc in yearly_kpis.items()
+    }
+    rows: list[ReportRow] = []
+    for tt, code in enumerate(codes, start=1):
+        ind = INDICATORS[code]
+        rows.append(
+            ReportRow(
+                section="geo",
+                tt=tt,
+                code=code,
+                label_vi=ind.label_vi,
+                label_en=ind.label_en,
+                unit="%",
+                baseline=scenario.baseline.values.get(code),
+                computed_now=_pct(now[code]["value"]) if code in now else None,
+                targets={y: scenario.targets.get(code, {}).get(y) for y in scenario.years},
+                computed={
+                    y: _pct(per_year[y][code]["value"]) if code in per_year.get(y, {}) else None
+                    for y in scenario.years
+                },
+                met={
+                    y: per_year[y][code]["met"] if code in per_year.get(y, {}) else None
+                    for y in scenario.years
+                },
+                gaps={y: gap_text[y][code] for y in scenario.years if code in gap_text.get(y, {})},
+            )
+        )
+    for tt, stat in enumerate(scenario.statistics, start=1):
+        rows.append(
+            ReportRow(
+                section="stats",
+                tt=tt,
+                code=stat.code,
+                label_vi=stat.label_vi,
+                label_en=stat.label_en,
+                unit=stat.unit,
+                unit_en=stat.unit_en or _UNITS_EN.get(stat.unit),
+                baseline=stat.baseline,
+                computed_now=None,
+                targets={y: stat.targets.get(y) for y in scenario.years},
+                computed={y: stat.achieved.get(y) for y in scenario.years},
+                met={y: stat.met(y) for y in scenario.years},
+            )
+        )
+    return rows
+
+
+def _header(scenario: Scenario, lang: str) -> list[str]:
+    head = _HEAD[lang]
+    cells = [
+        head["tt"],
+        head["indicator"],
+        head["unit"],
+        head["baseline"].format(label=scenario.baseline.label),
+        head["computed_now"],
+    ]
+    for year in scenario.years:
+        cells += [
+            head["target"].format(year=year),
+            head["computed"].format(year=year),
+            head["met"].format(year=year),
+        ]
+    return [*cells, head["source"]]
+
+
+def _row_cells(row: ReportRow, years: Sequence[int], lang: str) -> list[Any]:
+    yes, no = _MET[lang]
+    cells: list[Any] = [
+        row.tt,
+        row.label_vi if lang == "vi" else row.label_en,
+        row.unit if lang == "vi" else (row.unit_en or row.unit),
+        row.baseline,
+        row.computed_now,
+    ]
+    for year in years:
+        met = row.met.get(year)
+        cells += [
+            row.targets.get(year),
+            row.computed.get(year),
+            None if met is None else (yes if met else no),
+        ]
+    head = _HEAD[lang]
+    return [*cells, head["map"] if row.section == "geo" else head["entered"]]
+
+
+_ROMAN = {"geo": "I", "stats": "II"}
+
+
+def _table(scenario: Scenario, rows: Sequence[ReportRow], lang: str) -> list[list[Any]]:
+    """Lay out the appendix table as rows of cells: header, section headings, indicator rows."""
+    table: list[list[Any]] = [_header(scenario, lang)]
+    for section in ("geo", "stats"):
+        members = [r for r in rows if r.section == section]
+        if not members:
+            continue
+        table.append([_ROMAN[section], _HEAD[lang][section]])
+        table += [_row_cells(r, scenario.years, lang) for r in members]
+    return table
+
+
+def write_xlsx(scenario: Scenario, rows: Sequence[ReportRow], path: Path) -> Path:
+    """Write ``report.xlsx``: sheets ``Phụ lục`` (Vietnamese) and ``Appendix`` (English).
+
+    Row 1 is the title, row 2 the description (and the generated-data warning), row 4 the
+    header, then section headings (I, II) and one row per indicator.
+    """
+    book = Workbook()
+    bold = Font(bold=True)
+    fill = PatternFill("solid", fgColor="DDEBF7")
+    red, green = Font(color="C00000"), Font(color="007A33")
+    for index, lang in enumerate(("vi", "en")):
+        sheet = book.active if index == 0 else book.create_sheet()
+        assert sheet is not None
+        sheet.title = "Phụ lục" if lang == "vi" else "Appendix"
+        sheet["A1"] = scenario.title
+        sheet["A1"].font = Font(bold=True, size=13)
+        note = " ".join(scenario.description.split())
+        if scenario.generated is not None:
+            note = _HEAD[lang]["generated"] + " " + note
+        sheet["A2"] = note
+        table = _table(scenario, rows, lang)
+        for r, cells in enumerate(table, start=4):
+            for c, value in enumerate(cells, start=1):
+                cell = sheet.cell(row=r, column=c, value=value)
+                if r == 4:
+                    cell.font, cell.fill = bold, fill
+                    cell.alignment = Alignment(wrap_text=True, vertical="center")
+                elif len(cells) == 2:
+                    cell.font = bold
+                elif isinstance(value, float):
+                    cell.number_format = "0.00"
+                if value in _MET[lang]:
+                    cell.font = green if value == _MET[lang][0] else red
+        sheet.column_dimensions["B"].width = 62
+        for c in range(3, len(table[0]) + 1):
+            sheet.column_dimensions[get_column_letter(c)].width = 13
+        sheet.freeze_panes = "C5"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book.save(path)
+    return path
+
+
+def _svg_chart(scenario: Scenario, row: ReportRow, baseline_label: str) -> str:
+    """Draw an inline SVG line chart: computed values (solid), targets (dashed), in %."""
+    width, height, left, bottom, top = 360, 190, 38, 28, 24
+    labels = [baseline_label, *(str(y) for y in scenario.years)]
+    computed = [row.computed_now, *(row.computed.get(y) for y in scenario.years)]
+    targets = [row.baseline, *(row.targets.get(y) for y in scenario.years)]
+    values = [v for v in (*computed, *targets) if v is not None]
+    low = min(0.0, *values) if values else 0.0
+    high = max(100.0, *values) if values else 100.0
+    step = (width - left - 12) / max(len(labels) - 1, 1)
+
+    def x(i: int) -> float:
+        return left + i * step
+
+    def y(v: float) -> float:
+        return top + (height - top - bottom) * (1 - (v - low) / (high - low or 1.0))
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'role="img" aria-label="{html.escape(row.label_en)}">',
+        f'<text x="4" y="14" font-size="11" font-weight="bold">'
+        f"{html.escape(row.label_vi[:60])}</text>",
+    ]
+    for tick in (0, 25, 50, 75, 100):
+        if low <= tick <= high:
+            parts.append(
+                f'<line x1="{left}" x2="{width - 8}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" '
+                f'stroke="#ddd"/><text x="4" y="{y(tick) + 4:.1f}" font-size="10">{tick}%</text>'
+            )
+    for i, label in enumerate(labels):
+        parts.append(
+            f'<text x="{x(i):.1f}" y="{height - 8}" font-size="10" text-anchor="middle">'
+            f"{html.escape(label)}</text>"
+        )
+    for series, colour, dash, name in (
+        (targets, "#d7301f", "5,3", "target"),
+        (computed, "#2171b5", "", "computed"),
+    ):
+        points = [(x(i), y(v)) for i, v in enumerate(series) if v is not None]
+        if len(points) > 1:
+            path = " ".join(f"{px:.1f},{py:.1f}" for px, py in points)
+            parts.append(
+                f'<polyline class="{name}" points="{path}" fill="none" stroke="{colour}" '
+                f'stroke-width="2" stroke-dasharray="{dash}"/>'
+            )
+        parts += [
+            f'<circle class="{name}" cx="{px:.1f}" cy="{py:.1f}" r="3" fill="{colour}"/>'
+            for px, py in points
+        ]
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}
+table{border-collapse:collapse;font-size:13px}
+th,td{border:1px solid #bbb;padding:3px 6px;text-align:right}
+th{background:#ddebf7} td.l{text-align:left} tr.section td{font-weight:bold;background:#f3f3f3}
+.yes{color:#007a33;font-weight:bold} .no{color:#c00000;font-weight:bold}
+.warn{background:#fff3cd;border:1px solid #e0c060;padding:.6em}
+.charts{display:flex;flex-wrap:wrap;gap:12px}
+.legend span{margin-right:1em}
+iframe{width:100%;height:640px;border:1px solid #bbb}
+"""
+
+
+def _cell_html(value: Any, lang: str) -> str:
+    if value is None:
+        return "<td></td>"
+    if value in _MET[lang]:
+        return f'<td class="{"yes" if value == _MET[lang][0] else "no"}">{html.escape(value)}</td>'
+    if isinstance(value, float):
+        return f"<td>{value:,.2f}</td>"
+    if isinstance(value, int):
+        return f"<td>{value}</td>"
+    return f'<td class="l">{html.escape(str(value))}</td>'
+
+
+def _table_html(scenario: Scenario, rows: Sequence[ReportRow], lang: str) -> str:
+    table = _table(scenario, rows, lang)
+    out = ["<table><thead><tr>"]
+    out += [f"<th>{html.escape(str(h))}</th>" for h in table[0]]
+    out.append("</tr></thead><tbody>")
+    for cells in table[1:]:
+        if len(cells) == 2:
+            out.append(
+                f'<tr class="section"><td class="l">{cells[0]}</td>'
+                f'<td class="l" colspan="{len(table[0]) - 1}">{html.escape(cells[1])}</td></tr>'
+            )
+        else:
+            out.append("<tr>" + "".join(_cell_html(v, lang) for v in cells) + "</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def write_html(
+    scenario: Scenario, rows: Sequence[ReportRow], path: Path, *, map_href: str | None = None
+) -> Path:
+    """Write ``report.html``: the table (Vietnamese, then English), charts, gaps and the map.
+
+    `map_href` is a path relative to the report (``2025/map.html``) shown in an iframe.
+    """
+    title = html.escape(scenario.title)
+    parts = [
+        f'<!DOCTYPE html><html lang="vi"><head><meta charset="utf-8"><title>{title}</title>',
+        f"<style>{_CSS}</style></head><body><h1>{title}</h1>",
+    ]
+    if scenario.generated is not None:
+        parts.append(
+            f'<p class="warn">{html.escape(_HEAD["vi"]["generated"])}<br>'
+            f"{html.escape(_HEAD['en']['generated'])}</p>"
+        )
+    parts.append(f"<p>{html.escape(' '.join(scenario.description.split()))}</p>")
+    if scenario.source:
+        parts.append(f"<p><em>{html.escape(scenario.source)}</em></p>")
+    parts.append("<h2>Phụ lục chỉ tiêu</h2>" + _table_html(scenario, rows, "vi"))
+    parts.append("<h2>Progress against targets</h2>")
+    parts.append(
+        '<p class="legend"><span style="color:#2171b5">━ computed / tính toán</span>'
+        '<span style="color:#d7301f">┅ plan: baseline and targets / kế hoạch</span></p>'
+    )
+    charts = [_svg_chart(scenario, r, scenario.baseline.label) for r in rows if r.section == "geo"]
+    parts.append('<div class="charts">' + "".join(charts) + "</div>")
+    gap_items = [
+        f"<li>{year}: {html.escape(r.label_en)} — {html.escape(text)}</li>"
+        for r in rows
+        for year, text in sorted(r.gaps.items())
+    ]
+    if gap_items:
+        parts.append("<h2>Gaps to the targets</h2><ul>" + "".join(gap_items) + "</ul>")
+    parts.append("<h2>Appendix (English)</h2>" + _table_html(scenario, rows, "en"))
+    if map_href is not None:
+        href = html.escape(map_href)
+        parts.append(
+            f"<h2>Uncovered villages ({href.split('/')[0]})</h2>"
+            f'<p><a href="{href}">open the map</a> · <a href="map.html">baseline map</a></p>'
+            f'<iframe src="{href}" title="map of uncovered villages"></iframe>'
+        )
+    parts.append("</body></html>")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(parts), encoding="utf-8")
+    return path
+
+
+def write_reports(result: ScenarioResult, out_dir: Path) -> dict[str, Path]:
+    """Write ``report.xlsx``, ``report.html`` and ``summary.json`` for a scenario run."""
+    scenario = result.scenario
+    rows = report_rows(scenario, result.baseline.kpis, result.kpis_by_year())
+    last = max(scenario.years)
+    summary = {
+        "scenario": scenario.name,
+        "title": scenario.title,
+        "generated_data": scenario.generated is not None,
+        "years": scenario.years,
+        "rows": [
+            {
+                "section": r.section,
+                "code": r.code,
+                "unit": r.unit,
+                "baseline": r.baseline,
+                "computed_now": r.computed_now,
+                "by_year": {
+                    str(y): {
+                        "target": r.targets.get(y),
+                        "computed": r.computed.get(y),
+                        "met": r.met.get(y),
+                        "gap": r.gaps.get(y),
+                    }
+                    for y in scenario.years
+                },
+            }
+            for r in rows
+        ],
+    }
+    return {
+        "xlsx": write_xlsx(scenario, rows, out_dir / "report.xlsx"),
+        "html": write_html(scenario, rows, out_dir / "report.html", map_href=f"{last}/map.html"),
+        "summary": write_json(summary, out_dir / "summary.json"),
+    }
+
+
+def write_comparison_html(document: Mapping[str, Any], path: Path) -> Path:
+    """Write ``comparison.html``: each indicator of two scenarios per year, and the difference."""
+    a, b = html.escape(str(document["a"])), html.escape(str(document["b"]))
+    out = [
+        f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{a} vs {b}</title>'
+        f"<style>{_CSS}</style></head><body><h1>{a} vs {b}</h1><table><thead><tr>"
+        f"<th>year</th><th>indicator</th><th>{a}</th><th>{b}</th><th>difference (points)</th>"
+        "</tr></thead><tbody>"
+    ]
+    for row in document["rows"]:
+        va, vb, diff = row["value_a"], row["value_b"], row["difference"]
+        out.append(
+            f'<tr><td class="l">{html.escape(row["year"])}</td>'
+            f'<td class="l">{html.escape(row["label_en"])}</td>'
+            + "".join(
+                "<td></td>" if v is None else f"<td>{100 * v:,.2f}</td>" for v in (va, vb, diff)
+            )
+            + "</tr>"
+        )
+    out.append("</tbody></table></body></html>")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(out), encoding="utf-8")
+    return path

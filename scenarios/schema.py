@@ -1,0 +1,467 @@
+"""The scenario file: a plan's targets and baselines, its data and its yearly deployments.
+
+A scenario is one YAML file, parsed once into :class:`Scenario`. Every fault found is raised
+together in one :class:`~hatangso.geo.errors.InputError` naming the file, the key and the fix.
+
+Geographic targets and baselines are written in percent, as the plans' appendices write them
+(``village_mobile_coverage: {2024: 100}``); :meth:`Scenario.targets_for` gives shares for the
+coverage configuration. Paths are relative to the scenario's folder, or to ``data_root`` when
+one is set, and may not leave it (no ``..``, no absolute path unless ``allow_absolute_paths``).
+
+Examples
+--------
+>>> text = '''
+... name: tiny
+... title: Tiny
+... description: generated
+... scope: {province: Tỉnh Demo}
+... data: {villages: villages.gpkg}
+... years: [2025]
+... targets: {village_mobile_coverage: {2025: 100}}
+... '''
+>>> scenario = parse_scenario(yaml.safe_load(text), source="tiny.yaml", check_files=False)
+>>> scenario.targets_for(2025)
+{'village_mobile_coverage': 1.0}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from hatangso.coverage.config import CoverageConfig
+from hatangso.coverage.kpis import INDICATORS
+from hatangso.geo.errors import InputError, Problem
+
+__all__ = [
+    "DATA_KINDS",
+    "DEPLOYMENT_KINDS",
+    "Baseline",
+    "DataSources",
+    "Deployment",
+    "Generated",
+    "Scenario",
+    "Scope",
+    "Statistic",
+    "load_scenario",
+    "parse_scenario",
+]
+
+#: Input layers a scenario may name under ``data:``.
+DATA_KINDS = (
+    "villages",
+    "sites",
+    "access_points",
+    "fiber",
+    "poles",
+    "ducts",
+    "pois",
+    "settlements",
+    "roads",
+    "dem",
+    "population",
+)
+#: Layers a year's deployments may add to (``plan`` adds sites).
+DEPLOYMENT_KINDS = ("sites", "access_points", "fiber", "poles", "ducts")
+
+_FIX_SCHEMA = "see scenarios/demo.yaml for a complete, commented example"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Scope(_Strict):
+    """The administrative unit the scenario covers."""
+
+    province: str
+    district: str | None = None
+    commune: str | None = None
+
+
+class DataSources(_Strict):
+    """``data:``: one path per input layer (only villages is required)."""
+
+    villages: str
+    sites: str | None = None
+    access_points: str | None = None
+    fiber: str | None = None
+    poles: str | None = None
+    ducts: str | None = None
+    pois: str | None = None
+    settlements: str | None = None
+    roads: str | None = None
+    dem: str | None = None
+    population: str | None = None
+    crs: str | None = None
+    columns: dict[str, dict[str, str]] = Field(default_factory=dict)
+
+
+class Generated(_Strict):
+    """``generated:``: the data are generated on first run (no real data are shipped).
+
+    ``kind: demo`` is the demo province as ``hatangso demo`` builds it; ``kind: place`` is the
+    demo province moved to `centre_lonlat` and renamed (vector layers only). The deployments
+    are placed by :func:`hatangso.scenarios.run.place_deployments`: a new site in each village
+    the base data leave without mobile broadband, a new access point in each village without
+    fiber; ``deployments:`` says in which year each file counts.
+    """
+
+    kind: Literal["demo", "place"] = "demo"
+    seed: int = Field(2023, ge=0)
+    n_villages: int = Field(1300, ge=200, le=5000)
+    centre_lonlat: tuple[float, float] | None = None
+    keep_villages: int | None = Field(None, ge=1)
+    sites_operator: str = "Viettel"
+    fiber_operator: str = "VNPT"
+
+
+class Deployment(_Strict):
+    """One year's deployments: files of new infrastructure added to the base layers."""
+
+    sites: list[str] = Field(default_factory=list)
+    access_points: list[str] = Field(default_factory=list)
+    fiber: list[str] = Field(default_factory=list)
+    poles: list[str] = Field(default_factory=list)
+    ducts: list[str] = Field(default_factory=list)
+    plan: list[str] = Field(
+        default_factory=list, description="new-site files of saved plans (added to sites)"
+    )
+
+    def files(self, kind: str) -> list[str]:
+        """Paths adding to layer `kind` (``plan`` files count as sites)."""
+        paths = list(getattr(self, kind))
+        return paths + list(self.plan) if kind == "sites" else paths
+
+
+class Statistic(_Strict):
+    """A statistic that is not geographic: entered by the user, carried into the report."""
+
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    label_vi: str
+    label_en: str
+    unit: str = "%"
+    unit_en: str | None = None
+    baseline: float | None = None
+    targets: dict[int, float] = Field(default_factory=dict)
+    achieved: dict[int, float] = Field(default_factory=dict)
+    higher_is_better: bool = True
+
+    def met(self, year: int) -> bool | None:
+        """Whether the achieved value of `year` reaches its target (None if either is absent)."""
+        value, target = self.achieved.get(year), self.targets.get(year)
+        if value is None or target is None:
+            return None
+        return value >= target if self.higher_is_better else value <= target
+
+
+class Baseline(_Strict):
+    """The plan's baseline: when it was measured and the geographic indicators' values (%)."""
+
+    label: str = "baseline"
+    values: dict[str, float] = Field(default_factory=dict)
+
+
+class Scenario(_Strict):
+    """A whole scenario file.
+
+    Attributes
+    ----------
+    path
+        The file it was read from (set by :func:`load_scenario`).
+    """
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    title: str
+    description: str
+    source: str | None = None
+    scope: Scope
+    data_root: str | None = None
+    allow_absolute_paths: bool = False
+    data: DataSources
+    generated: Generated | None = None
+    model: dict[str, Any] = Field(default_factory=dict)
+    years: list[int] = Field(min_length=1)
+    baseline: Baseline = Field(default_factory=Baseline)
+    targets: dict[str, dict[int, float]] = Field(default_factory=dict)
+    statistics: list[Statistic] = Field(default_factory=list)
+    deployments: dict[int, Deployment] = Field(default_factory=dict)
+    path: Path | None = Field(None, exclude=True)
+
+    def config(self) -> CoverageConfig:
+        """Return the coverage configuration of the model section, without targets."""
+        return CoverageConfig.model_validate(self.model)
+
+    def targets_for(self, year: int) -> dict[str, float]:
+        """Targets of `year` as shares in [0, 1], for ``CoverageConfig.targets``."""
+        return {
+            code: by_year[year] / 100.0 for code, by_year in self.targets.items() if year in by_year
+        }
+
+    def config_for(self, year: int | None) -> CoverageConfig:
+        """Return the configuration of one run: the model plus that year's targets."""
+        targets = {} if year is None else self.targets_for(year)
+        return CoverageConfig.model_validate({**self.model, "targets": targets})
+
+
+def _key(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(p) for p in loc)
+
+
+def _structure_problems(data: dict[str, Any], source: str) -> list[Problem]:
+    try:
+        Scenario.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            key = _key(error["loc"])
+            fix = _FIX_SCHEMA
+            if error["type"] == "extra_forbidden":
+                fix = "remove the key or correct its spelling; " + _FIX_SCHEMA
+            elif error["type"] == "missing":
+                fix = "add the key; " + _FIX_SCHEMA
+            problems.append(Problem(file=source, message=f"key '{key}': {error['msg']}", fix=fix))
+        return problems
+    return []
+
+
+def _semantic_problems(scenario: Scenario, source: str) -> list[Problem]:
+    problems: list[Problem] = []
+
+    def add(key: str, message: str, fix: str) -> None:
+        problems.append(Problem(file=source, message=f"key '{key}': {message}", fix=fix))
+
+    known = ", ".join(INDICATORS)
+    years = set(scenario.years)
+    if len(years) != len(scenario.years):
+        add("years", "a year is listed twice", "list each year once")
+    if "targets" in scenario.model:
+        add(
+            "model.targets",
+            "targets belong under the top-level 'targets:' key, per year",
+            "move them to 'targets: {code: {year: percent}}'",
+        )
+    else:
+        try:
+            scenario.config()
+        except ValidationError as exc:
+            for error in exc.errors():
+                add(f"model.{_key(error['loc'])}", error["msg"], "see the configuration in README")
+    for section, codes in (
+        ("targets", scenario.targets),
+        ("baseline.values", scenario.baseline.values),
+    ):
+        for code in codes:
+            if code not in INDICATORS:
+                add(
+                    f"{section}.{code}",
+                    f"unknown indicator '{code}'",
+                    f"use one of {known}; other figures go under 'statistics:'",
+                )
+    for code, by_year in scenario.targets.items():
+        for year, value in by_year.items():
+            if year not in years:
+                add(
+                    f"targets.{code}.{year}",
+                    f"{year} is not one of the scenario's years {sorted(years)}",
+                    f"add {year} to 'years:' or remove this target",
+                )
+            if not 0.0 <= value <= 100.0:
+                add(f"targets.{code}.{year}", f"{value} is not a percentage", "write 0 to 100")
+    for code, value in scenario.baseline.values.items():
+        if not 0.0 <= value <= 100.0:
+            add(f"baseline.values.{code}", f"{value} is not a percentage", "write 0 to 100")
+    with_targets = {year for by_year in scenario.targets.values() for year in by_year}
+    for year in sorted(years - with_targets):
+        add(
+            "years",
+            f"year {year} has no target for any indicator",
+            f"add targets for {year} under 'targets:' or remove {year} from 'years:'",
+        )
+    for year in scenario.deployments:
+        if year not in years:
+            add(
+                f"deployments.{year}",
+                f"{year} is not one of the scenario's years {sorted(years)}",
+                f"add {year} to 'years:' (with its targets) or move the deployments",
+            )
+    seen: set[str] = set()
+    for i, stat in enumerate(scenario.statistics):
+        if stat.code in seen or stat.code in INDICATORS:
+            add(
+                f"statistics.{i}.code",
+                f"'{stat.code}' is used twice or is a geographic indicator",
+                "give each statistic its own code",
+            )
+        seen.add(stat.code)
+        for year in [*stat.targets, *stat.achieved]:
+            if year not in years:
+                add(
+                    f"statistics.{i}.{year}",
+                    f"{year} is not one of the scenario's years {sorted(years)}",
+                    f"add {year} to 'years:' or remove the value",
+                )
+    generated = scenario.generated
+    if generated is not None:
+        if generated.kind == "place" and generated.centre_lonlat is None:
+            add("generated.centre_lonlat", "a generated place needs its centre", "add [lon, lat]")
+    return problems
+
+
+def _path_problem(
+    scenario: Scenario, key: str, value: str, root: Path, source: str, *, check_files: bool
+) -> Problem | None:
+    """Check one data path: no absolute path (unless allowed), no escape from `root`."""
+    pure = PureWindowsPath(value) if "\\" in value else PurePosixPath(value)
+    absolute = pure.is_absolute() or PureWindowsPath(value).drive != ""
+    if absolute and not scenario.allow_absolute_paths:
+        return Problem(
+            file=source,
+            message=f"key '{key}': absolute path '{value}' is not allowed",
+            fix="write the path relative to the scenario's folder (or data_root), "
+            "or set 'allow_absolute_paths: true'",
+        )
+    if not absolute and ".." in pure.parts:
+        return Problem(
+            file=source,
+            message=f"key '{key}': path '{value}' leaves the data root {root}",
+            fix="move the file into the scenario's folder (or data_root) and drop the '..'",
+        )
+    path = Path(value) if absolute else root / value
+    if not absolute:
+        try:
+            path.resolve().relative_to(root.resolve())
+        except ValueError:
+            return Problem(
+                file=source,
+                message=f"key '{key}': path '{value}' resolves outside the data root {root}",
+                fix="do not link out of the data root; copy the file in",
+            )
+    if check_files and not path.exists():
+        return Problem(
+            file=source,
+            message=f"key '{key}': file '{value}' does not exist (looked for {path})",
+            fix="correct the path, or put the file there",
+        )
+    return None
+
+
+def data_paths(scenario: Scenario) -> list[tuple[str, str]]:
+    """Every ``(key, path)`` the scenario names: data layers and deployments."""
+    out: list[tuple[str, str]] = []
+    for kind in DATA_KINDS:
+        value = getattr(scenario.data, kind)
+        if value is not None:
+            out.append((f"data.{kind}", value))
+    for year, deployment in scenario.deployments.items():
+        for kind in (*DEPLOYMENT_KINDS, "plan"):
+            for i, value in enumerate(getattr(deployment, kind)):
+                out.append((f"deployments.{year}.{kind}.{i}", value))
+    return out
+
+
+def check_paths(scenario: Scenario, root: Path, *, source: str, check_files: bool = True) -> None:
+    """Check every path of `scenario` against `root`; raise all faults at once.
+
+    Raises
+    ------
+    InputError
+        A path is absolute (and not allowed), leaves `root`, or names a missing file.
+    """
+    problems = [
+        p
+        for key, value in data_paths(scenario)
+        if (p := _path_problem(scenario, key, value, root, source, check_files=check_files))
+    ]
+    if problems:
+        raise InputError(problems)
+
+
+def resolve(scenario: Scenario, root: Path, value: str) -> Path:
+    """Return the path `value` of `scenario` (relative to `root` unless absolute)."""
+    path = Path(value)
+    return path if path.is_absolute() else root / path
+
+
+def parse_scenario(
+    data: Any, *, source: str, base: Path | None = None, check_files: bool = True
+) -> Scenario:
+    """Validate a scenario mapping.
+
+    Parameters
+    ----------
+    data
+        The parsed YAML.
+    source
+        The file's name, for messages.
+    base
+        The scenario's folder (paths are relative to it, or to its ``data_root``).
+    check_files
+        Whether named files must exist. Generated scenarios check after generating.
+
+    Raises
+    ------
+    InputError
+        Every fault found, each naming `source`, the key and the fix.
+    """
+    if not isinstance(data, dict):
+        raise InputError(
+            Problem(
+                file=source,
+                message="a scenario must be a mapping of keys (name, title, data, years, ...)",
+                fix=_FIX_SCHEMA,
+            )
+        )
+    problems = _structure_problems(data, source)
+    if problems:
+        raise InputError(problems)
+    scenario = Scenario.model_validate(data)
+    problems = _semantic_problems(scenario, source)
+    if problems:
+        raise InputError(problems)
+    if scenario.generated is None:
+        check_paths(
+            scenario,
+            data_root(scenario, base or Path.cwd()),
+            source=source,
+            check_files=check_files,
+        )
+    return scenario
+
+
+def data_root(scenario: Scenario, base: Path) -> Path:
+    """Return the folder the paths are relative to: `base`, or its ``data_root``."""
+    if scenario.data_root is None:
+        return base
+    root = Path(scenario.data_root)
+    return root if root.is_absolute() else base / root
+
+
+def load_scenario(path: str | Path, *, check_files: bool = True) -> Scenario:
+    """Read and validate a scenario YAML file.
+
+    Raises
+    ------
+    InputError
+        The file is missing, is not YAML, or has faults (all reported together).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(
+            Problem(
+                file=str(path),
+                message="no such scenario file",
+                fix="check the path; the shipped scenarios are in scenarios/*.yaml",
+            )
+        )
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise InputError(
+            Problem(file=path.name, message=f"is not valid YAML ({exc})", fix="check indentation")
+        ) from exc
+    scenario = parse_scenario(data, source=path.name, base=path.parent, check_files=check_files)
+    return scenario.model_copy(update={"path": path})

@@ -1,0 +1,145 @@
+"""Tests of the scenario report (hatangso.scenarios.report): the appendix's cells, the page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+
+from hatangso.scenarios.maps import find_outside_loads
+from hatangso.scenarios.report import report_rows, write_html, write_xlsx
+from hatangso.scenarios.schema import Scenario
+
+SCENARIO = Scenario.model_validate(
+    {
+        "name": "tiny",
+        "title": "Tỉnh Thử — kế hoạch",
+        "description": "hand-made",
+        "scope": {"province": "Tỉnh Thử"},
+        "data": {"villages": "v.gpkg"},
+        "generated": {"kind": "demo"},
+        "years": [2024, 2025],
+        "baseline": {"label": "6/2023", "values": {"village_mobile_coverage": 99}},
+        "targets": {
+            "village_mobile_coverage": {2024: 100, 2025: 100},
+            "bts_site_sharing_ratio": {2025: 25},
+        },
+        "statistics": [
+            {
+                "code": "speed_mbps",
+                "label_vi": "Tốc độ 4G",
+                "label_en": "4G speed",
+                "unit": "Mb/s",
+                "baseline": 40,
+                "targets": {2024: 60, 2025: 80},
+                "achieved": {2024: 61},
+            }
+        ],
+    }
+)
+
+
+def _kpis(mobile: tuple[int, int], sharing: tuple[int, int], year: int | None) -> dict[str, Any]:
+    targets = {} if year is None else SCENARIO.targets_for(year)
+
+    def row(code: str, num: int, den: int) -> dict[str, Any]:
+        target = targets.get(code)
+        value = num / den
+        return {
+            "code": code,
+            "value": value,
+            "numerator": num,
+            "denominator": den,
+            "target": target,
+            "met": None if target is None else value >= target,
+        }
+
+    gaps = []
+    if year == 2024:
+        gaps = [{"code": "village_mobile_coverage", "message": "3 more villages to reach 100%"}]
+    return {
+        "indicators": [
+            row("village_mobile_coverage", *mobile),
+            row("bts_site_sharing_ratio", *sharing),
+        ],
+        "gaps": gaps,
+    }
+
+
+# Baseline 195/200 villages (97.5 %), 2024: 197/200 (98.5 %), 2025: 200/200 (100 %).
+# Sharing 20/100 (20 %) in every run; target 25 % in 2025 only.
+BASE = _kpis((195, 200), (20, 100), None)
+YEARS = {2024: _kpis((197, 200), (20, 100), 2024), 2025: _kpis((200, 200), (20, 100), 2025)}
+
+
+@pytest.fixture(scope="module")
+def workbook(tmp_path_factory: pytest.TempPathFactory) -> openpyxl.Workbook:
+    rows = report_rows(SCENARIO, BASE, YEARS)
+    path = write_xlsx(SCENARIO, rows, tmp_path_factory.mktemp("xlsx") / "report.xlsx")
+    return openpyxl.load_workbook(path)
+
+
+def _values(sheet: Any, row: int) -> list[Any]:
+    return [c.value for c in sheet[row]]
+
+
+def test_vietnamese_sheet_layout(workbook: openpyxl.Workbook) -> None:
+    assert workbook.sheetnames == ["Phụ lục", "Appendix"]
+    sheet = workbook["Phụ lục"]
+    assert sheet["A1"].value == "Tỉnh Thử — kế hoạch"
+    assert "SINH TỰ ĐỘNG" in sheet["A2"].value  # generated data said plainly
+    assert _values(sheet, 4) == [
+        "TT", "Chỉ tiêu", "Đơn vị tính", "Hiện trạng (6/2023)", "Hiện trạng tính toán",
+        "Mục tiêu 2024", "Kết quả 2024", "Đạt 2024",
+        "Mục tiêu 2025", "Kết quả 2025", "Đạt 2025", "Nguồn số liệu",
+    ]  # fmt: skip
+    assert _values(sheet, 5)[:2] == ["I", "Hạ tầng số (tính từ bản đồ)"]
+    # Mobile: baseline 99 (the plan's), computed now 97.5, 2024 target 100 vs 98.5: not met;
+    # 2025 target 100 vs 100: met.
+    assert _values(sheet, 6) == [
+        1,
+        "Tỷ lệ thôn, tổ dân phố được phủ sóng băng rộng di động (4G trở lên)",
+        "%", 99, 97.5, 100, 98.5, "Chưa đạt", 100, 100.0, "Đạt", "tính từ bản đồ",
+    ]  # fmt: skip
+    # Sharing: no baseline, no 2024 target (blank cells), 2025: 20 % against 25 %: not met.
+    assert _values(sheet, 7) == [
+        2, "Tỷ lệ dùng chung vị trí trạm BTS", "%", None, 20.0,
+        None, 20.0, None, 25, 20.0, "Chưa đạt", "tính từ bản đồ",
+    ]  # fmt: skip
+    assert _values(sheet, 8)[:1] == ["II"]
+    # The entered statistic: 61 against 60 in 2024 (met); nothing achieved yet in 2025.
+    assert _values(sheet, 9) == [
+        1, "Tốc độ 4G", "Mb/s", 40, None, 60, 61, "Đạt", 80, None, None, "số liệu nhập",
+    ]  # fmt: skip
+
+
+def test_english_sheet(workbook: openpyxl.Workbook) -> None:
+    sheet = workbook["Appendix"]
+    assert _values(sheet, 4)[:5] == [
+        "No.",
+        "Indicator",
+        "Unit",
+        "Baseline (6/2023)",
+        "Computed now",
+    ]
+    row = _values(sheet, 6)
+    assert row[1] == "Villages covered by mobile broadband (4G or better)"
+    assert (row[7], row[10]) == ("no", "yes")
+    assert _values(sheet, 9)[7] == "yes"
+
+
+def test_html_table_chart_and_map(tmp_path: Path) -> None:
+    rows = report_rows(SCENARIO, BASE, YEARS)
+    page = write_html(SCENARIO, rows, tmp_path / "report.html", map_href="2025/map.html").read_text(
+        encoding="utf-8"
+    )
+    assert "<table>" in page and "Chưa đạt" in page and "Appendix (English)" in page
+    assert page.count("<svg") == 2  # one chart per geographic indicator
+    # The computed series of the mobile chart: baseline, 2024, 2025.
+    assert page.count('class="computed"') >= 3
+    assert "2024: Villages covered by mobile broadband (4G or better) — 3 more villages" in page
+    assert '<iframe src="2025/map.html"' in page
+    assert "dữ liệu SINH TỰ ĐỘNG" in page
+    assert find_outside_loads(page) == []

@@ -1,0 +1,267 @@
+"""Tests of the scenario file (hatangso.scenarios.schema): its errors and the shipped plans."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from hatangso.geo.errors import InputError
+from hatangso.scenarios.schema import Scenario, load_scenario, parse_scenario
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+SHIPPED = ("demo", "ca-mau", "tien-giang", "bac-kan", "hong-phong")
+
+
+def _minimal(**changes: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "name": "tiny",
+        "title": "Tiny",
+        "description": "hand-made",
+        "scope": {"province": "Tỉnh Demo"},
+        "data": {"villages": "villages.geojson"},
+        "years": [2024, 2025],
+        "targets": {"village_mobile_coverage": {2024: 95, 2025: 100}},
+    }
+    data.update(changes)
+    return data
+
+
+def _write(folder: Path, data: dict[str, Any], name: str = "s.yaml") -> Path:
+    (folder / "villages.geojson").write_text('{"type": "FeatureCollection", "features": []}')
+    path = folder / name
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_minimal_scenario_targets_are_shares(tmp_path: Path) -> None:
+    scenario = load_scenario(_write(tmp_path, _minimal()))
+    # 95 % in the file is the share 0.95 in the coverage configuration.
+    assert scenario.targets_for(2024) == {"village_mobile_coverage": 0.95}
+    assert scenario.config_for(2025).targets == {"village_mobile_coverage": 1.0}
+    assert scenario.config_for(None).targets == {}
+    assert scenario.path == tmp_path / "s.yaml"
+
+
+def test_unknown_indicator_names_key_and_known_codes(tmp_path: Path) -> None:
+    data = _minimal(targets={"village_wifi": {2024: 100, 2025: 100}})
+    with pytest.raises(InputError, match=r"s\.yaml: key 'targets\.village_wifi'.*unknown"):
+        load_scenario(_write(tmp_path, data))
+    with pytest.raises(InputError, match="village_mobile_coverage"):
+        load_scenario(_write(tmp_path, data))
+
+
+def test_year_without_target(tmp_path: Path) -> None:
+    data = _minimal(years=[2024, 2025, 2026])
+    with pytest.raises(InputError, match="year 2026 has no target for any indicator"):
+        load_scenario(_write(tmp_path, data))
+
+
+def test_target_year_not_listed_and_deployment_year_not_listed(tmp_path: Path) -> None:
+    data = _minimal(
+        targets={"village_mobile_coverage": {2024: 95, 2025: 100, 2027: 100}},
+        deployments={2023: {"sites": ["villages.geojson"]}},
+    )
+    with pytest.raises(InputError) as info:
+        load_scenario(_write(tmp_path, data))
+    # Both faults come in one error, so the user fixes them in one go.
+    text = str(info.value)
+    assert "targets.village_mobile_coverage.2027" in text
+    assert "deployments.2023" in text
+    assert len(info.value.problems) == 2
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    data = _minimal(deployments={2025: {"sites": ["new/sites_2025.gpkg"]}})
+    with pytest.raises(
+        InputError,
+        match=r"deployments\.2025\.sites\.0': file 'new/sites_2025\.gpkg' does not exist",
+    ):
+        load_scenario(_write(tmp_path, data))
+
+
+@pytest.mark.parametrize("escape", ["../outside.gpkg", "data/../../outside.gpkg", "..\\x.gpkg"])
+def test_path_escaping_the_data_root(tmp_path: Path, escape: str) -> None:
+    folder = tmp_path / "scenario"
+    folder.mkdir()
+    data = _minimal(data={"villages": "villages.geojson", "sites": escape})
+    with pytest.raises(InputError, match="leaves the data root"):
+        load_scenario(_write(folder, data))
+
+
+def test_absolute_path_needs_permission(tmp_path: Path) -> None:
+    other = tmp_path / "elsewhere.geojson"
+    other.write_text('{"type": "FeatureCollection", "features": []}')
+    folder = tmp_path / "scenario"
+    folder.mkdir()
+    data = _minimal(data={"villages": "villages.geojson", "sites": str(other)})
+    with pytest.raises(InputError, match=r"absolute path .* is not allowed"):
+        load_scenario(_write(folder, data))
+    allowed = load_scenario(_write(folder, {**data, "allow_absolute_paths": True}))
+    assert allowed.data.sites == str(other)
+
+
+@pytest.mark.skipif(os.name == "nt", reason="symbolic links")
+def test_symlink_out_of_the_root(tmp_path: Path) -> None:
+    other = tmp_path / "elsewhere.geojson"
+    other.write_text('{"type": "FeatureCollection", "features": []}')
+    folder = tmp_path / "scenario"
+    folder.mkdir()
+    (folder / "link.geojson").symlink_to(other)
+    data = _minimal(data={"villages": "villages.geojson", "sites": "link.geojson"})
+    with pytest.raises(InputError, match="resolves outside the data root"):
+        load_scenario(_write(folder, data))
+
+
+def test_data_root_is_where_paths_start(tmp_path: Path) -> None:
+    root = tmp_path / "shared"
+    root.mkdir()
+    (root / "v.geojson").write_text('{"type": "FeatureCollection", "features": []}')
+    folder = tmp_path / "scenario"
+    folder.mkdir()
+    data = _minimal(data_root="../shared", data={"villages": "v.geojson"})
+    assert load_scenario(_write(folder, data)).data.villages == "v.geojson"
+
+
+def test_unknown_key_and_bad_values(tmp_path: Path) -> None:
+    data = _minimal(deplyoments={}, model={"mobile": {"model": "magic"}})
+    with pytest.raises(InputError) as info:
+        load_scenario(_write(tmp_path, data))
+    text = str(info.value)
+    assert "key 'deplyoments'" in text and "remove the key or correct its spelling" in text
+    data = _minimal(
+        targets={"village_mobile_coverage": {2024: 120, 2025: 100}},
+        model={"mobile": {"model": "magic"}},
+    )
+    with pytest.raises(InputError) as info:
+        load_scenario(_write(tmp_path, data))
+    text = str(info.value)
+    assert "120.0 is not a percentage" in text and "model.mobile.model" in text
+
+
+def test_targets_in_model_are_refused(tmp_path: Path) -> None:
+    data = _minimal(model={"targets": {"village_mobile_coverage": 1.0}})
+    with pytest.raises(InputError, match="top-level 'targets:'"):
+        load_scenario(_write(tmp_path, data))
+
+
+def test_not_a_mapping_and_not_yaml(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="must be a mapping"):
+        parse_scenario(["a"], source="x.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: [unclosed", encoding="utf-8")
+    with pytest.raises(InputError, match="not valid YAML"):
+        load_scenario(bad)
+    with pytest.raises(InputError, match="no such scenario file"):
+        load_scenario(tmp_path / "absent.yaml")
+
+
+def test_statistic_met() -> None:
+    scenario = Scenario.model_validate(
+        _minimal(
+            statistics=[
+                {
+                    "code": "speed_mbps",
+                    "label_vi": "Tốc độ",
+                    "label_en": "Speed",
+                    "unit": "Mb/s",
+                    "targets": {2024: 42, 2025: 50},
+                    "achieved": {2024: 42.0, 2025: 49.9},
+                }
+            ]
+        )
+    )
+    stat = scenario.statistics[0]
+    assert stat.met(2024) is True  # 42 >= 42
+    assert stat.met(2025) is False  # 49.9 < 50
+    assert stat.met(2026) is None
+
+
+# ---- the shipped scenarios ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_scenarios_parse_and_say_generated(name: str) -> None:
+    scenario = load_scenario(SCENARIOS / f"{name}.yaml", check_files=False)
+    assert scenario.name == name
+    assert scenario.generated is not None
+    assert "GENERATED" in scenario.description
+
+
+def _targets(name: str) -> dict[str, dict[int, float]]:
+    return load_scenario(SCENARIOS / f"{name}.yaml", check_files=False).targets
+
+
+def test_ca_mau_appendix_exactly() -> None:
+    scenario = load_scenario(SCENARIOS / "ca-mau.yaml", check_files=False)
+    # Plan 250/KH-UBND, appendix: Jun 2023 baseline, then 2023, 2024, 2025.
+    appendix = {
+        "village_mobile_coverage": (100, 100, 100, 100),
+        "village_ftth_coverage": (99, 99, 100, 100),
+        "bts_site_sharing_ratio": (11.74, 13, 19, 25),
+        "pole_sharing_ratio": (80, 82, 85, 90),
+        "duct_sharing_ratio": (0, 0, 1, 2),
+        "commune_data_network_connection": (100, 100, 100, 100),
+    }
+    for code, (base, *targets) in appendix.items():
+        assert scenario.baseline.values[code] == base
+        assert [scenario.targets[code][y] for y in (2023, 2024, 2025)] == targets
+    stats = {
+        s.code: (s.baseline, *(s.targets[y] for y in (2023, 2024, 2025)))
+        for s in scenario.statistics
+    }
+    assert stats["mobile_broadband_subscriptions_per_100"] == (71, 72, 75, 80)
+    assert stats["smartphone_subscription_share"] == (79, 80, 85, 90)
+    assert stats["internet_users"] == (70, 71, 73, 75)
+    assert stats["fixed_broadband_subscriptions_per_100"] == (19, 20, 25, 30)
+    assert stats["households_with_fiber"] == (62, 65, 70, 80)
+    assert stats["adults_with_smartphone"] == (77, 78, 79, 80)
+    assert stats["households_with_broadband"] == (90, 91, 92, 93)
+    assert stats["mobile_download_4g_mbps"] == (40, 45, 60, 80)
+    assert stats["fixed_download_mbps"] == (80, 80, 100, 120)
+
+
+def test_hong_phong_tien_giang_bac_kan_exactly() -> None:
+    hp = load_scenario(SCENARIOS / "hong-phong.yaml", check_files=False)
+    assert hp.baseline.values == {
+        "village_mobile_coverage": 92,
+        "village_ftth_coverage": 87,
+        "bts_site_sharing_ratio": 16,
+    }
+    assert hp.targets == {
+        "village_mobile_coverage": {2025: 98},
+        "village_ftth_coverage": {2025: 95},
+    }
+    stats = {s.code: (s.baseline, s.targets[2025]) for s in hp.statistics}
+    assert stats == {
+        "mobile_broadband_subscriptions_per_100": (80.69, 90),
+        "smartphone_subscription_share": (80.20, 90),
+        "adults_with_smartphone": (70, 90),
+        "mobile_download_mbps": (34.41, 42),
+        "fixed_broadband_subscriptions_per_100": (17.38, 18),
+        "households_with_fixed_broadband": (67.75, 75),
+        "fixed_download_mbps": (85.07, 102),
+    }
+    assert _targets("tien-giang") == {
+        "village_mobile_coverage": {2025: 100},
+        "bts_site_sharing_ratio": {2025: 30},
+    }
+    tg = {
+        s.code: s.baseline
+        for s in load_scenario(SCENARIOS / "tien-giang.yaml", check_files=False).statistics
+    }
+    assert tg == {
+        "mobile_broadband_subscriptions_per_100": 76.85,
+        "smartphone_subscription_share": 74.60,
+        "adults_with_smartphone": 80,
+        "mobile_download_mbps": 30,
+    }
+    bk = _targets("bac-kan")
+    assert bk["village_mobile_coverage"] == {2025: 100}
+    assert bk["village_ftth_coverage"] == {2025: 100}
+    assert bk["bts_site_sharing_ratio"] == {2025: 25}
+    assert bk["commune_data_network_connection"] == {2025: 100}
+    assert bk["population_5g_coverage"] == {2030: 99}
