@@ -1,0 +1,71 @@
+"""Settings of the service, read once from the environment (``HATANGSO_*``).
+
+:func:`get_settings` reads them once; ``create_app(settings)`` keeps them in the application's
+state, and the routes receive them injected with ``Depends`` (``hatangso.app.deps.SettingsDep``);
+tests pass their own to ``create_app`` or override ``hatangso.app.deps.app_settings``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings"]
+
+
+class Settings(BaseSettings):
+    """Configuration of ``hatangso serve``.
+
+    Every field is read from the environment variable ``HATANGSO_<FIELD>`` (case-insensitive),
+    e.g. ``HATANGSO_API_KEY``, ``HATANGSO_MAX_UPLOAD_MB``, ``HATANGSO_WORKSPACE``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="HATANGSO_", extra="ignore", frozen=True)
+
+    api_key: SecretStr | None = Field(
+        default=None, description="Key that write endpoints require in the X-API-Key header."
+    )
+    read_key_required: bool = Field(
+        default=False, description="Whether read endpoints also require the key."
+    )
+    read_key: SecretStr | None = Field(
+        default=None, description="Key for read endpoints; the API key when unset."
+    )
+    workspace: Path = Field(default=Path("workspace"), description="Folder of the scenarios.")
+    max_upload_mb: float = Field(default=100.0, gt=0, description="Largest upload accepted.")
+    max_unzipped_mb: float = Field(
+        default=1000.0, gt=0, description="Largest total uncompressed size of a zip upload."
+    )
+    max_zip_ratio: float = Field(
+        default=200.0, gt=1, description="Largest compression ratio of a zip member."
+    )
+    max_zip_members: int = Field(default=200, gt=0, description="Most members in a zip upload.")
+    demo: bool = Field(
+        default=True, description="Build the demo scenario when the workspace has none."
+    )
+    prewarm: bool = Field(
+        default=True, description="Build the map pages in the background at start-up."
+    )
+    online_tiles: bool = Field(
+        default=False, description="Offer OpenStreetMap tiles as an optional base layer."
+    )
+    max_page: int = Field(default=5000, gt=0, description="Largest `limit` of a villages page.")
+
+    @property
+    def max_upload_bytes(self) -> int:
+        """The upload limit in bytes."""
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def max_unzipped_bytes(self) -> int:
+        """The limit on a zip archive's uncompressed size, in bytes."""
+        return int(self.max_unzipped_mb * 1024 * 1024)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the settings, read from the environment on first use."""
+    return Settings()

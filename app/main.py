@@ -1,0 +1,136 @@
+"""The hatangso web service: scenarios, KPIs, villages, maps, uploads (``hatangso serve``).
+
+Routes parse the request, call one function of the workspace or the engine and serialise the
+answer. Every :class:`~hatangso.geo.errors.HatangsoError` becomes a 422 answer here, in one
+handler, with the message that names the file, row, column and the fix.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from hatangso.app.config import Settings, get_settings
+from hatangso.app.deps import workspace_for
+from hatangso.app.routes import exports, health, maps, scenarios, uploads
+from hatangso.geo.errors import HatangsoError, InfeasibleError, InputError
+
+__all__ = ["app", "create_app", "serve"]
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """
+Coverage of villages by mobile broadband and fiber, BTS sharing and KPIs against the provincial
+plan's targets, with maps that work without internet.
+
+Read endpoints are open unless `HATANGSO_READ_KEY_REQUIRED` is set; write endpoints need the
+`X-API-Key` header when `HATANGSO_API_KEY` is set.
+"""
+
+
+def _static_dir() -> Path:
+    return Path(str(resources.files("hatangso.app") / "static"))
+
+
+def _problems(exc: HatangsoError) -> list[dict[str, object]]:
+    if isinstance(exc, InputError):
+        return [
+            {"file": p.file, "row": p.row, "column": p.column, "message": p.message, "fix": p.fix}
+            for p in exc.problems
+        ]
+    return []
+
+
+def _prewarm(settings: Settings) -> None:
+    """Build every ready scenario's map page once, so the first visitor does not wait."""
+    from hatangso.app.routes.maps import cached_page
+
+    workspace = workspace_for(settings)
+    for info in workspace.scenarios():
+        if not info.ready:
+            continue
+        try:
+            cached_page(workspace, info.name, "mobile", settings)
+        except Exception:  # a broken scenario must not stop the service
+            log.exception("map of scenario %s could not be built", info.name)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the FastAPI application.
+
+    Parameters
+    ----------
+    settings
+        The settings; None reads them from the environment (:func:`get_settings`).
+
+    Returns
+    -------
+    FastAPI
+    """
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        active: Settings = application.state.settings
+        workspace = workspace_for(active)
+        if active.demo:
+            # Building the demo takes tens of seconds: done before the first request is served.
+            await run_in_threadpool(workspace.ensure, "demo")
+        for info in workspace.scenarios():  # read the villages once, before the first request
+            if info.ready:
+                await run_in_threadpool(workspace.villages, info.name)
+        log.info("workspace %s: %d scenarios", workspace.root, len(workspace.scenarios()))
+        if active.prewarm:
+            threading.Thread(target=_prewarm, args=(active,), daemon=True).start()
+        yield
+
+    application = FastAPI(
+        title="hatangso",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    # Routes read the settings from here (hatangso.app.deps.app_settings). A dependency
+    # override would work too, but FastAPI re-inspects an override on every request.
+    application.state.settings = settings if settings is not None else get_settings()
+
+    @application.exception_handler(HatangsoError)
+    async def hatangso_error(_request: Request, exc: HatangsoError) -> JSONResponse:
+        code = 409 if isinstance(exc, InfeasibleError) else 422
+        return JSONResponse(
+            status_code=code, content={"detail": str(exc), "problems": _problems(exc)}
+        )
+
+    application.include_router(health.router)
+    application.include_router(scenarios.router)
+    application.include_router(exports.router)
+    application.include_router(uploads.router)
+    application.include_router(maps.router)
+    application.mount("/static", StaticFiles(directory=_static_dir()), name="static")
+
+    @application.get("/", include_in_schema=False)
+    def index() -> RedirectResponse:
+        return RedirectResponse(url="/docs")
+
+    return application
+
+
+app = create_app()
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Run the service with uvicorn until interrupted (``hatangso serve``)."""
+    import uvicorn
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    uvicorn.run(app, host=host, port=port, log_level="info")

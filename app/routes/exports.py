@@ -1,0 +1,145 @@
+"""Exports of a scenario's villages (GeoJSON, GeoPackage, CSV) and its XLSX report."""
+
+from __future__ import annotations
+
+import io
+from enum import StrEnum
+from typing import Annotated, Any
+
+import geopandas as gpd
+import pandas as pd
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import FileResponse, Response
+
+from hatangso.app.deps import ExistingScenario, WorkspaceDep, require_read_key
+from hatangso.app.schemas import Indicator, Status
+from hatangso.app.workspace import Workspace, atomic_write, feature_collection
+
+__all__ = ["router", "xlsx_report"]
+
+router = APIRouter(
+    prefix="/api/scenarios", tags=["exports"], dependencies=[Depends(require_read_key)]
+)
+
+
+class ExportName(StrEnum):
+    """Files that can be exported."""
+
+    geojson = "villages.geojson"
+    gpkg = "villages.gpkg"
+    csv = "villages.csv"
+    xlsx = "report.xlsx"
+
+
+_MEDIA = {
+    ExportName.geojson: "application/geo+json",
+    ExportName.gpkg: "application/geopackage+sqlite3",
+    ExportName.csv: "text/csv; charset=utf-8",
+    ExportName.xlsx: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def _indicator_rows(
+    indicators: list[dict[str, Any]], unit: str | None = None
+) -> list[dict[str, Any]]:
+    rows = []
+    for ind in indicators:
+        row = {
+            "code": ind.get("code"),
+            "Chỉ tiêu": ind.get("label_vi"),
+            "Indicator": ind.get("label_en"),
+            "value": ind.get("value"),
+            "numerator": ind.get("numerator"),
+            "denominator": ind.get("denominator"),
+            "target": ind.get("target"),
+            "met": ind.get("met"),
+        }
+        rows.append({"unit": unit, **row} if unit is not None else row)
+    return rows
+
+
+def xlsx_report(kpis: dict[str, Any], villages: gpd.GeoDataFrame) -> bytes:
+    """Build the XLSX report: indicators, indicators by admin unit, inputs, uncovered villages.
+
+    Returns
+    -------
+    bytes
+        The workbook; sheets ``KPI``, ``<level>`` per admin level, ``Inputs`` and
+        ``Uncovered`` (villages without mobile broadband, no geometry).
+    """
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        pd.DataFrame(_indicator_rows(kpis.get("indicators", []))).to_excel(
+            writer, sheet_name="KPI", index=False
+        )
+        for level, units in kpis.get("by_unit", {}).items():
+            rows = [
+                r for u in units for r in _indicator_rows(u.get("indicators", []), u.get("unit"))
+            ]
+            pd.DataFrame(rows).to_excel(writer, sheet_name=str(level)[:31], index=False)
+        inputs = pd.DataFrame.from_dict(kpis.get("inputs", {}), orient="index")
+        inputs.index.name = "kind"
+        inputs.to_excel(writer, sheet_name="Inputs")
+        table = pd.DataFrame(villages.drop(columns=villages.geometry.name))
+        if "covered_mobile" in table:
+            table = table[~table["covered_mobile"].fillna(False).astype(bool)]
+        for column in table.columns:
+            if isinstance(table[column].dtype, pd.StringDtype):
+                table[column] = table[column].astype(object)
+        table.to_excel(writer, sheet_name="Uncovered", index=False)
+    return buffer.getvalue()
+
+
+def _export_file(workspace: Workspace, name: str, export: ExportName) -> Any:
+    folder = workspace.folder(name)
+    source = folder / "villages.gpkg"
+    target = folder / "exports" / export.value
+    sources = (source, folder / "kpis.json")
+    # The export is rebuilt when the results changed since it was written.
+    stale = not target.is_file() or any(
+        p.is_file() and p.stat().st_mtime_ns > target.stat().st_mtime_ns for p in sources
+    )
+    if stale:
+        villages = workspace.villages(name).frame
+        if export is ExportName.gpkg:
+            frame = villages.copy()
+            for column in frame.columns:
+                if isinstance(frame[column].dtype, pd.StringDtype):
+                    frame[column] = frame[column].astype(object)
+            atomic_write(
+                target,
+                lambda p: frame.to_file(p, layer="villages", driver="GPKG", engine="pyogrio"),
+            )
+        elif export is ExportName.csv:
+            table = pd.DataFrame(villages.drop(columns=villages.geometry.name))
+            table["lon"] = villages.geometry.representative_point().x.round(6)
+            table["lat"] = villages.geometry.representative_point().y.round(6)
+            atomic_write(target, lambda p: table.to_csv(p, index=False, encoding="utf-8-sig"))
+        elif export is ExportName.xlsx:
+            data = xlsx_report(workspace.kpis(name), villages)
+            atomic_write(target, lambda p: p.write_bytes(data))
+    return target
+
+
+@router.get(
+    "/{name}/exports/{export}",
+    summary="Download villages (GeoJSON, GeoPackage, CSV) or the XLSX report",
+    response_class=Response,
+)
+def export(
+    name: ExistingScenario,
+    export: ExportName,
+    workspace: WorkspaceDep,
+    status: Annotated[Status, Query()] = Status.all,
+    indicator: Annotated[Indicator, Query()] = Indicator.mobile,
+) -> Response:
+    """Return an export as a download. ``status``/``indicator`` filter the GeoJSON export."""
+    headers = {"Content-Disposition": f'attachment; filename="{name}-{export.value}"'}
+    if export is ExportName.geojson:
+        index = workspace.villages(name)
+        picked = index.select(status=status.value, indicator=indicator.value, units={})
+        return Response(
+            feature_collection(index.features[picked]), media_type=_MEDIA[export], headers=headers
+        )
+    path = _export_file(workspace, name, export)
+    return FileResponse(path, media_type=_MEDIA[export], headers=headers)

@@ -1,0 +1,174 @@
+"""The map page of a scenario and the images it overlays."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import geopandas as gpd
+from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.responses import FileResponse, HTMLResponse
+
+from hatangso.app.config import Settings
+from hatangso.app.deps import ExistingScenario, SettingsDep, WorkspaceDep, require_read_key
+from hatangso.app.maps import (
+    Overlay,
+    ServiceMapLayers,
+    hillshade_png,
+    raster_overlay_png,
+    service_map,
+)
+from hatangso.app.schemas import Indicator
+from hatangso.app.workspace import Workspace, atomic_write, atomic_write_json
+
+__all__ = ["build_page", "router"]
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["maps"], dependencies=[Depends(require_read_key)])
+
+_ROAD_CLASSES = ("primary", "secondary", "tertiary", "trunk", "unclassified", "residential")
+_RASTER_STEMS = ("coverage", "best_dbm", "rsrp")
+
+
+def _dem(workspace: Workspace, name: str) -> Path | None:
+    relative = workspace.metadata(name).get("dem")
+    if not relative:
+        return None
+    path = workspace.file(name, str(relative))
+    return path if path.is_file() else None
+
+
+def _coverage_raster(workspace: Workspace, name: str) -> Path | None:
+    folder = workspace.folder(name)
+    for path in sorted(folder.glob("*.tif")):
+        if path.stem.lower().startswith(_RASTER_STEMS):
+            return path
+    return None
+
+
+def _image(
+    workspace: Workspace, name: str, which: str
+) -> tuple[Path, tuple[tuple[float, float], tuple[float, float]]] | None:
+    """Render (once) and return the PNG of the hillshade or coverage raster, with its bounds."""
+    source = _dem(workspace, name) if which == "hillshade" else _coverage_raster(workspace, name)
+    if source is None:
+        return None
+    cache = workspace.folder(name) / "cache"
+    png, meta = cache / f"{which}.png", cache / f"{which}.json"
+    if (
+        not png.is_file()
+        or not meta.is_file()
+        or png.stat().st_mtime_ns < source.stat().st_mtime_ns
+    ):
+        render = hillshade_png if which == "hillshade" else raster_overlay_png
+        data, bounds = render(source)
+        atomic_write(png, lambda p: p.write_bytes(data))
+        atomic_write_json({"bounds": bounds, "source": source.name}, meta)
+    bounds_doc = json.loads(meta.read_text(encoding="utf-8"))["bounds"]
+    return png, (tuple(bounds_doc[0]), tuple(bounds_doc[1]))  # type: ignore[return-value]
+
+
+def _roads(workspace: Workspace, name: str) -> gpd.GeoDataFrame | None:
+    relative = workspace.metadata(name).get("roads")
+    if not relative:
+        return None
+    path = workspace.file(name, str(relative))
+    if not path.is_file() or path.suffix.lower() not in (".osm", ".pbf", ".gpkg", ".geojson"):
+        return None
+    try:
+        if path.suffix.lower() in (".osm", ".pbf"):
+            lines = gpd.read_file(path, layer="lines", engine="pyogrio")
+        else:
+            lines = gpd.read_file(path, engine="pyogrio")
+    except Exception as exc:  # a broken road file must not break the map
+        log.warning("roads of %s not drawn: %s", name, exc)
+        return None
+    if "highway" in lines:
+        lines = lines[lines["highway"].isin(_ROAD_CLASSES)]
+    return lines
+
+
+def build_page(workspace: Workspace, name: str, indicator: str, settings: Settings) -> str:
+    """Build the map page of scenario `name` (see :func:`hatangso.app.maps.service_map`)."""
+    meta = workspace.metadata(name)
+    shade = _image(workspace, name, "hillshade")
+    raster = _image(workspace, name, "coverage")
+    layers = ServiceMapLayers(
+        villages=workspace.villages(name).frame,
+        kpis=workspace.kpis(name),
+        sites=workspace.layer(name, "sites"),
+        towers=workspace.towers(name),
+        access_points=workspace.layer(name, "access-points"),
+        fiber=workspace.layer(name, "fiber"),
+        roads=_roads(workspace, name),
+        hillshade=None
+        if shade is None
+        else Overlay(f"/map/{name}/hillshade.png", shade[1], "Địa hình", "Hillshade", 0.55),
+        coverage_raster=None
+        if raster is None
+        else Overlay(
+            f"/map/{name}/coverage.png",
+            raster[1],
+            "Vùng phủ sóng (địa hình)",
+            "Terrain coverage",
+            0.6,
+        ),
+    )
+    return service_map(
+        layers,
+        title=str(meta.get("title") or name),
+        indicator=indicator,
+        online_tiles=settings.online_tiles,
+    )
+
+
+def cached_page(workspace: Workspace, name: str, indicator: str, settings: Settings) -> str:
+    """Return the map page, rebuilt only when the scenario's files changed."""
+    folder = workspace.folder(name)
+    inputs = [workspace.layer_path(name, k) for k in ("sites", "access-points", "fiber")]
+    paths = (
+        folder / "villages.gpkg",
+        folder / "kpis.json",
+        folder / "towers.geojson",
+        folder / "scenario.json",
+        *(p for p in inputs if p is not None),
+    )
+    page: str = workspace.cached(
+        name,
+        f"map:{indicator}:{settings.online_tiles}",
+        paths,
+        lambda: build_page(workspace, name, indicator, settings),
+    )
+    return page
+
+
+@router.get("/map/{name}", response_class=HTMLResponse, summary="Map of uncovered villages")
+def get_map(
+    name: ExistingScenario,
+    workspace: WorkspaceDep,
+    settings: SettingsDep,
+    indicator: Annotated[Indicator, Query(description="Coverage that colours villages.")] = (
+        Indicator.mobile
+    ),
+) -> HTMLResponse:
+    """Return the map page; it loads nothing from outside the service (``?lang=en``: English)."""
+    page = cached_page(workspace, name, indicator.value, settings)
+    return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
+
+
+@router.get(
+    "/map/{name}/{image}.png",
+    response_class=FileResponse,
+    summary="Hillshade or terrain coverage image of the map",
+)
+def get_image(name: ExistingScenario, image: str, workspace: WorkspaceDep) -> FileResponse:
+    """Return the hillshade (``hillshade``) or terrain coverage (``coverage``) image."""
+    if image not in ("hillshade", "coverage"):
+        raise HTTPException(status_code=404, detail=f"no image '{image}'")
+    found = _image(workspace, name, image)
+    if found is None:
+        raise HTTPException(status_code=404, detail=f"scenario '{name}' has no {image} image")
+    return FileResponse(found[0], media_type="image/png", headers={"Cache-Control": "max-age=3600"})

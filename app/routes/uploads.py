@@ -1,0 +1,350 @@
+"""Write endpoints: upload input layers, run coverage, compute site plans."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import geopandas as gpd
+import pandas as pd
+from fastapi import APIRouter, Body, Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+
+from hatangso.app.config import Settings
+from hatangso.app.deps import (
+    ExistingScenario,
+    ScenarioName,
+    SettingsDep,
+    WorkspaceDep,
+    require_write_key,
+)
+from hatangso.app.schemas import CoverageRun, InputKind, PlanRequest, UploadReport
+from hatangso.app.uploads import (
+    TooLarge,
+    ZipLimits,
+    check_magic,
+    check_zip,
+    limited,
+    safe_filename,
+)
+from hatangso.app.workspace import Workspace, atomic_write, write_layer_atomic
+
+__all__ = ["router"]
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(
+    prefix="/api/scenarios", tags=["uploads"], dependencies=[Depends(require_write_key)]
+)
+
+# Multipart framing around the file: boundaries and part headers.
+_FRAMING_BYTES = 64 * 1024
+
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            }
+        },
+    }
+}
+
+
+def _too_large(settings: Settings) -> HTTPException:
+    return HTTPException(
+        status_code=413,
+        detail=f"the upload is larger than {settings.max_upload_mb:g} MB (HATANGSO_MAX_UPLOAD_MB)",
+    )
+
+
+async def _receive_file(request: Request, settings: Settings, folder: Path) -> tuple[Path, str]:
+    """Stream the multipart body into `folder`, within the size limit; return path and name."""
+    limit = settings.max_upload_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit + _FRAMING_BYTES:
+        raise _too_large(settings)
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise HTTPException(
+            status_code=422, detail="send the file as multipart/form-data in a field named 'file'"
+        )
+    parser = MultiPartParser(
+        request.headers,
+        limited(request.stream(), limit + _FRAMING_BYTES),
+        max_files=1,
+        max_fields=4,
+    )
+    try:
+        form = await parser.parse()
+    except TooLarge as exc:
+        raise _too_large(settings) from exc
+    except MultiPartException as exc:
+        raise HTTPException(status_code=422, detail=f"malformed upload: {exc.message}") from exc
+    try:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise HTTPException(
+                status_code=422, detail="the upload has no file in a field named 'file'"
+            )
+        if upload.size is not None and upload.size > limit:
+            raise _too_large(settings)
+        name, _suffix = safe_filename(upload.filename)
+        path = folder / name
+        await upload.seek(0)
+        with open(path, "wb") as out:
+            shutil.copyfileobj(upload.file, out, length=1 << 20)
+        if path.stat().st_size > limit:
+            raise _too_large(settings)
+        if path.stat().st_size == 0:
+            raise HTTPException(status_code=422, detail=f"{name}: the file is empty")
+        return path, name
+    finally:
+        await form.close()
+
+
+def _validate_and_store(
+    workspace: Workspace, settings: Settings, name: str, kind: str, path: Path, shown: str
+) -> UploadReport:
+    from hatangso.geo.validate import load_layer
+
+    suffix = path.suffix.lower()
+    check_magic(path, suffix, shown)
+    if suffix in (".zip", ".xlsx"):
+        check_zip(
+            path,
+            shown,
+            ZipLimits(
+                max_members=settings.max_zip_members,
+                max_total_bytes=settings.max_unzipped_bytes,
+                max_ratio=settings.max_zip_ratio,
+            ),
+        )
+    layer = load_layer(path, kind)
+    stem = kind.replace("-", "_")
+    folder = workspace.folder(name) / "uploads"
+    frame = layer.frame
+    if not isinstance(
+        frame, gpd.GeoDataFrame
+    ):  # pragma: no cover - every uploadable kind has geometry
+        raise HTTPException(status_code=422, detail=f"{shown}: no geometry")
+    stored = write_layer_atomic(frame, folder / f"{stem}.gpkg", layer=stem)
+    rejects = layer.rejects
+    atomic_write(
+        folder / f"{stem}.rejects.csv",
+        lambda p: rejects.to_csv(p, index=False, encoding="utf-8"),
+    )
+    counts = layer.counts()
+    workspace.update_metadata(
+        name,
+        inputs={kind: f"uploads/{stem}.gpkg"},
+        uploads={
+            kind: {
+                "file": shown,
+                "counts": counts,
+                "at": datetime.now(UTC).isoformat(timespec="seconds"),
+            }
+        },
+    )
+    records = rejects.astype(object).where(rejects.notna(), None).to_dict(orient="records")
+    return UploadReport(
+        kind=kind,
+        file=shown,
+        counts=counts,
+        rejects=[
+            {
+                "file": str(r.get("file") or shown),
+                "row": None if r.get("row") is None else int(r["row"]),
+                "id": None if r.get("id") is None else str(r["id"]),
+                "reason": str(r.get("reason") or ""),
+            }
+            for r in records
+        ],
+        notes=list(layer.notes),
+        stored=str(stored.relative_to(workspace.folder(name))),
+    )
+
+
+@router.post(
+    "/{name}/uploads/{kind}",
+    response_model=UploadReport,
+    summary="Upload an input layer; returns the validation report",
+    openapi_extra=_UPLOAD_BODY,
+    responses={
+        401: {"description": "Missing or wrong X-API-Key"},
+        413: {"description": "Larger than HATANGSO_MAX_UPLOAD_MB"},
+        422: {"description": "Unknown file type, unsafe archive or a fault of the file"},
+    },
+)
+async def upload_layer(
+    request: Request,
+    name: ScenarioName,
+    kind: InputKind,
+    workspace: WorkspaceDep,
+    settings: SettingsDep,
+) -> UploadReport:
+    """Validate an uploaded layer as ``hatangso validate`` does and store its clean rows.
+
+    The clean layer replaces ``uploads/<kind>.gpkg`` of the scenario atomically (the scenario
+    is created when new); the rejected rows are returned and kept in
+    ``uploads/<kind>.rejects.csv``.
+    """
+    workspace.folder(name).mkdir(parents=True, exist_ok=True)
+    with workspace.scratch(name) as tmp:
+        path, shown = await _receive_file(request, settings, tmp)
+        return await run_in_threadpool(
+            _validate_and_store, workspace, settings, name, kind.value, path, shown
+        )
+
+
+def _run(workspace: Workspace, name: str, config_doc: dict[str, Any]) -> CoverageRun:
+    from hatangso.coverage.config import CoverageConfig
+    from hatangso.scenarios.job import InputFiles, run_coverage
+
+    config = CoverageConfig.model_validate(config_doc)
+    paths = {
+        kind: workspace.layer_path(name, kind)
+        for kind in (
+            "villages",
+            "sites",
+            "access-points",
+            "fiber",
+            "poles",
+            "ducts",
+            "pois",
+            "settlements",
+        )
+    }
+    if paths["villages"] is None:
+        raise HTTPException(
+            status_code=422,
+            detail=f"scenario '{name}' has no villages: upload them first "
+            f"(POST /api/scenarios/{name}/uploads/villages)",
+        )
+    meta = workspace.metadata(name)
+    extras = {
+        key: workspace.file(name, str(meta[key]))
+        for key in ("dem", "roads", "population")
+        if meta.get(key) and workspace.file(name, str(meta[key])).is_file()
+    }
+    files = InputFiles(
+        villages=paths["villages"],
+        sites=paths["sites"],
+        access_points=paths["access-points"],
+        fiber=paths["fiber"],
+        poles=paths["poles"],
+        ducts=paths["ducts"],
+        pois=paths["pois"],
+        settlements=paths["settlements"],
+        **extras,  # type: ignore[arg-type]
+    )
+    title = str(meta.get("title") or name)
+    folder = workspace.folder(name)
+    with workspace.scratch(name) as tmp:
+        result = run_coverage(files, config, tmp, title=title, extra={"scenario": name})
+        # Each output is moved into place on its own; each move is atomic.
+        for written in result.files.values():
+            os.replace(written, folder / written.name)
+    workspace.update_metadata(
+        name, title=title, villages=len(result.assessment.villages), config=config_doc
+    )
+    return CoverageRun(
+        name=name,
+        files=sorted(p.name for p in result.files.values()),
+        indicators=result.kpis.get("indicators", []),
+        notes=[str(n) for n in result.kpis.get("notes", [])],
+    )
+
+
+@router.post(
+    "/{name}/coverage",
+    response_model=CoverageRun,
+    summary="Run coverage on the scenario's inputs",
+    responses={401: {"description": "Missing or wrong X-API-Key"}},
+)
+def run_scenario_coverage(
+    name: ScenarioName,
+    workspace: WorkspaceDep,
+    config: Annotated[
+        dict[str, Any] | None,
+        Body(description="Coverage configuration (the YAML file's keys), all optional."),
+    ] = None,
+) -> CoverageRun:
+    """Assess the scenario's uploaded (or built-in) layers and replace its results."""
+    if not workspace.folder(name).is_dir():
+        raise HTTPException(status_code=404, detail=f"no scenario named '{name}'")
+    return _run(workspace, name, config or {})
+
+
+@router.post(
+    "/{name}/plans",
+    summary="Plan new sites for one operator",
+    responses={401: {"description": "Missing or wrong X-API-Key"}},
+)
+def create_plan(
+    name: ExistingScenario, workspace: WorkspaceDep, request: PlanRequest
+) -> dict[str, Any]:
+    """Plan new sites as ``hatangso plan`` does, and store the plan.
+
+    The answer is the plan's GeoJSON (one point per site, in build order) with the plan's
+    summary (problem, status, optimality gap, KPIs before and after, re-checked by the
+    coverage engine) under ``plan``. It is stored as ``plans/<id>.geojson``.
+    """
+    import json
+
+    import yaml
+
+    from hatangso.scenarios.plan_job import run_plan
+
+    villages = workspace.layer_path(name, "villages")
+    sites = workspace.layer_path(name, "sites")
+    if villages is None or sites is None:
+        raise HTTPException(
+            status_code=422,
+            detail=f"scenario '{name}' needs villages and sites to plan: upload them first",
+        )
+    meta = workspace.metadata(name)
+    dem = workspace.file(name, str(meta["dem"])) if meta.get("dem") else None
+    stamp = datetime.now(UTC).strftime("%Y%m%dt%H%M%S%f")
+    plan_id = "".join(
+        c if c.isalnum() or c in "-_" else "-" for c in f"{request.operator.lower()}-{stamp}"
+    )[:80]
+    with workspace.scratch(name) as tmp:
+        config_path = None
+        if request.config:
+            config_path = tmp / "config.yaml"
+            config_path.write_text(yaml.safe_dump(request.config), encoding="utf-8")
+        result = run_plan(
+            villages=villages,
+            sites=sites,
+            operator=request.operator,
+            budget=request.budget,
+            target=request.target,
+            out_dir=tmp / "plan",
+            dem=dem if dem is not None and dem.is_file() else None,
+            config=config_path,
+            scope=request.scope,
+            method=request.method,
+            settlements=workspace.layer_path(name, "settlements"),
+        )
+        collection = json.loads(result.files["plan_geojson"].read_text(encoding="utf-8"))
+    document = {**collection, "plan": {"id": plan_id, **result.document}}
+    text = json.dumps(document, ensure_ascii=False)
+    atomic_write(
+        workspace.file(name, f"plans/{plan_id}.geojson"),
+        lambda p: p.write_text(text, encoding="utf-8"),
+    )
+    return document
+
+
+_ = pd  # pandas is used through the frames' methods

@@ -1,0 +1,79 @@
+"""The map page: offline (every asset from the service), layers, overlays, language switch."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import geopandas as gpd
+from fastapi.testclient import TestClient
+
+from hatangso.scenarios.maps import find_outside_loads
+
+
+def test_map_page_loads_nothing_from_outside(client: TestClient) -> None:
+    response = client.get("/map/demo")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    page = response.text
+    assert find_outside_loads(page) == []
+    assert "cdn" not in page.lower()
+    assert "tile.openstreetmap.org" not in page  # online tiles are off by default
+    # Every script, stylesheet and image the page names is served by the service.
+    urls = re.findall(r"""(?:src|href)=["'](/[^"']+)["']""", page)
+    urls += re.findall(r"""L\.imageOverlay\(\s*["'](/[^"']+)["']""", page)
+    assert any(u.endswith("leaflet.js") for u in urls)
+    assert any(u.endswith("leaflet.markercluster.js") for u in urls)
+    assert any(u.endswith("hillshade.png") for u in urls)
+    for url in urls:
+        assert client.get(url).status_code == 200, url
+
+
+def test_map_page_layers_and_labels(client: TestClient, demo_workspace: Path) -> None:
+    raw = client.get("/map/demo").text
+    # Layer names and GeoJSON sit in scripts as JSON, with \uXXXX escapes: undo them.
+    page = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), raw)
+    villages = gpd.read_file(demo_workspace / "demo" / "villages.gpkg", layer="villages")
+    uncovered = villages.loc[~villages["covered_mobile"].astype(bool), "name"]
+    assert uncovered.iloc[0] in page
+    for label in (
+        "Thôn chưa có băng rộng di động",
+        "Villages without mobile broadband",
+        "Trạm dùng chung",
+        "Ranh giới huyện",
+        "Đường",
+        "Cáp quang",
+        "Lý do chưa phủ",
+        "Why uncovered",
+        'id="hts-kpis"',
+        'id="hts-legend"',
+        'id="hts-lang"',
+        "markerClusterGroup",
+        "L.control.layers",
+    ):
+        assert label in page, label
+    assert len(raw.encode("utf-8")) < 5_000_000
+
+
+def test_map_indicator_switch(client: TestClient) -> None:
+    page = client.get("/map/demo", params={"indicator": "ftth"}).text
+    assert "Thôn chưa có cáp quang FTTH" in page
+    assert client.get("/map/demo", params={"indicator": "x"}).status_code == 422
+    assert client.get("/map/nowhere").status_code == 404
+
+
+def test_overlay_images(client: TestClient) -> None:
+    shade = client.get("/map/demo/hillshade.png")
+    assert shade.status_code == 200
+    assert shade.content.startswith(b"\x89PNG\r\n\x1a\n")
+    # The demo has no terrain coverage raster; unknown image names are not files.
+    assert client.get("/map/demo/coverage.png").status_code == 404
+    assert client.get("/map/demo/passwd.png").status_code == 404
+
+
+def test_static_assets_carry_licences(client: TestClient) -> None:
+    assert "BSD" in client.get("/static/leaflet/LICENSE").text
+    assert (
+        "Permission is hereby granted" in client.get("/static/markercluster/MIT-LICENCE.txt").text
+    )
+    assert client.get("/static/../config.py").status_code == 404
