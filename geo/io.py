@@ -203,6 +203,29 @@ def _read_xlsx(path: Path, name: str) -> RawTable:
     return RawTable(frame=frame, name=name, encoding=None, has_geometry=False)
 
 
+def _table_in_zip(path: Path) -> RawTable | None:
+    """Read a zip archive holding one CSV/XLSX table (and no shapefile) as that table."""
+    with zipfile.ZipFile(path) as archive:
+        names = [n for n in archive.namelist() if not n.endswith("/")]
+        tables = [n for n in names if n.lower().endswith(TABLE_SUFFIXES)]
+        if len(tables) != 1 or any(n.lower().endswith(".shp") for n in names):
+            return None
+        member = tables[0]
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            # The member's own name is not trusted as a path: only its suffix is kept.
+            target = Path(tmp) / f"table{Path(member).suffix.lower()}"
+            target.write_bytes(archive.read(member))
+            raw = read_table(target)
+    return RawTable(
+        frame=raw.frame,
+        name=f"{path.name}/{Path(member).name}",
+        encoding=raw.encoding,
+        has_geometry=raw.has_geometry,
+    )
+
+
 def read_table(
     path: str | Path, *, kind: str | None = None, encoding: str | None = None
 ) -> RawTable:
@@ -233,6 +256,10 @@ def read_table(
     if not path.exists():
         raise _fault(name, f"no such file: {path}", "check the path")
     suffix = path.suffix.lower()
+    if suffix == ".zip":
+        table = _table_in_zip(path)
+        if table is not None:
+            return table
     if suffix in TABLE_SUFFIXES:
         if suffix == ".xlsx":
             return _read_xlsx(path, name)

@@ -480,3 +480,12 @@ def test_xy_csv_in_the_provinces_vn2000_zone(tmp_path: Path) -> None:
     np.testing.assert_allclose(layer.frame.geometry.y, [22.15, 22.2], atol=1e-7)
     # Easting near 430 km, west of the 106°30' meridian's 500 km false easting.
     assert 400_000 < x[0] < 500_000
+
+
+def test_zipped_csv(tmp_path: Path) -> None:
+    csv_path = write_csv(tmp_path / "tram.csv", "site_id,operator,lon,lat\nS1,Viettel,105.8,22.1\n")
+    archive = tmp_path / "tram.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.write(csv_path, "export/tram.csv")
+    layer = load_layer(archive, "sites")
+    assert layer.used == 1 and layer.name == "tram.zip/tram.csv"
