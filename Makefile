@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_OUT ?= demo-out
 
-.PHONY: demo test lint typecheck unit install-check bench browser clean
+.PHONY: demo test lint typecheck unit install-check bench browser-deps serve clean
 
 # Create the virtual environment and install hatangso with its dev extra. uv resolves and installs
 # the stack in seconds where pip takes a minute; it is itself bootstrapped from PyPI with pip.
@@ -19,7 +19,19 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/hatangso demo --out $(DEMO_OUT)
 
-test: $(STAMP) lint typecheck unit install-check
+test: $(STAMP) browser-deps lint typecheck unit install-check
+
+# The browser test drives Debian's Chromium (Playwright cannot download a browser here). Where
+# it cannot be installed (no root), the browser test skips and says why.
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+	      >/dev/null 2>&1 || echo "chromium could not be installed: the browser test will skip"; \
+	  else echo "chromium not found and not root: the browser test will skip"; fi; }
+
+serve: $(STAMP)
+	$(BIN)/hatangso serve
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

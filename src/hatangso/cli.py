@@ -433,6 +433,17 @@ def compare(
 
 
 @app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+) -> None:
+    """Serve the maps, KPIs and uploads over HTTP (OpenAPI docs at /docs)."""
+    from hatangso.app.main import serve as run_server
+
+    run_server(host=host, port=port)
+
+
+@app.command()
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("demo-out"),
     seed: Annotated[int, typer.Option(help="Seed of the generated province.")] = 2023,
