@@ -41,6 +41,10 @@ def _static_dir() -> Path:
     return Path(str(resources.files("hatangso.app") / "static"))
 
 
+def _leaflet_dir() -> Path:
+    return Path(str(resources.files("hatangso.scenarios") / "assets" / "leaflet"))
+
+
 def _problems(exc: HatangsoError) -> list[dict[str, object]]:
     if isinstance(exc, InputError):
         return [
@@ -114,6 +118,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     application.include_router(exports.router)
     application.include_router(uploads.router)
     application.include_router(maps.router)
+    # Leaflet is vendored once, beside the offline maps of the command line; the service
+    # serves that copy, and its own plugins from app/static.
+    application.mount("/static/leaflet", StaticFiles(directory=_leaflet_dir()), name="leaflet")
     application.mount("/static", StaticFiles(directory=_static_dir()), name="static")
 
     @application.get("/", include_in_schema=False)

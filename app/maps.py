@@ -29,7 +29,7 @@ import shapely
 from branca.element import Element
 from folium.plugins import MarkerCluster
 
-from hatangso.scenarios.maps import OPERATOR_COLOURS, find_outside_loads
+from hatangso.scenarios.maps import OPERATOR_COLOURS, find_outside_loads, kpi_cells
 
 __all__ = ["Overlay", "ServiceMapLayers", "hillshade", "raster_overlay_png", "service_map"]
 
@@ -339,12 +339,7 @@ _LANG_SCRIPT = """
 def _kpi_panel(kpis: Mapping[str, Any]) -> str:
     rows = []
     for ind in kpis.get("indicators", []):
-        value = ind.get("value")
-        shown = "—" if value is None else f"{value * 100:.1f}%"
-        target = ind.get("target")
-        goal = "" if target is None else f"{target * 100:.0f}%"
-        met = ind.get("met")
-        mark = "" if met is None else ("✔" if met else "✘")
+        shown, goal, mark = kpi_cells(ind)
         label = bilingual(str(ind.get("label_vi", "")), str(ind.get("label_en", "")))
         rows.append(f"<tr><td>{label}</td><td>{shown}</td><td>{goal}</td><td>{mark}</td></tr>")
     head = (

@@ -23,7 +23,13 @@ import pandas as pd
 import shapely
 from branca.element import Element
 
-__all__ = ["OPERATOR_COLOURS", "find_outside_loads", "inline_leaflet", "uncovered_map"]
+__all__ = [
+    "OPERATOR_COLOURS",
+    "find_outside_loads",
+    "inline_leaflet",
+    "kpi_cells",
+    "uncovered_map",
+]
 
 OPERATOR_COLOURS = {
     "Viettel": "#e4002b",
@@ -297,15 +303,25 @@ def _power_image(raster: Any, threshold_dbm: float) -> tuple[str, list[list[floa
     return uri, [[bottom, left], [top, right]]
 
 
+def kpi_cells(indicator: Mapping[str, Any]) -> tuple[str, str, str]:
+    """Format an indicator of ``kpis.json`` for a table: value, target and met mark.
+
+    Examples
+    --------
+    >>> kpi_cells({"value": 0.969, "target": 1.0, "met": False})
+    ('96.9%', '100%', '✘')
+    """
+    value, target, met = indicator.get("value"), indicator.get("target"), indicator.get("met")
+    shown = "—" if value is None else f"{value * 100:.1f}%"
+    goal = "" if target is None else f"{target * 100:.0f}%"
+    mark = "" if met is None else ("✔" if met else "✘")
+    return shown, goal, mark
+
+
 def _kpi_panel(kpis: Mapping[str, Any], title: str) -> str:
     rows = []
     for ind in kpis.get("indicators", []):
-        value = ind.get("value")
-        shown = "—" if value is None else f"{value * 100:.1f}%"
-        target = ind.get("target")
-        goal = "" if target is None else f"{target * 100:.0f}%"
-        met = ind.get("met")
-        mark = "" if met is None else ("✔" if met else "✘")
+        shown, goal, mark = kpi_cells(ind)
         rows.append(
             f"<tr><td>{html.escape(ind['label_vi'])}<br><small>{html.escape(ind['label_en'])}"
             f"</small></td><td>{shown}</td><td>{goal}</td><td>{mark}</td></tr>"

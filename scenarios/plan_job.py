@@ -6,6 +6,9 @@ solves the least-cost cover of a target share or the maximal cover of a budget
 (:mod:`hatangso.coverage.optimize`), and then *re-checks* the plan: the engine assesses the
 existing sites plus the planned ones (new rows of the operator; a co-located site at its
 partner's tower), so the coverage and the KPIs it reports are the engine's, not the solver's.
+With a DEM and the terrain model the candidates' coverage is computed over the terrain
+(:func:`hatangso.coverage.siting.terrain_coverage_matrix`) and the re-check runs the engine's
+terrain model; ``plan.json`` names both models (``matrix_model``, ``recheck_model``).
 
 Outputs in ``out_dir``: ``plan.geojson`` (one Point per planned site, EPSG:4326), ``plan.json``
 (the problem, the solver's status, bound and gap, the ranked sites, the villages out of reach,
@@ -41,7 +44,7 @@ import shapely
 
 from hatangso.coverage import siting
 from hatangso.coverage.config import CoverageConfig, load_config
-from hatangso.coverage.engine import Assessment, CoverageInputs, assess
+from hatangso.coverage.engine import Assessment, CoverageInputs, assess, effective_model
 from hatangso.coverage.optimize import Method, TargetInfeasibleError
 from hatangso.geo.errors import InputError, Problem
 from hatangso.geo.outputs import write_rejects
@@ -172,16 +175,41 @@ def _indicators(result: Assessment, targets: Mapping[str, float]) -> dict[str, A
     return out
 
 
-def _engine_config(config: CoverageConfig) -> tuple[CoverageConfig, list[str]]:
-    """Return the engine's configuration: the terrain model is bounded by Hata here."""
-    if config.mobile.model != "terrain":
+def _engine_config(config: CoverageConfig, *, dem_given: bool) -> tuple[CoverageConfig, list[str]]:
+    """Return the engine's configuration and notes: the terrain model needs the DEM.
+
+    With the terrain model and a DEM, the configuration is kept (the engine runs the terrain
+    model). With the terrain model named but no DEM, the plan falls back to Hata.
+    """
+    if effective_model(config, dem_given=dem_given) != "terrain" or dem_given:
         return config, []
     mobile_cfg = config.mobile.model_copy(update={"model": "hata"})
     note = (
-        "plan: the terrain model is not used for site planning; coverage of candidates and the "
-        "re-check use the Hata model (the DEM gives the high-point candidates)"
+        "plan: mobile.model is terrain but no DEM was given; coverage of candidates and the "
+        "re-check use the Hata model (pass --dem to plan with the terrain model)"
     )
     return config.model_copy(update={"mobile": mobile_cfg}), [note]
+
+
+def _terrain_dem(
+    dem: Path, xy: _FloatArray, crs: pyproj.CRS, config: CoverageConfig, *, margin_m: float
+) -> Any:
+    """Read the DEM on the terrain grid (``terrain.resolution_m``) over `xy` plus `margin_m`."""
+    from hatangso.coverage.rasters import read_dem
+
+    margin = margin_m + 2.0 * config.terrain.resolution_m
+    x0, y0 = xy.min(axis=0) - margin
+    x1, y1 = xy.max(axis=0) + margin
+    to_wgs84 = pyproj.Transformer.from_crs(crs, 4326, always_xy=True)
+    west, south, east, north = to_wgs84.transform_bounds(
+        float(x0), float(y0), float(x1), float(y1), densify_pts=21
+    )
+    return read_dem(
+        dem,
+        bounds_wgs84=(float(west), float(south), float(east), float(north)),
+        dst_crs=crs,
+        resolution_m=config.terrain.resolution_m,
+    )
 
 
 def _read_exclusion(
@@ -290,6 +318,9 @@ def run_plan(
         Output folder (created).
     dem
         Elevation GeoTIFF: its local high points near the dark villages become candidates.
+        Under the terrain model (``mobile.model: terrain``, or no model named), the
+        candidates' coverage and the engine's assessments run over it too, the per-site
+        losses of the assessments cached in ``out_dir/terrain_cache``.
     candidates
         A ``sites`` file of the user's own candidates (optional ``cost`` column): the only
         candidates then (none are generated).
@@ -321,7 +352,10 @@ def run_plan(
     step = progress or (lambda _name: None)
     out_dir = Path(out_dir)
     cfg = load_config(config)
-    engine_cfg, notes = _engine_config(cfg)
+    engine_cfg, notes = _engine_config(cfg, dem_given=dem is not None)
+    model = effective_model(engine_cfg, dem_given=dem is not None)
+    terrain_dem = Path(dem) if model == "terrain" and dem is not None else None
+    cache_dir = out_dir / "terrain_cache" if terrain_dem is not None else None
     settings = cfg.siting
     op, known = normalize_operator(operator)
     layers: dict[str, Layer] = load_inputs(
@@ -347,8 +381,11 @@ def run_plan(
 
     step("coverage today")
     before = assess(
-        CoverageInputs(villages=village_frame, sites=site_frame, settlements=settlement_frame),
+        CoverageInputs(
+            villages=village_frame, sites=site_frame, settlements=settlement_frame, dem=terrain_dem
+        ),
         engine_cfg,
+        cache_dir=cache_dir,
     )
     own_mask = (site_frame["operator"].astype(str) == op).to_numpy(dtype=bool)
     if scope == "own":
@@ -357,8 +394,10 @@ def run_plan(
                 villages=village_frame,
                 sites=site_frame.loc[own_mask],
                 settlements=settlement_frame,
+                dem=terrain_dem,
             ),
             engine_cfg,
+            cache_dir=cache_dir,
         )
         dark = ~own_before.villages["covered_mobile"].to_numpy(dtype=bool)
     else:
@@ -386,7 +425,17 @@ def run_plan(
 
     step("candidate sites")
     raster = None
-    if dem is not None and len(demand):
+    if terrain_dem is not None and len(demand):
+        # One read on the terrain grid serves the high points and the coverage matrix: every
+        # candidate that matters stands within terrain.radius_m of a demand point.
+        raster = _terrain_dem(
+            terrain_dem,
+            np.vstack([rep_xy, pxy]),
+            crs,
+            cfg,
+            margin_m=max(settings.high_point_radius_m, cfg.terrain.radius_m),
+        )
+    elif dem is not None and len(demand):
         from hatangso.coverage.rasters import read_dem
 
         margin = settings.high_point_radius_m / 111_000.0 + 0.01
@@ -419,15 +468,37 @@ def run_plan(
         exclusion=_read_exclusion(settings.exclusion, config, crs),
     )
     step("coverage matrix")
-    matrix = siting.coverage_matrix(
-        cands,
-        point_village,
-        pxy[:, 0] if len(pxy) else np.empty(0),
-        pxy[:, 1] if len(pxy) else np.empty(0),
-        n_villages=len(demand),
-        config=engine_cfg.mobile,
-        operator=op,
-    )
+    px = pxy[:, 0] if len(pxy) else np.empty(0)
+    py = pxy[:, 1] if len(pxy) else np.empty(0)
+    if terrain_dem is not None:
+        reach = siting.terrain_reach_filter(
+            cands,
+            px,
+            py,
+            radius_m=cfg.terrain.radius_m,
+            max_candidates=settings.max_candidates,
+        )
+        cands = gpd.GeoDataFrame(cands.iloc[reach]).reset_index(drop=True)
+        matrix = siting.terrain_coverage_matrix(
+            cands,
+            point_village,
+            px,
+            py,
+            n_villages=len(demand),
+            dem=raster,
+            threshold_dbm=cfg.mobile.threshold_dbm,
+            terrain=cfg.terrain,
+        )
+    else:
+        matrix = siting.coverage_matrix(
+            cands,
+            point_village,
+            px,
+            py,
+            n_villages=len(demand),
+            config=engine_cfg.mobile,
+            operator=op,
+        )
     if settings.weight == "population":
         if "population" not in demand_villages:
             raise InputError(
@@ -489,16 +560,25 @@ def run_plan(
     ).to_crs(4326)
     all_sites = gpd.GeoDataFrame(pd.concat([site_frame, new_sites], ignore_index=True), crs=4326)
     after = assess(
-        CoverageInputs(villages=village_frame, sites=all_sites, settlements=settlement_frame),
+        CoverageInputs(
+            villages=village_frame, sites=all_sites, settlements=settlement_frame, dem=terrain_dem
+        ),
         engine_cfg,
+        cache_dir=cache_dir,
     )
     if scope == "own":
         own_sites = gpd.GeoDataFrame(
             pd.concat([site_frame.loc[own_mask], new_sites], ignore_index=True), crs=4326
         )
         scope_after = assess(
-            CoverageInputs(villages=village_frame, sites=own_sites, settlements=settlement_frame),
+            CoverageInputs(
+                villages=village_frame,
+                sites=own_sites,
+                settlements=settlement_frame,
+                dem=terrain_dem,
+            ),
             engine_cfg,
+            cache_dir=cache_dir,
         )
     else:
         scope_after = after
@@ -551,7 +631,9 @@ def run_plan(
         "budget_unit": settings.budget_unit if budget is not None else None,
         "target": target,
         "weight": settings.weight,
-        "model": engine_cfg.mobile.model,
+        "model": after.model,
+        "matrix_model": "terrain" if terrain_dem is not None else engine_cfg.mobile.model,
+        "recheck_model": after.model,
         "rule": engine_cfg.mobile.rule,
         "costs": settings.costs.model_dump(),
         "cost": float(out_sites["cost"].sum()),

@@ -37,6 +37,7 @@ from hatangso.geo.io import write_layer
 from hatangso.geo.validate import load_layer
 from hatangso.scenarios.job import InputFiles, JobResult, load_inputs, run_coverage, write_json
 from hatangso.scenarios.schema import (
+    DATA_KINDS,
     DEPLOYMENT_KINDS,
     Scenario,
     check_paths,
@@ -388,19 +389,7 @@ def _layer_files(scenario: Scenario, root: Path) -> dict[str, Path | None]:
     data = scenario.data
     return {
         kind: None if getattr(data, kind) is None else resolve(scenario, root, getattr(data, kind))
-        for kind in (
-            "villages",
-            "sites",
-            "access_points",
-            "fiber",
-            "poles",
-            "ducts",
-            "pois",
-            "settlements",
-            "roads",
-            "dem",
-            "population",
-        )
+        for kind in DATA_KINDS
     }
 
 

@@ -33,7 +33,7 @@ from hatangso.app.uploads import (
     limited,
     safe_filename,
 )
-from hatangso.app.workspace import Workspace, atomic_write, write_layer_atomic
+from hatangso.app.workspace import INPUT_KINDS, Workspace, atomic_write, write_layer_atomic
 
 __all__ = ["router"]
 
@@ -212,19 +212,7 @@ def _run(workspace: Workspace, name: str, config_doc: dict[str, Any]) -> Coverag
     from hatangso.scenarios.job import InputFiles, run_coverage
 
     config = CoverageConfig.model_validate(config_doc)
-    paths = {
-        kind: workspace.layer_path(name, kind)
-        for kind in (
-            "villages",
-            "sites",
-            "access-points",
-            "fiber",
-            "poles",
-            "ducts",
-            "pois",
-            "settlements",
-        )
-    }
+    paths = {kind: workspace.layer_path(name, kind) for kind in INPUT_KINDS}
     if paths["villages"] is None:
         raise HTTPException(
             status_code=422,
