@@ -220,8 +220,9 @@ def main() -> int:
     ):
         _, peak, result = measure(target, *args)
         rows[name] = (result["engine_s"], peak, result)
+        cold = f" (first call {result['cold_s']:.2f} s)" if "cold_s" in result else ""
         print(
-            f"  {name:24s} {result['engine_s']:6.2f} s  peak {peak:.2f} GiB  "
+            f"  {name:24s} {result['engine_s']:6.2f} s{cold}  peak {peak:.2f} GiB  "
             f"mobile {result['mobile']:.4f}  5G {result['5g']:.4f}"
         )
     ours = rows["hatangso point"][0]
@@ -231,8 +232,9 @@ def main() -> int:
     print(f"  point rule: mobile shares differ by {agree:.2e} (must be 0)")
     ok = (
         load_s < 10
-        and ours < 10
-        and rows["hatangso area"][0] < 10
+        # Under 10 s even on the first call, which also loads the compiled kernels.
+        and rows["hatangso point"][2]["cold_s"] < 10
+        and rows["hatangso area"][2]["cold_s"] < 10
         and ours <= 0.5 * theirs
         and max(r[1] for r in rows.values() if r is not rows["geopandas sjoin point"]) < 4
         and agree == 0
