@@ -11,7 +11,9 @@ three pieces :mod:`hatangso.coverage.optimize` needs and turns its answer into t
    merged (the cheaper kind stays).
 2. :func:`coverage_matrix`: the sparse candidate-by-village matrix, from the same
    :func:`~hatangso.coverage.mobile.site_table` and :func:`~hatangso.coverage.mobile.covered_points`
-   the coverage engine uses, so a planned site covers in the plan what it covers in the engine.
+   the coverage engine uses, so a planned site covers in the plan what it covers in the engine;
+   under the terrain model, :func:`terrain_coverage_matrix` computes each candidate's path loss
+   over the DEM as the engine's terrain model does.
 3. :func:`plan_sites`: the least-cost cover of a target share (LSCP) or the maximal cover within
    a budget (MCLP), exactly with HiGHS or by lazy greedy, returned as ranked sites with what each
    newly covers.
@@ -35,7 +37,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from hatangso.coverage import mobile, sharing
-from hatangso.coverage.config import MobileConfig, SitingConfig
+from hatangso.coverage.config import MobileConfig, SitingConfig, TerrainConfig
 from hatangso.coverage.optimize import (
     Method,
     Solution,
@@ -59,6 +61,8 @@ __all__ = [
     "infeasible_message",
     "plan_sites",
     "point_candidates",
+    "terrain_coverage_matrix",
+    "terrain_reach_filter",
 ]
 
 log = logging.getLogger(__name__)
@@ -583,7 +587,8 @@ def coverage_matrix(
         Number of villages (columns).
     config
         ``mobile:`` configuration: model (``radius`` or ``hata``; ``terrain`` is bounded with
-        ``hata``), reach table and threshold, as the engine reads them.
+        ``hata`` here, see :func:`terrain_coverage_matrix`), reach table and threshold, as the
+        engine reads them.
     operator
         The planning operator (only labels the sites).
 
@@ -610,10 +615,197 @@ def coverage_matrix(
         threshold_dbm=config.threshold_dbm,
     )
     pairs = mobile.covered_points(px, py, table, "4G")
+    return _village_matrix(
+        np.asarray(pairs.site, dtype=np.int64),
+        np.asarray(pairs.point, dtype=np.int64),
+        point_village,
+        n_cand=n_cand,
+        n_villages=n_villages,
+    )
+
+
+def terrain_reach_filter(
+    candidates: gpd.GeoDataFrame,
+    px: _FloatArray,
+    py: _FloatArray,
+    *,
+    radius_m: float,
+    max_candidates: int,
+) -> _IntArray:
+    """Rows of the candidates worth a terrain computation, at most `max_candidates`.
+
+    A candidate farther than `radius_m` from every demand point cannot cover any (the terrain
+    model computes nothing beyond it). When more remain than `max_candidates`, those with the
+    most demand points within `radius_m` are kept, the cheaper first among equals.
+
+    Returns
+    -------
+    numpy.ndarray
+        Sorted ``int64`` row positions into `candidates`.
+    """
+    n = len(candidates)
+    if n == 0 or len(px) == 0:
+        return np.empty(0, dtype=np.int64)
+    cxy = np.column_stack([candidates.geometry.x.to_numpy(), candidates.geometry.y.to_numpy()])
+    tree = cKDTree(np.column_stack([px, py]))
+    near = np.asarray(tree.query_ball_point(cxy, r=radius_m, return_length=True), dtype=np.int64)
+    keep = np.flatnonzero(near > 0)
+    if keep.size > max_candidates:
+        cost = candidates["cost"].to_numpy(dtype=float)[keep]
+        order = np.lexsort((keep, cost, -near[keep]))[:max_candidates]
+        keep = np.sort(keep[order])
+        log.info("plan: terrain candidates limited to the %d nearest most demand", max_candidates)
+    return keep.astype(np.int64)
+
+
+def _sub_raster(dem: Any, x: float, y: float, radius_m: float) -> Any:
+    """Return the part of `dem` within `radius_m` (plus two cells) of ``(x, y)``."""
+    from affine import Affine
+
+    from hatangso.coverage.rasters import Raster
+
+    left, _, _, top = dem.bounds
+    dx, dy = dem.res
+    rows, cols = dem.shape
+    c0 = max(int(np.floor((x - radius_m - left) / dx)) - 2, 0)
+    c1 = min(int(np.ceil((x + radius_m - left) / dx)) + 2, cols)
+    r0 = max(int(np.floor((top - (y + radius_m)) / dy)) - 2, 0)
+    r1 = min(int(np.ceil((top - (y - radius_m)) / dy)) + 2, rows)
+    return Raster(
+        array=np.ascontiguousarray(dem.array[r0:r1, c0:c1]),
+        transform=dem.transform * Affine.translation(c0, r0),
+        crs=dem.crs,
+    )
+
+
+def _mobile_techs(value: object) -> tuple[str, ...]:
+    """Return the mobile technologies (4G, 5G) of a ``tech`` text; 4G when none."""
+    aliases = {"LTE": "4G", "NR": "5G", "4G LTE": "4G", "5G NR": "5G"}
+    parts = [p.strip().upper() for p in str(value).replace(",", ";").split(";")]
+    techs = [aliases.get(p, p) for p in parts if p]
+    mobile_techs = tuple(t for t in dict.fromkeys(techs) if t in ("4G", "5G"))
+    return mobile_techs or ("4G",)
+
+
+def terrain_coverage_matrix(
+    candidates: gpd.GeoDataFrame,
+    point_village: _IntArray,
+    px: _FloatArray,
+    py: _FloatArray,
+    *,
+    n_villages: int,
+    dem: Any,
+    threshold_dbm: float,
+    terrain: TerrainConfig,
+    h_rx_m: float = 1.5,
+) -> Any:
+    """Which candidate covers which village under the terrain model, as a sparse matrix.
+
+    Parameters
+    ----------
+    candidates
+        From :func:`build_candidates` (the DEM's metric CRS); ``tech`` and ``height_m`` are
+        read, every candidate is an omni antenna.
+    point_village, px, py
+        The points deciding a village's coverage and their village, as in
+        :func:`coverage_matrix`.
+    n_villages
+        Number of villages (columns).
+    dem
+        Elevation :class:`~hatangso.coverage.rasters.Raster` on the run's metric grid
+        (``terrain.resolution_m``), covering the demand points and `terrain.radius_m` around
+        them.
+    threshold_dbm
+        Received power (RSRP) needed for coverage (``mobile.threshold_dbm``).
+    terrain
+        The ``terrain:`` configuration: radius, method (``los``/``itm``), clutter loss.
+    h_rx_m
+        Receiver height above ground.
+
+    Returns
+    -------
+    scipy.sparse.csr_array
+        Boolean, ``(len(candidates), n_villages)``: true where the candidate alone reaches
+        every point of the village at or above `threshold_dbm`.
+
+    Notes
+    -----
+    Received power per resource element ``P = EIRP - L - clutter`` (as
+    :func:`hatangso.coverage.terrain.coverage_rasters` computes it for an omni site), with
+    ``L`` the basic transmission loss of :func:`hatangso.coverage.terrain.site_loss_raster`
+    on the DEM cell holding the point, and EIRP and frequency the defaults of
+    :mod:`hatangso.coverage.radio` for each of the candidate's technologies (4G, 5G; the best
+    carrier counts). The loss of each candidate is computed on the part of the DEM within
+    `terrain.radius_m` of it only, so candidates farther than that from every demand point
+    are skipped.
+    """
+    from hatangso.coverage.radio import DEFAULT_EIRP_DBM, DEFAULT_FREQ_MHZ
+    from hatangso.coverage.rasters import Raster
+    from hatangso.coverage.terrain import site_loss_raster
+
+    n_cand = len(candidates)
+    if n_cand == 0 or n_villages == 0 or len(px) == 0:
+        return sp.csr_array((n_cand, n_villages), dtype=bool)
+    radius_m = float(terrain.radius_m)
+    cx = candidates.geometry.x.to_numpy(dtype=float)
+    cy = candidates.geometry.y.to_numpy(dtype=float)
+    heights = candidates["height_m"].to_numpy(dtype=float)
+    techs = [_mobile_techs(v) for v in candidates["tech"].tolist()]
+    tree = cKDTree(np.column_stack([px, py]))
+    near = tree.query_ball_point(np.column_stack([cx, cy]), r=radius_m)
+    left, bottom, right, top = dem.bounds
+    rows_hit: list[_IntArray] = []
+    points_hit: list[_IntArray] = []
+    computed = 0
+    # One compiled loss computation per candidate within reach of some demand point.
+    for j in range(n_cand):
+        idx = np.asarray(near[j], dtype=np.int64)
+        if idx.size == 0 or not (left <= cx[j] < right and bottom < cy[j] <= top):
+            continue
+        window: Raster = _sub_raster(dem, cx[j], cy[j], radius_m)
+        w_left, _, _, w_top = window.bounds
+        dx, dy = window.res
+        col = np.floor((px[idx] - w_left) / dx).astype(np.int64)
+        row = np.floor((w_top - py[idx]) / dy).astype(np.int64)
+        inside = (col >= 0) & (col < window.shape[1]) & (row >= 0) & (row < window.shape[0])
+        idx, row, col = idx[inside], row[inside], col[inside]
+        best = np.full(idx.size, -np.inf)
+        for tech in techs[j]:
+            loss = site_loss_raster(
+                window,
+                cx[j],
+                cy[j],
+                h_tx_m=float(heights[j]),
+                h_rx_m=h_rx_m,
+                freq_mhz=DEFAULT_FREQ_MHZ[tech],
+                radius_m=radius_m,
+                model=terrain.method,
+            )
+            power = DEFAULT_EIRP_DBM[tech] - loss[row, col] - terrain.clutter_loss_db
+            best = np.fmax(best, np.nan_to_num(power, nan=-np.inf))
+        computed += 1
+        hit = idx[best >= threshold_dbm]
+        rows_hit.append(np.full(hit.size, j, dtype=np.int64))
+        points_hit.append(hit)
+    log.info("terrain coverage matrix: %d of %d candidates computed", computed, n_cand)
+    site = np.concatenate(rows_hit) if rows_hit else np.empty(0, dtype=np.int64)
+    point = np.concatenate(points_hit) if points_hit else np.empty(0, dtype=np.int64)
+    return _village_matrix(site, point, point_village, n_cand=n_cand, n_villages=n_villages)
+
+
+def _village_matrix(
+    site: _IntArray,
+    point: _IntArray,
+    point_village: _IntArray,
+    *,
+    n_cand: int,
+    n_villages: int,
+) -> Any:
+    """Candidate-by-village matrix: true where a candidate covers every point of the village."""
     need = np.bincount(point_village, minlength=n_villages)
-    village = point_village[pairs.point]
+    village = point_village[point]
     counts = sp.coo_array(
-        (np.ones(len(village)), (pairs.site, village)), shape=(n_cand, n_villages)
+        (np.ones(len(village)), (site, village)), shape=(n_cand, n_villages)
     ).tocsr()
     counts.sum_duplicates()
     coo = counts.tocoo()

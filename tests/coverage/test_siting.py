@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rasterio.crs import CRS
 
-from hatangso.coverage.config import CoverageConfig, MobileConfig, SitingConfig
+from hatangso.coverage.config import CoverageConfig, MobileConfig, SitingConfig, TerrainConfig
 from hatangso.coverage.optimize import TargetInfeasibleError
 from hatangso.coverage.rasters import Raster
 from hatangso.coverage.siting import (
@@ -23,6 +23,9 @@ from hatangso.coverage.siting import (
     coverage_matrix,
     high_point_candidates,
     plan_sites,
+    point_candidates,
+    terrain_coverage_matrix,
+    terrain_reach_filter,
 )
 from hatangso.geo.errors import InputError
 
@@ -378,3 +381,90 @@ def test_exact_matches_brute_force(rows: list[list[bool]], k: int) -> None:
     greedy = plan_sites(cands, matrix, weights, budget=k, method="greedy")
     assert greedy.solution.covered_weight <= best
     assert len(plan.sites) <= k
+
+
+def _ridge_raster() -> Raster:
+    # 90 m cells from x = -4 km to 9.5 km, y = -3 km to 3 km (150 x 67 cells), flat at 100 m
+    # with a north-south ridge of triangular section: 500 m at x = 3 km, down to 100 m at
+    # x = 2 km and 4 km (slopes of 0.4).
+    transform = Affine(90.0, 0.0, X0 - 4000.0, 0.0, -90.0, Y0 + 3000.0)
+    x = X0 - 4000.0 + (np.arange(150) + 0.5) * 90.0
+    z = 100.0 + 400.0 * np.maximum(0.0, 1.0 - np.abs(x - (X0 + 3000.0)) / 1000.0)
+    return Raster(
+        array=np.tile(z, (67, 1)).astype(np.float32),
+        transform=transform,
+        crs=CRS.from_string(CRS_M),
+    )
+
+
+def test_terrain_matrix_sees_the_ridge() -> None:
+    # Candidates (30 m masts, 4G, 1800 MHz, EIRP 32 dBm): A at x = 0 in front of the ridge,
+    # B at x = 3 km on its crest (530 m above sea); village V at x = 5 km behind the ridge,
+    # village W at x = 1.5 km in front of it. Threshold -110 dBm, so the loss may be at most
+    # 142 dB.
+    # A -> W: 1.5 km over flat ground, free-space 32.45 + 20 log10(1800) + 20 log10(1.5)
+    #   = 101.1 dB: covered.
+    # B -> V and B -> W: the ridge falls at 0.4 m/m, faster than the sight lines to V (428.5 m
+    #   over 2 km, 0.21 m/m) and to W (0.29 m/m): clear, free space over the slant ranges,
+    #   20 log10(2.04 / 1.5) = 2.7 dB above A -> W for V (~103.8 dB), ~101 dB for W: covered.
+    # A -> V: the crest stands h = 500 - (130 - 28.5 * 3/5) ~ 387 m above the sight line,
+    #   d1 = 3 km, d2 = 2 km, lambda = 0.167 m: v = h sqrt(2 (d1 + d2) / (lambda d1 d2)) ~ 39,
+    #   a knife-edge loss of at least 44.5 dB (Bullington's equivalent edge of the sloping
+    #   ridge stands higher still) on top of 111.5 dB free space: over 142 dB, not covered.
+    # Hata (reach 11.8 km for a 30 m rural mast) covers all four pairs.
+    cands = point_candidates(
+        _xy([(0, 0), (3000, 0)]),
+        ["A", "B"],
+        crs=CRS_M,
+        kind="user",
+        cost=1.0,
+        height_m=30.0,
+        tech="4G",
+        env="rural",
+    )
+    pts = _xy([(5000, 0), (1500, 0)])
+    matrix = terrain_coverage_matrix(
+        cands,
+        np.array([0, 1]),
+        pts[:, 0],
+        pts[:, 1],
+        n_villages=2,
+        dem=_ridge_raster(),
+        threshold_dbm=-110.0,
+        terrain=TerrainConfig(radius_m=8000.0, resolution_m=90.0),
+    )
+    assert matrix.toarray().tolist() == [[False, True], [True, True]]
+    hata = _matrix(cands, pts, MobileConfig(model="hata"))
+    assert hata.toarray().tolist() == [[True, True], [True, True]]
+    # 40 dB of clutter leaves B -> V at about 32 - 103.8 - 40 = -111.8 dBm: not covered.
+    cluttered = terrain_coverage_matrix(
+        cands,
+        np.array([0, 1]),
+        pts[:, 0],
+        pts[:, 1],
+        n_villages=2,
+        dem=_ridge_raster(),
+        threshold_dbm=-110.0,
+        terrain=TerrainConfig(radius_m=8000.0, resolution_m=90.0, clutter_loss_db=40.0),
+    )
+    assert not cluttered.toarray()[:, 0].any()
+
+
+def test_terrain_reach_filter() -> None:
+    # Demand at 0, 1 km and 2 km; radius 3 km. C0 at -2.5 km reaches one point, C1 at 1 km all
+    # three, C2 at 10 km none (dropped). With room for one, C1 (most points near) stays.
+    cands = point_candidates(
+        _xy([(-2500, 0), (1000, 0), (10_000, 0)]),
+        ["C0", "C1", "C2"],
+        crs=CRS_M,
+        kind="user",
+        cost=1.0,
+        height_m=30.0,
+        tech="4G",
+        env="rural",
+    )
+    pts = _xy([(0, 0), (1000, 0), (2000, 0)])
+    keep = terrain_reach_filter(cands, pts[:, 0], pts[:, 1], radius_m=3000.0, max_candidates=5)
+    assert keep.tolist() == [0, 1]
+    one = terrain_reach_filter(cands, pts[:, 0], pts[:, 1], radius_m=3000.0, max_candidates=1)
+    assert one.tolist() == [1]

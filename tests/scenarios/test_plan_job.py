@@ -319,3 +319,109 @@ def test_demo_plan_reaches_every_reachable_village(demo: Path, tmp_path: Path) -
             doc["kpis_after"]["bts_site_sharing_ratio"]["numerator"]
             > doc["kpis_before"]["bts_site_sharing_ratio"]["numerator"]
         )
+
+
+def _ridge_dem(path: Path) -> Path:
+    # 90 m cells in UTM 48N from x = -4 km to 9.5 km, y = -3 km to 3 km (150 x 67), flat at
+    # 100 m with a north-south ridge of triangular section: 500 m at x = 3 km, 100 m at x = 2
+    # and 4 km.
+    import rasterio
+    from rasterio.transform import from_origin
+
+    x = X0 - 4000.0 + (np.arange(150) + 0.5) * 90.0
+    z = 100.0 + 400.0 * np.maximum(0.0, 1.0 - np.abs(x - (X0 + 3000.0)) / 1000.0)
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=150,
+        height=67,
+        count=1,
+        dtype="float32",
+        crs="EPSG:32648",
+        transform=from_origin(X0 - 4000.0, Y0 + 3000.0, 90.0, 90.0),
+    ) as dst:
+        dst.write(np.tile(z, (67, 1)).astype(np.float32), 1)
+    return path
+
+
+def test_terrain_plan_builds_on_the_ridge(tmp_path: Path) -> None:
+    # Village V at x = 5 km behind the ridge; Viettel's candidates A at x = 0 in front of it
+    # (cost 0.5) and B on its crest at x = 3 km (cost 1.0), 30 m masts. VNPT's only site at
+    # x = -2.5 km beams west (30 degree sector), so V is dark today under either model.
+    # Hata reaches 11.8 km from a 30 m rural mast: both candidates cover V (5 km and 2 km)
+    # and the cheaper A wins. Over the DEM the terrain model (the model when a DEM is given
+    # and none is named) finds A -> V behind the ridge (over 142 dB of loss, see
+    # tests/coverage/test_siting.py) and B -> V in view (~104 dB): only B covers V.
+    villages = _write(
+        tmp_path / "villages.geojson",
+        {"village_id": ["V"], "name": ["Thôn Sau Núi"], "population": [250]},
+        [(5000, 0)],
+    )
+    sites = _write(
+        tmp_path / "sites.geojson",
+        {
+            "site_id": ["VNP-1"],
+            "operator": ["VNPT"],
+            "azimuth_deg": [270.0],
+            "beamwidth_deg": [30.0],
+            "height_m": [30.0],
+        },
+        [(-2500, 0)],
+    )
+    cands = _write(
+        tmp_path / "candidates.geojson",
+        {"site_id": ["A", "B"], "operator": ["Viettel"] * 2, "cost": [0.5, 1.0]},
+        [(0, 0), (3000, 0)],
+    )
+    dem = _ridge_dem(tmp_path / "ridge.tif")
+    hata_cfg = tmp_path / "hata.yaml"
+    hata_cfg.write_text("mobile:\n  model: hata\n", encoding="utf-8")
+    terrain_cfg = tmp_path / "terrain.yaml"
+    terrain_cfg.write_text("terrain:\n  radius_m: 8000\n  resolution_m: 90\n", encoding="utf-8")
+    common = {"villages": villages, "sites": sites, "operator": "Viettel", "candidates": cands}
+    hata = run_plan(
+        **common, budget=None, target=1.0, out_dir=tmp_path / "hata", dem=dem, config=hata_cfg
+    )
+    assert hata.document["matrix_model"] == hata.document["recheck_model"] == "hata"
+    assert [s["candidate_id"] for s in hata.document["sites"]] == ["A"]
+    assert hata.document["demand"]["covered_after_recheck"] == 1
+
+    out = tmp_path / "terrain"
+    plan = run_plan(**common, budget=None, target=1.0, out_dir=out, dem=dem, config=terrain_cfg)
+    doc = json.loads((out / "plan.json").read_text(encoding="utf-8"))
+    assert doc["matrix_model"] == doc["recheck_model"] == doc["model"] == "terrain"
+    assert doc["demand"]["villages"] == 1
+    assert [s["candidate_id"] for s in doc["sites"]] == ["B"]
+    assert doc["objective"] == pytest.approx(1.0)
+    # The engine's terrain re-check confirms V lit by the planned site on the crest.
+    assert plan.after.model == "terrain"
+    assert doc["demand"]["covered_after_recheck"] == 1
+    assert doc["demand"]["not_confirmed_by_engine"] == []
+    assert plan.after.villages["covered_mobile"].tolist() == [True]
+    assert plan.before.villages["covered_mobile"].tolist() == [False]
+    assert not any("Hata" in n for n in doc["notes"])
+    assert any((out / "terrain_cache").glob("*.npz"))
+
+
+def test_terrain_without_dem_falls_back_to_hata(small: dict[str, Path]) -> None:
+    # mobile.model: terrain and no --dem: the plan of test_colocation_plan_written_and_rechecked
+    # (Hata covers V1 and V2 from VNPT's tower), saying which model ran.
+    config = small["dir"] / "terrain.yaml"
+    config.write_text(
+        "mobile:\n  model: terrain\nsiting:\n  exclusion: reserve.geojson\n", encoding="utf-8"
+    )
+    result = run_plan(
+        villages=small["villages"],
+        sites=small["sites"],
+        operator="viettel",
+        budget=None,
+        target=2 / 3,
+        out_dir=small["dir"] / "out",
+        settlements=small["settlements"],
+        config=config,
+    )
+    doc = result.document
+    assert doc["matrix_model"] == doc["recheck_model"] == "hata"
+    assert [s["colocated_with"] for s in doc["sites"]] == ["VNP-1"]
+    assert any("no DEM" in note for note in doc["notes"])
