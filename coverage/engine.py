@@ -314,7 +314,7 @@ def assess(
         )
         if network is None:
             notes.append("no road network given: FTTH distances are straight lines")
-        within = np.isfinite(distance) & (distance <= limit)
+        within = fiber.villages_within(distance, max_distance_m=limit)
         columns["covered_ftth"] = within
         columns["ftth_distance_m"] = np.where(np.isfinite(distance), distance, np.nan)
         how = "along the roads" if network is not None else "in a straight line"

@@ -17,7 +17,6 @@ access points::
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -26,38 +25,11 @@ import shapely
 from hatangso.coverage.network import RoadNetwork, _as_xy, network_distance
 
 __all__ = [
-    "FtthShare",
     "ftth_distance_m",
-    "household_ftth_share",
-    "village_ftth_share",
     "villages_within",
 ]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class FtthShare:
-    """A share for one fiber indicator, as ``kpis.json`` reports it.
-
-    Attributes
-    ----------
-    code
-        The indicator code: ``village_ftth_coverage`` or ``household_ftth_reach``.
-    numerator
-        Villages, or households, within reach.
-    denominator
-        All villages, or all households counted.
-    """
-
-    code: str
-    numerator: float
-    denominator: float
-
-    @property
-    def value(self) -> float:
-        """``numerator / denominator``, in [0, 1]; NaN when the denominator is zero."""
-        return self.numerator / self.denominator if self.denominator > 0 else float("nan")
 
 
 def ftth_distance_m(
@@ -160,74 +132,6 @@ def villages_within(distance_m: npt.ArrayLike, *, max_distance_m: float) -> npt.
     """
     distance = np.asarray(distance_m, dtype=np.float64)
     return np.asarray(distance <= max_distance_m, dtype=np.bool_)
-
-
-def village_ftth_share(distance_m: npt.ArrayLike, *, max_distance_m: float) -> FtthShare:
-    """Compute ``village_ftth_coverage``: villages within reach / all villages.
-
-    Parameters
-    ----------
-    distance_m
-        One distance per village, from :func:`ftth_distance_m`.
-    max_distance_m
-        ``ftth.max_distance_m``.
-
-    Returns
-    -------
-    FtthShare
-    """
-    within = villages_within(distance_m, max_distance_m=max_distance_m)
-    return FtthShare("village_ftth_coverage", float(within.sum()), float(within.size))
-
-
-def household_ftth_share(
-    distance_m: npt.ArrayLike, households: npt.ArrayLike, *, max_distance_m: float
-) -> FtthShare:
-    """Compute ``household_ftth_reach``: households of villages within reach / all households.
-
-    Parameters
-    ----------
-    distance_m
-        One distance per village, from :func:`ftth_distance_m`.
-    households
-        Households per village. NaN (not known) leaves the village out of both counts, with a
-        warning in the log.
-    max_distance_m
-        ``ftth.max_distance_m``.
-
-    Returns
-    -------
-    FtthShare
-
-    Raises
-    ------
-    ValueError
-        If the arrays differ in shape or a household count is negative.
-
-    Notes
-    -----
-    A village's households are all reached or none: the distance is measured to the village
-    centre, the contract's point for a village.
-    """
-    within = villages_within(distance_m, max_distance_m=max_distance_m)
-    counts = np.asarray(households, dtype=np.float64)
-    if counts.shape != within.shape:
-        raise ValueError(f"households has shape {counts.shape}, distances {within.shape}")
-    known = ~np.isnan(counts)
-    if (counts[known] < 0).any():
-        raise ValueError("household counts must not be negative")
-    if not known.all():
-        log.warning(
-            "%d of %d villages have no household count and are left out of %s",
-            int((~known).sum()),
-            counts.size,
-            "household_ftth_reach",
-        )
-    return FtthShare(
-        "household_ftth_reach",
-        float(counts[known & within].sum()),
-        float(counts[known].sum()),
-    )
 
 
 def _usable_geometries(geometries: npt.ArrayLike | None) -> npt.NDArray[np.object_]:

@@ -11,10 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from hatangso.coverage.fiber import (
-    FtthShare,
     ftth_distance_m,
-    household_ftth_share,
-    village_ftth_share,
     villages_within,
 )
 from hatangso.coverage.network import RoadNetwork
@@ -136,30 +133,6 @@ def test_straight_line_limits() -> None:
         ftth_distance_m(VILLAGES, access_points_xy=AP, max_distance_m=float("nan"))
     with pytest.raises(ValueError, match="access_points_xy"):
         ftth_distance_m(VILLAGES, access_points_xy=[1.0, 2.0, 3.0], max_distance_m=1.0)
-
-
-def test_indicator_shares(caplog: pytest.LogCaptureFixture) -> None:
-    distance = np.array([150.0, 430.0, np.inf, 500.0, 620.0, np.nan])
-    within = villages_within(distance, max_distance_m=500.0)
-    assert within.tolist() == [True, True, False, True, False, False]
-    villages = village_ftth_share(distance, max_distance_m=500.0)
-    assert villages == FtthShare("village_ftth_coverage", 3.0, 6.0)
-    assert villages.value == pytest.approx(0.5)
-
-    # Households: the fourth village's count is unknown and left out of both sides:
-    # reached 10 + 20 = 30 of 10 + 20 + 30 + 40 + 0 = 100.
-    households = np.array([10.0, 20.0, 30.0, np.nan, 40.0, 0.0])
-    with caplog.at_level(logging.WARNING, logger=LOGGER):
-        reach = household_ftth_share(distance, households, max_distance_m=500.0)
-    assert reach == FtthShare("household_ftth_reach", 30.0, 100.0)
-    assert reach.value == pytest.approx(0.3)
-    assert "1 of 6 villages have no household count" in caplog.records[0].getMessage()
-
-    assert np.isnan(FtthShare("household_ftth_reach", 0.0, 0.0).value)
-    with pytest.raises(ValueError, match="negative"):
-        household_ftth_share([1.0], [-1.0], max_distance_m=500.0)
-    with pytest.raises(ValueError, match="shape"):
-        household_ftth_share([1.0, 2.0], [1.0], max_distance_m=500.0)
 
 
 points = hnp.arrays(
