@@ -454,21 +454,17 @@ def _terrain_coverage(
     population = None
     if rule == "population" and population_path is not None:
         population = rasters.read_population(population_path, like=dem)
-    judged = (
-        terrain.judge_villages(
-            villages.to_crs(crs),
-            grids,
-            rule="point" if rule == "official" else rule,
-            min_share=mcfg.min_share,
-            population=population,
-        )
-        if rule != "population" or population is not None
-        else terrain.judge_villages(
-            villages.to_crs(crs),
-            grids,
-            rule="area",
-            min_share=mcfg.min_share,
-        )
+    # The official rule samples centres and clusters below; without a population grid the
+    # population rule falls back on area shares, as the distance models do.
+    judge_rule = "point" if rule == "official" else rule
+    if judge_rule == "population" and population is None:
+        judge_rule = "area"
+    judged = terrain.judge_villages(
+        villages.to_crs(crs),
+        grids,
+        rule=judge_rule,
+        min_share=mcfg.min_share,
+        population=population,
     )
     n = len(villages)
     out = pd.DataFrame(index=villages.index)
@@ -503,13 +499,9 @@ def _terrain_coverage(
             hit = _sample_mask(grids, techs, cxy)
             out[column] = np.bincount(cells.village, weights=cells.people * hit, minlength=n)
         out["population_in_village"] = total
-    from scipy.spatial import cKDTree
-
-    if len(nearest):
-        dist, idx = cKDTree(np.column_stack([nearest.x, nearest.y])).query(rep_xy, k=1)
-        op = nearest.operator[idx]
-    else:
-        dist, op = np.full(n, np.nan), np.full(n, "", dtype=object)
+    dist, idx = mobile.nearest_sites(nearest, rep_xy)
+    dist = np.where(np.isfinite(dist), dist, np.nan)
+    op = nearest.operator[idx] if len(nearest) else np.full(n, "", dtype=object)
     out["nearest_site_m"] = dist
     best = out["best_dbm"].to_numpy(dtype=float)
     covered = out["covered_mobile"].to_numpy(dtype=bool)

@@ -46,6 +46,7 @@ __all__ = [
     "SiteTable",
     "covered_points",
     "mobile_coverage",
+    "nearest_sites",
     "population_cells",
     "site_table",
 ]
@@ -269,6 +270,27 @@ def covered_points(px: FloatArray, py: FloatArray, sites: SiteTable, tech: str) 
         keep[np.flatnonzero(sector)[~inside]] = False
         p, s, d = p[keep], s[keep], d[keep]
     return Pairs(p, s, d)
+
+
+def nearest_sites(sites: SiteTable, xy: FloatArray) -> tuple[FloatArray, IntArray]:
+    """Distance (m) to the nearest site of any operator and technology, and its index.
+
+    Parameters
+    ----------
+    sites
+        From :func:`site_table`.
+    xy
+        ``(n, 2)`` points in the sites' metric CRS.
+
+    Returns
+    -------
+    tuple
+        ``(distance_m, index)``; ``inf`` and 0 when there is no site at all.
+    """
+    if len(sites) == 0:
+        return np.full(len(xy), np.inf), np.zeros(len(xy), dtype=np.int64)
+    distance, index = cKDTree(np.column_stack([sites.x, sites.y])).query(xy, k=1)
+    return np.asarray(distance, dtype=np.float64), np.asarray(index, dtype=np.int64)
 
 
 def _any_per(groups: IntArray, n: int) -> BoolArray:
@@ -548,12 +570,7 @@ def mobile_coverage(
     threshold = 1.0 if rule in ("point", "official") else min_share
     covered = {t: shares[t] >= threshold - 1e-12 for t in TECHS}
 
-    tree = cKDTree(np.column_stack([sites.x, sites.y])) if len(sites) else None
-    if tree is not None:
-        nearest_m, nearest_idx = tree.query(np.column_stack([rx, ry]), k=1)
-    else:
-        nearest_m = np.full(n, np.inf)
-        nearest_idx = np.zeros(n, dtype=np.int64)
+    nearest_m, nearest_idx = nearest_sites(sites, np.column_stack([rx, ry]))
     best = (
         _best_power(pairs_rep["4G"], sites, "4G", n)
         if sites.model in ("hata", "terrain")

@@ -181,6 +181,7 @@ def run_coverage(
             else None
         ),
     )
+    step = progress or (lambda _name: None)
     notes: list[str] = []
     if (
         config.mobile.rule == "official"
@@ -189,7 +190,6 @@ def run_coverage(
     ):
         from hatangso.coverage.clusters import clusters_from_raster
 
-        step = progress or (lambda _name: None)
         step("residential clusters from the population raster")
         derived = clusters_from_raster(files.population, inputs.villages)
         inputs = dataclasses.replace(inputs, settlements=derived)
@@ -203,7 +203,6 @@ def run_coverage(
         progress=progress,
         cache_dir=cache_dir if cache_dir is not None else out_dir / ".cache",
     )
-    step = progress or (lambda _name: None)
     summary = decision = None
     if files.samples is not None or "declared" in layers:
         step("measurements and declarations")
