@@ -31,8 +31,11 @@ Differences from the NTIA code
   DEM void through.
 - On an error NTIA leaves the loss unset; the kernels return NaN.
 - NTIA's terrain irregularity ``delta_h`` takes the 10 % and 90 % quantiles with
-  ``std::nth_element``; here the 245 (at most) deviations are fully sorted, which picks the same
-  values.
+  ``std::nth_element``; here the p10 lowest and p10 highest of the 245 (at most) deviations
+  are kept in order as they come, which picks the same values.
+- NTIA's diffraction line evaluates the smooth-earth terminal terms, the clutter term and the
+  height-gain ratio at both of its distances; here they are computed once (same operations,
+  same values).
 - NTIA's confidence/reliability entry points (``ITM_P2P_CR``, ``ITM_AREA_CR``) are not
   separate functions: call the TLS form with ``time=reliability``, ``location=50`` and
   ``situation=confidence``, which is what NTIA does inside them.
@@ -480,6 +483,18 @@ def _least_squares_fit(pfl: FloatArray, d_start: float, d_end: float) -> tuple[f
 
 
 @_njit
+def _keep_smallest(kept: FloatArray, value: float) -> None:
+    """Insert `value` into the ascending `kept`, dropping its largest element.
+
+    Without branches: each slot takes the smaller of itself and the larger of its left
+    neighbour and `value`, from the right, so that no comparison depends on the last.
+    """
+    for k in range(kept.size - 1, 0, -1):
+        kept[k] = min(kept[k], max(kept[k - 1], value))
+    kept[0] = min(kept[0], value)
+
+
+@_njit
 def _delta_h(pfl: FloatArray, d_start_m: float, d_end_m: float) -> float:
     """Terrain irregularity parameter delta_h ([1], ComputeDeltaH.cpp).
 
@@ -496,7 +511,6 @@ def _delta_h(pfl: FloatArray, d_start_m: float, d_end_m: float) -> float:
     p10 = int(0.1 * (x_end - x_start + 8.0))
     p10 = min(max(4, p10), 25)
     n = 10 * p10 - 5
-    p90 = n - p10
     np_s = float(n - 1)
     s = np.empty(n + 2)
     s[0] = np_s
@@ -512,14 +526,23 @@ def _delta_h(pfl: FloatArray, d_start_m: float, d_end_m: float) -> float:
         x_start += step
     fit_1, fit_2 = _least_squares_fit(s, 0.0, np_s)
     slope = (fit_2 - fit_1) / np_s
-    diffs = np.empty(n)
+    # Only the p10-th largest and the p10-th smallest residual are needed (what nth_element
+    # with std::greater picks at p10 - 1 and p90): keep the p10 smallest residuals and the
+    # p10 smallest negated ones, each in order, rather than sorting all n. Most residuals fall
+    # between the two and cost two comparisons; the order statistics, and so the result, are
+    # exactly those of a full sort.
+    lowest = np.full(p10, np.inf)
+    negated_highest = np.full(p10, np.inf)
+    last = p10 - 1
     for j in range(n):
-        diffs[j] = s[j + 2] - fit_1
+        residual = s[j + 2] - fit_1
         fit_1 += slope
-    diffs.sort()
-    # the p10-th largest and the (p90 + 1)-th largest, as nth_element with std::greater picks
-    q10 = diffs[n - p10]
-    q90 = diffs[n - 1 - p90]
+        if residual < lowest[last]:
+            _keep_smallest(lowest, residual)
+        if -residual < negated_highest[last]:
+            _keep_smallest(negated_highest, -residual)
+    q10 = -negated_highest[last]
+    q90 = lowest[last]
     return float((q10 - q90) / (1.0 - 0.8 * math.exp(-(d_end_m - d_start_m) / 50e3)))
 
 
@@ -647,51 +670,83 @@ def _height_function(x_km: float, k: float) -> float:
 
 
 @_njit
+def _smooth_earth_terminals(
+    freq_mhz: float, dh_tx: float, dh_rx: float, he_tx: float, he_rx: float, abs_z: float
+) -> tuple[float, float, float, float, float, float]:
+    """Compute the terms of :func:`_smooth_earth` that do not depend on the distance.
+
+    Returns (f^(1/3), f^(-1/3), x_1, x_2, F(x_1, K_1), F(x_2, K_2)).
+    """
+    a_1 = 0.5 * dh_tx**2 / he_tx
+    a_2 = 0.5 * dh_rx**2 / he_rx
+    d_1_km = dh_tx / 1000.0
+    d_2_km = dh_rx / 1000.0
+    f_third = freq_mhz**_THIRD
+    f_minus_third = freq_mhz ** (-_THIRD)
+    c_1 = ((4.0 / 3.0) * _A_0_M / a_1) ** _THIRD
+    c_2 = ((4.0 / 3.0) * _A_0_M / a_2) ** _THIRD
+    k_1 = 0.017778 * c_1 * f_minus_third / abs_z
+    k_2 = 0.017778 * c_2 * f_minus_third / abs_z
+    x_1 = (1.607 - k_1) * c_1**2 * f_third * d_1_km
+    x_2 = (1.607 - k_2) * c_2**2 * f_third * d_2_km
+    return (
+        f_third,
+        f_minus_third,
+        x_1,
+        x_2,
+        _height_function(x_1, k_1),
+        _height_function(x_2, k_2),
+    )
+
+
+@_njit
 def _smooth_earth(
     d_m: float,
-    freq_mhz: float,
     a_e_m: float,
     theta_los: float,
-    dh_tx: float,
-    dh_rx: float,
-    he_tx: float,
-    he_rx: float,
-    z_g: complex,
+    d_ml: float,
+    abs_z: float,
+    terminals: tuple[float, float, float, float, float, float],
 ) -> float:
     """Smooth-earth diffraction loss by Vogler's three-radii method [5].
 
     [1], SmoothEarthDiffraction.cpp: radii of the diffraction path and of each terminal's
     horizon, C_0 = (4/3 a_0 / a)^(1/3), K = 0.017778 C_0 f^(-1/3) / |Z_g|, B_0 = 1.607 - K,
     x = B_0 C_0^2 f^(1/3) d_km; loss G(x_0) - F(x_1) - F(x_2) - 20 dB with
-    G(x) = 0.05751 x - 10 log10(x) [TN101, Eqn 8.4].
+    G(x) = 0.05751 x - 10 log10(x) [TN101, Eqn 8.4]. The terminal terms come from
+    :func:`_smooth_earth_terminals`, once for both distances of the diffraction line.
     """
+    f_third, f_minus_third, x_1, x_2, f_x_1, f_x_2 = terminals
     theta_nlos = d_m / a_e_m - theta_los
-    d_ml = dh_tx + dh_rx
     a_0 = (d_m - d_ml) / (d_m / a_e_m - theta_los)
-    a_1 = 0.5 * dh_tx**2 / he_tx
-    a_2 = 0.5 * dh_rx**2 / he_rx
     d_0_km = a_0 * theta_nlos / 1000.0
-    d_1_km = dh_tx / 1000.0
-    d_2_km = dh_rx / 1000.0
-    abs_z = abs(z_g)
-    f_third = freq_mhz**_THIRD
-    f_minus_third = freq_mhz ** (-_THIRD)
     c_0 = ((4.0 / 3.0) * _A_0_M / a_0) ** _THIRD
-    c_1 = ((4.0 / 3.0) * _A_0_M / a_1) ** _THIRD
-    c_2 = ((4.0 / 3.0) * _A_0_M / a_2) ** _THIRD
     k_0 = 0.017778 * c_0 * f_minus_third / abs_z
-    k_1 = 0.017778 * c_1 * f_minus_third / abs_z
-    k_2 = 0.017778 * c_2 * f_minus_third / abs_z
-    x_1 = (1.607 - k_1) * c_1**2 * f_third * d_1_km
-    x_2 = (1.607 - k_2) * c_2**2 * f_third * d_2_km
     x_0 = (1.607 - k_0) * c_0**2 * f_third * d_0_km + x_1 + x_2
     g_x = 0.05751 * x_0 - 10.0 * math.log10(x_0)
-    return float(g_x - _height_function(x_1, k_1) - _height_function(x_2, k_2) - 20.0)
+    return float(g_x - f_x_1 - f_x_2 - 20.0)
 
 
 @_njit
-def _diffraction_loss(
+def _diffraction_at(
     d_m: float,
+    shared: tuple[float, float, float, float, float, float, float, float, float, float],
+    terminals: tuple[float, float, float, float, float, float],
+) -> float:
+    """Compute one value of :func:`_diffraction_line` from the terms it computed once."""
+    a_e_m, theta_los, dh_tx, dh_rx, d_ml, abs_z, delta_h_m, freq_mhz, term1, a_fo = shared
+    a_k = _knife_edge(d_m, freq_mhz, a_e_m, theta_los, dh_tx, dh_rx)
+    a_se = _smooth_earth(d_m, a_e_m, theta_los, d_ml, abs_z, terminals)
+    delta_h_d = _terrain_roughness(d_m, delta_h_m)
+    q = (term1 + (-theta_los * a_e_m + d_ml) / d_m) * min(delta_h_d * freq_mhz / 47.7, 6283.2)
+    w = 25.1 / (25.1 + math.sqrt(q))
+    return w * a_se + (1.0 - w) * a_k + a_fo
+
+
+@_njit
+def _diffraction_line(
+    d_3: float,
+    d_4: float,
     dh_tx: float,
     dh_rx: float,
     he_tx: float,
@@ -705,27 +760,30 @@ def _diffraction_loss(
     theta_los: float,
     d_sml_m: float,
     freq_mhz: float,
-) -> float:
-    """Diffraction loss: weighted smooth-earth and knife-edge loss plus clutter.
+) -> tuple[float, float]:
+    """Diffraction loss at the two distances d_3 and d_4 that define the diffraction line.
 
-    [1], DiffractionLoss.cpp: weight w = 25.1 / (25.1 + sqrt(q)) [ERL 79-ITS 67, Eqn 3.23],
-    clutter A_fo = min(15, 5 log10(1 + 1e-5 h_1 h_2 f sigma_h)) [ERL 79-ITS 67, Eqn 3.38c];
-    point-to-point mode adds C = 10 m^2 to h_1 h_2 [ERL 79-ITS 67, p. 3-8].
+    At each: weighted smooth-earth and knife-edge loss plus clutter ([1], DiffractionLoss.cpp):
+    weight w = 25.1 / (25.1 + sqrt(q)) [ERL 79-ITS 67, Eqn 3.23], clutter
+    A_fo = min(15, 5 log10(1 + 1e-5 h_1 h_2 f sigma_h)) [ERL 79-ITS 67, Eqn 3.38c];
+    point-to-point mode adds C = 10 m^2 to h_1 h_2 [ERL 79-ITS 67, p. 3-8]. What does not
+    depend on the distance is computed once; each value is the reference code's to the bit.
     """
-    a_k = _knife_edge(d_m, freq_mhz, a_e_m, theta_los, dh_tx, dh_rx)
-    a_se = _smooth_earth(d_m, freq_mhz, a_e_m, theta_los, dh_tx, dh_rx, he_tx, he_rx, z_g)
+    d_ml = dh_tx + dh_rx
+    abs_z = abs(z_g)
+    terminals = _smooth_earth_terminals(freq_mhz, dh_tx, dh_rx, he_tx, he_rx, abs_z)
     sigma_h_d = _sigma_h(_terrain_roughness(d_sml_m, delta_h_m))
     a_fo = min(15.0, 5.0 * math.log10(1.0 + 1e-5 * h_tx_m * h_rx_m * freq_mhz * sigma_h_d))
-    delta_h_d = _terrain_roughness(d_m, delta_h_m)
     q = h_tx_m * h_rx_m
     qk = he_tx * he_rx - q
     if mode == _MODE_P2P:
         q += 10.0
     term1 = math.sqrt(1.0 + qk / q)
-    d_ml = dh_tx + dh_rx
-    q = (term1 + (-theta_los * a_e_m + d_ml) / d_m) * min(delta_h_d * freq_mhz / 47.7, 6283.2)
-    w = 25.1 / (25.1 + math.sqrt(q))
-    return w * a_se + (1.0 - w) * a_k + a_fo
+    shared = (a_e_m, theta_los, dh_tx, dh_rx, d_ml, abs_z, delta_h_m, freq_mhz, term1, a_fo)
+    return (
+        _diffraction_at(d_3, shared, terminals),
+        _diffraction_at(d_4, shared, terminals),
+    )
 
 
 @_njit
@@ -921,23 +979,8 @@ def _longley_rice(
     scale = (a_e**2 / freq_mhz) ** _THIRD
     d_3 = max(d_sml, d_ml + 5.0 * scale)
     d_4 = d_3 + 10.0 * scale
-    a_3 = _diffraction_loss(
+    a_3, a_4 = _diffraction_line(
         d_3,
-        dh_tx,
-        dh_rx,
-        he_tx,
-        he_rx,
-        z_g,
-        a_e,
-        delta_h_m,
-        h_tx_m,
-        h_rx_m,
-        mode,
-        theta_los,
-        d_sml,
-        freq_mhz,
-    )
-    a_4 = _diffraction_loss(
         d_4,
         dh_tx,
         dh_rx,

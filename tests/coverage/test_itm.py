@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 from hatangso.coverage.itm import (
     ERROR_PROFILE,
     ITMParameterError,
+    _delta_h,
+    _least_squares_fit,
     itm_area,
     itm_area_core,
     itm_area_loss,
@@ -555,3 +557,55 @@ def test_flat_ground_is_reciprocal(
     forward = itm_p2p_loss(_flat(n, spacing_m, z_m), h_tx_m, h_rx_m, freq_mhz, **kw)
     backward = itm_p2p_loss(_flat(n, spacing_m, z_m), h_rx_m, h_tx_m, freq_mhz, **kw)
     assert backward == pytest.approx(forward, abs=1e-6)
+
+
+def _delta_h_by_sorting(z: np.ndarray) -> float:
+    """delta_h of a profile that _delta_h resamples onto itself, by a full sort of the residuals.
+
+    With d_start = 0, d_end = the whole path and n = 10 p10 - 5 points, the resampling step is
+    exactly one profile interval, so the residuals are those of the profile itself.
+    """
+    n = z.size
+    p10 = (n + 5) // 10
+    pfl = np.concatenate(([n - 1.0, 1.0], z))
+    fit_1, fit_2 = _least_squares_fit(pfl, 0.0, n - 1.0)
+    slope = (fit_2 - fit_1) / (n - 1.0)
+    residuals = np.empty(n)
+    for j in range(n):  # the running sum of the kernel, so that the residuals agree to the bit
+        residuals[j] = z[j] - fit_1
+        fit_1 += slope
+    ordered = np.sort(residuals)
+    interdecile = ordered[n - p10] - ordered[p10 - 1]  # p10-th largest minus p10-th smallest
+    return float(interdecile / (1.0 - 0.8 * math.exp(-(n - 1.0) / 50e3)))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    p10=st.integers(4, 25),
+    data=st.data(),
+    ties=st.booleans(),
+)
+def test_delta_h_picks_the_deciles_a_full_sort_picks(
+    p10: int, data: st.DataObject, ties: bool
+) -> None:
+    # _delta_h keeps only the p10 lowest and highest residuals as they come; the deciles must
+    # be those of sorting all of them, ties (flat stretches, repeated heights) included.
+    n = 10 * p10 - 5
+    values = st.integers(0, 3).map(float) if ties else st.floats(-500.0, 3000.0)
+    z = np.array(data.draw(st.lists(values, min_size=n, max_size=n)), dtype=np.float64)
+    pfl = np.concatenate(([n - 1.0, 1.0], z))
+    assert _delta_h(pfl, 0.0, n - 1.0) == _delta_h_by_sorting(z)
+
+
+def test_delta_h_of_a_known_profile() -> None:
+    # 35 points (p10 = 4) at 100 m, +10 m at points 3, 9, 25, 31 and -10 m at 5, 11, 23, 29:
+    # the bumps sum to zero and so do their moments (3 + 9 + 25 + 31 = 5 + 11 + 23 + 29), so
+    # the least-squares line is z = 100 m and the 4th largest and 4th smallest residuals are
+    # +10 m and -10 m: delta_h = 20 m / (1 - 0.8 exp(-34 m / 50 km)).
+    z = np.full(35, 100.0)
+    z[[3, 9, 25, 31]] += 10.0
+    z[[5, 11, 23, 29]] -= 10.0
+    pfl = np.concatenate(([34.0, 1.0], z))
+    value = _delta_h(pfl, 0.0, 34.0)
+    assert value == pytest.approx(20.0 / (1.0 - 0.8 * math.exp(-34.0 / 50e3)), rel=1e-12)
+    assert value == _delta_h_by_sorting(z)
