@@ -658,26 +658,6 @@ def terrain_reach_filter(
     return keep.astype(np.int64)
 
 
-def _sub_raster(dem: Any, x: float, y: float, radius_m: float) -> Any:
-    """Return the part of `dem` within `radius_m` (plus two cells) of ``(x, y)``."""
-    from affine import Affine
-
-    from hatangso.coverage.rasters import Raster
-
-    left, _, _, top = dem.bounds
-    dx, dy = dem.res
-    rows, cols = dem.shape
-    c0 = max(int(np.floor((x - radius_m - left) / dx)) - 2, 0)
-    c1 = min(int(np.ceil((x + radius_m - left) / dx)) + 2, cols)
-    r0 = max(int(np.floor((top - (y + radius_m)) / dy)) - 2, 0)
-    r1 = min(int(np.ceil((top - (y - radius_m)) / dy)) + 2, rows)
-    return Raster(
-        array=np.ascontiguousarray(dem.array[r0:r1, c0:c1]),
-        transform=dem.transform * Affine.translation(c0, r0),
-        crs=dem.crs,
-    )
-
-
 def _mobile_techs(value: object) -> tuple[str, ...]:
     """Return the mobile technologies (4G, 5G) of a ``tech`` text; 4G when none."""
     aliases = {"LTE": "4G", "NR": "5G", "4G LTE": "4G", "5G NR": "5G"}
@@ -733,15 +713,15 @@ def terrain_coverage_matrix(
     Received power per resource element ``P = EIRP - L - clutter`` (as
     :func:`hatangso.coverage.terrain.coverage_rasters` computes it for an omni site), with
     ``L`` the basic transmission loss of :func:`hatangso.coverage.terrain.site_loss_raster`
-    on the DEM cell holding the point, and EIRP and frequency the defaults of
+    on the DEM cell holding the point (computed for those cells alone by
+    :func:`hatangso.coverage.terrain.site_loss_at`), and EIRP and frequency the defaults of
     :mod:`hatangso.coverage.radio` for each of the candidate's technologies (4G, 5G; the best
-    carrier counts). The loss of each candidate is computed on the part of the DEM within
+    carrier counts). Each candidate's loss is computed at the demand points within
     `terrain.radius_m` of it only, so candidates farther than that from every demand point
     are skipped.
     """
     from hatangso.coverage.radio import DEFAULT_EIRP_DBM, DEFAULT_FREQ_MHZ
-    from hatangso.coverage.rasters import Raster
-    from hatangso.coverage.terrain import site_loss_raster
+    from hatangso.coverage.terrain import site_loss_at
 
     n_cand = len(candidates)
     if n_cand == 0 or n_villages == 0 or len(px) == 0:
@@ -757,31 +737,27 @@ def terrain_coverage_matrix(
     rows_hit: list[_IntArray] = []
     points_hit: list[_IntArray] = []
     computed = 0
-    # One compiled loss computation per candidate within reach of some demand point.
+    # Per candidate within reach of some demand point, the loss at those points only: what the
+    # engine's raster holds in their cells, for a fraction of the work.
     for j in range(n_cand):
         idx = np.asarray(near[j], dtype=np.int64)
         if idx.size == 0 or not (left <= cx[j] < right and bottom < cy[j] <= top):
             continue
-        window: Raster = _sub_raster(dem, cx[j], cy[j], radius_m)
-        w_left, _, _, w_top = window.bounds
-        dx, dy = window.res
-        col = np.floor((px[idx] - w_left) / dx).astype(np.int64)
-        row = np.floor((w_top - py[idx]) / dy).astype(np.int64)
-        inside = (col >= 0) & (col < window.shape[1]) & (row >= 0) & (row < window.shape[0])
-        idx, row, col = idx[inside], row[inside], col[inside]
         best = np.full(idx.size, -np.inf)
         for tech in techs[j]:
-            loss = site_loss_raster(
-                window,
+            loss = site_loss_at(
+                dem,
                 cx[j],
                 cy[j],
+                px[idx],
+                py[idx],
                 h_tx_m=float(heights[j]),
                 h_rx_m=h_rx_m,
                 freq_mhz=DEFAULT_FREQ_MHZ[tech],
                 radius_m=radius_m,
                 model=terrain.method,
             )
-            power = DEFAULT_EIRP_DBM[tech] - loss[row, col] - terrain.clutter_loss_db
+            power = DEFAULT_EIRP_DBM[tech] - loss - terrain.clutter_loss_db
             best = np.fmax(best, np.nan_to_num(power, nan=-np.inf))
         computed += 1
         hit = idx[best >= threshold_dbm]

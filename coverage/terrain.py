@@ -68,6 +68,7 @@ __all__ = [
     "itm_p2p_loss",
     "judge_villages",
     "knife_edge_loss",
+    "site_loss_at",
     "site_loss_raster",
     "write_coverage_outputs",
 ]
@@ -525,6 +526,63 @@ def _radials_serial(
 
 
 @_njit()
+def _radial_of(
+    xc: float, yc: float, r: float, strides: npt.NDArray[np.int64], n_radials: int, step_m: float
+) -> tuple[int, int]:
+    """Radial and step whose diffraction sample a cell takes; step 0 (no radial) at the site.
+
+    The nearest radial among those evaluated at the cell's distance (one in ``stride``).
+    """
+    s = int(r / step_m + 0.5)
+    if s <= 0:
+        return -1, 0
+    az = math.atan2(xc, yc)
+    if az < 0.0:
+        az += 2.0 * math.pi
+    s = min(s, strides.size)
+    stride = strides[s - 1]
+    dtheta = 2.0 * math.pi / n_radials
+    return (int(az / (dtheta * stride) + 0.5) * stride) % n_radials, s
+
+
+@_njit()
+def _los_cell(
+    dem: npt.NDArray[np.floating[Any]],
+    diffraction: npt.NDArray[np.float32],
+    strides: npt.NDArray[np.int64],
+    row: int,
+    col: int,
+    xc: float,
+    yc: float,
+    hts: float,
+    h_rx_m: float,
+    fspl0: float,
+    radius_m: float,
+    step_m: float,
+) -> float:
+    """Total loss at one cell: free space + the diffraction of its radial sample; NaN if none.
+
+    ``xc, yc``: the cell centre's offsets from the site. Free-space loss
+    ``20 log10(4 π r / λ)`` (ITU-R P.525-4 eq. 4) over the slant distance between the
+    antennas, at least 1 m. NaN beyond `radius_m`, on a void and behind unknown terrain.
+    """
+    r = math.sqrt(xc * xc + yc * yc)
+    if r > radius_m:
+        return np.nan
+    zc = dem[row, col]
+    if math.isnan(zc):
+        return np.nan
+    k, s = _radial_of(xc, yc, r, strides, diffraction.shape[0], step_m)
+    diff = 0.0
+    if s > 0:
+        diff = diffraction[k, s - 1]
+        if math.isnan(diff):
+            return np.nan
+    dz = hts - (zc + h_rx_m)
+    return fspl0 + 10.0 * math.log10(max(r * r + dz * dz, 1.0)) + diff  # 20 log10(slant)
+
+
+@_njit()
 def _fill_row(
     dem: npt.NDArray[np.floating[Any]],
     diffraction: npt.NDArray[np.float32],
@@ -541,36 +599,12 @@ def _fill_row(
     step_m: float,
     out: npt.NDArray[np.float32],
 ) -> None:
-    """Total loss along one row of a window: free space + the nearest radial sample's diffraction.
-
-    ``xc0`` and ``yc`` are the first cell centre's offsets from the site. Free-space loss
-    ``20 log10(4 π r / λ)`` (ITU-R P.525-4 eq. 4) over the slant distance between the
-    antennas, at least 1 m.
-    """
-    n_radials, n_steps = diffraction.shape
-    dtheta = 2.0 * math.pi / n_radials
+    """Total loss along one row of a window (:func:`_los_cell`); ``xc0``: its first cell's."""
     for cc in range(out.size):
-        xc = xc0 + cc * dx
-        r = math.sqrt(xc * xc + yc * yc)
-        if r > radius_m:
-            continue
-        zc = dem[row, c0 + cc]
-        if math.isnan(zc):
-            continue
-        s = int(r / step_m + 0.5)
-        diff = 0.0
-        if s > 0:
-            az = math.atan2(xc, yc)
-            if az < 0.0:
-                az += 2.0 * math.pi
-            s = min(s, n_steps)
-            stride = strides[s - 1]
-            k = (int(az / (dtheta * stride) + 0.5) * stride) % n_radials
-            diff = diffraction[k, s - 1]
-            if math.isnan(diff):
-                continue
-        dz = hts - (zc + h_rx_m)
-        out[cc] = fspl0 + 10.0 * math.log10(max(r * r + dz * dz, 1.0)) + diff  # 20 log10(slant)
+        loss = _los_cell(dem, diffraction, strides, row, c0 + cc, xc0 + cc * dx, yc, hts,
+                         h_rx_m, fspl0, radius_m, step_m)  # fmt: skip
+        if not math.isnan(loss):
+            out[cc] = loss
 
 
 @_njit(parallel=True)
@@ -640,6 +674,71 @@ def _fill_serial(
 
 
 @_njit()
+def _itm_cell(
+    dem: npt.NDArray[np.floating[Any]],
+    row: int,
+    col: int,
+    xc: float,
+    yc: float,
+    fr0: float,
+    fc0: float,
+    z0: float,
+    radius_m: float,
+    step_m: float,
+    h_tx_m: float,
+    h_rx_m: float,
+    freq_mhz: float,
+    params: tuple[float, float, float, int, int, float, float, float, int],
+    pfl: npt.NDArray[np.float64],
+) -> tuple[float, bool]:
+    """ITM loss from the site to one cell centre, and whether it fell back to free space.
+
+    The profile runs straight from the site to the cell centre (offsets ``xc, yc``) in
+    ``max(1, round(r / step_m))`` equal intervals, elevations interpolated bilinearly, and goes
+    to ITM in NTIA's ``[intervals, spacing, z0 .. zn]`` form (`pfl` is the scratch buffer).
+    A cell closer than half an interval, or where ITM reports an error, takes the free-space
+    loss. ``fr0, fc0`` is the site in fractional (row, col) of cell centres, clamped onto the
+    grid, so that every profile point lies inside it (the grid is convex). NaN beyond
+    `radius_m`, on a void and behind one.
+    """
+    epsilon, sigma, n0, climate, polarization, time, location, situation, mdvar = params
+    r = math.sqrt(xc * xc + yc * yc)
+    if r > radius_m:
+        return np.nan, False
+    zc = float(dem[row, col])
+    if math.isnan(zc):
+        return np.nan, False
+    n = int(r / step_m + 0.5)
+    loss = np.nan
+    if n >= 1:
+        pfl[0] = n
+        pfl[1] = r / n
+        pfl[2] = z0
+        dfr = (row - fr0) / n
+        dfc = (col - fc0) / n
+        total = z0 + zc
+        for i in range(1, n):
+            zi = _bilinear_inside(dem, fr0 + i * dfr, fc0 + i * dfc)
+            pfl[2 + i] = zi
+            total += zi
+        pfl[2 + n] = zc
+        if math.isnan(total):  # a void on the way (NaN propagates through the sum)
+            return np.nan, False
+        loss, code = itm_p2p_core(
+            pfl[: n + 3], h_tx_m, h_rx_m, freq_mhz, epsilon, sigma, n0, climate,
+            polarization, time, location, situation, mdvar,
+        )  # fmt: skip
+        if code >= 1000 or not math.isfinite(loss):
+            loss = np.nan
+    if not math.isnan(loss):
+        return loss, False
+    lam = SPEED_OF_LIGHT_M_S / (freq_mhz * 1e6)
+    dz = z0 + h_tx_m - (zc + h_rx_m)
+    slant = max(math.sqrt(r * r + dz * dz), 1.0)
+    return 20.0 * math.log10(4.0 * math.pi / lam) + 20.0 * math.log10(slant), True
+
+
+@_njit()
 def _itm_row(
     dem: npt.NDArray[np.floating[Any]],
     row: int,
@@ -659,54 +758,14 @@ def _itm_row(
     pfl: npt.NDArray[np.float64],
     out: npt.NDArray[np.float32],
 ) -> int:
-    """ITM loss from the site to each cell centre of one row of a window; returns fallbacks.
-
-    Each cell's profile runs straight from the site to the cell centre in
-    ``max(1, round(r / step_m))`` equal intervals, elevations interpolated bilinearly, and goes
-    to ITM in NTIA's ``[intervals, spacing, z0 .. zn]`` form. Cells closer than half an interval
-    and cells where ITM reports an error take the free-space loss; they are counted.
-    ``fr0, fc0`` is the site in fractional (row, col) of cell centres, clamped onto the grid, so
-    that every profile point lies inside it (the grid is convex).
-    """
-    epsilon, sigma, n0, climate, polarization, time, location, situation, mdvar = params
-    lam = SPEED_OF_LIGHT_M_S / (freq_mhz * 1e6)
-    fspl0 = 20.0 * math.log10(4.0 * math.pi / lam)
+    """:func:`_itm_cell` along one row of a window (``xc0``: its first cell's); the fallbacks."""
     fallbacks = 0
     for cc in range(out.size):
-        xc = xc0 + cc * dx
-        r = math.sqrt(xc * xc + yc * yc)
-        if r > radius_m:
-            continue
-        zc = float(dem[row, c0 + cc])
-        if math.isnan(zc):
-            continue
-        n = int(r / step_m + 0.5)
-        loss = np.nan
-        if n >= 1:
-            pfl[0] = n
-            pfl[1] = r / n
-            pfl[2] = z0
-            dfr = (row - fr0) / n
-            dfc = (c0 + cc - fc0) / n
-            total = z0 + zc
-            for i in range(1, n):
-                zi = _bilinear_inside(dem, fr0 + i * dfr, fc0 + i * dfc)
-                pfl[2 + i] = zi
-                total += zi
-            pfl[2 + n] = zc
-            if math.isnan(total):  # a void on the way (NaN propagates through the sum)
-                continue
-            loss, code = itm_p2p_core(
-                pfl[: n + 3], h_tx_m, h_rx_m, freq_mhz, epsilon, sigma, n0, climate,
-                polarization, time, location, situation, mdvar,
-            )  # fmt: skip
-            if code >= 1000 or not math.isfinite(loss):
-                loss = np.nan
-        if math.isnan(loss):
-            dz = z0 + h_tx_m - (zc + h_rx_m)
-            loss = fspl0 + 20.0 * math.log10(max(math.sqrt(r * r + dz * dz), 1.0))
-            fallbacks += 1
-        out[cc] = loss
+        loss, fell_back = _itm_cell(dem, row, c0 + cc, xc0 + cc * dx, yc, fr0, fc0, z0, radius_m,
+                                    step_m, h_tx_m, h_rx_m, freq_mhz, params, pfl)  # fmt: skip
+        fallbacks += fell_back
+        if not math.isnan(loss):
+            out[cc] = loss
     return fallbacks
 
 
@@ -782,6 +841,116 @@ def _itm_serial(
         fallbacks += _itm_row(dem, r0 + rr, c0, xc0, yc, dx, fr0, fc0, z0, radius_m, step_m,
                               h_tx_m, h_rx_m, freq_mhz, params, pfl, out[rr])  # fmt: skip
     return out, fallbacks
+
+
+@_njit(nogil=True)
+def _itm_points(
+    dem: npt.NDArray[np.floating[Any]],
+    rows_at: npt.NDArray[np.int64],
+    cols_at: npt.NDArray[np.int64],
+    x_left: float,
+    y_top: float,
+    dx: float,
+    dy: float,
+    r0: int,
+    r1: int,
+    c0: int,
+    c1: int,
+    x0: float,
+    y0: float,
+    radius_m: float,
+    step_m: float,
+    h_tx_m: float,
+    h_rx_m: float,
+    freq_mhz: float,
+    params: tuple[float, float, float, int, int, float, float, float, int],
+) -> npt.NDArray[np.float32]:
+    """:func:`_itm_serial`'s values at some cells of its window ``[r0:r1, c0:c1]`` only."""
+    out = np.full(rows_at.size, np.nan, dtype=np.float32)
+    rows, cols = dem.shape
+    fr0 = min(max((y_top - y0) / dy - 0.5, 0.0), rows - 1.0)
+    fc0 = min(max((x0 - x_left) / dx - 0.5, 0.0), cols - 1.0)
+    z0 = _bilinear_inside(dem, fr0, fc0)
+    n_max = int(radius_m / step_m + 0.5) + 2
+    xc0 = x_left + (c0 + 0.5) * dx - x0
+    pfl = np.empty(n_max + 3, dtype=np.float64)
+    for i in range(rows_at.size):
+        row = rows_at[i]
+        col = cols_at[i]
+        if not (r0 <= row < r1 and c0 <= col < c1):
+            continue
+        yc = y_top - (row + 0.5) * dy - y0
+        xc = xc0 + (col - c0) * dx
+        loss, _fell_back = _itm_cell(dem, row, col, xc, yc, fr0, fc0, z0, radius_m, step_m,
+                                     h_tx_m, h_rx_m, freq_mhz, params, pfl)  # fmt: skip
+        out[i] = loss
+    return out
+
+
+@_njit(nogil=True)
+def _los_points(
+    dem: npt.NDArray[np.floating[Any]],
+    rows_at: npt.NDArray[np.int64],
+    cols_at: npt.NDArray[np.int64],
+    x_left: float,
+    y_top: float,
+    dx: float,
+    dy: float,
+    r0: int,
+    r1: int,
+    c0: int,
+    c1: int,
+    x0: float,
+    y0: float,
+    h_tx_m: float,
+    h_rx_m: float,
+    lam: float,
+    inv_2r: float,
+    n_radials: int,
+    strides: npt.NDArray[np.int64],
+    step_m: float,
+    radius_m: float,
+) -> npt.NDArray[np.float32]:
+    """Compute the fast model at some cells of the window, sweeping only the radials they read.
+
+    The same radials, sweeps and fill as :func:`_radials_serial` and :func:`_fill_serial`, so
+    the values are those of the whole raster.
+    """
+    out = np.full(rows_at.size, np.nan, dtype=np.float32)
+    inside = np.zeros(rows_at.size, dtype=np.bool_)
+    needed = np.zeros(n_radials, dtype=np.bool_)
+    xc0 = x_left + (c0 + 0.5) * dx - x0
+    for i in range(rows_at.size):
+        row = rows_at[i]
+        col = cols_at[i]
+        if not (r0 <= row < r1 and c0 <= col < c1):
+            continue
+        inside[i] = True
+        xc = xc0 + (col - c0) * dx
+        yc = y_top - (row + 0.5) * dy - y0
+        r = math.sqrt(xc * xc + yc * yc)
+        if r <= radius_m:
+            k, s = _radial_of(xc, yc, r, strides, n_radials, step_m)
+            if s > 0:
+                needed[k] = True
+    diffraction = np.full((n_radials, strides.size), np.nan, dtype=np.float32)
+    fr0 = (y_top - y0) / dy - 0.5
+    fc0 = (x0 - x_left) / dx - 0.5
+    z0 = _bilinear_rc(dem, fr0, fc0)
+    for k in range(n_radials):
+        if needed[k]:
+            _one_radial(dem, fr0, fc0, z0, dx, dy, h_tx_m, h_rx_m, lam, inv_2r, k, n_radials,
+                        strides, step_m, diffraction[k])  # fmt: skip
+    hts = _bilinear(dem, x_left, y_top, dx, dy, x0, y0) + h_tx_m
+    fspl0 = 20.0 * math.log10(4.0 * math.pi / lam)
+    for i in range(rows_at.size):
+        if inside[i]:
+            row = rows_at[i]
+            col = cols_at[i]
+            out[i] = _los_cell(dem, diffraction, strides, row, col, xc0 + (col - c0) * dx,
+                               y_top - (row + 0.5) * dy - y0, hts, h_rx_m, fspl0, radius_m,
+                               step_m)  # fmt: skip
+    return out
 
 
 @_njit(nogil=True)
@@ -930,6 +1099,15 @@ def _radial_plan(
     return math.ceil(wanted / largest) * largest, strides
 
 
+def _itm_params(
+    itm: ItmParams,
+) -> tuple[float, float, float, int, int, float, float, float, int]:
+    """Pack the ITM parameters as the kernels take them."""
+    return (float(itm.epsilon), float(itm.sigma), float(itm.n0), int(itm.climate),
+            int(itm.polarization), float(itm.time), float(itm.location), float(itm.situation),
+            int(itm.mdvar))  # fmt: skip
+
+
 def _site_loss(
     dem: Raster,
     x: float,
@@ -962,9 +1140,7 @@ def _site_loss(
         loss = fill(dem.array, diffraction, strides, left, top, dx, dy, r0, r1, c0, c1, x, y,
                     h_tx_m, h_rx_m, lam, radius_m, step)  # fmt: skip
     elif model == "itm":
-        params = (float(itm.epsilon), float(itm.sigma), float(itm.n0), int(itm.climate),
-                  int(itm.polarization), float(itm.time), float(itm.location),
-                  float(itm.situation), int(itm.mdvar))  # fmt: skip
+        params = _itm_params(itm)
         kernel = _itm_parallel if parallel else _itm_serial
         loss, fallbacks = kernel(dem.array, left, top, dx, dy, r0, r1, c0, c1, x, y, radius_m,
                                  step, h_tx_m, h_rx_m, freq_mhz, params)  # fmt: skip
@@ -1047,6 +1223,80 @@ def site_loss_raster(
     h, w = result.loss_db.shape
     full[result.r0 : result.r0 + h, result.c0 : result.c0 + w] = result.loss_db
     return full
+
+
+def site_loss_at(
+    dem: Raster,
+    x: float,
+    y: float,
+    px: npt.ArrayLike,
+    py: npt.ArrayLike,
+    *,
+    h_tx_m: float,
+    h_rx_m: float = 1.5,
+    freq_mhz: float,
+    radius_m: float,
+    model: TerrainModel = "los",
+    k_factor: float = 4.0 / 3.0,
+    itm: ItmParams | None = None,
+    step_m: float | None = None,
+) -> npt.NDArray[np.float64]:
+    """Compute the loss :func:`site_loss_raster` gives at the cells holding some points.
+
+    The same profiles, sweeps and values as the raster, computed for those cells alone:
+    ``"itm"`` runs one profile per point, ``"los"`` sweeps only the radials the points read.
+    For a planner that needs a candidate's loss at a few hundred village points, this is the
+    raster's answer at a fraction of its cost.
+
+    Parameters
+    ----------
+    dem, x, y, h_tx_m, h_rx_m, freq_mhz, radius_m, model, k_factor, itm, step_m
+        As for :func:`site_loss_raster`.
+    px, py
+        Points in the DEM's CRS; each is read at the DEM cell that holds it.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float64`` loss in dB per point: ``site_loss_raster(...)[row, col]`` of its cell, NaN
+        beyond `radius_m`, outside the DEM and behind unknown terrain.
+
+    Raises
+    ------
+    CRSError
+        If the DEM is not in a projected CRS.
+    """
+    x, y = float(x), float(y)
+    px_arr = np.asarray(px, dtype=np.float64).ravel()
+    py_arr = np.asarray(py, dtype=np.float64).ravel()
+    if px_arr.shape != py_arr.shape:
+        raise ValueError(f"px and py differ in length: {px_arr.size} and {py_arr.size}")
+    left, top, dx, dy = _grid(dem)
+    with np.errstate(invalid="ignore"):
+        col_f = np.floor((px_arr - left) / dx)
+        row_f = np.floor((top - py_arr) / dy)
+    ok = np.isfinite(col_f) & np.isfinite(row_f)
+    cols = np.where(ok, col_f, -1.0).astype(np.int64)
+    rows = np.where(ok, row_f, -1.0).astype(np.int64)
+    r0, r1, c0, c1 = _window(dem, x, y, float(radius_m))
+    step = float(step_m) if step_m is not None else min(dx, dy)
+    if step <= 0.0:
+        raise ValueError(f"step_m must be positive, got {step}")
+    lam = SPEED_OF_LIGHT_M_S / (float(freq_mhz) * 1e6)
+    if model == "los":
+        n_radials, strides = _radial_plan(float(radius_m), step, min(dx, dy))
+        inv_2r = 1.0 / (2.0 * float(k_factor) * EARTH_RADIUS_M)
+        loss = _los_points(dem.array, rows, cols, left, top, dx, dy, r0, r1, c0, c1, x, y,
+                           float(h_tx_m), float(h_rx_m), lam, inv_2r, n_radials, strides, step,
+                           float(radius_m))  # fmt: skip
+    elif model == "itm":
+        params = _itm_params(itm or ItmParams())
+        loss = _itm_points(dem.array, rows, cols, left, top, dx, dy, r0, r1, c0, c1, x, y,
+                           float(radius_m), step, float(h_tx_m), float(h_rx_m),
+                           float(freq_mhz), params)  # fmt: skip
+    else:
+        raise ValueError(f"unknown terrain model {model!r}; use 'los' or 'itm'")
+    return loss.astype(np.float64)
 
 
 # --------------------------------------------------------------------------------------------

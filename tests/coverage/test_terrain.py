@@ -26,6 +26,7 @@ from hatangso.coverage.terrain import (
     itm_p2p_loss,
     judge_villages,
     knife_edge_loss,
+    site_loss_at,
     site_loss_raster,
     write_coverage_outputs,
 )
@@ -527,3 +528,60 @@ def test_thread_pool_and_one_site_at_a_time_agree(model: terrain.TerrainModel) -
     np.testing.assert_array_equal(pooled.best_site.array, single.best_site.array)
     np.testing.assert_array_equal(pooled.server_count.array, single.server_count.array)
     assert pooled.n_computed == single.n_computed == 6
+
+
+def _rough_dem(seed: int) -> Raster:
+    """3 x 3 km at 30 m of random hills (0-300 m), with a void of 3 x 3 cells."""
+    rng = np.random.default_rng(seed)
+    z = rng.uniform(0.0, 300.0, (12, 12))
+    z = np.kron(z, np.ones((9, 9)))[:100, :100]  # blocky hills: shadows behind them
+    z = z + rng.normal(0.0, 5.0, z.shape)
+    dem = Raster(z.astype(np.float32), from_origin(500_000.0, 2_300_000.0, 30.0, 30.0), UTM48)
+    dem.array[60:63, 20:23] = np.nan
+    return dem
+
+
+@pytest.mark.parametrize("model", ["los", "itm"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_loss_at_points_is_the_rasters_value(model: terrain.TerrainModel, seed: int) -> None:
+    # The planner reads a candidate's loss at village points only; it must be exactly what the
+    # whole raster holds in the cells of those points, or plans would not survive the engine's
+    # re-check. Points: random ones inside, the site's own cell, cells on the void, beyond the
+    # radius, outside the DEM, and NaN coordinates.
+    dem = _rough_dem(seed)
+    rng = np.random.default_rng(seed + 10)
+    x0, y0 = 500_000.0 + 1_517.0, 2_300_000.0 - 1_433.0
+    left, bottom, right, top = dem.bounds
+    px = np.concatenate(
+        [rng.uniform(left, right, 300), [x0, left + 21 * 30 + 5, x0 + 1490.0, left - 10, np.nan]]
+    )
+    py = np.concatenate(
+        [rng.uniform(bottom, top, 300), [y0, top - 61 * 30 - 5, y0, top - 50, top - 50]]
+    )
+    kwargs = {"h_tx_m": 30.0, "freq_mhz": F_MHZ, "radius_m": 1200.0, "model": model}
+    raster = site_loss_raster(dem, x0, y0, **kwargs)
+    at = site_loss_at(dem, x0, y0, px, py, **kwargs)
+    col = np.floor((px - left) / 30.0)
+    row = np.floor((top - py) / 30.0)
+    inside = np.isfinite(col) & (col >= 0) & (col < 100) & (row >= 0) & (row < 100)
+    expected = np.full(px.size, np.nan)
+    expected[inside] = raster[row[inside].astype(int), col[inside].astype(int)]
+    np.testing.assert_array_equal(at, expected)  # NaN where NaN, identical elsewhere
+    assert np.isfinite(at[300])  # the site's own cell
+    assert np.isnan(at[301])  # on the void
+    assert np.isnan(at[302:]).all()  # beyond the radius, outside the DEM, NaN
+    assert np.isfinite(at[:300]).sum() > 50  # the comparison is not all NaN
+
+
+def test_loss_at_points_input_errors() -> None:
+    dem = flat_dem(20, 20, 30.0)
+    with pytest.raises(ValueError, match="px and py differ in length"):
+        site_loss_at(dem, 300.0, 300.0, [1.0, 2.0], [1.0], h_tx_m=30.0, freq_mhz=F_MHZ,
+                     radius_m=500.0)  # fmt: skip
+    with pytest.raises(ValueError, match="unknown terrain model"):
+        site_loss_at(dem, 300.0, 300.0, [1.0], [1.0], h_tx_m=30.0, freq_mhz=F_MHZ,
+                     radius_m=500.0, model="okumura")  # type: ignore[arg-type]  # fmt: skip
+    geographic = Raster(dem.array, dem.transform, CRS.from_epsg(4326))
+    with pytest.raises(CRSError):
+        site_loss_at(geographic, 0.1, 0.1, [0.1], [0.1], h_tx_m=30.0, freq_mhz=F_MHZ,
+                     radius_m=500.0)  # fmt: skip
