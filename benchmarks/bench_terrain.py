@@ -7,6 +7,9 @@
     radius, resolution and ITM parameters, timed end to end (read the terrain, compute, write
     the map). Target: hatangso in at most a fifth of SPLAT!'s time. Also prints how far their
     losses agree.
+(c) The planner's question on the same tile: the loss of 60 candidate sites at 400 village
+    points around them, read from whole rasters (``site_loss_raster``) and computed at the
+    points alone (``site_loss_at``), both models, 90 m cells; the answers must be identical.
 
 Run from the repository root::
 
@@ -42,7 +45,7 @@ from rasterio.crs import CRS
 
 from hatangso.coverage.itm import itm_p2p_loss
 from hatangso.coverage.rasters import Raster, read_dem, write_cog
-from hatangso.coverage.terrain import coverage_rasters, site_loss_raster
+from hatangso.coverage.terrain import coverage_rasters, site_loss_at, site_loss_raster
 
 ROOT = Path(__file__).resolve().parents[1]
 TILE = ROOT / ".." / "shared" / "data" / "dem" / "N21E105.hgt"
@@ -320,19 +323,67 @@ def bench_splat(repeats: int) -> None:
     )
 
 
+# ------------------------------------------------------------------------------------------
+# (c) the planner's candidate matrix: loss at village points
+
+
+def bench_points(n_candidates: int = 60, n_points: int = 400) -> None:
+    print(
+        f'\n(c) {n_candidates} candidates x {n_points} village points, {TILE.name} at its 3" '
+        f"cells, {RADIUS_M / 1000:.0f} km radius: whole rasters vs the points alone, "
+        f"load {load()}"
+    )
+    if not TILE.exists():
+        print(f"    skipped: {TILE} not found (../shared/data/dem/N21E105.hgt)")
+        return
+    margin = 2 * RADIUS_M + 2000.0
+    dlat = margin / 110_574.0
+    dlon = margin / (111_320.0 * math.cos(math.radians(SITE_LAT)))
+    bounds = (SITE_LON - dlon, SITE_LAT - dlat, SITE_LON + dlon, SITE_LAT + dlat)
+    dem = read_dem(TILE, bounds_wgs84=bounds, dst_crs=UTM48, resolution_m=90.0)
+    x0, y0 = Transformer.from_crs("EPSG:4326", UTM48, always_xy=True).transform(SITE_LON, SITE_LAT)
+    rng = np.random.default_rng(3)
+    cx = x0 + rng.uniform(-RADIUS_M, RADIUS_M, n_candidates)
+    cy = y0 + rng.uniform(-RADIUS_M, RADIUS_M, n_candidates)
+    px = x0 + rng.uniform(-RADIUS_M, RADIUS_M, n_points)
+    py = y0 + rng.uniform(-RADIUS_M, RADIUS_M, n_points)
+    left, _, _, top = dem.bounds
+    col = np.floor((px - left) / dem.res[0]).astype(int)
+    row = np.floor((top - py) / dem.res[1]).astype(int)
+    for model in ("los", "itm"):
+        kw = {"h_tx_m": H_TX_M, "freq_mhz": FREQ_MHZ, "radius_m": RADIUS_M, "model": model}
+        site_loss_at(dem, cx[0], cy[0], px, py, **kw)  # compile or load the kernels
+        site_loss_raster(dem, cx[0], cy[0], **kw)
+        n = n_candidates if model == "los" else max(4, n_candidates // 10)
+        t = time.perf_counter()
+        whole = [site_loss_raster(dem, cx[j], cy[j], **kw)[row, col] for j in range(n)]
+        t_whole = (time.perf_counter() - t) / n
+        t = time.perf_counter()
+        at = [site_loss_at(dem, cx[j], cy[j], px, py, **kw) for j in range(n)]
+        t_at = (time.perf_counter() - t) / n
+        same = all(np.array_equal(a, w, equal_nan=True) for a, w in zip(at, whole, strict=True))
+        print(
+            f"    {model:3}: whole raster {t_whole * 1000:8.1f} ms per candidate, points alone "
+            f"{t_at * 1000:6.1f} ms ({t_whole / t_at:.0f}x faster, {n} candidates); "
+            f"identical: {same}"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--sites", type=int, default=200)
     parser.add_argument("--cell-m", type=float, default=30.0)
     parser.add_argument("--side-km", type=float, default=60.0)
     parser.add_argument("--repeats", type=int, default=9)
-    parser.add_argument("--only", choices=["province", "splat"], default=None)
+    parser.add_argument("--only", choices=["province", "splat", "points"], default=None)
     args = parser.parse_args(argv)
     print(f"hatangso terrain benchmark; {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
     if args.only in (None, "province"):
         bench_province(args.sites, args.cell_m, args.side_km)
     if args.only in (None, "splat"):
         bench_splat(args.repeats)
+    if args.only in (None, "points"):
+        bench_points()
     return 0
 
 
