@@ -674,6 +674,26 @@ def _fill_serial(
 
 
 @_njit()
+def _itm_origin(
+    dem: npt.NDArray[np.floating[Any]],
+    x_left: float,
+    y_top: float,
+    dx: float,
+    dy: float,
+    x0: float,
+    y0: float,
+) -> tuple[float, float, float]:
+    """Place the site in fractional (row, col) of cell centres, on the grid; and its ground.
+
+    Clamped so that every profile point of :func:`_itm_cell` lies inside the grid (convex).
+    """
+    rows, cols = dem.shape
+    fr0 = min(max((y_top - y0) / dy - 0.5, 0.0), rows - 1.0)
+    fc0 = min(max((x0 - x_left) / dx - 0.5, 0.0), cols - 1.0)
+    return fr0, fc0, _bilinear_inside(dem, fr0, fc0)
+
+
+@_njit()
 def _itm_cell(
     dem: npt.NDArray[np.floating[Any]],
     row: int,
@@ -697,8 +717,7 @@ def _itm_cell(
     ``max(1, round(r / step_m))`` equal intervals, elevations interpolated bilinearly, and goes
     to ITM in NTIA's ``[intervals, spacing, z0 .. zn]`` form (`pfl` is the scratch buffer).
     A cell closer than half an interval, or where ITM reports an error, takes the free-space
-    loss. ``fr0, fc0`` is the site in fractional (row, col) of cell centres, clamped onto the
-    grid, so that every profile point lies inside it (the grid is convex). NaN beyond
+    loss. ``fr0, fc0, z0``: the site's place and ground (:func:`_itm_origin`). NaN beyond
     `radius_m`, on a void and behind one.
     """
     epsilon, sigma, n0, climate, polarization, time, location, situation, mdvar = params
@@ -791,10 +810,7 @@ def _itm_parallel(
 ) -> tuple[npt.NDArray[np.float32], int]:
     """ITM loss on the window ``[r0:r1, c0:c1]``, rows over all cores; and the fallbacks."""
     out = np.full((r1 - r0, c1 - c0), np.nan, dtype=np.float32)
-    rows, cols = dem.shape
-    fr0 = min(max((y_top - y0) / dy - 0.5, 0.0), rows - 1.0)
-    fc0 = min(max((x0 - x_left) / dx - 0.5, 0.0), cols - 1.0)
-    z0 = _bilinear_inside(dem, fr0, fc0)
+    fr0, fc0, z0 = _itm_origin(dem, x_left, y_top, dx, dy, x0, y0)
     n_max = int(radius_m / step_m + 0.5) + 2
     xc0 = x_left + (c0 + 0.5) * dx - x0
     fallbacks = np.zeros(r1 - r0, dtype=np.int64)
@@ -828,10 +844,7 @@ def _itm_serial(
 ) -> tuple[npt.NDArray[np.float32], int]:
     """:func:`_itm_parallel` on one core, without the GIL."""
     out = np.full((r1 - r0, c1 - c0), np.nan, dtype=np.float32)
-    rows, cols = dem.shape
-    fr0 = min(max((y_top - y0) / dy - 0.5, 0.0), rows - 1.0)
-    fc0 = min(max((x0 - x_left) / dx - 0.5, 0.0), cols - 1.0)
-    z0 = _bilinear_inside(dem, fr0, fc0)
+    fr0, fc0, z0 = _itm_origin(dem, x_left, y_top, dx, dy, x0, y0)
     n_max = int(radius_m / step_m + 0.5) + 2
     xc0 = x_left + (c0 + 0.5) * dx - x0
     pfl = np.empty(n_max + 3, dtype=np.float64)
@@ -867,10 +880,7 @@ def _itm_points(
 ) -> npt.NDArray[np.float32]:
     """:func:`_itm_serial`'s values at some cells of its window ``[r0:r1, c0:c1]`` only."""
     out = np.full(rows_at.size, np.nan, dtype=np.float32)
-    rows, cols = dem.shape
-    fr0 = min(max((y_top - y0) / dy - 0.5, 0.0), rows - 1.0)
-    fc0 = min(max((x0 - x_left) / dx - 0.5, 0.0), cols - 1.0)
-    z0 = _bilinear_inside(dem, fr0, fc0)
+    fr0, fc0, z0 = _itm_origin(dem, x_left, y_top, dx, dy, x0, y0)
     n_max = int(radius_m / step_m + 0.5) + 2
     xc0 = x_left + (c0 + 0.5) * dx - x0
     pfl = np.empty(n_max + 3, dtype=np.float64)
@@ -1099,6 +1109,14 @@ def _radial_plan(
     return math.ceil(wanted / largest) * largest, strides
 
 
+def _step_and_wavelength(dem: Raster, step_m: float | None, freq_mhz: float) -> tuple[float, float]:
+    """Return the profile step (the DEM's cell when not given) and the wavelength."""
+    step = float(step_m) if step_m is not None else min(dem.res)
+    if step <= 0.0:
+        raise ValueError(f"step_m must be positive, got {step}")
+    return step, SPEED_OF_LIGHT_M_S / (freq_mhz * 1e6)
+
+
 def _itm_params(
     itm: ItmParams,
 ) -> tuple[float, float, float, int, int, float, float, float, int]:
@@ -1126,10 +1144,7 @@ def _site_loss(
     """Loss over the window of one site; all cores (`parallel`) or one without the GIL."""
     left, top, dx, dy = _grid(dem)
     r0, r1, c0, c1 = _window(dem, x, y, radius_m)
-    step = float(step_m) if step_m is not None else min(dx, dy)
-    if step <= 0.0:
-        raise ValueError(f"step_m must be positive, got {step}")
-    lam = SPEED_OF_LIGHT_M_S / (freq_mhz * 1e6)
+    step, lam = _step_and_wavelength(dem, step_m, freq_mhz)
     if model == "los":
         n_radials, strides = _radial_plan(radius_m, step, min(dx, dy))
         inv_2r = 1.0 / (2.0 * k_factor * EARTH_RADIUS_M)
@@ -1279,10 +1294,7 @@ def site_loss_at(
     cols = np.where(ok, col_f, -1.0).astype(np.int64)
     rows = np.where(ok, row_f, -1.0).astype(np.int64)
     r0, r1, c0, c1 = _window(dem, x, y, float(radius_m))
-    step = float(step_m) if step_m is not None else min(dx, dy)
-    if step <= 0.0:
-        raise ValueError(f"step_m must be positive, got {step}")
-    lam = SPEED_OF_LIGHT_M_S / (float(freq_mhz) * 1e6)
+    step, lam = _step_and_wavelength(dem, step_m, float(freq_mhz))
     if model == "los":
         n_radials, strides = _radial_plan(float(radius_m), step, min(dx, dy))
         inv_2r = 1.0 / (2.0 * float(k_factor) * EARTH_RADIUS_M)
