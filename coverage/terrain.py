@@ -49,7 +49,7 @@ import shapely
 from numba import prange
 from rasterio.crs import CRS
 
-from hatangso.coverage.itm import itm_p2p_core, itm_p2p_loss
+from hatangso.coverage.itm import itm_check_p2p, itm_p2p_core_unchecked, itm_p2p_loss
 from hatangso.coverage.radio import DEFAULT_EIRP_DBM, DEFAULT_FREQ_MHZ, DEFAULT_HEIGHT_M
 from hatangso.coverage.rasters import Raster, polygonize, sample_points, write_cog, zonal_shares
 from hatangso.geo.errors import CRSError, InputError, Problem
@@ -694,6 +694,20 @@ def _itm_origin(
 
 
 @_njit()
+def _itm_params_ok(
+    h_tx_m: float,
+    h_rx_m: float,
+    freq_mhz: float,
+    params: tuple[float, float, float, int, int, float, float, float, int],
+) -> bool:
+    """Whether ITM accepts a site's parameters (checked once, not for every cell)."""
+    epsilon, sigma, n0, climate, polarization, time, location, situation, mdvar = params
+    code = itm_check_p2p(h_tx_m, h_rx_m, freq_mhz, epsilon, sigma, n0, climate, polarization,
+                         time, location, situation, mdvar)  # fmt: skip
+    return code < 1000
+
+
+@_njit()
 def _itm_cell(
     dem: npt.NDArray[np.floating[Any]],
     row: int,
@@ -709,6 +723,7 @@ def _itm_cell(
     h_rx_m: float,
     freq_mhz: float,
     params: tuple[float, float, float, int, int, float, float, float, int],
+    params_ok: bool,
     pfl: npt.NDArray[np.float64],
 ) -> tuple[float, bool]:
     """ITM loss from the site to one cell centre, and whether it fell back to free space.
@@ -716,9 +731,10 @@ def _itm_cell(
     The profile runs straight from the site to the cell centre (offsets ``xc, yc``) in
     ``max(1, round(r / step_m))`` equal intervals, elevations interpolated bilinearly, and goes
     to ITM in NTIA's ``[intervals, spacing, z0 .. zn]`` form (`pfl` is the scratch buffer).
-    A cell closer than half an interval, or where ITM reports an error, takes the free-space
-    loss. ``fr0, fc0, z0``: the site's place and ground (:func:`_itm_origin`). NaN beyond
-    `radius_m`, on a void and behind one.
+    A cell closer than half an interval, or where ITM reports an error (every cell when not
+    `params_ok`, :func:`_itm_params_ok`), takes the free-space loss. ``fr0, fc0, z0``: the
+    site's place and ground (:func:`_itm_origin`). NaN beyond `radius_m`, on a void and
+    behind one.
     """
     epsilon, sigma, n0, climate, polarization, time, location, situation, mdvar = params
     r = math.sqrt(xc * xc + yc * yc)
@@ -741,14 +757,15 @@ def _itm_cell(
             pfl[2 + i] = zi
             total += zi
         pfl[2 + n] = zc
-        if math.isnan(total):  # a void on the way (NaN propagates through the sum)
+        if not math.isfinite(total):  # a void on the way (NaN propagates through the sum)
             return np.nan, False
-        loss, code = itm_p2p_core(
-            pfl[: n + 3], h_tx_m, h_rx_m, freq_mhz, epsilon, sigma, n0, climate,
-            polarization, time, location, situation, mdvar,
-        )  # fmt: skip
-        if code >= 1000 or not math.isfinite(loss):
-            loss = np.nan
+        if params_ok:  # checked once per site (itm_check_p2p); the profile is sound
+            loss, code = itm_p2p_core_unchecked(
+                pfl[: n + 3], h_tx_m, h_rx_m, freq_mhz, epsilon, sigma, n0, climate,
+                polarization, time, location, situation, mdvar,
+            )  # fmt: skip
+            if code >= 1000 or not math.isfinite(loss):
+                loss = np.nan
     if not math.isnan(loss):
         return loss, False
     lam = SPEED_OF_LIGHT_M_S / (freq_mhz * 1e6)
@@ -774,6 +791,7 @@ def _itm_row(
     h_rx_m: float,
     freq_mhz: float,
     params: tuple[float, float, float, int, int, float, float, float, int],
+    params_ok: bool,
     pfl: npt.NDArray[np.float64],
     out: npt.NDArray[np.float32],
 ) -> int:
@@ -781,7 +799,8 @@ def _itm_row(
     fallbacks = 0
     for cc in range(out.size):
         loss, fell_back = _itm_cell(dem, row, c0 + cc, xc0 + cc * dx, yc, fr0, fc0, z0, radius_m,
-                                    step_m, h_tx_m, h_rx_m, freq_mhz, params, pfl)  # fmt: skip
+                                    step_m, h_tx_m, h_rx_m, freq_mhz, params, params_ok,
+                                    pfl)  # fmt: skip
         fallbacks += fell_back
         if not math.isnan(loss):
             out[cc] = loss
@@ -811,6 +830,7 @@ def _itm_parallel(
     """ITM loss on the window ``[r0:r1, c0:c1]``, rows over all cores; and the fallbacks."""
     out = np.full((r1 - r0, c1 - c0), np.nan, dtype=np.float32)
     fr0, fc0, z0 = _itm_origin(dem, x_left, y_top, dx, dy, x0, y0)
+    params_ok = _itm_params_ok(h_tx_m, h_rx_m, freq_mhz, params)
     n_max = int(radius_m / step_m + 0.5) + 2
     xc0 = x_left + (c0 + 0.5) * dx - x0
     fallbacks = np.zeros(r1 - r0, dtype=np.int64)
@@ -818,7 +838,8 @@ def _itm_parallel(
         pfl = np.empty(n_max + 3, dtype=np.float64)
         yc = y_top - (r0 + rr + 0.5) * dy - y0
         fallbacks[rr] = _itm_row(dem, r0 + rr, c0, xc0, yc, dx, fr0, fc0, z0, radius_m, step_m,
-                                 h_tx_m, h_rx_m, freq_mhz, params, pfl, out[rr])  # fmt: skip
+                                 h_tx_m, h_rx_m, freq_mhz, params, params_ok, pfl,
+                                 out[rr])  # fmt: skip
     return out, int(fallbacks.sum())
 
 
@@ -845,6 +866,7 @@ def _itm_serial(
     """:func:`_itm_parallel` on one core, without the GIL."""
     out = np.full((r1 - r0, c1 - c0), np.nan, dtype=np.float32)
     fr0, fc0, z0 = _itm_origin(dem, x_left, y_top, dx, dy, x0, y0)
+    params_ok = _itm_params_ok(h_tx_m, h_rx_m, freq_mhz, params)
     n_max = int(radius_m / step_m + 0.5) + 2
     xc0 = x_left + (c0 + 0.5) * dx - x0
     pfl = np.empty(n_max + 3, dtype=np.float64)
@@ -852,7 +874,8 @@ def _itm_serial(
     for rr in range(r1 - r0):
         yc = y_top - (r0 + rr + 0.5) * dy - y0
         fallbacks += _itm_row(dem, r0 + rr, c0, xc0, yc, dx, fr0, fc0, z0, radius_m, step_m,
-                              h_tx_m, h_rx_m, freq_mhz, params, pfl, out[rr])  # fmt: skip
+                              h_tx_m, h_rx_m, freq_mhz, params, params_ok, pfl,
+                              out[rr])  # fmt: skip
     return out, fallbacks
 
 
@@ -881,6 +904,7 @@ def _itm_points(
     """:func:`_itm_serial`'s values at some cells of its window ``[r0:r1, c0:c1]`` only."""
     out = np.full(rows_at.size, np.nan, dtype=np.float32)
     fr0, fc0, z0 = _itm_origin(dem, x_left, y_top, dx, dy, x0, y0)
+    params_ok = _itm_params_ok(h_tx_m, h_rx_m, freq_mhz, params)
     n_max = int(radius_m / step_m + 0.5) + 2
     xc0 = x_left + (c0 + 0.5) * dx - x0
     pfl = np.empty(n_max + 3, dtype=np.float64)
@@ -892,7 +916,7 @@ def _itm_points(
         yc = y_top - (row + 0.5) * dy - y0
         xc = xc0 + (col - c0) * dx
         loss, _fell_back = _itm_cell(dem, row, col, xc, yc, fr0, fc0, z0, radius_m, step_m,
-                                     h_tx_m, h_rx_m, freq_mhz, params, pfl)  # fmt: skip
+                                     h_tx_m, h_rx_m, freq_mhz, params, params_ok, pfl)  # fmt: skip
         out[i] = loss
     return out
 

@@ -585,3 +585,20 @@ def test_loss_at_points_input_errors() -> None:
     with pytest.raises(CRSError):
         site_loss_at(geographic, 0.1, 0.1, [0.1], [0.1], h_tx_m=30.0, freq_mhz=F_MHZ,
                      radius_m=500.0)  # fmt: skip
+
+
+def test_itm_refusing_the_parameters_leaves_free_space_everywhere() -> None:
+    # ITM takes 20 MHz to 20 GHz; at 10 MHz it refuses the site once, and every cell takes the
+    # free-space loss over the slant distance (the raster and the points alike).
+    dem = flat_dem(40, 40, 30.0, z=50.0)
+    x0, y0 = 600.0, 600.0
+    kwargs = {"h_tx_m": 30.0, "freq_mhz": 10.0, "radius_m": 500.0, "model": "itm"}
+    loss = site_loss_raster(dem, x0, y0, **kwargs)
+    rows, cols = np.nonzero(np.isfinite(loss))
+    xc = (cols + 0.5) * 30.0 - x0
+    yc = 1200.0 - (rows + 0.5) * 30.0 - y0
+    slant = np.maximum(np.sqrt(xc**2 + yc**2 + (30.0 - 1.5) ** 2), 1.0)
+    np.testing.assert_allclose(loss[rows, cols], fspl_db(slant, 10.0), atol=1e-4)
+    assert rows.size > 600  # the whole disc of 500 m: about 870 cells
+    at = site_loss_at(dem, x0, y0, xc + x0, yc + y0, **kwargs)
+    np.testing.assert_array_equal(at, loss[rows, cols])
