@@ -1017,26 +1017,40 @@ def _accumulate(
     cell, and a site's carriers are folded one after the other.
 
     Received power ``EIRP - A(θ) - L - clutter``; ``A(θ) = min(12 (θ / θ3dB)^2, 25)`` dB is the
-    horizontal sector pattern of 3GPP TR 36.814 Table A.2.1.1-2 (omni when the beamwidth is NaN).
+    horizontal sector pattern of 3GPP TR 36.814 Table A.2.1.1-2 (omni when the beamwidth is NaN),
+    θ the angle between the boresight and the cell centre seen from the site (0 at the site).
+    Beyond ``θ_max = θ3dB sqrt(25 / 12)`` the pattern is flat at 25 dB, which a cosine
+    comparison tells without the angle; a cell where even the unattenuated power neither
+    reaches the threshold nor beats the best server is left alone.
     """
     rows, cols = loss.shape
     sector = not math.isnan(beamwidth_rad) and not math.isnan(azimuth_rad)
+    # boresight unit vector (x east, y north; azimuth clockwise from north) and cos θ_max
+    bx = math.sin(azimuth_rad) if sector else 0.0
+    by = math.cos(azimuth_rad) if sector else 1.0
+    flat = beamwidth_rad * math.sqrt(SECTOR_MAX_ATTENUATION_DB / 12.0) if sector else math.pi
+    cos_flat = math.cos(min(flat, math.pi))
     for rr in range(rows):
+        ey = y_top - (r0 + rr + 0.5) * dy - y0
         for cc in range(cols):
             path_loss = loss[rr, cc]
             if math.isnan(path_loss):
                 continue
             p = eirp_dbm - path_loss - clutter_loss_db
+            b = best[r0 + rr, c0 + cc]
+            if p < threshold_dbm and not (math.isnan(b) or p > b):
+                continue  # the pattern only lowers p: nothing here can change
             if sector:
                 ex = x_left + (c0 + cc + 0.5) * dx - x0
-                ey = y_top - (r0 + rr + 0.5) * dy - y0
-                off = math.atan2(ex, ey) - azimuth_rad
-                off = (off + math.pi) % (2.0 * math.pi) - math.pi
-                ratio = off / beamwidth_rad
-                p -= min(12.0 * ratio * ratio, SECTOR_MAX_ATTENUATION_DB)
+                r = math.sqrt(ex * ex + ey * ey)
+                along = ex * bx + ey * by  # r cos θ
+                if along < cos_flat * r:
+                    p -= SECTOR_MAX_ATTENUATION_DB
+                elif r > 0.0:
+                    ratio = math.acos(min(along / r, 1.0)) / beamwidth_rad
+                    p -= min(12.0 * ratio * ratio, SECTOR_MAX_ATTENUATION_DB)
             R = r0 + rr
             C = c0 + cc
-            b = best[R, C]
             if math.isnan(b) or p > b:
                 best[R, C] = p
                 best_site[R, C] = site_index
