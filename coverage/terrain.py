@@ -49,6 +49,7 @@ import shapely
 from numba import prange
 from rasterio.crs import CRS
 
+from hatangso.coverage import itm as _itm
 from hatangso.coverage.itm import itm_check_p2p, itm_p2p_core_unchecked, itm_p2p_loss
 from hatangso.coverage.radio import DEFAULT_EIRP_DBM, DEFAULT_FREQ_MHZ, DEFAULT_HEIGHT_M
 from hatangso.coverage.rasters import Raster, polygonize, sample_points, write_cog, zonal_shares
@@ -1832,3 +1833,43 @@ def judge_villages(
         covered_5g=five_g >= needed,
         serving_operators=serving,
     )
+
+
+# --------------------------------------------------------------------------------------------
+# The kernels' disk cache
+
+
+def _forget_stale_kernels(dependency: Any) -> list[Path]:
+    """Empty the disk cache of this module's kernels when `dependency`'s source has changed.
+
+    numba stamps a kernel's cached machine code with the time and size of its own file only.
+    The kernels here compile ITM's in, so after a change to ``itm.py`` alone they would load the
+    old ITM from disk. A digest of the dependency's source, kept beside the cache, tells; when
+    it differs the kernels' cache indexes are emptied and they compile afresh on first use.
+    Returns the cache folders emptied. Where the cache cannot be written (a read-only install,
+    replaced as a whole on upgrade) nothing is done.
+    """
+    digest = hashlib.sha256(Path(dependency.__file__).read_bytes()).hexdigest()
+    by_folder: dict[Path, list[Any]] = {}
+    for obj in list(globals().values()):
+        cache = getattr(obj, "_cache", None)
+        folder = getattr(cache, "_cache_path", None)
+        py_func = getattr(obj, "py_func", None)
+        if folder and hasattr(cache, "flush") and getattr(py_func, "__module__", "") == __name__:
+            by_folder.setdefault(Path(folder), []).append(cache)
+    emptied = []
+    for folder, caches in by_folder.items():
+        stamp = folder / f"{Path(__file__).stem}.{dependency.__name__}.sha256"
+        try:
+            if stamp.is_file() and stamp.read_text() == digest:
+                continue
+            for cache in caches:
+                cache.flush()
+            stamp.write_text(digest)
+        except OSError:
+            continue
+        emptied.append(folder)
+    return emptied
+
+
+_forget_stale_kernels(_itm)
