@@ -37,10 +37,6 @@ Differences from the NTIA code
 - NTIA's diffraction line evaluates the smooth-earth terminal terms, the clutter term and the
   height-gain ratio at both of its distances; here they are computed once (same operations,
   same values).
-- The kernels are compiled with two fast-math flags, fused multiply-add and division by the
-  reciprocal (a tenth less time per profile). Results move in the last bits, as they do
-  between compilers and CPUs running the reference code; NaN and infinity keep their meaning
-  and sums are not reordered.
 - NTIA's confidence/reliability entry points (``ITM_P2P_CR``, ``ITM_AREA_CR``) are not
   separate functions: call the TLS form with ``time=reliability``, ``location=50`` and
   ``situation=confidence``, which is what NTIA does inside them.
@@ -127,20 +123,18 @@ KernelResult = tuple[
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
-# LLVM may fuse a multiply and an add (one rounding instead of two) and divide by multiplying
-# with the reciprocal. Results move in the last bits only, as they do between compilers of the
-# reference code; the flags that assume no NaN or infinity, or reorder sums, stay off.
-_FASTMATH: Final = frozenset({"contract", "arcp"})
-
-
 def _njit(func: _F) -> _F:
-    """``numba.njit(cache=True)``, typed for mypy (numba ships no type information)."""
-    return cast(_F, numba.njit(cache=True, fastmath=set(_FASTMATH))(func))
+    """``numba.njit(cache=True)``, typed for mypy (numba ships no type information).
+
+    No fast-math: fusing multiply-adds or dividing by reciprocals moves the last bits, and
+    ITM's branches (horizons, line-of-sight fits) turn some of those into jumps of dB.
+    """
+    return cast(_F, numba.njit(cache=True)(func))
 
 
 def _njit_parallel(func: _F) -> _F:
     """``numba.njit(cache=True, parallel=True)``, typed for mypy."""
-    return cast(_F, numba.njit(cache=True, parallel=True, fastmath=set(_FASTMATH))(func))
+    return cast(_F, numba.njit(cache=True, parallel=True)(func))
 
 
 # --------------------------------------------------------------------------------------------
@@ -780,7 +774,7 @@ def _diffraction_line(
     weight w = 25.1 / (25.1 + sqrt(q)) [ERL 79-ITS 67, Eqn 3.23], clutter
     A_fo = min(15, 5 log10(1 + 1e-5 h_1 h_2 f sigma_h)) [ERL 79-ITS 67, Eqn 3.38c];
     point-to-point mode adds C = 10 m^2 to h_1 h_2 [ERL 79-ITS 67, p. 3-8]. What does not
-    depend on the distance is computed once, by the same operations.
+    depend on the distance is computed once; each value is the reference code's to the bit.
     """
     d_ml = dh_tx + dh_rx
     abs_z = abs(z_g)
