@@ -492,6 +492,9 @@ def _radials_parallel(
     fr0 = (y_top - y0) / dy - 0.5
     fc0 = (x0 - x_left) / dx - 0.5
     z0 = _bilinear_rc(dem, fr0, fc0)
+    if math.isnan(z0):  # the site stands on unknown ground: no prediction anywhere
+        out[:] = np.nan
+        return out
     for k in prange(n_radials):
         _one_radial(dem, fr0, fc0, z0, dx, dy, h_tx_m, h_rx_m, lam, inv_2r, k, n_radials,
                     strides, step_m, out[k])  # fmt: skip
@@ -520,6 +523,9 @@ def _radials_serial(
     fr0 = (y_top - y0) / dy - 0.5
     fc0 = (x0 - x_left) / dx - 0.5
     z0 = _bilinear_rc(dem, fr0, fc0)
+    if math.isnan(z0):  # the site stands on unknown ground: no prediction anywhere
+        out[:] = np.nan
+        return out
     for k in range(n_radials):
         _one_radial(dem, fr0, fc0, z0, dx, dy, h_tx_m, h_rx_m, lam, inv_2r, k, n_radials,
                     strides, step_m, out[k])  # fmt: skip
@@ -972,6 +978,8 @@ def _los_points(
     fr0 = (y_top - y0) / dy - 0.5
     fc0 = (x0 - x_left) / dx - 0.5
     z0 = _bilinear_rc(dem, fr0, fc0)
+    if math.isnan(z0):  # the site stands on unknown ground: no prediction anywhere
+        return out
     for k in range(n_radials):
         if needed[k]:
             _one_radial(dem, fr0, fc0, z0, dx, dy, h_tx_m, h_rx_m, lam, inv_2r, k, n_radials,
@@ -1329,7 +1337,8 @@ def site_loss_at(
     with np.errstate(invalid="ignore"):
         col_f = np.floor((px_arr - left) / dx)
         row_f = np.floor((top - py_arr) / dy)
-    ok = np.isfinite(col_f) & np.isfinite(row_f)
+    n_rows, n_cols = dem.shape
+    ok = (col_f >= 0) & (col_f < n_cols) & (row_f >= 0) & (row_f < n_rows)  # NaN compares false
     cols = np.where(ok, col_f, -1.0).astype(np.int64)
     rows = np.where(ok, row_f, -1.0).astype(np.int64)
     r0, r1, c0, c1 = _window(dem, x, y, float(radius_m))
@@ -1849,7 +1858,13 @@ def _forget_stale_kernels(dependency: Any) -> list[Path]:
     Returns the cache folders emptied. Where the cache cannot be written (a read-only install,
     replaced as a whole on upgrade) nothing is done.
     """
-    digest = hashlib.sha256(Path(dependency.__file__).read_bytes()).hexdigest()
+    source = getattr(dependency, "__file__", None)
+    try:
+        digest = hashlib.sha256(Path(source).read_bytes()) if source else None
+    except OSError:
+        digest = None
+    if digest is None:  # no source beside the module: nothing to compare
+        return []
     by_folder: dict[Path, list[Any]] = {}
     for obj in list(globals().values()):
         cache = getattr(obj, "_cache", None)
@@ -1861,12 +1876,15 @@ def _forget_stale_kernels(dependency: Any) -> list[Path]:
     for folder, caches in by_folder.items():
         stamp = folder / f"{Path(__file__).stem}.{dependency.__name__}.sha256"
         try:
-            if stamp.is_file() and stamp.read_text() == digest:
+            if stamp.read_text(encoding="ascii") == digest.hexdigest():
                 continue
+        except (OSError, ValueError):  # none yet, or unreadable: as good as a stale one
+            pass
+        try:
             for cache in caches:
                 cache.flush()
-            stamp.write_text(digest)
-        except OSError:
+            stamp.write_text(digest.hexdigest(), encoding="ascii")
+        except OSError:  # a cache we may not write: numba keeps it, and so do we
             continue
         emptied.append(folder)
     return emptied

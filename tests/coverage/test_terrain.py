@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import types
 from pathlib import Path
 
 import geopandas as gpd
@@ -548,16 +549,19 @@ def test_loss_at_points_is_the_rasters_value(model: terrain.TerrainModel, seed: 
     # The planner reads a candidate's loss at village points only; it must be exactly what the
     # whole raster holds in the cells of those points, or plans would not survive the engine's
     # re-check. Points: random ones inside, the site's own cell, cells on the void, beyond the
-    # radius, outside the DEM, and NaN coordinates.
+    # radius, outside the DEM, NaN coordinates and one too far for any grid index.
     dem = _rough_dem(seed)
     rng = np.random.default_rng(seed + 10)
     x0, y0 = 500_000.0 + 1_517.0, 2_300_000.0 - 1_433.0
     left, bottom, right, top = dem.bounds
     px = np.concatenate(
-        [rng.uniform(left, right, 300), [x0, left + 21 * 30 + 5, x0 + 1490.0, left - 10, np.nan]]
+        [
+            rng.uniform(left, right, 300),
+            [x0, left + 21 * 30 + 5, x0 + 1490.0, left - 10, np.nan, 1e30],
+        ]
     )
     py = np.concatenate(
-        [rng.uniform(bottom, top, 300), [y0, top - 61 * 30 - 5, y0, top - 50, top - 50]]
+        [rng.uniform(bottom, top, 300), [y0, top - 61 * 30 - 5, y0, top - 50, top - 50, y0]]
     )
     kwargs = {"h_tx_m": 30.0, "freq_mhz": F_MHZ, "radius_m": 1200.0, "model": model}
     raster = site_loss_raster(dem, x0, y0, **kwargs)
@@ -640,3 +644,30 @@ def test_a_changed_itm_empties_the_terrain_kernels_disk_cache(tmp_path: Path) ->
     stamps[0].write_text("an older itm.py")
     assert run() == (0, 1)  # the stale cache was emptied: compiled again
     assert stamps[0].read_text() != "an older itm.py"  # and the digest is the current one
+    stamps[0].write_bytes(b"\xff\xfe not even text")
+    assert run() == (0, 1)  # a mangled stamp counts as stale and breaks nothing
+    # a dependency without a source file is nothing to compare against, and no error
+    assert terrain._forget_stale_kernels(types.SimpleNamespace(__name__="no_source")) == []
+
+
+@pytest.mark.parametrize("model", ["los", "itm"])
+def test_a_site_on_a_void_predicts_nothing(model: terrain.TerrainModel) -> None:
+    # A site whose own ground is unknown (one void cell under it) gives no loss anywhere,
+    # whichever kernel runs it: the whole raster, the points alone, or one site per thread in
+    # a province run; none may fail (the radial sweep once divided by zero there).
+    dem = _rough_dem(0)
+    cells = [(30, 70), (30, 40), (70, 70), (50, 50)]
+    for r, c in cells:
+        dem.array[r, c] = np.nan
+    xs = [500_000.0 + (c + 0.5) * 30.0 for _, c in cells]
+    ys = [2_300_000.0 - (r + 0.5) * 30.0 for r, _ in cells]
+    kwargs = {"h_tx_m": 30.0, "freq_mhz": F_MHZ, "radius_m": 900.0, "model": model}
+    assert np.isnan(site_loss_raster(dem, xs[0], ys[0], **kwargs)).all()
+    assert np.isnan(site_loss_at(dem, xs[0], ys[0], [xs[0] + 300.0], [ys[0]], **kwargs)).all()
+    sites = sites_frame(
+        [{"site_id": f"S{k}", "operator": "Viettel", "x": x, "y": y} for k, (x, y) in
+         enumerate(zip(xs, ys, strict=True))]
+    )  # fmt: skip
+    cov = coverage_rasters(dem, sites, radius_m=900.0, threshold_dbm=-100.0, model=model,
+                           workers=2)  # fmt: skip
+    assert np.isnan(cov.best_dbm.array).all()
