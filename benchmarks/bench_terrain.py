@@ -310,12 +310,11 @@ def bench_splat(repeats: int) -> None:
     )
     print(f"    hatangso / SPLAT! wall time: {ratio:.3f} (best runs), {median_ratio:.3f} "
           f"(medians); {threads} threads")  # fmt: skip
+    print(f"    target <= 0.20 (one site's coverage, wall time): "
+          f"{'MET' if ratio <= 0.2 else 'NOT MET'}")  # fmt: skip
     cpu_ratio = min(c for _, c in hat_times) / min(c for _, c in splat_times)
-    print(f"    hatangso / SPLAT! CPU time : {cpu_ratio:.3f} (best runs; the work of all "
-          f"threads, what a site costs when many sites share the cores)")  # fmt: skip
-    verdict = {True: "MET", False: "NOT MET"}
-    print(f"    target <= 0.20: {verdict[ratio <= 0.2]} in wall time, "
-          f"{verdict[cpu_ratio <= 0.2]} in CPU time")  # fmt: skip
+    print(f"    for information, CPU time: {cpu_ratio:.3f} (best runs): the work of all "
+          "threads against SPLAT!'s one, what a site costs when many share the cores")  # fmt: skip
     same = splat_profile_losses(ano, 400)
     print(f"    ITM on SPLAT!'s own profiles vs SPLAT!: {describe(same, 1.0)}")
     grid = raster_differences(ano, hat)
