@@ -1334,9 +1334,8 @@ def site_loss_at(
     if px_arr.shape != py_arr.shape:
         raise ValueError(f"px and py differ in length: {px_arr.size} and {py_arr.size}")
     left, top, dx, dy = _grid(dem)
-    with np.errstate(invalid="ignore"):
-        col_f = np.floor((px_arr - left) / dx)
-        row_f = np.floor((top - py_arr) / dy)
+    col_f = np.floor((px_arr - left) / dx)
+    row_f = np.floor((top - py_arr) / dy)
     n_rows, n_cols = dem.shape
     ok = (col_f >= 0) & (col_f < n_cols) & (row_f >= 0) & (row_f < n_rows)  # NaN compares false
     cols = np.where(ok, col_f, -1.0).astype(np.int64)
