@@ -37,20 +37,16 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# mypy cannot follow the package-dir mapping (hatangso.geo -> geo/), so it checks a tree of
-# symlinks laid out as the installed package is.
+# mypy reads the source roots from pyproject.toml ([tool.mypy] files and mypy_path).
 typecheck: $(STAMP)
-	rm -rf build/typecheck && mkdir -p build/typecheck/hatangso
-	ln -s $(CURDIR)/src/hatangso/*.py build/typecheck/hatangso/
-	for p in app geo coverage scenarios; do ln -s $(CURDIR)/$$p build/typecheck/hatangso/$$p; done
-	cd build/typecheck && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p hatangso
+	$(BIN)/mypy
 
 unit: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest --cov=hatangso --cov-report=term:skip-covered
 	$(BIN)/pytest --nbmake --nbmake-timeout=300 notebooks -p no:cacheprovider
 
-# A regular (non-editable) install must carry every subpackage: an unlisted one silently goes
-# missing from the wheel while the editable install keeps working.
+# A regular (non-editable) install must carry every subpackage and its data, and a tool that
+# walks the package (pkgutil, as IDEs and documentation builders do) must find every module.
 install-check: $(STAMP)
 	rm -rf build/wheel-check && $(BIN)/uv pip install --quiet --python $(BIN)/python --target build/wheel-check --no-deps .
 	cd /tmp && PYTHONPATH=$(CURDIR)/build/wheel-check $(CURDIR)/$(BIN)/python -P -c "import hatangso.cli, hatangso.geo.io, hatangso.coverage, hatangso.scenarios, hatangso.app; print('regular install ok')"

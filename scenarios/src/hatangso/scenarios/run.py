@@ -313,9 +313,9 @@ def place_deployments(
     frames = {name: layer.frame for name, layer in layers.items()}
     result = assess(
         CoverageInputs(
-            villages=frames["villages"],  # type: ignore[arg-type]
-            sites=frames.get("sites"),  # type: ignore[arg-type]
-            access_points=frames.get("access_points"),  # type: ignore[arg-type]
+            villages=frames["villages"],
+            sites=frames.get("sites"),
+            access_points=frames.get("access_points"),
             roads=None if data.roads is None else root / data.roads,
             dem=None if data.dem is None else root / data.dem,
         ),

@@ -59,7 +59,7 @@ _BoolArray = npt.NDArray[np.bool_]
 
 
 # mypy sees InfeasibleError as Any when it cannot map the hatangso.geo package directory.
-class TargetInfeasibleError(InfeasibleError):  # type: ignore[misc]
+class TargetInfeasibleError(InfeasibleError):
     """A coverage target exceeds what all candidates together can reach.
 
     Parameters

@@ -974,7 +974,7 @@ def infeasible_message(
     )
 
 
-class PlanInfeasibleError(InfeasibleError):  # type: ignore[misc]
+class PlanInfeasibleError(InfeasibleError):
     """A plan's target exceeds what the candidates reach, with the villages out of reach.
 
     Attributes

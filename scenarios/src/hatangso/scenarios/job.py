@@ -164,14 +164,14 @@ def run_coverage(
     layers = load_inputs(files, progress=progress)
     frames = {name: layer.frame for name, layer in layers.items()}
     inputs = CoverageInputs(
-        villages=frames["villages"],  # type: ignore[arg-type]
-        sites=frames.get("sites"),  # type: ignore[arg-type]
-        access_points=frames.get("access_points"),  # type: ignore[arg-type]
-        fiber=frames.get("fiber"),  # type: ignore[arg-type]
+        villages=frames["villages"],
+        sites=frames.get("sites"),
+        access_points=frames.get("access_points"),
+        fiber=frames.get("fiber"),
         poles=frames.get("poles"),
-        ducts=frames.get("ducts"),  # type: ignore[arg-type]
-        pois=frames.get("pois"),  # type: ignore[arg-type]
-        settlements=frames.get("settlements"),  # type: ignore[arg-type]
+        ducts=frames.get("ducts"),
+        pois=frames.get("pois"),
+        settlements=frames.get("settlements"),
         roads=files.roads,
         dem=files.dem,
         population=files.population,
@@ -253,7 +253,7 @@ def run_coverage(
         result.villages,
         kpis=document,
         title=title,
-        sites=frames.get("sites"),  # type: ignore[arg-type]
+        sites=frames.get("sites"),
         towers=result.towers,
         best_dbm=result.terrain.best_dbm if result.terrain is not None else None,
         threshold_dbm=config.mobile.threshold_dbm,
@@ -285,7 +285,7 @@ def _apply_measurements(
     if files.samples is not None:
         summary = aggregate_samples(
             files.samples,
-            villages_layer,  # type: ignore[arg-type]
+            villages_layer,
             threshold_dbm=config.mobile.threshold_dbm,
             crs=files.crs,
             columns=dict(files.columns.get("samples", {})) or None,

@@ -8,7 +8,12 @@ assessment itself, imported on first use.
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the real names for type checkers and IDEs; at run time, __getattr__
+    from .config import CoverageConfig, load_config
+    from .engine import Assessment, CoverageInputs, assess
+    from .kpis import INDICATORS, IndicatorValue
 
 _EXPORTS = {
     "CoverageConfig": "config",
@@ -20,7 +25,15 @@ _EXPORTS = {
     "IndicatorValue": "kpis",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "INDICATORS",
+    "Assessment",
+    "CoverageConfig",
+    "CoverageInputs",
+    "IndicatorValue",
+    "assess",
+    "load_config",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -10,7 +10,13 @@ line needs at once) does not pull in geopandas.
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the real names for type checkers and IDEs; at run time, __getattr__
+    from .crs import metric_crs, parse_crs, vn2000_crs, vn2000_zone
+    from .errors import CRSError, HatangsoError, InfeasibleError, InputError, Problem
+    from .io import read_table
+    from .validate import Layer, load_layer
 
 _EXPORTS = {
     "CRSError": "errors",
@@ -27,7 +33,20 @@ _EXPORTS = {
     "vn2000_zone": "crs",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "CRSError",
+    "HatangsoError",
+    "InfeasibleError",
+    "InputError",
+    "Layer",
+    "Problem",
+    "load_layer",
+    "metric_crs",
+    "parse_crs",
+    "read_table",
+    "vn2000_crs",
+    "vn2000_zone",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -68,7 +68,7 @@ def _image(
         atomic_write(png, lambda p: p.write_bytes(data))
         atomic_write_json({"bounds": bounds, "source": source.name}, meta)
     bounds_doc = json.loads(meta.read_text(encoding="utf-8"))["bounds"]
-    return png, (tuple(bounds_doc[0]), tuple(bounds_doc[1]))  # type: ignore[return-value]
+    return png, (tuple(bounds_doc[0]), tuple(bounds_doc[1]))
 
 
 def _roads(workspace: Workspace, name: str) -> gpd.GeoDataFrame | None:

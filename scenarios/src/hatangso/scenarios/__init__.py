@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the real names for type checkers and IDEs; at run time, __getattr__
+    from .job import InputFiles, JobResult, run_coverage
 
 _EXPORTS = {"InputFiles": "job", "JobResult": "job", "run_coverage": "job"}
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "InputFiles",
+    "JobResult",
+    "run_coverage",
+]
 
 
 def __getattr__(name: str) -> Any:

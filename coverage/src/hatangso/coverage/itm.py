@@ -1715,7 +1715,7 @@ def itm_area_core(
 
 
 # mypy does not resolve hatangso.geo through the package-dir mapping and sees Any here
-class ITMParameterError(HatangsoError, ValueError):  # type: ignore[misc]
+class ITMParameterError(HatangsoError, ValueError):
     """An ITM input lies outside the model's domain.
 
     Parameters
