@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_OUT ?= demo-out
 
-.PHONY: demo test lint typecheck unit install-check bench browser-deps serve clean
+.PHONY: demo test lint typecheck unit bench browser-deps serve clean
 
 # Create the virtual environment and install hatangso with its dev extra. uv resolves and installs
 # the stack in seconds where pip takes a minute; it is itself bootstrapped from PyPI with pip.
@@ -19,7 +19,8 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/hatangso demo --out $(DEMO_OUT)
 
-test: $(STAMP) browser-deps lint typecheck unit install-check
+# The wheel, pkgutil, coverage.py and a user's mypy are checked in tests/packaging.
+test: $(STAMP) browser-deps lint typecheck unit
 
 # The browser test drives Debian's Chromium (Playwright cannot download a browser here). Where
 # it cannot be installed (no root), the browser test skips and says why.
@@ -44,13 +45,6 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest --cov=hatangso --cov-report=term:skip-covered
 	$(BIN)/pytest --nbmake --nbmake-timeout=300 notebooks -p no:cacheprovider
-
-# A regular (non-editable) install must carry every subpackage and its data, and a tool that
-# walks the package (pkgutil, as IDEs and documentation builders do) must find every module.
-install-check: $(STAMP)
-	rm -rf build/wheel-check && $(BIN)/uv pip install --quiet --python $(BIN)/python --target build/wheel-check --no-deps .
-	cd /tmp && PYTHONPATH=$(CURDIR)/build/wheel-check $(CURDIR)/$(BIN)/python -P -c "import hatangso.cli, hatangso.geo.io, hatangso.coverage, hatangso.scenarios, hatangso.app; print('regular install ok')"
-	rm -rf build/wheel-check
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python -P $$b || exit 1; done

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import math
 from pathlib import Path
 
@@ -236,12 +235,6 @@ def test_bad_inputs_are_rejected() -> None:
         union_disc_area(*arrays, [0.0], [0.0], [math.inf], [0, 1])
     with pytest.raises(ValueError, match="non-decreasing"):
         union_disc_area(rings.coords, [0, 5, 3], [0, 2], [], [], [], [0, 0])
-
-
-def test_docstring_examples() -> None:
-    result = doctest.testmod(_discarea, optionflags=doctest.ELLIPSIS)
-    assert result.attempted >= 3
-    assert result.failed == 0
 
 
 # --------------------------------------------------------------------------------------------

@@ -274,8 +274,20 @@ def read_dem(
 
     Examples
     --------
-    >>> dem = read_dem("N21E105.hgt", bounds_wgs84=(105.4, 21.3, 105.8, 21.6),
-    ...                dst_crs="EPSG:32648", resolution_m=90.0)  # doctest: +SKIP
+    A made-up SRTM tile (3", 1201 x 1201 big-endian int16) whose ground rises one metre a row
+    southwards, read around Tam Đảo onto 90 m cells of UTM 48N:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> tile = Path(tempfile.mkdtemp()) / "N21E105.hgt"
+    >>> np.broadcast_to(np.arange(1201, dtype=">i2")[:, None], (1201, 1201)).tofile(tile)
+    >>> dem = read_dem(tile, bounds_wgs84=(105.4, 21.3, 105.5, 21.4),
+    ...                dst_crs="EPSG:32648", resolution_m=90.0)
+    >>> dem.shape, dem.res
+    ((125, 117), (90.0, 90.0))
+    >>> round(float(dem.array.min())), round(float(dem.array.max()))
+    (720, 841)
     """
     paths = _as_paths(path)
     data, valid, transform, src_crs = _read_window(paths, bounds_wgs84)

@@ -3,8 +3,11 @@
 The names below are imported on first use, so that ``hatangso.geo.errors`` (which the command
 line needs at once) does not pull in geopandas.
 
->>> from hatangso.geo import load_layer
->>> layer = load_layer("villages.gpkg", "villages")  # doctest: +SKIP
+>>> from hatangso.geo import parse_crs
+>>> parse_crs("VN2000:Hà Nội").name
+"VN-2000 / TM-3 105°00' (Hà Nội, post-2025 table)"
+
+See :func:`load_layer` for reading and validating one input file.
 """
 
 from __future__ import annotations

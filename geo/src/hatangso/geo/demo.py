@@ -1924,9 +1924,13 @@ def generate_demo(out_dir: str | Path, *, seed: int = 2023, n_villages: int = 13
 
     Examples
     --------
-    >>> files = generate_demo(tmp_path, seed=1)  # doctest: +SKIP
-    >>> files.villages.name  # doctest: +SKIP
+    >>> import tempfile
+    >>> import geopandas
+    >>> files = generate_demo(tempfile.mkdtemp(), seed=1, n_villages=200)
+    >>> files.villages.name
     'villages.gpkg'
+    >>> len(geopandas.read_file(files.villages))
+    200
     """
     if n_villages < 200:
         raise ValueError(f"n_villages must be at least 200, got {n_villages}")

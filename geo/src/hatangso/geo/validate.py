@@ -980,7 +980,7 @@ def load_layer(
     columns: Mapping[str, str] | str | None = None,
     encoding: str | None = None,
 ) -> Layer:
-    """Read and validate one input file.
+    r"""Read and validate one input file.
 
     Parameters
     ----------
@@ -1008,9 +1008,20 @@ def load_layer(
 
     Examples
     --------
-    >>> layer = load_layer("villages.gpkg", "villages")  # doctest: +SKIP
-    >>> layer.counts()  # doctest: +SKIP
-    {'read': 1300, 'used': 1300, 'rejected': 0, 'repaired': 0}
+    A CSV of two villages, the second with a latitude typed wrong:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> path = Path(tempfile.mkdtemp()) / "villages.csv"
+    >>> _ = path.write_text(
+    ...     "village_id,name,lon,lat\nT1,Thôn Nà Hin,105.80,21.00\nT2,Bản Chang,105.90,210.1\n",
+    ...     encoding="utf-8",
+    ... )
+    >>> layer = load_layer(path, "villages")
+    >>> layer.counts()
+    {'read': 2, 'used': 1, 'rejected': 1, 'repaired': 0}
+    >>> layer.rejects.loc[0, "reason"]
+    'outside Vietnam (lon 105.9000, lat 210.1000)'
     """
     column_map = (
         parse_column_map(columns) if isinstance(columns, str) or columns is None else columns
