@@ -10,6 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hatangso.coverage.propagation import (
+    ENVIRONMENTS,
+    HATA_BLEND_MHZ,
+    TR38901_BLEND_MHZ,
     cost231_hata_loss,
     free_space_loss,
     hata_loss,
@@ -237,19 +240,75 @@ def test_nlos_is_never_below_los() -> None:
 
 
 def test_hata_composite_picks_the_model_by_frequency() -> None:
-    d = np.array([3000.0, 3000.0, 3000.0, 3000.0, 3000.0, 3000.0])
-    f = np.array([900.0, 1499.9, 1500.0, 2000.0, 2000.1, 3500.0])
-    env = np.array(["urban", "suburban", "rural", "suburban", "urban", "rural"])
+    # each model alone outside the blends: Okumura-Hata to 1400 MHz, COST-231 1500-2000 MHz,
+    # TR 38.901 NLOS from 3300 MHz
+    d = np.array([3000.0, 3000.0, 3000.0, 3000.0, 3000.0, 3000.0, 3000.0])
+    f = np.array([900.0, 1400.0, 1500.0, 2000.0, 3300.0, 3500.0, 5000.0])
+    env = np.array(["urban", "suburban", "rural", "suburban", "urban", "rural", "suburban"])
     got = hata_loss(d, f, 30.0, 1.5, env=env)
     expected = [
         okumura_hata_loss(3000.0, 900.0, 30.0, 1.5, env="urban"),
-        okumura_hata_loss(3000.0, 1499.9, 30.0, 1.5, env="suburban"),
+        okumura_hata_loss(3000.0, 1400.0, 30.0, 1.5, env="suburban"),
         cost231_hata_loss(3000.0, 1500.0, 30.0, 1.5, env="rural"),
         cost231_hata_loss(3000.0, 2000.0, 30.0, 1.5, env="suburban"),
-        tr38901_uma_loss(3000.0, 2000.1, 30.0, 1.5, los=False),
+        tr38901_uma_loss(3000.0, 3300.0, 30.0, 1.5, los=False),
         tr38901_rma_loss(3000.0, 3500.0, 30.0, 1.5, los=False),
+        tr38901_rma_loss(3000.0, 5000.0, 30.0, 1.5, los=False),
     ]
     np.testing.assert_allclose(got, np.array(expected, dtype=float), rtol=0, atol=1e-9)
+
+
+def test_hata_composite_blends_halfway_at_the_geometric_mean_of_a_blend() -> None:
+    # w = log(f / f_from) / log(f_to / f_from) is 1/2 at f = sqrt(f_from * f_to)
+    for (low, high), lower, upper in (
+        (
+            HATA_BLEND_MHZ,
+            lambda f: okumura_hata_loss(4000.0, f, 30.0, 1.5, env="rural"),
+            lambda f: cost231_hata_loss(4000.0, f, 30.0, 1.5, env="rural"),
+        ),
+        (
+            TR38901_BLEND_MHZ,
+            lambda f: cost231_hata_loss(4000.0, f, 30.0, 1.5, env="rural"),
+            lambda f: tr38901_rma_loss(4000.0, f, 30.0, 1.5, los=False),
+        ),
+    ):
+        f = math.sqrt(low * high)
+        expected = (float(lower(f)) + float(upper(f))) / 2
+        assert float(hata_loss(4000.0, f, 30.0, 1.5, env="rural")) == pytest.approx(
+            expected, abs=1e-9
+        )
+    assert HATA_BLEND_MHZ == (1400.0, 1500.0)
+    assert TR38901_BLEND_MHZ == (2000.0, 3300.0)
+
+
+def test_hata_composite_has_no_cliff_in_frequency() -> None:
+    # No step of 10 MHz in 450-6000 MHz moves the loss by more than 1 dB, at any distance
+    # (10 m to 100 km), environment or mast height. The old step switch moved rural loss at
+    # 3 km by 23.7 dB between 2000 and 2000.1 MHz.
+    d = np.geomspace(10.0, 100_000.0, 120)[:, None]
+    f = np.arange(450.0, 6000.0 + 0.5, 1.0)[None, :]
+    for env in ENVIRONMENTS:
+        for h_tx in (10.0, 30.0, 150.0):
+            loss = hata_loss(d, f, h_tx, 1.5, env=env)
+            step = np.abs(loss[:, 10:] - loss[:, :-10])
+            assert float(step.max()) <= 1.0, (env, h_tx)
+    at_3km = hata_loss(3000.0, np.array([2000.0, 2000.1]), 30.0, 1.5, env="rural")
+    assert abs(float(at_3km[1] - at_3km[0])) < 0.01
+
+
+def test_hata_composite_is_never_below_free_space() -> None:
+    # 30 m from a 30 m mast at 2140 MHz: the slant path is hypot(30, 28.5) = 41.379 m, free
+    # space 32.4478 + 20 log10(2140) + 20 log10(0.041379) = 71.39 dB (ITU-R P.525), while
+    # COST-231 with the open-area correction extrapolates to about 52 dB there.
+    assert float(cost231_hata_loss(30.0, 2140.0, 30.0, 1.5, env="rural")) < 60.0
+    loss = float(hata_loss(30.0, 2140.0, 30.0, 1.5, env="rural"))
+    assert loss == pytest.approx(71.39, abs=0.01)
+    assert loss == pytest.approx(float(free_space_loss(math.hypot(30.0, 28.5), 2140.0)))
+    d = np.geomspace(1.0, 100_000.0, 300)[:, None]
+    f = np.array([450.0, 900.0, 1800.0, 2140.0, 2600.0, 3500.0, 6000.0])[None, :]
+    for env in ENVIRONMENTS:
+        loss_grid = hata_loss(d, f, 30.0, 1.5, env=env)
+        assert np.all(loss_grid >= free_space_loss(np.hypot(d, 28.5), f) - 1e-9)
 
 
 def test_hata_composite_default_env_is_rural_and_scalar_env_broadcasts() -> None:

@@ -13,7 +13,8 @@ that make a formula meaningless (distance, frequency, heights or the 3GPP street
 ``<= 0``, an unknown ``env``) raise :class:`ValueError`. NaN inputs give NaN losses.
 
 :func:`hata_loss` is the composite ``hata`` model of the configuration: Okumura-Hata below
-1500 MHz, COST-231 Hata from 1500 to 2000 MHz and TR 38.901 above 2000 MHz.
+1400 MHz, COST-231 Hata from 1500 to 2000 MHz and TR 38.901 from 3300 MHz, blended in
+log-frequency across 1400-1500 and 2000-3300 MHz, and never below free space.
 
 References
 ----------
@@ -24,6 +25,9 @@ References
 .. [3] 3GPP TR 38.901 V17.0.0, "Study on channel model for frequencies from 0.5 to 100 GHz",
    2022, Table 7.4.1-1.
 .. [4] ITU-R P.525-4, "Calculation of free-space attenuation", 2019.
+.. [5] ITU-R P.1546-6, "Method for point-to-area predictions for terrestrial services in the
+   frequency range 30 MHz to 4 000 MHz", 2019, Annex 5, section 6 (interpolation of field
+   strength between nominal frequencies, linear in the logarithm of frequency).
 """
 
 from __future__ import annotations
@@ -39,7 +43,9 @@ log = logging.getLogger(__name__)
 __all__ = [
     "COST231_MAX_MHZ",
     "ENVIRONMENTS",
+    "HATA_BLEND_MHZ",
     "HATA_MAX_MHZ",
+    "TR38901_BLEND_MHZ",
     "cost231_hata_loss",
     "free_space_loss",
     "hata_loss",
@@ -52,10 +58,14 @@ FloatArray = npt.NDArray[np.float64]
 
 #: Environment classes understood by the Hata family (``rural`` is Hata's "open area").
 ENVIRONMENTS: Final[tuple[str, ...]] = ("urban", "suburban", "rural")
-#: Upper frequency of Okumura-Hata in the composite model; COST-231 Hata starts here.
+#: Upper frequency of Okumura-Hata in the composite model; COST-231 Hata holds alone from here.
 HATA_MAX_MHZ: Final = 1500.0
-#: Upper frequency of COST-231 Hata in the composite model; TR 38.901 takes over above it.
+#: Upper frequency of COST-231 Hata in the composite model; the blend to TR 38.901 starts here.
 COST231_MAX_MHZ: Final = 2000.0
+#: The composite model's blends: ``(from, to)`` in MHz, the lower model alone at ``from`` and
+#: below, the upper one alone at ``to`` and above (see :func:`hata_loss`).
+HATA_BLEND_MHZ: Final = (1400.0, HATA_MAX_MHZ)
+TR38901_BLEND_MHZ: Final = (COST231_MAX_MHZ, 3300.0)
 
 _SPEED_OF_LIGHT_M_S: Final = 299_792_458.0
 # TR 38.901 Table 7.4.1-1, note 1: "c = 3.0e8 m/s is the propagation velocity in free space".
@@ -614,6 +624,20 @@ def tr38901_uma_loss(
 # --------------------------------------------------------------------------------------------
 
 
+def _log_frequency_weight(f: FloatArray, band: tuple[float, float]) -> FloatArray:
+    """Weight of the upper model: 0 at and below ``band[0]``, 1 at and above ``band[1]``."""
+    low, high = band
+    w: FloatArray = np.clip(np.log(f / low) / np.log(high / low), 0.0, 1.0)
+    return w
+
+
+def _blend(lower: FloatArray, upper: FloatArray, w: FloatArray) -> FloatArray:
+    """``lower`` where ``w`` is 0, ``upper`` where it is 1 (exactly), linear in between."""
+    mixed = lower + w * (upper - lower)
+    out: FloatArray = np.where(w <= 0.0, lower, np.where(w >= 1.0, upper, mixed))
+    return out
+
+
 def _hata_composite(
     d: FloatArray,
     f: FloatArray,
@@ -621,7 +645,7 @@ def _hata_composite(
     h_rx: FloatArray,
     env_codes: npt.NDArray[np.int8],
 ) -> FloatArray:
-    """Composite loss on checked inputs; every branch is evaluated, then chosen per element."""
+    """Composite loss on checked inputs; every branch is evaluated, then weighted per element."""
     urban = env_codes == 0
     suburban = env_codes == 1
     correction = np.where(
@@ -635,9 +659,10 @@ def _hata_composite(
     gpp = np.where(
         urban, _uma_nlos(d, f, h_tx, h_rx), _rma_nlos(d, f, h_tx, h_rx, h_bldg, w_street)
     )
-    out: FloatArray = np.where(
-        f < HATA_MAX_MHZ, okumura, np.where(f <= COST231_MAX_MHZ, cost231, gpp)
-    )
+    hata = _blend(okumura, cost231, _log_frequency_weight(f, HATA_BLEND_MHZ))
+    blended = _blend(hata, gpp, _log_frequency_weight(f, TR38901_BLEND_MHZ))
+    floor = free_space_loss(_distance_3d(d, h_tx, h_rx), f)
+    out: FloatArray = np.maximum(blended, floor)
     return out
 
 
@@ -693,14 +718,34 @@ def hata_loss(
     ========================  ================================================================
     frequency                 model
     ========================  ================================================================
-    below 1500 MHz            :func:`okumura_hata_loss`, medium-city ``a(hm)``; urban: none,
+    below 1400 MHz            :func:`okumura_hata_loss`, medium-city ``a(hm)``; urban: none,
                               suburban and rural: Hata's suburban and open-area corrections
+    1400 to 1500 MHz          blend of the two Hata models
     1500 to 2000 MHz          :func:`cost231_hata_loss`, medium-city ``a(hm)``, ``Cm = 0``;
                               the same corrections for suburban and rural
-    above 2000 MHz            urban: :func:`tr38901_uma_loss`; suburban and rural:
+    2000 to 3300 MHz          blend of COST-231 Hata and TR 38.901
+    from 3300 MHz             urban: :func:`tr38901_uma_loss`; suburban and rural:
                               :func:`tr38901_rma_loss` with ``h = 5 m``, ``W = 20 m``;
                               both NLOS
     ========================  ================================================================
+
+    Then the loss is raised to free space (:func:`free_space_loss` over the slant distance
+    between the antennas) wherever it is below it: near the mast the empirical fits
+    extrapolate to less loss than free space, which no real path has [4]_.
+
+    **Blends.** Across each band of the table marked "blend" the loss is the lower model's
+    plus a weight ``w = log(f / f_from) / log(f_to / f_from)`` times the difference of the
+    two, the way ITU-R P.1546 interpolates between its nominal frequencies [5]_: each model
+    alone at the band's ends, and the loss continuous in frequency. A step switch is not: at
+    2000 MHz (30 m mast, 1.5 m handset) TR 38.901 RMa NLOS is 19-28 dB above COST-231 Hata
+    with the open-area correction, so that rural 4G reach would fall from 11 km at 2000 MHz to
+    2.3 km at 2100 MHz; and COST-231 is 1.3 dB above Okumura-Hata at 1500 MHz. The difference
+    comes from what the models describe: Hata's open-area correction open fields, RMa NLOS a
+    village among houses and trees. The blend leaves the Hata models alone where they were
+    fitted (to 2000 MHz; LTE band 3 at 1800 MHz is COST-231 Hata) and TR 38.901 alone in the
+    5G band n78 (3300-3800 MHz), and moves gradually in between: band 1 (2110-2170 MHz) takes
+    about a tenth of the difference, band 7 (2620-2690 MHz) about half. No step of 10 MHz
+    between 450 and 6000 MHz changes the loss by more than about 0.4 dB.
 
     The 3GPP models are taken NLOS, that is ``max(LOS, NLOS')``, for three reasons. The
     question asked of them is whether a handset at 1.5 m in a village, among houses, trees and
@@ -708,14 +753,8 @@ def hata_loss(
     inputs says where it holds. The Hata curves used below 2 GHz are fits to measurements that
     are themselves mostly non-line-of-sight, so NLOS keeps the bands comparable, whereas LOS
     would predict a 3.5 GHz cell reaching further than a 1.8 GHz cell on the same mast.
-    And NLOS is the conservative side for a coverage indicator.
-
-    The switch from one model to the next is a step, not a blend. At 1500 MHz COST-231 Hata
-    is about 1.3 dB above Okumura-Hata. At 2000 MHz (30 m mast, 1.5 m handset, 1-3 km) TR
-    38.901 NLOS is within about 1 dB of COST-231 in urban areas and 2-4 dB above it in
-    suburban ones, but some 20 dB above it in rural ones: Hata's open-area correction
-    describes open fields, RMa NLOS a village among buildings and trees. Each branch keeps its
-    own validity range (see the functions above) and is extrapolated outside it, as they are.
+    And NLOS is the conservative side for a coverage indicator. Each model keeps its own
+    validity range (see the functions above) and is extrapolated outside it, as they are.
 
     Examples
     --------
