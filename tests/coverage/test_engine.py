@@ -241,27 +241,56 @@ def _site_points(xs: list[float], operators: list[str]) -> gpd.GeoDataFrame:
     )
 
 
-def test_tower_locations_chain_by_single_linkage() -> None:
-    # 0 -- 10 m -- 35 m: each within 30 m of the next, so one location of three operators;
-    # 1000 m stands alone. 1 shared of 2 locations.
+def test_tower_locations_do_not_chain_beyond_the_tolerance() -> None:
+    # 0 -- 10 m -- 35 m: each within 30 m of the next, but 0 and 35 are 35 m apart, so they are
+    # not one location: {0, 10} (Viettel, VNPT: shared), {35} (MobiFone), {1000} (Viettel).
+    # (Single linkage made one location of the first three.) 1 shared of 3 locations; 2 of 4
+    # sites stand at a shared location.
     sites = _site_points([0, 10, 35, 1000], ["Viettel", "VNPT", "MobiFone", "Viettel"])
     located = tower_locations(sites, tolerance_m=30)
-    assert located.location.tolist() == [0, 0, 0, 1]
-    assert located.table["operators"].tolist() == ["MobiFone;VNPT;Viettel", "Viettel"]
-    assert located.indicator.value == 0.5
-    # With 5 m of tolerance nothing is shared.
+    assert located.location.tolist() == [0, 0, 1, 2]
+    assert located.table["operators"].tolist() == ["VNPT;Viettel", "MobiFone", "Viettel"]
+    assert located.indicator.value == pytest.approx(1 / 3)
+    assert located.station_indicator.value == pytest.approx(2 / 4)
+    # With 5 m of tolerance nothing is shared; with 40 m the first three are one location.
     assert tower_locations(sites, tolerance_m=5).indicator.value == 0.0
+    assert tower_locations(sites, tolerance_m=40).location.tolist() == [0, 0, 0, 1]
+
+
+def test_a_row_of_masts_25_m_apart_is_not_one_location() -> None:
+    # Eight sites in a row 25 m apart, tolerance 30 m: every site is within 30 m of the next,
+    # but no location may be wider than 30 m, so they pair up: {0, 25}, {50, 75}, ... Four
+    # locations, each 25 m long, each with both operators.
+    sites = _site_points([25.0 * i for i in range(8)], ["Viettel", "VNPT"] * 4)
+    located = tower_locations(sites, tolerance_m=30)
+    assert located.location.tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
+    assert located.table["n_sites"].tolist() == [2, 2, 2, 2]
+    width = sites.geometry.x.groupby(located.location).agg(lambda x: x.max() - x.min())
+    assert width.max() <= 30.0
+
+
+def test_station_and_location_sharing_ratios() -> None:
+    # Three operators on one mast, one operator alone on another 2 km away: one shared
+    # location of two (50 %), three shared stations of four (75 %).
+    sites = _site_points([0, 3, 6, 2000], ["Viettel", "VNPT", "MobiFone", "Viettel"])
+    located = tower_locations(sites, tolerance_m=30)
+    assert (located.indicator.numerator, located.indicator.denominator) == (1.0, 2.0)
+    assert located.station_indicator.code == "bts_station_sharing_ratio"
+    assert (located.station_indicator.numerator, located.station_indicator.denominator) == (
+        3.0,
+        4.0,
+    )
 
 
 def test_larger_tolerance_can_lower_the_ratio_of_locations() -> None:
     # Locations A (0/10 m, shared), B (100/110 m, shared), C (5 km, alone): 2 of 3 shared.
-    # At 100 m of tolerance A and B merge: 1 of 2. The ratio of locations is not monotone in
+    # At 110 m of tolerance (A and B's widest pair, 0 to 110 m) they merge: 1 of 2. The ratio of locations is not monotone in
     # the tolerance; the share of sites at shared locations is (4/5 both times).
     sites = _site_points(
         [0, 10, 100, 110, 5000], ["Viettel", "VNPT", "Viettel", "VNPT", "MobiFone"]
     )
     small = tower_locations(sites, tolerance_m=30)
-    large = tower_locations(sites, tolerance_m=100)
+    large = tower_locations(sites, tolerance_m=110)
     assert small.indicator.value == pytest.approx(2 / 3)
     assert large.indicator.value == pytest.approx(1 / 2)
     assert small.share_of_sites_shared == large.share_of_sites_shared == pytest.approx(4 / 5)

@@ -110,10 +110,17 @@ def test_coverage_writes_the_contract_outputs(inputs, tmp_path, monkeypatch, cap
         "denominator",
         "target",
         "met",
+        "definition",
+        "definition_en",
     }
+    assert mobile["definition"].startswith("Số thôn, tổ dân phố có sóng 4G trở lên")
     # Indicators without inputs are left out (no poles were given).
     assert "pole_sharing_ratio" not in by_code
     assert by_code["bts_site_sharing_ratio"]["value"] == 1.0
+    assert "tower locations" in by_code["bts_site_sharing_ratio"]["definition_en"]
+    # Both used sites stand at the one shared location: 2 of 2 stations.
+    station = by_code["bts_station_sharing_ratio"]
+    assert (station["numerator"], station["denominator"]) == (2, 2)
     assert kpis["inputs"]["sites"] == {"read": 3, "used": 2, "rejected": 1, "repaired": 0}
     assert kpis["by_unit"]["commune"][0]["unit"] == "Xã A"
 

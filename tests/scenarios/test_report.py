@@ -143,3 +143,25 @@ def test_html_table_chart_and_map(tmp_path: Path) -> None:
     assert '<iframe src="2025/map.html"' in page
     assert "dữ liệu SINH TỰ ĐỘNG" in page
     assert find_outside_loads(page) == []
+
+
+def test_definitions_of_the_indicators_in_both_languages(
+    workbook: openpyxl.Workbook, tmp_path: Path
+) -> None:
+    # The plans count BTS sharing in two ways; the report says which one its figure is.
+    vi_cells = [c for row in workbook["Phụ lục"].iter_rows(values_only=True) for c in row if c]
+    en_cells = [c for row in workbook["Appendix"].iter_rows(values_only=True) for c in row if c]
+    assert "Định nghĩa chỉ tiêu" in vi_cells
+    assert "Definitions" in en_cells
+    sharing_vi = next(c for c in vi_cells if str(c).startswith("Tỷ lệ dùng chung vị trí trạm BTS:"))
+    assert "chia cho tổng số vị trí trạm" in sharing_vi
+    sharing_en = next(
+        c
+        for c in en_cells
+        if str(c).startswith("BTS tower locations shared by two or more operators:")
+    )
+    assert "divided by all tower locations" in sharing_en
+    rows = report_rows(SCENARIO, BASE, YEARS)
+    page = write_html(SCENARIO, rows, tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "<h3>Định nghĩa chỉ tiêu</h3>" in page and "<h3>Definitions</h3>" in page
+    assert "divided by all tower locations" in page

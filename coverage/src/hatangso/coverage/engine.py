@@ -273,7 +273,7 @@ def assess(
         located = sharing.tower_locations(
             sites_m, tolerance_m=config.sharing.colocation_tolerance_m
         )
-        values.append(located.indicator)
+        values.extend((located.indicator, located.station_indicator))
         towers = located.table.to_crs(4326)
         if inputs.pois is not None and len(inputs.pois):
             values.extend(_poi_indicators(inputs.pois, table, crs, coverage_grids))

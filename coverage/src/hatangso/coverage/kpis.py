@@ -24,6 +24,8 @@ class Indicator:
     label_vi: str
     label_en: str
     basis: str
+    definition_vi: str
+    definition_en: str
 
 
 INDICATORS: dict[str, Indicator] = {
@@ -34,66 +36,142 @@ INDICATORS: dict[str, Indicator] = {
             "Tỷ lệ thôn, tổ dân phố được phủ sóng băng rộng di động (4G trở lên)",
             "Villages covered by mobile broadband (4G or better)",
             "villages",
+            (
+                "Số thôn, tổ dân phố có sóng 4G trở lên của ít nhất một nhà mạng theo quy tắc phủ"
+                " sóng đã chọn, chia cho tổng số thôn, tổ dân phố."
+            ),
+            (
+                "Villages where at least one operator's 4G or better is received under the chosen"
+                " coverage rule, divided by all villages."
+            ),
         ),
         Indicator(
             "village_5g_coverage",
             "Tỷ lệ thôn, tổ dân phố được phủ sóng 5G",
             "Villages covered by 5G",
             "villages",
+            (
+                "Số thôn, tổ dân phố có sóng 5G theo quy tắc phủ sóng đã chọn, chia cho tổng số "
+                "thôn, tổ dân phố."
+            ),
+            (
+                "Villages where 5G is received under the chosen coverage rule, divided by all "
+                "villages."
+            ),
         ),
         Indicator(
             "village_ftth_coverage",
             "Tỷ lệ thôn, tổ dân phố có cáp quang băng rộng cố định (FTTH)",
             "Villages reached by fiber (FTTH)",
             "villages",
+            (
+                "Số thôn, tổ dân phố có điểm truy nhập cáp quang trong khoảng cách cho phép, chia"
+                " cho tổng số thôn, tổ dân phố."
+            ),
+            (
+                "Villages within the configured distance of a fiber access point, divided by all "
+                "villages."
+            ),
         ),
         Indicator(
             "population_mobile_coverage",
             "Tỷ lệ dân số được phủ sóng băng rộng di động (4G trở lên)",
             "Population covered by mobile broadband (4G or better)",
             "people",
+            "Số dân ở nơi có sóng 4G trở lên, chia cho tổng số dân.",
+            "People living where 4G or better is received, divided by all people.",
         ),
         Indicator(
             "population_5g_coverage",
             "Tỷ lệ dân số được phủ sóng 5G",
             "Population covered by 5G",
             "people",
+            "Số dân ở nơi có sóng 5G, chia cho tổng số dân.",
+            "People living where 5G is received, divided by all people.",
         ),
         Indicator(
             "household_ftth_reach",
             "Tỷ lệ hộ gia đình có khả năng tiếp cận cáp quang",
             "Households within reach of fiber",
             "households",
+            "Số hộ gia đình của các thôn có cáp quang, chia cho tổng số hộ gia đình.",
+            "Households of the villages reached by fiber, divided by all households.",
         ),
         Indicator(
             "bts_site_sharing_ratio",
             "Tỷ lệ dùng chung vị trí trạm BTS",
             "BTS tower locations shared by two or more operators",
             "tower locations",
+            (
+                "Số vị trí trạm (cột ăng-ten) có từ hai nhà mạng trở lên dùng chung, chia cho "
+                "tổng số vị trí trạm; các trạm cách nhau không quá dung sai đồng vị trí là một vị"
+                " trí."
+            ),
+            (
+                "Tower locations used by two or more operators, divided by all tower locations; "
+                "sites no farther apart than the co-location tolerance are one location."
+            ),
+        ),
+        Indicator(
+            "bts_station_sharing_ratio",
+            "Tỷ lệ trạm BTS đặt tại vị trí dùng chung",
+            "BTS sites standing at shared tower locations",
+            "sites",
+            (
+                "Số trạm BTS đặt tại vị trí trạm có từ hai nhà mạng trở lên dùng chung, chia cho "
+                "tổng số trạm BTS."
+            ),
+            (
+                "BTS sites standing at a tower location used by two or more operators, divided by"
+                " all BTS sites."
+            ),
         ),
         Indicator(
             "pole_sharing_ratio",
             "Tỷ lệ dùng chung cột treo cáp",
             "Cable poles carrying two or more operators",
             "poles",
+            "Số cột treo cáp của từ hai nhà mạng trở lên, chia cho tổng số cột treo cáp.",
+            "Poles carrying two or more operators' cables, divided by all poles.",
         ),
         Indicator(
             "duct_sharing_ratio",
             "Tỷ lệ dùng chung cống bể cáp",
             "Duct length carrying two or more operators",
             "metres of duct",
+            (
+                "Chiều dài cống bể cáp có từ hai nhà mạng trở lên, chia cho tổng chiều dài cống "
+                "bể cáp."
+            ),
+            "Length of duct carrying two or more operators, divided by all duct length.",
         ),
         Indicator(
             "key_area_5g_coverage",
             "Tỷ lệ trung tâm huyện, khu công nghiệp, khu du lịch có dịch vụ 5G",
             "District centres, industrial parks and tourist sites with 5G",
             "key areas",
+            (
+                "Số trung tâm huyện, khu công nghiệp, khu du lịch nằm trong vùng phủ sóng 5G, "
+                "chia cho tổng số các điểm đó."
+            ),
+            (
+                "District centres, industrial parks and tourist sites inside 5G coverage, divided"
+                " by all of them."
+            ),
         ),
         Indicator(
             "commune_data_network_connection",
             "Tỷ lệ UBND cấp xã kết nối mạng truyền số liệu chuyên dùng",
             "Commune offices on the specialised data network",
             "commune offices",
+            (
+                "Số trụ sở UBND cấp xã kết nối mạng truyền số liệu chuyên dùng, chia cho tổng số "
+                "trụ sở UBND cấp xã."
+            ),
+            (
+                "Commune offices connected to the specialised data network, divided by all "
+                "commune offices."
+            ),
         ),
     )
 }
@@ -148,6 +226,8 @@ class IndicatorValue:
             "denominator": _number(self.denominator),
             "target": self.target,
             "met": self.met,
+            "definition": ind.definition_vi,
+            "definition_en": ind.definition_en,
         }
 
 

@@ -1,9 +1,21 @@
 """Sharing of passive infrastructure: tower locations, cable poles and ducts.
 
-A *tower location* is a connected group of sites each within ``colocation_tolerance_m`` of
-another in the group (single linkage): two operators' antennas on one mast are surveyed a few
-metres apart, and a chain of such sites is still one location. A location is shared when two
-or more operators use it.
+A *tower location* is a group of sites every two of which stand within
+``colocation_tolerance_m`` of each other: two operators' antennas on one mast are surveyed a few
+metres apart. A location is shared when two or more operators use it.
+
+The extent of a location is bounded: no two of its sites are farther apart than the tolerance.
+Chaining sites that are each within the tolerance of the next (single linkage) would not bound
+it: eight masts 25 m apart in a row would become one location 175 m long. The groups are those
+of complete-linkage clustering cut at the tolerance, computed only inside the connected groups
+of single linkage whose extent exceeds the tolerance (elsewhere the two agree), so the work stays
+that of one neighbour search. A larger tolerance only ever merges locations.
+
+Two ratios are reported, as the provinces' plans count sharing in two ways:
+``bts_site_sharing_ratio`` (the contract's) counts tower *locations* used by two or more
+operators among all locations; ``bts_station_sharing_ratio`` counts *sites* (stations) that stand
+at such a location among all sites. Three operators on one mast and one operator alone on another
+make one shared location of two (50 %) but three shared stations of four (75 %).
 """
 
 from __future__ import annotations
@@ -15,9 +27,11 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import shapely
+from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
+from scipy.spatial.distance import pdist
 
 from hatangso.coverage._groups import join_unique_per_group
 from hatangso.coverage.kpis import IndicatorValue
@@ -66,6 +80,14 @@ class TowerLocations:
             float(len(self.table)),
         )
 
+    @property
+    def station_indicator(self) -> IndicatorValue:
+        """``bts_station_sharing_ratio``: sites standing at a shared location / sites."""
+        shared = self.table["shared"].to_numpy(dtype=bool)[self.location]
+        return IndicatorValue(
+            "bts_station_sharing_ratio", float(shared.sum()), float(len(self.location))
+        )
+
 
 def tower_locations(sites: gpd.GeoDataFrame, *, tolerance_m: float) -> TowerLocations:
     """Group `sites` (metric CRS) into tower locations.
@@ -75,7 +97,7 @@ def tower_locations(sites: gpd.GeoDataFrame, *, tolerance_m: float) -> TowerLoca
     sites
         Points with ``site_id`` and ``operator``, in a projected CRS.
     tolerance_m
-        Sites closer than this (m) belong to the same location.
+        Largest distance (m) between two sites of one location.
 
     Returns
     -------
@@ -117,6 +139,7 @@ def tower_locations(sites: gpd.GeoDataFrame, *, tolerance_m: float) -> TowerLoca
         else coo_matrix((n, n))
     )
     _, labels = connected_components(graph, directed=False)
+    labels = _split_wide_groups(xy, labels, tolerance_m)
     # Number locations in order of their first site, so results do not depend on scipy's order.
     _, first = np.unique(labels, return_index=True)
     renumber = np.empty(labels.max() + 1, dtype=np.int64)
@@ -143,6 +166,41 @@ def tower_locations(sites: gpd.GeoDataFrame, *, tolerance_m: float) -> TowerLoca
     cy = np.bincount(location, weights=xy[:, 1], minlength=n_loc) / n_sites
     located = gpd.GeoDataFrame(table, geometry=shapely.points(cx, cy), crs=sites.crs)
     return TowerLocations(location, located)
+
+
+def _split_wide_groups(
+    xy: npt.NDArray[np.float64], labels: npt.NDArray[np.int32], tolerance_m: float
+) -> npt.NDArray[np.int64]:
+    """Split single-linkage groups wider than the tolerance by complete linkage.
+
+    A group whose bounding box has a diagonal within the tolerance has every pair of sites
+    within it, and stays whole; only the others (chains of masts, rare) are clustered one by
+    one.
+    """
+    n_groups = int(labels.max()) + 1
+    lo_x = np.full(n_groups, np.inf)
+    lo_y = np.full(n_groups, np.inf)
+    hi_x = np.full(n_groups, -np.inf)
+    hi_y = np.full(n_groups, -np.inf)
+    np.minimum.at(lo_x, labels, xy[:, 0])
+    np.minimum.at(lo_y, labels, xy[:, 1])
+    np.maximum.at(hi_x, labels, xy[:, 0])
+    np.maximum.at(hi_y, labels, xy[:, 1])
+    wide = np.flatnonzero(np.hypot(hi_x - lo_x, hi_y - lo_y) > tolerance_m)
+    if wide.size == 0:
+        return labels.astype(np.int64)
+    part = np.zeros(len(labels), dtype=np.int64)
+    order = np.argsort(labels, kind="stable")
+    bounds = np.searchsorted(labels[order], np.column_stack([wide, wide + 1]))
+    for start, stop in bounds:
+        members = order[start:stop]
+        distances = pdist(xy[members])
+        if distances.max() <= tolerance_m:
+            continue
+        tree = linkage(distances, method="complete")
+        part[members] = fcluster(tree, t=tolerance_m, criterion="distance")
+    _, split = np.unique(np.column_stack([labels, part]), axis=0, return_inverse=True)
+    return np.asarray(split, dtype=np.int64).ravel()
 
 
 def _operator_counts(operators: pd.Series) -> npt.NDArray[np.int64]:

@@ -237,11 +237,28 @@ def _table(scenario: Scenario, rows: Sequence[ReportRow], lang: str) -> list[lis
     return table
 
 
+def _definitions(rows: Sequence[ReportRow], lang: str) -> list[tuple[str, str]]:
+    """``(label, definition)`` of each geographic indicator of the report, in `lang`."""
+    out = []
+    for row in rows:
+        if row.section == "geo":
+            ind = INDICATORS[row.code]
+            if lang == "vi":
+                out.append((ind.label_vi, ind.definition_vi))
+            else:
+                out.append((ind.label_en, ind.definition_en))
+    return out
+
+
+_DEFINITIONS_HEADING = {"vi": "Định nghĩa chỉ tiêu", "en": "Definitions"}
+
+
 def write_xlsx(scenario: Scenario, rows: Sequence[ReportRow], path: Path) -> Path:
     """Write ``report.xlsx``: sheets ``Phụ lục`` (Vietnamese) and ``Appendix`` (English).
 
     Row 1 is the title, row 2 the description (and the generated-data warning), row 4 the
-    header, then section headings (I, II) and one row per indicator.
+    header, then section headings (I, II) and one row per indicator; below the table, the
+    definition of each geographic indicator.
     """
     book = Workbook()
     bold = Font(bold=True)
@@ -270,6 +287,12 @@ def write_xlsx(scenario: Scenario, rows: Sequence[ReportRow], path: Path) -> Pat
                     cell.number_format = "0.00"
                 if value in _MET[lang]:
                     cell.font = green if value == _MET[lang][0] else red
+        first = 4 + len(table) + 1
+        definitions = _definitions(rows, lang)
+        if definitions:
+            sheet.cell(row=first, column=1, value=_DEFINITIONS_HEADING[lang]).font = bold
+            for r, (label, text) in enumerate(definitions, start=first + 1):
+                sheet.cell(row=r, column=2, value=f"{label}: {text}")
         sheet.column_dimensions["B"].width = 62
         for c in range(3, len(table[0]) + 1):
             sheet.column_dimensions[get_column_letter(c)].width = 13
@@ -374,6 +397,14 @@ def _table_html(scenario: Scenario, rows: Sequence[ReportRow], lang: str) -> str
     return "".join(out)
 
 
+def _definitions_html(rows: Sequence[ReportRow], lang: str) -> str:
+    items = "".join(
+        f"<dt>{html.escape(label)}</dt><dd>{html.escape(text)}</dd>"
+        for label, text in _definitions(rows, lang)
+    )
+    return f"<h3>{_DEFINITIONS_HEADING[lang]}</h3><dl>{items}</dl>" if items else ""
+
+
 def write_html(
     scenario: Scenario, rows: Sequence[ReportRow], path: Path, *, map_href: str | None = None
 ) -> Path:
@@ -395,6 +426,7 @@ def write_html(
     if scenario.source:
         parts.append(f"<p><em>{html.escape(scenario.source)}</em></p>")
     parts.append("<h2>Phụ lục chỉ tiêu</h2>" + _table_html(scenario, rows, "vi"))
+    parts.append(_definitions_html(rows, "vi"))
     parts.append("<h2>Progress against targets</h2>")
     parts.append(
         '<p class="legend"><span style="color:#2171b5">━ computed / tính toán</span>'
@@ -410,6 +442,7 @@ def write_html(
     if gap_items:
         parts.append("<h2>Gaps to the targets</h2><ul>" + "".join(gap_items) + "</ul>")
     parts.append("<h2>Appendix (English)</h2>" + _table_html(scenario, rows, "en"))
+    parts.append(_definitions_html(rows, "en"))
     if map_href is not None:
         href = html.escape(map_href)
         parts.append(
