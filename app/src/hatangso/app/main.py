@@ -1,8 +1,13 @@
 """The hatangso web service: scenarios, KPIs, villages, maps, uploads (``hatangso serve``).
 
 Routes parse the request, call one function of the workspace or the engine and serialise the
-answer. Every :class:`~hatangso.geo.errors.HatangsoError` becomes a 422 answer here, in one
-handler, with the message that names the file, row, column and the fix.
+answer. Every :class:`~hatangso.geo.errors.HatangsoError` becomes a 4xx answer here, in one
+handler, with the message that names the file, row, column and the fix: 409 Conflict for an
+:class:`~hatangso.geo.errors.InfeasibleError` (the request is well formed, but the data as they
+stand cannot meet it: add candidates or lower the target), 422 for every other error (an input,
+configuration or CRS the user must correct). The body is ``{"detail": message, "problems":
+[{file, row, column, message, fix}, ...]}``, the list empty but for an
+:class:`~hatangso.geo.errors.InputError`.
 """
 
 from __future__ import annotations

@@ -513,8 +513,14 @@ def calibrate_sites(
         return sites
     unknown = set(calibration.by) - {"operator", "env"}
     if unknown:
-        raise ValueError(
-            f"site tables know operator and env only; the calibration groups by {sorted(unknown)}"
+        raise InputError(
+            Problem(
+                file="calibration",
+                column="by",
+                message="site tables know operator and env only; the calibration groups by "
+                f"{sorted(unknown)}",
+                fix="fit the calibration again grouped by operator and/or env",
+            )
         )
     keys = pd.DataFrame({"operator": sites.operator, "env": sites.env})
     reach: dict[str, FloatArray] = {}

@@ -23,6 +23,8 @@ import shapely
 from rasterio.transform import Affine
 from scipy import ndimage
 
+from hatangso.geo.errors import InputError, Problem
+
 __all__ = ["clusters_from_raster", "residential_clusters"]
 
 log = logging.getLogger(__name__)
@@ -104,7 +106,14 @@ def residential_clusters(
     if grid.ndim != 2:
         raise ValueError(f"the population raster must be 2-D, got shape {grid.shape}")
     if min_density_per_km2 < 0:
-        raise ValueError(f"min_density_per_km2 must be >= 0, got {min_density_per_km2}")
+        raise InputError(
+            Problem(
+                file="arguments",
+                column="min_density_per_km2",
+                message=f"min_density_per_km2 must be >= 0, got {min_density_per_km2}",
+                fix="give the density of a residential cell in people per km², 0 or more",
+            )
+        )
     if connectivity not in (4, 8):
         raise ValueError(f"connectivity must be 4 or 8, got {connectivity}")
     crs = pyproj.CRS.from_user_input(crs)

@@ -12,7 +12,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from hatangso.geo.errors import InputError, Problem
+from hatangso.geo.errors import ConfigError, Problem
 
 __all__ = ["CoverageConfig", "load_config"]
 
@@ -180,14 +180,14 @@ def load_config(path: str | Path | None) -> CoverageConfig:
 
     Raises
     ------
-    InputError
+    ConfigError
         Naming the file, the key and the fix, for every fault at once.
     """
     if path is None:
         return CoverageConfig()
     path = Path(path)
     if not path.exists():
-        raise InputError(
+        raise ConfigError(
             Problem(
                 file=path.name, message=f"no such file: {path}", fix="check the path of --config"
             )
@@ -195,7 +195,7 @@ def load_config(path: str | Path | None) -> CoverageConfig:
     try:
         data: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
-        raise InputError(
+        raise ConfigError(
             Problem(
                 file=path.name,
                 message=f"is not valid YAML ({exc})",
@@ -215,7 +215,7 @@ def load_config(path: str | Path | None) -> CoverageConfig:
 def parse_config(data: Any, *, source: str) -> CoverageConfig:
     """Validate a configuration mapping; errors name `source` and every bad key."""
     if not isinstance(data, dict):
-        raise InputError(
+        raise ConfigError(
             Problem(
                 file=source,
                 message="the configuration must be a mapping of sections",
@@ -225,7 +225,7 @@ def parse_config(data: Any, *, source: str) -> CoverageConfig:
     try:
         return CoverageConfig.model_validate(data)
     except ValidationError as exc:
-        raise InputError(
+        raise ConfigError(
             [
                 Problem(
                     file=source,

@@ -23,6 +23,7 @@ import numpy.typing as npt
 import shapely
 
 from hatangso.coverage.network import RoadNetwork, _as_xy, network_distance
+from hatangso.geo.errors import ConfigError, Problem
 
 __all__ = [
     "ftth_distance_m",
@@ -83,7 +84,14 @@ def ftth_distance_m(
     the roads, so it overstates fiber reach.
     """
     if not max_distance_m >= 0:  # also rejects NaN
-        raise ValueError(f"max_distance_m must be >= 0, not {max_distance_m}")
+        raise ConfigError(
+            Problem(
+                file="configuration",
+                column="ftth.max_distance_m",
+                message=f"max_distance_m must be >= 0, not {max_distance_m}",
+                fix="give the longest drop from an access point in metres, e.g. 500",
+            )
+        )
     targets = _as_xy("targets_xy", targets_xy)
     access_points = _as_xy("access_points_xy", access_points_xy)
     if access_points.shape[0] > 0:

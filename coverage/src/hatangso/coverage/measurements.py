@@ -40,7 +40,7 @@ from rasterio import features
 from rasterio.transform import Affine
 
 from hatangso.coverage._groups import join_unique_per_group
-from hatangso.geo.errors import InputError, Problem
+from hatangso.geo.errors import CRSError, InputError, Problem
 from hatangso.geo.schema import spec_for
 from hatangso.geo.text import fold_key, normalize_operator
 from hatangso.geo.validate import (
@@ -465,7 +465,10 @@ def aggregate_samples(
     )
     villages = villages.reset_index(drop=True)
     if villages.crs is None or not pyproj.CRS(villages.crs).equals(pyproj.CRS.from_epsg(4326)):
-        raise ValueError("aggregate_samples needs the villages in EPSG:4326")
+        raise CRSError(
+            "aggregate_samples needs the villages in EPSG:4326; reproject them first with "
+            "villages.to_crs(4326)"
+        )
     user_crs = crs if isinstance(crs, pyproj.CRS) or crs is None else _parse(crs)
     index = _village_index(villages)
     ops, techs = _Codes(), _Codes()

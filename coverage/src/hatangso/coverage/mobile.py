@@ -40,6 +40,7 @@ from scipy.spatial import cKDTree
 from hatangso.coverage import radio
 from hatangso.coverage._discarea import PolygonRings, polygon_rings, union_disc_area
 from hatangso.coverage._groups import join_unique_per_group
+from hatangso.geo.errors import ConfigError, Problem
 
 __all__ = [
     "PopulationCells",
@@ -566,7 +567,14 @@ def mobile_coverage(
                     checked > 0, (lit == checked).astype(float), point_cov[t].astype(float)
                 )
         else:
-            raise ValueError(f"unknown rule {rule!r}; expected point, area, population, official")
+            raise ConfigError(
+                Problem(
+                    file="configuration",
+                    column="mobile.rule",
+                    message=f"unknown rule {rule!r}",
+                    fix="use point, area, population or official",
+                )
+            )
     threshold = 1.0 if rule in ("point", "official") else min_share
     covered = {t: shares[t] >= threshold - 1e-12 for t in TECHS}
 

@@ -27,7 +27,7 @@ import scipy.sparse as sp
 import shapely
 from scipy.sparse.csgraph import dijkstra
 
-from hatangso.geo.errors import CRSError, InputError, Problem
+from hatangso.geo.errors import ConfigError, CRSError, InputError, Problem
 
 __all__ = ["RoadNetwork", "load_roads", "network_distance"]
 
@@ -325,7 +325,14 @@ def network_distance(
     array([330.,  inf])
     """
     if not max_distance_m >= 0:  # also rejects NaN
-        raise ValueError(f"max_distance_m must be >= 0, not {max_distance_m}")
+        raise ConfigError(
+            Problem(
+                file="configuration",
+                column="ftth.max_distance_m",
+                message=f"max_distance_m must be >= 0, not {max_distance_m}",
+                fix="give the longest route from an access point in metres, e.g. 500",
+            )
+        )
     sources = _as_xy("sources_xy", sources_xy)
     targets = _as_xy("targets_xy", targets_xy)
     result = np.full(targets.shape[0], np.inf)

@@ -38,6 +38,8 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
+from hatangso.geo.errors import InputError, Problem
+
 log = logging.getLogger(__name__)
 
 __all__ = [
@@ -95,7 +97,14 @@ def _require_positive(name: str, values: FloatArray, unit: str) -> None:
     bad = values <= 0  # NaN compares False and is let through
     if np.any(bad):
         shown = ", ".join(f"{v:g}" for v in np.unique(values[bad])[:5])
-        raise ValueError(f"{name} must be greater than 0 {unit}; got {shown}")
+        raise InputError(
+            Problem(
+                file="arguments",
+                column=name,
+                message=f"{name} must be greater than 0 {unit}; got {shown}",
+                fix=f"give {name} in {unit}, greater than 0",
+            )
+        )
 
 
 def _check_inputs(
@@ -118,7 +127,14 @@ def _check_inputs(
 
 def _check_env(env: str) -> None:
     if env not in ENVIRONMENTS:
-        raise ValueError(f"unknown env {env!r}; use one of {', '.join(ENVIRONMENTS)}")
+        raise InputError(
+            Problem(
+                file="arguments",
+                column="env",
+                message=f"unknown env {env!r}",
+                fix=f"use one of {', '.join(ENVIRONMENTS)}",
+            )
+        )
 
 
 def _env_codes(env: str | npt.ArrayLike) -> npt.NDArray[np.int8]:
@@ -129,8 +145,13 @@ def _env_codes(env: str | npt.ArrayLike) -> npt.NDArray[np.int8]:
         codes[names == name] = code
     if np.any(codes < 0):
         unknown = sorted({repr(v) for v in names[codes < 0].ravel().tolist()})
-        raise ValueError(
-            f"unknown env {', '.join(unknown[:5])}; use one of {', '.join(ENVIRONMENTS)}"
+        raise InputError(
+            Problem(
+                file="arguments",
+                column="env",
+                message=f"unknown env {', '.join(unknown[:5])}",
+                fix=f"use one of {', '.join(ENVIRONMENTS)}",
+            )
         )
     return codes
 
@@ -157,7 +178,7 @@ def free_space_loss(distance_m: npt.ArrayLike, freq_mhz: npt.ArrayLike) -> Float
 
     Raises
     ------
-    ValueError
+    InputError
         If a distance or frequency is not positive.
 
     Notes
@@ -255,6 +276,7 @@ def _env_correction(f_mhz: FloatArray, env: str) -> FloatArray | float:
 def _check_city(env: str, large_city: bool) -> None:
     _check_env(env)
     if large_city and env != "urban":
+        # Programmer error: no file, option or configuration key sets large_city.
         raise ValueError(
             f"large_city=True applies only to env='urban' (got env={env!r}); Hata's suburban "
             "and open-area corrections are defined on the medium-city urban loss"
@@ -294,9 +316,10 @@ def okumura_hata_loss(
 
     Raises
     ------
+    InputError
+        On a non-positive distance, frequency or height, or an unknown ``env``.
     ValueError
-        On a non-positive distance, frequency or height, an unknown ``env``, or
-        ``large_city=True`` with an ``env`` other than ``"urban"``.
+        On ``large_city=True`` with an ``env`` other than ``"urban"``.
 
     Notes
     -----
@@ -362,9 +385,10 @@ def cost231_hata_loss(
 
     Raises
     ------
+    InputError
+        On a non-positive distance, frequency or height, or an unknown ``env``.
     ValueError
-        On a non-positive distance, frequency or height, an unknown ``env``, or
-        ``large_city=True`` with an ``env`` other than ``"urban"``.
+        On ``large_city=True`` with an ``env`` other than ``"urban"``.
 
     Notes
     -----
@@ -490,7 +514,7 @@ def tr38901_rma_loss(
 
     Raises
     ------
-    ValueError
+    InputError
         On a non-positive distance, frequency, height, building height or street width.
 
     Notes
@@ -585,7 +609,7 @@ def tr38901_uma_loss(
 
     Raises
     ------
-    ValueError
+    InputError
         On a non-positive distance, frequency or height.
 
     Notes
@@ -710,7 +734,7 @@ def hata_loss(
 
     Raises
     ------
-    ValueError
+    InputError
         On a non-positive distance, frequency or height, or an unknown ``env``.
 
     Notes

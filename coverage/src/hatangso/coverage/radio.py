@@ -27,6 +27,7 @@ import pandas as pd
 import shapely
 
 from hatangso.coverage.propagation import ENVIRONMENTS, hata_loss
+from hatangso.geo.errors import ConfigError, InputError, Problem
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +157,14 @@ def _labels(name: str, values: npt.ArrayLike, default: str, allowed: tuple[str, 
             if name == "tech"
             else ""
         )
-        raise ValueError(f"unknown {name} for {shown}{more}; use one of {', '.join(allowed)}{hint}")
+        raise InputError(
+            Problem(
+                file="sites",
+                column=name,
+                message=f"unknown {name} for {shown}{more}",
+                fix=f"use one of {', '.join(allowed)}{hint}",
+            )
+        )
     return text.astype(np.str_)
 
 
@@ -165,6 +173,7 @@ def _per_site(name: str, values: npt.ArrayLike, n: int) -> FloatArray:
     try:
         return np.array(np.broadcast_to(arr, (n,)), dtype=np.float64)
     except ValueError:
+        # Programmer error: the per-site arrays come from one site table.
         raise ValueError(
             f"{name} has shape {arr.shape}; expected one value per site ({n})"
         ) from None
@@ -210,9 +219,11 @@ def resolve_site_radio(
 
     Raises
     ------
+    InputError
+        On an unknown technology or environment, a height or frequency that is not positive
+        or an infinite EIRP, naming the ``sites`` column.
     ValueError
-        On an unknown technology or environment, a height or frequency that is not positive,
-        or arrays whose lengths differ.
+        On arrays whose lengths differ (a programmer error).
 
     Notes
     -----
@@ -242,10 +253,25 @@ def resolve_site_radio(
         if np.any(bad):
             rows = np.flatnonzero(bad)
             shown = ", ".join(f"site {i}: {values[i]:g}" for i in rows[:5])
-            raise ValueError(f"{name} must be a positive number; got {shown}")
+            raise InputError(
+                Problem(
+                    file="sites",
+                    column=name,
+                    message=f"{name} must be a positive number; got {shown}",
+                    fix=f"give {name} in {'MHz' if name == 'freq_mhz' else 'metres'}, "
+                    "greater than 0, or leave it empty for the default",
+                )
+            )
     if not np.all(np.isfinite(eirp)):
         rows = np.flatnonzero(~np.isfinite(eirp))
-        raise ValueError(f"eirp_dbm must be finite; got infinity at sites {rows[:5].tolist()}")
+        raise InputError(
+            Problem(
+                file="sites",
+                column="eirp_dbm",
+                message=f"eirp_dbm must be finite; got infinity at sites {rows[:5].tolist()}",
+                fix="give the EIRP per resource element in dBm, or leave it empty for the default",
+            )
+        )
     return SiteRadio(tech=tech_s, env=env_s, height_m=height, eirp_dbm=eirp, freq_mhz=freq)
 
 
@@ -320,9 +346,23 @@ def _radius_lookup(
         pairs = sorted(
             {f"{t}/{e}" for t, e in zip(radio.tech[unknown], radio.env[unknown], strict=True)}
         )
-        raise ValueError(f"radius_m has no entry for {', '.join(pairs)}; add it to mobile.radius_m")
+        raise ConfigError(
+            Problem(
+                file="configuration",
+                column="mobile.radius_m",
+                message=f"radius_m has no entry for {', '.join(pairs)}",
+                fix="add it to mobile.radius_m",
+            )
+        )
     if np.any(reach < 0):
-        raise ValueError("radius_m values must be >= 0 m")
+        raise ConfigError(
+            Problem(
+                file="configuration",
+                column="mobile.radius_m",
+                message="radius_m values must be >= 0 m",
+                fix="give every radius in metres, 0 or more",
+            )
+        )
     return reach
 
 
@@ -392,9 +432,12 @@ def site_reach_m(
 
     Raises
     ------
-    ValueError
-        On an unknown model, technology or environment, a table without the entry a site
-        needs, a non-finite threshold, or the errors of :func:`resolve_site_radio`.
+    ConfigError
+        On an unknown model, a table without the entry a site needs or with a negative
+        radius, or a non-finite threshold, naming the configuration key.
+    InputError
+        On a handset height that is not positive, or the errors of
+        :func:`resolve_site_radio`.
 
     Notes
     -----
@@ -414,9 +457,14 @@ def site_reach_m(
     [1500.0, 2000.0]
     """
     if model not in ("radius", "hata"):
-        raise ValueError(
-            f"unknown model {model!r} for a site reach; use 'radius' or 'hata' (the 'terrain' "
-            "model computes coverage per raster cell, not a reach)"
+        raise ConfigError(
+            Problem(
+                file="configuration",
+                column="mobile.model",
+                message=f"unknown model {model!r} for a site reach",
+                fix="use 'radius' or 'hata' (the 'terrain' model computes coverage per raster "
+                "cell, not a reach)",
+            )
         )
     radio = resolve_site_radio(
         tech=tech, env=env, height_m=height_m, eirp_dbm=eirp_dbm, freq_mhz=freq_mhz
@@ -425,10 +473,23 @@ def site_reach_m(
         return _radius_lookup(radio, radius_m)
     threshold = _per_site("threshold_dbm", threshold_dbm, radio.tech.size)
     if not np.all(np.isfinite(threshold)):
-        raise ValueError("threshold_dbm must be a finite number of dBm")
+        raise ConfigError(
+            Problem(
+                file="configuration",
+                column="mobile.threshold_dbm",
+                message="threshold_dbm must be a finite number of dBm",
+                fix="give the RSRP a handset needs, e.g. -110",
+            )
+        )
     h_rx = np.float64(h_rx_m)
     if not h_rx > 0:
-        raise ValueError(f"h_rx_m must be greater than 0 m; got {h_rx_m:g}")
+        raise InputError(
+            Problem(
+                file="arguments",
+                message=f"h_rx_m must be greater than 0 m; got {h_rx_m:g}",
+                fix="give the handset height in metres, e.g. 1.5",
+            )
+        )
     return _hata_reach(radio, threshold, np.full(radio.tech.shape, h_rx))
 
 
@@ -474,7 +535,14 @@ def bearing_deg(
 
 def _check_beamwidth(beamwidth: FloatArray) -> None:
     if np.any(beamwidth <= 0):
-        raise ValueError("beamwidth_deg must be greater than 0 (NaN for an omni site)")
+        raise InputError(
+            Problem(
+                file="sites",
+                column="beamwidth_deg",
+                message="beamwidth_deg must be greater than 0",
+                fix="give the sector's beamwidth in degrees, or leave it empty for an omni site",
+            )
+        )
 
 
 def in_beam(
@@ -499,7 +567,7 @@ def in_beam(
 
     Raises
     ------
-    ValueError
+    InputError
         If a beamwidth is 0 or negative.
 
     Notes
@@ -580,6 +648,7 @@ def footprints(
     [1.0, 0.25]
     """
     if segments < 4:
+        # Programmer error: no file, option or configuration key sets the segments.
         raise ValueError(f"segments must be at least 4; got {segments}")
     xs = np.atleast_1d(np.asarray(x, dtype=np.float64))
     n = xs.size
@@ -588,6 +657,7 @@ def footprints(
     azimuth = _per_site("azimuth_deg", azimuth_deg, n)
     width = _per_site("beamwidth_deg", beamwidth_deg, n)
     if np.any(reach < 0):
+        # Programmer error: reaches come from site_reach_m, never negative.
         raise ValueError("reach_m must be >= 0 m (0 or NaN for no footprint)")
     _check_beamwidth(width)
 

@@ -53,7 +53,7 @@ from hatangso.coverage import itm as _itm
 from hatangso.coverage.itm import itm_check_p2p, itm_p2p_core_unchecked, itm_p2p_loss
 from hatangso.coverage.radio import DEFAULT_EIRP_DBM, DEFAULT_FREQ_MHZ, DEFAULT_HEIGHT_M
 from hatangso.coverage.rasters import Raster, polygonize, sample_points, write_cog, zonal_shares
-from hatangso.geo.errors import CRSError, InputError, Problem
+from hatangso.geo.errors import ConfigError, CRSError, InputError, Problem
 
 __all__ = [
     "EARTH_RADIUS_M",
@@ -1121,7 +1121,13 @@ def _grid(dem: Raster) -> tuple[float, float, float, float]:
             "read_dem(..., dst_crs=<projected CRS>)"
         )
     if min(dem.shape) < 2:
-        raise ValueError(f"the DEM needs at least 2 x 2 cells, got {dem.shape}")
+        raise InputError(
+            Problem(
+                file="DEM",
+                message=f"the DEM needs at least 2 x 2 cells, got {dem.shape}",
+                fix="give a DEM (--dem) that covers the area with at least 2 x 2 cells",
+            )
+        )
     left, _, _, top = dem.bounds
     dx, dy = dem.res
     return left, top, dx, dy
@@ -1209,7 +1215,14 @@ def _site_loss(
         if fallbacks:
             log.debug("ITM: %d cells took free-space loss (too close or ITM error)", fallbacks)
     else:
-        raise ValueError(f"unknown terrain model {model!r}; use 'los' or 'itm'")
+        raise ConfigError(
+            Problem(
+                file="configuration",
+                column="terrain.method",
+                message=f"unknown terrain model {model!r}",
+                fix="use 'los' or 'itm'",
+            )
+        )
     return _SiteLoss(r0=r0, c0=c0, loss_db=loss)
 
 
@@ -1354,7 +1367,14 @@ def site_loss_at(
                            float(radius_m), step, float(h_tx_m), float(h_rx_m),
                            float(freq_mhz), params)  # fmt: skip
     else:
-        raise ValueError(f"unknown terrain model {model!r}; use 'los' or 'itm'")
+        raise ConfigError(
+            Problem(
+                file="configuration",
+                column="terrain.method",
+                message=f"unknown terrain model {model!r}",
+                fix="use 'los' or 'itm'",
+            )
+        )
     return loss.astype(np.float64)
 
 
@@ -1806,9 +1826,24 @@ def judge_villages(
     :func:`hatangso.coverage.rasters.sample_points`.
     """
     if rule not in ("point", "area", "population"):
-        raise ValueError(f"unknown village rule {rule!r}; use point, area or population")
+        raise ConfigError(
+            Problem(
+                file="configuration",
+                column="mobile.rule",
+                message=f"unknown village rule {rule!r}",
+                fix="use point, area or population",
+            )
+        )
     if rule == "population" and population is None:
-        raise ValueError("rule='population' needs the population grid")
+        raise ConfigError(
+            Problem(
+                file="configuration",
+                column="mobile.rule",
+                message="rule='population' needs the population grid",
+                fix="pass the population raster (--population F.tif) or choose the point or "
+                "area rule",
+            )
+        )
     grid = coverage.best_dbm
 
     def share(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:

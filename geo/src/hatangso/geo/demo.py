@@ -54,6 +54,8 @@ from scipy import ndimage, sparse
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
+from hatangso.geo.errors import InputError, Problem
+
 __all__ = ["PROVINCE", "DemoFiles", "PlaceFiles", "generate_demo", "generate_place"]
 
 log = logging.getLogger(__name__)
@@ -554,7 +556,14 @@ def _pair_site(
     town_d = np.hypot(p[:, None, 0] - towns[None, :, 0], p[:, None, 1] - towns[None, :, 1]).min(1)
     pick = int(np.argmax(np.where(ok, town_d, -1.0)))
     if not ok[pick]:
-        raise RuntimeError("no place for the river-crossing village pair; try another seed")
+        raise InputError(
+            Problem(
+                file="options",
+                column="seed",
+                message="no place for the river-crossing village pair in this seed's province",
+                fix="try another seed",
+            )
+        )
     if a_east[pick]:
         return a[pick], b[pick]
     return b[pick], a[pick]
@@ -622,7 +631,7 @@ def _village_cells(xy: F64, commune: I64, communes: npt.NDArray[Any]) -> npt.NDA
     diagrams = shapely.voronoi_polygons(multipoints, extend_to=communes[present], ordered=True)
     cells, which = shapely.get_parts(diagrams, return_index=True)
     if len(cells) != len(xy):
-        raise RuntimeError("a commune's Voronoi diagram lost a village")
+        raise RuntimeError("a commune's Voronoi diagram lost a village")  # a generator bug
     clipped = shapely.intersection(cells, communes[present][which])
     polygons = np.empty(len(xy), dtype=object)
     polygons[order] = clipped
@@ -1001,7 +1010,7 @@ def _attach(
     crosses[river_pieces.query(spur, predicate="intersects")[0]] = True
     ok &= ~crosses.reshape(cand.shape)
     if not ok.any(axis=1).all():
-        raise RuntimeError("a village has no road-grid node on its bank within 5 cells")
+        raise RuntimeError("a village has no road-grid node on its bank within 5 cells")  # a bug
     return np.asarray(
         cand[np.arange(len(points)), np.argmin(np.where(ok, dist, np.inf), 1)], np.int64
     )
@@ -1894,7 +1903,7 @@ def generate_demo(out_dir: str | Path, *, seed: int = 2023, n_villages: int = 13
 
     Raises
     ------
-    ValueError
+    InputError
         If `n_villages` is below 200 or `seed` is negative.
 
     Notes
@@ -1933,9 +1942,23 @@ def generate_demo(out_dir: str | Path, *, seed: int = 2023, n_villages: int = 13
     200
     """
     if n_villages < 200:
-        raise ValueError(f"n_villages must be at least 200, got {n_villages}")
+        raise InputError(
+            Problem(
+                file="options",
+                column="n_villages",
+                message=f"n_villages must be at least 200, got {n_villages}",
+                fix="ask for 200 villages or more",
+            )
+        )
     if seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed}")
+        raise InputError(
+            Problem(
+                file="options",
+                column="seed",
+                message=f"seed must be a non-negative integer, got {seed}",
+                fix="give --seed 0 or more",
+            )
+        )
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
     timer = time.perf_counter()
@@ -2274,7 +2297,14 @@ def generate_place(
     villages = frames["villages"]
     if keep_villages is not None:
         if keep_villages < 1:
-            raise ValueError(f"keep_villages must be at least 1, got {keep_villages}")
+            raise InputError(
+                Problem(
+                    file="options",
+                    column="keep_villages",
+                    message=f"keep_villages must be at least 1, got {keep_villages}",
+                    fix="keep 1 village or more, or leave keep_villages out to keep them all",
+                )
+            )
         centres = villages[["centre_lon", "centre_lat"]].to_numpy(dtype=float)
         tree = cKDTree(centres)
         _, first = tree.query([_LON0, _LAT0])

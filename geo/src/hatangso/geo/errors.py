@@ -3,7 +3,11 @@
 Every error a user can cause derives from :class:`HatangsoError`. Input problems are also
 ``ValueError`` and infeasible plans ``RuntimeError``, as rasterio pairs its errors with the
 built-in ones, so callers can catch either. The command line maps :class:`HatangsoError` to exit
-code 2; the service maps it to a 4xx answer.
+code 2; the service maps it to a 4xx answer (409 for :class:`InfeasibleError`, 422 otherwise).
+
+A bare ``ValueError`` or ``RuntimeError`` in library code means a programmer error: an internal
+invariant, or arrays the code itself built that do not fit together. It reaches the command line
+as exit 1 (a bug) and the service as 500. ``tests/test_errors.py`` keeps the list of them.
 
 :class:`InputError` carries every :class:`Problem` found in one file, so that a user fixes them
 all in one go rather than one per run.
@@ -16,6 +20,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "CRSError",
+    "ConfigError",
     "HatangsoError",
     "InfeasibleError",
     "InputError",
@@ -76,6 +81,16 @@ class InputError(HatangsoError, ValueError):
         if not self.problems:
             raise ValueError("InputError needs at least one problem")
         super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class ConfigError(InputError):
+    """A configuration value cannot be used as given.
+
+    The value comes from a configuration or scenario file, a command-line option or the
+    keyword of an engine function that mirrors one; each :class:`Problem` names the file (or
+    ``"configuration"`` / ``"options"`` when there is none) and, in ``column``, the dotted key
+    or the option.
+    """
 
 
 class CRSError(HatangsoError, ValueError):

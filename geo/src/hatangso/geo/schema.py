@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from hatangso.geo.errors import InputError, Problem
+
 __all__ = [
     "KINDS",
     "OPERATORS",
@@ -401,12 +403,18 @@ def spec_for(kind: str) -> LayerSpec:
 
     Raises
     ------
-    KeyError
+    InputError
         If `kind` is unknown.
     """
     key = kind.replace("_", "-")
     if key not in _SPECS:
-        raise KeyError(f"unknown input kind {kind!r}; expected one of {', '.join(KINDS)}")
+        raise InputError(
+            Problem(
+                file="KIND",
+                message=f"unknown input kind {kind!r}",
+                fix=f"use one of {', '.join(KINDS)}",
+            )
+        )
     return _SPECS[key]
 
 
