@@ -269,6 +269,18 @@ def test_a_row_of_masts_25_m_apart_is_not_one_location() -> None:
     assert width.max() <= 30.0
 
 
+def test_a_station_counts_once_whatever_its_sectors() -> None:
+    # Viettel's three sectors and VNPT's one at one mast, MobiFone's two sectors alone 2 km
+    # away: stations (Viettel, VNPT) shared and (MobiFone) alone, 2 of 3; locations 1 of 2.
+    sites = _site_points(
+        [0, 0, 0, 4, 2000, 2000], ["Viettel", "Viettel", "Viettel", "VNPT", "MobiFone", "MobiFone"]
+    )
+    located = tower_locations(sites, tolerance_m=30)
+    station = located.station_indicator
+    assert (station.numerator, station.denominator) == (2.0, 3.0)
+    assert (located.indicator.numerator, located.indicator.denominator) == (1.0, 2.0)
+
+
 def test_station_and_location_sharing_ratios() -> None:
     # Three operators on one mast, one operator alone on another 2 km away: one shared
     # location of two (50 %), three shared stations of four (75 %).
@@ -284,8 +296,9 @@ def test_station_and_location_sharing_ratios() -> None:
 
 def test_larger_tolerance_can_lower_the_ratio_of_locations() -> None:
     # Locations A (0/10 m, shared), B (100/110 m, shared), C (5 km, alone): 2 of 3 shared.
-    # At 110 m of tolerance (A and B's widest pair, 0 to 110 m) they merge: 1 of 2. The ratio of locations is not monotone in
-    # the tolerance; the share of sites at shared locations is (4/5 both times).
+    # At 110 m of tolerance (A and B's widest pair, 0 to 110 m) they merge: 1 of 2. The ratio
+    # of locations is not monotone in the tolerance; the share of sites at shared locations is
+    # (4/5 both times).
     sites = _site_points(
         [0, 10, 100, 110, 5000], ["Viettel", "VNPT", "Viettel", "VNPT", "MobiFone"]
     )

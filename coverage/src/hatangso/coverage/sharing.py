@@ -13,9 +13,10 @@ that of one neighbour search. A larger tolerance only ever merges locations.
 
 Two ratios are reported, as the provinces' plans count sharing in two ways:
 ``bts_site_sharing_ratio`` (the contract's) counts tower *locations* used by two or more
-operators among all locations; ``bts_station_sharing_ratio`` counts *sites* (stations) that stand
-at such a location among all sites. Three operators on one mast and one operator alone on another
-make one shared location of two (50 %) but three shared stations of four (75 %).
+operators among all locations; ``bts_station_sharing_ratio`` counts *stations* (one operator's
+equipment at one location, however many sector rows it has) that stand at such a location among
+all stations. Three operators on one mast and one operator alone on another make one shared
+location of two (50 %) but three shared stations of four (75 %).
 """
 
 from __future__ import annotations
@@ -82,10 +83,18 @@ class TowerLocations:
 
     @property
     def station_indicator(self) -> IndicatorValue:
-        """``bts_station_sharing_ratio``: sites standing at a shared location / sites."""
-        shared = self.table["shared"].to_numpy(dtype=bool)[self.location]
+        """``bts_station_sharing_ratio``: stations at a shared location / stations.
+
+        A station is one operator's equipment at one tower location: the rows of its sectors
+        (or carriers) count once.
+        """
+        table = self.table
+        n_operators = table["n_operators"].to_numpy(dtype=np.int64)
+        shared = table["shared"].to_numpy(dtype=bool)
         return IndicatorValue(
-            "bts_station_sharing_ratio", float(shared.sum()), float(len(self.location))
+            "bts_station_sharing_ratio",
+            float(n_operators[shared].sum()),
+            float(n_operators.sum()),
         )
 
 
