@@ -145,6 +145,31 @@ def test_upload_then_coverage_then_plan(keyed: TestClient, key: dict[str, str]) 
     assert bad.status_code == 422
 
 
+def test_plan_configuration_is_validated_and_used(
+    keyed: TestClient, key: dict[str, str], demo_workspace: Path
+) -> None:
+    data = json.dumps(_VILLAGES).encode("utf-8")
+    assert _post(keyed, "up-cfg", "villages", "v.geojson", data, headers=key).status_code == 200
+    sites = _post(keyed, "up-cfg", "sites", "s.csv", _SITES_CSV.encode(), headers=key)
+    assert sites.status_code == 200
+    assert keyed.post("/api/scenarios/up-cfg/coverage", headers=key, json={}).status_code == 200
+
+    def plan(config: dict[str, object]):  # type: ignore[no-untyped-def]
+        request = {"operator": "VNPT", "budget": 1, "config": config}
+        return keyed.post("/api/scenarios/up-cfg/plans", headers=key, json=request)
+
+    # The configuration's new-tower cost prices the one site that covers B.
+    priced = plan({"siting": {"costs": {"new_tower": 2.5}}})
+    assert priced.status_code == 200, priced.text
+    assert priced.json()["plan"]["cost"] == 2.5
+    # A bad key is refused naming it; an exclusion file is never read from the server's disk.
+    bad = plan({"mobile": {"rule": "x"}})
+    assert bad.status_code == 422 and "mobile.rule" in bad.text
+    excluded = plan({"siting": {"exclusion": "/etc/hosts"}})
+    assert excluded.status_code == 422 and "siting.exclusion" in excluded.text
+    assert not list((demo_workspace / "up-cfg").rglob("*.yaml"))
+
+
 def test_coverage_without_villages_is_422(keyed: TestClient, key: dict[str, str]) -> None:
     assert (
         _post(keyed, "up-nov", "sites", "s.csv", _SITES_CSV.encode(), headers=key).status_code

@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # the real names for type checkers and IDEs; at run time, __g
     from .config import CoverageConfig, load_config
     from .engine import Assessment, CoverageInputs, assess
     from .kpis import INDICATORS, IndicatorValue
+    from .planning import PlanResult, plan
 
 _EXPORTS = {
     "CoverageConfig": "config",
@@ -23,6 +24,8 @@ _EXPORTS = {
     "assess": "engine",
     "INDICATORS": "kpis",
     "IndicatorValue": "kpis",
+    "PlanResult": "planning",
+    "plan": "planning",
 }
 
 __all__ = [
@@ -31,8 +34,10 @@ __all__ = [
     "CoverageConfig",
     "CoverageInputs",
     "IndicatorValue",
+    "PlanResult",
     "assess",
     "load_config",
+    "plan",
 ]
 
 

@@ -27,7 +27,14 @@ from hatangso.coverage.terrain import CoverageRasters
 from hatangso.geo.crs import metric_crs
 from hatangso.geo.errors import InputError, Problem
 
-__all__ = ["ADMIN_LEVELS", "Assessment", "CoverageInputs", "assess"]
+__all__ = [
+    "ADMIN_LEVELS",
+    "Assessment",
+    "CoverageInputs",
+    "VillagePoints",
+    "assess",
+    "village_points",
+]
 
 log = logging.getLogger(__name__)
 
@@ -119,55 +126,116 @@ def _xy(frame: gpd.GeoDataFrame, crs: pyproj.CRS) -> npt.NDArray[np.float64]:
     return np.column_stack([np.asarray(x, dtype=float), np.asarray(y, dtype=float)])
 
 
-def _centres(
-    villages: gpd.GeoDataFrame, rep_xy: npt.NDArray[np.float64], crs: pyproj.CRS
-) -> npt.NDArray[np.float64]:
-    """Village centres (cultural house) in the metric CRS; representative points stand in."""
-    xy = rep_xy.copy()
+@dataclass(frozen=True)
+class VillagePoints:
+    """The points at which the coverage rules look at each village, in a metric CRS.
+
+    Attributes
+    ----------
+    crs
+        The metric CRS of every array.
+    rep_xy
+        ``(n, 2)``: a point on the surface of each village (row order of the villages).
+    centres_xy
+        ``(n, 2)``: each village's centre (``centre_lon``/``centre_lat``, the cultural house);
+        the representative point where none is given.
+    settlement_village
+        ``(m,)``: the row of the village each residential cluster belongs to (by its
+        ``village_id``, else the village polygon holding it), -1 for none.
+    settlement_xy
+        ``(m, 2)``: a point on the surface of each residential cluster.
+    """
+
+    crs: pyproj.CRS
+    rep_xy: npt.NDArray[np.float64]
+    centres_xy: npt.NDArray[np.float64]
+    settlement_village: npt.NDArray[np.int64]
+    settlement_xy: npt.NDArray[np.float64]
+
+    def official(
+        self,
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """(village row, x, y) of every village's centre and of the clusters that belong to one.
+
+        These are the points the ``official`` rule checks: a village is covered when all of
+        them are.
+        """
+        keep = self.settlement_village >= 0
+        n = len(self.rep_xy)
+        return (
+            np.concatenate([np.arange(n, dtype=np.int64), self.settlement_village[keep]]),
+            np.concatenate([self.centres_xy[:, 0], self.settlement_xy[keep, 0]]),
+            np.concatenate([self.centres_xy[:, 1], self.settlement_xy[keep, 1]]),
+        )
+
+
+def village_points(
+    villages: gpd.GeoDataFrame,
+    crs: pyproj.CRS,
+    *,
+    settlements: gpd.GeoDataFrame | None = None,
+) -> VillagePoints:
+    """Return the points the coverage rules check in each village, in `crs`.
+
+    Parameters
+    ----------
+    villages
+        Clean villages (EPSG:4326, index ``0 .. n-1``); optional float ``centre_lon`` and
+        ``centre_lat`` (NaN where unknown).
+    crs
+        The run's metric CRS.
+    settlements
+        Clean residential clusters (EPSG:4326), optional ``village_id``.
+
+    Returns
+    -------
+    VillagePoints
+
+    Notes
+    -----
+    The centre columns are read as floats, not coerced: validation (:mod:`hatangso.geo.validate`)
+    has already parsed them, blanks to NaN and faulty values refused with their row. A value
+    that is still not a number comes from code that skipped validation, and coercing it to NaN
+    would silently move the point the ``official`` rule checks to the representative point;
+    it fails loudly instead. Missing values of a nullable column read as NaN.
+    """
+    rep_xy = _xy(villages, crs)
+    centres = rep_xy.copy()
     if "centre_lon" in villages and "centre_lat" in villages:
-        lon = villages["centre_lon"].to_numpy(dtype=float)
-        lat = villages["centre_lat"].to_numpy(dtype=float)
+        lon = villages["centre_lon"].to_numpy(dtype=float, na_value=np.nan)
+        lat = villages["centre_lat"].to_numpy(dtype=float, na_value=np.nan)
         given = ~(np.isnan(lon) | np.isnan(lat))
         if given.any():
             t = pyproj.Transformer.from_crs(4326, crs, always_xy=True)
             cx, cy = t.transform(lon[given], lat[given])
-            xy[given, 0], xy[given, 1] = cx, cy
-    return xy
-
-
-def _official_points(
-    villages: gpd.GeoDataFrame,
-    centres: npt.NDArray[np.float64],
-    settlements: gpd.GeoDataFrame | None,
-    crs: pyproj.CRS,
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """(village index, x, y) of each village's centre and residential clusters."""
-    n = len(villages)
-    v = [np.arange(n, dtype=np.int64)]
-    xs = [centres[:, 0]]
-    ys = [centres[:, 1]]
-    if settlements is not None and len(settlements):
-        sxy = _xy(settlements, crs)
-        owner = np.full(len(settlements), -1, dtype=np.int64)
-        if "village_id" in settlements and settlements["village_id"].notna().any():
-            lookup = pd.Series(np.arange(n), index=villages["village_id"].astype(str))
-            ids = settlements["village_id"].astype("string")
-            known = ids.isin(lookup.index).fillna(False).to_numpy(dtype=bool)
-            owner[known] = lookup.loc[ids[known].to_numpy(dtype=str)].to_numpy()
-        loose = owner < 0
-        if loose.any():
-            # Clusters without a village id belong to the village polygon that holds them.
-            geoms = np.asarray(settlements.geometry.array, dtype=object)[loose]
-            hit_p, hit_v = villages.sindex.query(
-                shapely.point_on_surface(geoms), predicate="within"
-            )
-            idx = np.flatnonzero(loose)
-            owner[idx[hit_p]] = hit_v
-        keep = owner >= 0
-        v.append(owner[keep])
-        xs.append(sxy[keep, 0])
-        ys.append(sxy[keep, 1])
-    return np.concatenate(v), np.concatenate(xs), np.concatenate(ys)
+            centres[given, 0], centres[given, 1] = cx, cy
+    if settlements is None or not len(settlements):
+        return VillagePoints(
+            crs=crs,
+            rep_xy=rep_xy,
+            centres_xy=centres,
+            settlement_village=np.empty(0, dtype=np.int64),
+            settlement_xy=np.empty((0, 2)),
+        )
+    owner = np.full(len(settlements), -1, dtype=np.int64)
+    if "village_id" in settlements:
+        lookup = pd.Series(np.arange(len(villages)), index=villages["village_id"].astype(str))
+        ids = settlements["village_id"].astype("string")
+        known = ids.isin(lookup.index).fillna(False).to_numpy(dtype=bool)
+        owner[known] = lookup.loc[ids[known].to_numpy(dtype=str)].to_numpy()
+    loose = np.flatnonzero(owner < 0)
+    if loose.size:
+        # Clusters without a known village id belong to the village polygon that holds them.
+        geoms = np.asarray(settlements.geometry.array, dtype=object)[loose]
+        hit_p, hit_v = villages.sindex.query(shapely.point_on_surface(geoms), predicate="within")
+        owner[loose[hit_p]] = hit_v
+    return VillagePoints(
+        crs=crs,
+        rep_xy=rep_xy,
+        centres_xy=centres,
+        settlement_village=owner,
+        settlement_xy=_xy(settlements, crs),
+    )
 
 
 def assess(
@@ -198,8 +266,12 @@ def assess(
     step = progress or (lambda _name: None)
     villages = inputs.villages.reset_index(drop=True)
     crs = metric_crs(tuple(villages.total_bounds))
-    rep_xy = _xy(villages, crs)
-    centres = _centres(villages, rep_xy, crs)
+    points = village_points(
+        villages,
+        crs,
+        settlements=inputs.settlements if config.mobile.rule == "official" else None,
+    )
+    rep_xy, centres = points.rep_xy, points.centres_xy
     columns: dict[str, object] = {}
     values: list[IndicatorValue] = []
     notes: list[str] = []
@@ -239,7 +311,7 @@ def assess(
             cells = mobile.population_cells(villages, str(inputs.population), to_crs=crs)
         official = None
         if mcfg.rule == "official":
-            official = _official_points(villages, centres, inputs.settlements, crs)
+            official = points.official()
         # Polygons are projected only for the rules that measure their area.
         shaped = villages.to_crs(crs) if mcfg.rule in ("area", "population") else villages
         if model == "terrain":

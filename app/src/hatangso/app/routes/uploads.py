@@ -290,9 +290,9 @@ def create_plan(
     """
     import json
 
-    import yaml
-
-    from hatangso.scenarios.plan_job import run_plan
+    from hatangso.coverage.config import parse_config
+    from hatangso.coverage.planning import plan
+    from hatangso.scenarios.job import InputFiles, load_inputs
 
     villages = workspace.layer_path(name, "villages")
     sites = workspace.layer_path(name, "sites")
@@ -307,25 +307,27 @@ def create_plan(
     plan_id = "".join(
         c if c.isalnum() or c in "-_" else "-" for c in f"{request.operator.lower()}-{stamp}"
     )[:80]
-    with workspace.scratch(name) as tmp:
-        config_path = None
-        if request.config:
-            config_path = tmp / "config.yaml"
-            config_path.write_text(yaml.safe_dump(request.config), encoding="utf-8")
-        result = run_plan(
-            villages=villages,
-            sites=sites,
-            operator=request.operator,
-            budget=request.budget,
-            target=request.target,
-            out_dir=tmp / "plan",
-            dem=dem if dem is not None and dem.is_file() else None,
-            config=config_path,
-            scope=request.scope,
-            method=request.method,
-            settlements=workspace.layer_path(name, "settlements"),
+    config = parse_config(request.config or {}, source="config")
+    layers = load_inputs(
+        InputFiles(
+            villages=villages, sites=sites, settlements=workspace.layer_path(name, "settlements")
         )
-        collection = json.loads(result.files["plan_geojson"].read_text(encoding="utf-8"))
+    )
+    result = plan(
+        gpd.GeoDataFrame(layers["villages"].frame),
+        gpd.GeoDataFrame(layers["sites"].frame),
+        operator=request.operator,
+        config=config,
+        budget=request.budget,
+        target=request.target,
+        scope=request.scope,
+        method=request.method,
+        settlements=(
+            gpd.GeoDataFrame(layers["settlements"].frame) if "settlements" in layers else None
+        ),
+        dem=dem if dem is not None and dem.is_file() else None,
+    )
+    collection = result.features()
     document = {**collection, "plan": {"id": plan_id, **result.document}}
     text = json.dumps(document, ensure_ascii=False)
     atomic_write(
