@@ -42,9 +42,23 @@ def _setup_logging(verbose: bool) -> None:
     logging.getLogger("hatangso").setLevel(logging.INFO if verbose else logging.WARNING)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        out.print(f"hatangso {version('hatangso')}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Say more.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=_print_version, is_eager=True
+        ),
+    ] = False,
 ) -> None:
     _setup_logging(verbose)
 
@@ -447,8 +461,9 @@ def demo(
 
 def main() -> None:
     """Run the command line; map user errors to exit 2 and bugs to exit 1."""
+    args = sys.argv[1:] or ["--help"]  # `hatangso` alone: the help, and exit 0
     try:
-        app(standalone_mode=False)
+        app(args=args, prog_name="hatangso", standalone_mode=False)
     except HatangsoError as exc:
         err.print(f"error: {exc}", markup=False)
         sys.exit(2)
@@ -457,12 +472,17 @@ def main() -> None:
     except typer.Abort:
         err.print("aborted")
         sys.exit(1)
-    except Exception as exc:  # click's usage errors carry their own exit code (2)
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show(file=sys.stderr)
-            sys.exit(exc.exit_code)
+    except typer.TyperException as exc:
+        # A usage mistake (unknown command or option, missing or mistyped value): click's
+        # exception, which typer vendors, prints the usage and the problem, and exits 2.
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show(file=sys.stderr)
+            sys.exit(int(getattr(exc, "exit_code", 2)))
+        err.print_exception()
+        err.print("error: an internal error occurred (a bug in hatangso); please report it")
+        sys.exit(1)
+    except Exception:
         err.print_exception()
         err.print("error: an internal error occurred (a bug in hatangso); please report it")
         sys.exit(1)
