@@ -24,6 +24,7 @@ from hatangso.coverage.calibration import Calibration, calibrate_sites
 from hatangso.coverage.config import CoverageConfig
 from hatangso.coverage.kpis import INDICATORS, IndicatorValue, village_indicators
 from hatangso.coverage.terrain import CoverageRasters
+from hatangso.coverage.villages import VillagePoints, representative_xy, village_points
 from hatangso.geo.crs import metric_crs
 from hatangso.geo.errors import InputError, Problem
 
@@ -105,71 +106,6 @@ class Assessment:
         )
 
 
-def _xy(frame: gpd.GeoDataFrame, crs: pyproj.CRS) -> npt.NDArray[np.float64]:
-    """Return representative points of `frame` (EPSG:4326) in the metric CRS.
-
-    Points are taken on the surface in lon/lat and only they are projected: a point inside a
-    village stays inside it under the (continuous) projection, and projecting 100,000 points
-    costs a fraction of projecting 100,000 polygons.
-    """
-    geoms = np.asarray(frame.geometry.array, dtype=object)
-    pts = shapely.point_on_surface(geoms)
-    t = pyproj.Transformer.from_crs(frame.crs, crs, always_xy=True)
-    x, y = t.transform(shapely.get_x(pts), shapely.get_y(pts))
-    return np.column_stack([np.asarray(x, dtype=float), np.asarray(y, dtype=float)])
-
-
-def _centres(
-    villages: gpd.GeoDataFrame, rep_xy: npt.NDArray[np.float64], crs: pyproj.CRS
-) -> npt.NDArray[np.float64]:
-    """Village centres (cultural house) in the metric CRS; representative points stand in."""
-    xy = rep_xy.copy()
-    if "centre_lon" in villages and "centre_lat" in villages:
-        lon = villages["centre_lon"].to_numpy(dtype=float)
-        lat = villages["centre_lat"].to_numpy(dtype=float)
-        given = ~(np.isnan(lon) | np.isnan(lat))
-        if given.any():
-            t = pyproj.Transformer.from_crs(4326, crs, always_xy=True)
-            cx, cy = t.transform(lon[given], lat[given])
-            xy[given, 0], xy[given, 1] = cx, cy
-    return xy
-
-
-def _official_points(
-    villages: gpd.GeoDataFrame,
-    centres: npt.NDArray[np.float64],
-    settlements: gpd.GeoDataFrame | None,
-    crs: pyproj.CRS,
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """(village index, x, y) of each village's centre and residential clusters."""
-    n = len(villages)
-    v = [np.arange(n, dtype=np.int64)]
-    xs = [centres[:, 0]]
-    ys = [centres[:, 1]]
-    if settlements is not None and len(settlements):
-        sxy = _xy(settlements, crs)
-        owner = np.full(len(settlements), -1, dtype=np.int64)
-        if "village_id" in settlements and settlements["village_id"].notna().any():
-            lookup = pd.Series(np.arange(n), index=villages["village_id"].astype(str))
-            ids = settlements["village_id"].astype("string")
-            known = ids.isin(lookup.index).fillna(False).to_numpy(dtype=bool)
-            owner[known] = lookup.loc[ids[known].to_numpy(dtype=str)].to_numpy()
-        loose = owner < 0
-        if loose.any():
-            # Clusters without a village id belong to the village polygon that holds them.
-            geoms = np.asarray(settlements.geometry.array, dtype=object)[loose]
-            hit_p, hit_v = villages.sindex.query(
-                shapely.point_on_surface(geoms), predicate="within"
-            )
-            idx = np.flatnonzero(loose)
-            owner[idx[hit_p]] = hit_v
-        keep = owner >= 0
-        v.append(owner[keep])
-        xs.append(sxy[keep, 0])
-        ys.append(sxy[keep, 1])
-    return np.concatenate(v), np.concatenate(xs), np.concatenate(ys)
-
-
 def assess(
     inputs: CoverageInputs,
     config: CoverageConfig,
@@ -198,8 +134,7 @@ def assess(
     step = progress or (lambda _name: None)
     villages = inputs.villages.reset_index(drop=True)
     crs = metric_crs(tuple(villages.total_bounds))
-    rep_xy = _xy(villages, crs)
-    centres = _centres(villages, rep_xy, crs)
+    points = village_points(villages, crs, settlements=inputs.settlements)
     columns: dict[str, object] = {}
     values: list[IndicatorValue] = []
     notes: list[str] = []
@@ -237,9 +172,6 @@ def assess(
         if inputs.population is not None:
             step("population raster")
             cells = mobile.population_cells(villages, str(inputs.population), to_crs=crs)
-        official = None
-        if mcfg.rule == "official":
-            official = _official_points(villages, centres, inputs.settlements, crs)
         # Polygons are projected only for the rules that measure their area.
         shaped = villages.to_crs(crs) if mcfg.rule in ("area", "population") else villages
         if model == "terrain":
@@ -251,8 +183,7 @@ def assess(
                 config,
                 dem_path=inputs.dem,
                 crs=crs,
-                rep_xy=rep_xy,
-                official=official,
+                points=points,
                 cells=cells,
                 cache_dir=cache_dir,
                 nearest=table,
@@ -265,8 +196,7 @@ def assess(
                 rule=mcfg.rule,
                 min_share=mcfg.min_share,
                 population_cells=cells,
-                official_points=official,
-                points_xy=rep_xy,
+                points=points,
             )
         columns.update({c: result[c].to_numpy() for c in result.columns})
         step("tower sharing")
@@ -295,9 +225,11 @@ def assess(
             from hatangso.coverage.network import load_roads
 
             network = load_roads(inputs.roads, to_crs=crs)
-        targets = centres if mcfg.rule == "official" else rep_xy
+        targets = points.centre_xy if mcfg.rule == "official" else points.representative_xy
         ap_xy = (
-            _xy(inputs.access_points, crs) if inputs.access_points is not None else np.empty((0, 2))
+            representative_xy(inputs.access_points, crs)
+            if inputs.access_points is not None
+            else np.empty((0, 2))
         )
         cables = (
             np.asarray(inputs.fiber.to_crs(crs).geometry.array, dtype=object)
@@ -374,7 +306,7 @@ def _poi_indicators(
     key = pois[pois["kind"].isin(KEY_AREA_KINDS)]
     if not len(key):
         return []
-    xy = _xy(key, crs)
+    xy = representative_xy(key, crs)
     if grids is not None:
         covered = _sample_mask(grids, ("5G",), xy)
     else:
@@ -415,8 +347,7 @@ def _terrain_coverage(
     *,
     dem_path: Path,
     crs: pyproj.CRS,
-    rep_xy: npt.NDArray[np.float64],
-    official: tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]] | None,
+    points: VillagePoints,
     cells: mobile.PopulationCells | None,
     cache_dir: Path | None,
     nearest: mobile.SiteTable,
@@ -454,17 +385,16 @@ def _terrain_coverage(
     population = None
     if rule == "population" and population_path is not None:
         population = rasters.read_population(population_path, like=dem)
-    # The official rule samples centres and clusters below; without a population grid the
-    # population rule falls back on area shares, as the distance models do.
-    judge_rule = "point" if rule == "official" else rule
-    if judge_rule == "population" and population is None:
-        judge_rule = "area"
+    # Without a population grid the population rule falls back on area shares, as the
+    # distance models do.
+    judge_rule = "area" if rule == "population" and population is None else rule
     judged = terrain.judge_villages(
         villages.to_crs(crs),
         grids,
         rule=judge_rule,
         min_share=mcfg.min_share,
         population=population,
+        points=points,
     )
     n = len(villages)
     out = pd.DataFrame(index=villages.index)
@@ -477,20 +407,6 @@ def _terrain_coverage(
         "serving_operators",
     ):
         out[column] = judged[column].to_numpy()
-    if rule == "official" and official is not None:
-        v, ox, oy = official
-        xy = np.column_stack([ox, oy])
-        for tech, flag, share in (
-            ("4G", "covered_mobile", "mobile_share"),
-            ("5G", "covered_5g", "share_5g"),
-        ):
-            techs = ("4G", "5G") if tech == "4G" else ("5G",)
-            hit = _sample_mask(grids, techs, xy)
-            checked = np.bincount(v, minlength=n)
-            lit = np.bincount(v, weights=hit.astype(float), minlength=n)
-            ok = (checked > 0) & (lit == checked)
-            out[flag] = ok
-            out[share] = ok.astype(float)
     if cells is not None:
         cxy = np.column_stack([cells.x, cells.y])
         total = np.bincount(cells.village, weights=cells.people, minlength=n)
@@ -499,7 +415,7 @@ def _terrain_coverage(
             hit = _sample_mask(grids, techs, cxy)
             out[column] = np.bincount(cells.village, weights=cells.people * hit, minlength=n)
         out["population_in_village"] = total
-    dist, idx = mobile.nearest_sites(nearest, rep_xy)
+    dist, idx = mobile.nearest_sites(nearest, points.representative_xy)
     dist = np.where(np.isfinite(dist), dist, np.nan)
     op = nearest.operator[idx] if len(nearest) else np.full(n, "", dtype=object)
     out["nearest_site_m"] = dist
