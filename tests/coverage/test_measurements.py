@@ -332,3 +332,17 @@ def test_dispute_csv_and_geopackage_samples(tmp_path: Path, case):
     from_gpkg = aggregate_samples(gpkg, villages, threshold_dbm=-110.0)
     assert from_gpkg.by_village["n_at_or_above"].tolist() == [0, 47, 48, 0]
     assert from_gpkg.read == 100
+
+
+def test_unmeasured_villages_keep_the_predicted_answer(case):
+    villages, summary = case
+    # V0 (3 samples, insufficient) is predicted covered although no operator covers it alone
+    # (two operators' footprints together reach the share the rule needs): nothing was
+    # measured there, so the prediction's answer stands as it is.
+    v = predicted(villages, [True, False, False, False], ["", "", "", ""])
+    out = decide_basis(v, summary, None, min_samples=30, min_availability=0.95).villages
+    assert out.loc[0, "mobile_basis"] == "predicted"
+    assert out.loc[0, "covered_mobile"]
+    assert not out.loc[0, "disputed"]
+    # Measured villages are still decided by their measurement (V2: 96 %).
+    assert out["covered_mobile"].tolist() == [True, False, True, False]

@@ -24,7 +24,13 @@ from hatangso.coverage.calibration import Calibration, calibrate_sites
 from hatangso.coverage.config import CoverageConfig
 from hatangso.coverage.kpis import INDICATORS, IndicatorValue, village_indicators
 from hatangso.coverage.terrain import CoverageRasters
-from hatangso.coverage.villages import VillagePoints, representative_xy, village_points
+from hatangso.coverage.villages import (
+    RuleAnswer,
+    VillagePoints,
+    representative_xy,
+    rule_reasons,
+    village_points,
+)
 from hatangso.geo.crs import metric_crs
 from hatangso.geo.errors import InputError, Problem
 
@@ -438,5 +444,10 @@ def _terrain_coverage(
             "(terrain shadow or distance)",
         ),
     )
+    if rule == "official":
+        # The best server at the representative point does not decide this rule: say what
+        # the centre and the clusters found.
+        answer = RuleAnswer(covered=covered, share=out["mobile_share"].to_numpy(dtype=float))
+        reasons = "terrain model: " + rule_reasons(rule, answer, min_share=mcfg.min_share)
     out["mobile_reason"] = reasons
     return grids, out

@@ -838,8 +838,8 @@ def decide_basis(
     villages
         The assessed villages: ``village_id``, ``name`` and, when sites were given,
         ``covered_mobile`` (bool, the prediction under the configured rule) and
-        ``serving_operators`` (';'-joined operators whose predicted footprint reaches the
-        village).
+        ``serving_operators`` (';'-joined operators whose own predicted coverage meets the
+        same rule, :func:`hatangso.coverage.villages.serving_operators`).
     summary
         From :func:`aggregate_samples`, or None without samples.
     declared
@@ -866,14 +866,17 @@ def decide_basis(
       when their availability (share at or above the threshold) is at least
       `min_availability`. Fewer samples leave ``M`` unknown ("insufficient samples"): a few
       samples never make a village covered;
-    * predicted ``P``: known when the prediction was run; true when *v* is predicted covered
-      and *o* is among its serving operators;
+    * predicted ``P``: known when the prediction was run; true when *o* is among the serving
+      operators of *v*, i.e. *o*'s own predicted coverage meets the rule;
     * declared ``D``: known when *o* filed a declaration list; true when *v* is on it.
 
-    Operator *o* covers *v* by ``M`` when it is known, else by ``P``, else by ``D``. The
-    village is covered when some operator covers it. Its ``mobile_basis`` is ``measured``
-    when some operator's ``M`` is known, else ``predicted`` when the prediction was run,
-    else ``declared`` when declarations were given (NA when nothing was).
+    Operator *o* covers *v* by ``M`` when it is known, else by ``P``, else by ``D``. A
+    village where some operator's ``M`` is known is covered when some operator covers it; any
+    other village keeps the prediction's answer when the prediction was run (the rule's own
+    answer, which the operators' answers need not add up to), else its declarations'. Its
+    ``mobile_basis`` is ``measured`` when some operator's ``M`` is known, else ``predicted``
+    when the prediction was run, else ``declared`` when declarations were given (NA when
+    nothing was).
 
     (*v*, *o*) is **disputed** when the known answers disagree: ``M`` known and (``D`` known
     and ``D != M``, or ``P`` known and ``P != M``); or ``M`` unknown and ``D`` and ``P``
@@ -996,6 +999,13 @@ def decide_basis(
 
     covered_any = np.bincount(v, weights=op_covers, minlength=n) > 0
     measured_any = np.bincount(v, weights=m_known, minlength=n) > 0
+    if has_prediction:
+        # Where nothing was measured the village keeps the prediction's own answer to the
+        # rule: the operators' answers need not add up to it (two operators may together
+        # cover a share that neither covers alone).
+        covered_any = np.where(
+            measured_any, covered_any, villages["covered_mobile"].fillna(False).to_numpy(bool)
+        )
     sampled_any = np.bincount(v, weights=n_s, minlength=n) > 0
     measured_cov = np.bincount(v, weights=m_val, minlength=n) > 0
     disputed_v = np.bincount(v, weights=disputed, minlength=n) > 0

@@ -33,6 +33,7 @@ from hatangso.coverage.villages import (
     RuleAnswer,
     VillagePoints,
     judge,
+    rule_reasons,
     serving_operators,
     village_points,
 )
@@ -635,21 +636,9 @@ def _reasons(
         + reach_km[no_site]
         + " km)"
     )
-    if rule in ("area", "population"):
-        what = "area" if rule == "area" else "people"
-        pct = np.round(share * 100).astype(int).astype(str)
-        partial = ~covered & ~no_site
-        reasons[partial] = (
-            "only " + pct[partial] + f"% of the {what} covered (needs {min_share:.0%})"
-        )
-        reasons[covered] = pct[covered] + f"% of the {what} covered"
-    elif rule == "official":
-        partial = ~covered & ~no_site
-        reasons[partial] = "the centre or a residential cluster has no signal"
-        reasons[covered] = "centre and every residential cluster covered"
-    else:
-        reasons[covered] = "representative point inside a site's footprint"
-        reasons[~covered & ~no_site] = "representative point outside every footprint"
+    answer = RuleAnswer(covered=covered, share=share)
+    said = rule_reasons(rule, answer, min_share=min_share)
+    reasons[~no_site] = said[~no_site]
     return reasons
 
 

@@ -47,6 +47,7 @@ __all__ = [
     "centre_xy",
     "judge",
     "representative_xy",
+    "rule_reasons",
     "serving_operators",
     "settlement_owner",
     "village_points",
@@ -360,3 +361,46 @@ def serving_operators(answers: Mapping[str, npt.ArrayLike], n: int) -> npt.NDArr
         own = np.asarray(answers[operator], dtype=bool)
         out = np.where(own, np.where(out == "", operator, out + ";" + operator), out)
     return np.asarray(out, dtype=object)
+
+
+def rule_reasons(rule: str, answer: RuleAnswer, *, min_share: float) -> npt.NDArray[np.object_]:
+    """Say, per village, what the rule found (4G or better).
+
+    Parameters
+    ----------
+    rule
+        ``point``, ``area``, ``population`` or ``official``.
+    answer
+        The rule's answer, from :func:`judge`.
+    min_share
+        Share needed under ``area`` and ``population``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``object``: one sentence per village.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> answer = RuleAnswer(np.array([True, False]), np.array([0.6, 0.2]))
+    >>> rule_reasons("area", answer, min_share=0.5).tolist()
+    ['60% of the area covered', 'only 20% of the area covered (needs 50%)']
+    """
+    _check_rule(rule)
+    covered = np.asarray(answer.covered, dtype=bool)
+    reasons = np.full(len(covered), "", dtype=object)
+    if rule in ("area", "population"):
+        what = "area" if rule == "area" else "people"
+        pct = np.round(np.asarray(answer.share) * 100).astype(int).astype(str).astype(object)
+        reasons[covered] = pct[covered] + f"% of the {what} covered"
+        reasons[~covered] = (
+            "only " + pct[~covered] + f"% of the {what} covered (needs {min_share:.0%})"
+        )
+    elif rule == "official":
+        reasons[covered] = "centre and every residential cluster covered"
+        reasons[~covered] = "the centre or a residential cluster has no signal"
+    else:
+        reasons[covered] = "representative point inside a site's footprint"
+        reasons[~covered] = "representative point outside every footprint"
+    return reasons
