@@ -40,12 +40,12 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyproj
-import shapely
 
 from hatangso.coverage import siting
 from hatangso.coverage.config import CoverageConfig, load_config
 from hatangso.coverage.engine import Assessment, CoverageInputs, assess, effective_model
 from hatangso.coverage.optimize import Method, TargetInfeasibleError
+from hatangso.coverage.villages import village_points
 from hatangso.geo.errors import InputError, Problem
 from hatangso.geo.outputs import write_rejects
 from hatangso.geo.text import normalize_operator
@@ -125,46 +125,6 @@ def _check_options(*, budget: float | None, target: float | None, scope: str, me
         problems.append(_option_problem(f"--method is {method!r}", "use milp or greedy"))
     if problems:
         raise InputError(problems)
-
-
-def _points_xy(frame: gpd.GeoDataFrame, crs: pyproj.CRS) -> _FloatArray:
-    """Return representative points of `frame` (EPSG:4326) in `crs`, as the engine does."""
-    pts = shapely.point_on_surface(np.asarray(frame.geometry.array, dtype=object))
-    t = pyproj.Transformer.from_crs(frame.crs, crs, always_xy=True)
-    x, y = t.transform(shapely.get_x(pts), shapely.get_y(pts))
-    return np.column_stack([np.asarray(x, dtype=float), np.asarray(y, dtype=float)])
-
-
-def _centres_xy(villages: gpd.GeoDataFrame, rep_xy: _FloatArray, crs: pyproj.CRS) -> _FloatArray:
-    """Village centres (``centre_lon``/``centre_lat``) in `crs`; representative points stand in."""
-    xy = rep_xy.copy()
-    if "centre_lon" in villages and "centre_lat" in villages:
-        lon = pd.to_numeric(villages["centre_lon"], errors="coerce").to_numpy(dtype=float)
-        lat = pd.to_numeric(villages["centre_lat"], errors="coerce").to_numpy(dtype=float)
-        given = ~(np.isnan(lon) | np.isnan(lat))
-        if given.any():
-            t = pyproj.Transformer.from_crs(4326, crs, always_xy=True)
-            cx, cy = t.transform(lon[given], lat[given])
-            xy[given, 0], xy[given, 1] = cx, cy
-    return xy
-
-
-def _settlement_owner(villages: gpd.GeoDataFrame, settlements: gpd.GeoDataFrame) -> _IntArray:
-    """Village row of each settlement (by ``village_id``, else the polygon holding it), or -1."""
-    owner = np.full(len(settlements), -1, dtype=np.int64)
-    if len(settlements) == 0:
-        return owner
-    if "village_id" in settlements:
-        lookup = pd.Series(np.arange(len(villages)), index=villages["village_id"].astype(str))
-        ids = settlements["village_id"].astype("string")
-        known = ids.isin(lookup.index).fillna(False).to_numpy(dtype=bool)
-        owner[known] = lookup.loc[ids[known].to_numpy(dtype=str)].to_numpy()
-    loose = np.flatnonzero(owner < 0)
-    if loose.size:
-        pts = shapely.point_on_surface(np.asarray(settlements.geometry.array, dtype=object)[loose])
-        hit_p, hit_v = villages.sindex.query(pts, predicate="within")
-        owner[loose[hit_p]] = hit_v
-    return owner
 
 
 def _indicators(result: Assessment, targets: Mapping[str, float]) -> dict[str, Any]:
@@ -405,23 +365,10 @@ def run_plan(
     demand = np.flatnonzero(dark).astype(np.int64)
     crs = before.metric_crs
     demand_villages = gpd.GeoDataFrame(village_frame.iloc[demand]).reset_index(drop=True)
-    rep_xy = _points_xy(demand_villages, crs) if len(demand) else np.empty((0, 2))
-    centres = _centres_xy(demand_villages, rep_xy, crs) if len(demand) else rep_xy
-
     # Points deciding a village's coverage, as the engine's rule reads them.
-    point_village = np.arange(len(demand), dtype=np.int64)
-    pxy = rep_xy
-    owner = np.empty(0, dtype=np.int64)
-    settle_xy = np.empty((0, 2))
-    if settlement_frame is not None and len(demand):
-        owner = _settlement_owner(demand_villages, settlement_frame)
-        settle_xy = _points_xy(settlement_frame, crs)
-    if cfg.mobile.rule == "official":
-        pxy = centres
-        inside = owner >= 0
-        if inside.any():
-            point_village = np.concatenate([point_village, owner[inside]])
-            pxy = np.vstack([pxy, settle_xy[inside]])
+    points = village_points(demand_villages, crs, settlements=settlement_frame)
+    rep_xy, centres = points.representative_xy, points.centre_xy
+    point_village, pxy = points.rule_points(cfg.mobile.rule)
 
     step("candidate sites")
     raster = None
@@ -447,7 +394,6 @@ def run_plan(
     if user_layer is not None:
         user_frame = gpd.GeoDataFrame(user_layer.frame).to_crs(crs)
         user_frame.attrs["source"] = user_layer.name
-    in_demand = owner >= 0
     cands = siting.build_candidates(
         operator=op,
         demand_xy=rep_xy,
@@ -455,10 +401,10 @@ def run_plan(
         settings=settings,
         tolerance_m=cfg.sharing.colocation_tolerance_m,
         sites=site_frame.to_crs(crs),
-        settlements_xy=settle_xy[in_demand] if len(owner) else None,
+        settlements_xy=points.cluster_xy,
         settlement_ids=(
-            settlement_frame["settlement_id"].astype(str).to_numpy(dtype=object)[in_demand]
-            if settlement_frame is not None and len(owner)
+            settlement_frame["settlement_id"].astype(str).to_numpy(dtype=object)[points.cluster_row]
+            if settlement_frame is not None
             else None
         ),
         centres_xy=centres,
