@@ -37,6 +37,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyproj
+import scipy.sparse as sp
 import shapely
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "VillagePoints",
     "VillageRule",
     "centre_xy",
+    "covered_by_each",
     "judge",
     "representative_xy",
     "rule_reasons",
@@ -333,6 +335,59 @@ def judge(
         share = np.where(np.isnan(people), share, people)
     share = np.asarray(np.clip(share, 0.0, 1.0), dtype=np.float64)
     return RuleAnswer(covered=share >= min_share - _SHARE_SLACK, share=share)
+
+
+def covered_by_each(
+    source: IntArray,
+    point: IntArray,
+    point_village: IntArray,
+    *,
+    n_sources: int,
+    n_villages: int,
+) -> sp.csr_array:
+    """Which source (a candidate site) alone covers every rule point of each village.
+
+    The ``point`` and ``official`` rules, for one source at a time: a village with one point
+    (its representative point) is covered by a source that covers that point; one with a
+    centre and clusters by a source that covers all of them.
+
+    Parameters
+    ----------
+    source, point
+        The distinct covering pairs: source index and index into the rule's points.
+    point_village
+        Village of each rule point (:meth:`VillagePoints.rule_points`).
+    n_sources, n_villages
+        The matrix's shape.
+
+    Returns
+    -------
+    scipy.sparse.csr_array
+        Boolean ``(n_sources, n_villages)``, indices sorted.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = covered_by_each(
+    ...     np.array([0, 0, 1]), np.array([0, 1, 1]), np.array([0, 0]), n_sources=2, n_villages=1
+    ... )
+    >>> m.toarray().ravel().tolist()
+    [True, False]
+    """
+    need = np.bincount(point_village, minlength=n_villages)
+    village = point_village[point]
+    counts = sp.coo_array(
+        (np.ones(len(village)), (source, village)), shape=(n_sources, n_villages)
+    ).tocsr()
+    counts.sum_duplicates()
+    coo = counts.tocoo()
+    full = coo.data >= need[coo.col]
+    matrix = sp.csr_array(
+        (np.ones(int(full.sum()), dtype=bool), (coo.row[full], coo.col[full])),
+        shape=(n_sources, n_villages),
+    )
+    matrix.sort_indices()
+    return matrix
 
 
 def serving_operators(answers: Mapping[str, npt.ArrayLike], n: int) -> npt.NDArray[np.object_]:
