@@ -94,6 +94,9 @@ class Assessment:
         and technology), when the terrain model ran.
     model
         The propagation model that decided mobile coverage.
+    points
+        The villages' demand points in `metric_crs` (representative points, centres,
+        residential clusters), as the rule read them.
     """
 
     villages: gpd.GeoDataFrame
@@ -103,6 +106,7 @@ class Assessment:
     notes: tuple[str, ...] = field(default_factory=tuple)
     terrain: CoverageRasters | None = None
     model: str = "radius"
+    points: VillagePoints | None = None
 
     @property
     def levels(self) -> tuple[str, ...]:
@@ -290,6 +294,7 @@ def assess(
         notes=tuple(notes),
         terrain=coverage_grids,
         model=model,
+        points=points,
     )
 
 

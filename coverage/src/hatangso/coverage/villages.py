@@ -178,6 +178,8 @@ class VillagePoints:
         ``(k, 2)`` representative point of each such cluster.
     cluster_row
         ``(k,)`` row of each such cluster in the settlements layer.
+    crs
+        The CRS of the coordinates (None when the caller did not say).
     """
 
     representative_xy: FloatArray
@@ -185,6 +187,7 @@ class VillagePoints:
     cluster_village: IntArray
     cluster_xy: FloatArray
     cluster_row: IntArray
+    crs: pyproj.CRS | None = None
 
     @property
     def n_villages(self) -> int:
@@ -236,11 +239,11 @@ def village_points(
     centres = centre_xy(villages, rep, crs)
     empty_i = np.empty(0, dtype=np.int64)
     if settlements is None or len(settlements) == 0 or len(villages) == 0:
-        return VillagePoints(rep, centres, empty_i, np.empty((0, 2)), empty_i)
+        return VillagePoints(rep, centres, empty_i, np.empty((0, 2)), empty_i, crs)
     owner = settlement_owner(villages, settlements)
     keep = np.flatnonzero(owner >= 0)
     sxy = representative_xy(settlements, crs)
-    return VillagePoints(rep, centres, owner[keep], sxy[keep], keep.astype(np.int64))
+    return VillagePoints(rep, centres, owner[keep], sxy[keep], keep.astype(np.int64), crs)
 
 
 @dataclass(frozen=True)
