@@ -537,8 +537,13 @@ def mobile_coverage(
                 float
             )
 
-    def answer(tech: str, keep: BoolArray | None = None) -> RuleAnswer:
-        """Apply the rule for `tech`, to all sites or to the sites in `keep`."""
+    def answer(
+        tech: str, keep: BoolArray | None = None, within: BoolArray | None = None
+    ) -> RuleAnswer:
+        """Apply the rule for `tech`, to all sites or to the sites in `keep`.
+
+        Area shares are computed only `within` these villages (0 elsewhere).
+        """
         pairs = pairs_rule[tech]
         lit = pairs.point if keep is None else pairs.point[keep[pairs.site]]
         hit = _any_per(lit, len(point_village))
@@ -562,6 +567,8 @@ def mobile_coverage(
                 )
         # Area shares only where the rule may fall back on them: no people known.
         need = is_polygon if people is None else is_polygon & np.isnan(people)
+        if within is not None:
+            need = need & within
         table = sites if keep is None else _only(sites, keep)
         area = np.where(is_polygon, _polygon_shares(geoms, need, table, tech, rings), np.nan)
         return judge(
@@ -572,7 +579,12 @@ def mobile_coverage(
     covered = {t: answers[t].covered for t in TECHS}
     shares = {t: answers[t].share for t in TECHS}
     operators = np.unique(sites.operator.astype(str)) if len(sites) else np.empty(0, dtype=str)
-    own = {str(op): answer("4G", keep=sites.operator.astype(str) == op).covered for op in operators}
+    # One operator's footprints are part of all of them: it can meet the rule only where all
+    # of them do, so its area shares are needed only there.
+    own = {
+        str(op): answer("4G", keep=sites.operator.astype(str) == op, within=covered["4G"]).covered
+        for op in operators
+    }
 
     out: dict[str, object] = {}
     nearest_m, nearest_idx = nearest_sites(sites, rep)
