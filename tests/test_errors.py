@@ -210,6 +210,15 @@ def test_service_answers_500_to_a_bug(service: TestClient) -> None:
 #: The message start is the text before the first ``{...}`` of an f-string; ``<name>`` for a
 #: message passed as a variable.
 ALLOWED: dict[tuple[str, str, str], str] = {
+    ("hatangso/coverage/measurements.py", "ValueError", "the village points carry no CRS"): (
+        "the engine builds the village points with their CRS"
+    ),
+    ("hatangso/coverage/measurements.py", "ValueError", "points must be built from the same"): (
+        "the engine passes the points of the villages it aggregates"
+    ),
+    ("hatangso/coverage/villages.py", "ValueError", "hit has "): (
+        "the caller computes one hit per rule point"
+    ),
     ("hatangso/app/maps.py", "RuntimeError", "map page would load from outside: "): (
         "our own page template must never load from outside"
     ),

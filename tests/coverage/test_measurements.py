@@ -332,3 +332,124 @@ def test_dispute_csv_and_geopackage_samples(tmp_path: Path, case):
     from_gpkg = aggregate_samples(gpkg, villages, threshold_dbm=-110.0)
     assert from_gpkg.by_village["n_at_or_above"].tolist() == [0, 47, 48, 0]
     assert from_gpkg.read == 100
+
+
+def test_unmeasured_villages_keep_the_predicted_answer(case):
+    villages, summary = case
+    # V0 (3 samples, insufficient) is predicted covered although no operator covers it alone
+    # (two operators' footprints together reach the share the rule needs): nothing was
+    # measured there, so the prediction's answer stands as it is.
+    v = predicted(villages, [True, False, False, False], ["", "", "", ""])
+    out = decide_basis(v, summary, None, min_samples=30, min_availability=0.95).villages
+    assert out.loc[0, "mobile_basis"] == "predicted"
+    assert out.loc[0, "covered_mobile"]
+    assert not out.loc[0, "disputed"]
+    # Measured villages are still decided by their measurement (V2: 96 %).
+    assert out["covered_mobile"].tolist() == [True, False, True, False]
+
+
+def _official_village(tmp_path: Path, good_at_centre: int, bad_at_cluster: int):
+    """A 4 x 1 km village, centre at its west end, one cluster at its east end."""
+    import pyproj
+
+    from hatangso.coverage.villages import village_points
+
+    villages = villages_at([(0, 0, 4000, 1000)])
+    centre_lon, centre_lat = lonlat(np.array([500.0]), np.array([500.0]))
+    villages["centre_lon"], villages["centre_lat"] = centre_lon, centre_lat
+    cx, cy = lonlat(np.array([3500.0]), np.array([500.0]))
+    settlements = gpd.GeoDataFrame(
+        {"settlement_id": ["C1"], "village_id": ["V0"]},
+        geometry=shapely.points(cx, cy),
+        crs=4326,
+    )
+    points = village_points(villages, pyproj.CRS(UTM), settlements=settlements)
+    x = np.r_[np.linspace(300, 700, good_at_centre), np.linspace(3300, 3700, bad_at_cluster)]
+    lon, lat = lonlat(x, np.full(len(x), 500.0))
+    frame = pd.DataFrame(
+        {
+            "lon": lon.round(7),
+            "lat": lat.round(7),
+            "operator": "Viettel",
+            "tech": "4G",
+            "rsrp_dbm": [-90.0] * good_at_centre + [-120.0] * bad_at_cluster,
+        }
+    )
+    path = tmp_path / "samples.csv"
+    frame.to_csv(path, index=False)
+    return villages, points, path
+
+
+def test_official_rule_is_measured_at_the_centre_and_every_cluster(tmp_path: Path):
+    # 600 strong samples at the centre, 30 weak ones at the cluster: 600/630 = 95.2 % over
+    # the village, but the cluster, with enough samples, has no signal (0 %). Under the
+    # official rule the measurement says the village is dark, against the prediction.
+    villages, points, path = _official_village(tmp_path, 600, 30)
+    summary = aggregate_samples(
+        path, villages, threshold_dbm=-110.0, points=points, rule="official"
+    )
+    assert summary.by_village["n_samples"].tolist() == [630]
+    assert summary.by_point["point"].tolist() == [0, 1]  # the centre, then the cluster
+    assert summary.by_point["n_at_or_above"].tolist() == [600, 0]
+    assert summary.points_per_village.tolist() == [2]
+    v = predicted(villages, [True], ["Viettel"])
+    decision = decide_basis(v, summary, None, min_samples=30, min_availability=0.95)
+    out = decision.villages
+    assert out.loc[0, "mobile_basis"] == "measured"
+    assert not out.loc[0, "covered_mobile"]
+    assert out.loc[0, "disputed"]
+    assert "below 95% at the centre or a cluster" in decision.disputes["reason"].iloc[0]
+    # Counted over the village, as the point rule does, the same samples pass.
+    plain = aggregate_samples(path, villages, threshold_dbm=-110.0)
+    assert plain.by_point is None
+    over_village = decide_basis(v, plain, None, min_samples=30, min_availability=0.95)
+    assert over_village.villages.loc[0, "covered_mobile"]
+
+
+def test_official_rule_unmeasured_cluster_leaves_the_prediction(tmp_path: Path):
+    # 40 strong samples at the centre and none at the cluster: the cluster is not measured,
+    # so the measurement does not answer the rule and the prediction stands.
+    villages, points, path = _official_village(tmp_path, 40, 0)
+    summary = aggregate_samples(
+        path, villages, threshold_dbm=-110.0, points=points, rule="official"
+    )
+    for covered in (True, False):
+        v = predicted(villages, [covered], ["Viettel" if covered else ""])
+        out = decide_basis(v, summary, None, min_samples=30, min_availability=0.95).villages
+        assert out.loc[0, "mobile_basis"] == "predicted"
+        assert out.loc[0, "covered_mobile"] == covered
+        assert out.loc[0, "measured_status"] == "insufficient samples"
+        assert not out.loc[0, "disputed"]
+
+
+def test_samples_go_to_the_nearest_point_of_their_own_village():
+    import pyproj
+
+    from hatangso.coverage.measurements import _point_places, _village_index
+    from hatangso.coverage.villages import village_points
+
+    # V0's only point is its centre, far west; V1 has twelve clusters just east of the
+    # border, nearer to V0's eastern samples than V0's centre is. Every sample must still go
+    # to a point of its own village, the nearest one.
+    villages = villages_at([(0, 0, 4000, 1000), (4000, 0, 8000, 1000)])
+    rng = np.random.default_rng(5)
+    cxy = np.column_stack([rng.uniform(4050, 4600, 12), rng.uniform(100, 900, 12)])
+    clon, clat = lonlat(cxy[:, 0], cxy[:, 1])
+    settlements = gpd.GeoDataFrame(
+        {"settlement_id": [f"C{i}" for i in range(12)], "village_id": "V1"},
+        geometry=shapely.points(clon, clat),
+        crs=4326,
+    )
+    points = village_points(villages, pyproj.CRS(UTM), settlements=settlements)
+    places = _point_places(_village_index(villages), points, "official")
+    sxy = np.column_stack([rng.uniform(10, 7990, 400), rng.uniform(10, 990, 400)])
+    lon, lat = lonlat(sxy[:, 0], sxy[:, 1])
+    got = places.locate(lon, lat)
+    village_of, pxy = points.rule_points("official")
+    own = (sxy[:, 0] >= 4000).astype(int)
+    d2 = ((sxy[:, None, 0] + X0 - pxy[None, :, 0]) ** 2) + (
+        (sxy[:, None, 1] + Y0 - pxy[None, :, 1]) ** 2
+    )
+    d2[village_of[None, :] != own[:, None]] = np.inf
+    assert (village_of[got] == own).all()
+    assert got.tolist() == d2.argmin(axis=1).tolist()

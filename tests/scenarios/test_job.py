@@ -291,3 +291,132 @@ def test_a_calibration_shrinks_the_hata_reach_in_later_runs(inputs, tmp_path) ->
     assert bool(before["covered_mobile"].iloc[1])
     assert not bool(after.assessment.villages["covered_mobile"].iloc[1])
     assert any("calibration" in note for note in after.kpis["notes"])
+
+
+# A 20 x 2 km village stretched east of a mast: its centre 0.5 km and its one residential
+# cluster 3 km from the mast, its representative (interior) point in the middle, 9 km away.
+# A second, small village 30 km east has five drive-test samples and is out of every reach.
+LONG_VILLAGE = (-1000.0, -1000.0, 19_000.0, 1000.0)
+OTHER_VILLAGE = (30_000.0, 0.0, 31_000.0, 1000.0)
+
+
+def _official_case(tmp_path: Path) -> dict[str, Path]:
+    boxes = [
+        shapely.box(X0 + a, Y0 + b, X0 + c, Y0 + d) for a, b, c, d in (LONG_VILLAGE, OTHER_VILLAGE)
+    ]
+    centres = gpd.GeoSeries(shapely.points([(X0 + 500, Y0), (X0 + 30_500, Y0 + 500)]), crs=UTM)
+    centres = centres.to_crs(4326)
+    villages = gpd.GeoDataFrame(
+        {
+            "village_id": ["LONG", "FAR"],
+            "name": ["Bản Dài", "Bản Xa"],
+            "centre_lon": centres.x.to_numpy(),
+            "centre_lat": centres.y.to_numpy(),
+        },
+        geometry=boxes,
+        crs=UTM,
+    ).to_crs(4326)
+    villages.to_file(tmp_path / "villages.gpkg")
+    site = gpd.GeoSeries(shapely.points([(X0, Y0)]), crs=UTM).to_crs(4326)
+    (tmp_path / "sites.csv").write_text(
+        "site_id,operator,lon,lat,tech,height_m,env\n"
+        f"S1,Viettel,{site.x[0]:.7f},{site.y[0]:.7f},4G,30,rural\n",
+        encoding="utf-8",
+    )
+    gpd.GeoDataFrame(
+        {"settlement_id": ["C1"], "village_id": ["LONG"]},
+        geometry=shapely.points([(X0 + 3000, Y0)]),
+        crs=UTM,
+    ).to_crs(4326).to_file(tmp_path / "settlements.geojson")
+    # Five samples, all strong, in the other village: too few to measure anything anywhere.
+    pts = gpd.GeoSeries(
+        shapely.points([(X0 + 30_100 + 200 * i, Y0 + 500) for i in range(5)]), crs=UTM
+    ).to_crs(4326)
+    rows = ["lon,lat,operator,tech,rsrp_dbm"]
+    rows += [f"{p.x:.7f},{p.y:.7f},Viettel,4G,-80" for p in pts]
+    (tmp_path / "samples.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    # A flat DEM (100 m above sea level) over everything, with room for the terrain radius.
+    import rasterio
+    from rasterio.transform import from_origin
+
+    cell = 100.0
+    width, height = 600, 240  # x from -12 km to 48 km, y from -12 km to 12 km
+    with rasterio.open(
+        tmp_path / "flat.tif",
+        "w",
+        driver="GTiff",
+        width=width,
+        height=height,
+        count=1,
+        dtype="float32",
+        crs=f"EPSG:{UTM}",
+        transform=from_origin(X0 - 12_000, Y0 + 12_000, cell, cell),
+    ) as dst:
+        dst.write(np.full((1, height, width), 100.0, dtype=np.float32))
+    return {
+        "villages": tmp_path / "villages.gpkg",
+        "sites": tmp_path / "sites.csv",
+        "settlements": tmp_path / "settlements.geojson",
+        "samples": tmp_path / "samples.csv",
+        "dem": tmp_path / "flat.tif",
+    }
+
+
+def _hata_power_at(distance_m: float) -> float:
+    from hatangso.coverage import radio
+
+    return float(
+        radio.received_power_dbm(
+            np.array([distance_m]),
+            eirp_dbm=np.array([radio.DEFAULT_EIRP_DBM["4G"]]),
+            freq_mhz=np.array([radio.DEFAULT_FREQ_MHZ["4G"]]),
+            h_tx_m=np.array([30.0]),
+            env=np.array(["rural"], dtype=object),
+        )[0]
+    )
+
+
+@pytest.mark.parametrize("model", ["radius", "hata", "terrain"])
+def test_samples_elsewhere_leave_an_officially_covered_village_covered(tmp_path, model) -> None:
+    # The site reaches 5 km under every model: radius, the rural 4G default (5 km); hata, a
+    # threshold set to the Hata power at 5 km; terrain, flat ground (free space, ~-80 dBm at
+    # 5 km, far above -110 dBm) cut at terrain.radius_m = 5 km. The centre (0.5 km) and the
+    # cluster (3 km) are inside, the interior point (9 km) is not: covered under the official
+    # rule, dark under the point rule. The five samples lie in the other village and are too
+    # few (< 30) to measure it; nothing is measured in the long village, so its answer stays
+    # the prediction's: covered, on the predicted basis, undisputed.
+    from hatangso.coverage.config import CoverageConfig
+    from hatangso.scenarios.job import InputFiles, run_coverage
+
+    paths = _official_case(tmp_path)
+    mobile: dict[str, object] = {"rule": "official", "model": model}
+    if model == "hata":
+        mobile["threshold_dbm"] = _hata_power_at(5000.0)
+    settings = {"mobile": mobile, "terrain": {"radius_m": 5000, "resolution_m": 100}}
+    files = InputFiles(
+        villages=paths["villages"],
+        sites=paths["sites"],
+        settlements=paths["settlements"],
+        samples=paths["samples"],
+        dem=paths["dem"] if model == "terrain" else None,
+    )
+    result = run_coverage(files, CoverageConfig.model_validate(settings), tmp_path / model)
+    assert result.assessment.model == model
+    v = result.assessment.villages.set_index("village_id")
+    assert v["covered_mobile"].tolist() == [True, False]
+    assert v.loc["LONG", "mobile_basis"] == "predicted"
+    assert not v["disputed"].any()
+    assert v.loc["LONG", "serving_operators"] == "Viettel"
+    assert v.loc["LONG", "mobile_reason"].endswith("centre and every residential cluster covered")
+    if model != "terrain":
+        assert v.loc["LONG", "mobile_reason"] == "centre and every residential cluster covered"
+    assert v.loc["FAR", "measured_status"] == "insufficient samples"
+    assert int(v.loc["FAR", "n_samples"]) == 5
+    mobile_kpi = next(
+        i for i in result.kpis["indicators"] if i["code"] == "village_mobile_coverage"
+    )
+    assert (mobile_kpi["numerator"], mobile_kpi["denominator"]) == (1, 2)
+    # Under the point rule the interior point decides, and it is out of reach.
+    point = {**settings, "mobile": {**mobile, "rule": "point"}}
+    dark = run_coverage(files, CoverageConfig.model_validate(point), tmp_path / f"{model}-point")
+    assert dark.assessment.villages["covered_mobile"].tolist() == [False, False]

@@ -24,6 +24,13 @@ from hatangso.coverage.calibration import Calibration, calibrate_sites
 from hatangso.coverage.config import CoverageConfig
 from hatangso.coverage.kpis import INDICATORS, IndicatorValue, village_indicators
 from hatangso.coverage.terrain import CoverageRasters
+from hatangso.coverage.villages import (
+    RuleAnswer,
+    VillagePoints,
+    representative_xy,
+    rule_reasons,
+    village_points,
+)
 from hatangso.geo.crs import metric_crs
 from hatangso.geo.errors import InputError, Problem
 
@@ -94,6 +101,9 @@ class Assessment:
         and technology), when the terrain model ran.
     model
         The propagation model that decided mobile coverage.
+    points
+        The villages' demand points in `metric_crs` (representative points, centres,
+        residential clusters), as the rule read them.
     """
 
     villages: gpd.GeoDataFrame
@@ -103,6 +113,7 @@ class Assessment:
     notes: tuple[str, ...] = field(default_factory=tuple)
     terrain: CoverageRasters | None = None
     model: str = "radius"
+    points: VillagePoints | None = None
 
     @property
     def levels(self) -> tuple[str, ...]:
@@ -110,132 +121,6 @@ class Assessment:
         return tuple(
             lv for lv in ADMIN_LEVELS if lv in self.villages and self.villages[lv].notna().any()
         )
-
-
-def _xy(frame: gpd.GeoDataFrame, crs: pyproj.CRS) -> npt.NDArray[np.float64]:
-    """Return representative points of `frame` (EPSG:4326) in the metric CRS.
-
-    Points are taken on the surface in lon/lat and only they are projected: a point inside a
-    village stays inside it under the (continuous) projection, and projecting 100,000 points
-    costs a fraction of projecting 100,000 polygons.
-    """
-    geoms = np.asarray(frame.geometry.array, dtype=object)
-    pts = shapely.point_on_surface(geoms)
-    t = pyproj.Transformer.from_crs(frame.crs, crs, always_xy=True)
-    x, y = t.transform(shapely.get_x(pts), shapely.get_y(pts))
-    return np.column_stack([np.asarray(x, dtype=float), np.asarray(y, dtype=float)])
-
-
-@dataclass(frozen=True)
-class VillagePoints:
-    """The points at which the coverage rules look at each village, in a metric CRS.
-
-    Attributes
-    ----------
-    crs
-        The metric CRS of every array.
-    rep_xy
-        ``(n, 2)``: a point on the surface of each village (row order of the villages).
-    centres_xy
-        ``(n, 2)``: each village's centre (``centre_lon``/``centre_lat``, the cultural house);
-        the representative point where none is given.
-    settlement_village
-        ``(m,)``: the row of the village each residential cluster belongs to (by its
-        ``village_id``, else the village polygon holding it), -1 for none.
-    settlement_xy
-        ``(m, 2)``: a point on the surface of each residential cluster.
-    """
-
-    crs: pyproj.CRS
-    rep_xy: npt.NDArray[np.float64]
-    centres_xy: npt.NDArray[np.float64]
-    settlement_village: npt.NDArray[np.int64]
-    settlement_xy: npt.NDArray[np.float64]
-
-    def official(
-        self,
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-        """(village row, x, y) of every village's centre and of the clusters that belong to one.
-
-        These are the points the ``official`` rule checks: a village is covered when all of
-        them are.
-        """
-        keep = self.settlement_village >= 0
-        n = len(self.rep_xy)
-        return (
-            np.concatenate([np.arange(n, dtype=np.int64), self.settlement_village[keep]]),
-            np.concatenate([self.centres_xy[:, 0], self.settlement_xy[keep, 0]]),
-            np.concatenate([self.centres_xy[:, 1], self.settlement_xy[keep, 1]]),
-        )
-
-
-def village_points(
-    villages: gpd.GeoDataFrame,
-    crs: pyproj.CRS,
-    *,
-    settlements: gpd.GeoDataFrame | None = None,
-) -> VillagePoints:
-    """Return the points the coverage rules check in each village, in `crs`.
-
-    Parameters
-    ----------
-    villages
-        Clean villages (EPSG:4326, index ``0 .. n-1``); optional float ``centre_lon`` and
-        ``centre_lat`` (NaN where unknown).
-    crs
-        The run's metric CRS.
-    settlements
-        Clean residential clusters (EPSG:4326), optional ``village_id``.
-
-    Returns
-    -------
-    VillagePoints
-
-    Notes
-    -----
-    The centre columns are read as floats, not coerced: validation (:mod:`hatangso.geo.validate`)
-    has already parsed them, blanks to NaN and faulty values refused with their row. A value
-    that is still not a number comes from code that skipped validation, and coercing it to NaN
-    would silently move the point the ``official`` rule checks to the representative point;
-    it fails loudly instead. Missing values of a nullable column read as NaN.
-    """
-    rep_xy = _xy(villages, crs)
-    centres = rep_xy.copy()
-    if "centre_lon" in villages and "centre_lat" in villages:
-        lon = villages["centre_lon"].to_numpy(dtype=float, na_value=np.nan)
-        lat = villages["centre_lat"].to_numpy(dtype=float, na_value=np.nan)
-        given = ~(np.isnan(lon) | np.isnan(lat))
-        if given.any():
-            t = pyproj.Transformer.from_crs(4326, crs, always_xy=True)
-            cx, cy = t.transform(lon[given], lat[given])
-            centres[given, 0], centres[given, 1] = cx, cy
-    if settlements is None or not len(settlements):
-        return VillagePoints(
-            crs=crs,
-            rep_xy=rep_xy,
-            centres_xy=centres,
-            settlement_village=np.empty(0, dtype=np.int64),
-            settlement_xy=np.empty((0, 2)),
-        )
-    owner = np.full(len(settlements), -1, dtype=np.int64)
-    if "village_id" in settlements:
-        lookup = pd.Series(np.arange(len(villages)), index=villages["village_id"].astype(str))
-        ids = settlements["village_id"].astype("string")
-        known = ids.isin(lookup.index).fillna(False).to_numpy(dtype=bool)
-        owner[known] = lookup.loc[ids[known].to_numpy(dtype=str)].to_numpy()
-    loose = np.flatnonzero(owner < 0)
-    if loose.size:
-        # Clusters without a known village id belong to the village polygon that holds them.
-        geoms = np.asarray(settlements.geometry.array, dtype=object)[loose]
-        hit_p, hit_v = villages.sindex.query(shapely.point_on_surface(geoms), predicate="within")
-        owner[loose[hit_p]] = hit_v
-    return VillagePoints(
-        crs=crs,
-        rep_xy=rep_xy,
-        centres_xy=centres,
-        settlement_village=owner,
-        settlement_xy=_xy(settlements, crs),
-    )
 
 
 def assess(
@@ -266,12 +151,7 @@ def assess(
     step = progress or (lambda _name: None)
     villages = inputs.villages.reset_index(drop=True)
     crs = metric_crs(tuple(villages.total_bounds))
-    points = village_points(
-        villages,
-        crs,
-        settlements=inputs.settlements if config.mobile.rule == "official" else None,
-    )
-    rep_xy, centres = points.rep_xy, points.centres_xy
+    points = village_points(villages, crs, settlements=inputs.settlements)
     columns: dict[str, object] = {}
     values: list[IndicatorValue] = []
     notes: list[str] = []
@@ -309,9 +189,6 @@ def assess(
         if inputs.population is not None:
             step("population raster")
             cells = mobile.population_cells(villages, str(inputs.population), to_crs=crs)
-        official = None
-        if mcfg.rule == "official":
-            official = points.official()
         # Polygons are projected only for the rules that measure their area.
         shaped = villages.to_crs(crs) if mcfg.rule in ("area", "population") else villages
         if model == "terrain":
@@ -323,8 +200,7 @@ def assess(
                 config,
                 dem_path=inputs.dem,
                 crs=crs,
-                rep_xy=rep_xy,
-                official=official,
+                points=points,
                 cells=cells,
                 cache_dir=cache_dir,
                 nearest=table,
@@ -337,8 +213,7 @@ def assess(
                 rule=mcfg.rule,
                 min_share=mcfg.min_share,
                 population_cells=cells,
-                official_points=official,
-                points_xy=rep_xy,
+                points=points,
             )
         columns.update({c: result[c].to_numpy() for c in result.columns})
         step("tower sharing")
@@ -367,9 +242,11 @@ def assess(
             from hatangso.coverage.network import load_roads
 
             network = load_roads(inputs.roads, to_crs=crs)
-        targets = centres if mcfg.rule == "official" else rep_xy
+        targets = points.centre_xy if mcfg.rule == "official" else points.representative_xy
         ap_xy = (
-            _xy(inputs.access_points, crs) if inputs.access_points is not None else np.empty((0, 2))
+            representative_xy(inputs.access_points, crs)
+            if inputs.access_points is not None
+            else np.empty((0, 2))
         )
         cables = (
             np.asarray(inputs.fiber.to_crs(crs).geometry.array, dtype=object)
@@ -424,6 +301,7 @@ def assess(
         notes=tuple(notes),
         terrain=coverage_grids,
         model=model,
+        points=points,
     )
 
 
@@ -446,7 +324,7 @@ def _poi_indicators(
     key = pois[pois["kind"].isin(KEY_AREA_KINDS)]
     if not len(key):
         return []
-    xy = _xy(key, crs)
+    xy = representative_xy(key, crs)
     if grids is not None:
         covered = _sample_mask(grids, ("5G",), xy)
     else:
@@ -487,8 +365,7 @@ def _terrain_coverage(
     *,
     dem_path: Path,
     crs: pyproj.CRS,
-    rep_xy: npt.NDArray[np.float64],
-    official: tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]] | None,
+    points: VillagePoints,
     cells: mobile.PopulationCells | None,
     cache_dir: Path | None,
     nearest: mobile.SiteTable,
@@ -526,17 +403,16 @@ def _terrain_coverage(
     population = None
     if rule == "population" and population_path is not None:
         population = rasters.read_population(population_path, like=dem)
-    # The official rule samples centres and clusters below; without a population grid the
-    # population rule falls back on area shares, as the distance models do.
-    judge_rule = "point" if rule == "official" else rule
-    if judge_rule == "population" and population is None:
-        judge_rule = "area"
+    # Without a population grid the population rule falls back on area shares, as the
+    # distance models do.
+    judge_rule = "area" if rule == "population" and population is None else rule
     judged = terrain.judge_villages(
         villages.to_crs(crs),
         grids,
         rule=judge_rule,
         min_share=mcfg.min_share,
         population=population,
+        points=points,
     )
     n = len(villages)
     out = pd.DataFrame(index=villages.index)
@@ -549,20 +425,6 @@ def _terrain_coverage(
         "serving_operators",
     ):
         out[column] = judged[column].to_numpy()
-    if rule == "official" and official is not None:
-        v, ox, oy = official
-        xy = np.column_stack([ox, oy])
-        for tech, flag, share in (
-            ("4G", "covered_mobile", "mobile_share"),
-            ("5G", "covered_5g", "share_5g"),
-        ):
-            techs = ("4G", "5G") if tech == "4G" else ("5G",)
-            hit = _sample_mask(grids, techs, xy)
-            checked = np.bincount(v, minlength=n)
-            lit = np.bincount(v, weights=hit.astype(float), minlength=n)
-            ok = (checked > 0) & (lit == checked)
-            out[flag] = ok
-            out[share] = ok.astype(float)
     if cells is not None:
         cxy = np.column_stack([cells.x, cells.y])
         total = np.bincount(cells.village, weights=cells.people, minlength=n)
@@ -571,7 +433,7 @@ def _terrain_coverage(
             hit = _sample_mask(grids, techs, cxy)
             out[column] = np.bincount(cells.village, weights=cells.people * hit, minlength=n)
         out["population_in_village"] = total
-    dist, idx = mobile.nearest_sites(nearest, rep_xy)
+    dist, idx = mobile.nearest_sites(nearest, points.representative_xy)
     dist = np.where(np.isfinite(dist), dist, np.nan)
     op = nearest.operator[idx] if len(nearest) else np.full(n, "", dtype=object)
     out["nearest_site_m"] = dist
@@ -594,5 +456,10 @@ def _terrain_coverage(
             "(terrain shadow or distance)",
         ),
     )
+    if rule == "official":
+        # The best server at the representative point does not decide this rule: say what
+        # the centre and the clusters found.
+        answer = RuleAnswer(covered=covered, share=out["mobile_share"].to_numpy(dtype=float))
+        reasons = "terrain model: " + rule_reasons(rule, answer, min_share=mcfg.min_share)
     out["mobile_reason"] = reasons
     return grids, out

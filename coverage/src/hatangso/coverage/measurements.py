@@ -38,8 +38,10 @@ import pyproj
 import shapely
 from rasterio import features
 from rasterio.transform import Affine
+from scipy.spatial import cKDTree
 
 from hatangso.coverage._groups import join_unique_per_group
+from hatangso.coverage.villages import VillagePoints
 from hatangso.geo.errors import CRSError, InputError, Problem
 from hatangso.geo.schema import spec_for
 from hatangso.geo.text import fold_key, normalize_operator
@@ -80,8 +82,11 @@ _ROW_BYTES = 64
 _MAX_GRID_CELLS = 16_000_000
 _MIN_CELL_DEG = 0.0002
 _RSRP_LOW, _RSRP_HIGH = _RANGES["rsrp_dbm"]
+# Rule points searched around each sample for one of its own village's.
+_NEIGHBOURS = 8
 
 SUMMARY_COLUMNS = ["village_id", "operator", "tech", "n_samples", "n_at_or_above", "availability"]
+POINT_COLUMNS = ["village_id", "point", *SUMMARY_COLUMNS[1:]]
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,13 @@ class SampleSummary:
         The level the availability was counted against.
     notes
         Warnings that refused nothing (unknown operator names ...).
+    by_point
+        Under the official rule: one row per (rule point, operator, tech) with samples, the
+        columns of `by_operator` plus ``point`` (int64, index into
+        :meth:`hatangso.coverage.villages.VillagePoints.rule_points`); None otherwise.
+    points_per_village
+        Under the official rule: the number of rule points of each village (in the order of
+        `by_village`); None otherwise.
     """
 
     by_operator: pd.DataFrame
@@ -122,6 +134,8 @@ class SampleSummary:
     outside: int
     threshold_dbm: float
     notes: tuple[str, ...] = field(default_factory=tuple)
+    by_point: pd.DataFrame | None = None
+    points_per_village: IntArray | None = None
 
     @property
     def used(self) -> int:
@@ -216,6 +230,76 @@ def _village_index(villages: gpd.GeoDataFrame) -> _VillageIndex:
     grid[border] = -2
     log.debug("village index: %d x %d cells of %.5f deg, %d boundary", h, w, cell, border.sum())
     return _VillageIndex(grid, transform, tree, points_only=False)
+
+
+@dataclass(frozen=True)
+class _PointPlaces:
+    """Places a sample at the nearest of its village's rule points (the centre, a cluster).
+
+    Under the official rule a village is judged at its centre and at each residential
+    cluster; a sample speaks for the point of its own village nearest to it, so the village
+    is cut into one zone per point (a Voronoi partition of the polygon).
+    """
+
+    villages: _VillageIndex
+    village_of: IntArray  # village of each rule point
+    xy: FloatArray  # rule points, metric CRS
+    order: IntArray  # rule points sorted by village
+    offsets: IntArray  # start of each village's points in `order` (n_villages + 1)
+    to_metric: pyproj.Transformer
+    tree: cKDTree
+
+    def locate(self, lon: FloatArray, lat: FloatArray) -> IntArray:
+        """Rule point of every sample (-1 when in no village)."""
+        village = self.villages.locate(lon, lat)
+        out = np.full(len(lon), -1, dtype=np.int64)
+        inside = np.flatnonzero(village >= 0)
+        if not inside.size:
+            return out
+        x, y = self.to_metric.transform(lon[inside], lat[inside])
+        xy = np.column_stack([np.asarray(x, dtype=float), np.asarray(y, dtype=float)])
+        v = village[inside]
+        # The few nearest rule points of any village; the first of the sample's own village
+        # is the answer. Samples none of whose neighbours is of their village are rare (a
+        # village whose points all lie far from where it was sampled): they are compared
+        # with each of their village's points.
+        k = min(_NEIGHBOURS, len(self.xy))
+        _, near = self.tree.query(xy, k=k)
+        near = np.asarray(near, dtype=np.int64).reshape(len(v), k)
+        own = self.village_of[near] == v[:, None]
+        found = own.any(axis=1)
+        pick = near[np.arange(len(v)), own.argmax(axis=1)]
+        out[inside[found]] = pick[found]
+        rest = np.flatnonzero(~found)
+        if rest.size:
+            out[inside[rest]] = self._nearest_of_own(v[rest], xy[rest])
+        return out
+
+    def _nearest_of_own(self, v: IntArray, xy: FloatArray) -> IntArray:
+        """Nearest point of each sample's own village, comparing with all of them."""
+        count = self.offsets[v + 1] - self.offsets[v]
+        sample = np.repeat(np.arange(len(v)), count)
+        first = np.repeat(np.cumsum(count) - count, count)
+        point = self.order[np.repeat(self.offsets[v], count) + np.arange(sample.size) - first]
+        d2 = np.sum((xy[sample] - self.xy[point]) ** 2, axis=1)
+        best = np.lexsort((point, d2, sample))
+        head = best[np.r_[True, sample[best][1:] != sample[best][:-1]]]
+        out = np.full(len(v), -1, dtype=np.int64)
+        out[sample[head]] = point[head]
+        return out
+
+
+def _point_places(index: _VillageIndex, points: VillagePoints, rule: str) -> _PointPlaces:
+    village_of, xy = points.rule_points(rule)
+    if points.crs is None:
+        raise ValueError("the village points carry no CRS; build them with village_points")
+    n = points.n_villages
+    order = np.argsort(village_of, kind="stable").astype(np.int64)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(village_of, minlength=n), out=offsets[1:])
+    to_metric = pyproj.Transformer.from_crs(4326, points.crs, always_xy=True)
+    xy = np.asarray(xy, dtype=float)
+    return _PointPlaces(index, village_of, xy, order, offsets, to_metric, cKDTree(xy))
 
 
 # --------------------------------------------------------------------------------------------
@@ -408,6 +492,18 @@ class _Accumulator:
         self.count += np.bincount(key, minlength=size).reshape(self.count.shape)
         self.ok += np.bincount(key[good], minlength=size).reshape(self.ok.shape)
 
+    def collapsed(self, group: IntArray, n_groups: int) -> _Accumulator:
+        """Sum the counts of units into groups (rule points into villages)."""
+        out = _Accumulator(n_groups, self.n_tech)
+        out.n_ops = self.n_ops
+        target = np.r_[group, n_groups]  # the "outside" row stays outside
+        shape = (n_groups + 1, self.n_ops, self.n_tech)
+        out.count = np.zeros(shape, dtype=np.int64)
+        out.ok = np.zeros(shape, dtype=np.int64)
+        np.add.at(out.count, target, self.count)
+        np.add.at(out.ok, target, self.ok)
+        return out
+
 
 def aggregate_samples(
     path_or_paths: str | Path | Sequence[str | Path],
@@ -418,6 +514,8 @@ def aggregate_samples(
     crs: str | pyproj.CRS | None = None,
     columns: Mapping[str, str] | None = None,
     encoding: str = "utf-8",
+    points: VillagePoints | None = None,
+    rule: str = "point",
 ) -> SampleSummary:
     """Count samples and samples at or above `threshold_dbm` per village, operator and tech.
 
@@ -440,6 +538,11 @@ def aggregate_samples(
         Contract name to file column, for names the aliases do not know.
     encoding
         Text encoding of CSV files.
+    points, rule
+        The villages' demand points (:func:`hatangso.coverage.villages.village_points`, in
+        the same village order) and the run's rule. Under ``official``, samples are also
+        counted per rule point: each at the centre or cluster of its village nearest to it
+        (``by_point``), so that the measurement answers the rule at the rule's points.
 
     Returns
     -------
@@ -471,10 +574,17 @@ def aggregate_samples(
         )
     user_crs = crs if isinstance(crs, pyproj.CRS) or crs is None else _parse(crs)
     index = _village_index(villages)
+    places: _VillageIndex | _PointPlaces = index
+    n_units = len(villages)
+    if points is not None and rule == "official":
+        if points.n_villages != len(villages):
+            raise ValueError("points must be built from the same villages, in the same order")
+        places = _point_places(index, points, rule)
+        n_units = len(places.village_of)
     ops, techs = _Codes(), _Codes()
     for t in ("2G", "3G", "4G", "5G"):
         techs.code(t)
-    acc = _Accumulator(len(villages), len(techs.labels))
+    acc = _Accumulator(n_units, len(techs.labels))
     rejects: list[pd.DataFrame] = []
     notes: list[str] = []
     read = 0
@@ -482,7 +592,7 @@ def aggregate_samples(
         if path.suffix.lower() in (".csv", ".txt", ".tsv"):
             n, rej = _stream_csv(
                 path,
-                index,
+                places,
                 acc,
                 ops,
                 techs,
@@ -493,7 +603,7 @@ def aggregate_samples(
                 encoding,
             )
         else:
-            n, rej = _whole_layer(path, index, acc, ops, techs, threshold_dbm, crs, columns)
+            n, rej = _whole_layer(path, places, acc, ops, techs, threshold_dbm, crs, columns)
         read += n
         rejects.extend(rej)
         unknown = sorted(name for name in ops.labels if not normalize_operator(name)[1])
@@ -508,6 +618,12 @@ def aggregate_samples(
     )
     for note in notes:
         log.warning(note)
+    by_point = None
+    points_per_village = None
+    if isinstance(places, _PointPlaces):
+        by_point = _point_table(villages, places, acc, ops.labels, techs.labels)
+        points_per_village = np.bincount(places.village_of, minlength=len(villages))
+        acc = acc.collapsed(places.village_of, len(villages))
     by_operator, by_village = _tables(villages, acc, ops.labels, techs.labels)
     outside = int(acc.count[-1].sum())
     log.info(
@@ -522,6 +638,8 @@ def aggregate_samples(
         outside=outside,
         threshold_dbm=float(threshold_dbm),
         notes=tuple(notes),
+        by_point=by_point,
+        points_per_village=points_per_village,
     )
 
 
@@ -580,7 +698,7 @@ def _check_rows(
 
 def _stream_csv(
     path: Path,
-    index: _VillageIndex,
+    index: _VillageIndex | _PointPlaces,
     acc: _Accumulator,
     ops: _Codes,
     techs: _Codes,
@@ -648,7 +766,7 @@ def _check_swapped(name: str, lon: FloatArray, lat: FloatArray, cols: _Columns) 
 
 def _whole_layer(
     path: Path,
-    index: _VillageIndex,
+    index: _VillageIndex | _PointPlaces,
     acc: _Accumulator,
     ops: _Codes,
     techs: _Codes,
@@ -722,6 +840,33 @@ def _tables(
         }
     )
     return by_operator, by_village
+
+
+def _point_table(
+    villages: gpd.GeoDataFrame,
+    places: _PointPlaces,
+    acc: _Accumulator,
+    op_labels: list[str],
+    tech_labels: list[str],
+) -> pd.DataFrame:
+    ids = villages["village_id"].astype(str).to_numpy(dtype=object)
+    count = acc.count[:-1]
+    ok = acc.ok[:-1]
+    p, o, t = np.nonzero(count)
+    n = count[p, o, t]
+    k = ok[p, o, t]
+    return pd.DataFrame(
+        {
+            "village_id": pd.Series(ids[places.village_of[p]], dtype="string"),
+            "point": p.astype(np.int64),
+            "operator": pd.Series(np.asarray(op_labels, dtype=object)[o], dtype="string"),
+            "tech": pd.Series(np.asarray(tech_labels, dtype=object)[t], dtype="string"),
+            "n_samples": n.astype(np.int64),
+            "n_at_or_above": k.astype(np.int64),
+            "availability": k / n,
+        },
+        columns=POINT_COLUMNS,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -841,8 +986,8 @@ def decide_basis(
     villages
         The assessed villages: ``village_id``, ``name`` and, when sites were given,
         ``covered_mobile`` (bool, the prediction under the configured rule) and
-        ``serving_operators`` (';'-joined operators whose predicted footprint reaches the
-        village).
+        ``serving_operators`` (';'-joined operators whose own predicted coverage meets the
+        same rule, :func:`hatangso.coverage.villages.serving_operators`).
     summary
         From :func:`aggregate_samples`, or None without samples.
     declared
@@ -869,14 +1014,17 @@ def decide_basis(
       when their availability (share at or above the threshold) is at least
       `min_availability`. Fewer samples leave ``M`` unknown ("insufficient samples"): a few
       samples never make a village covered;
-    * predicted ``P``: known when the prediction was run; true when *v* is predicted covered
-      and *o* is among its serving operators;
+    * predicted ``P``: known when the prediction was run; true when *o* is among the serving
+      operators of *v*, i.e. *o*'s own predicted coverage meets the rule;
     * declared ``D``: known when *o* filed a declaration list; true when *v* is on it.
 
-    Operator *o* covers *v* by ``M`` when it is known, else by ``P``, else by ``D``. The
-    village is covered when some operator covers it. Its ``mobile_basis`` is ``measured``
-    when some operator's ``M`` is known, else ``predicted`` when the prediction was run,
-    else ``declared`` when declarations were given (NA when nothing was).
+    Operator *o* covers *v* by ``M`` when it is known, else by ``P``, else by ``D``. A
+    village where some operator's ``M`` is known is covered when some operator covers it; any
+    other village keeps the prediction's answer when the prediction was run (the rule's own
+    answer, which the operators' answers need not add up to), else its declarations'. Its
+    ``mobile_basis`` is ``measured`` when some operator's ``M`` is known, else ``predicted``
+    when the prediction was run, else ``declared`` when declarations were given (NA when
+    nothing was).
 
     (*v*, *o*) is **disputed** when the known answers disagree: ``M`` known and (``D`` known
     and ``D != M``, or ``P`` known and ``P != M``); or ``M`` unknown and ``D`` and ``P``
@@ -985,6 +1133,20 @@ def decide_basis(
         avail = np.where(n_s > 0, k_s / np.maximum(n_s, 1), np.nan)
     m_known = n_s >= min_samples
     m_val = m_known & (avail >= min_availability)
+    at_points = summary is not None and summary.by_point is not None
+    if summary is not None and summary.by_point is not None:
+        m_known, m_val = _measured_at_points(
+            summary.by_point,
+            pd.Series(
+                summary.points_per_village,
+                index=summary.by_village["village_id"].astype(str),
+                dtype="int64",
+            ),
+            ids[v],
+            op,
+            min_samples=min_samples,
+            min_availability=min_availability,
+        )
     p_known = np.full(m, has_prediction)
     p_val = flag("P")
     d_known = np.isin(op, list(filed)) if filed else np.zeros(m, dtype=bool)
@@ -999,6 +1161,13 @@ def decide_basis(
 
     covered_any = np.bincount(v, weights=op_covers, minlength=n) > 0
     measured_any = np.bincount(v, weights=m_known, minlength=n) > 0
+    if has_prediction:
+        # Where nothing was measured the village keeps the prediction's own answer to the
+        # rule: the operators' answers need not add up to it (two operators may together
+        # cover a share that neither covers alone).
+        covered_any = np.where(
+            measured_any, covered_any, villages["covered_mobile"].fillna(False).to_numpy(bool)
+        )
     sampled_any = np.bincount(v, weights=n_s, minlength=n) > 0
     measured_cov = np.bincount(v, weights=m_val, minlength=n) > 0
     disputed_v = np.bincount(v, weights=disputed, minlength=n) > 0
@@ -1079,6 +1248,7 @@ def decide_basis(
                 n_s[dd],
                 min_samples,
                 min_availability,
+                at_points=m_val[dd] if at_points else None,
             ),
         },
         columns=DISPUTE_COLUMNS,
@@ -1100,6 +1270,51 @@ def decide_basis(
     return BasisDecision(villages=out, disputes=disputes, counts=counts)
 
 
+def _measured_at_points(
+    by_point: pd.DataFrame,
+    points_per_village: pd.Series,
+    village_ids: npt.NDArray[np.object_],
+    operators: npt.NDArray[np.object_],
+    *,
+    min_samples: int,
+    min_availability: float,
+) -> tuple[BoolArray, BoolArray]:
+    """Each (village, operator)'s measured answer to the official rule, from its points.
+
+    `by_point` is :attr:`SampleSummary.by_point`; `points_per_village` the number of rule
+    points of each village, indexed by ``village_id``. A point is measured when the operator
+    has at least `min_samples` 4G/5G samples there, and covered when their availability
+    reaches `min_availability`. The operator is measured-uncovered in the village when some
+    point is measured uncovered, measured-covered when every point is measured covered, and
+    unmeasured otherwise.
+    """
+    bp = by_point[_broadband(by_point["tech"])]
+    sums = (
+        bp.assign(village_id=bp["village_id"].astype(str), operator=bp["operator"].astype(str))
+        .groupby(["village_id", "point", "operator"], sort=False)[["n_samples", "n_at_or_above"]]
+        .sum()
+        .reset_index()
+    )
+    n = sums["n_samples"].to_numpy(dtype=np.int64)
+    k = sums["n_at_or_above"].to_numpy(dtype=np.int64)
+    known = n >= min_samples
+    good = known & (k / np.maximum(n, 1) >= min_availability)
+    per = (
+        sums.assign(good=good, bad=known & ~good)
+        .groupby(["village_id", "operator"], sort=False)
+        .agg(n_good=("good", "sum"), bad=("bad", "any"))
+    )
+    need = points_per_village.loc[per.index.get_level_values(0)].to_numpy()
+    full = per["n_good"].to_numpy() >= need
+    bad = per["bad"].to_numpy(dtype=bool)
+    key = pd.MultiIndex.from_arrays(
+        [village_ids.astype(str), operators.astype(str)], names=["village_id", "operator"]
+    )
+    m_known = pd.Series(bad | full, index=per.index).reindex(key, fill_value=False)
+    m_val = pd.Series(~bad & full, index=per.index).reindex(key, fill_value=False)
+    return m_known.to_numpy(dtype=bool), m_val.to_numpy(dtype=bool)
+
+
 def _reasons(
     d_known: BoolArray,
     d_val: BoolArray,
@@ -1110,8 +1325,14 @@ def _reasons(
     n_s: IntArray,
     min_samples: int,
     min_availability: float,
+    *,
+    at_points: BoolArray | None = None,
 ) -> npt.NDArray[np.object_]:
-    """Plain-words account of each disputed pair."""
+    """Plain-words account of each disputed pair.
+
+    `at_points` gives the measured answers when they were taken at the official rule's
+    points (the centre and each cluster) rather than over the village.
+    """
 
     def said(known: BoolArray, value: BoolArray, yes: str, no: str) -> npt.NDArray[np.str_]:
         return np.where(known, np.where(value, yes, no), "")
@@ -1133,6 +1354,27 @@ def _reasons(
             "not measured",
         ),
     )
+    if at_points is not None:
+        overall = np.char.add(np.char.mod(" (%d samples, ", n_s), np.char.add(pct, " overall)"))
+        measured = np.where(
+            m_known,
+            np.char.add(
+                np.where(
+                    at_points,
+                    f"measured at the centre and every cluster (>= {min_availability:.0%})",
+                    f"measured below {min_availability:.0%} at the centre or a cluster",
+                ),
+                overall,
+            ),
+            np.where(
+                n_s > 0,
+                np.char.add(
+                    np.char.mod("%d samples", n_s),
+                    f" (fewer than {min_samples} at the centre or a cluster: insufficient)",
+                ),
+                "not measured",
+            ),
+        )
     pieces = [
         said(d_known, d_val, "declared covered", "not declared"),
         said(p_known, p_val, "predicted covered", "predicted uncovered"),

@@ -4,21 +4,10 @@ All sites and villages are handled at once: site-to-point pairs within reach com
 k-d tree search per reach class (:class:`scipy.spatial.cKDTree`, point-to-point distances are
 all we need), and everything after that is numpy over the pair arrays.
 
-Rules (``mobile.rule``):
-
-``point``
-    the village's representative point (``shapely.point_on_surface``) is within a site's
-    footprint;
-``area``
-    at least ``min_share`` of the village polygon lies inside the union of footprints
-    (exact polygon overlay, only for villages that are neither clearly in nor out);
-``population``
-    at least ``min_share`` of the village's people (population raster cells, or people spread
-    evenly over the polygon when no raster is given) are inside a footprint;
-``official``
-    the village centre (``centre_lon``/``centre_lat``, else the representative point) *and*
-    every residential cluster assigned to the village are inside a footprint (Công văn
-    1603/BTTTT-CVT: a village lacks coverage when its centre or any cluster has no signal).
+The rules themselves (``mobile.rule``: ``point``, ``area``, ``population``, ``official``)
+live in :mod:`hatangso.coverage.villages`; here the footprints answer at the rule's points and
+give the covered shares of area and people (exact polygon overlay, only for villages that are
+neither clearly in nor out).
 
 "4G or better" counts a site carrying 4G or 5G; 5G counts sites carrying 5G, with the 5G
 reach.
@@ -26,6 +15,7 @@ reach.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -39,8 +29,15 @@ from scipy.spatial import cKDTree
 
 from hatangso.coverage import radio
 from hatangso.coverage._discarea import PolygonRings, polygon_rings, union_disc_area
-from hatangso.coverage._groups import join_unique_per_group
-from hatangso.geo.errors import ConfigError, Problem
+from hatangso.coverage.villages import (
+    RuleAnswer,
+    VillagePoints,
+    judge,
+    rule_reasons,
+    serving_operators,
+    village_points,
+)
+from hatangso.geo.errors import Problem
 
 __all__ = [
     "PopulationCells",
@@ -300,11 +297,6 @@ def _any_per(groups: IntArray, n: int) -> BoolArray:
     return out
 
 
-def _operators_per(pairs: Pairs, sites: SiteTable, n: int) -> npt.NDArray[np.object_]:
-    """Join the sorted operator names serving each point with ';' ('' for none)."""
-    return join_unique_per_group(pairs.point, sites.operator[pairs.site], n)
-
-
 def _best_power(pairs: Pairs, sites: SiteTable, tech: str, n: int) -> FloatArray:
     """Best received power (dBm) per point over its covering pairs; NaN where none."""
     best = np.full(n, np.nan)
@@ -461,15 +453,10 @@ class PopulationCells:
     people: FloatArray
 
 
-def _shares_from_cells(
-    cells: PopulationCells, sites: SiteTable, tech: str, n: int
-) -> tuple[FloatArray, FloatArray]:
-    """(people covered, people) per village from weighted cell points."""
-    pairs = covered_points(cells.x, cells.y, sites, tech)
-    hit = _any_per(pairs.point, len(cells.x))
-    covered = np.bincount(cells.village, weights=cells.people * hit, minlength=n)
-    total = np.bincount(cells.village, weights=cells.people, minlength=n)
-    return covered.astype(np.float64), total.astype(np.float64)
+def _only(sites: SiteTable, keep: BoolArray) -> SiteTable:
+    """`sites` with every site outside `keep` given no reach (so it covers nothing)."""
+    reach = {t: np.where(keep, r, 0.0) for t, r in sites.reach_m.items()}
+    return dataclasses.replace(sites, reach_m=reach)
 
 
 def mobile_coverage(
@@ -479,15 +466,19 @@ def mobile_coverage(
     rule: str,
     min_share: float,
     population_cells: PopulationCells | None = None,
-    official_points: tuple[IntArray, FloatArray, FloatArray] | None = None,
-    points_xy: FloatArray | None = None,
+    points: VillagePoints | None = None,
 ) -> pd.DataFrame:
     """Mobile coverage of each village, for 4G-or-better and for 5G.
+
+    The footprints answer at the rule's points (and, for ``area``/``population``, give the
+    covered shares); :func:`hatangso.coverage.villages.judge` applies the rule.
 
     Parameters
     ----------
     villages
-        Village polygons (or points) in the same metric CRS as `sites`.
+        Village polygons (or points) in the same metric CRS as `sites`. With the ``point``
+        or ``official`` rule and `points` given, `villages` may be in any CRS: only the
+        points are used.
     sites
         From :func:`site_table`.
     rule
@@ -497,14 +488,10 @@ def mobile_coverage(
     population_cells
         People as weighted points (from a raster); without them ``population`` spreads a
         village's people evenly over its polygon, i.e. equals ``area``.
-    official_points
-        ``(village index, x, y)`` of the points the ``official`` rule checks: each village's
-        centre and residential clusters.
-    points_xy
-        ``(n, 2)`` representative points of the villages in the metric CRS, when the caller
-        has them already; computed with ``shapely.point_on_surface`` otherwise. With the
-        ``point`` or ``official`` rule, `villages` may then be in any CRS: only the points are
-        used.
+    points
+        The villages' demand points in the sites' CRS
+        (:func:`hatangso.coverage.villages.village_points`); built from `villages` alone
+        (representative points as centres, no clusters) when None.
 
     Returns
     -------
@@ -512,73 +499,96 @@ def mobile_coverage(
         Indexed like `villages`: ``covered_mobile``, ``covered_5g`` (bool), ``mobile_share``,
         ``share_5g`` (the covered share the rule used: 0/1 for point rules), ``best_dbm``
         (float, NaN with the radius model or when uncovered), ``nearest_site_m``,
-        ``serving_operators`` (';'-joined), ``population_covered_mobile``,
-        ``population_covered_5g``, ``population_in_village`` (people, where known) and
-        ``mobile_reason`` (why the village is or is not covered).
+        ``serving_operators`` (';'-joined operators whose own 4G-or-better footprints meet
+        the rule), ``population_covered_mobile``, ``population_covered_5g``,
+        ``population_in_village`` (people, where known) and ``mobile_reason`` (why the
+        village is or is not covered).
     """
     n = len(villages)
+    if points is None:
+        points = village_points(villages, villages.crs)
     geoms = np.asarray(villages.geometry.array, dtype=object)
-    if points_xy is None:
-        rep = shapely.point_on_surface(geoms)
-        rx, ry = shapely.get_x(rep), shapely.get_y(rep)
-    else:
-        rx, ry = points_xy[:, 0], points_xy[:, 1]
+    rep = points.representative_xy
+    rx, ry = rep[:, 0], rep[:, 1]
+    point_village, pxy = points.rule_points(rule)
     is_polygon = np.isin(shapely.get_type_id(geoms), (3, 6))
-    out: dict[str, object] = {}
     pairs_rep = {t: covered_points(rx, ry, sites, t) for t in TECHS}
+    pairs_rule = (
+        {t: covered_points(pxy[:, 0], pxy[:, 1], sites, t) for t in TECHS}
+        if rule == "official"
+        else pairs_rep
+    )
     point_cov = {t: _any_per(pairs_rep[t].point, n) for t in TECHS}
-    shares: dict[str, FloatArray] = {}
+    shares_needed = rule in ("area", "population")
     rings = (
         polygon_rings(_polygons_only(geoms, is_polygon))
-        if rule in ("area", "population") and is_polygon.any()
+        if shares_needed and is_polygon.any()
         else None
     )
+    cell_pairs: dict[str, Pairs] = {}
     pop_cov: dict[str, FloatArray] = {}
     pop_total: FloatArray | None = None
     if population_cells is not None:
+        cells = population_cells
+        pop_total = np.bincount(cells.village, weights=cells.people, minlength=n).astype(float)
         for t in TECHS:
-            pop_cov[t], pop_total = _shares_from_cells(population_cells, sites, t, n)
-    for t in TECHS:
-        if rule == "point":
-            shares[t] = point_cov[t].astype(float)
-        elif rule in ("area", "population"):
-            if rule == "population" and population_cells is not None and pop_total is not None:
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    s = np.where(
-                        pop_total > 0, pop_cov[t] / np.where(pop_total > 0, pop_total, 1), np.nan
-                    )
-                # Villages with no people in the raster fall back on their area share.
-                fallback = np.isnan(s)
-            else:
-                s = np.full(n, np.nan)
-                fallback = np.ones(n, dtype=bool)
-            area_share = _polygon_shares(geoms, fallback & is_polygon, sites, t, rings)
-            s = np.where(fallback, np.where(is_polygon, area_share, point_cov[t]), s)
-            shares[t] = s
-        elif rule == "official":
-            if official_points is None:
-                shares[t] = point_cov[t].astype(float)
-            else:
-                v, ox, oy = official_points
-                hit = _any_per(covered_points(ox, oy, sites, t).point, len(v))
-                checked = np.bincount(v, minlength=n)
-                lit = np.bincount(v, weights=hit.astype(float), minlength=n)
-                shares[t] = np.where(
-                    checked > 0, (lit == checked).astype(float), point_cov[t].astype(float)
-                )
-        else:
-            raise ConfigError(
-                Problem(
-                    file="configuration",
-                    column="mobile.rule",
-                    message=f"unknown rule {rule!r}",
-                    fix="use point, area, population or official",
-                )
+            cell_pairs[t] = covered_points(cells.x, cells.y, sites, t)
+            hit = _any_per(cell_pairs[t].point, len(cells.x))
+            pop_cov[t] = np.bincount(cells.village, weights=cells.people * hit, minlength=n).astype(
+                float
             )
-    threshold = 1.0 if rule in ("point", "official") else min_share
-    covered = {t: shares[t] >= threshold - 1e-12 for t in TECHS}
 
-    nearest_m, nearest_idx = nearest_sites(sites, np.column_stack([rx, ry]))
+    def answer(
+        tech: str, keep: BoolArray | None = None, within: BoolArray | None = None
+    ) -> RuleAnswer:
+        """Apply the rule for `tech`, to all sites or to the sites in `keep`.
+
+        Area shares are computed only `within` these villages (0 elsewhere).
+        """
+        pairs = pairs_rule[tech]
+        lit = pairs.point if keep is None else pairs.point[keep[pairs.site]]
+        hit = _any_per(lit, len(point_village))
+        if not shares_needed:
+            return judge(rule, points, hit=hit, min_share=min_share)
+        people: FloatArray | None = None
+        if rule == "population" and population_cells is not None and pop_total is not None:
+            if keep is None:
+                covered = pop_cov[tech]
+            else:
+                cp = cell_pairs[tech]
+                cell_hit = _any_per(cp.point[keep[cp.site]], len(population_cells.x))
+                covered = np.bincount(
+                    population_cells.village,
+                    weights=population_cells.people * cell_hit,
+                    minlength=n,
+                ).astype(float)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                people = np.where(
+                    pop_total > 0, covered / np.where(pop_total > 0, pop_total, 1), np.nan
+                )
+        # Area shares only where the rule may fall back on them: no people known.
+        need = is_polygon if people is None else is_polygon & np.isnan(people)
+        if within is not None:
+            need = need & within
+        table = sites if keep is None else _only(sites, keep)
+        area = np.where(is_polygon, _polygon_shares(geoms, need, table, tech, rings), np.nan)
+        return judge(
+            rule, points, hit=hit, min_share=min_share, area_share=area, people_share=people
+        )
+
+    answers = {t: answer(t) for t in TECHS}
+    covered = {t: answers[t].covered for t in TECHS}
+    shares = {t: answers[t].share for t in TECHS}
+    operators = np.unique(sites.operator.astype(str)) if len(sites) else np.empty(0, dtype=str)
+    # One operator's footprints are part of all of them: it can meet the rule only where all
+    # of them do, so its area shares are needed only there.
+    own = {
+        str(op): answer("4G", keep=sites.operator.astype(str) == op, within=covered["4G"]).covered
+        for op in operators
+    }
+
+    out: dict[str, object] = {}
+    nearest_m, nearest_idx = nearest_sites(sites, rep)
     best = (
         _best_power(pairs_rep["4G"], sites, "4G", n)
         if sites.model in ("hata", "terrain")
@@ -590,7 +600,7 @@ def mobile_coverage(
     out["share_5g"] = shares["5G"]
     out["best_dbm"] = best
     out["nearest_site_m"] = np.where(np.isfinite(nearest_m), nearest_m, np.nan)
-    out["serving_operators"] = _operators_per(pairs_rep["4G"], sites, n)
+    out["serving_operators"] = serving_operators(own, n)
     if population_cells is not None and pop_total is not None:
         out["population_covered_mobile"] = pop_cov["4G"]
         out["population_covered_5g"] = pop_cov["5G"]
@@ -639,21 +649,9 @@ def _reasons(
         + reach_km[no_site]
         + " km)"
     )
-    if rule in ("area", "population"):
-        what = "area" if rule == "area" else "people"
-        pct = np.round(share * 100).astype(int).astype(str)
-        partial = ~covered & ~no_site
-        reasons[partial] = (
-            "only " + pct[partial] + f"% of the {what} covered (needs {min_share:.0%})"
-        )
-        reasons[covered] = pct[covered] + f"% of the {what} covered"
-    elif rule == "official":
-        partial = ~covered & ~no_site
-        reasons[partial] = "the centre or a residential cluster has no signal"
-        reasons[covered] = "centre and every residential cluster covered"
-    else:
-        reasons[covered] = "representative point inside a site's footprint"
-        reasons[~covered & ~no_site] = "representative point outside every footprint"
+    answer = RuleAnswer(covered=covered, share=share)
+    said = rule_reasons(rule, answer, min_share=min_share)
+    reasons[~no_site] = said[~no_site]
     return reasons
 
 
@@ -683,7 +681,7 @@ def population_cells(villages: gpd.GeoDataFrame, path: str, *, to_crs: object) -
     from rasterio.features import rasterize
     from rasterio.windows import from_bounds
 
-    from hatangso.geo.errors import InputError, Problem
+    from hatangso.geo.errors import InputError
 
     try:
         src = rasterio.open(path)

@@ -406,24 +406,11 @@ def plan(
     crs = before.metric_crs
     demand_villages = gpd.GeoDataFrame(village_frame.iloc[demand]).reset_index(drop=True)
 
-    # The points the engine's rule checks, restricted to the demand villages.
-    points = village_points(village_frame, crs, settlements=settlement_frame)
-    rep_xy = points.rep_xy[demand]
-    centres = points.centres_xy[demand]
-    row_in_demand = np.full(len(village_frame), -1, dtype=np.int64)
-    row_in_demand[demand] = np.arange(len(demand), dtype=np.int64)
-    owner = np.where(
-        points.settlement_village >= 0, row_in_demand[points.settlement_village], -1
-    ).astype(np.int64)
-    settle_xy = points.settlement_xy
-    point_village = np.arange(len(demand), dtype=np.int64)
-    pxy = rep_xy
-    if config.mobile.rule == "official":
-        pxy = centres
-        inside = owner >= 0
-        if inside.any():
-            point_village = np.concatenate([point_village, owner[inside]])
-            pxy = np.vstack([pxy, settle_xy[inside]])
+    # The points the engine's rule checks, restricted to the demand villages: each cluster
+    # belongs to the village it belongs to over the whole layer, as in the engine.
+    points = village_points(village_frame, crs, settlements=settlement_frame).subset(demand)
+    rep_xy, centres = points.representative_xy, points.centre_xy
+    point_village, pxy = points.rule_points(config.mobile.rule)
 
     step("candidate sites")
     raster = None
@@ -449,7 +436,6 @@ def plan(
     if candidates is not None:
         user_frame = gpd.GeoDataFrame(candidates).to_crs(crs)
         user_frame.attrs["source"] = _source(candidates, "candidates")
-    in_demand = owner >= 0
     cands = siting.build_candidates(
         operator=op,
         demand_xy=rep_xy,
@@ -457,10 +443,10 @@ def plan(
         settings=settings,
         tolerance_m=config.sharing.colocation_tolerance_m,
         sites=site_frame.to_crs(crs),
-        settlements_xy=settle_xy[in_demand] if len(demand) and len(owner) else None,
+        settlements_xy=points.cluster_xy if len(points.cluster_row) else None,
         settlement_ids=(
-            settlement_frame["settlement_id"].astype(str).to_numpy(dtype=object)[in_demand]
-            if settlement_frame is not None and len(demand) and len(owner)
+            settlement_frame["settlement_id"].astype(str).to_numpy(dtype=object)[points.cluster_row]
+            if settlement_frame is not None and len(points.cluster_row)
             else None
         ),
         centres_xy=centres,

@@ -45,6 +45,7 @@ from hatangso.coverage.optimize import (
     max_coverage,
     min_cost_cover,
 )
+from hatangso.coverage.villages import covered_by_each
 from hatangso.geo.crs import require_projected
 from hatangso.geo.errors import InfeasibleError, InputError, Problem
 
@@ -615,11 +616,11 @@ def coverage_matrix(
         threshold_dbm=config.threshold_dbm,
     )
     pairs = mobile.covered_points(px, py, table, "4G")
-    return _village_matrix(
+    return covered_by_each(
         np.asarray(pairs.site, dtype=np.int64),
         np.asarray(pairs.point, dtype=np.int64),
         point_village,
-        n_cand=n_cand,
+        n_sources=n_cand,
         n_villages=n_villages,
     )
 
@@ -766,32 +767,7 @@ def terrain_coverage_matrix(
     log.info("terrain coverage matrix: %d of %d candidates computed", computed, n_cand)
     site = np.concatenate(rows_hit) if rows_hit else np.empty(0, dtype=np.int64)
     point = np.concatenate(points_hit) if points_hit else np.empty(0, dtype=np.int64)
-    return _village_matrix(site, point, point_village, n_cand=n_cand, n_villages=n_villages)
-
-
-def _village_matrix(
-    site: _IntArray,
-    point: _IntArray,
-    point_village: _IntArray,
-    *,
-    n_cand: int,
-    n_villages: int,
-) -> Any:
-    """Candidate-by-village matrix: true where a candidate covers every point of the village."""
-    need = np.bincount(point_village, minlength=n_villages)
-    village = point_village[point]
-    counts = sp.coo_array(
-        (np.ones(len(village)), (site, village)), shape=(n_cand, n_villages)
-    ).tocsr()
-    counts.sum_duplicates()
-    coo = counts.tocoo()
-    full = coo.data >= need[coo.col]
-    matrix = sp.csr_array(
-        (np.ones(int(full.sum()), dtype=bool), (coo.row[full], coo.col[full])),
-        shape=(n_cand, n_villages),
-    )
-    matrix.sort_indices()
-    return matrix
+    return covered_by_each(site, point, point_village, n_sources=n_cand, n_villages=n_villages)
 
 
 # --------------------------------------------------------------------------------------------

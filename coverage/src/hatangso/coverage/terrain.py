@@ -19,7 +19,7 @@ in a thread pool, the kernels releasing the GIL; or, with few sites, one site at
 radials or rows with numba's ``prange``), keeps each site's loss in a per-site cache, and
 combines the sites into a best-server received-power grid, a server-count grid and one
 coverage mask per operator and technology. :func:`judge_villages` applies the contract's
-village rules (point, area share, population share) to those grids.
+village rules (:mod:`hatangso.coverage.villages`) to those grids.
 
 The kernels are compiled once and cached on disk by numba (``cache=True``). numba notices a
 change of this file, not of :mod:`hatangso.coverage.itm` that the ITM kernel calls: after
@@ -45,6 +45,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyproj
 import shapely
 from numba import prange
 from rasterio.crs import CRS
@@ -53,6 +54,14 @@ from hatangso.coverage import itm as _itm
 from hatangso.coverage.itm import itm_check_p2p, itm_p2p_core_unchecked, itm_p2p_loss
 from hatangso.coverage.radio import DEFAULT_EIRP_DBM, DEFAULT_FREQ_MHZ, DEFAULT_HEIGHT_M
 from hatangso.coverage.rasters import Raster, polygonize, sample_points, write_cog, zonal_shares
+from hatangso.coverage.villages import (
+    RuleAnswer,
+    VillagePoints,
+    VillageRule,
+    judge,
+    serving_operators,
+    village_points,
+)
 from hatangso.geo.errors import ConfigError, CRSError, InputError, Problem
 
 __all__ = [
@@ -77,7 +86,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 TerrainModel = Literal["los", "itm"]
-VillageRule = Literal["point", "area", "population"]
 
 #: Mean Earth radius, metres (ITU-R P.452-16 uses 6371 km).
 EARTH_RADIUS_M = 6_371_000.0
@@ -1786,8 +1794,13 @@ def judge_villages(
     rule: VillageRule = "point",
     min_share: float = 0.5,
     population: Raster | None = None,
+    points: VillagePoints | None = None,
 ) -> gpd.GeoDataFrame:
     """Apply the contract's village rules to terrain coverage grids.
+
+    The grids answer at the rule's points (:meth:`VillagePoints.rule_points`) and give the
+    covered shares of area and people; :func:`hatangso.coverage.villages.judge` applies the
+    rule.
 
     Parameters
     ----------
@@ -1798,42 +1811,33 @@ def judge_villages(
     rule
         ``"point"``: the village's representative point must be covered; ``"area"``: at least
         `min_share` of its area; ``"population"``: at least `min_share` of its people (from
-        `population`; a village holding nobody in the grid falls back to its area share).
+        `population`; a village holding nobody in the grid falls back to its area share);
+        ``"official"``: the centre and every residential cluster of `points`.
     min_share
         Share needed by the ``area`` and ``population`` rules.
     population
         People per cell on the DEM's grid (:func:`hatangso.coverage.rasters.read_population`);
         required by ``rule="population"``.
+    points
+        The villages' demand points in the grids' CRS
+        (:func:`hatangso.coverage.villages.village_points`); built from `villages` alone
+        (representative points as centres, no clusters) when None.
 
     Returns
     -------
     geopandas.GeoDataFrame
         `villages` (same index, CRS and columns) plus ``best_dbm`` (float, at the representative
         point; NaN where no site reaches), ``mobile_share`` and ``share_5g`` (float in [0, 1]:
-        the share the rule looks at; 0 or 1 for ``point``), ``covered_mobile`` and
-        ``covered_5g`` (bool; 4G or better, any operator) and ``serving_operators``
-        (``;``-separated, sorted: operators whose own 4G+ coverage meets the rule).
+        the share the rule looks at; 0 or 1 for ``point`` and ``official``),
+        ``covered_mobile`` and ``covered_5g`` (bool; 4G or better, any operator) and
+        ``serving_operators`` (``;``-separated, sorted: operators whose own 4G+ coverage meets
+        the rule).
 
     Raises
     ------
     ValueError
         If `rule` is unknown, or ``population`` is missing for ``rule="population"``.
-
-    Notes
-    -----
-    The contract's ``official`` rule (the centre and every residential cluster covered) needs
-    the clusters: sample ``coverage.mask()`` at those points with
-    :func:`hatangso.coverage.rasters.sample_points`.
     """
-    if rule not in ("point", "area", "population"):
-        raise ConfigError(
-            Problem(
-                file="configuration",
-                column="mobile.rule",
-                message=f"unknown village rule {rule!r}",
-                fix="use point, area or population",
-            )
-        )
     if rule == "population" and population is None:
         raise ConfigError(
             Problem(
@@ -1845,36 +1849,38 @@ def judge_villages(
             )
         )
     grid = coverage.best_dbm
+    crs = pyproj.CRS.from_user_input(grid.crs)
+    if points is None:
+        points = village_points(villages, crs)
+    _, xy = points.rule_points(rule)
+    at_points = gpd.GeoSeries(shapely.points(xy), crs=crs)
 
-    def share(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
+    def answer(mask: npt.NDArray[np.bool_]) -> RuleAnswer:
         covered = grid.with_array(mask)
-        if rule == "point":
-            values = sample_points(covered, villages.geometry)
-        elif rule == "area":
-            values = zonal_shares(villages, covered)
-        else:
-            by_area = zonal_shares(villages, covered)
-            by_people = zonal_shares(villages, covered, weights=population)
-            values = np.where(np.isnan(by_people), by_area, by_people)
-        return np.asarray(np.nan_to_num(values, nan=0.0), dtype=np.float64)
-
-    mobile = share(coverage.mask(techs=MOBILE_TECHS))
-    five_g = share(coverage.mask(techs=("5G",)))
-    needed = 0.5 if rule == "point" else min_share
-    operators = sorted({op for op, _ in coverage.covered})
-    serving = np.full(len(villages), "", dtype=object)
-    for operator in operators:
-        own = share(coverage.mask(techs=MOBILE_TECHS, operators=[operator])) >= needed
-        serving = np.where(
-            own, np.where(serving == "", operator, serving + ";" + operator), serving
+        hit = np.nan_to_num(sample_points(covered, at_points), nan=0.0) > 0.5
+        area = people = None
+        if rule in ("area", "population"):
+            area = zonal_shares(villages, covered)
+            if population is not None:
+                people = zonal_shares(villages, covered, weights=population)
+        return judge(
+            rule, points, hit=hit, min_share=min_share, area_share=area, people_share=people
         )
+
+    mobile = answer(coverage.mask(techs=MOBILE_TECHS))
+    five_g = answer(coverage.mask(techs=("5G",)))
+    operators = sorted({op for op, _ in coverage.covered})
+    own = {
+        op: answer(coverage.mask(techs=MOBILE_TECHS, operators=[op])).covered for op in operators
+    }
+    rep = gpd.GeoSeries(shapely.points(points.representative_xy), crs=crs)
     return villages.assign(
-        best_dbm=sample_points(grid, villages.geometry),
-        mobile_share=mobile,
-        share_5g=five_g,
-        covered_mobile=mobile >= needed,
-        covered_5g=five_g >= needed,
-        serving_operators=serving,
+        best_dbm=sample_points(grid, rep),
+        mobile_share=mobile.share,
+        share_5g=five_g.share,
+        covered_mobile=mobile.covered,
+        covered_5g=five_g.covered,
+        serving_operators=serving_operators(own, len(villages)),
     )
 
 

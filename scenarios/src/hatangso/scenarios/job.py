@@ -289,6 +289,8 @@ def _apply_measurements(
             threshold_dbm=config.mobile.threshold_dbm,
             crs=files.crs,
             columns=dict(files.columns.get("samples", {})) or None,
+            points=result.points,
+            rule=config.mobile.rule,
         )
     declared = layers["declared"].frame if "declared" in layers else None
     decision = decide_basis(

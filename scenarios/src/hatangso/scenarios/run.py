@@ -31,6 +31,7 @@ from rich.table import Table
 
 from hatangso.coverage.engine import CoverageInputs, assess
 from hatangso.coverage.kpis import INDICATORS
+from hatangso.coverage.villages import village_points
 from hatangso.geo.crs import metric_crs
 from hatangso.geo.errors import InputError, Problem
 from hatangso.geo.io import write_layer
@@ -325,14 +326,13 @@ def place_deployments(
     villages = result.villages
     # The point the coverage rule tests: the centre for "official", else the point on the
     # village's surface (as the engine takes it), so that a new site or cabinet there counts.
-    points = shapely.point_on_surface(np.asarray(villages.geometry.array, dtype=object))
-    lon, lat = shapely.get_x(points), shapely.get_y(points)
-    if scenario.config().mobile.rule == "official" and "centre_lon" in villages:
-        given = (
-            villages["centre_lon"].notna().to_numpy() & villages["centre_lat"].notna().to_numpy()
-        )
-        lon = np.where(given, villages["centre_lon"].to_numpy(dtype=float), lon)
-        lat = np.where(given, villages["centre_lat"].to_numpy(dtype=float), lat)
+    points = village_points(villages, pyproj.CRS.from_epsg(4326))
+    xy = (
+        points.centre_xy
+        if scenario.config().mobile.rule == "official"
+        else points.representative_xy
+    )
+    lon, lat = xy[:, 0], xy[:, 1]
     places = {"sites": (lon, lat), "access_points": (lon, lat)}
     if data.roads is not None:
         places["access_points"] = _on_roads(root / data.roads, lon, lat)
