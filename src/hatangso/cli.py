@@ -451,7 +451,20 @@ def demo(
     """Generate the demo province and run the whole job on it."""
     from hatangso.scenarios.demo_job import run_demo
 
-    run_demo(out_dir, seed=seed, console=out)
+    progress = _progress_printer(err)
+    try:
+        result = run_demo(out_dir, seed=seed, progress=progress)
+    finally:
+        progress(None)
+    print_kpis(out, result.kpis)
+    if result.disputes is not None:
+        print_disputes(out, result.disputes)
+    villages = result.assessment.villages
+    dark = int((~villages["covered_mobile"].astype(bool)).sum())
+    out.print(
+        f"{dark} of {len(villages)} villages without mobile broadband; "
+        f"outputs in {out_dir}: " + ", ".join(p.name for p in result.files.values())
+    )
 
 
 def main() -> None:
