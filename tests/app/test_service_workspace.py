@@ -15,20 +15,14 @@ from hypothesis import strategies as st
 
 from hatangso.app.maps import hillshade
 from hatangso.app.uploads import ALLOWED_SUFFIXES, ZipLimits, check_zip, safe_filename
-from hatangso.app.workspace import (
-    Workspace,
-    atomic_write,
-    atomic_write_json,
-    register_scenario,
-    registered_scenarios,
-    write_layer_atomic,
-)
+from hatangso.app.workspace import Workspace, register_scenario, registered_scenarios
 from hatangso.geo.errors import InputError
+from hatangso.geo.outputs import atomic_write, write_json, write_layer
 
 
 def test_crash_mid_write_keeps_the_old_file(tmp_path: Path) -> None:
     path = tmp_path / "kpis.json"
-    atomic_write_json({"version": 1}, path)
+    write_json({"version": 1}, path)
 
     def crash(p: Path) -> None:
         p.write_text('{"version": 2, "trunc', encoding="utf-8")
@@ -47,7 +41,7 @@ def test_crash_mid_geopackage_write_keeps_the_old_layer(
     old = gpd.GeoDataFrame(
         {"site_id": ["A"]}, geometry=gpd.points_from_xy([105.8], [22.0]), crs=4326
     )
-    write_layer_atomic(old, path, layer="sites")
+    write_layer(old, path, layer="sites")
     new = gpd.GeoDataFrame(
         {"site_id": ["B", "C"]}, geometry=gpd.points_from_xy([105.9, 106.0], [22.0, 22.1]), crs=4326
     )
@@ -59,7 +53,7 @@ def test_crash_mid_geopackage_write_keeps_the_old_layer(
 
     monkeypatch.setattr(gpd.GeoDataFrame, "to_file", half_then_crash)
     with pytest.raises(KeyboardInterrupt):
-        write_layer_atomic(new, path, layer="sites")
+        write_layer(new, path, layer="sites")
     monkeypatch.undo()
     assert gpd.read_file(path)["site_id"].tolist() == ["A"]
     assert [p.name for p in tmp_path.iterdir()] == ["sites.gpkg"]
@@ -80,7 +74,7 @@ def test_registry_builds_once_on_demand(tmp_path: Path) -> None:
 
     def build(folder: Path) -> None:
         calls.append(folder)
-        atomic_write_json({"indicators": []}, folder / "kpis.json")
+        write_json({"indicators": []}, folder / "kpis.json")
 
     register_scenario("test-registered", "Registered", build)
     workspace = Workspace(tmp_path)

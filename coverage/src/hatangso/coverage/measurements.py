@@ -41,6 +41,7 @@ from rasterio.transform import Affine
 
 from hatangso.coverage._groups import join_unique_per_group
 from hatangso.geo.errors import InputError, Problem
+from hatangso.geo.outputs import json_ready
 from hatangso.geo.schema import spec_for
 from hatangso.geo.text import fold_key, normalize_operator
 from hatangso.geo.validate import (
@@ -787,7 +788,7 @@ class BasisDecision:
             how many there are.
         """
         rows = self.disputes if limit is None else self.disputes.head(limit)
-        records = [{k: _plain(v) for k, v in rec.items()} for rec in rows.to_dict("records")]
+        records = [{k: json_ready(v) for k, v in rec.items()} for rec in rows.to_dict("records")]
         for rec in records:
             if rec["measured"] is not None:
                 rec["measured"] = round(float(rec["measured"]), 4)
@@ -796,15 +797,6 @@ class BasisDecision:
             "disputes_total": len(self.disputes),
             "disputes": records,
         }
-
-
-def _plain(value: Any) -> Any:
-    """Return `value` JSON-ready: None when missing, a Python scalar for a numpy one."""
-    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
-        return None
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def _known_or_none(known: BoolArray, value: BoolArray) -> pd.arrays.BooleanArray:

@@ -7,10 +7,7 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
-import os
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,11 +21,10 @@ from hatangso.coverage.calibration import load_calibration
 from hatangso.coverage.config import CoverageConfig
 from hatangso.coverage.engine import ADMIN_LEVELS, Assessment, CoverageInputs, assess
 from hatangso.coverage.kpis import INDICATORS, indicators_by_unit, kpi_document
-from hatangso.geo.io import write_layer
-from hatangso.geo.outputs import write_rejects
+from hatangso.geo.outputs import atomic_write, write_json, write_layer, write_rejects, write_text
 from hatangso.geo.validate import Layer, load_layer
 
-__all__ = ["InputFiles", "JobResult", "load_inputs", "run_coverage", "write_json"]
+__all__ = ["InputFiles", "JobResult", "load_inputs", "run_coverage"]
 
 log = logging.getLogger(__name__)
 
@@ -258,7 +254,7 @@ def run_coverage(
         best_dbm=result.terrain.best_dbm if result.terrain is not None else None,
         threshold_dbm=config.mobile.threshold_dbm,
     )
-    written["map"] = _write_text(page, out_dir / "map.html")
+    written["map"] = write_text(page, out_dir / "map.html")
     return JobResult(
         assessment=result,
         layers=layers,
@@ -318,52 +314,8 @@ def _apply_measurements(
     return result, summary, decision
 
 
-def _atomic(path: Path, write: Callable[[Path], None]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
-def write_json(document: Mapping[str, Any], path: Path) -> Path:
-    """Write a JSON document atomically, UTF-8, NaN written as null."""
-    text = json.dumps(_clean(document), ensure_ascii=False, indent=2)
-
-    def write(p: Path) -> None:
-        p.write_text(text + "\n", encoding="utf-8")
-
-    return _atomic(path, write)
-
-
-def _write_text(text: str, path: Path) -> Path:
-    def write(p: Path) -> None:
-        p.write_text(text, encoding="utf-8")
-
-    return _atomic(path, write)
-
-
 def _write_geojson(frame: gpd.GeoDataFrame, path: Path) -> Path:
-    return _atomic(path, lambda p: frame.to_file(p, driver="GeoJSON", engine="pyogrio"))
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if isinstance(value, float | np.floating):
-        return None if not np.isfinite(value) else float(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    return value
+    return atomic_write(path, lambda p: frame.to_file(p, driver="GeoJSON", engine="pyogrio"))
 
 
 def write_villages(villages: gpd.GeoDataFrame, path: Path) -> Path:
@@ -372,7 +324,4 @@ def write_villages(villages: gpd.GeoDataFrame, path: Path) -> Path:
     for column in VILLAGE_OUTPUT_COLUMNS:
         if column not in frame:
             frame[column] = pd.NA if column.startswith("covered") else np.nan
-    for column in frame.columns:
-        if column != frame.geometry.name and isinstance(frame[column].dtype, pd.StringDtype):
-            frame[column] = frame[column].astype(object)
     return write_layer(frame, path, layer="villages")

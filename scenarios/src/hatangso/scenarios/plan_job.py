@@ -27,7 +27,6 @@ population``.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Callable, Mapping
@@ -47,10 +46,10 @@ from hatangso.coverage.config import CoverageConfig, load_config
 from hatangso.coverage.engine import Assessment, CoverageInputs, assess, effective_model
 from hatangso.coverage.optimize import Method, TargetInfeasibleError
 from hatangso.geo.errors import InputError, Problem
-from hatangso.geo.outputs import write_rejects
+from hatangso.geo.outputs import json_ready, write_json, write_rejects
 from hatangso.geo.text import normalize_operator
 from hatangso.geo.validate import Layer, load_layer
-from hatangso.scenarios.job import InputFiles, load_inputs, write_json
+from hatangso.scenarios.job import InputFiles, load_inputs
 
 __all__ = ["PlanResult", "run_plan"]
 
@@ -266,24 +265,10 @@ def _feature_collection(sites: gpd.GeoDataFrame) -> dict[str, Any]:
             {
                 "type": "Feature",
                 "geometry": {"type": "Point", "coordinates": [round(x, 7), round(y, 7)]},
-                "properties": {k: _plain(v) for k, v in record.items()},
+                "properties": {k: json_ready(v) for k, v in record.items()},
             }
         )
     return {"type": "FeatureCollection", "features": features}
-
-
-def _plain(value: Any) -> Any:
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        return None if not np.isfinite(value) else float(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    return value
 
 
 def run_plan(
@@ -660,7 +645,7 @@ def run_plan(
         ],
         "sites": [
             {
-                **{k: _plain(v) for k, v in rec.items() if k != "geometry"},
+                **{k: json_ready(v) for k, v in rec.items() if k != "geometry"},
                 "lon": float(g.x),
                 "lat": float(g.y),
             }
@@ -676,15 +661,10 @@ def run_plan(
     }
     step("writing outputs")
     out_dir.mkdir(parents=True, exist_ok=True)
-    geo_path = out_dir / "plan.geojson"
-    geo_path.write_text(
-        json.dumps(
-            _feature_collection(out_sites.drop(columns=["village_ids"])),
-            ensure_ascii=False,
-            indent=1,
-        )
-        + "\n",
-        encoding="utf-8",
+    geo_path = write_json(
+        _feature_collection(out_sites.drop(columns=["village_ids"])),
+        out_dir / "plan.geojson",
+        indent=1,
     )
     files = {
         "plan_geojson": geo_path,

@@ -33,9 +33,9 @@ from hatangso.coverage.engine import CoverageInputs, assess
 from hatangso.coverage.kpis import INDICATORS
 from hatangso.geo.crs import metric_crs
 from hatangso.geo.errors import InputError, Problem
-from hatangso.geo.io import write_layer
+from hatangso.geo.outputs import write_json, write_layer
 from hatangso.geo.validate import load_layer
-from hatangso.scenarios.job import InputFiles, JobResult, load_inputs, run_coverage, write_json
+from hatangso.scenarios.job import InputFiles, JobResult, load_inputs, run_coverage
 from hatangso.scenarios.schema import (
     DATA_KINDS,
     DEPLOYMENT_KINDS,
@@ -393,14 +393,6 @@ def _layer_files(scenario: Scenario, root: Path) -> dict[str, Path | None]:
     }
 
 
-def _object_strings(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    out = frame.copy()
-    for column in out.columns:
-        if column != out.geometry.name and isinstance(out[column].dtype, pd.StringDtype):
-            out[column] = out[column].astype(object)
-    return out
-
-
 def combine_layer(
     scenario: Scenario,
     kind: str,
@@ -443,7 +435,7 @@ def combine_layer(
             ]
             raise InputError(problems)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    return write_layer(_object_strings(combined.drop(columns="_source")), out_path, layer=kind)
+    return write_layer(combined.drop(columns="_source"), out_path, layer=kind)
 
 
 def _statistics_doc(scenario: Scenario, year: int | None) -> list[dict[str, Any]]:

@@ -21,7 +21,8 @@ from hatangso.app.maps import (
     service_map,
 )
 from hatangso.app.schemas import Indicator
-from hatangso.app.workspace import Workspace, atomic_write, atomic_write_json
+from hatangso.app.workspace import Workspace
+from hatangso.geo.outputs import atomic_write, write_json
 
 __all__ = ["build_page", "router"]
 
@@ -66,7 +67,7 @@ def _image(
         render = hillshade_png if which == "hillshade" else raster_overlay_png
         data, bounds = render(source)
         atomic_write(png, lambda p: p.write_bytes(data))
-        atomic_write_json({"bounds": bounds, "source": source.name}, meta)
+        write_json({"bounds": bounds, "source": source.name}, meta)
     bounds_doc = json.loads(meta.read_text(encoding="utf-8"))["bounds"]
     return png, (tuple(bounds_doc[0]), tuple(bounds_doc[1]))
 

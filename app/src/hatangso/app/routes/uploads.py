@@ -33,7 +33,8 @@ from hatangso.app.uploads import (
     limited,
     safe_filename,
 )
-from hatangso.app.workspace import INPUT_KINDS, Workspace, atomic_write, write_layer_atomic
+from hatangso.app.workspace import INPUT_KINDS, Workspace
+from hatangso.geo.outputs import atomic_write, write_layer
 
 __all__ = ["router"]
 
@@ -138,7 +139,7 @@ def _validate_and_store(
         frame, gpd.GeoDataFrame
     ):  # pragma: no cover - every uploadable kind has geometry
         raise HTTPException(status_code=422, detail=f"{shown}: no geometry")
-    stored = write_layer_atomic(frame, folder / f"{stem}.gpkg", layer=stem)
+    stored = write_layer(frame, folder / f"{stem}.gpkg", layer=stem)
     rejects = layer.rejects
     atomic_write(
         folder / f"{stem}.rejects.csv",
