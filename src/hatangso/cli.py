@@ -17,6 +17,7 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from hatangso.geo.errors import HatangsoError, InputError, Problem
+from hatangso.geo.schema import KINDS
 
 app = typer.Typer(
     name="hatangso",
@@ -29,7 +30,7 @@ app = typer.Typer(
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 110)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-KINDS_HELP = "villages|sites|access-points|fiber|poles|ducts|pois|settlements|samples|declared"
+KINDS_HELP = "|".join(KINDS)
 
 
 def _setup_logging(verbose: bool) -> None:

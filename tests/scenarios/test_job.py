@@ -284,3 +284,30 @@ def test_a_calibration_shrinks_the_hata_reach_in_later_runs(inputs, tmp_path) ->
     assert bool(before["covered_mobile"].iloc[1])
     assert not bool(after.assessment.villages["covered_mobile"].iloc[1])
     assert any("calibration" in note for note in after.kpis["notes"])
+
+
+def test_every_input_kind_has_its_option_field_and_scenario_key() -> None:
+    import dataclasses
+
+    import typer.main
+
+    from hatangso.cli import app
+    from hatangso.geo.schema import KINDS, LAYER_KINDS, OTHER_INPUTS, spec_for
+    from hatangso.scenarios.job import InputFiles
+    from hatangso.scenarios.schema import DATA_KINDS, DataSources
+
+    command = typer.main.get_command(app)
+    coverage = command.commands["coverage"]  # type: ignore[attr-defined]
+    options = {opt for param in coverage.params for opt in param.opts}
+    fields = {f.name for f in dataclasses.fields(InputFiles)}
+    for kind in KINDS:
+        spec = spec_for(kind)
+        assert spec.option in options, kind
+        assert spec.stem in fields, kind
+    for other in OTHER_INPUTS:
+        assert f"--{other}" in options and other in fields
+    assert set(DATA_KINDS) <= set(DataSources.model_fields)
+    assert DATA_KINDS == (*(spec_for(k).stem for k in LAYER_KINDS), *OTHER_INPUTS)
+    files = InputFiles.from_paths({"villages": Path("v.gpkg"), "access-points": Path("a.gpkg")})
+    assert files.path("access_points") == files.access_points == Path("a.gpkg")
+    assert files.path("dem") is None

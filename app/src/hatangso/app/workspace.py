@@ -37,9 +37,9 @@ import shapely
 
 from hatangso.geo.errors import InputError, Problem
 from hatangso.geo.outputs import json_ready, write_json
+from hatangso.geo.schema import LAYER_KINDS, spec_for
 
 __all__ = [
-    "INPUT_KINDS",
     "NAME_PATTERN",
     "ScenarioInfo",
     "VillageIndex",
@@ -56,18 +56,6 @@ log = logging.getLogger(__name__)
 #: A scenario name: lower-case letters, digits, ``-`` and ``_``, starting with a letter or digit.
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 _NAME = re.compile(NAME_PATTERN)
-
-#: Input kinds that can be uploaded, as the contract spells them.
-INPUT_KINDS = (
-    "villages",
-    "sites",
-    "access-points",
-    "fiber",
-    "poles",
-    "ducts",
-    "pois",
-    "settlements",
-)
 
 METADATA = "scenario.json"
 INDICATOR_COLUMNS = {"mobile": "covered_mobile", "5g": "covered_5g", "ftth": "covered_ftth"}
@@ -142,10 +130,7 @@ def demo_metadata() -> dict[str, Any]:
         "title": "Tỉnh Demo",
         "source": "demo",
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "inputs": {
-            kind: f"data/{kind.replace('-', '_')}.gpkg"
-            for kind in ("villages", "sites", "access-points", "fiber", "poles", "ducts", "pois")
-        },
+        "inputs": {kind: f"data/{spec_for(kind).stem}.gpkg" for kind in LAYER_KINDS},
         "dem": "data/dem.tif",
         "roads": "data/roads.osm",
         "population": "data/population.tif",
@@ -533,7 +518,7 @@ class Workspace:
 
     def layer_path(self, name: str, kind: str) -> Path | None:
         """Return the file of input layer `kind`: the upload, else the one the metadata names."""
-        upload = self.folder(name) / "uploads" / f"{kind.replace('-', '_')}.gpkg"
+        upload = self.folder(name) / "uploads" / f"{spec_for(kind).stem}.gpkg"
         if upload.is_file():
             return upload
         relative = self.metadata(name).get("inputs", {}).get(kind)

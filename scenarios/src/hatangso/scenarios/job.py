@@ -22,6 +22,7 @@ from hatangso.coverage.config import CoverageConfig
 from hatangso.coverage.engine import ADMIN_LEVELS, Assessment, CoverageInputs, assess
 from hatangso.coverage.kpis import INDICATORS, indicators_by_unit, kpi_document
 from hatangso.geo.outputs import atomic_write, write_json, write_layer, write_rejects, write_text
+from hatangso.geo.schema import KINDS, OTHER_INPUTS, spec_for
 from hatangso.geo.validate import Layer, load_layer
 
 __all__ = ["InputFiles", "JobResult", "load_inputs", "run_coverage"]
@@ -62,6 +63,39 @@ class InputFiles:
     crs: str | None = None
     columns: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
+    def path(self, kind: str) -> Path | None:
+        """Return the file of input `kind`, None when it was not given.
+
+        `kind` is one of :data:`hatangso.geo.schema.KINDS` (in either spelling,
+        ``access-points`` or ``access_points``) or of :data:`~hatangso.geo.schema.OTHER_INPUTS`.
+        """
+        path: Path | None = getattr(self, kind if kind in OTHER_INPUTS else spec_for(kind).stem)
+        return path
+
+    @classmethod
+    def from_paths(
+        cls,
+        paths: Mapping[str, Path | None],
+        *,
+        crs: str | None = None,
+        columns: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> InputFiles:
+        """Build from ``{kind: path}`` (kinds as :meth:`path` takes them; None: not given).
+
+        Raises
+        ------
+        KeyError
+            If `paths` has no villages, or names an unknown kind.
+        """
+        fields = {
+            key if key in OTHER_INPUTS else spec_for(key).stem: None if p is None else Path(p)
+            for key, p in paths.items()
+        }
+        villages = fields.pop("villages")
+        if villages is None:
+            raise KeyError("villages")
+        return cls(villages, **fields, crs=crs, columns=columns or {})
+
 
 @dataclass(frozen=True)
 class JobResult:
@@ -79,19 +113,6 @@ class JobResult:
     disputes: pd.DataFrame | None = None
 
 
-_LAYER_KINDS = {
-    "villages": "villages",
-    "sites": "sites",
-    "access_points": "access-points",
-    "fiber": "fiber",
-    "poles": "poles",
-    "ducts": "ducts",
-    "pois": "pois",
-    "settlements": "settlements",
-    "declared": "declared",
-}
-
-
 def load_inputs(files: InputFiles, *, progress: Progress | None = None) -> dict[str, Layer]:
     """Load and validate every given input file.
 
@@ -102,13 +123,14 @@ def load_inputs(files: InputFiles, *, progress: Progress | None = None) -> dict[
     step = progress or (lambda _name: None)
     layers: dict[str, Layer] = {}
     problems: list[Problem] = []
-    for attr, kind in _LAYER_KINDS.items():
-        path = getattr(files, attr)
-        if path is None:
+    for kind in KINDS:
+        spec = spec_for(kind)
+        path = files.path(kind)
+        if path is None or spec.streamed:  # samples are streamed through, not loaded
             continue
         step(f"reading {kind}")
         try:
-            layers[attr] = load_layer(
+            layers[spec.stem] = load_layer(
                 path, kind, crs=files.crs, columns=dict(files.columns.get(kind, {}))
             )
         except InputError as exc:

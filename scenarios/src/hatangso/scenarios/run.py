@@ -34,6 +34,7 @@ from hatangso.coverage.kpis import INDICATORS
 from hatangso.geo.crs import metric_crs
 from hatangso.geo.errors import InputError, Problem
 from hatangso.geo.outputs import write_json, write_layer
+from hatangso.geo.schema import spec_for
 from hatangso.geo.validate import load_layer
 from hatangso.scenarios.job import InputFiles, JobResult, load_inputs, run_coverage
 from hatangso.scenarios.schema import (
@@ -62,13 +63,6 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str | None], None]
 
-_KIND_NAMES = {"access_points": "access-points"}
-_ID_COLUMNS = {
-    "sites": "site_id",
-    "access_points": "ap_id",
-    "poles": "pole_id",
-    "ducts": "duct_id",
-}
 _GENERATED_NOTE = "GENERATED.txt"
 # Bumped whenever the generated data change, so that caches are generated again.
 _GENERATOR_VERSION = 3
@@ -345,7 +339,7 @@ def place_deployments(
     ):
         lacking = ~villages[flag].fillna(False).to_numpy(dtype=bool)
         ids = [f"{prefix}-{i + 1:04d}" for i in range(int(lacking.sum()))]
-        table: dict[str, Any] = {_ID_COLUMNS[kind]: ids, "operator": operator}
+        table: dict[str, Any] = {str(spec_for(kind).id_column): ids, "operator": operator}
         if kind == "sites":
             table.update(tech="4G", height_m=30.0, env="rural")
         else:
@@ -407,7 +401,7 @@ def combine_layer(
     InputError
         An addition repeats an id of the base layer or of another addition.
     """
-    label = _KIND_NAMES.get(kind, kind)
+    label = spec_for(kind).kind
     columns = dict(scenario.data.columns.get(label, {}))
     sources = ([base] if base is not None else []) + additions
     frames = []
@@ -417,7 +411,7 @@ def combine_layer(
             log.warning("%s: %d rows rejected (see its validation)", path.name, layer.rejected)
         frames.append(layer.frame.assign(_source=path.name))
     combined = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs="EPSG:4326")
-    id_column = _ID_COLUMNS.get(kind)
+    id_column = spec_for(kind).id_column
     if id_column is not None:
         repeated = combined[combined[id_column].duplicated(keep=False)]
         if len(repeated):
