@@ -8,12 +8,10 @@ import zipfile
 from pathlib import Path
 
 import geopandas as gpd
-import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hatangso.app.maps import hillshade
 from hatangso.app.uploads import ALLOWED_SUFFIXES, ZipLimits, check_zip, safe_filename
 from hatangso.app.workspace import Workspace, register_scenario, registered_scenarios
 from hatangso.geo.errors import InputError
@@ -154,20 +152,3 @@ def test_check_zip_catches_a_lying_header(tmp_path: Path) -> None:
     path.write_bytes(bytes(data))
     with pytest.raises(InputError):
         check_zip(path, "liar.zip", ZipLimits())
-
-
-def test_hillshade_hand_values() -> None:
-    # Flat ground: illumination = cos(zenith) = sin(altitude) = sin(45 deg) = 0.7071.
-    assert hillshade(np.zeros((5, 5)), cell_x_m=30, cell_y_m=30)[2, 2] == pytest.approx(
-        0.70711, abs=1e-4
-    )
-    # A plane rising towards the south-east with slope 45 deg faces the north-west sun
-    # (azimuth 315): illumination = cos45 cos45 + sin45 sin45 cos(0) = 1.
-    # z = a x_east + a y_south with a = 1/sqrt(2) gives |grad z| = 1, i.e. 45 deg.
-    a = 1 / np.sqrt(2)
-    rows, cols = np.mgrid[0:5, 0:5] * 10.0
-    facing = hillshade(a * cols + a * rows, cell_x_m=10, cell_y_m=10)
-    assert facing[2, 2] == pytest.approx(1.0, abs=1e-9)
-    # The opposite plane faces away: cos45 cos45 + sin45 sin45 cos(180 deg) = 0.
-    away = hillshade(-(a * cols + a * rows), cell_x_m=10, cell_y_m=10)
-    assert away[2, 2] == pytest.approx(0.0, abs=1e-9)

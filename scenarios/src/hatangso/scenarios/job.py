@@ -265,16 +265,26 @@ def run_coverage(
         from hatangso.coverage.terrain import write_coverage_outputs
 
         written.update(write_coverage_outputs(result.terrain, out_dir))
-    from hatangso.scenarios.maps import uncovered_map
+    from hatangso.coverage.overlays import data_uri, power_png
+    from hatangso.scenarios.maps import MapLayers, Overlay, village_map
 
-    page = uncovered_map(
-        result.villages,
-        kpis=document,
+    power = None
+    if result.terrain is not None:
+        png, bounds = power_png(result.terrain.best_dbm, threshold_dbm=config.mobile.threshold_dbm)
+        power = Overlay(
+            data_uri(png), bounds, "Cường độ tín hiệu (địa hình)", "Best-server power (terrain)"
+        )
+    page = village_map(
+        MapLayers(
+            villages=result.villages,
+            kpis=document,
+            sites=frames.get("sites"),
+            towers=result.towers,
+            access_points=frames.get("access_points"),
+            fiber=frames.get("fiber"),
+            power=power,
+        ),
         title=title,
-        sites=frames.get("sites"),
-        towers=result.towers,
-        best_dbm=result.terrain.best_dbm if result.terrain is not None else None,
-        threshold_dbm=config.mobile.threshold_dbm,
     )
     written["map"] = write_text(page, out_dir / "map.html")
     return JobResult(

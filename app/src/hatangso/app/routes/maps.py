@@ -13,16 +13,11 @@ from fastapi.responses import FileResponse, HTMLResponse
 
 from hatangso.app.config import Settings
 from hatangso.app.deps import ExistingScenario, SettingsDep, WorkspaceDep, require_read_key
-from hatangso.app.maps import (
-    Overlay,
-    ServiceMapLayers,
-    hillshade_png,
-    raster_overlay_png,
-    service_map,
-)
 from hatangso.app.schemas import Indicator
 from hatangso.app.workspace import Workspace
+from hatangso.coverage.overlays import hillshade_png, power_png
 from hatangso.geo.outputs import atomic_write, write_json
+from hatangso.scenarios.maps import MapLayers, Overlay, village_map
 
 __all__ = ["build_page", "router"]
 
@@ -64,8 +59,7 @@ def _image(
         or not meta.is_file()
         or png.stat().st_mtime_ns < source.stat().st_mtime_ns
     ):
-        render = hillshade_png if which == "hillshade" else raster_overlay_png
-        data, bounds = render(source)
+        data, bounds = hillshade_png(source) if which == "hillshade" else power_png(source)
         atomic_write(png, lambda p: p.write_bytes(data))
         write_json({"bounds": bounds, "source": source.name}, meta)
     bounds_doc = json.loads(meta.read_text(encoding="utf-8"))["bounds"]
@@ -93,11 +87,11 @@ def _roads(workspace: Workspace, name: str) -> gpd.GeoDataFrame | None:
 
 
 def build_page(workspace: Workspace, name: str, indicator: str, settings: Settings) -> str:
-    """Build the map page of scenario `name` (see :func:`hatangso.app.maps.service_map`)."""
+    """Build the map page of scenario `name` (see :func:`hatangso.scenarios.maps.village_map`)."""
     meta = workspace.metadata(name)
     shade = _image(workspace, name, "hillshade")
     raster = _image(workspace, name, "coverage")
-    layers = ServiceMapLayers(
+    layers = MapLayers(
         villages=workspace.villages(name).frame,
         kpis=workspace.kpis(name),
         sites=workspace.layer(name, "sites"),
@@ -108,7 +102,7 @@ def build_page(workspace: Workspace, name: str, indicator: str, settings: Settin
         hillshade=None
         if shade is None
         else Overlay(f"/map/{name}/hillshade.png", shade[1], "Địa hình", "Hillshade", 0.55),
-        coverage_raster=None
+        power=None
         if raster is None
         else Overlay(
             f"/map/{name}/coverage.png",
@@ -118,10 +112,11 @@ def build_page(workspace: Workspace, name: str, indicator: str, settings: Settin
             0.6,
         ),
     )
-    return service_map(
+    return village_map(
         layers,
         title=str(meta.get("title") or name),
         indicator=indicator,
+        static_url="/static",
         online_tiles=settings.online_tiles,
     )
 
