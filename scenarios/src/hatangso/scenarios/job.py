@@ -266,14 +266,12 @@ def run_coverage(
 
         written.update(write_coverage_outputs(result.terrain, out_dir))
     from hatangso.coverage.overlays import data_uri, power_png
-    from hatangso.scenarios.maps import MapLayers, Overlay, village_map
+    from hatangso.scenarios.maps import POWER_LABEL, MapLayers, Overlay, village_map
 
     power = None
     if result.terrain is not None:
         png, bounds = power_png(result.terrain.best_dbm, threshold_dbm=config.mobile.threshold_dbm)
-        power = Overlay(
-            data_uri(png), bounds, "Cường độ tín hiệu (địa hình)", "Best-server power (terrain)"
-        )
+        power = Overlay(data_uri(png), bounds, *POWER_LABEL)
     page = village_map(
         MapLayers(
             villages=result.villages,

@@ -41,9 +41,11 @@ from folium.plugins import MarkerCluster
 from hatangso.coverage.overlays import LatLonBounds
 
 __all__ = [
+    "HILLSHADE_LABEL",
     "INDICATOR_COLUMN",
     "OPERATOR_COLOURS",
     "POPUP_FIELDS",
+    "POWER_LABEL",
     "STATUS_STYLE",
     "MapLayers",
     "Overlay",
@@ -91,6 +93,11 @@ POPUP_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("declared_operators", "Nhà mạng công bố", "Declared by"),
     ("ftth_distance_m", "Cáp quang gần nhất (m)", "Nearest fiber (m)"),
 )
+
+
+#: Layer-control names ``(Vietnamese, English)`` of the two images a map may carry.
+HILLSHADE_LABEL = ("Địa hình", "Hillshade")
+POWER_LABEL = ("Vùng phủ sóng (địa hình)", "Terrain coverage")
 
 
 def bilingual(vi: str, en: str) -> str:

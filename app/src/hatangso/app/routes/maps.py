@@ -17,7 +17,13 @@ from hatangso.app.schemas import Indicator
 from hatangso.app.workspace import Workspace
 from hatangso.coverage.overlays import hillshade_png, power_png
 from hatangso.geo.outputs import atomic_write, write_json
-from hatangso.scenarios.maps import MapLayers, Overlay, village_map
+from hatangso.scenarios.maps import (
+    HILLSHADE_LABEL,
+    POWER_LABEL,
+    MapLayers,
+    Overlay,
+    village_map,
+)
 
 __all__ = ["build_page", "router"]
 
@@ -101,16 +107,10 @@ def build_page(workspace: Workspace, name: str, indicator: str, settings: Settin
         roads=_roads(workspace, name),
         hillshade=None
         if shade is None
-        else Overlay(f"/map/{name}/hillshade.png", shade[1], "Địa hình", "Hillshade", 0.55),
+        else Overlay(f"/map/{name}/hillshade.png", shade[1], *HILLSHADE_LABEL, opacity=0.55),
         power=None
         if raster is None
-        else Overlay(
-            f"/map/{name}/coverage.png",
-            raster[1],
-            "Vùng phủ sóng (địa hình)",
-            "Terrain coverage",
-            0.6,
-        ),
+        else Overlay(f"/map/{name}/coverage.png", raster[1], *POWER_LABEL),
     )
     return village_map(
         layers,
