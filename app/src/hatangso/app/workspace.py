@@ -38,6 +38,7 @@ import shapely
 from hatangso.geo.errors import InputError, Problem
 from hatangso.geo.outputs import json_ready, write_json
 from hatangso.geo.schema import LAYER_KINDS, spec_for
+from hatangso.scenarios.maps import INDICATOR_COLUMN
 
 __all__ = [
     "NAME_PATTERN",
@@ -58,7 +59,6 @@ NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 _NAME = re.compile(NAME_PATTERN)
 
 METADATA = "scenario.json"
-INDICATOR_COLUMNS = {"mobile": "covered_mobile", "5g": "covered_5g", "ftth": "covered_ftth"}
 ADMIN_COLUMNS = ("province", "district", "commune")
 # Village properties served by the API, in this order when present.
 VILLAGE_PROPERTIES = (
@@ -210,7 +210,7 @@ class VillageIndex:
                         file="villages.gpkg",
                         message=f"the scenario has no coverage for indicator '{indicator}'",
                         fix="run coverage with the inputs this indicator needs",
-                        column=INDICATOR_COLUMNS[indicator],
+                        column=INDICATOR_COLUMN[indicator],
                     )
                 )
             keep &= covered if status == "covered" else ~covered
@@ -286,7 +286,7 @@ def prepare_villages(frame: gpd.GeoDataFrame) -> VillageIndex:
     features = serialise_features(frame, columns=list(VILLAGE_PROPERTIES), id_column="village_id")
     status = {
         key: frame[column].fillna(False).astype(bool).to_numpy()
-        for key, column in INDICATOR_COLUMNS.items()
+        for key, column in INDICATOR_COLUMN.items()
         if column in frame
     }
     units = {
