@@ -69,7 +69,7 @@ def validate(
     ] = None,
 ) -> None:
     """Load one input file, check it against the contract and report every rejected row."""
-    from hatangso.geo.schema import KINDS, spec_for
+    from hatangso.geo.schema import spec_for
     from hatangso.geo.validate import load_layer
 
     try:

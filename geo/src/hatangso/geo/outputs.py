@@ -108,7 +108,9 @@ def json_ready(value: Any) -> Any:
     """
     if isinstance(value, Mapping):
         return {str(k): json_ready(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | np.ndarray):
+    if isinstance(value, np.ndarray):
+        return json_ready(value.tolist())
+    if isinstance(value, list | tuple):
         return [json_ready(v) for v in value]
     if value is None or value is pd.NA:
         return None
