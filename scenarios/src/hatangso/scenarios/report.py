@@ -23,7 +23,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from hatangso.coverage.kpis import INDICATORS
-from hatangso.geo.outputs import write_json, write_text
+from hatangso.geo.outputs import atomic_write, write_json, write_text
 
 if TYPE_CHECKING:
     from hatangso.scenarios.run import ScenarioResult
@@ -274,9 +274,7 @@ def write_xlsx(scenario: Scenario, rows: Sequence[ReportRow], path: Path) -> Pat
         for c in range(3, len(table[0]) + 1):
             sheet.column_dimensions[get_column_letter(c)].width = 13
         sheet.freeze_panes = "C5"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    book.save(path)
-    return path
+    return atomic_write(path, book.save)
 
 
 def _svg_chart(scenario: Scenario, row: ReportRow, baseline_label: str) -> str:

@@ -33,7 +33,7 @@ from hatangso.coverage.engine import CoverageInputs, assess
 from hatangso.coverage.kpis import INDICATORS
 from hatangso.geo.crs import metric_crs
 from hatangso.geo.errors import InputError, Problem
-from hatangso.geo.outputs import write_json, write_layer
+from hatangso.geo.outputs import write_json, write_layer, write_text
 from hatangso.geo.schema import spec_for
 from hatangso.geo.validate import load_layer
 from hatangso.scenarios.job import InputFiles, JobResult, load_inputs, run_coverage
@@ -259,7 +259,7 @@ def prepare_data(
         )
     step("placing the generated deployments")
     place_deployments(scenario, root, cache_dir=cache_dir)
-    (root / _GENERATED_NOTE).write_text(
+    write_text(
         f"These files are GENERATED (synthetic), not real infrastructure data.\n"
         f"Scenario: {scenario.name} — {scenario.title}\n"
         f"Generator: hatangso.geo.demo ({spec.kind}, seed {spec.seed}, "
@@ -268,7 +268,7 @@ def prepare_data(
         "mobile broadband, new access points in those without fiber.\n"
         "To use real data, point the scenario's 'data:' and 'deployments:' at real files and\n"
         "remove its 'generated:' section.\n",
-        encoding="utf-8",
+        root / _GENERATED_NOTE,
     )
     write_json(key, stamp)
     return root
@@ -349,10 +349,7 @@ def place_deployments(
         frame = gpd.GeoDataFrame(
             table, geometry=gpd.points_from_xy(px[lacking], py[lacking]), crs="EPSG:4326"
         )
-        path = folder / f"new_{kind}.gpkg"
-        path.unlink(missing_ok=True)
-        frame.to_file(path, layer=f"new_{kind}", driver="GPKG", engine="pyogrio")
-        written[kind] = path
+        written[kind] = write_layer(frame, folder / f"new_{kind}.gpkg", layer=f"new_{kind}")
     return written
 
 
