@@ -37,6 +37,7 @@ serve: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 # mypy reads the source roots from pyproject.toml ([tool.mypy] files and mypy_path).
 typecheck: $(STAMP)

@@ -17,6 +17,7 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from hatangso.geo.errors import HatangsoError, InputError, Problem
+from hatangso.geo.schema import KINDS
 
 app = typer.Typer(
     name="hatangso",
@@ -29,7 +30,7 @@ app = typer.Typer(
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 110)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-KINDS_HELP = "villages|sites|access-points|fiber|poles|ducts|pois|settlements|samples|declared"
+KINDS_HELP = "|".join(KINDS)
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -456,7 +457,20 @@ def demo(
     """Generate the demo province and run the whole job on it."""
     from hatangso.scenarios.demo_job import run_demo
 
-    run_demo(out_dir, seed=seed, console=out)
+    progress = _progress_printer(err)
+    try:
+        result = run_demo(out_dir, seed=seed, progress=progress)
+    finally:
+        progress(None)
+    print_kpis(out, result.kpis)
+    if result.disputes is not None:
+        print_disputes(out, result.disputes)
+    villages = result.assessment.villages
+    dark = int((~villages["covered_mobile"].astype(bool)).sum())
+    out.print(
+        f"{dark} of {len(villages)} villages without mobile broadband; "
+        f"outputs in {out_dir}: " + ", ".join(p.name for p in result.files.values())
+    )
 
 
 def main() -> None:

@@ -10,7 +10,8 @@ from fastapi.testclient import TestClient
 
 from hatangso.app.config import Settings
 from hatangso.app.main import create_app
-from hatangso.app.workspace import atomic_write_json, demo_metadata
+from hatangso.app.workspace import demo_metadata
+from hatangso.geo.outputs import write_json
 
 API_KEY = "test-key-123"
 
@@ -43,7 +44,7 @@ def demo_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
         title="Tỉnh Demo",
         extra={"scenario": "demo"},
     )
-    atomic_write_json(demo_metadata(), folder / "scenario.json")
+    write_json(demo_metadata(), folder / "scenario.json")
     return root
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -77,3 +78,32 @@ def test_static_assets_carry_licences(client: TestClient) -> None:
         "Permission is hereby granted" in client.get("/static/markercluster/MIT-LICENCE.txt").text
     )
     assert client.get("/static/../config.py").status_code == 404
+
+
+def _popups(page: str) -> list[tuple[list[str], list[str]]]:
+    fields = re.findall(r"let fields = (\[.*?\]);", page)
+    aliases = re.findall(r"let aliases = (\[.*?\]);", page)
+    return [(json.loads(f), json.loads(a)) for f, a in zip(fields, aliases, strict=True)]
+
+
+def _legend(page: str) -> str:
+    found = re.search(r'<div id="hts-legend".*?</div>', page, re.DOTALL)
+    assert found is not None
+    return found.group(0)
+
+
+def test_service_map_and_command_line_map_agree(client: TestClient, demo_workspace: Path) -> None:
+    # The same villages, drawn by the command line (map.html, self-contained) and the service.
+    command_line = (demo_workspace / "demo" / "map.html").read_text(encoding="utf-8")
+    service = client.get("/map/demo").text
+    popups = _popups(service)
+    assert popups and popups == _popups(command_line)
+    fields = next(f for f, _ in popups if "name" in f)  # the villages' (others: tooltips)
+    for column in ("name", "mobile_reason", "mobile_basis", "n_samples", "declared_operators"):
+        assert column in fields, column
+    assert _legend(service) == _legend(command_line)
+    assert command_line.count('id="hts-kpis"') == service.count('id="hts-kpis"') == 1
+    # Only where the assets come from differs: inline in one, served in the other.
+    assert find_outside_loads(command_line) == []
+    assert not re.findall(r"""(?:src|href)=["']/""", command_line)
+    assert 'src="/static/leaflet/leaflet.js"' in service

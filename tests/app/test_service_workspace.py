@@ -8,27 +8,19 @@ import zipfile
 from pathlib import Path
 
 import geopandas as gpd
-import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hatangso.app.maps import hillshade
 from hatangso.app.uploads import ALLOWED_SUFFIXES, ZipLimits, check_zip, safe_filename
-from hatangso.app.workspace import (
-    Workspace,
-    atomic_write,
-    atomic_write_json,
-    register_scenario,
-    registered_scenarios,
-    write_layer_atomic,
-)
+from hatangso.app.workspace import Workspace, register_scenario, registered_scenarios
 from hatangso.geo.errors import InputError
+from hatangso.geo.outputs import atomic_write, write_json, write_layer
 
 
 def test_crash_mid_write_keeps_the_old_file(tmp_path: Path) -> None:
     path = tmp_path / "kpis.json"
-    atomic_write_json({"version": 1}, path)
+    write_json({"version": 1}, path)
 
     def crash(p: Path) -> None:
         p.write_text('{"version": 2, "trunc', encoding="utf-8")
@@ -47,7 +39,7 @@ def test_crash_mid_geopackage_write_keeps_the_old_layer(
     old = gpd.GeoDataFrame(
         {"site_id": ["A"]}, geometry=gpd.points_from_xy([105.8], [22.0]), crs=4326
     )
-    write_layer_atomic(old, path, layer="sites")
+    write_layer(old, path, layer="sites")
     new = gpd.GeoDataFrame(
         {"site_id": ["B", "C"]}, geometry=gpd.points_from_xy([105.9, 106.0], [22.0, 22.1]), crs=4326
     )
@@ -59,7 +51,7 @@ def test_crash_mid_geopackage_write_keeps_the_old_layer(
 
     monkeypatch.setattr(gpd.GeoDataFrame, "to_file", half_then_crash)
     with pytest.raises(KeyboardInterrupt):
-        write_layer_atomic(new, path, layer="sites")
+        write_layer(new, path, layer="sites")
     monkeypatch.undo()
     assert gpd.read_file(path)["site_id"].tolist() == ["A"]
     assert [p.name for p in tmp_path.iterdir()] == ["sites.gpkg"]
@@ -80,7 +72,7 @@ def test_registry_builds_once_on_demand(tmp_path: Path) -> None:
 
     def build(folder: Path) -> None:
         calls.append(folder)
-        atomic_write_json({"indicators": []}, folder / "kpis.json")
+        write_json({"indicators": []}, folder / "kpis.json")
 
     register_scenario("test-registered", "Registered", build)
     workspace = Workspace(tmp_path)
@@ -160,20 +152,3 @@ def test_check_zip_catches_a_lying_header(tmp_path: Path) -> None:
     path.write_bytes(bytes(data))
     with pytest.raises(InputError):
         check_zip(path, "liar.zip", ZipLimits())
-
-
-def test_hillshade_hand_values() -> None:
-    # Flat ground: illumination = cos(zenith) = sin(altitude) = sin(45 deg) = 0.7071.
-    assert hillshade(np.zeros((5, 5)), cell_x_m=30, cell_y_m=30)[2, 2] == pytest.approx(
-        0.70711, abs=1e-4
-    )
-    # A plane rising towards the south-east with slope 45 deg faces the north-west sun
-    # (azimuth 315): illumination = cos45 cos45 + sin45 sin45 cos(0) = 1.
-    # z = a x_east + a y_south with a = 1/sqrt(2) gives |grad z| = 1, i.e. 45 deg.
-    a = 1 / np.sqrt(2)
-    rows, cols = np.mgrid[0:5, 0:5] * 10.0
-    facing = hillshade(a * cols + a * rows, cell_x_m=10, cell_y_m=10)
-    assert facing[2, 2] == pytest.approx(1.0, abs=1e-9)
-    # The opposite plane faces away: cos45 cos45 + sin45 sin45 cos(180 deg) = 0.
-    away = hillshade(-(a * cols + a * rows), cell_x_m=10, cell_y_m=10)
-    assert away[2, 2] == pytest.approx(0.0, abs=1e-9)

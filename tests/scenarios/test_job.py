@@ -420,3 +420,30 @@ def test_samples_elsewhere_leave_an_officially_covered_village_covered(tmp_path,
     point = {**settings, "mobile": {**mobile, "rule": "point"}}
     dark = run_coverage(files, CoverageConfig.model_validate(point), tmp_path / f"{model}-point")
     assert dark.assessment.villages["covered_mobile"].tolist() == [False, False]
+
+
+def test_every_input_kind_has_its_option_field_and_scenario_key() -> None:
+    import dataclasses
+
+    import typer.main
+
+    from hatangso.cli import app
+    from hatangso.geo.schema import KINDS, LAYER_KINDS, OTHER_INPUTS, spec_for
+    from hatangso.scenarios.job import InputFiles
+    from hatangso.scenarios.schema import DATA_KINDS, DataSources
+
+    command = typer.main.get_command(app)
+    coverage = command.commands["coverage"]  # type: ignore[attr-defined]
+    options = {opt for param in coverage.params for opt in param.opts}
+    fields = {f.name for f in dataclasses.fields(InputFiles)}
+    for kind in KINDS:
+        spec = spec_for(kind)
+        assert spec.option in options, kind
+        assert spec.stem in fields, kind
+    for other in OTHER_INPUTS:
+        assert f"--{other}" in options and other in fields
+    assert set(DATA_KINDS) <= set(DataSources.model_fields)
+    assert DATA_KINDS == (*(spec_for(k).stem for k in LAYER_KINDS), *OTHER_INPUTS)
+    files = InputFiles.from_paths({"villages": Path("v.gpkg"), "access-points": Path("a.gpkg")})
+    assert files.path("access_points") == files.access_points == Path("a.gpkg")
+    assert files.path("dem") is None

@@ -42,12 +42,8 @@ Read endpoints are open unless `HATANGSO_READ_KEY_REQUIRED` is set; write endpoi
 """
 
 
-def _static_dir() -> Path:
-    return Path(str(resources.files("hatangso.app") / "static"))
-
-
-def _leaflet_dir() -> Path:
-    return Path(str(resources.files("hatangso.scenarios") / "assets" / "leaflet"))
+def _asset_dir(name: str) -> Path:
+    return Path(str(resources.files("hatangso.scenarios") / "assets" / name))
 
 
 def _problems(exc: HatangsoError) -> list[dict[str, object]]:
@@ -123,10 +119,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     application.include_router(exports.router)
     application.include_router(uploads.router)
     application.include_router(maps.router)
-    # Leaflet is vendored once, beside the offline maps of the command line; the service
-    # serves that copy, and its own plugins from app/static.
-    application.mount("/static/leaflet", StaticFiles(directory=_leaflet_dir()), name="leaflet")
-    application.mount("/static", StaticFiles(directory=_static_dir()), name="static")
+    # Leaflet and its plugin are vendored once, beside the map builder; the command line's
+    # maps carry them inline, the service serves the same copies.
+    for asset in ("leaflet", "markercluster"):
+        application.mount(f"/static/{asset}", StaticFiles(directory=_asset_dir(asset)), name=asset)
 
     @application.get("/", include_in_schema=False)
     def index() -> RedirectResponse:

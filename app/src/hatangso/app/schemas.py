@@ -12,7 +12,6 @@ __all__ = [
     "ErrorAnswer",
     "Health",
     "Indicator",
-    "InputKind",
     "PlanRequest",
     "Reject",
     "ScenarioOut",
@@ -53,19 +52,6 @@ class Indicator(StrEnum):
     mobile = "mobile"
     g5 = "5g"
     ftth = "ftth"
-
-
-class InputKind(StrEnum):
-    """Kinds of input layer that can be uploaded."""
-
-    villages = "villages"
-    sites = "sites"
-    access_points = "access-points"
-    fiber = "fiber"
-    poles = "poles"
-    ducts = "ducts"
-    pois = "pois"
-    settlements = "settlements"
 
 
 class Reject(BaseModel):

@@ -5,10 +5,10 @@ A scenario is a folder ``<workspace>/<name>/`` holding what
 ``towers.geojson``, ``map.html``, ``rejects.csv``) and ``scenario.json``, the service's own
 metadata (title, where its input layers are). Uploaded layers live in ``uploads/<kind>.gpkg``.
 
-Every file is written beside its destination and moved over it with :func:`os.replace`, so a
-crash mid-write leaves the previous file whole. Scenario names are checked against
-:data:`NAME_PATTERN` before they become paths, and every path is checked to stay inside the
-workspace.
+Every file is written with :func:`hatangso.geo.outputs.atomic_write` (beside its destination,
+then moved over it), so a crash mid-write leaves the previous file whole. Scenario names are
+checked against :data:`NAME_PATTERN` before they become paths, and every path is checked to
+stay inside the workspace.
 
 Scenarios that the service can build by itself (the demo province; later the shipped scenario
 files) are declared with :func:`register_scenario` and built on first use.
@@ -23,7 +23,6 @@ import re
 import shutil
 import tempfile
 import threading
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,19 +33,18 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 import shapely
 
 from hatangso.geo.errors import InputError, Problem
+from hatangso.geo.outputs import json_ready, write_json
+from hatangso.geo.schema import LAYER_KINDS, spec_for
+from hatangso.scenarios.maps import INDICATOR_COLUMN
 
 __all__ = [
-    "INPUT_KINDS",
     "NAME_PATTERN",
     "ScenarioInfo",
     "VillageIndex",
     "Workspace",
-    "atomic_write",
-    "atomic_write_json",
     "demo_metadata",
     "feature_collection",
     "register_scenario",
@@ -60,20 +58,7 @@ log = logging.getLogger(__name__)
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 _NAME = re.compile(NAME_PATTERN)
 
-#: Input kinds that can be uploaded, as the contract spells them.
-INPUT_KINDS = (
-    "villages",
-    "sites",
-    "access-points",
-    "fiber",
-    "poles",
-    "ducts",
-    "pois",
-    "settlements",
-)
-
 METADATA = "scenario.json"
-INDICATOR_COLUMNS = {"mobile": "covered_mobile", "5g": "covered_5g", "ftth": "covered_ftth"}
 ADMIN_COLUMNS = ("province", "district", "commune")
 # Village properties served by the API, in this order when present.
 VILLAGE_PROPERTIES = (
@@ -99,81 +84,6 @@ VILLAGE_PROPERTIES = (
     "declared_operators",
     "disputed",
 )
-
-
-# --------------------------------------------------------------------------------------------
-# Atomic writes
-# --------------------------------------------------------------------------------------------
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # pragma: no cover - some file systems refuse to open folders
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
-    """Write `path` through a temporary file in the same folder and move it into place.
-
-    Parameters
-    ----------
-    path
-        Destination.
-    write
-        Called with the temporary path (which does not exist yet); it must create the file.
-
-    Returns
-    -------
-    Path
-        `path`.
-
-    Notes
-    -----
-    :func:`os.replace` is atomic on POSIX and Windows when both paths are on one file system,
-    which holds because the temporary file sits beside the destination. The data are flushed
-    to disk (``fsync``) before the move, and the folder after it, so that after a crash either
-    the old or the new file is there, never a mixture.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.tmp{path.suffix}")
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-    finally:
-        for leftover in (
-            tmp,
-            tmp.with_name(tmp.name + "-journal"),
-            tmp.with_name(tmp.name + "-wal"),
-        ):
-            leftover.unlink(missing_ok=True)
-    return path
-
-
-def atomic_write_json(document: Mapping[str, Any], path: Path) -> Path:
-    """Write a JSON document atomically (UTF-8, indented)."""
-    text = json.dumps(document, ensure_ascii=False, indent=2, default=str) + "\n"
-    return atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
-
-
-def write_layer_atomic(frame: gpd.GeoDataFrame, path: Path, *, layer: str) -> Path:
-    """Write one GeoPackage layer atomically (a unique temporary file, then a move)."""
-    clean = frame.copy()
-    for column in clean.columns:
-        if column != clean.geometry.name and isinstance(clean[column].dtype, pd.StringDtype):
-            clean[column] = clean[column].astype(object)
-    return atomic_write(
-        path, lambda p: clean.to_file(p, layer=layer, driver="GPKG", engine="pyogrio")
-    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -220,10 +130,7 @@ def demo_metadata() -> dict[str, Any]:
         "title": "Tỉnh Demo",
         "source": "demo",
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "inputs": {
-            kind: f"data/{kind.replace('-', '_')}.gpkg"
-            for kind in ("villages", "sites", "access-points", "fiber", "poles", "ducts", "pois")
-        },
+        "inputs": {kind: f"data/{spec_for(kind).stem}.gpkg" for kind in LAYER_KINDS},
         "dem": "data/dem.tif",
         "roads": "data/roads.osm",
         "population": "data/population.tif",
@@ -234,7 +141,7 @@ def _build_demo(folder: Path) -> None:
     from hatangso.scenarios.demo_job import run_demo
 
     run_demo(folder)
-    atomic_write_json(demo_metadata(), folder / METADATA)
+    write_json(demo_metadata(), folder / METADATA)
 
 
 register_scenario("demo", "Tỉnh Demo", _build_demo)
@@ -303,7 +210,7 @@ class VillageIndex:
                         file="villages.gpkg",
                         message=f"the scenario has no coverage for indicator '{indicator}'",
                         fix="run coverage with the inputs this indicator needs",
-                        column=INDICATOR_COLUMNS[indicator],
+                        column=INDICATOR_COLUMN[indicator],
                     )
                 )
             keep &= covered if status == "covered" else ~covered
@@ -324,15 +231,8 @@ def _fold(text: str) -> str:
 
 
 def _json_value(value: Any) -> Any:
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, float | np.floating):
-        return None if not np.isfinite(value) else round(float(value), 3)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    return value
+    plain = json_ready(value)
+    return round(plain, 3) if isinstance(plain, float) else plain
 
 
 def serialise_features(
@@ -386,7 +286,7 @@ def prepare_villages(frame: gpd.GeoDataFrame) -> VillageIndex:
     features = serialise_features(frame, columns=list(VILLAGE_PROPERTIES), id_column="village_id")
     status = {
         key: frame[column].fillna(False).astype(bool).to_numpy()
-        for key, column in INDICATOR_COLUMNS.items()
+        for key, column in INDICATOR_COLUMN.items()
         if column in frame
     }
     units = {
@@ -497,7 +397,7 @@ class Workspace:
                     document[key] = value
             document.setdefault("name", name)
             document["updated"] = datetime.now(UTC).isoformat(timespec="seconds")
-            atomic_write_json(document, self.folder(name) / METADATA)
+            write_json(document, self.folder(name) / METADATA)
             return document
 
     # ---- listing and building --------------------------------------------------------------
@@ -618,7 +518,7 @@ class Workspace:
 
     def layer_path(self, name: str, kind: str) -> Path | None:
         """Return the file of input layer `kind`: the upload, else the one the metadata names."""
-        upload = self.folder(name) / "uploads" / f"{kind.replace('-', '_')}.gpkg"
+        upload = self.folder(name) / "uploads" / f"{spec_for(kind).stem}.gpkg"
         if upload.is_file():
             return upload
         relative = self.metadata(name).get("inputs", {}).get(kind)

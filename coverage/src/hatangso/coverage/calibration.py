@@ -40,6 +40,7 @@ from scipy.spatial import cKDTree
 from hatangso.coverage import radio
 from hatangso.coverage.mobile import SiteTable
 from hatangso.geo.errors import InputError, Problem
+from hatangso.geo.outputs import write_json
 
 __all__ = [
     "Calibration",
@@ -217,9 +218,7 @@ class Calibration:
 
     def to_json(self, path: str | Path) -> Path:
         """Write the calibration as JSON and return the path."""
-        path = Path(path)
-        path.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False), "utf-8")
-        return path
+        return write_json(self.to_dict(), path)
 
 
 def load_calibration(path: str | Path) -> Calibration:

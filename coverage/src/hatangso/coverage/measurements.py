@@ -43,6 +43,7 @@ from scipy.spatial import cKDTree
 from hatangso.coverage._groups import join_unique_per_group
 from hatangso.coverage.villages import VillagePoints
 from hatangso.geo.errors import CRSError, InputError, Problem
+from hatangso.geo.outputs import json_ready
 from hatangso.geo.schema import spec_for
 from hatangso.geo.text import fold_key, normalize_operator
 from hatangso.geo.validate import (
@@ -935,7 +936,7 @@ class BasisDecision:
             how many there are.
         """
         rows = self.disputes if limit is None else self.disputes.head(limit)
-        records = [{k: _plain(v) for k, v in rec.items()} for rec in rows.to_dict("records")]
+        records = [{k: json_ready(v) for k, v in rec.items()} for rec in rows.to_dict("records")]
         for rec in records:
             if rec["measured"] is not None:
                 rec["measured"] = round(float(rec["measured"]), 4)
@@ -944,15 +945,6 @@ class BasisDecision:
             "disputes_total": len(self.disputes),
             "disputes": records,
         }
-
-
-def _plain(value: Any) -> Any:
-    """Return `value` JSON-ready: None when missing, a Python scalar for a numpy one."""
-    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
-        return None
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def _known_or_none(known: BoolArray, value: BoolArray) -> pd.arrays.BooleanArray:

@@ -56,6 +56,7 @@ from hatangso.coverage.engine import (
 )
 from hatangso.coverage.optimize import Method, TargetInfeasibleError
 from hatangso.geo.errors import InputError, Problem
+from hatangso.geo.outputs import json_ready
 from hatangso.geo.text import normalize_operator
 
 __all__ = ["PLAN_KPIS", "PlanResult", "plan"]
@@ -249,24 +250,10 @@ def _feature_collection(sites: gpd.GeoDataFrame) -> dict[str, Any]:
             {
                 "type": "Feature",
                 "geometry": {"type": "Point", "coordinates": [round(x, 7), round(y, 7)]},
-                "properties": {k: _plain(v) for k, v in record.items()},
+                "properties": {k: json_ready(v) for k, v in record.items()},
             }
         )
     return {"type": "FeatureCollection", "features": features}
-
-
-def _plain(value: Any) -> Any:
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        return None if not np.isfinite(value) else float(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    return value
 
 
 def plan(
@@ -648,7 +635,7 @@ def plan(
         ],
         "sites": [
             {
-                **{k: _plain(v) for k, v in rec.items() if k != "geometry"},
+                **{k: json_ready(v) for k, v in rec.items() if k != "geometry"},
                 "lon": float(g.x),
                 "lat": float(g.y),
             }

@@ -55,6 +55,7 @@ from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
 from hatangso.geo.errors import InputError, Problem
+from hatangso.geo.schema import LAYER_KINDS, spec_for
 
 __all__ = ["PROVINCE", "DemoFiles", "PlaceFiles", "generate_demo", "generate_place"]
 
@@ -2206,16 +2207,7 @@ def _write_all(root: Path, demo: _Demo) -> DemoFiles:
 # The demo province moved to another place (generated data for the shipped scenarios)
 # --------------------------------------------------------------------------------------------
 
-_VECTOR_LAYERS = (
-    "villages",
-    "sites",
-    "access_points",
-    "fiber",
-    "poles",
-    "ducts",
-    "pois",
-    "settlements",
-)
+_VECTOR_LAYERS = tuple(spec_for(kind).stem for kind in LAYER_KINDS)
 
 
 @dataclass(frozen=True)

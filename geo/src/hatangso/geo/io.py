@@ -1,8 +1,8 @@
-"""Reading and writing layers: GeoJSON, GeoPackage, Shapefile (plain or zipped), CSV and XLSX.
+"""Reading layers: GeoJSON, GeoPackage, Shapefile (plain or zipped), CSV and XLSX.
 
 :func:`read_table` only gets the records off the disk, with their text decoded right; turning
 them into the contract's clean layers is :mod:`hatangso.geo.validate`'s work, so that every
-format goes through the same checks.
+format goes through the same checks. Writers are in :mod:`hatangso.geo.outputs`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pyogrio
 
 from hatangso.geo.errors import InputError, Problem
 
-__all__ = ["RawTable", "read_table", "write_layer"]
+__all__ = ["RawTable", "read_table"]
 
 log = logging.getLogger(__name__)
 
@@ -271,32 +271,3 @@ def read_table(
         f"unknown file type '{suffix}'",
         "give GeoJSON, GeoPackage, Shapefile (.shp or .zip), CSV or XLSX",
     )
-
-
-def write_layer(frame: gpd.GeoDataFrame, path: str | Path, *, layer: str) -> Path:
-    """Write `frame` as one GeoPackage layer, atomically.
-
-    The file is written beside its destination and moved over it, so a crash mid-write never
-    leaves a half-written file where a good one was.
-
-    Parameters
-    ----------
-    frame
-        The layer to write.
-    path
-        Destination ``.gpkg`` file.
-    layer
-        Layer name.
-
-    Returns
-    -------
-    Path
-        `path`.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.gpkg")
-    tmp.unlink(missing_ok=True)
-    frame.to_file(tmp, layer=layer, driver="GPKG", engine="pyogrio")
-    tmp.replace(path)
-    return path

@@ -1,29 +1,173 @@
-"""Writing clean layers and the rejects of a run."""
+"""Writing outputs: every file atomically, JSON without NaN, clean layers and the rejects.
+
+Every writer of hatangso goes through :func:`atomic_write`: the file is written beside its
+destination, flushed to disk and moved over it, so that a crash mid-write leaves the previous
+file whole. JSON documents go through :func:`json_ready` first, so that NaN, infinities and
+numpy scalars never reach a file or an answer.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+import math
+import os
+import uuid
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
-from hatangso.geo.io import write_layer
 from hatangso.geo.validate import REJECT_COLUMNS, Layer
 
-__all__ = ["write_clean_layer", "write_rejects"]
+__all__ = [
+    "atomic_write",
+    "json_ready",
+    "write_clean_layer",
+    "write_json",
+    "write_layer",
+    "write_rejects",
+    "write_text",
+]
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - some file systems refuse to open folders
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
+    """Write `path` through a temporary file in the same folder and move it into place.
+
+    Parameters
+    ----------
+    path
+        Destination; its folder is created when missing.
+    write
+        Called with the temporary path (which does not exist yet, and has the destination's
+        suffix, so that drivers chosen by suffix work); it must create the file.
+
+    Returns
+    -------
+    Path
+        `path`.
+
+    Notes
+    -----
+    :func:`os.replace` is atomic on POSIX and Windows when both paths are on one file system,
+    which holds because the temporary file sits beside the destination. The data are flushed
+    to disk (``fsync``) before the move, and the folder after it, so that after a crash either
+    the old or the new file is there, never a mixture. The temporary file (and the journal
+    files SQLite leaves beside a GeoPackage) are removed whatever happens.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.tmp{path.suffix}")
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    finally:
+        for leftover in (
+            tmp,
+            tmp.with_name(tmp.name + "-journal"),
+            tmp.with_name(tmp.name + "-wal"),
+        ):
+            leftover.unlink(missing_ok=True)
+    return path
+
+
+def write_text(text: str, path: str | Path) -> Path:
+    """Write `text` to `path` atomically, UTF-8 (see :func:`atomic_write`)."""
+    return atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def json_ready(value: Any) -> Any:
+    """Return `value` as plain JSON data: missing values as None, numpy scalars as Python ones.
+
+    Mappings (keys made strings), lists, tuples and arrays are converted element by element;
+    NaN, infinities, None and ``pd.NA`` become None; numpy integers, floats and booleans become
+    ``int``, ``float`` and ``bool``. Anything else is returned as it is.
+
+    Examples
+    --------
+    >>> json_ready({"a": np.float64("nan"), "b": [np.int64(3), np.bool_(True)], 4: 0.5})
+    {'a': None, 'b': [3, True], '4': 0.5}
+    """
+    if isinstance(value, Mapping):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return json_ready(value.tolist())
+    if isinstance(value, list | tuple):
+        return [json_ready(v) for v in value]
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return float(value) if math.isfinite(value) else None
+    return value
+
+
+def write_json(document: Any, path: str | Path, *, indent: int | None = 2) -> Path:
+    """Write a JSON document atomically: UTF-8, NaN written as null, a final newline.
+
+    Values that JSON has no type for (dates, paths) are written as their text.
+    """
+    text = json.dumps(
+        json_ready(document), ensure_ascii=False, indent=indent, allow_nan=False, default=str
+    )
+    return write_text(text + "\n", path)
+
+
+def write_layer(frame: gpd.GeoDataFrame, path: str | Path, *, layer: str) -> Path:
+    """Write `frame` as one GeoPackage layer, atomically (see :func:`atomic_write`).
+
+    Parameters
+    ----------
+    frame
+        The layer to write; pandas string columns are written as text.
+    path
+        Destination ``.gpkg`` file.
+    layer
+        Layer name.
+
+    Returns
+    -------
+    Path
+        `path`.
+    """
+    clean = frame.copy()
+    for column in clean.columns:
+        if column != clean.geometry.name and isinstance(clean[column].dtype, pd.StringDtype):
+            clean[column] = clean[column].astype(object)
+    return atomic_write(
+        path, lambda p: clean.to_file(p, layer=layer, driver="GPKG", engine="pyogrio")
+    )
 
 
 def write_clean_layer(layer: Layer, out_dir: str | Path) -> Path:
     """Write a validated layer as ``<kind>.gpkg`` (``<kind>.csv`` when it has no geometry)."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     stem = layer.kind.replace("-", "_")
     if isinstance(layer.frame, gpd.GeoDataFrame):
         return write_layer(layer.frame, out_dir / f"{stem}.gpkg", layer=stem)
-    path = out_dir / f"{stem}.csv"
-    layer.frame.to_csv(path, index=False)
-    return path
+    frame = layer.frame
+    return atomic_write(out_dir / f"{stem}.csv", lambda p: frame.to_csv(p, index=False))
 
 
 def write_rejects(
@@ -35,13 +179,11 @@ def write_rejects(
     The file is written even when nothing was rejected, so its absence never has to be
     interpreted.
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     frames = [layer.rejects for layer in layers if len(layer.rejects)]
     frames += [frame[REJECT_COLUMNS] for frame in extra if len(frame)]
     rejects = (
         pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=REJECT_COLUMNS)
     )
-    path = out_dir / "rejects.csv"
-    rejects.to_csv(path, index=False, encoding="utf-8")
-    return path
+    return atomic_write(
+        Path(out_dir) / "rejects.csv", lambda p: rejects.to_csv(p, index=False, encoding="utf-8")
+    )

@@ -14,7 +14,9 @@ from hatangso.geo.errors import InputError, Problem
 
 __all__ = [
     "KINDS",
+    "LAYER_KINDS",
     "OPERATORS",
+    "OTHER_INPUTS",
     "POI_KINDS",
     "ColumnSpec",
     "LayerSpec",
@@ -66,13 +68,17 @@ class LayerSpec:
     Attributes
     ----------
     kind
-        Name used on the command line (``villages``, ``sites``, ``access-points`` ...).
+        Name of the kind as the contract and the service spell it (``villages``, ``sites``,
+        ``access-points`` ...); see :attr:`stem` and :attr:`option` for its other spellings.
     columns
         The contract's columns, required and optional.
     geometry
         Geometry family accepted.
     id_column
         Column whose values must be present and unique, if any.
+    streamed
+        Whether the input is streamed through in chunks (measurement samples, too many rows
+        to hold) rather than read and validated whole.
     """
 
     kind: str
@@ -80,6 +86,17 @@ class LayerSpec:
     geometry: GeometryKind
     id_column: str | None = None
     coordinate_aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    streamed: bool = False
+
+    @property
+    def stem(self) -> str:
+        """File-name stem and Python name of the kind (``access_points``)."""
+        return self.kind.replace("-", "_")
+
+    @property
+    def option(self) -> str:
+        """Command-line option that names the kind's file (``--access-points``)."""
+        return f"--{self.kind}"
 
     @property
     def required(self) -> tuple[str, ...]:
@@ -377,6 +394,7 @@ _SPECS: dict[str, LayerSpec] = {
             ColumnSpec("source", aliases=("nguon",)),
         ),
         geometry="point",
+        streamed=True,
     ),
     "declared": LayerSpec(
         "declared",
@@ -389,8 +407,20 @@ _SPECS: dict[str, LayerSpec] = {
     ),
 }
 
-#: Input kinds, in the order the contract lists them.
+#: Input kinds, in the order the contract lists them: the one list of them. Each kind's file
+#: stem, command-line option and geometry are on its :class:`LayerSpec` (:func:`spec_for`).
 KINDS: tuple[str, ...] = tuple(_SPECS)
+
+#: The vector layers of a province, read whole: every kind with a geometry but the streamed
+#: samples. A scenario names them under ``data:``, the service accepts them as uploads, and the
+#: demo province writes them.
+LAYER_KINDS: tuple[str, ...] = tuple(
+    kind for kind, spec in _SPECS.items() if spec.geometry != "none" and not spec.streamed
+)
+
+#: Inputs that are not tables of the contract: the road network, the DEM and the population
+#: raster (each also a command-line option, ``--roads`` ...).
+OTHER_INPUTS: tuple[str, ...] = ("roads", "dem", "population")
 
 
 def spec_for(kind: str) -> LayerSpec:

@@ -987,8 +987,8 @@ def load_layer(
     path
         GeoJSON, GeoPackage, Shapefile (plain or zipped), CSV or XLSX.
     kind
-        ``villages``, ``sites``, ``access-points``, ``fiber``, ``poles``, ``ducts``, ``pois``,
-        ``settlements``, ``samples`` or ``declared``.
+        One of :data:`hatangso.geo.schema.KINDS` (``villages``, ``sites``, ``access-points``
+        ...).
     crs
         CRS for inputs that carry none.
     columns

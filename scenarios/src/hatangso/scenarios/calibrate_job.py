@@ -17,7 +17,7 @@ from hatangso.coverage import mobile
 from hatangso.coverage.calibration import Calibration, fit_offset, model_at_samples
 from hatangso.coverage.config import CoverageConfig
 from hatangso.geo.crs import metric_crs
-from hatangso.geo.outputs import write_rejects
+from hatangso.geo.outputs import atomic_write, write_rejects
 from hatangso.geo.validate import load_layer
 
 __all__ = ["CalibrationResult", "run_calibration"]
@@ -84,10 +84,10 @@ def run_calibration(
     )
     at_samples = model_at_samples(picked.to_crs(metric), table, tech=tech)
     calibration = fit_offset(at_samples, min_samples=min_samples)
+    fitted = calibration.table()
     files = {
         "calibration": calibration.to_json(out_dir / "calibration.json"),
-        "table": out_dir / "calibration.csv",
+        "table": atomic_write(out_dir / "calibration.csv", lambda p: fitted.to_csv(p, index=False)),
         "rejects": write_rejects([site_layer, sample_layer], out_dir),
     }
-    calibration.table().to_csv(files["table"], index=False)
     return CalibrationResult(calibration=calibration, files=files)

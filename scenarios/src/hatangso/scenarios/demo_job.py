@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
-
-from rich.console import Console
 
 from hatangso.coverage.config import CoverageConfig
 from hatangso.scenarios.job import InputFiles, JobResult, run_coverage
@@ -24,7 +23,12 @@ DEMO_TARGETS = {
 }
 
 
-def run_demo(out_dir: str | Path, *, seed: int = 2023, console: Console | None = None) -> JobResult:
+def run_demo(
+    out_dir: str | Path,
+    *,
+    seed: int = 2023,
+    progress: Callable[[str], None] | None = None,
+) -> JobResult:
     """Generate the demo province into ``out_dir/data`` and run the coverage job on it.
 
     Parameters
@@ -33,20 +37,19 @@ def run_demo(out_dir: str | Path, *, seed: int = 2023, console: Console | None =
         Output folder; the generated inputs go to its ``data`` subfolder.
     seed
         Seed of the generated province (the same seed gives the same province).
-    console
-        Where to print the summary; None prints nothing.
+    progress
+        Called with the name of each step as it starts; None reports nothing. The command line
+        passes its status printer.
 
     Returns
     -------
     JobResult
     """
-    from hatangso.cli import _progress_printer, print_disputes, print_kpis
     from hatangso.geo.demo import generate_demo
 
     out_dir = Path(out_dir)
-    console = console or Console(quiet=True)
-    progress = _progress_printer(Console(stderr=True))
-    progress("generating the demo province")
+    step = progress or (lambda _name: None)
+    step("generating the demo province")
     demo = generate_demo(out_dir / "data", seed=seed)
     files = InputFiles(
         villages=demo.villages,
@@ -69,24 +72,13 @@ def run_demo(out_dir: str | Path, *, seed: int = 2023, console: Console | None =
     config = CoverageConfig.model_validate(
         {"targets": DEMO_TARGETS, "terrain": {"clutter_loss_db": 15.0}}
     )
-    try:
-        result = run_coverage(
-            files,
-            config,
-            out_dir,
-            progress=progress,
-            title="Tỉnh Demo — hatangso",
-            extra={"scenario": "demo"},
-        )
-    finally:
-        progress(None)
-    print_kpis(console, result.kpis)
-    if result.disputes is not None:
-        print_disputes(console, result.disputes)
-    uncovered = result.assessment.villages
-    dark = uncovered[~uncovered["covered_mobile"].astype(bool)]
-    console.print(
-        f"{len(dark)} of {len(uncovered)} villages without mobile broadband; "
-        f"outputs in {out_dir}: " + ", ".join(p.name for p in result.files.values())
+    result = run_coverage(
+        files,
+        config,
+        out_dir,
+        progress=progress,
+        title="Tỉnh Demo — hatangso",
+        extra={"scenario": "demo"},
     )
+    log.info("demo province run in %s", out_dir)
     return result

@@ -7,10 +7,7 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
-import os
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,11 +21,11 @@ from hatangso.coverage.calibration import load_calibration
 from hatangso.coverage.config import CoverageConfig
 from hatangso.coverage.engine import ADMIN_LEVELS, Assessment, CoverageInputs, assess
 from hatangso.coverage.kpis import INDICATORS, indicators_by_unit, kpi_document
-from hatangso.geo.io import write_layer
-from hatangso.geo.outputs import write_rejects
+from hatangso.geo.outputs import atomic_write, write_json, write_layer, write_rejects, write_text
+from hatangso.geo.schema import KINDS, OTHER_INPUTS, spec_for
 from hatangso.geo.validate import Layer, load_layer
 
-__all__ = ["InputFiles", "JobResult", "load_inputs", "run_coverage", "write_json"]
+__all__ = ["InputFiles", "JobResult", "load_inputs", "run_coverage"]
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +63,39 @@ class InputFiles:
     crs: str | None = None
     columns: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
+    def path(self, kind: str) -> Path | None:
+        """Return the file of input `kind`, None when it was not given.
+
+        `kind` is one of :data:`hatangso.geo.schema.KINDS` (in either spelling,
+        ``access-points`` or ``access_points``) or of :data:`~hatangso.geo.schema.OTHER_INPUTS`.
+        """
+        path: Path | None = getattr(self, kind if kind in OTHER_INPUTS else spec_for(kind).stem)
+        return path
+
+    @classmethod
+    def from_paths(
+        cls,
+        paths: Mapping[str, Path | None],
+        *,
+        crs: str | None = None,
+        columns: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> InputFiles:
+        """Build from ``{kind: path}`` (kinds as :meth:`path` takes them; None: not given).
+
+        Raises
+        ------
+        KeyError
+            If `paths` has no villages, or names an unknown kind.
+        """
+        fields = {
+            key if key in OTHER_INPUTS else spec_for(key).stem: None if p is None else Path(p)
+            for key, p in paths.items()
+        }
+        villages = fields.pop("villages")
+        if villages is None:
+            raise KeyError("villages")
+        return cls(villages, **fields, crs=crs, columns=columns or {})
+
 
 @dataclass(frozen=True)
 class JobResult:
@@ -83,19 +113,6 @@ class JobResult:
     disputes: pd.DataFrame | None = None
 
 
-_LAYER_KINDS = {
-    "villages": "villages",
-    "sites": "sites",
-    "access_points": "access-points",
-    "fiber": "fiber",
-    "poles": "poles",
-    "ducts": "ducts",
-    "pois": "pois",
-    "settlements": "settlements",
-    "declared": "declared",
-}
-
-
 def load_inputs(files: InputFiles, *, progress: Progress | None = None) -> dict[str, Layer]:
     """Load and validate every given input file.
 
@@ -106,13 +123,14 @@ def load_inputs(files: InputFiles, *, progress: Progress | None = None) -> dict[
     step = progress or (lambda _name: None)
     layers: dict[str, Layer] = {}
     problems: list[Problem] = []
-    for attr, kind in _LAYER_KINDS.items():
-        path = getattr(files, attr)
-        if path is None:
+    for kind in KINDS:
+        spec = spec_for(kind)
+        path = files.path(kind)
+        if path is None or spec.streamed:  # samples are streamed through, not loaded
             continue
         step(f"reading {kind}")
         try:
-            layers[attr] = load_layer(
+            layers[spec.stem] = load_layer(
                 path, kind, crs=files.crs, columns=dict(files.columns.get(kind, {}))
             )
         except InputError as exc:
@@ -247,18 +265,26 @@ def run_coverage(
         from hatangso.coverage.terrain import write_coverage_outputs
 
         written.update(write_coverage_outputs(result.terrain, out_dir))
-    from hatangso.scenarios.maps import uncovered_map
+    from hatangso.coverage.overlays import data_uri, power_png
+    from hatangso.scenarios.maps import POWER_LABEL, MapLayers, Overlay, village_map
 
-    page = uncovered_map(
-        result.villages,
-        kpis=document,
+    power = None
+    if result.terrain is not None:
+        png, bounds = power_png(result.terrain.best_dbm, threshold_dbm=config.mobile.threshold_dbm)
+        power = Overlay(data_uri(png), bounds, *POWER_LABEL)
+    page = village_map(
+        MapLayers(
+            villages=result.villages,
+            kpis=document,
+            sites=frames.get("sites"),
+            towers=result.towers,
+            access_points=frames.get("access_points"),
+            fiber=frames.get("fiber"),
+            power=power,
+        ),
         title=title,
-        sites=frames.get("sites"),
-        towers=result.towers,
-        best_dbm=result.terrain.best_dbm if result.terrain is not None else None,
-        threshold_dbm=config.mobile.threshold_dbm,
     )
-    written["map"] = _write_text(page, out_dir / "map.html")
+    written["map"] = write_text(page, out_dir / "map.html")
     return JobResult(
         assessment=result,
         layers=layers,
@@ -320,52 +346,8 @@ def _apply_measurements(
     return result, summary, decision
 
 
-def _atomic(path: Path, write: Callable[[Path], None]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
-def write_json(document: Mapping[str, Any], path: Path) -> Path:
-    """Write a JSON document atomically, UTF-8, NaN written as null."""
-    text = json.dumps(_clean(document), ensure_ascii=False, indent=2)
-
-    def write(p: Path) -> None:
-        p.write_text(text + "\n", encoding="utf-8")
-
-    return _atomic(path, write)
-
-
-def _write_text(text: str, path: Path) -> Path:
-    def write(p: Path) -> None:
-        p.write_text(text, encoding="utf-8")
-
-    return _atomic(path, write)
-
-
 def _write_geojson(frame: gpd.GeoDataFrame, path: Path) -> Path:
-    return _atomic(path, lambda p: frame.to_file(p, driver="GeoJSON", engine="pyogrio"))
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if isinstance(value, float | np.floating):
-        return None if not np.isfinite(value) else float(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    return value
+    return atomic_write(path, lambda p: frame.to_file(p, driver="GeoJSON", engine="pyogrio"))
 
 
 def write_villages(villages: gpd.GeoDataFrame, path: Path) -> Path:
@@ -374,7 +356,4 @@ def write_villages(villages: gpd.GeoDataFrame, path: Path) -> Path:
     for column in VILLAGE_OUTPUT_COLUMNS:
         if column not in frame:
             frame[column] = pd.NA if column.startswith("covered") else np.nan
-    for column in frame.columns:
-        if column != frame.geometry.name and isinstance(frame[column].dtype, pd.StringDtype):
-            frame[column] = frame[column].astype(object)
     return write_layer(frame, path, layer="villages")

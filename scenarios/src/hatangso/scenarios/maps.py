@@ -1,17 +1,30 @@
-"""Self-contained maps of uncovered villages, built with folium.
+"""The map of a scenario's villages, one builder for every page that shows it.
 
-A provincial office may have no internet: the page carries Leaflet inline (vendored in
-``assets/leaflet``, BSD-2-Clause) and needs no tile server: the villages themselves are the
-base map. :func:`uncovered_map` returns one HTML string that loads nothing from outside.
+The command line's ``map.html`` (also shown in the reports) and the service's ``/map/{name}``
+page are built here, by :func:`village_map`, with one status style, one list of popup fields,
+one legend and one KPI panel. They differ only in where the page gets its assets:
+
+- with ``static_url=None`` (the command line), Leaflet and leaflet.markercluster (vendored in
+  ``assets/``, BSD-2-Clause and MIT) are carried inline and images are ``data:`` URIs, so the
+  page is one self-contained file that loads nothing;
+- with ``static_url="/static"`` (the service), the page links the same vendored files, which the
+  service serves, and its images are URLs of the service.
+
+No tile server is needed: administrative boundaries dissolved from the villages, roads and a
+hillshade drawn as an image are the base map. OpenStreetMap tiles are offered only when asked
+(``online_tiles``). Labels are Vietnamese, each with its English twin; a button switches the
+page between them (``?lang=en`` opens it in English). The images themselves (hillshade,
+received power) are rendered by :mod:`hatangso.coverage.overlays`.
 """
 
 from __future__ import annotations
 
 import base64
 import html
+import json
 import re
-import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -19,16 +32,29 @@ from typing import Any
 import folium
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import shapely
 from branca.element import Element
+from folium.plugins import MarkerCluster
+
+from hatangso.coverage.overlays import LatLonBounds
 
 __all__ = [
+    "HILLSHADE_LABEL",
+    "INDICATOR_COLUMN",
     "OPERATOR_COLOURS",
+    "POPUP_FIELDS",
+    "POWER_LABEL",
+    "STATUS_STYLE",
+    "MapLayers",
+    "Overlay",
+    "admin_boundaries",
+    "bilingual",
     "find_outside_loads",
-    "inline_leaflet",
     "kpi_cells",
-    "uncovered_map",
+    "popup_fields",
+    "village_map",
 ]
 
 OPERATOR_COLOURS = {
@@ -38,269 +64,243 @@ OPERATOR_COLOURS = {
     "Vietnamobile": "#7b2d8e",
     "Gmobile": "#2e7d32",
 }
+#: Fill and outline of a village by its coverage status.
 STATUS_STYLE = {
     "uncovered": {"fillColor": "#d7301f", "color": "#7f0000", "weight": 1, "fillOpacity": 0.7},
     "covered": {"fillColor": "#a1d99b", "color": "#41ab5d", "weight": 0.5, "fillOpacity": 0.35},
 }
+_DISPUTED_STYLE = {"color": "#6a00a8", "weight": 2.5, "fillOpacity": 0.0, "dashArray": "5 4"}
+#: The village column that decides the status, per indicator.
+INDICATOR_COLUMN = {"mobile": "covered_mobile", "5g": "covered_5g", "ftth": "covered_ftth"}
+_INDICATOR_LABEL = {
+    "mobile": ("băng rộng di động", "mobile broadband"),
+    "5g": ("5G", "5G"),
+    "ftth": ("cáp quang FTTH", "FTTH fiber"),
+}
+#: A village's popup: ``(column, Vietnamese label, English label)``, shown when the column is
+#: there. ``{reason}`` is ``mobile_reason``, or ``ftth_reason`` on the FTTH map.
+POPUP_FIELDS: tuple[tuple[str, str, str], ...] = (
+    ("name", "Thôn", "Village"),
+    ("commune", "Xã", "Commune"),
+    ("district", "Huyện", "District"),
+    ("population", "Dân số", "Population"),
+    ("nearest_site_m", "Trạm gần nhất (m)", "Nearest site (m)"),
+    ("serving_operators", "Nhà mạng phục vụ", "Serving operators"),
+    ("{reason}", "Lý do chưa phủ", "Why uncovered"),
+    ("mobile_basis", "Căn cứ", "Basis"),
+    ("measured_availability", "Tỷ lệ mẫu đạt", "Measured availability"),
+    ("n_samples", "Số mẫu đo", "Samples"),
+    ("declared_operators", "Nhà mạng công bố", "Declared by"),
+    ("ftth_distance_m", "Cáp quang gần nhất (m)", "Nearest fiber (m)"),
+)
+
+
+#: Layer-control names ``(Vietnamese, English)`` of the two images a map may carry.
+HILLSHADE_LABEL = ("Địa hình", "Hillshade")
+POWER_LABEL = ("Vùng phủ sóng (địa hình)", "Terrain coverage")
+
+
+def bilingual(vi: str, en: str) -> str:
+    """Return a label shown in Vietnamese or English by the page's language switch."""
+    return f'<span class="vi">{html.escape(vi)}</span><span class="en">{html.escape(en)}</span>'
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """An image drawn over the map.
+
+    Attributes
+    ----------
+    url
+        Where the image is: a URL of the service, or a ``data:`` URI for a page that must load
+        nothing (:func:`hatangso.coverage.overlays.data_uri`).
+    bounds
+        ``((south, west), (north, east))`` in degrees.
+    label_vi, label_en
+        Its name in the layer control.
+    opacity
+        Opacity of the image.
+    show
+        Whether it is switched on when the page opens.
+    """
+
+    url: str
+    bounds: LatLonBounds
+    label_vi: str
+    label_en: str
+    opacity: float = 0.6
+    show: bool = False
+
+
+@dataclass(frozen=True)
+class MapLayers:
+    """What one map shows; every layer but the villages is optional (any CRS; drawn in 4326).
+
+    `hillshade` is a base layer; `power` (the terrain model's received power) an overlay.
+    """
+
+    villages: gpd.GeoDataFrame
+    kpis: Mapping[str, Any] | None = None
+    sites: gpd.GeoDataFrame | None = None
+    towers: gpd.GeoDataFrame | None = None
+    access_points: gpd.GeoDataFrame | None = None
+    fiber: gpd.GeoDataFrame | None = None
+    roads: gpd.GeoDataFrame | None = None
+    hillshade: Overlay | None = None
+    power: Overlay | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# Assets: inline for a self-contained page, or linked from the service
+# --------------------------------------------------------------------------------------------
+
+
+def _assets() -> Any:
+    return resources.files("hatangso.scenarios") / "assets"
 
 
 @lru_cache(maxsize=1)
-def _leaflet_assets() -> tuple[str, str]:
-    folder = resources.files("hatangso.scenarios") / "assets" / "leaflet"
-    js = (folder / "leaflet.js").read_text(encoding="utf-8")
-    css = (folder / "leaflet.css").read_text(encoding="utf-8")
+def _inline_assets() -> str:
+    """Leaflet and leaflet.markercluster as inline ``<style>`` and ``<script>`` elements."""
+    leaflet = _assets() / "leaflet"
+    cluster = _assets() / "markercluster"
 
-    def data_uri(match: re.Match[str]) -> str:
-        name = match.group(1)
-        data = (folder / "images" / name).read_bytes()
+    def image(match: re.Match[str]) -> str:
+        data = (leaflet / "images" / match.group(1)).read_bytes()
         return f"url(data:image/png;base64,{base64.b64encode(data).decode('ascii')})"
 
-    css = re.sub(r"url\(images/([\w\-@.]+\.png)\)", data_uri, css)
-    return js, css
+    css = re.sub(
+        r"url\(images/([\w\-@.]+\.png)\)", image, (leaflet / "leaflet.css").read_text("utf-8")
+    )
+    css += (cluster / "MarkerCluster.css").read_text("utf-8")
+    css += (cluster / "MarkerCluster.Default.css").read_text("utf-8")
+    js = (leaflet / "leaflet.js").read_text("utf-8")
+    cluster_js = (cluster / "leaflet.markercluster.js").read_text("utf-8")
+    return f"<style>{css}</style>\n<script>{js}</script>\n<script>{cluster_js}</script>\n"
 
 
-def inline_leaflet() -> str:
-    """Leaflet's CSS and JS as inline ``<style>``/``<script>`` elements."""
-    js, css = _leaflet_assets()
-    return f"<style>{css}</style>\n<script>{js}</script>"
+def _linked_assets(static_url: str) -> str:
+    return (
+        f'<link rel="stylesheet" href="{static_url}/leaflet/leaflet.css">\n'
+        f'<link rel="stylesheet" href="{static_url}/markercluster/MarkerCluster.css">\n'
+        f'<link rel="stylesheet" href="{static_url}/markercluster/MarkerCluster.Default.css">\n'
+        f'<script src="{static_url}/leaflet/leaflet.js"></script>\n'
+        f'<script src="{static_url}/markercluster/leaflet.markercluster.js"></script>\n'
+        f"<script>L.Icon.Default.imagePath = '{static_url}/leaflet/images/';</script>\n"
+    )
 
 
-def _popup_fields(frame: pd.DataFrame) -> list[tuple[str, str]]:
-    wanted = [
-        ("name", "Thôn / Village"),
-        ("commune", "Xã / Commune"),
-        ("district", "Huyện / District"),
-        ("population", "Dân số / Population"),
-        ("nearest_site_m", "Trạm gần nhất / Nearest site (m)"),
-        ("serving_operators", "Nhà mạng phục vụ / Serving operators"),
-        ("mobile_reason", "Lý do / Why"),
-        ("mobile_basis", "Căn cứ / Basis"),
-        ("measured_availability", "Tỷ lệ mẫu đạt / Measured availability"),
-        ("n_samples", "Số mẫu đo / Samples"),
-        ("declared_operators", "Nhà mạng công bố / Declared by"),
-        ("ftth_distance_m", "Cáp quang / Fiber distance (m)"),
-    ]
-    return [(c, label) for c, label in wanted if c in frame]
+_PAGE_CSS = """
+<style>
+  html, body {height:100%; margin:0}
+  .en {display:none}
+  body.lang-en .en {display:inline}
+  body.lang-en .vi {display:none}
+  .hts-box {background:white; padding:6px 8px; border-radius:6px; box-shadow:0 1px 4px #0004;
+            font:12px sans-serif}
+  .hts-box table {border-collapse:collapse}
+  .hts-box td, .hts-box th {padding:1px 4px; text-align:left}
+  .hts-swatch {display:inline-block; width:12px; height:12px; margin-right:4px;
+               vertical-align:middle; border:1px solid #0006}
+  #hts-lang {position:absolute; top:10px; left:54px; z-index:1000; cursor:pointer}
+  #hts-legend {position:absolute; bottom:48px; left:12px; z-index:1000; max-width:260px}
+  #hts-kpis {position:absolute; bottom:24px; right:12px; z-index:1000; max-width:420px;
+             max-height:45%; overflow:auto}
+  #hts-title {position:absolute; top:10px; left:50%; transform:translateX(-50%); z-index:1000;
+              font-weight:bold}
+  .leaflet-container {background:#f4f1ea}
+</style>
+"""
+
+_LANG_SCRIPT = """
+<script>
+(function () {
+  function setLang(lang) {
+    document.body.classList.toggle('lang-en', lang === 'en');
+    document.documentElement.lang = lang;
+  }
+  var wanted = new URLSearchParams(window.location.search).get('lang');
+  document.addEventListener('DOMContentLoaded', function () {
+    setLang(wanted === 'en' ? 'en' : 'vi');
+    var button = document.getElementById('hts-lang');
+    if (button) {
+      button.addEventListener('click', function () {
+        setLang(document.body.classList.contains('lang-en') ? 'vi' : 'en');
+      });
+    }
+  });
+})();
+</script>
+"""
 
 
-def _simplified(frame: gpd.GeoDataFrame, tolerance_deg: float) -> gpd.GeoDataFrame:
+# --------------------------------------------------------------------------------------------
+# Vector layers
+# --------------------------------------------------------------------------------------------
+
+
+def _light(frame: gpd.GeoDataFrame, tolerance_deg: float, columns: list[str]) -> dict[str, Any]:
+    """GeoJSON of simplified geometries, coordinates rounded to 1e-5 degree (about 1 m).
+
+    No bounding boxes (folium would add one per feature): the page stays small. Floats are
+    rounded to whole numbers but for shares (``measured_availability``, two decimals); missing
+    values are shown as blanks.
+    """
     geoms = shapely.simplify(
         np.asarray(frame.geometry.array, dtype=object), tolerance_deg, preserve_topology=True
     )
-    out = frame.copy()
-    out.geometry = geoms
-    return out
-
-
-def _as_props(frame: gpd.GeoDataFrame, columns: list[str]) -> gpd.GeoDataFrame:
-    out = frame[[*columns, frame.geometry.name]].copy()
-    for column in columns:
+    geoms = shapely.transform(geoms, lambda xy: np.round(xy, 5))
+    out = gpd.GeoDataFrame(
+        {c: frame[c].to_numpy() for c in columns if c in frame}, geometry=geoms, crs=4326
+    )
+    for column in out.columns:
+        if column == "geometry":
+            continue
         values = out[column]
         if pd.api.types.is_float_dtype(values):
-            out[column] = values.round(0)
-        out[column] = out[column].astype(object).where(out[column].notna(), "")
-    return out
+            values = values.round(2 if column == "measured_availability" else 0)
+        out[column] = values.astype(object).where(values.notna(), "")
+    document: dict[str, Any] = json.loads(out.to_json(drop_id=True))
+    return document
 
 
-def uncovered_map(
-    villages: gpd.GeoDataFrame,
-    *,
-    kpis: Mapping[str, Any] | None = None,
-    title: str = "hatangso",
-    sites: gpd.GeoDataFrame | None = None,
-    towers: gpd.GeoDataFrame | None = None,
-    indicator: str = "covered_mobile",
-    best_dbm: Any = None,
-    threshold_dbm: float = -110.0,
-    show_power: bool = False,
-) -> str:
-    """HTML page of the villages coloured by coverage status, uncovered ones first.
-
-    Parameters
-    ----------
-    villages
-        The assessed villages (EPSG:4326) with the coverage columns.
-    kpis
-        The KPI document, shown in a panel.
-    title
-        Page title.
-    sites
-        BTS sites (EPSG:4326), drawn as small circles coloured by operator.
-    towers
-        Tower locations; shared ones are ringed.
-    indicator
-        The village column that decides the status (``covered_mobile``, ``covered_5g``,
-        ``covered_ftth``).
-    best_dbm
-        The terrain model's best-server power grid (a
-        :class:`hatangso.coverage.rasters.Raster`), drawn as a semi-transparent image:
-        terrain shadows show as gaps.
-    threshold_dbm
-        Power below which the grid is left transparent.
-    show_power
-        Whether the power image is switched on when the page opens (it is in the layer
-        control either way).
-
-    Returns
-    -------
-    str
-        A self-contained HTML document (no request leaves the page).
-    """
-    frame = villages.to_crs(4326) if villages.crs is not None else villages
-    status = frame[indicator].fillna(False).astype(bool) if indicator in frame else None
-    minx, miny, maxx, maxy = frame.total_bounds
-    fmap = folium.Map(
-        location=[(miny + maxy) / 2, (minx + maxx) / 2],
-        tiles=None,
-        zoom_start=10,
-        zoom_snap=0.25,
-        prefer_canvas=True,
-        control_scale=True,
-    )
-    fmap.default_js = []
-    fmap.default_css = []
-    root: Any = fmap.get_root()
-    root.header.add_child(Element(inline_leaflet()))
-    root.header.add_child(Element(f"<title>{html.escape(title)}</title>"))
-    fields = _popup_fields(frame)
-    columns = [c for c, _ in fields]
-    if status is not None:
-        for name, mask in (("covered", status), ("uncovered", ~status)):
-            part = frame[mask.to_numpy()]
-            if not len(part):
-                continue
-            tolerance = 0.0005 if name == "covered" else 0.0002
-            layer = folium.FeatureGroup(
-                name=(
-                    "Thôn chưa phủ sóng / Uncovered villages"
-                    if name == "uncovered"
-                    else "Thôn đã phủ sóng / Covered villages"
-                ),
-                show=True,
-            )
-            style = STATUS_STYLE[name]
-            folium.GeoJson(
-                _as_props(_simplified(part, tolerance), columns),
-                style_function=lambda _f, s=style: s,
-                popup=folium.GeoJsonPopup(fields=columns, aliases=[a for _, a in fields])
-                if columns
-                else None,
-                name=name,
-            ).add_to(layer)
-            layer.add_to(fmap)
-    if sites is not None and len(sites):
-        layer = folium.FeatureGroup(name="Trạm BTS / BTS sites", show=True)
-        pts = sites.to_crs(4326)
-        for op, group in pts.groupby("operator", sort=True):
-            colour = OPERATOR_COLOURS.get(str(op), "#555555")
-            coords = np.column_stack([group.geometry.y, group.geometry.x]).round(6).tolist()
-            ids = group["site_id"].astype(str).tolist()
-            for (lat, lon), sid in zip(coords, ids, strict=True):
-                folium.CircleMarker(
-                    [lat, lon],
-                    radius=3,
-                    color=colour,
-                    fill=True,
-                    fill_opacity=0.9,
-                    weight=1,
-                    tooltip=f"{html.escape(str(op))} {html.escape(sid)}",
-                ).add_to(layer)
-        layer.add_to(fmap)
-    if towers is not None and "shared" in towers and towers["shared"].any():
-        layer = folium.FeatureGroup(name="Trạm dùng chung / Shared towers", show=False)
-        shared = towers[towers["shared"]]
-        for lat, lon, ops in zip(
-            shared.geometry.y, shared.geometry.x, shared["operators"], strict=True
-        ):
-            folium.CircleMarker(
-                [lat, lon],
-                radius=7,
-                color="#000000",
-                weight=2,
-                fill=False,
-                tooltip=f"Dùng chung / Shared: {html.escape(str(ops))}",
-            ).add_to(layer)
-        layer.add_to(fmap)
-    if "disputed" in frame and frame["disputed"].fillna(False).astype(bool).any():
-        disputed = frame[frame["disputed"].fillna(False).astype(bool).to_numpy()]
-        layer = folium.FeatureGroup(name="Thôn có tranh chấp / Disputed villages", show=True)
-        folium.GeoJson(
-            _as_props(_simplified(disputed, 0.0002), columns),
-            style_function=lambda _f: {
-                "color": "#6a00a8",
-                "weight": 2.5,
-                "fillOpacity": 0.0,
-                "dashArray": "5 4",
-            },
-            popup=folium.GeoJsonPopup(fields=columns, aliases=[a for _, a in fields])
-            if columns
-            else None,
-            name="disputed",
-        ).add_to(layer)
-        layer.add_to(fmap)
-    if best_dbm is not None:
-        image, bounds = _power_image(best_dbm, threshold_dbm)
-        folium.raster_layers.ImageOverlay(
-            image=image,
-            bounds=bounds,
-            opacity=0.6,
-            name="Cường độ tín hiệu / Best-server power",
-            show=show_power,
-        ).add_to(fmap)
-    if kpis is not None:
-        root.html.add_child(Element(_kpi_panel(kpis, title)))
-    folium.LayerControl(collapsed=False).add_to(fmap)
-    fmap.fit_bounds([[miny, minx], [maxy, maxx]])
-    page: str = root.render()
-    _check_offline(page)
-    return page
+def _grouped(frame: gpd.GeoDataFrame, by: list[str]) -> gpd.GeoDataFrame:
+    """One multi-part feature per group of `by` (fewer features, a smaller page)."""
+    keys = [c for c in by if c in frame]
+    if not keys:
+        return frame
+    clean = frame[[*keys, frame.geometry.name]].copy()
+    for key in keys:
+        clean[key] = clean[key].fillna("").astype(str)
+    merged = clean.dissolve(by=keys, as_index=False)
+    lines = merged.geom_type.isin(["LineString", "MultiLineString"])
+    if lines.any():
+        geoms = np.asarray(merged.geometry.array, dtype=object)
+        geoms[lines.to_numpy()] = shapely.line_merge(geoms[lines.to_numpy()])
+        merged = merged.set_geometry(geoms)
+    return merged
 
 
-def _power_image(raster: Any, threshold_dbm: float) -> tuple[str, list[list[float]]]:
-    """Draw the power grid as an inline PNG in EPSG:4326; return it and its bounds.
+def admin_boundaries(villages: gpd.GeoDataFrame, level: str) -> gpd.GeoDataFrame | None:
+    """Outlines of the admin units of `level`, dissolved from the village polygons."""
+    if level not in villages or not villages.geom_type.isin(["Polygon", "MultiPolygon"]).any():
+        return None
+    polys = villages[villages.geom_type.isin(["Polygon", "MultiPolygon"])]
+    merged = polys[[level, polys.geometry.name]].dissolve(by=level, as_index=False)
+    merged = merged.set_geometry(shapely.boundary(np.asarray(merged.geometry.array, dtype=object)))
+    return merged
 
-    Cells at or above the threshold run from yellow (weak) to dark green (strong); cells below
-    it, and cells no site reaches, are transparent.
-    """
-    from rasterio.errors import NotGeoreferencedWarning
-    from rasterio.io import MemoryFile
-    from rasterio.transform import array_bounds
-    from rasterio.warp import Resampling, calculate_default_transform, reproject
 
-    src = np.asarray(raster.array, dtype="float32")
-    height, width = src.shape
-    west, south, east, north = array_bounds(height, width, raster.transform)
-    transform, w, h = calculate_default_transform(
-        raster.crs, "EPSG:4326", width, height, left=west, bottom=south, right=east, top=north
-    )
-    dst = np.full((h, w), np.nan, dtype="float32")
-    reproject(
-        src,
-        dst,
-        src_transform=raster.transform,
-        src_crs=raster.crs,
-        dst_transform=transform,
-        dst_crs="EPSG:4326",
-        resampling=Resampling.nearest,
-        src_nodata=np.nan,
-        dst_nodata=np.nan,
-    )
-    t = np.nan_to_num(np.clip((dst - threshold_dbm) / 40.0, 0.0, 1.0), nan=0.0)
-    rgba = np.zeros((4, h, w), dtype="uint8")
-    rgba[0] = np.round(255 * (1 - t) * 0.9).astype("uint8")
-    rgba[1] = np.round(200 - 90 * t).astype("uint8")
-    rgba[2] = np.round(40 + 40 * t).astype("uint8")
-    rgba[3] = np.where(np.isfinite(dst) & (dst >= threshold_dbm), 255, 0).astype("uint8")
-    with warnings.catch_warnings():
-        # A PNG carries no georeference; its place on the map is given by `bounds`.
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        with MemoryFile() as memory:
-            with memory.open(driver="PNG", width=w, height=h, count=4, dtype="uint8") as png:
-                png.write(rgba)
-            data = memory.read()
-    left, bottom, right, top = array_bounds(h, w, transform)
-    uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
-    return uri, [[bottom, left], [top, right]]
+def popup_fields(villages: pd.DataFrame, indicator: str = "mobile") -> list[tuple[str, str, str]]:
+    """Return the popup fields of :data:`POPUP_FIELDS` that `villages` has, for `indicator`."""
+    reason = "ftth_reason" if indicator == "ftth" else "mobile_reason"
+    fields = [(reason if c == "{reason}" else c, vi, en) for c, vi, en in POPUP_FIELDS]
+    return [f for f in fields if f[0] in villages]
+
+
+# --------------------------------------------------------------------------------------------
+# Panels
+# --------------------------------------------------------------------------------------------
 
 
 def kpi_cells(indicator: Mapping[str, Any]) -> tuple[str, str, str]:
@@ -318,21 +318,339 @@ def kpi_cells(indicator: Mapping[str, Any]) -> tuple[str, str, str]:
     return shown, goal, mark
 
 
-def _kpi_panel(kpis: Mapping[str, Any], title: str) -> str:
+def _kpi_panel(kpis: Mapping[str, Any]) -> str:
     rows = []
     for ind in kpis.get("indicators", []):
         shown, goal, mark = kpi_cells(ind)
-        rows.append(
-            f"<tr><td>{html.escape(ind['label_vi'])}<br><small>{html.escape(ind['label_en'])}"
-            f"</small></td><td>{shown}</td><td>{goal}</td><td>{mark}</td></tr>"
-        )
-    return (
-        '<div id="kpi-panel" style="position:absolute;bottom:24px;right:12px;z-index:1000;'
-        "background:white;padding:8px;border-radius:6px;box-shadow:0 1px 4px #0004;"
-        'font:12px sans-serif;max-width:420px;max-height:45%;overflow:auto">'
-        f"<b>{html.escape(title)}</b><table><tr><th>Chỉ tiêu / Indicator</th><th>Đạt<br>Value</th>"
-        f"<th>Mục tiêu<br>Target</th><th></th></tr>{''.join(rows)}</table></div>"
+        label = bilingual(str(ind.get("label_vi", "")), str(ind.get("label_en", "")))
+        rows.append(f"<tr><td>{label}</td><td>{shown}</td><td>{goal}</td><td>{mark}</td></tr>")
+    head = (
+        f"<tr><th>{bilingual('Chỉ tiêu', 'Indicator')}</th><th>{bilingual('Đạt', 'Value')}</th>"
+        f"<th>{bilingual('Mục tiêu', 'Target')}</th><th></th></tr>"
     )
+    return f'<div id="hts-kpis" class="hts-box"><table>{head}{"".join(rows)}</table></div>'
+
+
+def _legend(indicator: str, operators: list[str], *, disputed: bool) -> str:
+    vi, en = _INDICATOR_LABEL[indicator]
+    swatch = '<span class="hts-swatch" style="background:{}"></span>'
+    items = [
+        f"<b>{bilingual('Chú giải', 'Legend')}</b>",
+        swatch.format(STATUS_STYLE["uncovered"]["fillColor"])
+        + bilingual(f"Thôn chưa có {vi}", f"Village without {en}"),
+        swatch.format(STATUS_STYLE["covered"]["fillColor"])
+        + bilingual(f"Thôn đã có {vi}", f"Village with {en}"),
+    ]
+    if disputed:
+        items.append(
+            f'<span class="hts-swatch" style="border:2px dashed {_DISPUTED_STYLE["color"]}">'
+            "</span>" + bilingual("Thôn có tranh chấp", "Disputed village")
+        )
+    items += [
+        '<span class="hts-swatch" style="border:2px solid black;border-radius:50%"></span>'
+        + bilingual("Trạm dùng chung", "Shared tower"),
+        '<span class="hts-swatch" style="background:#6a3d9a;height:3px"></span>'
+        + bilingual("Cáp quang", "Fiber"),
+    ]
+    for op in operators:
+        colour = OPERATOR_COLOURS.get(op, "#555555")
+        items.append(
+            f'<span class="hts-swatch" style="background:{colour};border-radius:50%"></span>'
+            + bilingual(f"Trạm BTS {op}", f"{op} BTS site")
+        )
+    return '<div id="hts-legend" class="hts-box">' + "<br>".join(items) + "</div>"
+
+
+def _image_overlay(overlay: Overlay, *, zindex: int) -> folium.raster_layers.ImageOverlay:
+    """Return an image overlay of `overlay`'s URL (folium would read a relative URL as a file)."""
+    image = folium.raster_layers.ImageOverlay(
+        "data:image/png;base64,",
+        bounds=[list(overlay.bounds[0]), list(overlay.bounds[1])],
+        opacity=overlay.opacity,
+        interactive=False,
+        zindex=zindex,
+    )
+    image.url = overlay.url
+    return image
+
+
+def _points(frame: gpd.GeoDataFrame) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    pts = frame.to_crs(4326).geometry
+    return pts.y.round(6).to_numpy(), pts.x.round(6).to_numpy()
+
+
+# --------------------------------------------------------------------------------------------
+# The page
+# --------------------------------------------------------------------------------------------
+
+
+def village_map(
+    layers: MapLayers,
+    *,
+    title: str,
+    indicator: str = "mobile",
+    static_url: str | None = None,
+    online_tiles: bool = False,
+) -> str:
+    """Build the HTML map page of the villages, coloured by coverage status.
+
+    Parameters
+    ----------
+    layers
+        The layers to draw.
+    title
+        Page title.
+    indicator
+        ``mobile``, ``5g`` or ``ftth``: the coverage that colours the villages.
+    static_url
+        Where a service serves the vendored assets (``/static``); None carries them inline,
+        for a self-contained file.
+    online_tiles
+        Whether to offer OpenStreetMap tiles as an (unselected) base layer.
+
+    Returns
+    -------
+    str
+        The HTML page. Without `static_url` it loads nothing at all (its images must then be
+        ``data:`` URIs); with it, scripts and styles come only from `static_url` and images
+        from the overlays' URLs; with `online_tiles`, tiles from OpenStreetMap once the user
+        picks that base layer.
+
+    Raises
+    ------
+    RuntimeError
+        If the page would load anything from another host (a folium default gone unnoticed).
+    """
+    villages = layers.villages.to_crs(4326) if layers.villages.crs is not None else layers.villages
+    column = INDICATOR_COLUMN[indicator]
+    minx, miny, maxx, maxy = villages.total_bounds
+    fmap = folium.Map(
+        location=[(miny + maxy) / 2, (minx + maxx) / 2],
+        tiles=None,
+        zoom_start=10,
+        zoom_snap=0.25,
+        prefer_canvas=False,
+        control_scale=True,
+    )
+    # Without a tile layer the map itself must know its zoom range (marker clusters need it).
+    fmap.options["max_zoom"] = 18
+    fmap.options["min_zoom"] = 5
+    fmap.default_js = []
+    fmap.default_css = []
+    root: Any = fmap.get_root()
+    assets = _inline_assets() if static_url is None else _linked_assets(static_url)
+    root.header.add_child(
+        Element(f"<title>{html.escape(title)}</title>\n" + assets + _PAGE_CSS + _LANG_SCRIPT)
+    )
+
+    # Base layers: hillshade or plain; tiles only when asked for.
+    base = folium.FeatureGroup(
+        name=bilingual("Nền địa hình", "Hillshade"), overlay=False, control=True
+    )
+    if layers.hillshade is not None:
+        _image_overlay(layers.hillshade, zindex=1).add_to(base)
+    base.add_to(fmap)
+    folium.FeatureGroup(name=bilingual("Nền trắng", "Plain"), overlay=False, show=False).add_to(
+        fmap
+    )
+    if online_tiles:
+        folium.TileLayer(
+            "OpenStreetMap",
+            name=bilingual("Bản đồ trực tuyến (OSM)", "Online map (OSM)"),
+            overlay=False,
+            show=False,
+        ).add_to(fmap)
+
+    if layers.power is not None:
+        group = folium.FeatureGroup(
+            name=bilingual(layers.power.label_vi, layers.power.label_en), show=layers.power.show
+        )
+        _image_overlay(layers.power, zindex=2).add_to(group)
+        group.add_to(fmap)
+
+    for level, weight, colour in (("district", 2.5, "#333333"), ("commune", 0.8, "#777777")):
+        outlines = admin_boundaries(villages, level)
+        if outlines is None:
+            continue
+        label = {
+            "district": ("Ranh giới huyện", "District boundaries"),
+            "commune": ("Ranh giới xã", "Commune boundaries"),
+        }[level]
+        group = folium.FeatureGroup(name=bilingual(*label), show=True)
+        folium.GeoJson(
+            _light(outlines, 0.0005, [level]),
+            style_function=lambda _f, w=weight, c=colour: {"color": c, "weight": w, "fill": False},
+            tooltip=folium.GeoJsonTooltip(fields=[level], labels=False),
+        ).add_to(group)
+        group.add_to(fmap)
+
+    if layers.roads is not None and len(layers.roads):
+        group = folium.FeatureGroup(name=bilingual("Đường", "Roads"), show=True)
+        folium.GeoJson(
+            _light(_grouped(layers.roads.to_crs(4326), ["highway"]), 0.0002, ["highway"]),
+            style_function=lambda f: {
+                "color": "#b07a3b",
+                "weight": 2.5 if f["properties"].get("highway") in ("primary", "secondary") else 1,
+                "opacity": 0.8,
+            },
+        ).add_to(group)
+        group.add_to(fmap)
+
+    fields = popup_fields(villages, indicator)
+    columns = [c for c, _, _ in fields]
+    aliases = [bilingual(vi, en) for _, vi, en in fields]
+
+    def popup() -> folium.GeoJsonPopup | None:
+        if not columns:
+            return None
+        return folium.GeoJsonPopup(fields=columns, aliases=aliases, max_width=360)
+
+    status = (
+        villages[column].fillna(False).astype(bool).to_numpy()
+        if column in villages
+        else np.zeros(len(villages), dtype=bool)
+    )
+    vi_ind, en_ind = _INDICATOR_LABEL[indicator]
+    for state, mask in (("covered", status), ("uncovered", ~status)):
+        part = villages[mask]
+        if not len(part):
+            continue
+        name = (
+            bilingual(f"Thôn chưa có {vi_ind}", f"Villages without {en_ind}")
+            if state == "uncovered"
+            else bilingual(f"Thôn đã có {vi_ind}", f"Villages with {en_ind}")
+        )
+        group = folium.FeatureGroup(name=name, show=True)
+        style = STATUS_STYLE[state]
+        folium.GeoJson(
+            _light(part, 0.0002 if state == "uncovered" else 0.0005, columns),
+            style_function=lambda _f, s=style: s,
+            highlight_function=lambda _f: {"weight": 3, "color": "#000000"},
+            popup=popup(),
+            name=f"villages-{state}",
+        ).add_to(group)
+        group.add_to(fmap)
+
+    disputed = (
+        villages["disputed"].fillna(False).astype(bool).to_numpy()
+        if "disputed" in villages
+        else np.zeros(len(villages), dtype=bool)
+    )
+    if disputed.any():
+        group = folium.FeatureGroup(
+            name=bilingual("Thôn có tranh chấp", "Disputed villages"), show=True
+        )
+        folium.GeoJson(
+            _light(villages[disputed], 0.0002, columns),
+            style_function=lambda _f: _DISPUTED_STYLE,
+            popup=popup(),
+            name="villages-disputed",
+        ).add_to(group)
+        group.add_to(fmap)
+
+    if layers.fiber is not None and len(layers.fiber) and "operator" in layers.fiber:
+        group = folium.FeatureGroup(name=bilingual("Cáp quang", "Fiber"), show=False)
+        folium.GeoJson(
+            _light(_grouped(layers.fiber.to_crs(4326), ["operator"]), 0.0003, ["operator"]),
+            style_function=lambda f: {
+                "color": OPERATOR_COLOURS.get(f["properties"].get("operator"), "#6a3d9a"),
+                "weight": 2,
+                "opacity": 0.8,
+                "dashArray": "4 3",
+            },
+            tooltip=folium.GeoJsonTooltip(fields=["operator"], labels=False),
+        ).add_to(group)
+        group.add_to(fmap)
+
+    if layers.access_points is not None and len(layers.access_points):
+        group = folium.FeatureGroup(
+            name=bilingual("Điểm truy nhập quang", "Fiber access points"), show=False
+        )
+        keys = [c for c in ("operator", "kind") if c in layers.access_points]
+        points = _grouped(layers.access_points.to_crs(4326), keys)
+        folium.GeoJson(
+            _light(points, 0.0, keys),
+            marker=folium.CircleMarker(radius=3, weight=1, color="#222222", fill=True),
+            style_function=lambda f: {
+                "fillColor": OPERATOR_COLOURS.get(f["properties"].get("operator"), "#555555"),
+                "fillOpacity": 0.9,
+            },
+            tooltip=folium.GeoJsonTooltip(fields=keys, labels=False) if keys else None,
+        ).add_to(group)
+        group.add_to(fmap)
+
+    operators: list[str] = []
+    if layers.sites is not None and len(layers.sites):
+        sites = layers.sites.to_crs(4326)
+        for op, part in sites.groupby("operator", sort=True):
+            operators.append(str(op))
+            cluster = MarkerCluster(  # type: ignore[no-untyped-call]
+                name=bilingual(f"Trạm BTS {op}", f"{op} BTS sites"),
+                options={"disableClusteringAtZoom": 13, "maxClusterRadius": 40},
+            )
+            cluster.default_js = []
+            cluster.default_css = []
+            colour = OPERATOR_COLOURS.get(str(op), "#555555")
+            lat, lon = _points(part)
+            techs = (
+                part["tech"].fillna("4G").astype(str).tolist()
+                if "tech" in part
+                else ["4G"] * len(part)
+            )
+            ids = part["site_id"].astype(str).tolist()
+            for y, x, sid, tech in zip(lat.tolist(), lon.tolist(), ids, techs, strict=True):
+                folium.CircleMarker(
+                    [y, x],
+                    radius=4,
+                    color=colour,
+                    fill=True,
+                    fill_opacity=0.9,
+                    weight=1,
+                    tooltip=html.escape(f"{op} {sid} ({tech})"),
+                ).add_to(cluster)
+            cluster.add_to(fmap)
+
+    towers = layers.towers
+    if towers is not None and "shared" in towers and towers["shared"].fillna(False).any():
+        shared = towers[towers["shared"].fillna(False).astype(bool)]
+        group = folium.FeatureGroup(name=bilingual("Trạm dùng chung", "Shared towers"), show=True)
+        lat, lon = _points(shared)
+        for y, x, ops in zip(
+            lat.tolist(), lon.tolist(), shared["operators"].astype(str), strict=True
+        ):
+            folium.CircleMarker(
+                [y, x],
+                radius=8,
+                color="#000000",
+                weight=2,
+                fill=False,
+                tooltip=html.escape(f"Dùng chung / Shared: {ops}"),
+            ).add_to(group)
+        group.add_to(fmap)
+
+    root.html.add_child(Element(f'<div id="hts-title" class="hts-box">{html.escape(title)}</div>'))
+    root.html.add_child(
+        Element(
+            '<button id="hts-lang" class="hts-box" type="button">'
+            + bilingual("English", "Tiếng Việt")
+            + "</button>"
+        )
+    )
+    root.html.add_child(Element(_legend(indicator, operators, disputed=bool(disputed.any()))))
+    if layers.kpis is not None:
+        root.html.add_child(Element(_kpi_panel(layers.kpis)))
+    folium.LayerControl(collapsed=False).add_to(fmap)
+    fmap.fit_bounds([[miny, minx], [maxy, maxx]])
+    page: str = root.render()
+    page = page.replace("<html>", '<html lang="vi">', 1)
+    outside = [
+        load
+        for load in find_outside_loads(page)
+        if not (online_tiles and "tile.openstreetmap.org" in load)
+    ]
+    if outside:
+        raise RuntimeError(f"map page would load from outside: {outside[0]}")
+    return page
 
 
 _INLINE_SCRIPT = re.compile(r"<script>.*?</script>", re.IGNORECASE | re.DOTALL)
@@ -353,9 +671,3 @@ def find_outside_loads(page: str) -> list[str]:
     """
     markup = _INLINE_SCRIPT.sub("<script></script>", page)
     return [markup[max(m.start() - 60, 0) : m.end() + 60] for m in _LOADS.finditer(markup)]
-
-
-def _check_offline(page: str) -> None:
-    loads = find_outside_loads(page)
-    if loads:
-        raise RuntimeError(f"map page would load from outside: {loads[0]}")

@@ -22,7 +22,6 @@ population``.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -38,9 +37,9 @@ from hatangso.coverage.config import load_config
 from hatangso.coverage.engine import Assessment
 from hatangso.coverage.planning import PlanResult, plan
 from hatangso.geo.errors import InputError, Problem
-from hatangso.geo.outputs import write_rejects
+from hatangso.geo.outputs import write_json, write_rejects
 from hatangso.geo.validate import Layer, load_layer
-from hatangso.scenarios.job import InputFiles, load_inputs, write_json
+from hatangso.scenarios.job import InputFiles, load_inputs
 
 __all__ = ["PlanRun", "run_plan"]
 
@@ -216,11 +215,7 @@ def run_plan(
     )
     step("writing outputs")
     out_dir.mkdir(parents=True, exist_ok=True)
-    geo_path = out_dir / "plan.geojson"
-    geo_path.write_text(
-        json.dumps(result.features(), ensure_ascii=False, indent=1) + "\n",
-        encoding="utf-8",
-    )
+    geo_path = write_json(result.features(), out_dir / "plan.geojson", indent=1)
     files = {
         "plan_geojson": geo_path,
         "plan_json": write_json(result.document, out_dir / "plan.json"),

@@ -23,7 +23,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from hatangso.coverage.kpis import INDICATORS
-from hatangso.scenarios.job import write_json
+from hatangso.geo.outputs import atomic_write, write_json, write_text
 
 if TYPE_CHECKING:
     from hatangso.scenarios.run import ScenarioResult
@@ -297,9 +297,7 @@ def write_xlsx(scenario: Scenario, rows: Sequence[ReportRow], path: Path) -> Pat
         for c in range(3, len(table[0]) + 1):
             sheet.column_dimensions[get_column_letter(c)].width = 13
         sheet.freeze_panes = "C5"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    book.save(path)
-    return path
+    return atomic_write(path, book.save)
 
 
 def _svg_chart(scenario: Scenario, row: ReportRow, baseline_label: str) -> str:
@@ -451,9 +449,7 @@ def write_html(
             f'<iframe src="{href}" title="map of uncovered villages"></iframe>'
         )
     parts.append("</body></html>")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(parts), encoding="utf-8")
-    return path
+    return write_text("\n".join(parts), path)
 
 
 def write_reports(result: ScenarioResult, out_dir: Path) -> dict[str, Path]:
@@ -513,6 +509,4 @@ def write_comparison_html(document: Mapping[str, Any], path: Path) -> Path:
             + "</tr>"
         )
     out.append("</tbody></table></body></html>")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(out), encoding="utf-8")
-    return path
+    return write_text("".join(out), path)

@@ -34,9 +34,10 @@ from hatangso.coverage.kpis import INDICATORS
 from hatangso.coverage.villages import village_points
 from hatangso.geo.crs import metric_crs
 from hatangso.geo.errors import InputError, Problem
-from hatangso.geo.io import write_layer
+from hatangso.geo.outputs import write_json, write_layer, write_text
+from hatangso.geo.schema import spec_for
 from hatangso.geo.validate import load_layer
-from hatangso.scenarios.job import InputFiles, JobResult, load_inputs, run_coverage, write_json
+from hatangso.scenarios.job import InputFiles, JobResult, load_inputs, run_coverage
 from hatangso.scenarios.schema import (
     DATA_KINDS,
     DEPLOYMENT_KINDS,
@@ -63,13 +64,6 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str | None], None]
 
-_KIND_NAMES = {"access_points": "access-points"}
-_ID_COLUMNS = {
-    "sites": "site_id",
-    "access_points": "ap_id",
-    "poles": "pole_id",
-    "ducts": "duct_id",
-}
 _GENERATED_NOTE = "GENERATED.txt"
 # Bumped whenever the generated data change, so that caches are generated again.
 _GENERATOR_VERSION = 3
@@ -266,7 +260,7 @@ def prepare_data(
         )
     step("placing the generated deployments")
     place_deployments(scenario, root, cache_dir=cache_dir)
-    (root / _GENERATED_NOTE).write_text(
+    write_text(
         f"These files are GENERATED (synthetic), not real infrastructure data.\n"
         f"Scenario: {scenario.name} — {scenario.title}\n"
         f"Generator: hatangso.geo.demo ({spec.kind}, seed {spec.seed}, "
@@ -275,7 +269,7 @@ def prepare_data(
         "mobile broadband, new access points in those without fiber.\n"
         "To use real data, point the scenario's 'data:' and 'deployments:' at real files and\n"
         "remove its 'generated:' section.\n",
-        encoding="utf-8",
+        root / _GENERATED_NOTE,
     )
     write_json(key, stamp)
     return root
@@ -345,7 +339,7 @@ def place_deployments(
     ):
         lacking = ~villages[flag].fillna(False).to_numpy(dtype=bool)
         ids = [f"{prefix}-{i + 1:04d}" for i in range(int(lacking.sum()))]
-        table: dict[str, Any] = {_ID_COLUMNS[kind]: ids, "operator": operator}
+        table: dict[str, Any] = {str(spec_for(kind).id_column): ids, "operator": operator}
         if kind == "sites":
             table.update(tech="4G", height_m=30.0, env="rural")
         else:
@@ -355,10 +349,7 @@ def place_deployments(
         frame = gpd.GeoDataFrame(
             table, geometry=gpd.points_from_xy(px[lacking], py[lacking]), crs="EPSG:4326"
         )
-        path = folder / f"new_{kind}.gpkg"
-        path.unlink(missing_ok=True)
-        frame.to_file(path, layer=f"new_{kind}", driver="GPKG", engine="pyogrio")
-        written[kind] = path
+        written[kind] = write_layer(frame, folder / f"new_{kind}.gpkg", layer=f"new_{kind}")
     return written
 
 
@@ -393,14 +384,6 @@ def _layer_files(scenario: Scenario, root: Path) -> dict[str, Path | None]:
     }
 
 
-def _object_strings(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    out = frame.copy()
-    for column in out.columns:
-        if column != out.geometry.name and isinstance(out[column].dtype, pd.StringDtype):
-            out[column] = out[column].astype(object)
-    return out
-
-
 def combine_layer(
     scenario: Scenario,
     kind: str,
@@ -415,7 +398,7 @@ def combine_layer(
     InputError
         An addition repeats an id of the base layer or of another addition.
     """
-    label = _KIND_NAMES.get(kind, kind)
+    label = spec_for(kind).kind
     columns = dict(scenario.data.columns.get(label, {}))
     sources = ([base] if base is not None else []) + additions
     frames = []
@@ -425,7 +408,7 @@ def combine_layer(
             log.warning("%s: %d rows rejected (see its validation)", path.name, layer.rejected)
         frames.append(layer.frame.assign(_source=path.name))
     combined = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs="EPSG:4326")
-    id_column = _ID_COLUMNS.get(kind)
+    id_column = spec_for(kind).id_column
     if id_column is not None:
         repeated = combined[combined[id_column].duplicated(keep=False)]
         if len(repeated):
@@ -443,7 +426,7 @@ def combine_layer(
             ]
             raise InputError(problems)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    return write_layer(_object_strings(combined.drop(columns="_source")), out_path, layer=kind)
+    return write_layer(combined.drop(columns="_source"), out_path, layer=kind)
 
 
 def _statistics_doc(scenario: Scenario, year: int | None) -> list[dict[str, Any]]:

@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from hatangso.coverage.config import CoverageConfig
 from hatangso.coverage.kpis import INDICATORS
 from hatangso.geo.errors import InputError, Problem
+from hatangso.geo.schema import LAYER_KINDS, OTHER_INPUTS, spec_for
 
 __all__ = [
     "DATA_KINDS",
@@ -50,20 +51,8 @@ __all__ = [
     "parse_scenario",
 ]
 
-#: Input layers a scenario may name under ``data:``.
-DATA_KINDS = (
-    "villages",
-    "sites",
-    "access_points",
-    "fiber",
-    "poles",
-    "ducts",
-    "pois",
-    "settlements",
-    "roads",
-    "dem",
-    "population",
-)
+#: Input layers a scenario may name under ``data:`` (their file stems).
+DATA_KINDS = (*(spec_for(kind).stem for kind in LAYER_KINDS), *OTHER_INPUTS)
 #: Layers a year's deployments may add to (``plan`` adds sites).
 DEPLOYMENT_KINDS = ("sites", "access_points", "fiber", "poles", "ducts")
 

@@ -13,7 +13,8 @@ from fastapi.responses import FileResponse, Response
 
 from hatangso.app.deps import ExistingScenario, WorkspaceDep, require_read_key
 from hatangso.app.schemas import Indicator, Status
-from hatangso.app.workspace import Workspace, atomic_write, feature_collection
+from hatangso.app.workspace import Workspace, feature_collection
+from hatangso.geo.outputs import atomic_write
 
 __all__ = ["router", "xlsx_report"]
 

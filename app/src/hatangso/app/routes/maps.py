@@ -13,15 +13,17 @@ from fastapi.responses import FileResponse, HTMLResponse
 
 from hatangso.app.config import Settings
 from hatangso.app.deps import ExistingScenario, SettingsDep, WorkspaceDep, require_read_key
-from hatangso.app.maps import (
-    Overlay,
-    ServiceMapLayers,
-    hillshade_png,
-    raster_overlay_png,
-    service_map,
-)
 from hatangso.app.schemas import Indicator
-from hatangso.app.workspace import Workspace, atomic_write, atomic_write_json
+from hatangso.app.workspace import Workspace
+from hatangso.coverage.overlays import hillshade_png, power_png
+from hatangso.geo.outputs import atomic_write, write_json
+from hatangso.scenarios.maps import (
+    HILLSHADE_LABEL,
+    POWER_LABEL,
+    MapLayers,
+    Overlay,
+    village_map,
+)
 
 __all__ = ["build_page", "router"]
 
@@ -63,10 +65,9 @@ def _image(
         or not meta.is_file()
         or png.stat().st_mtime_ns < source.stat().st_mtime_ns
     ):
-        render = hillshade_png if which == "hillshade" else raster_overlay_png
-        data, bounds = render(source)
+        data, bounds = hillshade_png(source) if which == "hillshade" else power_png(source)
         atomic_write(png, lambda p: p.write_bytes(data))
-        atomic_write_json({"bounds": bounds, "source": source.name}, meta)
+        write_json({"bounds": bounds, "source": source.name}, meta)
     bounds_doc = json.loads(meta.read_text(encoding="utf-8"))["bounds"]
     return png, (tuple(bounds_doc[0]), tuple(bounds_doc[1]))
 
@@ -92,11 +93,11 @@ def _roads(workspace: Workspace, name: str) -> gpd.GeoDataFrame | None:
 
 
 def build_page(workspace: Workspace, name: str, indicator: str, settings: Settings) -> str:
-    """Build the map page of scenario `name` (see :func:`hatangso.app.maps.service_map`)."""
+    """Build the map page of scenario `name` (see :func:`hatangso.scenarios.maps.village_map`)."""
     meta = workspace.metadata(name)
     shade = _image(workspace, name, "hillshade")
     raster = _image(workspace, name, "coverage")
-    layers = ServiceMapLayers(
+    layers = MapLayers(
         villages=workspace.villages(name).frame,
         kpis=workspace.kpis(name),
         sites=workspace.layer(name, "sites"),
@@ -106,21 +107,16 @@ def build_page(workspace: Workspace, name: str, indicator: str, settings: Settin
         roads=_roads(workspace, name),
         hillshade=None
         if shade is None
-        else Overlay(f"/map/{name}/hillshade.png", shade[1], "Địa hình", "Hillshade", 0.55),
-        coverage_raster=None
+        else Overlay(f"/map/{name}/hillshade.png", shade[1], *HILLSHADE_LABEL, opacity=0.55),
+        power=None
         if raster is None
-        else Overlay(
-            f"/map/{name}/coverage.png",
-            raster[1],
-            "Vùng phủ sóng (địa hình)",
-            "Terrain coverage",
-            0.6,
-        ),
+        else Overlay(f"/map/{name}/coverage.png", raster[1], *POWER_LABEL),
     )
-    return service_map(
+    return village_map(
         layers,
         title=str(meta.get("title") or name),
         indicator=indicator,
+        static_url="/static",
         online_tiles=settings.online_tiles,
     )
 

@@ -19,6 +19,7 @@ from hatangso.app.deps import (
 )
 from hatangso.app.schemas import Indicator, ScenarioOut, Status
 from hatangso.app.workspace import Workspace, feature_collection, serialise_features
+from hatangso.geo.schema import spec_for
 
 __all__ = ["router"]
 
@@ -28,16 +29,13 @@ router = APIRouter(
 
 GEOJSON = "application/geo+json"
 
-# Properties served per layer kind, with the id column.
-_LAYER_COLUMNS: dict[str, tuple[list[str], str | None]] = {
-    "sites": (
-        ["site_id", "operator", "tech", "height_m", "azimuth_deg", "beamwidth_deg", "env"],
-        "site_id",
-    ),
-    "access-points": (["ap_id", "operator", "kind"], "ap_id"),
-    "fiber": (["operator"], None),
-    "poles": (["pole_id", "operators"], "pole_id"),
-    "ducts": (["duct_id", "operators"], "duct_id"),
+# Properties served per layer kind (the id column is the kind's, geo.schema's).
+_LAYER_COLUMNS: dict[str, list[str]] = {
+    "sites": ["site_id", "operator", "tech", "height_m", "azimuth_deg", "beamwidth_deg", "env"],
+    "access-points": ["ap_id", "operator", "kind"],
+    "fiber": ["operator"],
+    "poles": ["pole_id", "operators"],
+    "ducts": ["duct_id", "operators"],
 }
 
 Limit = Annotated[int, Query(ge=1, le=100_000, description="Features per page.")]
@@ -174,7 +172,7 @@ def _layer_features(workspace: Workspace, name: str, kind: str) -> tuple[Any, An
     path = workspace.layer_path(name, kind)
     if path is None:
         raise HTTPException(status_code=404, detail=f"scenario '{name}' has no {kind} layer")
-    columns, id_column = _LAYER_COLUMNS[kind]
+    columns, id_column = _LAYER_COLUMNS[kind], spec_for(kind).id_column
 
     def load() -> tuple[Any, Any]:
         frame = workspace.layer(name, kind)

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import geopandas as gpd
 import pandas as pd
 from fastapi import APIRouter, Body, Depends, HTTPException, Request
+from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
@@ -24,7 +25,7 @@ from hatangso.app.deps import (
     WorkspaceDep,
     require_write_key,
 )
-from hatangso.app.schemas import CoverageRun, InputKind, PlanRequest, UploadReport
+from hatangso.app.schemas import CoverageRun, PlanRequest, UploadReport
 from hatangso.app.uploads import (
     TooLarge,
     ZipLimits,
@@ -33,11 +34,23 @@ from hatangso.app.uploads import (
     limited,
     safe_filename,
 )
-from hatangso.app.workspace import INPUT_KINDS, Workspace, atomic_write, write_layer_atomic
+from hatangso.app.workspace import Workspace
+from hatangso.geo.outputs import atomic_write, write_layer
+from hatangso.geo.schema import LAYER_KINDS, spec_for
 
 __all__ = ["router"]
 
 log = logging.getLogger(__name__)
+
+#: The kind of an uploaded layer: one of the province's vector layers.
+UploadKind = Annotated[
+    str,
+    PathParam(
+        pattern="^(" + "|".join(LAYER_KINDS) + ")$",
+        description="Kind of input layer: " + ", ".join(LAYER_KINDS) + ".",
+        json_schema_extra={"enum": list(LAYER_KINDS)},
+    ),
+]
 
 router = APIRouter(
     prefix="/api/scenarios", tags=["uploads"], dependencies=[Depends(require_write_key)]
@@ -131,14 +144,14 @@ def _validate_and_store(
             ),
         )
     layer = load_layer(path, kind)
-    stem = kind.replace("-", "_")
+    stem = spec_for(kind).stem
     folder = workspace.folder(name) / "uploads"
     frame = layer.frame
     if not isinstance(
         frame, gpd.GeoDataFrame
     ):  # pragma: no cover - every uploadable kind has geometry
         raise HTTPException(status_code=422, detail=f"{shown}: no geometry")
-    stored = write_layer_atomic(frame, folder / f"{stem}.gpkg", layer=stem)
+    stored = write_layer(frame, folder / f"{stem}.gpkg", layer=stem)
     rejects = layer.rejects
     atomic_write(
         folder / f"{stem}.rejects.csv",
@@ -189,7 +202,7 @@ def _validate_and_store(
 async def upload_layer(
     request: Request,
     name: ScenarioName,
-    kind: InputKind,
+    kind: UploadKind,
     workspace: WorkspaceDep,
     settings: SettingsDep,
 ) -> UploadReport:
@@ -203,7 +216,7 @@ async def upload_layer(
     with workspace.scratch(name) as tmp:
         path, shown = await _receive_file(request, settings, tmp)
         return await run_in_threadpool(
-            _validate_and_store, workspace, settings, name, kind.value, path, shown
+            _validate_and_store, workspace, settings, name, kind, path, shown
         )
 
 
@@ -212,7 +225,7 @@ def _run(workspace: Workspace, name: str, config_doc: dict[str, Any]) -> Coverag
     from hatangso.scenarios.job import InputFiles, run_coverage
 
     config = CoverageConfig.model_validate(config_doc)
-    paths = {kind: workspace.layer_path(name, kind) for kind in INPUT_KINDS}
+    paths = {kind: workspace.layer_path(name, kind) for kind in LAYER_KINDS}
     if paths["villages"] is None:
         raise HTTPException(
             status_code=422,
@@ -225,17 +238,7 @@ def _run(workspace: Workspace, name: str, config_doc: dict[str, Any]) -> Coverag
         for key in ("dem", "roads", "population")
         if meta.get(key) and workspace.file(name, str(meta[key])).is_file()
     }
-    files = InputFiles(
-        villages=paths["villages"],
-        sites=paths["sites"],
-        access_points=paths["access-points"],
-        fiber=paths["fiber"],
-        poles=paths["poles"],
-        ducts=paths["ducts"],
-        pois=paths["pois"],
-        settlements=paths["settlements"],
-        **extras,  # type: ignore[arg-type]
-    )
+    files = InputFiles.from_paths({**paths, **extras})
     title = str(meta.get("title") or name)
     folder = workspace.folder(name)
     with workspace.scratch(name) as tmp:

@@ -1,0 +1,67 @@
+"""Tests of the map images (hatangso.coverage.overlays): hillshade, power, Web Mercator."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+from rasterio.crs import CRS
+from rasterio.errors import NotGeoreferencedWarning
+
+from hatangso.coverage.overlays import hillshade, power_png, to_web_mercator
+from hatangso.coverage.rasters import Raster
+
+
+def test_hillshade_hand_values() -> None:
+    # Flat ground: illumination = cos(zenith) = sin(altitude) = sin(45 deg) = 0.7071.
+    assert hillshade(np.zeros((5, 5)), cell_x_m=30, cell_y_m=30)[2, 2] == pytest.approx(
+        0.70711, abs=1e-4
+    )
+    # A plane rising towards the south-east with slope 45 deg faces the north-west sun
+    # (azimuth 315): illumination = cos45 cos45 + sin45 sin45 cos(0) = 1.
+    # z = a x_east + a y_south with a = 1/sqrt(2) gives |grad z| = 1, i.e. 45 deg.
+    a = 1 / np.sqrt(2)
+    rows, cols = np.mgrid[0:5, 0:5] * 10.0
+    facing = hillshade(a * cols + a * rows, cell_x_m=10, cell_y_m=10)
+    assert facing[2, 2] == pytest.approx(1.0, abs=1e-9)
+    # The opposite plane faces away: cos45 cos45 + sin45 sin45 cos(180 deg) = 0.
+    away = hillshade(-(a * cols + a * rows), cell_x_m=10, cell_y_m=10)
+    assert away[2, 2] == pytest.approx(0.0, abs=1e-9)
+
+
+def _utm_grid(values: np.ndarray) -> Raster:
+    # 100 m cells in UTM 48N, north-west corner near 22.0 N, 105.5 E.
+    return Raster(
+        array=values,
+        transform=Affine(100.0, 0, 551_000.0, 0, -100.0, 2_433_000.0),
+        crs=CRS.from_epsg(32648),
+    )
+
+
+def test_web_mercator_bounds_are_degrees_around_the_grid() -> None:
+    grid = _utm_grid(np.zeros((40, 60)))
+    warped = to_web_mercator(grid.array, transform=grid.transform, crs=grid.crs, max_px=32)
+    (south, west), (north, east) = warped.bounds
+    assert 21.9 < south < north < 22.1 and 105.4 < west < east < 105.6
+    assert max(warped.values.shape) <= 32
+    # 6 km east-west and 4 km north-south on the ground, whatever the cell count.
+    rows, cols = warped.values.shape
+    assert cols * warped.cell_x_m == pytest.approx(6000, rel=0.03)
+    assert rows * warped.cell_y_m == pytest.approx(4000, rel=0.03)
+
+
+def test_power_below_the_threshold_is_transparent() -> None:
+    values = np.full((20, 20), -130.0)
+    values[:, 10:] = -80.0  # the east half is covered
+    values[0, 0] = np.nan
+    png, _ = power_png(_utm_grid(values), threshold_dbm=-110.0, max_px=20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # a PNG has no georeference
+        with rasterio.open(io.BytesIO(png)) as image:
+            alpha = image.read(4)
+    assert alpha[:, : alpha.shape[1] // 2 - 1].max() == 0
+    assert alpha[:, alpha.shape[1] // 2 + 1 :].min() == 255
