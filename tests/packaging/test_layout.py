@@ -74,7 +74,7 @@ import hatangso, hatangso.cli, hatangso.app.main, hatangso.coverage.engine, hata
 assert all(p.startswith({str(tmp_path)!r}) for p in hatangso.__path__), hatangso.__path__
 names = {{m.name for m in pkgutil.walk_packages(hatangso.__path__, "hatangso.")}}
 print(len(names))
-assert (res.files("hatangso.app") / "static").is_dir()
+assert (res.files("hatangso.scenarios") / "assets" / "markercluster").is_dir()
 assert (res.files("hatangso.scenarios") / "assets" / "leaflet" / "leaflet.js").is_file()
 """
     done = subprocess.run(
