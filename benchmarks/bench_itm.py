@@ -9,8 +9,9 @@ It measures:
    (point-to-point, area, batch): with ``--cold`` once with no numba cache (full compile) and
    always once with the cache filled (what every later import pays);
 2. after warm-up, the time of one prediction on a 1000-point profile (999 intervals of 90 m,
-   a random-walk terrain) through the numba kernel ``_p2p`` called from Python, through the
-   public :func:`itm_p2p_loss`, and per profile inside the batch kernel ``_p2p_many``
+   a random-walk terrain) through the numba kernel ``_p2p_from_python`` (plain tuples across
+   the boundary), through the public :func:`itm_p2p_loss`, and per profile inside the batch
+   kernel ``_p2p_many``
    (10,000 profiles; numba ``prange`` over the machine's cores).
 """
 
@@ -84,7 +85,7 @@ def main() -> None:
         _startup("no cache (full compile)")
     _startup("cache filled (second import)")
 
-    from hatangso.coverage.itm import _Inputs, _p2p, _p2p_many, itm_p2p_loss
+    from hatangso.coverage.itm import _Inputs, _p2p_from_python, _p2p_many, itm_p2p_loss
 
     rng = np.random.default_rng(0)
     pfl = _profile(rng, 1000)
@@ -93,8 +94,8 @@ def main() -> None:
         f"1000-point profile, 90 km, 30 m / 2 m at 900 MHz: {itm_p2p_loss(pfl, 30, 2, 900):.2f} dB"
     )
     _per_call(
-        "_p2p (numba kernel, called from Python)",
-        lambda: _p2p(pfl, inputs),
+        "_p2p_from_python (numba kernel, called from Python)",
+        lambda: _p2p_from_python(pfl, tuple(inputs)),
         2000,
     )
     _per_call(
