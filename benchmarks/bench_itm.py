@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 ROOT = Path(__file__).resolve().parents[1]
-CACHE = ROOT / "coverage" / "__pycache__"
+CACHE = ROOT / "coverage" / "src" / "hatangso" / "coverage" / "__pycache__"
 
 STARTUP = """
 import time
