@@ -9,8 +9,9 @@ It measures:
    (point-to-point, area, batch): with ``--cold`` once with no numba cache (full compile) and
    always once with the cache filled (what every later import pays);
 2. after warm-up, the time of one prediction on a 1000-point profile (999 intervals of 90 m,
-   a random-walk terrain) through the numba kernel :func:`itm_p2p_core` called from Python,
-   through the public :func:`itm_p2p_loss`, and per profile inside :func:`itm_p2p_many`
+   a random-walk terrain) through the numba kernel ``_p2p_from_python`` (plain tuples across
+   the boundary), through the public :func:`itm_p2p_loss`, and per profile inside the batch
+   kernel ``_p2p_many``
    (10,000 profiles; numba ``prange`` over the machine's cores).
 """
 
@@ -26,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 ROOT = Path(__file__).resolve().parents[1]
-CACHE = ROOT / "coverage" / "__pycache__"
+CACHE = ROOT / "coverage" / "src" / "hatangso" / "coverage" / "__pycache__"
 
 STARTUP = """
 import time
@@ -39,8 +40,8 @@ itm.itm_p2p_loss(pfl, 30.0, 2.0, 900.0)
 t2 = time.perf_counter()
 itm.itm_area_loss(10.0, 30.0, 2.0, 900.0, tx_siting=0, rx_siting=0, delta_h_m=90.0)
 t3 = time.perf_counter()
-itm.itm_p2p_many(pfl[None, :], np.array([30.0]), np.array([2.0]), 900.0, 15.0, 0.005, 301.0,
-                 5, 1, 50.0, 50.0, 50.0, 12)
+inputs = itm._Inputs(30.0, 2.0, 900.0, 15.0, 0.005, 301.0, 5, 1, 50.0, 50.0, 50.0, 12)
+itm._p2p_many(pfl[None, :], np.array([30.0]), np.array([2.0]), inputs)
 t4 = time.perf_counter()
 print(f"{t1 - t0:.2f} {t2 - t1:.2f} {t3 - t2:.2f} {t4 - t3:.2f}")
 """
@@ -84,17 +85,17 @@ def main() -> None:
         _startup("no cache (full compile)")
     _startup("cache filled (second import)")
 
-    from hatangso.coverage.itm import itm_p2p_core, itm_p2p_loss, itm_p2p_many
+    from hatangso.coverage.itm import _Inputs, _p2p_from_python, _p2p_many, itm_p2p_loss
 
     rng = np.random.default_rng(0)
     pfl = _profile(rng, 1000)
-    args = (15.0, 0.005, 301.0, 5, 1, 50.0, 50.0, 50.0, 12)
+    inputs = _Inputs(30.0, 2.0, 900.0, 15.0, 0.005, 301.0, 5, 1, 50.0, 50.0, 50.0, 12)
     print(
         f"1000-point profile, 90 km, 30 m / 2 m at 900 MHz: {itm_p2p_loss(pfl, 30, 2, 900):.2f} dB"
     )
     _per_call(
-        "itm_p2p_core (numba kernel, called from Python)",
-        lambda: itm_p2p_core(pfl, 30.0, 2.0, 900.0, *args),
+        "_p2p_from_python (numba kernel, called from Python)",
+        lambda: _p2p_from_python(pfl, tuple(inputs)),
         2000,
     )
     _per_call(
@@ -108,8 +109,8 @@ def main() -> None:
     h_tx = np.full(n_profiles, 30.0)
     h_rx = np.full(n_profiles, 2.0)
     _per_call(
-        f"itm_p2p_many ({n_profiles} profiles, prange)",
-        lambda: itm_p2p_many(pfls, h_tx, h_rx, 900.0, *args),
+        f"_p2p_many ({n_profiles} profiles, prange)",
+        lambda: _p2p_many(pfls, h_tx, h_rx, inputs),
         repeat=1,
         per_call=n_profiles,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import inspect
 import math
 import re
 from pathlib import Path
@@ -16,18 +17,21 @@ from hypothesis import strategies as st
 from hatangso.coverage.itm import (
     ERROR_PROFILE,
     ITMParameterError,
+    ITMResult,
+    _area,
+    _area_result,
+    _as_pfl,
     _delta_h,
+    _Inputs,
+    _inputs,
     _least_squares_fit,
-    itm_area,
-    itm_area_core,
+    _p2p,
+    _p2p_many,
+    _p2p_result,
+    _p2p_unchecked,
+    _validate,
     itm_area_loss,
-    itm_check_p2p,
-    itm_p2p,
-    itm_p2p_core,
-    itm_p2p_core_ex,
-    itm_p2p_core_unchecked,
     itm_p2p_loss,
-    itm_p2p_many,
 )
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
@@ -63,6 +67,39 @@ def _flat(n_intervals: int, spacing_m: float, z_m: float = 0.0) -> list[float]:
     return [float(n_intervals), spacing_m] + [z_m] * (n_intervals + 1)
 
 
+#: The contract's defaults, read off itm_p2p_loss's signature.
+DEFAULTS: dict[str, Any] = {
+    name: p.default
+    for name, p in inspect.signature(itm_p2p_loss).parameters.items()
+    if p.kind is p.KEYWORD_ONLY
+}
+
+
+def _kernel_inputs(h_tx_m: float, h_rx_m: float, freq_mhz: float, **options: Any) -> _Inputs:
+    return _inputs(h_tx_m, h_rx_m, freq_mhz, **{**DEFAULTS, **options})
+
+
+def itm_p2p(pfl: Any, h_tx_m: float, h_rx_m: float, freq_mhz: float, **options: Any) -> ITMResult:
+    """itm_p2p_loss's prediction with its warnings and intermediate values."""
+    return _p2p_result(_as_pfl(pfl), _kernel_inputs(h_tx_m, h_rx_m, freq_mhz, **options))
+
+
+def itm_area(
+    d_km: float,
+    h_tx_m: float,
+    h_rx_m: float,
+    freq_mhz: float,
+    *,
+    tx_siting: int,
+    rx_siting: int,
+    delta_h_m: float,
+    **options: Any,
+) -> ITMResult:
+    """itm_area_loss's prediction with its warnings and intermediate values."""
+    inputs = _kernel_inputs(h_tx_m, h_rx_m, freq_mhz, **options)
+    return _area_result(d_km, tx_siting, rx_siting, delta_h_m, inputs)
+
+
 # --------------------------------------------------------------------------------------------
 # NTIA reference cases: p2p.csv (+ pfls.csv by row order) and area.csv
 # --------------------------------------------------------------------------------------------
@@ -78,40 +115,25 @@ def test_p2p_reference_case(i: int) -> None:
     pfls = _read_pfls()
     assert len(pfls) == len(P2P_ROWS), "pfls.csv must hold one profile per p2p.csv row"
     row, pfl = P2P_ROWS[i], pfls[i]
-    result = itm_p2p(
-        pfl,
-        float(row["h_tx__meter"]),
-        float(row["h_rx__meter"]),
-        float(row["f__mhz"]),
-        epsilon=float(row["epsilon"]),
-        sigma=float(row["sigma"]),
-        n0=float(row["N_0"]),
-        climate=int(row["climate"]),
-        polarization=int(row["pol"]),
-        time=float(row["time"]),
-        location=float(row["location"]),
-        situation=float(row["situation"]),
-        mdvar=int(row["mdvar"]),
-    )
+    radio = (float(row["h_tx__meter"]), float(row["h_rx__meter"]), float(row["f__mhz"]))
+    options = {
+        "epsilon": float(row["epsilon"]),
+        "sigma": float(row["sigma"]),
+        "n0": float(row["N_0"]),
+        "climate": int(row["climate"]),
+        "polarization": int(row["pol"]),
+        "time": float(row["time"]),
+        "location": float(row["location"]),
+        "situation": float(row["situation"]),
+        "mdvar": int(row["mdvar"]),
+    }
+    result = itm_p2p(pfl, *radio, **options)
     assert result.loss_db == pytest.approx(float(row["A__db"]), abs=TOL_P2P_CSV_DB)
-    # the numba kernel gives the same number
-    loss, code = itm_p2p_core(
-        np.asarray(pfl),
-        float(row["h_tx__meter"]),
-        float(row["h_rx__meter"]),
-        float(row["f__mhz"]),
-        float(row["epsilon"]),
-        float(row["sigma"]),
-        float(row["N_0"]),
-        int(row["climate"]),
-        int(row["pol"]),
-        float(row["time"]),
-        float(row["location"]),
-        float(row["situation"]),
-        int(row["mdvar"]),
-    )
-    assert loss == result.loss_db
-    assert code == result.code
+    # the numba kernel and the public entry give the same number
+    outcome = _p2p(np.asarray(pfl), _kernel_inputs(*radio, **options))
+    assert outcome.loss_db == result.loss_db
+    assert outcome.code == result.code
+    assert itm_p2p_loss(pfl, *radio, **options) == result.loss_db
 
 
 @pytest.mark.shared_data
@@ -424,38 +446,20 @@ def test_invalid_area_parameter_raises(kwargs: dict[str, Any], message: str) -> 
 
 def test_kernels_return_codes_instead_of_raising() -> None:
     pfl = np.array(_flat(10, 100.0))
-    loss, code = itm_p2p_core(pfl, 30.0, 2.0, 10.0, 15.0, 0.005, 301.0, 5, 1, 50.0, 50.0, 50.0, 12)
-    assert math.isnan(loss)
-    assert code == 1009  # ERROR__FREQUENCY
-    loss, code = itm_p2p_core(
-        np.array([0.0, 100.0, 5.0]),
-        30.0,
-        2.0,
-        900.0,
-        15.0,
-        0.005,
-        301.0,
-        5,
-        1,
-        50.0,
-        50.0,
-        50.0,
-        12,
-    )
-    assert math.isnan(loss)
-    assert code == ERROR_PROFILE
+    outcome = _p2p(pfl, _kernel_inputs(30.0, 2.0, 10.0))
+    assert math.isnan(outcome.loss_db)
+    assert outcome.code == 1009  # ERROR__FREQUENCY
+    outcome = _p2p(np.array([0.0, 100.0, 5.0]), _kernel_inputs(30.0, 2.0, 900.0))
+    assert math.isnan(outcome.loss_db)
+    assert outcome.code == ERROR_PROFILE
     # more intervals than the array holds, and a DEM void (NaN) in the profile
     for bad in ([50.0, 100.0, 1.0, 2.0, 3.0], [2.0, 100.0, 1.0, math.nan, 3.0]):
-        loss, code = itm_p2p_core(
-            np.array(bad), 30.0, 2.0, 900.0, 15.0, 0.005, 301.0, 5, 1, 50.0, 50.0, 50.0, 12
-        )
-        assert math.isnan(loss)
-        assert code == ERROR_PROFILE
-    area = itm_area_core(
-        -1.0, 30.0, 2.0, 0, 0, 90.0, 900.0, 15.0, 0.005, 301.0, 5, 1, 50.0, 50.0, 50.0, 12
-    )
-    assert math.isnan(area[0])
-    assert area[1] == 1017  # ERROR__PATH_DISTANCE
+        outcome = _p2p(np.array(bad), _kernel_inputs(30.0, 2.0, 900.0))
+        assert math.isnan(outcome.loss_db)
+        assert outcome.code == ERROR_PROFILE
+    area = _area(-1.0, 0, 0, 90.0, _kernel_inputs(30.0, 2.0, 900.0))
+    assert math.isnan(area.loss_db)
+    assert area.code == 1017  # ERROR__PATH_DISTANCE
 
 
 def test_many_matches_one_by_one() -> None:
@@ -469,49 +473,41 @@ def test_many_matches_one_by_one() -> None:
         n = int(rng.integers(20, width - 3))
         z = 100.0 + np.cumsum(rng.normal(0.0, 4.0, n + 1))
         pfls[k, : n + 3] = [n, 90.0, *z]
-        expected.append(
-            itm_p2p_core_ex(
-                pfls[k, : n + 3],
-                h_tx[k],
-                h_rx[k],
-                1800.0,
-                15.0,
-                0.005,
-                301.0,
-                1,
-                1,
-                50.0,
-                50.0,
-                50.0,
-                12,
-            )
-        )
+        inputs = _kernel_inputs(h_tx[k], h_rx[k], 1800.0, climate=1)
+        expected.append(_p2p(pfls[k, : n + 3], inputs))
     pfls[-1, 0] = 0.0  # a degenerate profile is flagged, not fatal
-    loss, codes, flags = itm_p2p_many(
-        pfls, h_tx, h_rx, 1800.0, 15.0, 0.005, 301.0, 1, 1, 50.0, 50.0, 50.0, 12
-    )
-    np.testing.assert_array_equal(loss[:-1], [e[0] for e in expected[:-1]])
-    np.testing.assert_array_equal(codes[:-1], [e[1] for e in expected[:-1]])
-    np.testing.assert_array_equal(flags[:-1], [e[2] for e in expected[:-1]])
+    loss, codes, flags = _p2p_many(pfls, h_tx, h_rx, _kernel_inputs(1.0, 1.0, 1800.0, climate=1))
+    np.testing.assert_array_equal(loss[:-1], [e.loss_db for e in expected[:-1]])
+    np.testing.assert_array_equal(codes[:-1], [e.code for e in expected[:-1]])
+    np.testing.assert_array_equal(flags[:-1], [e.warning_flags for e in expected[:-1]])
     assert math.isnan(loss[-1])
     assert codes[-1] == ERROR_PROFILE
 
 
 def test_checks_once_then_unchecked_matches_the_checked_kernel() -> None:
-    # A caller with many profiles checks the parameters once and runs the rest unchecked: the
-    # losses must be those of itm_p2p_core, and a bad parameter must be caught by the check.
-    itm_kw = (15.0, 0.005, 301.0, 5, 1, 50.0, 50.0, 50.0, 12)
-    assert itm_check_p2p(30.0, 1.5, 1800.0, *itm_kw) == 0
-    assert itm_check_p2p(30.0, 1.5, 10.0, *itm_kw) >= 1000  # below 20 MHz
-    assert itm_check_p2p(30.0, 0.1, 1800.0, *itm_kw) >= 1000  # receiver below 0.5 m
-    assert itm_check_p2p(30.0, 1.5, 1800.0, 15.0, 0.005, 301.0, 9, 1, 50.0, 50.0, 50.0, 12) >= 1000
+    # A caller with many profiles checks the inputs once and runs the rest unchecked: the
+    # losses must be those of the checked kernel, and a bad input must be caught by the check.
+    assert _validate(_kernel_inputs(30.0, 1.5, 1800.0))[0] == 0
+    assert _validate(_kernel_inputs(30.0, 1.5, 10.0))[0] >= 1000  # below 20 MHz
+    assert _validate(_kernel_inputs(30.0, 0.1, 1800.0))[0] >= 1000  # receiver below 0.5 m
+    assert _validate(_kernel_inputs(30.0, 1.5, 1800.0, climate=9))[0] >= 1000
+    inputs = _kernel_inputs(30.0, 1.5, 1800.0)
     rng = np.random.default_rng(11)
     for _ in range(20):
         n = int(rng.integers(1, 400))
         pfl = np.array([n, float(rng.uniform(10.0, 100.0)), *(rng.uniform(0.0, 800.0, n + 1))])
-        checked = itm_p2p_core(pfl, 30.0, 1.5, 1800.0, *itm_kw)
-        unchecked = itm_p2p_core_unchecked(pfl, 30.0, 1.5, 1800.0, *itm_kw)
-        assert unchecked[0] == checked[0]
+        checked = _p2p(pfl, inputs)
+        unchecked = _p2p_unchecked(pfl, inputs, 0)
+        assert unchecked.loss_db == checked.loss_db
+
+
+def test_inputs_travel_as_one_structure() -> None:
+    # The kernels take the twelve inputs as one NamedTuple, typed as numba compiles them.
+    inputs = _kernel_inputs(30, 2, 900)
+    assert inputs == _Inputs(30.0, 2.0, 900.0, 15.0, 0.005, 301.0, 5, 1, 50.0, 50.0, 50.0, 12)
+    assert [type(v) for v in inputs] == [float] * 6 + [int, int] + [float] * 3 + [int]
+    with pytest.raises(ITMParameterError, match="climate must be"):
+        _kernel_inputs(30.0, 2.0, 900.0, climate=True)
 
 
 # --------------------------------------------------------------------------------------------

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
-import types
 from pathlib import Path
 
 import geopandas as gpd
@@ -607,47 +605,6 @@ def test_itm_refusing_the_parameters_leaves_free_space_everywhere() -> None:
     assert rows.size > 600  # the whole disc of 500 m: about 870 cells
     at = site_loss_at(dem, x0, y0, xc + x0, yc + y0, **kwargs)
     np.testing.assert_array_equal(at, loss[rows, cols])
-
-
-_KERNEL_RUN = """
-import math
-import os
-import numpy as np
-from hatangso.coverage import terrain
-terrain._radial_of(3.0, 4.0, 5.0, np.array([1, 1, 2], dtype=np.int64), 8, 2.0)
-stats = terrain._radial_of.stats
-print(sum(stats.cache_hits.values()), sum(stats.cache_misses.values()))
-"""
-
-
-@pytest.mark.slow
-def test_a_changed_itm_empties_the_terrain_kernels_disk_cache(tmp_path: Path) -> None:
-    # numba would reload terrain kernels compiled with an older itm.py: the digest of itm.py
-    # kept beside the cache must send them back to the compiler when it no longer matches.
-    import subprocess
-    import sys
-
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
-
-    def run() -> tuple[int, int]:
-        out = subprocess.run(
-            [sys.executable, "-P", "-c", _KERNEL_RUN], env=env, capture_output=True, text=True
-        )
-        assert out.returncode == 0, out.stderr
-        hits, misses = (int(v) for v in out.stdout.split())
-        return hits, misses
-
-    assert run() == (0, 1)  # compiled and stored
-    assert run() == (1, 0)  # loaded from disk
-    stamps = list(tmp_path.rglob("terrain.hatangso.coverage.itm.sha256"))
-    assert len(stamps) == 1
-    stamps[0].write_text("an older itm.py")
-    assert run() == (0, 1)  # the stale cache was emptied: compiled again
-    assert stamps[0].read_text() != "an older itm.py"  # and the digest is the current one
-    stamps[0].write_bytes(b"\xff\xfe not even text")
-    assert run() == (0, 1)  # a mangled stamp counts as stale and breaks nothing
-    # a dependency without a source file is nothing to compare against, and no error
-    assert terrain._forget_stale_kernels(types.SimpleNamespace(__name__="no_source")) == []
 
 
 @pytest.mark.parametrize("model", ["los", "itm"])

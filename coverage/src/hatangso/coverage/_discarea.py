@@ -26,15 +26,14 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
 
-import numba
 import numpy as np
 import numpy.typing as npt
 import shapely
 from numba import prange
+
+from hatangso.coverage._jit import jit, serial_and_parallel
 
 __all__ = ["PolygonRings", "polygon_rings", "union_disc_area", "union_disc_share"]
 
@@ -51,13 +50,6 @@ _SMALL_SORT = 24
 _TWO_PI = 2.0 * math.pi
 #: Fewer villages than this run on one thread: waking the thread pool costs more than they do.
 _PARALLEL_MIN = 256
-
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def _njit(**options: Any) -> Callable[[_F], _F]:
-    """``numba.njit(cache=True, **options)``, typed so that mypy keeps the signatures."""
-    return cast(Callable[[_F], _F], numba.njit(cache=True, **options))
 
 
 @dataclass(frozen=True)
@@ -360,7 +352,7 @@ def union_disc_share(
 # numba kernels
 
 
-@_njit()
+@jit()
 def _sort_prefix(values: FloatArray, n: int) -> None:
     """Sort ``values[:n]`` in place."""
     if n > _SMALL_SORT:
@@ -375,7 +367,7 @@ def _sort_prefix(values: FloatArray, n: int) -> None:
         values[j + 1] = v
 
 
-@_njit()
+@jit()
 def _sort_intervals(start: FloatArray, end: FloatArray, n: int) -> None:
     """Sort the intervals ``(start[:n], end[:n])`` by start, in place."""
     if n > _SMALL_SORT:
@@ -397,7 +389,7 @@ def _sort_intervals(start: FloatArray, end: FloatArray, n: int) -> None:
         end[j + 1] = e
 
 
-@_njit(inline="always")
+@jit(inline="always")
 def _wrap_angle(theta: float) -> float:
     """``theta`` moved into [-π, π)."""
     while theta < -math.pi:
@@ -407,7 +399,7 @@ def _wrap_angle(theta: float) -> float:
     return theta
 
 
-@_njit()
+@jit()
 def _inside_polygon(
     px: float,
     py: float,
@@ -429,7 +421,7 @@ def _inside_polygon(
     return inside
 
 
-@_njit()
+@jit()
 def _inside_other_disc(
     px: float, py: float, k: int, cx: FloatArray, cy: FloatArray, rr: FloatArray, m: int
 ) -> bool:
@@ -444,7 +436,7 @@ def _inside_other_disc(
     return False
 
 
-@_njit()
+@jit()
 def _village_area(
     coords: FloatArray,
     ring_offsets: IntArray,
@@ -698,7 +690,7 @@ def _village_area(
     return min(max(area, 0.0), polygon_area), polygon_area
 
 
-@_njit()
+@jit()
 def _village_into(
     i: int,
     coords: FloatArray,
@@ -727,8 +719,7 @@ def _village_into(
     polygon_area[i] = p
 
 
-@_njit(parallel=True)
-def _union_disc_area_parallel(
+def _union_disc_area(
     coords: FloatArray,
     ring_offsets: IntArray,
     geom_ring_offsets: IntArray,
@@ -737,7 +728,11 @@ def _union_disc_area_parallel(
     disc_r: FloatArray,
     disc_offsets: IntArray,
 ) -> tuple[FloatArray, FloatArray]:
-    """(covered area, polygon area) of every village, in parallel over villages."""
+    """(covered area, polygon area) of every village.
+
+    Compiled twice: over all cores (``_parallel``) and on one thread (``_serial``, no thread
+    start-up cost for a few villages).
+    """
     n = geom_ring_offsets.size - 1
     area = np.zeros(n)
     polygon_area = np.zeros(n)
@@ -757,31 +752,4 @@ def _union_disc_area_parallel(
     return area, polygon_area
 
 
-@_njit()
-def _union_disc_area_serial(
-    coords: FloatArray,
-    ring_offsets: IntArray,
-    geom_ring_offsets: IntArray,
-    disc_x: FloatArray,
-    disc_y: FloatArray,
-    disc_r: FloatArray,
-    disc_offsets: IntArray,
-) -> tuple[FloatArray, FloatArray]:
-    """As :func:`_union_disc_area_parallel`, on one thread (no start-up cost for a few villages)."""
-    n = geom_ring_offsets.size - 1
-    area = np.zeros(n)
-    polygon_area = np.zeros(n)
-    for i in range(n):
-        _village_into(
-            i,
-            coords,
-            ring_offsets,
-            geom_ring_offsets,
-            disc_x,
-            disc_y,
-            disc_r,
-            disc_offsets,
-            area,
-            polygon_area,
-        )
-    return area, polygon_area
+_union_disc_area_serial, _union_disc_area_parallel = serial_and_parallel(_union_disc_area)

@@ -6,20 +6,23 @@ loss of a radio path from 20 MHz to 20 GHz over irregular terrain: two-ray line 
 blend of smooth-earth and knife-edge diffraction beyond the horizon, troposcatter far beyond
 it, and the statistics of time, location and situation variability.
 
-Three layers:
+Public: :func:`itm_p2p_loss` (point-to-point, the contract's entry, re-exported by
+:mod:`hatangso.coverage.terrain`) and :func:`itm_area_loss` (area mode) return the loss in dB.
+Every error code becomes an :class:`ITMParameterError` (a :class:`ValueError`) naming the
+parameter and its valid range; warnings are logged at DEBUG level.
 
-- numba kernels (``@njit(cache=True)``) that work on float64 arrays and scalars, so that other
-  numba code can call them per profile: :func:`itm_p2p_core`, :func:`itm_p2p_core_ex`,
-  :func:`itm_area_core` and the parallel batch :func:`itm_p2p_many`; for many profiles with
-  the same parameters, :func:`itm_check_p2p` once and :func:`itm_p2p_core_unchecked` for
-  each. They never raise: they return NTIA's return code (``0`` success, ``1`` success with
-  warnings, ``>= 1000`` error, loss NaN) and, in the ``_ex`` forms, the warning flags.
-- :func:`itm_p2p` and :func:`itm_area` return an :class:`ITMResult` with the loss, the warning
-  flags decoded and NTIA's intermediate values.
-- :func:`itm_p2p_loss` and :func:`itm_area_loss` return the loss in dB only. Every error code
-  becomes an :class:`ITMParameterError` (a :class:`ValueError`) naming the parameter and its
-  valid range. The warnings are not lost: they are in :func:`itm_p2p`'s result and are logged
-  at DEBUG level.
+Inside, the numba kernels (compiled by :mod:`hatangso.coverage._jit`) never raise: they return
+NTIA's return code (``0`` success, ``1`` success with warnings, ``>= 1000`` error, loss NaN)
+and warning flags in an :class:`_Outcome`. A prediction's inputs but the path travel together
+as one :class:`_Inputs` (a ``NamedTuple``, which numba passes by value as one structure), and
+the terminal geometry of a path as one :class:`_Path`. :func:`_p2p` and :func:`_area` are the
+checked kernels; :func:`_p2p_result` and :func:`_area_result` return an :class:`ITMResult` with
+the warnings decoded and NTIA's intermediate values.
+
+ITM over a DEM (one profile from a site to each cell, :func:`_window_losses_serial`,
+:func:`_window_losses_parallel` and :func:`_point_losses`) lives here too, beside the model it
+compiles in, so that numba's disk cache, which watches a kernel's own file only, notices every
+change to ITM (see :mod:`hatangso.coverage._jit`).
 
 Terrain profiles use NTIA's PFL format: ``[n_intervals, spacing_m, z_0, ..., z_n]``, elevations
 in metres above mean sea level, ``z_0`` under the transmitter and ``z_n`` under the receiver.
@@ -69,12 +72,13 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final, TypeVar, cast
+from typing import Any, Final, NamedTuple
 
-import numba
 import numpy as np
 import numpy.typing as npt
+from numba import prange
 
+from hatangso.coverage._jit import jit, serial_and_parallel
 from hatangso.geo.errors import HatangsoError
 
 log = logging.getLogger(__name__)
@@ -86,55 +90,90 @@ __all__ = [
     "PROPAGATION_MODES",
     "ITMParameterError",
     "ITMResult",
-    "KernelResult",
-    "itm_area",
-    "itm_area_core",
     "itm_area_loss",
-    "itm_check_p2p",
-    "itm_p2p",
-    "itm_p2p_core",
-    "itm_p2p_core_ex",
-    "itm_p2p_core_unchecked",
     "itm_p2p_loss",
-    "itm_p2p_many",
 ]
 
 FloatArray = npt.NDArray[np.float64]
-#: What :func:`itm_p2p_core_ex` and :func:`itm_area_core` return: ``(loss_db, code,
-#: warning_flags, propagation_mode, a_ref_db, a_fs_db, d_m, delta_h_m, theta_hzn_tx,
-#: theta_hzn_rx, d_hzn_tx_m, d_hzn_rx_m, h_e_tx_m, h_e_rx_m, n_s)``.
-KernelResult = tuple[
-    float,
-    int,
-    int,
-    int,
-    float,
-    float,
-    float,
-    float,
-    float,
-    float,
-    float,
-    float,
-    float,
-    float,
-    float,
-]
-_F = TypeVar("_F", bound=Callable[..., Any])
 
 
-def _njit(func: _F) -> _F:
-    """``numba.njit(cache=True)``, typed for mypy (numba ships no type information).
+class _Inputs(NamedTuple):
+    """A prediction's inputs but the path, as the kernels take them.
 
-    No fast-math: fusing multiply-adds or dividing by reciprocals moves the last bits, and
-    ITM's branches (horizons, line-of-sight fits) turn some of those into jumps of dB.
+    Attributes
+    ----------
+    h_tx_m, h_rx_m
+        Antenna heights above ground, 0.5 to 3000 m.
+    freq_mhz
+        Frequency, 20 to 20000 MHz.
+    epsilon, sigma
+        Relative permittivity (>= 1) and conductivity (S/m, > 0) of the ground.
+    n0
+        Surface refractivity at sea level, 250 to 400 N-units.
+    climate
+        Radio climate 1 to 7 (1 equatorial, 2 continental subtropical, 3 maritime
+        subtropical, 4 desert, 5 continental temperate, 6 maritime temperate over land,
+        7 maritime temperate over sea).
+    polarization
+        0 horizontal, 1 vertical.
+    time, location, situation
+        Quantiles in percent, strictly between 0 and 100.
+    mdvar
+        Mode of variability (0-3, plus 10 and/or 20).
     """
-    return cast(_F, numba.njit(cache=True)(func))
+
+    h_tx_m: float
+    h_rx_m: float
+    freq_mhz: float
+    epsilon: float
+    sigma: float
+    n0: float
+    climate: int
+    polarization: int
+    time: float
+    location: float
+    situation: float
+    mdvar: int
 
 
-def _njit_parallel(func: _F) -> _F:
-    """``numba.njit(cache=True, parallel=True)``, typed for mypy."""
-    return cast(_F, numba.njit(cache=True, parallel=True)(func))
+class _Path(NamedTuple):
+    """Terminal geometry of a path: NTIA's ``theta_hzn``, ``d_hzn__meter``, ``h_e__meter``.
+
+    Horizon angles (radians) and distances (m), effective antenna heights (m), terrain
+    irregularity ``delta_h`` (m) and path length (m).
+    """
+
+    theta_tx: float
+    theta_rx: float
+    d_hzn_tx_m: float
+    d_hzn_rx_m: float
+    h_e_tx_m: float
+    h_e_rx_m: float
+    delta_h_m: float
+    d_m: float
+
+
+class _Outcome(NamedTuple):
+    """What the kernels return: the loss, NTIA's code and flags, and intermediate values.
+
+    On an error ``loss_db`` and the values not yet computed are NaN.
+    """
+
+    loss_db: float
+    code: int
+    warning_flags: int
+    propagation_mode: int
+    a_ref_db: float
+    a_fs_db: float
+    d_m: float
+    delta_h_m: float
+    theta_hzn_tx: float
+    theta_hzn_rx: float
+    d_hzn_tx_m: float
+    d_hzn_rx_m: float
+    h_e_tx_m: float
+    h_e_rx_m: float
+    n_s: float
 
 
 # --------------------------------------------------------------------------------------------
@@ -305,31 +344,20 @@ _H0_B = np.array([24.0, 45.0, 68.0, 80.0, 105.0])
 # --------------------------------------------------------------------------------------------
 
 
-@_njit
+@jit()
 def _fdim(x: float, y: float) -> float:
     """C's ``fdim``: ``x - y`` if positive, else 0."""
     return x - y if x > y else 0.0
 
 
-@_njit
-def _validate(
-    h_tx_m: float,
-    h_rx_m: float,
-    climate: int,
-    time: float,
-    location: float,
-    situation: float,
-    n0: float,
-    freq_mhz: float,
-    polarization: int,
-    epsilon: float,
-    sigma: float,
-    mdvar: int,
-) -> tuple[int, int]:
+@jit()
+def _validate(inputs: _Inputs) -> tuple[int, int]:
     """Check the inputs common to both modes; return (code, warning flags).
 
     Ranges of [1], ValidateInputs.cpp, checked in the same order. A NaN fails every check.
     """
+    (h_tx_m, h_rx_m, freq_mhz, epsilon, sigma, n0, climate, polarization, time, location,
+     situation, mdvar) = inputs  # fmt: skip
     warnings = 0
     if not (1.0 <= h_tx_m <= 1000.0):
         warnings |= _W_TX_HEIGHT
@@ -364,15 +392,8 @@ def _validate(
     return SUCCESS, warnings
 
 
-@_njit
-def _initialize(
-    freq_mhz: float,
-    h_sys_m: float,
-    n0: float,
-    polarization: int,
-    epsilon: float,
-    sigma: float,
-) -> tuple[complex, float, float]:
+@jit()
+def _initialize(inputs: _Inputs, h_sys_m: float) -> tuple[complex, float, float]:
     """Ground impedance, effective earth curvature and surface refractivity.
 
     Returns (Z_g, gamma_e, N_s). [1], InitializePointToPoint.cpp: N_s = N_0 exp(-h_s / 9460)
@@ -380,6 +401,8 @@ def _initialize(
     Z_g = sqrt(eps_r - 1) for horizontal polarisation, divided by eps_r for vertical, with the
     complex permittivity eps_r = epsilon + j 18000 sigma / f.
     """
+    freq_mhz, epsilon, sigma, n0 = inputs.freq_mhz, inputs.epsilon, inputs.sigma, inputs.n0
+    polarization = inputs.polarization
     n_s = n0 if h_sys_m == 0.0 else n0 * math.exp(-h_sys_m / 9460.0)
     gamma_e = _GAMMA_A * (1.0 - 0.04665 * math.exp(n_s / 179.3))
     ep_r = complex(epsilon, 18000.0 * sigma / freq_mhz)
@@ -389,25 +412,25 @@ def _initialize(
     return z_g, gamma_e, n_s
 
 
-@_njit
+@jit()
 def _free_space_loss(d_m: float, freq_mhz: float) -> float:
     """Free-space loss, [1] FreeSpaceLoss.cpp: 32.45 + 20 log10(f_MHz) + 20 log10(d_km)."""
     return 32.45 + 20.0 * math.log10(freq_mhz) + 20.0 * math.log10(d_m / 1000.0)
 
 
-@_njit
+@jit()
 def _terrain_roughness(d_m: float, delta_h_m: float) -> float:
     """delta_h(d) = delta_h (1 - 0.8 exp(-d / 50 km)) [ERL 79-ITS 67, Eqn 3]."""
     return delta_h_m * (1.0 - 0.8 * math.exp(-d_m / 50e3))
 
 
-@_njit
+@jit()
 def _sigma_h(delta_h_m: float) -> float:
     """RMS terrain deviation in the first Fresnel zone [ERL 79-ITS 67, Eqn 3.6a]."""
     return 0.78 * delta_h_m * math.exp(-0.5 * delta_h_m**0.25)
 
 
-@_njit
+@jit()
 def _inverse_ccdf(q: float) -> float:
     """Inverse complementary normal CDF, Abramowitz & Stegun 26.2.23 (|error| < 4.5e-4)."""
     x = 1.0 - q if q > 0.5 else q
@@ -424,7 +447,7 @@ def _inverse_ccdf(q: float) -> float:
 # --------------------------------------------------------------------------------------------
 
 
-@_njit
+@jit()
 def _find_horizons(
     pfl: FloatArray, a_e_m: float, h_tx_m: float, h_rx_m: float
 ) -> tuple[float, float, float, float]:
@@ -460,7 +483,7 @@ def _find_horizons(
     return theta_tx, theta_rx, d_hzn_tx, d_hzn_rx
 
 
-@_njit
+@jit()
 def _least_squares_fit(pfl: FloatArray, d_start: float, d_end: float) -> tuple[float, float]:
     """Least-squares line through the profile between two distances ([1], zlsq1).
 
@@ -489,7 +512,7 @@ def _least_squares_fit(pfl: FloatArray, d_start: float, d_end: float) -> tuple[f
     return sum_y - scaled_sum_y * mid_end, sum_y + scaled_sum_y * (n - mid_end)
 
 
-@_njit
+@jit()
 def _keep_smallest(kept: FloatArray, value: float) -> None:
     """Insert `value` into the ascending `kept`, dropping its largest element.
 
@@ -501,7 +524,7 @@ def _keep_smallest(kept: FloatArray, value: float) -> None:
     kept[0] = min(kept[0], value)
 
 
-@_njit
+@jit()
 def _delta_h(pfl: FloatArray, d_start_m: float, d_end_m: float) -> float:
     """Terrain irregularity parameter delta_h ([1], ComputeDeltaH.cpp).
 
@@ -553,7 +576,7 @@ def _delta_h(pfl: FloatArray, d_start_m: float, d_end_m: float) -> float:
     return float((q10 - q90) / (1.0 - 0.8 * math.exp(-(d_end_m - d_start_m) / 50e3)))
 
 
-@_njit
+@jit()
 def _horizon_distance(h_e_m: float, a_e_m: float, delta_h_m: float) -> float:
     """Horizon distance over rough earth, sqrt(2 h_e a_e) exp(-0.07 sqrt(delta_h / max(h_e, 5))).
 
@@ -562,13 +585,10 @@ def _horizon_distance(h_e_m: float, a_e_m: float, delta_h_m: float) -> float:
     return math.sqrt(2.0 * h_e_m * a_e_m) * math.exp(-0.07 * math.sqrt(delta_h_m / max(h_e_m, 5.0)))
 
 
-@_njit
-def _quick_pfl(
-    pfl: FloatArray, gamma_e: float, h_tx_m: float, h_rx_m: float
-) -> tuple[float, float, float, float, float, float, float, float]:
+@jit()
+def _quick_pfl(pfl: FloatArray, gamma_e: float, h_tx_m: float, h_rx_m: float) -> _Path:
     """Path geometry from the profile ([1], QuickPfl.cpp; qlrpfl of [Algorithm]).
 
-    Returns (theta_tx, theta_rx, d_hzn_tx_m, d_hzn_rx_m, h_e_tx_m, h_e_rx_m, delta_h_m, d_m).
     Terrain is considered from 15 tower heights (or a tenth of the horizon distance) away from
     each terminal [Hufford 1982, p. 25]; effective heights are heights above a least-squares
     line through the foreground. On clearly line-of-sight paths the horizons are those of the
@@ -603,10 +623,10 @@ def _quick_pfl(
         he_tx = h_tx_m + _fdim(pfl[2], fit_tx)
         _unused, fit_rx = _least_squares_fit(pfl, d_m - 0.9 * dh_rx, d_end)
         he_rx = h_rx_m + _fdim(pfl[n + 2], fit_rx)
-    return th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx, delta_h, d_m
+    return _Path(th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx, delta_h, d_m)
 
 
-@_njit
+@jit()
 def _initialize_area(
     siting: int, gamma_e: float, delta_h_m: float, h_m: float
 ) -> tuple[float, float, float]:
@@ -634,7 +654,7 @@ def _initialize_area(
 # --------------------------------------------------------------------------------------------
 
 
-@_njit
+@jit()
 def _fresnel_integral(v2: float) -> float:
     """Knife-edge loss A(v, 0) from v^2 [TN101v2, Eqn III.24b-c; ERL 79-ITS 67, Eqn 3.27]."""
     if v2 < 5.76:
@@ -642,7 +662,7 @@ def _fresnel_integral(v2: float) -> float:
     return 12.953 + 10.0 * math.log10(v2)
 
 
-@_njit
+@jit()
 def _knife_edge(
     d_m: float, freq_mhz: float, a_e_m: float, theta_los: float, dh_tx: float, dh_rx: float
 ) -> float:
@@ -657,7 +677,7 @@ def _knife_edge(
     return _fresnel_integral(v_1) + _fresnel_integral(v_2)
 
 
-@_njit
+@jit()
 def _height_function(x_km: float, k: float) -> float:
     """Vogler's height-gain function F(x, K) ([1], SmoothEarthDiffraction.cpp)."""
     if x_km < 200.0:
@@ -676,7 +696,7 @@ def _height_function(x_km: float, k: float) -> float:
     return result
 
 
-@_njit
+@jit()
 def _smooth_earth_terminals(
     freq_mhz: float, dh_tx: float, dh_rx: float, he_tx: float, he_rx: float, abs_z: float
 ) -> tuple[float, float, float, float, float, float]:
@@ -706,7 +726,7 @@ def _smooth_earth_terminals(
     )
 
 
-@_njit
+@jit()
 def _smooth_earth(
     d_m: float,
     a_e_m: float,
@@ -734,7 +754,7 @@ def _smooth_earth(
     return float(g_x - f_x_1 - f_x_2 - 20.0)
 
 
-@_njit
+@jit()
 def _diffraction_at(
     d_m: float,
     shared: tuple[float, float, float, float, float, float, float, float, float, float],
@@ -750,23 +770,17 @@ def _diffraction_at(
     return w * a_se + (1.0 - w) * a_k + a_fo
 
 
-@_njit
+@jit()
 def _diffraction_line(
     d_3: float,
     d_4: float,
-    dh_tx: float,
-    dh_rx: float,
-    he_tx: float,
-    he_rx: float,
+    path: _Path,
+    inputs: _Inputs,
     z_g: complex,
     a_e_m: float,
-    delta_h_m: float,
-    h_tx_m: float,
-    h_rx_m: float,
     mode: int,
     theta_los: float,
     d_sml_m: float,
-    freq_mhz: float,
 ) -> tuple[float, float]:
     """Diffraction loss at the two distances d_3 and d_4 that define the diffraction line.
 
@@ -776,6 +790,8 @@ def _diffraction_line(
     point-to-point mode adds C = 10 m^2 to h_1 h_2 [ERL 79-ITS 67, p. 3-8]. What does not
     depend on the distance is computed once; each value is the reference code's to the bit.
     """
+    dh_tx, dh_rx, he_tx, he_rx, delta_h_m = path[2:7]
+    h_tx_m, h_rx_m, freq_mhz = inputs.h_tx_m, inputs.h_rx_m, inputs.freq_mhz
     d_ml = dh_tx + dh_rx
     abs_z = abs(z_g)
     terminals = _smooth_earth_terminals(freq_mhz, dh_tx, dh_rx, he_tx, he_rx, abs_z)
@@ -793,25 +809,24 @@ def _diffraction_line(
     )
 
 
-@_njit
+@jit()
 def _line_of_sight_loss(
     d_m: float,
-    he_tx: float,
-    he_rx: float,
+    path: _Path,
     z_g: complex,
-    delta_h_m: float,
     m_d: float,
     a_d0: float,
     d_sml_m: float,
     freq_mhz: float,
 ) -> float:
-    """Line-of-sight loss: two-ray model blended with the extended diffraction line.
+    """Line-of-sight loss at distance `d_m`: two-ray model blended with the diffraction line.
 
     [1], LineOfSightLoss.cpp; [Algorithm, Eqns 4.46-4.50]: the rough-earth reflection
     coefficient R_e' = (sin psi - Z_g) / (sin psi + Z_g) exp(-min(10, k sigma_h sin psi)),
     the phase difference 2 k h_1 h_2 / d (folded above pi / 2), and the weight
     1 / (1 + f delta_h / max(10 km, d_Ls)).
     """
+    he_tx, he_rx, delta_h_m = path[4:7]
     sigma_h_d = _sigma_h(_terrain_roughness(d_m, delta_h_m))
     wn = freq_mhz / 47.7
     h_sum = he_tx + he_rx
@@ -830,13 +845,13 @@ def _line_of_sight_loss(
     return w * a_t + (1.0 - w) * a_d
 
 
-@_njit
+@jit()
 def _h0_curve(j: int, r: float) -> float:
     """One H_01(r, j) curve [Algorithm, 6.13]."""
     return 10.0 * math.log10(1.0 + _H0_A[j] * (1.0 / r) ** 4 + _H0_B[j] * (1.0 / r) ** 2)
 
 
-@_njit
+@jit()
 def _h0_function(r: float, eta_s: float) -> float:
     """Troposcatter frequency-gain function H_0 [TN101v1, ch. 9.2], interpolated in eta_s."""
     eta_s = min(max(eta_s, 1.0), 5.0)
@@ -848,7 +863,7 @@ def _h0_function(r: float, eta_s: float) -> float:
     return result
 
 
-@_njit
+@jit()
 def _f_function(td: float) -> float:
     """Attenuation function F(theta d) of troposcatter [Algorithm, 6.9]."""
     if td <= 10e3:
@@ -860,15 +875,10 @@ def _f_function(td: float) -> float:
     return float(_F_A[i] + _F_B[i] * td + _F_C[i] * math.log10(td))
 
 
-@_njit
+@jit()
 def _troposcatter_loss(
     d_m: float,
-    th_tx: float,
-    th_rx: float,
-    dh_tx: float,
-    dh_rx: float,
-    he_tx: float,
-    he_rx: float,
+    path: _Path,
     a_e_m: float,
     n_s: float,
     freq_mhz: float,
@@ -881,6 +891,7 @@ def _troposcatter_loss(
     argument (start with -1). A loss of 1001 means the function is undefined (both
     r_1, r_2 < 0.2).
     """
+    th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx = path[:6]
     wn = freq_mhz / 47.7
     if h0_in > 15.0:
         h_0 = h0_in
@@ -928,23 +939,9 @@ def _troposcatter_loss(
     return loss, h_0
 
 
-@_njit
+@jit()
 def _longley_rice(
-    th_tx: float,
-    th_rx: float,
-    freq_mhz: float,
-    z_g: complex,
-    dh_tx: float,
-    dh_rx: float,
-    he_tx: float,
-    he_rx: float,
-    gamma_e: float,
-    n_s: float,
-    delta_h_m: float,
-    h_tx_m: float,
-    h_rx_m: float,
-    d_m: float,
-    mode: int,
+    path: _Path, inputs: _Inputs, z_g: complex, gamma_e: float, n_s: float, mode: int
 ) -> tuple[int, float, int, int]:
     """Compute the attenuation below free space ([1], LongleyRice.cpp; lrprop of [Algorithm]).
 
@@ -953,6 +950,8 @@ def _longley_rice(
     [ERL 79-ITS 67, Eqns 3.16-3.21]; beyond it the diffraction line through d_3, d_4 or the
     troposcatter line through d_5 = d_L + 200 km, d_6 = d_L + 400 km, whichever applies at d.
     """
+    th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx, _delta_h_m, d_m = path
+    freq_mhz = inputs.freq_mhz
     warnings = 0
     a_e = 1.0 / gamma_e
     dhs_tx = math.sqrt(2.0 * he_tx * a_e)
@@ -986,23 +985,7 @@ def _longley_rice(
     scale = (a_e**2 / freq_mhz) ** _THIRD
     d_3 = max(d_sml, d_ml + 5.0 * scale)
     d_4 = d_3 + 10.0 * scale
-    a_3, a_4 = _diffraction_line(
-        d_3,
-        d_4,
-        dh_tx,
-        dh_rx,
-        he_tx,
-        he_rx,
-        z_g,
-        a_e,
-        delta_h_m,
-        h_tx_m,
-        h_rx_m,
-        mode,
-        theta_los,
-        d_sml,
-        freq_mhz,
-    )
+    a_3, a_4 = _diffraction_line(d_3, d_4, path, inputs, z_g, a_e, mode, theta_los, d_sml)
     m_d = (a_4 - a_3) / (d_4 - d_3)
     a_d0 = a_3 - m_d * d_3
 
@@ -1024,12 +1007,12 @@ def _longley_rice(
             d_1 = d_0 + 0.25 * (d_ml - d_0)  # [ERL 79-ITS 67, Eqn 3.16d]
         else:
             d_1 = max(-a_d0 / m_d, 0.25 * d_ml)
-        a_1 = _line_of_sight_loss(d_1, he_tx, he_rx, z_g, delta_h_m, m_d, a_d0, d_sml, freq_mhz)
+        a_1 = _line_of_sight_loss(d_1, path, z_g, m_d, a_d0, d_sml, freq_mhz)
         flag = False
         k_1 = 0.0
         k_2 = 0.0
         if d_0 < d_1:
-            a_0 = _line_of_sight_loss(d_0, he_tx, he_rx, z_g, delta_h_m, m_d, a_d0, d_sml, freq_mhz)
+            a_0 = _line_of_sight_loss(d_0, path, z_g, m_d, a_d0, d_sml, freq_mhz)
             q = math.log(d_sml / d_0)
             # [ERL 79-ITS 67, Eqn 3.20]
             k_2 = max(
@@ -1057,12 +1040,8 @@ def _longley_rice(
     else:
         d_5 = d_ml + 200e3
         d_6 = d_ml + 400e3
-        a_6, h0 = _troposcatter_loss(
-            d_6, th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx, a_e, n_s, freq_mhz, theta_los, -1.0
-        )
-        a_5, h0 = _troposcatter_loss(
-            d_5, th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx, a_e, n_s, freq_mhz, theta_los, h0
-        )
+        a_6, h0 = _troposcatter_loss(d_6, path, a_e, n_s, freq_mhz, theta_los, -1.0)
+        a_5, h0 = _troposcatter_loss(d_5, path, a_e, n_s, freq_mhz, theta_los, h0)
         if a_5 < 1000.0:
             m_s = (a_6 - a_5) / 200e3
             d_x = max(
@@ -1088,27 +1067,15 @@ def _longley_rice(
 # --------------------------------------------------------------------------------------------
 
 
-@_njit
+@jit()
 def _curve(c1: float, c2: float, x1: float, x2: float, x3: float, d_e_m: float) -> float:
     """Curve shape of TN101v2 Eqns III.69 and III.70."""
     r = (d_e_m / x1) ** 2
     return (c1 + c2 / (1.0 + ((d_e_m - x2) / x3) ** 2)) * r / (1.0 + r)
 
 
-@_njit
-def _variability(
-    time: float,
-    location: float,
-    situation: float,
-    he_tx: float,
-    he_rx: float,
-    delta_h_m: float,
-    freq_mhz: float,
-    d_m: float,
-    a_ref_db: float,
-    climate: int,
-    mdvar: int,
-) -> tuple[float, int]:
+@jit()
+def _variability(inputs: _Inputs, path: _Path, a_ref_db: float) -> tuple[float, int]:
     """Attenuation below free space at the asked time, location and situation quantiles.
 
     Returns (A_db, warning flags). [1], Variability.cpp; [Algorithm, section 5]: effective
@@ -1119,6 +1086,9 @@ def _variability(
     location variability, +20 drops direct situation variability). A negative result is
     compressed as A (29 - A) / (29 - 10 A) [Algorithm, Eqn 52].
     """
+    freq_mhz, climate, mdvar = inputs.freq_mhz, inputs.climate, inputs.mdvar
+    time, location, situation = inputs.time, inputs.location, inputs.situation
+    he_tx, he_rx, delta_h_m, d_m = path[4:]
     warnings = 0
     z_t = _inverse_ccdf(time / 100.0)
     z_l = _inverse_ccdf(location / 100.0)
@@ -1204,7 +1174,7 @@ def _variability(
 # --------------------------------------------------------------------------------------------
 
 
-@_njit
+@jit()
 def _profile_ok(pfl: FloatArray) -> bool:
     """Whether ``pfl`` is a usable PFL: >= 1 interval, spacing > 0, finite elevations."""
     if pfl.shape[0] < 4 or not (1.0 <= pfl[0] <= pfl.shape[0] - 3.0):
@@ -1217,39 +1187,72 @@ def _profile_ok(pfl: FloatArray) -> bool:
     return True
 
 
-@_njit
-def _failure(code: int, warnings: int, d_m: float, n_s: float) -> KernelResult:
+@jit()
+def _failure(code: int, warnings: int, d_m: float, n_s: float) -> _Outcome:
     """Return the kernels' answer on an error: NaN loss and intermediate values."""
     nan = np.nan
-    return nan, code, warnings, 0, nan, nan, d_m, nan, nan, nan, nan, nan, nan, nan, n_s
+    return _Outcome(nan, code, warnings, 0, nan, nan, d_m, nan, nan, nan, nan, nan, nan, nan, n_s)
 
 
-@_njit
-def itm_p2p_core_ex(
-    pfl: FloatArray,
-    h_tx_m: float,
-    h_rx_m: float,
-    freq_mhz: float,
-    epsilon: float,
-    sigma: float,
-    n0: float,
-    climate: int,
-    polarization: int,
-    time: float,
-    location: float,
-    situation: float,
-    mdvar: int,
-) -> KernelResult:
-    """ITM point-to-point with NTIA's intermediate values (numba kernel; never raises).
+@jit()
+def _finish(
+    path: _Path,
+    inputs: _Inputs,
+    z_g: complex,
+    gamma_e: float,
+    n_s: float,
+    warnings: int,
+    mode: int,
+) -> _Outcome:
+    """Add the reference attenuation, free space and variability to a path's geometry.
 
-    Parameters are those of :func:`itm_p2p_core`.
+    What both modes share once they have the terminal geometry ([1], the second half of
+    ``ITM_P2P_TLS_Ex`` and ``ITM_AREA_TLS_Ex``); `warnings` are those raised so far.
+    """
+    code, a_ref, lr_warnings, propmode = _longley_rice(path, inputs, z_g, gamma_e, n_s, mode)
+    warnings |= lr_warnings
+    if code != SUCCESS:
+        return _failure(code, warnings, path.d_m, n_s)
+    a_fs = _free_space_loss(path.d_m, inputs.freq_mhz)
+    a_var, var_warnings = _variability(inputs, path, a_ref)
+    warnings |= var_warnings
+    code = SUCCESS_WITH_WARNINGS if warnings != 0 else SUCCESS
+    return _Outcome(
+        a_var + a_fs,
+        code,
+        warnings,
+        propmode,
+        a_ref,
+        a_fs,
+        path.d_m,
+        path.delta_h_m,
+        path.theta_tx,
+        path.theta_rx,
+        path.d_hzn_tx_m,
+        path.d_hzn_rx_m,
+        path.h_e_tx_m,
+        path.h_e_rx_m,
+        n_s,
+    )
+
+
+@jit()
+def _p2p(pfl: FloatArray, inputs: _Inputs) -> _Outcome:
+    """ITM point-to-point prediction (numba kernel; never raises).
+
+    Parameters
+    ----------
+    pfl
+        Terrain profile, ``[n_intervals, spacing_m, z_0, ..., z_n]`` (NTIA's PFL format),
+        elevations in metres; entries past ``z_n`` are ignored.
+    inputs
+        Heights, frequency, ground, climate and variability.
 
     Returns
     -------
-    tuple
-        ``(loss_db, code, warning_flags, propagation_mode, a_ref_db, a_fs_db, d_m,
-        delta_h_m, theta_hzn_tx, theta_hzn_rx, d_hzn_tx_m, d_hzn_rx_m, h_e_tx_m, h_e_rx_m,
-        n_s)``. On an error ``loss_db`` and the values not yet computed are NaN.
+    _Outcome
+        The loss, NTIA's return code (0 success, 1 success with warnings, ``>= 1000`` an
+        error of :data:`ITM_ERRORS`, loss NaN), the warning flags and the intermediate values.
 
     Notes
     -----
@@ -1259,294 +1262,67 @@ def itm_p2p_core_ex(
     """
     if not _profile_ok(pfl):
         return _failure(ERROR_PROFILE, 0, np.nan, np.nan)
-    code, warnings = _validate(
-        h_tx_m,
-        h_rx_m,
-        climate,
-        time,
-        location,
-        situation,
-        n0,
-        freq_mhz,
-        polarization,
-        epsilon,
-        sigma,
-        mdvar,
-    )
+    code, warnings = _validate(inputs)
     if code != SUCCESS:
         return _failure(code, warnings, pfl[0] * pfl[1], np.nan)
-    return _p2p_checked(
-        pfl,
-        h_tx_m,
-        h_rx_m,
-        freq_mhz,
-        epsilon,
-        sigma,
-        n0,
-        climate,
-        polarization,
-        time,
-        location,
-        situation,
-        mdvar,
-        warnings,
-    )
+    return _p2p_unchecked(pfl, inputs, warnings)
 
 
-@_njit
-def _p2p_checked(
-    pfl: FloatArray,
-    h_tx_m: float,
-    h_rx_m: float,
-    freq_mhz: float,
-    epsilon: float,
-    sigma: float,
-    n0: float,
-    climate: int,
-    polarization: int,
-    time: float,
-    location: float,
-    situation: float,
-    mdvar: int,
-    warnings: int,
-) -> KernelResult:
-    """:func:`itm_p2p_core_ex` past its checks of the profile and the parameters.
+@jit()
+def _p2p_from_python(pfl: FloatArray, values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Compute :func:`_p2p` for a caller in Python: plain tuples in, a plain tuple out.
 
-    `warnings` are the parameter warnings those checks raised.
+    numba types a ``NamedTuple`` argument and boxes a ``NamedTuple`` result in Python code
+    on every call (about 1.5 µs of a 2 µs dispatch), a plain tuple in C; `values` are the
+    fields of an :class:`_Inputs` in order, the result those of an :class:`_Outcome`.
+    """
+    return _p2p(pfl, _Inputs(*values))[:]
+
+
+@jit()
+def _p2p_unchecked(pfl: FloatArray, inputs: _Inputs, warnings: int) -> _Outcome:
+    """:func:`_p2p` past its checks of the profile and the inputs.
+
+    For a caller running many profiles with the same inputs: it checks those once with
+    :func:`_validate` (code below 1000; `warnings` are the flags it raised) and builds
+    profiles of at least one interval, a positive spacing and finite elevations. The outcome
+    is then :func:`_p2p`'s; its code is 0, 1 with warnings, or ``>= 1000`` for an error of the
+    path (surface refractivity or effective earth radius out of range), loss NaN.
     """
     n = int(pfl[0])
-    d_m = pfl[0] * pfl[1]
     p10 = int(0.1 * n)
     h_sys = 0.0
     for i in range(p10, n - p10 + 1):
         h_sys += pfl[i + 2]
     h_sys = h_sys / (n - 2 * p10 + 1)
-    z_g, gamma_e, n_s = _initialize(freq_mhz, h_sys, n0, polarization, epsilon, sigma)
-    th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx, delta_h, d_m = _quick_pfl(
-        pfl, gamma_e, h_tx_m, h_rx_m
-    )
-    code, a_ref, lr_warnings, propmode = _longley_rice(
-        th_tx,
-        th_rx,
-        freq_mhz,
-        z_g,
-        dh_tx,
-        dh_rx,
-        he_tx,
-        he_rx,
-        gamma_e,
-        n_s,
-        delta_h,
-        h_tx_m,
-        h_rx_m,
-        d_m,
-        _MODE_P2P,
-    )
-    warnings |= lr_warnings
-    if code != SUCCESS:
-        return _failure(code, warnings, d_m, n_s)
-    a_fs = _free_space_loss(d_m, freq_mhz)
-    a_var, var_warnings = _variability(
-        time, location, situation, he_tx, he_rx, delta_h, freq_mhz, d_m, a_ref, climate, mdvar
-    )
-    warnings |= var_warnings
-    code = SUCCESS_WITH_WARNINGS if warnings != 0 else SUCCESS
-    return (
-        a_var + a_fs,
-        code,
-        warnings,
-        propmode,
-        a_ref,
-        a_fs,
-        d_m,
-        delta_h,
-        th_tx,
-        th_rx,
-        dh_tx,
-        dh_rx,
-        he_tx,
-        he_rx,
-        n_s,
-    )
+    z_g, gamma_e, n_s = _initialize(inputs, h_sys)
+    path = _quick_pfl(pfl, gamma_e, inputs.h_tx_m, inputs.h_rx_m)
+    return _finish(path, inputs, z_g, gamma_e, n_s, warnings, _MODE_P2P)
 
 
-@_njit
-def itm_p2p_core(
-    pfl: FloatArray,
-    h_tx_m: float,
-    h_rx_m: float,
-    freq_mhz: float,
-    epsilon: float,
-    sigma: float,
-    n0: float,
-    climate: int,
-    polarization: int,
-    time: float,
-    location: float,
-    situation: float,
-    mdvar: int,
-) -> tuple[float, int]:
-    """ITM point-to-point basic transmission loss (numba kernel; never raises).
-
-    Parameters
-    ----------
-    pfl
-        Terrain profile, ``[n_intervals, spacing_m, z_0, ..., z_n]`` (NTIA's PFL format),
-        elevations in metres; entries past ``z_n`` are ignored.
-    h_tx_m, h_rx_m
-        Antenna heights above ground, 0.5 to 3000 m.
-    freq_mhz
-        Frequency, 20 to 20000 MHz.
-    epsilon, sigma
-        Relative permittivity (>= 1) and conductivity (S/m, > 0) of the ground.
-    n0
-        Surface refractivity at sea level, 250 to 400 N-units.
-    climate
-        Radio climate 1 to 7 (1 equatorial, 2 continental subtropical, 3 maritime
-        subtropical, 4 desert, 5 continental temperate, 6 maritime temperate over land,
-        7 maritime temperate over sea).
-    polarization
-        0 horizontal, 1 vertical.
-    time, location, situation
-        Quantiles in percent, strictly between 0 and 100.
-    mdvar
-        Mode of variability (0-3, plus 10 and/or 20).
-
-    Returns
-    -------
-    tuple[float, int]
-        ``(loss_db, code)``: ``code`` is NTIA's return code, 0 success, 1 success with
-        warnings (flags in :func:`itm_p2p_core_ex`), ``>= 1000`` an error (:data:`ITM_ERRORS`)
-        with ``loss_db`` NaN.
-    """
-    result = itm_p2p_core_ex(
-        pfl,
-        h_tx_m,
-        h_rx_m,
-        freq_mhz,
-        epsilon,
-        sigma,
-        n0,
-        climate,
-        polarization,
-        time,
-        location,
-        situation,
-        mdvar,
-    )
-    return result[0], result[1]
+@jit()
+def _with_heights(inputs: _Inputs, h_tx_m: float, h_rx_m: float) -> _Inputs:
+    """Return `inputs` with other antenna heights."""
+    return _Inputs(h_tx_m, h_rx_m, inputs.freq_mhz, inputs.epsilon, inputs.sigma, inputs.n0,
+                   inputs.climate, inputs.polarization, inputs.time, inputs.location,
+                   inputs.situation, inputs.mdvar)  # fmt: skip
 
 
-@_njit
-def itm_check_p2p(
-    h_tx_m: float,
-    h_rx_m: float,
-    freq_mhz: float,
-    epsilon: float,
-    sigma: float,
-    n0: float,
-    climate: int,
-    polarization: int,
-    time: float,
-    location: float,
-    situation: float,
-    mdvar: int,
-) -> int:
-    """NTIA's checks of the point-to-point parameters alone (numba kernel; never raises).
-
-    Returns
-    -------
-    int
-        0 when valid, 1 valid with warnings, ``>= 1000`` the error :func:`itm_p2p_core` would
-        return for any profile.
-    """
-    code, _warnings = _validate(
-        h_tx_m,
-        h_rx_m,
-        climate,
-        time,
-        location,
-        situation,
-        n0,
-        freq_mhz,
-        polarization,
-        epsilon,
-        sigma,
-        mdvar,
-    )
-    return code
-
-
-@_njit
-def itm_p2p_core_unchecked(
-    pfl: FloatArray,
-    h_tx_m: float,
-    h_rx_m: float,
-    freq_mhz: float,
-    epsilon: float,
-    sigma: float,
-    n0: float,
-    climate: int,
-    polarization: int,
-    time: float,
-    location: float,
-    situation: float,
-    mdvar: int,
-) -> tuple[float, int]:
-    """:func:`itm_p2p_core` without its checks, for callers that made them once.
-
-    For a caller running many profiles with the same parameters: it checks those once with
-    :func:`itm_check_p2p` (code below 1000) and builds profiles of at least one interval, a
-    positive spacing and finite elevations. The loss is then :func:`itm_p2p_core`'s; the
-    code is 0, 1 with warnings of the path, or ``>= 1000`` for an error of the path (surface
-    refractivity or effective earth radius out of range), loss NaN.
-    """
-    result = _p2p_checked(
-        pfl,
-        h_tx_m,
-        h_rx_m,
-        freq_mhz,
-        epsilon,
-        sigma,
-        n0,
-        climate,
-        polarization,
-        time,
-        location,
-        situation,
-        mdvar,
-        0,
-    )
-    return result[0], result[1]
-
-
-@_njit_parallel
-def itm_p2p_many(
-    pfls: FloatArray,
-    h_tx_m: FloatArray,
-    h_rx_m: FloatArray,
-    freq_mhz: float,
-    epsilon: float,
-    sigma: float,
-    n0: float,
-    climate: int,
-    polarization: int,
-    time: float,
-    location: float,
-    situation: float,
-    mdvar: int,
+@jit(parallel=True)
+def _p2p_many(
+    pfls: FloatArray, h_tx_m: FloatArray, h_rx_m: FloatArray, inputs: _Inputs
 ) -> tuple[FloatArray, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """ITM point-to-point loss of many profiles in parallel (numba kernel; never raises).
+    """:func:`_p2p` on many profiles over all cores (numba kernel; never raises).
 
     Parameters
     ----------
     pfls
-        ``(n_profiles, width)``: one PFL per row, ``[n_intervals, spacing_m, z_0, ..., z_n]``,
-        padded on the right to the common width (padding is ignored).
+        ``(n_profiles, width)``: one PFL per row, padded on the right to the common width
+        (padding is ignored).
     h_tx_m, h_rx_m
-        ``(n_profiles,)`` antenna heights in metres.
-    freq_mhz, epsilon, sigma, n0, climate, polarization, time, location, situation, mdvar
-        As in :func:`itm_p2p_core`, shared by all profiles.
+        ``(n_profiles,)`` antenna heights in metres; those of `inputs` are not used.
+    inputs
+        The other inputs, shared by all profiles.
 
     Returns
     -------
@@ -1557,67 +1333,36 @@ def itm_p2p_many(
     loss = np.empty(n_profiles)
     codes = np.empty(n_profiles, dtype=np.int64)
     flags = np.empty(n_profiles, dtype=np.int64)
-    for k in numba.prange(n_profiles):
-        result = itm_p2p_core_ex(
-            pfls[k],
-            h_tx_m[k],
-            h_rx_m[k],
-            freq_mhz,
-            epsilon,
-            sigma,
-            n0,
-            climate,
-            polarization,
-            time,
-            location,
-            situation,
-            mdvar,
-        )
-        loss[k] = result[0]
-        codes[k] = result[1]
-        flags[k] = result[2]
+    for k in prange(n_profiles):
+        outcome = _p2p(pfls[k], _with_heights(inputs, h_tx_m[k], h_rx_m[k]))
+        loss[k] = outcome.loss_db
+        codes[k] = outcome.code
+        flags[k] = outcome.warning_flags
     return loss, codes, flags
 
 
-@_njit
-def itm_area_core(
-    d_km: float,
-    h_tx_m: float,
-    h_rx_m: float,
-    tx_siting: int,
-    rx_siting: int,
-    delta_h_m: float,
-    freq_mhz: float,
-    epsilon: float,
-    sigma: float,
-    n0: float,
-    climate: int,
-    polarization: int,
-    time: float,
-    location: float,
-    situation: float,
-    mdvar: int,
-) -> KernelResult:
-    """ITM area mode (numba kernel; never raises).
+@jit()
+def _area(
+    d_km: float, tx_siting: int, rx_siting: int, delta_h_m: float, inputs: _Inputs
+) -> _Outcome:
+    """ITM area-mode prediction (numba kernel; never raises).
 
     Parameters
     ----------
     d_km
         Path distance, > 0 km.
-    h_tx_m, h_rx_m
-        Antenna heights above ground, 0.5 to 3000 m.
     tx_siting, rx_siting
         Siting criteria: 0 random, 1 careful, 2 very careful.
     delta_h_m
         Terrain irregularity parameter, >= 0 m (0 for water or flat plains, about 30 for
         rolling plains, 90 for hills, 200 for mountains; [Algorithm]).
-    freq_mhz, epsilon, sigma, n0, climate, polarization, time, location, situation, mdvar
-        As in :func:`itm_p2p_core`.
+    inputs
+        Heights, frequency, ground, climate and variability.
 
     Returns
     -------
-    tuple
-        As :func:`itm_p2p_core_ex`.
+    _Outcome
+        As :func:`_p2p`.
 
     Notes
     -----
@@ -1625,20 +1370,7 @@ def itm_area_core(
     from :func:`_initialize_area`, then the same reference attenuation and variability as
     point-to-point mode (without the C = 10 m^2 of the diffraction weight).
     """
-    code, warnings = _validate(
-        h_tx_m,
-        h_rx_m,
-        climate,
-        time,
-        location,
-        situation,
-        n0,
-        freq_mhz,
-        polarization,
-        epsilon,
-        sigma,
-        mdvar,
-    )
+    code, warnings = _validate(inputs)
     if code == SUCCESS:
         if not (d_km > 0.0):
             code = _E_PATH_DISTANCE
@@ -1651,62 +1383,205 @@ def itm_area_core(
     d_m = d_km * 1000.0
     if code != SUCCESS:
         return _failure(code, warnings, d_m, np.nan)
-    z_g, gamma_e, n_s = _initialize(freq_mhz, 0.0, n0, polarization, epsilon, sigma)
-    he_tx, dh_tx, th_tx = _initialize_area(tx_siting, gamma_e, delta_h_m, h_tx_m)
-    he_rx, dh_rx, th_rx = _initialize_area(rx_siting, gamma_e, delta_h_m, h_rx_m)
-    code, a_ref, lr_warnings, propmode = _longley_rice(
-        th_tx,
-        th_rx,
-        freq_mhz,
-        z_g,
-        dh_tx,
-        dh_rx,
-        he_tx,
-        he_rx,
-        gamma_e,
-        n_s,
-        delta_h_m,
-        h_tx_m,
-        h_rx_m,
-        d_m,
-        _MODE_AREA,
-    )
-    warnings |= lr_warnings
-    if code != SUCCESS:
-        return _failure(code, warnings, d_m, n_s)
-    a_fs = _free_space_loss(d_m, freq_mhz)
-    a_var, var_warnings = _variability(
-        time,
-        location,
-        situation,
-        he_tx,
-        he_rx,
-        delta_h_m,
-        freq_mhz,
-        d_m,
-        a_ref,
-        climate,
-        mdvar,
-    )
-    warnings |= var_warnings
-    code = SUCCESS_WITH_WARNINGS if warnings != 0 else SUCCESS
-    return (
-        a_var + a_fs,
-        code,
-        warnings,
-        propmode,
-        a_ref,
-        a_fs,
-        d_m,
-        delta_h_m,
-        th_tx,
-        th_rx,
-        dh_tx,
-        dh_rx,
-        he_tx,
-        he_rx,
-        n_s,
-    )
+    z_g, gamma_e, n_s = _initialize(inputs, 0.0)
+    he_tx, dh_tx, th_tx = _initialize_area(tx_siting, gamma_e, delta_h_m, inputs.h_tx_m)
+    he_rx, dh_rx, th_rx = _initialize_area(rx_siting, gamma_e, delta_h_m, inputs.h_rx_m)
+    path = _Path(th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx, delta_h_m, d_m)
+    return _finish(path, inputs, z_g, gamma_e, n_s, warnings, _MODE_AREA)
+
+
+# --------------------------------------------------------------------------------------------
+# ITM over a DEM: one profile from a site to each cell
+# --------------------------------------------------------------------------------------------
+# These kernels live here, beside the model they compile in, so that numba's disk cache (which
+# watches each kernel's own file) notices a change to ITM; see hatangso.coverage._jit.
+
+#: Speed of light, m/s (as :data:`hatangso.coverage.terrain.SPEED_OF_LIGHT_M_S`).
+_SPEED_OF_LIGHT_M_S: Final = 299_792_458.0
+
+
+@jit(inline="always")
+def _bilinear_inside(dem: npt.NDArray[np.floating[Any]], fr: float, fc: float) -> float:
+    """Elevation at fractional (row, col) of cell centres, bilinear, unchecked.
+
+    For points known to lie within ``0 <= fr <= rows - 1`` and ``0 <= fc <= cols - 1``. The
+    same arithmetic as the radial sweeps' of :mod:`hatangso.coverage.terrain`, written here
+    again so that no kernel of this module compiles in another module's code.
+    """
+    rows, cols = dem.shape
+    c = min(int(fc), cols - 2)
+    r = min(int(fr), rows - 2)
+    tc: float = fc - c
+    tr: float = fr - r
+    top = float(dem[r, c]) + tc * float(dem[r, c + 1] - dem[r, c])
+    bottom = float(dem[r + 1, c]) + tc * float(dem[r + 1, c + 1] - dem[r + 1, c])
+    return top + tr * (bottom - top)
+
+
+@jit()
+def _dem_origin(
+    dem: npt.NDArray[np.floating[Any]],
+    x_left: float,
+    y_top: float,
+    dx: float,
+    dy: float,
+    x0: float,
+    y0: float,
+) -> tuple[float, float, float]:
+    """Place the site in fractional (row, col) of cell centres, on the grid; and its ground.
+
+    Clamped so that every profile point of :func:`_cell_loss` lies inside the grid (convex).
+    """
+    rows, cols = dem.shape
+    fr0 = min(max((y_top - y0) / dy - 0.5, 0.0), rows - 1.0)
+    fc0 = min(max((x0 - x_left) / dx - 0.5, 0.0), cols - 1.0)
+    return fr0, fc0, _bilinear_inside(dem, fr0, fc0)
+
+
+@jit()
+def _cell_loss(
+    dem: npt.NDArray[np.floating[Any]],
+    row: int,
+    col: int,
+    xc: float,
+    yc: float,
+    origin: tuple[float, float, float],
+    radius_m: float,
+    step_m: float,
+    inputs: _Inputs,
+    inputs_ok: bool,
+    pfl: FloatArray,
+) -> tuple[float, bool]:
+    """ITM loss from the site to one cell centre, and whether it fell back to free space.
+
+    The profile runs straight from the site to the cell centre (offsets ``xc, yc``) in
+    ``max(1, round(r / step_m))`` equal intervals, elevations interpolated bilinearly, and goes
+    to ITM in NTIA's ``[intervals, spacing, z0 .. zn]`` form (`pfl` is the scratch buffer).
+    A cell closer than half an interval, or where ITM reports an error (every cell when not
+    `inputs_ok`, checked once per site with :func:`_validate`), takes the free-space loss.
+    `origin`: the site's place and ground (:func:`_dem_origin`). NaN beyond `radius_m`, on a
+    void and behind one.
+    """
+    fr0, fc0, z0 = origin
+    h_tx_m, h_rx_m, freq_mhz = inputs.h_tx_m, inputs.h_rx_m, inputs.freq_mhz
+    r = math.sqrt(xc * xc + yc * yc)
+    if r > radius_m:
+        return np.nan, False
+    zc = float(dem[row, col])
+    if math.isnan(zc):
+        return np.nan, False
+    n = int(r / step_m + 0.5)
+    loss = np.nan
+    if n >= 1:
+        pfl[0] = n
+        pfl[1] = r / n
+        pfl[2] = z0
+        dfr = (row - fr0) / n
+        dfc = (col - fc0) / n
+        total = z0 + zc
+        for i in range(1, n):
+            zi = _bilinear_inside(dem, fr0 + i * dfr, fc0 + i * dfc)
+            pfl[2 + i] = zi
+            total += zi
+        pfl[2 + n] = zc
+        if not math.isfinite(total):  # a void on the way (NaN propagates through the sum)
+            return np.nan, False
+        if inputs_ok:  # checked once per site; the profile is sound
+            outcome = _p2p_unchecked(pfl[: n + 3], inputs, 0)
+            loss = outcome.loss_db
+            if outcome.code >= 1000 or not math.isfinite(loss):
+                loss = np.nan
+    if not math.isnan(loss):
+        return loss, False
+    lam = _SPEED_OF_LIGHT_M_S / (freq_mhz * 1e6)
+    dz = z0 + h_tx_m - (zc + h_rx_m)
+    slant = max(math.sqrt(r * r + dz * dz), 1.0)
+    return 20.0 * math.log10(4.0 * math.pi / lam) + 20.0 * math.log10(slant), True
+
+
+def _window_losses(
+    dem: npt.NDArray[np.floating[Any]],
+    x_left: float,
+    y_top: float,
+    dx: float,
+    dy: float,
+    r0: int,
+    r1: int,
+    c0: int,
+    c1: int,
+    x0: float,
+    y0: float,
+    radius_m: float,
+    step_m: float,
+    inputs: _Inputs,
+) -> tuple[npt.NDArray[np.float32], int]:
+    """ITM loss on the DEM window ``[r0:r1, c0:c1]`` from a site at (x0, y0); the fallbacks.
+
+    The grid: top-left corner (`x_left`, `y_top`), cells `dx` by `dy`. Each cell as
+    :func:`_cell_loss`, NaN where it gives none; the fallbacks count the cells that took the
+    free-space loss. Compiled twice, rows in turn or over all cores:
+    :func:`_window_losses_serial` and :func:`_window_losses_parallel`.
+    """
+    out = np.full((r1 - r0, c1 - c0), np.nan, dtype=np.float32)
+    origin = _dem_origin(dem, x_left, y_top, dx, dy, x0, y0)
+    inputs_ok = _validate(inputs)[0] < 1000
+    n_max = int(radius_m / step_m + 0.5) + 2
+    xc0 = x_left + (c0 + 0.5) * dx - x0
+    fallbacks = np.zeros(r1 - r0, dtype=np.int64)
+    for rr in prange(r1 - r0):
+        pfl = np.empty(n_max + 3, dtype=np.float64)
+        yc = y_top - (r0 + rr + 0.5) * dy - y0
+        row_fallbacks = 0
+        for cc in range(c1 - c0):
+            loss, fell_back = _cell_loss(dem, r0 + rr, c0 + cc, xc0 + cc * dx, yc, origin,
+                                         radius_m, step_m, inputs, inputs_ok, pfl)  # fmt: skip
+            row_fallbacks += fell_back
+            if not math.isnan(loss):
+                out[rr, cc] = loss
+        fallbacks[rr] = row_fallbacks
+    return out, int(fallbacks.sum())
+
+
+_window_losses_serial, _window_losses_parallel = serial_and_parallel(_window_losses)
+
+
+@jit(nogil=True)
+def _point_losses(
+    dem: npt.NDArray[np.floating[Any]],
+    rows_at: npt.NDArray[np.int64],
+    cols_at: npt.NDArray[np.int64],
+    x_left: float,
+    y_top: float,
+    dx: float,
+    dy: float,
+    r0: int,
+    r1: int,
+    c0: int,
+    c1: int,
+    x0: float,
+    y0: float,
+    radius_m: float,
+    step_m: float,
+    inputs: _Inputs,
+) -> npt.NDArray[np.float32]:
+    """:func:`_window_losses`'s values at some cells of its window ``[r0:r1, c0:c1]`` only."""
+    out = np.full(rows_at.size, np.nan, dtype=np.float32)
+    origin = _dem_origin(dem, x_left, y_top, dx, dy, x0, y0)
+    inputs_ok = _validate(inputs)[0] < 1000
+    n_max = int(radius_m / step_m + 0.5) + 2
+    xc0 = x_left + (c0 + 0.5) * dx - x0
+    pfl = np.empty(n_max + 3, dtype=np.float64)
+    for i in range(rows_at.size):
+        row = rows_at[i]
+        col = cols_at[i]
+        if not (r0 <= row < r1 and c0 <= col < c1):
+            continue
+        yc = y_top - (row + 0.5) * dy - y0
+        xc = xc0 + (col - c0) * dx
+        loss, _fell_back = _cell_loss(dem, row, col, xc, yc, origin, radius_m, step_m, inputs,
+                                      inputs_ok, pfl)  # fmt: skip
+        out[i] = loss
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -1794,57 +1669,47 @@ def _decode_warnings(flags: int) -> tuple[str, ...]:
     return tuple(text for bit, text in ITM_WARNINGS.items() if flags & bit)
 
 
-def _to_result(raw: tuple[Any, ...], detail: dict[int, str]) -> ITMResult:
-    code = int(raw[1])
+def _to_result(raw: _Outcome, details: Callable[[], dict[int, str]]) -> ITMResult:
+    """Decode a kernel's outcome; on an error raise, describing it with `details` (called then)."""
+    code = int(raw.code)
     if code >= 1000:
-        raise ITMParameterError(code, detail.get(code, "values outside the model's domain"))
-    flags = int(raw[2])
+        raise ITMParameterError(code, details().get(code, "values outside the model's domain"))
+    flags = int(raw.warning_flags)
     return ITMResult(
-        loss_db=float(raw[0]),
+        loss_db=float(raw.loss_db),
         code=code,
         warning_flags=flags,
         warnings=_decode_warnings(flags),
-        propagation_mode=PROPAGATION_MODES[int(raw[3])],
-        free_space_loss_db=float(raw[5]),
-        reference_attenuation_db=float(raw[4]),
-        d_m=float(raw[6]),
-        delta_h_m=float(raw[7]),
-        theta_hzn_rad=(float(raw[8]), float(raw[9])),
-        d_hzn_m=(float(raw[10]), float(raw[11])),
-        h_e_m=(float(raw[12]), float(raw[13])),
-        n_s=float(raw[14]),
+        propagation_mode=PROPAGATION_MODES[int(raw.propagation_mode)],
+        free_space_loss_db=float(raw.a_fs_db),
+        reference_attenuation_db=float(raw.a_ref_db),
+        d_m=float(raw.d_m),
+        delta_h_m=float(raw.delta_h_m),
+        theta_hzn_rad=(float(raw.theta_hzn_tx), float(raw.theta_hzn_rx)),
+        d_hzn_m=(float(raw.d_hzn_tx_m), float(raw.d_hzn_rx_m)),
+        h_e_m=(float(raw.h_e_tx_m), float(raw.h_e_rx_m)),
+        n_s=float(raw.n_s),
     )
 
 
-def _common_details(
-    h_tx_m: float,
-    h_rx_m: float,
-    freq_mhz: float,
-    epsilon: float,
-    sigma: float,
-    n0: float,
-    climate: int,
-    polarization: int,
-    time: float,
-    location: float,
-    situation: float,
-    mdvar: int,
-) -> dict[int, str]:
+def _details(inputs: _Inputs) -> dict[int, str]:
+    """Describe, for each error code the inputs can raise, the offending values."""
+    i = inputs
     return {
-        _E_TX_HEIGHT: f"h_tx_m={h_tx_m:g}",
-        _E_RX_HEIGHT: f"h_rx_m={h_rx_m:g}",
-        _E_CLIMATE: f"climate={climate}",
-        _E_TIME: f"time={time:g}",
-        _E_LOCATION: f"location={location:g}",
-        _E_SITUATION: f"situation={situation:g}",
-        _E_REFRACTIVITY: f"n0={n0:g}",
-        _E_FREQUENCY: f"freq_mhz={freq_mhz:g}",
-        _E_POLARIZATION: f"polarization={polarization}",
-        _E_EPSILON: f"epsilon={epsilon:g}",
-        _E_SIGMA: f"sigma={sigma:g}",
-        _E_GROUND_IMPEDANCE: f"epsilon={epsilon:g}, sigma={sigma:g}, freq_mhz={freq_mhz:g}",
-        _E_MDVAR: f"mdvar={mdvar}",
-        _E_EFFECTIVE_EARTH: f"n0={n0:g}",
+        _E_TX_HEIGHT: f"h_tx_m={i.h_tx_m:g}",
+        _E_RX_HEIGHT: f"h_rx_m={i.h_rx_m:g}",
+        _E_CLIMATE: f"climate={i.climate}",
+        _E_TIME: f"time={i.time:g}",
+        _E_LOCATION: f"location={i.location:g}",
+        _E_SITUATION: f"situation={i.situation:g}",
+        _E_REFRACTIVITY: f"n0={i.n0:g}",
+        _E_FREQUENCY: f"freq_mhz={i.freq_mhz:g}",
+        _E_POLARIZATION: f"polarization={i.polarization}",
+        _E_EPSILON: f"epsilon={i.epsilon:g}",
+        _E_SIGMA: f"sigma={i.sigma:g}",
+        _E_GROUND_IMPEDANCE: f"epsilon={i.epsilon:g}, sigma={i.sigma:g}, freq_mhz={i.freq_mhz:g}",
+        _E_MDVAR: f"mdvar={i.mdvar}",
+        _E_EFFECTIVE_EARTH: f"n0={i.n0:g}",
     }
 
 
@@ -1861,6 +1726,44 @@ def _check_int(name: str, value: int) -> int:
             f"{name}={value!r}",
         )
     return int(value)
+
+
+def _inputs(
+    h_tx_m: float,
+    h_rx_m: float,
+    freq_mhz: float,
+    *,
+    epsilon: float,
+    sigma: float,
+    n0: float,
+    climate: int,
+    polarization: int,
+    time: float,
+    location: float,
+    situation: float,
+    mdvar: int,
+) -> _Inputs:
+    """Gather Python numbers into the kernels' :class:`_Inputs`, as float64 and int64.
+
+    Raises
+    ------
+    ITMParameterError
+        If `climate`, `polarization` or `mdvar` is not an integer (a bool is not).
+    """
+    return _Inputs(
+        float(h_tx_m),
+        float(h_rx_m),
+        float(freq_mhz),
+        float(epsilon),
+        float(sigma),
+        float(n0),
+        _check_int("climate", climate),
+        _check_int("polarization", polarization),
+        float(time),
+        float(location),
+        float(situation),
+        _check_int("mdvar", mdvar),
+    )
 
 
 def _as_pfl(pfl: npt.ArrayLike) -> FloatArray:
@@ -1881,7 +1784,49 @@ def _as_pfl(pfl: npt.ArrayLike) -> FloatArray:
     return arr
 
 
-def itm_p2p(
+def _p2p_result(pfl: FloatArray, inputs: _Inputs) -> ITMResult:
+    """ITM point-to-point prediction with its warnings and intermediate values.
+
+    Parameters
+    ----------
+    pfl
+        A profile :func:`_as_pfl` accepted.
+    inputs
+        The other inputs (:func:`_inputs`).
+
+    Returns
+    -------
+    ITMResult
+        Loss, NTIA's return code and warning flags, and the intermediate values.
+
+    Raises
+    ------
+    ITMParameterError
+        For any NTIA error code, naming the parameter and its valid range.
+
+    Examples
+    --------
+    >>> defaults = {"epsilon": 15.0, "sigma": 0.005, "n0": 301.0, "climate": 5,
+    ...             "polarization": 1, "time": 50.0, "location": 50.0, "situation": 50.0,
+    ...             "mdvar": 12}
+    >>> pfl = _as_pfl([10, 100.0] + [0.0] * 11)
+    >>> result = _p2p_result(pfl, _inputs(30.0, 2.0, 900.0, **defaults))
+    >>> result.propagation_mode, result.warnings
+    ('line of sight', ())
+    """
+    raw = _Outcome._make(_p2p_from_python(pfl, tuple(inputs)))
+
+    def details() -> dict[int, str]:
+        ns = f"n0={inputs.n0:g} and a mean profile elevation giving N_s={float(raw.n_s):.1f}"
+        return {**_details(inputs), _E_NS_SMALL: ns, _E_NS_LARGE: ns}
+
+    result = _to_result(raw, details)
+    if result.warning_flags:
+        log.debug("ITM p2p warnings 0x%04x: %s", result.warning_flags, "; ".join(result.warnings))
+    return result
+
+
+def itm_p2p_loss(
     pfl: npt.ArrayLike,
     h_tx_m: float,
     h_rx_m: float,
@@ -1896,8 +1841,8 @@ def itm_p2p(
     location: float = 50.0,
     situation: float = 50.0,
     mdvar: int = 12,
-) -> ITMResult:
-    """ITM point-to-point prediction with warnings and intermediate values.
+) -> float:
+    """ITM point-to-point basic transmission loss in dB.
 
     Parameters
     ----------
@@ -1929,8 +1874,8 @@ def itm_p2p(
 
     Returns
     -------
-    ITMResult
-        Loss, NTIA's return code and warning flags, and the intermediate values.
+    float
+        Basic transmission loss, dB. NTIA's warnings are logged at DEBUG level.
 
     Raises
     ------
@@ -1940,97 +1885,9 @@ def itm_p2p(
 
     Notes
     -----
-    NTIA's ``ITM_P2P_TLS_Ex`` [1]; the algorithm and its sources are in the kernels'
+    NTIA's ``ITM_P2P_TLS`` [1]; the algorithm and its sources are in the kernels'
     docstrings. For NTIA's confidence/reliability form pass ``time=reliability``,
     ``location=50`` and ``situation=confidence``.
-
-    Examples
-    --------
-    >>> pfl = [10, 100.0] + [0.0] * 11
-    >>> result = itm_p2p(pfl, 30.0, 2.0, 900.0)
-    >>> result.propagation_mode, result.warnings
-    ('line of sight', ())
-    """
-    arr = _as_pfl(pfl)
-    climate = _check_int("climate", climate)
-    polarization = _check_int("polarization", polarization)
-    mdvar = _check_int("mdvar", mdvar)
-    raw = itm_p2p_core_ex(
-        arr,
-        float(h_tx_m),
-        float(h_rx_m),
-        float(freq_mhz),
-        float(epsilon),
-        float(sigma),
-        float(n0),
-        climate,
-        polarization,
-        float(time),
-        float(location),
-        float(situation),
-        mdvar,
-    )
-    detail = _common_details(
-        h_tx_m,
-        h_rx_m,
-        freq_mhz,
-        epsilon,
-        sigma,
-        n0,
-        climate,
-        polarization,
-        time,
-        location,
-        situation,
-        mdvar,
-    )
-    ns_detail = f"n0={n0:g} and a mean profile elevation giving N_s={float(raw[14]):.1f}"
-    detail[_E_NS_SMALL] = ns_detail
-    detail[_E_NS_LARGE] = ns_detail
-    result = _to_result(raw, detail)
-    if result.warning_flags:
-        log.debug("ITM p2p warnings 0x%04x: %s", result.warning_flags, "; ".join(result.warnings))
-    return result
-
-
-def itm_p2p_loss(
-    pfl: npt.ArrayLike,
-    h_tx_m: float,
-    h_rx_m: float,
-    freq_mhz: float,
-    *,
-    epsilon: float = 15.0,
-    sigma: float = 0.005,
-    n0: float = 301.0,
-    climate: int = 5,
-    polarization: int = 1,
-    time: float = 50.0,
-    location: float = 50.0,
-    situation: float = 50.0,
-    mdvar: int = 12,
-) -> float:
-    """ITM point-to-point basic transmission loss in dB.
-
-    Parameters
-    ----------
-    pfl, h_tx_m, h_rx_m, freq_mhz, epsilon, sigma, n0, climate, polarization, time, location,
-    situation, mdvar
-        As in :func:`itm_p2p`.
-
-    Returns
-    -------
-    float
-        Basic transmission loss, dB. Warnings are logged at DEBUG level; :func:`itm_p2p`
-        returns them.
-
-    Raises
-    ------
-    ITMParameterError
-        (a :class:`ValueError`) for any NTIA error code or a malformed profile.
-
-    Notes
-    -----
-    NTIA's ``ITM_P2P_TLS`` [1].
 
     Examples
     --------
@@ -2039,115 +1896,33 @@ def itm_p2p_loss(
     >>> round(itm_p2p_loss([10, 100.0] + [0.0] * 11, 30.0, 2.0, 900.0), 1)
     91.5
     """
-    return itm_p2p(
-        pfl,
-        h_tx_m,
-        h_rx_m,
-        freq_mhz,
-        epsilon=epsilon,
-        sigma=sigma,
-        n0=n0,
-        climate=climate,
-        polarization=polarization,
-        time=time,
-        location=location,
-        situation=situation,
-        mdvar=mdvar,
-    ).loss_db
+    arr = _as_pfl(pfl)
+    inputs = _inputs(h_tx_m, h_rx_m, freq_mhz, epsilon=epsilon, sigma=sigma, n0=n0,
+                     climate=climate, polarization=polarization, time=time,
+                     location=location, situation=situation, mdvar=mdvar)  # fmt: skip
+    return _p2p_result(arr, inputs).loss_db
 
 
-def itm_area(
-    d_km: float,
-    h_tx_m: float,
-    h_rx_m: float,
-    freq_mhz: float,
-    *,
-    tx_siting: int,
-    rx_siting: int,
-    delta_h_m: float,
-    epsilon: float = 15.0,
-    sigma: float = 0.005,
-    n0: float = 301.0,
-    climate: int = 5,
-    polarization: int = 1,
-    time: float = 50.0,
-    location: float = 50.0,
-    situation: float = 50.0,
-    mdvar: int = 12,
+def _area_result(
+    d_km: float, tx_siting: int, rx_siting: int, delta_h_m: float, inputs: _Inputs
 ) -> ITMResult:
-    """ITM area-mode prediction with warnings and intermediate values.
+    """ITM area-mode prediction with its warnings and intermediate values.
 
-    Parameters
-    ----------
-    d_km
-        Path distance, > 0 km.
-    h_tx_m, h_rx_m
-        Antenna heights above ground, 0.5 to 3000 m.
-    freq_mhz
-        Frequency, 20 to 20000 MHz.
-    tx_siting, rx_siting
-        Siting criteria: 0 random, 1 careful, 2 very careful.
-    delta_h_m
-        Terrain irregularity parameter, >= 0 m.
-    epsilon, sigma, n0, climate, polarization, time, location, situation, mdvar
-        As in :func:`itm_p2p`.
-
-    Returns
-    -------
-    ITMResult
-        Loss, NTIA's return code and warning flags, and the intermediate values.
-
-    Raises
-    ------
-    ITMParameterError
-        (a :class:`ValueError`) for any NTIA error code.
-
-    Notes
-    -----
-    NTIA's ``ITM_AREA_TLS_Ex`` [1]; effective heights and horizons [Algorithm, Eqns 3.2-3.4].
+    Parameters are those of :func:`_area`; raises :class:`ITMParameterError` for any NTIA
+    error code.
     """
-    climate = _check_int("climate", climate)
-    polarization = _check_int("polarization", polarization)
-    mdvar = _check_int("mdvar", mdvar)
-    tx_siting = _check_int("tx_siting", tx_siting)
-    rx_siting = _check_int("rx_siting", rx_siting)
-    raw = itm_area_core(
-        float(d_km),
-        float(h_tx_m),
-        float(h_rx_m),
-        tx_siting,
-        rx_siting,
-        float(delta_h_m),
-        float(freq_mhz),
-        float(epsilon),
-        float(sigma),
-        float(n0),
-        climate,
-        polarization,
-        float(time),
-        float(location),
-        float(situation),
-        mdvar,
-    )
-    detail = _common_details(
-        h_tx_m,
-        h_rx_m,
-        freq_mhz,
-        epsilon,
-        sigma,
-        n0,
-        climate,
-        polarization,
-        time,
-        location,
-        situation,
-        mdvar,
-    )
-    detail[_E_PATH_DISTANCE] = f"d_km={d_km:g}"
-    detail[_E_DELTA_H] = f"delta_h_m={delta_h_m:g}"
-    detail[_E_TX_SITING] = f"tx_siting={tx_siting}"
-    detail[_E_RX_SITING] = f"rx_siting={rx_siting}"
-    result = _to_result(raw, detail)
+    raw = _area(d_km, tx_siting, rx_siting, delta_h_m, inputs)
+
+    def details() -> dict[int, str]:
+        return {
+            **_details(inputs),
+            _E_PATH_DISTANCE: f"d_km={d_km:g}",
+            _E_DELTA_H: f"delta_h_m={delta_h_m:g}",
+            _E_TX_SITING: f"tx_siting={tx_siting}",
+            _E_RX_SITING: f"rx_siting={rx_siting}",
+        }
+
+    result = _to_result(raw, details)
     if result.warning_flags:
         log.debug("ITM area warnings 0x%04x: %s", result.warning_flags, "; ".join(result.warnings))
     return result
@@ -2176,15 +1951,21 @@ def itm_area_loss(
 
     Parameters
     ----------
-    d_km, h_tx_m, h_rx_m, freq_mhz, tx_siting, rx_siting, delta_h_m, epsilon, sigma, n0,
-    climate, polarization, time, location, situation, mdvar
-        As in :func:`itm_area`.
+    d_km
+        Path distance, > 0 km.
+    h_tx_m, h_rx_m, freq_mhz
+        As in :func:`itm_p2p_loss`.
+    tx_siting, rx_siting
+        Siting criteria: 0 random, 1 careful, 2 very careful.
+    delta_h_m
+        Terrain irregularity parameter, >= 0 m.
+    epsilon, sigma, n0, climate, polarization, time, location, situation, mdvar
+        As in :func:`itm_p2p_loss`.
 
     Returns
     -------
     float
-        Basic transmission loss, dB. Warnings are logged at DEBUG level; :func:`itm_area`
-        returns them.
+        Basic transmission loss, dB. NTIA's warnings are logged at DEBUG level.
 
     Raises
     ------
@@ -2193,23 +1974,11 @@ def itm_area_loss(
 
     Notes
     -----
-    NTIA's ``ITM_AREA_TLS`` [1].
+    NTIA's ``ITM_AREA_TLS`` [1]; effective heights and horizons [Algorithm, Eqns 3.2-3.4].
     """
-    return itm_area(
-        d_km,
-        h_tx_m,
-        h_rx_m,
-        freq_mhz,
-        tx_siting=tx_siting,
-        rx_siting=rx_siting,
-        delta_h_m=delta_h_m,
-        epsilon=epsilon,
-        sigma=sigma,
-        n0=n0,
-        climate=climate,
-        polarization=polarization,
-        time=time,
-        location=location,
-        situation=situation,
-        mdvar=mdvar,
-    ).loss_db
+    inputs = _inputs(h_tx_m, h_rx_m, freq_mhz, epsilon=epsilon, sigma=sigma, n0=n0,
+                     climate=climate, polarization=polarization, time=time,
+                     location=location, situation=situation, mdvar=mdvar)  # fmt: skip
+    tx = _check_int("tx_siting", tx_siting)
+    rx = _check_int("rx_siting", rx_siting)
+    return _area_result(float(d_km), tx, rx, float(delta_h_m), inputs).loss_db

@@ -10,9 +10,9 @@ Two models read the terrain between each site and every cell within ``radius_m``
     hull that is updated, not rescanned. A cell takes the result of the nearest radial sample.
 
 ``"itm"``
-    The Longley-Rice Irregular Terrain Model in point-to-point mode
-    (:func:`hatangso.coverage.itm.itm_p2p_core`), over the exact profile from the site to each
-    cell's centre, sampled every ``step_m``.
+    The Longley-Rice Irregular Terrain Model in point-to-point mode (:func:`itm_p2p_loss`),
+    over the exact profile from the site to each cell's centre, sampled every ``step_m``; its
+    kernels live in :mod:`hatangso.coverage.itm`, beside the model.
 
 :func:`coverage_rasters` runs a model for every site on all cores (whole sites side by side
 in a thread pool, the kernels releasing the GIL; or, with few sites, one site at a time over
@@ -21,9 +21,9 @@ combines the sites into a best-server received-power grid, a server-count grid a
 coverage mask per operator and technology. :func:`judge_villages` applies the contract's
 village rules (:mod:`hatangso.coverage.villages`) to those grids.
 
-The kernels are compiled once and cached on disk by numba (``cache=True``). numba notices a
-change of this file, not of :mod:`hatangso.coverage.itm` that the ITM kernel calls: after
-editing that module alone, clear ``coverage/__pycache__/terrain.*.nb*``.
+The kernels are compiled once and cached on disk by numba (:mod:`hatangso.coverage._jit`).
+None of this module's kernels calls another module's, so numba's own check of this file keeps
+the cache fresh.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, Literal
 
 import geopandas as gpd
 import numba
@@ -50,8 +50,14 @@ import shapely
 from numba import prange
 from rasterio.crs import CRS
 
-from hatangso.coverage import itm as _itm
-from hatangso.coverage.itm import itm_check_p2p, itm_p2p_core_unchecked, itm_p2p_loss
+from hatangso.coverage._jit import jit, serial_and_parallel
+from hatangso.coverage.itm import (
+    _Inputs,
+    _point_losses,
+    _window_losses_parallel,
+    _window_losses_serial,
+    itm_p2p_loss,
+)
 from hatangso.coverage.radio import DEFAULT_EIRP_DBM, DEFAULT_FREQ_MHZ, DEFAULT_HEIGHT_M
 from hatangso.coverage.rasters import Raster, polygonize, sample_points, write_cog, zonal_shares
 from hatangso.coverage.villages import (
@@ -106,19 +112,11 @@ _NEAR_RX = 4
 _TECH_ALIASES = {"LTE": "4G", "NR": "5G", "4G LTE": "4G", "5G NR": "5G"}
 
 
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def _njit(**options: Any) -> Callable[[_F], _F]:
-    """``numba.njit(cache=True, **options)``, typed so that mypy keeps the signatures."""
-    return cast(Callable[[_F], _F], numba.njit(cache=True, **options))
-
-
 # --------------------------------------------------------------------------------------------
 # Knife-edge and Bullington diffraction
 
 
-@_njit()
+@jit()
 def _j_of_v(v: float) -> float:
     """Single knife-edge loss J(v), ITU-R P.526-15 eq. (31); 0 for v <= -0.78."""
     if v <= -0.78:
@@ -247,7 +245,7 @@ def bullington_loss(
 # numba kernels
 
 
-@_njit(inline="always")
+@jit(inline="always")
 def _bilinear_inside(dem: npt.NDArray[np.floating[Any]], fr: float, fc: float) -> float:
     """Elevation at fractional (row, col) of cell centres, bilinear, unchecked.
 
@@ -263,7 +261,7 @@ def _bilinear_inside(dem: npt.NDArray[np.floating[Any]], fr: float, fc: float) -
     return top + tr * (bottom - top)
 
 
-@_njit(inline="always")
+@jit(inline="always")
 def _bilinear_rc(dem: npt.NDArray[np.floating[Any]], fr: float, fc: float) -> float:
     """Elevation at fractional (row, col) of cell centres, bilinear; NaN off the grid.
 
@@ -277,7 +275,7 @@ def _bilinear_rc(dem: npt.NDArray[np.floating[Any]], fr: float, fc: float) -> fl
     )
 
 
-@_njit(inline="always")
+@jit(inline="always")
 def _bilinear(
     dem: npt.NDArray[np.floating[Any]],
     x_left: float,
@@ -291,7 +289,7 @@ def _bilinear(
     return _bilinear_rc(dem, (y_top - y) / dy - 0.5, (x - x_left) / dx - 0.5)
 
 
-@_njit(inline="always")
+@jit(inline="always")
 def _hull_vertex_for_slope(
     hd: npt.NDArray[np.float64], hz: npt.NDArray[np.float64], m: int, slope: float
 ) -> int:
@@ -307,7 +305,7 @@ def _hull_vertex_for_slope(
     return lo
 
 
-@_njit(inline="always")
+@jit(inline="always")
 def _hull_tangent_from_right(
     hd: npt.NDArray[np.float64], hz: npt.NDArray[np.float64], m: int, d: float, z: float
 ) -> int:
@@ -324,14 +322,14 @@ def _hull_tangent_from_right(
     return lo
 
 
-@_njit(inline="always")
+@jit(inline="always")
 def _v_at(dj: float, zj: float, d: float, hts: float, hrs: float, lam: float) -> float:
     """Diffraction parameter of an edge (dj, zj) on the path (0, hts) -> (d, hrs)."""
     clearance = zj - (hts * (d - dj) + hrs * dj) / d
     return clearance * math.sqrt(2.0 * d / (lam * dj * (d - dj)))
 
 
-@_njit()
+@jit()
 def _sweep_profile(
     z: npt.NDArray[np.float64],
     step_m: float,
@@ -442,13 +440,13 @@ def _sweep_profile(
         m += 1
 
 
-# Each kernel below has a body handling one radial or one row, and two drivers: ``_parallel``
+# Each sweep below is written once and compiled twice (hatangso.coverage._jit): ``_parallel``
 # spreads the radials or rows over all cores (numba ``prange``), for one site at a time;
 # ``_serial`` runs them in turn without holding the GIL, so that a thread pool can run many
 # sites at once with no synchronisation inside a site.
 
 
-@_njit()
+@jit()
 def _one_radial(
     dem: npt.NDArray[np.floating[Any]],
     fr0: float,
@@ -478,8 +476,7 @@ def _one_radial(
     _sweep_profile(z, step_m, h_tx_m, h_rx_m, lam, inv_2r, out, radial, strides)
 
 
-@_njit(parallel=True)
-def _radials_parallel(
+def _radials(
     dem: npt.NDArray[np.floating[Any]],
     x_left: float,
     y_top: float,
@@ -495,7 +492,7 @@ def _radials_parallel(
     strides: npt.NDArray[np.int64],
     step_m: float,
 ) -> npt.NDArray[np.float32]:
-    """Diffraction loss on every radial, ``out[radial, step - 1]``, radials over all cores."""
+    """Diffraction loss on every radial, ``out[radial, step - 1]``."""
     out = np.empty((n_radials, strides.size), dtype=np.float32)
     fr0 = (y_top - y0) / dy - 0.5
     fc0 = (x0 - x_left) / dx - 0.5
@@ -509,38 +506,10 @@ def _radials_parallel(
     return out
 
 
-@_njit(nogil=True)
-def _radials_serial(
-    dem: npt.NDArray[np.floating[Any]],
-    x_left: float,
-    y_top: float,
-    dx: float,
-    dy: float,
-    x0: float,
-    y0: float,
-    h_tx_m: float,
-    h_rx_m: float,
-    lam: float,
-    inv_2r: float,
-    n_radials: int,
-    strides: npt.NDArray[np.int64],
-    step_m: float,
-) -> npt.NDArray[np.float32]:
-    """:func:`_radials_parallel` on one core, without the GIL."""
-    out = np.empty((n_radials, strides.size), dtype=np.float32)
-    fr0 = (y_top - y0) / dy - 0.5
-    fc0 = (x0 - x_left) / dx - 0.5
-    z0 = _bilinear_rc(dem, fr0, fc0)
-    if math.isnan(z0):  # the site stands on unknown ground: no prediction anywhere
-        out[:] = np.nan
-        return out
-    for k in range(n_radials):
-        _one_radial(dem, fr0, fc0, z0, dx, dy, h_tx_m, h_rx_m, lam, inv_2r, k, n_radials,
-                    strides, step_m, out[k])  # fmt: skip
-    return out
+_radials_serial, _radials_parallel = serial_and_parallel(_radials)
 
 
-@_njit()
+@jit()
 def _radial_of(
     xc: float, yc: float, r: float, strides: npt.NDArray[np.int64], n_radials: int, step_m: float
 ) -> tuple[int, int]:
@@ -560,7 +529,7 @@ def _radial_of(
     return (int(az / (dtheta * stride) + 0.5) * stride) % n_radials, s
 
 
-@_njit()
+@jit()
 def _los_cell(
     dem: npt.NDArray[np.floating[Any]],
     diffraction: npt.NDArray[np.float32],
@@ -597,7 +566,7 @@ def _los_cell(
     return fspl0 + 10.0 * math.log10(max(r * r + dz * dz, 1.0)) + diff  # 20 log10(slant)
 
 
-@_njit()
+@jit()
 def _fill_row(
     dem: npt.NDArray[np.floating[Any]],
     diffraction: npt.NDArray[np.float32],
@@ -622,8 +591,7 @@ def _fill_row(
             out[cc] = loss
 
 
-@_njit(parallel=True)
-def _fill_parallel(
+def _fill(
     dem: npt.NDArray[np.floating[Any]],
     diffraction: npt.NDArray[np.float32],
     strides: npt.NDArray[np.int64],
@@ -643,7 +611,7 @@ def _fill_parallel(
     radius_m: float,
     step_m: float,
 ) -> npt.NDArray[np.float32]:
-    """Loss on the window ``[r0:r1, c0:c1]`` from the radials, rows over all cores."""
+    """Loss on the window ``[r0:r1, c0:c1]`` from the radials, row by row."""
     out = np.full((r1 - r0, c1 - c0), np.nan, dtype=np.float32)
     hts = _bilinear(dem, x_left, y_top, dx, dy, x0, y0) + h_tx_m
     fspl0 = 20.0 * math.log10(4.0 * math.pi / lam)
@@ -655,288 +623,10 @@ def _fill_parallel(
     return out
 
 
-@_njit(nogil=True)
-def _fill_serial(
-    dem: npt.NDArray[np.floating[Any]],
-    diffraction: npt.NDArray[np.float32],
-    strides: npt.NDArray[np.int64],
-    x_left: float,
-    y_top: float,
-    dx: float,
-    dy: float,
-    r0: int,
-    r1: int,
-    c0: int,
-    c1: int,
-    x0: float,
-    y0: float,
-    h_tx_m: float,
-    h_rx_m: float,
-    lam: float,
-    radius_m: float,
-    step_m: float,
-) -> npt.NDArray[np.float32]:
-    """:func:`_fill_parallel` on one core, without the GIL."""
-    out = np.full((r1 - r0, c1 - c0), np.nan, dtype=np.float32)
-    hts = _bilinear(dem, x_left, y_top, dx, dy, x0, y0) + h_tx_m
-    fspl0 = 20.0 * math.log10(4.0 * math.pi / lam)
-    xc0 = x_left + (c0 + 0.5) * dx - x0
-    for rr in range(r1 - r0):
-        yc = y_top - (r0 + rr + 0.5) * dy - y0
-        _fill_row(dem, diffraction, strides, r0 + rr, c0, xc0, yc, dx, hts, h_rx_m, fspl0,
-                  radius_m, step_m, out[rr])  # fmt: skip
-    return out
+_fill_serial, _fill_parallel = serial_and_parallel(_fill)
 
 
-@_njit()
-def _itm_origin(
-    dem: npt.NDArray[np.floating[Any]],
-    x_left: float,
-    y_top: float,
-    dx: float,
-    dy: float,
-    x0: float,
-    y0: float,
-) -> tuple[float, float, float]:
-    """Place the site in fractional (row, col) of cell centres, on the grid; and its ground.
-
-    Clamped so that every profile point of :func:`_itm_cell` lies inside the grid (convex).
-    """
-    rows, cols = dem.shape
-    fr0 = min(max((y_top - y0) / dy - 0.5, 0.0), rows - 1.0)
-    fc0 = min(max((x0 - x_left) / dx - 0.5, 0.0), cols - 1.0)
-    return fr0, fc0, _bilinear_inside(dem, fr0, fc0)
-
-
-@_njit()
-def _itm_params_ok(
-    h_tx_m: float,
-    h_rx_m: float,
-    freq_mhz: float,
-    params: tuple[float, float, float, int, int, float, float, float, int],
-) -> bool:
-    """Whether ITM accepts a site's parameters (checked once, not for every cell)."""
-    epsilon, sigma, n0, climate, polarization, time, location, situation, mdvar = params
-    code = itm_check_p2p(h_tx_m, h_rx_m, freq_mhz, epsilon, sigma, n0, climate, polarization,
-                         time, location, situation, mdvar)  # fmt: skip
-    return code < 1000
-
-
-@_njit()
-def _itm_cell(
-    dem: npt.NDArray[np.floating[Any]],
-    row: int,
-    col: int,
-    xc: float,
-    yc: float,
-    fr0: float,
-    fc0: float,
-    z0: float,
-    radius_m: float,
-    step_m: float,
-    h_tx_m: float,
-    h_rx_m: float,
-    freq_mhz: float,
-    params: tuple[float, float, float, int, int, float, float, float, int],
-    params_ok: bool,
-    pfl: npt.NDArray[np.float64],
-) -> tuple[float, bool]:
-    """ITM loss from the site to one cell centre, and whether it fell back to free space.
-
-    The profile runs straight from the site to the cell centre (offsets ``xc, yc``) in
-    ``max(1, round(r / step_m))`` equal intervals, elevations interpolated bilinearly, and goes
-    to ITM in NTIA's ``[intervals, spacing, z0 .. zn]`` form (`pfl` is the scratch buffer).
-    A cell closer than half an interval, or where ITM reports an error (every cell when not
-    `params_ok`, :func:`_itm_params_ok`), takes the free-space loss. ``fr0, fc0, z0``: the
-    site's place and ground (:func:`_itm_origin`). NaN beyond `radius_m`, on a void and
-    behind one.
-    """
-    epsilon, sigma, n0, climate, polarization, time, location, situation, mdvar = params
-    r = math.sqrt(xc * xc + yc * yc)
-    if r > radius_m:
-        return np.nan, False
-    zc = float(dem[row, col])
-    if math.isnan(zc):
-        return np.nan, False
-    n = int(r / step_m + 0.5)
-    loss = np.nan
-    if n >= 1:
-        pfl[0] = n
-        pfl[1] = r / n
-        pfl[2] = z0
-        dfr = (row - fr0) / n
-        dfc = (col - fc0) / n
-        total = z0 + zc
-        for i in range(1, n):
-            zi = _bilinear_inside(dem, fr0 + i * dfr, fc0 + i * dfc)
-            pfl[2 + i] = zi
-            total += zi
-        pfl[2 + n] = zc
-        if not math.isfinite(total):  # a void on the way (NaN propagates through the sum)
-            return np.nan, False
-        if params_ok:  # checked once per site (itm_check_p2p); the profile is sound
-            loss, code = itm_p2p_core_unchecked(
-                pfl[: n + 3], h_tx_m, h_rx_m, freq_mhz, epsilon, sigma, n0, climate,
-                polarization, time, location, situation, mdvar,
-            )  # fmt: skip
-            if code >= 1000 or not math.isfinite(loss):
-                loss = np.nan
-    if not math.isnan(loss):
-        return loss, False
-    lam = SPEED_OF_LIGHT_M_S / (freq_mhz * 1e6)
-    dz = z0 + h_tx_m - (zc + h_rx_m)
-    slant = max(math.sqrt(r * r + dz * dz), 1.0)
-    return 20.0 * math.log10(4.0 * math.pi / lam) + 20.0 * math.log10(slant), True
-
-
-@_njit()
-def _itm_row(
-    dem: npt.NDArray[np.floating[Any]],
-    row: int,
-    c0: int,
-    xc0: float,
-    yc: float,
-    dx: float,
-    fr0: float,
-    fc0: float,
-    z0: float,
-    radius_m: float,
-    step_m: float,
-    h_tx_m: float,
-    h_rx_m: float,
-    freq_mhz: float,
-    params: tuple[float, float, float, int, int, float, float, float, int],
-    params_ok: bool,
-    pfl: npt.NDArray[np.float64],
-    out: npt.NDArray[np.float32],
-) -> int:
-    """:func:`_itm_cell` along one row of a window (``xc0``: its first cell's); the fallbacks."""
-    fallbacks = 0
-    for cc in range(out.size):
-        loss, fell_back = _itm_cell(dem, row, c0 + cc, xc0 + cc * dx, yc, fr0, fc0, z0, radius_m,
-                                    step_m, h_tx_m, h_rx_m, freq_mhz, params, params_ok,
-                                    pfl)  # fmt: skip
-        fallbacks += fell_back
-        if not math.isnan(loss):
-            out[cc] = loss
-    return fallbacks
-
-
-@_njit(parallel=True)
-def _itm_parallel(
-    dem: npt.NDArray[np.floating[Any]],
-    x_left: float,
-    y_top: float,
-    dx: float,
-    dy: float,
-    r0: int,
-    r1: int,
-    c0: int,
-    c1: int,
-    x0: float,
-    y0: float,
-    radius_m: float,
-    step_m: float,
-    h_tx_m: float,
-    h_rx_m: float,
-    freq_mhz: float,
-    params: tuple[float, float, float, int, int, float, float, float, int],
-) -> tuple[npt.NDArray[np.float32], int]:
-    """ITM loss on the window ``[r0:r1, c0:c1]``, rows over all cores; and the fallbacks."""
-    out = np.full((r1 - r0, c1 - c0), np.nan, dtype=np.float32)
-    fr0, fc0, z0 = _itm_origin(dem, x_left, y_top, dx, dy, x0, y0)
-    params_ok = _itm_params_ok(h_tx_m, h_rx_m, freq_mhz, params)
-    n_max = int(radius_m / step_m + 0.5) + 2
-    xc0 = x_left + (c0 + 0.5) * dx - x0
-    fallbacks = np.zeros(r1 - r0, dtype=np.int64)
-    for rr in prange(r1 - r0):
-        pfl = np.empty(n_max + 3, dtype=np.float64)
-        yc = y_top - (r0 + rr + 0.5) * dy - y0
-        fallbacks[rr] = _itm_row(dem, r0 + rr, c0, xc0, yc, dx, fr0, fc0, z0, radius_m, step_m,
-                                 h_tx_m, h_rx_m, freq_mhz, params, params_ok, pfl,
-                                 out[rr])  # fmt: skip
-    return out, int(fallbacks.sum())
-
-
-@_njit(nogil=True)
-def _itm_serial(
-    dem: npt.NDArray[np.floating[Any]],
-    x_left: float,
-    y_top: float,
-    dx: float,
-    dy: float,
-    r0: int,
-    r1: int,
-    c0: int,
-    c1: int,
-    x0: float,
-    y0: float,
-    radius_m: float,
-    step_m: float,
-    h_tx_m: float,
-    h_rx_m: float,
-    freq_mhz: float,
-    params: tuple[float, float, float, int, int, float, float, float, int],
-) -> tuple[npt.NDArray[np.float32], int]:
-    """:func:`_itm_parallel` on one core, without the GIL."""
-    out = np.full((r1 - r0, c1 - c0), np.nan, dtype=np.float32)
-    fr0, fc0, z0 = _itm_origin(dem, x_left, y_top, dx, dy, x0, y0)
-    params_ok = _itm_params_ok(h_tx_m, h_rx_m, freq_mhz, params)
-    n_max = int(radius_m / step_m + 0.5) + 2
-    xc0 = x_left + (c0 + 0.5) * dx - x0
-    pfl = np.empty(n_max + 3, dtype=np.float64)
-    fallbacks = 0
-    for rr in range(r1 - r0):
-        yc = y_top - (r0 + rr + 0.5) * dy - y0
-        fallbacks += _itm_row(dem, r0 + rr, c0, xc0, yc, dx, fr0, fc0, z0, radius_m, step_m,
-                              h_tx_m, h_rx_m, freq_mhz, params, params_ok, pfl,
-                              out[rr])  # fmt: skip
-    return out, fallbacks
-
-
-@_njit(nogil=True)
-def _itm_points(
-    dem: npt.NDArray[np.floating[Any]],
-    rows_at: npt.NDArray[np.int64],
-    cols_at: npt.NDArray[np.int64],
-    x_left: float,
-    y_top: float,
-    dx: float,
-    dy: float,
-    r0: int,
-    r1: int,
-    c0: int,
-    c1: int,
-    x0: float,
-    y0: float,
-    radius_m: float,
-    step_m: float,
-    h_tx_m: float,
-    h_rx_m: float,
-    freq_mhz: float,
-    params: tuple[float, float, float, int, int, float, float, float, int],
-) -> npt.NDArray[np.float32]:
-    """:func:`_itm_serial`'s values at some cells of its window ``[r0:r1, c0:c1]`` only."""
-    out = np.full(rows_at.size, np.nan, dtype=np.float32)
-    fr0, fc0, z0 = _itm_origin(dem, x_left, y_top, dx, dy, x0, y0)
-    params_ok = _itm_params_ok(h_tx_m, h_rx_m, freq_mhz, params)
-    n_max = int(radius_m / step_m + 0.5) + 2
-    xc0 = x_left + (c0 + 0.5) * dx - x0
-    pfl = np.empty(n_max + 3, dtype=np.float64)
-    for i in range(rows_at.size):
-        row = rows_at[i]
-        col = cols_at[i]
-        if not (r0 <= row < r1 and c0 <= col < c1):
-            continue
-        yc = y_top - (row + 0.5) * dy - y0
-        xc = xc0 + (col - c0) * dx
-        loss, _fell_back = _itm_cell(dem, row, col, xc, yc, fr0, fc0, z0, radius_m, step_m,
-                                     h_tx_m, h_rx_m, freq_mhz, params, params_ok, pfl)  # fmt: skip
-        out[i] = loss
-    return out
-
-
-@_njit(nogil=True)
+@jit(nogil=True)
 def _los_points(
     dem: npt.NDArray[np.floating[Any]],
     rows_at: npt.NDArray[np.int64],
@@ -962,8 +652,8 @@ def _los_points(
 ) -> npt.NDArray[np.float32]:
     """Compute the fast model at some cells of the window, sweeping only the radials they read.
 
-    The same radials, sweeps and fill as :func:`_radials_serial` and :func:`_fill_serial`, so
-    the values are those of the whole raster.
+    The same radials, sweeps and fill as :func:`_radials` and :func:`_fill`, so the values are
+    those of the whole raster.
     """
     out = np.full(rows_at.size, np.nan, dtype=np.float32)
     inside = np.zeros(rows_at.size, dtype=np.bool_)
@@ -1004,7 +694,7 @@ def _los_points(
     return out
 
 
-@_njit(nogil=True)
+@jit(nogil=True)
 def _accumulate(
     loss: npt.NDArray[np.float32],
     r0: int,
@@ -1178,13 +868,12 @@ def _step_and_wavelength(dem: Raster, step_m: float | None, freq_mhz: float) -> 
     return step, SPEED_OF_LIGHT_M_S / (freq_mhz * 1e6)
 
 
-def _itm_params(
-    itm: ItmParams,
-) -> tuple[float, float, float, int, int, float, float, float, int]:
-    """Pack the ITM parameters as the kernels take them."""
-    return (float(itm.epsilon), float(itm.sigma), float(itm.n0), int(itm.climate),
-            int(itm.polarization), float(itm.time), float(itm.location), float(itm.situation),
-            int(itm.mdvar))  # fmt: skip
+def _itm_inputs(itm: ItmParams, h_tx_m: float, h_rx_m: float, freq_mhz: float) -> _Inputs:
+    """Gather a site's ITM inputs as the kernels take them (ITM itself judges the values)."""
+    return _Inputs(float(h_tx_m), float(h_rx_m), float(freq_mhz), float(itm.epsilon),
+                   float(itm.sigma), float(itm.n0), int(itm.climate), int(itm.polarization),
+                   float(itm.time), float(itm.location), float(itm.situation),
+                   int(itm.mdvar))  # fmt: skip
 
 
 def _site_loss(
@@ -1216,10 +905,10 @@ def _site_loss(
         loss = fill(dem.array, diffraction, strides, left, top, dx, dy, r0, r1, c0, c1, x, y,
                     h_tx_m, h_rx_m, lam, radius_m, step)  # fmt: skip
     elif model == "itm":
-        params = _itm_params(itm)
-        kernel = _itm_parallel if parallel else _itm_serial
+        inputs = _itm_inputs(itm, h_tx_m, h_rx_m, freq_mhz)
+        kernel = _window_losses_parallel if parallel else _window_losses_serial
         loss, fallbacks = kernel(dem.array, left, top, dx, dy, r0, r1, c0, c1, x, y, radius_m,
-                                 step, h_tx_m, h_rx_m, freq_mhz, params)  # fmt: skip
+                                 step, inputs)  # fmt: skip
         if fallbacks:
             log.debug("ITM: %d cells took free-space loss (too close or ITM error)", fallbacks)
     else:
@@ -1370,10 +1059,9 @@ def site_loss_at(
                            float(h_tx_m), float(h_rx_m), lam, inv_2r, n_radials, strides, step,
                            float(radius_m))  # fmt: skip
     elif model == "itm":
-        params = _itm_params(itm or ItmParams())
-        loss = _itm_points(dem.array, rows, cols, left, top, dx, dy, r0, r1, c0, c1, x, y,
-                           float(radius_m), step, float(h_tx_m), float(h_rx_m),
-                           float(freq_mhz), params)  # fmt: skip
+        inputs = _itm_inputs(itm or ItmParams(), float(h_tx_m), float(h_rx_m), float(freq_mhz))
+        loss = _point_losses(dem.array, rows, cols, left, top, dx, dy, r0, r1, c0, c1, x, y,
+                             float(radius_m), step, inputs)  # fmt: skip
     else:
         raise ConfigError(
             Problem(
@@ -1882,52 +1570,3 @@ def judge_villages(
         covered_5g=five_g.covered,
         serving_operators=serving_operators(own, len(villages)),
     )
-
-
-# --------------------------------------------------------------------------------------------
-# The kernels' disk cache
-
-
-def _forget_stale_kernels(dependency: Any) -> list[Path]:
-    """Empty the disk cache of this module's kernels when `dependency`'s source has changed.
-
-    numba stamps a kernel's cached machine code with the time and size of its own file only.
-    The kernels here compile ITM's in, so after a change to ``itm.py`` alone they would load the
-    old ITM from disk. A digest of the dependency's source, kept beside the cache, tells; when
-    it differs the kernels' cache indexes are emptied and they compile afresh on first use.
-    Returns the cache folders emptied. Where the cache cannot be written (a read-only install,
-    replaced as a whole on upgrade) nothing is done.
-    """
-    source = getattr(dependency, "__file__", None)
-    try:
-        digest = hashlib.sha256(Path(source).read_bytes()) if source else None
-    except OSError:
-        digest = None
-    if digest is None:  # no source beside the module: nothing to compare
-        return []
-    by_folder: dict[Path, list[Any]] = {}
-    for obj in list(globals().values()):
-        cache = getattr(obj, "_cache", None)
-        folder = getattr(cache, "_cache_path", None)
-        py_func = getattr(obj, "py_func", None)
-        if folder and hasattr(cache, "flush") and getattr(py_func, "__module__", "") == __name__:
-            by_folder.setdefault(Path(folder), []).append(cache)
-    emptied = []
-    for folder, caches in by_folder.items():
-        stamp = folder / f"{Path(__file__).stem}.{dependency.__name__}.sha256"
-        try:
-            if stamp.read_text(encoding="ascii") == digest.hexdigest():
-                continue
-        except (OSError, ValueError):  # none yet, or unreadable: as good as a stale one
-            pass
-        try:
-            for cache in caches:
-                cache.flush()
-            stamp.write_text(digest.hexdigest(), encoding="ascii")
-        except OSError:  # a cache we may not write: numba keeps it, and so do we
-            continue
-        emptied.append(folder)
-    return emptied
-
-
-_forget_stale_kernels(_itm)
