@@ -231,9 +231,6 @@ ALLOWED: dict[tuple[str, str, str], str] = {
     ("hatangso/app/workspace.py", "ValueError", "invalid scenario name "): (
         "register_scenario is called by code with a fixed name"
     ),
-    ("hatangso/scenarios/maps.py", "RuntimeError", "map page would load from outside: "): (
-        "our own page template must never load from outside"
-    ),
     ("hatangso/geo/demo.py", "RuntimeError", "a commune's Voronoi diagram lost a village"): (
         "an invariant of the demo generator"
     ),
