@@ -140,6 +140,9 @@ def test_coverage_writes_the_contract_outputs(inputs, tmp_path, monkeypatch, cap
     # Only T2 lies within 500 m (straight line: no roads given) of the access point.
     assert villages["covered_ftth"].tolist() == [False, True, False]
     assert villages["village_id"].tolist() == ["T1", "T2", "T3"]
+    # No village gives its centre: fiber distance is measured at the interior point.
+    assert villages["ftth_reason"].str.contains("interior point \\(no centre given\\)").all()
+    assert villages["ftth_reason"].str.contains("limit 500 m").tolist() == [False, True, False]
 
     rejects = pd.read_csv(out / "rejects.csv")
     assert rejects.to_dict("records") == [
@@ -148,6 +151,7 @@ def test_coverage_writes_the_contract_outputs(inputs, tmp_path, monkeypatch, cap
     assert "no usable coordinates" in rejects["reason"][0]
     page = (out / "map.html").read_text(encoding="utf-8")
     assert find_outside_loads(page) == []
+    assert "Fiber: why" in page and "no centre given" in page
     # The uncovered village is on the map (folium writes GeoJSON with \u escapes).
     assert "Khuổi Hát" in page or json.dumps("Khuổi Hát")[1:-1] in page
     assert "village_mobile_coverage" in stdout
