@@ -19,6 +19,7 @@ from hatangso.coverage.config import CoverageConfig
 from hatangso.coverage.engine import CoverageInputs, assess
 from hatangso.coverage.kpis import IndicatorValue, indicators_by_unit, kpi_document
 from hatangso.coverage.sharing import duct_sharing, pole_sharing, tower_locations
+from hatangso.geo.validate import load_layer
 
 # Everything is laid out in metres in UTM 48N around (600 km E, 2450 km N), in Bắc Kạn, and
 # handed to the engine in EPSG:4326 as the validators would. The engine picks UTM 48N itself.
@@ -444,6 +445,25 @@ def test_ftth_is_measured_at_the_cultural_house(
     got = values(interior)
     assert got["village_ftth_coverage"] == 0.0
     assert got["household_ftth_reach"] == 0.0
+
+
+def test_ftth_centre_given_in_x_y_counts_too(tmp_path: Path) -> None:
+    # LONG again, its cultural house given as centre_x/centre_y in UTM 48N (as VN-2000 lists
+    # give it): validation turns it into centre_lon/centre_lat, and fiber is measured there.
+    villages = villages_at([(0, 0, 4000, 1000)]).to_crs(UTM)
+    villages["centre_x"] = [X0 + LONG_CENTRE[0]]
+    villages["centre_y"] = [Y0 + LONG_CENTRE[1]]
+    villages.to_file(tmp_path / "thon.gpkg", layer="villages", engine="pyogrio")
+    layer = load_layer(tmp_path / "thon.gpkg", "villages", crs=f"EPSG:{UTM}")
+    access_points = gpd.GeoDataFrame(
+        {"ap_id": ["A"], "operator": ["VNPT"]},
+        geometry=shapely.points([(X0 + 200, Y0 + 500)]),
+        crs=UTM,
+    ).to_crs(4326)
+    result = run(layer.frame, inputs={"access_points": access_points})
+    assert result.villages["covered_ftth"].tolist() == [True]
+    assert result.villages["ftth_distance_m"].iloc[0] == pytest.approx(302.65, abs=0.1)
+    assert "village centre (cultural house)" in result.villages["ftth_reason"].iloc[0]
 
 
 def test_key_areas_and_commune_offices() -> None:
