@@ -79,7 +79,6 @@ def _popup_fields(frame: pd.DataFrame) -> list[tuple[str, str]]:
         ("n_samples", "Số mẫu đo / Samples"),
         ("declared_operators", "Nhà mạng công bố / Declared by"),
         ("ftth_distance_m", "Cáp quang / Fiber distance (m)"),
-        ("ftth_reason", "Lý do cáp quang / Fiber: why"),
     ]
     return [(c, label) for c, label in wanted if c in frame]
 
