@@ -7,6 +7,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import pytest
 import rasterio
 import shapely
@@ -18,6 +19,7 @@ from hatangso.coverage.config import CoverageConfig
 from hatangso.coverage.engine import CoverageInputs, assess
 from hatangso.coverage.kpis import IndicatorValue, indicators_by_unit, kpi_document
 from hatangso.coverage.sharing import duct_sharing, pole_sharing, tower_locations
+from hatangso.geo.validate import load_layer
 
 # Everything is laid out in metres in UTM 48N around (600 km E, 2450 km N), in Bắc Kạn, and
 # handed to the engine in EPSG:4326 as the validators would. The engine picks UTM 48N itself.
@@ -359,6 +361,109 @@ def test_ftth_straight_line_without_roads(caplog: pytest.LogCaptureFixture) -> N
     assert got["village_ftth_coverage"] == 0.5
     assert got["household_ftth_reach"] == 0.25
     assert "straight line" in caplog.text
+
+
+# The fiber reach of a long village. LONG is 4 x 1 km, (0, 0)-(4000, 1000); its interior point
+# (point on surface) is (2000, 500) and its cultural house stands at (500, 540). FAR, a 100 m
+# square at x = 10 km, gives no centre. One access point at (200, 500), on the only road, which
+# runs along y = 500 from x = -1000 to 5000. By hand, from the access point:
+#   LONG's centre: 300 m east and 40 m north: straight hypot(300, 40) = 302.65 m; along the road
+#     300 m, then the 40 m leg to the road = 340 m. Both within 500 m.
+#   LONG's interior point: 1800 m both ways, beyond 500 m. FAR: about 9.8 km.
+# So with the centre given, LONG has fiber under every rule (as the province counts it, at the
+# cultural house); without it, measured at the interior point, LONG has none.
+LONG_CENTRE = (500.0, 540.0)
+ROAD_NODES = {1: (-1000.0, 500.0), 2: (1000.0, 500.0), 3: (5000.0, 500.0)}
+
+
+def _road_file(path: Path) -> Path:
+    """A tiny OSM XML with one road through ROAD_NODES (local metres turned into lon/lat)."""
+    to_lonlat = pyproj.Transformer.from_crs(UTM, 4326, always_xy=True)
+    nodes = "".join(
+        f'<node id="{i}" version="1" lon="{lon:.10f}" lat="{lat:.10f}"/>'
+        for i, (x, y) in ROAD_NODES.items()
+        for lon, lat in [to_lonlat.transform(X0 + x, Y0 + y)]
+    )
+    refs = "".join(f'<nd ref="{i}"/>' for i in ROAD_NODES)
+    way = f'<way id="10" version="1">{refs}<tag k="highway" v="tertiary"/></way>'
+    path.write_text(f'<?xml version="1.0"?><osm version="0.6">{nodes}{way}</osm>', "utf-8")
+    return path
+
+
+def _long_village(*, centre: bool) -> gpd.GeoDataFrame:
+    villages = villages_at([(0, 0, 4000, 1000), (10_000, 0, 10_100, 100)], households=[40.0, 10.0])
+    if centre:
+        house = gpd.GeoSeries(shapely.points([(X0 + LONG_CENTRE[0], Y0 + LONG_CENTRE[1])]), crs=UTM)
+        lonlat = house.to_crs(4326)
+        villages["centre_lon"] = [lonlat.x.iloc[0], np.nan]  # FAR: blank, as if not given
+        villages["centre_lat"] = [lonlat.y.iloc[0], np.nan]
+    return villages
+
+
+@pytest.mark.parametrize("rule", ["point", "area", "population", "official"])
+@pytest.mark.parametrize("with_roads", [False, True], ids=["straight", "roads"])
+def test_ftth_is_measured_at_the_cultural_house(
+    rule: str, with_roads: bool, tmp_path: Path
+) -> None:
+    access_points = gpd.GeoDataFrame(
+        {"ap_id": ["A"], "operator": ["VNPT"]},
+        geometry=shapely.points([(X0 + 200, Y0 + 500)]),
+        crs=UTM,
+    ).to_crs(4326)
+    inputs: dict[str, object] = {"access_points": access_points}
+    if with_roads:
+        inputs["roads"] = _road_file(tmp_path / "road.osm")
+    how = "along the roads" if with_roads else "in a straight line"
+    config = {"mobile": {"rule": rule}, "ftth": {"max_distance_m": 500}}
+
+    result = run(_long_village(centre=True), inputs=dict(inputs), **config)
+    at_centre = result.villages
+    assert at_centre["covered_ftth"].tolist() == [True, False]
+    expected = 340.0 if with_roads else float(np.hypot(300.0, 40.0))
+    assert at_centre["ftth_distance_m"].iloc[0] == pytest.approx(expected, abs=0.1)
+    assert np.isnan(at_centre["ftth_distance_m"].iloc[1])
+    reason = at_centre["ftth_reason"].tolist()
+    metres = f"{expected:.0f}"
+    assert reason[0] == (
+        f"fiber access point {metres} m from the village centre (cultural house) {how}, limit 500 m"
+    )
+    assert reason[1] == (
+        "no fiber access point within the 500 m limit of the village's interior point "
+        f"(no centre given) {how}"
+    )
+    got = values(result)
+    assert got["village_ftth_coverage"] == 0.5
+    assert got["household_ftth_reach"] == 0.8  # 40 of 50 households
+
+    interior = run(_long_village(centre=False), inputs=dict(inputs), **config)
+    assert interior.villages["covered_ftth"].tolist() == [False, False]
+    assert interior.villages["ftth_distance_m"].isna().all()
+    assert interior.villages["ftth_reason"].iloc[0] == (
+        "no fiber access point within the 500 m limit of the village's interior point "
+        f"(no centre given) {how}"
+    )
+    got = values(interior)
+    assert got["village_ftth_coverage"] == 0.0
+    assert got["household_ftth_reach"] == 0.0
+
+
+def test_ftth_centre_given_in_x_y_counts_too(tmp_path: Path) -> None:
+    # LONG again, its cultural house given as centre_x/centre_y in UTM 48N (as VN-2000 lists
+    # give it): validation turns it into centre_lon/centre_lat, and fiber is measured there.
+    villages = villages_at([(0, 0, 4000, 1000)]).to_crs(UTM)
+    villages["centre_x"] = [X0 + LONG_CENTRE[0]]
+    villages["centre_y"] = [Y0 + LONG_CENTRE[1]]
+    villages.to_file(tmp_path / "thon.gpkg", layer="villages", engine="pyogrio")
+    layer = load_layer(tmp_path / "thon.gpkg", "villages", crs=f"EPSG:{UTM}")
+    access_points = gpd.GeoDataFrame(
+        {"ap_id": ["A"], "operator": ["VNPT"]},
+        geometry=shapely.points([(X0 + 200, Y0 + 500)]),
+        crs=UTM,
+    ).to_crs(4326)
+    result = run(layer.frame, inputs={"access_points": access_points})
+    assert result.villages["covered_ftth"].tolist() == [True]
+    assert result.villages["ftth_distance_m"].iloc[0] == pytest.approx(302.65, abs=0.1)
+    assert "village centre (cultural house)" in result.villages["ftth_reason"].iloc[0]
 
 
 def test_key_areas_and_commune_offices() -> None:

@@ -12,6 +12,7 @@ from hypothesis.extra import numpy as hnp
 
 from hatangso.coverage.fiber import (
     ftth_distance_m,
+    ftth_reasons,
     villages_within,
 )
 from hatangso.coverage.network import RoadNetwork
@@ -161,3 +162,44 @@ def test_property_straight_line_is_the_nearest_and_roads_are_longer(
     assert (along >= straight - 1e-6).all()
     by_road = villages_within(along, max_distance_m=limit)
     assert (by_road <= villages_within(straight, max_distance_m=limit)).all()
+
+
+def test_reasons_name_the_point_and_how_it_was_measured() -> None:
+    # B is 150 m from AP along the roads; A and E are beyond 500 m. B and E give their centre.
+    along = ftth_distance_m(VILLAGES, access_points_xy=AP, network=RIVER_ROADS, max_distance_m=500)
+    reasons = ftth_reasons(
+        along,
+        at_centre=[True, False, True],
+        access_points_xy=AP,
+        network=RIVER_ROADS,
+        max_distance_m=500,
+    )
+    assert reasons.tolist() == [
+        "fiber access point 150 m from the village centre (cultural house) along the roads, "
+        "limit 500 m",
+        "no fiber access point within the 500 m limit of the village's interior point "
+        "(no centre given) along the roads",
+        "no fiber access point within the 500 m limit of the village centre (cultural house) "
+        "along the roads",
+    ]
+    # With cables alone the distance is a straight line to a cable, roads or not.
+    cable = np.array([shapely.LineString([(0, -150), (3000, -150)])], dtype=object)
+    by_cable = ftth_reasons(
+        [20.0, 230.0, np.inf],
+        at_centre=False,
+        access_points_xy=np.empty((0, 2)),
+        cables=cable,
+        network=RIVER_ROADS,
+        max_distance_m=500,
+    )
+    assert by_cable[1] == (
+        "fiber cable 230 m from the village's interior point (no centre given) in a straight "
+        "line, limit 500 m"
+    )
+    nothing = ftth_reasons(
+        [np.inf], at_centre=[True], access_points_xy=[], cables=None, max_distance_m=500
+    )
+    assert nothing.tolist() == [
+        "no fiber access point or cable given, so none within the 500 m limit of the village "
+        "centre (cultural house)"
+    ]

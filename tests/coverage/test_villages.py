@@ -54,6 +54,8 @@ def test_village_points_centres_and_clusters() -> None:
     # The given centre, and V1's representative point standing in for its centre.
     assert points.centre_xy[0] == pytest.approx([X0 + 100, Y0 + 100], abs=0.01)
     np.testing.assert_allclose(points.centre_xy[1], points.representative_xy[1])
+    assert points.centre_given.tolist() == [True, False]
+    assert points.subset(np.array([1, 0])).centre_given.tolist() == [False, True]
     assert points.cluster_village.tolist() == [1, 0]
     assert points.cluster_row.tolist() == [0, 1]
     village, xy = points.rule_points("official")
@@ -63,6 +65,18 @@ def test_village_points_centres_and_clusters() -> None:
         village, xy = points.rule_points(rule)
         assert village.tolist() == [0, 1]
         np.testing.assert_allclose(xy, points.representative_xy)
+
+
+def test_centre_given_by_hand_says_where_the_centre_differs() -> None:
+    # Built without has_centre, a village has a centre where it is not its representative point.
+    points = VillagePoints(
+        np.array([[0.0, 0.0], [5.0, 5.0]]),
+        np.array([[0.0, 0.0], [5.0, 9.0]]),
+        np.empty(0, dtype=np.int64),
+        np.empty((0, 2)),
+        np.empty(0, dtype=np.int64),
+    )
+    assert points.centre_given.tolist() == [False, True]
 
 
 def _points(clusters: list[int]) -> VillagePoints:

@@ -140,6 +140,9 @@ def test_coverage_writes_the_contract_outputs(inputs, tmp_path, monkeypatch, cap
     # Only T2 lies within 500 m (straight line: no roads given) of the access point.
     assert villages["covered_ftth"].tolist() == [False, True, False]
     assert villages["village_id"].tolist() == ["T1", "T2", "T3"]
+    # No village gives its centre: fiber distance is measured at the interior point.
+    assert villages["ftth_reason"].str.contains("interior point \\(no centre given\\)").all()
+    assert villages["ftth_reason"].str.contains("limit 500 m").tolist() == [False, True, False]
 
     rejects = pd.read_csv(out / "rejects.csv")
     assert rejects.to_dict("records") == [

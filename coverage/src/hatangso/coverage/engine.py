@@ -242,7 +242,9 @@ def assess(
             from hatangso.coverage.network import load_roads
 
             network = load_roads(inputs.roads, to_crs=crs)
-        targets = points.centre_xy if mcfg.rule == "official" else points.representative_xy
+        # Under every rule, fiber reach is the service at the village centre (the cultural
+        # house, as provinces count it); the representative point stands in where none is given.
+        targets = points.centre_xy
         ap_xy = (
             representative_xy(inputs.access_points, crs)
             if inputs.access_points is not None
@@ -266,13 +268,13 @@ def assess(
         within = fiber.villages_within(distance, max_distance_m=limit)
         columns["covered_ftth"] = within
         columns["ftth_distance_m"] = np.where(np.isfinite(distance), distance, np.nan)
-        how = "along the roads" if network is not None else "in a straight line"
-        columns["ftth_reason"] = np.where(
-            within,
-            "fiber access point within "
-            + np.char.mod("%.0f", np.nan_to_num(distance))
-            + f" m {how}",
-            f"no fiber access point within {limit:.0f} m {how}",
+        columns["ftth_reason"] = fiber.ftth_reasons(
+            distance,
+            at_centre=points.centre_given,
+            access_points_xy=ap_xy,
+            cables=cables,
+            network=network,
+            max_distance_m=limit,
         )
     if inputs.poles is not None and len(inputs.poles):
         values.append(sharing.pole_sharing(inputs.poles))

@@ -4,7 +4,12 @@
 RoadNetwork` is given, and otherwise in a straight line (with a warning in the log, since a
 straight line crosses rivers and hills a cable cannot). :func:`villages_within`,
 :func:`village_ftth_share` and :func:`household_ftth_share` turn the distances into the
-indicators ``village_ftth_coverage`` and ``household_ftth_reach``.
+indicators ``village_ftth_coverage`` and ``household_ftth_reach``; :func:`ftth_reasons` says,
+per village, where the distance was measured and what it found.
+
+The coverage engine measures at each village's centre (the cultural house, nhà văn hóa: the
+service there is how provinces count a village's fiber) under every coverage rule, and at the
+village's interior (representative) point where no centre is given.
 
 The sources are a plain array, so one operator's reach is the same call with that operator's
 access points::
@@ -27,6 +32,7 @@ from hatangso.geo.errors import ConfigError, Problem
 
 __all__ = [
     "ftth_distance_m",
+    "ftth_reasons",
     "villages_within",
 ]
 
@@ -140,6 +146,73 @@ def villages_within(distance_m: npt.ArrayLike, *, max_distance_m: float) -> npt.
     """
     distance = np.asarray(distance_m, dtype=np.float64)
     return np.asarray(distance <= max_distance_m, dtype=np.bool_)
+
+
+def ftth_reasons(
+    distance_m: npt.ArrayLike,
+    *,
+    at_centre: npt.ArrayLike,
+    access_points_xy: npt.ArrayLike,
+    cables: npt.ArrayLike | None = None,
+    network: RoadNetwork | None = None,
+    max_distance_m: float,
+) -> npt.NDArray[np.object_]:
+    """Say, per village, where fiber reach was measured and what it found (``ftth_reason``).
+
+    Parameters
+    ----------
+    distance_m
+        Distances from :func:`ftth_distance_m`.
+    at_centre
+        Whether each distance was measured at the village centre (the cultural house, nhà
+        văn hóa) rather than at the village's interior (representative) point, because the
+        village gives no centre.
+    access_points_xy, cables, network, max_distance_m
+        What was given to :func:`ftth_distance_m`, which say how it measured.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``object``: one sentence per village.
+
+    Examples
+    --------
+    >>> for reason in ftth_reasons(
+    ...     [320.0, float("inf")], at_centre=[True, False], access_points_xy=[[0.0, 0.0]],
+    ...     max_distance_m=500,
+    ... ):
+    ...     print(reason)  # doctest: +NORMALIZE_WHITESPACE
+    fiber access point 320 m from the village centre (cultural house) in a straight line,
+        limit 500 m
+    no fiber access point within the 500 m limit of the village's interior point
+        (no centre given) in a straight line
+    """
+    distance = np.asarray(distance_m, dtype=np.float64)
+    centre = np.broadcast_to(np.asarray(at_centre, dtype=bool), distance.shape)
+    where = np.where(
+        centre,
+        "the village centre (cultural house)",
+        "the village's interior point (no centre given)",
+    ).astype(object)
+    limit = f"{max_distance_m:.0f} m"
+    if _as_xy("access_points_xy", access_points_xy).shape[0] > 0:
+        to = "access point"
+        how = " along the roads" if network is not None else " in a straight line"
+    elif _usable_geometries(cables).size > 0:
+        to, how = "cable", " in a straight line"
+    else:
+        reasons = f"no fiber access point or cable given, so none within the {limit} limit of "
+        return np.asarray(reasons + where, dtype=object)
+    within = np.isfinite(distance) & (distance <= max_distance_m)
+    metres = np.char.mod("%.0f", np.where(within, distance, 0.0)).astype(object)
+    return np.asarray(
+        np.where(
+            within,
+            f"fiber {to} " + metres + " m from " + where + how + f", limit {limit}",
+            f"no fiber {to} within the {limit} limit of " + where + how,
+        ),
+        dtype=object,
+    )
 
 
 def _usable_geometries(geometries: npt.ArrayLike | None) -> npt.NDArray[np.object_]:

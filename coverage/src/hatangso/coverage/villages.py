@@ -17,6 +17,10 @@ ask the same question of a village, so the rules live here once:
     every residential cluster assigned to the village are covered (Công văn 1603/BTTTT-CVT:
     a village lacks coverage when its centre or any cluster has no signal).
 
+Fiber reach (FTTH) is not a rule of this kind: under every rule it is measured at the village
+centre (the cultural house, where provinces check the service), or at the representative point
+where no centre is given (:attr:`VillagePoints.centre_xy`, :attr:`VillagePoints.centre_given`).
+
 :func:`village_points` builds the table of each village's demand points once per run.
 :meth:`VillagePoints.rule_points` gives the points a rule checks; a model answers, for each
 of them, whether it is covered (and, for ``area``/``population``, the covered share of each
@@ -47,6 +51,7 @@ __all__ = [
     "RuleAnswer",
     "VillagePoints",
     "VillageRule",
+    "centre_given",
     "centre_xy",
     "covered_by_each",
     "judge",
@@ -118,15 +123,45 @@ def centre_xy(villages: pd.DataFrame, rep_xy: FloatArray, crs: pyproj.CRS) -> Fl
         ``float64`` ``(n, 2)``.
     """
     xy = np.array(rep_xy, dtype=np.float64, copy=True)
-    if "centre_lon" in villages and "centre_lat" in villages:
+    given = centre_given(villages)
+    if given.any():
         lon = pd.to_numeric(villages["centre_lon"], errors="coerce").to_numpy(dtype=float)
         lat = pd.to_numeric(villages["centre_lat"], errors="coerce").to_numpy(dtype=float)
-        given = ~(np.isnan(lon) | np.isnan(lat))
-        if given.any():
-            t = pyproj.Transformer.from_crs(4326, crs, always_xy=True)
-            cx, cy = t.transform(lon[given], lat[given])
-            xy[given, 0], xy[given, 1] = cx, cy
+        t = pyproj.Transformer.from_crs(4326, crs, always_xy=True)
+        cx, cy = t.transform(lon[given], lat[given])
+        xy[given, 0], xy[given, 1] = cx, cy
     return xy
+
+
+def centre_given(villages: pd.DataFrame) -> BoolArray:
+    """Whether each village gives its centre (both ``centre_lon`` and ``centre_lat`` numbers).
+
+    Validation turns ``centre_x``/``centre_y`` into ``centre_lon``/``centre_lat``, so these
+    two columns say it for either input.
+
+    Parameters
+    ----------
+    villages
+        Villages with optional ``centre_lon``/``centre_lat``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``bool`` per village.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> centre_given(pd.DataFrame({"centre_lon": [105.8, None], "centre_lat": [21.0, 21.0]}))
+    array([ True, False])
+    >>> centre_given(pd.DataFrame({"name": ["Thôn 1"]}))
+    array([False])
+    """
+    if "centre_lon" not in villages or "centre_lat" not in villages:
+        return np.zeros(len(villages), dtype=bool)
+    lon = pd.to_numeric(villages["centre_lon"], errors="coerce").to_numpy(dtype=float)
+    lat = pd.to_numeric(villages["centre_lat"], errors="coerce").to_numpy(dtype=float)
+    return np.asarray(~(np.isnan(lon) | np.isnan(lat)), dtype=bool)
 
 
 def settlement_owner(villages: gpd.GeoDataFrame, settlements: gpd.GeoDataFrame) -> IntArray:
@@ -182,6 +217,10 @@ class VillagePoints:
         ``(k,)`` row of each such cluster in the settlements layer.
     crs
         The CRS of the coordinates (None when the caller did not say).
+    has_centre
+        ``(n,)`` whether the village gives its centre; where it does not, `centre_xy` is the
+        representative point. When None is passed, a village has a centre where `centre_xy`
+        differs from `representative_xy`.
     """
 
     representative_xy: FloatArray
@@ -190,6 +229,20 @@ class VillagePoints:
     cluster_xy: FloatArray
     cluster_row: IntArray
     crs: pyproj.CRS | None = None
+    has_centre: BoolArray | None = None
+
+    def __post_init__(self) -> None:
+        if self.has_centre is None:
+            differs = np.any(
+                np.asarray(self.centre_xy) != np.asarray(self.representative_xy), axis=-1
+            )
+            object.__setattr__(self, "has_centre", np.asarray(differs, dtype=bool).ravel())
+
+    @property
+    def centre_given(self) -> BoolArray:
+        """``(n,)`` whether each village gives its centre (`has_centre`, never None)."""
+        assert self.has_centre is not None  # set in __post_init__
+        return self.has_centre
 
     @property
     def n_villages(self) -> int:
@@ -213,6 +266,7 @@ class VillagePoints:
             cluster_xy=self.cluster_xy.reshape(-1, 2)[keep],
             cluster_row=self.cluster_row[keep],
             crs=self.crs,
+            has_centre=self.centre_given[rows],
         )
 
     def rule_points(self, rule: str) -> tuple[IntArray, FloatArray]:
@@ -258,13 +312,14 @@ def village_points(
     """
     rep = representative_xy(villages, crs)
     centres = centre_xy(villages, rep, crs)
+    given = centre_given(villages)
     empty_i = np.empty(0, dtype=np.int64)
     if settlements is None or len(settlements) == 0 or len(villages) == 0:
-        return VillagePoints(rep, centres, empty_i, np.empty((0, 2)), empty_i, crs)
+        return VillagePoints(rep, centres, empty_i, np.empty((0, 2)), empty_i, crs, given)
     owner = settlement_owner(villages, settlements)
     keep = np.flatnonzero(owner >= 0)
     sxy = representative_xy(settlements, crs)
-    return VillagePoints(rep, centres, owner[keep], sxy[keep], keep.astype(np.int64), crs)
+    return VillagePoints(rep, centres, owner[keep], sxy[keep], keep.astype(np.int64), crs, given)
 
 
 @dataclass(frozen=True)

@@ -284,10 +284,12 @@ def place_deployments(
     any); then ``deployments/new_sites.gpkg`` holds one 4G site (30 m, rural, of
     ``generated.sites_operator``) in each village without mobile broadband, and
     ``deployments/new_access_points.gpkg`` one access point (of ``generated.fiber_operator``)
-    in each village without fiber, at the point the coverage rule tests (the village centre
-    for rule ``official``, else the point on its surface); with roads, the access point stands
-    at the nearest point of the road network instead, as a street cabinet would (a village
-    farther than ``ftth.max_distance_m`` from every road stays without fiber).
+    in each village without fiber. A site stands at the point the coverage rule tests (the
+    village centre for rule ``official``, else the point on its surface); an access point at
+    the point fiber reach is measured from under every rule (the village centre, else the point
+    on its surface); with roads, the access point stands at the nearest point of the road
+    network instead, as a street cabinet would (a village farther than ``ftth.max_distance_m``
+    from every road stays without fiber).
     This is the simplest placement that reaches the targets: one new site per village, not
     an optimised plan (``hatangso plan`` optimises).
 
@@ -318,18 +320,19 @@ def place_deployments(
         cache_dir=cache_dir,
     )
     villages = result.villages
-    # The point the coverage rule tests: the centre for "official", else the point on the
-    # village's surface (as the engine takes it), so that a new site or cabinet there counts.
+    # The points the engine tests, so that a new site or cabinet there counts: for a site the
+    # rule's (the centre for "official", else the point on the village's surface); for a
+    # cabinet the centre under every rule (the point on the surface where none is given).
     points = village_points(villages, pyproj.CRS.from_epsg(4326))
     xy = (
         points.centre_xy
         if scenario.config().mobile.rule == "official"
         else points.representative_xy
     )
-    lon, lat = xy[:, 0], xy[:, 1]
-    places = {"sites": (lon, lat), "access_points": (lon, lat)}
+    cxy = points.centre_xy
+    places = {"sites": (xy[:, 0], xy[:, 1]), "access_points": (cxy[:, 0], cxy[:, 1])}
     if data.roads is not None:
-        places["access_points"] = _on_roads(root / data.roads, lon, lat)
+        places["access_points"] = _on_roads(root / data.roads, cxy[:, 0], cxy[:, 1])
     folder = root / "deployments"
     folder.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
