@@ -102,3 +102,12 @@ def test_a_5g_row_is_compared_over_its_own_subcarriers(tmp_path: Path) -> None:
     # (1,200) it would be 45.2 and be noted: the 5G table is the one used.
     layer = load_layer(sites_csv(tmp_path, "5G,76,41,"), "sites")
     assert layer.notes == ()
+
+
+def test_a_small_total_is_noted_as_maybe_per_element(tmp_path: Path) -> None:
+    # 32 dBm is a small cell's total, or the per-element figure files used to write here.
+    layer = load_layer(sites_csv(tmp_path, "4G,61.8,,", "4G,32,,", "4G,40,,"), "sites")
+    assert layer.rejected == 0
+    (note,) = layer.notes
+    assert "2 site(s) give a total EIRP (eirp_dbm) of at most 45 dBm" in note
+    assert "--columns eirp_re_dbm=<your column>" in note

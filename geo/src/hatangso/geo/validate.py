@@ -920,6 +920,16 @@ def _check_site_eirp(ctx: _Context, out: dict[str, pd.Series]) -> None:
         ],
     )
 
+    # A total a per-element figure could also be (30-45 dBm) is a small cell's, or a file
+    # written when eirp_dbm was read per element: say so once, with the way out.
+    small = (total <= carrier.EIRP_RE_RANGE_DBM[1]) & np.isnan(per_re) & ~ctx.rows.bad
+    if small.any():
+        ctx.notes.append(
+            f"{ctx.name}: {int(small.sum())} site(s) give a total EIRP (eirp_dbm) of at most "
+            f"{carrier.EIRP_RE_RANGE_DBM[1]:g} dBm, a small cell's; if the column holds EIRP "
+            "per resource element, name it eirp_re_dbm (or pass --columns "
+            "eirp_re_dbm=<your column>)"
+        )
     both = ~np.isnan(total) & ~np.isnan(per_re) & (lte | nr) & ~ctx.rows.bad
     if not both.any():
         return
