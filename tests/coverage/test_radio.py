@@ -344,3 +344,43 @@ def test_footprints_reject_bad_input() -> None:
         footprints([0.0], [0.0], [1.0], [NAN], [NAN], segments=2)
     with pytest.raises(ValueError, match="one value per site"):
         footprints([0.0, 1.0], [0.0], [1.0, 2.0, 3.0], [NAN], [NAN])
+
+
+# --------------------------------------------------------------------------------------------
+# total EIRP (a site list's eirp_dbm) to EIRP per resource element
+# --------------------------------------------------------------------------------------------
+
+
+def test_resolve_spreads_the_total_eirp_over_the_subcarriers() -> None:
+    radio = resolve_site_radio(
+        tech=["4G", "5G", "4G", "4G"],
+        env="rural",
+        height_m=NAN,
+        eirp_dbm=[NAN, NAN, 25.0, NAN],
+        freq_mhz=NAN,
+        total_eirp_dbm=[61.8, 76.0, 61.8, NAN],
+        bandwidth_mhz=[20.0, NAN, 20.0, 10.0],
+    )
+    # 61.8 - 10 log10(1200) = 31.008; 76 - 10 log10(3276) = 40.847 (100 MHz, 30 kHz, by
+    # default); a per-element value given wins; neither given: the 4G default.
+    np.testing.assert_allclose(radio.eirp_dbm, [31.0082, 40.8466, 25.0, 32.0], atol=1e-4)
+
+
+def test_reach_from_a_total_equals_the_reach_from_its_per_element_value() -> None:
+    from_total = _hata_reach(tech=["4G", "5G"], env=["rural", "urban"], total_eirp_dbm=[61.8, 76.0])
+    per_element = _hata_reach(
+        tech=["4G", "5G"],
+        env=["rural", "urban"],
+        eirp_dbm=[61.8 - 10 * math.log10(1200), 76.0 - 10 * math.log10(3276)],
+    )
+    np.testing.assert_allclose(from_total, per_element, rtol=1e-12)
+    # and a total of 61.8 dBm reaches less far than 61.8 dBm per element would
+    assert float(from_total[0]) < float(_hata_reach(eirp_dbm=[61.8])[0])
+
+
+def test_an_infinite_total_names_the_eirp_column() -> None:
+    with pytest.raises(ValueError, match=r"column 'eirp_dbm'.*infinity.*eirp_re_dbm"):
+        resolve_site_radio(
+            tech=["4G"], env="rural", height_m=NAN, eirp_dbm=NAN, freq_mhz=NAN,
+            total_eirp_dbm=math.inf,
+        )  # fmt: skip

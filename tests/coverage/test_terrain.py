@@ -375,7 +375,7 @@ def test_cache_recomputes_only_new_sites(tmp_path: Path) -> None:
     np.testing.assert_array_equal(second.server_count.array, fresh.server_count.array)
     # EIRP and azimuth are applied after the cache: changing them recomputes nothing
     edited = [dict(r) for r in rows]
-    edited[0]["eirp_dbm"] = 40.0
+    edited[0]["eirp_re_dbm"] = 40.0  # per resource element, 8 dB above the 4G default
     third = coverage_rasters(dem, sites_frame(edited), **kwargs)
     assert third.n_computed == 0
     assert np.nanmax(third.best_dbm.array) > np.nanmax(second.best_dbm.array)

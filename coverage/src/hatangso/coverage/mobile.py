@@ -37,6 +37,7 @@ from hatangso.coverage.villages import (
     serving_operators,
     village_points,
 )
+from hatangso.geo.carrier import eirp_re_dbm
 from hatangso.geo.errors import Problem
 
 __all__ = [
@@ -115,8 +116,11 @@ def site_table(
     ----------
     sites
         Point geometries in a projected CRS; columns of the contract (``operator``, ``tech``,
-        ``height_m``, ``env``, optional ``azimuth_deg``, ``beamwidth_deg``, ``eirp_dbm``,
-        ``freq_mhz``).
+        ``height_m``, ``env``, optional ``azimuth_deg``, ``beamwidth_deg``, ``eirp_dbm``
+        (total EIRP of the carrier), ``eirp_re_dbm`` (per resource element, wins when both are
+        given), ``bandwidth_mhz``, ``freq_mhz``). The EIRP per resource element of each
+        service is derived by :func:`hatangso.geo.carrier.eirp_re_dbm` with that service's
+        resource-block table.
     model
         ``radius`` or ``hata`` (``terrain`` reaches are computed on rasters elsewhere; here
         it falls back to ``hata`` for the distance bound).
@@ -151,8 +155,14 @@ def site_table(
     eirp: dict[str, FloatArray] = {}
     freq: dict[str, FloatArray] = {}
     for t in TECHS:
-        e = column("eirp_dbm")
         f = column("freq_mhz")
+        e = eirp_re_dbm(
+            tech=t,
+            eirp_dbm=column("eirp_dbm"),
+            eirp_re_dbm=column("eirp_re_dbm"),
+            bandwidth_mhz=column("bandwidth_mhz"),
+            freq_mhz=f,
+        )
         eirp[t] = np.where(np.isnan(e), radio.DEFAULT_EIRP_DBM[t], e)
         freq[t] = np.where(np.isnan(f), radio.DEFAULT_FREQ_MHZ[t], f)
         r = radio.site_reach_m(

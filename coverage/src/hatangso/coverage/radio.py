@@ -2,10 +2,16 @@
 
 A site radiates ``eirp_dbm``; a handset at ``h_rx_m`` receives ``eirp_dbm - loss_db`` and is
 served when that reaches ``threshold_dbm``. ``threshold_dbm`` is compared with RSRP (the
-measured samples carry ``rsrp_dbm``), a power per resource element, so ``eirp_dbm`` here is the
-EIRP of the reference signal per resource element (RS EPRE for 4G, SS/PBCH EPRE for 5G, plus
-antenna gain, minus feeder loss), not the total EIRP of the carrier. A total EIRP spread over
-``n`` subcarriers is ``10 log10(n)`` dB higher (30.8 dB for a 20 MHz LTE carrier).
+measured samples carry ``rsrp_dbm``), a power per resource element, so the ``eirp_dbm`` of the
+functions here is the EIRP of the reference signal per resource element (RS EPRE for 4G,
+SS/PBCH EPRE for 5G, plus antenna gain, minus feeder loss): the sites column ``eirp_re_dbm``.
+
+A site list gives the total EIRP of the carrier instead (the sites column ``eirp_dbm``); the
+functions take it as ``total_eirp_dbm`` with the channel's ``bandwidth_mhz`` and spread it over
+the carrier's subcarriers, ``EIRP_RE = EIRP_total - 10 log10(N_RE)`` (30.8 dB for a 20 MHz LTE
+carrier, 35.2 dB for a 100 MHz NR carrier at 30 kHz): see :mod:`hatangso.geo.carrier` for
+the resource-block tables and the default bandwidths. A per-element value given wins over a
+derived one.
 
 The reach of a site is either read from a table (``model="radius"``) or found by inverting the
 composite ``hata`` path loss of :mod:`hatangso.coverage.propagation` (``model="hata"``).
@@ -27,6 +33,7 @@ import pandas as pd
 import shapely
 
 from hatangso.coverage.propagation import ENVIRONMENTS, hata_loss
+from hatangso.geo.carrier import eirp_re_dbm
 from hatangso.geo.errors import ConfigError, InputError, Problem
 
 log = logging.getLogger(__name__)
@@ -72,7 +79,8 @@ DEFAULT_HEIGHT_M: Final = 30.0
 #: VNPT and MobiFone, and 3.5 GHz, the band with the higher loss, is the conservative choice.
 DEFAULT_FREQ_MHZ: Final[Mapping[str, float]] = MappingProxyType({"4G": 1800.0, "5G": 3500.0})
 
-#: Reference-signal EIRP per resource element of a site that gives none, in dBm.
+#: Reference-signal EIRP per resource element of a site that gives no EIRP at all (neither
+#: ``eirp_dbm`` nor ``eirp_re_dbm``), in dBm.
 #:
 #: 4G: a 20 MHz carrier (1200 subcarriers) at 40 W (46 dBm) per port gives an RS EPRE of
 #: ``46 - 10 log10(1200) = 15.2 dBm``; a 65-degree macro panel adds about 18 dBi and the
@@ -193,6 +201,8 @@ def resolve_site_radio(
     height_m: npt.ArrayLike,
     eirp_dbm: npt.ArrayLike,
     freq_mhz: npt.ArrayLike,
+    total_eirp_dbm: npt.ArrayLike = np.nan,
+    bandwidth_mhz: npt.ArrayLike = np.nan,
 ) -> SiteRadio:
     """Fill in the defaults of every site's radio parameters and check them.
 
@@ -206,10 +216,19 @@ def resolve_site_radio(
     height_m
         Antenna height per site in metres; NaN -> :data:`DEFAULT_HEIGHT_M`.
     eirp_dbm
-        Reference-signal EIRP per resource element in dBm; NaN -> :data:`DEFAULT_EIRP_DBM`
-        of the site's technology.
+        Reference-signal EIRP per resource element in dBm (the sites column
+        ``eirp_re_dbm``); NaN -> derived from ``total_eirp_dbm``, else
+        :data:`DEFAULT_EIRP_DBM` of the site's technology.
     freq_mhz
         Carrier frequency in MHz; NaN -> :data:`DEFAULT_FREQ_MHZ` of the site's technology.
+    total_eirp_dbm
+        Total EIRP of the carrier in dBm (the sites column ``eirp_dbm``), used where
+        ``eirp_dbm`` is NaN: ``total - 10 log10(N_RE)``, see
+        :func:`hatangso.geo.carrier.eirp_re_from_total_dbm`.
+    bandwidth_mhz
+        Channel bandwidth in MHz for that derivation; NaN ->
+        :data:`hatangso.geo.carrier.DEFAULT_BANDWIDTH_MHZ` of the site's technology (20 MHz
+        for 4G, 100 MHz for 5G).
 
     Returns
     -------
@@ -237,6 +256,13 @@ def resolve_site_radio(
     ...                            eirp_dbm=[40.0, float("nan")], freq_mhz=float("nan"))
     >>> radio.env.tolist(), radio.eirp_dbm.tolist(), radio.freq_mhz.tolist()
     (['rural', 'urban'], [40.0, 33.0], [1800.0, 3500.0])
+
+    A total EIRP of 61.8 dBm on a 20 MHz LTE carrier is 31.0 dBm per resource element:
+
+    >>> radio = resolve_site_radio(tech=["4G"], env="rural", height_m=30.0, eirp_dbm=float("nan"),
+    ...                            freq_mhz=1800.0, total_eirp_dbm=61.8, bandwidth_mhz=20.0)
+    >>> radio.eirp_dbm.round(2).tolist()
+    [31.01]
     """
     tech_s = _labels("tech", tech, DEFAULT_TECH, TECHNOLOGIES)
     n = tech_s.size
@@ -245,7 +271,12 @@ def resolve_site_radio(
     height = _per_site("height_m", height_m, n)
     eirp = _per_site("eirp_dbm", eirp_dbm, n)
     freq = _per_site("freq_mhz", freq_mhz, n)
+    total = _per_site("total_eirp_dbm", total_eirp_dbm, n)
+    bandwidth = _per_site("bandwidth_mhz", bandwidth_mhz, n)
     height = np.where(np.isnan(height), DEFAULT_HEIGHT_M, height)
+    eirp = eirp_re_dbm(
+        tech=tech_s, eirp_dbm=total, eirp_re_dbm=eirp, bandwidth_mhz=bandwidth, freq_mhz=freq
+    )
     eirp = np.where(np.isnan(eirp), _by_tech(tech_s, DEFAULT_EIRP_DBM), eirp)
     freq = np.where(np.isnan(freq), _by_tech(tech_s, DEFAULT_FREQ_MHZ), freq)
     for name, values in (("height_m", height), ("freq_mhz", freq)):
@@ -269,7 +300,8 @@ def resolve_site_radio(
                 file="sites",
                 column="eirp_dbm",
                 message=f"eirp_dbm must be finite; got infinity at sites {rows[:5].tolist()}",
-                fix="give the EIRP per resource element in dBm, or leave it empty for the default",
+                fix="give the total EIRP in dBm (eirp_dbm) or the EIRP per resource element "
+                "(eirp_re_dbm), or leave both empty for the default",
             )
         )
     return SiteRadio(tech=tech_s, env=env_s, height_m=height, eirp_dbm=eirp, freq_mhz=freq)
@@ -406,14 +438,17 @@ def site_reach_m(
     radius_m: Mapping[str, Mapping[str, float]] | None,
     threshold_dbm: npt.ArrayLike,
     h_rx_m: float = 1.5,
+    total_eirp_dbm: npt.ArrayLike = np.nan,
+    bandwidth_mhz: npt.ArrayLike = np.nan,
 ) -> FloatArray:
     """Reach of every site: the horizontal distance up to which it serves a handset.
 
     Parameters
     ----------
-    tech, env, height_m, eirp_dbm, freq_mhz
+    tech, env, height_m, eirp_dbm, freq_mhz, total_eirp_dbm, bandwidth_mhz
         One value per site, missing values meaning the default; see
-        :func:`resolve_site_radio`.
+        :func:`resolve_site_radio` (``eirp_dbm`` is per resource element, ``total_eirp_dbm``
+        the carrier's total).
     model
         ``"radius"``: read ``radius_m[tech][env]``. ``"hata"``: invert the composite path loss.
     radius_m
@@ -467,7 +502,13 @@ def site_reach_m(
             )
         )
     radio = resolve_site_radio(
-        tech=tech, env=env, height_m=height_m, eirp_dbm=eirp_dbm, freq_mhz=freq_mhz
+        tech=tech,
+        env=env,
+        height_m=height_m,
+        eirp_dbm=eirp_dbm,
+        freq_mhz=freq_mhz,
+        total_eirp_dbm=total_eirp_dbm,
+        bandwidth_mhz=bandwidth_mhz,
     )
     if model == "radius":
         return _radius_lookup(radio, radius_m)

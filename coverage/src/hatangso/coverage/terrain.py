@@ -68,6 +68,7 @@ from hatangso.coverage.villages import (
     serving_operators,
     village_points,
 )
+from hatangso.geo.carrier import eirp_re_dbm
 from hatangso.geo.errors import ConfigError, CRSError, InputError, Problem
 
 __all__ = [
@@ -1202,11 +1203,14 @@ def coverage_rasters(
         Elevations on a projected grid; the outputs share it.
     sites
         One row per site (or sector): ``site_id``, ``operator``, Point geometry; optional
-        ``tech`` (``4G``, ``4G;5G``; default 4G), ``height_m``, ``eirp_dbm`` (reference-signal
-        EIRP per resource element, as :mod:`hatangso.coverage.radio` defines it), ``freq_mhz``,
-        ``azimuth_deg`` and ``beamwidth_deg`` (omni when absent or empty). Reprojected to the
-        DEM's CRS. A row carrying several technologies is one carrier per technology, each at
-        the row's frequency and EIRP or, where empty, at that technology's defaults.
+        ``tech`` (``4G``, ``4G;5G``; default 4G), ``height_m``, ``eirp_dbm`` (total EIRP of
+        the carrier) or ``eirp_re_dbm`` (reference-signal EIRP per resource element, as
+        :mod:`hatangso.coverage.radio` defines it; wins when both are given),
+        ``bandwidth_mhz``, ``freq_mhz``, ``azimuth_deg`` and ``beamwidth_deg`` (omni when
+        absent or empty). Reprojected to the DEM's CRS. A row carrying several technologies is
+        one carrier per technology, each at the row's frequency and EIRP (the total spread
+        over that technology's subcarriers, :func:`hatangso.geo.carrier.eirp_re_dbm`) or,
+        where empty, at that technology's defaults.
     radius_m
         How far from each site the model computes.
     threshold_dbm
@@ -1272,8 +1276,10 @@ def coverage_rasters(
     xs = shapely.get_x(geoms)
     ys = shapely.get_y(geoms)
     heights = _column(sites, "height_m", default_height_m)
-    eirps = _column(sites, "eirp_dbm", np.nan)
     freqs = _column(sites, "freq_mhz", np.nan)
+    total_eirps = _column(sites, "eirp_dbm", np.nan)
+    re_eirps = _column(sites, "eirp_re_dbm", np.nan)
+    bandwidths = _column(sites, "bandwidth_mhz", np.nan)
     azimuths = np.radians(_column(sites, "azimuth_deg", np.nan))
     beamwidths = np.radians(_column(sites, "beamwidth_deg", np.nan))
     site_ids = tuple(str(v) for v in sites["site_id"])
@@ -1284,6 +1290,12 @@ def coverage_rasters(
         else [("4G",)] * len(sites)
     )
     carriers = [(i, tech) for i in range(len(sites)) for tech in techs[i]]
+    # EIRP per resource element of every site as each technology's carrier (NaN: default)
+    eirps = {
+        tech: eirp_re_dbm(tech=tech, eirp_dbm=total_eirps, eirp_re_dbm=re_eirps,
+                          bandwidth_mhz=bandwidths, freq_mhz=freqs)
+        for tech in {t for _, t in carriers}
+    }  # fmt: skip
     groups = sorted({(operators[i], tech) for i, tech in carriers})
     group_index = {g: k for k, g in enumerate(groups)}
 
@@ -1327,8 +1339,8 @@ def coverage_rasters(
             else default_freq_mhz.get(tech, default_freq_mhz["4G"])
         )
         eirp = (
-            float(eirps[i])
-            if np.isfinite(eirps[i])
+            float(eirps[tech][i])
+            if np.isfinite(eirps[tech][i])
             else default_eirp_dbm.get(tech, default_eirp_dbm["4G"])
         )
         where = {"x": round(x, 3), "y": round(y, 3), "h_tx_m": float(heights[i]), "freq_mhz": freq}

@@ -54,6 +54,7 @@ from scipy import ndimage, sparse
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
+from hatangso.geo.carrier import resource_elements
 from hatangso.geo.errors import InputError, Problem
 from hatangso.geo.schema import LAYER_KINDS, spec_for
 
@@ -88,6 +89,8 @@ _RADIUS_4G_M = {"urban": 1500.0, "suburban": 3000.0, "rural": 5000.0}
 _SAMPLE_ROWS = 20_000
 _SAMPLE_SPACING_M = 25.0
 _UNCOVERED_SHARE = 0.03
+# A 20 MHz LTE carrier's total EIRP less its EIRP per resource element: 10 log10(1200) dB.
+_LTE_20MHZ_DB = float(10.0 * np.log10(resource_elements("4G", 20.0)))
 
 _TAY_FIRST = tuple(
     "Nà Khuổi Pác Phiêng Cốc Bó Lủng Nặm Khau Pò Đon Slam Còn Tổng Pù Thôm Kéo Vằng".split()
@@ -1482,11 +1485,15 @@ def _sites(rng: np.random.Generator, loc: _Locations) -> pd.DataFrame:
         [rng.uniform(18, 30, len(op)), rng.uniform(25, 40, len(op))],
         rng.uniform(30, 45, len(op)),
     )
-    # EIRP per resource element, as hatangso.coverage.radio defines it: a 20 MHz LTE carrier's
-    # total EIRP of 58-63 dBm spread over its 1,200 subcarriers (10 log10 1200 = 30.8 dB).
+    # EIRP per resource element: a 20 MHz LTE carrier's total EIRP of 58-63 dBm spread over
+    # its 1,200 subcarriers (10 log10 1200 = 30.8 dB), rounded to 0.5 dB. The site list
+    # writes the total, as an operator's does: that per-element value plus 10 log10 1200,
+    # unrounded, so that hatangso.geo.carrier gives the per-element value back. Rows that also
+    # carry 5G give it per element too (eirp_re_dbm): their 5G carrier radiates the same
+    # power per element, which its 3,276 subcarriers would not give from the LTE total.
     missing = rng.uniform(size=len(op)) < 0.3
     total_eirp = rng.uniform(58.0, 63.0, len(op))
-    eirp = np.where(missing, np.nan, np.round((total_eirp - 10 * np.log10(1200.0)) * 2) / 2)
+    eirp = np.where(missing, np.nan, np.round((total_eirp - _LTE_20MHZ_DB) * 2) / 2)
     band = np.where(
         (op == 1) | (op == 2), np.where(rng.uniform(size=len(op)) < 0.5, 1800.0, 2100.0), 1800.0
     )
@@ -1505,7 +1512,8 @@ def _sites(rng: np.random.Generator, loc: _Locations) -> pd.DataFrame:
             "height_m": np.round(height[rep]),
             "azimuth_deg": azimuth,
             "beamwidth_deg": beam,
-            "eirp_dbm": eirp[rep],
+            "eirp_dbm": eirp[rep] + _LTE_20MHZ_DB,
+            "eirp_re_dbm": np.where(five_g[rep], eirp[rep], np.nan),
             "freq_mhz": freq[rep],
             "env": env[rep],
             "x": x[rep],
@@ -1712,8 +1720,9 @@ def _rsrp_dbm(points: F64, sites: pd.DataFrame, rng: np.random.Generator) -> F64
     -----
     Log-distance path loss (Rappaport, "Wireless Communications", 2nd ed., section 4.9), the
     free-space loss at 1 km plus 15 dB of clutter and 40 dB a decade beyond it, never below the
-    free-space loss; the reference-signal power is the EIRP less ``10 log10(1200)`` dB (1,200
-    subcarriers of a 20 MHz carrier); sector antennas lose ``min(12 (phi / beamwidth)², 20)``
+    free-space loss; the reference-signal power is ``eirp_re_dbm`` where given, else the
+    total EIRP less ``10 log10(1200)`` dB (1,200 subcarriers of a 20 MHz carrier), else
+    32 dBm; sector antennas lose ``min(12 (phi / beamwidth)², 20)``
     dB off axis (3GPP TR 36.814, table A.2.1.1-2). Shadowing: log-normal, 7 dB, correlated
     along the route (white noise smoothed by a Gaussian of 3 samples, about 75 m).
     """
@@ -1741,7 +1750,8 @@ def _rsrp_dbm(points: F64, sites: pd.DataFrame, rng: np.random.Generator) -> F64
     )
     # Reference-signal EIRP per resource element; where absent, 32 dBm, the 4G default of
     # hatangso.coverage.radio (not imported: geo does not depend on coverage).
-    rs = sites["eirp_dbm"].fillna(32.0).to_numpy()[None, :]
+    per_element = sites["eirp_re_dbm"].fillna(sites["eirp_dbm"] - _LTE_20MHZ_DB)
+    rs = per_element.fillna(32.0).to_numpy()[None, :]
     best = (rs - loss - pattern).max(axis=1)
     white = rng.normal(0.0, 1.0, len(points))
     smooth = ndimage.gaussian_filter1d(white, 3.0, mode="nearest")
@@ -1915,7 +1925,9 @@ def generate_demo(out_dir: str | Path, *, seed: int = 2023, n_villages: int = 13
       ``district``, ``province``, ``population``, ``households``, ``centre_lon``,
       ``centre_lat`` (the cultural house, inside the polygon), polygons.
     - ``sites.gpkg``: ``site_id``, ``operator``, ``tech`` (``4G`` or ``4G;5G``), ``height_m``,
-      ``azimuth_deg``, ``beamwidth_deg`` (NaN for omni sites), ``eirp_dbm``, ``freq_mhz``
+      ``azimuth_deg``, ``beamwidth_deg`` (NaN for omni sites), ``eirp_dbm`` (total EIRP of
+      a 20 MHz LTE carrier), ``eirp_re_dbm`` (per resource element, on the 4G;5G rows only),
+      ``freq_mhz``
       (some NaN), ``env``, points.
     - ``access_points.gpkg``: ``ap_id``, ``operator``, ``kind`` (olt, cabinet, splitter, odp).
     - ``fiber.gpkg``: ``operator``, LineStrings along the roads.

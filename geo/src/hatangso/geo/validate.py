@@ -27,6 +27,7 @@ import pandas as pd
 import pyproj
 import shapely
 
+from hatangso.geo import carrier
 from hatangso.geo.errors import InputError, Problem
 from hatangso.geo.io import RawTable, read_table
 from hatangso.geo.schema import COORDINATE_ALIASES, POI_KINDS, ColumnSpec, LayerSpec, spec_for
@@ -116,14 +117,14 @@ _FALSE = {"false", "f", "no", "n", "0", "0.0", "khong", "chua", "chua ket noi", 
 _TRUE_KEYS = {fold_key(v) for v in _TRUE}
 _FALSE_KEYS = {fold_key(v) for v in _FALSE}
 
-# Plausible ranges of the numeric columns: (low, high, inclusive-low).
+# Plausible ranges of the numeric columns: (low, high, inclusive-low). The sites' EIRP and
+# bandwidth are checked by _check_site_eirp, which knows the technology and the likely mistake.
 _RANGES: dict[str, tuple[float, float]] = {
     "population": (0.0, 1e7),
     "households": (0.0, 5e6),
     "height_m": (0.5, 400.0),
     "azimuth_deg": (-360.0, 720.0),
     "beamwidth_deg": (1.0, 360.0),
-    "eirp_dbm": (0.0, 100.0),
     "freq_mhz": (100.0, 100_000.0),
     "rsrp_dbm": (-160.0, -20.0),
     "centre_lon": (-180.0, 180.0),
@@ -801,6 +802,153 @@ def _village_centres(
         ctx.rows.reject(outside, "village centre (centre_lon/centre_lat) is outside Vietnam")
 
 
+def _carries(tech: pd.Series, token: str) -> npt.NDArray[np.bool_]:
+    """Whether each ';'-separated technology list names `token`."""
+    found = tech.astype("string").fillna("").str.contains(rf"(?:^|;){token}(?:;|$)", regex=True)
+    return np.asarray(found.fillna(False), dtype=bool)
+
+
+def _unit_hint(value: float, low: float, high: float) -> str:
+    """Say which unit would put `value` inside ``[low, high]`` dBm: watts or milliwatts."""
+    if not value > 0:
+        return ""
+    hints = []
+    as_watts = 10.0 * np.log10(value) + 30.0
+    as_milliwatts = 10.0 * np.log10(value)
+    if low <= as_watts <= high:
+        hints.append(f"watts ({value:g} W = {as_watts:.1f} dBm, dBm = 10 log10(W) + 30)")
+    if low <= as_milliwatts <= high:
+        hints.append(f"milliwatts ({value:g} mW = {as_milliwatts:.1f} dBm, dBm = 10 log10(mW))")
+    return " or ".join(hints)
+
+
+def _eirp_total_reason(value: float) -> str:
+    low, high = carrier.EIRP_TOTAL_RANGE_DBM
+    re_low, re_high = carrier.EIRP_RE_RANGE_DBM
+    causes = []
+    if value <= 0:
+        causes.append(
+            f"{value:g} dBm is {10 ** (value / 10):g} mW, no base station's EIRP; if it is "
+            "unknown, leave the cell empty for the default"
+        )
+    elif value < low and re_low <= value <= re_high:
+        causes.append(
+            "probably the EIRP per resource element written in the total column: move it to "
+            "eirp_re_dbm"
+        )
+    units = _unit_hint(value, low, high)
+    if units:
+        causes.append(f"if it is in {units}, write it in dBm")
+    if not causes:
+        causes.append("check the unit: eirp_dbm is in dBm")
+    return (
+        f"eirp_dbm {value:g} is outside {low:g} to {high:g} dBm, the total EIRP of a sector's "
+        "carrier (from a Local Area cell, 24 dBm on a small antenna, to a 200 W massive-MIMO "
+        f"macro); fix: {'; '.join(causes)}"
+    )
+
+
+def _eirp_re_reason(value: float) -> str:
+    low, high = carrier.EIRP_RE_RANGE_DBM
+    causes = []
+    total_low, total_high = carrier.EIRP_TOTAL_RANGE_DBM
+    if value > high and total_low <= value <= total_high:
+        causes.append(
+            "probably the total EIRP of the carrier written in the per-resource-element "
+            "column: move it to eirp_dbm"
+        )
+    elif value > high and _unit_hint(value, low, high):
+        causes.append(f"if it is in {_unit_hint(value, low, high)}, write it in dBm")
+    if not causes:
+        causes.append("check the sign and the unit: eirp_re_dbm is in dBm per resource element")
+    return (
+        f"eirp_re_dbm {value:g} is outside {low:g} to {high:g} dBm, the EIRP per resource "
+        "element of a Local Area cell to a massive-MIMO macro (its total EIRP over its "
+        f"subcarriers); fix: {'; '.join(causes)}"
+    )
+
+
+def _bandwidth_reason(value: float, low: float) -> str:
+    high = carrier.BANDWIDTH_RANGE_MHZ[1]
+    causes = []
+    if value > high and low <= value / 1000.0 <= high:
+        causes.append(f"if it is in kHz, {value:g} kHz = {value / 1000.0:g} MHz")
+    elif carrier.NARROW_BANDWIDTH_MIN_MHZ <= value < low:
+        causes.append(
+            "narrower than any LTE or NR channel (a GSM or NB-IoT carrier?): give the width "
+            "of the row's 4G or 5G carrier"
+        )
+    elif 0 < value < low and low <= value * 1000.0 <= high:
+        causes.append(f"if it is in GHz, {value:g} GHz = {value * 1000.0:g} MHz")
+    if not causes:
+        causes.append("give the channel bandwidth in MHz (e.g. 20 for LTE, 100 for 5G)")
+    what = "a 4G or 5G channel" if low == carrier.BANDWIDTH_RANGE_MHZ[0] else "a channel"
+    return (
+        f"bandwidth_mhz {value:g} is outside {low:g} to {high:g} MHz, the width of {what} "
+        f"(3GPP TS 36.101 and TS 38.101); fix: {'; '.join(causes)}"
+    )
+
+
+def _check_site_eirp(ctx: _Context, out: dict[str, pd.Series]) -> None:
+    """Refuse EIRP and bandwidth values no carrier has, saying what they probably are.
+
+    The ranges and their sources are those of :mod:`hatangso.geo.carrier`. Rows giving both
+    ``eirp_dbm`` and ``eirp_re_dbm`` that disagree by more than 1 dB (the total spread over the
+    subcarriers of the row's 4G carrier, or 5G if it carries no 4G) are noted, not refused:
+    ``eirp_re_dbm`` is used.
+    """
+    nan = np.full(ctx.n, np.nan)
+
+    def numbers(name: str) -> npt.NDArray[np.float64]:
+        return out[name].to_numpy(dtype=float, na_value=np.nan) if name in out else nan
+
+    tech = out["tech"] if "tech" in out else pd.Series("4G", index=range(ctx.n))
+    lte, nr = _carries(tech, "4G"), _carries(tech, "5G")
+    total, per_re, bandwidth = numbers("eirp_dbm"), numbers("eirp_re_dbm"), numbers("bandwidth_mhz")
+    low, high = carrier.EIRP_TOTAL_RANGE_DBM
+    bad = (total < low) | (total > high)
+    ctx.rows.reject(bad, lambda m: [_eirp_total_reason(v) for v in total[m]])
+    low, high = carrier.EIRP_RE_RANGE_DBM
+    bad = (per_re < low) | (per_re > high)
+    ctx.rows.reject(bad, lambda m: [_eirp_re_reason(v) for v in per_re[m]])
+    narrowest = np.where(lte | nr, carrier.BANDWIDTH_RANGE_MHZ[0], carrier.NARROW_BANDWIDTH_MIN_MHZ)
+    bad = (bandwidth < narrowest) | (bandwidth > carrier.BANDWIDTH_RANGE_MHZ[1])
+    ctx.rows.reject(
+        bad,
+        lambda m: [
+            _bandwidth_reason(v, w) for v, w in zip(bandwidth[m], narrowest[m], strict=True)
+        ],
+    )
+
+    # A total a per-element figure could also be (30-45 dBm) is a small cell's, or a file
+    # written when eirp_dbm was read per element: say so once, with the way out.
+    small = (total <= carrier.EIRP_RE_RANGE_DBM[1]) & np.isnan(per_re) & ~ctx.rows.bad
+    if small.any():
+        ctx.notes.append(
+            f"{ctx.name}: {int(small.sum())} site(s) give a total EIRP (eirp_dbm) of at most "
+            f"{carrier.EIRP_RE_RANGE_DBM[1]:g} dBm, a small cell's; if the column holds EIRP "
+            "per resource element, name it eirp_re_dbm (or pass --columns "
+            "eirp_re_dbm=<your column>)"
+        )
+    both = ~np.isnan(total) & ~np.isnan(per_re) & (lte | nr) & ~ctx.rows.bad
+    if not both.any():
+        return
+    derived = carrier.eirp_re_from_total_dbm(
+        total, tech=np.where(lte, "4G", "5G"), bandwidth_mhz=bandwidth, freq_mhz=numbers("freq_mhz")
+    )
+    apart = both & (np.abs(derived - per_re) > 1.0)
+    if apart.any():
+        ids = out["site_id"] if "site_id" in out else pd.Series("", index=range(ctx.n))
+        first = int(np.flatnonzero(apart)[0])
+        ctx.notes.append(
+            f"{ctx.name}: {int(apart.sum())} site(s) give both eirp_dbm and eirp_re_dbm, more "
+            f"than 1 dB apart (site {ids.iloc[first]}, row {ctx.source_row[first]}: total "
+            f"{total[first]:g} dBm is {derived[first]:.1f} dBm per resource element, "
+            f"eirp_re_dbm says {per_re[first]:g}); eirp_re_dbm is used. Check the bandwidth "
+            "(bandwidth_mhz) or drop one of the two"
+        )
+
+
 def validate_table(
     raw: RawTable,
     kind: str,
@@ -873,6 +1021,8 @@ def validate_table(
         _check_ids(ctx, frame[mapping[spec.id_column]], mapping[spec.id_column])
     if spec.kind == "villages":
         _village_centres(ctx, frame, out, user_crs)
+    if spec.kind == "sites":
+        _check_site_eirp(ctx, out)
     if geometry is not None:
         geometry, repaired = _check_geometry(ctx, geometry)
         if geometry.crs is not None and not geometry.crs.equals(pyproj.CRS.from_epsg(4326)):
