@@ -513,7 +513,8 @@ def _user_candidates(user: gpd.GeoDataFrame, settings: SitingConfig) -> gpd.GeoD
     def text(column: str, default: str) -> npt.NDArray[np.object_]:
         if column not in user:
             return np.full(n, default, dtype=object)
-        values = user[column].astype(object).where(user[column].notna(), default)
+        missing = user[column].isna() | (user[column].astype(str).str.strip() == "")
+        values = user[column].astype(object).where(~missing, default)
         return np.asarray(values.to_numpy(dtype=object), dtype=object)
 
     height = (
@@ -524,7 +525,9 @@ def _user_candidates(user: gpd.GeoDataFrame, settings: SitingConfig) -> gpd.GeoD
     frame = _frame(
         np.column_stack([user.geometry.x, user.geometry.y]) if n else np.empty((0, 2)),
         crs=user.crs,
-        ids=user["site_id"].astype(str).to_numpy(dtype=object),
+        ids=user["candidate_id" if "candidate_id" in user else "site_id"]
+        .astype(str)
+        .to_numpy(dtype=object),
         kind="user",
         cost=cost,
         height_m=np.where(np.isnan(height), settings.height_m, height),
@@ -571,6 +574,7 @@ def coverage_matrix(
     n_villages: int,
     config: MobileConfig,
     operator: str,
+    tech: str = "4G",
 ) -> Any:
     """Which candidate covers which village, as a sparse boolean matrix.
 
@@ -591,6 +595,8 @@ def coverage_matrix(
         engine reads them.
     operator
         The planning operator (only labels the sites).
+    tech
+        The service planned: ``4G`` (4G or better) or ``5G``.
 
     Returns
     -------
@@ -614,7 +620,7 @@ def coverage_matrix(
         radius_m=config.radius_m,
         threshold_dbm=config.threshold_dbm,
     )
-    pairs = mobile.covered_points(px, py, table, "4G")
+    pairs = mobile.covered_points(px, py, table, tech)
     return _village_matrix(
         np.asarray(pairs.site, dtype=np.int64),
         np.asarray(pairs.point, dtype=np.int64),
@@ -678,6 +684,7 @@ def terrain_coverage_matrix(
     threshold_dbm: float,
     terrain: TerrainConfig,
     h_rx_m: float = 1.5,
+    tech: str = "4G",
 ) -> Any:
     """Which candidate covers which village under the terrain model, as a sparse matrix.
 
@@ -701,6 +708,9 @@ def terrain_coverage_matrix(
         The ``terrain:`` configuration: radius, method (``los``/``itm``), clutter loss.
     h_rx_m
         Receiver height above ground.
+    tech
+        The service planned: ``4G`` (any of the candidate's carriers counts) or ``5G`` (its
+        5G carrier alone).
 
     Returns
     -------
@@ -730,7 +740,10 @@ def terrain_coverage_matrix(
     cx = candidates.geometry.x.to_numpy(dtype=float)
     cy = candidates.geometry.y.to_numpy(dtype=float)
     heights = candidates["height_m"].to_numpy(dtype=float)
-    techs = [_mobile_techs(v) for v in candidates["tech"].tolist()]
+    techs = [
+        tuple(t for t in _mobile_techs(v) if tech != "5G" or t == "5G")
+        for v in candidates["tech"].tolist()
+    ]
     tree = cKDTree(np.column_stack([px, py]))
     near = tree.query_ball_point(np.column_stack([cx, cy]), r=radius_m)
     left, bottom, right, top = dem.bounds
@@ -744,7 +757,9 @@ def terrain_coverage_matrix(
         if idx.size == 0 or not (left <= cx[j] < right and bottom < cy[j] <= top):
             continue
         best = np.full(idx.size, -np.inf)
-        for tech in techs[j]:
+        if not techs[j]:
+            continue
+        for carrier in techs[j]:
             loss = site_loss_at(
                 dem,
                 cx[j],
@@ -753,11 +768,11 @@ def terrain_coverage_matrix(
                 py[idx],
                 h_tx_m=float(heights[j]),
                 h_rx_m=h_rx_m,
-                freq_mhz=DEFAULT_FREQ_MHZ[tech],
+                freq_mhz=DEFAULT_FREQ_MHZ[carrier],
                 radius_m=radius_m,
                 model=terrain.method,
             )
-            power = DEFAULT_EIRP_DBM[tech] - loss - terrain.clutter_loss_db
+            power = DEFAULT_EIRP_DBM[carrier] - loss - terrain.clutter_loss_db
             best = np.fmax(best, np.nan_to_num(power, nan=-np.inf))
         computed += 1
         hit = idx[best >= threshold_dbm]
