@@ -121,6 +121,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "population": (0.0, 1e7),
     "households": (0.0, 5e6),
     "height_m": (0.5, 400.0),
+    "cost": (0.0, np.inf),
     "azimuth_deg": (-360.0, 720.0),
     "beamwidth_deg": (1.0, 360.0),
     "eirp_dbm": (0.0, 100.0),
