@@ -180,13 +180,22 @@ class Layer:
         return len(self.rejects)
 
     def counts(self) -> dict[str, int]:
-        """Return the input accounting of ``kpis.json``: read, used, rejected, repaired."""
-        return {
+        """Return the input accounting of ``kpis.json``: read, used, rejected, repaired.
+
+        Villages whose population is unknown (blank, or 0 read as unknown) add
+        ``population_unknown`` when there are any.
+        """
+        counts = {
             "read": self.read,
             "used": self.used,
             "rejected": self.rejected,
             "repaired": self.repaired,
         }
+        if self.kind == "villages" and "population" in self.frame:
+            unknown = int(pd.to_numeric(self.frame["population"], errors="coerce").isna().sum())
+            if unknown:
+                counts["population_unknown"] = unknown
+        return counts
 
 
 def parse_column_map(text: str | None) -> dict[str, str]:
@@ -634,6 +643,16 @@ def _normalise_value_column(
         )
         if col.default is not None:
             numbers = numbers.fillna(float(col.default))  # type: ignore[arg-type]
+        if col.name == "population":
+            # OSM places and many registers write 0 for "not counted": a population of 0 is
+            # unknown (NaN), never a village where nobody lives.
+            zero = (numbers == 0).fillna(False).to_numpy(dtype=bool)
+            if zero.any():
+                numbers = numbers.mask(zero)
+                ctx.notes.append(
+                    f"{ctx.name}: population 0 in '{source}' on {int(zero.sum())} rows read as "
+                    "unknown (0 means not counted); population indicators leave them out"
+                )
         if col.name == "azimuth_deg":
             numbers = numbers % 360.0
         return numbers
