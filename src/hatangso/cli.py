@@ -29,7 +29,9 @@ app = typer.Typer(
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 110)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-KINDS_HELP = "villages|sites|access-points|fiber|poles|ducts|pois|settlements|samples|declared"
+KINDS_HELP = (
+    "villages|sites|access-points|fiber|poles|ducts|pois|settlements|samples|declared|candidates"
+)
 
 
 def _setup_logging(verbose: bool) -> None:

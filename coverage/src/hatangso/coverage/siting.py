@@ -387,10 +387,11 @@ def build_candidates(
     dem
         Elevation :class:`~hatangso.coverage.rasters.Raster` in `crs`: local high points.
     user
-        The user's own candidates (metric CRS, validated as ``sites``, optional ``cost``
-        column). When given, they are the only candidates: a user's file restricts the plan
-        to it. A user candidate on another operator's tower is marked as a
-        co-location (at the co-location cost unless the file gives a cost).
+        The user's own candidates (metric CRS, validated as ``candidates``: ``candidate_id``
+        or ``site_id``; optional ``cost``, ``height_m``, ``tech``, ``env``). When given,
+        they are the only candidates: a user's file restricts the plan to it. A user candidate
+        on another operator's tower is marked as a co-location (at the co-location cost unless
+        the file gives a cost).
     exclusion
         Polygons (metric CRS) in which no candidate may stand.
 
