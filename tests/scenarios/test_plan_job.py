@@ -671,3 +671,20 @@ def test_cli_says_whether_the_target_holds_after_the_recheck(tmp_path: Path) -> 
     doc = json.loads((tmp_path / "out" / "plan.json").read_text(encoding="utf-8"))
     assert doc["target_met_after_recheck"] is False
     assert doc["missed_villages"] == 1
+
+
+def test_candidates_kind_validates_like_every_input(tmp_path: Path) -> None:
+    # site_id stands for candidate_id; a blank operator is no name (the planning operator's
+    # later), not an unknown operator called ""; a cost that is not a number is a reject.
+    path = tmp_path / "c.csv"
+    path.write_text(
+        "site_id,lon,lat,cost,operator\nA,105.80,21.0,abc,\nB,105.81,21.0,1.5,vinaphone\n"
+        "C,105.82,21.0,,\n",
+        encoding="utf-8",
+    )
+    layer = load_layer(path, "candidates")
+    assert layer.frame["candidate_id"].tolist() == ["B", "C"]
+    assert layer.frame["operator"].tolist()[0] == "VNPT"
+    assert pd.isna(layer.frame["operator"].tolist()[1])
+    assert layer.rejects["reason"].tolist() == ["cost 'abc' in 'cost' is not a number"]
+    assert layer.notes == ()

@@ -705,7 +705,9 @@ def _normalise_value_column(
 def _normalise_operators(
     ctx: _Context, text: pd.Series, source: str, blank: npt.NDArray[np.bool_]
 ) -> pd.Series:
-    codes, uniques = pd.factorize(text)
+    # A blank operator is no name (an optional column's default applies later), not an
+    # unknown operator called "".
+    codes, uniques = pd.factorize(text.mask(pd.Series(blank, index=text.index)))
     table = [normalize_operator(str(u)) for u in uniques]
     unknown = sorted({name for name, known in table if not known})
     if unknown:
