@@ -103,7 +103,10 @@ class PlanResult:
         scope: with the operator's sites alone under ``own``).
     document
         The plan's summary, written as ``plan.json``: the problem, the solver's status, bound
-        and gap, the ranked sites, the villages out of reach, the KPIs before and after.
+        and gap, the ranked sites, the villages out of reach, the KPIs before and after,
+        ``target_met_after_recheck`` (None without a target), ``missed_villages`` (demand
+        villages the engine's final re-check leaves dark) and ``recheck`` (the rounds of
+        repair, the shortfall and why).
     """
 
     sites: gpd.GeoDataFrame

@@ -7,7 +7,9 @@ outputs.
 
 Outputs in ``out_dir``: ``plan.geojson`` (one Point per planned site, EPSG:4326), ``plan.json``
 (the problem, the solver's status, bound and gap, the ranked sites, the villages out of reach,
-the KPIs before and after) and ``rejects.csv``.
+the KPIs before and after, whether the target holds after the engine's re-check and how many
+demand villages it leaves dark) and ``rejects.csv`` (every refused row of every file read, the
+candidates of other operators among them).
 
 Options
 -------
