@@ -271,6 +271,17 @@ def plan(
     ] = "any",
     settlements: Annotated[Path | None, typer.Option(help="Residential clusters.")] = None,
     method: Annotated[str, typer.Option(help="milp (exact, with gap) or greedy.")] = "milp",
+    population: Annotated[Path | None, typer.Option(help="Population raster (GeoTIFF).")] = None,
+    tech: Annotated[
+        str, typer.Option(help="4G: villages without 4G or better; 5G: without 5G.")
+    ] = "4G",
+    weight: Annotated[
+        str | None,
+        typer.Option(help="villages (each counts 1) or population (its people)."),
+    ] = None,
+    columns: Annotated[
+        str | None, typer.Option(help="Map columns of the input files: village_id=osm_id,name=ten.")
+    ] = None,
 ) -> None:
     """Propose new sites that close the coverage gap at least cost, sharing towers first."""
     from hatangso.scenarios.plan_job import run_plan
@@ -298,6 +309,10 @@ def plan(
             scope=scope,
             method=method,
             settlements=settlements,
+            population=population,
+            tech=tech,
+            weight=weight,
+            columns=columns,
             progress=progress,
         )
     finally:
@@ -328,11 +343,42 @@ def _print_plan(document: dict[str, Any]) -> None:
             _amount(site.get("cost") or 0),
         )
     out.print(table)
+    for line in plan_summary(document):
+        out.print(line)
+
+
+def plan_summary(document: dict[str, Any]) -> list[str]:
+    """Say what the solver found and whether the engine's re-check confirms it, plainly."""
     gap = document.get("gap")
-    out.print(
-        f"status {document.get('status')}, method {document.get('method')}, "
-        f"gap {'unknown' if gap is None else f'{gap:.2%}'}"
-    )
+    demand = document.get("demand", {})
+    recheck = document.get("recheck", {})
+    lines = [
+        f"solver ({document.get('method')}, on its coverage model "
+        f"{document.get('matrix_model')}): {document.get('status')}, "
+        f"gap {'unknown' if gap is None else f'{gap:.2%}'}",
+        f"engine re-check ({document.get('recheck_model')}, rule {document.get('rule')}): "
+        f"{demand.get('covered_after_recheck', 0)} of {demand.get('villages', 0)} demand "
+        f"villages covered ({float(demand.get('covered_share_after_recheck', 1.0)):.1%}), "
+        f"{document.get('missed_villages', 0)} left dark",
+    ]
+    rounds = recheck.get("rounds", [])
+    if len(rounds) > 1:
+        lines.append(
+            f"the engine refuted villages the solver counted: solved {len(rounds)} times, "
+            "dropping the refuted claims each time"
+        )
+    met = document.get("target_met_after_recheck")
+    target = float(document.get("target") or 0.0)
+    if met is True:
+        lines.append(f"target {target:.1%}: met after the engine's re-check")
+    elif met is False:
+        lines.append(
+            f"target {target:.1%}: NOT met after the engine's re-check, short by "
+            f"{float(recheck.get('shortfall') or 0.0) * 100:.1f} points"
+        )
+        if recheck.get("reason"):
+            lines.append(f"why: {recheck['reason']}")
+    return lines
 
 
 @app.command()

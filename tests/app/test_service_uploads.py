@@ -143,6 +143,20 @@ def test_upload_then_coverage_then_plan(keyed: TestClient, key: dict[str, str]) 
     assert keyed.get("/api/scenarios/up-run/plans/none-such").status_code == 404
     bad = keyed.post("/api/scenarios/up-run/plans", headers=key, json={"operator": "VNPT"})
     assert bad.status_code == 422
+    # A 5G plan: S1 carries 4G only, so neither village has 5G; a new 4G;5G site at each
+    # village's point (5G rural reach 2 km; A and B are 20.6 km apart) covers one each.
+    five = keyed.post(
+        "/api/scenarios/up-run/plans",
+        headers=key,
+        json={"operator": "viettel", "budget": 2, "tech": "5G"},
+    )
+    assert five.status_code == 200, five.text
+    summary = five.json()["plan"]
+    assert summary["tech"] == "5G" and summary["demand"]["villages"] == 2
+    assert summary["demand"]["covered_after_recheck"] == 2
+    after = summary["kpis_after"]["village_5g_coverage"]
+    assert (after["numerator"], after["denominator"]) == (2, 2)
+    assert summary["target_met_after_recheck"] is None and summary["missed_villages"] == 0
 
 
 def test_plan_configuration_is_validated_and_used(

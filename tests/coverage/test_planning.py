@@ -263,3 +263,96 @@ def test_terrain_plan_writes_nothing_without_a_cache(
     assert result.confirmed.tolist() == [True]
     assert list(work.iterdir()) == []
     assert [p.name for p in dem.parent.iterdir()] == ["ridge.tif"]
+
+
+# --- the engine's re-check and the repair ---------------------------------------------------
+
+
+def _strip_village() -> gpd.GeoDataFrame:
+    # One village, a strip 16 km long and 1 km wide (x 0..16 km, y -0.5..0.5 km): its
+    # representative point is near (8 km, 0).
+    strip = shapely.box(X0, Y0 - 500, X0 + 16_000, Y0 + 500)
+    return gpd.GeoDataFrame(
+        {"village_id": ["V1"], "name": ["Thôn Dài"], "population": [400.0]},
+        geometry=[strip],
+        crs=UTM,
+    ).to_crs(4326)
+
+
+def _far_site() -> gpd.GeoDataFrame:
+    # Viettel's only site, 30 km south: nothing is covered today.
+    return _frame(
+        {"site_id": ["VTL-9"], "operator": ["Viettel"], "tech": ["4G"], "env": ["rural"]},
+        [(8000, -30_000)],
+    )
+
+
+def _strip_candidates(keep: list[str]) -> gpd.GeoDataFrame:
+    # A at the village's point, suburban (reach 3 km), cost 1; B 1 km west, rural (5 km), cost 2.
+    table = _frame(
+        {"candidate_id": ["A", "B"], "cost": [1.0, 2.0], "env": ["suburban", "rural"]},
+        [(8000, 0), (7000, 0)],
+    )
+    return table[table["candidate_id"].isin(keep)].reset_index(drop=True)
+
+
+_AREA = CoverageConfig.model_validate({"mobile": {"model": "radius", "rule": "area"}})
+
+
+def test_recheck_refutes_the_cheap_site_and_the_repair_finds_one_the_engine_confirms() -> None:
+    # The solver reads the village at its point: A (0 m away, reach 3 km) and B (1 km, 5 km)
+    # both cover it, and A is cheaper. The engine's area rule wants half of the strip: A's
+    # disc covers about 6 of its 16 km (37%), B's about 10 km (62%). Round 1 plans A, the
+    # re-check refutes it; A's claim leaves the matrix and round 2 plans B, which holds.
+    result = plan(
+        _strip_village(),
+        _far_site(),
+        operator="Viettel",
+        config=_AREA,
+        target=1.0,
+        candidates=_strip_candidates(["A", "B"]),
+    )
+    doc = result.document
+    rounds = doc["recheck"]["rounds"]
+    assert [r["candidates"] for r in rounds] == [["A"], ["B"]]
+    assert rounds[0]["not_confirmed_by_engine"] == ["V1"]
+    assert rounds[1]["not_confirmed_by_engine"] == []
+    assert result.sites["candidate_id"].tolist() == ["B"]
+    assert doc["cost"] == 2.0
+    assert doc["target_met_after_recheck"] is True
+    assert doc["missed_villages"] == 0
+    assert doc["recheck"]["shortfall"] == 0.0
+    assert doc["recheck"]["reason"] is None
+    assert result.confirmed.tolist() == [True]
+
+
+def test_recheck_says_when_no_candidate_can_cover_a_village() -> None:
+    # With A alone, the engine refutes its only claim: no candidate is left for V1, the plan
+    # covers nothing, and the document says the target misses by the whole village.
+    result = plan(
+        _strip_village(),
+        _far_site(),
+        operator="Viettel",
+        config=_AREA,
+        target=1.0,
+        candidates=_strip_candidates(["A"]),
+    )
+    doc = result.document
+    assert [r["candidates"] for r in doc["recheck"]["rounds"]] == [["A"], []]
+    assert len(result.sites) == 0
+    assert doc["target_met_after_recheck"] is False
+    assert doc["missed_villages"] == 1
+    assert doc["recheck"]["shortfall"] == 1.0
+    assert doc["recheck"]["short_by"] == 1.0
+    assert doc["recheck"]["no_candidate"] == [{"village_id": "V1", "name": "Thôn Dài"}]
+    assert doc["recheck"]["refuted"] == ["V1"]
+    assert "V1 (Thôn Dài)" in doc["recheck"]["reason"]
+    assert any("short by 100.0 points" in n for n in doc["notes"])
+
+
+def test_budget_plan_has_no_target_verdict() -> None:
+    result = _colocation_plan()
+    assert result.document["target_met_after_recheck"] is True
+    assert result.document["missed_villages"] == 1  # V3, out of every candidate's reach
+    budget = plan(_villages(), _sites(), operator="Viettel", config=CoverageConfig(), budget=1)
+    assert budget.document["target_met_after_recheck"] is None

@@ -101,6 +101,14 @@ class PlanRequest(BaseModel):
         description="Villages no operator covers (any) or the operator does not cover (own).",
     )
     method: str = Field(default="milp", pattern="^(milp|greedy)$", description="Solver.")
+    tech: str = Field(
+        default="4G", pattern="^(4G|5G)$", description="Plan for villages without 4G or 5G."
+    )
+    weight: str | None = Field(
+        default=None,
+        pattern="^(villages|population)$",
+        description="What a dark village weighs (siting.weight when absent).",
+    )
     config: dict[str, Any] | None = Field(
         default=None, description="Configuration keys (e.g. siting costs), all optional."
     )

@@ -133,6 +133,9 @@ class SitingConfig(_Strict):
     budget_unit: Literal["sites", "cost"] = "sites"
     time_limit_s: float = Field(60.0, gt=0.0)
     mip_rel_gap: float = Field(1e-4, ge=0.0, lt=1.0)
+    #: Rounds of repair when the engine's re-check does not confirm villages the solver counted:
+    #: each round drops the chosen sites' unconfirmed claims from the matrix and solves again.
+    recheck_rounds: int = Field(5, ge=0, le=50)
 
     @field_validator("tech")
     @classmethod

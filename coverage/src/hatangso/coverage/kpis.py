@@ -1,7 +1,11 @@
 """Indicators of the contract: their definitions, labels, and the KPI document.
 
 Each indicator is a share ``numerator / denominator`` in [0, 1]. An indicator whose inputs were
-not given is left out of the report, never shown as 0.
+not given is left out of the report, never shown as 0, and so is one with nothing to count (a
+denominator of 0: no households known, no commune office given), never shown as ``null, 0/0``.
+A village whose population is unknown (missing, or 0, which OSM and registers write for "not
+counted") is left out of both sides of the population indicators, which say how many villages
+that was (``villages_without_population``).
 """
 
 from __future__ import annotations
@@ -189,12 +193,15 @@ class IndicatorValue:
         The counts (or sums) the share is made of.
     target
         The target share, if one was set.
+    unknown
+        Villages left out of a population indicator because their people are unknown.
     """
 
     code: str
     numerator: float
     denominator: float
     target: float | None = None
+    unknown: int = 0
 
     @property
     def value(self) -> float | None:
@@ -212,11 +219,14 @@ class IndicatorValue:
 
     def with_target(self, targets: Mapping[str, float]) -> IndicatorValue:
         """Return the same value with its target from `targets` (if any)."""
-        return IndicatorValue(self.code, self.numerator, self.denominator, targets.get(self.code))
+        return IndicatorValue(
+            self.code, self.numerator, self.denominator, targets.get(self.code), self.unknown
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """Return the contract's JSON object for this indicator."""
         ind = INDICATORS[self.code]
+        extra = {"villages_without_population": self.unknown} if self.unknown else {}
         return {
             "code": self.code,
             "label_vi": ind.label_vi,
@@ -228,6 +238,7 @@ class IndicatorValue:
             "met": self.met,
             "definition": ind.definition_vi,
             "definition_en": ind.definition_en,
+            **extra,
         }
 
 
@@ -272,9 +283,12 @@ def village_indicators(villages: pd.DataFrame, *, codes: Sequence[str]) -> list[
             column = "population_covered_" + code.split("_")[1]
             if column not in villages or "population_in_village" not in villages:
                 continue
-            num = float(np.nansum(villages[column].to_numpy(dtype=float)))
-            den = float(np.nansum(villages["population_in_village"].to_numpy(dtype=float)))
-            values.append(IndicatorValue(code, num, den))
+            people = villages["population_in_village"].to_numpy(dtype=float)
+            known = np.isfinite(people)
+            num = float(np.nansum(villages[column].to_numpy(dtype=float)[known]))
+            den = float(np.sum(people[known]))
+            unknown = int((~known).sum())
+            values.append(IndicatorValue(code, num, den, unknown=unknown))
     return values
 
 
@@ -304,6 +318,7 @@ def indicators_by_unit(
                     "indicators": [
                         v.with_target(targets).as_dict()
                         for v in village_indicators(group, codes=codes)
+                        if v.denominator > 0
                     ],
                 }
             )
@@ -321,7 +336,8 @@ def kpi_document(
 ) -> dict[str, Any]:
     """Assemble ``kpis.json``: indicators (in the contract's order), by_unit, inputs."""
     order = {code: i for i, code in enumerate(INDICATORS)}
-    rows = sorted(indicators, key=lambda v: order[v.code])
+    # Nothing to count (denominator 0) is no indicator: left out, not shown as null.
+    rows = sorted((v for v in indicators if v.denominator > 0), key=lambda v: order[v.code])
     document: dict[str, Any] = {
         "indicators": [v.with_target(targets).as_dict() for v in rows],
         "by_unit": dict(by_unit),

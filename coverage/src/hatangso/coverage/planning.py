@@ -46,7 +46,7 @@ import pyproj
 import scipy.sparse as sp
 
 from hatangso.coverage import siting
-from hatangso.coverage.config import CoverageConfig
+from hatangso.coverage.config import CoverageConfig, SitingConfig
 from hatangso.coverage.engine import (
     Assessment,
     CoverageInputs,
@@ -104,7 +104,10 @@ class PlanResult:
         scope: with the operator's sites alone under ``own``).
     document
         The plan's summary, written as ``plan.json``: the problem, the solver's status, bound
-        and gap, the ranked sites, the villages out of reach, the KPIs before and after.
+        and gap, the ranked sites, the villages out of reach, the KPIs before and after,
+        ``target_met_after_recheck`` (None without a target), ``missed_villages`` (demand
+        villages the engine's final re-check leaves dark) and ``recheck`` (the rounds of
+        repair, the shortfall and why).
     """
 
     sites: gpd.GeoDataFrame
@@ -161,6 +164,44 @@ def _check_options(*, budget: float | None, target: float | None, scope: str, me
         raise InputError(problems)
 
 
+def _check_plan_options(*, tech: str, weight: str) -> None:
+    problems: list[Problem] = []
+    if tech not in ("4G", "5G"):
+        problems.append(_option_problem(f"--tech is {tech!r}", "use 4G or 5G"))
+    if weight not in ("villages", "population"):
+        problems.append(_option_problem(f"--weight is {weight!r}", "use villages or population"))
+    if problems:
+        raise InputError(problems)
+
+
+def _siting_for(settings: SitingConfig, tech: str) -> SitingConfig:
+    """Return the siting settings with the planned service among the new sites' technologies."""
+    parts = [p for p in settings.tech.split(";") if p]
+    if tech in parts:
+        return settings
+    return settings.model_copy(update={"tech": ";".join(sorted({*parts, tech}))})
+
+
+def _own_candidates(
+    candidates: gpd.GeoDataFrame, operator: str
+) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """Keep the candidates of `operator` (a blank operator is the planning operator's)."""
+    frame = candidates.reset_index(drop=True)
+    if "operator" not in frame:
+        return frame, []
+    given = frame["operator"].astype("string").str.strip().fillna("")
+    names = given.map(lambda v: normalize_operator(v)[0] if v else operator)
+    own = (names == operator).to_numpy(dtype=bool)
+    if own.all():
+        return frame, []
+    others = sorted(set(names[~own].astype(str)))
+    note = (
+        f"plan: {int((~own).sum())} candidates of {', '.join(others)} in "
+        f"{_source(candidates, 'the candidates')} are not {operator}'s and were left out"
+    )
+    return gpd.GeoDataFrame(frame.loc[own]).reset_index(drop=True), [note]
+
+
 def _source(frame: pd.DataFrame, default: str) -> str:
     """Return the name of the file a frame came from (``attrs["source"]``), for messages."""
     return str(frame.attrs.get("source", default))
@@ -169,7 +210,8 @@ def _source(frame: pd.DataFrame, default: str) -> str:
 def _indicators(result: Assessment, targets: Mapping[str, float]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for value in result.indicators:
-        if value.code in PLAN_KPIS:
+        # An indicator with nothing to count (denominator 0) is left out, as in kpis.json.
+        if value.code in PLAN_KPIS and value.denominator > 0:
             out[value.code] = value.with_target(targets).as_dict()
     return out
 
@@ -270,6 +312,9 @@ def plan(
     candidates: gpd.GeoDataFrame | None = None,
     exclusion: gpd.GeoDataFrame | None = None,
     dem: Path | None = None,
+    population: Path | None = None,
+    tech: str = "4G",
+    weight: str | None = None,
     cache_dir: Path | None = None,
     progress: Progress | None = None,
 ) -> PlanResult:
@@ -302,8 +347,11 @@ def plan(
         Clean residential clusters (EPSG:4326; optional ``village_id``): candidate points, and
         the ``official`` rule's points.
     candidates
-        The user's own candidates, clean as ``sites`` (EPSG:4326 Points; optional ``cost``):
-        the only candidates then (none are generated).
+        The user's own candidates, clean as the ``candidates`` kind (EPSG:4326 Points,
+        ``candidate_id`` or ``site_id``; optional ``cost``, ``height_m``, ``tech``, ``env``,
+        ``operator``): the only candidates then (none are generated). Rows of another
+        operator than `operator` are left out, with a note (a blank operator is the planning
+        operator's).
     exclusion
         Polygons (any CRS) inside which no site may be planned; required when the
         configuration names a ``siting.exclusion`` file, which this function does not read.
@@ -311,6 +359,15 @@ def plan(
         Elevation GeoTIFF (or SRTM tiles): its local high points near the dark villages become
         candidates. Under the terrain model (``mobile.model: terrain``, or no model named) the
         candidates' coverage and the engine's assessments run over it too.
+    population
+        Population raster (GeoTIFF): the people of each village, for the population
+        indicators and for ``weight="population"``, as the coverage engine reads it.
+    tech
+        The service planned: ``4G`` (villages without 4G or better) or ``5G`` (villages
+        without 5G); new sites carry it (added to ``siting.tech``).
+    weight
+        ``villages`` (each demand village weighs 1) or ``population`` (its people); None takes
+        ``siting.weight``.
     cache_dir
         Where the terrain model keeps each site's computed losses; None keeps nothing.
     progress
@@ -333,14 +390,27 @@ def plan(
 
     Notes
     -----
+    The solver's coverage model (the matrix) and the engine may disagree: the matrix reads a
+    village at its representative point (or centre and clusters), the engine applies the
+    rule in full (area shares, combined sites, terrain). After solving, the engine re-checks
+    the plan; a village the solver counts and the engine does not confirm is covered by none
+    of the chosen sites, so those claims leave the matrix and the problem is solved again
+    (``siting.recheck_rounds`` times at most). When the confirmed claims cannot reach the
+    target, the plan covers the most they can and ``recheck.reason`` says why; plan.json's
+    ``target_met_after_recheck`` and ``missed_villages`` (demand villages the final re-check
+    leaves dark) report the outcome.
+
     A budget of sites is the maximal covering location problem (Church and ReVelle 1974); a
     target is the location set covering problem at least cost (Toregas et al. 1971). The
     coverage matrix applies the engine's rule at the points it checks: each village's
     representative point, or under the ``official`` rule its centre and residential clusters.
     """
     _check_options(budget=budget, target=target, scope=scope, method=method)
+    weight_kind = config.siting.weight if weight is None else weight
+    _check_plan_options(tech=tech, weight=weight_kind)
     step = progress or (lambda _name: None)
-    settings = config.siting
+    settings = _siting_for(config.siting, tech)
+    flag = "covered_mobile" if tech == "4G" else "covered_5g"
     if settings.exclusion is not None and exclusion is None:
         raise InputError(
             Problem(
@@ -369,7 +439,11 @@ def plan(
     step("coverage today")
     before = assess(
         CoverageInputs(
-            villages=village_frame, sites=site_frame, settlements=settlement_frame, dem=terrain_dem
+            villages=village_frame,
+            sites=site_frame,
+            settlements=settlement_frame,
+            dem=terrain_dem,
+            population=population,
         ),
         engine_cfg,
         cache_dir=terrain_cache,
@@ -382,13 +456,14 @@ def plan(
                 sites=site_frame.loc[own_mask],
                 settlements=settlement_frame,
                 dem=terrain_dem,
+                population=population,
             ),
             engine_cfg,
             cache_dir=terrain_cache,
         )
-        dark = ~own_before.villages["covered_mobile"].to_numpy(dtype=bool)
+        dark = ~own_before.villages[flag].to_numpy(dtype=bool)
     else:
-        dark = ~before.villages["covered_mobile"].to_numpy(dtype=bool)
+        dark = ~before.villages[flag].to_numpy(dtype=bool)
     demand = np.flatnonzero(dark).astype(np.int64)
     crs = before.metric_crs
     demand_villages = gpd.GeoDataFrame(village_frame.iloc[demand]).reset_index(drop=True)
@@ -421,7 +496,9 @@ def plan(
         )
     user_frame = None
     if candidates is not None:
-        user_frame = gpd.GeoDataFrame(candidates).to_crs(crs)
+        user_frame, user_note = _own_candidates(gpd.GeoDataFrame(candidates), op)
+        notes.extend(user_note)
+        user_frame = user_frame.to_crs(crs)
         user_frame.attrs["source"] = _source(candidates, "candidates")
     cands = siting.build_candidates(
         operator=op,
@@ -463,6 +540,7 @@ def plan(
             dem=raster,
             threshold_dbm=config.mobile.threshold_dbm,
             terrain=config.terrain,
+            tech=tech,
         )
     else:
         matrix = siting.coverage_matrix(
@@ -473,75 +551,39 @@ def plan(
             n_villages=len(demand),
             config=engine_cfg.mobile,
             operator=op,
+            tech=tech,
         )
-    if settings.weight == "population":
-        if "population" not in demand_villages:
-            raise InputError(
-                Problem(
-                    file=_source(villages, "villages"),
-                    column="population",
-                    message="siting.weight is population but the villages have no population",
-                    fix="add a population column or set siting.weight: villages",
-                )
-            )
-        weights = np.nan_to_num(
-            pd.to_numeric(demand_villages["population"], errors="coerce").to_numpy(dtype=float)
-        )
-    else:
-        weights = np.ones(len(demand))
+    weights, weight_notes = _demand_weights(
+        demand_villages,
+        before.villages.iloc[demand],
+        weight=weight_kind,
+        source=_source(villages, "villages"),
+    )
+    notes.extend(weight_notes)
     cands, matrix = _useful(cands, matrix, weights, settings.max_candidates)
     log.info("plan: %d demand villages, %d candidates", len(demand), len(cands))
+    vid = demand_villages["village_id"].astype(str).to_numpy(dtype=object)
+    names = demand_villages["name"].astype(str).to_numpy(dtype=object)
+    taken = set(site_frame["site_id"].astype(str))
 
-    step("solving")
-    try:
-        solved = siting.plan_sites(
-            cands,
-            matrix,
-            weights,
-            budget=budget,
-            target=target,
-            budget_unit=settings.budget_unit,
-            method=_method(method),
-            time_limit_s=settings.time_limit_s,
-            mip_rel_gap=settings.mip_rel_gap,
+    def recheck(new_sites: gpd.GeoDataFrame) -> tuple[Assessment, Assessment]:
+        """Assess with the planned sites: everything, and the scope."""
+        all_sites = gpd.GeoDataFrame(
+            pd.concat([site_frame, new_sites], ignore_index=True), crs=4326
         )
-    except TargetInfeasibleError as exc:
-        idx = np.asarray(exc.unreachable, dtype=np.int64)
-        ids = demand_villages["village_id"].astype(str).to_numpy(dtype=object)
-        names = demand_villages["name"].astype(str).to_numpy(dtype=object)
-        message = siting.infeasible_message(
-            exc, village_ids=ids, names=names, target=float(target or 0.0)
+        after = assess(
+            CoverageInputs(
+                villages=village_frame,
+                sites=all_sites,
+                settlements=settlement_frame,
+                dem=terrain_dem,
+                population=population,
+            ),
+            engine_cfg,
+            cache_dir=terrain_cache,
         )
-        raise siting.PlanInfeasibleError(
-            message,
-            unreachable_ids=[str(v) for v in ids[idx]],
-            unreachable_names=[str(v) for v in names[idx]],
-            best_share=float(exc.best_share),
-        ) from exc
-
-    step("re-checking with the coverage engine")
-    planned = solved.sites
-    new_ids = _unique_ids(f"PLAN-{op}", len(planned), set(site_frame["site_id"].astype(str)))
-    new_sites = gpd.GeoDataFrame(
-        {
-            "site_id": new_ids,
-            "operator": [op] * len(planned),
-            "tech": planned["tech"].astype(str).tolist(),
-            "height_m": planned["height_m"].to_numpy(dtype=float),
-            "env": planned["env"].astype(str).tolist(),
-        },
-        geometry=planned.geometry.to_numpy(),
-        crs=crs,
-    ).to_crs(4326)
-    all_sites = gpd.GeoDataFrame(pd.concat([site_frame, new_sites], ignore_index=True), crs=4326)
-    after = assess(
-        CoverageInputs(
-            villages=village_frame, sites=all_sites, settlements=settlement_frame, dem=terrain_dem
-        ),
-        engine_cfg,
-        cache_dir=terrain_cache,
-    )
-    if scope == "own":
+        if scope != "own":
+            return after, after
         own_sites = gpd.GeoDataFrame(
             pd.concat([site_frame.loc[own_mask], new_sites], ignore_index=True), crs=4326
         )
@@ -551,24 +593,92 @@ def plan(
                 sites=own_sites,
                 settlements=settlement_frame,
                 dem=terrain_dem,
+                population=population,
             ),
             engine_cfg,
             cache_dir=terrain_cache,
         )
-    else:
-        scope_after = after
-    lit = scope_after.villages["covered_mobile"].to_numpy(dtype=bool)[demand]
-    promised = np.asarray(solved.solution.covered, dtype=bool)
-    broken = np.flatnonzero(promised & ~lit)
+        return after, scope_after
+
+    # Solve, re-check with the engine, and repair: a village the solver counts but the engine
+    # does not confirm is not covered by any chosen site (the rules are monotone in the sites),
+    # so those claims leave the matrix and the problem is solved again, for at most
+    # siting.recheck_rounds more rounds.
+    claims = sp.csr_array(matrix)
+    goal = target
+    rounds: list[dict[str, Any]] = []
+    while True:
+        step("solving" if not rounds else f"solving again (repair round {len(rounds)})")
+        try:
+            solved = _solve(
+                cands, claims, weights, budget=budget, target=goal, settings=settings, method=method
+            )
+        except TargetInfeasibleError as exc:
+            if not rounds:
+                raise _infeasible(exc, ids=vid, names=names, target=float(target or 0.0)) from exc
+            # The confirmed claims cannot reach the target: plan the most they can reach.
+            goal = float(exc.best_share)
+            solved = _solve(
+                cands, claims, weights, budget=budget, target=goal, settings=settings, method=method
+            )
+        step("re-checking with the coverage engine")
+        planned = solved.sites
+        new_ids = _unique_ids(f"PLAN-{op}", len(planned), taken)
+        new_sites = _new_sites(planned, new_ids, operator=op, crs=crs)
+        after, scope_after = recheck(new_sites)
+        lit = scope_after.villages[flag].to_numpy(dtype=bool)[demand]
+        promised = np.asarray(solved.solution.covered, dtype=bool)
+        broken = np.flatnonzero(promised & ~lit)
+        rounds.append(
+            {
+                "round": len(rounds) + 1,
+                "candidates": planned["candidate_id"].astype(str).tolist(),
+                "cost": float(planned["cost"].sum()),
+                "covered_by_plan": int(promised.sum()),
+                "covered_after_recheck": int(lit.sum()),
+                "not_confirmed_by_engine": [str(vid[i]) for i in broken],
+            }
+        )
+        if broken.size == 0 or len(rounds) > settings.recheck_rounds:
+            break
+        log.info("plan: the engine does not confirm %d villages; solving again", broken.size)
+        claims = _drop_claims(claims, np.asarray(solved.solution.selected, dtype=np.int64), broken)
     if broken.size:
         log.warning("the engine does not confirm %d villages the plan covers", broken.size)
+
+    total_weight = float(weights.sum())
+    covered_weight = float(weights[lit].sum())
+    share_after = covered_weight / total_weight if total_weight > 0 else 1.0
+    target_met = None if target is None else bool(share_after >= target - 1e-9)
+    # Villages left dark with no candidate the engine could confirm: none reached them in the
+    # solver's model at all, or every claim on them was refuted by the re-check.
+    dark_after = ~lit
+    claimed = np.bincount(claims.indices, minlength=len(demand)) > 0
+    ever = np.bincount(sp.csr_array(matrix).indices, minlength=len(demand)) > 0
+    no_candidate = np.flatnonzero(dark_after & ~claimed)
+    refuted = np.flatnonzero(dark_after & ~claimed & ever)
+    recheck_doc = _recheck_document(
+        target=target,
+        share_after=share_after,
+        covered_weight=covered_weight,
+        total_weight=total_weight,
+        weight=weight_kind,
+        rounds=rounds,
+        max_rounds=settings.recheck_rounds,
+        broken=broken,
+        no_candidate=no_candidate,
+        refuted=refuted,
+        ids=vid,
+        names=names,
+    )
+    if target_met is False:
+        notes.append("plan: " + str(recheck_doc["reason"]))
 
     people = (
         pd.to_numeric(demand_villages["population"], errors="coerce").to_numpy(dtype=float)
         if "population" in demand_villages
         else np.full(len(demand), np.nan)
     )
-    vid = demand_villages["village_id"].astype(str).to_numpy(dtype=object)
     out_sites = gpd.GeoDataFrame(
         {
             "rank": planned["rank"].to_numpy(dtype=np.int64),
@@ -595,6 +705,7 @@ def plan(
     document: dict[str, Any] = {
         "operator": op,
         "scope": scope,
+        "tech": tech,
         "problem": solved.problem,
         "method": solution.method,
         "status": solution.status,
@@ -605,7 +716,9 @@ def plan(
         "budget": budget,
         "budget_unit": settings.budget_unit if budget is not None else None,
         "target": target,
-        "weight": settings.weight,
+        "target_met_after_recheck": target_met,
+        "missed_villages": int(dark_after.sum()),
+        "weight": weight_kind,
         "model": after.model,
         "matrix_model": "terrain" if terrain_dem is not None else engine_cfg.mobile.model,
         "recheck_model": after.model,
@@ -619,19 +732,17 @@ def plan(
         },
         "demand": {
             "villages": len(demand),
-            "weight": float(weights.sum()),
+            "weight": total_weight,
             "covered_by_plan": int(promised.sum()),
             "covered_weight_by_plan": solution.covered_weight,
             "covered_share_by_plan": solution.covered_share,
             "covered_after_recheck": int(lit.sum()),
-            "covered_share_after_recheck": (
-                float(weights[lit].sum() / weights.sum()) if weights.sum() > 0 else 1.0
-            ),
+            "covered_share_after_recheck": share_after,
             "not_confirmed_by_engine": [str(vid[i]) for i in broken],
         },
+        "recheck": recheck_doc,
         "unreachable": [
-            {"village_id": str(vid[i]), "name": str(demand_villages["name"].iloc[i])}
-            for i in unreachable.tolist()
+            {"village_id": str(vid[i]), "name": str(names[i])} for i in unreachable.tolist()
         ],
         "sites": [
             {
@@ -658,6 +769,176 @@ def plan(
         confirmed=lit,
         document=document,
     )
+
+
+def _demand_weights(
+    demand_villages: gpd.GeoDataFrame,
+    assessed: pd.DataFrame,
+    *,
+    weight: str,
+    source: str,
+) -> tuple[_FloatArray, list[str]]:
+    """Each demand village's weight: 1, or its people (0 where unknown), and a note.
+
+    With ``population`` the people are the engine's ``population_in_village`` (from the
+    population raster when one was given, else the village's ``population`` column); a village
+    whose people are unknown (missing, or 0: a count of 0 means not counted) weighs 0 and the
+    note says how many.
+    """
+    n = len(demand_villages)
+    if weight != "population":
+        return np.ones(n), []
+    if "population_in_village" in assessed:
+        people = pd.to_numeric(assessed["population_in_village"], errors="coerce").to_numpy(
+            dtype=float
+        )
+    elif "population" in demand_villages:
+        people = pd.to_numeric(demand_villages["population"], errors="coerce").to_numpy(dtype=float)
+    else:
+        raise InputError(
+            Problem(
+                file=source,
+                column="population",
+                message="siting.weight is population but the villages have no population",
+                fix="add a population column, pass --population F.tif, or use --weight villages",
+            )
+        )
+    unknown = ~np.isfinite(people) | (people <= 0)
+    notes = []
+    if unknown.any():
+        notes.append(
+            f"plan: {int(unknown.sum())} of {n} demand villages have no known population "
+            "(missing or 0) and weigh nothing under --weight population"
+        )
+    return np.where(unknown, 0.0, people), notes
+
+
+def _solve(
+    candidates: gpd.GeoDataFrame,
+    claims: Any,
+    weights: _FloatArray,
+    *,
+    budget: float | None,
+    target: float | None,
+    settings: Any,
+    method: str,
+) -> siting.SitePlan:
+    return siting.plan_sites(
+        candidates,
+        claims,
+        weights,
+        budget=budget,
+        target=target,
+        budget_unit=settings.budget_unit,
+        method=_method(method),
+        time_limit_s=settings.time_limit_s,
+        mip_rel_gap=settings.mip_rel_gap,
+    )
+
+
+def _infeasible(
+    exc: TargetInfeasibleError,
+    *,
+    ids: npt.NDArray[np.object_],
+    names: npt.NDArray[np.object_],
+    target: float,
+) -> siting.PlanInfeasibleError:
+    idx = np.asarray(exc.unreachable, dtype=np.int64)
+    message = siting.infeasible_message(exc, village_ids=ids, names=names, target=target)
+    return siting.PlanInfeasibleError(
+        message,
+        unreachable_ids=[str(v) for v in ids[idx]],
+        unreachable_names=[str(v) for v in names[idx]],
+        best_share=float(exc.best_share),
+    )
+
+
+def _new_sites(
+    planned: gpd.GeoDataFrame, new_ids: list[str], *, operator: str, crs: pyproj.CRS
+) -> gpd.GeoDataFrame:
+    """Return the planned sites as rows of the operator's ``sites`` (EPSG:4326)."""
+    return gpd.GeoDataFrame(
+        {
+            "site_id": new_ids,
+            "operator": [operator] * len(planned),
+            "tech": planned["tech"].astype(str).tolist(),
+            "height_m": planned["height_m"].to_numpy(dtype=float),
+            "env": planned["env"].astype(str).tolist(),
+        },
+        geometry=planned.geometry.to_numpy(),
+        crs=crs,
+    ).to_crs(4326)
+
+
+def _drop_claims(claims: Any, rows: _IntArray, cols: _IntArray) -> Any:
+    """Return `claims` without the entries of `rows` in `cols` (the refuted claims)."""
+    coo = sp.coo_array(claims)
+    refuted = np.isin(coo.row, rows) & np.isin(coo.col, cols)
+    keep = ~refuted
+    out = sp.csr_array(
+        (np.ones(int(keep.sum()), dtype=bool), (coo.row[keep], coo.col[keep])),
+        shape=claims.shape,
+    )
+    out.sort_indices()
+    return out
+
+
+def _recheck_document(
+    *,
+    target: float | None,
+    share_after: float,
+    covered_weight: float,
+    total_weight: float,
+    weight: str,
+    rounds: list[dict[str, Any]],
+    max_rounds: int,
+    broken: _IntArray,
+    no_candidate: _IntArray,
+    refuted: _IntArray,
+    ids: npt.NDArray[np.object_],
+    names: npt.NDArray[np.object_],
+) -> dict[str, Any]:
+    """``plan.json``'s account of the engine's re-check: the rounds, the shortfall, why."""
+    shortfall = None if target is None else max(0.0, target - share_after)
+    short_weight = None if target is None else max(0.0, target * total_weight - covered_weight)
+    if short_weight is not None and weight == "villages":
+        short_weight = float(math.ceil(short_weight - 1e-9))
+    reasons: list[str] = []
+    if shortfall is not None and shortfall > 1e-9:
+        reasons.append(
+            f"after the engine's re-check the plan covers {share_after:.1%} of the demand "
+            f"against the target {target:.1%}: short by {shortfall * 100:.1f} points "
+            f"({_amount(short_weight or 0.0)} {'villages' if weight == 'villages' else 'people'})"
+        )
+        if no_candidate.size:
+            listed = ", ".join(f"{ids[i]} ({names[i]})" for i in no_candidate[:20].tolist()) + (
+                f" and {no_candidate.size - 20} more" if no_candidate.size > 20 else ""
+            )
+            reasons.append(
+                f"{no_candidate.size} dark villages have no candidate the engine confirms "
+                f"covering them: {listed}; add candidates near them (--candidates, --dem, "
+                "settlements)"
+            )
+        if broken.size:
+            reasons.append(
+                f"the repair stopped after {max_rounds} rounds (siting.recheck_rounds) with "
+                f"{broken.size} villages still not confirmed; raise siting.recheck_rounds"
+            )
+    return {
+        "rounds": rounds,
+        "covered_share": share_after,
+        "shortfall": shortfall,
+        "short_by": short_weight,
+        "no_candidate": [
+            {"village_id": str(ids[i]), "name": str(names[i])} for i in no_candidate.tolist()
+        ],
+        "refuted": [str(ids[i]) for i in refuted.tolist()],
+        "reason": "; ".join(reasons) if reasons else None,
+    }
+
+
+def _amount(x: float) -> str:
+    return f"{x:,.0f}" if float(x).is_integer() or abs(x) >= 100 else f"{x:,.2f}"
 
 
 def _none(value: Any) -> Any:

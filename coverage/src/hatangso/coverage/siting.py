@@ -388,10 +388,11 @@ def build_candidates(
     dem
         Elevation :class:`~hatangso.coverage.rasters.Raster` in `crs`: local high points.
     user
-        The user's own candidates (metric CRS, validated as ``sites``, optional ``cost``
-        column). When given, they are the only candidates: a user's file restricts the plan
-        to it. A user candidate on another operator's tower is marked as a
-        co-location (at the co-location cost unless the file gives a cost).
+        The user's own candidates (metric CRS, validated as ``candidates``: ``candidate_id``
+        or ``site_id``; optional ``cost``, ``height_m``, ``tech``, ``env``). When given,
+        they are the only candidates: a user's file restricts the plan to it. A user candidate
+        on another operator's tower is marked as a co-location (at the co-location cost unless
+        the file gives a cost).
     exclusion
         Polygons (metric CRS) in which no candidate may stand.
 
@@ -514,7 +515,8 @@ def _user_candidates(user: gpd.GeoDataFrame, settings: SitingConfig) -> gpd.GeoD
     def text(column: str, default: str) -> npt.NDArray[np.object_]:
         if column not in user:
             return np.full(n, default, dtype=object)
-        values = user[column].astype(object).where(user[column].notna(), default)
+        missing = user[column].isna() | (user[column].astype(str).str.strip() == "")
+        values = user[column].astype(object).where(~missing, default)
         return np.asarray(values.to_numpy(dtype=object), dtype=object)
 
     height = (
@@ -525,7 +527,9 @@ def _user_candidates(user: gpd.GeoDataFrame, settings: SitingConfig) -> gpd.GeoD
     frame = _frame(
         np.column_stack([user.geometry.x, user.geometry.y]) if n else np.empty((0, 2)),
         crs=user.crs,
-        ids=user["site_id"].astype(str).to_numpy(dtype=object),
+        ids=user["candidate_id" if "candidate_id" in user else "site_id"]
+        .astype(str)
+        .to_numpy(dtype=object),
         kind="user",
         cost=cost,
         height_m=np.where(np.isnan(height), settings.height_m, height),
@@ -572,6 +576,7 @@ def coverage_matrix(
     n_villages: int,
     config: MobileConfig,
     operator: str,
+    tech: str = "4G",
 ) -> Any:
     """Which candidate covers which village, as a sparse boolean matrix.
 
@@ -592,6 +597,8 @@ def coverage_matrix(
         engine reads them.
     operator
         The planning operator (only labels the sites).
+    tech
+        The service planned: ``4G`` (4G or better) or ``5G``.
 
     Returns
     -------
@@ -615,7 +622,7 @@ def coverage_matrix(
         radius_m=config.radius_m,
         threshold_dbm=config.threshold_dbm,
     )
-    pairs = mobile.covered_points(px, py, table, "4G")
+    pairs = mobile.covered_points(px, py, table, tech)
     return covered_by_each(
         np.asarray(pairs.site, dtype=np.int64),
         np.asarray(pairs.point, dtype=np.int64),
@@ -679,6 +686,7 @@ def terrain_coverage_matrix(
     threshold_dbm: float,
     terrain: TerrainConfig,
     h_rx_m: float = 1.5,
+    tech: str = "4G",
 ) -> Any:
     """Which candidate covers which village under the terrain model, as a sparse matrix.
 
@@ -702,6 +710,9 @@ def terrain_coverage_matrix(
         The ``terrain:`` configuration: radius, method (``los``/``itm``), clutter loss.
     h_rx_m
         Receiver height above ground.
+    tech
+        The service planned: ``4G`` (any of the candidate's carriers counts) or ``5G`` (its
+        5G carrier alone).
 
     Returns
     -------
@@ -731,7 +742,10 @@ def terrain_coverage_matrix(
     cx = candidates.geometry.x.to_numpy(dtype=float)
     cy = candidates.geometry.y.to_numpy(dtype=float)
     heights = candidates["height_m"].to_numpy(dtype=float)
-    techs = [_mobile_techs(v) for v in candidates["tech"].tolist()]
+    techs = [
+        tuple(t for t in _mobile_techs(v) if tech != "5G" or t == "5G")
+        for v in candidates["tech"].tolist()
+    ]
     tree = cKDTree(np.column_stack([px, py]))
     near = tree.query_ball_point(np.column_stack([cx, cy]), r=radius_m)
     left, bottom, right, top = dem.bounds
@@ -745,7 +759,9 @@ def terrain_coverage_matrix(
         if idx.size == 0 or not (left <= cx[j] < right and bottom < cy[j] <= top):
             continue
         best = np.full(idx.size, -np.inf)
-        for tech in techs[j]:
+        if not techs[j]:
+            continue
+        for carrier in techs[j]:
             loss = site_loss_at(
                 dem,
                 cx[j],
@@ -754,11 +770,11 @@ def terrain_coverage_matrix(
                 py[idx],
                 h_tx_m=float(heights[j]),
                 h_rx_m=h_rx_m,
-                freq_mhz=DEFAULT_FREQ_MHZ[tech],
+                freq_mhz=DEFAULT_FREQ_MHZ[carrier],
                 radius_m=radius_m,
                 model=terrain.method,
             )
-            power = DEFAULT_EIRP_DBM[tech] - loss - terrain.clutter_loss_db
+            power = DEFAULT_EIRP_DBM[carrier] - loss - terrain.clutter_loss_db
             best = np.fmax(best, np.nan_to_num(power, nan=-np.inf))
         computed += 1
         hit = idx[best >= threshold_dbm]

@@ -462,6 +462,23 @@ _SPECS: dict[str, LayerSpec] = {
         ),
         geometry="none",
     ),
+    "candidates": LayerSpec(
+        "candidates",
+        (
+            ColumnSpec(
+                "candidate_id",
+                required=True,
+                aliases=("site_id", "id", "ma vi tri", "ma tram", "vi tri", "candidate", "ma"),
+            ),
+            ColumnSpec("operator", aliases=_OPERATOR.aliases),
+            ColumnSpec("cost", dtype="float", aliases=("chi phi", "gia", "price")),
+            ColumnSpec("height_m", dtype="float", aliases=("height", "do cao", "chieu cao cot")),
+            ColumnSpec("tech", aliases=("technology", "cong nghe", "rat")),
+            ColumnSpec("env", default="rural", aliases=("environment", "moi truong", "khu vuc")),
+        ),
+        geometry="point",
+        id_column="candidate_id",
+    ),
 }
 
 #: Input kinds, in the order the contract lists them: the one list of them. Each kind's file

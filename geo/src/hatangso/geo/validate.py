@@ -123,6 +123,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "population": (0.0, 1e7),
     "households": (0.0, 5e6),
     "height_m": (0.5, 400.0),
+    "cost": (0.0, np.inf),
     "azimuth_deg": (-360.0, 720.0),
     "beamwidth_deg": (1.0, 360.0),
     "freq_mhz": (100.0, 100_000.0),
@@ -180,13 +181,22 @@ class Layer:
         return len(self.rejects)
 
     def counts(self) -> dict[str, int]:
-        """Return the input accounting of ``kpis.json``: read, used, rejected, repaired."""
-        return {
+        """Return the input accounting of ``kpis.json``: read, used, rejected, repaired.
+
+        Villages whose population is unknown (blank, or 0 read as unknown) add
+        ``population_unknown`` when there are any.
+        """
+        counts = {
             "read": self.read,
             "used": self.used,
             "rejected": self.rejected,
             "repaired": self.repaired,
         }
+        if self.kind == "villages" and "population" in self.frame:
+            unknown = int(pd.to_numeric(self.frame["population"], errors="coerce").isna().sum())
+            if unknown:
+                counts["population_unknown"] = unknown
+        return counts
 
 
 def parse_column_map(text: str | None) -> dict[str, str]:
@@ -634,6 +644,16 @@ def _normalise_value_column(
         )
         if col.default is not None:
             numbers = numbers.fillna(float(col.default))  # type: ignore[arg-type]
+        if col.name == "population":
+            # OSM places and many registers write 0 for "not counted": a population of 0 is
+            # unknown (NaN), never a village where nobody lives.
+            zero = (numbers == 0).fillna(False).to_numpy(dtype=bool)
+            if zero.any():
+                numbers = numbers.mask(zero)
+                ctx.notes.append(
+                    f"{ctx.name}: population 0 in '{source}' on {int(zero.sum())} rows read as "
+                    "unknown (0 means not counted); population indicators leave them out"
+                )
         if col.name == "azimuth_deg":
             numbers = numbers % 360.0
         return numbers
@@ -686,7 +706,9 @@ def _normalise_value_column(
 def _normalise_operators(
     ctx: _Context, text: pd.Series, source: str, blank: npt.NDArray[np.bool_]
 ) -> pd.Series:
-    codes, uniques = pd.factorize(text)
+    # A blank operator is no name (an optional column's default applies later), not an
+    # unknown operator called "".
+    codes, uniques = pd.factorize(text.mask(pd.Series(blank, index=text.index)))
     table = [normalize_operator(str(u)) for u in uniques]
     unknown = sorted({name for name, known in table if not known})
     if unknown:

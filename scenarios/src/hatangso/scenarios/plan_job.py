@@ -7,7 +7,9 @@ outputs.
 
 Outputs in ``out_dir``: ``plan.geojson`` (one Point per planned site, EPSG:4326), ``plan.json``
 (the problem, the solver's status, bound and gap, the ranked sites, the villages out of reach,
-the KPIs before and after) and ``rejects.csv``.
+the KPIs before and after, whether the target holds after the engine's re-check and how many
+demand villages it leaves dark) and ``rejects.csv`` (every refused row of every file read, the
+candidates of other operators among them).
 
 Options
 -------
@@ -22,6 +24,7 @@ population``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -31,15 +34,18 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from hatangso.coverage import siting
 from hatangso.coverage.config import load_config
 from hatangso.coverage.engine import Assessment
 from hatangso.coverage.planning import PlanResult, plan
 from hatangso.geo.errors import InputError, Problem
+from hatangso.geo.io import read_table
 from hatangso.geo.outputs import write_json, write_rejects
-from hatangso.geo.validate import Layer, load_layer
-from hatangso.scenarios.job import InputFiles, load_inputs
+from hatangso.geo.schema import COORDINATE_ALIASES, spec_for
+from hatangso.geo.text import fold_key, normalize_operator
+from hatangso.geo.validate import Layer, parse_column_map, validate_table
 
 __all__ = ["PlanRun", "run_plan"]
 
@@ -114,6 +120,81 @@ def _read_exclusion(path: Path | None, config_path: Path | None) -> gpd.GeoDataF
     return frame
 
 
+def _load_layers(
+    files: Mapping[str, tuple[Path, str]],
+    columns: Mapping[str, str],
+    *,
+    progress: Progress | None = None,
+) -> dict[str, Layer]:
+    """Read and validate the files ``{name: (path, kind)}``; one ``--columns`` map for all.
+
+    An entry ``name=column`` of the map applies to every file that has ``column`` (matched
+    as the aliases are) and whose kind knows ``name``; an entry no file can take is an error.
+    Faults of several files are raised together.
+    """
+    step = progress or (lambda _name: None)
+    layers: dict[str, Layer] = {}
+    problems: list[Problem] = []
+    used: set[str] = set()
+    for name, (path, kind) in files.items():
+        step(f"reading {kind}")
+        try:
+            raw = read_table(path, kind=kind)
+            frame = raw.frame
+            geom = frame.geometry.name if raw.has_geometry else None
+            present = [c for c in frame.columns if c != geom]
+            folded = {fold_key(c) for c in present}
+            known = {c.name for c in spec_for(kind).columns} | set(COORDINATE_ALIASES)
+            mine = {
+                k: v
+                for k, v in columns.items()
+                if k in known and (v in present or fold_key(v) in folded)
+            }
+            used.update(mine)
+            layers[name] = validate_table(raw, kind, columns=mine)
+        except InputError as exc:
+            problems.extend(exc.problems)
+    problems.extend(
+        Problem(
+            file="--columns",
+            column=key,
+            message=f"maps {key} to '{columns[key]}', which no input file has under that name",
+            fix="check the spelling of the column, or drop the entry",
+        )
+        for key in columns
+        if key not in used
+    )
+    if problems:
+        raise InputError(problems)
+    return layers
+
+
+def _own_candidates(layer: Layer, operator: str) -> Layer:
+    """Move candidates of another operator than `operator` to the layer's rejects."""
+    frame = layer.frame
+    if "operator" not in frame or not len(frame):
+        return layer
+    given = frame["operator"].astype("string").fillna("")
+    names = given.map(lambda v: normalize_operator(v)[0] if v.strip() else operator)
+    other = (names != operator).to_numpy(dtype=bool)
+    if not other.any():
+        return layer
+    rows = frame.loc[other]
+    extra = pd.DataFrame(
+        {
+            "file": layer.name,
+            "row": rows["source_row"].to_numpy(),
+            "id": rows["candidate_id"].astype(str).to_numpy(dtype=object),
+            "reason": [f"a candidate of {n}; the plan is for {operator}" for n in names[other]],
+        }
+    )
+    return dataclasses.replace(
+        layer,
+        frame=frame.loc[~other].reset_index(drop=True),
+        rejects=pd.concat([layer.rejects, extra], ignore_index=True),
+    )
+
+
 def _frame(layer: Layer, source: str) -> gpd.GeoDataFrame:
     frame = gpd.GeoDataFrame(layer.frame).reset_index(drop=True)
     frame.attrs["source"] = source
@@ -134,6 +215,10 @@ def run_plan(
     scope: str = "any",
     method: str = "milp",
     settlements: Path | None = None,
+    population: Path | None = None,
+    tech: str = "4G",
+    weight: str | None = None,
+    columns: Mapping[str, str] | str | None = None,
     progress: Progress | None = None,
 ) -> PlanRun:
     """Plan the sites `operator` should build, re-checked by the engine, and write the plan.
@@ -156,8 +241,10 @@ def run_plan(
         candidates' coverage and the engine's assessments run over it too, the per-site
         losses of the assessments cached in ``out_dir/terrain_cache``.
     candidates
-        A ``sites`` file of the user's own candidates (optional ``cost`` column): the only
-        candidates then (none are generated).
+        The user's own candidates (the ``candidates`` kind: points with ``candidate_id`` or
+        ``site_id``; optional ``cost``, ``height_m``, ``tech``, ``env``, ``operator``): the
+        only candidates then (none are generated). A bad row, or a candidate of another
+        operator, goes to ``rejects.csv`` with its reason.
     config
         Configuration YAML (``mobile:``, ``sharing:``, ``siting:``).
     scope
@@ -167,6 +254,16 @@ def run_plan(
         ``milp`` (exact, HiGHS, with time limit and gap) or ``greedy``.
     settlements
         Residential clusters: candidate points, and the ``official`` rule's points.
+    population
+        Population raster (GeoTIFF): people per village, for the population indicators and
+        ``weight="population"``.
+    tech
+        ``4G`` (plan for villages without 4G or better) or ``5G`` (without 5G).
+    weight
+        ``villages`` or ``population`` (overrides ``siting.weight``).
+    columns
+        One column map for every file (``--columns village_id=osm_id,name=ten``): an entry
+        applies to each file that has that column and whose kind knows the name.
     progress
         Called with the name of each step.
 
@@ -185,14 +282,18 @@ def run_plan(
     step = progress or (lambda _name: None)
     out_dir = Path(out_dir)
     cfg = load_config(config)
-    layers: dict[str, Layer] = load_inputs(
-        InputFiles(villages=Path(villages), sites=Path(sites), settlements=settlements),
-        progress=progress,
+    column_map = (
+        parse_column_map(columns) if isinstance(columns, str) or columns is None else columns
     )
-    user_layer = None
+    inputs = {"villages": (Path(villages), "villages"), "sites": (Path(sites), "sites")}
+    if settlements is not None:
+        inputs["settlements"] = (Path(settlements), "settlements")
     if candidates is not None:
-        step("reading candidates")
-        user_layer = load_layer(candidates, "sites")
+        inputs["candidates"] = (Path(candidates), "candidates")
+    layers = _load_layers(inputs, column_map, progress=progress)
+    user_layer = None
+    if "candidates" in layers:
+        user_layer = _own_candidates(layers.pop("candidates"), normalize_operator(operator)[0])
     result = plan(
         _frame(layers["villages"], Path(villages).name),
         _frame(layers["sites"], Path(sites).name),
@@ -210,6 +311,9 @@ def run_plan(
         candidates=_frame(user_layer, user_layer.name) if user_layer is not None else None,
         exclusion=_read_exclusion(cfg.siting.exclusion, None if config is None else Path(config)),
         dem=None if dem is None else Path(dem),
+        population=None if population is None else Path(population),
+        tech=tech,
+        weight=weight,
         cache_dir=out_dir / "terrain_cache",
         progress=progress,
     )

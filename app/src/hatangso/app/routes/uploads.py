@@ -325,6 +325,8 @@ def create_plan(
         target=request.target,
         scope=request.scope,
         method=request.method,
+        tech=request.tech,
+        weight=request.weight,
         settlements=(
             gpd.GeoDataFrame(layers["settlements"].frame) if "settlements" in layers else None
         ),

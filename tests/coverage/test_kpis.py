@@ -1,0 +1,54 @@
+"""Indicators with nothing to count are left out; unknown people are left out and counted."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from hatangso.coverage.kpis import (
+    IndicatorValue,
+    indicators_by_unit,
+    kpi_document,
+    village_indicators,
+)
+
+
+def _villages() -> pd.DataFrame:
+    # Three villages of one commune: A (100 people, covered), B (people unknown, covered),
+    # C (300 people, not covered). No household is known anywhere (0 households).
+    return pd.DataFrame(
+        {
+            "commune": ["Xã Một"] * 3,
+            "covered_mobile": [True, True, False],
+            "covered_ftth": [False, False, False],
+            "households": [0.0, 0.0, 0.0],
+            "population_in_village": [100.0, np.nan, 300.0],
+            "population_covered_mobile": [100.0, np.nan, 0.0],
+        }
+    )
+
+
+def test_population_indicator_counts_known_people_and_says_how_many_are_unknown() -> None:
+    codes = ["population_mobile_coverage", "village_mobile_coverage"]
+    values = {v.code: v for v in village_indicators(_villages(), codes=codes)}
+    people = values["population_mobile_coverage"].as_dict()
+    # 100 covered of the 400 people known (A and C); B is left out of both sides.
+    assert (people["numerator"], people["denominator"], people["value"]) == (100, 400, 0.25)
+    assert people["villages_without_population"] == 1
+    # Villages count whatever their people: 2 of 3.
+    assert "villages_without_population" not in values["village_mobile_coverage"].as_dict()
+
+
+def test_nothing_to_count_is_left_out_everywhere() -> None:
+    villages = _villages()
+    codes = ["village_mobile_coverage", "household_ftth_reach"]
+    # household_ftth_reach: 0 of 0 households: not an indicator of this data.
+    document = kpi_document(
+        [*village_indicators(villages, codes=codes), IndicatorValue("pole_sharing_ratio", 0, 0)],
+        by_unit=indicators_by_unit(villages, levels=["commune"], codes=codes, targets={}),
+        inputs={},
+        targets={"household_ftth_reach": 1.0},
+    )
+    assert [i["code"] for i in document["indicators"]] == ["village_mobile_coverage"]
+    (unit,) = document["by_unit"]["commune"]
+    assert [i["code"] for i in unit["indicators"]] == ["village_mobile_coverage"]
