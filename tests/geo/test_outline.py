@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pyproj
 import pytest
 import shapely
 
 from hatangso.geo.outline import BORDER_TOLERANCE_M, in_vietnam, vietnam_outline
+from hatangso.geo.validate import load_layer
 
 INSIDE = {
     "Hà Nội, Hoàn Kiếm": (105.852, 21.028),
@@ -122,3 +125,50 @@ def test_hundred_thousand_points_in_one_call() -> None:
     # Row order changes nothing.
     order = rng.permutation(len(lon))
     assert (in_vietnam(lon[order], lat[order]) == inside[order]).all()
+
+
+def test_reject_reasons_name_the_point_and_the_likely_fault(tmp_path: Path) -> None:
+    path = tmp_path / "villages.csv"
+    path.write_text(
+        "village_id,name,lon,lat\n"
+        "A,Thôn Nà Hin,105.80,21.00\n"
+        "B,Ban Nong,102.60,17.97\n"
+        "C,Thôn Đảo,108.00,20.00\n"
+        "D,Bản Chang,105.90,210.1\n"
+        "E,Thôn Cù Lao Ré,109.12,15.38\n",
+        encoding="utf-8",
+    )
+    layer = load_layer(path, "villages")
+    assert layer.counts() == {"read": 5, "used": 2, "rejected": 3, "repaired": 0}
+    assert set(layer.frame["village_id"]) == {"A", "E"}
+    reasons = dict(zip(layer.rejects["id"], layer.rejects["reason"], strict=True))
+    assert reasons["B"].startswith("outside Vietnam (lon 102.6000, lat 17.9700): more than 2 km")
+    assert reasons["C"].startswith("outside Vietnam (lon 108.0000, lat 20.0000)")
+    assert "not a longitude/latitude in degrees" in reasons["D"]
+
+
+def test_a_swapped_point_among_good_ones_is_told_to_swap(tmp_path: Path) -> None:
+    path = tmp_path / "villages.csv"
+    path.write_text(
+        "village_id,name,lon,lat\nA,Thôn A,105.80,21.00\nB,Thôn B,105.81,21.01\n"
+        "C,Thôn C,21.02,105.82\n",
+        encoding="utf-8",
+    )
+    layer = load_layer(path, "villages")
+    assert layer.used == 2
+    assert "longitude and latitude swapped?" in layer.rejects.loc[0, "reason"]
+
+
+def test_a_village_centre_abroad_is_refused_with_the_same_reason(tmp_path: Path) -> None:
+    path = tmp_path / "villages.csv"
+    path.write_text(
+        "village_id,name,lon,lat,centre_lon,centre_lat\n"
+        "A,Thôn A,105.80,21.00,105.801,21.001\n"
+        "B,Thôn B,105.81,21.01,102.60,17.97\n",
+        encoding="utf-8",
+    )
+    layer = load_layer(path, "villages")
+    assert list(layer.frame["village_id"]) == ["A"]
+    assert layer.rejects.loc[0, "reason"].startswith(
+        "village centre (centre_lon/centre_lat) is outside Vietnam (lon 102.6000, lat 17.9700)"
+    )
