@@ -39,7 +39,7 @@ _BUFFER_CRS: Final = (
     "+proj=tmerc +lat_0=0 +lon_0=108 +k=1 +x_0=0 +y_0=0 +datum=WGS84 +units=m +no_defs"
 )
 
-# The buffered outline is simplified by this much before the test: a tenth of the tolerance.
+# The grown outline is simplified by this share of the tolerance (50 m for 2 km) before the test.
 _SIMPLIFY_FRACTION: Final = 0.025
 
 
