@@ -5,10 +5,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import geopandas as gpd
 import pytest
 
 from hatangso.cli import main
+from hatangso.geo import validate
 from hatangso.geo.encoding import vietnamese_score
+from hatangso.geo.outline import BORDER_TOLERANCE_M
 from hatangso.geo.validate import load_layer
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
@@ -68,6 +71,32 @@ def test_osm_places_as_villages(
     assert "Hà Nội" in set(layer.frame["name"])
     assert f"read 5275, used {layer.used}, rejected {layer.rejected}" in out
     assert (tmp_path / "villages.gpkg").exists() and (tmp_path / "rejects.csv").exists()
+
+
+def test_osm_places_across_the_border_are_refused_by_the_outline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path = DATA / "osm" / "geofabrik_vn_20180103" / "gis.osm_places_free_1.shp"
+    layer = load_layer(path, "villages", columns="village_id=osm_id")
+    with monkeypatch.context() as patched:
+        # What the lon/lat boxes alone kept: Laos, Cambodia, Guangxi, Yunnan and the sea with it.
+        patched.setattr(validate, "in_vietnam", validate._in_vietnam)
+        boxes = load_layer(path, "villages", columns="village_id=osm_id")
+    assert 250 <= boxes.used - layer.used <= 350
+    # Every kept place lies within the tolerance of the official outline (OCHA HDX, islands
+    # included), give or take 1.5 km where the shipped 1:1,000,000 border and HDX's disagree
+    # (HDX and geoBoundaries disagree by as much); a few such places at most.
+    official = gpd.read_file(
+        DATA / "admin" / "hdx_codab" / "vnm_admbnda_adm0_gov_20200103.shp"
+    ).to_crs(32648)
+    beyond_m = layer.frame.to_crs(32648).distance(official.union_all())
+    assert beyond_m.max() <= BORDER_TOLERANCE_M + 1_500.0
+    assert (beyond_m > BORDER_TOLERANCE_M).sum() <= 10
+    # And the outline refuses almost nothing that HDX has inside Vietnam.
+    places = gpd.read_file(path).to_crs(32648)
+    inside = places[places.distance(official.union_all()) == 0.0]
+    refused = inside["name"].notna() & ~inside["osm_id"].isin(layer.frame["village_id"])
+    assert refused.sum() <= 5
 
 
 def test_hcmc_post_reform_communes() -> None:

@@ -30,6 +30,7 @@ import shapely
 from hatangso.geo import carrier
 from hatangso.geo.errors import InputError, Problem
 from hatangso.geo.io import RawTable, read_table
+from hatangso.geo.outline import BORDER_TOLERANCE_M, in_vietnam
 from hatangso.geo.schema import COORDINATE_ALIASES, POI_KINDS, ColumnSpec, LayerSpec, spec_for
 from hatangso.geo.text import fold_key, nfc, normalize_operator
 
@@ -40,7 +41,8 @@ log = logging.getLogger(__name__)
 REJECT_COLUMNS = ["file", "row", "id", "reason"]
 
 # Lon/lat boxes that hold Vietnam: the mainland with its coastal islands, the Hoàng Sa
-# (Paracel) and the Trường Sa (Spratly) archipelagos. A point outside all of them is refused.
+# (Paracel) and the Trường Sa (Spratly) archipelagos. They tell swapped or non-degree coordinates
+# apart cheaply; whether a point lies in Vietnam is decided by its outline (hatangso.geo.outline).
 _VIETNAM_BOXES = np.array(
     [
         [102.10, 8.30, 109.70, 23.45],
@@ -608,13 +610,29 @@ def _check_in_vietnam(ctx: _Context, geoms: gpd.GeoSeries) -> None:
     bounds[live] = shapely.bounds(values[live])
     cx = (bounds[:, 0] + bounds[:, 2]) / 2
     cy = (bounds[:, 1] + bounds[:, 3]) / 2
-    outside = live & ~_in_vietnam(cx, cy)
-    ctx.rows.reject(
-        outside,
-        lambda m: [
-            f"outside Vietnam (lon {x:.4f}, lat {y:.4f})" for x, y in zip(cx[m], cy[m], strict=True)
-        ],
+    outside = live & ~in_vietnam(cx, cy)
+    ctx.rows.reject(outside, lambda m: _outside_reasons(cx[m], cy[m]))
+
+
+def _outside_reasons(lon: npt.NDArray[np.float64], lat: npt.NDArray[np.float64]) -> list[str]:
+    """Say where each point outside Vietnam is and what the likely fault is."""
+    degrees = (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
+    swapped = in_vietnam(lat, lon)
+    hints = np.where(
+        swapped,
+        ": longitude and latitude swapped? Fix: swap the two columns",
+        np.where(
+            degrees,
+            f": more than {BORDER_TOLERANCE_M / 1000:g} km beyond Vietnam's border or coast. "
+            "Fix: correct the point, or give --crs if it is x/y in another CRS",
+            ": not a longitude/latitude in degrees. Fix: correct the point, or give --crs "
+            "if the file is x/y in a projected CRS",
+        ),
     )
+    return [
+        f"outside Vietnam (lon {x:.4f}, lat {y:.4f}){hint}"
+        for x, y, hint in zip(lon, lat, hints, strict=True)
+    ]
 
 
 def _normalise_value_column(
@@ -820,8 +838,14 @@ def _village_centres(
         lon = out["centre_lon"].to_numpy(dtype=float)
         lat = out["centre_lat"].to_numpy(dtype=float)
         given = ~(np.isnan(lon) | np.isnan(lat))
-        outside = given & ~_in_vietnam(lon, lat)
-        ctx.rows.reject(outside, "village centre (centre_lon/centre_lat) is outside Vietnam")
+        outside = given & ~in_vietnam(lon, lat)
+        ctx.rows.reject(
+            outside,
+            lambda m: [
+                f"village centre (centre_lon/centre_lat) is {reason}"
+                for reason in _outside_reasons(lon[m], lat[m])
+            ],
+        )
 
 
 def _carries(tech: pd.Series, token: str) -> npt.NDArray[np.bool_]:
@@ -1192,8 +1216,8 @@ def load_layer(
     >>> layer = load_layer(path, "villages")
     >>> layer.counts()
     {'read': 2, 'used': 1, 'rejected': 1, 'repaired': 0}
-    >>> layer.rejects.loc[0, "reason"]
-    'outside Vietnam (lon 105.9000, lat 210.1000)'
+    >>> layer.rejects.loc[0, "reason"]  # doctest: +ELLIPSIS
+    'outside Vietnam (lon 105.9000, lat 210.1000): not a longitude/latitude in degrees. Fix: ...'
     """
     column_map = (
         parse_column_map(columns) if isinstance(columns, str) or columns is None else columns
