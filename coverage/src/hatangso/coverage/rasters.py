@@ -38,6 +38,7 @@ from rasterio.io import DatasetReader
 from rasterio.warp import aligned_target, calculate_default_transform, reproject, transform_bounds
 
 from hatangso.geo.errors import CRSError, InputError, Problem
+from hatangso.geo.outputs import atomic_write
 
 __all__ = [
     "Raster",
@@ -419,7 +420,9 @@ def write_cog(raster: Raster, path: PathLike, *, nodata: float | None = None) ->
     Notes
     -----
     GDAL's COG driver lays the file out with the overviews and tile index first, so that an HTTP
-    client can read any window with range requests.
+    client can read any window with range requests. The file is written beside the destination
+    and moved into place (:func:`hatangso.geo.outputs.atomic_write`): a reader never sees half
+    of it.
     """
     array = raster.array
     if array.dtype == np.bool_:
@@ -427,26 +430,27 @@ def write_cog(raster: Raster, path: PathLike, *, nodata: float | None = None) ->
     if nodata is None and np.issubdtype(array.dtype, np.floating):
         nodata = float("nan")
     overview = "average" if np.issubdtype(array.dtype, np.floating) else "nearest"
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
     rows, cols = raster.shape
-    with rasterio.open(
-        out,
-        "w",
-        driver="COG",
-        width=cols,
-        height=rows,
-        count=1,
-        dtype=array.dtype,
-        crs=raster.crs,
-        transform=raster.transform,
-        nodata=nodata,
-        compress="DEFLATE",
-        blocksize=256,
-        overview_resampling=overview,
-    ) as ds:
-        ds.write(array, 1)
-    return out
+
+    def write(tmp: Path) -> None:
+        with rasterio.open(
+            tmp,
+            "w",
+            driver="COG",
+            width=cols,
+            height=rows,
+            count=1,
+            dtype=array.dtype,
+            crs=raster.crs,
+            transform=raster.transform,
+            nodata=nodata,
+            compress="DEFLATE",
+            blocksize=256,
+            overview_resampling=overview,
+        ) as ds:
+            ds.write(array, 1)
+
+    return atomic_write(Path(path), write)
 
 
 def polygonize(mask: npt.NDArray[np.bool_], transform: Affine, crs: CRS | str) -> gpd.GeoDataFrame:

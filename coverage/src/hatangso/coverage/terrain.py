@@ -70,6 +70,7 @@ from hatangso.coverage.villages import (
 )
 from hatangso.geo.carrier import eirp_re_dbm
 from hatangso.geo.errors import ConfigError, CRSError, InputError, Problem
+from hatangso.geo.outputs import write_layer
 
 __all__ = [
     "EARTH_RADIUS_M",
@@ -1482,8 +1483,7 @@ def write_coverage_outputs(
         "server_count": write_cog(coverage.server_count, out / "server_count.tif"),
     }
     polygons_path = out / "coverage.gpkg"
-    coverage_polygons(coverage).to_file(polygons_path, layer="coverage", driver="GPKG")
-    paths["polygons"] = polygons_path
+    paths["polygons"] = write_layer(coverage_polygons(coverage), polygons_path, layer="coverage")
     return paths
 
 
