@@ -431,7 +431,8 @@ def test_every_input_kind_has_its_option_field_and_scenario_key() -> None:
     import typer.main
 
     from hatangso.cli import app
-    from hatangso.geo.schema import KINDS, LAYER_KINDS, OTHER_INPUTS, spec_for
+    from hatangso.coverage.engine import CoverageInputs
+    from hatangso.geo.schema import LAYER_KINDS, OTHER_INPUTS, RECORD_KINDS, spec_for
     from hatangso.scenarios.job import InputFiles
     from hatangso.scenarios.schema import DATA_KINDS, DataSources
 
@@ -439,13 +440,16 @@ def test_every_input_kind_has_its_option_field_and_scenario_key() -> None:
     coverage = command.commands["coverage"]  # type: ignore[attr-defined]
     options = {opt for param in coverage.params for opt in param.opts}
     fields = {f.name for f in dataclasses.fields(InputFiles)}
-    for kind in KINDS:
+    for kind in RECORD_KINDS:
         spec = spec_for(kind)
         assert spec.option in options, kind
         assert spec.stem in fields, kind
     for other in OTHER_INPUTS:
         assert f"--{other}" in options and other in fields
     assert set(DATA_KINDS) <= set(DataSources.model_fields)
+    # The engine's frames: the layers read whole, and the other inputs.
+    engine_fields = {f.name for f in dataclasses.fields(CoverageInputs)} - {"calibration"}
+    assert engine_fields == {spec_for(k).stem for k in LAYER_KINDS} | set(OTHER_INPUTS)
     assert DATA_KINDS == (*(spec_for(k).stem for k in LAYER_KINDS), *OTHER_INPUTS)
     files = InputFiles.from_paths({"villages": Path("v.gpkg"), "access-points": Path("a.gpkg")})
     assert files.path("access_points") == files.access_points == Path("a.gpkg")

@@ -18,6 +18,7 @@ __all__ = [
     "OPERATORS",
     "OTHER_INPUTS",
     "POI_KINDS",
+    "RECORD_KINDS",
     "ColumnSpec",
     "LayerSpec",
     "spec_for",
@@ -79,6 +80,10 @@ class LayerSpec:
     streamed
         Whether the input is streamed through in chunks (measurement samples, too many rows
         to hold) rather than read and validated whole.
+    record
+        Whether the kind is part of a province's record: an input of ``coverage``, of a
+        scenario and of the service. The planner's own candidate sites are not (``plan
+        --candidates`` and ``validate`` read them).
     """
 
     kind: str
@@ -87,6 +92,7 @@ class LayerSpec:
     id_column: str | None = None
     coordinate_aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)
     streamed: bool = False
+    record: bool = True
 
     @property
     def stem(self) -> str:
@@ -478,18 +484,24 @@ _SPECS: dict[str, LayerSpec] = {
         ),
         geometry="point",
         id_column="candidate_id",
+        record=False,
     ),
 }
 
-#: Input kinds, in the order the contract lists them: the one list of them. Each kind's file
-#: stem, command-line option and geometry are on its :class:`LayerSpec` (:func:`spec_for`).
+#: Input kinds, in the order the contract lists them: the one list of them, and what
+#: ``validate`` reads. Each kind's file stem, command-line option and geometry are on its
+#: :class:`LayerSpec` (:func:`spec_for`).
 KINDS: tuple[str, ...] = tuple(_SPECS)
 
-#: The vector layers of a province, read whole: every kind with a geometry but the streamed
-#: samples. A scenario names them under ``data:``, the service accepts them as uploads, and the
-#: demo province writes them.
+#: The kinds of a province's record: the inputs of ``coverage`` (each its ``--option``), of a
+#: scenario and of the service; every kind but the planner's candidates.
+RECORD_KINDS: tuple[str, ...] = tuple(kind for kind, spec in _SPECS.items() if spec.record)
+
+#: The vector layers of a province, read whole: every kind of the record with a geometry but
+#: the streamed samples. A scenario names them under ``data:``, the service accepts them as
+#: uploads, and the demo province writes them.
 LAYER_KINDS: tuple[str, ...] = tuple(
-    kind for kind, spec in _SPECS.items() if spec.geometry != "none" and not spec.streamed
+    kind for kind in RECORD_KINDS if _SPECS[kind].geometry != "none" and not _SPECS[kind].streamed
 )
 
 #: Inputs that are not tables of the contract: the road network, the DEM and the population

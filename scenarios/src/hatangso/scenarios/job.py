@@ -22,7 +22,7 @@ from hatangso.coverage.config import CoverageConfig
 from hatangso.coverage.engine import ADMIN_LEVELS, Assessment, CoverageInputs, assess
 from hatangso.coverage.kpis import INDICATORS, indicators_by_unit, kpi_document
 from hatangso.geo.outputs import atomic_write, write_json, write_layer, write_rejects, write_text
-from hatangso.geo.schema import KINDS, OTHER_INPUTS, spec_for
+from hatangso.geo.schema import OTHER_INPUTS, RECORD_KINDS, spec_for
 from hatangso.geo.validate import Layer, load_layer
 
 __all__ = ["InputFiles", "JobResult", "load_inputs", "run_coverage"]
@@ -66,7 +66,7 @@ class InputFiles:
     def path(self, kind: str) -> Path | None:
         """Return the file of input `kind`, None when it was not given.
 
-        `kind` is one of :data:`hatangso.geo.schema.KINDS` (in either spelling,
+        `kind` is one of :data:`hatangso.geo.schema.RECORD_KINDS` (in either spelling,
         ``access-points`` or ``access_points``) or of :data:`~hatangso.geo.schema.OTHER_INPUTS`.
         """
         path: Path | None = getattr(self, kind if kind in OTHER_INPUTS else spec_for(kind).stem)
@@ -123,7 +123,7 @@ def load_inputs(files: InputFiles, *, progress: Progress | None = None) -> dict[
     step = progress or (lambda _name: None)
     layers: dict[str, Layer] = {}
     problems: list[Problem] = []
-    for kind in KINDS:
+    for kind in RECORD_KINDS:
         spec = spec_for(kind)
         path = files.path(kind)
         if path is None or spec.streamed:  # samples are streamed through, not loaded
