@@ -244,7 +244,8 @@ def _light(frame: gpd.GeoDataFrame, tolerance_deg: float, columns: list[str]) ->
 
     No bounding boxes (folium would add one per feature): the page stays small. Floats are
     rounded to whole numbers but for shares (``measured_availability``, two decimals); missing
-    values are shown as blanks.
+    values are shown as blanks. Text is HTML-escaped: folium's popups and tooltips insert the
+    properties into the page as markup, so a name from the input must not carry any.
     """
     geoms = shapely.simplify(
         np.asarray(frame.geometry.array, dtype=object), tolerance_deg, preserve_topology=True
@@ -259,9 +260,35 @@ def _light(frame: gpd.GeoDataFrame, tolerance_deg: float, columns: list[str]) ->
         values = out[column]
         if pd.api.types.is_float_dtype(values):
             values = values.round(2 if column == "measured_availability" else 0)
+        elif pd.api.types.infer_dtype(values, skipna=True) in _TEXT_KINDS:
+            values = _escaped(values)
         out[column] = values.astype(object).where(values.notna(), "")
     document: dict[str, Any] = json.loads(out.to_json(drop_id=True))
     return document
+
+
+#: Kinds of column (``pandas.api.types.infer_dtype``) that hold text.
+_TEXT_KINDS = ("string", "mixed", "mixed-integer")
+#: What :func:`html.escape` replaces, ampersand first.
+_ENTITIES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"), ("'", "&#x27;"))
+
+
+def _escaped(values: pd.Series) -> pd.Series:
+    """Return `values` as HTML-escaped text, missing values kept missing."""
+    text = values.astype(str)
+    for raw, entity in _ENTITIES:
+        text = text.str.replace(raw, entity, regex=False)
+    return text.where(values.notna(), values)
+
+
+def _tooltip_text(text: str) -> str:
+    """Escape `text` for a marker's tooltip.
+
+    folium writes it unquoted into a JavaScript template literal that becomes markup, so
+    besides HTML, the literal's own specials (backslash, backtick, ``$``) are escaped too.
+    """
+    escaped = html.escape(text)
+    return escaped.replace("\\", "&#92;").replace("`", "&#96;").replace("$", "&#36;")
 
 
 def _grouped(frame: gpd.GeoDataFrame, by: list[str]) -> gpd.GeoDataFrame:
@@ -641,7 +668,7 @@ def _add_sites(fmap: folium.Map, sites: gpd.GeoDataFrame | None) -> list[str]:
                 fill=True,
                 fill_opacity=0.9,
                 weight=1,
-                tooltip=html.escape(f"{op} {sid} ({tech})"),
+                tooltip=_tooltip_text(f"{op} {sid} ({tech})"),
             ).add_to(cluster)
         cluster.add_to(fmap)
     return operators
@@ -661,7 +688,7 @@ def _add_shared_towers(fmap: folium.Map, towers: gpd.GeoDataFrame | None) -> Non
             color="#000000",
             weight=2,
             fill=False,
-            tooltip=html.escape(f"Dùng chung / Shared: {ops}"),
+            tooltip=_tooltip_text(f"Dùng chung / Shared: {ops}"),
         ).add_to(group)
     group.add_to(fmap)
 
