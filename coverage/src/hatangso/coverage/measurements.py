@@ -574,44 +574,25 @@ def aggregate_samples(
             "villages.to_crs(4326)"
         )
     user_crs = crs if isinstance(crs, pyproj.CRS) or crs is None else _parse(crs)
-    index = _village_index(villages)
-    places: _VillageIndex | _PointPlaces = index
-    n_units = len(villages)
-    if points is not None and rule == "official":
-        if points.n_villages != len(villages):
-            raise ValueError("points must be built from the same villages, in the same order")
-        places = _point_places(index, points, rule)
-        n_units = len(places.village_of)
+    places = _sample_places(villages, points, rule)
+    n_units = len(places.village_of) if isinstance(places, _PointPlaces) else len(villages)
     ops, techs = _Codes(), _Codes()
     for t in ("2G", "3G", "4G", "5G"):
         techs.code(t)
     acc = _Accumulator(n_units, len(techs.labels))
-    rejects: list[pd.DataFrame] = []
-    notes: list[str] = []
-    read = 0
-    for path in paths:
-        if path.suffix.lower() in (".csv", ".txt", ".tsv"):
-            n, rej = _stream_csv(
-                path,
-                places,
-                acc,
-                ops,
-                techs,
-                threshold_dbm,
-                chunk_rows,
-                user_crs,
-                columns,
-                encoding,
-            )
-        else:
-            n, rej = _whole_layer(path, places, acc, ops, techs, threshold_dbm, crs, columns)
-        read += n
-        rejects.extend(rej)
-        unknown = sorted(name for name in ops.labels if not normalize_operator(name)[1])
-        if unknown:
-            notes.append(
-                f"{path.name}: unknown operator name(s) kept as written: {', '.join(unknown)}"
-            )
+    read, rejects, notes = _read_samples(
+        paths,
+        places,
+        acc,
+        ops,
+        techs,
+        threshold_dbm=threshold_dbm,
+        chunk_rows=chunk_rows,
+        user_crs=user_crs,
+        crs=crs,
+        columns=columns,
+        encoding=encoding,
+    )
     reject_frame = (
         pd.concat(rejects, ignore_index=True)
         if rejects
@@ -642,6 +623,62 @@ def aggregate_samples(
         by_point=by_point,
         points_per_village=points_per_village,
     )
+
+
+def _sample_places(
+    villages: gpd.GeoDataFrame, points: VillagePoints | None, rule: str
+) -> _VillageIndex | _PointPlaces:
+    """Where samples are counted: the village polygons, or the official rule's points."""
+    index = _village_index(villages)
+    if points is None or rule != "official":
+        return index
+    if points.n_villages != len(villages):
+        raise ValueError("points must be built from the same villages, in the same order")
+    return _point_places(index, points, rule)
+
+
+def _read_samples(
+    paths: list[Path],
+    places: _VillageIndex | _PointPlaces,
+    acc: _Accumulator,
+    ops: _Codes,
+    techs: _Codes,
+    *,
+    threshold_dbm: float,
+    chunk_rows: int,
+    user_crs: pyproj.CRS | None,
+    crs: str | pyproj.CRS | None,
+    columns: Mapping[str, str] | None,
+    encoding: str,
+) -> tuple[int, list[pd.DataFrame], list[str]]:
+    """Count every file's samples into `acc`; return rows read, rejects and notes."""
+    rejects: list[pd.DataFrame] = []
+    notes: list[str] = []
+    read = 0
+    for path in paths:
+        if path.suffix.lower() in (".csv", ".txt", ".tsv"):
+            n, rej = _stream_csv(
+                path,
+                places,
+                acc,
+                ops,
+                techs,
+                threshold_dbm,
+                chunk_rows,
+                user_crs,
+                columns,
+                encoding,
+            )
+        else:
+            n, rej = _whole_layer(path, places, acc, ops, techs, threshold_dbm, crs, columns)
+        read += n
+        rejects.extend(rej)
+        unknown = sorted(name for name in ops.labels if not normalize_operator(name)[1])
+        if unknown:
+            notes.append(
+                f"{path.name}: unknown operator name(s) kept as written: {', '.join(unknown)}"
+            )
+    return read, rejects, notes
 
 
 def _parse(crs: str) -> pyproj.CRS:
@@ -1031,85 +1068,183 @@ def decide_basis(
     ids = villages["village_id"].astype(str).to_numpy(dtype=object)
     position = pd.Series(np.arange(n), index=pd.Index(ids))
     has_prediction = "covered_mobile" in villages
-    has_declared = declared is not None
-    parts: list[pd.DataFrame] = []
+    declared_part, unknown_declared, filed = _declared_pairs(declared, position)
+    parts = [
+        part
+        for part in (
+            _predicted_pairs(villages) if has_prediction else None,
+            declared_part,
+            _measured_pairs(summary, position),
+        )
+        if part is not None
+    ]
+    pairs = _pair_verdicts(
+        _merged_pairs(parts),
+        summary,
+        ids,
+        filed=filed,
+        has_prediction=has_prediction,
+        min_samples=min_samples,
+        min_availability=min_availability,
+    )
+    out = _village_answers(
+        villages, pairs, has_prediction=has_prediction, has_declared=declared is not None
+    )
+    disputes = _disputes_table(
+        villages,
+        ids,
+        pairs,
+        out["mobile_basis"].to_numpy(dtype=object),
+        min_samples=min_samples,
+        min_availability=min_availability,
+    )
+    counts = _basis_counts(out, disputes, unknown_declared)
+    log.info("mobile basis: %s", counts)
+    return BasisDecision(villages=out, disputes=disputes, counts=counts)
 
-    # Predicted pairs.
-    if has_prediction:
-        covered = villages["covered_mobile"].fillna(False).to_numpy(dtype=bool)
-        serving = (
-            villages["serving_operators"].fillna("").astype(str)
-            if "serving_operators" in villages
-            else pd.Series("", index=villages.index)
-        )
-        lists = serving.str.split(";")
-        exploded = pd.DataFrame({"v": np.arange(n), "operator": lists.to_numpy()}).explode(
-            "operator"
-        )
-        exploded = exploded[exploded["operator"].fillna("").astype(str) != ""]
-        exploded = exploded[covered[exploded["v"].to_numpy(dtype=np.int64)]]
-        parts.append(exploded.assign(P=True)[["v", "operator", "P"]])
 
-    # Declared pairs.
-    unknown_declared = 0
-    filed: set[str] = set()
-    if declared is not None and len(declared):
-        d = declared[_broadband(declared["tech"])]
-        did = d["village_id"].astype(str)
-        known = did.isin(position.index).to_numpy(dtype=bool)
-        unknown_declared = int((~known).sum())
-        if unknown_declared:
-            log.warning(
-                "declarations: %d row(s) name village ids not in the village layer",
-                unknown_declared,
-            )
-        filed = set(declared["operator"].astype(str))
-        parts.append(
-            pd.DataFrame(
-                {
-                    "v": position.loc[did[known].to_numpy(dtype=object)].to_numpy(),
-                    "operator": d["operator"].astype(str).to_numpy(dtype=object)[known],
-                    "D": True,
-                }
-            ).drop_duplicates(["v", "operator"])
-        )
+def _predicted_pairs(villages: pd.DataFrame) -> pd.DataFrame:
+    """Return (position ``v``, ``operator``, ``P``) per serving operator of a covered village."""
+    covered = villages["covered_mobile"].fillna(False).to_numpy(dtype=bool)
+    serving = (
+        villages["serving_operators"].fillna("").astype(str)
+        if "serving_operators" in villages
+        else pd.Series("", index=villages.index)
+    )
+    lists = serving.str.split(";")
+    exploded = pd.DataFrame({"v": np.arange(len(villages)), "operator": lists.to_numpy()}).explode(
+        "operator"
+    )
+    exploded = exploded[exploded["operator"].fillna("").astype(str) != ""]
+    exploded = exploded[covered[exploded["v"].to_numpy(dtype=np.int64)]]
+    pairs: pd.DataFrame = exploded.assign(P=True)[["v", "operator", "P"]]
+    return pairs
 
-    # Measured pairs.
-    if summary is not None and len(summary.by_operator):
-        s = summary.by_operator[_broadband(summary.by_operator["tech"])]
-        s = s[s["village_id"].astype(str).isin(position.index)]
-        sums = (
-            s.assign(operator=s["operator"].astype(str), village_id=s["village_id"].astype(str))
-            .groupby(["village_id", "operator"], sort=False)[["n_samples", "n_at_or_above"]]
-            .sum()
-            .reset_index()
-        )
-        parts.append(
-            pd.DataFrame(
-                {
-                    "v": position.loc[sums["village_id"].to_numpy(dtype=object)].to_numpy(),
-                    "operator": sums["operator"].to_numpy(dtype=object),
-                    "n": sums["n_samples"].to_numpy(dtype=np.int64),
-                    "k": sums["n_at_or_above"].to_numpy(dtype=np.int64),
-                }
-            )
-        )
 
-    if parts:
-        pairs = pd.concat(parts, ignore_index=True)
-        for column in ("P", "D"):
-            if column in pairs:
-                pairs[column] = pairs[column].eq(True).to_numpy(dtype=bool)
-        for column in ("n", "k"):
-            if column in pairs:
-                pairs[column] = pairs[column].fillna(0).to_numpy(dtype=np.int64)
-        pairs["operator"] = pairs["operator"].astype(str)
-        agg = {c: "max" for c in ("P", "D") if c in pairs} | {
-            c: "sum" for c in ("n", "k") if c in pairs
+def _declared_pairs(
+    declared: pd.DataFrame | None, position: pd.Series
+) -> tuple[pd.DataFrame | None, int, set[str]]:
+    """Return the 4G/5G declarations as (``v``, ``operator``, ``D``) pairs.
+
+    Also returns the number of broadband rows naming a village id not in the layer, and the
+    operators that filed a declaration list (of any technology).
+    """
+    if declared is None or not len(declared):
+        return None, 0, set()
+    d = declared[_broadband(declared["tech"])]
+    did = d["village_id"].astype(str)
+    known = did.isin(position.index).to_numpy(dtype=bool)
+    unknown_declared = int((~known).sum())
+    if unknown_declared:
+        log.warning(
+            "declarations: %d row(s) name village ids not in the village layer",
+            unknown_declared,
+        )
+    filed = set(declared["operator"].astype(str))
+    pairs = pd.DataFrame(
+        {
+            "v": position.loc[did[known].to_numpy(dtype=object)].to_numpy(),
+            "operator": d["operator"].astype(str).to_numpy(dtype=object)[known],
+            "D": True,
         }
-        pairs = pairs.groupby(["v", "operator"], sort=True).agg(agg).reset_index()
-    else:
-        pairs = pd.DataFrame({"v": np.empty(0, np.int64), "operator": np.empty(0, object)})
+    ).drop_duplicates(["v", "operator"])
+    return pairs, unknown_declared, filed
+
+
+def _measured_pairs(summary: SampleSummary | None, position: pd.Series) -> pd.DataFrame | None:
+    """4G/5G samples ``n`` and samples at or above the threshold ``k`` per (``v``, ``operator``)."""
+    if summary is None or not len(summary.by_operator):
+        return None
+    s = summary.by_operator[_broadband(summary.by_operator["tech"])]
+    s = s[s["village_id"].astype(str).isin(position.index)]
+    sums = (
+        s.assign(operator=s["operator"].astype(str), village_id=s["village_id"].astype(str))
+        .groupby(["village_id", "operator"], sort=False)[["n_samples", "n_at_or_above"]]
+        .sum()
+        .reset_index()
+    )
+    return pd.DataFrame(
+        {
+            "v": position.loc[sums["village_id"].to_numpy(dtype=object)].to_numpy(),
+            "operator": sums["operator"].to_numpy(dtype=object),
+            "n": sums["n_samples"].to_numpy(dtype=np.int64),
+            "k": sums["n_at_or_above"].to_numpy(dtype=np.int64),
+        }
+    )
+
+
+def _merged_pairs(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """One row per (``v``, ``operator``), sorted, joining the bases' pair tables."""
+    if not parts:
+        return pd.DataFrame({"v": np.empty(0, np.int64), "operator": np.empty(0, object)})
+    pairs = pd.concat(parts, ignore_index=True)
+    for column in ("P", "D"):
+        if column in pairs:
+            pairs[column] = pairs[column].eq(True).to_numpy(dtype=bool)
+    for column in ("n", "k"):
+        if column in pairs:
+            pairs[column] = pairs[column].fillna(0).to_numpy(dtype=np.int64)
+    pairs["operator"] = pairs["operator"].astype(str)
+    agg = {c: "max" for c in ("P", "D") if c in pairs} | {
+        c: "sum" for c in ("n", "k") if c in pairs
+    }
+    return pairs.groupby(["v", "operator"], sort=True).agg(agg).reset_index()
+
+
+@dataclass(frozen=True)
+class _PairVerdicts:
+    """The three answers of each (village, operator) pair, and what they make of it.
+
+    ``v`` is the village's position, ``op`` the operator, ``n_s`` and ``avail`` the 4G/5G
+    samples and their availability (NaN without samples); ``*_known`` and ``*_val`` say
+    whether each basis answers and what. ``at_points`` is whether the measured answers were
+    taken at the official rule's points.
+    """
+
+    v: IntArray
+    op: npt.NDArray[np.object_]
+    n_s: IntArray
+    avail: FloatArray
+    m_known: BoolArray
+    m_val: BoolArray
+    p_known: BoolArray
+    p_val: BoolArray
+    d_known: BoolArray
+    d_val: BoolArray
+    at_points: bool
+
+    @property
+    def covers(self) -> BoolArray:
+        """Whether the operator covers the village: by ``M``, else ``P``, else ``D``."""
+        return np.where(
+            self.m_known,
+            self.m_val,
+            np.where(self.p_known, self.p_val, self.d_known & self.d_val),
+        )
+
+    @property
+    def disputed(self) -> BoolArray:
+        """Whether the known answers disagree."""
+        disputed: BoolArray = np.where(
+            self.m_known,
+            (self.d_known & (self.d_val != self.m_val))
+            | (self.p_known & (self.p_val != self.m_val)),
+            self.d_known & self.p_known & (self.d_val != self.p_val),
+        )
+        return disputed
+
+
+def _pair_verdicts(
+    pairs: pd.DataFrame,
+    summary: SampleSummary | None,
+    ids: npt.NDArray[np.object_],
+    *,
+    filed: set[str],
+    has_prediction: bool,
+    min_samples: int,
+    min_availability: float,
+) -> _PairVerdicts:
+    """Measured, predicted and declared answers of each pair of :func:`_merged_pairs`."""
     m = len(pairs)
     v = pairs["v"].to_numpy(dtype=np.int64)
     op = pairs["operator"].to_numpy(dtype=object)
@@ -1139,34 +1274,33 @@ def decide_basis(
             min_samples=min_samples,
             min_availability=min_availability,
         )
-    p_known = np.full(m, has_prediction)
-    p_val = flag("P")
-    d_known = np.isin(op, list(filed)) if filed else np.zeros(m, dtype=bool)
-    d_val = flag("D")
-
-    op_covers = np.where(m_known, m_val, np.where(p_known, p_val, d_known & d_val))
-    disputed = np.where(
-        m_known,
-        (d_known & (d_val != m_val)) | (p_known & (p_val != m_val)),
-        d_known & p_known & (d_val != p_val),
+    return _PairVerdicts(
+        v=v,
+        op=op,
+        n_s=n_s,
+        avail=avail,
+        m_known=m_known,
+        m_val=m_val,
+        p_known=np.full(m, has_prediction),
+        p_val=flag("P"),
+        d_known=np.isin(op, list(filed)) if filed else np.zeros(m, dtype=bool),
+        d_val=flag("D"),
+        at_points=at_points,
     )
 
-    covered_any = np.bincount(v, weights=op_covers, minlength=n) > 0
-    measured_any = np.bincount(v, weights=m_known, minlength=n) > 0
-    if has_prediction:
-        # Where nothing was measured the village keeps the prediction's own answer to the
-        # rule: the operators' answers need not add up to it (two operators may together
-        # cover a share that neither covers alone).
-        covered_any = np.where(
-            measured_any, covered_any, villages["covered_mobile"].fillna(False).to_numpy(bool)
-        )
-    sampled_any = np.bincount(v, weights=n_s, minlength=n) > 0
-    measured_cov = np.bincount(v, weights=m_val, minlength=n) > 0
-    disputed_v = np.bincount(v, weights=disputed, minlength=n) > 0
 
-    # The operator whose figures are shown: best availability among the measured, else the
-    # most samples.
-    rank = np.where(m_known, 2.0 + np.nan_to_num(avail), n_s / (1.0 + n_s.max(initial=0)))
+def _shown_measurement(
+    pairs: _PairVerdicts, n: int
+) -> tuple[npt.NDArray[np.object_], FloatArray, IntArray]:
+    """Operator, availability and samples shown per village.
+
+    The operator with the best availability among the measured, else the one with the most
+    samples; None, NaN and 0 for a village without samples.
+    """
+    v, n_s = pairs.v, pairs.n_s
+    rank = np.where(
+        pairs.m_known, 2.0 + np.nan_to_num(pairs.avail), n_s / (1.0 + n_s.max(initial=0))
+    )
     shown_op = np.full(n, None, dtype=object)
     shown_av = np.full(n, np.nan)
     shown_n = np.zeros(n, dtype=np.int64)
@@ -1175,9 +1309,35 @@ def decide_basis(
         idx = np.flatnonzero(sampled_pair)
         order = idx[np.lexsort((-rank[idx], v[idx]))]
         first = order[np.r_[True, v[order][1:] != v[order][:-1]]]
-        shown_op[v[first]] = op[first]
-        shown_av[v[first]] = avail[first]
+        shown_op[v[first]] = pairs.op[first]
+        shown_av[v[first]] = pairs.avail[first]
         shown_n[v[first]] = n_s[first]
+    return shown_op, shown_av, shown_n
+
+
+def _village_answers(
+    villages: pd.DataFrame,
+    pairs: _PairVerdicts,
+    *,
+    has_prediction: bool,
+    has_declared: bool,
+) -> pd.DataFrame:
+    """Build the columns of :attr:`BasisDecision.villages` from the pairs' verdicts."""
+    n = len(villages)
+    v = pairs.v
+    covered_any = np.bincount(v, weights=pairs.covers, minlength=n) > 0
+    measured_any = np.bincount(v, weights=pairs.m_known, minlength=n) > 0
+    if has_prediction:
+        # Where nothing was measured the village keeps the prediction's own answer to the
+        # rule: the operators' answers need not add up to it (two operators may together
+        # cover a share that neither covers alone).
+        covered_any = np.where(
+            measured_any, covered_any, villages["covered_mobile"].fillna(False).to_numpy(bool)
+        )
+    sampled_any = np.bincount(v, weights=pairs.n_s, minlength=n) > 0
+    measured_cov = np.bincount(v, weights=pairs.m_val, minlength=n) > 0
+    disputed_v = np.bincount(v, weights=pairs.disputed, minlength=n) > 0
+    shown_op, shown_av, shown_n = _shown_measurement(pairs, n)
 
     if has_prediction:
         fallback = "predicted"
@@ -1192,14 +1352,13 @@ def decide_basis(
         np.where(measured_cov, "covered", "uncovered"),
         np.where(sampled_any, "insufficient samples", "no samples"),
     )
-
-    declared_ops = join_unique_per_group(v[d_val], op[d_val], n)
+    declared_ops = join_unique_per_group(v[pairs.d_val], pairs.op[pairs.d_val], n)
     predicted = (
         pd.array(villages["covered_mobile"].to_numpy(dtype=bool), dtype="boolean")
         if has_prediction
         else pd.array([pd.NA] * n, dtype="boolean")
     )
-    out = pd.DataFrame(
+    return pd.DataFrame(
         {
             "measured_availability": shown_av,
             "n_samples": shown_n,
@@ -1214,52 +1373,70 @@ def decide_basis(
         index=villages.index,
     )
 
+
+def _disputes_table(
+    villages: pd.DataFrame,
+    ids: npt.NDArray[np.object_],
+    pairs: _PairVerdicts,
+    basis: npt.NDArray[np.object_],
+    *,
+    min_samples: int,
+    min_availability: float,
+) -> pd.DataFrame:
+    """:attr:`BasisDecision.disputes`: the disputed pairs, sorted by village and operator."""
     names = (
         villages["name"].astype("string").to_numpy(dtype=object)
         if "name" in villages
-        else np.full(n, None, dtype=object)
+        else np.full(len(villages), None, dtype=object)
     )
-    dd = np.flatnonzero(disputed)
+    dd = np.flatnonzero(pairs.disputed)
+    v = pairs.v[dd]
+    d_known, d_val = pairs.d_known[dd], pairs.d_val[dd]
+    p_known, p_val = pairs.p_known[dd], pairs.p_val[dd]
+    m_known, avail, n_s = pairs.m_known[dd], pairs.avail[dd], pairs.n_s[dd]
     disputes = pd.DataFrame(
         {
-            "village_id": pd.array(ids[v[dd]], dtype="string"),
-            "name": pd.array(names[v[dd]], dtype="string"),
-            "operator": pd.array(op[dd], dtype="string"),
-            "declared": _known_or_none(d_known[dd], d_val[dd]),
-            "predicted": _known_or_none(p_known[dd], p_val[dd]),
-            "measured": np.where(m_known[dd], avail[dd], np.nan),
-            "samples": n_s[dd],
-            "basis": pd.array(basis[v[dd]], dtype="string"),
+            "village_id": pd.array(ids[v], dtype="string"),
+            "name": pd.array(names[v], dtype="string"),
+            "operator": pd.array(pairs.op[dd], dtype="string"),
+            "declared": _known_or_none(d_known, d_val),
+            "predicted": _known_or_none(p_known, p_val),
+            "measured": np.where(m_known, avail, np.nan),
+            "samples": n_s,
+            "basis": pd.array(basis[v], dtype="string"),
             "reason": _reasons(
-                d_known[dd],
-                d_val[dd],
-                p_known[dd],
-                p_val[dd],
-                m_known[dd],
-                avail[dd],
-                n_s[dd],
+                d_known,
+                d_val,
+                p_known,
+                p_val,
+                m_known,
+                avail,
+                n_s,
                 min_samples,
                 min_availability,
-                at_points=m_val[dd] if at_points else None,
+                at_points=pairs.m_val[dd] if pairs.at_points else None,
             ),
         },
         columns=DISPUTE_COLUMNS,
     )
-    disputes = disputes.sort_values(["village_id", "operator"], kind="stable").reset_index(
-        drop=True
-    )
-    counts = {
+    return disputes.sort_values(["village_id", "operator"], kind="stable").reset_index(drop=True)
+
+
+def _basis_counts(
+    out: pd.DataFrame, disputes: pd.DataFrame, unknown_declared: int
+) -> dict[str, int]:
+    """:attr:`BasisDecision.counts` from the village answers and the disputes."""
+    basis = out["mobile_basis"]
+    return {
         "measured": int((basis == "measured").sum()),
         "predicted": int((basis == "predicted").sum()),
         "declared": int((basis == "declared").sum()),
-        "none": int(pd.isna(basis).sum()),
-        "insufficient_samples": int((status == "insufficient samples").sum()),
-        "disputed_villages": int(disputed_v.sum()),
+        "none": int(basis.isna().sum()),
+        "insufficient_samples": int((out["measured_status"] == "insufficient samples").sum()),
+        "disputed_villages": int(out["disputed"].sum()),
         "disputes": len(disputes),
         "declared_unknown_villages": unknown_declared,
     }
-    log.info("mobile basis: %s", counts)
-    return BasisDecision(villages=out, disputes=disputes, counts=counts)
 
 
 def _measured_at_points(

@@ -244,7 +244,8 @@ def _light(frame: gpd.GeoDataFrame, tolerance_deg: float, columns: list[str]) ->
 
     No bounding boxes (folium would add one per feature): the page stays small. Floats are
     rounded to whole numbers but for shares (``measured_availability``, two decimals); missing
-    values are shown as blanks.
+    values are shown as blanks. Text is HTML-escaped: folium's popups and tooltips insert the
+    properties into the page as markup, so a name from the input must not carry any.
     """
     geoms = shapely.simplify(
         np.asarray(frame.geometry.array, dtype=object), tolerance_deg, preserve_topology=True
@@ -259,9 +260,35 @@ def _light(frame: gpd.GeoDataFrame, tolerance_deg: float, columns: list[str]) ->
         values = out[column]
         if pd.api.types.is_float_dtype(values):
             values = values.round(2 if column == "measured_availability" else 0)
+        elif pd.api.types.infer_dtype(values, skipna=True) in _TEXT_KINDS:
+            values = _escaped(values)
         out[column] = values.astype(object).where(values.notna(), "")
     document: dict[str, Any] = json.loads(out.to_json(drop_id=True))
     return document
+
+
+#: Kinds of column (``pandas.api.types.infer_dtype``) that hold text.
+_TEXT_KINDS = ("string", "mixed", "mixed-integer")
+#: What :func:`html.escape` replaces, ampersand first.
+_ENTITIES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"), ("'", "&#x27;"))
+
+
+def _escaped(values: pd.Series) -> pd.Series:
+    """Return `values` as HTML-escaped text, missing values kept missing."""
+    text = values.astype(str)
+    for raw, entity in _ENTITIES:
+        text = text.str.replace(raw, entity, regex=False)
+    return text.where(values.notna(), values)
+
+
+def _tooltip_text(text: str) -> str:
+    """Escape `text` for a marker's tooltip.
+
+    folium writes it unquoted into a JavaScript template literal that becomes markup, so
+    besides HTML, the literal's own specials (backslash, backtick, ``$``) are escaped too.
+    """
+    escaped = html.escape(text)
+    return escaped.replace("\\", "&#92;").replace("`", "&#96;").replace("$", "&#36;")
 
 
 def _grouped(frame: gpd.GeoDataFrame, by: list[str]) -> gpd.GeoDataFrame:
@@ -422,7 +449,23 @@ def village_map(
         If the page would load anything from another host (a folium default gone unnoticed).
     """
     villages = layers.villages.to_crs(4326) if layers.villages.crs is not None else layers.villages
-    column = INDICATOR_COLUMN[indicator]
+    fmap = _blank_map(villages, title=title, static_url=static_url)
+    _add_base_layers(fmap, layers, online_tiles=online_tiles)
+    _add_admin_boundaries(fmap, villages)
+    if layers.roads is not None and len(layers.roads):
+        _add_roads(fmap, layers.roads)
+    disputed = _add_villages(fmap, villages, indicator)
+    _add_fiber(fmap, layers)
+    operators = _add_sites(fmap, layers.sites)
+    _add_shared_towers(fmap, layers.towers)
+    _add_panels(
+        fmap, layers.kpis, title=title, indicator=indicator, operators=operators, disputed=disputed
+    )
+    return _render(fmap, villages, online_tiles=online_tiles)
+
+
+def _blank_map(villages: gpd.GeoDataFrame, *, title: str, static_url: str | None) -> folium.Map:
+    """Return a map without tiles around `villages`, its page carrying its assets and styles."""
     minx, miny, maxx, maxy = villages.total_bounds
     fmap = folium.Map(
         location=[(miny + maxy) / 2, (minx + maxx) / 2],
@@ -442,8 +485,11 @@ def village_map(
     root.header.add_child(
         Element(f"<title>{html.escape(title)}</title>\n" + assets + _PAGE_CSS + _LANG_SCRIPT)
     )
+    return fmap
 
-    # Base layers: hillshade or plain; tiles only when asked for.
+
+def _add_base_layers(fmap: folium.Map, layers: MapLayers, *, online_tiles: bool) -> None:
+    """Add the base layers (hillshade or plain; tiles only when asked for) and the power image."""
     base = folium.FeatureGroup(
         name=bilingual("Nền địa hình", "Hillshade"), overlay=False, control=True
     )
@@ -468,14 +514,19 @@ def village_map(
         _image_overlay(layers.power, zindex=2).add_to(group)
         group.add_to(fmap)
 
-    for level, weight, colour in (("district", 2.5, "#333333"), ("commune", 0.8, "#777777")):
+
+_ADMIN_LEVELS = (
+    ("district", 2.5, "#333333", ("Ranh giới huyện", "District boundaries")),
+    ("commune", 0.8, "#777777", ("Ranh giới xã", "Commune boundaries")),
+)
+
+
+def _add_admin_boundaries(fmap: folium.Map, villages: gpd.GeoDataFrame) -> None:
+    """Add the district and commune outlines dissolved from the villages."""
+    for level, weight, colour, label in _ADMIN_LEVELS:
         outlines = admin_boundaries(villages, level)
         if outlines is None:
             continue
-        label = {
-            "district": ("Ranh giới huyện", "District boundaries"),
-            "commune": ("Ranh giới xã", "Commune boundaries"),
-        }[level]
         group = folium.FeatureGroup(name=bilingual(*label), show=True)
         folium.GeoJson(
             _light(outlines, 0.0005, [level]),
@@ -484,18 +535,30 @@ def village_map(
         ).add_to(group)
         group.add_to(fmap)
 
-    if layers.roads is not None and len(layers.roads):
-        group = folium.FeatureGroup(name=bilingual("Đường", "Roads"), show=True)
-        folium.GeoJson(
-            _light(_grouped(layers.roads.to_crs(4326), ["highway"]), 0.0002, ["highway"]),
-            style_function=lambda f: {
-                "color": "#b07a3b",
-                "weight": 2.5 if f["properties"].get("highway") in ("primary", "secondary") else 1,
-                "opacity": 0.8,
-            },
-        ).add_to(group)
-        group.add_to(fmap)
 
+def _add_roads(fmap: folium.Map, roads: gpd.GeoDataFrame) -> None:
+    """Add the roads, one feature per ``highway`` class, main roads drawn wider."""
+    group = folium.FeatureGroup(name=bilingual("Đường", "Roads"), show=True)
+    folium.GeoJson(
+        _light(_grouped(roads.to_crs(4326), ["highway"]), 0.0002, ["highway"]),
+        style_function=lambda f: {
+            "color": "#b07a3b",
+            "weight": 2.5 if f["properties"].get("highway") in ("primary", "secondary") else 1,
+            "opacity": 0.8,
+        },
+    ).add_to(group)
+    group.add_to(fmap)
+
+
+def _flag(villages: gpd.GeoDataFrame, column: str) -> npt.NDArray[np.bool_]:
+    """Return `column` as booleans (missing is False; an absent column is all False)."""
+    if column not in villages:
+        return np.zeros(len(villages), dtype=bool)
+    return np.asarray(villages[column].fillna(False).astype(bool).to_numpy(), dtype=bool)
+
+
+def _add_villages(fmap: folium.Map, villages: gpd.GeoDataFrame, indicator: str) -> bool:
+    """Add the covered, uncovered and disputed villages; return whether any is disputed."""
     fields = popup_fields(villages, indicator)
     columns = [c for c, _, _ in fields]
     aliases = [bilingual(vi, en) for _, vi, en in fields]
@@ -505,11 +568,7 @@ def village_map(
             return None
         return folium.GeoJsonPopup(fields=columns, aliases=aliases, max_width=360)
 
-    status = (
-        villages[column].fillna(False).astype(bool).to_numpy()
-        if column in villages
-        else np.zeros(len(villages), dtype=bool)
-    )
+    status = _flag(villages, INDICATOR_COLUMN[indicator])
     vi_ind, en_ind = _INDICATOR_LABEL[indicator]
     for state, mask in (("covered", status), ("uncovered", ~status)):
         part = villages[mask]
@@ -531,11 +590,7 @@ def village_map(
         ).add_to(group)
         group.add_to(fmap)
 
-    disputed = (
-        villages["disputed"].fillna(False).astype(bool).to_numpy()
-        if "disputed" in villages
-        else np.zeros(len(villages), dtype=bool)
-    )
+    disputed = _flag(villages, "disputed")
     if disputed.any():
         group = folium.FeatureGroup(
             name=bilingual("Thôn có tranh chấp", "Disputed villages"), show=True
@@ -547,11 +602,16 @@ def village_map(
             name="villages-disputed",
         ).add_to(group)
         group.add_to(fmap)
+    return bool(disputed.any())
 
-    if layers.fiber is not None and len(layers.fiber) and "operator" in layers.fiber:
+
+def _add_fiber(fmap: folium.Map, layers: MapLayers) -> None:
+    """Add the fiber routes (one feature per operator) and the fiber access points."""
+    fiber = layers.fiber
+    if fiber is not None and len(fiber) and "operator" in fiber:
         group = folium.FeatureGroup(name=bilingual("Cáp quang", "Fiber"), show=False)
         folium.GeoJson(
-            _light(_grouped(layers.fiber.to_crs(4326), ["operator"]), 0.0003, ["operator"]),
+            _light(_grouped(fiber.to_crs(4326), ["operator"]), 0.0003, ["operator"]),
             style_function=lambda f: {
                 "color": OPERATOR_COLOURS.get(f["properties"].get("operator"), "#6a3d9a"),
                 "weight": 2,
@@ -562,12 +622,13 @@ def village_map(
         ).add_to(group)
         group.add_to(fmap)
 
-    if layers.access_points is not None and len(layers.access_points):
+    access_points = layers.access_points
+    if access_points is not None and len(access_points):
         group = folium.FeatureGroup(
             name=bilingual("Điểm truy nhập quang", "Fiber access points"), show=False
         )
-        keys = [c for c in ("operator", "kind") if c in layers.access_points]
-        points = _grouped(layers.access_points.to_crs(4326), keys)
+        keys = [c for c in ("operator", "kind") if c in access_points]
+        points = _grouped(access_points.to_crs(4326), keys)
         folium.GeoJson(
             _light(points, 0.0, keys),
             marker=folium.CircleMarker(radius=3, weight=1, color="#222222", fill=True),
@@ -579,55 +640,70 @@ def village_map(
         ).add_to(group)
         group.add_to(fmap)
 
-    operators: list[str] = []
-    if layers.sites is not None and len(layers.sites):
-        sites = layers.sites.to_crs(4326)
-        for op, part in sites.groupby("operator", sort=True):
-            operators.append(str(op))
-            cluster = MarkerCluster(  # type: ignore[no-untyped-call]
-                name=bilingual(f"Trạm BTS {op}", f"{op} BTS sites"),
-                options={"disableClusteringAtZoom": 13, "maxClusterRadius": 40},
-            )
-            cluster.default_js = []
-            cluster.default_css = []
-            colour = OPERATOR_COLOURS.get(str(op), "#555555")
-            lat, lon = _points(part)
-            techs = (
-                part["tech"].fillna("4G").astype(str).tolist()
-                if "tech" in part
-                else ["4G"] * len(part)
-            )
-            ids = part["site_id"].astype(str).tolist()
-            for y, x, sid, tech in zip(lat.tolist(), lon.tolist(), ids, techs, strict=True):
-                folium.CircleMarker(
-                    [y, x],
-                    radius=4,
-                    color=colour,
-                    fill=True,
-                    fill_opacity=0.9,
-                    weight=1,
-                    tooltip=html.escape(f"{op} {sid} ({tech})"),
-                ).add_to(cluster)
-            cluster.add_to(fmap)
 
-    towers = layers.towers
-    if towers is not None and "shared" in towers and towers["shared"].fillna(False).any():
-        shared = towers[towers["shared"].fillna(False).astype(bool)]
-        group = folium.FeatureGroup(name=bilingual("Trạm dùng chung", "Shared towers"), show=True)
-        lat, lon = _points(shared)
-        for y, x, ops in zip(
-            lat.tolist(), lon.tolist(), shared["operators"].astype(str), strict=True
-        ):
+def _add_sites(fmap: folium.Map, sites: gpd.GeoDataFrame | None) -> list[str]:
+    """Add one marker cluster of BTS sites per operator; return the operators, sorted."""
+    operators: list[str] = []
+    if sites is None or not len(sites):
+        return operators
+    for op, part in sites.to_crs(4326).groupby("operator", sort=True):
+        operators.append(str(op))
+        cluster = MarkerCluster(  # type: ignore[no-untyped-call]
+            name=bilingual(f"Trạm BTS {op}", f"{op} BTS sites"),
+            options={"disableClusteringAtZoom": 13, "maxClusterRadius": 40},
+        )
+        cluster.default_js = []
+        cluster.default_css = []
+        colour = OPERATOR_COLOURS.get(str(op), "#555555")
+        lat, lon = _points(part)
+        techs = (
+            part["tech"].fillna("4G").astype(str).tolist() if "tech" in part else ["4G"] * len(part)
+        )
+        ids = part["site_id"].astype(str).tolist()
+        for y, x, sid, tech in zip(lat.tolist(), lon.tolist(), ids, techs, strict=True):
             folium.CircleMarker(
                 [y, x],
-                radius=8,
-                color="#000000",
-                weight=2,
-                fill=False,
-                tooltip=html.escape(f"Dùng chung / Shared: {ops}"),
-            ).add_to(group)
-        group.add_to(fmap)
+                radius=4,
+                color=colour,
+                fill=True,
+                fill_opacity=0.9,
+                weight=1,
+                tooltip=_tooltip_text(f"{op} {sid} ({tech})"),
+            ).add_to(cluster)
+        cluster.add_to(fmap)
+    return operators
 
+
+def _add_shared_towers(fmap: folium.Map, towers: gpd.GeoDataFrame | None) -> None:
+    """Ring the towers shared by several operators."""
+    if towers is None or "shared" not in towers or not towers["shared"].fillna(False).any():
+        return
+    shared = towers[towers["shared"].fillna(False).astype(bool)]
+    group = folium.FeatureGroup(name=bilingual("Trạm dùng chung", "Shared towers"), show=True)
+    lat, lon = _points(shared)
+    for y, x, ops in zip(lat.tolist(), lon.tolist(), shared["operators"].astype(str), strict=True):
+        folium.CircleMarker(
+            [y, x],
+            radius=8,
+            color="#000000",
+            weight=2,
+            fill=False,
+            tooltip=_tooltip_text(f"Dùng chung / Shared: {ops}"),
+        ).add_to(group)
+    group.add_to(fmap)
+
+
+def _add_panels(
+    fmap: folium.Map,
+    kpis: Mapping[str, Any] | None,
+    *,
+    title: str,
+    indicator: str,
+    operators: list[str],
+    disputed: bool,
+) -> None:
+    """Add the title, the language button, the legend and (with `kpis`) the KPI panel."""
+    root: Any = fmap.get_root()
     root.html.add_child(Element(f'<div id="hts-title" class="hts-box">{html.escape(title)}</div>'))
     root.html.add_child(
         Element(
@@ -636,11 +712,17 @@ def village_map(
             + "</button>"
         )
     )
-    root.html.add_child(Element(_legend(indicator, operators, disputed=bool(disputed.any()))))
-    if layers.kpis is not None:
-        root.html.add_child(Element(_kpi_panel(layers.kpis)))
+    root.html.add_child(Element(_legend(indicator, operators, disputed=disputed)))
+    if kpis is not None:
+        root.html.add_child(Element(_kpi_panel(kpis)))
+
+
+def _render(fmap: folium.Map, villages: gpd.GeoDataFrame, *, online_tiles: bool) -> str:
+    """Add the layer control, fit the villages and render; refuse a page that loads from outside."""
+    minx, miny, maxx, maxy = villages.total_bounds
     folium.LayerControl(collapsed=False).add_to(fmap)
     fmap.fit_bounds([[miny, minx], [maxy, maxx]])
+    root: Any = fmap.get_root()
     page: str = root.render()
     page = page.replace("<html>", '<html lang="vi">', 1)
     outside = [

@@ -1,0 +1,57 @@
+"""Text from the inputs reaches the map page only as text, never as markup or script."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import shapely
+
+from hatangso.scenarios.maps import MapLayers, village_map
+
+EVIL = "<img src=x onerror=alert(1)>"
+
+
+def _villages() -> gpd.GeoDataFrame:
+    squares = shapely.box([105.0, 105.02], [21.0, 21.0], [105.01, 105.03], [21.01, 21.01])
+    return gpd.GeoDataFrame(
+        {
+            "village_id": ["V1", "V2"],
+            "name": [EVIL, "Bản Nà Mạ"],
+            "commune": ["Xa A", EVIL],
+            "district": [EVIL, EVIL],
+            "covered_mobile": [False, True],
+            "mobile_reason": [EVIL, None],
+            "population": [120, 80],
+            "disputed": [True, False],
+        },
+        geometry=squares,
+        crs=4326,
+    )
+
+
+def test_village_texts_are_escaped_in_the_page() -> None:
+    page = village_map(MapLayers(villages=_villages()), title=EVIL)
+
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "<img src=x" not in page
+    # JSON-escaped markup would still become markup once a popup shows it.
+    assert "\\u003cimg" not in page
+    assert "Xa A" in page
+
+
+def test_site_and_tower_tooltips_cannot_leave_their_script_literal() -> None:
+    sites = gpd.GeoDataFrame(
+        {"site_id": ["S-${alert(1)}`\\"], "operator": ["Viettel"], "tech": ["4G"]},
+        geometry=shapely.points([[105.005, 21.005]]),
+        crs=4326,
+    )
+    towers = gpd.GeoDataFrame(
+        {"shared": [True], "operators": [f"Viettel;{EVIL}${{x}}"]},
+        geometry=shapely.points([[105.025, 21.005]]),
+        crs=4326,
+    )
+    page = village_map(MapLayers(villages=_villages(), sites=sites, towers=towers), title="t")
+
+    assert "${alert(1)}" not in page
+    assert "${x}" not in page
+    assert "S-&#36;{alert(1)}&#96;&#92;" in page
+    assert "<img src=x" not in page
