@@ -51,8 +51,14 @@ from numba import prange
 from rasterio.crs import CRS
 
 from hatangso.coverage import itm as _itm
+from hatangso.coverage import radio as _radio
 from hatangso.coverage.itm import itm_check_p2p, itm_p2p_core_unchecked, itm_p2p_loss
-from hatangso.coverage.radio import DEFAULT_EIRP_DBM, DEFAULT_FREQ_MHZ, DEFAULT_HEIGHT_M
+from hatangso.coverage.radio import (
+    DEFAULT_EIRP_DBM,
+    DEFAULT_FREQ_MHZ,
+    DEFAULT_HEIGHT_M,
+    SECTOR_MAX_ATTENUATION_DB,
+)
 from hatangso.coverage.rasters import Raster, polygonize, sample_points, write_cog, zonal_shares
 from hatangso.coverage.villages import (
     RuleAnswer,
@@ -91,8 +97,6 @@ TerrainModel = Literal["los", "itm"]
 EARTH_RADIUS_M = 6_371_000.0
 #: Speed of light, m/s.
 SPEED_OF_LIGHT_M_S = 299_792_458.0
-#: Maximum horizontal attenuation of a sector antenna, dB (3GPP TR 36.814 Table A.2.1.1-2).
-SECTOR_MAX_ATTENUATION_DB = 25.0
 #: Technologies that count as mobile broadband ("4G or better") in the contract.
 MOBILE_TECHS: tuple[str, ...] = ("4G", "5G")
 #: Bumped whenever a kernel's results change, so that stale cache entries are never reused.
@@ -112,6 +116,11 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 def _njit(**options: Any) -> Callable[[_F], _F]:
     """``numba.njit(cache=True, **options)``, typed so that mypy keeps the signatures."""
     return cast(Callable[[_F], _F], numba.njit(cache=True, **options))
+
+
+#: The sector pattern of :func:`hatangso.coverage.radio.sector_attenuation_db`, compiled for
+#: the kernels (scalars in radians), so that every model attenuates sectors alike.
+_sector_attenuation_db = _njit()(_radio.sector_attenuation_db)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1034,19 +1043,17 @@ def _accumulate(
     cell, and a site's carriers are folded one after the other.
 
     Received power ``EIRP - A(θ) - L - clutter``; ``A(θ) = min(12 (θ / θ3dB)^2, 25)`` dB is the
-    horizontal sector pattern of 3GPP TR 36.814 Table A.2.1.1-2 (omni when the beamwidth is NaN),
+    horizontal sector pattern of 3GPP TR 36.814 Table A.2.1.1-2
+    (:func:`hatangso.coverage.radio.sector_attenuation_db`; omni when the beamwidth is NaN),
     θ the angle between the boresight and the cell centre seen from the site (0 at the site).
-    Beyond ``θ_max = θ3dB sqrt(25 / 12)`` the pattern is flat at 25 dB, which a cosine
-    comparison tells without the angle; a cell where even the unattenuated power neither
-    reaches the threshold nor beats the best server is left alone.
+    A cell where even the unattenuated power neither reaches the threshold nor beats the best
+    server is left alone.
     """
     rows, cols = loss.shape
     sector = not math.isnan(beamwidth_rad) and not math.isnan(azimuth_rad)
-    # boresight unit vector (x east, y north; azimuth clockwise from north) and cos θ_max
+    # boresight unit vector (x east, y north; azimuth clockwise from north)
     bx = math.sin(azimuth_rad) if sector else 0.0
     by = math.cos(azimuth_rad) if sector else 1.0
-    flat = beamwidth_rad * math.sqrt(SECTOR_MAX_ATTENUATION_DB / 12.0) if sector else math.pi
-    cos_flat = math.cos(min(flat, math.pi))
     for rr in range(rows):
         ey = y_top - (r0 + rr + 0.5) * dy - y0
         for cc in range(cols):
@@ -1061,11 +1068,9 @@ def _accumulate(
                 ex = x_left + (c0 + cc + 0.5) * dx - x0
                 r = math.sqrt(ex * ex + ey * ey)
                 along = ex * bx + ey * by  # r cos θ
-                if along < cos_flat * r:
-                    p -= SECTOR_MAX_ATTENUATION_DB
-                elif r > 0.0:
-                    ratio = math.acos(min(along / r, 1.0)) / beamwidth_rad
-                    p -= min(12.0 * ratio * ratio, SECTOR_MAX_ATTENUATION_DB)
+                if r > 0.0:
+                    theta = math.acos(max(-1.0, min(along / r, 1.0)))
+                    p -= _sector_attenuation_db(theta, beamwidth_rad)
             R = r0 + rr
             C = c0 + cc
             if math.isnan(b) or p > b:
@@ -1931,3 +1936,4 @@ def _forget_stale_kernels(dependency: Any) -> list[Path]:
 
 
 _forget_stale_kernels(_itm)
+_forget_stale_kernels(_radio)
