@@ -14,6 +14,8 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rasterio.crs import CRS
 from rasterio.transform import from_origin
 
@@ -233,3 +235,40 @@ def test_hata_and_terrain_cover_the_same_villages_on_a_flat_dem() -> None:
     off_beam = gain[clear] < -3.0
     assert 0.2 < by_hata.mean() < 0.8
     assert (by_hata & off_beam).sum() > 10
+
+
+# --------------------------------------------------------------------------------------------
+# the rule, point by point
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.integers(0, 2**32 - 1),
+    st.floats(0.0, 359.0),
+    st.floats(10.0, 120.0),
+    st.sampled_from(["radius", "hata"]),
+)
+def test_covered_points_apply_the_rule_by_hand(
+    seed: int, azimuth: float, beamwidth: float, model: str
+) -> None:
+    rng = np.random.default_rng(seed)
+    sites = table(
+        three_sectors().iloc[[0]].assign(azimuth_deg=[azimuth], beamwidth_deg=[beamwidth]), model
+    )
+    reach = 5000.0 if model == "radius" else float(sites.reach_m["4G"][0])
+    bearings = rng.uniform(0.0, 360.0, 400)
+    d = reach * np.sqrt(rng.uniform(0.0, 1.2, 400)) + 2.0
+    off = np.abs((bearings - azimuth + 180.0) % 360.0 - 180.0)
+    att = np.minimum(12.0 * (off / beamwidth) ** 2, 25.0)
+    if model == "radius":
+        expected = d <= reach * 10 ** (-att / 35.0)
+    else:
+        power = 32.0 - att - hata_loss(d, 1800.0, 30.0, 1.5, env="rural")
+        expected = (d <= reach) & (power >= -110.0)
+    # leave out points within a hair of the edge, where rounding may go either way
+    if model == "radius":
+        edge = np.abs(d / (reach * 10 ** (-att / 35.0)) - 1.0) < 1e-9
+    else:
+        edge = (np.abs(power + 110.0) < 1e-6) | (np.abs(d / reach - 1.0) < 1e-9)
+    got = covered(at(bearings, d), sites)
+    np.testing.assert_array_equal(got[~edge], expected[~edge])
