@@ -126,7 +126,7 @@ SECTOR_MAX_ATTENUATION_DB: Final = 25.0
 #: attenuation off boresight into a shorter reach (:func:`radius_pattern_reach_m`).
 #:
 #: Hata's loss grows by ``44.9 - 6.55 log10(h_tx)`` dB per decade of distance: 35.2 at the
-#: default 30 m mast (Okumura-Hata and COST-231 Hata alike; 38 at 10 m, 31.5 at 100 m). The
+#: default 30 m mast (Okumura-Hata and COST-231 Hata alike; 38.4 at 10 m, 31.8 at 100 m). The
 #: radius table knows no mast height, so the slope at the default height stands for all:
 #: ``A`` dB less power reaches ``10^(A / 35)`` as far, 0.82 of the reach at the 3 dB edge of
 #: the beam and 0.19 of it behind the sector.
