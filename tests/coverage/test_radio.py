@@ -399,29 +399,49 @@ def test_hata_reach_off_boresight_solves_the_link_budget() -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def _star_area(r: np.ndarray) -> float:
-    """Area of a polygon with vertices at radii `r`, equally spaced round the circle."""
-    step = 2 * math.pi / r.size
-    return float(0.5 * np.sum(r * np.roll(r, -1)) * math.sin(step))
+def _pattern_area(reach: float, beamwidth: float) -> float:
+    """(1/2) integral of r(t)^2 over the circle, r(t) = reach 10^(A(t) / 35), numerically."""
+    fine = np.linspace(0.0, 180.0, 200_001)
+    return math.pi * float(
+        np.mean((reach * 10 ** (-_attenuation_by_hand(fine, beamwidth) / 35)) ** 2)
+    )
+
+
+def _vertices_on_the_pattern(
+    shape: shapely.Polygon, x: float, y: float, reach: float, azimuth: float, beamwidth: float
+) -> None:
+    """Every vertex lies at the radius rule's reach towards its own bearing."""
+    xy = np.asarray(shape.exterior.coords)
+    bearing = np.degrees(np.arctan2(xy[:, 0] - x, xy[:, 1] - y))
+    off = np.abs((bearing - azimuth + 180.0) % 360.0 - 180.0)
+    expected = reach * 10 ** (-_attenuation_by_hand(off, beamwidth) / 35.0)
+    np.testing.assert_allclose(np.hypot(xy[:, 0] - x, xy[:, 1] - y), expected, rtol=1e-9)
 
 
 def test_sector_footprint_follows_the_pattern() -> None:
-    # radius rule: r(t) = R 10^(A(t) / 35) at 4 * 32 = 128 bearings from the azimuth
+    # radius rule: r(t) = R 10^(A(t) / 35) at every vertex
     reach, bw = 1000.0, 65.0
     (shape,) = footprints([500.0], [200.0], [reach], [90.0], [bw])
     assert shape.is_valid
-    off = np.abs((np.arange(128) * 360.0 / 128 + 180.0) % 360.0 - 180.0)
-    r = reach * 10 ** (-_attenuation_by_hand(off, bw) / 35.0)
-    assert shape.area == pytest.approx(_star_area(r), rel=1e-9)
-    # the sampled outline is within 0.5 % of the continuous one, (1/2) integral of r^2
-    fine = np.linspace(0.0, 180.0, 200_001)
-    exact = float(np.mean(reach**2 * 10 ** (-2 * _attenuation_by_hand(fine, bw) / 35.0)))
-    assert shape.area == pytest.approx(math.pi * exact, rel=5e-3)
+    _vertices_on_the_pattern(shape, 500.0, 200.0, reach, 90.0, bw)
+    # 64 steps across the lobe (+-93.8 degrees), 32 round the back: 96 + 1 points, closed
+    assert len(shape.exterior.coords) == 3 * 32 + 1
+    # the sampled outline is within 0.3 % of the continuous one
+    assert shape.area == pytest.approx(_pattern_area(reach, bw), rel=3e-3)
+    assert shape.area < _pattern_area(reach, bw)  # inscribed
     # facing east: the farthest vertex is at boresight, the outline reaches 0.193 R behind
     xs = np.asarray(shape.exterior.coords)[:, 0]
     assert xs.max() == pytest.approx(500.0 + reach)
     assert xs.min() == pytest.approx(500.0 - reach * 10 ** (-25 / 35), rel=1e-9)
     assert shape.centroid.y == pytest.approx(200.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("beamwidth", [10.0, 30.0, 90.0, 120.0, 200.0])
+def test_footprint_area_for_any_beam(beamwidth: float) -> None:
+    (shape,) = footprints([0.0], [0.0], [1000.0], [33.0], [beamwidth])
+    assert shape.is_valid
+    _vertices_on_the_pattern(shape, 0.0, 0.0, 1000.0, 33.0, beamwidth)
+    assert shape.area == pytest.approx(_pattern_area(1000.0, beamwidth), rel=3e-3)
 
 
 def test_footprint_agrees_with_the_pattern_reach() -> None:
@@ -475,9 +495,8 @@ def test_discs_empties_and_order() -> None:
     # disc: a 32-gon, area 16 r^2 sin(2 pi / 32) = 0.9936 pi r^2
     assert polys[0].area == pytest.approx(16 * 500.0**2 * math.sin(2 * math.pi / 32))
     assert polys[1].is_empty and polys[2].is_empty
-    off = np.abs((np.arange(128) * 360.0 / 128 + 180.0) % 360.0 - 180.0)
-    r = 500.0 * 10 ** (-_attenuation_by_hand(off, 90.0) / 35.0)
-    assert polys[3].area == pytest.approx(_star_area(r), rel=1e-9)
+    _vertices_on_the_pattern(polys[3], 300.0, 0.0, 500.0, 45.0, 90.0)
+    assert polys[3].area == pytest.approx(_pattern_area(500.0, 90.0), rel=3e-3)
     # beamwidth >= 360 is omni: a disc centred on its own site
     assert polys[4].centroid.x == pytest.approx(400.0, abs=1e-6)
     assert polys[4].area == pytest.approx(16 * 250.0**2 * math.sin(2 * math.pi / 32))
