@@ -156,6 +156,25 @@ def test_model_at_samples_uses_the_operators_site():
     assert frame["predicted_dbm"].to_numpy() == pytest.approx(expected)
 
 
+def test_model_at_samples_counts_the_sector_pattern():
+    # A sector facing east (65-degree beam): 1 km east at boresight, 1 km north 90 degrees
+    # off (12 (90 / 65)^2 = 23.01 dB), 1 km west behind it (25 dB): predicted as the coverage
+    # models predict them, none left out.
+    table = one_site_table(azimuth_deg=[90.0], beamwidth_deg=[65.0])
+    samples = gpd.GeoDataFrame(
+        {"operator": ["Viettel"] * 3, "rsrp_dbm": [-80.0, -100.0, -105.0]},
+        geometry=shapely.points([(X0 + 1000, Y0), (X0, Y0 + 1000), (X0 - 1000, Y0)]),
+        crs=UTM,
+    )
+    frame = model_at_samples(samples, table)
+    assert frame.index.tolist() == [0, 1, 2]
+    boresight = float(
+        radio.received_power_dbm(1000.0, eirp_dbm=32.0, freq_mhz=1800.0, h_tx_m=30.0, env="rural")
+    )
+    expected = boresight - np.array([0.0, 12 * (90 / 65) ** 2, 25.0])
+    assert frame["predicted_dbm"].to_numpy() == pytest.approx(expected)
+
+
 def test_calibrated_sites_reach_as_far_as_the_offset_says():
     # An offset of +6 dB is 6 dB more EIRP: the reach must equal the reach of EIRP 38 dBm.
     table = one_site_table()

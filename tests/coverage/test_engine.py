@@ -91,13 +91,19 @@ def test_5g_uses_5g_sites_and_reach_and_5g_counts_as_mobile() -> None:
     assert result.villages["covered_mobile"].tolist() == [True, True, True]
 
 
-def test_sector_covers_only_its_beam() -> None:
-    # A sector facing east (90 deg) with a 60 deg beam: a village 1 km east is in the beam,
-    # one 1 km west and one 1 km north are not.
-    villages = villages_at([(995, -5, 1005, 5), (-1005, -5, -995, 5), (-5, 995, 5, 1005)])
+def test_sector_reach_follows_its_pattern() -> None:
+    # A sector facing east (90 deg) with a 60 deg beam, rural reach 5 km at boresight. West
+    # and north it is attenuated 25 dB (north: 12 (90 / 60)^2 = 27, held to 25), which leaves
+    # 5000 * 10^(-25 / 35) = 965 m of reach: a village 1 km east is covered, 1 km west and
+    # 1 km north are not, but 900 m north is (a hard 60-degree wedge left it dark).
+    villages = villages_at(
+        [(995, -5, 1005, 5), (-1005, -5, -995, 5), (-5, 995, 5, 1005), (-5, 895, 5, 905)]
+    )
     sites = sites_at([(0, 0)], azimuth_deg=[90.0], beamwidth_deg=[60.0])
     result = run(villages, sites)
-    assert result.villages["covered_mobile"].tolist() == [True, False, False]
+    assert result.villages["covered_mobile"].tolist() == [True, False, False, True]
+    reason = result.villages["mobile_reason"].iloc[1]
+    assert reason.endswith("at 1.0 km (reach 1.0 km at this bearing)")
 
 
 def test_serving_operators_are_sorted_and_unique() -> None:

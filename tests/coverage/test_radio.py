@@ -18,13 +18,20 @@ from hatangso.coverage.radio import (
     DEFAULT_RADIUS_M,
     HORIZON_K_M,
     MAX_REACH_M,
+    RADIUS_PATTERN_SLOPE_DB,
+    SECTOR_MAX_ATTENUATION_DB,
     bearing_deg,
     footprints,
+    hata_pattern_reach_m,
     in_beam,
+    radius_pattern_reach_m,
     received_power_dbm,
     resolve_site_radio,
+    sector_attenuation_db,
+    sector_gain_db,
     site_reach_m,
 )
+from hatangso.geo.errors import InputError
 
 NAN = float("nan")
 
@@ -288,34 +295,191 @@ def test_in_beam_is_periodic(bearing: float, azimuth: float, width: float, turns
 
 
 # --------------------------------------------------------------------------------------------
+# the sector pattern
+# --------------------------------------------------------------------------------------------
+
+
+def _attenuation_by_hand(off_axis_deg: npt.ArrayLike, beamwidth_deg: float) -> np.ndarray:
+    # TR 36.814 Table A.2.1.1-2: A(phi) = -min(12 (phi / phi_3dB)^2, 25)
+    phi = np.asarray(off_axis_deg, dtype=float)
+    return np.minimum(12.0 * (phi / beamwidth_deg) ** 2, 25.0)
+
+
+def test_pattern_reference_values() -> None:
+    assert SECTOR_MAX_ATTENUATION_DB == 25.0
+    # A(0) = 0, A(phi3dB / 2) = -3 dB, A(phi3dB) = -12 dB, A(large) = -25 dB
+    att = sector_attenuation_db(np.array([0.0, 32.5, 65.0, 120.0, 180.0]), 65.0)
+    np.testing.assert_allclose(att, [0.0, 3.0, 12.0, 25.0, 25.0], atol=1e-12)
+    # the flat part starts at phi3dB sqrt(25 / 12) = 93.8 degrees for a 65-degree beam
+    edge = 65.0 * math.sqrt(25.0 / 12.0)
+    assert float(sector_attenuation_db(np.array(edge), 65.0)) == pytest.approx(25.0)
+    assert float(sector_attenuation_db(np.array(edge - 1.0), 65.0)) < 25.0
+    # degrees or radians: only the ratio counts
+    assert float(sector_attenuation_db(math.radians(30.0), math.radians(65.0))) == pytest.approx(
+        12.0 * (30.0 / 65.0) ** 2
+    )
+
+
+def test_gain_is_minus_the_attenuation_off_the_wrapped_bearing() -> None:
+    # a sector facing 350 degrees: 10 degrees off at 0 and 340, 180 off at 170
+    gain = sector_gain_db([0.0, 340.0, 170.0, 382.5], 350.0, 65.0)
+    np.testing.assert_allclose(gain, -_attenuation_by_hand([10.0, 10.0, 180.0, 32.5], 65.0))
+    assert gain[3] == pytest.approx(-3.0)
+    # omni (no azimuth, no beamwidth, or 360 degrees and more): no gain anywhere, not -0.0
+    omni = sector_gain_db(np.array([[0.0], [180.0]]), np.array([NAN, 0.0, 0.0]), [65.0, NAN, 360.0])
+    assert omni.shape == (2, 3)
+    assert np.all(omni == 0.0) and not np.any(np.signbit(omni))
+    with pytest.raises(InputError, match="beamwidth_deg"):
+        sector_gain_db(10.0, 0.0, 0.0)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.floats(-720.0, 720.0),
+    st.floats(0.0, 360.0),
+    st.floats(1.0, 359.0),
+)
+def test_gain_is_bounded_and_symmetric(bearing: float, azimuth: float, width: float) -> None:
+    g = float(sector_gain_db(bearing, azimuth, width))
+    mirrored = float(sector_gain_db(2 * azimuth - bearing, azimuth, width))
+    assert -25.0 <= g <= 0.0
+    assert g == pytest.approx(mirrored, abs=1e-9)
+
+
+def test_radius_reach_shrinks_by_the_distance_slope() -> None:
+    assert RADIUS_PATTERN_SLOPE_DB == 35.0
+    # boresight: the table's reach; the 3 dB edge: 10^(-3/35) = 0.82089 of it; behind:
+    # 10^(-25/35) = 0.19307 of it
+    got = radius_pattern_reach_m(5000.0, [0.0, -3.0, -25.0])
+    np.testing.assert_allclose(got, [5000.0, 4104.5, 965.35], atol=0.1)
+    # three 65-degree sectors: a point 60 degrees off two boresights loses
+    # 12 (60 / 65)^2 = 10.22 dB, which leaves 5000 * 10^(-10.22 / 35) = 2551.7 m of reach
+    gain = sector_gain_db(60.0, [0.0, 120.0, 240.0], 65.0)
+    np.testing.assert_allclose(gain[:2], -10.2249, atol=1e-4)
+    assert gain[2] == -25.0
+    assert float(radius_pattern_reach_m(5000.0, gain[0])) == pytest.approx(2551.7, abs=0.1)
+
+
+def test_hata_reach_off_boresight_solves_the_link_budget() -> None:
+    # EIRP + A - L(r) = threshold at the reach toward each gain
+    gains = np.array([0.0, -3.0, -10.0, -25.0])
+    r = hata_pattern_reach_m(
+        gains, eirp_dbm=32.0, freq_mhz=1800.0, height_m=30.0, env="rural", threshold_dbm=-110.0
+    )
+    boresight = site_reach_m(
+        tech=["4G"],
+        model="hata",
+        env=["rural"],
+        height_m=30.0,
+        eirp_dbm=32.0,
+        freq_mhz=1800.0,
+        radius_m=None,
+        threshold_dbm=-110.0,
+    )
+    assert r[0] == pytest.approx(boresight[0], rel=1e-12)
+    power = 32.0 + gains - hata_loss(r, 1800.0, 30.0, 1.5, env="rural")
+    np.testing.assert_allclose(power, -110.0, atol=1e-6)
+    # Hata's 44.9 - 6.55 log10(30) = 35.2 dB per decade: 3 dB is 0.822 of the reach
+    assert r[1] / r[0] == pytest.approx(10 ** (-3.0 / 35.22), rel=1e-3)
+    # per site and per direction at once: (2, 1) sites x (1, 3) gains
+    grid = hata_pattern_reach_m(
+        np.array([[0.0, -3.0, -25.0]]),
+        eirp_dbm=np.array([[32.0], [20.0]]),
+        freq_mhz=1800.0,
+        height_m=30.0,
+        env=np.array([["rural"], ["urban"]]),
+        threshold_dbm=-110.0,
+    )
+    assert grid.shape == (2, 3)
+    assert np.all(np.diff(grid, axis=1) < 0)
+
+
+# --------------------------------------------------------------------------------------------
 # footprints
 # --------------------------------------------------------------------------------------------
 
 
-def test_wedge_area_and_orientation() -> None:
-    # inscribed polygon over the arc: area = r^2 n sin(bw / n) / 2 -> pi r^2 bw / 360
-    r, bw = 1000.0, 60.0
-    (wedge,) = footprints([500.0], [200.0], [r], [90.0], [bw])
-    assert wedge.is_valid
-    assert wedge.area == pytest.approx(math.pi * r**2 * bw / 360.0, rel=2e-3)
-    exact_inscribed = 0.5 * r**2 * 32 * math.sin(math.radians(bw) / 32)
-    assert wedge.area == pytest.approx(exact_inscribed, rel=1e-9)
-    # facing east: the centroid lies east of the site, on its parallel
-    centroid = wedge.centroid
-    assert centroid.x > 500.0
-    assert centroid.y == pytest.approx(200.0, abs=1e-6)
-    # apex at the site
-    assert shapely.equals_exact(
-        shapely.Point(500.0, 200.0), shapely.Point(wedge.exterior.coords[0])
+def _pattern_area(reach: float, beamwidth: float) -> float:
+    """(1/2) integral of r(t)^2 over the circle, r(t) = reach 10^(A(t) / 35), numerically."""
+    fine = np.linspace(0.0, 180.0, 200_001)
+    return math.pi * float(
+        np.mean((reach * 10 ** (-_attenuation_by_hand(fine, beamwidth) / 35)) ** 2)
     )
 
 
-def test_wedge_agrees_with_in_beam() -> None:
-    (wedge,) = footprints([0.0], [0.0], [1000.0], [350.0], [60.0])
-    angles = np.radians([15.0, 30.0])
-    pts = shapely.points(500.0 * np.sin(angles), 500.0 * np.cos(angles))
-    assert shapely.contains(wedge, pts).tolist() == [True, False]
-    assert in_beam(np.array([15.0, 30.0]), 350.0, 60.0).tolist() == [True, False]
+def _vertices_on_the_pattern(
+    shape: shapely.Polygon, x: float, y: float, reach: float, azimuth: float, beamwidth: float
+) -> None:
+    """Every vertex lies at the radius rule's reach towards its own bearing."""
+    xy = np.asarray(shape.exterior.coords)
+    bearing = np.degrees(np.arctan2(xy[:, 0] - x, xy[:, 1] - y))
+    off = np.abs((bearing - azimuth + 180.0) % 360.0 - 180.0)
+    expected = reach * 10 ** (-_attenuation_by_hand(off, beamwidth) / 35.0)
+    np.testing.assert_allclose(np.hypot(xy[:, 0] - x, xy[:, 1] - y), expected, rtol=1e-9)
+
+
+def test_sector_footprint_follows_the_pattern() -> None:
+    # radius rule: r(t) = R 10^(A(t) / 35) at every vertex
+    reach, bw = 1000.0, 65.0
+    (shape,) = footprints([500.0], [200.0], [reach], [90.0], [bw])
+    assert shape.is_valid
+    _vertices_on_the_pattern(shape, 500.0, 200.0, reach, 90.0, bw)
+    # 64 steps across the lobe (+-93.8 degrees), 32 round the back: 96 + 1 points, closed
+    assert len(shape.exterior.coords) == 3 * 32 + 1
+    # the sampled outline is within 0.3 % of the continuous one
+    assert shape.area == pytest.approx(_pattern_area(reach, bw), rel=3e-3)
+    assert shape.area < _pattern_area(reach, bw)  # inscribed
+    # facing east: the farthest vertex is at boresight, the outline reaches 0.193 R behind
+    xs = np.asarray(shape.exterior.coords)[:, 0]
+    assert xs.max() == pytest.approx(500.0 + reach)
+    assert xs.min() == pytest.approx(500.0 - reach * 10 ** (-25 / 35), rel=1e-9)
+    assert shape.centroid.y == pytest.approx(200.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("beamwidth", [10.0, 30.0, 90.0, 120.0, 200.0])
+def test_footprint_area_for_any_beam(beamwidth: float) -> None:
+    (shape,) = footprints([0.0], [0.0], [1000.0], [33.0], [beamwidth])
+    assert shape.is_valid
+    _vertices_on_the_pattern(shape, 0.0, 0.0, 1000.0, 33.0, beamwidth)
+    assert shape.area == pytest.approx(_pattern_area(1000.0, beamwidth), rel=3e-3)
+
+
+def test_footprint_agrees_with_the_pattern_reach() -> None:
+    # sector facing 350 degrees: 15 degrees off (at 5 degrees) reaches
+    # 1000 * 10^(-12 (15 / 60)^2 / 35) = 1000 * 10^(-0.75 / 35) = 951.9 m; 40 off (at 30
+    # degrees) 1000 * 10^(-5.333 / 35) = 704.1 m
+    (shape,) = footprints([0.0], [0.0], [1000.0], [350.0], [60.0], segments=360)
+    reach = radius_pattern_reach_m(1000.0, sector_gain_db([5.0, 30.0], 350.0, 60.0))
+    np.testing.assert_allclose(reach, [951.9, 704.1], atol=0.1)
+    for bearing, r in zip([5.0, 30.0], reach, strict=True):
+        t = math.radians(bearing)
+        inside = shapely.points(0.99 * r * math.sin(t), 0.99 * r * math.cos(t))
+        outside = shapely.points(1.01 * r * math.sin(t), 1.01 * r * math.cos(t))
+        assert shapely.contains(shape, inside) and not shapely.contains(shape, outside)
+
+
+def test_footprint_takes_the_reach_it_is_given() -> None:
+    # the hata model hands its own reach per direction; rows are the sectors' input rows
+    seen: list[np.ndarray] = []
+
+    def reach_at(rows: np.ndarray, gain: np.ndarray) -> np.ndarray:
+        seen.append(rows)
+        return np.where(gain > -3.0, 800.0, 0.0)
+
+    polys = footprints(
+        [0.0, 5000.0, 10_000.0],
+        [0.0] * 3,
+        [900.0] * 3,
+        [NAN, 0.0, 180.0],
+        [NAN, 65.0, 65.0],
+        reach_at=reach_at,
+    )
+    assert seen[0].tolist() == [1, 2]
+    # inside the 3 dB beam 800 m, elsewhere the 1 m floor: nearly a 65-degree wedge of 800 m
+    wedge_area = math.pi * 800.0**2 * 65.0 / 360.0
+    assert polys[1].area == pytest.approx(wedge_area, rel=0.05)
+    assert polys[2].centroid.y < 0 < polys[1].centroid.y
+    assert polys[1].is_valid and polys[2].is_valid
 
 
 def test_discs_empties_and_order() -> None:
@@ -331,7 +495,8 @@ def test_discs_empties_and_order() -> None:
     # disc: a 32-gon, area 16 r^2 sin(2 pi / 32) = 0.9936 pi r^2
     assert polys[0].area == pytest.approx(16 * 500.0**2 * math.sin(2 * math.pi / 32))
     assert polys[1].is_empty and polys[2].is_empty
-    assert polys[3].area == pytest.approx(math.pi * 500.0**2 / 4, rel=2e-3)
+    _vertices_on_the_pattern(polys[3], 300.0, 0.0, 500.0, 45.0, 90.0)
+    assert polys[3].area == pytest.approx(_pattern_area(500.0, 90.0), rel=3e-3)
     # beamwidth >= 360 is omni: a disc centred on its own site
     assert polys[4].centroid.x == pytest.approx(400.0, abs=1e-6)
     assert polys[4].area == pytest.approx(16 * 250.0**2 * math.sin(2 * math.pi / 32))

@@ -628,3 +628,27 @@ def test_a_site_on_a_void_predicts_nothing(model: terrain.TerrainModel) -> None:
     cov = coverage_rasters(dem, sites, radius_m=900.0, threshold_dbm=-100.0, model=model,
                            workers=2)  # fmt: skip
     assert np.isnan(cov.best_dbm.array).all()
+
+
+def test_the_kernels_sector_pattern_is_the_link_budgets() -> None:
+    # One row of five cells (centres x = 0.5 .. 4.5, y = -0.5) seen from a site at (2.5, 10.5)
+    # whose 65-degree sector faces south: each cell's power is EIRP - A(theta) with A the
+    # pattern of radio.sector_attenuation_db, theta the angle off the boresight.
+    from hatangso.coverage.radio import SECTOR_MAX_ATTENUATION_DB, sector_attenuation_db
+    from hatangso.coverage.terrain import _accumulate
+
+    loss = np.zeros((1, 5), dtype=np.float32)
+    best = np.full((1, 5), np.nan, dtype=np.float32)
+    best_site = np.full((1, 5), -1, dtype=np.int32)
+    count = np.zeros((1, 5), dtype=np.uint16)
+    last = np.full((1, 5), -1, dtype=np.int32)
+    masks = np.zeros((1, 1, 5), dtype=bool)
+    beam = np.radians(65.0)
+    _accumulate(loss, 0, 0, 0.0, 0.0, 1.0, 1.0, 2.5, 10.5, 40.0, 0.0, np.pi, beam,
+                SECTOR_MAX_ATTENUATION_DB, -200.0, 0, 0, best, best_site, count, last,
+                masks)  # fmt: skip
+    dx = np.arange(5) + 0.5 - 2.5
+    theta = np.arccos(11.0 / np.hypot(dx, 11.0))
+    expected = 40.0 - sector_attenuation_db(theta, beam)
+    np.testing.assert_allclose(best[0], expected, atol=1e-4)
+    assert float(best[0, 2]) == pytest.approx(40.0)

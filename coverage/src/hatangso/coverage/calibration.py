@@ -415,8 +415,9 @@ def model_at_samples(
     pandas.DataFrame
         Indexed like `samples`, for the samples that have a site: ``operator``, ``env`` (of
         the serving site), ``site`` (its position in `sites`), ``distance_m``,
-        ``predicted_dbm`` (composite Hata, :func:`hatangso.coverage.radio.received_power_dbm`)
-        and ``rsrp_dbm``.
+        ``predicted_dbm`` (composite Hata, :func:`hatangso.coverage.radio.received_power_dbm`,
+        plus a sector's antenna gain towards the sample as the coverage models count it,
+        :func:`hatangso.coverage.radio.sector_gain_db`) and ``rsrp_dbm``.
     """
     from hatangso.geo.crs import require_projected
 
@@ -446,17 +447,20 @@ def model_at_samples(
         bearing = radio.bearing_deg(
             sites.x[site], sites.y[site], px[rows][:, None], py[rows][:, None]
         )
-        beam = radio.in_beam(bearing, sites.azimuth_deg[site], sites.beamwidth_deg[site])
-        usable = found & beam
+        gain = radio.sector_gain_db(bearing, sites.azimuth_deg[site], sites.beamwidth_deg[site])
+        usable = found
         power = np.full(d.shape, -np.inf)
         if usable.any():
-            power[usable] = radio.received_power_dbm(
-                np.maximum(d[usable], 1.0),
-                eirp_dbm=eirp[site[usable]],
-                freq_mhz=freq[site[usable]],
-                h_tx_m=sites.height_m[site[usable]],
-                h_rx_m=h_rx_m,
-                env=sites.env[site[usable]],
+            power[usable] = (
+                radio.received_power_dbm(
+                    np.maximum(d[usable], 1.0),
+                    eirp_dbm=eirp[site[usable]],
+                    freq_mhz=freq[site[usable]],
+                    h_tx_m=sites.height_m[site[usable]],
+                    h_rx_m=h_rx_m,
+                    env=sites.env[site[usable]],
+                )
+                + gain[usable]
             )
         pick = np.argmax(power, axis=1)
         top = power[np.arange(len(rows)), pick]

@@ -11,6 +11,12 @@ neither clearly in nor out).
 
 "4G or better" counts a site carrying 4G or 5G; 5G counts sites carrying 5G, with the 5G
 reach.
+
+A sector serves round the whole circle, less and less far from its boresight: its antenna
+gain towards a point (:func:`hatangso.coverage.radio.sector_gain_db`, the 3GPP pattern, 0 to
+-25 dB) enters the ``hata`` link budget (``EIRP + A(φ) - L(d) >= threshold``) and shortens the
+``radius`` model's reach to ``reach · 10^(A(φ) / 35)``
+(:func:`hatangso.coverage.radio.radius_pattern_reach_m`).
 """
 
 from __future__ import annotations
@@ -78,6 +84,9 @@ class SiteTable:
         two), defaults filled in.
     model
         The propagation model the reach came from.
+    threshold_dbm
+        Received power needed (dBm), against which a sector's link budget off boresight is
+        judged under ``hata``.
     """
 
     x: FloatArray
@@ -91,6 +100,7 @@ class SiteTable:
     height_m: FloatArray
     env: npt.NDArray[np.object_]
     model: str
+    threshold_dbm: float
 
     def __len__(self) -> int:
         return len(self.x)
@@ -193,16 +203,123 @@ def site_table(
         height_m=height,
         env=env,
         model=model,
+        threshold_dbm=float(threshold_dbm),
     )
 
 
 @dataclass(frozen=True)
 class Pairs:
-    """Point-site pairs where the point is inside the site's footprint."""
+    """Point-site pairs where the point is inside the site's footprint.
+
+    ``gain_db`` is the site's antenna gain towards the point relative to its boresight (0 for
+    omni sites, down to -25 dB behind a sector).
+    """
 
     point: IntArray
     site: IntArray
     distance_m: FloatArray
+    gain_db: FloatArray
+
+
+def _no_pairs() -> Pairs:
+    empty = np.empty(0, dtype=np.int64)
+    return Pairs(empty, empty, np.empty(0), np.empty(0))
+
+
+def _sectors(sites: SiteTable, s: IntArray) -> BoolArray:
+    """Which of the sites `s` are sectors (an azimuth and a beamwidth under 360 degrees)."""
+    az, bw = sites.azimuth_deg[s], sites.beamwidth_deg[s]
+    return np.asarray(~np.isnan(az) & ~np.isnan(bw) & ~(bw >= 360.0), dtype=bool)
+
+
+def _hata_reach_toward(sites: SiteTable, tech: str, s: IntArray, gain: FloatArray) -> FloatArray:
+    return radio.hata_pattern_reach_m(
+        gain,
+        eirp_dbm=sites.eirp_dbm[tech][s],
+        freq_mhz=sites.freq_mhz[tech][s],
+        height_m=sites.height_m[s],
+        env=sites.env[s].astype(str),
+        threshold_dbm=sites.threshold_dbm,
+    )
+
+
+def _reach_toward(sites: SiteTable, tech: str, s: IntArray, gain_db: FloatArray) -> FloatArray:
+    """Reach (m) of the sites `s` in directions where their antenna gain is `gain_db` dB.
+
+    Parameters
+    ----------
+    sites
+        From :func:`site_table`.
+    tech
+        ``4G`` (4G or better) or ``5G``.
+    s
+        Site indices, ``(m,)``.
+    gain_db
+        Antenna gains relative to boresight, ``(m,)`` or ``(m, k)`` (``k`` directions per
+        site).
+
+    Returns
+    -------
+    numpy.ndarray
+        Reach in metres, of the shape of `gain_db`; the boresight reach where the gain is 0
+        and never more; 0 where the site does not offer `tech`.
+
+    Notes
+    -----
+    ``radius``: :func:`hatangso.coverage.radio.radius_pattern_reach_m`. ``hata`` (and the
+    ``hata`` bound of ``terrain``): :func:`hatangso.coverage.radio.hata_pattern_reach_m` over
+    the site's link budget; for 4G or better the longer of its 4G and its 5G carrier.
+    """
+    gain = np.asarray(gain_db, dtype=np.float64)
+    idx = s.reshape(s.shape + (1,) * (gain.ndim - s.ndim))
+    boresight = np.broadcast_to(sites.reach_m[tech][idx], gain.shape)
+    if sites.model == "radius":
+        toward = radio.radius_pattern_reach_m(boresight, gain)
+    else:
+        toward = _hata_reach_toward(sites, tech, idx, gain)
+        if tech == "4G":
+            live_5g = np.broadcast_to(sites.reach_m["5G"][idx] > 0, gain.shape)
+            if live_5g.any():
+                toward = np.where(
+                    live_5g, np.maximum(toward, _hata_reach_toward(sites, "5G", idx, gain)), toward
+                )
+    return np.asarray(np.where(boresight > 0, np.minimum(toward, boresight), 0.0), dtype=float)
+
+
+def _in_pattern(
+    sites: SiteTable, tech: str, s: IntArray, d: FloatArray, gain: FloatArray
+) -> BoolArray:
+    """Whether points at distance `d` within the boresight reach of `s` are served despite `gain`.
+
+    ``radius``: ``d <= reach · 10^(gain / 35)``. ``hata``: ``EIRP + gain - L(d) >= threshold``
+    with 4G or 5G (for 4G or better), at boresight (gain 0) the reach alone deciding.
+    """
+    if sites.model == "radius":
+        reach = radio.radius_pattern_reach_m(sites.reach_m[tech][s], gain)
+        return np.asarray(d <= reach, dtype=bool)
+    keep = gain >= 0.0
+    off = np.flatnonzero(~keep)
+    if off.size == 0:
+        return keep
+    so, do, go = s[off], np.maximum(d[off], 1.0), gain[off]
+
+    def served(carrier: str) -> BoolArray:
+        power = radio.received_power_dbm(
+            do,
+            eirp_dbm=sites.eirp_dbm[carrier][so],
+            freq_mhz=sites.freq_mhz[carrier][so],
+            h_tx_m=sites.height_m[so],
+            env=sites.env[so].astype(str),
+        )
+        return np.asarray(power + go >= sites.threshold_dbm, dtype=bool)
+
+    ok = served(tech)
+    if tech == "4G":
+        live_5g = sites.reach_m["5G"][so] > 0
+        if live_5g.any():
+            ok |= live_5g & served("5G")
+    keep[off] = ok
+    return keep
 
 
 def _reach_classes(reach: FloatArray, n_classes: int = 6) -> list[tuple[float, IntArray]]:
@@ -237,17 +354,23 @@ def covered_points(px: FloatArray, py: FloatArray, sites: SiteTable, tech: str) 
     Returns
     -------
     Pairs
-        Point index, site index and distance (m) of every covering pair.
+        Point index, site index, distance (m) and antenna gain (dB) of every covering pair.
+
+    Notes
+    -----
+    Candidates are the pairs within each site's boresight reach (a k-d tree search per reach
+    class). An omni site serves them all; a sector serves those its pattern still reaches
+    (:func:`_in_pattern`: the ``hata`` link budget with the antenna gain, or the ``radius``
+    reach shortened by it), and a point within 1 m of the mast whichever way it faces.
     """
     reach = sites.reach_m[tech]
     points = np.column_stack([px, py])
-    point_tree = cKDTree(points) if len(points) else None
+    if not len(points):
+        return _no_pairs()
+    point_tree = cKDTree(points)
     found_p: list[IntArray] = []
     found_s: list[IntArray] = []
     found_d: list[FloatArray] = []
-    if point_tree is None:
-        empty = np.empty(0, dtype=np.int64)
-        return Pairs(empty, empty, np.empty(0))
     for radius, members in _reach_classes(reach):
         site_tree = cKDTree(np.column_stack([sites.x[members], sites.y[members]]))
         hits = site_tree.sparse_distance_matrix(point_tree, radius, output_type="ndarray")
@@ -259,25 +382,23 @@ def covered_points(px: FloatArray, py: FloatArray, sites: SiteTable, tech: str) 
         found_s.append(s[keep])
         found_d.append(d[keep])
     if not found_p:
-        empty = np.empty(0, dtype=np.int64)
-        return Pairs(empty, empty, np.empty(0))
+        return _no_pairs()
     p = np.concatenate(found_p)
     s = np.concatenate(found_s)
     d = np.concatenate(found_d)
-    sector = ~np.isnan(sites.azimuth_deg[s]) & ~np.isnan(sites.beamwidth_deg[s])
-    if sector.any():
-        bearing = radio.bearing_deg(
-            sites.x[s[sector]], sites.y[s[sector]], px[p[sector]], py[p[sector]]
-        )
-        inside = radio.in_beam(
-            bearing, sites.azimuth_deg[s[sector]], sites.beamwidth_deg[s[sector]]
-        )
+    gain = np.zeros(len(p))
+    sector = np.flatnonzero(_sectors(sites, s))
+    if sector.size:
+        ss, ps = s[sector], p[sector]
+        bearing = radio.bearing_deg(sites.x[ss], sites.y[ss], px[ps], py[ps])
+        gain[sector] = radio.sector_gain_db(bearing, sites.azimuth_deg[ss], sites.beamwidth_deg[ss])
+        inside = _in_pattern(sites, tech, ss, d[sector], gain[sector])
         # A point on the mast itself is served whatever the sector's direction.
         inside |= d[sector] < 1.0
         keep = np.ones(len(p), dtype=bool)
-        keep[np.flatnonzero(sector)[~inside]] = False
-        p, s, d = p[keep], s[keep], d[keep]
-    return Pairs(p, s, d)
+        keep[sector[~inside]] = False
+        p, s, d, gain = p[keep], s[keep], d[keep], gain[keep]
+    return Pairs(p, s, d, gain)
 
 
 def nearest_sites(sites: SiteTable, xy: FloatArray) -> tuple[FloatArray, IntArray]:
@@ -320,7 +441,8 @@ def _best_power(pairs: Pairs, sites: SiteTable, tech: str, n: int) -> FloatArray
         h_tx_m=sites.height_m[s],
         env=sites.env[s],
     )
-    # Pairs are in-beam already; within the beam the site's full EIRP applies.
+    # The EIRP is the boresight's; the antenna pattern takes its share off boresight.
+    power = power + pairs.gain_db
     order = np.lexsort((-power, pairs.point))
     first = np.r_[True, pairs.point[order][1:] != pairs.point[order][:-1]]
     best[pairs.point[order][first]] = power[order][first]
@@ -347,8 +469,9 @@ def _polygon_shares(
 
     Omnidirectional footprints are true circles and the area of polygon ∩ union of circles is
     computed exactly (:func:`hatangso.coverage._discarea.union_disc_area`, Green's theorem,
-    compiled). Villages touched by a sector wedge are overlaid with shapely instead, wedges and
-    discs together. Villages no footprint can touch get 0 without any work.
+    compiled). Villages that a sector's footprint may touch are overlaid with shapely instead,
+    the sectors' pattern-shaped footprints (:func:`hatangso.coverage.radio.footprints`) and
+    the discs together. Villages no footprint can touch get 0 without any work.
 
     Parameters
     ----------
@@ -376,25 +499,18 @@ def _polygon_shares(
     half_diag = np.hypot(bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1]) / 2
     # Pairs whose footprint may touch the polygon: bbox centre within reach + half diagonal.
     slack = float(half_diag.max()) if half_diag.size else 0.0
-    widened = SiteTable(
-        sites.x,
-        sites.y,
-        sites.operator,
-        {tech: np.where(reach > 0, reach + slack, 0.0)},
-        np.full(len(sites), np.nan),
-        np.full(len(sites), np.nan),
-        sites.eirp_dbm,
-        sites.freq_mhz,
-        sites.height_m,
-        sites.env,
-        sites.model,
+    widened = dataclasses.replace(
+        sites,
+        reach_m={tech: np.where(reach > 0, reach + slack, 0.0)},
+        azimuth_deg=np.full(len(sites), np.nan),
+        beamwidth_deg=np.full(len(sites), np.nan),
     )
     near = covered_points(cx, cy, widened, tech)
     touch = near.distance_m <= reach[near.site] + half_diag[near.point]
     p, s = idx[near.point[touch]], near.site[touch]
     if p.size == 0:
         return share
-    sector = ~(np.isnan(sites.azimuth_deg[s]) | np.isnan(sites.beamwidth_deg[s]))
+    sector = _sectors(sites, s)
     with_sector = np.zeros(n, dtype=bool)
     with_sector[p[sector]] = True
     overlaid = with_sector[p]
@@ -434,11 +550,30 @@ def _overlay_shares(
     tech: str,
     share: FloatArray,
 ) -> FloatArray:
-    """Covered shares by polygon overlay (for villages that sector wedges touch)."""
+    """Covered shares by polygon overlay (for villages that sector footprints may touch)."""
     reach = sites.reach_m[tech]
+    used, which = np.unique(s, return_inverse=True)
+
+    def reach_at(rows: IntArray, gain_db: FloatArray) -> FloatArray:
+        if sites.model == "radius":
+            return _reach_toward(sites, tech, used[rows], gain_db)
+        # The pattern is symmetric and flat round the back: solve each site's link budget once
+        # per distinct gain (about a third of the outline's vertices).
+        site = np.broadcast_to(used[rows][:, None], gain_db.shape).ravel()
+        level = np.round(gain_db, 9).ravel()
+        keys, inverse = np.unique(np.column_stack([site, level]), axis=0, return_inverse=True)
+        far = _reach_toward(sites, tech, keys[:, 0].astype(np.int64), keys[:, 1].astype(float))
+        return np.asarray(far[inverse.ravel()].reshape(gain_db.shape), dtype=np.float64)
+
+    # One footprint per site, however many villages it touches.
     shapes = radio.footprints(
-        sites.x[s], sites.y[s], reach[s], sites.azimuth_deg[s], sites.beamwidth_deg[s]
-    )
+        sites.x[used],
+        sites.y[used],
+        reach[used],
+        sites.azimuth_deg[used],
+        sites.beamwidth_deg[used],
+        reach_at=reach_at,
+    )[which]
     order = np.argsort(p, kind="stable")
     p, shapes = p[order], shapes[order]
     groups = np.unique(p)
@@ -624,8 +759,13 @@ def mobile_coverage(
         nearest_m=np.asarray(nearest_m, dtype=float),
         nearest_idx=np.asarray(nearest_idx, dtype=np.int64),
         sites=sites,
+        xy=rep,
     )
     return pd.DataFrame(out, index=villages.index)
+
+
+#: Sector rows at one mast looked at when saying how far the nearest mast reaches a village.
+_MAST_ROWS = 8
 
 
 def _reasons(
@@ -638,26 +778,54 @@ def _reasons(
     nearest_m: FloatArray,
     nearest_idx: IntArray,
     sites: SiteTable,
+    xy: FloatArray,
 ) -> npt.NDArray[np.object_]:
-    """Say, per village, why it is or is not covered (4G or better)."""
+    """Say, per village, why it is or is not covered (4G or better).
+
+    An uncovered village far from every site names the nearest mast and how far it reaches
+    towards the village: the longest reach at the village's bearing among the rows standing
+    within 1 m of the nearest (a mast's sectors), "at this bearing" when that is a sector's.
+    """
     n = len(covered)
     reasons = np.full(n, "", dtype=object)
     if len(sites) == 0:
         reasons[:] = "no sites given"
         return reasons
-    op = sites.operator[nearest_idx]
-    reach = sites.reach_m["4G"][nearest_idx]
+    op = sites.operator[nearest_idx].astype(str)
+    reach = sites.reach_m["4G"][nearest_idx].astype(float)
+    toward = np.zeros(n, dtype=bool)
+    no_site = ~covered & ~point_covered & (share <= 0)
+    rows = np.flatnonzero(no_site)
+    if rows.size:
+        k = min(len(sites), _MAST_ROWS)
+        tree = cKDTree(np.column_stack([sites.x, sites.y]))
+        dist, idx = tree.query(xy[rows], k=k)
+        dist = np.asarray(dist, dtype=float).reshape(rows.size, k)
+        idx = np.asarray(idx, dtype=np.int64).reshape(rows.size, k)
+        mast = dist <= dist[:, :1] + 1.0
+        bearing = radio.bearing_deg(
+            sites.x[idx], sites.y[idx], xy[rows, 0][:, None], xy[rows, 1][:, None]
+        )
+        gain = radio.sector_gain_db(bearing, sites.azimuth_deg[idx], sites.beamwidth_deg[idx])
+        far = _reach_toward(sites, "4G", idx.ravel(), gain.ravel()).reshape(rows.size, k)
+        far = np.where(mast, far, -1.0)
+        best = np.argmax(far, axis=1)
+        at = np.arange(rows.size)
+        chosen = idx[at, best]
+        reach[rows] = far[at, best]
+        op[rows] = sites.operator[chosen].astype(str)
+        toward[rows] = _sectors(sites, chosen)
     km = np.round(nearest_m / 1000, 1).astype(str)
     reach_km = np.round(reach / 1000, 1).astype(str)
-    no_site = ~covered & ~point_covered & (share <= 0)
+    unit = np.where(toward, " km at this bearing)", " km)").astype(object)
     reasons[no_site] = (
         "no site within reach: nearest is "
-        + op[no_site].astype(str)
+        + op[no_site].astype(object)
         + " at "
-        + km[no_site]
+        + km[no_site].astype(object)
         + " km (reach "
-        + reach_km[no_site]
-        + " km)"
+        + reach_km[no_site].astype(object)
+        + unit[no_site]
     )
     answer = RuleAnswer(covered=covered, share=share)
     said = rule_reasons(rule, answer, min_share=min_share)

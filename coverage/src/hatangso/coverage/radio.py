@@ -15,14 +15,19 @@ derived one.
 
 The reach of a site is either read from a table (``model="radius"``) or found by inverting the
 composite ``hata`` path loss of :mod:`hatangso.coverage.propagation` (``model="hata"``).
-Footprints are discs for omnidirectional sites and wedges for sectors, built with shapely 2's
-array functions.
+
+A sector radiates its EIRP at boresight and less to the sides, by the horizontal antenna
+pattern of 3GPP TR 36.814 Table A.2.1.1-2 (:func:`sector_attenuation_db`, the one definition
+the ``terrain`` model uses too). Under ``hata`` the pattern enters the link budget; under
+``radius`` it shortens the table's reach by the distance slope of the path loss
+(:func:`radius_pattern_reach_m`). Footprints are discs for omnidirectional sites and
+pattern-shaped polygons for sectors, built with shapely 2's array functions.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
@@ -48,13 +53,19 @@ __all__ = [
     "HORIZON_K_M",
     "MAX_REACH_M",
     "MIN_REACH_M",
+    "RADIUS_PATTERN_SLOPE_DB",
+    "SECTOR_MAX_ATTENUATION_DB",
     "TECHNOLOGIES",
     "SiteRadio",
     "bearing_deg",
     "footprints",
+    "hata_pattern_reach_m",
     "in_beam",
+    "radius_pattern_reach_m",
     "received_power_dbm",
     "resolve_site_radio",
+    "sector_attenuation_db",
+    "sector_gain_db",
     "site_reach_m",
 ]
 
@@ -115,6 +126,19 @@ MIN_REACH_M: Final = 1.0
 HORIZON_K_M: Final = 4120.0
 
 _BISECTION_STEPS: Final = 48  # halves a 4.5-decade bracket to ~1e-14 decade
+
+#: Largest horizontal attenuation of a sector antenna, dB: the front-to-back ratio ``A_m`` of
+#: 3GPP TR 36.814 Table A.2.1.1-2 and TR 38.901 Table 7.3-1.
+SECTOR_MAX_ATTENUATION_DB: Final = 25.0
+#: Distance slope of the path loss, dB per decade, by which ``model="radius"`` turns a sector's
+#: attenuation off boresight into a shorter reach (:func:`radius_pattern_reach_m`).
+#:
+#: Hata's loss grows by ``44.9 - 6.55 log10(h_tx)`` dB per decade of distance: 35.2 at the
+#: default 30 m mast (Okumura-Hata and COST-231 Hata alike; 38.4 at 10 m, 31.8 at 100 m). The
+#: radius table knows no mast height, so the slope at the default height stands for all:
+#: ``A`` dB less power reaches ``10^(A / 35)`` as far, 0.82 of the reach at the 3 dB edge of
+#: the beam and 0.19 of it behind the sector.
+RADIUS_PATTERN_SLOPE_DB: Final = 35.0
 
 
 # --------------------------------------------------------------------------------------------
@@ -351,8 +375,9 @@ def received_power_dbm(
 
     Notes
     -----
-    ``P = EIRP - L_hata(d, f, h_tx, h_rx, env)``; antenna patterns are not modelled beyond the
-    in-beam test of :func:`in_beam`, nor shadow fading, body or building losses.
+    ``P = EIRP - L_hata(d, f, h_tx, h_rx, env)``, the power at a sector's boresight (or around
+    an omni site); off boresight add the antenna gain :func:`sector_gain_db` (<= 0). Shadow
+    fading, body and building losses are not modelled.
 
     Examples
     --------
@@ -481,8 +506,9 @@ def site_reach_m(
     between :data:`MIN_REACH_M` and the cap, run on all sites at once for a fixed number of
     halvings, finds it to far below 0.01 dB. The cap is the smaller of :data:`MAX_REACH_M` and
     the smooth-earth radio horizon ``4.12 (sqrt h_tx + sqrt h_rx) km`` (4/3 earth radius); a
-    site whose loss at the cap is still allowed gets the cap. Sectors are not considered here:
-    see :func:`in_beam` and :func:`footprints`.
+    site whose loss at the cap is still allowed gets the cap. This is a sector's reach at
+    boresight; off boresight see :func:`hata_pattern_reach_m` and
+    :func:`radius_pattern_reach_m`.
 
     Examples
     --------
@@ -615,7 +641,8 @@ def in_beam(
     -----
     The angular difference is wrapped to ``[-180, 180)`` by ``(b - a + 180) mod 360 - 180``,
     so a sector facing 350 degrees with a 60-degree beam covers 320 to 20 degrees. Edges are
-    inside (with 1e-9 degree of slack against rounding).
+    inside (with 1e-9 degree of slack against rounding). This is the 3 dB beam alone; coverage
+    does not stop at its edge but follows the pattern (:func:`sector_gain_db`).
 
     Examples
     --------
@@ -634,6 +661,210 @@ def in_beam(
     return np.asarray(omni | inside, dtype=np.bool_)
 
 
+# --------------------------------------------------------------------------------------------
+# the sector antenna pattern
+# --------------------------------------------------------------------------------------------
+
+
+def sector_attenuation_db(
+    off_axis: FloatArray | float, beamwidth: FloatArray | float
+) -> FloatArray:
+    """Horizontal attenuation of a sector antenna off its boresight, in dB.
+
+    Parameters
+    ----------
+    off_axis
+        Angle ``φ`` between the boresight and the direction, in ``[0, 180]`` degrees or the
+        equivalent in radians.
+    beamwidth
+        Half-power (3 dB) beamwidth ``φ3dB`` (the full width of the beam), > 0, in the unit of
+        `off_axis`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Attenuation ``min(12 (φ / φ3dB)^2, A_m)`` in dB, >= 0, of the broadcast shape (a float
+        for scalars). The antenna gain relative to boresight is its negative.
+
+    Notes
+    -----
+    The horizontal pattern of 3GPP TR 36.814 Table A.2.1.1-2 and TR 38.901 Table 7.3-1,
+    ``A(φ) = -min(12 (φ / φ3dB)^2, A_m)`` with ``A_m`` = :data:`SECTOR_MAX_ATTENUATION_DB`:
+    0 dB at boresight, 3 dB at the beam's edge ``φ3dB / 2``, and the flat 25 dB from
+    ``φ3dB sqrt(25 / 12)`` (94 degrees off a 65-degree beam) round the back. This is the one
+    definition of the pattern: the ``terrain`` model compiles this very function into its numba
+    kernel (scalars in radians), so it stays a plain expression without checks;
+    :func:`sector_gain_db` checks and wraps bearings.
+
+    Examples
+    --------
+    >>> sector_attenuation_db(np.array([0.0, 32.5, 65.0, 180.0]), 65.0).tolist()
+    [0.0, 3.0, 12.0, 25.0]
+    """
+    ratio = off_axis / beamwidth
+    attenuation: FloatArray = np.minimum(12.0 * ratio * ratio, SECTOR_MAX_ATTENUATION_DB)
+    return attenuation
+
+
+def sector_gain_db(
+    bearing_deg: npt.ArrayLike, azimuth_deg: npt.ArrayLike, beamwidth_deg: npt.ArrayLike
+) -> FloatArray:
+    """Gain of each antenna towards each bearing, relative to its boresight, in dB.
+
+    Parameters
+    ----------
+    bearing_deg
+        Bearing from the site to the point, degrees clockwise from north.
+    azimuth_deg
+        Sector azimuth (boresight), degrees clockwise from north; NaN for omni.
+    beamwidth_deg
+        Half-power beamwidth in degrees, > 0; NaN (or 360 and above) for omni.
+
+    Returns
+    -------
+    numpy.ndarray
+        Gain in dB, in ``[-25, 0]``, float64, of the broadcast shape; 0 for omni sites.
+
+    Raises
+    ------
+    InputError
+        If a beamwidth is 0 or negative.
+
+    Notes
+    -----
+    ``-`` :func:`sector_attenuation_db` of the off-axis angle, the difference of bearing and
+    azimuth wrapped to ``[0, 180]`` by ``|(b - a + 180) mod 360 - 180|``.
+
+    Examples
+    --------
+    >>> sector_gain_db([90.0, 122.5, 180.0, 270.0], 90.0, 65.0).round(2).tolist()
+    [0.0, -3.0, -23.01, -25.0]
+    >>> sector_gain_db(270.0, float("nan"), 65.0).tolist()
+    0.0
+    """
+    bearing = np.asarray(bearing_deg, dtype=np.float64)
+    azimuth = np.asarray(azimuth_deg, dtype=np.float64)
+    width = np.asarray(beamwidth_deg, dtype=np.float64)
+    _check_beamwidth(width)
+    omni = np.isnan(azimuth) | np.isnan(width) | (width >= 360.0)
+    off_axis = np.abs(np.mod(bearing - azimuth + 180.0, 360.0) - 180.0)
+    attenuation = sector_attenuation_db(np.where(omni, 0.0, off_axis), np.where(omni, 360.0, width))
+    return np.asarray(0.0 - attenuation, dtype=np.float64)
+
+
+def radius_pattern_reach_m(
+    reach_m: npt.ArrayLike, gain_db: npt.ArrayLike, *, slope_db: float = RADIUS_PATTERN_SLOPE_DB
+) -> FloatArray:
+    """Reach of ``model="radius"`` in a direction where the antenna gain is `gain_db`.
+
+    Parameters
+    ----------
+    reach_m
+        Reach at boresight (the radius table's), metres.
+    gain_db
+        Antenna gain towards the direction relative to boresight, dB (<= 0), as
+        :func:`sector_gain_db` gives.
+    slope_db
+        Distance slope of the path loss, dB per decade; see :data:`RADIUS_PATTERN_SLOPE_DB`.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``reach · 10^(gain / slope)`` in metres, float64, of the broadcast shape.
+
+    Notes
+    -----
+    A radius table is a link budget in disguise: the reach is where the path loss has used up
+    the margin. Losing ``|A|`` dB of antenna gain moves that point in by ``|A| / slope``
+    decades of distance, on a loss that grows ``slope`` dB per decade. At boresight the reach is
+    the table's; at the 3 dB edge of the beam ``10^(-3/35) = 0.82`` of it; behind the sector
+    (25 dB) ``10^(-25/35) = 0.19`` of it.
+
+    Examples
+    --------
+    >>> radius_pattern_reach_m(5000.0, [0.0, -3.0, -25.0]).round(0).tolist()
+    [5000.0, 4104.0, 965.0]
+    """
+    reach = np.asarray(reach_m, dtype=np.float64)
+    gain = np.asarray(gain_db, dtype=np.float64)
+    return np.asarray(reach * 10.0 ** (gain / slope_db), dtype=np.float64)
+
+
+def hata_pattern_reach_m(
+    gain_db: npt.ArrayLike,
+    *,
+    eirp_dbm: npt.ArrayLike,
+    freq_mhz: npt.ArrayLike,
+    height_m: npt.ArrayLike,
+    env: str | npt.ArrayLike,
+    threshold_dbm: npt.ArrayLike,
+    h_rx_m: float = 1.5,
+) -> FloatArray:
+    """Reach of ``model="hata"`` in a direction where the antenna gain is `gain_db`.
+
+    Parameters
+    ----------
+    gain_db
+        Antenna gain towards the direction relative to boresight, dB (<= 0).
+    eirp_dbm, freq_mhz, height_m, env
+        The site's radio parameters, defaults already filled in (:func:`resolve_site_radio`);
+        ``eirp_dbm`` is the boresight EIRP.
+    threshold_dbm
+        Received power needed, dBm.
+    h_rx_m
+        Handset height in metres.
+
+    Returns
+    -------
+    numpy.ndarray
+        Reach in metres, float64, of the broadcast shape of all inputs; 0 where the site
+        serves nobody in that direction.
+
+    Notes
+    -----
+    The reach of :func:`site_reach_m` for a site radiating ``EIRP + gain``: the distance where
+    ``EIRP + A(φ) - L_hata(d) = threshold``, with the same bisection and the same cap. With
+    ``gain_db = 0`` it is the boresight reach.
+
+    Examples
+    --------
+    >>> r = hata_pattern_reach_m([0.0, -10.0], eirp_dbm=32.0, freq_mhz=1800.0, height_m=30.0,
+    ...                          env="urban", threshold_dbm=-110.0)
+    >>> (r[1] / r[0]).round(3).item()  # 10 dB on Hata's 35.2 dB per decade
+    0.52
+    """
+    gain = np.asarray(gain_db, dtype=np.float64)
+    eirp = np.asarray(eirp_dbm, dtype=np.float64)
+    freq = np.asarray(freq_mhz, dtype=np.float64)
+    height = np.asarray(height_m, dtype=np.float64)
+    threshold = np.asarray(threshold_dbm, dtype=np.float64)
+    env_s = np.asarray(env, dtype=np.str_)
+    shape = np.broadcast_shapes(
+        gain.shape, eirp.shape, freq.shape, height.shape, threshold.shape, env_s.shape
+    )
+
+    def full(values: FloatArray) -> FloatArray:
+        return np.array(np.broadcast_to(values, shape), dtype=np.float64)
+
+    site = SiteRadio(
+        tech=np.full(shape, DEFAULT_TECH, dtype=np.str_),
+        env=np.array(np.broadcast_to(env_s, shape), dtype=np.str_),
+        height_m=full(height),
+        eirp_dbm=full(eirp + gain),
+        freq_mhz=full(freq),
+    )
+    return _hata_reach(site, full(threshold), np.full(shape, np.float64(h_rx_m)))
+
+
+# --------------------------------------------------------------------------------------------
+# footprints
+# --------------------------------------------------------------------------------------------
+
+#: Reach of every sector towards sampled bearings: called with the sectors' rows (``(m,)``)
+#: and their antenna gains (``(m, k)`` dB), it returns the reaches (``(m, k)`` metres).
+ReachAtGain = Callable[[npt.NDArray[np.int64], FloatArray], FloatArray]
+
+
 def footprints(
     x: npt.ArrayLike,
     y: npt.ArrayLike,
@@ -642,21 +873,30 @@ def footprints(
     beamwidth_deg: npt.ArrayLike,
     *,
     segments: int = 32,
+    reach_at: ReachAtGain | None = None,
 ) -> npt.NDArray[np.object_]:
-    """Coverage footprint of every site: a disc for omni sites, a wedge for sectors.
+    """Coverage footprint of every site: a disc for omni sites, the pattern's shape for sectors.
 
     Parameters
     ----------
     x, y
         Site coordinates in a projected (metric) CRS, one per site.
     reach_m
-        Reach per site in metres, >= 0; 0 or NaN gives an empty polygon.
+        Reach per site in metres (a sector's at boresight), >= 0; 0 or NaN gives an empty
+        polygon.
     azimuth_deg
         Sector azimuth per site, degrees clockwise from grid north; NaN for omni.
     beamwidth_deg
         Beamwidth per site in degrees, > 0; NaN, or 360 and above, for omni.
     segments
-        Straight segments approximating a full circle (a disc) or a wedge's arc, >= 4.
+        Straight segments approximating a full circle (a disc), >= 4; a sector's outline has
+        ``2 * segments`` across its main lobe and ``segments`` round its back.
+    reach_at
+        How far a sector reaches where its antenna gain is ``A`` dB: called as
+        ``reach_at(rows, gain_db)`` with the sectors' rows in the input and their gains at the
+        sampled bearings (``(m, k)``). None for ``model="radius"``'s rule,
+        :func:`radius_pattern_reach_m` of `reach_m`; the ``hata`` model passes
+        :func:`hata_pattern_reach_m` over its link budget.
 
     Returns
     -------
@@ -673,20 +913,23 @@ def footprints(
     Notes
     -----
     Discs come from one ``shapely.buffer`` call on all omni sites with their radii
-    (``quad_segs = segments // 4``). A wedge's ring is the site, ``segments + 1`` points on
-    the arc from ``azimuth - beamwidth / 2`` to ``azimuth + beamwidth / 2`` at distance
-    ``reach`` (point at bearing ``t``: ``(x + r sin t, y + r cos t)``), and the site again;
-    all wedges are built as one ``(n, segments + 3, 2)`` coordinate array passed to
-    ``shapely.polygons``. The inscribed polygon's area is
-    ``r^2 segments sin(bw / segments) / 2``, within 0.2 % of ``pi r^2 bw / 360`` at 32
-    segments.
+    (``quad_segs = segments // 4``). A sector's outline is star-shaped about the site: the
+    vertex at bearing ``t`` lies at ``(x + r sin t, y + r cos t)`` with ``r`` the reach where
+    the gain is :func:`sector_gain_db` ``(t)``, held to at least 1 m (a handset at the mast is
+    served whichever way the sector faces). The pattern changes only within
+    ``φ_flat = φ3dB sqrt(25 / 12)`` of boresight (94 degrees for a 65-degree beam), so the
+    bearings are ``2 * segments`` equal steps across ``azimuth +- φ_flat`` (boresight one of
+    them) and ``segments`` round the back, where the outline is an arc of a circle. All
+    outlines are one ``(m, 3 segments + 1, 2)`` coordinate array (closed) passed to
+    ``shapely.polygons``. At 32 segments a sector's area is within 0.3 % of
+    ``(1/2) integral r(t)^2 dt`` for beams of 10 to 200 degrees.
 
     Examples
     --------
     >>> polys = footprints([0.0, 0.0], [0.0, 0.0], [100.0, 100.0], [float("nan"), 90.0],
-    ...                    [float("nan"), 90.0], segments=64)
+    ...                    [float("nan"), 65.0], segments=64)
     >>> [round(p.area / (3.14159265 * 100.0**2), 2) for p in polys]
-    [1.0, 0.25]
+    [1.0, 0.27]
     """
     if segments < 4:
         # Programmer error: no file, option or configuration key sets the segments.
@@ -711,17 +954,28 @@ def footprints(
         centres = shapely.points(xs[disc], ys[disc])
         result[disc] = shapely.buffer(centres, reach[disc], quad_segs=max(1, segments // 4))
 
-    wedge = has_reach & ~omni
-    if np.any(wedge):
-        t = np.linspace(0.0, 1.0, segments + 1)
-        start = azimuth[wedge] - 0.5 * width[wedge]
-        theta = np.radians(start[:, None] + width[wedge][:, None] * t[None, :])
-        r = reach[wedge][:, None]
-        arc = np.stack(
-            [xs[wedge][:, None] + r * np.sin(theta), ys[wedge][:, None] + r * np.cos(theta)],
+    rows = np.flatnonzero(has_reach & ~omni)
+    if rows.size:
+        # main lobe: 2 * segments equal steps of off-axis angle across +-flat, boresight
+        # among them; the flat back, an arc of a circle: segments steps
+        flat = np.minimum(width[rows] * np.sqrt(SECTOR_MAX_ATTENUATION_DB / 12.0), 180.0)
+        lobe = np.linspace(-1.0, 1.0, 2 * segments + 1)[None, :] * flat[:, None]
+        back = flat[:, None] + np.linspace(0.0, 1.0, segments + 1)[None, 1:] * (
+            360.0 - 2.0 * flat[:, None]
+        )
+        bearing = azimuth[rows][:, None] + np.concatenate([lobe, back], axis=1)
+        gain = sector_gain_db(bearing, azimuth[rows][:, None], width[rows][:, None])
+        if reach_at is None:
+            r = radius_pattern_reach_m(reach[rows][:, None], gain)
+        else:
+            r = np.asarray(reach_at(rows, gain), dtype=np.float64)
+        r = np.maximum(np.minimum(r, reach[rows][:, None]), 1.0)
+        r[:, -1] = r[:, 0]  # the ring closes exactly
+        theta = np.radians(bearing)
+        ring = np.stack(
+            [xs[rows][:, None] + r * np.sin(theta), ys[rows][:, None] + r * np.cos(theta)],
             axis=-1,
         )
-        apex = np.stack([xs[wedge], ys[wedge]], axis=-1)[:, None, :]
-        ring = np.concatenate([apex, arc, apex], axis=1)
-        result[wedge] = shapely.polygons(ring)
+        ring[:, -1] = ring[:, 0]
+        result[rows] = shapely.polygons(ring)
     return result

@@ -58,7 +58,12 @@ from hatangso.coverage.itm import (
     _window_losses_serial,
     itm_p2p_loss,
 )
-from hatangso.coverage.radio import DEFAULT_EIRP_DBM, DEFAULT_FREQ_MHZ, DEFAULT_HEIGHT_M
+from hatangso.coverage.radio import (
+    DEFAULT_EIRP_DBM,
+    DEFAULT_FREQ_MHZ,
+    DEFAULT_HEIGHT_M,
+    SECTOR_MAX_ATTENUATION_DB,
+)
 from hatangso.coverage.rasters import Raster, polygonize, sample_points, write_cog, zonal_shares
 from hatangso.coverage.villages import (
     RuleAnswer,
@@ -99,8 +104,6 @@ TerrainModel = Literal["los", "itm"]
 EARTH_RADIUS_M = 6_371_000.0
 #: Speed of light, m/s.
 SPEED_OF_LIGHT_M_S = 299_792_458.0
-#: Maximum horizontal attenuation of a sector antenna, dB (3GPP TR 36.814 Table A.2.1.1-2).
-SECTOR_MAX_ATTENUATION_DB = 25.0
 #: Technologies that count as mobile broadband ("4G or better") in the contract.
 MOBILE_TECHS: tuple[str, ...] = ("4G", "5G")
 #: Bumped whenever a kernel's results change, so that stale cache entries are never reused.
@@ -711,6 +714,7 @@ def _accumulate(
     clutter_loss_db: float,
     azimuth_rad: float,
     beamwidth_rad: float,
+    max_attenuation_db: float,
     threshold_dbm: float,
     site_index: int,
     group: int,
@@ -725,20 +729,21 @@ def _accumulate(
     ``count`` counts distinct sites: ``last_counted`` remembers the last site counted in each
     cell, and a site's carriers are folded one after the other.
 
-    Received power ``EIRP - A(θ) - L - clutter``; ``A(θ) = min(12 (θ / θ3dB)^2, 25)`` dB is the
-    horizontal sector pattern of 3GPP TR 36.814 Table A.2.1.1-2 (omni when the beamwidth is NaN),
-    θ the angle between the boresight and the cell centre seen from the site (0 at the site).
-    Beyond ``θ_max = θ3dB sqrt(25 / 12)`` the pattern is flat at 25 dB, which a cosine
-    comparison tells without the angle; a cell where even the unattenuated power neither
-    reaches the threshold nor beats the best server is left alone.
+    Received power ``EIRP - A(θ) - L - clutter``; ``A(θ) = min(12 (θ / θ3dB)^2, A_m)`` dB is the
+    horizontal sector pattern of 3GPP TR 36.814 Table A.2.1.1-2
+    (:func:`hatangso.coverage.radio.sector_attenuation_db`, whose ``A_m`` the caller passes as
+    `max_attenuation_db`; omni when the beamwidth is NaN), θ the angle between the boresight and
+    the cell centre seen from the site (0 at the site). The formula is written out here rather
+    than called: a cached kernel calls only kernels of its own module (:mod:`._jit`), and a
+    test holds the two to the same values.
+    A cell where even the unattenuated power neither reaches the threshold nor beats the best
+    server is left alone.
     """
     rows, cols = loss.shape
     sector = not math.isnan(beamwidth_rad) and not math.isnan(azimuth_rad)
-    # boresight unit vector (x east, y north; azimuth clockwise from north) and cos θ_max
+    # boresight unit vector (x east, y north; azimuth clockwise from north)
     bx = math.sin(azimuth_rad) if sector else 0.0
     by = math.cos(azimuth_rad) if sector else 1.0
-    flat = beamwidth_rad * math.sqrt(SECTOR_MAX_ATTENUATION_DB / 12.0) if sector else math.pi
-    cos_flat = math.cos(min(flat, math.pi))
     for rr in range(rows):
         ey = y_top - (r0 + rr + 0.5) * dy - y0
         for cc in range(cols):
@@ -753,11 +758,10 @@ def _accumulate(
                 ex = x_left + (c0 + cc + 0.5) * dx - x0
                 r = math.sqrt(ex * ex + ey * ey)
                 along = ex * bx + ey * by  # r cos θ
-                if along < cos_flat * r:
-                    p -= SECTOR_MAX_ATTENUATION_DB
-                elif r > 0.0:
-                    ratio = math.acos(min(along / r, 1.0)) / beamwidth_rad
-                    p -= min(12.0 * ratio * ratio, SECTOR_MAX_ATTENUATION_DB)
+                if r > 0.0:
+                    theta = math.acos(max(-1.0, min(along / r, 1.0)))
+                    ratio = theta / beamwidth_rad
+                    p -= min(12.0 * ratio * ratio, max_attenuation_db)
             R = r0 + rr
             C = c0 + cc
             if math.isnan(b) or p > b:
@@ -1389,9 +1393,9 @@ def coverage_rasters(
                     held.pop(key, None)
                 _accumulate(result.loss_db, result.r0, result.c0, left, top, dx, dy,
                             float(xs[i]), float(ys[i]), eirp, float(clutter_loss_db),
-                            float(azimuths[i]), float(beamwidths[i]), float(threshold_dbm), i,
-                            group_index[(operators[i], tech)], best, best_site, count,
-                            last_counted, masks)  # fmt: skip
+                            float(azimuths[i]), float(beamwidths[i]), SECTOR_MAX_ATTENUATION_DB,
+                            float(threshold_dbm), i, group_index[(operators[i], tech)], best,
+                            best_site, count, last_counted, masks)  # fmt: skip
             if progress is not None:
                 progress(done, len(plans))
     finally:
