@@ -210,7 +210,9 @@ def test_hata_and_terrain_cover_the_same_villages_on_a_flat_dem() -> None:
         np.zeros((200, 200), dtype=np.float32), from_origin(0.0, 6000.0, cell, cell), UTM48
     )
     sx, sy = 3015.0, 2985.0  # the centre of cell (100, 100)
-    sites = three_sectors(sx, sy, height_m=[200.0] * 3, eirp_dbm=[32.0] * 3, freq_mhz=[1800.0] * 3)
+    sites = three_sectors(
+        sx, sy, height_m=[200.0] * 3, eirp_re_dbm=[32.0] * 3, freq_mhz=[1800.0] * 3
+    )
     threshold = -72.0
     i, j = np.meshgrid(np.arange(-80, 81, 8), np.arange(-80, 81, 8))
     xy = np.column_stack([sx + cell * i.ravel(), sy + cell * j.ravel()])

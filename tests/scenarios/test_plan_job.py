@@ -71,7 +71,7 @@ def small(tmp_path: Path) -> dict[str, Path]:
             "azimuth_deg": [0.0, 0.0],
             "beamwidth_deg": [30.0, 30.0],
             "height_m": [40.0, 30.0],
-            "eirp_dbm": [24.0, 32.0],
+            "eirp_re_dbm": [24.0, 32.0],
         },
         [(0, 0), (0, -20_000)],
     )
