@@ -609,7 +609,11 @@ def test_delta_h_picks_the_deciles_a_full_sort_picks(
     values = st.integers(0, 3).map(float) if ties else st.floats(-500.0, 3000.0)
     z = np.array(data.draw(st.lists(values, min_size=n, max_size=n)), dtype=np.float64)
     pfl = np.concatenate(([n - 1.0, 1.0], z))
-    assert _delta_h(pfl, 0.0, n - 1.0) == _delta_h_by_sorting(z)
+    # The kernel's least-squares line may round in the last bit differently from numpy's
+    # (fused multiply-add); a wrong pick of deciles would differ by whole residuals.
+    assert _delta_h(pfl, 0.0, n - 1.0) == pytest.approx(
+        _delta_h_by_sorting(z), rel=1e-12, abs=1e-9
+    )
 
 
 def test_delta_h_of_a_known_profile() -> None:
