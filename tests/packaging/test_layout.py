@@ -18,16 +18,21 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 SOURCE_ROOTS = ["src", "app/src", "geo/src", "coverage/src", "scenarios/src"]
 PARTS = ["app", "geo", "coverage", "scenarios"]
+PLANS = sorted((REPO / "scenarios").glob("*.yaml"))
 
 
 def _package_files() -> set[str]:
-    """Every file of the package in the source tree, as its path inside the wheel."""
+    """Every file of the package in the source tree, as its path inside the wheel.
+
+    The shipped scenario files (``scenarios/*.yaml``) go to ``hatangso/scenarios/plans/``.
+    """
     files = set()
     for root in SOURCE_ROOTS:
         base = REPO / root
         for path in (base / "hatangso").rglob("*"):
             if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
                 files.add(path.relative_to(base).as_posix())
+    files |= {f"hatangso/scenarios/plans/{path.name}" for path in PLANS}
     return files
 
 
@@ -76,6 +81,12 @@ names = {{m.name for m in pkgutil.walk_packages(hatangso.__path__, "hatangso.")}
 print(len(names))
 assert (res.files("hatangso.scenarios") / "assets" / "markercluster").is_dir()
 assert (res.files("hatangso.scenarios") / "assets" / "leaflet" / "leaflet.js").is_file()
+assert (res.files("hatangso.app") / "static" / "docs" / "redoc" / "redoc.standalone.js").is_file()
+from hatangso.app.workspace import registered_scenarios, shipped_plans
+plans = shipped_plans()
+assert all(str(p).startswith({str(tmp_path)!r}) for p in plans.values()), plans
+assert sorted(plans) == {sorted(p.stem for p in PLANS)!r}, plans
+assert set(plans) <= set(registered_scenarios())
 """
     done = subprocess.run(
         [sys.executable, "-S", "-P", "-c", script],
@@ -90,6 +101,14 @@ assert (res.files("hatangso.scenarios") / "assets" / "leaflet" / "leaflet.js").i
         for p in (REPO / root / "hatangso").rglob("*.py")
     }
     assert int(done.stdout) == len({m.removesuffix(".__init__") for m in modules})
+
+
+def test_the_shipped_plans_are_found_in_the_source_tree() -> None:
+    from hatangso.app.workspace import shipped_plans
+
+    plans = shipped_plans()
+    assert {"demo", "ca-mau", "tien-giang", "bac-kan", "hong-phong"} <= set(plans)
+    assert sorted(plans.values()) == PLANS
 
 
 def test_pkgutil_walks_every_part_of_the_installed_package() -> None:

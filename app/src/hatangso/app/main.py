@@ -21,7 +21,8 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from hatangso.app.config import Settings, get_settings
@@ -42,8 +43,48 @@ Read endpoints are open unless `HATANGSO_READ_KEY_REQUIRED` is set; write endpoi
 """
 
 
+#: Where the service serves Swagger UI's and ReDoc's files (vendored in ``static/docs``).
+DOCS_ASSETS = "/static/docs"
+
+
 def _asset_dir(name: str) -> Path:
     return Path(str(resources.files("hatangso.scenarios") / "assets" / name))
+
+
+def _docs_dir() -> Path:
+    return Path(str(resources.files("hatangso.app") / "static" / "docs"))
+
+
+def _add_docs(application: FastAPI) -> None:
+    """Serve ``/docs`` (Swagger UI) and ``/redoc`` (ReDoc) with their files from the service.
+
+    FastAPI's own pages load them from a CDN and stay blank without internet; these load the
+    copies vendored in ``static/docs`` (and no web fonts), so the pages work offline.
+    """
+    application.mount(DOCS_ASSETS, StaticFiles(directory=_docs_dir()), name="docs-assets")
+    openapi_url = application.openapi_url or "/openapi.json"
+
+    @application.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=openapi_url,
+            title=f"{application.title} — Swagger UI",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/swagger-ui/favicon-32x32.png",
+            # No badge from the online validator: it would send the schema outside.
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+
+    @application.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url=openapi_url,
+            title=f"{application.title} — ReDoc",
+            redoc_js_url=f"{DOCS_ASSETS}/redoc/redoc.standalone.js",
+            redoc_favicon_url=f"{DOCS_ASSETS}/swagger-ui/favicon-32x32.png",
+            with_google_fonts=False,
+        )
 
 
 def _problems(exc: HatangsoError) -> list[dict[str, object]]:
@@ -102,6 +143,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     # Routes read the settings from here (hatangso.app.deps.app_settings). A dependency
     # override would work too, but FastAPI re-inspects an override on every request.
@@ -123,6 +166,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # maps carry them inline, the service serves the same copies.
     for asset in ("leaflet", "markercluster"):
         application.mount(f"/static/{asset}", StaticFiles(directory=_asset_dir(asset)), name=asset)
+    _add_docs(application)
 
     @application.get("/", include_in_schema=False)
     def index() -> RedirectResponse:

@@ -10,8 +10,8 @@ then moved over it), so a crash mid-write leaves the previous file whole. Scenar
 checked against :data:`NAME_PATTERN` before they become paths, and every path is checked to
 stay inside the workspace.
 
-Scenarios that the service can build by itself (the demo province; later the shipped scenario
-files) are declared with :func:`register_scenario` and built on first use.
+Scenarios that the service can build by itself (the demo province and the shipped scenario
+files, :func:`shipped_plans`) are declared with :func:`register_scenario` and built on first use.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
 import shapely
+import yaml
 
 from hatangso.geo.errors import InputError, Problem
 from hatangso.geo.outputs import json_ready, write_json
@@ -50,6 +52,7 @@ __all__ = [
     "register_scenario",
     "registered_scenarios",
     "serialise_features",
+    "shipped_plans",
 ]
 
 log = logging.getLogger(__name__)
@@ -145,6 +148,75 @@ def _build_demo(folder: Path) -> None:
 
 
 register_scenario("demo", "Tỉnh Demo", _build_demo)
+
+
+def shipped_plans() -> dict[str, Path]:
+    """Return the scenario files shipped with hatangso, name (the file's stem) to path.
+
+    The repository keeps them in ``scenarios/*.yaml``. The wheel carries them as
+    ``hatangso/scenarios/plans/*.yaml``; an editable install finds them in the source tree,
+    three levels above the package folder (``scenarios/src/hatangso/scenarios``).
+
+    Returns
+    -------
+    dict of str to Path
+        Sorted by name; empty when neither place holds any.
+    """
+    package = Path(str(resources.files("hatangso.scenarios")))
+    folder = package / "plans"
+    if not folder.is_dir():
+        source = package.parents[2]
+        if (source / "src" / "hatangso" / "scenarios") != package:  # pragma: no cover
+            return {}
+        folder = source
+    return {path.stem: path for path in sorted(folder.glob("*.yaml")) if _NAME.match(path.stem)}
+
+
+def _plan_title(path: Path) -> str:
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):  # pragma: no cover - a shipped file is valid
+        log.exception("scenario file %s could not be read", path)
+        return path.stem
+    title = document.get("title") if isinstance(document, dict) else None
+    return str(title) if title else path.stem
+
+
+def _plan_builder(path: Path) -> Callable[[Path], None]:
+    def build(folder: Path) -> None:
+        from hatangso.scenarios.run import run_scenario
+        from hatangso.scenarios.schema import data_root, resolve
+
+        result = run_scenario(path, folder)
+        scenario = result.scenario
+        root = (
+            folder / "data"
+            if scenario.generated is not None and scenario.data_root is None
+            else data_root(scenario, path.parent)
+        )
+        inputs: dict[str, str] = {}
+        for kind in LAYER_KINDS:
+            value = getattr(scenario.data, spec_for(kind).stem, None)
+            if value is None:
+                continue
+            file = resolve(scenario, root, value).resolve()
+            if file.is_relative_to(folder.resolve()):  # the workspace reads only its own files
+                inputs[kind] = file.relative_to(folder.resolve()).as_posix()
+        metadata = {
+            "name": path.stem,
+            "title": scenario.title,
+            "source": "scenario",
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "inputs": inputs,
+        }
+        write_json(metadata, folder / METADATA)
+
+    return build
+
+
+for _name, _path in shipped_plans().items():
+    if _name not in _REGISTRY:  # the demo keeps its own, richer build (terrain, samples)
+        register_scenario(_name, _plan_title(_path), _plan_builder(_path))
 
 
 # --------------------------------------------------------------------------------------------
