@@ -510,8 +510,21 @@ def _terrain_coverage(
     dist = np.where(np.isfinite(dist), dist, np.nan)
     op = nearest.operator[idx] if len(nearest) else np.full(n, "", dtype=object)
     out["nearest_site_m"] = dist
-    best = out["best_dbm"].to_numpy(dtype=float)
-    covered = out["covered_mobile"].to_numpy(dtype=bool)
+    out["mobile_reason"] = _terrain_reasons(out, dist, op, config)
+    return grids, out
+
+
+def _terrain_reasons(
+    judged: pd.DataFrame,
+    dist: npt.NDArray[np.float64],
+    op: npt.NDArray[np.object_],
+    config: CoverageConfig,
+) -> npt.NDArray[np.object_]:
+    """Return why the terrain model covers each village or not (``mobile_reason``)."""
+    mcfg = config.mobile
+    rule = mcfg.rule
+    best = judged["best_dbm"].to_numpy(dtype=float)
+    covered = judged["covered_mobile"].to_numpy(dtype=bool)
     threshold = mcfg.threshold_dbm
     power = np.char.mod("%.0f", np.nan_to_num(best, nan=-999.0)).astype(object)
     km = np.char.mod("%.1f", np.asarray(dist, dtype=float) / 1000).astype(object)
@@ -532,7 +545,6 @@ def _terrain_coverage(
     if rule == "official":
         # The best server at the representative point does not decide this rule: say what
         # the centre and the clusters found.
-        answer = RuleAnswer(covered=covered, share=out["mobile_share"].to_numpy(dtype=float))
+        answer = RuleAnswer(covered=covered, share=judged["mobile_share"].to_numpy(dtype=float))
         reasons = "terrain model: " + rule_reasons(rule, answer, min_share=mcfg.min_share)
-    out["mobile_reason"] = reasons
-    return grids, out
+    return np.asarray(reasons, dtype=object)
