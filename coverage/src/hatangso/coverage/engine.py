@@ -8,7 +8,7 @@ with the contract's output columns, the indicators and the shared tower location
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -152,12 +152,6 @@ def assess(
     villages = inputs.villages.reset_index(drop=True)
     crs = metric_crs(tuple(villages.total_bounds))
     points = village_points(villages, crs, settlements=inputs.settlements)
-    columns: dict[str, object] = {}
-    values: list[IndicatorValue] = []
-    notes: list[str] = []
-    mcfg = config.mobile
-    towers: gpd.GeoDataFrame | None = None
-
     model = effective_model(config, dem_given=inputs.dem is not None)
     if model == "terrain" and inputs.dem is None:
         raise InputError(
@@ -168,114 +162,206 @@ def assess(
                 fix="pass --dem (a GeoTIFF or SRTM .hgt), or set mobile.model: radius or hata",
             )
         )
-    coverage_grids: CoverageRasters | None = None
+    found = _Mobile(columns={}, indicators=(), notes=(), towers=None, grids=None)
     if inputs.sites is not None:
         step("mobile coverage")
-        sites_m = inputs.sites.to_crs(crs)
-        # Reach for the distance bound and key areas: the link budget (terrain: its hata bound).
-        table = mobile.site_table(
-            sites_m,
-            model="radius" if model == "radius" else "hata",
-            radius_m=mcfg.radius_m,
-            threshold_dbm=mcfg.threshold_dbm,
+        found = _mobile_part(
+            inputs,
+            villages,
+            config,
+            model=model,
+            crs=crs,
+            points=points,
+            step=step,
+            cache_dir=cache_dir,
         )
-        if inputs.calibration is not None:
-            if model == "hata":
-                table = calibrate_sites(table, inputs.calibration, threshold_dbm=mcfg.threshold_dbm)
-                notes.append("the hata model carries the calibration fitted to measurements")
-            else:
-                notes.append(f"the calibration applies to the hata model, not to {model}")
-        cells = None
-        if inputs.population is not None:
-            step("population raster")
-            cells = mobile.population_cells(villages, str(inputs.population), to_crs=crs)
-        # Polygons are projected only for the rules that measure their area.
-        shaped = villages.to_crs(crs) if mcfg.rule in ("area", "population") else villages
-        if model == "terrain":
-            assert inputs.dem is not None
-            step("terrain coverage")
-            coverage_grids, result = _terrain_coverage(
-                villages,
-                sites_m,
-                config,
-                dem_path=inputs.dem,
-                crs=crs,
-                points=points,
-                cells=cells,
-                cache_dir=cache_dir,
-                nearest=table,
-                population_path=inputs.population,
-            )
-        else:
-            result = mobile.mobile_coverage(
-                shaped,
-                table,
-                rule=mcfg.rule,
-                min_share=mcfg.min_share,
-                population_cells=cells,
-                points=points,
-            )
-        columns.update({c: result[c].to_numpy() for c in result.columns})
-        step("tower sharing")
-        located = sharing.tower_locations(
-            sites_m, tolerance_m=config.sharing.colocation_tolerance_m
-        )
-        values.extend((located.indicator, located.station_indicator))
-        towers = located.table.to_crs(4326)
-        if inputs.pois is not None and len(inputs.pois):
-            values.extend(_poi_indicators(inputs.pois, table, crs, coverage_grids))
-    if "population_in_village" not in columns and "population" in villages:
-        people = villages["population"].to_numpy(dtype=float)
-        columns["population_in_village"] = people
-        if "covered_mobile" in columns:
-            columns["population_covered_mobile"] = np.where(
-                np.asarray(columns["covered_mobile"], dtype=bool), people, 0.0
-            )
-            columns["population_covered_5g"] = np.where(
-                np.asarray(columns["covered_5g"], dtype=bool), people, 0.0
-            )
-
+    columns = {**found.columns, **_people_columns(villages, found.columns)}
+    notes = list(found.notes)
     if inputs.access_points is not None or inputs.fiber is not None:
         step("fiber reach")
-        network = None
-        if inputs.roads is not None:
-            from hatangso.coverage.network import load_roads
+        ftth_columns, ftth_notes = _fiber_part(inputs, config, crs=crs, points=points)
+        columns.update(ftth_columns)
+        notes.extend(ftth_notes)
+    values = [*found.indicators, *_infrastructure_indicators(inputs, crs)]
 
-            network = load_roads(inputs.roads, to_crs=crs)
-        # Under every rule, fiber reach is the service at the village centre (the cultural
-        # house, as provinces count it); the representative point stands in where none is given.
-        targets = points.centre_xy
-        ap_xy = (
-            representative_xy(inputs.access_points, crs)
-            if inputs.access_points is not None
-            else np.empty((0, 2))
+    out = villages.copy()
+    for name, column in columns.items():
+        out[name] = column
+    codes = [c for c in INDICATORS if c in _VILLAGE_CODES]
+    values = village_indicators(out, codes=codes) + values
+    return Assessment(
+        villages=out,
+        indicators=tuple(values),
+        towers=found.towers,
+        metric_crs=crs,
+        notes=tuple(notes),
+        terrain=found.grids,
+        model=model,
+        points=points,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class _Mobile:
+    """What the sites give: village columns, indicators, notes, towers and terrain grids."""
+
+    columns: dict[str, object]
+    indicators: tuple[IndicatorValue, ...]
+    notes: tuple[str, ...]
+    towers: gpd.GeoDataFrame | None
+    grids: CoverageRasters | None
+
+
+def _mobile_part(
+    inputs: CoverageInputs,
+    villages: gpd.GeoDataFrame,
+    config: CoverageConfig,
+    *,
+    model: str,
+    crs: pyproj.CRS,
+    points: VillagePoints,
+    step: Progress,
+    cache_dir: Path | None,
+) -> _Mobile:
+    """Judge the villages' mobile coverage and count tower sharing and key areas."""
+    assert inputs.sites is not None
+    mcfg = config.mobile
+    sites_m = inputs.sites.to_crs(crs)
+    table, notes = _site_table(sites_m, inputs.calibration, config, model=model)
+    cells = None
+    if inputs.population is not None:
+        step("population raster")
+        cells = mobile.population_cells(villages, str(inputs.population), to_crs=crs)
+    grids: CoverageRasters | None = None
+    if model == "terrain":
+        assert inputs.dem is not None
+        step("terrain coverage")
+        grids, result = _terrain_coverage(
+            villages,
+            sites_m,
+            config,
+            dem_path=inputs.dem,
+            crs=crs,
+            points=points,
+            cells=cells,
+            cache_dir=cache_dir,
+            nearest=table,
+            population_path=inputs.population,
         )
-        cables = (
-            np.asarray(inputs.fiber.to_crs(crs).geometry.array, dtype=object)
-            if inputs.fiber is not None
-            else None
+    else:
+        # Polygons are projected only for the rules that measure their area.
+        shaped = villages.to_crs(crs) if mcfg.rule in ("area", "population") else villages
+        result = mobile.mobile_coverage(
+            shaped,
+            table,
+            rule=mcfg.rule,
+            min_share=mcfg.min_share,
+            population_cells=cells,
+            points=points,
         )
-        limit = config.ftth.max_distance_m
-        distance = fiber.ftth_distance_m(
-            targets,
-            access_points_xy=ap_xy,
-            cables=cables,
-            network=network,
-            max_distance_m=limit,
+    step("tower sharing")
+    located = sharing.tower_locations(sites_m, tolerance_m=config.sharing.colocation_tolerance_m)
+    indicators = [located.indicator, located.station_indicator]
+    if inputs.pois is not None and len(inputs.pois):
+        indicators.extend(_poi_indicators(inputs.pois, table, crs, grids))
+    return _Mobile(
+        columns={c: result[c].to_numpy() for c in result.columns},
+        indicators=tuple(indicators),
+        notes=tuple(notes),
+        towers=located.table.to_crs(4326),
+        grids=grids,
+    )
+
+
+def _site_table(
+    sites_m: gpd.GeoDataFrame,
+    calibration: Calibration | None,
+    config: CoverageConfig,
+    *,
+    model: str,
+) -> tuple[mobile.SiteTable, list[str]]:
+    """Return the sites' link budgets (terrain: its hata bound), calibrated under hata."""
+    mcfg = config.mobile
+    # Reach for the distance bound and key areas: the link budget (terrain: its hata bound).
+    table = mobile.site_table(
+        sites_m,
+        model="radius" if model == "radius" else "hata",
+        radius_m=mcfg.radius_m,
+        threshold_dbm=mcfg.threshold_dbm,
+    )
+    if calibration is None:
+        return table, []
+    if model != "hata":
+        return table, [f"the calibration applies to the hata model, not to {model}"]
+    table = calibrate_sites(table, calibration, threshold_dbm=mcfg.threshold_dbm)
+    return table, ["the hata model carries the calibration fitted to measurements"]
+
+
+def _people_columns(villages: gpd.GeoDataFrame, columns: Mapping[str, object]) -> dict[str, object]:
+    """Return the people columns from ``population`` when no raster counted them."""
+    if "population_in_village" in columns or "population" not in villages:
+        return {}
+    people = villages["population"].to_numpy(dtype=float)
+    out: dict[str, object] = {"population_in_village": people}
+    if "covered_mobile" in columns:
+        out["population_covered_mobile"] = np.where(
+            np.asarray(columns["covered_mobile"], dtype=bool), people, 0.0
         )
-        if network is None:
-            notes.append("no road network given: FTTH distances are straight lines")
-        within = fiber.villages_within(distance, max_distance_m=limit)
-        columns["covered_ftth"] = within
-        columns["ftth_distance_m"] = np.where(np.isfinite(distance), distance, np.nan)
-        columns["ftth_reason"] = fiber.ftth_reasons(
+        out["population_covered_5g"] = np.where(
+            np.asarray(columns["covered_5g"], dtype=bool), people, 0.0
+        )
+    return out
+
+
+def _fiber_part(
+    inputs: CoverageInputs, config: CoverageConfig, *, crs: pyproj.CRS, points: VillagePoints
+) -> tuple[dict[str, object], list[str]]:
+    """Return the FTTH columns (distance, reach, reason) and a note on straight lines."""
+    network = None
+    if inputs.roads is not None:
+        from hatangso.coverage.network import load_roads
+
+        network = load_roads(inputs.roads, to_crs=crs)
+    # Under every rule, fiber reach is the service at the village centre (the cultural
+    # house, as provinces count it); the representative point stands in where none is given.
+    targets = points.centre_xy
+    ap_xy = (
+        representative_xy(inputs.access_points, crs)
+        if inputs.access_points is not None
+        else np.empty((0, 2))
+    )
+    cables = (
+        np.asarray(inputs.fiber.to_crs(crs).geometry.array, dtype=object)
+        if inputs.fiber is not None
+        else None
+    )
+    limit = config.ftth.max_distance_m
+    distance = fiber.ftth_distance_m(
+        targets,
+        access_points_xy=ap_xy,
+        cables=cables,
+        network=network,
+        max_distance_m=limit,
+    )
+    notes = ["no road network given: FTTH distances are straight lines"] if network is None else []
+    columns: dict[str, object] = {
+        "covered_ftth": fiber.villages_within(distance, max_distance_m=limit),
+        "ftth_distance_m": np.where(np.isfinite(distance), distance, np.nan),
+        "ftth_reason": fiber.ftth_reasons(
             distance,
             at_centre=points.centre_given,
             access_points_xy=ap_xy,
             cables=cables,
             network=network,
             max_distance_m=limit,
-        )
+        ),
+    }
+    return columns, notes
+
+
+def _infrastructure_indicators(inputs: CoverageInputs, crs: pyproj.CRS) -> list[IndicatorValue]:
+    """Return the indicators of poles, ducts and the commune headquarters' data network."""
+    values: list[IndicatorValue] = []
     if inputs.poles is not None and len(inputs.poles):
         values.append(sharing.pole_sharing(inputs.poles))
     if inputs.ducts is not None and len(inputs.ducts):
@@ -289,22 +375,7 @@ def assess(
                     "commune_data_network_connection", float(connected.sum()), float(len(hq))
                 )
             )
-
-    out = villages.copy()
-    for name, column in columns.items():
-        out[name] = column
-    codes = [c for c in INDICATORS if c in _VILLAGE_CODES]
-    values = village_indicators(out, codes=codes) + values
-    return Assessment(
-        villages=out,
-        indicators=tuple(values),
-        towers=towers,
-        metric_crs=crs,
-        notes=tuple(notes),
-        terrain=coverage_grids,
-        model=model,
-        points=points,
-    )
+    return values
 
 
 _VILLAGE_CODES = {
@@ -439,8 +510,21 @@ def _terrain_coverage(
     dist = np.where(np.isfinite(dist), dist, np.nan)
     op = nearest.operator[idx] if len(nearest) else np.full(n, "", dtype=object)
     out["nearest_site_m"] = dist
-    best = out["best_dbm"].to_numpy(dtype=float)
-    covered = out["covered_mobile"].to_numpy(dtype=bool)
+    out["mobile_reason"] = _terrain_reasons(out, dist, op, config)
+    return grids, out
+
+
+def _terrain_reasons(
+    judged: pd.DataFrame,
+    dist: npt.NDArray[np.float64],
+    op: npt.NDArray[np.object_],
+    config: CoverageConfig,
+) -> npt.NDArray[np.object_]:
+    """Return why the terrain model covers each village or not (``mobile_reason``)."""
+    mcfg = config.mobile
+    rule = mcfg.rule
+    best = judged["best_dbm"].to_numpy(dtype=float)
+    covered = judged["covered_mobile"].to_numpy(dtype=bool)
     threshold = mcfg.threshold_dbm
     power = np.char.mod("%.0f", np.nan_to_num(best, nan=-999.0)).astype(object)
     km = np.char.mod("%.1f", np.asarray(dist, dtype=float) / 1000).astype(object)
@@ -461,7 +545,6 @@ def _terrain_coverage(
     if rule == "official":
         # The best server at the representative point does not decide this rule: say what
         # the centre and the clusters found.
-        answer = RuleAnswer(covered=covered, share=out["mobile_share"].to_numpy(dtype=float))
+        answer = RuleAnswer(covered=covered, share=judged["mobile_share"].to_numpy(dtype=float))
         reasons = "terrain model: " + rule_reasons(rule, answer, min_share=mcfg.min_share)
-    out["mobile_reason"] = reasons
-    return grids, out
+    return np.asarray(reasons, dtype=object)

@@ -50,6 +50,7 @@ from hatangso.coverage.config import CoverageConfig, SitingConfig
 from hatangso.coverage.engine import (
     Assessment,
     CoverageInputs,
+    VillagePoints,
     assess,
     effective_model,
     village_points,
@@ -406,11 +407,152 @@ def plan(
     representative point, or under the ``official`` rule its centre and residential clusters.
     """
     _check_options(budget=budget, target=target, scope=scope, method=method)
-    weight_kind = config.siting.weight if weight is None else weight
-    _check_plan_options(tech=tech, weight=weight_kind)
+    run, notes = _prepare(
+        villages,
+        sites,
+        operator=operator,
+        config=config,
+        scope=scope,
+        tech=tech,
+        weight=config.siting.weight if weight is None else weight,
+        settlements=settlements,
+        exclusion=exclusion,
+        dem=dem,
+        population=population,
+        cache_dir=cache_dir,
+    )
     step = progress or (lambda _name: None)
+
+    step("coverage today")
+    before = _assess_with(run, run.sites)
+    demand = _demand(run, before)
+
+    step("candidate sites")
+    raster = _candidate_dem(run, demand)
+    cands, candidate_notes = _candidates(run, demand, raster, candidates, exclusion)
+    notes.extend(candidate_notes)
+    step("coverage matrix")
+    cands, matrix = _coverage_matrix(run, demand, cands, raster)
+    weights, weight_notes = _demand_weights(
+        demand.villages,
+        before.villages.iloc[demand.index],
+        weight=run.weight,
+        source=_source(villages, "villages"),
+    )
+    notes.extend(weight_notes)
+    cands, matrix = _useful(cands, matrix, weights, run.settings.max_candidates)
+    log.info("plan: %d demand villages, %d candidates", len(demand.index), len(cands))
+
+    repaired = _solve_and_recheck(
+        run, demand, cands, matrix, weights, budget=budget, target=target, method=method, step=step
+    )
+    outcome = _outcome(run, demand, matrix, weights, repaired, target=target)
+    if outcome.target_met is False:
+        notes.append("plan: " + str(outcome.recheck["reason"]))
+    out_sites = _planned_sites(run, demand, repaired)
+    document = _plan_document(
+        run,
+        demand,
+        cands,
+        repaired,
+        outcome,
+        out_sites,
+        budget=budget,
+        target=target,
+        kpis_before=_indicators(before, config.targets),
+        notes=notes,
+    )
+    return PlanResult(
+        sites=out_sites,
+        plan=repaired.solved,
+        before=before,
+        after=repaired.after,
+        demand=demand.index,
+        confirmed=repaired.lit,
+        document=document,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class _Run:
+    """The fixed setup of one plan: operator, options, clean frames and the engine's model."""
+
+    op: str
+    scope: str
+    tech: str
+    flag: str
+    weight: str
+    config: CoverageConfig
+    engine_cfg: CoverageConfig
+    settings: SitingConfig
+    dem: Path | None
+    terrain_dem: Path | None
+    terrain_cache: Path | None
+    population: Path | None
+    villages: gpd.GeoDataFrame
+    sites: gpd.GeoDataFrame
+    settlements: gpd.GeoDataFrame | None
+    own_mask: npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True, eq=False)
+class _Demand:
+    """The dark villages the plan is for and the points the engine's rule checks in them."""
+
+    index: _IntArray
+    villages: gpd.GeoDataFrame
+    crs: pyproj.CRS
+    points: VillagePoints
+    point_village: _IntArray
+    pxy: _FloatArray
+    ids: npt.NDArray[np.object_]
+    names: npt.NDArray[np.object_]
+
+
+@dataclass(frozen=True, eq=False)
+class _Repaired:
+    """The last round of solving and re-checking: the plan, its sites and what the engine found."""
+
+    solved: siting.SitePlan
+    new_ids: list[str]
+    new_sites: gpd.GeoDataFrame
+    after: Assessment
+    lit: npt.NDArray[np.bool_]
+    promised: npt.NDArray[np.bool_]
+    broken: _IntArray
+    claims: Any
+    rounds: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """The demand covered after the engine's re-check, against the target."""
+
+    total_weight: float
+    share_after: float
+    target_met: bool | None
+    dark_after: npt.NDArray[np.bool_]
+    recheck: dict[str, Any]
+
+
+def _prepare(
+    villages: gpd.GeoDataFrame,
+    sites: gpd.GeoDataFrame,
+    *,
+    operator: str,
+    config: CoverageConfig,
+    scope: str,
+    tech: str,
+    weight: str,
+    settlements: gpd.GeoDataFrame | None,
+    exclusion: gpd.GeoDataFrame | None,
+    dem: Path | None,
+    population: Path | None,
+    cache_dir: Path | None,
+) -> tuple[_Run, list[str]]:
+    """Check the plan's options and set up its frames and engine model, with notes."""
+    _check_plan_options(tech=tech, weight=weight)
     settings = _siting_for(config.siting, tech)
-    flag = "covered_mobile" if tech == "4G" else "covered_5g"
     if settings.exclusion is not None and exclusion is None:
         raise InputError(
             Problem(
@@ -423,187 +565,216 @@ def plan(
     engine_cfg, notes = _engine_config(config, dem_given=dem is not None)
     model = effective_model(engine_cfg, dem_given=dem is not None)
     terrain_dem = Path(dem) if model == "terrain" and dem is not None else None
-    terrain_cache = cache_dir if terrain_dem is not None else None
     op, known = normalize_operator(operator)
-    village_frame = gpd.GeoDataFrame(villages).reset_index(drop=True)
     site_frame = gpd.GeoDataFrame(sites).reset_index(drop=True)
-    settlement_frame = (
-        gpd.GeoDataFrame(settlements).reset_index(drop=True) if settlements is not None else None
-    )
-    operators = set(site_frame["operator"].astype(str))
-    if op not in operators:
+    if op not in set(site_frame["operator"].astype(str)):
         notes.append(f"plan: {op} has no site in {_source(sites, 'the sites')}")
         if not known:
             log.warning("operator %r is not a known operator name", operator)
-
-    step("coverage today")
-    before = assess(
-        CoverageInputs(
-            villages=village_frame,
-            sites=site_frame,
-            settlements=settlement_frame,
-            dem=terrain_dem,
-            population=population,
+    run = _Run(
+        op=op,
+        scope=scope,
+        tech=tech,
+        flag="covered_mobile" if tech == "4G" else "covered_5g",
+        weight=weight,
+        config=config,
+        engine_cfg=engine_cfg,
+        settings=settings,
+        dem=dem,
+        terrain_dem=terrain_dem,
+        terrain_cache=cache_dir if terrain_dem is not None else None,
+        population=population,
+        villages=gpd.GeoDataFrame(villages).reset_index(drop=True),
+        sites=site_frame,
+        settlements=(
+            gpd.GeoDataFrame(settlements).reset_index(drop=True)
+            if settlements is not None
+            else None
         ),
-        engine_cfg,
-        cache_dir=terrain_cache,
+        own_mask=(site_frame["operator"].astype(str) == op).to_numpy(dtype=bool),
     )
-    own_mask = (site_frame["operator"].astype(str) == op).to_numpy(dtype=bool)
-    if scope == "own":
-        own_before = assess(
-            CoverageInputs(
-                villages=village_frame,
-                sites=site_frame.loc[own_mask],
-                settlements=settlement_frame,
-                dem=terrain_dem,
-                population=population,
-            ),
-            engine_cfg,
-            cache_dir=terrain_cache,
-        )
-        dark = ~own_before.villages[flag].to_numpy(dtype=bool)
-    else:
-        dark = ~before.villages[flag].to_numpy(dtype=bool)
-    demand = np.flatnonzero(dark).astype(np.int64)
-    crs = before.metric_crs
-    demand_villages = gpd.GeoDataFrame(village_frame.iloc[demand]).reset_index(drop=True)
+    return run, notes
 
+
+def _assess_with(run: _Run, sites: gpd.GeoDataFrame) -> Assessment:
+    """Assess the villages with `sites` under the plan's engine model."""
+    return assess(
+        CoverageInputs(
+            villages=run.villages,
+            sites=sites,
+            settlements=run.settlements,
+            dem=run.terrain_dem,
+            population=run.population,
+        ),
+        run.engine_cfg,
+        cache_dir=run.terrain_cache,
+    )
+
+
+def _demand(run: _Run, before: Assessment) -> _Demand:
+    """Return the dark villages of the scope and the points the rule checks in them."""
+    scoped = before if run.scope != "own" else _assess_with(run, run.sites.loc[run.own_mask])
+    dark = ~scoped.villages[run.flag].to_numpy(dtype=bool)
+    index = np.flatnonzero(dark).astype(np.int64)
+    villages = gpd.GeoDataFrame(run.villages.iloc[index]).reset_index(drop=True)
     # The points the engine's rule checks, restricted to the demand villages: each cluster
     # belongs to the village it belongs to over the whole layer, as in the engine.
-    points = village_points(village_frame, crs, settlements=settlement_frame).subset(demand)
-    rep_xy, centres = points.representative_xy, points.centre_xy
-    point_village, pxy = points.rule_points(config.mobile.rule)
+    points = village_points(run.villages, before.metric_crs, settlements=run.settlements).subset(
+        index
+    )
+    point_village, pxy = points.rule_points(run.config.mobile.rule)
+    return _Demand(
+        index=index,
+        villages=villages,
+        crs=before.metric_crs,
+        points=points,
+        point_village=point_village,
+        pxy=pxy,
+        ids=villages["village_id"].astype(str).to_numpy(dtype=object),
+        names=villages["name"].astype(str).to_numpy(dtype=object),
+    )
 
-    step("candidate sites")
-    raster = None
-    if terrain_dem is not None and len(demand):
+
+def _candidate_dem(run: _Run, demand: _Demand) -> Any:
+    """Read the DEM around the demand (None without a DEM or without demand)."""
+    if not len(demand.index):
+        return None
+    crs = demand.crs
+    settings, config = run.settings, run.config
+    if run.terrain_dem is not None:
         # One read on the terrain grid serves the high points and the coverage matrix: every
         # candidate that matters stands within terrain.radius_m of a demand point.
-        raster = _terrain_dem(
-            terrain_dem,
-            np.vstack([rep_xy, pxy]),
+        return _terrain_dem(
+            run.terrain_dem,
+            np.vstack([demand.points.representative_xy, demand.pxy]),
             crs,
             config,
             margin_m=max(settings.high_point_radius_m, config.terrain.radius_m),
         )
-    elif dem is not None and len(demand):
-        from hatangso.coverage.rasters import read_dem
+    if run.dem is None:
+        return None
+    from hatangso.coverage.rasters import read_dem
 
-        margin = settings.high_point_radius_m / 111_000.0 + 0.01
-        w, s, e, n = demand_villages.total_bounds
-        raster = read_dem(
-            dem, bounds_wgs84=(w - margin, s - margin, e + margin, n + margin), dst_crs=crs
-        )
+    margin = settings.high_point_radius_m / 111_000.0 + 0.01
+    w, s, e, n = demand.villages.total_bounds
+    return read_dem(
+        run.dem, bounds_wgs84=(w - margin, s - margin, e + margin, n + margin), dst_crs=crs
+    )
+
+
+def _candidates(
+    run: _Run,
+    demand: _Demand,
+    raster: Any,
+    candidates: gpd.GeoDataFrame | None,
+    exclusion: gpd.GeoDataFrame | None,
+) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """Build the candidate sites (metric CRS), with notes on the user's candidates left out."""
+    crs = demand.crs
+    points = demand.points
+    notes: list[str] = []
     user_frame = None
     if candidates is not None:
-        user_frame, user_note = _own_candidates(gpd.GeoDataFrame(candidates), op)
-        notes.extend(user_note)
+        user_frame, notes = _own_candidates(gpd.GeoDataFrame(candidates), run.op)
         user_frame = user_frame.to_crs(crs)
         user_frame.attrs["source"] = _source(candidates, "candidates")
+    clustered = len(points.cluster_row) > 0
     cands = siting.build_candidates(
-        operator=op,
-        demand_xy=rep_xy,
+        operator=run.op,
+        demand_xy=points.representative_xy,
         crs=crs,
-        settings=settings,
-        tolerance_m=config.sharing.colocation_tolerance_m,
-        sites=site_frame.to_crs(crs),
-        settlements_xy=points.cluster_xy if len(points.cluster_row) else None,
+        settings=run.settings,
+        tolerance_m=run.config.sharing.colocation_tolerance_m,
+        sites=run.sites.to_crs(crs),
+        settlements_xy=points.cluster_xy if clustered else None,
         settlement_ids=(
-            settlement_frame["settlement_id"].astype(str).to_numpy(dtype=object)[points.cluster_row]
-            if settlement_frame is not None and len(points.cluster_row)
+            run.settlements["settlement_id"].astype(str).to_numpy(dtype=object)[points.cluster_row]
+            if run.settlements is not None and clustered
             else None
         ),
-        centres_xy=centres,
-        centre_ids=demand_villages["village_id"].astype(str).to_numpy(dtype=object),
+        centres_xy=points.centre_xy,
+        centre_ids=demand.ids,
         dem=raster,
         user=user_frame,
         exclusion=_exclusion(exclusion, crs) if exclusion is not None else None,
     )
-    step("coverage matrix")
+    return cands, notes
+
+
+def _coverage_matrix(
+    run: _Run, demand: _Demand, cands: gpd.GeoDataFrame, raster: Any
+) -> tuple[gpd.GeoDataFrame, Any]:
+    """Return the candidates and which demand villages each covers (terrain or link budget)."""
+    pxy = demand.pxy
     px = pxy[:, 0] if len(pxy) else np.empty(0)
     py = pxy[:, 1] if len(pxy) else np.empty(0)
-    if terrain_dem is not None:
-        reach = siting.terrain_reach_filter(
-            cands,
-            px,
-            py,
-            radius_m=config.terrain.radius_m,
-            max_candidates=settings.max_candidates,
-        )
-        cands = gpd.GeoDataFrame(cands.iloc[reach]).reset_index(drop=True)
-        matrix = siting.terrain_coverage_matrix(
-            cands,
-            point_village,
-            px,
-            py,
-            n_villages=len(demand),
-            dem=raster,
-            threshold_dbm=config.mobile.threshold_dbm,
-            terrain=config.terrain,
-            tech=tech,
-        )
-    else:
+    config = run.config
+    if run.terrain_dem is None:
         matrix = siting.coverage_matrix(
             cands,
-            point_village,
+            demand.point_village,
             px,
             py,
-            n_villages=len(demand),
-            config=engine_cfg.mobile,
-            operator=op,
-            tech=tech,
+            n_villages=len(demand.index),
+            config=run.engine_cfg.mobile,
+            operator=run.op,
+            tech=run.tech,
         )
-    weights, weight_notes = _demand_weights(
-        demand_villages,
-        before.villages.iloc[demand],
-        weight=weight_kind,
-        source=_source(villages, "villages"),
+        return cands, matrix
+    reach = siting.terrain_reach_filter(
+        cands,
+        px,
+        py,
+        radius_m=config.terrain.radius_m,
+        max_candidates=run.settings.max_candidates,
     )
-    notes.extend(weight_notes)
-    cands, matrix = _useful(cands, matrix, weights, settings.max_candidates)
-    log.info("plan: %d demand villages, %d candidates", len(demand), len(cands))
-    vid = demand_villages["village_id"].astype(str).to_numpy(dtype=object)
-    names = demand_villages["name"].astype(str).to_numpy(dtype=object)
-    taken = set(site_frame["site_id"].astype(str))
+    cands = gpd.GeoDataFrame(cands.iloc[reach]).reset_index(drop=True)
+    matrix = siting.terrain_coverage_matrix(
+        cands,
+        demand.point_village,
+        px,
+        py,
+        n_villages=len(demand.index),
+        dem=raster,
+        threshold_dbm=config.mobile.threshold_dbm,
+        terrain=config.terrain,
+        tech=run.tech,
+    )
+    return cands, matrix
 
-    def recheck(new_sites: gpd.GeoDataFrame) -> tuple[Assessment, Assessment]:
-        """Assess with the planned sites: everything, and the scope."""
-        all_sites = gpd.GeoDataFrame(
-            pd.concat([site_frame, new_sites], ignore_index=True), crs=4326
-        )
-        after = assess(
-            CoverageInputs(
-                villages=village_frame,
-                sites=all_sites,
-                settlements=settlement_frame,
-                dem=terrain_dem,
-                population=population,
-            ),
-            engine_cfg,
-            cache_dir=terrain_cache,
-        )
-        if scope != "own":
-            return after, after
-        own_sites = gpd.GeoDataFrame(
-            pd.concat([site_frame.loc[own_mask], new_sites], ignore_index=True), crs=4326
-        )
-        scope_after = assess(
-            CoverageInputs(
-                villages=village_frame,
-                sites=own_sites,
-                settlements=settlement_frame,
-                dem=terrain_dem,
-                population=population,
-            ),
-            engine_cfg,
-            cache_dir=terrain_cache,
-        )
-        return after, scope_after
 
-    # Solve, re-check with the engine, and repair: a village the solver counts but the engine
-    # does not confirm is not covered by any chosen site (the rules are monotone in the sites),
-    # so those claims leave the matrix and the problem is solved again, for at most
-    # siting.recheck_rounds more rounds.
+def _recheck(run: _Run, new_sites: gpd.GeoDataFrame) -> tuple[Assessment, Assessment]:
+    """Assess with the planned sites: everything, and the scope."""
+    all_sites = gpd.GeoDataFrame(pd.concat([run.sites, new_sites], ignore_index=True), crs=4326)
+    after = _assess_with(run, all_sites)
+    if run.scope != "own":
+        return after, after
+    own_sites = gpd.GeoDataFrame(
+        pd.concat([run.sites.loc[run.own_mask], new_sites], ignore_index=True), crs=4326
+    )
+    return after, _assess_with(run, own_sites)
+
+
+def _solve_and_recheck(
+    run: _Run,
+    demand: _Demand,
+    cands: gpd.GeoDataFrame,
+    matrix: Any,
+    weights: _FloatArray,
+    *,
+    budget: float | None,
+    target: float | None,
+    method: str,
+    step: Progress,
+) -> _Repaired:
+    """Solve, re-check with the engine and repair until the engine confirms the plan.
+
+    A village the solver counts but the engine does not confirm is not covered by any chosen
+    site (the rules are monotone in the sites), so those claims leave the matrix and the
+    problem is solved again, for at most ``siting.recheck_rounds`` more rounds.
+    """
+    settings = run.settings
+    taken = set(run.sites["site_id"].astype(str))
     claims = sp.csr_array(matrix)
     goal = target
     rounds: list[dict[str, Any]] = []
@@ -615,7 +786,9 @@ def plan(
             )
         except TargetInfeasibleError as exc:
             if not rounds:
-                raise _infeasible(exc, ids=vid, names=names, target=float(target or 0.0)) from exc
+                raise _infeasible(
+                    exc, ids=demand.ids, names=demand.names, target=float(target or 0.0)
+                ) from exc
             # The confirmed claims cannot reach the target: plan the most they can reach.
             goal = float(exc.best_share)
             solved = _solve(
@@ -623,69 +796,109 @@ def plan(
             )
         step("re-checking with the coverage engine")
         planned = solved.sites
-        new_ids = _unique_ids(f"PLAN-{op}", len(planned), taken)
-        new_sites = _new_sites(planned, new_ids, operator=op, crs=crs)
-        after, scope_after = recheck(new_sites)
-        lit = scope_after.villages[flag].to_numpy(dtype=bool)[demand]
+        new_ids = _unique_ids(f"PLAN-{run.op}", len(planned), taken)
+        new_sites = _new_sites(planned, new_ids, operator=run.op, crs=demand.crs)
+        after, scope_after = _recheck(run, new_sites)
+        lit = scope_after.villages[run.flag].to_numpy(dtype=bool)[demand.index]
         promised = np.asarray(solved.solution.covered, dtype=bool)
         broken = np.flatnonzero(promised & ~lit)
-        rounds.append(
-            {
-                "round": len(rounds) + 1,
-                "candidates": planned["candidate_id"].astype(str).tolist(),
-                "cost": float(planned["cost"].sum()),
-                "covered_by_plan": int(promised.sum()),
-                "covered_after_recheck": int(lit.sum()),
-                "not_confirmed_by_engine": [str(vid[i]) for i in broken],
-            }
-        )
+        rounds.append(_round_record(len(rounds) + 1, planned, promised, lit, demand.ids[broken]))
         if broken.size == 0 or len(rounds) > settings.recheck_rounds:
             break
         log.info("plan: the engine does not confirm %d villages; solving again", broken.size)
         claims = _drop_claims(claims, np.asarray(solved.solution.selected, dtype=np.int64), broken)
     if broken.size:
         log.warning("the engine does not confirm %d villages the plan covers", broken.size)
+    return _Repaired(
+        solved=solved,
+        new_ids=new_ids,
+        new_sites=new_sites,
+        after=after,
+        lit=lit,
+        promised=promised,
+        broken=broken,
+        claims=claims,
+        rounds=rounds,
+    )
 
+
+def _round_record(
+    number: int,
+    planned: gpd.GeoDataFrame,
+    promised: npt.NDArray[np.bool_],
+    lit: npt.NDArray[np.bool_],
+    refuted_ids: npt.NDArray[np.object_],
+) -> dict[str, Any]:
+    """Return one round of the re-check as ``plan.json`` lists it."""
+    return {
+        "round": number,
+        "candidates": planned["candidate_id"].astype(str).tolist(),
+        "cost": float(planned["cost"].sum()),
+        "covered_by_plan": int(promised.sum()),
+        "covered_after_recheck": int(lit.sum()),
+        "not_confirmed_by_engine": [str(v) for v in refuted_ids],
+    }
+
+
+def _outcome(
+    run: _Run,
+    demand: _Demand,
+    matrix: Any,
+    weights: _FloatArray,
+    repaired: _Repaired,
+    *,
+    target: float | None,
+) -> _Outcome:
+    """Measure the confirmed cover against the target and say why villages stay dark."""
+    n = len(demand.index)
+    lit = repaired.lit
     total_weight = float(weights.sum())
     covered_weight = float(weights[lit].sum())
     share_after = covered_weight / total_weight if total_weight > 0 else 1.0
-    target_met = None if target is None else bool(share_after >= target - 1e-9)
     # Villages left dark with no candidate the engine could confirm: none reached them in the
     # solver's model at all, or every claim on them was refuted by the re-check.
     dark_after = ~lit
-    claimed = np.bincount(claims.indices, minlength=len(demand)) > 0
-    ever = np.bincount(sp.csr_array(matrix).indices, minlength=len(demand)) > 0
-    no_candidate = np.flatnonzero(dark_after & ~claimed)
-    refuted = np.flatnonzero(dark_after & ~claimed & ever)
+    claimed = np.bincount(repaired.claims.indices, minlength=n) > 0
+    ever = np.bincount(sp.csr_array(matrix).indices, minlength=n) > 0
     recheck_doc = _recheck_document(
         target=target,
         share_after=share_after,
         covered_weight=covered_weight,
         total_weight=total_weight,
-        weight=weight_kind,
-        rounds=rounds,
-        max_rounds=settings.recheck_rounds,
-        broken=broken,
-        no_candidate=no_candidate,
-        refuted=refuted,
-        ids=vid,
-        names=names,
+        weight=run.weight,
+        rounds=repaired.rounds,
+        max_rounds=run.settings.recheck_rounds,
+        broken=repaired.broken,
+        no_candidate=np.flatnonzero(dark_after & ~claimed),
+        refuted=np.flatnonzero(dark_after & ~claimed & ever),
+        ids=demand.ids,
+        names=demand.names,
     )
-    if target_met is False:
-        notes.append("plan: " + str(recheck_doc["reason"]))
+    return _Outcome(
+        total_weight=total_weight,
+        share_after=share_after,
+        target_met=None if target is None else bool(share_after >= target - 1e-9),
+        dark_after=dark_after,
+        recheck=recheck_doc,
+    )
 
+
+def _planned_sites(run: _Run, demand: _Demand, repaired: _Repaired) -> gpd.GeoDataFrame:
+    """Return the planned sites as :attr:`PlanResult.sites` documents them (EPSG:4326)."""
+    planned = repaired.solved.sites
+    vid = demand.ids
     people = (
-        pd.to_numeric(demand_villages["population"], errors="coerce").to_numpy(dtype=float)
-        if "population" in demand_villages
-        else np.full(len(demand), np.nan)
+        pd.to_numeric(demand.villages["population"], errors="coerce").to_numpy(dtype=float)
+        if "population" in demand.villages
+        else np.full(len(demand.index), np.nan)
     )
-    out_sites = gpd.GeoDataFrame(
+    return gpd.GeoDataFrame(
         {
             "rank": planned["rank"].to_numpy(dtype=np.int64),
-            "site_id": new_ids,
+            "site_id": repaired.new_ids,
             "candidate_id": planned["candidate_id"].astype(str).tolist(),
             "kind": planned["kind"].astype(str).tolist(),
-            "operator": [op] * len(planned),
+            "operator": [run.op] * len(planned),
             "cost": planned["cost"].to_numpy(dtype=float),
             "colocated_with": [_none(v) for v in planned["colocated_with"].tolist()],
             "partner_operator": [_none(v) for v in planned["partner_operator"].tolist()],
@@ -697,15 +910,33 @@ def plan(
             "tech": planned["tech"].astype(str).tolist(),
             "height_m": planned["height_m"].to_numpy(dtype=float),
         },
-        geometry=new_sites.geometry.to_numpy(),
+        geometry=repaired.new_sites.geometry.to_numpy(),
         crs=4326,
     )
+
+
+def _plan_document(
+    run: _Run,
+    demand: _Demand,
+    cands: gpd.GeoDataFrame,
+    repaired: _Repaired,
+    outcome: _Outcome,
+    out_sites: gpd.GeoDataFrame,
+    *,
+    budget: float | None,
+    target: float | None,
+    kpis_before: dict[str, Any],
+    notes: list[str],
+) -> dict[str, Any]:
+    """Return the ``plan.json`` document (see :attr:`PlanResult.document`)."""
+    solved, after = repaired.solved, repaired.after
     solution = solved.solution
+    vid, names = demand.ids, demand.names
     unreachable = np.asarray(solution.unreachable, dtype=np.int64)
-    document: dict[str, Any] = {
-        "operator": op,
-        "scope": scope,
-        "tech": tech,
+    return {
+        "operator": run.op,
+        "scope": run.scope,
+        "tech": run.tech,
         "problem": solved.problem,
         "method": solution.method,
         "status": solution.status,
@@ -714,16 +945,16 @@ def plan(
         "gap": solution.gap,
         "runtime_s": solution.runtime_s,
         "budget": budget,
-        "budget_unit": settings.budget_unit if budget is not None else None,
+        "budget_unit": run.settings.budget_unit if budget is not None else None,
         "target": target,
-        "target_met_after_recheck": target_met,
-        "missed_villages": int(dark_after.sum()),
-        "weight": weight_kind,
+        "target_met_after_recheck": outcome.target_met,
+        "missed_villages": int(outcome.dark_after.sum()),
+        "weight": run.weight,
         "model": after.model,
-        "matrix_model": "terrain" if terrain_dem is not None else engine_cfg.mobile.model,
+        "matrix_model": "terrain" if run.terrain_dem is not None else run.engine_cfg.mobile.model,
         "recheck_model": after.model,
-        "rule": engine_cfg.mobile.rule,
-        "costs": settings.costs.model_dump(),
+        "rule": run.engine_cfg.mobile.rule,
+        "costs": run.settings.costs.model_dump(),
         "cost": float(out_sites["cost"].sum()),
         "n_sites": len(out_sites),
         "n_candidates": len(cands),
@@ -731,44 +962,40 @@ def plan(
             str(k): int(v) for k, v in cands["kind"].value_counts(sort=False).items()
         },
         "demand": {
-            "villages": len(demand),
-            "weight": total_weight,
-            "covered_by_plan": int(promised.sum()),
+            "villages": len(demand.index),
+            "weight": outcome.total_weight,
+            "covered_by_plan": int(repaired.promised.sum()),
             "covered_weight_by_plan": solution.covered_weight,
             "covered_share_by_plan": solution.covered_share,
-            "covered_after_recheck": int(lit.sum()),
-            "covered_share_after_recheck": share_after,
-            "not_confirmed_by_engine": [str(vid[i]) for i in broken],
+            "covered_after_recheck": int(repaired.lit.sum()),
+            "covered_share_after_recheck": outcome.share_after,
+            "not_confirmed_by_engine": [str(vid[i]) for i in repaired.broken],
         },
-        "recheck": recheck_doc,
+        "recheck": outcome.recheck,
         "unreachable": [
             {"village_id": str(vid[i]), "name": str(names[i])} for i in unreachable.tolist()
         ],
-        "sites": [
-            {
-                **{k: json_ready(v) for k, v in rec.items() if k != "geometry"},
-                "lon": float(g.x),
-                "lat": float(g.y),
-            }
-            for rec, g in zip(
-                out_sites.drop(columns="geometry").to_dict(orient="records"),
-                out_sites.geometry,
-                strict=True,
-            )
-        ],
-        "kpis_before": _indicators(before, config.targets),
-        "kpis_after": _indicators(after, config.targets),
+        "sites": _site_records(out_sites),
+        "kpis_before": kpis_before,
+        "kpis_after": _indicators(after, run.config.targets),
         "notes": notes,
     }
-    return PlanResult(
-        sites=out_sites,
-        plan=solved,
-        before=before,
-        after=after,
-        demand=demand,
-        confirmed=lit,
-        document=document,
-    )
+
+
+def _site_records(out_sites: gpd.GeoDataFrame) -> list[dict[str, Any]]:
+    """Return the planned sites as ``plan.json`` records, with ``lon`` and ``lat``."""
+    return [
+        {
+            **{k: json_ready(v) for k, v in rec.items() if k != "geometry"},
+            "lon": float(g.x),
+            "lat": float(g.y),
+        }
+        for rec, g in zip(
+            out_sites.drop(columns="geometry").to_dict(orient="records"),
+            out_sites.geometry,
+            strict=True,
+        )
+    ]
 
 
 def _demand_weights(

@@ -68,8 +68,11 @@ class InputFiles:
 
         `kind` is one of :data:`hatangso.geo.schema.RECORD_KINDS` (in either spelling,
         ``access-points`` or ``access_points``) or of :data:`~hatangso.geo.schema.OTHER_INPUTS`.
+        A kind the coverage job takes no file of (``candidates``, read by the planner) is never
+        given.
         """
-        path: Path | None = getattr(self, kind if kind in OTHER_INPUTS else spec_for(kind).stem)
+        name = kind if kind in OTHER_INPUTS else spec_for(kind).stem
+        path: Path | None = getattr(self, name, None)
         return path
 
     @classmethod
@@ -181,7 +184,38 @@ def run_coverage(
     out_dir.mkdir(parents=True, exist_ok=True)
     layers = load_inputs(files, progress=progress)
     frames = {name: layer.frame for name, layer in layers.items()}
-    inputs = CoverageInputs(
+    step = progress or (lambda _name: None)
+    inputs, notes = _with_clusters(_coverage_inputs(files, frames, config), files, config, step)
+    result = assess(
+        inputs,
+        config,
+        progress=progress,
+        cache_dir=cache_dir if cache_dir is not None else out_dir / ".cache",
+    )
+    summary = decision = None
+    if files.samples is not None or "declared" in layers:
+        step("measurements and declarations")
+        result, summary, decision = _apply_measurements(result, files, layers, config)
+    step("writing outputs")
+    document = _kpi_document(
+        result, layers, config, notes=notes, summary=summary, decision=decision, extra=extra
+    )
+    written = _write_outputs(result, layers, document, out_dir, summary=summary, decision=decision)
+    written["map"] = _write_map(result, frames, document, config, out_dir / "map.html", title=title)
+    return JobResult(
+        assessment=result,
+        layers=layers,
+        kpis=document,
+        files=written,
+        disputes=decision.disputes if decision is not None else None,
+    )
+
+
+def _coverage_inputs(
+    files: InputFiles, frames: Mapping[str, Any], config: CoverageConfig
+) -> CoverageInputs:
+    """Return the engine's inputs: the loaded frames, the raster paths and the calibration."""
+    return CoverageInputs(
         villages=frames["villages"],
         sites=frames.get("sites"),
         access_points=frames.get("access_points"),
@@ -199,36 +233,42 @@ def run_coverage(
             else None
         ),
     )
-    step = progress or (lambda _name: None)
-    notes: list[str] = []
-    if (
+
+
+def _with_clusters(
+    inputs: CoverageInputs, files: InputFiles, config: CoverageConfig, step: Progress
+) -> tuple[CoverageInputs, list[str]]:
+    """Derive residential clusters from the population raster when the official rule lacks them."""
+    if not (
         config.mobile.rule == "official"
         and inputs.settlements is None
         and files.population is not None
     ):
-        from hatangso.coverage.clusters import clusters_from_raster
+        return inputs, []
+    from hatangso.coverage.clusters import clusters_from_raster
 
-        step("residential clusters from the population raster")
-        derived = clusters_from_raster(files.population, inputs.villages)
-        inputs = dataclasses.replace(inputs, settlements=derived)
-        notes.append(
-            f"{len(derived)} residential clusters derived from the population raster "
-            "(connected cells above the density threshold) for the official rule"
-        )
-    result = assess(
-        inputs,
-        config,
-        progress=progress,
-        cache_dir=cache_dir if cache_dir is not None else out_dir / ".cache",
+    step("residential clusters from the population raster")
+    derived = clusters_from_raster(files.population, inputs.villages)
+    note = (
+        f"{len(derived)} residential clusters derived from the population raster "
+        "(connected cells above the density threshold) for the official rule"
     )
-    summary = decision = None
-    if files.samples is not None or "declared" in layers:
-        step("measurements and declarations")
-        result, summary, decision = _apply_measurements(result, files, layers, config)
-    step("writing outputs")
-    codes = list(INDICATORS)
+    return dataclasses.replace(inputs, settlements=derived), [note]
+
+
+def _kpi_document(
+    result: Assessment,
+    layers: Mapping[str, Layer],
+    config: CoverageConfig,
+    *,
+    notes: list[str],
+    summary: Any,
+    decision: Any,
+    extra: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """Return the ``kpis.json`` document: indicators, per admin unit, inputs and notes."""
     by_unit = indicators_by_unit(
-        result.villages, levels=ADMIN_LEVELS, codes=codes, targets=config.targets
+        result.villages, levels=ADMIN_LEVELS, codes=list(INDICATORS), targets=config.targets
     )
     document = kpi_document(
         result.indicators,
@@ -250,6 +290,19 @@ def run_coverage(
     )
     if summary is not None:
         document["inputs"]["samples"] = summary.counts()
+    return document
+
+
+def _write_outputs(
+    result: Assessment,
+    layers: Mapping[str, Layer],
+    document: dict[str, Any],
+    out_dir: Path,
+    *,
+    summary: Any,
+    decision: Any,
+) -> dict[str, Path]:
+    """Write the KPIs, villages, rejects, disputes, towers and terrain rasters; return them."""
     written = {
         "kpis": write_json(document, out_dir / "kpis.json"),
         "villages": write_villages(result.villages, out_dir / "villages.gpkg"),
@@ -265,6 +318,19 @@ def run_coverage(
         from hatangso.coverage.terrain import write_coverage_outputs
 
         written.update(write_coverage_outputs(result.terrain, out_dir))
+    return written
+
+
+def _write_map(
+    result: Assessment,
+    frames: Mapping[str, Any],
+    document: dict[str, Any],
+    config: CoverageConfig,
+    path: Path,
+    *,
+    title: str,
+) -> Path:
+    """Write ``map.html``: the villages, the KPIs, the networks and the terrain's power."""
     from hatangso.coverage.overlays import data_uri, power_png
     from hatangso.scenarios.maps import POWER_LABEL, MapLayers, Overlay, village_map
 
@@ -284,14 +350,7 @@ def run_coverage(
         ),
         title=title,
     )
-    written["map"] = write_text(page, out_dir / "map.html")
-    return JobResult(
-        assessment=result,
-        layers=layers,
-        kpis=document,
-        files=written,
-        disputes=decision.disputes if decision is not None else None,
-    )
+    return write_text(page, path)
 
 
 def _apply_measurements(
