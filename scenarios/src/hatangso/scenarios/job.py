@@ -68,11 +68,8 @@ class InputFiles:
 
         `kind` is one of :data:`hatangso.geo.schema.RECORD_KINDS` (in either spelling,
         ``access-points`` or ``access_points``) or of :data:`~hatangso.geo.schema.OTHER_INPUTS`.
-        A kind the coverage job takes no file of (``candidates``, read by the planner) is never
-        given.
         """
-        name = kind if kind in OTHER_INPUTS else spec_for(kind).stem
-        path: Path | None = getattr(self, name, None)
+        path: Path | None = getattr(self, kind if kind in OTHER_INPUTS else spec_for(kind).stem)
         return path
 
     @classmethod
