@@ -41,7 +41,17 @@ def inputs(tmp_path: Path) -> dict[str, Path]:
         crs=UTM,
     ).to_crs(4326)
     sites.to_file(tmp_path / "tram.geojson")
-    return {"villages": tmp_path / "thon.gpkg", "sites": tmp_path / "tram.geojson"}
+    aps = gpd.GeoDataFrame(
+        {"ap_id": ["A1"], "operator": ["VNPT"]},
+        geometry=shapely.points([(X0 + 4500, Y0 + 700)]),
+        crs=UTM,
+    ).to_crs(4326)
+    aps.to_file(tmp_path / "ap.geojson")
+    return {
+        "villages": tmp_path / "thon.gpkg",
+        "sites": tmp_path / "tram.geojson",
+        "aps": tmp_path / "ap.geojson",
+    }
 
 
 def _coverage(monkeypatch, capsys, inputs, out: Path, *extra: str):
@@ -53,6 +63,8 @@ def _coverage(monkeypatch, capsys, inputs, out: Path, *extra: str):
         str(inputs["villages"]),
         "--sites",
         str(inputs["sites"]),
+        "--access-points",
+        str(inputs["aps"]),
         "--out",
         str(out),
         *extra,

@@ -361,12 +361,7 @@ def write_villages(villages: gpd.GeoDataFrame, path: Path) -> Path:
     frame = villages.copy()
     for column in VILLAGE_OUTPUT_COLUMNS:
         if column not in frame:
-            # A typed missing flag: a bare pd.NA would be written as the text "<NA>".
-            frame[column] = (
-                pd.array([pd.NA] * len(frame), dtype="boolean")
-                if column.startswith("covered")
-                else np.nan
-            )
+            frame[column] = pd.NA if column.startswith("covered") else np.nan
     if Path(path).suffix == ".parquet":
         return write_parquet(frame, path)
     return write_layer(frame, path, layer="villages")
