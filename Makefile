@@ -8,12 +8,16 @@ DEMO_OUT ?= demo-out
 
 .PHONY: demo test lint typecheck unit bench browser-deps serve clean
 
-# Create the virtual environment and install hatangso with its dev extra. uv resolves and installs
-# the stack in seconds where pip takes a minute; it is itself bootstrapped from PyPI with pip.
-$(STAMP): pyproject.toml
+# Create the virtual environment and install hatangso (editable) with its dev extra, at the
+# versions pinned in uv.lock, so that every machine tests and demonstrates the same stack. uv
+# installs it in seconds where pip takes a minute; it is itself bootstrapped from PyPI with pip.
+# After changing the dependencies in pyproject.toml, run `$(BIN)/uv lock` and commit uv.lock.
+# --inexact keeps what the venv had besides the lock (pip and uv themselves).
+$(STAMP): pyproject.toml uv.lock
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade uv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --quiet --frozen --inexact --extra dev \
+	  --python $(BIN)/python
 	touch $(STAMP)
 
 demo: $(STAMP)

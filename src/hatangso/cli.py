@@ -180,9 +180,13 @@ def coverage(
     declared: Annotated[Path | None, typer.Option(help="Declared coverage.")] = None,
     config: Annotated[Path | None, typer.Option(help="Configuration YAML.")] = None,
     crs: Annotated[str | None, typer.Option(help="CRS of inputs without one.")] = None,
+    columns: Annotated[
+        str | None, typer.Option(help="Map columns of the input files: village_id=osm_id,name=ten.")
+    ] = None,
 ) -> None:
     """Compute coverage, fiber reach and sharing; write kpis.json, villages.gpkg, map.html."""
     from hatangso.coverage.config import load_config
+    from hatangso.geo.validate import parse_column_map
     from hatangso.scenarios.job import InputFiles, run_coverage
 
     cfg = load_config(config)
@@ -201,6 +205,7 @@ def coverage(
         samples=samples,
         declared=declared,
         crs=crs,
+        column_map=parse_column_map(columns),
     )
     progress = _progress_printer(err)
     try:

@@ -28,6 +28,7 @@ __all__ = [
     "write_clean_layer",
     "write_json",
     "write_layer",
+    "write_parquet",
     "write_rejects",
     "write_text",
 ]
@@ -158,6 +159,40 @@ def write_layer(frame: gpd.GeoDataFrame, path: str | Path, *, layer: str) -> Pat
     return atomic_write(
         path, lambda p: clean.to_file(p, layer=layer, driver="GPKG", engine="pyogrio")
     )
+
+
+def write_parquet(frame: gpd.GeoDataFrame, path: str | Path) -> Path:
+    """Write `frame` as GeoParquet, atomically (see :func:`atomic_write`).
+
+    Parameters
+    ----------
+    frame
+        The layer to write; its columns and rows are those :func:`write_layer` writes.
+    path
+        Destination ``.parquet`` file.
+
+    Returns
+    -------
+    Path
+        `path`.
+
+    Notes
+    -----
+    Text columns holding other values too (numbers beside text) are written as text, as a
+    GeoPackage would store them: Parquet wants one type per column. The geometry is the last
+    column, where a GeoPackage read back has it.
+    """
+    geometry = frame.geometry.name
+    clean = frame[[*(c for c in frame.columns if c != geometry), geometry]].copy()
+    for column in clean.columns:
+        if column == clean.geometry.name:
+            continue
+        values = clean[column]
+        if isinstance(values.dtype, pd.StringDtype):
+            continue
+        if pd.api.types.infer_dtype(values, skipna=True) in ("mixed", "mixed-integer"):
+            clean[column] = values.astype("string")
+    return atomic_write(path, lambda p: clean.to_parquet(p, index=False))
 
 
 def write_clean_layer(layer: Layer, out_dir: str | Path) -> Path:

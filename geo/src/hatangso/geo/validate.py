@@ -34,7 +34,7 @@ from hatangso.geo.outline import BORDER_TOLERANCE_M, in_vietnam
 from hatangso.geo.schema import COORDINATE_ALIASES, POI_KINDS, ColumnSpec, LayerSpec, spec_for
 from hatangso.geo.text import fold_key, nfc, normalize_operator
 
-__all__ = ["Layer", "load_layer", "parse_column_map", "validate_table"]
+__all__ = ["Layer", "load_layer", "load_layers", "parse_column_map", "validate_table"]
 
 log = logging.getLogger(__name__)
 
@@ -1224,3 +1224,80 @@ def load_layer(
     )
     raw = read_table(path, kind=spec_for(kind).kind, encoding=encoding)
     return validate_table(raw, kind, crs=crs, columns=column_map)
+
+
+def load_layers(
+    files: Mapping[str, tuple[Path, str]],
+    columns: Mapping[str, str] | str | None = None,
+    *,
+    crs: str | None = None,
+    own_columns: Mapping[str, Mapping[str, str]] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Layer]:
+    """Read and validate several files with one ``--columns`` map for all of them.
+
+    Parameters
+    ----------
+    files
+        ``{name: (path, kind)}``.
+    columns
+        One column map for every file (``--columns village_id=osm_id,name=ten``): an entry
+        ``name=column`` applies to each file that has ``column`` (matched as the aliases are)
+        and whose kind knows ``name``.
+    crs
+        CRS for inputs that carry none.
+    own_columns
+        ``{name: column map}`` of a single file, applied after (and over) `columns`.
+    progress
+        Called with ``reading <kind>`` before each file.
+
+    Returns
+    -------
+    dict of str to Layer
+        The validated layers, by the names of `files`.
+
+    Raises
+    ------
+    InputError
+        For the faults of every file at once, and for an entry of `columns` that no file can
+        take (``file`` is ``--columns``): a misspelt column would otherwise be silently unused.
+    """
+    column_map = (
+        parse_column_map(columns) if isinstance(columns, str) or columns is None else columns
+    )
+    step = progress or (lambda _name: None)
+    layers: dict[str, Layer] = {}
+    problems: list[Problem] = []
+    used: set[str] = set()
+    for name, (path, kind) in files.items():
+        step(f"reading {kind}")
+        try:
+            raw = read_table(path, kind=spec_for(kind).kind)
+            frame = raw.frame
+            geom = frame.geometry.name if raw.has_geometry else None
+            present = [c for c in frame.columns if c != geom]
+            folded = {fold_key(c) for c in present}
+            known = {c.name for c in spec_for(kind).columns} | set(COORDINATE_ALIASES)
+            mine = {
+                k: v
+                for k, v in column_map.items()
+                if k in known and (v in present or fold_key(v) in folded)
+            }
+            used.update(mine)
+            own = (own_columns or {}).get(name, {})
+            layers[name] = validate_table(raw, kind, crs=crs, columns={**mine, **own})
+        except InputError as exc:
+            problems.extend(exc.problems)
+    problems.extend(
+        Problem(
+            file="--columns",
+            column=key,
+            message=f"maps {key} to '{column_map[key]}', which no input file has under that name",
+            fix="check the spelling of the column, or drop the entry",
+        )
+        for key in column_map
+        if key not in used
+    )
+    if problems:
+        raise InputError(problems)
+    return layers

@@ -21,9 +21,16 @@ from hatangso.coverage.calibration import load_calibration
 from hatangso.coverage.config import CoverageConfig
 from hatangso.coverage.engine import ADMIN_LEVELS, Assessment, CoverageInputs, assess
 from hatangso.coverage.kpis import INDICATORS, indicators_by_unit, kpi_document
-from hatangso.geo.outputs import atomic_write, write_json, write_layer, write_rejects, write_text
+from hatangso.geo.outputs import (
+    atomic_write,
+    write_json,
+    write_layer,
+    write_parquet,
+    write_rejects,
+    write_text,
+)
 from hatangso.geo.schema import OTHER_INPUTS, RECORD_KINDS, spec_for
-from hatangso.geo.validate import Layer, load_layer
+from hatangso.geo.validate import Layer, load_layers
 
 __all__ = ["InputFiles", "JobResult", "load_inputs", "run_coverage"]
 
@@ -62,6 +69,9 @@ class InputFiles:
     declared: Path | None = None
     crs: str | None = None
     columns: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    #: One column map for every file (``--columns``), as :func:`~hatangso.geo.validate.load_layers`
+    #: applies it; the maps of `columns` (by kind) apply over it.
+    column_map: Mapping[str, str] = field(default_factory=dict)
 
     def path(self, kind: str) -> Path | None:
         """Return the file of input `kind`, None when it was not given.
@@ -87,11 +97,11 @@ class InputFiles:
         KeyError
             If `paths` has no villages, or names an unknown kind.
         """
-        fields = {
+        fields: dict[str, Any] = {
             key if key in OTHER_INPUTS else spec_for(key).stem: None if p is None else Path(p)
             for key, p in paths.items()
         }
-        villages = fields.pop("villages")
+        villages: Path | None = fields.pop("villages")
         if villages is None:
             raise KeyError("villages")
         return cls(villages, **fields, crs=crs, columns=columns or {})
@@ -116,28 +126,19 @@ class JobResult:
 def load_inputs(files: InputFiles, *, progress: Progress | None = None) -> dict[str, Layer]:
     """Load and validate every given input file.
 
-    Faults of several files are raised together, so a user fixes all of them in one go.
+    Faults of several files are raised together, so a user fixes all of them in one go; so is
+    an entry of ``files.column_map`` that no file can take.
     """
-    from hatangso.geo.errors import InputError, Problem
-
-    step = progress or (lambda _name: None)
-    layers: dict[str, Layer] = {}
-    problems: list[Problem] = []
+    given: dict[str, tuple[Path, str]] = {}
+    own: dict[str, Mapping[str, str]] = {}
     for kind in RECORD_KINDS:
         spec = spec_for(kind)
         path = files.path(kind)
         if path is None or spec.streamed:  # samples are streamed through, not loaded
             continue
-        step(f"reading {kind}")
-        try:
-            layers[spec.stem] = load_layer(
-                path, kind, crs=files.crs, columns=dict(files.columns.get(kind, {}))
-            )
-        except InputError as exc:
-            problems.extend(exc.problems)
-    if problems:
-        raise InputError(problems)
-    return layers
+        given[spec.stem] = (path, kind)
+        own[spec.stem] = files.columns.get(kind, {})
+    return load_layers(given, files.column_map, crs=files.crs, own_columns=own, progress=progress)
 
 
 def run_coverage(
@@ -152,8 +153,8 @@ def run_coverage(
 ) -> JobResult:
     """Run the whole coverage job and write its outputs into `out_dir`.
 
-    The outputs are ``kpis.json``, ``villages.gpkg``, ``rejects.csv``, ``towers.geojson`` and
-    ``map.html``.
+    The outputs are ``kpis.json``, ``villages.gpkg`` and ``villages.parquet`` (the same
+    villages as GeoParquet), ``rejects.csv``, ``towers.geojson`` and ``map.html``.
 
     Parameters
     ----------
@@ -303,6 +304,7 @@ def _write_outputs(
     written = {
         "kpis": write_json(document, out_dir / "kpis.json"),
         "villages": write_villages(result.villages, out_dir / "villages.gpkg"),
+        "villages_parquet": write_villages(result.villages, out_dir / "villages.parquet"),
         "rejects": write_rejects(
             layers.values(), out_dir, extra=[summary.rejects] if summary is not None else []
         ),
@@ -407,9 +409,15 @@ def _write_geojson(frame: gpd.GeoDataFrame, path: Path) -> Path:
 
 
 def write_villages(villages: gpd.GeoDataFrame, path: Path) -> Path:
-    """Write ``villages.gpkg`` (layer ``villages``): inputs plus the output columns."""
+    """Write the villages, inputs plus the output columns.
+
+    A ``.parquet`` `path` is written as GeoParquet, any other as a GeoPackage (layer
+    ``villages``); both carry the same columns and rows.
+    """
     frame = villages.copy()
     for column in VILLAGE_OUTPUT_COLUMNS:
         if column not in frame:
             frame[column] = pd.NA if column.startswith("covered") else np.nan
+    if Path(path).suffix == ".parquet":
+        return write_parquet(frame, path)
     return write_layer(frame, path, layer="villages")

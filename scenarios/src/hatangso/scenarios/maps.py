@@ -169,12 +169,19 @@ def _inline_assets() -> str:
         data = (leaflet / "images" / match.group(1)).read_bytes()
         return f"url(data:image/png;base64,{base64.b64encode(data).decode('ascii')})"
 
+    def icon(match: re.Match[str]) -> str:
+        data = (leaflet / "images" / match.group(1)).read_bytes()
+        return f'"data:image/png;base64,{base64.b64encode(data).decode("ascii")}"'
+
     css = re.sub(
         r"url\(images/([\w\-@.]+\.png)\)", image, (leaflet / "leaflet.css").read_text("utf-8")
     )
     css += (cluster / "MarkerCluster.css").read_text("utf-8")
     css += (cluster / "MarkerCluster.Default.css").read_text("utf-8")
-    js = (leaflet / "leaflet.js").read_text("utf-8")
+    # Leaflet's default marker names its images relative to the page, where a lone map.html has
+    # none: they are carried as data: URIs, and the image path (prefixed to them) is empty.
+    js = re.sub(r'"(marker-[\w\-]+\.png)"', icon, (leaflet / "leaflet.js").read_text("utf-8"))
+    js += "\nL.Icon.Default.imagePath = '';\n"
     cluster_js = (cluster / "leaflet.markercluster.js").read_text("utf-8")
     return f"<style>{css}</style>\n<script>{js}</script>\n<script>{cluster_js}</script>\n"
 
@@ -568,6 +575,12 @@ def _add_villages(fmap: folium.Map, villages: gpd.GeoDataFrame, indicator: str) 
             return None
         return folium.GeoJsonPopup(fields=columns, aliases=aliases, max_width=360)
 
+    def marker(radius: float) -> folium.CircleMarker | None:
+        # A point village is a circle styled like a polygon village, never Leaflet's default
+        # pin (whose images a lone page does not have, and which shows no status).
+        return folium.CircleMarker(radius=radius) if points else None
+
+    points = bool(villages.geom_type.isin(["Point", "MultiPoint"]).any())
     status = _flag(villages, INDICATOR_COLUMN[indicator])
     vi_ind, en_ind = _INDICATOR_LABEL[indicator]
     for state, mask in (("covered", status), ("uncovered", ~status)):
@@ -586,6 +599,7 @@ def _add_villages(fmap: folium.Map, villages: gpd.GeoDataFrame, indicator: str) 
             style_function=lambda _f, s=style: s,
             highlight_function=lambda _f: {"weight": 3, "color": "#000000"},
             popup=popup(),
+            marker=marker(5 if state == "uncovered" else 4),
             name=f"villages-{state}",
         ).add_to(group)
         group.add_to(fmap)
@@ -599,6 +613,7 @@ def _add_villages(fmap: folium.Map, villages: gpd.GeoDataFrame, indicator: str) 
             _light(villages[disputed], 0.0002, columns),
             style_function=lambda _f: _DISPUTED_STYLE,
             popup=popup(),
+            marker=marker(8),
             name="villages-disputed",
         ).add_to(group)
         group.add_to(fmap)

@@ -41,11 +41,9 @@ from hatangso.coverage.config import load_config
 from hatangso.coverage.engine import Assessment
 from hatangso.coverage.planning import PlanResult, plan
 from hatangso.geo.errors import InputError, Problem
-from hatangso.geo.io import read_table
 from hatangso.geo.outputs import write_json, write_rejects
-from hatangso.geo.schema import COORDINATE_ALIASES, spec_for
-from hatangso.geo.text import fold_key, normalize_operator
-from hatangso.geo.validate import Layer, parse_column_map, validate_table
+from hatangso.geo.text import normalize_operator
+from hatangso.geo.validate import Layer, load_layers, parse_column_map
 
 __all__ = ["PlanRun", "run_plan"]
 
@@ -118,55 +116,6 @@ def _read_exclusion(path: Path | None, config_path: Path | None) -> gpd.GeoDataF
     frame = gpd.read_file(path)
     frame.attrs["source"] = path.name
     return frame
-
-
-def _load_layers(
-    files: Mapping[str, tuple[Path, str]],
-    columns: Mapping[str, str],
-    *,
-    progress: Progress | None = None,
-) -> dict[str, Layer]:
-    """Read and validate the files ``{name: (path, kind)}``; one ``--columns`` map for all.
-
-    An entry ``name=column`` of the map applies to every file that has ``column`` (matched
-    as the aliases are) and whose kind knows ``name``; an entry no file can take is an error.
-    Faults of several files are raised together.
-    """
-    step = progress or (lambda _name: None)
-    layers: dict[str, Layer] = {}
-    problems: list[Problem] = []
-    used: set[str] = set()
-    for name, (path, kind) in files.items():
-        step(f"reading {kind}")
-        try:
-            raw = read_table(path, kind=kind)
-            frame = raw.frame
-            geom = frame.geometry.name if raw.has_geometry else None
-            present = [c for c in frame.columns if c != geom]
-            folded = {fold_key(c) for c in present}
-            known = {c.name for c in spec_for(kind).columns} | set(COORDINATE_ALIASES)
-            mine = {
-                k: v
-                for k, v in columns.items()
-                if k in known and (v in present or fold_key(v) in folded)
-            }
-            used.update(mine)
-            layers[name] = validate_table(raw, kind, columns=mine)
-        except InputError as exc:
-            problems.extend(exc.problems)
-    problems.extend(
-        Problem(
-            file="--columns",
-            column=key,
-            message=f"maps {key} to '{columns[key]}', which no input file has under that name",
-            fix="check the spelling of the column, or drop the entry",
-        )
-        for key in columns
-        if key not in used
-    )
-    if problems:
-        raise InputError(problems)
-    return layers
 
 
 def _own_candidates(layer: Layer, operator: str) -> Layer:
@@ -290,7 +239,7 @@ def run_plan(
         inputs["settlements"] = (Path(settlements), "settlements")
     if candidates is not None:
         inputs["candidates"] = (Path(candidates), "candidates")
-    layers = _load_layers(inputs, column_map, progress=progress)
+    layers = load_layers(inputs, column_map, progress=progress)
     user_layer = None
     if "candidates" in layers:
         user_layer = _own_candidates(layers.pop("candidates"), normalize_operator(operator)[0])

@@ -1,0 +1,60 @@
+"""Point villages are circles coloured by their status, on the file and on the service's page."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import geopandas as gpd
+import pytest
+import shapely
+
+from hatangso.scenarios.maps import STATUS_STYLE, MapLayers, village_map
+
+
+def _point_villages() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {
+            "village_id": ["V1", "V2", "V3"],
+            "name": ["Bản Nà Mạ", "Thôn Khuổi", "Bản Phiêng"],
+            "covered_mobile": [True, False, False],
+            "disputed": [False, True, False],
+        },
+        geometry=shapely.points([[105.0, 21.0], [105.01, 21.01], [105.02, 21.0]]),
+        crs=4326,
+    )
+
+
+def _styles(page: str) -> list[dict[str, object]]:
+    """The styles the page's GeoJSON layers give their features."""
+    found = re.findall(r"_styler\(feature\) \{.*?return (\{.*?\});", page, re.DOTALL)
+    return [json.loads(s) for s in found]
+
+
+@pytest.mark.parametrize("static_url", [None, "/static"])
+def test_point_villages_are_circles_coloured_by_status(static_url: str | None) -> None:
+    page = village_map(MapLayers(villages=_point_villages()), title="Điểm", static_url=static_url)
+
+    # No default pin: its images are not beside a lone map.html, and it shows no status.
+    assert "marker-icon.png" not in page
+    assert "marker-shadow.png" not in page
+    # Covered, uncovered and disputed villages: each layer draws its points as circles.
+    assert len(re.findall(r"_pointToLayer\(feature, latlng\)", page)) == 3
+    assert page.count("new L.CircleMarker(latlng, opts)") == 3
+    fills = {s.get("fillColor") for s in _styles(page)}
+    assert {STATUS_STYLE["covered"]["fillColor"], STATUS_STYLE["uncovered"]["fillColor"]} <= fills
+    # The legend shows the colours the circles have.
+    legend = page[page.index('id="hts-legend"') :]
+    for state in ("covered", "uncovered"):
+        assert f"background:{STATUS_STYLE[state]['fillColor']}" in legend
+
+
+def test_polygon_villages_keep_no_point_marker() -> None:
+    squares = shapely.box([105.0, 105.02], [21.0, 21.0], [105.01, 105.03], [21.01, 21.01])
+    villages = gpd.GeoDataFrame(
+        {"village_id": ["V1", "V2"], "covered_mobile": [False, True]}, geometry=squares, crs=4326
+    )
+    page = village_map(MapLayers(villages=villages), title="Vùng")
+
+    assert "_pointToLayer" not in page
+    assert "marker-icon.png" not in page
