@@ -322,3 +322,30 @@ def test_zipped_shapefile_is_accepted(
     served = keyed.get("/api/scenarios/up-zipok/sites")
     # No results yet (no coverage run): the scenario's layers are not served before that.
     assert served.status_code == 404
+
+
+def _xlsx_bomb() -> bytes:
+    import pandas as pd
+
+    buffer = io.BytesIO()
+    pd.DataFrame(
+        {"site_id": ["S1"], "operator": ["viettel"], "lon": [105.8], "lat": [22.0]}
+    ).to_excel(buffer, index=False)
+    # 8 MB of blanks deflate to a few kB inside the workbook, itself stored in the zip.
+    with zipfile.ZipFile(buffer, "a", compression=zipfile.ZIP_DEFLATED) as workbook:
+        workbook.writestr("xl/worksheets/sheet9.xml", b" " * (8 << 20))
+    return buffer.getvalue()
+
+
+def test_xlsx_bomb_inside_a_zip_is_422(keyed: TestClient, key: dict[str, str]) -> None:
+    data = _zip({"sites.xlsx": _xlsx_bomb()}, level=zipfile.ZIP_STORED)
+    response = _post(keyed, "up-zip", "sites", "s.zip", data, headers=key)
+    assert response.status_code == 422
+    assert "decompression bomb" in response.text
+
+
+def test_zip_with_two_tables_is_422(keyed: TestClient, key: dict[str, str]) -> None:
+    data = _zip({"sites.csv": _SITES_CSV.encode(), "readme.txt": b"exported from QGIS"})
+    response = _post(keyed, "up-zip", "sites", "s.zip", data, headers=key)
+    assert response.status_code == 422
+    assert "holds 2 tables" in response.text

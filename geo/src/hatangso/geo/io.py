@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import logging
+import re
+import sqlite3
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,7 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 
+from hatangso.geo import limits
 from hatangso.geo.errors import InputError, Problem
 
 __all__ = ["RawTable", "read_table"]
@@ -61,6 +64,75 @@ def _fault(name: str, message: str, fix: str) -> InputError:
     return InputError(Problem(file=name, message=message, fix=fix))
 
 
+def _check_archive(path: Path, name: str) -> None:
+    """Refuse a zip archive (or XLSX workbook) before reading it: broken, or a member too big.
+
+    Every member's declared size and compression ratio is held to :mod:`hatangso.geo.limits`;
+    Python's zip reader never inflates a member past its declared size, so the declared
+    size bounds what is read.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise _fault(
+            name, f"is not a readable zip archive ({exc})", "save or zip the file again"
+        ) from exc
+    for info in members:
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > limits.MAX_MEMBER_BYTES:
+            raise _fault(
+                name,
+                f"member '{info.filename}' would inflate to {info.file_size} bytes, more than "
+                f"the limit of {limits.MAX_MEMBER_BYTES}",
+                "split the layer into smaller files",
+            )
+        if info.file_size > limits.RATIO_CHECK_FROM_BYTES and ratio > limits.MAX_MEMBER_RATIO:
+            raise _fault(
+                name,
+                f"member '{info.filename}' is compressed {ratio:.0f} to 1, above the limit of "
+                f"{limits.MAX_MEMBER_RATIO:.0f} (a decompression bomb?)",
+                "give the file as saved by an ordinary spreadsheet or zip tool",
+            )
+
+
+#: Triggers GDAL and the GeoPackage standard create (spatial index, feature counts, metadata).
+_STANDARD_TRIGGER = re.compile(
+    r"^(rtree_.+|trigger_(insert|delete)_feature_count_.+|gpkg_.+)$", re.IGNORECASE
+)
+
+
+def _check_geopackage(path: Path, name: str) -> None:
+    """Refuse a GeoPackage with SQL views or non-standard triggers before GDAL opens it.
+
+    A view can be a recursive query that never ends and grows memory without bound, and a
+    trigger is code run by the database; neither belongs in a layer handed in as data. The
+    schema is read with SQLite itself, read-only, without running any of it.
+    """
+    uri = f"{path.resolve().as_uri()}?mode=ro&immutable=1"
+    try:
+        connection = sqlite3.connect(uri, uri=True)
+        try:
+            rows = connection.execute(
+                "SELECT type, name FROM sqlite_master WHERE type IN ('view', 'trigger')"
+            ).fetchall()
+        finally:
+            connection.close()
+    except sqlite3.Error as exc:
+        raise _fault(
+            name, f"is not a readable GeoPackage ({exc})", "save the layer again as GeoPackage"
+        ) from exc
+    views = [str(n) for t, n in rows if t == "view"]
+    triggers = [str(n) for t, n in rows if t == "trigger" and not _STANDARD_TRIGGER.match(str(n))]
+    if views or triggers:
+        found = ", ".join([f"view '{v}'" for v in views] + [f"trigger '{t}'" for t in triggers])
+        raise _fault(
+            name,
+            f"the GeoPackage holds SQL code ({found}); hatangso reads only plain tables",
+            "save the layer as a plain table (e.g. ogr2ogr or QGIS 'Export', not a view)",
+        )
+
+
 def _pick_layer(path: str, name: str, kind: str | None) -> str | None:
     """Choose the layer of a multi-layer source, or None when there is only one."""
     layers = [str(row[0]) for row in pyogrio.list_layers(path)]
@@ -102,6 +174,8 @@ def _shapefile_in_zip(path: Path) -> str:
 
 
 def _read_vector(path: Path, name: str, kind: str | None, encoding: str | None) -> RawTable:
+    if path.suffix.lower() == ".gpkg":
+        _check_geopackage(path, name)
     source = _shapefile_in_zip(path) if path.suffix.lower() == ".zip" else str(path)
     is_shapefile = source.lower().endswith(".shp")
     read_as: str | None = None
@@ -117,7 +191,14 @@ def _read_vector(path: Path, name: str, kind: str | None, encoding: str | None) 
     try:
         layer = _pick_layer(source, name, kind)
         frame = gpd.read_file(
-            source, layer=layer, engine="pyogrio", encoding=read_as, use_arrow=_HAVE_ARROW
+            source,
+            layer=layer,
+            engine="pyogrio",
+            encoding=read_as,
+            use_arrow=_HAVE_ARROW,
+            # A geometry shapely refuses (an unclosed ring) becomes a missing one, which
+            # validation refuses as a row, rather than refusing the whole file.
+            on_invalid="ignore",
         )
     except InputError:
         raise
@@ -161,6 +242,49 @@ def _sniff_delimiter(sample: str) -> str:
         return ","
 
 
+def _unique_names(names: list[str]) -> list[str]:
+    """Make column names unique as pandas does (``a``, ``a.1``, ``a.2``), in linear time."""
+    taken = set(names)
+    seen: set[str] = set()
+    suffix: dict[str, int] = {}
+    out = []
+    for name in names:
+        if name not in seen:
+            seen.add(name)
+            out.append(name)
+            continue
+        n = suffix.get(name, 0) + 1
+        while f"{name}.{n}" in taken:
+            n += 1
+        suffix[name] = n
+        new = f"{name}.{n}"
+        taken.add(new)
+        seen.add(new)
+        out.append(new)
+    return out
+
+
+def _check_header(names: list[str], name: str) -> None:
+    """Refuse a header wider or with longer names than :mod:`hatangso.geo.limits` allows."""
+    if len(names) > limits.MAX_COLUMNS:
+        raise _fault(
+            name,
+            f"the header has {len(names)} columns, more than the limit of {limits.MAX_COLUMNS}",
+            "keep only the columns the layer needs, or check the delimiter",
+        )
+    for index, column in enumerate(names):
+        if len(column) > limits.MAX_COLUMN_NAME_CHARS:
+            raise InputError(
+                Problem(
+                    file=name,
+                    column=f"{column[:40]}...",
+                    message=f"column {index + 1}'s name has {len(column)} characters, more than "
+                    f"the limit of {limits.MAX_COLUMN_NAME_CHARS}",
+                    fix="shorten the column name, or check that the first line is the header",
+                )
+            )
+
+
 def _read_csv(path: Path, name: str, encoding: str | None) -> RawTable:
     from hatangso.geo.encoding import decode_bytes, detect_text_encoding
 
@@ -174,6 +298,17 @@ def _read_csv(path: Path, name: str, encoding: str | None) -> RawTable:
     delimiter = "\t" if path.suffix.lower() == ".tsv" else _sniff_delimiter(first_lines)
     from io import StringIO
 
+    header = next(
+        (
+            row
+            for row in csv.reader(StringIO(text), delimiter=delimiter, skipinitialspace=True)
+            if row
+        ),
+        [],
+    )
+    _check_header(header, name)
+    # pandas' own de-duplication of repeated names is quadratic: give it unique names.
+    names = [c if c.strip() else f"Unnamed: {i}" for i, c in enumerate(header)]
     try:
         frame = pd.read_csv(
             StringIO(text),
@@ -181,6 +316,8 @@ def _read_csv(path: Path, name: str, encoding: str | None) -> RawTable:
             dtype=str,
             keep_default_na=False,
             skipinitialspace=True,
+            header=0,
+            names=_unique_names(names),
         )
     except pd.errors.ParserError as exc:
         raise _fault(
@@ -193,12 +330,14 @@ def _read_csv(path: Path, name: str, encoding: str | None) -> RawTable:
 
 
 def _read_xlsx(path: Path, name: str) -> RawTable:
+    _check_archive(path, name)
     try:
         frame = pd.read_excel(path, dtype=str, keep_default_na=False, engine="openpyxl")
     except Exception as exc:  # openpyxl raises many kinds of errors on broken files
         raise _fault(
             name, f"cannot be read as an Excel workbook ({exc})", "save it again as .xlsx or CSV"
         ) from exc
+    _check_header([str(c) for c in frame.columns], name)
     frame.columns = [str(c).strip() for c in frame.columns]
     return RawTable(frame=frame, name=name, encoding=None, has_geometry=False)
 
@@ -208,8 +347,15 @@ def _table_in_zip(path: Path) -> RawTable | None:
     with zipfile.ZipFile(path) as archive:
         names = [n for n in archive.namelist() if not n.endswith("/")]
         tables = [n for n in names if n.lower().endswith(TABLE_SUFFIXES)]
-        if len(tables) != 1 or any(n.lower().endswith(".shp") for n in names):
+        if not tables or any(n.lower().endswith(".shp") for n in names):
             return None
+        if len(tables) > 1:
+            raise _fault(
+                path.name,
+                f"the zip archive holds {len(tables)} tables ({', '.join(tables[:5])}); "
+                "it must hold one",
+                "zip one table per archive, without notes or other tables beside it",
+            )
         member = tables[0]
         import tempfile
 
@@ -257,6 +403,7 @@ def read_table(
         raise _fault(name, f"no such file: {path}", "check the path")
     suffix = path.suffix.lower()
     if suffix == ".zip":
+        _check_archive(path, name)
         table = _table_in_zip(path)
         if table is not None:
             return table

@@ -417,6 +417,11 @@ def _geometry_from_columns(
         lat = _parse_numbers(frame[mapping["lat"]], counts=False).to_numpy()
         missing = np.isnan(lon) | np.isnan(lat)
         ctx.rows.reject(missing, f"no usable coordinates in '{mapping['lon']}'/'{mapping['lat']}'")
+        infinite = ~missing & ~(np.isfinite(lon) & np.isfinite(lat))
+        ctx.rows.reject(
+            infinite, f"an infinite coordinate in '{mapping['lon']}'/'{mapping['lat']}'"
+        )
+        missing |= infinite
         geo_crs = crs if crs is not None and crs.is_geographic else pyproj.CRS.from_epsg(4326)
         if crs is not None and not crs.is_geographic:
             ctx.notes.append(
@@ -442,6 +447,9 @@ def _geometry_from_columns(
         y = _parse_numbers(frame[mapping["y"]], counts=False).to_numpy()
         missing = np.isnan(x) | np.isnan(y)
         ctx.rows.reject(missing, f"no usable coordinates in '{mapping['x']}'/'{mapping['y']}'")
+        infinite = ~missing & ~(np.isfinite(x) & np.isfinite(y))
+        ctx.rows.reject(infinite, f"an infinite coordinate in '{mapping['x']}'/'{mapping['y']}'")
+        missing |= infinite
         ok = ~missing
         if ok.any():
             northing_like = (x[ok] > 1_000_000) & (y[ok] > 100_000) & (y[ok] < 1_000_000)
@@ -528,9 +536,10 @@ def _keep_family(geoms: npt.NDArray[np.object_], family: str) -> npt.NDArray[np.
     }[family]
     rebuilt = np.full(len(sub), None, dtype=object)
     if keep.any():
-        made = builder(parts2[keep], indices=index2[keep])
-        groups = np.unique(index2[keep])
-        rebuilt[groups] = made
+        # The builder wants indices 0, 1, 2 ... without gaps: a geometry without any part of
+        # `family` (a degenerate polygon repaired into a line) leaves a gap, so renumber.
+        groups, dense = np.unique(index2[keep], return_inverse=True)
+        rebuilt[groups] = builder(parts2[keep], indices=dense)
     empty = shapely.is_missing(rebuilt)
     rebuilt[empty] = shapely.from_wkt("GEOMETRYCOLLECTION EMPTY")
     # A single part comes back as itself, not as a one-part multi-geometry.
@@ -546,7 +555,7 @@ def _check_geometry(ctx: _Context, geoms: gpd.GeoSeries) -> tuple[gpd.GeoSeries,
     allowed = _ALLOWED_TYPES[family]
     values = np.asarray(geoms.array, dtype=object)
     missing = shapely.is_missing(values) | shapely.is_empty(values)
-    ctx.rows.reject(missing, "empty geometry")
+    ctx.rows.reject(missing, "empty geometry (or one that cannot be read, e.g. an unclosed ring)")
     # One-point multipoints are points written by tools that always write multi-geometries.
     if "Point" in allowed:
         multipoint = (shapely.get_type_id(values) == 4) & (shapely.get_num_geometries(values) == 1)
