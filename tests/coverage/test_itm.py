@@ -611,9 +611,7 @@ def test_delta_h_picks_the_deciles_a_full_sort_picks(
     pfl = np.concatenate(([n - 1.0, 1.0], z))
     # The kernel's least-squares line may round in the last bit differently from numpy's
     # (fused multiply-add); a wrong pick of deciles would differ by whole residuals.
-    assert _delta_h(pfl, 0.0, n - 1.0) == pytest.approx(
-        _delta_h_by_sorting(z), rel=1e-12, abs=1e-9
-    )
+    assert _delta_h(pfl, 0.0, n - 1.0) == pytest.approx(_delta_h_by_sorting(z), rel=1e-12, abs=1e-9)
 
 
 def test_delta_h_of_a_known_profile() -> None:

@@ -453,3 +453,15 @@ def test_samples_go_to_the_nearest_point_of_their_own_village():
     d2[village_of[None, :] != own[:, None]] = np.inf
     assert (village_of[got] == own).all()
     assert got.tolist() == d2.argmin(axis=1).tolist()
+
+
+def test_disputes_csv_quotes_formulas(tmp_path: Path) -> None:
+    from hatangso.coverage.measurements import BasisDecision
+
+    disputes = pd.DataFrame(
+        {"village_id": ['=HYPERLINK("http://x","y")', "@SUM(1)"], "operator": ["-2+3", "x"]}
+    )
+    decision = BasisDecision(villages=pd.DataFrame(), disputes=disputes, counts={})
+    written = pd.read_csv(decision.write_disputes(tmp_path / "out" / "disputes.csv"), dtype=str)
+    assert written["village_id"].tolist() == ['\'=HYPERLINK("http://x","y")', "'@SUM(1)"]
+    assert written["operator"].tolist() == ["'-2+3", "x"]

@@ -72,3 +72,25 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> 
         atomic_write(path, crash)
     assert path.read_text(encoding="utf-8") == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+
+
+def test_spreadsheet_safe_quotes_formulas_but_keeps_numbers() -> None:
+    from hatangso.geo.outputs import spreadsheet_cell, spreadsheet_safe
+
+    payloads = ['=HYPERLINK("http://x","y")', "+cmd|' /C calc'!A0", "@SUM(1)", "-2+3", "\tx", "\rx"]
+    frame = pd.DataFrame(
+        {
+            "text": [*payloads, "Thôn A"],
+            "number": [-1.5, -2, 0, 3, 4, 5, 6],
+            "typed": pd.array([*payloads, None], dtype="string"),
+        }
+    )
+    safe = spreadsheet_safe(frame)
+    assert safe["text"].tolist() == ["'" + p for p in payloads] + ["Thôn A"]
+    assert safe["typed"].tolist()[:-1] == ["'" + p for p in payloads]
+    assert safe["typed"].isna().tolist()[-1]
+    assert safe["number"].tolist() == frame["number"].tolist()
+    assert safe["number"].dtype == frame["number"].dtype
+    assert frame["text"].tolist()[0] == payloads[0], "the input frame is left as it was"
+    assert spreadsheet_cell(-3) == -3 and spreadsheet_cell(None) is None
+    assert spreadsheet_cell("a=b") == "a=b"

@@ -27,6 +27,7 @@ from fastapi.staticfiles import StaticFiles
 
 from hatangso.app.config import Settings, get_settings
 from hatangso.app.deps import workspace_for
+from hatangso.app.guard import WriteGuard, hide_root
 from hatangso.app.routes import exports, health, maps, scenarios, uploads
 from hatangso.geo.errors import HatangsoError, InfeasibleError, InputError
 
@@ -87,10 +88,16 @@ def _add_docs(application: FastAPI) -> None:
         )
 
 
-def _problems(exc: HatangsoError) -> list[dict[str, object]]:
+def _problems(exc: HatangsoError, root: Path) -> list[dict[str, object]]:
     if isinstance(exc, InputError):
         return [
-            {"file": p.file, "row": p.row, "column": p.column, "message": p.message, "fix": p.fix}
+            {
+                "file": None if p.file is None else hide_root(str(p.file), root),
+                "row": p.row,
+                "column": p.column,
+                "message": hide_root(p.message, root),
+                "fix": None if p.fix is None else hide_root(p.fix, root),
+            }
             for p in exc.problems
         ]
     return []
@@ -151,12 +158,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     application.state.settings = settings if settings is not None else get_settings()
 
     @application.exception_handler(HatangsoError)
-    async def hatangso_error(_request: Request, exc: HatangsoError) -> JSONResponse:
+    async def hatangso_error(request: Request, exc: HatangsoError) -> JSONResponse:
         code = 409 if isinstance(exc, InfeasibleError) else 422
-        return JSONResponse(
-            status_code=code, content={"detail": str(exc), "problems": _problems(exc)}
-        )
+        # Files are named relative to the workspace, never by their place on the server.
+        root = Path(request.app.state.settings.workspace)
+        content = {"detail": hide_root(str(exc), root), "problems": _problems(exc, root)}
+        return JSONResponse(status_code=code, content=content)
 
+    # The key and the declared size of a write request are checked before its body is read.
+    application.add_middleware(WriteGuard)
     application.include_router(health.router)
     application.include_router(scenarios.router)
     application.include_router(exports.router)

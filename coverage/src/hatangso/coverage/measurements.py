@@ -43,7 +43,7 @@ from scipy.spatial import cKDTree
 from hatangso.coverage._groups import join_unique_per_group
 from hatangso.coverage.villages import VillagePoints
 from hatangso.geo.errors import CRSError, InputError, Problem
-from hatangso.geo.outputs import json_ready
+from hatangso.geo.outputs import atomic_write, json_ready, spreadsheet_safe
 from hatangso.geo.schema import spec_for
 from hatangso.geo.text import fold_key, normalize_operator
 from hatangso.geo.validate import (
@@ -958,10 +958,8 @@ class BasisDecision:
 
         The file is written even when there is no dispute, with its header only.
         """
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.disputes.to_csv(path, index=False, encoding="utf-8")
-        return path
+        table = spreadsheet_safe(self.disputes)
+        return atomic_write(path, lambda p: table.to_csv(p, index=False, encoding="utf-8"))
 
     def kpis_block(self, *, limit: int | None = None) -> dict[str, Any]:
         """Return the ``basis`` and ``disputes`` entries for ``kpis.json`` (JSON-ready).

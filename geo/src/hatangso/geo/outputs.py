@@ -25,6 +25,8 @@ from hatangso.geo.validate import REJECT_COLUMNS, Layer
 __all__ = [
     "atomic_write",
     "json_ready",
+    "spreadsheet_cell",
+    "spreadsheet_safe",
     "write_clean_layer",
     "write_json",
     "write_layer",
@@ -195,6 +197,39 @@ def write_parquet(frame: gpd.GeoDataFrame, path: str | Path) -> Path:
     return atomic_write(path, lambda p: clean.to_parquet(p, index=False))
 
 
+#: First characters with which a spreadsheet reads a cell as a formula (or a DDE call).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value: Any) -> Any:
+    """Return `value` so that a spreadsheet shows it as text, never runs it as a formula.
+
+    Text that begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a single
+    quote in front, as OWASP's advice on CSV injection says
+    (https://owasp.org/www-community/attacks/CSV_Injection). Numbers, booleans, None and
+    other text are returned unchanged, so a negative number stays a number.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return a copy of `frame` whose text cells go through :func:`spreadsheet_cell`.
+
+    Every CSV or XLSX table that hatangso writes for people passes through here. Only columns
+    of text (object or string dtype) are touched; numeric columns keep their dtype.
+    """
+    out = pd.DataFrame(frame).copy()
+    for column in out.columns:
+        series = out[column]
+        if pd.api.types.is_object_dtype(series.dtype) or pd.api.types.is_string_dtype(series.dtype):
+            text = series.map(spreadsheet_cell, na_action="ignore")
+            out[column] = text.astype(series.dtype) if text.dtype != series.dtype else text
+    out.columns = pd.Index([spreadsheet_cell(c) for c in out.columns])
+    return out
+
+
 def write_clean_layer(layer: Layer, out_dir: str | Path) -> Path:
     """Write a validated layer as ``<kind>.gpkg`` (``<kind>.csv`` when it has no geometry)."""
     out_dir = Path(out_dir)
@@ -219,6 +254,7 @@ def write_rejects(
     rejects = (
         pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=REJECT_COLUMNS)
     )
+    safe = spreadsheet_safe(rejects)
     return atomic_write(
-        Path(out_dir) / "rejects.csv", lambda p: rejects.to_csv(p, index=False, encoding="utf-8")
+        Path(out_dir) / "rejects.csv", lambda p: safe.to_csv(p, index=False, encoding="utf-8")
     )

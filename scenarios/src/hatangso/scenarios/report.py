@@ -23,7 +23,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from hatangso.coverage.kpis import INDICATORS
-from hatangso.geo.outputs import atomic_write, write_json, write_text
+from hatangso.geo.outputs import atomic_write, spreadsheet_cell, write_json, write_text
 
 if TYPE_CHECKING:
     from hatangso.scenarios.run import ScenarioResult
@@ -268,16 +268,16 @@ def write_xlsx(scenario: Scenario, rows: Sequence[ReportRow], path: Path) -> Pat
         sheet = book.active if index == 0 else book.create_sheet()
         assert sheet is not None
         sheet.title = "Phụ lục" if lang == "vi" else "Appendix"
-        sheet["A1"] = scenario.title
+        sheet["A1"] = spreadsheet_cell(scenario.title)
         sheet["A1"].font = Font(bold=True, size=13)
         note = " ".join(scenario.description.split())
         if scenario.generated is not None:
             note = _HEAD[lang]["generated"] + " " + note
-        sheet["A2"] = note
+        sheet["A2"] = spreadsheet_cell(note)
         table = _table(scenario, rows, lang)
         for r, cells in enumerate(table, start=4):
             for c, value in enumerate(cells, start=1):
-                cell = sheet.cell(row=r, column=c, value=value)
+                cell = sheet.cell(row=r, column=c, value=spreadsheet_cell(value))
                 if r == 4:
                     cell.font, cell.fill = bold, fill
                     cell.alignment = Alignment(wrap_text=True, vertical="center")
@@ -292,7 +292,7 @@ def write_xlsx(scenario: Scenario, rows: Sequence[ReportRow], path: Path) -> Pat
         if definitions:
             sheet.cell(row=first, column=1, value=_DEFINITIONS_HEADING[lang]).font = bold
             for r, (label, text) in enumerate(definitions, start=first + 1):
-                sheet.cell(row=r, column=2, value=f"{label}: {text}")
+                sheet.cell(row=r, column=2, value=spreadsheet_cell(f"{label}: {text}"))
         sheet.column_dimensions["B"].width = 62
         for c in range(3, len(table[0]) + 1):
             sheet.column_dimensions[get_column_letter(c)].width = 13
@@ -386,7 +386,7 @@ def _table_html(scenario: Scenario, rows: Sequence[ReportRow], lang: str) -> str
     for cells in table[1:]:
         if len(cells) == 2:
             out.append(
-                f'<tr class="section"><td class="l">{cells[0]}</td>'
+                f'<tr class="section"><td class="l">{html.escape(str(cells[0]))}</td>'
                 f'<td class="l" colspan="{len(table[0]) - 1}">{html.escape(cells[1])}</td></tr>'
             )
         else:

@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse, Response
 from hatangso.app.deps import ExistingScenario, WorkspaceDep, require_read_key
 from hatangso.app.schemas import Indicator, Status
 from hatangso.app.workspace import Workspace, feature_collection
-from hatangso.geo.outputs import atomic_write
+from hatangso.geo.outputs import atomic_write, spreadsheet_cell, spreadsheet_safe
 
 __all__ = ["router", "xlsx_report"]
 
@@ -70,16 +70,20 @@ def xlsx_report(kpis: dict[str, Any], villages: gpd.GeoDataFrame) -> bytes:
     """
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        pd.DataFrame(_indicator_rows(kpis.get("indicators", []))).to_excel(
+        spreadsheet_safe(pd.DataFrame(_indicator_rows(kpis.get("indicators", [])))).to_excel(
             writer, sheet_name="KPI", index=False
         )
         for level, units in kpis.get("by_unit", {}).items():
             rows = [
                 r for u in units for r in _indicator_rows(u.get("indicators", []), u.get("unit"))
             ]
-            pd.DataFrame(rows).to_excel(writer, sheet_name=str(level)[:31], index=False)
+            spreadsheet_safe(pd.DataFrame(rows)).to_excel(
+                writer, sheet_name=str(level)[:31], index=False
+            )
         inputs = pd.DataFrame.from_dict(kpis.get("inputs", {}), orient="index")
         inputs.index.name = "kind"
+        inputs = spreadsheet_safe(inputs)
+        inputs.index = pd.Index([spreadsheet_cell(k) for k in inputs.index], name="kind")
         inputs.to_excel(writer, sheet_name="Inputs")
         table = pd.DataFrame(villages.drop(columns=villages.geometry.name))
         if "covered_mobile" in table:
@@ -87,7 +91,7 @@ def xlsx_report(kpis: dict[str, Any], villages: gpd.GeoDataFrame) -> bytes:
         for column in table.columns:
             if isinstance(table[column].dtype, pd.StringDtype):
                 table[column] = table[column].astype(object)
-        table.to_excel(writer, sheet_name="Uncovered", index=False)
+        spreadsheet_safe(table).to_excel(writer, sheet_name="Uncovered", index=False)
     return buffer.getvalue()
 
 
@@ -115,6 +119,7 @@ def _export_file(workspace: Workspace, name: str, export: ExportName) -> Any:
             table = pd.DataFrame(villages.drop(columns=villages.geometry.name))
             table["lon"] = villages.geometry.representative_point().x.round(6)
             table["lat"] = villages.geometry.representative_point().y.round(6)
+            table = spreadsheet_safe(table)
             atomic_write(target, lambda p: table.to_csv(p, index=False, encoding="utf-8-sig"))
         elif export is ExportName.xlsx:
             data = xlsx_report(workspace.kpis(name), villages)

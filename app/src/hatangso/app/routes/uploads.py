@@ -35,7 +35,7 @@ from hatangso.app.uploads import (
     safe_filename,
 )
 from hatangso.app.workspace import Workspace
-from hatangso.geo.outputs import atomic_write, write_layer
+from hatangso.geo.outputs import atomic_write, spreadsheet_safe, write_layer
 from hatangso.geo.schema import LAYER_KINDS, spec_for
 
 __all__ = ["router"]
@@ -153,9 +153,10 @@ def _validate_and_store(
         raise HTTPException(status_code=422, detail=f"{shown}: no geometry")
     stored = write_layer(frame, folder / f"{stem}.gpkg", layer=stem)
     rejects = layer.rejects
+    safe_rejects = spreadsheet_safe(rejects)
     atomic_write(
         folder / f"{stem}.rejects.csv",
-        lambda p: rejects.to_csv(p, index=False, encoding="utf-8"),
+        lambda p: safe_rejects.to_csv(p, index=False, encoding="utf-8"),
     )
     counts = layer.counts()
     workspace.update_metadata(
