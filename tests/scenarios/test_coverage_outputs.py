@@ -131,3 +131,33 @@ def test_villages_parquet_holds_what_the_gpkg_holds(inputs, tmp_path, monkeypatc
     )
     # Written atomically: no temporary file is left beside it.
     assert not list(out.glob(".*.tmp*"))
+
+
+def test_an_answer_not_computed_is_null_not_text(inputs, tmp_path, monkeypatch, capsys) -> None:
+    # Without access points nothing is known of fiber: covered_ftth is a boolean field holding
+    # NULL in the GeoPackage (it was the text "<NA>", which reads back as true) and a nullable
+    # boolean in the GeoParquet.
+    import pyogrio
+
+    out = tmp_path / "out"
+    code, _, err = run_cli(
+        monkeypatch,
+        capsys,
+        "coverage",
+        "--villages",
+        str(inputs["villages"]),
+        "--sites",
+        str(inputs["sites"]),
+        "--columns",
+        "village_id=ma,name=ten_goi,site_id=ma_tram,operator=nha_mang",
+        "--out",
+        str(out),
+    )
+    assert code == 0, err
+    info = pyogrio.read_info(out / "villages.gpkg", layer="villages")
+    assert dict(zip(info["fields"], info["dtypes"], strict=True))["covered_ftth"] == "bool"
+    villages = gpd.read_file(out / "villages.gpkg", layer="villages")
+    assert villages["covered_ftth"].isna().all()
+    parquet = gpd.read_parquet(out / "villages.parquet")
+    assert str(parquet["covered_ftth"].dtype) == "boolean"
+    assert parquet["covered_ftth"].isna().all()

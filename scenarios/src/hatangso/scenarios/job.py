@@ -417,7 +417,13 @@ def write_villages(villages: gpd.GeoDataFrame, path: Path) -> Path:
     frame = villages.copy()
     for column in VILLAGE_OUTPUT_COLUMNS:
         if column not in frame:
-            frame[column] = pd.NA if column.startswith("covered") else np.nan
+            # An answer not computed (no access points: no covered_ftth) is NULL in the file, a
+            # boolean field either way; an object column of pd.NA would be written as "<NA>".
+            frame[column] = (
+                pd.array([pd.NA] * len(frame), dtype="boolean")
+                if column.startswith("covered")
+                else np.nan
+            )
     if Path(path).suffix == ".parquet":
         return write_parquet(frame, path)
     return write_layer(frame, path, layer="villages")
