@@ -149,6 +149,7 @@ def run_coverage(
     title: str = "hatangso",
     extra: Mapping[str, Any] | None = None,
     cache_dir: Path | None = None,
+    lang: str = "vi",
 ) -> JobResult:
     """Run the whole coverage job and write its outputs into `out_dir`.
 
@@ -172,6 +173,9 @@ def run_coverage(
     cache_dir
         Per-site cache of the terrain model (default ``out_dir/.cache``); runs that share it
         compute each site once.
+    lang
+        Language of the indicators' ``definition`` in ``kpis.json``: ``vi``, ``en`` or
+        ``both`` (Vietnamese first).
 
     Returns
     -------
@@ -228,13 +232,14 @@ def run_coverage(
     step("writing outputs")
     codes = list(INDICATORS)
     by_unit = indicators_by_unit(
-        result.villages, levels=ADMIN_LEVELS, codes=codes, targets=config.targets
+        result.villages, levels=ADMIN_LEVELS, codes=codes, targets=config.targets, lang=lang
     )
     document = kpi_document(
         result.indicators,
         by_unit=by_unit,
         inputs={layers[name].kind: layers[name].counts() for name in layers},
         targets=config.targets,
+        lang=lang,
         extra={
             **(extra or {}),
             "model": result.model,
