@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -155,6 +156,14 @@ _KPI_TEXT: dict[str, dict[str, Any]] = {
 LANG_HELP = "Language of the reports and tables: vi, en or both (Vietnamese, then English)."
 
 
+class Lang(StrEnum):
+    """The values of ``--lang`` (any other is a usage mistake: the usage, exit 2)."""
+
+    vi = "vi"
+    en = "en"
+    both = "both"
+
+
 def _langs(lang: str) -> tuple[str, ...]:
     from hatangso.scenarios.report import languages
 
@@ -208,13 +217,11 @@ def coverage(
     declared: Annotated[Path | None, typer.Option(help="Declared coverage.")] = None,
     config: Annotated[Path | None, typer.Option(help="Configuration YAML.")] = None,
     crs: Annotated[str | None, typer.Option(help="CRS of inputs without one.")] = None,
-    lang: Annotated[str, typer.Option(help=LANG_HELP)] = "vi",
+    lang: Annotated[Lang, typer.Option(help=LANG_HELP)] = Lang.vi,
 ) -> None:
     """Compute coverage, fiber reach and sharing; write kpis.json, villages.gpkg, map.html."""
     from hatangso.coverage.config import load_config
     from hatangso.scenarios.job import InputFiles, run_coverage
-
-    _langs(lang)  # an unknown language is refused before any work
 
     cfg = load_config(config)
     files = InputFiles(
@@ -235,10 +242,10 @@ def coverage(
     )
     progress = _progress_printer(err)
     try:
-        result = run_coverage(files, cfg, out_dir, progress=progress, lang=lang)
+        result = run_coverage(files, cfg, out_dir, progress=progress, lang=lang.value)
     finally:
         progress(None)
-    print_kpis(out, result.kpis, lang=lang)
+    print_kpis(out, result.kpis, lang=lang.value)
     if result.disputes is not None:
         print_disputes(out, result.disputes)
     out.print(f"outputs in {out_dir}: " + ", ".join(p.name for p in result.files.values()))
@@ -473,15 +480,14 @@ def calibrate(
 def run(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML (e.g. scenarios/bac-kan.yaml).")],
     out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")],
-    lang: Annotated[str, typer.Option(help=LANG_HELP)] = "vi",
+    lang: Annotated[Lang, typer.Option(help=LANG_HELP)] = Lang.vi,
 ) -> None:
     """Run a scenario: the baseline and each year with its deployments, against its targets."""
     from hatangso.scenarios.run import run_scenario
 
-    _langs(lang)
     progress = _progress_printer(err)
     try:
-        run_scenario(scenario, out_dir, progress=progress, console=out, lang=lang)
+        run_scenario(scenario, out_dir, progress=progress, console=out, lang=lang.value)
     finally:
         progress(None)
 
@@ -491,15 +497,15 @@ def compare(
     first: Annotated[Path, typer.Argument(help="First scenario YAML.")],
     second: Annotated[Path, typer.Argument(help="Second scenario YAML.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")],
-    lang: Annotated[str, typer.Option(help=LANG_HELP)] = "vi",
+    lang: Annotated[Lang, typer.Option(help=LANG_HELP)] = Lang.vi,
 ) -> None:
     """Run two scenarios and compare their indicators year by year."""
     from hatangso.scenarios.run import compare_scenarios
 
-    langs = _langs(lang)
+    langs = _langs(lang.value)
     progress = _progress_printer(err)
     try:
-        result = compare_scenarios(first, second, out_dir, progress=progress, lang=lang)
+        result = compare_scenarios(first, second, out_dir, progress=progress, lang=lang.value)
     finally:
         progress(None)
     for one in langs:
