@@ -32,6 +32,8 @@ out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty()
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 KINDS_HELP = "|".join(KINDS)
+SHEET_HELP = "XLSX inputs: the sheet to read (default the first)."
+HEADER_ROW_HELP = "XLSX inputs: the header's row number (default: found by its column names)."
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -82,13 +84,23 @@ def validate(
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Write the clean layer and rejects.csv here.")
     ] = None,
+    sheet: Annotated[str | None, typer.Option(help=SHEET_HELP)] = None,
+    header_row: Annotated[int | None, typer.Option(min=1, help=HEADER_ROW_HELP)] = None,
 ) -> None:
     """Load one input file, check it against the contract and report every rejected row."""
     from hatangso.geo.schema import spec_for
     from hatangso.geo.validate import load_layer
 
     spec = spec_for(kind)  # an unknown kind is an InputError naming KIND
-    layer = load_layer(file, spec.kind, crs=crs, columns=columns, encoding=encoding)
+    layer = load_layer(
+        file,
+        spec.kind,
+        crs=crs,
+        columns=columns,
+        encoding=encoding,
+        sheet=sheet,
+        header_row=header_row,
+    )
     counts = layer.counts()
     out.print(
         f"{layer.name} ({layer.kind}): read {counts['read']}, used {counts['used']}, "
@@ -218,6 +230,8 @@ def coverage(
     config: Annotated[Path | None, typer.Option(help="Configuration YAML.")] = None,
     crs: Annotated[str | None, typer.Option(help="CRS of inputs without one.")] = None,
     lang: Annotated[Lang, typer.Option(help=LANG_HELP)] = Lang.vi,
+    sheet: Annotated[str | None, typer.Option(help=SHEET_HELP)] = None,
+    header_row: Annotated[int | None, typer.Option(min=1, help=HEADER_ROW_HELP)] = None,
 ) -> None:
     """Compute coverage, fiber reach and sharing; write kpis.json, villages.gpkg, map.html."""
     from hatangso.coverage.config import load_config
@@ -239,6 +253,8 @@ def coverage(
         samples=samples,
         declared=declared,
         crs=crs,
+        sheet=sheet,
+        header_row=header_row,
     )
     progress = _progress_printer(err)
     try:
@@ -320,6 +336,8 @@ def plan(
     columns: Annotated[
         str | None, typer.Option(help="Map columns of the input files: village_id=osm_id,name=ten.")
     ] = None,
+    sheet: Annotated[str | None, typer.Option(help=SHEET_HELP)] = None,
+    header_row: Annotated[int | None, typer.Option(min=1, help=HEADER_ROW_HELP)] = None,
 ) -> None:
     """Propose new sites that close the coverage gap at least cost, sharing towers first."""
     from hatangso.scenarios.plan_job import run_plan
@@ -352,6 +370,8 @@ def plan(
             weight=weight,
             columns=columns,
             progress=progress,
+            sheet=sheet,
+            header_row=header_row,
         )
     finally:
         progress(None)

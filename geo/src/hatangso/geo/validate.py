@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import geopandas as gpd
@@ -1175,6 +1175,8 @@ def load_layer(
     crs: str | None = None,
     columns: Mapping[str, str] | str | None = None,
     encoding: str | None = None,
+    sheet: str | None = None,
+    header_row: int | None = None,
 ) -> Layer:
     r"""Read and validate one input file.
 
@@ -1191,6 +1193,9 @@ def load_layer(
         ``{"village_id": "osm_id"}`` or the command line's ``"village_id=osm_id,name=ten"``.
     encoding
         Text encoding, detected when None.
+    sheet, header_row
+        For XLSX: the sheet (default the first) and the 1-based header row (default found:
+        the row naming the most columns of `kind`). The layer's notes say which were used.
 
     Returns
     -------
@@ -1222,5 +1227,10 @@ def load_layer(
     column_map = (
         parse_column_map(columns) if isinstance(columns, str) or columns is None else columns
     )
-    raw = read_table(path, kind=spec_for(kind).kind, encoding=encoding)
-    return validate_table(raw, kind, crs=crs, columns=column_map)
+    raw = read_table(
+        path, kind=spec_for(kind).kind, encoding=encoding, sheet=sheet, header_row=header_row
+    )
+    layer = validate_table(raw, kind, crs=crs, columns=column_map)
+    if raw.notes:
+        layer = replace(layer, notes=(*raw.notes, *layer.notes))
+    return layer

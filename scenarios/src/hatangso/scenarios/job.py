@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import geopandas as gpd
 import numpy as np
@@ -45,7 +45,10 @@ VILLAGE_OUTPUT_COLUMNS = (
 
 @dataclass(frozen=True)
 class InputFiles:
-    """Paths of one run's inputs; only villages is required."""
+    """Paths of one run's inputs; only villages is required.
+
+    `sheet` and `header_row` apply to every XLSX input (see :func:`hatangso.geo.xlsx.read_sheet`).
+    """
 
     villages: Path
     sites: Path | None = None
@@ -62,6 +65,8 @@ class InputFiles:
     declared: Path | None = None
     crs: str | None = None
     columns: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    sheet: str | None = None
+    header_row: int | None = None
 
     def path(self, kind: str) -> Path | None:
         """Return the file of input `kind`, None when it was not given.
@@ -94,7 +99,9 @@ class InputFiles:
         villages = fields.pop("villages")
         if villages is None:
             raise KeyError("villages")
-        return cls(villages, **fields, crs=crs, columns=columns or {})
+        # Only path fields are in `fields` (the keys are kinds), never sheet or header_row.
+        paths_only = cast("dict[str, Any]", fields)
+        return cls(villages, **paths_only, crs=crs, columns=columns or {})
 
 
 @dataclass(frozen=True)
@@ -131,7 +138,12 @@ def load_inputs(files: InputFiles, *, progress: Progress | None = None) -> dict[
         step(f"reading {kind}")
         try:
             layers[spec.stem] = load_layer(
-                path, kind, crs=files.crs, columns=dict(files.columns.get(kind, {}))
+                path,
+                kind,
+                crs=files.crs,
+                columns=dict(files.columns.get(kind, {})),
+                sheet=files.sheet,
+                header_row=files.header_row,
             )
         except InputError as exc:
             problems.extend(exc.problems)

@@ -125,6 +125,8 @@ def _load_layers(
     columns: Mapping[str, str],
     *,
     progress: Progress | None = None,
+    sheet: str | None = None,
+    header_row: int | None = None,
 ) -> dict[str, Layer]:
     """Read and validate the files ``{name: (path, kind)}``; one ``--columns`` map for all.
 
@@ -139,7 +141,7 @@ def _load_layers(
     for name, (path, kind) in files.items():
         step(f"reading {kind}")
         try:
-            raw = read_table(path, kind=kind)
+            raw = read_table(path, kind=kind, sheet=sheet, header_row=header_row)
             frame = raw.frame
             geom = frame.geometry.name if raw.has_geometry else None
             present = [c for c in frame.columns if c != geom]
@@ -151,7 +153,10 @@ def _load_layers(
                 if k in known and (v in present or fold_key(v) in folded)
             }
             used.update(mine)
-            layers[name] = validate_table(raw, kind, columns=mine)
+            layer = validate_table(raw, kind, columns=mine)
+            if raw.notes:
+                layer = dataclasses.replace(layer, notes=(*raw.notes, *layer.notes))
+            layers[name] = layer
         except InputError as exc:
             problems.extend(exc.problems)
     problems.extend(
@@ -220,6 +225,8 @@ def run_plan(
     weight: str | None = None,
     columns: Mapping[str, str] | str | None = None,
     progress: Progress | None = None,
+    sheet: str | None = None,
+    header_row: int | None = None,
 ) -> PlanRun:
     """Plan the sites `operator` should build, re-checked by the engine, and write the plan.
 
@@ -266,6 +273,8 @@ def run_plan(
         applies to each file that has that column and whose kind knows the name.
     progress
         Called with the name of each step.
+    sheet, header_row
+        For XLSX inputs: the sheet and the 1-based header row (found when None).
 
     Returns
     -------
@@ -290,7 +299,7 @@ def run_plan(
         inputs["settlements"] = (Path(settlements), "settlements")
     if candidates is not None:
         inputs["candidates"] = (Path(candidates), "candidates")
-    layers = _load_layers(inputs, column_map, progress=progress)
+    layers = _load_layers(inputs, column_map, progress=progress, sheet=sheet, header_row=header_row)
     user_layer = None
     if "candidates" in layers:
         user_layer = _own_candidates(layers.pop("candidates"), normalize_operator(operator)[0])
