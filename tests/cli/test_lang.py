@@ -76,3 +76,30 @@ def test_the_comparison_table(lang: str, says: list[str], not_says: list[str]) -
     text = _printed(print_comparison, ROWS, lang=lang)
     assert all(s in text for s in says)
     assert not any(s in text for s in not_says)
+
+
+def test_the_scenario_summary_in_each_language() -> None:
+    from types import SimpleNamespace
+
+    from hatangso.scenarios.run import Gap, print_summary
+
+    indicator = {**DOCUMENT["indicators"][0], "target": None, "met": None}
+    year = SimpleNamespace(
+        year=2025,
+        kpis={"indicators": [DOCUMENT["indicators"][0]]},
+        gaps=(Gap("village_mobile_coverage", 1, "villages", 400.0, 1),),
+    )
+    result: Any = SimpleNamespace(
+        scenario=SimpleNamespace(title="Tỉnh Thử", generated=None),
+        baseline=SimpleNamespace(kpis={"indicators": [indicator]}),
+        years=(year,),
+        report={},
+    )
+    vi = _printed(print_summary, result)
+    assert "Hiện trạng tính toán" in vi and "Cần thêm 1 thôn, tổ dân phố để đạt 100%" in vi
+    assert "more villages" not in vi and "computed now" not in vi
+    en = _printed(print_summary, result, lang="en")
+    assert "computed now" in en and "1 more villages to reach 100%" in en
+    assert "Cần thêm" not in en
+    both = _printed(print_summary, result, lang="both")
+    assert both.index("Cần thêm") < both.index("1 more villages")
