@@ -203,10 +203,8 @@ def _read_xlsx(
 
     try:
         table = read_sheet(path, kind=kind, sheet=sheet, header_row=header_row)
-    except KeyError as exc:
-        raise _fault(name, str(exc.args[0]), "give one of those with --sheet") from exc
-    except ValueError as exc:
-        raise _fault(name, str(exc), "give the header's row number with --header-row") from exc
+    except InputError:
+        raise
     except Exception as exc:  # openpyxl raises many kinds of errors on broken files
         raise _fault(
             name, f"cannot be read as an Excel workbook ({exc})", "save it again as .xlsx or CSV"

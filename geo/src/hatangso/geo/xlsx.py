@@ -15,6 +15,8 @@ from typing import Any
 
 import pandas as pd
 
+from hatangso.geo.errors import InputError, Problem
+
 __all__ = ["SheetTable", "header_names", "read_sheet"]
 
 log = logging.getLogger(__name__)
@@ -112,10 +114,9 @@ def read_sheet(
 
     Raises
     ------
-    KeyError
-        `sheet` is not in the workbook (the message lists the sheets).
-    ValueError
-        `header_row` is below the sheet's last row.
+    InputError
+        `sheet` is not in the workbook (the message lists the sheets), or `header_row` is
+        below the sheet's last row.
     """
     from openpyxl import load_workbook
 
@@ -124,7 +125,13 @@ def read_sheet(
     book = load_workbook(path, data_only=True)
     try:
         if sheet is not None and sheet not in book.sheetnames:
-            raise KeyError(f"no sheet '{sheet}' (the workbook has: {', '.join(book.sheetnames)})")
+            raise InputError(
+                Problem(
+                    file=path.name,
+                    message=f"no sheet '{sheet}' (the workbook has: {', '.join(book.sheetnames)})",
+                    fix="give one of those with --sheet",
+                )
+            )
         ws = book[sheet] if sheet is not None else book.worksheets[0]
         rows = [list(r) for r in ws.iter_rows(values_only=True)]
         # A merged range holds its value in the top-left cell only: give it to every cell.
@@ -141,7 +148,13 @@ def read_sheet(
         return SheetTable(pd.DataFrame(), title, 1, f"sheet '{title}' is empty")
     if header_row is not None:
         if not 1 <= header_row <= len(rows):
-            raise ValueError(f"header row {header_row} is outside the sheet (rows 1-{len(rows)})")
+            raise InputError(
+                Problem(
+                    file=path.name,
+                    message=f"header row {header_row} is outside the sheet (rows 1-{len(rows)})",
+                    fix="give the header's row number with --header-row",
+                )
+            )
         index, why = header_row - 1, "as given"
     else:
         known = header_names(kind)
