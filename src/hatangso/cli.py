@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,6 +32,8 @@ out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty()
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 KINDS_HELP = "|".join(KINDS)
+SHEET_HELP = "XLSX inputs: the sheet to read (default the first)."
+HEADER_ROW_HELP = "XLSX inputs: the header's row number (default: found by its column names)."
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -81,13 +84,23 @@ def validate(
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Write the clean layer and rejects.csv here.")
     ] = None,
+    sheet: Annotated[str | None, typer.Option(help=SHEET_HELP)] = None,
+    header_row: Annotated[int | None, typer.Option(min=1, help=HEADER_ROW_HELP)] = None,
 ) -> None:
     """Load one input file, check it against the contract and report every rejected row."""
     from hatangso.geo.schema import spec_for
     from hatangso.geo.validate import load_layer
 
     spec = spec_for(kind)  # an unknown kind is an InputError naming KIND
-    layer = load_layer(file, spec.kind, crs=crs, columns=columns, encoding=encoding)
+    layer = load_layer(
+        file,
+        spec.kind,
+        crs=crs,
+        columns=columns,
+        encoding=encoding,
+        sheet=sheet,
+        header_row=header_row,
+    )
     counts = layer.counts()
     out.print(
         f"{layer.name} ({layer.kind}): read {counts['read']}, used {counts['used']}, "
@@ -133,30 +146,66 @@ def _amount(x: float | int) -> str:
     return f"{x:,.0f}" if float(x).is_integer() or abs(x) >= 100 else f"{x:,.2f}"
 
 
-def print_kpis(console: Console, document: dict[str, Any]) -> None:
-    """Print the KPI table and the input accounting of a ``kpis.json`` document."""
-    table = Table(
-        "chỉ tiêu / indicator",
-        "value",
-        "covered / of",
-        "target",
-        "met",
-        title="KPI",
-        title_justify="left",
-    )
+_KPI_TEXT: dict[str, dict[str, Any]] = {
+    "vi": {
+        "columns": ("Chỉ tiêu", "Giá trị", "Đạt được / tổng số", "Mục tiêu", "Đạt"),
+        "title": "Chỉ tiêu",
+        "met": ("[green]Đạt[/green]", "[red]Chưa đạt[/red]"),
+        "inputs": ("Dữ liệu đầu vào", "đã đọc", "sử dụng", "loại bỏ", "đã sửa"),
+        "inputs_title": "Dữ liệu đầu vào",
+        "outputs": "Kết quả trong",
+    },
+    "en": {
+        "columns": ("Indicator", "Value", "Covered / of", "Target", "Met"),
+        "title": "KPI",
+        "met": ("[green]yes[/green]", "[red]no[/red]"),
+        "inputs": ("input", "read", "used", "rejected", "repaired"),
+        "inputs_title": "inputs",
+        "outputs": "outputs in",
+    },
+}
+
+LANG_HELP = "Language of the reports and tables: vi, en or both (Vietnamese, then English)."
+
+
+class Lang(StrEnum):
+    """The values of ``--lang`` (any other is a usage mistake: the usage, exit 2)."""
+
+    vi = "vi"
+    en = "en"
+    both = "both"
+
+
+def _langs(lang: str) -> tuple[str, ...]:
+    from hatangso.scenarios.report import languages
+
+    return languages(lang)
+
+
+def print_kpis(console: Console, document: dict[str, Any], *, lang: str = "vi") -> None:
+    """Print the KPI table and the input accounting of a ``kpis.json`` document.
+
+    `lang` is ``vi`` (the default), ``en`` or ``both`` (the Vietnamese tables, then English).
+    """
+    for one in _langs(lang):
+        _print_kpis(console, document, one)
+
+
+def _print_kpis(console: Console, document: dict[str, Any], lang: str) -> None:
+    text = _KPI_TEXT[lang]
+    yes, no = text["met"]
+    table = Table(*text["columns"], title=text["title"], title_justify="left")
     for ind in document["indicators"]:
         value, target, met = ind["value"], ind["target"], ind["met"]
         table.add_row(
-            f"{ind['label_vi']}\n[dim]{ind['code']}[/dim]",
+            f"{ind['label_vi' if lang == 'vi' else 'label_en']}\n[dim]{ind['code']}[/dim]",
             "—" if value is None else f"{value:.1%}",
             f"{_amount(ind['numerator'])} / {_amount(ind['denominator'])}",
             "" if target is None else f"{target:.0%}",
-            "" if met is None else ("[green]yes[/green]" if met else "[red]no[/red]"),
+            "" if met is None else (yes if met else no),
         )
     console.print(table)
-    accounting = Table(
-        "input", "read", "used", "rejected", "repaired", title="inputs", title_justify="left"
-    )
+    accounting = Table(*text["inputs"], title=text["inputs_title"], title_justify="left")
     for kind, c in document.get("inputs", {}).items():
         accounting.add_row(kind, *(str(c[k]) for k in ("read", "used", "rejected", "repaired")))
     console.print(accounting)
@@ -183,6 +232,9 @@ def coverage(
     columns: Annotated[
         str | None, typer.Option(help="Map columns of the input files: village_id=osm_id,name=ten.")
     ] = None,
+    lang: Annotated[Lang, typer.Option(help=LANG_HELP)] = Lang.vi,
+    sheet: Annotated[str | None, typer.Option(help=SHEET_HELP)] = None,
+    header_row: Annotated[int | None, typer.Option(min=1, help=HEADER_ROW_HELP)] = None,
 ) -> None:
     """Compute coverage, fiber reach and sharing; write kpis.json, villages.gpkg, map.html."""
     from hatangso.coverage.config import load_config
@@ -206,13 +258,15 @@ def coverage(
         declared=declared,
         crs=crs,
         column_map=parse_column_map(columns),
+        sheet=sheet,
+        header_row=header_row,
     )
     progress = _progress_printer(err)
     try:
-        result = run_coverage(files, cfg, out_dir, progress=progress)
+        result = run_coverage(files, cfg, out_dir, progress=progress, lang=lang.value)
     finally:
         progress(None)
-    print_kpis(out, result.kpis)
+    print_kpis(out, result.kpis, lang=lang.value)
     if result.disputes is not None:
         print_disputes(out, result.disputes)
     out.print(f"outputs in {out_dir}: " + ", ".join(p.name for p in result.files.values()))
@@ -287,6 +341,8 @@ def plan(
     columns: Annotated[
         str | None, typer.Option(help="Map columns of the input files: village_id=osm_id,name=ten.")
     ] = None,
+    sheet: Annotated[str | None, typer.Option(help=SHEET_HELP)] = None,
+    header_row: Annotated[int | None, typer.Option(min=1, help=HEADER_ROW_HELP)] = None,
 ) -> None:
     """Propose new sites that close the coverage gap at least cost, sharing towers first."""
     from hatangso.scenarios.plan_job import run_plan
@@ -319,6 +375,8 @@ def plan(
             weight=weight,
             columns=columns,
             progress=progress,
+            sheet=sheet,
+            header_row=header_row,
         )
     finally:
         progress(None)
@@ -447,13 +505,14 @@ def calibrate(
 def run(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML (e.g. scenarios/bac-kan.yaml).")],
     out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    lang: Annotated[Lang, typer.Option(help=LANG_HELP)] = Lang.vi,
 ) -> None:
     """Run a scenario: the baseline and each year with its deployments, against its targets."""
     from hatangso.scenarios.run import run_scenario
 
     progress = _progress_printer(err)
     try:
-        run_scenario(scenario, out_dir, progress=progress, console=out)
+        run_scenario(scenario, out_dir, progress=progress, console=out, lang=lang.value)
     finally:
         progress(None)
 
@@ -463,30 +522,49 @@ def compare(
     first: Annotated[Path, typer.Argument(help="First scenario YAML.")],
     second: Annotated[Path, typer.Argument(help="Second scenario YAML.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    lang: Annotated[Lang, typer.Option(help=LANG_HELP)] = Lang.vi,
 ) -> None:
     """Run two scenarios and compare their indicators year by year."""
     from hatangso.scenarios.run import compare_scenarios
 
+    langs = _langs(lang.value)
     progress = _progress_printer(err)
     try:
-        result = compare_scenarios(first, second, out_dir, progress=progress)
+        result = compare_scenarios(first, second, out_dir, progress=progress, lang=lang.value)
     finally:
         progress(None)
-    table = Table("year", "indicator", "A", "B", "B − A", title="comparison", title_justify="left")
-    for row in result.rows:
+    for one in langs:
+        print_comparison(out, result.rows, lang=one)
+    out.print(
+        f"{_KPI_TEXT[langs[0]]['outputs']} {out_dir}: "
+        + ", ".join(Path(p).name for p in result.files.values())
+    )
 
-        def pct(value: Any) -> str:
-            return "—" if value is None else f"{value:.1%}"
 
+_COMPARISON_TEXT = {
+    "vi": ("Năm", "Chỉ tiêu", "A", "B", "B − A", "So sánh", "hiện trạng"),
+    "en": ("year", "indicator", "A", "B", "B − A", "comparison", "baseline"),
+}
+
+
+def print_comparison(console: Console, rows: Any, *, lang: str = "vi") -> None:
+    """Print the comparison table of two scenarios in `lang` (``vi`` or ``en``)."""
+    *columns, title, baseline = _COMPARISON_TEXT[lang]
+
+    def pct(value: Any) -> str:
+        return "—" if value is None else f"{value:.1%}"
+
+    table = Table(*columns, title=title, title_justify="left")
+    for row in rows:
+        year = baseline if row["year"] == "baseline" else str(row["year"])
         table.add_row(
-            str(row["year"]),
-            str(row["code"]),
+            year,
+            f"{row['label_vi' if lang == 'vi' else 'label_en']}\n[dim]{row['code']}[/dim]",
             pct(row["value_a"]),
             pct(row["value_b"]),
             pct(row["difference"]),
         )
-    out.print(table)
-    out.print(f"outputs in {out_dir}: " + ", ".join(Path(p).name for p in result.files.values()))
+    console.print(table)
 
 
 @app.command()

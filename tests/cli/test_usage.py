@@ -34,6 +34,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
             "Invalid value for '--budget'",
         ),
         (["validate"], "Missing argument"),
+        (["run", "s.yaml", "--out", "o", "--lang", "fr"], "Invalid value for '--lang'"),
         (["--bogus"], "No such option: --bogus"),
     ],
 )

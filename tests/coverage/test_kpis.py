@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from hatangso.coverage.kpis import (
+    INDICATORS,
     IndicatorValue,
     indicators_by_unit,
     kpi_document,
@@ -52,3 +53,16 @@ def test_nothing_to_count_is_left_out_everywhere() -> None:
     assert [i["code"] for i in document["indicators"]] == ["village_mobile_coverage"]
     (unit,) = document["by_unit"]["commune"]
     assert [i["code"] for i in unit["indicators"]] == ["village_mobile_coverage"]
+
+
+def test_the_definition_follows_the_report_language() -> None:
+    value = IndicatorValue("village_mobile_coverage", 3, 4)
+    ind = INDICATORS["village_mobile_coverage"]
+    for lang, definition in (("vi", ind.definition_vi), ("both", ind.definition_vi),
+                             ("en", ind.definition_en)):  # fmt: skip
+        doc = value.as_dict(lang=lang)
+        assert doc["definition"] == definition
+        assert doc["definition_en"] == ind.definition_en
+    assert value.as_dict()["definition"] == ind.definition_vi  # Vietnamese by default
+    document = kpi_document([value], by_unit={}, inputs={}, targets={}, lang="en")
+    assert document["indicators"][0]["definition"] == ind.definition_en

@@ -58,7 +58,13 @@ def _kpis(mobile: tuple[int, int], sharing: tuple[int, int], year: int | None) -
 
     gaps = []
     if year == 2024:
-        gaps = [{"code": "village_mobile_coverage", "message": "3 more villages to reach 100%"}]
+        gaps = [
+            {
+                "code": "village_mobile_coverage",
+                "message": "Cần thêm 3 thôn, tổ dân phố để đạt 100%",
+                "message_en": "3 more villages to reach 100%",
+            }
+        ]
     return {
         "indicators": [
             row("village_mobile_coverage", *mobile),
@@ -77,7 +83,7 @@ YEARS = {2024: _kpis((197, 200), (20, 100), 2024), 2025: _kpis((200, 200), (20, 
 @pytest.fixture(scope="module")
 def workbook(tmp_path_factory: pytest.TempPathFactory) -> openpyxl.Workbook:
     rows = report_rows(SCENARIO, BASE, YEARS)
-    path = write_xlsx(SCENARIO, rows, tmp_path_factory.mktemp("xlsx") / "report.xlsx")
+    path = write_xlsx(SCENARIO, rows, tmp_path_factory.mktemp("xlsx") / "report.xlsx", lang="both")
     return openpyxl.load_workbook(path)
 
 
@@ -132,11 +138,11 @@ def test_english_sheet(workbook: openpyxl.Workbook) -> None:
 
 def test_html_table_chart_and_map(tmp_path: Path) -> None:
     rows = report_rows(SCENARIO, BASE, YEARS)
-    page = write_html(SCENARIO, rows, tmp_path / "report.html", map_href="2025/map.html").read_text(
-        encoding="utf-8"
-    )
+    page = write_html(
+        SCENARIO, rows, tmp_path / "report.html", map_href="2025/map.html", lang="both"
+    ).read_text(encoding="utf-8")
     assert "<table>" in page and "Chưa đạt" in page and "Appendix (English)" in page
-    assert page.count("<svg") == 2  # one chart per geographic indicator
+    assert page.count("<svg") == 4  # one chart per geographic indicator and language
     # The computed series of the mobile chart: baseline, 2024, 2025.
     assert page.count('class="computed"') >= 3
     assert "2024: Villages covered by mobile broadband (4G or better) — 3 more villages" in page
@@ -162,6 +168,86 @@ def test_definitions_of_the_indicators_in_both_languages(
     )
     assert "divided by all tower locations" in sharing_en
     rows = report_rows(SCENARIO, BASE, YEARS)
-    page = write_html(SCENARIO, rows, tmp_path / "report.html").read_text(encoding="utf-8")
+    page = write_html(SCENARIO, rows, tmp_path / "report.html", lang="both").read_text(
+        encoding="utf-8"
+    )
     assert "<h3>Định nghĩa chỉ tiêu</h3>" in page and "<h3>Definitions</h3>" in page
     assert "divided by all tower locations" in page
+
+
+def _page(tmp_path: Path, lang: str) -> str:
+    rows = report_rows(SCENARIO, BASE, YEARS)
+    path = write_html(SCENARIO, rows, tmp_path / f"report-{lang}.html", lang=lang)
+    return path.read_text(encoding="utf-8")
+
+
+def test_vietnamese_report_is_vietnamese_throughout(tmp_path: Path) -> None:
+    page = _page(tmp_path, "vi")
+    assert '<html lang="vi">' in page
+    for heading in ("Phụ lục chỉ tiêu", "Tiến độ so với mục tiêu", "Khoảng cách đến mục tiêu"):
+        assert f"<h2>{heading}</h2>" in page
+    assert (
+        "2024: Tỷ lệ thôn, tổ dân phố được phủ sóng băng rộng di động (4G trở lên) — "
+        "Cần thêm 3 thôn, tổ dân phố để đạt 100%"
+    ) in page
+    for english in ("Progress against targets", "Gaps to the targets", "Appendix", "more villages"):
+        assert english not in page
+    rows = report_rows(SCENARIO, BASE, YEARS)
+    book = openpyxl.load_workbook(write_xlsx(SCENARIO, rows, tmp_path / "vi.xlsx", lang="vi"))
+    assert book.sheetnames == ["Phụ lục"]
+    assert _values(book["Phụ lục"], 4)[:3] == ["TT", "Chỉ tiêu", "Đơn vị tính"]
+
+
+def test_english_report_is_english_throughout(tmp_path: Path) -> None:
+    page = _page(tmp_path, "en")
+    assert '<html lang="en">' in page
+    for heading in ("Appendix (English)", "Progress against targets", "Gaps to the targets"):
+        assert f"<h2>{heading}</h2>" in page
+    assert "2024: Villages covered by mobile broadband (4G or better) — 3 more villages" in page
+    for vietnamese in ("Tiến độ", "Khoảng cách", "Cần thêm", "Chưa đạt"):
+        assert vietnamese not in page
+    rows = report_rows(SCENARIO, BASE, YEARS)
+    book = openpyxl.load_workbook(write_xlsx(SCENARIO, rows, tmp_path / "en.xlsx", lang="en"))
+    assert book.sheetnames == ["Appendix"]
+    assert _values(book["Appendix"], 4)[:3] == ["No.", "Indicator", "Unit"]
+
+
+def test_both_is_vietnamese_then_english(tmp_path: Path) -> None:
+    page = _page(tmp_path, "both")
+    order = [page.index(h) for h in ("Tiến độ so với mục tiêu", "Progress against targets")]
+    assert order == sorted(order)
+    assert page.index("Cần thêm 3 thôn") < page.index("3 more villages")
+
+
+def test_the_vietnamese_sheet_carries_the_vietnamese_description(tmp_path: Path) -> None:
+    scenario = SCENARIO.model_copy(
+        update={"description": "English text", "description_vi": "Mô tả tiếng Việt"}
+    )
+    rows = report_rows(scenario, BASE, YEARS)
+    book = openpyxl.load_workbook(write_xlsx(scenario, rows, tmp_path / "r.xlsx", lang="both"))
+    assert str(book["Phụ lục"]["A2"].value).endswith("Mô tả tiếng Việt")
+    assert str(book["Appendix"]["A2"].value).endswith("English text")
+
+
+def test_chart_titles_wrap_whole_words(tmp_path: Path) -> None:
+    import re
+
+    for lang, label in (
+        ("vi", "Tỷ lệ thôn, tổ dân phố được phủ sóng băng rộng di động (4G trở lên)"),
+        ("en", "Villages covered by mobile broadband (4G or better)"),
+    ):
+        page = _page(tmp_path, lang)
+        titles = re.findall(r'<text class="title"[^>]*>(.*?)</text>', page)
+        assert len(titles) == 2
+        lines = re.findall(r"<tspan[^>]*>(.*?)</tspan>", titles[0])
+        # The whole name, over lines that break between words only.
+        assert " ".join(lines) == label
+        assert all(len(line) <= 58 for line in lines)
+    assert len(re.findall(r"<tspan", titles[0])) >= 1
+
+
+def test_an_unknown_language_is_refused(tmp_path: Path) -> None:
+    from hatangso.geo.errors import InputError
+
+    with pytest.raises(InputError, match="--lang vi"):
+        _page(tmp_path, "fr")

@@ -132,7 +132,11 @@ def test_each_year_carries_its_targets_and_gap(four: tuple[Path, Any]) -> None:
             "basis": "villages",
             "people": 400.0,
             "villages_without": 1,
-            "message": "1 more villages to reach 100% (400 people live in the 1 without it)",
+            "message": (
+                "Cần thêm 1 thôn, tổ dân phố để đạt 100% "
+                "(400 người sống ở 1 thôn, tổ dân phố còn thiếu)"
+            ),
+            "message_en": "1 more villages to reach 100% (400 people live in the 1 without it)",
         }
     ]
     assert y2025.kpis["year"] == 2025 and y2025.kpis["scenario"] == "four-villages"

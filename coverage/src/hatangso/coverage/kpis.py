@@ -223,8 +223,12 @@ class IndicatorValue:
             self.code, self.numerator, self.denominator, targets.get(self.code), self.unknown
         )
 
-    def as_dict(self) -> dict[str, Any]:
-        """Return the contract's JSON object for this indicator."""
+    def as_dict(self, *, lang: str = "vi") -> dict[str, Any]:
+        """Return the contract's JSON object for this indicator.
+
+        ``definition`` is in `lang` (``vi``, ``en``; ``both`` gives the Vietnamese, the first
+        language); ``definition_en`` always carries the English, for readers of either.
+        """
         ind = INDICATORS[self.code]
         extra = {"villages_without_population": self.unknown} if self.unknown else {}
         return {
@@ -236,7 +240,7 @@ class IndicatorValue:
             "denominator": _number(self.denominator),
             "target": self.target,
             "met": self.met,
-            "definition": ind.definition_vi,
+            "definition": ind.definition_en if lang == "en" else ind.definition_vi,
             "definition_en": ind.definition_en,
             **extra,
         }
@@ -298,6 +302,7 @@ def indicators_by_unit(
     levels: Sequence[str],
     codes: Sequence[str],
     targets: Mapping[str, float],
+    lang: str = "vi",
 ) -> dict[str, list[dict[str, Any]]]:
     """Compute the village indicators per admin unit, for every level present in the data.
 
@@ -316,7 +321,7 @@ def indicators_by_unit(
                 {
                     "unit": str(unit),
                     "indicators": [
-                        v.with_target(targets).as_dict()
+                        v.with_target(targets).as_dict(lang=lang)
                         for v in village_indicators(group, codes=codes)
                         if v.denominator > 0
                     ],
@@ -333,13 +338,17 @@ def kpi_document(
     inputs: Mapping[str, Mapping[str, int]],
     targets: Mapping[str, float],
     extra: Mapping[str, Any] | None = None,
+    lang: str = "vi",
 ) -> dict[str, Any]:
-    """Assemble ``kpis.json``: indicators (in the contract's order), by_unit, inputs."""
+    """Assemble ``kpis.json``: indicators (in the contract's order), by_unit, inputs.
+
+    Each indicator's ``definition`` is in `lang` (see `IndicatorValue.as_dict`).
+    """
     order = {code: i for i, code in enumerate(INDICATORS)}
     # Nothing to count (denominator 0) is no indicator: left out, not shown as null.
     rows = sorted((v for v in indicators if v.denominator > 0), key=lambda v: order[v.code])
     document: dict[str, Any] = {
-        "indicators": [v.with_target(targets).as_dict() for v in rows],
+        "indicators": [v.with_target(targets).as_dict(lang=lang) for v in rows],
         "by_unit": dict(by_unit),
         "inputs": {kind: dict(c) for kind, c in inputs.items()},
     }

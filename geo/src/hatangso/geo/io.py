@@ -52,12 +52,16 @@ class RawTable:
         The text encoding used, when the format needed one to be chosen.
     has_geometry
         Whether `frame` carries a geometry column from the file.
+    notes
+        What the reader chose that the user should know (the sheet and header row of a
+        workbook).
     """
 
     frame: pd.DataFrame
     name: str
     encoding: str | None
     has_geometry: bool
+    notes: tuple[str, ...] = ()
 
 
 def _fault(name: str, message: str, fix: str) -> InputError:
@@ -329,17 +333,24 @@ def _read_csv(path: Path, name: str, encoding: str | None) -> RawTable:
     return RawTable(frame=frame, name=name, encoding=encoding, has_geometry=False)
 
 
-def _read_xlsx(path: Path, name: str) -> RawTable:
+def _read_xlsx(
+    path: Path, name: str, kind: str | None, sheet: str | None, header_row: int | None
+) -> RawTable:
+    from hatangso.geo.xlsx import read_sheet
+
     _check_archive(path, name)
     try:
-        frame = pd.read_excel(path, dtype=str, keep_default_na=False, engine="openpyxl")
+        table = read_sheet(path, kind=kind, sheet=sheet, header_row=header_row)
+    except InputError:
+        raise
     except Exception as exc:  # openpyxl raises many kinds of errors on broken files
         raise _fault(
             name, f"cannot be read as an Excel workbook ({exc})", "save it again as .xlsx or CSV"
         ) from exc
+    frame = table.frame
     _check_header([str(c) for c in frame.columns], name)
     frame.columns = [str(c).strip() for c in frame.columns]
-    return RawTable(frame=frame, name=name, encoding=None, has_geometry=False)
+    return RawTable(frame=frame, name=name, encoding=None, has_geometry=False, notes=(table.note,))
 
 
 def _table_in_zip(path: Path) -> RawTable | None:
@@ -373,7 +384,12 @@ def _table_in_zip(path: Path) -> RawTable | None:
 
 
 def read_table(
-    path: str | Path, *, kind: str | None = None, encoding: str | None = None
+    path: str | Path,
+    *,
+    kind: str | None = None,
+    encoding: str | None = None,
+    sheet: str | None = None,
+    header_row: int | None = None,
 ) -> RawTable:
     """Read the records of one input file.
 
@@ -386,6 +402,9 @@ def read_table(
         The input kind, used to pick the layer of a multi-layer GeoPackage.
     encoding
         Text encoding; detected when None (``.cpg``, UTF-8, Windows-1258, TCVN3, VNI).
+    sheet, header_row
+        For XLSX: the sheet (default the first) and the 1-based header row (default the row
+        naming the most columns of `kind`, see :func:`hatangso.geo.xlsx.read_sheet`).
 
     Returns
     -------
@@ -409,7 +428,7 @@ def read_table(
             return table
     if suffix in TABLE_SUFFIXES:
         if suffix == ".xlsx":
-            return _read_xlsx(path, name)
+            return _read_xlsx(path, name, kind, sheet, header_row)
         return _read_csv(path, name, encoding)
     if suffix in VECTOR_SUFFIXES:
         return _read_vector(path, name, kind, encoding)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import geopandas as gpd
@@ -1184,6 +1184,8 @@ def load_layer(
     crs: str | None = None,
     columns: Mapping[str, str] | str | None = None,
     encoding: str | None = None,
+    sheet: str | None = None,
+    header_row: int | None = None,
 ) -> Layer:
     r"""Read and validate one input file.
 
@@ -1200,6 +1202,9 @@ def load_layer(
         ``{"village_id": "osm_id"}`` or the command line's ``"village_id=osm_id,name=ten"``.
     encoding
         Text encoding, detected when None.
+    sheet, header_row
+        For XLSX: the sheet (default the first) and the 1-based header row (default found:
+        the row naming the most columns of `kind`). The layer's notes say which were used.
 
     Returns
     -------
@@ -1231,8 +1236,13 @@ def load_layer(
     column_map = (
         parse_column_map(columns) if isinstance(columns, str) or columns is None else columns
     )
-    raw = read_table(path, kind=spec_for(kind).kind, encoding=encoding)
-    return validate_table(raw, kind, crs=crs, columns=column_map)
+    raw = read_table(
+        path, kind=spec_for(kind).kind, encoding=encoding, sheet=sheet, header_row=header_row
+    )
+    layer = validate_table(raw, kind, crs=crs, columns=column_map)
+    if raw.notes:
+        layer = replace(layer, notes=(*raw.notes, *layer.notes))
+    return layer
 
 
 def load_layers(
@@ -1241,6 +1251,8 @@ def load_layers(
     *,
     crs: str | None = None,
     own_columns: Mapping[str, Mapping[str, str]] | None = None,
+    sheet: str | None = None,
+    header_row: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Layer]:
     """Read and validate several files with one ``--columns`` map for all of them.
@@ -1257,6 +1269,8 @@ def load_layers(
         CRS for inputs that carry none.
     own_columns
         ``{name: column map}`` of a single file, applied after (and over) `columns`.
+    sheet, header_row
+        For workbooks (XLSX): the sheet and the header row, as :func:`load_layer` takes them.
     progress
         Called with ``reading <kind>`` before each file.
 
@@ -1281,7 +1295,7 @@ def load_layers(
     for name, (path, kind) in files.items():
         step(f"reading {kind}")
         try:
-            raw = read_table(path, kind=spec_for(kind).kind)
+            raw = read_table(path, kind=spec_for(kind).kind, sheet=sheet, header_row=header_row)
             frame = raw.frame
             geom = frame.geometry.name if raw.has_geometry else None
             present = [c for c in frame.columns if c != geom]
@@ -1294,7 +1308,10 @@ def load_layers(
             }
             used.update(mine)
             own = (own_columns or {}).get(name, {})
-            layers[name] = validate_table(raw, kind, crs=crs, columns={**mine, **own})
+            layer = validate_table(raw, kind, crs=crs, columns={**mine, **own})
+            if raw.notes:
+                layer = replace(layer, notes=(*raw.notes, *layer.notes))
+            layers[name] = layer
         except InputError as exc:
             problems.extend(exc.problems)
     problems.extend(

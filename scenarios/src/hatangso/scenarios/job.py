@@ -52,7 +52,10 @@ VILLAGE_OUTPUT_COLUMNS = (
 
 @dataclass(frozen=True)
 class InputFiles:
-    """Paths of one run's inputs; only villages is required."""
+    """Paths of one run's inputs; only villages is required.
+
+    `sheet` and `header_row` apply to every XLSX input (see :func:`hatangso.geo.xlsx.read_sheet`).
+    """
 
     villages: Path
     sites: Path | None = None
@@ -72,6 +75,8 @@ class InputFiles:
     #: One column map for every file (``--columns``), as :func:`~hatangso.geo.validate.load_layers`
     #: applies it; the maps of `columns` (by kind) apply over it.
     column_map: Mapping[str, str] = field(default_factory=dict)
+    sheet: str | None = None
+    header_row: int | None = None
 
     def path(self, kind: str) -> Path | None:
         """Return the file of input `kind`, None when it was not given.
@@ -138,7 +143,15 @@ def load_inputs(files: InputFiles, *, progress: Progress | None = None) -> dict[
             continue
         given[spec.stem] = (path, kind)
         own[spec.stem] = files.columns.get(kind, {})
-    return load_layers(given, files.column_map, crs=files.crs, own_columns=own, progress=progress)
+    return load_layers(
+        given,
+        files.column_map,
+        crs=files.crs,
+        own_columns=own,
+        sheet=files.sheet,
+        header_row=files.header_row,
+        progress=progress,
+    )
 
 
 def run_coverage(
@@ -150,6 +163,7 @@ def run_coverage(
     title: str = "hatangso",
     extra: Mapping[str, Any] | None = None,
     cache_dir: Path | None = None,
+    lang: str = "vi",
 ) -> JobResult:
     """Run the whole coverage job and write its outputs into `out_dir`.
 
@@ -173,6 +187,9 @@ def run_coverage(
     cache_dir
         Per-site cache of the terrain model (default ``out_dir/.cache``); runs that share it
         compute each site once.
+    lang
+        Language of the indicators' ``definition`` in ``kpis.json``: ``vi``, ``en`` or
+        ``both`` (Vietnamese first).
 
     Returns
     -------
@@ -196,7 +213,14 @@ def run_coverage(
         result, summary, decision = _apply_measurements(result, files, layers, config)
     step("writing outputs")
     document = _kpi_document(
-        result, layers, config, notes=notes, summary=summary, decision=decision, extra=extra
+        result,
+        layers,
+        config,
+        notes=notes,
+        summary=summary,
+        decision=decision,
+        extra=extra,
+        lang=lang,
     )
     written = _write_outputs(result, layers, document, out_dir, summary=summary, decision=decision)
     written["map"] = _write_map(result, frames, document, config, out_dir / "map.html", title=title)
@@ -263,16 +287,22 @@ def _kpi_document(
     summary: Any,
     decision: Any,
     extra: Mapping[str, Any] | None,
+    lang: str,
 ) -> dict[str, Any]:
     """Return the ``kpis.json`` document: indicators, per admin unit, inputs and notes."""
     by_unit = indicators_by_unit(
-        result.villages, levels=ADMIN_LEVELS, codes=list(INDICATORS), targets=config.targets
+        result.villages,
+        levels=ADMIN_LEVELS,
+        codes=list(INDICATORS),
+        targets=config.targets,
+        lang=lang,
     )
     document = kpi_document(
         result.indicators,
         by_unit=by_unit,
         inputs={layers[name].kind: layers[name].counts() for name in layers},
         targets=config.targets,
+        lang=lang,
         extra={
             **(extra or {}),
             "model": result.model,

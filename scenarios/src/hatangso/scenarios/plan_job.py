@@ -169,6 +169,8 @@ def run_plan(
     weight: str | None = None,
     columns: Mapping[str, str] | str | None = None,
     progress: Progress | None = None,
+    sheet: str | None = None,
+    header_row: int | None = None,
 ) -> PlanRun:
     """Plan the sites `operator` should build, re-checked by the engine, and write the plan.
 
@@ -215,6 +217,8 @@ def run_plan(
         applies to each file that has that column and whose kind knows the name.
     progress
         Called with the name of each step.
+    sheet, header_row
+        For XLSX inputs: the sheet and the 1-based header row (found when None).
 
     Returns
     -------
@@ -239,7 +243,7 @@ def run_plan(
         inputs["settlements"] = (Path(settlements), "settlements")
     if candidates is not None:
         inputs["candidates"] = (Path(candidates), "candidates")
-    layers = load_layers(inputs, column_map, progress=progress)
+    layers = load_layers(inputs, column_map, progress=progress, sheet=sheet, header_row=header_row)
     user_layer = None
     if "candidates" in layers:
         user_layer = _own_candidates(layers.pop("candidates"), normalize_operator(operator)[0])

@@ -4,10 +4,11 @@ One row per indicator: TT (number), the indicator in Vietnamese, its unit, the p
 the value computed on the base data, then for each year the target, the computed value and
 whether it is met. Section I holds the geographic indicators (computed from the maps), section
 II the statistics the user enters (their "computed" value is the value entered as achieved).
-The workbook has a Vietnamese sheet (``Phụ lục``) and the same in English (``Appendix``).
-``report.html`` carries the same table, an inline SVG chart of progress against the targets,
-and the map of the uncovered villages of the last year (``<year>/map.html``, a local file).
-Nothing is loaded from outside.
+The report is in one language, ``vi`` (the default) or ``en``, or in ``both``: the workbook then
+has a Vietnamese sheet (``Phụ lục``) and the same in English (``Appendix``), and ``report.html``
+the Vietnamese part followed by the English one. ``report.html`` carries the table, an inline SVG
+chart of progress against the targets, the gaps and the map of the uncovered villages of the
+last year (``<year>/map.html``, a local file). Nothing is loaded from outside.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from hatangso.coverage.kpis import INDICATORS
+from hatangso.geo.errors import InputError, Problem
 from hatangso.geo.outputs import atomic_write, spreadsheet_cell, write_json, write_text
 
 if TYPE_CHECKING:
@@ -30,7 +32,9 @@ if TYPE_CHECKING:
     from hatangso.scenarios.schema import Scenario
 
 __all__ = [
+    "LANGS",
     "ReportRow",
+    "languages",
     "report_rows",
     "write_comparison_html",
     "write_html",
@@ -57,6 +61,20 @@ _HEAD = {
         "generated": (
             "Dữ liệu hạ tầng trong báo cáo này là dữ liệu SINH TỰ ĐỘNG, không phải dữ liệu thực."
         ),
+        "sheet": "Phụ lục",
+        "appendix": "Phụ lục chỉ tiêu",
+        "progress": "Tiến độ so với mục tiêu",
+        "gaps": "Khoảng cách đến mục tiêu",
+        "legend_computed": "━ kết quả tính toán",
+        "legend_plan": "┅ kế hoạch: hiện trạng và mục tiêu",
+        "uncovered": "Thôn, tổ dân phố chưa được phủ sóng ({year})",
+        "open_map": "mở bản đồ",
+        "baseline_map": "bản đồ hiện trạng",
+        "map_title": "bản đồ các thôn, tổ dân phố chưa được phủ sóng",
+        "comparison": "So sánh {a} và {b}",
+        "year": "Năm",
+        "difference": "Chênh lệch (điểm %)",
+        "baseline_year": "hiện trạng",
     },
     "en": {
         "tt": "No.",
@@ -73,6 +91,20 @@ _HEAD = {
         "map": "computed",
         "entered": "entered",
         "generated": "The infrastructure data of this report are GENERATED, not real data.",
+        "sheet": "Appendix",
+        "appendix": "Appendix (English)",
+        "progress": "Progress against targets",
+        "gaps": "Gaps to the targets",
+        "legend_computed": "━ computed",
+        "legend_plan": "┅ plan: baseline and targets",
+        "uncovered": "Uncovered villages ({year})",
+        "open_map": "open the map",
+        "baseline_map": "baseline map",
+        "map_title": "map of uncovered villages",
+        "comparison": "{a} vs {b}",
+        "year": "year",
+        "difference": "difference (points)",
+        "baseline_year": "baseline",
     },
 }
 
@@ -101,7 +133,10 @@ class ReportRow:
     targets, computed, met
         Per year.
     gaps
-        Per year, the gap message when the target is missed (geo only).
+        Per year, the gap message when the target is missed (geo only), in the language of
+        the ``kpis.json`` documents.
+    gaps_en
+        The same in English.
     """
 
     section: str
@@ -117,6 +152,17 @@ class ReportRow:
     computed: dict[int, float | None] = field(default_factory=dict)
     met: dict[int, bool | None] = field(default_factory=dict)
     gaps: dict[int, str] = field(default_factory=dict)
+    gaps_en: dict[int, str] = field(default_factory=dict)
+
+    def label(self, lang: str) -> str:
+        """Return the indicator's name in `lang` (``vi`` or ``en``)."""
+        return self.label_vi if lang == "vi" else self.label_en
+
+    def gap(self, year: int, lang: str) -> str | None:
+        """Return the gap message of `year` in `lang`, or None when the target is met."""
+        if lang == "en":
+            return self.gaps_en.get(year, self.gaps.get(year))
+        return self.gaps.get(year)
 
 
 def _pct(value: float | None) -> float | None:
@@ -138,6 +184,10 @@ def report_rows(
     per_year = {y: {i["code"]: i for i in doc["indicators"]} for y, doc in yearly_kpis.items()}
     gap_text = {
         y: {g["code"]: g["message"] for g in doc.get("gaps", [])} for y, doc in yearly_kpis.items()
+    }
+    gap_en = {
+        y: {g["code"]: g.get("message_en", g["message"]) for g in doc.get("gaps", [])}
+        for y, doc in yearly_kpis.items()
     }
     rows: list[ReportRow] = []
     for tt, code in enumerate(codes, start=1):
@@ -162,6 +212,7 @@ def report_rows(
                     for y in scenario.years
                 },
                 gaps={y: gap_text[y][code] for y in scenario.years if code in gap_text.get(y, {})},
+                gaps_en={y: gap_en[y][code] for y in scenario.years if code in gap_en.get(y, {})},
             )
         )
     for tt, stat in enumerate(scenario.statistics, start=1):
@@ -252,29 +303,59 @@ def _definitions(rows: Sequence[ReportRow], lang: str) -> list[tuple[str, str]]:
 
 _DEFINITIONS_HEADING = {"vi": "Định nghĩa chỉ tiêu", "en": "Definitions"}
 
+#: The values of ``--lang``.
+LANGS = ("vi", "en", "both")
 
-def write_xlsx(scenario: Scenario, rows: Sequence[ReportRow], path: Path) -> Path:
-    """Write ``report.xlsx``: sheets ``Phụ lục`` (Vietnamese) and ``Appendix`` (English).
+
+def languages(lang: str) -> tuple[str, ...]:
+    """Return the languages of a report in `lang`: ``both`` is Vietnamese, then English.
+
+    Raises
+    ------
+    InputError
+        `lang` is not ``vi``, ``en`` or ``both``.
+    """
+    if lang not in LANGS:
+        raise InputError(
+            Problem(
+                file="options",
+                column="lang",
+                message=f"unknown language {lang!r}",
+                fix="use --lang vi, --lang en or --lang both",
+            )
+        )
+    return ("vi", "en") if lang == "both" else (lang,)
+
+
+def _description(scenario: Scenario, lang: str) -> str:
+    text = scenario.description_vi if lang == "vi" and scenario.description_vi else None
+    return " ".join((text or scenario.description).split())
+
+
+def write_xlsx(
+    scenario: Scenario, rows: Sequence[ReportRow], path: Path, *, lang: str = "vi"
+) -> Path:
+    """Write ``report.xlsx``: sheet ``Phụ lục`` (Vietnamese), ``Appendix`` (English) or both.
 
     Row 1 is the title, row 2 the description (and the generated-data warning), row 4 the
     header, then section headings (I, II) and one row per indicator; below the table, the
-    definition of each geographic indicator.
+    definition of each geographic indicator. `lang` is ``vi``, ``en`` or ``both``.
     """
     book = Workbook()
     bold = Font(bold=True)
     fill = PatternFill("solid", fgColor="DDEBF7")
     red, green = Font(color="C00000"), Font(color="007A33")
-    for index, lang in enumerate(("vi", "en")):
+    for index, one in enumerate(languages(lang)):
         sheet = book.active if index == 0 else book.create_sheet()
         assert sheet is not None
-        sheet.title = "Phụ lục" if lang == "vi" else "Appendix"
+        sheet.title = _HEAD[one]["sheet"]
         sheet["A1"] = spreadsheet_cell(scenario.title)
         sheet["A1"].font = Font(bold=True, size=13)
-        note = " ".join(scenario.description.split())
+        note = _description(scenario, one)
         if scenario.generated is not None:
-            note = _HEAD[lang]["generated"] + " " + note
+            note = _HEAD[one]["generated"] + " " + note
         sheet["A2"] = spreadsheet_cell(note)
-        table = _table(scenario, rows, lang)
+        table = _table(scenario, rows, one)
         for r, cells in enumerate(table, start=4):
             for c, value in enumerate(cells, start=1):
                 cell = sheet.cell(row=r, column=c, value=spreadsheet_cell(value))
@@ -285,12 +366,12 @@ def write_xlsx(scenario: Scenario, rows: Sequence[ReportRow], path: Path) -> Pat
                     cell.font = bold
                 elif isinstance(value, float):
                     cell.number_format = "0.00"
-                if value in _MET[lang]:
-                    cell.font = green if value == _MET[lang][0] else red
+                if value in _MET[one]:
+                    cell.font = green if value == _MET[one][0] else red
         first = 4 + len(table) + 1
-        definitions = _definitions(rows, lang)
+        definitions = _definitions(rows, one)
         if definitions:
-            sheet.cell(row=first, column=1, value=_DEFINITIONS_HEADING[lang]).font = bold
+            sheet.cell(row=first, column=1, value=_DEFINITIONS_HEADING[one]).font = bold
             for r, (label, text) in enumerate(definitions, start=first + 1):
                 sheet.cell(row=r, column=2, value=spreadsheet_cell(f"{label}: {text}"))
         sheet.column_dimensions["B"].width = 62
@@ -300,9 +381,29 @@ def write_xlsx(scenario: Scenario, rows: Sequence[ReportRow], path: Path) -> Pat
     return atomic_write(path, book.save)
 
 
-def _svg_chart(scenario: Scenario, row: ReportRow, baseline_label: str) -> str:
-    """Draw an inline SVG line chart: computed values (solid), targets (dashed), in %."""
-    width, height, left, bottom, top = 360, 190, 38, 28, 24
+def _wrap(text: str, width: int) -> list[str]:
+    """Break `text` into lines of at most `width` characters, at spaces only.
+
+    A word longer than `width` stands alone on its line, whole: nothing is cut mid-word.
+    """
+    lines: list[str] = []
+    for word in text.split():
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines
+
+
+def _svg_chart(scenario: Scenario, row: ReportRow, baseline_label: str, *, lang: str = "vi") -> str:
+    """Draw an inline SVG line chart: computed values (solid), targets (dashed), in %.
+
+    The title is the indicator's name in `lang`, wrapped over as many lines as it needs.
+    """
+    title = _wrap(row.label(lang), 58)
+    width, left, bottom = 360, 38, 28
+    top = 10 + 13 * len(title)
+    height = 166 + top
     labels = [baseline_label, *(str(y) for y in scenario.years)]
     computed = [row.computed_now, *(row.computed.get(y) for y in scenario.years)]
     targets = [row.baseline, *(row.targets.get(y) for y in scenario.years)]
@@ -319,9 +420,13 @@ def _svg_chart(scenario: Scenario, row: ReportRow, baseline_label: str) -> str:
 
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'role="img" aria-label="{html.escape(row.label_en)}">',
-        f'<text x="4" y="14" font-size="11" font-weight="bold">'
-        f"{html.escape(row.label_vi[:60])}</text>",
+        f'role="img" aria-label="{html.escape(row.label(lang))}">',
+        '<text class="title" x="4" y="14" font-size="11" font-weight="bold">'
+        + "".join(
+            f'<tspan x="4" dy="{0 if i == 0 else 13}">{html.escape(line)}</tspan>'
+            for i, line in enumerate(title)
+        )
+        + "</text>",
     ]
     for tick in (0, 25, 50, 75, 100):
         if low <= tick <= high:
@@ -404,56 +509,75 @@ def _definitions_html(rows: Sequence[ReportRow], lang: str) -> str:
 
 
 def write_html(
-    scenario: Scenario, rows: Sequence[ReportRow], path: Path, *, map_href: str | None = None
+    scenario: Scenario,
+    rows: Sequence[ReportRow],
+    path: Path,
+    *,
+    map_href: str | None = None,
+    lang: str = "vi",
 ) -> Path:
-    """Write ``report.html``: the table (Vietnamese, then English), charts, gaps and the map.
+    """Write ``report.html``: the table, definitions, charts, gaps and the map, in `lang`.
 
-    `map_href` is a path relative to the report (``2025/map.html``) shown in an iframe.
+    `lang` is ``vi``, ``en`` or ``both`` (the Vietnamese part, then the English one; the
+    map once, at the end). `map_href` is a path relative to the report (``2025/map.html``)
+    shown in an iframe.
     """
+    langs = languages(lang)
     title = html.escape(scenario.title)
     parts = [
-        f'<!DOCTYPE html><html lang="vi"><head><meta charset="utf-8"><title>{title}</title>',
+        f'<!DOCTYPE html><html lang="{langs[0]}"><head><meta charset="utf-8">'
+        f"<title>{title}</title>",
         f"<style>{_CSS}</style></head><body><h1>{title}</h1>",
     ]
     if scenario.generated is not None:
-        parts.append(
-            f'<p class="warn">{html.escape(_HEAD["vi"]["generated"])}<br>'
-            f"{html.escape(_HEAD['en']['generated'])}</p>"
-        )
-    parts.append(f"<p>{html.escape(' '.join(scenario.description.split()))}</p>")
+        warnings = "<br>".join(html.escape(_HEAD[one]["generated"]) for one in langs)
+        parts.append(f'<p class="warn">{warnings}</p>')
+    for one in langs:
+        parts.append(f'<p lang="{one}">{html.escape(_description(scenario, one))}</p>')
     if scenario.source:
         parts.append(f"<p><em>{html.escape(scenario.source)}</em></p>")
-    parts.append("<h2>Phụ lục chỉ tiêu</h2>" + _table_html(scenario, rows, "vi"))
-    parts.append(_definitions_html(rows, "vi"))
-    parts.append("<h2>Progress against targets</h2>")
-    parts.append(
-        '<p class="legend"><span style="color:#2171b5">━ computed / tính toán</span>'
-        '<span style="color:#d7301f">┅ plan: baseline and targets / kế hoạch</span></p>'
-    )
-    charts = [_svg_chart(scenario, r, scenario.baseline.label) for r in rows if r.section == "geo"]
-    parts.append('<div class="charts">' + "".join(charts) + "</div>")
-    gap_items = [
-        f"<li>{year}: {html.escape(r.label_en)} — {html.escape(text)}</li>"
-        for r in rows
-        for year, text in sorted(r.gaps.items())
-    ]
-    if gap_items:
-        parts.append("<h2>Gaps to the targets</h2><ul>" + "".join(gap_items) + "</ul>")
-    parts.append("<h2>Appendix (English)</h2>" + _table_html(scenario, rows, "en"))
-    parts.append(_definitions_html(rows, "en"))
+    for one in langs:
+        head = _HEAD[one]
+        parts.append(
+            f'<section lang="{one}"><h2>{html.escape(head["appendix"])}</h2>'
+            + _table_html(scenario, rows, one)
+        )
+        parts.append(_definitions_html(rows, one))
+        parts.append(f"<h2>{html.escape(head['progress'])}</h2>")
+        parts.append(
+            f'<p class="legend"><span style="color:#2171b5">{html.escape(head["legend_computed"])}'
+            f'</span><span style="color:#d7301f">{html.escape(head["legend_plan"])}</span></p>'
+        )
+        label = scenario.baseline.label
+        charts = [_svg_chart(scenario, r, label, lang=one) for r in rows if r.section == "geo"]
+        parts.append('<div class="charts">' + "".join(charts) + "</div>")
+        gap_items = [
+            f"<li>{year}: {html.escape(r.label(one))} — {html.escape(text)}</li>"
+            for r in rows
+            for year in sorted(r.gaps)
+            if (text := r.gap(year, one)) is not None
+        ]
+        if gap_items:
+            parts.append(f"<h2>{html.escape(head['gaps'])}</h2><ul>" + "".join(gap_items) + "</ul>")
+        parts.append("</section>")
     if map_href is not None:
         href = html.escape(map_href)
+        head = _HEAD[langs[0]]
         parts.append(
-            f"<h2>Uncovered villages ({href.split('/')[0]})</h2>"
-            f'<p><a href="{href}">open the map</a> · <a href="map.html">baseline map</a></p>'
-            f'<iframe src="{href}" title="map of uncovered villages"></iframe>'
+            f"<h2>{html.escape(head['uncovered'].format(year=href.split('/')[0]))}</h2>"
+            f'<p><a href="{href}">{head["open_map"]}</a> · '
+            f'<a href="map.html">{head["baseline_map"]}</a></p>'
+            f'<iframe src="{href}" title="{head["map_title"]}"></iframe>'
         )
     parts.append("</body></html>")
     return write_text("\n".join(parts), path)
 
 
-def write_reports(result: ScenarioResult, out_dir: Path) -> dict[str, Path]:
-    """Write ``report.xlsx``, ``report.html`` and ``summary.json`` for a scenario run."""
+def write_reports(result: ScenarioResult, out_dir: Path, *, lang: str = "vi") -> dict[str, Path]:
+    """Write ``report.xlsx``, ``report.html`` and ``summary.json`` for a scenario run.
+
+    `lang` is ``vi`` (the default), ``en`` or ``both``.
+    """
     scenario = result.scenario
     rows = report_rows(scenario, result.baseline.kpis, result.kpis_by_year())
     last = max(scenario.years)
@@ -483,30 +607,44 @@ def write_reports(result: ScenarioResult, out_dir: Path) -> dict[str, Path]:
         ],
     }
     return {
-        "xlsx": write_xlsx(scenario, rows, out_dir / "report.xlsx"),
-        "html": write_html(scenario, rows, out_dir / "report.html", map_href=f"{last}/map.html"),
+        "xlsx": write_xlsx(scenario, rows, out_dir / "report.xlsx", lang=lang),
+        "html": write_html(
+            scenario, rows, out_dir / "report.html", map_href=f"{last}/map.html", lang=lang
+        ),
         "summary": write_json(summary, out_dir / "summary.json"),
     }
 
 
-def write_comparison_html(document: Mapping[str, Any], path: Path) -> Path:
-    """Write ``comparison.html``: each indicator of two scenarios per year, and the difference."""
+def write_comparison_html(document: Mapping[str, Any], path: Path, *, lang: str = "vi") -> Path:
+    """Write ``comparison.html``: each indicator of two scenarios per year, and the difference.
+
+    `lang` is ``vi``, ``en`` or ``both`` (one table per language, Vietnamese first).
+    """
+    langs = languages(lang)
     a, b = html.escape(str(document["a"])), html.escape(str(document["b"]))
+    title = _HEAD[langs[0]]["comparison"].format(a=a, b=b)
     out = [
-        f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{a} vs {b}</title>'
-        f"<style>{_CSS}</style></head><body><h1>{a} vs {b}</h1><table><thead><tr>"
-        f"<th>year</th><th>indicator</th><th>{a}</th><th>{b}</th><th>difference (points)</th>"
-        "</tr></thead><tbody>"
+        f'<!DOCTYPE html><html lang="{langs[0]}"><head><meta charset="utf-8">'
+        f"<title>{title}</title><style>{_CSS}</style></head><body><h1>{title}</h1>"
     ]
-    for row in document["rows"]:
-        va, vb, diff = row["value_a"], row["value_b"], row["difference"]
+    for one in langs:
+        head = _HEAD[one]
         out.append(
-            f'<tr><td class="l">{html.escape(row["year"])}</td>'
-            f'<td class="l">{html.escape(row["label_en"])}</td>'
-            + "".join(
-                "<td></td>" if v is None else f"<td>{100 * v:,.2f}</td>" for v in (va, vb, diff)
-            )
-            + "</tr>"
+            f'<table lang="{one}"><thead><tr><th>{html.escape(head["year"])}</th>'
+            f"<th>{html.escape(head['indicator'])}</th><th>{a}</th><th>{b}</th>"
+            f"<th>{html.escape(head['difference'])}</th></tr></thead><tbody>"
         )
-    out.append("</tbody></table></body></html>")
+        for row in document["rows"]:
+            va, vb, diff = row["value_a"], row["value_b"], row["difference"]
+            year = head["baseline_year"] if row["year"] == "baseline" else row["year"]
+            out.append(
+                f'<tr><td class="l">{html.escape(year)}</td>'
+                f'<td class="l">{html.escape(row["label_vi" if one == "vi" else "label_en"])}</td>'
+                + "".join(
+                    "<td></td>" if v is None else f"<td>{100 * v:,.2f}</td>" for v in (va, vb, diff)
+                )
+                + "</tr>"
+            )
+        out.append("</tbody></table>")
+    out.append("</body></html>")
     return write_text("".join(out), path)

@@ -94,23 +94,50 @@ class Gap:
     people: float | None
     villages_without: int | None
 
-    def message(self, target: float) -> str:
-        """``'37 more villages to reach 100%'`` (and the people, where known)."""
+    def message(self, target: float, *, lang: str = "en") -> str:
+        """``'37 more villages to reach 100%'`` (and the people, where known), in `lang`.
+
+        `lang` is ``en`` or ``vi`` (``'Cần thêm 37 thôn, tổ dân phố để đạt 100%'``).
+        """
+        if lang == "vi":
+            basis = _BASIS_VI.get(self.basis, self.basis)
+            text = f"Cần thêm {self.units:,} {basis} để đạt {target:.0%}"
+            if self.people is not None and self.villages_without:
+                text += (
+                    f" ({self.people:,.0f} người sống ở {self.villages_without:,} thôn, "
+                    "tổ dân phố còn thiếu)"
+                )
+            return text
         text = f"{self.units:,} more {self.basis} to reach {target:.0%}"
         if self.people is not None and self.villages_without:
             text += f" ({self.people:,.0f} people live in the {self.villages_without:,} without it)"
         return text
 
-    def as_dict(self, target: float) -> dict[str, Any]:
-        """JSON form, with the message."""
+    def as_dict(self, target: float, *, lang: str = "vi") -> dict[str, Any]:
+        """JSON form: ``message`` in `lang` (``both``: Vietnamese), ``message_en`` in English."""
         return {
             "code": self.code,
             "units": self.units,
             "basis": self.basis,
             "people": self.people,
             "villages_without": self.villages_without,
-            "message": self.message(target),
+            "message": self.message(target, lang="en" if lang == "en" else "vi"),
+            "message_en": self.message(target, lang="en"),
         }
+
+
+#: Vietnamese for the units a gap counts (`Indicator.basis`).
+_BASIS_VI = {
+    "villages": "thôn, tổ dân phố",
+    "people": "người",
+    "households": "hộ gia đình",
+    "commune offices": "trụ sở xã",
+    "key areas": "khu vực trọng điểm",
+    "metres of duct": "mét cống bể",
+    "poles": "cột treo cáp",
+    "sites": "trạm BTS",
+    "tower locations": "vị trí trạm",
+}
 
 
 _VILLAGE_FLAGS = {
@@ -470,6 +497,7 @@ def _one_run(
     out_dir: Path,
     progress: Progress | None,
     cache_dir: Path,
+    lang: str = "vi",
 ) -> RunResult:
     job = run_coverage(
         files,
@@ -479,10 +507,11 @@ def _one_run(
         title=f"{scenario.title} — {'hiện trạng' if year is None else year}",
         extra=_extra(scenario, year),
         cache_dir=cache_dir,
+        lang=lang,
     )
     found = gaps(job.kpis, job.assessment.villages)
     targets = {ind["code"]: ind["target"] for ind in job.kpis["indicators"]}
-    kpis = {**job.kpis, "gaps": [g.as_dict(targets[g.code]) for g in found]}
+    kpis = {**job.kpis, "gaps": [g.as_dict(targets[g.code], lang=lang) for g in found]}
     write_json(kpis, out_dir / "kpis.json")
     return RunResult(year=year, out_dir=out_dir, kpis=kpis, gaps=tuple(found), job=job)
 
@@ -493,6 +522,7 @@ def run_scenario(
     *,
     progress: Progress | None = None,
     console: Console | None = None,
+    lang: str = "vi",
 ) -> ScenarioResult:
     """Run a scenario: the baseline in `out_dir`, each year in ``out_dir/<year>``, the report.
 
@@ -507,6 +537,9 @@ def run_scenario(
         Called with the name of each step (and None at the end).
     console
         Where to print the yearly summary; None prints nothing.
+    lang
+        Language of the reports, ``kpis.json``'s definitions and gap messages, and the
+        summary: ``vi`` (the default), ``en`` or ``both`` (Vietnamese, then English).
 
     Returns
     -------
@@ -534,7 +567,7 @@ def run_scenario(
     )
     step = progress or (lambda _name: None)
     step(f"{scenario.name}: baseline")
-    baseline = _one_run(scenario, base_files, None, out_dir, progress, cache_dir)
+    baseline = _one_run(scenario, base_files, None, out_dir, progress, cache_dir, lang)
     runs: list[RunResult] = []
     for year in sorted(scenario.years):
         step(f"{scenario.name}: {year}")
@@ -556,26 +589,52 @@ def run_scenario(
             crs=scenario.data.crs,
             columns={k: v for k, v in scenario.data.columns.items()},
         )
-        runs.append(_one_run(scenario, files, year, year_dir, progress, cache_dir))
+        runs.append(_one_run(scenario, files, year, year_dir, progress, cache_dir, lang))
     step("writing the report")
     result = ScenarioResult(
         scenario=scenario, out_dir=out_dir, baseline=baseline, years=tuple(runs), report={}
     )
-    report = write_reports(result, out_dir)
+    report = write_reports(result, out_dir, lang=lang)
     step(None)
     result = ScenarioResult(
         scenario=scenario, out_dir=out_dir, baseline=baseline, years=tuple(runs), report=report
     )
     if console is not None:
-        print_summary(console, result)
+        print_summary(console, result, lang=lang)
     return result
 
 
-def print_summary(console: Console, result: ScenarioResult) -> None:
-    """Print the targets table of a scenario run: per indicator, baseline and each year."""
+_SUMMARY_TEXT = {
+    "vi": {
+        "indicator": "Chỉ tiêu",
+        "now": "Hiện trạng tính toán",
+        "generated": "lưu ý: kịch bản này chạy trên dữ liệu SINH TỰ ĐỘNG, không phải dữ liệu thực",
+        "report": "báo cáo",
+    },
+    "en": {
+        "indicator": "indicator",
+        "now": "computed now",
+        "generated": "note: this scenario runs on GENERATED data, not real data",
+        "report": "report",
+    },
+}
+
+
+def print_summary(console: Console, result: ScenarioResult, *, lang: str = "vi") -> None:
+    """Print the targets table of a scenario run: per indicator, baseline and each year.
+
+    `lang` is ``vi``, ``en`` or ``both`` (the Vietnamese table, then the English one).
+    """
+    for one in ("vi", "en") if lang == "both" else (lang,):
+        _print_summary(console, result, one)
+    console.print("report: " + ", ".join(str(p) for p in result.report.values()))
+
+
+def _print_summary(console: Console, result: ScenarioResult, lang: str) -> None:
+    text = _SUMMARY_TEXT[lang]
     table = Table(
-        "indicator",
-        "computed now",
+        text["indicator"],
+        text["now"],
         *(str(r.year) for r in result.years),
         title=result.scenario.title,
         title_justify="left",
@@ -595,17 +654,16 @@ def print_summary(console: Console, result: ScenarioResult) -> None:
             target = "" if this["target"] is None else f" / {this['target']:.0%}"
             cells.append(f"{this['value']:.1%}{target}{mark}")
         now = "—" if ind["value"] is None else f"{ind['value']:.1%}"
-        table.add_row(ind["label_en"], now, *cells)
+        table.add_row(ind["label_vi" if lang == "vi" else "label_en"], now, *cells)
     console.print(table)
     for run in result.years:
         targets = {i["code"]: i["target"] for i in run.kpis["indicators"]}
         for gap in run.gaps:
-            console.print(
-                f"{run.year}: {INDICATORS[gap.code].label_en}: {gap.message(targets[gap.code])}"
-            )
+            ind = INDICATORS[gap.code]
+            label = ind.label_vi if lang == "vi" else ind.label_en
+            console.print(f"{run.year}: {label}: {gap.message(targets[gap.code], lang=lang)}")
     if result.scenario.generated is not None:
-        console.print("[yellow]note: this scenario runs on GENERATED data, not real data[/yellow]")
-    console.print("report: " + ", ".join(str(p) for p in result.report.values()))
+        console.print(f"[yellow]{text['generated']}[/yellow]")
 
 
 @dataclass(frozen=True)
@@ -630,12 +688,13 @@ class Comparison:
 
 
 def compare_scenarios(
-    a: Path, b: Path, out_dir: Path, *, progress: Progress | None = None
+    a: Path, b: Path, out_dir: Path, *, progress: Progress | None = None, lang: str = "vi"
 ) -> Comparison:
     """Run two scenarios (into ``out_dir/a-<name>`` and ``out_dir/b-<name>``) and compare them.
 
     The comparison lists, for the baseline and every year the two share, each indicator's
-    value in both and the difference ``b - a`` (shares).
+    value in both and the difference ``b - a`` (shares). `lang` (``vi``, ``en``, ``both``) is
+    the language of the two runs' reports and of ``comparison.html``.
 
     Returns
     -------
@@ -646,8 +705,8 @@ def compare_scenarios(
     out_dir = Path(out_dir)
     name_a = load_scenario(a, check_files=False).name
     name_b = load_scenario(b, check_files=False).name
-    run_a = run_scenario(Path(a), out_dir / f"a-{name_a}", progress=progress)
-    run_b = run_scenario(Path(b), out_dir / f"b-{name_b}", progress=progress)
+    run_a = run_scenario(Path(a), out_dir / f"a-{name_a}", progress=progress, lang=lang)
+    run_b = run_scenario(Path(b), out_dir / f"b-{name_b}", progress=progress, lang=lang)
     rows: list[dict[str, Any]] = []
     pairs = [("baseline", run_a.baseline.kpis, run_b.baseline.kpis)]
     years_b = run_b.kpis_by_year()
@@ -679,6 +738,6 @@ def compare_scenarios(
     document = {"a": name_a, "b": name_b, "rows": rows}
     files = {
         "json": write_json(document, out_dir / "comparison.json"),
-        "html": write_comparison_html(document, out_dir / "comparison.html"),
+        "html": write_comparison_html(document, out_dir / "comparison.html", lang=lang),
     }
     return Comparison(a=run_a, b=run_b, rows=tuple(rows), files=files)

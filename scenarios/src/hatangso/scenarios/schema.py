@@ -159,6 +159,9 @@ class Scenario(_Strict):
 
     Attributes
     ----------
+    description, description_vi
+        What the scenario is, in English and (optionally) in Vietnamese; a Vietnamese report
+        shows `description_vi` when given, else `description`.
     path
         The file it was read from (set by :func:`load_scenario`).
     """
@@ -166,6 +169,7 @@ class Scenario(_Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     title: str
     description: str
+    description_vi: str | None = None
     source: str | None = None
     scope: Scope
     data_root: str | None = None
