@@ -26,7 +26,8 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-DATA = HERE / "_data" / "national"
+# Named by the data's version: v2 keeps every village and site inside the country's outline.
+DATA = HERE / "_data" / "national-v2"
 N_VILLAGES = 100_000
 N_SITES = 120_000
 UTM48 = 32648
@@ -48,6 +49,27 @@ def _points_in_boxes(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.column_stack([rng.uniform(b[:, 0], b[:, 2]), rng.uniform(b[:, 1], b[:, 3])])
 
 
+def _inside_vietnam(xy: np.ndarray) -> np.ndarray:
+    """Which UTM 48N points validation keeps: inside Viet Nam's outline (its islands too)."""
+    import pyproj
+
+    from hatangso.geo.outline import in_vietnam
+
+    lon, lat = pyproj.Transformer.from_crs(UTM48, 4326, always_xy=True).transform(
+        xy[:, 0], xy[:, 1]
+    )
+    return np.asarray(in_vietnam(lon, lat), dtype=bool)
+
+
+def _points_in_vietnam(rng: np.random.Generator, n: int) -> np.ndarray:
+    """`n` points spread over the boxes, each inside the country (boxes hold sea and Laos)."""
+    kept = np.empty((0, 2))
+    while len(kept) < n:
+        xy = _points_in_boxes(rng, 2 * n)
+        kept = np.vstack([kept, xy[_inside_vietnam(xy)]])
+    return kept[:n]
+
+
 def make_data() -> tuple[Path, Path]:
     """Write the synthetic national villages and sites (once)."""
     import geopandas as gpd
@@ -59,7 +81,7 @@ def make_data() -> tuple[Path, Path]:
         return villages_path, sites_path
     DATA.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(20231012)
-    seeds = _points_in_boxes(rng, N_VILLAGES)
+    seeds = _points_in_vietnam(rng, N_VILLAGES)
     cells = shapely.voronoi_polygons(shapely.multipoints(seeds))
     cells = shapely.get_parts(cells)
     # Keep each cell near its seed: clip to a 1.5 km disc so border cells stay village-sized.
@@ -79,8 +101,12 @@ def make_data() -> tuple[Path, Path]:
         crs=UTM48,
     ).to_crs(4326)
     # Sites: near villages (towns draw more), four operators, a third carrying 5G.
-    anchor = seeds[rng.integers(0, len(seeds), size=N_SITES)]
-    xy = anchor + rng.normal(0, 2500, size=(N_SITES, 2))
+    xy = np.empty((0, 2))
+    while len(xy) < N_SITES:
+        anchor = seeds[rng.integers(0, len(seeds), size=N_SITES)]
+        near = anchor + rng.normal(0, 2500, size=(N_SITES, 2))
+        xy = np.vstack([xy, near[_inside_vietnam(near)]])
+    xy = xy[:N_SITES]
     env = rng.choice(["urban", "suburban", "rural"], size=N_SITES, p=[0.25, 0.3, 0.45])
     sites = gpd.GeoDataFrame(
         {
