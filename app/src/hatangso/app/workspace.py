@@ -356,8 +356,9 @@ def prepare_villages(frame: gpd.GeoDataFrame) -> VillageIndex:
     """Serialise every village once, and index its coverage and admin units for filtering."""
     frame = frame.to_crs(4326) if frame.crs is not None else frame
     features = serialise_features(frame, columns=list(VILLAGE_PROPERTIES), id_column="village_id")
+    # A flag not computed is NULL in the file (read back as NaN): not covered, for filtering.
     status = {
-        key: frame[column].fillna(False).astype(bool).to_numpy()
+        key: frame[column].astype("boolean").fillna(False).to_numpy(dtype=bool)
         for key, column in INDICATOR_COLUMN.items()
         if column in frame
     }
