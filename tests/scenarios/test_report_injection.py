@@ -83,6 +83,7 @@ def test_comparison_html_escapes_scenario_and_indicator_names(tmp_path: Path) ->
         "rows": [
             {
                 "year": MARKUP[0],
+                "label_vi": MARKUP[0],
                 "label_en": MARKUP[1],
                 "value_a": 0.5,
                 "value_b": -0.25,
@@ -90,8 +91,9 @@ def test_comparison_html_escapes_scenario_and_indicator_names(tmp_path: Path) ->
             }
         ],
     }
-    page = write_comparison_html(document, tmp_path / "comparison.html")
-    _assert_escaped(page.read_text(encoding="utf-8"))
+    for lang in ("vi", "en", "both"):
+        page = write_comparison_html(document, tmp_path / f"comparison-{lang}.html", lang=lang)
+        _assert_escaped(page.read_text(encoding="utf-8"))
 
 
 @pytest.mark.parametrize("payload", FORMULAS)

@@ -153,22 +153,16 @@ register_scenario("demo", "Tỉnh Demo", _build_demo)
 def shipped_plans() -> dict[str, Path]:
     """Return the scenario files shipped with hatangso, name (the file's stem) to path.
 
-    The repository keeps them in ``scenarios/*.yaml``. The wheel carries them as
-    ``hatangso/scenarios/plans/*.yaml``; an editable install finds them in the source tree,
-    three levels above the package folder (``scenarios/src/hatangso/scenarios``).
+    The repository keeps them in ``scenarios/*.yaml``; the package's ``plans`` folder holds a
+    link to each, so that the wheel carries them (as files) and an editable install reads the
+    repository's own, never a stale copy.
 
     Returns
     -------
     dict of str to Path
         Sorted by name; empty when neither place holds any.
     """
-    package = Path(str(resources.files("hatangso.scenarios")))
-    folder = package / "plans"
-    if not folder.is_dir():
-        source = package.parents[2]
-        if (source / "src" / "hatangso" / "scenarios") != package:  # pragma: no cover
-            return {}
-        folder = source
+    folder = Path(str(resources.files("hatangso.scenarios"))) / "plans"
     return {path.stem: path for path in sorted(folder.glob("*.yaml")) if _NAME.match(path.stem)}
 
 
