@@ -263,6 +263,51 @@ def test_samples_and_declarations_decide_the_basis(inputs, tmp_path) -> None:
     assert disputed["operator"].tolist() == ["Viettel"]
 
 
+def test_the_shared_columns_map_reaches_the_streamed_samples(
+    inputs, tmp_path, monkeypatch, capsys
+) -> None:
+    # The samples name their level "muc_song", which no alias knows. One --columns entry maps
+    # it, as it maps the other files' columns; the samples are streamed, not loaded with the
+    # layers, yet the entry must reach them and must not be reported as unused. T1 has 40
+    # samples at -95 dBm: measured covered.
+    villages = gpd.read_file(inputs["villages"])
+    centre = villages.to_crs(UTM).geometry.centroid.to_crs(4326)
+    rows = ["lon,lat,operator,tech,muc_song"]
+    rows += [f"{centre.x[0]:.6f},{centre.y[0]:.6f},Viettel,4G,-95" for _ in range(40)]
+    samples = tmp_path / "do_kiem.csv"
+    samples.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    common = ("coverage", "--villages", str(inputs["villages"]), "--sites", str(inputs["sites"]))
+    code, out, err = run_cli(
+        monkeypatch,
+        capsys,
+        *common,
+        "--samples",
+        str(samples),
+        "--columns",
+        "rsrp_dbm=muc_song",
+        "--out",
+        str(tmp_path / "out"),
+    )
+    assert code == 0, out + err
+    v = gpd.read_file(tmp_path / "out" / "villages.gpkg").set_index("village_id")
+    assert v.loc["T1", "mobile_basis"] == "measured"
+    assert int(v.loc["T1", "n_samples"]) == 40
+    # A column that is in no file, samples included, is still refused.
+    code, out, err = run_cli(
+        monkeypatch,
+        capsys,
+        *common,
+        "--samples",
+        str(samples),
+        "--columns",
+        "rsrp_dbm=rsrp_typo",
+        "--out",
+        str(tmp_path / "bad"),
+    )
+    assert code == 2
+    assert "rsrp_typo" in out + err
+
+
 def test_a_calibration_shrinks_the_hata_reach_in_later_runs(inputs, tmp_path) -> None:
     from hatangso.coverage.calibration import Calibration, GroupFit
     from hatangso.coverage.config import load_config

@@ -62,6 +62,7 @@ __all__ = [
     "SampleSummary",
     "aggregate_samples",
     "decide_basis",
+    "sample_columns",
 ]
 
 log = logging.getLogger(__name__)
@@ -325,6 +326,22 @@ def _sniff(path: Path, encoding: str) -> tuple[list[str], str]:
         delimiter = ","
     header = next(csv.reader([lines[0]], delimiter=delimiter))
     return [h.strip() for h in header], delimiter
+
+
+def sample_columns(path: str | Path, *, encoding: str = "utf-8") -> list[str]:
+    """Return the column names of a samples file, without reading its rows.
+
+    A CSV's header is sniffed from its first lines (as the streaming reader does); any other
+    format's columns come from its reader.
+    """
+    path = Path(path)
+    if path.suffix.lower() in (".csv", ".txt", ".tsv"):
+        return _sniff(path, encoding)[0]
+    from hatangso.geo.io import read_table
+
+    raw = read_table(path, kind="samples")
+    geom = raw.frame.geometry.name if raw.has_geometry else None
+    return [str(c) for c in raw.frame.columns if c != geom]
 
 
 @dataclass

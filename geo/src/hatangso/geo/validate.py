@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -34,7 +34,14 @@ from hatangso.geo.outline import BORDER_TOLERANCE_M, in_vietnam
 from hatangso.geo.schema import COORDINATE_ALIASES, POI_KINDS, ColumnSpec, LayerSpec, spec_for
 from hatangso.geo.text import fold_key, nfc, normalize_operator
 
-__all__ = ["Layer", "load_layer", "load_layers", "parse_column_map", "validate_table"]
+__all__ = [
+    "Layer",
+    "columns_for",
+    "load_layer",
+    "load_layers",
+    "parse_column_map",
+    "validate_table",
+]
 
 log = logging.getLogger(__name__)
 
@@ -1245,6 +1252,26 @@ def load_layer(
     return layer
 
 
+def columns_for(present: Sequence[str], kind: str, column_map: Mapping[str, str]) -> dict[str, str]:
+    """Return the entries of a shared column map that a file of `kind` takes.
+
+    An entry ``name=column`` applies to a file that has ``column`` among `present` (matched as
+    the aliases are, by :func:`~hatangso.geo.text.fold_key`) and whose kind knows ``name``.
+
+    Examples
+    --------
+    >>> columns_for(["Ma thon", "Dan so"], "villages", {"village_id": "ma thon", "rsrp_dbm": "x"})
+    {'village_id': 'ma thon'}
+    """
+    folded = {fold_key(c) for c in present}
+    known = {c.name for c in spec_for(kind).columns} | set(COORDINATE_ALIASES)
+    return {
+        k: v
+        for k, v in column_map.items()
+        if k in known and (v in present or fold_key(v) in folded)
+    }
+
+
 def load_layers(
     files: Mapping[str, tuple[Path, str]],
     columns: Mapping[str, str] | str | None = None,
@@ -1254,6 +1281,7 @@ def load_layers(
     sheet: str | None = None,
     header_row: int | None = None,
     progress: Callable[[str], None] | None = None,
+    taken: Collection[str] = (),
 ) -> dict[str, Layer]:
     """Read and validate several files with one ``--columns`` map for all of them.
 
@@ -1273,6 +1301,9 @@ def load_layers(
         For workbooks (XLSX): the sheet and the header row, as :func:`load_layer` takes them.
     progress
         Called with ``reading <kind>`` before each file.
+    taken
+        Entries of `columns` that an input read elsewhere takes (the streamed samples, see
+        :func:`columns_for`): not reported as unused.
 
     Returns
     -------
@@ -1291,7 +1322,7 @@ def load_layers(
     step = progress or (lambda _name: None)
     layers: dict[str, Layer] = {}
     problems: list[Problem] = []
-    used: set[str] = set()
+    used: set[str] = set(taken)
     for name, (path, kind) in files.items():
         step(f"reading {kind}")
         try:
@@ -1299,13 +1330,7 @@ def load_layers(
             frame = raw.frame
             geom = frame.geometry.name if raw.has_geometry else None
             present = [c for c in frame.columns if c != geom]
-            folded = {fold_key(c) for c in present}
-            known = {c.name for c in spec_for(kind).columns} | set(COORDINATE_ALIASES)
-            mine = {
-                k: v
-                for k, v in column_map.items()
-                if k in known and (v in present or fold_key(v) in folded)
-            }
+            mine = columns_for(present, kind, column_map)
             used.update(mine)
             own = (own_columns or {}).get(name, {})
             layer = validate_table(raw, kind, crs=crs, columns={**mine, **own})

@@ -151,7 +151,25 @@ def load_inputs(files: InputFiles, *, progress: Progress | None = None) -> dict[
         sheet=files.sheet,
         header_row=files.header_row,
         progress=progress,
+        taken=_sample_column_map(files),
     )
+
+
+def _sample_column_map(files: InputFiles) -> dict[str, str]:
+    """Return the samples' column map: the shared ``--columns`` entries they take, then their own.
+
+    Samples are streamed, not loaded with the other layers, so the shared map is matched
+    against their header here.
+    """
+    if files.samples is None:
+        return {}
+    shared: dict[str, str] = {}
+    if files.column_map and files.samples.is_file():
+        from hatangso.coverage.measurements import sample_columns
+        from hatangso.geo.validate import columns_for
+
+        shared = columns_for(sample_columns(files.samples), "samples", files.column_map)
+    return {**shared, **files.columns.get("samples", {})}
 
 
 def run_coverage(
@@ -402,7 +420,7 @@ def _apply_measurements(
             villages_layer,
             threshold_dbm=config.mobile.threshold_dbm,
             crs=files.crs,
-            columns=dict(files.columns.get("samples", {})) or None,
+            columns=_sample_column_map(files) or None,
             points=result.points,
             rule=config.mobile.rule,
         )
