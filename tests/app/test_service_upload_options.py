@@ -97,6 +97,17 @@ def test_xy_csv_in_vn2000_needs_and_takes_crs(
     np.testing.assert_allclose(stored.geometry.y, [22.0, 22.0], atol=1e-5)
 
 
+def test_crs_of_a_file_with_its_own_is_noted_as_the_parameter(
+    client: TestClient, key: dict[str, str]
+) -> None:
+    response = _post(
+        client, key, "own-crs", "villages", "v.csv", _VILLAGES_CSV.encode(), crs="EPSG:9210"
+    )
+    assert response.status_code == 200, response.text
+    notes = " ".join(response.json()["notes"])
+    assert "?crs=" in notes and "--crs" not in notes
+
+
 def test_unknown_crs_is_422_naming_the_parameter(
     client: TestClient, key: dict[str, str], root: Path
 ) -> None:
@@ -180,6 +191,20 @@ def test_dry_run_reports_and_stores_nothing(
     assert report["change"] == {"rows_now": 2, "rows_after": 2, "added": 1, "removed": 1, "kept": 1}
     after = {p: p.read_bytes() for p in (root / "dry").rglob("*") if p.is_file()}
     assert after == before, "a dry run changed the scenario"
+
+
+def test_dry_run_against_a_built_scenario(
+    demo_workspace: Path, settings_for: SettingsFor, key: dict[str, str]
+) -> None:
+    # The demo's villages (300, from its data folder) against an upload of two new ones.
+    folder = demo_workspace / "demo"
+    files = {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
+    with TestClient(create_app(settings_for(demo_workspace))) as demo:
+        response = _post(demo, key, "demo", "villages", "v.csv", _VILLAGES_CSV.encode(), dry_run=1)
+    assert response.status_code == 200, response.text
+    change = response.json()["change"]
+    assert change == {"rows_now": 300, "rows_after": 2, "added": 2, "removed": 300, "kept": 0}
+    assert {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()} == files
 
 
 # ---- a refused upload leaves nothing behind ---------------------------------------------------

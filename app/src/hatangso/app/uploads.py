@@ -47,6 +47,7 @@ __all__ = [
     "for_service",
     "limited",
     "safe_filename",
+    "service_text",
     "unpack_raster",
     "upload_scratch",
     "write_geotiff",

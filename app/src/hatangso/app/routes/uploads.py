@@ -45,6 +45,7 @@ from hatangso.app.uploads import (
     for_service,
     limited,
     safe_filename,
+    service_text,
     unpack_raster,
     upload_scratch,
     write_geotiff,
@@ -267,7 +268,7 @@ def _report(
             }
             for r in records
         ],
-        notes=list(layer.notes),
+        notes=[service_text(note) for note in layer.notes],
         stored=stored,
         dry_run=stored is None,
         change=change,
