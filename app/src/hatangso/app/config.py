@@ -43,6 +43,11 @@ class Settings(BaseSettings):
         default=200.0, gt=1, description="Largest compression ratio of a zip member."
     )
     max_zip_members: int = Field(default=200, gt=0, description="Most members in a zip upload.")
+    max_raster_pixels: int = Field(
+        default=100_000_000,
+        gt=0,
+        description="Most pixels of an uploaded DEM or population raster (width x height).",
+    )
     demo: bool = Field(
         default=True, description="Build the demo scenario when the workspace has none."
     )

@@ -12,7 +12,9 @@ __all__ = [
     "ErrorAnswer",
     "Health",
     "Indicator",
+    "LayerChange",
     "PlanRequest",
+    "RasterReport",
     "Reject",
     "ScenarioOut",
     "Status",
@@ -63,6 +65,16 @@ class Reject(BaseModel):
     reason: str
 
 
+class LayerChange(BaseModel):
+    """What an upload changes (or, on a dry run, would change) in the scenario's layer."""
+
+    rows_now: int = Field(description="Rows of the scenario's layer before the upload (0: none).")
+    rows_after: int = Field(description="Rows after it: the upload's clean rows.")
+    added: int | None = Field(None, description="Ids that are new (None: the kind has no id).")
+    removed: int | None = Field(None, description="Ids the upload no longer has.")
+    kept: int | None = Field(None, description="Ids in both.")
+
+
 class UploadReport(BaseModel):
     """The validation report of an upload."""
 
@@ -71,7 +83,35 @@ class UploadReport(BaseModel):
     counts: dict[str, int] = Field(description="read, used, rejected, repaired")
     rejects: list[Reject]
     notes: list[str]
-    stored: str = Field(description="Where the clean layer is, relative to the scenario.")
+    stored: str | None = Field(
+        description="Where the clean layer is, relative to the scenario (None on a dry run)."
+    )
+    dry_run: bool = Field(False, description="Whether nothing was stored (?dry_run=true).")
+    change: LayerChange | None = Field(None, description="The layer now and after the upload.")
+
+
+class RasterReport(BaseModel):
+    """The check of an uploaded raster (a DEM or a population grid)."""
+
+    kind: str = Field(description="dem or population")
+    file: str
+    crs: str
+    width: int = Field(description="Pixels across.")
+    height: int = Field(description="Pixels down.")
+    resolution: tuple[float, float] = Field(description="Cell size (x, y) in the CRS's units.")
+    bounds_wgs84: tuple[float, float, float, float] = Field(
+        description="(west, south, east, north) in degrees."
+    )
+    nodata: float | None
+    value_range: tuple[float, float] | None = Field(
+        description="Smallest and largest value (of a decimated read)."
+    )
+    notes: list[str]
+    replaces: str | None = Field(description="The raster the scenario used before, if any.")
+    stored: str | None = Field(
+        description="Where the raster is, relative to the scenario (None on a dry run)."
+    )
+    dry_run: bool = False
 
 
 class CoverageRun(BaseModel):
@@ -81,6 +121,15 @@ class CoverageRun(BaseModel):
     files: list[str]
     indicators: list[dict[str, Any]]
     notes: list[str] = Field(default_factory=list)
+    config: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The configuration used: the scenario's, with the request's keys over it.",
+    )
+    config_source: str = Field(
+        "", description="Where the scenario's configuration came from (its file, its last run)."
+    )
+    model: str | None = Field(None, description="The mobile coverage model that ran.")
+    rule: str | None = Field(None, description="The village coverage rule applied.")
 
 
 class PlanRequest(BaseModel):

@@ -9,7 +9,7 @@ from pathlib import Path
 from hatangso.coverage.config import CoverageConfig
 from hatangso.scenarios.job import InputFiles, JobResult, run_coverage
 
-__all__ = ["DEMO_TARGETS", "run_demo"]
+__all__ = ["DEMO_CONFIG", "DEMO_TARGETS", "run_demo"]
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +21,12 @@ DEMO_TARGETS = {
     "key_area_5g_coverage": 1.0,
     "commune_data_network_connection": 1.0,
 }
+
+#: The demo's configuration (the YAML's keys): its targets, and the terrain model's clutter loss.
+#: The terrain model sees bare ground; the demo's valleys are farmed and its slopes forested,
+#: so it assumes 15 dB of clutter loss at the handset (of the order of ITU-R P.2108's median
+#: terrestrial clutter loss at these frequencies) rather than none.
+DEMO_CONFIG: dict[str, object] = {"targets": DEMO_TARGETS, "terrain": {"clutter_loss_db": 15.0}}
 
 
 def run_demo(
@@ -66,12 +72,7 @@ def run_demo(
         samples=demo.samples,
         declared=demo.declared,
     )
-    # The terrain model sees bare ground; the demo's valleys are farmed and its slopes forested,
-    # so it assumes 15 dB of clutter loss at the handset (of the order of ITU-R P.2108's median
-    # terrestrial clutter loss at these frequencies) rather than none.
-    config = CoverageConfig.model_validate(
-        {"targets": DEMO_TARGETS, "terrain": {"clutter_loss_db": 15.0}}
-    )
+    config = CoverageConfig.model_validate(DEMO_CONFIG)
     result = run_coverage(
         files,
         config,

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import geopandas as gpd
 import pandas as pd
-from fastapi import APIRouter, Body, Depends, HTTPException, Request
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -25,18 +26,37 @@ from hatangso.app.deps import (
     WorkspaceDep,
     require_write_key,
 )
-from hatangso.app.schemas import CoverageRun, PlanRequest, UploadReport
+from hatangso.app.schemas import (
+    CoverageRun,
+    LayerChange,
+    PlanRequest,
+    RasterReport,
+    UploadReport,
+)
 from hatangso.app.uploads import (
+    ALLOWED_SUFFIXES,
+    RASTER_SUFFIXES,
     TooLarge,
+    UploadOptions,
     ZipLimits,
     check_magic,
+    check_raster,
     check_zip,
+    for_service,
     limited,
     safe_filename,
+    service_text,
+    unpack_raster,
+    upload_scratch,
+    write_geotiff,
 )
 from hatangso.app.workspace import Workspace
+from hatangso.geo.errors import HatangsoError
 from hatangso.geo.outputs import atomic_write, spreadsheet_safe, write_layer
 from hatangso.geo.schema import LAYER_KINDS, spec_for
+
+if TYPE_CHECKING:
+    from hatangso.geo.validate import Layer
 
 __all__ = ["router"]
 
@@ -82,7 +102,12 @@ def _too_large(settings: Settings) -> HTTPException:
     )
 
 
-async def _receive_file(request: Request, settings: Settings, folder: Path) -> tuple[Path, str]:
+async def _receive_file(
+    request: Request,
+    settings: Settings,
+    folder: Path,
+    allowed: tuple[str, ...] = ALLOWED_SUFFIXES,
+) -> tuple[Path, str]:
     """Stream the multipart body into `folder`, within the size limit; return path and name."""
     limit = settings.max_upload_bytes
     declared = request.headers.get("content-length", "")
@@ -112,7 +137,7 @@ async def _receive_file(request: Request, settings: Settings, folder: Path) -> t
             )
         if upload.size is not None and upload.size > limit:
             raise _too_large(settings)
-        name, _suffix = safe_filename(upload.filename)
+        name, _suffix = safe_filename(upload.filename, allowed=allowed)
         path = folder / name
         await upload.seek(0)
         with open(path, "wb") as out:
@@ -127,10 +152,17 @@ async def _receive_file(request: Request, settings: Settings, folder: Path) -> t
 
 
 def _validate_and_store(
-    workspace: Workspace, settings: Settings, name: str, kind: str, path: Path, shown: str
+    workspace: Workspace,
+    settings: Settings,
+    name: str,
+    kind: str,
+    path: Path,
+    shown: str,
+    options: UploadOptions | None = None,
 ) -> UploadReport:
     from hatangso.geo.validate import load_layer
 
+    options = options or UploadOptions()
     suffix = path.suffix.lower()
     check_magic(path, suffix, shown)
     if suffix in (".zip", ".xlsx"):
@@ -143,7 +175,17 @@ def _validate_and_store(
                 max_ratio=settings.max_zip_ratio,
             ),
         )
-    layer = load_layer(path, kind)
+    try:
+        layer = load_layer(
+            path,
+            kind,
+            crs=options.crs,
+            columns=options.columns,
+            sheet=options.sheet,
+            header_row=options.header_row,
+        )
+    except HatangsoError as exc:  # the engine names --crs; the service takes ?crs=
+        raise for_service(exc) from exc
     stem = spec_for(kind).stem
     folder = workspace.folder(name) / "uploads"
     frame = layer.frame
@@ -151,6 +193,9 @@ def _validate_and_store(
         frame, gpd.GeoDataFrame
     ):  # pragma: no cover - every uploadable kind has geometry
         raise HTTPException(status_code=422, detail=f"{shown}: no geometry")
+    change = _layer_change(workspace.layer_path(name, kind), frame, kind)
+    if options.dry_run:
+        return _report(layer, kind, shown, stored=None, change=change)
     stored = write_layer(frame, folder / f"{stem}.gpkg", layer=stem)
     rejects = layer.rejects
     safe_rejects = spreadsheet_safe(rejects)
@@ -170,6 +215,45 @@ def _validate_and_store(
             }
         },
     )
+    return _report(
+        layer,
+        kind,
+        shown,
+        stored=str(stored.relative_to(workspace.folder(name))),
+        change=change,
+    )
+
+
+def _layer_change(current: Path | None, frame: gpd.GeoDataFrame, kind: str) -> LayerChange:
+    """Compare the scenario's layer `kind` (`current`, None when absent) with the upload's rows."""
+    import pyogrio
+
+    id_column = spec_for(kind).id_column
+    if current is None:
+        rows_now, ids_now = 0, set[str]()
+    elif id_column is not None:
+        table = pyogrio.read_dataframe(current, read_geometry=False)
+        rows_now = len(table)
+        ids_now = set(table[id_column].astype(str)) if id_column in table else set()
+    else:
+        rows_now, ids_now = int(pyogrio.read_info(current)["features"]), set()
+    if id_column is None or id_column not in frame:
+        return LayerChange(rows_now=rows_now, rows_after=len(frame))
+    ids_after = set(frame[id_column].astype(str))
+    return LayerChange(
+        rows_now=rows_now,
+        rows_after=len(frame),
+        added=len(ids_after - ids_now),
+        removed=len(ids_now - ids_after),
+        kept=len(ids_after & ids_now),
+    )
+
+
+def _report(
+    layer: Layer, kind: str, shown: str, *, stored: str | None, change: LayerChange
+) -> UploadReport:
+    rejects = layer.rejects
+    counts = layer.counts()
     records = rejects.astype(object).where(rejects.notna(), None).to_dict(orient="records")
     return UploadReport(
         kind=kind,
@@ -184,9 +268,162 @@ def _validate_and_store(
             }
             for r in records
         ],
-        notes=list(layer.notes),
-        stored=str(stored.relative_to(workspace.folder(name))),
+        notes=[service_text(note) for note in layer.notes],
+        stored=stored,
+        dry_run=stored is None,
+        change=change,
     )
+
+
+_RASTER_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing or wrong X-API-Key"},
+    413: {"description": "Larger than HATANGSO_MAX_UPLOAD_MB"},
+    422: {
+        "description": "Not a GeoTIFF or SRTM tile, no CRS, too many pixels "
+        "(HATANGSO_MAX_RASTER_PIXELS), outside Viet Nam or the villages, or only nodata"
+    },
+}
+DryRun = Annotated[
+    bool,
+    Query(description="Validate and report what would change; store nothing."),
+]
+
+
+def _villages_bounds(path: Path | None) -> tuple[float, float, float, float] | None:
+    """Return the bounds (degrees) of a villages layer, None without one."""
+    if path is None:
+        return None
+    import pyogrio
+    from pyproj import CRS, Transformer
+
+    info = pyogrio.read_info(path, force_total_bounds=True)
+    west, south, east, north = (float(b) for b in info["total_bounds"])
+    crs = info.get("crs")
+    if crs and not CRS.from_user_input(crs).equals(CRS.from_epsg(4326)):
+        to_wgs84 = Transformer.from_crs(crs, 4326, always_xy=True)
+        west, south, east, north = to_wgs84.transform_bounds(west, south, east, north)
+    return (west, south, east, north)
+
+
+def _check_and_store_raster(
+    workspace: Workspace,
+    settings: Settings,
+    name: str,
+    kind: str,
+    path: Path,
+    shown: str,
+    dry_run: bool = False,
+) -> RasterReport:
+    limits = ZipLimits(
+        max_members=settings.max_zip_members,
+        max_total_bytes=settings.max_unzipped_bytes,
+        max_ratio=settings.max_zip_ratio,
+    )
+    raster = unpack_raster(
+        path, shown, path.parent / "unpacked", limits=limits, max_pixels=settings.max_raster_pixels
+    )
+    check = check_raster(
+        raster,
+        shown,
+        kind=kind,
+        max_pixels=settings.max_raster_pixels,
+        villages_bounds=_villages_bounds(workspace.layer_path(name, "villages")),
+    )
+    before = workspace.metadata(name).get(kind)
+    stored: str | None = None
+    if not dry_run:
+        stored = f"uploads/{kind}.tif"
+        write_geotiff(raster, workspace.file(name, stored))
+        workspace.update_metadata(
+            name,
+            **{kind: stored},
+            uploads={
+                kind: {
+                    "file": shown,
+                    "crs": check.crs,
+                    "size": [check.width, check.height],
+                    "at": datetime.now(UTC).isoformat(timespec="seconds"),
+                }
+            },
+        )
+    low, high = check.value_range
+    return RasterReport(
+        kind=kind,
+        file=shown,
+        crs=check.crs,
+        width=check.width,
+        height=check.height,
+        resolution=check.resolution,
+        bounds_wgs84=check.bounds_wgs84,
+        nodata=check.nodata,
+        value_range=None if math.isnan(low) else (low, high),
+        notes=list(check.notes),
+        replaces=None if before is None else str(before),
+        stored=stored,
+        dry_run=dry_run,
+    )
+
+
+async def _upload_raster(
+    request: Request,
+    name: str,
+    kind: str,
+    workspace: Workspace,
+    settings: Settings,
+    dry_run: bool,
+) -> RasterReport:
+    workspace.folder(name)  # refuses a name that is not plain, before any byte is received
+    with upload_scratch(workspace.root) as tmp:
+        path, shown = await _receive_file(request, settings, tmp, RASTER_SUFFIXES)
+        return await run_in_threadpool(
+            _check_and_store_raster, workspace, settings, name, kind, path, shown, dry_run
+        )
+
+
+@router.post(
+    "/{name}/uploads/dem",
+    response_model=RasterReport,
+    summary="Upload the scenario's elevation model (GeoTIFF or SRTM .hgt, possibly zipped)",
+    openapi_extra=_UPLOAD_BODY,
+    responses=_RASTER_RESPONSES,
+)
+async def upload_dem(
+    request: Request,
+    name: ScenarioName,
+    workspace: WorkspaceDep,
+    settings: SettingsDep,
+    dry_run: DryRun = False,
+) -> RasterReport:
+    """Check a DEM with rasterio and make it the scenario's: coverage then runs on the terrain.
+
+    The raster needs a CRS, at most ``HATANGSO_MAX_RASTER_PIXELS`` pixels, bounds in Viet Nam
+    overlapping the scenario's villages, and elevations in metres. It is stored as
+    ``uploads/dem.tif`` and named under ``dem`` in ``scenario.json``; a coverage run without
+    ``mobile.model`` then uses the terrain model, as ``hatangso coverage --dem`` does.
+    """
+    return await _upload_raster(request, name, "dem", workspace, settings, dry_run)
+
+
+@router.post(
+    "/{name}/uploads/population",
+    response_model=RasterReport,
+    summary="Upload the scenario's population raster (people per cell, GeoTIFF)",
+    openapi_extra=_UPLOAD_BODY,
+    responses=_RASTER_RESPONSES,
+)
+async def upload_population(
+    request: Request,
+    name: ScenarioName,
+    workspace: WorkspaceDep,
+    settings: SettingsDep,
+    dry_run: DryRun = False,
+) -> RasterReport:
+    """Check a population raster with rasterio and make it the scenario's.
+
+    Checked as the DEM is; stored as ``uploads/population.tif`` and named under
+    ``population`` in ``scenario.json``, so that the population indicators weigh by it.
+    """
+    return await _upload_raster(request, name, "population", workspace, settings, dry_run)
 
 
 @router.post(
@@ -206,26 +443,55 @@ async def upload_layer(
     kind: UploadKind,
     workspace: WorkspaceDep,
     settings: SettingsDep,
+    crs: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="CRS of a file without one (x/y CSV): EPSG:…, PROJ, VN2000:<province>.",
+        ),
+    ] = None,
+    columns: Annotated[
+        str | None,
+        Query(max_length=2000, description="Map columns: village_id=osm_id,name=ten."),
+    ] = None,
+    dry_run: DryRun = False,
+    sheet: Annotated[
+        str | None, Query(max_length=200, description="XLSX: the sheet (default the first).")
+    ] = None,
+    header_row: Annotated[
+        int | None,
+        Query(alias="header-row", ge=1, le=10_000, description="XLSX: the header's row number."),
+    ] = None,
 ) -> UploadReport:
     """Validate an uploaded layer as ``hatangso validate`` does and store its clean rows.
 
-    The clean layer replaces ``uploads/<kind>.gpkg`` of the scenario atomically (the scenario
-    is created when new); the rejected rows are returned and kept in
-    ``uploads/<kind>.rejects.csv``.
+    ``?crs=``, ``?columns=``, ``?sheet=`` and ``?header-row=`` are the command line's
+    ``--crs``, ``--columns``, ``--sheet`` and ``--header-row``. The clean layer replaces
+    ``uploads/<kind>.gpkg`` of the scenario atomically (the scenario is created when new);
+    the rejected rows are returned and kept in ``uploads/<kind>.rejects.csv``; ``change``
+    compares the layer before and after. With ``?dry_run=true`` the report is the same and
+    nothing is stored. A refused upload changes nothing and leaves nothing behind.
     """
-    workspace.folder(name).mkdir(parents=True, exist_ok=True)
-    with workspace.scratch(name) as tmp:
+    options = UploadOptions(
+        crs=crs, columns=columns, sheet=sheet, header_row=header_row, dry_run=dry_run
+    )
+    workspace.folder(name)  # refuses a name that is not plain, before any byte is received
+    with upload_scratch(workspace.root) as tmp:
         path, shown = await _receive_file(request, settings, tmp)
         return await run_in_threadpool(
-            _validate_and_store, workspace, settings, name, kind, path, shown
+            _validate_and_store, workspace, settings, name, kind, path, shown, options
         )
 
 
 def _run(workspace: Workspace, name: str, config_doc: dict[str, Any]) -> CoverageRun:
-    from hatangso.coverage.config import CoverageConfig
+    from hatangso.app.runconfig import run_config
+    from hatangso.coverage.config import parse_config
     from hatangso.scenarios.job import InputFiles, run_coverage
 
-    config = CoverageConfig.model_validate(config_doc)
+    # The scenario's own configuration (its file's, its last run's), the request's keys over it.
+    chosen = run_config(workspace, name, config_doc)
+    config_doc = chosen.document
+    config = parse_config(config_doc, source="config")
     paths = {kind: workspace.layer_path(name, kind) for kind in LAYER_KINDS}
     if paths["villages"] is None:
         raise HTTPException(
@@ -255,6 +521,10 @@ def _run(workspace: Workspace, name: str, config_doc: dict[str, Any]) -> Coverag
         files=sorted(p.name for p in result.files.values()),
         indicators=result.kpis.get("indicators", []),
         notes=[str(n) for n in result.kpis.get("notes", [])],
+        config=config_doc,
+        config_source=chosen.source,
+        model=result.kpis.get("model"),
+        rule=result.kpis.get("rule"),
     )
 
 
@@ -272,7 +542,13 @@ def run_scenario_coverage(
         Body(description="Coverage configuration (the YAML file's keys), all optional."),
     ] = None,
 ) -> CoverageRun:
-    """Assess the scenario's uploaded (or built-in) layers and replace its results."""
+    """Assess the scenario's uploaded (or built-in) layers and replace its results.
+
+    The configuration is the scenario's (its last run's, else the one it was built with: the
+    shipped scenario file's ``model:``, the demo's), with the body's keys merged over it
+    section by section; the answer gives it (``config``), where it came from
+    (``config_source``), and the model and rule that ran.
+    """
     if not workspace.folder(name).is_dir():
         raise HTTPException(status_code=404, detail=f"no scenario named '{name}'")
     return _run(workspace, name, config or {})
