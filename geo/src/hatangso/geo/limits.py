@@ -25,6 +25,7 @@ __all__ = [
     "MAX_REFERENCED_FILE_BYTES",
     "MAX_SOLVER_TIME_S",
     "MAX_TERRAIN_CELLS_PER_SITE",
+    "MAX_TERRAIN_GRID_CELLS",
     "MAX_TERRAIN_RADIUS_M",
     "MAX_TERRAIN_WORK_CELLS",
     "MIN_TERRAIN_RESOLUTION_M",
@@ -75,6 +76,11 @@ MAX_TERRAIN_CELLS_PER_SITE = 4_200_000
 #: Cells computed by one terrain run, sites x cells per site, estimated before it starts.
 MAX_TERRAIN_WORK_CELLS = 4_000_000_000
 
+#: Cells of the terrain grid of one run (the DEM over the villages and sites plus the
+#: radius, at ``terrain.resolution_m``); each costs about 16 bytes of memory. A province of
+#: 150 x 150 km at 30 m is 25 million.
+MAX_TERRAIN_GRID_CELLS = 200_000_000
+
 #: Candidate sites kept for the planning solver (``siting.max_candidates``).
 MAX_CANDIDATES = 50_000
 
@@ -111,6 +117,7 @@ class WorkLimits:
     min_terrain_resolution_m: float = MIN_TERRAIN_RESOLUTION_M
     max_terrain_cells_per_site: int = MAX_TERRAIN_CELLS_PER_SITE
     max_terrain_work_cells: int = MAX_TERRAIN_WORK_CELLS
+    max_terrain_grid_cells: int = MAX_TERRAIN_GRID_CELLS
     max_candidates: int = MAX_CANDIDATES
     max_solver_time_s: float = MAX_SOLVER_TIME_S
     max_cache_mb: float = MAX_CACHE_MB
