@@ -277,3 +277,33 @@ def test_hong_phong_tien_giang_bac_kan_exactly() -> None:
     assert bk["bts_site_sharing_ratio"] == {2025: 25}
     assert bk["commune_data_network_connection"] == {2025: 100}
     assert bk["population_5g_coverage"] == {2030: 99}
+
+
+def test_files_of_the_model_section_stay_in_the_scenarios_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "scenario"
+    folder.mkdir()
+    for value in ("/etc/passwd", "/etc/no-such-file", "../s.yaml"):
+        data = _minimal(model={"mobile": {"model": "hata", "calibration": value}})
+        with pytest.raises(ConfigError) as info:
+            load_scenario(_write(folder, data))
+        (problem,) = info.value.problems
+        assert problem.column == "model.mobile.calibration"
+        assert problem.message == f"'{value}' is not a file in the scenario file's folder"
+    (folder / "cal.json").write_text("{}", encoding="utf-8")
+    data = _minimal(model={"mobile": {"model": "hata", "calibration": "cal.json"}})
+    scenario = load_scenario(_write(folder, data))
+    assert scenario.config_for(2025).mobile.calibration == str((folder / "cal.json").resolve())
+
+
+def test_work_limits_apply_to_the_model_section(tmp_path: Path) -> None:
+    from hatangso.geo.limits import WorkLimits
+
+    data = _minimal(model={"terrain": {"radius_m": 100000}})
+    with pytest.raises(ConfigError, match=r"model\.terrain\.radius_m.*HATANGSO_MAX_TERRAIN"):
+        load_scenario(_write(tmp_path, data))
+    data = _minimal(model={"terrain": {"radius_m": 8000}})
+    lower = WorkLimits(max_terrain_radius_m=5000.0)
+    with pytest.raises(ConfigError, match="limit of 5000 m"):
+        load_scenario(_write(tmp_path, data), limits=lower)
+    scenario = load_scenario(_write(tmp_path, data))
+    assert scenario.config_for(2025).terrain.radius_m == 8000.0
