@@ -505,8 +505,9 @@ def calibrate(
     out.print(table)
     out.print(
         f"all samples: RMSE {cal.rmse_before_db:.1f} -> {cal.rmse_after_db:.1f} dB, bias "
-        f"{cal.bias_before_db:+.1f} -> {cal.bias_after_db:+.1f} dB. Use it in later runs with "
-        f"'mobile: {{model: hata, calibration: {result.files['calibration']}}}'"
+        f"{cal.bias_before_db:+.1f} -> {cal.bias_after_db:+.1f} dB. Use it in later runs: put "
+        f"{result.files['calibration'].name} beside the configuration file and write "
+        f"'mobile: {{model: hata, calibration: {result.files['calibration'].name}}}'"
     )
 
 
