@@ -61,20 +61,22 @@ def test_the_cache_evicts_the_least_recently_used_beyond_its_cap(tmp_path: Path)
     assert first.n_computed == 4
     entries = sorted(cache.glob("*.npz"))
     assert len(entries) == 4
-    size = entries[0].stat().st_size
-    # Make the entries' last uses distinct and known: S0 oldest ... S3 newest.
-    by_age = sorted(entries, key=lambda p: p.stat().st_mtime_ns)
+    # Give the entries distinct last uses, 100 s apart.
     now = time.time()
-    for age, path in enumerate(reversed(by_age)):
-        os.utime(path, (now - 100 * (age + 1), now - 100 * (age + 1)))
-    oldest = min(entries, key=lambda p: p.stat().st_mtime_ns)
-    # Reading one of them makes it the most recently used.
+    for age, path in enumerate(entries, start=1):
+        os.utime(path, (now - 100 * age, now - 100 * age))
+    # Reading one makes it the most recently used, whatever its age was.
     again = coverage_rasters(dem, sites(4).iloc[[0]], **kwargs)  # type: ignore[arg-type]
     assert again.n_cached == 1
-    used = next(p for p in cache.glob("*.npz") if p.stat().st_mtime > now - 50)
-    removed = prune_cache(cache, max_bytes=2 * size)
-    assert len(removed) == 2 and used not in removed and oldest in removed
-    assert sum(p.stat().st_size for p in cache.glob("*.npz")) <= 2 * size
+    by_use = sorted(cache.glob("*.npz"), key=lambda p: p.stat().st_mtime_ns)
+    used = by_use[-1]
+    assert used.stat().st_mtime > now - 50
+    # A cap that holds the two most recently used: the two least recently used go.
+    cap = sum(p.stat().st_size for p in by_use[2:])
+    size = max(p.stat().st_size for p in by_use)
+    removed = prune_cache(cache, max_bytes=cap)
+    assert removed == by_use[:2] and used not in removed
+    assert sorted(cache.glob("*.npz")) == sorted(by_use[2:])
     # The cap given to a run is kept after it.
     coverage_rasters(dem, sites(6), cache_max_bytes=3 * size, **kwargs)  # type: ignore[arg-type]
     kept = list(cache.glob("*.npz"))
