@@ -7,6 +7,8 @@ the user's input or options, with a message on stderr naming the file, row, colu
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -18,6 +20,7 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from hatangso.geo.errors import HatangsoError, InputError, Problem
+from hatangso.geo.limits import WorkLimits
 from hatangso.geo.schema import KINDS
 
 app = typer.Typer(
@@ -119,6 +122,11 @@ def validate(
         written = write_clean_layer(layer, out_dir)
         rejects = write_rejects([layer], out_dir)
         out.print(f"wrote {written} and {rejects}")
+
+
+def _limits() -> WorkLimits:
+    """Return the limits on a run's work: the defaults, changed by ``HATANGSO_MAX_*``."""
+    return WorkLimits.from_environ(os.environ)
 
 
 def _progress_printer(console: Console):  # type: ignore[no-untyped-def]
@@ -241,7 +249,7 @@ def coverage(
     from hatangso.geo.validate import parse_column_map
     from hatangso.scenarios.job import InputFiles, run_coverage
 
-    cfg = load_config(config)
+    cfg = load_config(config, limits=_limits())
     files = InputFiles(
         villages=villages,
         sites=sites,
@@ -377,6 +385,7 @@ def plan(
             progress=progress,
             sheet=sheet,
             header_row=header_row,
+            limits=_limits(),
         )
     finally:
         progress(None)
@@ -462,7 +471,7 @@ def calibrate(
         sites=sites,
         samples=samples,
         out_dir=out_dir,
-        config=load_config(config),
+        config=load_config(config, limits=_limits()),
         crs=crs,
         tech=tech,
         min_samples=min_samples,
@@ -496,8 +505,9 @@ def calibrate(
     out.print(table)
     out.print(
         f"all samples: RMSE {cal.rmse_before_db:.1f} -> {cal.rmse_after_db:.1f} dB, bias "
-        f"{cal.bias_before_db:+.1f} -> {cal.bias_after_db:+.1f} dB. Use it in later runs with "
-        f"'mobile: {{model: hata, calibration: {result.files['calibration']}}}'"
+        f"{cal.bias_before_db:+.1f} -> {cal.bias_after_db:+.1f} dB. Use it in later runs: put "
+        f"{result.files['calibration'].name} beside the configuration file and write "
+        f"'mobile: {{model: hata, calibration: {result.files['calibration'].name}}}'"
     )
 
 
@@ -506,13 +516,28 @@ def run(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML (e.g. scenarios/bac-kan.yaml).")],
     out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")],
     lang: Annotated[Lang, typer.Option(help=LANG_HELP)] = Lang.vi,
+    data_root: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder the scenario's data paths are relative to (default: the scenario "
+            "file's folder). A scenario file cannot set it."
+        ),
+    ] = None,
 ) -> None:
     """Run a scenario: the baseline and each year with its deployments, against its targets."""
     from hatangso.scenarios.run import run_scenario
 
     progress = _progress_printer(err)
     try:
-        run_scenario(scenario, out_dir, progress=progress, console=out, lang=lang.value)
+        run_scenario(
+            scenario,
+            out_dir,
+            progress=progress,
+            console=out,
+            lang=lang.value,
+            data_dir=data_root,
+            limits=_limits(),
+        )
     finally:
         progress(None)
 
@@ -602,9 +627,15 @@ def demo(
     )
 
 
+def _terminated(signum: int, _frame: object) -> None:
+    sys.exit(128 + signum)
+
+
 def main() -> None:
     """Run the command line; map user errors to exit 2 and bugs to exit 1."""
     args = sys.argv[1:] or ["--help"]  # `hatangso` alone: the help, and exit 0
+    # A terminated run unwinds like an interrupted one, so that its scratch files are removed.
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         app(args=args, prog_name="hatangso", standalone_mode=False)
     except HatangsoError as exc:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from hatangso.geo.errors import InputError
+from hatangso.geo.errors import ConfigError, InputError
 from hatangso.scenarios.schema import Scenario, load_scenario, parse_scenario
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
@@ -92,16 +92,18 @@ def test_path_escaping_the_data_root(tmp_path: Path, escape: str) -> None:
         load_scenario(_write(folder, data))
 
 
-def test_absolute_path_needs_permission(tmp_path: Path) -> None:
+def test_absolute_path_is_refused_and_cannot_be_allowed(tmp_path: Path) -> None:
+    # A scenario file names files under its own folder only: `allow_absolute_paths` once let
+    # it read any file of the machine, so it is refused now, with what to do instead.
     other = tmp_path / "elsewhere.geojson"
     other.write_text('{"type": "FeatureCollection", "features": []}')
     folder = tmp_path / "scenario"
     folder.mkdir()
     data = _minimal(data={"villages": "villages.geojson", "sites": str(other)})
-    with pytest.raises(InputError, match=r"absolute path .* is not allowed"):
+    with pytest.raises(ConfigError, match=r"absolute path .* is not allowed"):
         load_scenario(_write(folder, data))
-    allowed = load_scenario(_write(folder, {**data, "allow_absolute_paths": True}))
-    assert allowed.data.sites == str(other)
+    with pytest.raises(ConfigError, match=r"key 'allow_absolute_paths'.*--data-root"):
+        load_scenario(_write(folder, {**data, "allow_absolute_paths": True}))
 
 
 @pytest.mark.skipif(os.name == "nt", reason="symbolic links")
@@ -116,14 +118,24 @@ def test_symlink_out_of_the_root(tmp_path: Path) -> None:
         load_scenario(_write(folder, data))
 
 
-def test_data_root_is_where_paths_start(tmp_path: Path) -> None:
+def test_data_root_comes_from_the_command_line_not_the_file(tmp_path: Path) -> None:
     root = tmp_path / "shared"
     root.mkdir()
     (root / "v.geojson").write_text('{"type": "FeatureCollection", "features": []}')
     folder = tmp_path / "scenario"
     folder.mkdir()
-    data = _minimal(data_root="../shared", data={"villages": "v.geojson"})
-    assert load_scenario(_write(folder, data)).data.villages == "v.geojson"
+    # `data_root: /etc` in a file would let the file read anything: refused, naming the fix.
+    for value in ("../shared", "/etc"):
+        data = _minimal(data_root=value, data={"villages": "v.geojson"})
+        with pytest.raises(ConfigError, match=r"key 'data_root'.*hatangso run .*--data-root"):
+            load_scenario(_write(folder, data))
+    # Given by the caller (`hatangso run --data-root`), it is where paths start.
+    data = _minimal(data={"villages": "v.geojson"})
+    assert load_scenario(_write(folder, data), root=root).data.villages == "v.geojson"
+    # ... and paths still may not leave it.
+    escaping = _minimal(data={"villages": "../scenario/s.yaml"})
+    with pytest.raises(ConfigError, match="leaves the data root"):
+        load_scenario(_write(folder, escaping), root=root)
 
 
 def test_unknown_key_and_bad_values(tmp_path: Path) -> None:
@@ -265,3 +277,33 @@ def test_hong_phong_tien_giang_bac_kan_exactly() -> None:
     assert bk["bts_site_sharing_ratio"] == {2025: 25}
     assert bk["commune_data_network_connection"] == {2025: 100}
     assert bk["population_5g_coverage"] == {2030: 99}
+
+
+def test_files_of_the_model_section_stay_in_the_scenarios_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "scenario"
+    folder.mkdir()
+    for value in ("/etc/passwd", "/etc/no-such-file", "../s.yaml"):
+        data = _minimal(model={"mobile": {"model": "hata", "calibration": value}})
+        with pytest.raises(ConfigError) as info:
+            load_scenario(_write(folder, data))
+        (problem,) = info.value.problems
+        assert problem.column == "model.mobile.calibration"
+        assert problem.message == f"'{value}' is not a file in the scenario file's folder"
+    (folder / "cal.json").write_text("{}", encoding="utf-8")
+    data = _minimal(model={"mobile": {"model": "hata", "calibration": "cal.json"}})
+    scenario = load_scenario(_write(folder, data))
+    assert scenario.config_for(2025).mobile.calibration == str((folder / "cal.json").resolve())
+
+
+def test_work_limits_apply_to_the_model_section(tmp_path: Path) -> None:
+    from hatangso.geo.limits import WorkLimits
+
+    data = _minimal(model={"terrain": {"radius_m": 100000}})
+    with pytest.raises(ConfigError, match=r"model\.terrain\.radius_m.*HATANGSO_MAX_TERRAIN"):
+        load_scenario(_write(tmp_path, data))
+    data = _minimal(model={"terrain": {"radius_m": 8000}})
+    lower = WorkLimits(max_terrain_radius_m=5000.0)
+    with pytest.raises(ConfigError, match="limit of 5000 m"):
+        load_scenario(_write(tmp_path, data), limits=lower)
+    scenario = load_scenario(_write(tmp_path, data))
+    assert scenario.config_for(2025).terrain.radius_m == 8000.0

@@ -7,11 +7,14 @@ tests pass their own to ``create_app`` or override ``hatangso.app.deps.app_setti
 
 from __future__ import annotations
 
+import dataclasses
 from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hatangso.geo import limits
 
 __all__ = ["Settings", "get_settings"]
 
@@ -58,6 +61,57 @@ class Settings(BaseSettings):
         default=False, description="Offer OpenStreetMap tiles as an optional base layer."
     )
     max_page: int = Field(default=5000, gt=0, description="Largest `limit` of a villages page.")
+    # Limits on the work a request's configuration may ask for; the defaults are those of
+    # hatangso.geo.limits (WorkLimits), which the command line reads from the same variables.
+    max_terrain_radius_m: float = Field(
+        default=limits.MAX_TERRAIN_RADIUS_M, gt=0, description="Largest terrain.radius_m."
+    )
+    min_terrain_resolution_m: float = Field(
+        default=limits.MIN_TERRAIN_RESOLUTION_M, gt=0, description="Finest terrain.resolution_m."
+    )
+    max_terrain_cells_per_site: int = Field(
+        default=limits.MAX_TERRAIN_CELLS_PER_SITE,
+        gt=0,
+        description="Most cells of one site's terrain window.",
+    )
+    max_terrain_work_cells: int = Field(
+        default=limits.MAX_TERRAIN_WORK_CELLS,
+        gt=0,
+        description="Most cells (sites x cells per site) of one terrain run.",
+    )
+    max_terrain_grid_cells: int = Field(
+        default=limits.MAX_TERRAIN_GRID_CELLS,
+        gt=0,
+        description="Most cells of the terrain grid of one run.",
+    )
+    max_candidates: int = Field(
+        default=limits.MAX_CANDIDATES, gt=0, description="Largest siting.max_candidates."
+    )
+    max_solver_time_s: float = Field(
+        default=limits.MAX_SOLVER_TIME_S, gt=0, description="Largest siting.time_limit_s."
+    )
+    max_cache_mb: float = Field(
+        default=limits.MAX_CACHE_MB,
+        gt=0,
+        description="Cap of the terrain cache on disk; least recently used entries go first.",
+    )
+    max_referenced_file_bytes: int = Field(
+        default=limits.MAX_REFERENCED_FILE_BYTES,
+        gt=0,
+        description="Largest file a configuration names (calibration, exclusion).",
+    )
+    max_cached_items: int = Field(
+        default=128,
+        gt=0,
+        description="Most documents, frames and map pages the service keeps in memory.",
+    )
+
+    @property
+    def work_limits(self) -> limits.WorkLimits:
+        """The limits on a run's work, for the configuration's validation."""
+        return limits.WorkLimits(
+            **{f.name: getattr(self, f.name) for f in dataclasses.fields(limits.WorkLimits)}
+        )
 
     @property
     def max_upload_bytes(self) -> int:

@@ -53,7 +53,7 @@ def workspace_for(settings: Settings) -> Workspace:
     with _LOCK:
         workspace = _WORKSPACES.get(root)
         if workspace is None:
-            workspace = _WORKSPACES[root] = Workspace(root)
+            workspace = _WORKSPACES[root] = Workspace(root, max_cached=settings.max_cached_items)
         return workspace
 
 

@@ -23,6 +23,7 @@ import re
 import shutil
 import tempfile
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -403,14 +404,17 @@ class Workspace:
     ----------
     root
         The workspace folder (created when missing).
+    max_cached
+        Most documents, frames and pages kept in memory; the least recently used go first.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, max_cached: int = 128) -> None:
         self.root = Path(root).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._build_locks: dict[str, threading.Lock] = {}
-        self._cache: dict[tuple[str, str], tuple[Any, Any]] = {}
+        self._cache: OrderedDict[tuple[str, str], tuple[Any, Any]] = OrderedDict()
+        self._max_cached = max(1, int(max_cached))
 
     # ---- names and paths -------------------------------------------------------------------
 
@@ -529,10 +533,14 @@ class Workspace:
         with self._lock:
             hit = self._cache.get(key)
             if hit is not None and hit[0] == signature:
+                self._cache.move_to_end(key)
                 return hit[1]
         value = load()
         with self._lock:
             self._cache[key] = (signature, value)
+            self._cache.move_to_end(key)
+            while len(self._cache) > self._max_cached:
+                self._cache.popitem(last=False)
         return value
 
     def cached(self, name: str, what: str, paths: tuple[Path, ...], load: Callable[[], Any]) -> Any:

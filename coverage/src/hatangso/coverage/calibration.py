@@ -39,7 +39,9 @@ from scipy.spatial import cKDTree
 
 from hatangso.coverage import radio
 from hatangso.coverage.mobile import SiteTable
+from hatangso.geo.confine import read_limited
 from hatangso.geo.errors import InputError, Problem
+from hatangso.geo.limits import MAX_REFERENCED_FILE_BYTES
 from hatangso.geo.outputs import write_json
 
 __all__ = [
@@ -221,22 +223,35 @@ class Calibration:
         return write_json(self.to_dict(), path)
 
 
-def load_calibration(path: str | Path) -> Calibration:
+def load_calibration(
+    path: str | Path, *, max_bytes: int = MAX_REFERENCED_FILE_BYTES
+) -> Calibration:
     """Read a calibration written by :meth:`Calibration.to_json`.
+
+    Parameters
+    ----------
+    path
+        The file.
+    max_bytes
+        Largest file read; a larger one, or anything but a regular file (a device, a FIFO,
+        a folder), is refused before it is read.
 
     Raises
     ------
     InputError
-        If the file is missing, not JSON or not a calibration.
+        If the file is missing, not a regular file, too large, not JSON or not a calibration.
     """
     path = Path(path)
-    try:
-        data = json.loads(path.read_text("utf-8"))
-    except FileNotFoundError as exc:
+    if not path.exists():
         raise InputError(
             Problem(file=path.name, message=f"no such file: {path}", fix="check the path")
-        ) from exc
-    except json.JSONDecodeError as exc:
+        )
+    raw = read_limited(
+        path, max_bytes=max_bytes, key="mobile.calibration", source=path.name, shown=path.name
+    )
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(
             Problem(file=path.name, message=f"is not valid JSON ({exc})", fix="fit it again")
         ) from exc

@@ -2,19 +2,42 @@
 
 Every key is optional; the defaults are the contract's. Engine functions receive the values
 they need explicitly; only the command line and scenario runner read files.
+
+Every parameter that scales the work (radii, cell size, candidates, solver time) is held to a
+limit of :class:`hatangso.geo.limits.WorkLimits` while the configuration is validated: the
+module's defaults, or those passed as ``context={"limits": ...}`` to ``model_validate`` (as
+:func:`parse_config` does). The validated configuration keeps them (:attr:`CoverageConfig.limits`)
+for the checks made when the data are known (sites x cells of the terrain model) and the cap
+of the terrain cache.
+
+Files the configuration names (``mobile.calibration``, ``siting.exclusion``) are confined to a
+base folder given to :func:`parse_config` (a configuration file's own folder; the scenario's
+uploaded files in the service); without one, naming a file is an error.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from hatangso.geo.confine import confined_file, read_limited
 from hatangso.geo.errors import ConfigError, Problem
+from hatangso.geo.limits import WorkLimits
 
-__all__ = ["CoverageConfig", "load_config"]
+__all__ = ["CoverageConfig", "load_config", "parse_config"]
 
 Tech = Literal["4G", "5G"]
 Env = Literal["urban", "suburban", "rural"]
@@ -26,7 +49,23 @@ DEFAULT_RADIUS_M: dict[str, dict[str, float]] = {
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and infinity are refused everywhere: a NaN passes no comparison, so it would slip
+    # through every bound below.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def _limits(info: ValidationInfo) -> WorkLimits:
+    """Return the limits given as validation context, else the defaults."""
+    context = info.context
+    limits = context.get("limits") if isinstance(context, dict) else None
+    return limits if isinstance(limits, WorkLimits) else WorkLimits()
+
+
+def _over(key: str, value: float, limit: float, name: str, unit: str = "") -> str:
+    return (
+        f"{key} = {value:g}{unit} is above the limit of {limit:g}{unit}; lower it "
+        f"(or raise the limit with the setting {WorkLimits.setting(name)})"
+    )
 
 
 class MobileConfig(_Strict):
@@ -45,7 +84,10 @@ class MobileConfig(_Strict):
 
     @field_validator("radius_m")
     @classmethod
-    def _complete_radius(cls, value: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    def _complete_radius(
+        cls, value: dict[str, dict[str, float]], info: ValidationInfo
+    ) -> dict[str, dict[str, float]]:
+        limit = _limits(info).max_terrain_radius_m
         merged = {k: dict(v) for k, v in DEFAULT_RADIUS_M.items()}
         for tech, table in value.items():
             if tech not in merged:
@@ -57,6 +99,9 @@ class MobileConfig(_Strict):
                     )
                 if not radius > 0:
                     raise ValueError(f"radius_m.{tech}.{env} must be positive, got {radius}")
+                if radius > limit:
+                    key = f"mobile.radius_m.{tech}.{env}"
+                    raise ValueError(_over(key, radius, limit, "max_terrain_radius_m", " m"))
                 merged[tech][env] = float(radius)
         return merged
 
@@ -64,18 +109,62 @@ class MobileConfig(_Strict):
 class TerrainConfig(_Strict):
     """``terrain:`` section."""
 
-    radius_m: float = Field(10_000.0, gt=0.0, le=100_000.0)
+    radius_m: float = Field(10_000.0, gt=0.0)
     resolution_m: float = Field(30.0, gt=0.0, le=1000.0)
     method: Literal["los", "itm"] = "los"
     #: Extra loss everywhere for vegetation and buildings around the handset, dB. The terrain
     #: models see only the bare ground; 0 leaves them as optimistic as bare ground is.
     clutter_loss_db: float = Field(0.0, ge=0.0, le=60.0)
 
+    def cells_per_site(self) -> int:
+        """Cells of one site's square window at ``resolution_m``, the bound of its work.
+
+        Examples
+        --------
+        >>> TerrainConfig(radius_m=3000, resolution_m=30).cells_per_site()
+        40401
+        """
+        side = 2 * math.ceil(self.radius_m / self.resolution_m) + 1
+        return side * side
+
+    @field_validator("radius_m")
+    @classmethod
+    def _radius_limit(cls, value: float, info: ValidationInfo) -> float:
+        limit = _limits(info).max_terrain_radius_m
+        if value > limit:
+            raise ValueError(_over("terrain.radius_m", value, limit, "max_terrain_radius_m", " m"))
+        return value
+
+    @field_validator("resolution_m")
+    @classmethod
+    def _resolution_limit(cls, value: float, info: ValidationInfo) -> float:
+        limit = _limits(info).min_terrain_resolution_m
+        if value < limit:
+            raise ValueError(
+                f"terrain.resolution_m = {value:g} m is below the limit of {limit:g} m; raise "
+                f"it (or lower the limit with the setting "
+                f"{WorkLimits.setting('min_terrain_resolution_m')})"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _window_limit(self, info: ValidationInfo) -> TerrainConfig:
+        limit = _limits(info).max_terrain_cells_per_site
+        cells = self.cells_per_site()
+        if cells > limit:
+            raise ValueError(
+                f"terrain.radius_m = {self.radius_m:g} m at terrain.resolution_m = "
+                f"{self.resolution_m:g} m gives {cells:,} cells per site, above the limit of "
+                f"{limit:,}; lower the radius or coarsen the resolution (or raise the limit "
+                f"with the setting {WorkLimits.setting('max_terrain_cells_per_site')})"
+            )
+        return self
+
 
 class FtthConfig(_Strict):
     """``ftth:`` section."""
 
-    max_distance_m: float = Field(500.0, gt=0.0)
+    max_distance_m: float = Field(500.0, gt=0.0, le=50_000.0)
 
 
 class SamplesConfig(_Strict):
@@ -137,6 +226,22 @@ class SitingConfig(_Strict):
     #: each round drops the chosen sites' unconfirmed claims from the matrix and solves again.
     recheck_rounds: int = Field(5, ge=0, le=50)
 
+    @field_validator("max_candidates")
+    @classmethod
+    def _candidates_limit(cls, value: int, info: ValidationInfo) -> int:
+        limit = _limits(info).max_candidates
+        if value > limit:
+            raise ValueError(_over("siting.max_candidates", value, limit, "max_candidates"))
+        return value
+
+    @field_validator("time_limit_s")
+    @classmethod
+    def _time_limit(cls, value: float, info: ValidationInfo) -> float:
+        limit = _limits(info).max_solver_time_s
+        if value > limit:
+            raise ValueError(_over("siting.time_limit_s", value, limit, "max_solver_time_s", " s"))
+        return value
+
     @field_validator("tech")
     @classmethod
     def _known_tech(cls, value: str) -> str:
@@ -164,6 +269,25 @@ class CoverageConfig(_Strict):
     sharing: SharingConfig = Field(default_factory=SharingConfig)
     siting: SitingConfig = Field(default_factory=SitingConfig)
     targets: dict[str, float] = Field(default_factory=dict)
+    _limits: WorkLimits = PrivateAttr(default_factory=WorkLimits)
+
+    @property
+    def limits(self) -> WorkLimits:
+        """The limits this configuration was validated against."""
+        return self._limits
+
+    @model_validator(mode="after")
+    def _keep_limits(self, info: ValidationInfo) -> CoverageConfig:
+        self._limits = _limits(info)
+        return self
+
+    def files(self) -> dict[str, str]:
+        """Return the files the configuration names, by key (``mobile.calibration``, ...)."""
+        named = {
+            "mobile.calibration": self.mobile.calibration,
+            "siting.exclusion": self.siting.exclusion,
+        }
+        return {key: str(value) for key, value in named.items() if value is not None}
 
     @field_validator("targets")
     @classmethod
@@ -178,16 +302,27 @@ class CoverageConfig(_Strict):
         return value
 
 
-def load_config(path: str | Path | None) -> CoverageConfig:
+def load_config(path: str | Path | None, *, limits: WorkLimits | None = None) -> CoverageConfig:
     """Read a configuration YAML file; None gives the contract's defaults.
+
+    The files the configuration names are confined to the file's folder (see
+    :func:`parse_config`).
+
+    Parameters
+    ----------
+    path
+        The YAML file, or None.
+    limits
+        The limits on the work the configuration may ask for (the defaults when None).
 
     Raises
     ------
     ConfigError
         Naming the file, the key and the fix, for every fault at once.
     """
+    limits = limits or WorkLimits()
     if path is None:
-        return CoverageConfig()
+        return CoverageConfig.model_validate({}, context={"limits": limits})
     path = Path(path)
     if not path.exists():
         raise ConfigError(
@@ -195,9 +330,16 @@ def load_config(path: str | Path | None) -> CoverageConfig:
                 file=path.name, message=f"no such file: {path}", fix="check the path of --config"
             )
         )
+    raw = read_limited(
+        path,
+        max_bytes=limits.max_referenced_file_bytes,
+        key="--config",
+        source=path.name,
+        shown=str(path),
+    )
     try:
-        data: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
+        data: Any = yaml.safe_load(raw.decode("utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ConfigError(
             Problem(
                 file=path.name,
@@ -205,18 +347,67 @@ def load_config(path: str | Path | None) -> CoverageConfig:
                 fix="check indentation and colons",
             )
         ) from exc
-    config = parse_config(data, source=path.name)
-    calibration = config.mobile.calibration
-    if calibration is not None and not Path(calibration).is_absolute():
-        mobile = config.mobile.model_copy(
-            update={"calibration": str((path.parent / calibration).resolve())}
+    return parse_config(
+        data,
+        source=path.name,
+        base=path.parent,
+        where="the configuration file's folder",
+        limits=limits,
+    )
+
+
+def _problems(exc: ValidationError, source: str, prefix: str = "") -> list[Problem]:
+    return [
+        Problem(
+            file=source,
+            column=prefix + ".".join(str(p) for p in error["loc"]),
+            message=error["msg"].removeprefix("Value error, "),
+            fix="see the configuration section of the README for allowed keys and values",
         )
-        config = config.model_copy(update={"mobile": mobile})
-    return config
+        for error in exc.errors()
+    ]
 
 
-def parse_config(data: Any, *, source: str) -> CoverageConfig:
-    """Validate a configuration mapping; errors name `source` and every bad key."""
+def parse_config(
+    data: Any,
+    *,
+    source: str,
+    base: Path | None = None,
+    where: str = "the configuration file's folder",
+    plain_names: bool = False,
+    limits: WorkLimits | None = None,
+    key_prefix: str = "",
+) -> CoverageConfig:
+    """Validate a configuration mapping; errors name `source` and every bad key.
+
+    Parameters
+    ----------
+    data
+        The parsed YAML (or JSON body).
+    source
+        The configuration's name, for messages.
+    base
+        The folder the files the configuration names must be in; they are returned resolved
+        (absolute). None: the configuration may name no file.
+    where
+        How messages describe `base`.
+    plain_names
+        Files are given by name alone, no folders (the service's uploaded files).
+    limits
+        The limits on the work it may ask for (the defaults when None).
+    key_prefix
+        Put before every key in messages (``model.`` for a scenario's model section).
+
+    Returns
+    -------
+    CoverageConfig
+
+    Raises
+    ------
+    ConfigError
+        Every fault at once: an unknown key, a value out of range, NaN or infinite, above a
+        work limit; a named file outside `base`, missing, not a regular file.
+    """
     if not isinstance(data, dict):
         raise ConfigError(
             Problem(
@@ -225,17 +416,44 @@ def parse_config(data: Any, *, source: str) -> CoverageConfig:
                 fix="start with e.g. 'mobile:' on its own line",
             )
         )
+    limits = limits or WorkLimits()
     try:
-        return CoverageConfig.model_validate(data)
+        config = CoverageConfig.model_validate(data, context={"limits": limits})
     except ValidationError as exc:
-        raise ConfigError(
-            [
+        raise ConfigError(_problems(exc, source, key_prefix)) from exc
+    named = config.files()
+    if not named:
+        return config
+    problems: list[Problem] = []
+    resolved: dict[str, Path] = {}
+    for key, value in named.items():
+        if base is None:
+            problems.append(
                 Problem(
                     file=source,
-                    column=".".join(str(p) for p in error["loc"]),
-                    message=error["msg"],
-                    fix="see the configuration section of the README for allowed keys and values",
+                    column=key_prefix + key,
+                    message=f"names the file '{value}', but this configuration has no folder "
+                    "to read files from",
+                    fix="give the configuration as a file, with the named file beside it",
                 )
-                for error in exc.errors()
-            ]
-        ) from exc
+            )
+            continue
+        try:
+            resolved[key] = confined_file(
+                value,
+                base,
+                key=key_prefix + key,
+                source=source,
+                where=where,
+                plain_name=plain_names,
+            )
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ConfigError(problems)
+    mobile, siting = config.mobile, config.siting
+    if "mobile.calibration" in resolved:
+        mobile = mobile.model_copy(update={"calibration": str(resolved["mobile.calibration"])})
+    if "siting.exclusion" in resolved:
+        siting = siting.model_copy(update={"exclusion": resolved["siting.exclusion"]})
+    return config.model_copy(update={"mobile": mobile, "siting": siting})

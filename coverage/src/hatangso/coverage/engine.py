@@ -460,6 +460,14 @@ def _terrain_coverage(
         max(east, s_e) + margin_deg,
         max(north, s_n) + margin_deg,
     )
+    # The grid's size is known before the DEM is read: refuse one past the limit now.
+    mid_lat = np.radians((bounds[1] + bounds[3]) / 2)
+    terrain.check_grid(
+        (bounds[2] - bounds[0]) * 111_320.0 * max(float(np.cos(mid_lat)), 0.0),
+        (bounds[3] - bounds[1]) * 110_574.0,
+        tcfg.resolution_m,
+        limit=config.limits.max_terrain_grid_cells,
+    )
     dem = rasters.read_dem(
         dem_path, bounds_wgs84=bounds, dst_crs=crs, resolution_m=tcfg.resolution_m
     )
@@ -471,6 +479,8 @@ def _terrain_coverage(
         model=tcfg.method,
         clutter_loss_db=tcfg.clutter_loss_db,
         cache_dir=cache_dir,
+        cache_max_bytes=config.limits.max_cache_bytes,
+        max_work_cells=config.limits.max_terrain_work_cells,
     )
     rule = mcfg.rule
     population = None

@@ -238,10 +238,17 @@ def _terrain_dem(
 ) -> Any:
     """Read the DEM on the terrain grid (``terrain.resolution_m``) over `xy` plus `margin_m`."""
     from hatangso.coverage.rasters import read_dem
+    from hatangso.coverage.terrain import check_grid
 
     margin = margin_m + 2.0 * config.terrain.resolution_m
     x0, y0 = xy.min(axis=0) - margin
     x1, y1 = xy.max(axis=0) + margin
+    check_grid(
+        float(x1 - x0),
+        float(y1 - y0),
+        config.terrain.resolution_m,
+        limit=config.limits.max_terrain_grid_cells,
+    )
     to_wgs84 = pyproj.Transformer.from_crs(crs, 4326, always_xy=True)
     west, south, east, north = to_wgs84.transform_bounds(
         float(x0), float(y0), float(x1), float(y1), densify_pts=21

@@ -33,6 +33,8 @@ import json
 import logging
 import math
 import os
+import shutil
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -80,19 +82,25 @@ from hatangso.geo.outputs import write_layer
 __all__ = [
     "EARTH_RADIUS_M",
     "MOBILE_TECHS",
+    "SCRATCH_PREFIX",
     "SECTOR_MAX_ATTENUATION_DB",
     "SPEED_OF_LIGHT_M_S",
     "CoverageRasters",
     "ItmParams",
     "TerrainModel",
     "bullington_loss",
+    "check_grid",
+    "check_work",
     "coverage_polygons",
     "coverage_rasters",
     "itm_p2p_loss",
     "judge_villages",
     "knife_edge_loss",
+    "prune_cache",
+    "remove_stale_scratch",
     "site_loss_at",
     "site_loss_raster",
+    "window_cells",
     "write_coverage_outputs",
 ]
 
@@ -1162,6 +1170,13 @@ def _cache_key(dem_digest: str, params: Mapping[str, object]) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:40]
 
 
+def _touch(path: Path) -> None:
+    try:
+        os.utime(path)
+    except OSError:  # removed meanwhile by another run: nothing to keep
+        pass
+
+
 def _load_cached(path: Path) -> _SiteLoss | None:
     try:
         with np.load(path) as stored:
@@ -1175,10 +1190,158 @@ def _load_cached(path: Path) -> _SiteLoss | None:
         return None
 
 
-def _store(path: Path, result: _SiteLoss) -> None:
-    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+def _store(path: Path, result: _SiteLoss, scratch: Path) -> None:
+    """Write one cache entry: in the run's scratch folder first, then moved into place."""
+    tmp = scratch / f"{path.stem}.tmp.npz"
     np.savez(tmp, offset=np.array([result.r0, result.c0], dtype=np.int64), loss_db=result.loss_db)
     os.replace(tmp, path)
+
+
+#: Prefix of a run's scratch folder inside the cache: ``.scratch-<pid>-<random>`` (runs in
+#: threads of one process, as the service's, each have their own).
+SCRATCH_PREFIX = ".scratch-"
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether a process `pid` runs on this machine (signal 0 tests without signalling)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):  # another user's process, or a platform without it
+        return True
+    return True
+
+
+def remove_stale_scratch(cache_dir: Path) -> list[Path]:
+    """Remove the scratch folders (and old-style scratch files) of runs that are gone.
+
+    A run writes its cache entries through ``<cache>/.scratch-<pid>-*``, removed when it ends
+    or fails; a killed run cannot remove it, so the next run does, for every pid that no
+    longer runs.
+
+    Returns
+    -------
+    list of Path
+        What was removed.
+    """
+    removed: list[Path] = []
+    if not cache_dir.is_dir():
+        return removed
+    for entry in cache_dir.iterdir():
+        name = entry.name
+        if name.startswith(SCRATCH_PREFIX):
+            pid_text = name[len(SCRATCH_PREFIX) :].partition("-")[0]
+        elif name.endswith(".tmp.npz"):  # written beside the entries by earlier versions
+            pid_text = name.removesuffix(".tmp.npz").rpartition(".")[2]
+        else:
+            continue
+        if pid_text.isdigit() and not _pid_alive(int(pid_text)):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+            removed.append(entry)
+    if removed:
+        log.info("removed %d scratch folders of runs that ended abruptly", len(removed))
+    return removed
+
+
+def prune_cache(cache_dir: Path, max_bytes: int) -> list[Path]:
+    """Remove the least recently used entries until the cache holds at most `max_bytes`.
+
+    An entry's modification time is its last use: :func:`coverage_rasters` touches the
+    entries it reads.
+
+    Returns
+    -------
+    list of Path
+        The entries removed, oldest first.
+    """
+    entries = []
+    for path in cache_dir.glob("*.npz"):
+        try:
+            info = path.stat()
+        except OSError:  # removed meanwhile by another run
+            continue
+        entries.append((info.st_mtime_ns, path.name, info.st_size, path))
+    total = sum(e[2] for e in entries)
+    removed: list[Path] = []
+    for _mtime, _name, size, path in sorted(entries):
+        if total <= max_bytes:
+            break
+        path.unlink(missing_ok=True)
+        total -= size
+        removed.append(path)
+    if removed:
+        log.info(
+            "terrain cache %s: %d least recently used entries removed to stay within %.0f MB",
+            cache_dir,
+            len(removed),
+            max_bytes / 1024 / 1024,
+        )
+    return removed
+
+
+def window_cells(radius_m: float, dx: float, dy: float) -> int:
+    """Cells of a site's square window of `radius_m` on a grid of `dx` by `dy` m.
+
+    Examples
+    --------
+    >>> window_cells(3000.0, 30.0, 30.0)
+    40401
+    """
+    return (2 * math.ceil(radius_m / dx) + 1) * (2 * math.ceil(radius_m / dy) + 1)
+
+
+def check_work(n_sites: int, cells_per_site: int, *, radius_m: float, limit: int | None) -> None:
+    """Refuse a terrain run of more than `limit` cells (sites x cells per site).
+
+    Raises
+    ------
+    ConfigError
+        Naming ``terrain.radius_m`` and ``terrain.resolution_m``, the figures and the setting.
+    """
+    work = n_sites * cells_per_site
+    if limit is not None and work > limit:
+        raise ConfigError(
+            Problem(
+                file="configuration",
+                column="terrain.radius_m",
+                message=f"the terrain model would compute {n_sites:,} sites x "
+                f"{cells_per_site:,} cells (radius {radius_m:g} m) = {work:,} cells, above "
+                f"the limit of {limit:,}",
+                fix="lower terrain.radius_m, coarsen terrain.resolution_m or give fewer sites "
+                "(or raise the limit with the setting HATANGSO_MAX_TERRAIN_WORK_CELLS)",
+            )
+        )
+
+
+def check_grid(width_m: float, height_m: float, resolution_m: float, *, limit: int) -> None:
+    """Refuse a terrain grid of more than `limit` cells, before the DEM is read.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``terrain.resolution_m``, the figures and the setting.
+    """
+    cells = math.ceil(max(width_m, 0.0) / resolution_m) * math.ceil(
+        max(height_m, 0.0) / resolution_m
+    )
+    if cells > limit:
+        raise ConfigError(
+            Problem(
+                file="configuration",
+                column="terrain.resolution_m",
+                message=f"the terrain grid would be {width_m / 1000:,.1f} x "
+                f"{height_m / 1000:,.1f} km at {resolution_m:g} m = {cells:,} cells, above "
+                f"the limit of {limit:,}",
+                fix="coarsen terrain.resolution_m, lower terrain.radius_m or cover a smaller "
+                "area (or raise the limit with the setting HATANGSO_MAX_TERRAIN_GRID_CELLS)",
+            )
+        )
 
 
 def coverage_rasters(
@@ -1199,6 +1362,8 @@ def coverage_rasters(
     cache_dir: str | os.PathLike[str] | None = None,
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    cache_max_bytes: int | None = None,
+    max_work_cells: int | None = None,
 ) -> CoverageRasters:
     """Best-server power, server count and per-operator coverage of many sites over a DEM.
 
@@ -1236,6 +1401,8 @@ def coverage_rasters(
         site's position, antenna height, frequency and the model's parameters (not on EIRP,
         azimuth or operator, which are applied afterwards), so adding or editing one site
         recomputes only that site. Sectors sharing a mast and frequency are computed once.
+        Entries are written through the run's scratch folder ``.scratch-<pid>-*``, removed
+        when the run ends or fails (and by the next run, when the process was killed).
     workers
         Threads for sites computed side by side (numba's thread count by default). With at
         least two sites per thread to compute, each thread runs whole sites, the kernels
@@ -1243,6 +1410,12 @@ def coverage_rasters(
         cores.
     progress
         Called as ``progress(done, total)`` after each carrier (site and technology).
+    cache_max_bytes
+        Cap of `cache_dir`: after the run, the least recently used entries are removed
+        until it holds at most this (None: no cap).
+    max_work_cells
+        Refuse the run, before computing, when the sites to compute times the cells of a
+        site's window exceed this (None: no limit).
 
     Returns
     -------
@@ -1251,6 +1424,8 @@ def coverage_rasters(
 
     Raises
     ------
+    ConfigError
+        If the work exceeds `max_work_cells`.
     InputError
         If a required column is missing.
     CRSError
@@ -1314,6 +1489,7 @@ def coverage_rasters(
     cache = Path(cache_dir) if cache_dir is not None else None
     if cache is not None:
         cache.mkdir(parents=True, exist_ok=True)
+        remove_stale_scratch(cache)
     digest = _dem_digest(dem) if cache is not None else ""
     model_params: dict[str, object] = {
         "model": model,
@@ -1354,6 +1530,12 @@ def coverage_rasters(
         plans.append((i, tech, eirp, key))
     uses = Counter(plan[3] for plan in plans if plan is not None)
     to_compute = [key for key in uses if cache is None or not (cache / f"{key}.npz").exists()]
+    check_work(
+        len(to_compute), window_cells(radius_m, dx, dy), radius_m=radius_m, limit=max_work_cells
+    )
+    scratch = None
+    if cache is not None and to_compute:
+        scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=cache))
     n_workers = max(1, int(workers) if workers is not None else numba.get_num_threads())
     pooled = n_workers > 1 and len(to_compute) >= 2 * n_workers
 
@@ -1362,8 +1544,8 @@ def coverage_rasters(
         result = _site_loss(dem, x, y, h_tx_m=h_tx, h_rx_m=float(h_rx_m), freq_mhz=freq,
                             radius_m=float(radius_m), model=model, k_factor=float(k_factor),
                             itm=itm, step_m=step_m, parallel=not pooled)  # fmt: skip
-        if cache is not None:
-            _store(cache / f"{key}.npz", result)
+        if cache is not None and scratch is not None:
+            _store(cache / f"{key}.npz", result, scratch)
         return result
 
     # 2. compute: with many sites to do, one site per thread (kernels without the GIL); with
@@ -1383,6 +1565,8 @@ def coverage_rasters(
                 if result is None and cache is not None and key not in to_compute:
                     result = _load_cached(cache / f"{key}.npz")
                     cached += result is not None
+                    if result is not None:  # its last use, for the cap's eviction
+                        _touch(cache / f"{key}.npz")
                 if result is None:
                     result = compute(key)
                     computed += 1
@@ -1401,6 +1585,10 @@ def coverage_rasters(
     finally:
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    if cache is not None and cache_max_bytes is not None:
+        prune_cache(cache, cache_max_bytes)
     total = len(plans)
     log.info(
         "terrain coverage: %d carriers of %d sites, %d computed, %d from cache, %d sites "

@@ -268,7 +268,9 @@ def _coverage_inputs(
         dem=files.dem,
         population=files.population,
         calibration=(
-            load_calibration(config.mobile.calibration)
+            load_calibration(
+                config.mobile.calibration, max_bytes=config.limits.max_referenced_file_bytes
+            )
             if config.mobile.calibration is not None
             else None
         ),

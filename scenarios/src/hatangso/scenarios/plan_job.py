@@ -40,12 +40,14 @@ from hatangso.coverage import siting
 from hatangso.coverage.config import load_config
 from hatangso.coverage.engine import Assessment
 from hatangso.coverage.planning import PlanResult, plan
+from hatangso.geo.confine import checked_file
 from hatangso.geo.errors import InputError, Problem
+from hatangso.geo.limits import WorkLimits
 from hatangso.geo.outputs import write_json, write_rejects
 from hatangso.geo.text import normalize_operator
 from hatangso.geo.validate import Layer, load_layers, parse_column_map
 
-__all__ = ["PlanRun", "run_plan"]
+__all__ = ["PlanRun", "read_exclusion", "run_plan"]
 
 log = logging.getLogger(__name__)
 
@@ -98,22 +100,32 @@ class PlanRun:
         return self.result.demand
 
 
-def _read_exclusion(path: Path | None, config_path: Path | None) -> gpd.GeoDataFrame | None:
-    """Read ``siting.exclusion`` (relative to the configuration file)."""
+def read_exclusion(
+    path: Path | None, *, max_bytes: int, source: str = "configuration"
+) -> gpd.GeoDataFrame | None:
+    """Read the ``siting.exclusion`` polygons (a path :func:`parse_config` resolved).
+
+    Raises
+    ------
+    ConfigError
+        The file is not a regular file or is larger than `max_bytes` (checked before reading).
+    InputError
+        It is not a vector layer.
+    """
     if path is None:
         return None
-    if not path.is_absolute() and config_path is not None:
-        path = config_path.parent / path
-    if not path.exists():
+    checked_file(path, key="siting.exclusion", source=source, shown=path.name, max_bytes=max_bytes)
+    try:
+        frame = gpd.read_file(path)
+    except (OSError, RuntimeError, ValueError) as exc:
         raise InputError(
             Problem(
-                file=str(config_path.name if config_path else "config"),
+                file=source,
                 column="siting.exclusion",
-                message=f"no such file: {path}",
-                fix="give the path of a polygon file (relative to the configuration file)",
+                message=f"'{path.name}' is not a readable vector layer ({type(exc).__name__})",
+                fix="give polygons as GeoJSON, GeoPackage or a zipped Shapefile",
             )
-        )
-    frame = gpd.read_file(path)
+        ) from exc
     frame.attrs["source"] = path.name
     return frame
 
@@ -171,6 +183,7 @@ def run_plan(
     progress: Progress | None = None,
     sheet: str | None = None,
     header_row: int | None = None,
+    limits: WorkLimits | None = None,
 ) -> PlanRun:
     """Plan the sites `operator` should build, re-checked by the engine, and write the plan.
 
@@ -219,6 +232,8 @@ def run_plan(
         Called with the name of each step.
     sheet, header_row
         For XLSX inputs: the sheet and the 1-based header row (found when None).
+    limits
+        The limits on the work the configuration may ask for (the defaults when None).
 
     Returns
     -------
@@ -234,7 +249,7 @@ def run_plan(
     """
     step = progress or (lambda _name: None)
     out_dir = Path(out_dir)
-    cfg = load_config(config)
+    cfg = load_config(config, limits=limits)
     column_map = (
         parse_column_map(columns) if isinstance(columns, str) or columns is None else columns
     )
@@ -262,7 +277,11 @@ def run_plan(
             else None
         ),
         candidates=_frame(user_layer, user_layer.name) if user_layer is not None else None,
-        exclusion=_read_exclusion(cfg.siting.exclusion, None if config is None else Path(config)),
+        exclusion=read_exclusion(
+            cfg.siting.exclusion,
+            max_bytes=cfg.limits.max_referenced_file_bytes,
+            source="configuration" if config is None else Path(config).name,
+        ),
         dem=None if dem is None else Path(dem),
         population=None if population is None else Path(population),
         tech=tech,

@@ -6,7 +6,7 @@ base layer plus the deployments of that year and every earlier one (cumulative),
 GeoPackages in ``DIR/<year>/inputs/``.
 
 Scenarios with a ``generated:`` section have no real data: the data are generated on first run
-into ``DIR/data`` (or the scenario's ``data_root``) and reused afterwards, and so are their
+into ``DIR/data`` (or the ``--data-root`` given) and reused afterwards, and so are their
 deployments (see :func:`place_deployments`).
 """
 
@@ -34,6 +34,7 @@ from hatangso.coverage.kpis import INDICATORS
 from hatangso.coverage.villages import village_points
 from hatangso.geo.crs import metric_crs
 from hatangso.geo.errors import InputError, Problem
+from hatangso.geo.limits import WorkLimits
 from hatangso.geo.outputs import write_json, write_layer, write_text
 from hatangso.geo.schema import spec_for
 from hatangso.geo.validate import load_layer
@@ -221,11 +222,11 @@ class ScenarioResult:
         return {run.year: run.kpis for run in self.years if run.year is not None}
 
 
-def _root_for(scenario: Scenario, path: Path, out_dir: Path) -> Path:
-    """Where the scenario's data paths are relative to."""
-    if scenario.generated is not None and scenario.data_root is None:
+def _root_for(scenario: Scenario, path: Path, out_dir: Path, override: Path | None = None) -> Path:
+    """Where the scenario's data paths are relative to (`override`: ``--data-root``)."""
+    if scenario.generated is not None and override is None:
         return out_dir / "data"
-    return data_root(scenario, path.parent)
+    return data_root(scenario, path.parent, override=override)
 
 
 def _generation_key(scenario: Scenario) -> dict[str, Any]:
@@ -523,6 +524,8 @@ def run_scenario(
     progress: Progress | None = None,
     console: Console | None = None,
     lang: str = "vi",
+    data_dir: Path | None = None,
+    limits: WorkLimits | None = None,
 ) -> ScenarioResult:
     """Run a scenario: the baseline in `out_dir`, each year in ``out_dir/<year>``, the report.
 
@@ -531,8 +534,7 @@ def run_scenario(
     path
         The scenario YAML file.
     out_dir
-        Output folder. Generated data go to ``out_dir/data`` unless the scenario sets
-        ``data_root``.
+        Output folder. Generated data go to ``out_dir/data`` unless `data_dir` is given.
     progress
         Called with the name of each step (and None at the end).
     console
@@ -540,6 +542,11 @@ def run_scenario(
     lang
         Language of the reports, ``kpis.json``'s definitions and gap messages, and the
         summary: ``vi`` (the default), ``en`` or ``both`` (Vietnamese, then English).
+    data_dir
+        The folder the scenario's data paths are relative to (``hatangso run --data-root``);
+        the scenario file's folder when None. A scenario file cannot set it.
+    limits
+        The limits on the work the scenario's model may ask for (the defaults when None).
 
     Returns
     -------
@@ -553,8 +560,8 @@ def run_scenario(
     from hatangso.scenarios.report import write_reports
 
     path, out_dir = Path(path), Path(out_dir)
-    scenario = load_scenario(path, check_files=False)
-    root = _root_for(scenario, path, out_dir)
+    scenario = load_scenario(path, check_files=False, root=data_dir, limits=limits)
+    root = _root_for(scenario, path, out_dir, data_dir)
     # One cache of per-site terrain results for every run: a year recomputes only its new sites.
     cache_dir = out_dir / ".cache"
     prepare_data(scenario, root, progress=progress, cache_dir=cache_dir)

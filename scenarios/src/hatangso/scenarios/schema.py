@@ -5,8 +5,11 @@ together in one :class:`~hatangso.geo.errors.InputError` naming the file, the ke
 
 Geographic targets and baselines are written in percent, as the plans' appendices write them
 (``village_mobile_coverage: {2024: 100}``); :meth:`Scenario.targets_for` gives shares for the
-coverage configuration. Paths are relative to the scenario's folder, or to ``data_root`` when
-one is set, and may not leave it (no ``..``, no absolute path unless ``allow_absolute_paths``).
+coverage configuration. Paths are relative to the scenario's folder, or to the data root given
+on the command line (``hatangso run --data-root``), and may not leave it: no absolute path, no
+``..``, no symbolic link leading out. A scenario file cannot move its own root: ``data_root``
+and ``allow_absolute_paths`` in the file are refused. The files the ``model:`` section names
+(``mobile.calibration``, ``siting.exclusion``) are confined to the scenario file's folder.
 
 Examples
 --------
@@ -30,11 +33,13 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
-from hatangso.coverage.config import CoverageConfig
+from hatangso.coverage.config import CoverageConfig, parse_config
 from hatangso.coverage.kpis import INDICATORS
-from hatangso.geo.errors import InputError, Problem
+from hatangso.geo.confine import read_limited
+from hatangso.geo.errors import ConfigError, InputError, Problem
+from hatangso.geo.limits import MAX_REFERENCED_FILE_BYTES, WorkLimits
 from hatangso.geo.schema import LAYER_KINDS, OTHER_INPUTS, spec_for
 
 __all__ = [
@@ -172,6 +177,8 @@ class Scenario(_Strict):
     description_vi: str | None = None
     source: str | None = None
     scope: Scope
+    #: Refused when set (see :func:`parse_scenario`): kept as keys so that the message says
+    #: why and what to do, rather than "unknown key".
     data_root: str | None = None
     allow_absolute_paths: bool = False
     data: DataSources
@@ -183,10 +190,26 @@ class Scenario(_Strict):
     statistics: list[Statistic] = Field(default_factory=list)
     deployments: dict[int, Deployment] = Field(default_factory=dict)
     path: Path | None = Field(None, exclude=True)
+    _limits: WorkLimits = PrivateAttr(default_factory=WorkLimits)
 
-    def config(self) -> CoverageConfig:
-        """Return the coverage configuration of the model section, without targets."""
-        return CoverageConfig.model_validate(self.model)
+    @property
+    def limits(self) -> WorkLimits:
+        """The limits on the work of its runs (see :func:`load_scenario`)."""
+        return self._limits
+
+    def with_limits(self, limits: WorkLimits) -> Scenario:
+        """Return the scenario whose configurations are held to `limits`."""
+        out = self.model_copy()
+        out._limits = limits
+        return out
+
+    def config(self, *, limits: WorkLimits | None = None) -> CoverageConfig:
+        """Return the coverage configuration of the model section, without targets.
+
+        The files it names are confined to the scenario file's folder (see
+        :func:`hatangso.coverage.config.parse_config`).
+        """
+        return self.config_for(None, limits=limits)
 
     def targets_for(self, year: int) -> dict[str, float]:
         """Targets of `year` as shares in [0, 1], for ``CoverageConfig.targets``."""
@@ -194,10 +217,17 @@ class Scenario(_Strict):
             code: by_year[year] / 100.0 for code, by_year in self.targets.items() if year in by_year
         }
 
-    def config_for(self, year: int | None) -> CoverageConfig:
+    def config_for(self, year: int | None, *, limits: WorkLimits | None = None) -> CoverageConfig:
         """Return the configuration of one run: the model plus that year's targets."""
         targets = {} if year is None else self.targets_for(year)
-        return CoverageConfig.model_validate({**self.model, "targets": targets})
+        return parse_config(
+            {**self.model, "targets": targets},
+            source=self.path.name if self.path is not None else "scenario",
+            base=self.path.parent if self.path is not None else None,
+            where="the scenario file's folder",
+            limits=limits or self._limits,
+            key_prefix="model.",
+        )
 
 
 def _key(loc: tuple[int | str, ...]) -> str:
@@ -221,11 +251,28 @@ def _structure_problems(data: dict[str, Any], source: str) -> list[Problem]:
     return []
 
 
-def _semantic_problems(scenario: Scenario, source: str) -> list[Problem]:
+def _semantic_problems(
+    scenario: Scenario, source: str, base: Path | None, limits: WorkLimits
+) -> list[Problem]:
     problems: list[Problem] = []
 
     def add(key: str, message: str, fix: str) -> None:
         problems.append(Problem(file=source, message=f"key '{key}': {message}", fix=fix))
+
+    if scenario.data_root is not None:
+        add(
+            "data_root",
+            "a scenario file cannot choose the folder its data are read from",
+            "remove the key; keep the data beside the scenario file, or give the folder on "
+            "the command line: hatangso run SCENARIO.yaml --data-root DIR",
+        )
+    if scenario.allow_absolute_paths:
+        add(
+            "allow_absolute_paths",
+            "a scenario file cannot name files outside its data folder",
+            "remove the key and write each path relative to the scenario's folder, or give "
+            "their folder with hatangso run --data-root DIR",
+        )
 
     known = ", ".join(INDICATORS)
     years = set(scenario.years)
@@ -239,10 +286,16 @@ def _semantic_problems(scenario: Scenario, source: str) -> list[Problem]:
         )
     else:
         try:
-            scenario.config()
-        except ValidationError as exc:
-            for error in exc.errors():
-                add(f"model.{_key(error['loc'])}", error["msg"], "see the configuration in README")
+            parse_config(
+                scenario.model,
+                source=source,
+                base=base,
+                where="the scenario file's folder",
+                key_prefix="model.",
+                limits=limits,
+            )
+        except ConfigError as exc:
+            problems.extend(exc.problems)
     for section, codes in (
         ("targets", scenario.targets),
         ("baseline.values", scenario.baseline.values),
@@ -305,39 +358,46 @@ def _semantic_problems(scenario: Scenario, source: str) -> list[Problem]:
 
 
 def _path_problem(
-    scenario: Scenario, key: str, value: str, root: Path, source: str, *, check_files: bool
+    key: str, value: str, root: Path, source: str, *, check_files: bool, folder_ok: bool
 ) -> Problem | None:
-    """Check one data path: no absolute path (unless allowed), no escape from `root`."""
+    """Check one data path: not absolute, no escape from `root`, a file (or folder) if asked."""
     pure = PureWindowsPath(value) if "\\" in value else PurePosixPath(value)
-    absolute = pure.is_absolute() or PureWindowsPath(value).drive != ""
-    if absolute and not scenario.allow_absolute_paths:
+    absolute = pure.is_absolute() or PureWindowsPath(value).drive != "" or value.startswith("/")
+    if absolute:
         return Problem(
             file=source,
             message=f"key '{key}': absolute path '{value}' is not allowed",
-            fix="write the path relative to the scenario's folder (or data_root), "
-            "or set 'allow_absolute_paths: true'",
+            fix="write the path relative to the scenario's folder, or give the data's folder "
+            "with hatangso run --data-root DIR",
         )
-    if not absolute and ".." in pure.parts:
+    if ".." in pure.parts:
         return Problem(
             file=source,
-            message=f"key '{key}': path '{value}' leaves the data root {root}",
-            fix="move the file into the scenario's folder (or data_root) and drop the '..'",
+            message=f"key '{key}': path '{value}' leaves the data root",
+            fix="move the file into the scenario's folder (or the --data-root) and drop the '..'",
         )
-    path = Path(value) if absolute else root / value
-    if not absolute:
-        try:
-            path.resolve().relative_to(root.resolve())
-        except ValueError:
-            return Problem(
-                file=source,
-                message=f"key '{key}': path '{value}' resolves outside the data root {root}",
-                fix="do not link out of the data root; copy the file in",
-            )
+    path = root / value
+    try:
+        inside = path.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError):  # a loop of links
+        inside = False
+    if not inside:
+        return Problem(
+            file=source,
+            message=f"key '{key}': path '{value}' resolves outside the data root",
+            fix="do not link out of the data root; copy the file in",
+        )
     if check_files and not path.exists():
         return Problem(
             file=source,
-            message=f"key '{key}': file '{value}' does not exist (looked for {path})",
+            message=f"key '{key}': file '{value}' does not exist",
             fix="correct the path, or put the file there",
+        )
+    if check_files and not (path.is_file() or (folder_ok and path.is_dir())):
+        return Problem(
+            file=source,
+            message=f"key '{key}': '{value}' is not a regular file",
+            fix="name a data file (not a device, a pipe or a folder)",
         )
     return None
 
@@ -361,26 +421,41 @@ def check_paths(scenario: Scenario, root: Path, *, source: str, check_files: boo
 
     Raises
     ------
-    InputError
-        A path is absolute (and not allowed), leaves `root`, or names a missing file.
+    ConfigError
+        A path is absolute, leaves `root`, or names a missing file, a device or a FIFO.
     """
     problems = [
         p
         for key, value in data_paths(scenario)
-        if (p := _path_problem(scenario, key, value, root, source, check_files=check_files))
+        if (
+            p := _path_problem(
+                key,
+                value,
+                root,
+                source,
+                check_files=check_files,
+                # A DEM may be a folder of SRTM tiles.
+                folder_ok=key == "data.dem",
+            )
+        )
     ]
     if problems:
-        raise InputError(problems)
+        raise ConfigError(problems)
 
 
 def resolve(scenario: Scenario, root: Path, value: str) -> Path:
-    """Return the path `value` of `scenario` (relative to `root` unless absolute)."""
-    path = Path(value)
-    return path if path.is_absolute() else root / path
+    """Return the path `value` of `scenario` under `root` (checked by :func:`check_paths`)."""
+    return root / value
 
 
 def parse_scenario(
-    data: Any, *, source: str, base: Path | None = None, check_files: bool = True
+    data: Any,
+    *,
+    source: str,
+    base: Path | None = None,
+    check_files: bool = True,
+    root: Path | None = None,
+    limits: WorkLimits | None = None,
 ) -> Scenario:
     """Validate a scenario mapping.
 
@@ -391,9 +466,14 @@ def parse_scenario(
     source
         The file's name, for messages.
     base
-        The scenario's folder (paths are relative to it, or to its ``data_root``).
+        The scenario's folder: the data paths are relative to it unless `root` is given;
+        the files of the ``model:`` section always are.
     check_files
         Whether named files must exist. Generated scenarios check after generating.
+    root
+        The data root given on the command line (``--data-root``), if any.
+    limits
+        The limits on the work its ``model:`` may ask for (the defaults when None).
 
     Raises
     ------
@@ -411,30 +491,50 @@ def parse_scenario(
     problems = _structure_problems(data, source)
     if problems:
         raise InputError(problems)
-    scenario = Scenario.model_validate(data)
-    problems = _semantic_problems(scenario, source)
+    limits = limits or WorkLimits()
+    scenario = Scenario.model_validate(data).with_limits(limits)
+    problems = _semantic_problems(scenario, source, base, limits)
     if problems:
-        raise InputError(problems)
+        raise ConfigError(problems)
     if scenario.generated is None:
         check_paths(
             scenario,
-            data_root(scenario, base or Path.cwd()),
+            data_root(scenario, base or Path.cwd(), override=root),
             source=source,
             check_files=check_files,
         )
     return scenario
 
 
-def data_root(scenario: Scenario, base: Path) -> Path:
-    """Return the folder the paths are relative to: `base`, or its ``data_root``."""
-    if scenario.data_root is None:
-        return base
-    root = Path(scenario.data_root)
-    return root if root.is_absolute() else base / root
+def data_root(scenario: Scenario, base: Path, *, override: Path | None = None) -> Path:
+    """Return the folder the data paths are relative to: the `override`, else `base`.
+
+    A scenario file's own ``data_root`` is refused by :func:`parse_scenario`; the root comes
+    from the command line (``--data-root``) or the service, never from the file.
+    """
+    del scenario  # the file has no say
+    return Path(override) if override is not None else base
 
 
-def load_scenario(path: str | Path, *, check_files: bool = True) -> Scenario:
+def load_scenario(
+    path: str | Path,
+    *,
+    check_files: bool = True,
+    root: Path | None = None,
+    limits: WorkLimits | None = None,
+) -> Scenario:
     """Read and validate a scenario YAML file.
+
+    Parameters
+    ----------
+    path
+        The scenario file (at most ``MAX_REFERENCED_FILE_BYTES``).
+    check_files
+        Whether named data files must exist.
+    root
+        The data root given on the command line (``--data-root``); the file's folder if None.
+    limits
+        The limits on the work its ``model:`` may ask for (the defaults when None).
 
     Raises
     ------
@@ -450,11 +550,16 @@ def load_scenario(path: str | Path, *, check_files: bool = True) -> Scenario:
                 fix="check the path; the shipped scenarios are in scenarios/*.yaml",
             )
         )
+    raw = read_limited(
+        path, max_bytes=MAX_REFERENCED_FILE_BYTES, key="scenario", source=path.name, shown=path.name
+    )
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
+        data = yaml.safe_load(raw.decode("utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise InputError(
             Problem(file=path.name, message=f"is not valid YAML ({exc})", fix="check indentation")
         ) from exc
-    scenario = parse_scenario(data, source=path.name, base=path.parent, check_files=check_files)
+    scenario = parse_scenario(
+        data, source=path.name, base=path.parent, check_files=check_files, root=root, limits=limits
+    )
     return scenario.model_copy(update={"path": path})

@@ -56,6 +56,7 @@ from hatangso.geo.outputs import atomic_write, spreadsheet_safe, write_layer
 from hatangso.geo.schema import LAYER_KINDS, spec_for
 
 if TYPE_CHECKING:
+    from hatangso.coverage.config import CoverageConfig
     from hatangso.geo.validate import Layer
 
 __all__ = ["router"]
@@ -483,15 +484,32 @@ async def upload_layer(
         )
 
 
-def _run(workspace: Workspace, name: str, config_doc: dict[str, Any]) -> CoverageRun:
-    from hatangso.app.runconfig import run_config
+def _parse_config(
+    workspace: Workspace, settings: Settings, name: str, config_doc: dict[str, Any]
+) -> CoverageConfig:
+    """Validate a request's configuration: files by the name of the scenario's uploads only."""
     from hatangso.coverage.config import parse_config
+
+    return parse_config(
+        config_doc,
+        source="config",
+        base=workspace.folder(name) / "uploads",
+        where=f"the uploaded files of scenario '{name}'",
+        plain_names=True,
+        limits=settings.work_limits,
+    )
+
+
+def _run(
+    workspace: Workspace, settings: Settings, name: str, config_doc: dict[str, Any]
+) -> CoverageRun:
+    from hatangso.app.runconfig import run_config
     from hatangso.scenarios.job import InputFiles, run_coverage
 
     # The scenario's own configuration (its file's, its last run's), the request's keys over it.
     chosen = run_config(workspace, name, config_doc)
     config_doc = chosen.document
-    config = parse_config(config_doc, source="config")
+    config = _parse_config(workspace, settings, name, config_doc)
     paths = {kind: workspace.layer_path(name, kind) for kind in LAYER_KINDS}
     if paths["villages"] is None:
         raise HTTPException(
@@ -537,6 +555,7 @@ def _run(workspace: Workspace, name: str, config_doc: dict[str, Any]) -> Coverag
 def run_scenario_coverage(
     name: ScenarioName,
     workspace: WorkspaceDep,
+    settings: SettingsDep,
     config: Annotated[
         dict[str, Any] | None,
         Body(description="Coverage configuration (the YAML file's keys), all optional."),
@@ -551,7 +570,7 @@ def run_scenario_coverage(
     """
     if not workspace.folder(name).is_dir():
         raise HTTPException(status_code=404, detail=f"no scenario named '{name}'")
-    return _run(workspace, name, config or {})
+    return _run(workspace, settings, name, config or {})
 
 
 @router.post(
@@ -560,7 +579,7 @@ def run_scenario_coverage(
     responses={401: {"description": "Missing or wrong X-API-Key"}},
 )
 def create_plan(
-    name: ExistingScenario, workspace: WorkspaceDep, request: PlanRequest
+    name: ExistingScenario, workspace: WorkspaceDep, settings: SettingsDep, request: PlanRequest
 ) -> dict[str, Any]:
     """Plan new sites as ``hatangso plan`` does, and store the plan.
 
@@ -570,9 +589,9 @@ def create_plan(
     """
     import json
 
-    from hatangso.coverage.config import parse_config
     from hatangso.coverage.planning import plan
     from hatangso.scenarios.job import InputFiles, load_inputs
+    from hatangso.scenarios.plan_job import read_exclusion
 
     villages = workspace.layer_path(name, "villages")
     sites = workspace.layer_path(name, "sites")
@@ -587,7 +606,7 @@ def create_plan(
     plan_id = "".join(
         c if c.isalnum() or c in "-_" else "-" for c in f"{request.operator.lower()}-{stamp}"
     )[:80]
-    config = parse_config(request.config or {}, source="config")
+    config = _parse_config(workspace, settings, name, request.config or {})
     layers = load_inputs(
         InputFiles(
             villages=villages, sites=sites, settlements=workspace.layer_path(name, "settlements")
@@ -608,6 +627,11 @@ def create_plan(
             gpd.GeoDataFrame(layers["settlements"].frame) if "settlements" in layers else None
         ),
         dem=dem if dem is not None and dem.is_file() else None,
+        exclusion=read_exclusion(
+            config.siting.exclusion,
+            max_bytes=config.limits.max_referenced_file_bytes,
+            source="config",
+        ),
     )
     collection = result.features()
     document = {**collection, "plan": {"id": plan_id, **result.document}}
