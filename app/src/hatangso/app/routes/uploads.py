@@ -13,7 +13,6 @@ import geopandas as gpd
 import pandas as pd
 from fastapi import APIRouter, Body, Depends, HTTPException, Request
 from fastapi import Path as PathParam
-from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
@@ -34,6 +33,7 @@ from hatangso.app.uploads import (
     limited,
     safe_filename,
 )
+from hatangso.app.worker import run_job
 from hatangso.app.workspace import Workspace
 from hatangso.geo.outputs import atomic_write, spreadsheet_safe, write_layer
 from hatangso.geo.schema import LAYER_KINDS, spec_for
@@ -196,8 +196,12 @@ def _validate_and_store(
     openapi_extra=_UPLOAD_BODY,
     responses={
         401: {"description": "Missing or wrong X-API-Key"},
-        413: {"description": "Larger than HATANGSO_MAX_UPLOAD_MB"},
+        413: {
+            "description": "Larger than HATANGSO_MAX_UPLOAD_MB, or its validation needs "
+            "more than HATANGSO_JOB_MEMORY_MB"
+        },
         422: {"description": "Unknown file type, unsafe archive or a fault of the file"},
+        503: {"description": "Over HATANGSO_JOB_SECONDS, or HATANGSO_JOBS jobs already run"},
     },
 )
 async def upload_layer(
@@ -216,8 +220,8 @@ async def upload_layer(
     workspace.folder(name).mkdir(parents=True, exist_ok=True)
     with workspace.scratch(name) as tmp:
         path, shown = await _receive_file(request, settings, tmp)
-        return await run_in_threadpool(
-            _validate_and_store, workspace, settings, name, kind, path, shown
+        return await run_job(
+            request, "the upload", _validate_and_store, workspace, settings, name, kind, path, shown
         )
 
 
@@ -264,7 +268,8 @@ def _run(workspace: Workspace, name: str, config_doc: dict[str, Any]) -> Coverag
     summary="Run coverage on the scenario's inputs",
     responses={401: {"description": "Missing or wrong X-API-Key"}},
 )
-def run_scenario_coverage(
+async def run_scenario_coverage(
+    request: Request,
     name: ScenarioName,
     workspace: WorkspaceDep,
     config: Annotated[
@@ -275,7 +280,7 @@ def run_scenario_coverage(
     """Assess the scenario's uploaded (or built-in) layers and replace its results."""
     if not workspace.folder(name).is_dir():
         raise HTTPException(status_code=404, detail=f"no scenario named '{name}'")
-    return _run(workspace, name, config or {})
+    return await run_job(request, "the coverage run", _run, workspace, name, config or {})
 
 
 @router.post(
@@ -283,8 +288,8 @@ def run_scenario_coverage(
     summary="Plan new sites for one operator",
     responses={401: {"description": "Missing or wrong X-API-Key"}},
 )
-def create_plan(
-    name: ExistingScenario, workspace: WorkspaceDep, request: PlanRequest
+async def create_plan(
+    http_request: Request, name: ExistingScenario, workspace: WorkspaceDep, request: PlanRequest
 ) -> dict[str, Any]:
     """Plan new sites as ``hatangso plan`` does, and store the plan.
 
@@ -292,6 +297,10 @@ def create_plan(
     summary (problem, status, optimality gap, KPIs before and after, re-checked by the
     coverage engine) under ``plan``. It is stored as ``plans/<id>.geojson``.
     """
+    return await run_job(http_request, "the plan", _plan, workspace, name, request)
+
+
+def _plan(workspace: Workspace, name: str, request: PlanRequest) -> dict[str, Any]:
     import json
 
     from hatangso.coverage.config import parse_config
