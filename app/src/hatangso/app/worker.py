@@ -24,12 +24,17 @@ as does an ``HTTPException``. An exception that cannot cross (or a child that di
 
 Children are started by a fork server (multiprocessing's ``"forkserver"``), never by forking
 the threaded server itself. The fork server is a small single-threaded process that imports
-the engine once (:data:`PRELOAD`); each job is a fork of it, which takes tens of
-milliseconds instead of the seconds that importing geopandas and the engine costs a fresh
-interpreter (``"spawn"``). A child never outlives the server: the kernel kills it when the
-fork server exits (``PR_SET_PDEATHSIG`` on Linux; the fork server exits with the server),
-and a thread in the child ends it when its pipe to the server closes (every platform).
-The server kills the children that are still running when it shuts down (:meth:`Jobs.close`).
+the engine once (:data:`PRELOAD`); each job is a fork of it. Measured on the 2-core test
+machine under a load of about 10: a job that does nothing answers in 70-140 ms; a fresh
+interpreter (``"spawn"``) took 30-37 s to import the same modules, and so does the fork server,
+once (``create_app``'s lifespan starts it in the background, not the first job).
+
+A child never outlives the server: a thread in the child ends it when its pipe to the server
+closes (every platform), and the kernel kills it when the fork server exits
+(``PR_SET_PDEATHSIG`` on Linux; the fork server exits with the server). The server's main
+module must be safe to import (``if __name__ == "__main__":``), as multiprocessing requires:
+``hatangso serve`` and ``uvicorn`` are. The server kills the children still running when it
+shuts down (:meth:`Jobs.close`).
 """
 
 from __future__ import annotations
