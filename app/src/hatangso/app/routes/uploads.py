@@ -266,7 +266,11 @@ def _run(workspace: Workspace, name: str, config_doc: dict[str, Any]) -> Coverag
     "/{name}/coverage",
     response_model=CoverageRun,
     summary="Run coverage on the scenario's inputs",
-    responses={401: {"description": "Missing or wrong X-API-Key"}},
+    responses={
+        401: {"description": "Missing or wrong X-API-Key"},
+        413: {"description": "Body over HATANGSO_MAX_JSON_MB, or over HATANGSO_JOB_MEMORY_MB"},
+        503: {"description": "Over HATANGSO_JOB_SECONDS, or HATANGSO_JOBS jobs already run"},
+    },
 )
 async def run_scenario_coverage(
     request: Request,
@@ -286,7 +290,11 @@ async def run_scenario_coverage(
 @router.post(
     "/{name}/plans",
     summary="Plan new sites for one operator",
-    responses={401: {"description": "Missing or wrong X-API-Key"}},
+    responses={
+        401: {"description": "Missing or wrong X-API-Key"},
+        413: {"description": "Body over HATANGSO_MAX_JSON_MB, or over HATANGSO_JOB_MEMORY_MB"},
+        503: {"description": "Over HATANGSO_JOB_SECONDS, or HATANGSO_JOBS jobs already run"},
+    },
 )
 async def create_plan(
     http_request: Request, name: ExistingScenario, workspace: WorkspaceDep, request: PlanRequest
