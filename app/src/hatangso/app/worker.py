@@ -180,7 +180,7 @@ class _ReplyPickler(pickle.Pickler):
 
 
 def _answer(kind: str, value: object) -> bytes:
-    """Pickle a reply, checking that it also loads."""
+    """Pickle a reply holding exceptions, checking that it also loads."""
     buffer = io.BytesIO()
     _ReplyPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump((kind, value))
     data = buffer.getvalue()
@@ -191,15 +191,16 @@ def _answer(kind: str, value: object) -> bytes:
 def _child(conn: Connection, payload: bytes, memory_bytes: int) -> None:
     """Run the pickled job ``(function, args, kwargs)`` and send back its reply on `conn`.
 
-    The replies are ``("ok", result)``, ``("raise", exception)``, ``("memory", message)``
-    and ``("failed", traceback text)``.
+    The replies are ``("ok", result)``, ``("raise", (exception, traceback text))``,
+    ``("memory", message)`` and ``("failed", traceback text)``.
     """
     _die_with_parent()
     _watch_pipe(conn)
     _limit_memory(memory_bytes)
     try:
         function, args, kwargs = pickle.loads(payload)
-        reply = _answer("ok", function(*args, **kwargs))
+        result = function(*args, **kwargs)
+        reply = pickle.dumps(("ok", result), protocol=pickle.HIGHEST_PROTOCOL)
     except MemoryError as exc:
         reply = pickle.dumps(("memory", str(exc)))
     except Exception as exc:
