@@ -314,6 +314,7 @@ def main() -> int:
         print(
             f"load: the clients run in this process, on the same {os.cpu_count()} cores as the "
             "server and its job processes; their CPU time is part of what the server competes with"
+            f" (load average now {os.getloadavg()[0]:.1f})"
         )
         cpu = _cpu_s(process.pid)
         asyncio.run(_load(base, args.clients, args.seconds, idle))
