@@ -61,6 +61,22 @@ class Settings(BaseSettings):
         default=False, description="Offer OpenStreetMap tiles as an optional base layer."
     )
     max_page: int = Field(default=5000, gt=0, description="Largest `limit` of a villages page.")
+    max_json_mb: float = Field(
+        default=1.0,
+        gt=0,
+        description="Largest JSON body of a write request (a coverage configuration, a plan).",
+    )
+    job_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="Wall time an upload's validation, a coverage run or a plan may take.",
+    )
+    job_memory_mb: float = Field(
+        default=4096.0,
+        gt=0,
+        description="Memory such a job may allocate, on top of the libraries already loaded.",
+    )
+    jobs: int = Field(default=2, gt=0, description="Jobs (uploads, runs, plans) at once.")
     # Limits on the work a request's configuration may ask for; the defaults are those of
     # hatangso.geo.limits (WorkLimits), which the command line reads from the same variables.
     max_terrain_radius_m: float = Field(
@@ -117,6 +133,11 @@ class Settings(BaseSettings):
     def max_upload_bytes(self) -> int:
         """The upload limit in bytes."""
         return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def max_json_bytes(self) -> int:
+        """The limit on a JSON request body in bytes."""
+        return int(self.max_json_mb * 1024 * 1024)
 
     @property
     def max_unzipped_bytes(self) -> int:

@@ -1,10 +1,14 @@
-"""Checks that run before a write request's body is read: the API key and the declared size.
+"""Checks that run before a write request's body is read: the API key and the body's size.
 
 FastAPI reads and parses a JSON body before it solves the route's dependencies, so a wrong key
 on a large body would first cost the whole body in memory. :class:`WriteGuard` answers 401
-(wrong or missing ``X-API-Key``) or 413 (``Content-Length`` above ``HATANGSO_MAX_UPLOAD_MB``)
-from the headers alone, without receiving a byte of the body. The routes keep their own
-checks (the key dependency, the streamed size limit of uploads) as well.
+(wrong or missing ``X-API-Key``) or 413 (``Content-Length`` above the limit) from the headers
+alone, without receiving a byte of the body. A body sent without ``Content-Length``
+(``Transfer-Encoding: chunked``) is counted as it arrives, and refused with 413 as soon as it
+passes the limit. The limit is ``HATANGSO_MAX_UPLOAD_MB`` (plus the multipart framing) for an
+upload, and ``HATANGSO_MAX_JSON_MB`` for every other write request (a coverage configuration,
+a plan request). The routes keep their own checks (the key dependency, the streamed size
+limit of uploads) as well.
 """
 
 from __future__ import annotations
@@ -12,18 +16,43 @@ from __future__ import annotations
 import hmac
 import json
 import os
+import re
 from pathlib import Path
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hatangso.app.config import Settings, get_settings
 
-__all__ = ["FRAMING_BYTES", "WriteGuard", "hide_root"]
+__all__ = ["FRAMING_BYTES", "BodyTooLargeError", "WriteGuard", "hide_root"]
 
 #: Multipart framing around an uploaded file: boundaries and part headers.
 FRAMING_BYTES = 64 * 1024
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+#: The write requests whose body is an uploaded file; every other one carries JSON.
+_UPLOAD_PATH = re.compile(r"^/api/scenarios/[^/]+/uploads/[^/]+/?$")
+
+
+class BodyTooLargeError(HTTPException):
+    """413: the body being received passed its limit (raised from ``receive``).
+
+    An ``HTTPException``, so that the route reading the body answers it as the 413 it is
+    (FastAPI passes an ``HTTPException`` raised while it reads the body on as it is).
+    """
+
+    def __init__(self, detail: str) -> None:
+        # The rest of the body is left unread: the connection cannot carry another request.
+        super().__init__(status_code=413, detail=detail, headers={"Connection": "close"})
+
+
+def _upload_too_large(settings: Settings) -> str:
+    return f"the upload is larger than {settings.max_upload_mb:g} MB (HATANGSO_MAX_UPLOAD_MB)"
+
+
+def _json_too_large(settings: Settings) -> str:
+    return f"the request body is larger than {settings.max_json_mb:g} MB (HATANGSO_MAX_JSON_MB)"
 
 
 class WriteGuard:
@@ -55,15 +84,48 @@ class WriteGuard:
         ):
             await _answer(send, 401, "missing or wrong X-API-Key header", authenticate=True)
             return
+        upload_limit = settings.max_upload_bytes + FRAMING_BYTES
+        if _UPLOAD_PATH.match(scope["path"]):
+            limit, too_large = upload_limit, _upload_too_large(settings)
+        else:
+            limit, too_large = settings.max_json_bytes, _json_too_large(settings)
         declared = headers.get("content-length", b"").decode("latin-1")
-        if declared.isdigit() and int(declared) > settings.max_upload_bytes + FRAMING_BYTES:
-            await _answer(
-                send,
-                413,
-                f"the upload is larger than {settings.max_upload_mb:g} MB (HATANGSO_MAX_UPLOAD_MB)",
-            )
+        if declared.isdigit() and int(declared) > upload_limit:
+            await _answer(send, 413, _upload_too_large(settings))
             return
-        await self.app(scope, receive, send)
+        if declared.isdigit() and int(declared) > limit:
+            await _answer(send, 413, too_large)
+            return
+        await self._counted(scope, receive, send, limit, too_large)
+
+    async def _counted(
+        self, scope: Scope, receive: Receive, send: Send, limit: int, too_large: str
+    ) -> None:
+        """Pass the request on, refusing its body with 413 once more than `limit` bytes came."""
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLargeError(too_large)
+            return message
+
+        async def watching_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, watching_send)
+        except BodyTooLargeError:
+            # Read where no route answers it (a middleware, a mount): answered here.
+            if started:
+                raise
+            await _answer(send, 413, too_large)
 
 
 async def _answer(send: Send, status: int, detail: str, *, authenticate: bool = False) -> None:

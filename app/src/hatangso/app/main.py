@@ -29,6 +29,7 @@ from hatangso.app.config import Settings, get_settings
 from hatangso.app.deps import workspace_for
 from hatangso.app.guard import WriteGuard, hide_root
 from hatangso.app.routes import exports, health, maps, scenarios, uploads
+from hatangso.app.worker import Jobs
 from hatangso.geo.errors import HatangsoError, InfeasibleError, InputError
 
 __all__ = ["app", "create_app", "serve"]
@@ -143,7 +144,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log.info("workspace %s: %d scenarios", workspace.root, len(workspace.scenarios()))
         if active.prewarm:
             threading.Thread(target=_prewarm, args=(active,), daemon=True).start()
-        yield
+        # The fork server of the jobs imports the engine once (seconds): not at the first job.
+        threading.Thread(target=Jobs.start_server, name="hatangso-forkserver", daemon=True).start()
+        try:
+            yield
+        finally:
+            application.state.jobs.close()  # no job process outlives the service
 
     application = FastAPI(
         title="hatangso",
@@ -156,6 +162,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Routes read the settings from here (hatangso.app.deps.app_settings). A dependency
     # override would work too, but FastAPI re-inspects an override on every request.
     application.state.settings = settings if settings is not None else get_settings()
+    # Uploads' validation, coverage runs and plans run in child processes, within limits.
+    application.state.jobs = Jobs.from_settings(application.state.settings)
 
     @application.exception_handler(HatangsoError)
     async def hatangso_error(request: Request, exc: HatangsoError) -> JSONResponse:

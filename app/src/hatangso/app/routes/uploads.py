@@ -14,7 +14,6 @@ import geopandas as gpd
 import pandas as pd
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from fastapi import Path as PathParam
-from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
@@ -50,6 +49,7 @@ from hatangso.app.uploads import (
     upload_scratch,
     write_geotiff,
 )
+from hatangso.app.worker import run_job
 from hatangso.app.workspace import Workspace
 from hatangso.geo.errors import HatangsoError
 from hatangso.geo.outputs import atomic_write, spreadsheet_safe, write_layer
@@ -376,8 +376,17 @@ async def _upload_raster(
     workspace.folder(name)  # refuses a name that is not plain, before any byte is received
     with upload_scratch(workspace.root) as tmp:
         path, shown = await _receive_file(request, settings, tmp, RASTER_SUFFIXES)
-        return await run_in_threadpool(
-            _check_and_store_raster, workspace, settings, name, kind, path, shown, dry_run
+        return await run_job(
+            request,
+            "the upload",
+            _check_and_store_raster,
+            workspace,
+            settings,
+            name,
+            kind,
+            path,
+            shown,
+            dry_run,
         )
 
 
@@ -434,8 +443,12 @@ async def upload_population(
     openapi_extra=_UPLOAD_BODY,
     responses={
         401: {"description": "Missing or wrong X-API-Key"},
-        413: {"description": "Larger than HATANGSO_MAX_UPLOAD_MB"},
+        413: {
+            "description": "Larger than HATANGSO_MAX_UPLOAD_MB, or its validation needs "
+            "more than HATANGSO_JOB_MEMORY_MB"
+        },
         422: {"description": "Unknown file type, unsafe archive or a fault of the file"},
+        503: {"description": "Over HATANGSO_JOB_SECONDS, or HATANGSO_JOBS jobs already run"},
     },
 )
 async def upload_layer(
@@ -479,8 +492,17 @@ async def upload_layer(
     workspace.folder(name)  # refuses a name that is not plain, before any byte is received
     with upload_scratch(workspace.root) as tmp:
         path, shown = await _receive_file(request, settings, tmp)
-        return await run_in_threadpool(
-            _validate_and_store, workspace, settings, name, kind, path, shown, options
+        return await run_job(
+            request,
+            "the upload",
+            _validate_and_store,
+            workspace,
+            settings,
+            name,
+            kind,
+            path,
+            shown,
+            options,
         )
 
 
@@ -550,9 +572,14 @@ def _run(
     "/{name}/coverage",
     response_model=CoverageRun,
     summary="Run coverage on the scenario's inputs",
-    responses={401: {"description": "Missing or wrong X-API-Key"}},
+    responses={
+        401: {"description": "Missing or wrong X-API-Key"},
+        413: {"description": "Body over HATANGSO_MAX_JSON_MB, or over HATANGSO_JOB_MEMORY_MB"},
+        503: {"description": "Over HATANGSO_JOB_SECONDS, or HATANGSO_JOBS jobs already run"},
+    },
 )
-def run_scenario_coverage(
+async def run_scenario_coverage(
+    request: Request,
     name: ScenarioName,
     workspace: WorkspaceDep,
     settings: SettingsDep,
@@ -570,16 +597,24 @@ def run_scenario_coverage(
     """
     if not workspace.folder(name).is_dir():
         raise HTTPException(status_code=404, detail=f"no scenario named '{name}'")
-    return _run(workspace, settings, name, config or {})
+    return await run_job(request, "the coverage run", _run, workspace, settings, name, config or {})
 
 
 @router.post(
     "/{name}/plans",
     summary="Plan new sites for one operator",
-    responses={401: {"description": "Missing or wrong X-API-Key"}},
+    responses={
+        401: {"description": "Missing or wrong X-API-Key"},
+        413: {"description": "Body over HATANGSO_MAX_JSON_MB, or over HATANGSO_JOB_MEMORY_MB"},
+        503: {"description": "Over HATANGSO_JOB_SECONDS, or HATANGSO_JOBS jobs already run"},
+    },
 )
-def create_plan(
-    name: ExistingScenario, workspace: WorkspaceDep, settings: SettingsDep, request: PlanRequest
+async def create_plan(
+    http_request: Request,
+    name: ExistingScenario,
+    workspace: WorkspaceDep,
+    settings: SettingsDep,
+    request: PlanRequest,
 ) -> dict[str, Any]:
     """Plan new sites as ``hatangso plan`` does, and store the plan.
 
@@ -587,6 +622,12 @@ def create_plan(
     summary (problem, status, optimality gap, KPIs before and after, re-checked by the
     coverage engine) under ``plan``. It is stored as ``plans/<id>.geojson``.
     """
+    return await run_job(http_request, "the plan", _plan, workspace, settings, name, request)
+
+
+def _plan(
+    workspace: Workspace, settings: Settings, name: str, request: PlanRequest
+) -> dict[str, Any]:
     import json
 
     from hatangso.coverage.planning import plan
