@@ -72,6 +72,16 @@ class UploadReport(BaseModel):
     rejects: list[Reject]
     notes: list[str]
     stored: str = Field(description="Where the clean layer is, relative to the scenario.")
+    version: int | None = Field(
+        default=None,
+        description="The layer's version now (1 for the first upload); also the ETag. Send it "
+        "as If-Match with the next upload to refuse it (409) if someone replaced it meanwhile.",
+    )
+    replaced: dict[str, Any] | None = Field(
+        default=None,
+        description="The version this upload replaced: version, file, at (UTC), by (client); "
+        "null when the layer had none.",
+    )
 
 
 class CoverageRun(BaseModel):
@@ -81,6 +91,16 @@ class CoverageRun(BaseModel):
     files: list[str]
     indicators: list[dict[str, Any]]
     notes: list[str] = Field(default_factory=list)
+    run: str | None = Field(default=None, description="Id of the run (``run`` in kpis.json).")
+    stale: bool = Field(
+        default=False,
+        description="An input layer was replaced while the run read it: the results are "
+        "published, but describe the layers as they were; run again for the new ones.",
+    )
+    changed: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Per replaced layer: the version read, the version now, by whom and when.",
+    )
 
 
 class PlanRequest(BaseModel):

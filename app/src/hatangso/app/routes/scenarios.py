@@ -231,10 +231,11 @@ def get_towers(
     offset: Offset = 0,
 ) -> Response:
     """Return the tower locations: connected groups of co-located sites."""
-    towers = workspace.towers(name)
+    run = workspace.results(name)
+    towers = workspace.towers(name, run=run)
     if towers is None:
         raise HTTPException(status_code=404, detail=f"scenario '{name}' has no towers")
-    path = workspace.folder(name) / "towers.geojson"
+    path = run / "towers.geojson"
     columns = ["location", "n_sites", "n_operators", "operators", "shared", "site_ids"]
     features = workspace.cached(
         name,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,12 +10,13 @@ from typing import Annotated, Any
 
 import geopandas as gpd
 import pandas as pd
-from fastapi import APIRouter, Body, Depends, HTTPException, Request
+from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
+from hatangso.app import versions
 from hatangso.app.config import Settings
 from hatangso.app.deps import (
     ExistingScenario,
@@ -127,7 +127,15 @@ async def _receive_file(request: Request, settings: Settings, folder: Path) -> t
 
 
 def _validate_and_store(
-    workspace: Workspace, settings: Settings, name: str, kind: str, path: Path, shown: str
+    workspace: Workspace,
+    settings: Settings,
+    name: str,
+    kind: str,
+    path: Path,
+    shown: str,
+    *,
+    if_match: int | None = None,
+    by: str | None = None,
 ) -> UploadReport:
     from hatangso.geo.validate import load_layer
 
@@ -145,30 +153,26 @@ def _validate_and_store(
         )
     layer = load_layer(path, kind)
     stem = spec_for(kind).stem
-    folder = workspace.folder(name) / "uploads"
     frame = layer.frame
     if not isinstance(
         frame, gpd.GeoDataFrame
     ):  # pragma: no cover - every uploadable kind has geometry
         raise HTTPException(status_code=422, detail=f"{shown}: no geometry")
-    stored = write_layer(frame, folder / f"{stem}.gpkg", layer=stem)
     rejects = layer.rejects
     safe_rejects = spreadsheet_safe(rejects)
-    atomic_write(
-        folder / f"{stem}.rejects.csv",
-        lambda p: safe_rejects.to_csv(p, index=False, encoding="utf-8"),
-    )
     counts = layer.counts()
-    workspace.update_metadata(
+    # The layer and its rejected rows are published together, as one new version.
+    new, old = workspace.store_layer(
         name,
-        inputs={kind: f"uploads/{stem}.gpkg"},
-        uploads={
-            kind: {
-                "file": shown,
-                "counts": counts,
-                "at": datetime.now(UTC).isoformat(timespec="seconds"),
-            }
+        kind,
+        {
+            f"{stem}.gpkg": lambda p: write_layer(frame, p, layer=stem),
+            f"{stem}.rejects.csv": lambda p: safe_rejects.to_csv(p, index=False, encoding="utf-8"),
         },
+        file=shown,
+        counts=counts,
+        if_match=if_match,
+        by=by,
     )
     records = rejects.astype(object).where(rejects.notna(), None).to_dict(orient="records")
     return UploadReport(
@@ -185,7 +189,9 @@ def _validate_and_store(
             for r in records
         ],
         notes=list(layer.notes),
-        stored=str(stored.relative_to(workspace.folder(name))),
+        stored=f"uploads/{stem}.gpkg",
+        version=new.version,
+        replaced=old.record() if old.version or old.path is not None else None,
     )
 
 
@@ -196,12 +202,14 @@ def _validate_and_store(
     openapi_extra=_UPLOAD_BODY,
     responses={
         401: {"description": "Missing or wrong X-API-Key"},
+        409: {"description": "If-Match names a version the layer has moved on from"},
         413: {"description": "Larger than HATANGSO_MAX_UPLOAD_MB"},
         422: {"description": "Unknown file type, unsafe archive or a fault of the file"},
     },
 )
 async def upload_layer(
     request: Request,
+    response: Response,
     name: ScenarioName,
     kind: UploadKind,
     workspace: WorkspaceDep,
@@ -212,13 +220,30 @@ async def upload_layer(
     The clean layer replaces ``uploads/<kind>.gpkg`` of the scenario atomically (the scenario
     is created when new); the rejected rows are returned and kept in
     ``uploads/<kind>.rejects.csv``.
+
+    Every upload makes a new version of the layer: the answer gives it (``version``, also the
+    ``ETag``) and the version it replaced (``replaced``). Uploads of one scenario apply one at
+    a time, in arrival order. With ``If-Match: <version>`` the upload applies only if the
+    layer is still at that version; otherwise 409 names the upload that replaced it.
     """
+    if_match = versions.if_match(request.headers.get("if-match"))
+    by = request.client.host if request.client is not None else None
     workspace.folder(name).mkdir(parents=True, exist_ok=True)
     with workspace.scratch(name) as tmp:
         path, shown = await _receive_file(request, settings, tmp)
-        return await run_in_threadpool(
-            _validate_and_store, workspace, settings, name, kind, path, shown
+        report = await run_in_threadpool(
+            _validate_and_store,
+            workspace,
+            settings,
+            name,
+            kind,
+            path,
+            shown,
+            if_match=if_match,
+            by=by,
         )
+    response.headers["ETag"] = versions.etag(report.version)
+    return report
 
 
 def _run(workspace: Workspace, name: str, config_doc: dict[str, Any]) -> CoverageRun:
@@ -226,7 +251,8 @@ def _run(workspace: Workspace, name: str, config_doc: dict[str, Any]) -> Coverag
     from hatangso.scenarios.job import InputFiles, run_coverage
 
     config = CoverageConfig.model_validate(config_doc)
-    paths = {kind: workspace.layer_path(name, kind) for kind in LAYER_KINDS}
+    layers = workspace.layer_versions(name)  # each a published version, fixed for the run
+    paths = {kind: layers[kind].path for kind in LAYER_KINDS}
     if paths["villages"] is None:
         raise HTTPException(
             status_code=422,
@@ -241,20 +267,27 @@ def _run(workspace: Workspace, name: str, config_doc: dict[str, Any]) -> Coverag
     }
     files = InputFiles.from_paths({**paths, **extras})
     title = str(meta.get("title") or name)
-    folder = workspace.folder(name)
-    with workspace.scratch(name) as tmp:
-        result = run_coverage(files, config, tmp, title=title, extra={"scenario": name})
-        # Each output is moved into place on its own; each move is atomic.
-        for written in result.files.values():
-            os.replace(written, folder / written.name)
-    workspace.update_metadata(
-        name, title=title, villages=len(result.assessment.villages), config=config_doc
-    )
+    # The outputs go to a run folder of their own, published at once (readers never see a
+    # mixture of two runs, and a killed run leaves the published one as it was).
+    with workspace.new_run(name) as run:
+        result = run_coverage(
+            files, config, run.folder, title=title, extra={"scenario": name, "run": run.id}
+        )
+        published = workspace.publish_run(
+            run,
+            read={kind: layer.version for kind, layer in layers.items()},
+            title=title,
+            villages=len(result.assessment.villages),
+            config=config_doc,
+        )
     return CoverageRun(
         name=name,
         files=sorted(p.name for p in result.files.values()),
         indicators=result.kpis.get("indicators", []),
         notes=[str(n) for n in result.kpis.get("notes", [])],
+        run=published.id,
+        stale=published.stale,
+        changed=dict(published.changed),
     )
 
 
