@@ -14,7 +14,8 @@ from fastapi.responses import FileResponse, HTMLResponse
 from hatangso.app.config import Settings
 from hatangso.app.deps import ExistingScenario, SettingsDep, WorkspaceDep, require_read_key
 from hatangso.app.schemas import Indicator
-from hatangso.app.workspace import Workspace
+from hatangso.app.singleflight import SingleFlight
+from hatangso.app.workspace import Workspace, signature
 from hatangso.coverage.overlays import hillshade_png, power_png
 from hatangso.geo.outputs import atomic_write, write_json
 from hatangso.scenarios.maps import (
@@ -43,22 +44,26 @@ def _dem(workspace: Workspace, name: str) -> Path | None:
     return path if path.is_file() else None
 
 
-def _coverage_raster(workspace: Workspace, name: str) -> Path | None:
-    folder = workspace.folder(name)
-    for path in sorted(folder.glob("*.tif")):
+def _coverage_raster(run: Path) -> Path | None:
+    for path in sorted(run.glob("*.tif")):
         if path.stem.lower().startswith(_RASTER_STEMS):
             return path
     return None
 
 
 def _image(
-    workspace: Workspace, name: str, which: str
+    workspace: Workspace, name: str, which: str, *, run: Path | None = None
 ) -> tuple[Path, tuple[tuple[float, float], tuple[float, float]]] | None:
-    """Render (once) and return the PNG of the hillshade or coverage raster, with its bounds."""
-    source = _dem(workspace, name) if which == "hillshade" else _coverage_raster(workspace, name)
+    """Render (once per run) and return the hillshade or coverage PNG, with its bounds.
+
+    The images are kept in the run folder (``runs/<id>/cache``) of the published run (or
+    `run`), so that a page and its images always show the same run.
+    """
+    run = run if run is not None else workspace.results(name)
+    source = _dem(workspace, name) if which == "hillshade" else _coverage_raster(run)
     if source is None:
         return None
-    cache = workspace.folder(name) / "cache"
+    cache = run / "cache"
     png, meta = cache / f"{which}.png", cache / f"{which}.json"
     if (
         not png.is_file()
@@ -92,16 +97,27 @@ def _roads(workspace: Workspace, name: str) -> gpd.GeoDataFrame | None:
     return lines
 
 
-def build_page(workspace: Workspace, name: str, indicator: str, settings: Settings) -> str:
-    """Build the map page of scenario `name` (see :func:`hatangso.scenarios.maps.village_map`)."""
+def build_page(
+    workspace: Workspace,
+    name: str,
+    indicator: str,
+    settings: Settings,
+    *,
+    run: Path | None = None,
+) -> str:
+    """Build the map page of scenario `name` (see :func:`hatangso.scenarios.maps.village_map`).
+
+    Every result drawn comes from one run: `run`, default the published one.
+    """
+    run = run if run is not None else workspace.results(name)
     meta = workspace.metadata(name)
-    shade = _image(workspace, name, "hillshade")
-    raster = _image(workspace, name, "coverage")
+    shade = _image(workspace, name, "hillshade", run=run)
+    raster = _image(workspace, name, "coverage", run=run)
     layers = MapLayers(
-        villages=workspace.villages(name).frame,
-        kpis=workspace.kpis(name),
+        villages=workspace.villages(name, run=run).frame,
+        kpis=workspace.kpis(name, run=run),
         sites=workspace.layer(name, "sites"),
-        towers=workspace.towers(name),
+        towers=workspace.towers(name, run=run),
         access_points=workspace.layer(name, "access-points"),
         fiber=workspace.layer(name, "fiber"),
         roads=_roads(workspace, name),
@@ -121,24 +137,31 @@ def build_page(workspace: Workspace, name: str, indicator: str, settings: Settin
     )
 
 
+#: One builder per page: the map pages being built, and the last one built, per scenario.
+PAGES: SingleFlight[str] = SingleFlight()
+
+
 def cached_page(workspace: Workspace, name: str, indicator: str, settings: Settings) -> str:
-    """Return the map page, rebuilt only when the scenario's files changed."""
+    """Return the map page, rebuilt only when the scenario's files changed.
+
+    A page is built once per result, by one request; the others meanwhile get the previous
+    page at once (or, when there is none, wait for the one being built).
+    """
     folder = workspace.folder(name)
+    run = workspace.results(name)
     inputs = [workspace.layer_path(name, k) for k in ("sites", "access-points", "fiber")]
     paths = (
-        folder / "villages.gpkg",
-        folder / "kpis.json",
-        folder / "towers.geojson",
+        run / "villages.gpkg",
+        run / "kpis.json",
+        run / "towers.geojson",
         folder / "scenario.json",
         *(p for p in inputs if p is not None),
     )
-    page: str = workspace.cached(
-        name,
-        f"map:{indicator}:{settings.online_tiles}",
-        paths,
-        lambda: build_page(workspace, name, indicator, settings),
+    return PAGES.get(
+        (str(workspace.root), name, indicator, str(settings.online_tiles)),
+        signature(*paths),
+        lambda: build_page(workspace, name, indicator, settings, run=run),
     )
-    return page
 
 
 @router.get("/map/{name}", response_class=HTMLResponse, summary="Map of uncovered villages")
