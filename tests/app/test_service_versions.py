@@ -200,3 +200,26 @@ def test_a_run_says_which_layers_changed_while_it_ran(
     assert workspace.metadata("stale")["stale"] is True
     # The run assessed the villages it read: 2, not the 3 uploaded meanwhile.
     assert len(workspace.villages("stale").frame) == 2
+
+
+def test_an_upload_of_the_flat_layout_counts_as_version_one(
+    service: TestClient, key: dict[str, str]
+) -> None:
+    import geopandas as gpd
+
+    from hatangso.geo.outputs import write_json, write_layer
+
+    # As older versions stored an upload: the layer itself in uploads/, its record in
+    # scenario.json.
+    root = Path(service.app.state.settings.workspace)
+    frame = gpd.read_file(_villages(2).decode("utf-8"))
+    write_layer(frame, root / "flat" / "uploads" / "villages.gpkg", layer="villages")
+    record = {"file": "old.geojson", "counts": {"read": 2}, "at": "2025-01-01T00:00:00+00:00"}
+    write_json({"name": "flat", "uploads": {"villages": record}}, root / "flat" / "scenario.json")
+    assert Workspace(root).layer_version("flat", "villages").version == 1
+    answer = _upload(service, key, "flat", "new.geojson", _villages(3), if_match="1")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["version"] == 2
+    assert answer.json()["replaced"]["file"] == "old.geojson"
+    stored = root / "flat" / "uploads" / "villages.gpkg"
+    assert stored.is_symlink() and len(gpd.read_file(stored)) == 3

@@ -1,17 +1,48 @@
-"""The service's workspace: one folder per scenario, written atomically, read through caches.
+"""The service's workspace: one folder per scenario, published atomically, read through caches.
 
-A scenario is a folder ``<workspace>/<name>/`` holding what
-:func:`hatangso.scenarios.job.run_coverage` writes (``kpis.json``, ``villages.gpkg``,
-``towers.geojson``, ``map.html``, ``rejects.csv``) and ``scenario.json``, the service's own
-metadata (title, where its input layers are). Uploaded layers live in ``uploads/<kind>.gpkg``.
+Layout of a scenario ``<workspace>/<name>/``::
 
-Every file is written with :func:`hatangso.geo.outputs.atomic_write` (beside its destination,
-then moved over it), so a crash mid-write leaves the previous file whole. Scenario names are
-checked against :data:`NAME_PATTERN` before they become paths, and every path is checked to
-stay inside the workspace.
+    scenario.json            the service's metadata: title, where its inputs are, the last
+                             upload of each layer, the published run (a summary: the
+                             authoritative records are run.json and upload.json)
+    runs/<id>/               the outputs of one coverage run, as
+                             :func:`hatangso.scenarios.job.run_coverage` writes them
+                             (kpis.json, villages.gpkg, towers.geojson, map.html, rejects.csv,
+                             rasters), its run.json (config, villages, versions of the layers it
+                             read, stale), and cache/ and exports/ derived from them
+    current -> runs/<id>     the published run
+    kpis.json -> current/kpis.json, ...    the outputs under their old names, for scripts
+    uploads/<stem>/<id>/     one uploaded version of a layer: <stem>.gpkg, <stem>.rejects.csv,
+                             upload.json (version, file, counts, at, by, what it replaced)
+    uploads/<stem>.current -> <stem>/<id>                the published version
+    uploads/<stem>.gpkg -> <stem>.current/<stem>.gpkg    and its rejects, likewise
+    plans/<id>.geojson       site plans
+    data/                    inputs a built-in scenario came with
+    .write.lock, .jobs.lock  the scenario's locks (below)
+
+Whatever must change together is written into a new folder and published with one atomic
+switch of a link (:mod:`hatangso.app.storage`): readers resolve ``current`` once per request
+(:meth:`Workspace.results`) and so see one run's files, never a mixture; a job killed midway
+leaves the published files as they were. The last two runs and versions are kept, so that a
+reader still at the previous one finishes it.
+
+Writes of one scenario (publishing a run or an upload, updating ``scenario.json``) take its
+write lock, an ``fcntl.flock`` on ``.write.lock`` that also excludes other worker processes:
+they apply in arrival order, every upload becomes a new version and says which one it
+replaced, and an upload made against a version that has moved on (``If-Match``) is refused
+with :class:`~hatangso.geo.errors.ConflictError`. A live job (an upload being received, a run)
+holds a shared lock on ``.jobs.lock``; :meth:`Workspace.clean` removes leftovers of killed
+jobs (``.tmp-*``, ``.build-*``, temporary files, runs and versions never published) only when
+it can take that lock exclusively. The service cleans when it starts and a run when it starts.
+
+Single files are written with :func:`hatangso.geo.outputs.atomic_write` (beside their
+destination, then moved over it). Scenario names are checked against :data:`NAME_PATTERN`
+before they become paths, and every path is checked to stay inside the workspace.
 
 Scenarios that the service can build by itself (the demo province and the shipped scenario
-files, :func:`shipped_plans`) are declared with :func:`register_scenario` and built on first use.
+files, :func:`shipped_plans`) are declared with :func:`register_scenario` and built on first
+use. Scenarios written by older versions (outputs beside ``scenario.json``) are moved into a
+run folder the first time they are read.
 """
 
 from __future__ import annotations
@@ -806,12 +837,16 @@ class Workspace:
         """Return the uploaded version of layer `kind`, or None when none was uploaded."""
         stem = spec_for(kind).stem
         uploads = self.folder(name) / "uploads"
-        target = storage.read_link(uploads / f"{stem}.current")
-        if target is not None:
+        for _attempt in range(3):  # a version pruned between the two reads: read again
+            target = storage.read_link(uploads / f"{stem}.current")
+            if target is None:
+                break
             generation = uploads / target
-            record: dict[str, Any] = json.loads(
-                (generation / UPLOAD_METADATA).read_text(encoding="utf-8")
-            )
+            try:
+                text = (generation / UPLOAD_METADATA).read_text(encoding="utf-8")
+            except FileNotFoundError:
+                continue
+            record: dict[str, Any] = json.loads(text)
             return LayerVersion(
                 kind=kind,
                 version=int(record["version"]),
@@ -929,6 +964,9 @@ class Workspace:
             finally:
                 if not (generation / storage.PUBLISHED).is_file():
                     shutil.rmtree(generation, ignore_errors=True)
+                    with contextlib.suppress(OSError):  # a refused first upload leaves nothing
+                        (uploads / stem).rmdir()
+                        uploads.rmdir()
         new = LayerVersion(
             kind=kind,
             version=version,

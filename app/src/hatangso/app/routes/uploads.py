@@ -305,7 +305,13 @@ def run_scenario_coverage(
         Body(description="Coverage configuration (the YAML file's keys), all optional."),
     ] = None,
 ) -> CoverageRun:
-    """Assess the scenario's uploaded (or built-in) layers and replace its results."""
+    """Assess the scenario's uploaded (or built-in) layers and replace its results.
+
+    The results are written apart and published at once: until then the previous ones are
+    served. The answer's ``run`` is the run's id (``run`` in ``kpis.json``); ``stale`` says
+    that a layer was replaced while the run read it (``changed`` names it): the results are
+    published all the same, and describe the layers as the run read them.
+    """
     if not workspace.folder(name).is_dir():
         raise HTTPException(status_code=404, detail=f"no scenario named '{name}'")
     return _run(workspace, name, config or {})
