@@ -23,8 +23,11 @@ from typing import Any
 
 import geopandas as gpd
 import pytest
+from fastapi.testclient import TestClient
 
 from hatangso.app import storage
+from hatangso.app.config import Settings
+from hatangso.app.main import create_app
 from hatangso.app.workspace import CURRENT, RUNS, Workspace
 from hatangso.geo.outputs import write_json
 
@@ -248,6 +251,19 @@ def test_kill_runs_and_uploads_at_random_moments(tmp_path: Path, forker: Forker)
         assert _check_whole(root, name) == (last_run, version)
     assert killed >= 6, f"only {killed} of 24 jobs were killed: the delays are too long"
     log.info("24 jobs, %d killed, in %.1f s", killed, time.monotonic() - start)
+
+    # One more run killed midway, then the service starts: it removes the leftovers, and its
+    # answers are of one run.
+    forker.job(run(25_000), kill_after=run_time / 2)
+    settings = Settings.model_validate({"workspace": root, "demo": False, "prewarm": False})
+    with TestClient(create_app(settings)) as client:
+        assert _leftovers(root) == []
+        kpis = client.get(f"/api/scenarios/{name}/kpis").json()
+        villages = client.get(f"/api/scenarios/{name}/villages").json()
+        mobile = next(i for i in kpis["indicators"] if i["code"] == "village_mobile_coverage")
+        assert mobile["denominator"] == villages["numberMatched"]
+        covered = [f for f in villages["features"] if f["properties"]["covered_mobile"]]
+        assert mobile["numerator"] == len(covered)
 
 
 def test_clean_spares_live_jobs(tmp_path: Path) -> None:
