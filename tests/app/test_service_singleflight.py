@@ -124,3 +124,6 @@ def test_twenty_map_requests_after_new_results_build_the_page_once(
         # Each request had the previous page at once or the new one, never anything else.
         assert set(pages) <= {old_page, new_page}
         assert new_page in pages
+        # Another worker process (its own slots) reads the page the first one built.
+        monkeypatch.setattr(maps, "PAGES", SingleFlight())
+        assert client.get("/map/flight").text == new_page and len(builds) == 1

@@ -1025,6 +1025,7 @@ class Workspace:
             places = [folder, folder / "uploads"]
             if current is not None:
                 places += [folder / current / part for part in _DERIVED]
+                places.append(folder / current / "cache" / "pages")
             for place in places:
                 with contextlib.suppress(FileNotFoundError):
                     for entry in place.iterdir():

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +13,7 @@ import geopandas as gpd
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import FileResponse, HTMLResponse
 
+from hatangso.app import storage
 from hatangso.app.config import Settings
 from hatangso.app.deps import ExistingScenario, SettingsDep, WorkspaceDep, require_read_key
 from hatangso.app.schemas import Indicator
@@ -141,26 +144,49 @@ def build_page(
 PAGES: SingleFlight[str] = SingleFlight()
 
 
+def _page_on_disk(run: Path, version: object, build: Callable[[], str]) -> str:
+    """Return the page of `version` kept in the run's cache, building it there if missing.
+
+    A lock file per page makes one worker process build it while the others wait and then
+    read it.
+    """
+    digest = hashlib.sha256(repr(version).encode("utf-8")).hexdigest()[:32]
+    pages = run / "cache" / "pages"
+    path = pages / f"{digest}.html"
+    with storage.exclusive(pages / f"{digest}.lock"):
+        if path.is_file():
+            return path.read_text(encoding="utf-8")
+        page = build()
+        atomic_write(path, lambda p: p.write_text(page, encoding="utf-8"))
+        return page
+
+
 def cached_page(workspace: Workspace, name: str, indicator: str, settings: Settings) -> str:
-    """Return the map page, rebuilt only when the scenario's files changed.
+    """Return the map page, rebuilt only when the scenario's results or inputs changed.
 
     A page is built once per result, by one request; the others meanwhile get the previous
-    page at once (or, when there is none, wait for the one being built).
+    page at once (or, when there is none, wait for the one being built). Built pages are kept
+    in the run's folder (``cache/pages``), so that other worker processes read them rather
+    than build them again.
     """
-    folder = workspace.folder(name)
     run = workspace.results(name)
+    meta = workspace.metadata(name)
     inputs = [workspace.layer_path(name, k) for k in ("sites", "access-points", "fiber")]
     paths = (
         run / "villages.gpkg",
         run / "kpis.json",
         run / "towers.geojson",
-        folder / "scenario.json",
         *(p for p in inputs if p is not None),
     )
+    # What the page shows of scenario.json, not the file: it changes with every upload.
+    shown = tuple(str(meta.get(key)) for key in ("title", "dem", "roads"))
+    version = (signature(*paths), shown, indicator, settings.online_tiles)
     return PAGES.get(
         (str(workspace.root), name, indicator, str(settings.online_tiles)),
-        signature(*paths),
-        lambda: build_page(workspace, name, indicator, settings, run=run),
+        version,
+        lambda: _page_on_disk(
+            run, version, lambda: build_page(workspace, name, indicator, settings, run=run)
+        ),
     )
 
 
