@@ -223,3 +223,28 @@ def test_an_upload_of_the_flat_layout_counts_as_version_one(
     assert answer.json()["replaced"]["file"] == "old.geojson"
     stored = root / "flat" / "uploads" / "villages.gpkg"
     assert stored.is_symlink() and len(gpd.read_file(stored)) == 3
+
+
+def test_a_layer_read_gives_its_version_for_if_match(
+    service: TestClient, key: dict[str, str]
+) -> None:
+    import pickle
+
+    sites = b"site_id,operator,lon,lat\nS1,viettel,105.8,22.0\n"
+    assert _upload(service, key, "etag", "v.geojson", _villages(1)).status_code == 200
+    assert _upload(service, key, "etag", "s.csv", sites, kind="sites").status_code == 200
+    assert service.post("/api/scenarios/etag/coverage", headers=key, json={}).status_code == 200
+    read = service.get("/api/scenarios/etag/sites")
+    assert read.headers["ETag"] == '"1"'
+    again = _upload(
+        service, key, "etag", "s2.csv", sites, kind="sites", if_match=read.headers["ETag"]
+    )
+    assert again.status_code == 200 and again.json()["version"] == 2
+    late = _upload(
+        service, key, "etag", "s3.csv", sites, kind="sites", if_match=read.headers["ETag"]
+    )
+    assert late.status_code == 409 and "s2.csv" in late.json()["detail"]
+    # A workspace handed to a child process arrives as a workspace of the same folder.
+    workspace = Workspace(Path(service.app.state.settings.workspace))
+    copy = pickle.loads(pickle.dumps(workspace))
+    assert copy.root == workspace.root and copy.layer_version("etag", "sites").version == 2

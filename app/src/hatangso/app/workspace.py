@@ -539,6 +539,10 @@ class Workspace:
         self._lock = threading.RLock()
         self._cache: dict[tuple[str, str], tuple[Any, Any]] = {}
 
+    def __reduce__(self) -> tuple[type[Workspace], tuple[Path]]:
+        """Pickle as the root alone: a child process gets a workspace of its own (no cache)."""
+        return (Workspace, (self.root,))
+
     # ---- names and paths -------------------------------------------------------------------
 
     def folder(self, name: str) -> Path:
