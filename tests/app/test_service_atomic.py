@@ -316,3 +316,34 @@ def test_flat_layout_is_moved_into_a_run(tmp_path: Path) -> None:
     assert json.loads((folder / "2030" / "kpis.json").read_text(encoding="utf-8")) == {"year": 2030}
     assert {s.name: s.villages for s in workspace.scenarios()}["old"] == 7
     assert workspace.results("old") == run  # moved once
+
+
+def test_a_crash_after_the_switch_leaves_the_published_version_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The process dies right after publishing, before scenario.json is updated: what is served
+    # comes from the published version's own record, not from scenario.json.
+    workspace = Workspace(tmp_path)
+
+    def layer(ids: str) -> dict[str, Any]:
+        def write(path: Path) -> None:
+            path.write_bytes(_villages(ids))
+
+        return {"villages.gpkg": write, "villages.rejects.csv": lambda p: p.write_text("")}
+
+    workspace.store_layer("crash", "villages", layer("AB"), file="ab.geojson", counts={})
+
+    def die(*_args: object, **_kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Workspace, "update_metadata", die)
+    with pytest.raises(KeyboardInterrupt):
+        workspace.store_layer("crash", "villages", layer("ABC"), file="abc.geojson", counts={})
+    monkeypatch.undo()
+    now = workspace.layer_version("crash", "villages")
+    assert (now.version, now.file) == (2, "abc.geojson")
+    assert workspace.metadata("crash")["uploads"]["villages"]["file"] == "ab.geojson"  # behind
+    _, replaced = workspace.store_layer(
+        "crash", "villages", layer("AB"), file="ab2.geojson", counts={}, if_match=2
+    )
+    assert (replaced.version, replaced.file) == (2, "abc.geojson")  # nothing lost, none twice
