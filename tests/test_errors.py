@@ -21,7 +21,13 @@ from fastapi.testclient import TestClient
 
 import hatangso
 from hatangso.cli import main
-from hatangso.geo.errors import HatangsoError, InfeasibleError, InputError, Problem
+from hatangso.geo.errors import (
+    ConflictError,
+    HatangsoError,
+    InfeasibleError,
+    InputError,
+    Problem,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE_ROOTS = ("src", "app/src", "geo/src", "coverage/src", "scenarios/src")
@@ -177,7 +183,7 @@ def test_service_maps_every_hatangso_error_to_4xx(
     cls: type[HatangsoError], service: TestClient
 ) -> None:
     response = service.get(f"/test-raise/{cls.__qualname__}")
-    expected = 409 if issubclass(cls, InfeasibleError) else 422
+    expected = 409 if issubclass(cls, (InfeasibleError, ConflictError)) else 422
     assert response.status_code == expected, response.text
     body = response.json()
     assert f"{cls.__name__} raised on purpose" in body["detail"]

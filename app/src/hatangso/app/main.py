@@ -4,10 +4,11 @@ Routes parse the request, call one function of the workspace or the engine and s
 answer. Every :class:`~hatangso.geo.errors.HatangsoError` becomes a 4xx answer here, in one
 handler, with the message that names the file, row, column and the fix: 409 Conflict for an
 :class:`~hatangso.geo.errors.InfeasibleError` (the request is well formed, but the data as they
-stand cannot meet it: add candidates or lower the target), 422 for every other error (an input,
-configuration or CRS the user must correct). The body is ``{"detail": message, "problems":
-[{file, row, column, message, fix}, ...]}``, the list empty but for an
-:class:`~hatangso.geo.errors.InputError`.
+stand cannot meet it: add candidates or lower the target) and for a
+:class:`~hatangso.geo.errors.ConflictError` (an ``If-Match`` upload whose layer has moved on),
+422 for every other error (an input, configuration or CRS the user must correct). The body
+is ``{"detail": message, "problems": [{file, row, column, message, fix}, ...]}``, the list
+empty but for an :class:`~hatangso.geo.errors.InputError`.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from hatangso.app.deps import workspace_for
 from hatangso.app.guard import WriteGuard, hide_root
 from hatangso.app.routes import exports, health, maps, scenarios, uploads
 from hatangso.app.worker import Jobs
-from hatangso.geo.errors import HatangsoError, InfeasibleError, InputError
+from hatangso.geo.errors import ConflictError, HatangsoError, InfeasibleError, InputError
 
 __all__ = ["app", "create_app", "serve"]
 
@@ -135,6 +136,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         active: Settings = application.state.settings
         workspace = workspace_for(active)
+        # What killed jobs left (temporary and unpublished folders) goes, live jobs' excepted.
+        await run_in_threadpool(workspace.clean)
         if active.demo:
             # Building the demo takes tens of seconds: done before the first request is served.
             await run_in_threadpool(workspace.ensure, "demo")
@@ -167,7 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @application.exception_handler(HatangsoError)
     async def hatangso_error(request: Request, exc: HatangsoError) -> JSONResponse:
-        code = 409 if isinstance(exc, InfeasibleError) else 422
+        code = 409 if isinstance(exc, (InfeasibleError, ConflictError)) else 422
         # Files are named relative to the workspace, never by their place on the server.
         root = Path(request.app.state.settings.workspace)
         content = {"detail": hide_root(str(exc), root), "problems": _problems(exc, root)}

@@ -88,6 +88,16 @@ class UploadReport(BaseModel):
     )
     dry_run: bool = Field(False, description="Whether nothing was stored (?dry_run=true).")
     change: LayerChange | None = Field(None, description="The layer now and after the upload.")
+    version: int | None = Field(
+        default=None,
+        description="The layer's version now (1 for the first upload); also the ETag. Send it "
+        "as If-Match with the next upload to refuse it (409) if someone replaced it meanwhile.",
+    )
+    replaced: dict[str, Any] | None = Field(
+        default=None,
+        description="The version this upload replaced: version, file, at (UTC), by (client); "
+        "null when the layer had none.",
+    )
 
 
 class RasterReport(BaseModel):
@@ -130,6 +140,16 @@ class CoverageRun(BaseModel):
     )
     model: str | None = Field(None, description="The mobile coverage model that ran.")
     rule: str | None = Field(None, description="The village coverage rule applied.")
+    run: str | None = Field(default=None, description="Id of the run (``run`` in kpis.json).")
+    stale: bool = Field(
+        default=False,
+        description="An input layer was replaced while the run read it: the results are "
+        "published, but describe the layers as they were; run again for the new ones.",
+    )
+    changed: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Per replaced layer: the version read, the version now, by whom and when.",
+    )
 
 
 class PlanRequest(BaseModel):

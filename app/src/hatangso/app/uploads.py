@@ -20,7 +20,6 @@ import math
 import re
 import shutil
 import stat
-import tempfile
 import unicodedata
 import zipfile
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
@@ -33,11 +32,13 @@ from pathlib import Path, PurePosixPath
 from rasterio._err import CPLE_BaseError as _GdalError
 
 from hatangso.geo.errors import CRSError, HatangsoError, InputError, Problem
+from hatangso.geo.scratch import pid_scratch
 
 __all__ = [
     "ALLOWED_SUFFIXES",
     "RASTER_KINDS",
     "RASTER_SUFFIXES",
+    "UPLOAD_SCRATCH",
     "RasterCheck",
     "TooLarge",
     "UploadOptions",
@@ -55,6 +56,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: Prefix of the folders uploads are received in: ``<workspace>/.upload-<pid>-<random>``.
+UPLOAD_SCRATCH = ".upload-"
 #: File types accepted for upload (a shapefile must come zipped, with its .dbf, .shx, .prj).
 ALLOWED_SUFFIXES = (".geojson", ".json", ".gpkg", ".zip", ".csv", ".tsv", ".txt", ".xlsx")
 #: Raster uploads: a GeoTIFF or an SRTM tile, each possibly zipped.
@@ -327,13 +330,12 @@ def upload_scratch(root: Path) -> Iterator[Path]:
 
     Its name starts with a dot, which no scenario name does, so the scenario list never
     shows it; it sits on the workspace's file system, so a stored file is moved, not copied.
+    It carries the receiving process's pid (:data:`UPLOAD_SCRATCH`), so that what a killed
+    server left is removed when the service starts again
+    (:meth:`hatangso.app.workspace.Workspace.clean`).
     """
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".upload-", dir=root))
-    try:
+    with pid_scratch(root, UPLOAD_SCRATCH) as tmp:
         yield tmp
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------------------------

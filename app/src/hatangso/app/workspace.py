@@ -1,21 +1,53 @@
-"""The service's workspace: one folder per scenario, written atomically, read through caches.
+"""The service's workspace: one folder per scenario, published atomically, read through caches.
 
-A scenario is a folder ``<workspace>/<name>/`` holding what
-:func:`hatangso.scenarios.job.run_coverage` writes (``kpis.json``, ``villages.gpkg``,
-``towers.geojson``, ``map.html``, ``rejects.csv``) and ``scenario.json``, the service's own
-metadata (title, where its input layers are). Uploaded layers live in ``uploads/<kind>.gpkg``.
+Layout of a scenario ``<workspace>/<name>/``::
 
-Every file is written with :func:`hatangso.geo.outputs.atomic_write` (beside its destination,
-then moved over it), so a crash mid-write leaves the previous file whole. Scenario names are
-checked against :data:`NAME_PATTERN` before they become paths, and every path is checked to
-stay inside the workspace.
+    scenario.json            the service's metadata: title, where its inputs are, the last
+                             upload of each layer, the published run (a summary: the
+                             authoritative records are run.json and upload.json)
+    runs/<id>/               the outputs of one coverage run, as
+                             :func:`hatangso.scenarios.job.run_coverage` writes them
+                             (kpis.json, villages.gpkg, towers.geojson, map.html, rejects.csv,
+                             rasters), its run.json (config, villages, versions of the layers it
+                             read, stale), and cache/ and exports/ derived from them
+    current -> runs/<id>     the published run
+    kpis.json -> current/kpis.json, ...    the outputs under their old names, for scripts
+    uploads/<stem>/<id>/     one uploaded version of a layer: <stem>.gpkg, <stem>.rejects.csv,
+                             upload.json (version, file, counts, at, by, what it replaced)
+    uploads/<stem>.current -> <stem>/<id>                the published version
+    uploads/<stem>.gpkg -> <stem>.current/<stem>.gpkg    and its rejects, likewise
+    plans/<id>.geojson       site plans
+    data/                    inputs a built-in scenario came with
+    .write.lock, .jobs.lock  the scenario's locks (below)
+
+Whatever must change together is written into a new folder and published with one atomic
+switch of a link (:mod:`hatangso.app.storage`): readers resolve ``current`` once per request
+(:meth:`Workspace.results`) and so see one run's files, never a mixture; a job killed midway
+leaves the published files as they were. The last two runs and versions are kept, so that a
+reader still at the previous one finishes it.
+
+Writes of one scenario (publishing a run or an upload, updating ``scenario.json``) take its
+write lock, an ``fcntl.flock`` on ``.write.lock`` that also excludes other worker processes:
+they apply in arrival order, every upload becomes a new version and says which one it
+replaced, and an upload made against a version that has moved on (``If-Match``) is refused
+with :class:`~hatangso.geo.errors.ConflictError`. A live job (an upload being received, a run)
+holds a shared lock on ``.jobs.lock``; :meth:`Workspace.clean` removes leftovers of killed
+jobs (``.tmp-*``, ``.build-*``, temporary files, runs and versions never published) only when
+it can take that lock exclusively. The service cleans when it starts and a run when it starts.
+
+Single files are written with :func:`hatangso.geo.outputs.atomic_write` (beside their
+destination, then moved over it). Scenario names are checked against :data:`NAME_PATTERN`
+before they become paths, and every path is checked to stay inside the workspace.
 
 Scenarios that the service can build by itself (the demo province and the shipped scenario
-files, :func:`shipped_plans`) are declared with :func:`register_scenario` and built on first use.
+files, :func:`shipped_plans`) are declared with :func:`register_scenario` and built on first
+use. Scenarios written by older versions (outputs beside ``scenario.json``) are moved into a
+run folder the first time they are read.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -25,7 +57,7 @@ import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -38,13 +70,19 @@ import numpy.typing as npt
 import shapely
 import yaml
 
-from hatangso.geo.errors import InputError, Problem
+from hatangso.app import storage
+from hatangso.app.uploads import UPLOAD_SCRATCH
+from hatangso.geo.errors import ConflictError, InputError, Problem
 from hatangso.geo.outputs import json_ready, write_json
 from hatangso.geo.schema import LAYER_KINDS, spec_for
+from hatangso.geo.scratch import remove_orphans
 from hatangso.scenarios.maps import INDICATOR_COLUMN
 
 __all__ = [
     "NAME_PATTERN",
+    "LayerVersion",
+    "PublishedRun",
+    "RunFolder",
     "ScenarioInfo",
     "VillageIndex",
     "Workspace",
@@ -54,6 +92,7 @@ __all__ = [
     "registered_scenarios",
     "serialise_features",
     "shipped_plans",
+    "signature",
 ]
 
 log = logging.getLogger(__name__)
@@ -385,7 +424,78 @@ class ScenarioInfo:
     updated: str | None = None
 
 
-def _signature(*paths: Path) -> tuple[tuple[str, int, int], ...]:
+@dataclass(frozen=True)
+class LayerVersion:
+    """The published version of one input layer of a scenario.
+
+    Attributes
+    ----------
+    kind
+        Layer kind (``villages``, ``sites`` ...).
+    version
+        1 for the first upload, one more for each upload after it; 0 for a layer the scenario
+        came with (a built-in input) or has not got.
+    path
+        The layer's file (the version's own, which never changes), None when there is none.
+    file
+        Name of the uploaded file.
+    at
+        When it was uploaded (UTC, ISO 8601).
+    by
+        Who uploaded it (the client's address).
+    """
+
+    kind: str
+    version: int
+    path: Path | None = None
+    file: str | None = None
+    at: str | None = None
+    by: str | None = None
+
+    def record(self) -> dict[str, Any]:
+        """Return the version as a JSON document (without the server's path)."""
+        return {"version": self.version, "file": self.file, "at": self.at, "by": self.by}
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """A coverage run being written: outputs go to `folder`, published by ``publish_run``."""
+
+    scenario: str
+    id: str
+    folder: Path
+
+
+@dataclass(frozen=True)
+class PublishedRun:
+    """What :meth:`Workspace.publish_run` published.
+
+    Attributes
+    ----------
+    id
+        The run's id (its folder ``runs/<id>``; ``kpis.json`` carries it as ``run``).
+    stale
+        Whether an input layer was replaced while the run read it: the results are published
+        but describe the layers as they were (see `changed`).
+    changed
+        Per replaced layer kind: the version the run read and the one published now, with who
+        replaced it and when.
+    metadata
+        The run's ``run.json``.
+    """
+
+    id: str
+    stale: bool
+    changed: Mapping[str, Any]
+    metadata: Mapping[str, Any]
+
+
+def signature(*paths: Path) -> tuple[tuple[str, int, int], ...]:
+    """Return what identifies the content of `paths` on disk: path, mtime and size of each.
+
+    Links are followed: a path through the ``current`` link changes its signature when
+    another run is published.
+    """
     out = []
     for path in paths:
         try:
@@ -395,6 +505,26 @@ def _signature(*paths: Path) -> tuple[tuple[str, int, int], ...]:
         else:
             out.append((str(path), stat.st_mtime_ns, stat.st_size))
     return tuple(out)
+
+
+#: Entries of a scenario folder that are not a run's results (inputs, plans, bookkeeping).
+_NOT_RESULTS = frozenset(
+    {METADATA, "uploads", "data", "plans", "cache", "exports", "runs", "current"}
+)
+#: Derived files kept inside a run folder (rebuilt on demand, never published as outputs).
+_DERIVED = frozenset({"cache", "exports"})
+RUNS = "runs"
+CURRENT = "current"
+RUN_METADATA = "run.json"
+UPLOAD_METADATA = "upload.json"
+WRITE_LOCK = ".write.lock"
+JOBS_LOCK = ".jobs.lock"
+
+
+def _is_leftover(entry: Path) -> bool:
+    """Whether `entry` is a temporary file or folder of an interrupted write or job."""
+    name = entry.name
+    return name.startswith((".tmp-", ".build-")) or (name.startswith(".") and ".tmp" in name)
 
 
 class Workspace:
@@ -412,9 +542,12 @@ class Workspace:
         self.root = Path(root).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._build_locks: dict[str, threading.Lock] = {}
         self._cache: OrderedDict[tuple[str, str], tuple[Any, Any]] = OrderedDict()
         self._max_cached = max(1, int(max_cached))
+
+    def __reduce__(self) -> tuple[type[Workspace], tuple[Path]]:
+        """Pickle as the root alone: a child process gets a workspace of its own (no cache)."""
+        return (Workspace, (self.root,))
 
     # ---- names and paths -------------------------------------------------------------------
 
@@ -443,9 +576,51 @@ class Workspace:
             )
         return path
 
+    def results(self, name: str) -> Path:
+        """Return the folder of the scenario's published run (``runs/<id>``).
+
+        Every read of results goes through one call of this method, so that the files it reads
+        belong to one run even while another run is being published. A scenario still in the
+        flat layout of older versions (results beside ``scenario.json``) is moved into a run
+        folder first; where that cannot be done, its folder is returned.
+        """
+        folder = self.folder(name)
+        target = storage.read_link(folder / CURRENT)
+        if target is not None:
+            return folder / target
+        flat = folder / "kpis.json"
+        if flat.is_file() and not flat.is_symlink():
+            try:
+                return self._migrate(name)
+            except OSError:  # pragma: no cover - a read-only workspace: read it as it is
+                log.exception("scenario %s could not be moved to the run layout", name)
+        return folder
+
     def exists(self, name: str) -> bool:
-        """Whether scenario `name` has results (a ``kpis.json``)."""
-        return (self.folder(name) / "kpis.json").is_file()
+        """Whether scenario `name` has results (a published ``kpis.json``)."""
+        return (self.results(name) / "kpis.json").is_file()
+
+    def run_metadata(self, name: str) -> dict[str, Any]:
+        """Return ``run.json`` of the published run (empty when there is none)."""
+        path = self.results(name) / RUN_METADATA
+        if not path.is_file():
+            return {}
+        document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return document
+
+    # ---- locks -----------------------------------------------------------------------------
+
+    def writing(self, name: str) -> AbstractContextManager[None]:
+        """Hold the scenario's write lock: one writer at a time, across processes.
+
+        Every change of what the scenario publishes (an upload, a run, its metadata) is made
+        under it; reads never take it.
+        """
+        return storage.exclusive(self.folder(name) / WRITE_LOCK)
+
+    def job(self, name: str) -> AbstractContextManager[None]:
+        """Mark a live job of the scenario (shared lock): the cleaner leaves its files alone."""
+        return storage.shared(self.folder(name) / JOBS_LOCK)
 
     # ---- metadata --------------------------------------------------------------------------
 
@@ -458,8 +633,12 @@ class Workspace:
         return document
 
     def update_metadata(self, name: str, **changes: Any) -> dict[str, Any]:
-        """Merge `changes` into ``scenario.json`` atomically and return the new document."""
-        with self._lock:
+        """Merge `changes` into ``scenario.json`` atomically and return the new document.
+
+        The read, merge and write happen under the scenario's write lock, so that concurrent
+        updates from several threads or processes are all kept.
+        """
+        with self.writing(name):
             document = self.metadata(name)
             for key, value in changes.items():
                 if isinstance(value, dict) and isinstance(document.get(key), dict):
@@ -480,9 +659,10 @@ class Workspace:
             if not folder.is_dir() or not _NAME.match(folder.name):
                 continue
             meta = self.metadata(folder.name)
-            ready = (folder / "kpis.json").is_file()
+            ready = self.exists(folder.name)
             if not ready and not (folder / "uploads").is_dir():
                 continue
+            villages = self.run_metadata(folder.name).get("villages") if ready else None
             found[folder.name] = ScenarioInfo(
                 name=folder.name,
                 title=str(
@@ -490,7 +670,7 @@ class Workspace:
                 ),
                 ready=ready,
                 source=str(meta.get("source", "uploads")),
-                villages=meta.get("villages"),
+                villages=villages if villages is not None else meta.get("villages"),
                 updated=meta.get("updated") or meta.get("created"),
             )
         for name, title in registered_scenarios().items():
@@ -501,8 +681,10 @@ class Workspace:
     def ensure(self, name: str, *, build: bool = True) -> bool:
         """Build registered scenario `name` if it has no results; return whether it has them.
 
-        The scenario is built in a temporary folder of the workspace and moved into place, so a
-        crash while building leaves no half-built scenario.
+        The scenario is built in a temporary folder of the workspace (``.build-<name>.*``) and
+        moved into place, its results then into a run folder; a crash while building leaves no
+        half-built scenario. One build at a time per name, across processes (a lock file in
+        ``.locks/``).
         """
         folder = self.folder(name)
         if self.exists(name):
@@ -510,13 +692,11 @@ class Workspace:
         entry = _REGISTRY.get(name)
         if entry is None or not build:
             return False
-        with self._lock:
-            lock = self._build_locks.setdefault(name, threading.Lock())
-        with lock:
+        with storage.exclusive(self.root / ".locks" / f"{name}.build"):
             if self.exists(name):
                 return True
             log.info("building scenario %s in %s", name, folder)
-            tmp = Path(tempfile.mkdtemp(prefix=f".build-{name}-", dir=self.root))
+            tmp = Path(tempfile.mkdtemp(prefix=f".build-{name}.", dir=self.root))
             try:
                 entry.build(tmp)
                 if folder.exists():  # an empty or failed folder: replace it
@@ -526,6 +706,356 @@ class Workspace:
                 if tmp.exists():
                     shutil.rmtree(tmp, ignore_errors=True)
         return self.exists(name)
+
+    # ---- runs: written apart, published at once --------------------------------------------
+
+    @contextmanager
+    def new_run(self, name: str) -> Iterator[RunFolder]:
+        """Yield a new, empty run folder ``runs/<id>/`` of the scenario, for one run's outputs.
+
+        Leftovers of killed jobs of the scenario are removed first (when no job is live). The
+        folder is removed afterwards unless :meth:`publish_run` published it; while the run
+        is live it holds the scenario's job lock, so no cleaner removes it.
+        """
+        self.clean(name)
+        with self.job(name):
+            run_id = storage.new_id()
+            folder = self.folder(name) / RUNS / run_id
+            folder.mkdir(parents=True)
+            try:
+                yield RunFolder(scenario=name, id=run_id, folder=folder)
+            finally:
+                if not (folder / storage.PUBLISHED).is_file():
+                    shutil.rmtree(folder, ignore_errors=True)
+
+    def publish_run(
+        self, run: RunFolder, *, read: Mapping[str, int], **metadata: Any
+    ) -> PublishedRun:
+        """Publish `run`: every reader sees its outputs, all at once, from now on.
+
+        Parameters
+        ----------
+        run
+            The run, its outputs written.
+        read
+            Version of each input layer the run read (:meth:`layer_versions`). A layer
+            replaced since makes the run *stale*: it is published all the same, and its
+            ``run.json`` and the answer say which layers moved on.
+        **metadata
+            Kept in the run's ``run.json`` and merged into ``scenario.json`` (title, config,
+            villages ...).
+
+        Returns
+        -------
+        PublishedRun
+        """
+        name = run.scenario
+        folder = self.folder(name)
+        with self.writing(name):
+            now = self.layer_versions(name)
+            changed = {
+                kind: {"read": version, **now[kind].record()}
+                for kind, version in sorted(read.items())
+                if kind in now and now[kind].version != version
+            }
+            document = {
+                **json_ready(metadata),
+                "run": run.id,
+                "published": datetime.now(UTC).isoformat(timespec="seconds"),
+                "layers": dict(read),
+                "stale": bool(changed),
+                "changed": changed,
+            }
+            write_json(document, run.folder / RUN_METADATA)
+            shutil.rmtree(run.folder / ".cache", ignore_errors=True)  # the engine's scratch
+            storage.mark_published(run.folder)
+            previous = storage.switch(folder / CURRENT, f"{RUNS}/{run.id}")
+            self._link_results(folder, run.folder)
+            storage.prune(folder / RUNS, keep=(run.id, _base(previous)))
+            self.update_metadata(name, **metadata, run=run.id, stale=bool(changed))
+        if changed:
+            log.warning("run %s of %s is stale: %s changed meanwhile", run.id, name, list(changed))
+        return PublishedRun(id=run.id, stale=bool(changed), changed=changed, metadata=document)
+
+    def _link_results(self, folder: Path, run: Path) -> None:
+        """Give each output of `run` its old name in the scenario folder: a link via ``current``.
+
+        Scripts that read ``<scenario>/kpis.json`` keep working; the service itself reads
+        through :meth:`results`. A file of the flat layout is replaced by its link.
+        """
+        for entry in run.iterdir():
+            if entry.name.startswith(".") or entry.name in _NOT_RESULTS | _DERIVED:
+                continue
+            link = folder / entry.name
+            if link.is_symlink():
+                continue
+            if link.is_dir():  # a folder of the flat layout (a year's results): set aside first
+                aside = folder / f".tmp-{entry.name}-{storage.new_id()}"
+                os.replace(link, aside)
+                storage.switch(link, f"{CURRENT}/{entry.name}")
+                shutil.rmtree(aside, ignore_errors=True)
+            else:
+                storage.switch(link, f"{CURRENT}/{entry.name}")
+
+    def _migrate(self, name: str) -> Path:
+        """Move the results of a flat-layout scenario into a run folder and publish it.
+
+        The files are hard-linked (copied where links cannot be made) into ``runs/<id>/``,
+        which is published as one; the old names then become links. A kill at any point
+        leaves the old layout readable or the new one published.
+        """
+        folder = self.folder(name)
+        with self.writing(name), self.job(name):
+            target = storage.read_link(folder / CURRENT)
+            if target is not None:  # another process moved it meanwhile
+                return folder / target
+            run_id = storage.new_id()
+            run = folder / RUNS / run_id
+            run.mkdir(parents=True)
+            try:
+                for entry in folder.iterdir():
+                    if entry.name.startswith(".") or entry.name in _NOT_RESULTS:
+                        continue
+                    if entry.is_dir() and not entry.is_symlink():
+                        shutil.copytree(entry, run / entry.name, copy_function=_link_or_copy)
+                    elif entry.is_file() and not entry.is_symlink():
+                        _link_or_copy(str(entry), str(run / entry.name))
+                meta = self.metadata(name)
+                document: dict[str, Any] = {
+                    "run": run_id,
+                    "source": "migrated",
+                    "published": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "villages": meta.get("villages"),
+                    "config": meta.get("config"),
+                    "layers": {},
+                    "stale": False,
+                    "changed": {},
+                }
+                write_json(document, run / RUN_METADATA)
+                storage.mark_published(run)
+                storage.switch(folder / CURRENT, f"{RUNS}/{run_id}")
+            except BaseException:
+                shutil.rmtree(run, ignore_errors=True)
+                raise
+            self._link_results(folder, run)
+            log.info("scenario %s moved to the run layout (run %s)", name, run_id)
+            return run
+
+    # ---- uploaded layers: versioned, published at once --------------------------------------
+
+    def _uploaded(self, name: str, kind: str) -> LayerVersion | None:
+        """Return the uploaded version of layer `kind`, or None when none was uploaded."""
+        stem = spec_for(kind).stem
+        uploads = self.folder(name) / "uploads"
+        for _attempt in range(3):  # a version pruned between the two reads: read again
+            target = storage.read_link(uploads / f"{stem}.current")
+            if target is None:
+                break
+            generation = uploads / target
+            try:
+                text = (generation / UPLOAD_METADATA).read_text(encoding="utf-8")
+            except FileNotFoundError:
+                continue
+            record: dict[str, Any] = json.loads(text)
+            return LayerVersion(
+                kind=kind,
+                version=int(record["version"]),
+                path=generation / f"{stem}.gpkg",
+                file=record.get("file"),
+                at=record.get("at"),
+                by=record.get("by"),
+            )
+        flat = uploads / f"{stem}.gpkg"  # uploaded by an older version of the service
+        if flat.is_file():
+            record = self.metadata(name).get("uploads", {}).get(kind, {})
+            return LayerVersion(
+                kind=kind,
+                version=int(record.get("version", 1)),
+                path=flat,
+                file=record.get("file"),
+                at=record.get("at"),
+                by=record.get("by"),
+            )
+        return None
+
+    def layer_version(self, name: str, kind: str) -> LayerVersion:
+        """Return the published version of input layer `kind` (version 0: not uploaded)."""
+        uploaded = self._uploaded(name, kind)
+        if uploaded is not None:
+            return uploaded
+        relative = self.metadata(name).get("inputs", {}).get(kind)
+        if relative:
+            path = self.file(name, str(relative))
+            if path.is_file():
+                return LayerVersion(kind=kind, version=0, path=path)
+        return LayerVersion(kind=kind, version=0)
+
+    def layer_versions(self, name: str) -> dict[str, LayerVersion]:
+        """Return :meth:`layer_version` of every layer kind."""
+        return {kind: self.layer_version(name, kind) for kind in LAYER_KINDS}
+
+    def store_layer(
+        self,
+        name: str,
+        kind: str,
+        files: Mapping[str, Callable[[Path], object]],
+        *,
+        file: str,
+        counts: Mapping[str, int],
+        if_match: int | None = None,
+        by: str | None = None,
+    ) -> tuple[LayerVersion, LayerVersion]:
+        """Publish a new version of input layer `kind`: its files appear all at once.
+
+        The files are written into a new folder ``uploads/<stem>/<id>/`` and published by
+        pointing ``uploads/<stem>.current`` at it; ``uploads/<file name>`` are links through
+        it. Writes of one scenario are serialised (its write lock), and every one is counted.
+
+        Parameters
+        ----------
+        name, kind
+            Scenario and layer kind.
+        files
+            File name (the layer first, ``<stem>.gpkg``) to a function writing that file.
+        file
+            Name of the uploaded file, for the record.
+        counts
+            The validation's counts, for the record.
+        if_match
+            The version the client last saw: when the layer has moved on since, nothing is
+            published and :class:`~hatangso.geo.errors.ConflictError` names what replaced it.
+        by
+            Who uploads (the client's address), for the record.
+
+        Returns
+        -------
+        tuple of LayerVersion
+            The new version and the one it replaced (version 0: none).
+        """
+        stem = spec_for(kind).stem
+        uploads = self.folder(name) / "uploads"
+        uploads.mkdir(parents=True, exist_ok=True)
+        with self.job(name):
+            generation = uploads / stem / storage.new_id()
+            generation.mkdir(parents=True)
+            try:
+                for filename, write in files.items():
+                    write(generation / filename)
+                with self.writing(name):
+                    old = self.layer_version(name, kind)
+                    if if_match is not None and old.version != if_match:
+                        raise ConflictError(_conflict(name, kind, old, if_match))
+                    version = old.version + 1
+                    at = datetime.now(UTC).isoformat(timespec="microseconds")
+                    record: dict[str, Any] = {
+                        "kind": kind,
+                        "version": version,
+                        "file": file,
+                        "counts": dict(counts),
+                        "at": at,
+                        "by": by,
+                        "replaced": old.record() if old.version or old.path else None,
+                    }
+                    write_json(record, generation / UPLOAD_METADATA)
+                    storage.mark_published(generation)
+                    previous = storage.switch(
+                        uploads / f"{stem}.current", f"{stem}/{generation.name}"
+                    )
+                    for filename in files:
+                        link = uploads / filename
+                        if storage.read_link(link) != f"{stem}.current/{filename}":
+                            storage.switch(link, f"{stem}.current/{filename}")
+                    storage.prune(uploads / stem, keep=(generation.name, _base(previous)))
+                    self.update_metadata(
+                        name,
+                        inputs={kind: f"uploads/{stem}.gpkg"},
+                        uploads={kind: {k: v for k, v in record.items() if k != "kind"}},
+                    )
+            finally:
+                if not (generation / storage.PUBLISHED).is_file():
+                    shutil.rmtree(generation, ignore_errors=True)
+                    with contextlib.suppress(OSError):  # a refused first upload leaves nothing
+                        (uploads / stem).rmdir()
+                        uploads.rmdir()
+        new = LayerVersion(
+            kind=kind,
+            version=version,
+            path=generation / f"{stem}.gpkg",
+            file=file,
+            at=at,
+            by=by,
+        )
+        return new, old
+
+    # ---- leftovers of killed jobs ----------------------------------------------------------
+
+    def clean(self, name: str | None = None) -> list[Path]:
+        """Remove what killed jobs left behind; return what was removed.
+
+        Temporary files and folders (``.tmp-*``, ``.build-*``, ``.*.tmp*``), run and upload
+        folders never published, and published ones older than the previous: the service
+        calls it when it starts, and a run for its own scenario. A scenario with a live job
+        (holding its job or write lock) is left alone, and so is a build in progress.
+
+        Parameters
+        ----------
+        name
+            Clean this scenario only; None cleans the whole workspace.
+        """
+        removed: list[Path] = []
+        if name is None:
+            # Uploads being received by a process that is gone (the service killed).
+            removed += remove_orphans(self.root, UPLOAD_SCRATCH)
+            for entry in sorted(self.root.glob(".build-*")):
+                scenario = entry.name[len(".build-") :].rsplit(".", 1)[0]
+                if not _NAME.match(scenario):
+                    continue
+                with storage.try_exclusive(self.root / ".locks" / f"{scenario}.build") as free:
+                    if free:
+                        storage.remove(entry)
+                        removed.append(entry)
+            names = [d.name for d in sorted(self.root.iterdir()) if _NAME.match(d.name)]
+        else:
+            names = [name]
+        for scenario in names:
+            if self.folder(scenario).is_dir():
+                removed += self._clean_scenario(scenario)
+        if removed:
+            log.info("removed %d leftovers of interrupted jobs", len(removed))
+        return removed
+
+    def _clean_scenario(self, name: str) -> list[Path]:
+        folder = self.folder(name)
+        removed: list[Path] = []
+        with (
+            storage.try_exclusive(folder / JOBS_LOCK) as idle,
+            storage.try_exclusive(folder / WRITE_LOCK) as quiet,
+        ):
+            if not (idle and quiet):
+                return removed
+            current = storage.read_link(folder / CURRENT)
+            places = [folder, folder / "uploads"]
+            if current is not None:
+                places += [folder / current / part for part in _DERIVED]
+                places.append(folder / current / "cache" / "pages")
+            for place in places:
+                with contextlib.suppress(FileNotFoundError):
+                    for entry in place.iterdir():
+                        if _is_leftover(entry):
+                            storage.remove(entry)
+                            removed.append(entry)
+            removed += storage.prune(
+                folder / RUNS, keep=_newest(folder / RUNS, current), published_only=False
+            )
+            uploads = folder / "uploads"
+            for kind in LAYER_KINDS:
+                stem = spec_for(kind).stem
+                if (uploads / stem).is_dir():
+                    target = storage.read_link(uploads / f"{stem}.current")
+                    removed += storage.prune(
+                        uploads / stem, keep=_newest(uploads / stem, target), published_only=False
+                    )
+        return removed
 
     # ---- cached reads ----------------------------------------------------------------------
 
@@ -545,19 +1075,19 @@ class Workspace:
 
     def cached(self, name: str, what: str, paths: tuple[Path, ...], load: Callable[[], Any]) -> Any:
         """Return ``load()``, recomputed only when one of `paths` changed on disk."""
-        return self._cached((name, what), _signature(*paths), load)
+        return self._cached((name, what), signature(*paths), load)
 
-    def kpis(self, name: str) -> dict[str, Any]:
-        """Return the scenario's ``kpis.json`` document."""
-        path = self.folder(name) / "kpis.json"
+    def kpis(self, name: str, *, run: Path | None = None) -> dict[str, Any]:
+        """Return the scenario's ``kpis.json`` document (of `run`, default the published one)."""
+        path = (run or self.results(name)) / "kpis.json"
         document: dict[str, Any] = self.cached(
             name, "kpis", (path,), lambda: json.loads(path.read_text(encoding="utf-8"))
         )
         return document
 
-    def kpis_text(self, name: str) -> bytes:
+    def kpis_text(self, name: str, *, run: Path | None = None) -> bytes:
         """Return the scenario's ``kpis.json`` as compact UTF-8 JSON."""
-        path = self.folder(name) / "kpis.json"
+        path = (run or self.results(name)) / "kpis.json"
         text: bytes = self.cached(
             name,
             "kpis-text",
@@ -570,9 +1100,9 @@ class Workspace:
         )
         return text
 
-    def villages(self, name: str) -> VillageIndex:
+    def villages(self, name: str, *, run: Path | None = None) -> VillageIndex:
         """Return the scenario's assessed villages, prepared for paging."""
-        path = self.folder(name) / "villages.gpkg"
+        path = (run or self.results(name)) / "villages.gpkg"
 
         def load() -> VillageIndex:
             frame = gpd.read_file(path, layer="villages", engine="pyogrio")
@@ -581,9 +1111,9 @@ class Workspace:
         index: VillageIndex = self.cached(name, "villages", (path,), load)
         return index
 
-    def towers(self, name: str) -> gpd.GeoDataFrame | None:
+    def towers(self, name: str, *, run: Path | None = None) -> gpd.GeoDataFrame | None:
         """Return the scenario's tower locations, or None when it has none."""
-        path = self.folder(name) / "towers.geojson"
+        path = (run or self.results(name)) / "towers.geojson"
         if not path.is_file():
             return None
         frame: gpd.GeoDataFrame = self.cached(
@@ -592,16 +1122,12 @@ class Workspace:
         return frame
 
     def layer_path(self, name: str, kind: str) -> Path | None:
-        """Return the file of input layer `kind`: the upload, else the one the metadata names."""
-        upload = self.folder(name) / "uploads" / f"{spec_for(kind).stem}.gpkg"
-        if upload.is_file():
-            return upload
-        relative = self.metadata(name).get("inputs", {}).get(kind)
-        if relative:
-            path = self.file(name, str(relative))
-            if path.is_file():
-                return path
-        return None
+        """Return the file of input layer `kind`: the upload, else the one the metadata names.
+
+        The path is that of the published version, which never changes: a job that read it
+        keeps reading the same data while a new version is uploaded.
+        """
+        return self.layer_version(name, kind).path
 
     def layer(self, name: str, kind: str) -> gpd.GeoDataFrame | None:
         """Return input layer `kind` of the scenario, validated, or None when it has none."""
@@ -621,11 +1147,48 @@ class Workspace:
 
     @contextmanager
     def scratch(self, name: str) -> Iterator[Path]:
-        """Yield a temporary folder inside the scenario's folder, removed afterwards."""
+        """Yield a temporary folder inside the scenario's folder, removed afterwards.
+
+        The scenario's job lock is held meanwhile, so that no cleaner removes it.
+        """
         folder = self.folder(name)
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder))
-        try:
-            yield tmp
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        with self.job(name):
+            tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder))
+            try:
+                yield tmp
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _base(target: str | None) -> str | None:
+    return None if target is None else Path(target).name
+
+
+def _newest(folder: Path, current: str | None) -> tuple[str | None, str | None]:
+    """Return the generations a cleaner keeps: the current one and the newest published other."""
+    name = _base(current)
+    with contextlib.suppress(FileNotFoundError):
+        published = sorted(
+            g.name for g in folder.iterdir() if g.name != name and (g / storage.PUBLISHED).is_file()
+        )
+        return name, published[-1] if published else None
+    return name, None
+
+
+def _link_or_copy(source: str, destination: str) -> str:
+    try:
+        os.link(source, destination)
+    except OSError:
+        shutil.copy2(source, destination)
+    return destination
+
+
+def _conflict(name: str, kind: str, now: LayerVersion, expected: int) -> str:
+    who = f" from {now.by}" if now.by else ""
+    what = f" ({now.file}, uploaded {now.at}{who})" if now.file else ""
+    return (
+        f"{kind} of scenario '{name}' is at version {now.version}{what}, not {expected}: "
+        f"it was replaced after you read it, so your upload was not applied. Fix: fetch the "
+        f"layer again, check the change, and upload with If-Match: {now.version}"
+    )

@@ -34,7 +34,6 @@ import logging
 import math
 import os
 import shutil
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -78,6 +77,7 @@ from hatangso.coverage.villages import (
 from hatangso.geo.carrier import eirp_re_dbm
 from hatangso.geo.errors import ConfigError, CRSError, InputError, Problem
 from hatangso.geo.outputs import write_layer
+from hatangso.geo.scratch import new_scratch, pid_alive, remove_orphans
 
 __all__ = [
     "EARTH_RADIUS_M",
@@ -1202,19 +1202,6 @@ def _store(path: Path, result: _SiteLoss, scratch: Path) -> None:
 SCRATCH_PREFIX = ".scratch-"
 
 
-def _pid_alive(pid: int) -> bool:
-    """Whether a process `pid` runs on this machine (signal 0 tests without signalling)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):  # another user's process, or a platform without it
-        return True
-    return True
-
-
 def remove_stale_scratch(cache_dir: Path) -> list[Path]:
     """Remove the scratch folders (and old-style scratch files) of runs that are gone.
 
@@ -1227,25 +1214,14 @@ def remove_stale_scratch(cache_dir: Path) -> list[Path]:
     list of Path
         What was removed.
     """
-    removed: list[Path] = []
+    removed = remove_orphans(cache_dir, SCRATCH_PREFIX)
     if not cache_dir.is_dir():
         return removed
-    for entry in cache_dir.iterdir():
-        name = entry.name
-        if name.startswith(SCRATCH_PREFIX):
-            pid_text = name[len(SCRATCH_PREFIX) :].partition("-")[0]
-        elif name.endswith(".tmp.npz"):  # written beside the entries by earlier versions
-            pid_text = name.removesuffix(".tmp.npz").rpartition(".")[2]
-        else:
-            continue
-        if pid_text.isdigit() and not _pid_alive(int(pid_text)):
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry, ignore_errors=True)
-            else:
-                entry.unlink(missing_ok=True)
+    for entry in cache_dir.glob("*.tmp.npz"):  # written beside the entries by earlier versions
+        pid_text = entry.name.removesuffix(".tmp.npz").rpartition(".")[2]
+        if pid_text.isdigit() and not pid_alive(int(pid_text)):
+            entry.unlink(missing_ok=True)
             removed.append(entry)
-    if removed:
-        log.info("removed %d scratch folders of runs that ended abruptly", len(removed))
     return removed
 
 
@@ -1535,7 +1511,7 @@ def coverage_rasters(
     )
     scratch = None
     if cache is not None and to_compute:
-        scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=cache))
+        scratch = new_scratch(cache, SCRATCH_PREFIX)
     n_workers = max(1, int(workers) if workers is not None else numba.get_num_threads())
     pooled = n_workers > 1 and len(to_compute) >= 2 * n_workers
 

@@ -3,7 +3,8 @@
 Every error a user can cause derives from :class:`HatangsoError`. Input problems are also
 ``ValueError`` and infeasible plans ``RuntimeError``, as rasterio pairs its errors with the
 built-in ones, so callers can catch either. The command line maps :class:`HatangsoError` to exit
-code 2; the service maps it to a 4xx answer (409 for :class:`InfeasibleError`, 422 otherwise).
+code 2; the service maps it to a 4xx answer (409 for :class:`InfeasibleError` and
+:class:`ConflictError`, 422 otherwise).
 
 A bare ``ValueError`` or ``RuntimeError`` in library code means a programmer error: an internal
 invariant, or arrays the code itself built that do not fit together. It reaches the command line
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 __all__ = [
     "CRSError",
     "ConfigError",
+    "ConflictError",
     "HatangsoError",
     "InfeasibleError",
     "InputError",
@@ -99,3 +101,11 @@ class CRSError(HatangsoError, ValueError):
 
 class InfeasibleError(HatangsoError, RuntimeError):
     """A plan or target cannot be reached with the candidates given."""
+
+
+class ConflictError(HatangsoError, RuntimeError):
+    """A write was made against a version of the data that has since been replaced.
+
+    The message names what changed: which layer, its version now, the file that replaced it,
+    when and from where, and how to retry.
+    """

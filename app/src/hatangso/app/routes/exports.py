@@ -96,16 +96,16 @@ def xlsx_report(kpis: dict[str, Any], villages: gpd.GeoDataFrame) -> bytes:
 
 
 def _export_file(workspace: Workspace, name: str, export: ExportName) -> Any:
-    folder = workspace.folder(name)
-    source = folder / "villages.gpkg"
-    target = folder / "exports" / export.value
-    sources = (source, folder / "kpis.json")
+    run = workspace.results(name)  # the published run: every file below is of this one run
+    source = run / "villages.gpkg"
+    target = run / "exports" / export.value
+    sources = (source, run / "kpis.json")
     # The export is rebuilt when the results changed since it was written.
     stale = not target.is_file() or any(
         p.is_file() and p.stat().st_mtime_ns > target.stat().st_mtime_ns for p in sources
     )
     if stale:
-        villages = workspace.villages(name).frame
+        villages = workspace.villages(name, run=run).frame
         if export is ExportName.gpkg:
             frame = villages.copy()
             for column in frame.columns:
@@ -122,7 +122,7 @@ def _export_file(workspace: Workspace, name: str, export: ExportName) -> Any:
             table = spreadsheet_safe(table)
             atomic_write(target, lambda p: table.to_csv(p, index=False, encoding="utf-8-sig"))
         elif export is ExportName.xlsx:
-            data = xlsx_report(workspace.kpis(name), villages)
+            data = xlsx_report(workspace.kpis(name, run=run), villages)
             atomic_write(target, lambda p: p.write_bytes(data))
     return target
 

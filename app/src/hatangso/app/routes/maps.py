@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -11,10 +13,12 @@ import geopandas as gpd
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import FileResponse, HTMLResponse
 
+from hatangso.app import storage
 from hatangso.app.config import Settings
 from hatangso.app.deps import ExistingScenario, SettingsDep, WorkspaceDep, require_read_key
 from hatangso.app.schemas import Indicator
-from hatangso.app.workspace import Workspace
+from hatangso.app.singleflight import SingleFlight
+from hatangso.app.workspace import Workspace, signature
 from hatangso.coverage.overlays import hillshade_png, power_png
 from hatangso.geo.outputs import atomic_write, write_json
 from hatangso.scenarios.maps import (
@@ -43,22 +47,26 @@ def _dem(workspace: Workspace, name: str) -> Path | None:
     return path if path.is_file() else None
 
 
-def _coverage_raster(workspace: Workspace, name: str) -> Path | None:
-    folder = workspace.folder(name)
-    for path in sorted(folder.glob("*.tif")):
+def _coverage_raster(run: Path) -> Path | None:
+    for path in sorted(run.glob("*.tif")):
         if path.stem.lower().startswith(_RASTER_STEMS):
             return path
     return None
 
 
 def _image(
-    workspace: Workspace, name: str, which: str
+    workspace: Workspace, name: str, which: str, *, run: Path | None = None
 ) -> tuple[Path, tuple[tuple[float, float], tuple[float, float]]] | None:
-    """Render (once) and return the PNG of the hillshade or coverage raster, with its bounds."""
-    source = _dem(workspace, name) if which == "hillshade" else _coverage_raster(workspace, name)
+    """Render (once per run) and return the hillshade or coverage PNG, with its bounds.
+
+    The images are kept in the run folder (``runs/<id>/cache``) of the published run (or
+    `run`), so that a page and its images always show the same run.
+    """
+    run = run if run is not None else workspace.results(name)
+    source = _dem(workspace, name) if which == "hillshade" else _coverage_raster(run)
     if source is None:
         return None
-    cache = workspace.folder(name) / "cache"
+    cache = run / "cache"
     png, meta = cache / f"{which}.png", cache / f"{which}.json"
     if (
         not png.is_file()
@@ -92,16 +100,27 @@ def _roads(workspace: Workspace, name: str) -> gpd.GeoDataFrame | None:
     return lines
 
 
-def build_page(workspace: Workspace, name: str, indicator: str, settings: Settings) -> str:
-    """Build the map page of scenario `name` (see :func:`hatangso.scenarios.maps.village_map`)."""
+def build_page(
+    workspace: Workspace,
+    name: str,
+    indicator: str,
+    settings: Settings,
+    *,
+    run: Path | None = None,
+) -> str:
+    """Build the map page of scenario `name` (see :func:`hatangso.scenarios.maps.village_map`).
+
+    Every result drawn comes from one run: `run`, default the published one.
+    """
+    run = run if run is not None else workspace.results(name)
     meta = workspace.metadata(name)
-    shade = _image(workspace, name, "hillshade")
-    raster = _image(workspace, name, "coverage")
+    shade = _image(workspace, name, "hillshade", run=run)
+    raster = _image(workspace, name, "coverage", run=run)
     layers = MapLayers(
-        villages=workspace.villages(name).frame,
-        kpis=workspace.kpis(name),
+        villages=workspace.villages(name, run=run).frame,
+        kpis=workspace.kpis(name, run=run),
         sites=workspace.layer(name, "sites"),
-        towers=workspace.towers(name),
+        towers=workspace.towers(name, run=run),
         access_points=workspace.layer(name, "access-points"),
         fiber=workspace.layer(name, "fiber"),
         roads=_roads(workspace, name),
@@ -121,24 +140,54 @@ def build_page(workspace: Workspace, name: str, indicator: str, settings: Settin
     )
 
 
+#: One builder per page: the map pages being built, and the last one built, per scenario.
+PAGES: SingleFlight[str] = SingleFlight()
+
+
+def _page_on_disk(run: Path, version: object, build: Callable[[], str]) -> str:
+    """Return the page of `version` kept in the run's cache, building it there if missing.
+
+    A lock file per page makes one worker process build it while the others wait and then
+    read it.
+    """
+    digest = hashlib.sha256(repr(version).encode("utf-8")).hexdigest()[:32]
+    pages = run / "cache" / "pages"
+    path = pages / f"{digest}.html"
+    with storage.exclusive(pages / f"{digest}.lock"):
+        if path.is_file():
+            return path.read_text(encoding="utf-8")
+        page = build()
+        atomic_write(path, lambda p: p.write_text(page, encoding="utf-8"))
+        return page
+
+
 def cached_page(workspace: Workspace, name: str, indicator: str, settings: Settings) -> str:
-    """Return the map page, rebuilt only when the scenario's files changed."""
-    folder = workspace.folder(name)
+    """Return the map page, rebuilt only when the scenario's results or inputs changed.
+
+    A page is built once per result, by one request; the others meanwhile get the previous
+    page at once (or, when there is none, wait for the one being built). Built pages are kept
+    in the run's folder (``cache/pages``), so that other worker processes read them rather
+    than build them again.
+    """
+    run = workspace.results(name)
+    meta = workspace.metadata(name)
     inputs = [workspace.layer_path(name, k) for k in ("sites", "access-points", "fiber")]
     paths = (
-        folder / "villages.gpkg",
-        folder / "kpis.json",
-        folder / "towers.geojson",
-        folder / "scenario.json",
+        run / "villages.gpkg",
+        run / "kpis.json",
+        run / "towers.geojson",
         *(p for p in inputs if p is not None),
     )
-    page: str = workspace.cached(
-        name,
-        f"map:{indicator}:{settings.online_tiles}",
-        paths,
-        lambda: build_page(workspace, name, indicator, settings),
+    # What the page shows of scenario.json, not the file: it changes with every upload.
+    shown = tuple(str(meta.get(key)) for key in ("title", "dem", "roads"))
+    version = (signature(*paths), shown, indicator, settings.online_tiles)
+    return PAGES.get(
+        (str(workspace.root), name, indicator, str(settings.online_tiles)),
+        version,
+        lambda: _page_on_disk(
+            run, version, lambda: build_page(workspace, name, indicator, settings, run=run)
+        ),
     )
-    return page
 
 
 @router.get("/map/{name}", response_class=HTMLResponse, summary="Map of uncovered villages")

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import Response
 
+from hatangso.app import versions
 from hatangso.app.deps import (
     ExistingScenario,
     ScenarioName,
@@ -197,13 +198,21 @@ def _layer_route(kind: str) -> Any:
         limit: Limit = 10_000,
         offset: Offset = 0,
     ) -> Response:
+        # The version is read first: the features served are of it or newer, so an upload
+        # sent with this ETag as If-Match never overwrites a version its sender has not seen.
+        version = workspace.layer_version(name, kind).version
         features, operators = _layer_features(workspace, name, kind)
         keep = np.ones(len(features), dtype=bool)
         if operator is not None:
             keep &= np.char.lower(operators.astype(str)) == operator.strip().lower()
-        return _page(request, features, np.flatnonzero(keep), limit, offset)
+        response = _page(request, features, np.flatnonzero(keep), limit, offset)
+        response.headers["ETag"] = versions.etag(version)
+        return response
 
-    endpoint.__doc__ = f"Return the scenario's {kind} (GeoJSON), optionally of one operator."
+    endpoint.__doc__ = (
+        f"Return the scenario's {kind} (GeoJSON), optionally of one operator. The ``ETag`` is "
+        "the layer's version: send it as ``If-Match`` with an upload that replaces the layer."
+    )
     return endpoint
 
 
@@ -231,10 +240,11 @@ def get_towers(
     offset: Offset = 0,
 ) -> Response:
     """Return the tower locations: connected groups of co-located sites."""
-    towers = workspace.towers(name)
+    run = workspace.results(name)
+    towers = workspace.towers(name, run=run)
     if towers is None:
         raise HTTPException(status_code=404, detail=f"scenario '{name}' has no towers")
-    path = workspace.folder(name) / "towers.geojson"
+    path = run / "towers.geojson"
     columns = ["location", "n_sites", "n_operators", "operators", "shared", "site_ids"]
     features = workspace.cached(
         name,

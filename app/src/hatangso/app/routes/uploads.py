@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,11 +11,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import geopandas as gpd
 import pandas as pd
-from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response
 from fastapi import Path as PathParam
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
+from hatangso.app import versions
 from hatangso.app.config import Settings
 from hatangso.app.deps import (
     ExistingScenario,
@@ -160,6 +160,9 @@ def _validate_and_store(
     path: Path,
     shown: str,
     options: UploadOptions | None = None,
+    *,
+    if_match: int | None = None,
+    by: str | None = None,
 ) -> UploadReport:
     from hatangso.geo.validate import load_layer
 
@@ -188,7 +191,6 @@ def _validate_and_store(
     except HatangsoError as exc:  # the engine names --crs; the service takes ?crs=
         raise for_service(exc) from exc
     stem = spec_for(kind).stem
-    folder = workspace.folder(name) / "uploads"
     frame = layer.frame
     if not isinstance(
         frame, gpd.GeoDataFrame
@@ -197,31 +199,30 @@ def _validate_and_store(
     change = _layer_change(workspace.layer_path(name, kind), frame, kind)
     if options.dry_run:
         return _report(layer, kind, shown, stored=None, change=change)
-    stored = write_layer(frame, folder / f"{stem}.gpkg", layer=stem)
     rejects = layer.rejects
     safe_rejects = spreadsheet_safe(rejects)
-    atomic_write(
-        folder / f"{stem}.rejects.csv",
-        lambda p: safe_rejects.to_csv(p, index=False, encoding="utf-8"),
-    )
     counts = layer.counts()
-    workspace.update_metadata(
+    # The layer and its rejected rows are published together, as one new version.
+    new, old = workspace.store_layer(
         name,
-        inputs={kind: f"uploads/{stem}.gpkg"},
-        uploads={
-            kind: {
-                "file": shown,
-                "counts": counts,
-                "at": datetime.now(UTC).isoformat(timespec="seconds"),
-            }
+        kind,
+        {
+            f"{stem}.gpkg": lambda p: write_layer(frame, p, layer=stem),
+            f"{stem}.rejects.csv": lambda p: safe_rejects.to_csv(p, index=False, encoding="utf-8"),
         },
+        file=shown,
+        counts=counts,
+        if_match=if_match,
+        by=by,
     )
     return _report(
         layer,
         kind,
         shown,
-        stored=str(stored.relative_to(workspace.folder(name))),
+        stored=f"uploads/{stem}.gpkg",
         change=change,
+        version=new.version,
+        replaced=old.record() if old.version or old.path is not None else None,
     )
 
 
@@ -251,7 +252,14 @@ def _layer_change(current: Path | None, frame: gpd.GeoDataFrame, kind: str) -> L
 
 
 def _report(
-    layer: Layer, kind: str, shown: str, *, stored: str | None, change: LayerChange
+    layer: Layer,
+    kind: str,
+    shown: str,
+    *,
+    stored: str | None,
+    change: LayerChange,
+    version: int | None = None,
+    replaced: dict[str, Any] | None = None,
 ) -> UploadReport:
     rejects = layer.rejects
     counts = layer.counts()
@@ -273,6 +281,8 @@ def _report(
         stored=stored,
         dry_run=stored is None,
         change=change,
+        version=version,
+        replaced=replaced,
     )
 
 
@@ -334,19 +344,20 @@ def _check_and_store_raster(
     stored: str | None = None
     if not dry_run:
         stored = f"uploads/{kind}.tif"
-        write_geotiff(raster, workspace.file(name, stored))
-        workspace.update_metadata(
-            name,
-            **{kind: stored},
-            uploads={
-                kind: {
-                    "file": shown,
-                    "crs": check.crs,
-                    "size": [check.width, check.height],
-                    "at": datetime.now(UTC).isoformat(timespec="seconds"),
-                }
-            },
-        )
+        with workspace.writing(name):  # one writer at a time, as every change of the scenario
+            write_geotiff(raster, workspace.file(name, stored))
+            workspace.update_metadata(
+                name,
+                **{kind: stored},
+                uploads={
+                    kind: {
+                        "file": shown,
+                        "crs": check.crs,
+                        "size": [check.width, check.height],
+                        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+                    }
+                },
+            )
     low, high = check.value_range
     return RasterReport(
         kind=kind,
@@ -443,6 +454,7 @@ async def upload_population(
     openapi_extra=_UPLOAD_BODY,
     responses={
         401: {"description": "Missing or wrong X-API-Key"},
+        409: {"description": "If-Match names a version the layer has moved on from"},
         413: {
             "description": "Larger than HATANGSO_MAX_UPLOAD_MB, or its validation needs "
             "more than HATANGSO_JOB_MEMORY_MB"
@@ -453,6 +465,7 @@ async def upload_population(
 )
 async def upload_layer(
     request: Request,
+    response: Response,
     name: ScenarioName,
     kind: UploadKind,
     workspace: WorkspaceDep,
@@ -485,14 +498,21 @@ async def upload_layer(
     the rejected rows are returned and kept in ``uploads/<kind>.rejects.csv``; ``change``
     compares the layer before and after. With ``?dry_run=true`` the report is the same and
     nothing is stored. A refused upload changes nothing and leaves nothing behind.
+
+    Every upload makes a new version of the layer: the answer gives it (``version``, also the
+    ``ETag``) and the version it replaced (``replaced``). Uploads of one scenario apply one at
+    a time, in arrival order. With ``If-Match: <version>`` the upload applies only if the
+    layer is still at that version; otherwise 409 names the upload that replaced it.
     """
     options = UploadOptions(
         crs=crs, columns=columns, sheet=sheet, header_row=header_row, dry_run=dry_run
     )
+    if_match = versions.if_match(request.headers.get("if-match"))
+    by = request.client.host if request.client is not None else None
     workspace.folder(name)  # refuses a name that is not plain, before any byte is received
     with upload_scratch(workspace.root) as tmp:
         path, shown = await _receive_file(request, settings, tmp)
-        return await run_job(
+        report = await run_job(
             request,
             "the upload",
             _validate_and_store,
@@ -503,7 +523,11 @@ async def upload_layer(
             path,
             shown,
             options,
+            if_match=if_match,
+            by=by,
         )
+    response.headers["ETag"] = versions.etag(report.version)
+    return report
 
 
 def _parse_config(
@@ -532,7 +556,8 @@ def _run(
     chosen = run_config(workspace, name, config_doc)
     config_doc = chosen.document
     config = _parse_config(workspace, settings, name, config_doc)
-    paths = {kind: workspace.layer_path(name, kind) for kind in LAYER_KINDS}
+    layers = workspace.layer_versions(name)  # each a published version, fixed for the run
+    paths = {kind: layers[kind].path for kind in LAYER_KINDS}
     if paths["villages"] is None:
         raise HTTPException(
             status_code=422,
@@ -547,15 +572,19 @@ def _run(
     }
     files = InputFiles.from_paths({**paths, **extras})
     title = str(meta.get("title") or name)
-    folder = workspace.folder(name)
-    with workspace.scratch(name) as tmp:
-        result = run_coverage(files, config, tmp, title=title, extra={"scenario": name})
-        # Each output is moved into place on its own; each move is atomic.
-        for written in result.files.values():
-            os.replace(written, folder / written.name)
-    workspace.update_metadata(
-        name, title=title, villages=len(result.assessment.villages), config=config_doc
-    )
+    # The outputs go to a run folder of their own, published at once (readers never see a
+    # mixture of two runs, and a killed run leaves the published one as it was).
+    with workspace.new_run(name) as run:
+        result = run_coverage(
+            files, config, run.folder, title=title, extra={"scenario": name, "run": run.id}
+        )
+        published = workspace.publish_run(
+            run,
+            read={kind: layer.version for kind, layer in layers.items()},
+            title=title,
+            villages=len(result.assessment.villages),
+            config=config_doc,
+        )
     return CoverageRun(
         name=name,
         files=sorted(p.name for p in result.files.values()),
@@ -565,6 +594,9 @@ def _run(
         config_source=chosen.source,
         model=result.kpis.get("model"),
         rule=result.kpis.get("rule"),
+        run=published.id,
+        stale=published.stale,
+        changed=dict(published.changed),
     )
 
 
@@ -594,6 +626,11 @@ async def run_scenario_coverage(
     shipped scenario file's ``model:``, the demo's), with the body's keys merged over it
     section by section; the answer gives it (``config``), where it came from
     (``config_source``), and the model and rule that ran.
+
+    The results are written apart and published at once: until then the previous ones are
+    served. The answer's ``run`` is the run's id (``run`` in ``kpis.json``); ``stale`` says
+    that a layer was replaced while the run read it (``changed`` names it): the results are
+    published all the same, and describe the layers as the run read them.
     """
     if not workspace.folder(name).is_dir():
         raise HTTPException(status_code=404, detail=f"no scenario named '{name}'")
