@@ -51,7 +51,7 @@ settings = Settings.model_validate({"workspace": root, "demo": False, "prewarm":
 def do(job):
     workspace = Workspace(Path(job.get("root", root)))
     if job["what"] == "run":
-        _run(workspace, job["name"], job["config"])
+        _run(workspace, settings, job["name"], job["config"])
     else:
         _validate_and_store(
             workspace, settings, job["name"], job["kind"], Path(job["path"]), job["kind"] + ".csv"
