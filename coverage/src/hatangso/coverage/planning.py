@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,13 +58,13 @@ from hatangso.coverage.engine import (
 from hatangso.coverage.optimize import Method, TargetInfeasibleError
 from hatangso.geo.errors import InputError, Problem
 from hatangso.geo.outputs import json_ready
+from hatangso.geo.progress import Progress, silent
 from hatangso.geo.text import normalize_operator
 
 __all__ = ["PLAN_KPIS", "PlanResult", "plan"]
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str], None]
 
 #: Indicators reported before and after the plan (those the engine computes from sites).
 PLAN_KPIS = (
@@ -421,7 +421,7 @@ def plan(
         population=population,
         cache_dir=cache_dir,
     )
-    step = progress or (lambda _name: None)
+    step = progress or silent
 
     step("coverage today")
     before = _assess_with(run, run.sites)
