@@ -20,7 +20,6 @@ from importlib import resources
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
@@ -29,6 +28,7 @@ from hatangso.app.config import Settings, get_settings
 from hatangso.app.deps import workspace_for
 from hatangso.app.guard import WriteGuard, hide_root
 from hatangso.app.routes import exports, health, maps, scenarios, uploads
+from hatangso.app.startup import StartState, warm_up
 from hatangso.geo.errors import HatangsoError, InfeasibleError, InputError
 
 __all__ = ["app", "create_app", "serve"]
@@ -133,16 +133,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         active: Settings = application.state.settings
-        workspace = workspace_for(active)
-        if active.demo:
-            # Building the demo takes tens of seconds: done before the first request is served.
-            await run_in_threadpool(workspace.ensure, "demo")
-        for info in workspace.scenarios():  # read the villages once, before the first request
-            if info.ready:
-                await run_in_threadpool(workspace.villages, info.name)
-        log.info("workspace %s: %d scenarios", workspace.root, len(workspace.scenarios()))
-        if active.prewarm:
-            threading.Thread(target=_prewarm, args=(active,), daemon=True).start()
+        # Building the demo takes tens of seconds: done in the background, while the service
+        # answers and /health says how far the build is.
+        threading.Thread(
+            target=warm_up,
+            args=(workspace_for(active), active, application.state.startup),
+            kwargs={"prewarm": _prewarm if active.prewarm else None},
+            name="hatangso-start",
+            daemon=True,
+        ).start()
         yield
 
     application = FastAPI(
@@ -156,6 +155,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Routes read the settings from here (hatangso.app.deps.app_settings). A dependency
     # override would work too, but FastAPI re-inspects an override on every request.
     application.state.settings = settings if settings is not None else get_settings()
+    application.state.startup = StartState()
 
     @application.exception_handler(HatangsoError)
     async def hatangso_error(request: Request, exc: HatangsoError) -> JSONResponse:
