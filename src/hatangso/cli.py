@@ -315,6 +315,10 @@ def coverage(
     lang: Annotated[Lang, typer.Option(help=LANG_HELP)] = Lang.vi,
     sheet: Annotated[str | None, typer.Option(help=SHEET_HELP)] = None,
     header_row: Annotated[int | None, typer.Option(min=1, help=HEADER_ROW_HELP)] = None,
+    boundaries: Annotated[
+        Path | None,
+        typer.Option(help="Commune or district outlines for the map (default: from villages)."),
+    ] = None,
     quiet: Quiet = False,
 ) -> None:
     """Compute coverage, fiber reach and sharing; write kpis.json, villages.gpkg, map.html."""
@@ -341,6 +345,7 @@ def coverage(
         column_map=parse_column_map(columns),
         sheet=sheet,
         header_row=header_row,
+        boundaries=boundaries,
     )
     with _steps(quiet) as progress:
         result = run_coverage(files, cfg, out_dir, progress=progress, lang=lang.value)

@@ -218,3 +218,48 @@ def test_point_villages_get_commune_outlines_that_separate_them() -> None:
     # The shared edge of the two communes' cells runs half-way between them (105.025 E).
     shared = shapely.intersection(outlines.geometry.iloc[0], outlines.geometry.iloc[1])
     assert shapely.get_coordinates(shared)[:, 0] == pytest.approx(105.025, abs=1e-6)
+
+
+def test_a_boundaries_file_replaces_the_dissolved_outlines(
+    inputs: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    communes = gpd.GeoDataFrame(
+        {"name": ["Xã Đông", "Xã Tây"]},
+        geometry=[
+            shapely.box(X0 - 1000, Y0 - 1000, X0 + 4000, Y0 + 2000),
+            shapely.box(X0 + 4000, Y0 - 1000, X0 + 8000, Y0 + 2000),
+        ],
+        crs=UTM,
+    )
+    communes.to_file(tmp_path / "communes.gpkg")
+    out = tmp_path / "bounded"
+    _coverage(
+        monkeypatch,
+        *("--villages", str(inputs["villages"]), "--sites", str(inputs["sites"])),
+        *("--boundaries", str(tmp_path / "communes.gpkg"), "--out", str(out), "--quiet"),
+    )
+    page = (out / "map.html").read_text(encoding="utf-8")
+    assert _has(page, "Ranh giới hành chính")
+    assert _has(page, "Xã Đông") and _has(page, "Xã Tây")
+    assert not _has(page, "Ranh giới xã")
+    assert find_outside_loads(page) == []
+
+    (tmp_path / "broken.geojson").write_text("{not json", encoding="utf-8")
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        [
+            "hatangso",
+            "coverage",
+            *("--villages", str(inputs["villages"]), "--sites", str(inputs["sites"])),
+            *("--boundaries", str(tmp_path / "broken.geojson"), "--out", str(out)),
+        ],
+    )
+    with pytest.raises(SystemExit) as info:
+        main()
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "broken.geojson" in err and "boundaries" in err

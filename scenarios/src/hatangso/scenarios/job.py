@@ -76,6 +76,8 @@ class InputFiles:
     column_map: Mapping[str, str] = field(default_factory=dict)
     sheet: str | None = None
     header_row: int | None = None
+    #: Admin boundaries drawn on the map instead of the outlines dissolved from the villages.
+    boundaries: Path | None = None
 
     def path(self, kind: str) -> Path | None:
         """Return the file of input `kind`, None when it was not given.
@@ -201,6 +203,12 @@ def run_coverage(
     layers = load_inputs(files, progress=progress)
     frames = {name: layer.frame for name, layer in layers.items()}
     step = progress or silent
+    boundaries = None
+    if files.boundaries is not None:
+        from hatangso.scenarios.maps import read_boundaries
+
+        step("reading boundaries")
+        boundaries = read_boundaries(files.boundaries, crs=files.crs)
     inputs, notes = _with_clusters(_coverage_inputs(files, frames, config), files, config, step)
     result = assess(
         inputs,
@@ -228,7 +236,14 @@ def run_coverage(
     )
     step("writing the map")
     written["map"] = _write_map(
-        result, frames, document, config, out_dir / "map.html", title=title, files=files
+        result,
+        frames,
+        document,
+        config,
+        out_dir / "map.html",
+        title=title,
+        files=files,
+        boundaries=boundaries,
     )
     return JobResult(
         assessment=result,
@@ -377,11 +392,13 @@ def _write_map(
     *,
     title: str,
     files: InputFiles | None = None,
+    boundaries: gpd.GeoDataFrame | None = None,
 ) -> Path:
     """Write ``map.html``: the villages, the KPIs, the networks and the terrain's power.
 
     The base map is the DEM's hillshade (whatever the model, when `files` give a DEM), the admin
-    outlines and the roads of `files`; every image is inline, so the page loads nothing.
+    outlines (`boundaries`, else dissolved from the villages) and the roads of `files`; every
+    image is inline, so the page loads nothing.
     """
     from hatangso.coverage.overlays import data_uri, hillshade_png, power_png
     from hatangso.scenarios.maps import (
@@ -417,6 +434,7 @@ def _write_map(
             roads=roads,
             hillshade=shade,
             power=power,
+            boundaries=boundaries,
         ),
         title=title,
     )

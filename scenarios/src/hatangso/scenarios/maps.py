@@ -65,6 +65,7 @@ __all__ = [
     "kpi_cells",
     "operator_colours",
     "popup_fields",
+    "read_boundaries",
     "read_road_lines",
     "village_map",
 ]
@@ -777,6 +778,65 @@ def read_road_lines(path: str | Path) -> gpd.GeoDataFrame | None:
     if "highway" in lines:
         lines = lines[lines["highway"].astype(str).isin(ROAD_CLASSES)]
     return lines
+
+
+def read_boundaries(path: str | Path, *, crs: str | None = None) -> gpd.GeoDataFrame:
+    """Read a file of admin boundaries for the map (polygons or lines, any CRS).
+
+    Parameters
+    ----------
+    path
+        GeoPackage, GeoJSON, Shapefile or any file GDAL reads as vector data.
+    crs
+        CRS of a file that carries none (as ``--crs`` takes it).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The file's rows with a polygon or line geometry, in its CRS.
+
+    Raises
+    ------
+    InputError
+        If the file cannot be read, has no CRS and none is given, or holds no polygon or line.
+    """
+    from hatangso.geo.crs import parse_crs
+    from hatangso.geo.errors import InputError, Problem
+
+    file = Path(path)
+    try:
+        frame = gpd.read_file(file, engine="pyogrio")
+    except Exception as exc:  # GDAL's errors are many; each is the same fault for the user
+        raise InputError(
+            Problem(
+                file=str(file),
+                message=f"the boundaries file cannot be read: {exc}",
+                fix="give a GeoPackage, GeoJSON or Shapefile of commune or district outlines",
+            )
+        ) from exc
+    if frame.crs is None:
+        if crs is None:
+            raise InputError(
+                Problem(
+                    file=str(file),
+                    message="the boundaries file has no CRS",
+                    fix="give it one, or pass --crs (EPSG:4326, VN2000:<province> ...)",
+                )
+            )
+        frame = frame.set_crs(parse_crs(crs))
+    kept = frame[frame.geom_type.isin(_OUTLINE_TYPES) & ~frame.is_empty]
+    if not len(kept):
+        raise InputError(
+            Problem(
+                file=str(file),
+                message="the boundaries file holds no polygon or line",
+                fix="give the outlines of the communes or districts as polygons",
+            )
+        )
+    return kept
+
+
+_OUTLINE_TYPES = ("Polygon", "MultiPolygon", "LineString", "MultiLineString")
 
 
 def _flag(villages: gpd.GeoDataFrame, column: str) -> npt.NDArray[np.bool_]:
