@@ -199,7 +199,7 @@ class StepDisplay:
 
     def _finish(self) -> None:
         if self._bars is not None and self._task is not None:
-            task = self._bars.tasks[-1]
+            task = next(t for t in self._bars.tasks if t.id == self._task)
             total = task.total if task.total is not None else 1
             self._bars.update(self._task, total=total, completed=total)
             self._bars.stop_task(self._task)
@@ -655,6 +655,8 @@ def serve(
     """Serve the maps, KPIs and uploads over HTTP (OpenAPI docs at /docs)."""
     from hatangso.app.main import serve as run_server
 
+    # The service tells the console what it does, the first start's demo build above all.
+    logging.getLogger("hatangso").setLevel(logging.INFO)
     run_server(host=host, port=port)
 
 
