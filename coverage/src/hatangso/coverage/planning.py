@@ -432,7 +432,7 @@ def plan(
     cands, candidate_notes = _candidates(run, demand, raster, candidates, exclusion)
     notes.extend(candidate_notes)
     step("coverage matrix")
-    cands, matrix = _coverage_matrix(run, demand, cands, raster)
+    cands, matrix = _coverage_matrix(run, demand, cands, raster, step)
     weights, weight_notes = _demand_weights(
         demand.villages,
         before.villages.iloc[demand.index],
@@ -702,7 +702,7 @@ def _candidates(
 
 
 def _coverage_matrix(
-    run: _Run, demand: _Demand, cands: gpd.GeoDataFrame, raster: Any
+    run: _Run, demand: _Demand, cands: gpd.GeoDataFrame, raster: Any, step: Progress = silent
 ) -> tuple[gpd.GeoDataFrame, Any]:
     """Return the candidates and which demand villages each covers (terrain or link budget)."""
     pxy = demand.pxy
@@ -739,6 +739,7 @@ def _coverage_matrix(
         threshold_dbm=config.mobile.threshold_dbm,
         terrain=config.terrain,
         tech=run.tech,
+        progress=lambda done, total: step("coverage matrix", done=done, total=total),
     )
     return cands, matrix
 
