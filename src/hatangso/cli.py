@@ -217,8 +217,10 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help=QUIET_HELP)]
 def _steps(quiet: bool) -> StepDisplay:
     """Return the progress display of a command; quiet also silences its tables and warnings."""
     out.quiet = quiet
-    if quiet:
-        logging.getLogger("hatangso").setLevel(logging.ERROR)
+    if quiet:  # the console's handler, not the loggers: other handlers still get warnings
+        for handler in logging.getLogger().handlers:
+            if isinstance(handler, RichHandler):
+                handler.setLevel(logging.ERROR)
     return StepDisplay(err, quiet=quiet)
 
 
