@@ -67,6 +67,7 @@ def _root(
         ),
     ] = False,
 ) -> None:
+    out.quiet = False  # a command's --quiet holds for that command alone
     _setup_logging(verbose)
 
 
@@ -129,25 +130,106 @@ def _limits() -> WorkLimits:
     return WorkLimits.from_environ(os.environ)
 
 
-def _progress_printer(console: Console):  # type: ignore[no-untyped-def]
-    """Return a progress callback: a status line for the step under way, a log line per step."""
-    import time
+class StepDisplay:
+    """The command line's progress: what each long step does, as it does it.
 
-    state: dict[str, Any] = {"name": None, "start": 0.0}
-    status = console.status("starting", spinner="dots")
+    On a terminal, a rich progress display: one line per step, with a bar and ``done/total``
+    for the steps that count their work (the terrain model's carriers, the outputs written).
+    Elsewhere (a pipe, a CI log), one plain line per step as it starts and one when a counted
+    step completes, each with the seconds since the start and no control character. Quiet,
+    nothing. It is a :class:`hatangso.geo.progress.Progress`: the jobs call it.
+    """
 
-    def report(name: str | None) -> None:
-        now = time.perf_counter()
-        if state["name"] is not None:
-            console.print(f"  [dim]{state['name']}: {now - float(state['start']):.1f} s[/dim]")
-        state["name"], state["start"] = name, now
-        if name is None:
-            status.stop()
-        else:
-            status.update(name)
-            status.start()
+    def __init__(self, console: Console, *, quiet: bool = False) -> None:
+        import time
 
-    return report
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self._console = console
+        self._clock = time.perf_counter
+        self._start = self._clock()
+        self._mode = "quiet" if quiet else ("live" if console.is_terminal else "plain")
+        self._step: str | None = None
+        self._counted = False
+        self._task: Any = None
+        self._bars = (
+            Progress(
+                SpinnerColumn(finished_text="[green]✓[/green]"),
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.fields[count]}"),
+                TimeElapsedColumn(),
+                console=console,
+            )
+            if self._mode == "live"
+            else None
+        )
+
+    def __enter__(self) -> StepDisplay:
+        if self._bars is not None:
+            self._bars.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def __call__(self, step: str, /, *, done: int | None = None, total: int | None = None) -> None:
+        """Show `step`, and `done` of `total` when the step counts its work."""
+        if self._mode == "quiet":
+            return
+        if step != self._step:
+            self._finish()
+            self._step, self._counted = step, False
+            if self._bars is not None:
+                self._task = self._bars.add_task(step, total=None, count="")
+            else:
+                self._line(step)
+        if done is None or total is None:
+            return
+        if self._bars is not None:
+            self._bars.update(self._task, total=total, completed=done, count=f"{done}/{total}")
+        elif done >= total and not self._counted:
+            self._line(f"{step}: {done} of {total} done")
+        self._counted = self._counted or done >= total
+
+    def close(self) -> None:
+        """Mark the last step done and stop the display."""
+        self._finish()
+        self._step = None
+        if self._bars is not None:
+            self._bars.stop()
+
+    def _finish(self) -> None:
+        if self._bars is not None and self._task is not None:
+            task = next(t for t in self._bars.tasks if t.id == self._task)
+            total = task.total if task.total is not None else 1
+            self._bars.update(self._task, total=total, completed=total)
+            self._bars.stop_task(self._task)
+            self._task = None
+
+    def _line(self, text: str) -> None:
+        elapsed = self._clock() - self._start
+        self._console.print(f"[{elapsed:6.1f} s] {text}", markup=False, highlight=False)
+
+
+QUIET_HELP = "Print nothing but errors (no progress, no tables): the results are in --out."
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help=QUIET_HELP)]
+
+
+def _steps(quiet: bool) -> StepDisplay:
+    """Return the progress display of a command; quiet also silences its tables and warnings."""
+    out.quiet = quiet
+    if quiet:  # the console's handler, not the loggers: other handlers still get warnings
+        for handler in logging.getLogger().handlers:
+            if isinstance(handler, RichHandler):
+                handler.setLevel(logging.ERROR)
+    return StepDisplay(err, quiet=quiet)
 
 
 def _amount(x: float | int) -> str:
@@ -243,6 +325,11 @@ def coverage(
     lang: Annotated[Lang, typer.Option(help=LANG_HELP)] = Lang.vi,
     sheet: Annotated[str | None, typer.Option(help=SHEET_HELP)] = None,
     header_row: Annotated[int | None, typer.Option(min=1, help=HEADER_ROW_HELP)] = None,
+    boundaries: Annotated[
+        Path | None,
+        typer.Option(help="Commune or district outlines for the map (default: from villages)."),
+    ] = None,
+    quiet: Quiet = False,
 ) -> None:
     """Compute coverage, fiber reach and sharing; write kpis.json, villages.gpkg, map.html."""
     from hatangso.coverage.config import load_config
@@ -268,12 +355,10 @@ def coverage(
         column_map=parse_column_map(columns),
         sheet=sheet,
         header_row=header_row,
+        boundaries=boundaries,
     )
-    progress = _progress_printer(err)
-    try:
+    with _steps(quiet) as progress:
         result = run_coverage(files, cfg, out_dir, progress=progress, lang=lang.value)
-    finally:
-        progress(None)
     print_kpis(out, result.kpis, lang=lang.value)
     if result.disputes is not None:
         print_disputes(out, result.disputes)
@@ -351,6 +436,7 @@ def plan(
     ] = None,
     sheet: Annotated[str | None, typer.Option(help=SHEET_HELP)] = None,
     header_row: Annotated[int | None, typer.Option(min=1, help=HEADER_ROW_HELP)] = None,
+    quiet: Quiet = False,
 ) -> None:
     """Propose new sites that close the coverage gap at least cost, sharing towers first."""
     from hatangso.scenarios.plan_job import run_plan
@@ -363,8 +449,7 @@ def plan(
                 fix="e.g. --target 1.0 to cover every reachable dark village",
             )
         )
-    progress = _progress_printer(err)
-    try:
+    with _steps(quiet) as progress:
         result = run_plan(
             villages=villages,
             sites=sites,
@@ -387,8 +472,6 @@ def plan(
             header_row=header_row,
             limits=_limits(),
         )
-    finally:
-        progress(None)
     _print_plan(result.document)
     out.print(f"outputs in {out_dir}: " + ", ".join(p.name for p in result.files.values()))
 
@@ -462,20 +545,23 @@ def calibrate(
     crs: Annotated[str | None, typer.Option(help="CRS of inputs without one.")] = None,
     tech: Annotated[str, typer.Option(help="Service to fit: 4G or 5G.")] = "4G",
     min_samples: Annotated[int, typer.Option(help="Samples a group needs to be fitted.")] = 100,
+    quiet: Quiet = False,
 ) -> None:
     """Fit the hata model to measurements; later runs use it via mobile.calibration."""
     from hatangso.coverage.config import load_config
     from hatangso.scenarios.calibrate_job import run_calibration
 
-    result = run_calibration(
-        sites=sites,
-        samples=samples,
-        out_dir=out_dir,
-        config=load_config(config, limits=_limits()),
-        crs=crs,
-        tech=tech,
-        min_samples=min_samples,
-    )
+    with _steps(quiet) as progress:
+        result = run_calibration(
+            sites=sites,
+            samples=samples,
+            out_dir=out_dir,
+            config=load_config(config, limits=_limits()),
+            crs=crs,
+            tech=tech,
+            min_samples=min_samples,
+            progress=progress,
+        )
     cal = result.calibration
     table = Table(
         *cal.by,
@@ -523,12 +609,12 @@ def run(
             "file's folder). A scenario file cannot set it."
         ),
     ] = None,
+    quiet: Quiet = False,
 ) -> None:
     """Run a scenario: the baseline and each year with its deployments, against its targets."""
     from hatangso.scenarios.run import run_scenario
 
-    progress = _progress_printer(err)
-    try:
+    with _steps(quiet) as progress:
         run_scenario(
             scenario,
             out_dir,
@@ -538,8 +624,6 @@ def run(
             data_dir=data_root,
             limits=_limits(),
         )
-    finally:
-        progress(None)
 
 
 @app.command()
@@ -548,16 +632,14 @@ def compare(
     second: Annotated[Path, typer.Argument(help="Second scenario YAML.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")],
     lang: Annotated[Lang, typer.Option(help=LANG_HELP)] = Lang.vi,
+    quiet: Quiet = False,
 ) -> None:
     """Run two scenarios and compare their indicators year by year."""
     from hatangso.scenarios.run import compare_scenarios
 
     langs = _langs(lang.value)
-    progress = _progress_printer(err)
-    try:
+    with _steps(quiet) as progress:
         result = compare_scenarios(first, second, out_dir, progress=progress, lang=lang.value)
-    finally:
-        progress(None)
     for one in langs:
         print_comparison(out, result.rows, lang=one)
     out.print(
@@ -600,6 +682,8 @@ def serve(
     """Serve the maps, KPIs and uploads over HTTP (OpenAPI docs at /docs)."""
     from hatangso.app.main import serve as run_server
 
+    # The service tells the console what it does, the first start's demo build above all.
+    logging.getLogger("hatangso").setLevel(logging.INFO)
     run_server(host=host, port=port)
 
 
@@ -607,15 +691,13 @@ def serve(
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("demo-out"),
     seed: Annotated[int, typer.Option(help="Seed of the generated province.")] = 2023,
+    quiet: Quiet = False,
 ) -> None:
     """Generate the demo province and run the whole job on it."""
     from hatangso.scenarios.demo_job import run_demo
 
-    progress = _progress_printer(err)
-    try:
+    with _steps(quiet) as progress:
         result = run_demo(out_dir, seed=seed, progress=progress)
-    finally:
-        progress(None)
     print_kpis(out, result.kpis)
     if result.disputes is not None:
         print_disputes(out, result.disputes)

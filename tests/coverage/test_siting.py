@@ -437,6 +437,7 @@ def test_terrain_matrix_sees_the_ridge() -> None:
     hata = _matrix(cands, pts, MobileConfig(model="hata"))
     assert hata.toarray().tolist() == [[True, True], [True, True]]
     # 40 dB of clutter leaves B -> V at about 32 - 103.8 - 40 = -111.8 dBm: not covered.
+    counts: list[tuple[int, int]] = []
     cluttered = terrain_coverage_matrix(
         cands,
         np.array([0, 1]),
@@ -446,8 +447,10 @@ def test_terrain_matrix_sees_the_ridge() -> None:
         dem=_ridge_raster(),
         threshold_dbm=-110.0,
         terrain=TerrainConfig(radius_m=8000.0, resolution_m=90.0, clutter_loss_db=40.0),
+        progress=lambda done, total: counts.append((done, total)),
     )
     assert not cluttered.toarray()[:, 0].any()
+    assert counts == [(0, 2), (1, 2), (2, 2)]  # the candidates gone through, of all
 
 
 def test_terrain_reach_filter() -> None:

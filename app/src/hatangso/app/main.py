@@ -30,6 +30,7 @@ from hatangso.app.config import Settings, get_settings
 from hatangso.app.deps import workspace_for
 from hatangso.app.guard import WriteGuard, hide_root
 from hatangso.app.routes import exports, health, maps, scenarios, uploads
+from hatangso.app.startup import StartState, warm_up
 from hatangso.app.worker import Jobs
 from hatangso.geo.errors import ConflictError, HatangsoError, InfeasibleError, InputError
 
@@ -138,15 +139,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         workspace = workspace_for(active)
         # What killed jobs left (temporary and unpublished folders) goes, live jobs' excepted.
         await run_in_threadpool(workspace.clean)
-        if active.demo:
-            # Building the demo takes tens of seconds: done before the first request is served.
-            await run_in_threadpool(workspace.ensure, "demo")
-        for info in workspace.scenarios():  # read the villages once, before the first request
-            if info.ready:
-                await run_in_threadpool(workspace.villages, info.name)
-        log.info("workspace %s: %d scenarios", workspace.root, len(workspace.scenarios()))
-        if active.prewarm:
-            threading.Thread(target=_prewarm, args=(active,), daemon=True).start()
+        # Building the demo takes tens of seconds: done in the background, while the service
+        # answers and /health says how far the build is.
+        threading.Thread(
+            target=warm_up,
+            args=(workspace, active, application.state.startup),
+            kwargs={"prewarm": _prewarm if active.prewarm else None},
+            name="hatangso-start",
+            daemon=True,
+        ).start()
         # The fork server of the jobs imports the engine once (seconds): not at the first job.
         threading.Thread(target=Jobs.start_server, name="hatangso-forkserver", daemon=True).start()
         try:
@@ -167,6 +168,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     application.state.settings = settings if settings is not None else get_settings()
     # Uploads' validation, coverage runs and plans run in child processes, within limits.
     application.state.jobs = Jobs.from_settings(application.state.settings)
+    application.state.startup = StartState()
 
     @application.exception_handler(HatangsoError)
     async def hatangso_error(request: Request, exc: HatangsoError) -> JSONResponse:

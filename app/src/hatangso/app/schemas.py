@@ -23,9 +23,17 @@ __all__ = [
 
 
 class Health(BaseModel):
-    """Answer of ``GET /health``."""
+    """Answer of ``GET /health``.
+
+    ``{"status": "ok"}`` once the service is ready. While it builds a scenario at start-up
+    (the demo) it answers too, and the other fields say what it builds and how far.
+    """
 
     status: str = "ok"
+    building: str | None = Field(default=None, description="Scenario being built at start-up.")
+    step: str | None = Field(default=None, description="The build's step under way.")
+    done: int | None = Field(default=None, description="Parts of the step done.")
+    total: int | None = Field(default=None, description="Parts of the step in all.")
 
 
 class ScenarioOut(BaseModel):
@@ -35,6 +43,10 @@ class ScenarioOut(BaseModel):
     title: str
     ready: bool = Field(description="Whether the scenario has results (kpis.json).")
     source: str = Field(description="demo, uploads or built-in (built on first use).")
+    building: dict[str, Any] | None = Field(
+        default=None,
+        description="While the service builds it at start-up: {step, done, total}.",
+    )
     villages: int | None = None
     updated: str | None = None
     links: dict[str, str] = Field(default_factory=dict)

@@ -74,6 +74,7 @@ from hatangso.app import storage
 from hatangso.app.uploads import UPLOAD_SCRATCH
 from hatangso.geo.errors import ConflictError, InputError, Problem
 from hatangso.geo.outputs import json_ready, write_json
+from hatangso.geo.progress import Progress
 from hatangso.geo.schema import LAYER_KINDS, spec_for
 from hatangso.geo.scratch import remove_orphans
 from hatangso.scenarios.maps import INDICATOR_COLUMN
@@ -138,13 +139,16 @@ VILLAGE_PROPERTIES = (
 class _Registered:
     name: str
     title: str
-    build: Callable[[Path], None]
+    build: Callable[..., None]
+    reports_progress: bool = False
 
 
 _REGISTRY: dict[str, _Registered] = {}
 
 
-def register_scenario(name: str, title: str, build: Callable[[Path], None]) -> None:
+def register_scenario(
+    name: str, title: str, build: Callable[..., None], *, reports_progress: bool = False
+) -> None:
     """Declare a scenario the service builds itself when it is asked for and missing.
 
     Parameters
@@ -155,10 +159,15 @@ def register_scenario(name: str, title: str, build: Callable[[Path], None]) -> N
         Title shown in the list.
     build
         Called with an empty folder; it writes the scenario's outputs there.
+    reports_progress
+        Whether `build` also takes ``progress=`` (a :class:`~hatangso.geo.progress.Progress`
+        or None), to report its steps while the service builds it.
     """
     if not _NAME.match(name):
         raise ValueError(f"invalid scenario name {name!r}: it must match {NAME_PATTERN}")
-    _REGISTRY[name] = _Registered(name=name, title=title, build=build)
+    _REGISTRY[name] = _Registered(
+        name=name, title=title, build=build, reports_progress=reports_progress
+    )
 
 
 def registered_scenarios() -> dict[str, str]:
@@ -180,14 +189,14 @@ def demo_metadata() -> dict[str, Any]:
     }
 
 
-def _build_demo(folder: Path) -> None:
+def _build_demo(folder: Path, *, progress: Progress | None = None) -> None:
     from hatangso.scenarios.demo_job import run_demo
 
-    run_demo(folder)
+    run_demo(folder, progress=progress)
     write_json(demo_metadata(), folder / METADATA)
 
 
-register_scenario("demo", "Tỉnh Demo", _build_demo)
+register_scenario("demo", "Tỉnh Demo", _build_demo, reports_progress=True)
 
 
 def shipped_plans() -> dict[str, Path]:
@@ -216,12 +225,12 @@ def _plan_title(path: Path) -> str:
     return str(title) if title else path.stem
 
 
-def _plan_builder(path: Path) -> Callable[[Path], None]:
-    def build(folder: Path) -> None:
+def _plan_builder(path: Path) -> Callable[..., None]:
+    def build(folder: Path, *, progress: Progress | None = None) -> None:
         from hatangso.scenarios.run import run_scenario
         from hatangso.scenarios.schema import data_root, resolve
 
-        result = run_scenario(path, folder)
+        result = run_scenario(path, folder, progress=progress)
         scenario = result.scenario
         root = (
             folder / "data"
@@ -250,7 +259,7 @@ def _plan_builder(path: Path) -> Callable[[Path], None]:
 
 for _name, _path in shipped_plans().items():
     if _name not in _REGISTRY:  # the demo keeps its own, richer build (terrain, samples)
-        register_scenario(_name, _plan_title(_path), _plan_builder(_path))
+        register_scenario(_name, _plan_title(_path), _plan_builder(_path), reports_progress=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -678,13 +687,14 @@ class Workspace:
                 found[name] = ScenarioInfo(name=name, title=title, ready=False, source="built-in")
         return [found[name] for name in sorted(found)]
 
-    def ensure(self, name: str, *, build: bool = True) -> bool:
+    def ensure(self, name: str, *, build: bool = True, progress: Progress | None = None) -> bool:
         """Build registered scenario `name` if it has no results; return whether it has them.
 
         The scenario is built in a temporary folder of the workspace (``.build-<name>.*``) and
         moved into place, its results then into a run folder; a crash while building leaves no
         half-built scenario. One build at a time per name, across processes (a lock file in
-        ``.locks/``).
+        ``.locks/``). `progress` is told the build's
+        steps (when its builder reports them).
         """
         folder = self.folder(name)
         if self.exists(name):
@@ -698,7 +708,10 @@ class Workspace:
             log.info("building scenario %s in %s", name, folder)
             tmp = Path(tempfile.mkdtemp(prefix=f".build-{name}.", dir=self.root))
             try:
-                entry.build(tmp)
+                if entry.reports_progress:
+                    entry.build(tmp, progress=progress)
+                else:
+                    entry.build(tmp)
                 if folder.exists():  # an empty or failed folder: replace it
                     shutil.rmtree(folder)
                 os.replace(tmp, folder)

@@ -8,7 +8,7 @@ with the contract's output columns, the indicators and the shared tower location
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +33,7 @@ from hatangso.coverage.villages import (
 )
 from hatangso.geo.crs import metric_crs
 from hatangso.geo.errors import InputError, Problem
+from hatangso.geo.progress import Progress, silent
 
 __all__ = [
     "ADMIN_LEVELS",
@@ -49,8 +50,6 @@ log = logging.getLogger(__name__)
 ADMIN_LEVELS = ("province", "district", "commune")
 
 KEY_AREA_KINDS = ("district_centre", "industrial_park", "tourism")
-
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -139,7 +138,8 @@ def assess(
     config
         The run's configuration.
     progress
-        Called with the name of each step as it starts.
+        Told the name of each step as it starts, and the terrain model's carriers done of
+        their total (:class:`~hatangso.geo.progress.Progress`).
     cache_dir
         Where the terrain model keeps each site's computed losses, so that a later run that
         adds one site computes only that site.
@@ -148,7 +148,7 @@ def assess(
     -------
     Assessment
     """
-    step = progress or (lambda _name: None)
+    step = progress or silent
     villages = inputs.villages.reset_index(drop=True)
     crs = metric_crs(tuple(villages.total_bounds))
     points = village_points(villages, crs, settlements=inputs.settlements)
@@ -164,7 +164,7 @@ def assess(
         )
     found = _Mobile(columns={}, indicators=(), notes=(), towers=None, grids=None)
     if inputs.sites is not None:
-        step("mobile coverage")
+        step(f"mobile coverage ({model} model, {_techs(inputs.sites)})")
         found = _mobile_part(
             inputs,
             villages,
@@ -199,6 +199,15 @@ def assess(
         model=model,
         points=points,
     )
+
+
+def _techs(sites: gpd.GeoDataFrame) -> str:
+    """Name the technologies of the sites (``4G, 5G``), for the progress of mobile coverage."""
+    if "tech" not in sites:
+        return "4G"
+    names = sites["tech"].dropna().astype(str).str.upper().str.split(r"[;,/ ]+").explode()
+    found = sorted({n for n in names.tolist() if n})
+    return ", ".join(found) if found else "4G"
 
 
 @dataclass(frozen=True, eq=False)
@@ -247,6 +256,7 @@ def _mobile_part(
             cache_dir=cache_dir,
             nearest=table,
             population_path=inputs.population,
+            step=step,
         )
     else:
         # Polygons are projected only for the rules that measure their area.
@@ -443,6 +453,7 @@ def _terrain_coverage(
     cache_dir: Path | None,
     nearest: mobile.SiteTable,
     population_path: Path | None,
+    step: Progress,
 ) -> tuple[CoverageRasters, pd.DataFrame]:
     """Village coverage from the terrain model's grids, with the contract's rules."""
     from hatangso.coverage import rasters, terrain
@@ -481,6 +492,7 @@ def _terrain_coverage(
         cache_dir=cache_dir,
         cache_max_bytes=config.limits.max_cache_bytes,
         max_work_cells=config.limits.max_terrain_work_cells,
+        progress=lambda done, total: step("terrain coverage", done=done, total=total),
     )
     rule = mcfg.rule
     population = None

@@ -27,12 +27,14 @@ from rasterio.warp import Resampling, calculate_default_transform, reproject, tr
 from hatangso.coverage.rasters import Raster
 
 __all__ = [
+    "POWER_SPAN_DB",
     "LatLonBounds",
     "MercatorGrid",
     "data_uri",
     "hillshade",
     "hillshade_png",
     "png_bytes",
+    "power_colours",
     "power_png",
     "read_web_mercator",
     "to_web_mercator",
@@ -42,6 +44,9 @@ __all__ = [
 LatLonBounds = tuple[tuple[float, float], tuple[float, float]]
 
 _WEB_MERCATOR = "EPSG:3857"
+
+#: Received power above the threshold, dB, at which the power image's colour saturates.
+POWER_SPAN_DB = 40.0
 
 
 @dataclass(frozen=True)
@@ -244,7 +249,7 @@ def power_png(
     power: Raster | str | Path,
     *,
     threshold_dbm: float = -110.0,
-    span_db: float = 40.0,
+    span_db: float = POWER_SPAN_DB,
     max_px: int = 1400,
 ) -> tuple[bytes, LatLonBounds]:
     """Render a received-power grid (dBm) as a colour PNG in Web Mercator, with its bounds.
@@ -282,10 +287,34 @@ def power_png(
     else:
         grid = read_web_mercator(power, max_px=max_px, resampling="nearest")
     values = grid.values
-    t = np.nan_to_num(np.clip((values - threshold_dbm) / span_db, 0.0, 1.0), nan=0.0)
     rgba = np.zeros((4, *values.shape), dtype=np.uint8)
-    rgba[0] = np.round(255 * (1 - t) * 0.9).astype(np.uint8)
-    rgba[1] = np.round(200 - 90 * t).astype(np.uint8)
-    rgba[2] = np.round(40 + 40 * t).astype(np.uint8)
+    rgba[:3] = power_colours(values, threshold_dbm=threshold_dbm, span_db=span_db)
     rgba[3] = np.where(np.isfinite(values) & (values >= threshold_dbm), 255, 0)
     return png_bytes(rgba), grid.bounds
+
+
+def power_colours(
+    power_dbm: npt.ArrayLike, *, threshold_dbm: float, span_db: float = POWER_SPAN_DB
+) -> npt.NDArray[np.uint8]:
+    """Colour of received power: bands ``(3, *shape)`` of red, green and blue, uint8.
+
+    The colour runs from yellow at `threshold_dbm` to dark green at ``threshold_dbm +
+    span_db`` and above; a map's colour bar takes its stops from here, so that it shows the
+    colours :func:`power_png` paints. NaN takes the threshold's colour (the image hides it).
+
+    Examples
+    --------
+    >>> power_colours([-110.0, -70.0], threshold_dbm=-110.0)[:, 0].tolist()
+    [230, 200, 40]
+    >>> power_colours([-110.0, -70.0], threshold_dbm=-110.0)[:, 1].tolist()
+    [0, 110, 80]
+    """
+    values = np.asarray(power_dbm, dtype=np.float64)
+    t = np.nan_to_num(np.clip((values - threshold_dbm) / span_db, 0.0, 1.0), nan=0.0)
+    return np.stack(
+        [
+            np.round(255 * (1 - t) * 0.9).astype(np.uint8),
+            np.round(200 - 90 * t).astype(np.uint8),
+            np.round(40 + 40 * t).astype(np.uint8),
+        ]
+    )

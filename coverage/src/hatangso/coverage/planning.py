@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,13 +58,13 @@ from hatangso.coverage.engine import (
 from hatangso.coverage.optimize import Method, TargetInfeasibleError
 from hatangso.geo.errors import InputError, Problem
 from hatangso.geo.outputs import json_ready
+from hatangso.geo.progress import Progress, silent
 from hatangso.geo.text import normalize_operator
 
 __all__ = ["PLAN_KPIS", "PlanResult", "plan"]
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str], None]
 
 #: Indicators reported before and after the plan (those the engine computes from sites).
 PLAN_KPIS = (
@@ -428,7 +428,7 @@ def plan(
         population=population,
         cache_dir=cache_dir,
     )
-    step = progress or (lambda _name: None)
+    step = progress or silent
 
     step("coverage today")
     before = _assess_with(run, run.sites)
@@ -439,7 +439,7 @@ def plan(
     cands, candidate_notes = _candidates(run, demand, raster, candidates, exclusion)
     notes.extend(candidate_notes)
     step("coverage matrix")
-    cands, matrix = _coverage_matrix(run, demand, cands, raster)
+    cands, matrix = _coverage_matrix(run, demand, cands, raster, step)
     weights, weight_notes = _demand_weights(
         demand.villages,
         before.villages.iloc[demand.index],
@@ -709,7 +709,7 @@ def _candidates(
 
 
 def _coverage_matrix(
-    run: _Run, demand: _Demand, cands: gpd.GeoDataFrame, raster: Any
+    run: _Run, demand: _Demand, cands: gpd.GeoDataFrame, raster: Any, step: Progress = silent
 ) -> tuple[gpd.GeoDataFrame, Any]:
     """Return the candidates and which demand villages each covers (terrain or link budget)."""
     pxy = demand.pxy
@@ -746,6 +746,7 @@ def _coverage_matrix(
         threshold_dbm=config.mobile.threshold_dbm,
         terrain=config.terrain,
         tech=run.tech,
+        progress=lambda done, total: step("coverage matrix", done=done, total=total),
     )
     return cands, matrix
 

@@ -24,6 +24,7 @@ All geometry here is in the run's metric CRS (:func:`hatangso.geo.crs.metric_crs
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -687,6 +688,7 @@ def terrain_coverage_matrix(
     terrain: TerrainConfig,
     h_rx_m: float = 1.5,
     tech: str = "4G",
+    progress: Callable[[int, int], None] | None = None,
 ) -> Any:
     """Which candidate covers which village under the terrain model, as a sparse matrix.
 
@@ -713,6 +715,8 @@ def terrain_coverage_matrix(
     tech
         The service planned: ``4G`` (any of the candidate's carriers counts) or ``5G`` (its
         5G carrier alone).
+    progress
+        Called as ``progress(done, total)`` as the candidates are gone through.
 
     Returns
     -------
@@ -755,6 +759,8 @@ def terrain_coverage_matrix(
     # Per candidate within reach of some demand point, the loss at those points only: what the
     # engine's raster holds in their cells, for a fraction of the work.
     for j in range(n_cand):
+        if progress is not None:
+            progress(j, n_cand)
         idx = np.asarray(near[j], dtype=np.int64)
         if idx.size == 0 or not (left <= cx[j] < right and bottom < cy[j] <= top):
             continue
@@ -780,6 +786,8 @@ def terrain_coverage_matrix(
         hit = idx[best >= threshold_dbm]
         rows_hit.append(np.full(hit.size, j, dtype=np.int64))
         points_hit.append(hit)
+    if progress is not None:
+        progress(n_cand, n_cand)
     log.info("terrain coverage matrix: %d of %d candidates computed", computed, n_cand)
     site = np.concatenate(rows_hit) if rows_hit else np.empty(0, dtype=np.int64)
     point = np.concatenate(points_hit) if points_hit else np.empty(0, dtype=np.int64)

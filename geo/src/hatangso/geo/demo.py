@@ -56,6 +56,7 @@ from scipy.spatial import cKDTree
 
 from hatangso.geo.carrier import resource_elements
 from hatangso.geo.errors import InputError, Problem
+from hatangso.geo.progress import Progress, silent
 from hatangso.geo.schema import LAYER_KINDS, spec_for
 
 __all__ = ["PROVINCE", "DemoFiles", "PlaceFiles", "generate_demo", "generate_place"]
@@ -1894,7 +1895,13 @@ def _write_raster(
 # --------------------------------------------------------------------------------------------
 
 
-def generate_demo(out_dir: str | Path, *, seed: int = 2023, n_villages: int = 1300) -> DemoFiles:
+def generate_demo(
+    out_dir: str | Path,
+    *,
+    seed: int = 2023,
+    n_villages: int = 1300,
+    progress: Progress | None = None,
+) -> DemoFiles:
     """Generate the demo province and write its inputs to `out_dir`.
 
     Parameters
@@ -1906,6 +1913,9 @@ def generate_demo(out_dir: str | Path, *, seed: int = 2023, n_villages: int = 13
     n_villages
         Number of villages (at least 200). Communes: ``max(min(40, n // 5), n // 16)``;
         districts: between 5 and 9.
+    progress
+        Told ``generating the demo province`` and ``writing the demo's files`` as each
+        starts (:class:`~hatangso.geo.progress.Progress`); None reports nothing.
 
     Returns
     -------
@@ -1974,9 +1984,12 @@ def generate_demo(out_dir: str | Path, *, seed: int = 2023, n_villages: int = 13
         )
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
+    step = progress or silent
     timer = time.perf_counter()
+    step("generating the demo province")
     demo = _build(seed, n_villages)
     built = time.perf_counter()
+    step("writing the demo's files")
     files = _write_all(root, demo)
     log.info(
         "demo province (%d villages) built in %.1f s and written to %s in %.1f s",

@@ -31,6 +31,7 @@ from hatangso.geo import carrier
 from hatangso.geo.errors import InputError, Problem
 from hatangso.geo.io import RawTable, read_table
 from hatangso.geo.outline import BORDER_TOLERANCE_M, in_vietnam
+from hatangso.geo.progress import Progress
 from hatangso.geo.schema import COORDINATE_ALIASES, POI_KINDS, ColumnSpec, LayerSpec, spec_for
 from hatangso.geo.text import fold_key, nfc, normalize_operator
 
@@ -1280,7 +1281,7 @@ def load_layers(
     own_columns: Mapping[str, Mapping[str, str]] | None = None,
     sheet: str | None = None,
     header_row: int | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
     taken: Collection[str] = (),
 ) -> dict[str, Layer]:
     """Read and validate several files with one ``--columns`` map for all of them.
@@ -1300,7 +1301,8 @@ def load_layers(
     sheet, header_row
         For workbooks (XLSX): the sheet and the header row, as :func:`load_layer` takes them.
     progress
-        Called with ``reading <kind>`` before each file.
+        Told ``reading <kind>`` before each file is read and ``validating <kind>`` before it
+        is checked (:class:`~hatangso.geo.progress.Progress`).
     taken
         Entries of `columns` that an input read elsewhere takes (the streamed samples, see
         :func:`columns_for`): not reported as unused.
@@ -1333,6 +1335,7 @@ def load_layers(
             mine = columns_for(present, kind, column_map)
             used.update(mine)
             own = (own_columns or {}).get(name, {})
+            step(f"validating {kind}")
             layer = validate_table(raw, kind, crs=crs, columns={**mine, **own})
             if raw.notes:
                 layer = replace(layer, notes=(*raw.notes, *layer.notes))

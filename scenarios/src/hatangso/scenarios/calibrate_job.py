@@ -18,6 +18,7 @@ from hatangso.coverage.calibration import Calibration, fit_offset, model_at_samp
 from hatangso.coverage.config import CoverageConfig
 from hatangso.geo.crs import metric_crs
 from hatangso.geo.outputs import atomic_write, write_rejects
+from hatangso.geo.progress import Progress, silent
 from hatangso.geo.validate import load_layer
 
 __all__ = ["CalibrationResult", "run_calibration"]
@@ -40,6 +41,7 @@ def run_calibration(
     crs: str | None = None,
     tech: str = "4G",
     min_samples: int = 100,
+    progress: Progress | None = None,
 ) -> CalibrationResult:
     """Fit the ``hata`` model to `samples` and write the calibration.
 
@@ -59,6 +61,8 @@ def run_calibration(
         Which service's samples and radio parameters to fit.
     min_samples
         Samples a group (operator, environment) needs to be fitted.
+    progress
+        Told each step as it starts (:class:`~hatangso.geo.progress.Progress`).
 
     Returns
     -------
@@ -69,8 +73,11 @@ def run_calibration(
     InputError
         If a file is unusable or no group has enough samples to fit.
     """
+    step = progress or silent
     out_dir.mkdir(parents=True, exist_ok=True)
+    step("reading and validating sites")
     site_layer = load_layer(sites, "sites", crs=crs)
+    step("reading and validating samples")
     sample_layer = load_layer(samples, "samples", crs=crs)
     site_frame = cast(gpd.GeoDataFrame, site_layer.frame)
     frame = cast(gpd.GeoDataFrame, sample_layer.frame)
@@ -82,9 +89,12 @@ def run_calibration(
         radius_m=config.mobile.radius_m,
         threshold_dbm=config.mobile.threshold_dbm,
     )
+    step(f"the model at {len(picked)} {tech} samples")
     at_samples = model_at_samples(picked.to_crs(metric), table, tech=tech)
+    step("fitting")
     calibration = fit_offset(at_samples, min_samples=min_samples)
     fitted = calibration.table()
+    step("writing outputs")
     files = {
         "calibration": calibration.to_json(out_dir / "calibration.json"),
         "table": atomic_write(out_dir / "calibration.csv", lambda p: fitted.to_csv(p, index=False)),

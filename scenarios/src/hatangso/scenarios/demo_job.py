@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
 from hatangso.coverage.config import CoverageConfig
+from hatangso.geo.progress import Progress, silent
 from hatangso.scenarios.job import InputFiles, JobResult, run_coverage
 
 __all__ = ["DEMO_CONFIG", "DEMO_TARGETS", "run_demo"]
@@ -33,7 +33,7 @@ def run_demo(
     out_dir: str | Path,
     *,
     seed: int = 2023,
-    progress: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
 ) -> JobResult:
     """Generate the demo province into ``out_dir/data`` and run the coverage job on it.
 
@@ -44,8 +44,9 @@ def run_demo(
     seed
         Seed of the generated province (the same seed gives the same province).
     progress
-        Called with the name of each step as it starts; None reports nothing. The command line
-        passes its status printer.
+        Told each step as it starts, and how far a counted step has got
+        (:class:`~hatangso.geo.progress.Progress`); None reports nothing. The command line
+        passes its progress display, the service its start-up state.
 
     Returns
     -------
@@ -54,9 +55,8 @@ def run_demo(
     from hatangso.geo.demo import generate_demo
 
     out_dir = Path(out_dir)
-    step = progress or (lambda _name: None)
-    step("generating the demo province")
-    demo = generate_demo(out_dir / "data", seed=seed)
+    step = progress or silent
+    demo = generate_demo(out_dir / "data", seed=seed, progress=step)
     files = InputFiles(
         villages=demo.villages,
         sites=demo.sites,

@@ -29,14 +29,13 @@ from hatangso.geo.outputs import (
     write_rejects,
     write_text,
 )
+from hatangso.geo.progress import Progress, silent
 from hatangso.geo.schema import OTHER_INPUTS, RECORD_KINDS, spec_for
 from hatangso.geo.validate import Layer, load_layers
 
 __all__ = ["InputFiles", "JobResult", "load_inputs", "run_coverage"]
 
 log = logging.getLogger(__name__)
-
-Progress = Callable[[str], None]
 
 # Output columns of villages.gpkg, in the contract's order.
 VILLAGE_OUTPUT_COLUMNS = (
@@ -77,6 +76,8 @@ class InputFiles:
     column_map: Mapping[str, str] = field(default_factory=dict)
     sheet: str | None = None
     header_row: int | None = None
+    #: Admin boundaries drawn on the map instead of the outlines dissolved from the villages.
+    boundaries: Path | None = None
 
     def path(self, kind: str) -> Path | None:
         """Return the file of input `kind`, None when it was not given.
@@ -197,7 +198,9 @@ def run_coverage(
     out_dir
         Output folder (created).
     progress
-        Called with the name of each step.
+        Told each step as it starts (reading and validating each input, the engine's steps,
+        measurements, the outputs written of their total, the map): see
+        :class:`~hatangso.geo.progress.Progress`.
     title
         Title of the map page.
     extra
@@ -217,7 +220,13 @@ def run_coverage(
     out_dir.mkdir(parents=True, exist_ok=True)
     layers = load_inputs(files, progress=progress)
     frames = {name: layer.frame for name, layer in layers.items()}
-    step = progress or (lambda _name: None)
+    step = progress or silent
+    boundaries = None
+    if files.boundaries is not None:
+        from hatangso.scenarios.maps import read_boundaries
+
+        step("reading boundaries")
+        boundaries = read_boundaries(files.boundaries, crs=files.crs)
     inputs, notes = _with_clusters(_coverage_inputs(files, frames, config), files, config, step)
     result = assess(
         inputs,
@@ -240,8 +249,20 @@ def run_coverage(
         extra=extra,
         lang=lang,
     )
-    written = _write_outputs(result, layers, document, out_dir, summary=summary, decision=decision)
-    written["map"] = _write_map(result, frames, document, config, out_dir / "map.html", title=title)
+    written = _write_outputs(
+        result, layers, document, out_dir, summary=summary, decision=decision, step=step
+    )
+    step("writing the map")
+    written["map"] = _write_map(
+        result,
+        frames,
+        document,
+        config,
+        out_dir / "map.html",
+        title=title,
+        files=files,
+        boundaries=boundaries,
+    )
     return JobResult(
         assessment=result,
         layers=layers,
@@ -349,24 +370,36 @@ def _write_outputs(
     *,
     summary: Any,
     decision: Any,
+    step: Progress = silent,
 ) -> dict[str, Path]:
-    """Write the KPIs, villages, rejects, disputes, towers and terrain rasters; return them."""
-    written = {
-        "kpis": write_json(document, out_dir / "kpis.json"),
-        "villages": write_villages(result.villages, out_dir / "villages.gpkg"),
-        "villages_parquet": write_villages(result.villages, out_dir / "villages.parquet"),
-        "rejects": write_rejects(
+    """Write the KPIs, villages, rejects, disputes, towers and terrain rasters; return them.
+
+    `step` is told ``writing outputs`` with the files written of their total.
+    """
+    writers: dict[str, Callable[[], Path]] = {
+        "kpis": lambda: write_json(document, out_dir / "kpis.json"),
+        "villages": lambda: write_villages(result.villages, out_dir / "villages.gpkg"),
+        "villages_parquet": lambda: write_villages(result.villages, out_dir / "villages.parquet"),
+        "rejects": lambda: write_rejects(
             layers.values(), out_dir, extra=[summary.rejects] if summary is not None else []
         ),
     }
     if decision is not None:
-        written["disputes"] = decision.write_disputes(out_dir / "disputes.csv")
+        writers["disputes"] = lambda: decision.write_disputes(out_dir / "disputes.csv")
     if result.towers is not None:
-        written["towers"] = _write_geojson(result.towers, out_dir / "towers.geojson")
+        towers = result.towers
+        writers["towers"] = lambda: _write_geojson(towers, out_dir / "towers.geojson")
+    total = len(writers) + (result.terrain is not None)
+    written: dict[str, Path] = {}
+    for done, (key, write) in enumerate(writers.items()):
+        step("writing outputs", done=done, total=total)
+        written[key] = write()
     if result.terrain is not None:
         from hatangso.coverage.terrain import write_coverage_outputs
 
+        step("writing outputs", done=len(writers), total=total)
         written.update(write_coverage_outputs(result.terrain, out_dir))
+    step("writing outputs", done=total, total=total)
     return written
 
 
@@ -378,15 +411,38 @@ def _write_map(
     path: Path,
     *,
     title: str,
+    files: InputFiles | None = None,
+    boundaries: gpd.GeoDataFrame | None = None,
 ) -> Path:
-    """Write ``map.html``: the villages, the KPIs, the networks and the terrain's power."""
-    from hatangso.coverage.overlays import data_uri, power_png
-    from hatangso.scenarios.maps import POWER_LABEL, MapLayers, Overlay, village_map
+    """Write ``map.html``: the villages, the KPIs, the networks and the terrain's power.
 
-    power = None
+    The base map is the DEM's hillshade (whatever the model, when `files` give a DEM), the admin
+    outlines (`boundaries`, else dissolved from the villages) and the roads of `files`; every
+    image is inline, so the page loads nothing.
+    """
+    from hatangso.coverage.overlays import data_uri, hillshade_png, power_png
+    from hatangso.scenarios.maps import (
+        HILLSHADE_LABEL,
+        POWER_LABEL,
+        DbmScale,
+        MapLayers,
+        Overlay,
+        read_road_lines,
+        village_map,
+    )
+
+    power = shade = roads = None
     if result.terrain is not None:
-        png, bounds = power_png(result.terrain.best_dbm, threshold_dbm=config.mobile.threshold_dbm)
-        power = Overlay(data_uri(png), bounds, *POWER_LABEL)
+        scale = DbmScale(config.mobile.threshold_dbm)
+        png, bounds = power_png(
+            result.terrain.best_dbm, threshold_dbm=scale.threshold_dbm, span_db=scale.span_db
+        )
+        power = Overlay(data_uri(png), bounds, *POWER_LABEL, scale=scale)
+    if files is not None and files.dem is not None:
+        png, bounds = hillshade_png(files.dem, max_px=800)
+        shade = Overlay(data_uri(png), bounds, *HILLSHADE_LABEL, opacity=0.55)
+    if files is not None and files.roads is not None:
+        roads = read_road_lines(files.roads)
     page = village_map(
         MapLayers(
             villages=result.villages,
@@ -395,7 +451,10 @@ def _write_map(
             towers=result.towers,
             access_points=frames.get("access_points"),
             fiber=frames.get("fiber"),
+            roads=roads,
+            hillshade=shade,
             power=power,
+            boundaries=boundaries,
         ),
         title=title,
     )

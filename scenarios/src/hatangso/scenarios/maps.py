@@ -10,11 +10,14 @@ one legend and one KPI panel. They differ only in where the page gets its assets
 - with ``static_url="/static"`` (the service), the page links the same vendored files, which the
   service serves, and its images are URLs of the service.
 
-No tile server is needed: administrative boundaries dissolved from the villages, roads and a
-hillshade drawn as an image are the base map. OpenStreetMap tiles are offered only when asked
-(``online_tiles``). Labels are Vietnamese, each with its English twin; a button switches the
-page between them (``?lang=en`` opens it in English). The images themselves (hillshade,
-received power) are rendered by :mod:`hatangso.coverage.overlays`.
+No tile server is needed: administrative boundaries dissolved from the villages (or, for point
+villages, from their Voronoi cells), roads and a hillshade drawn as an image are the base map.
+OpenStreetMap tiles are offered only when asked (``online_tiles``). Sites are coloured per
+operator (:func:`operator_colours`), and the legend lists them; the received-power image comes
+with its dBm colour bar, shown while the image is. Labels are Vietnamese, each with its
+English twin; a button switches the page between them (``?lang=en`` opens it in English).
+The images themselves (hillshade, received power) are rendered by
+:mod:`hatangso.coverage.overlays`.
 """
 
 from __future__ import annotations
@@ -22,11 +25,13 @@ from __future__ import annotations
 import base64
 import html
 import json
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import folium
@@ -35,10 +40,13 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import shapely
-from branca.element import Element
+from branca.element import Element, MacroElement
 from folium.plugins import MarkerCluster
+from jinja2 import Template
 
-from hatangso.coverage.overlays import LatLonBounds
+from hatangso.coverage.overlays import POWER_SPAN_DB, LatLonBounds, power_colours
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "HILLSHADE_LABEL",
@@ -46,14 +54,19 @@ __all__ = [
     "OPERATOR_COLOURS",
     "POPUP_FIELDS",
     "POWER_LABEL",
+    "ROAD_CLASSES",
     "STATUS_STYLE",
+    "DbmScale",
     "MapLayers",
     "Overlay",
     "admin_boundaries",
     "bilingual",
     "find_outside_loads",
     "kpi_cells",
+    "operator_colours",
     "popup_fields",
+    "read_boundaries",
+    "read_road_lines",
     "village_map",
 ]
 
@@ -64,6 +77,19 @@ OPERATOR_COLOURS = {
     "Vietnamobile": "#7b2d8e",
     "Gmobile": "#2e7d32",
 }
+#: Colours of the other operators, given in their sorted order (none is a known operator's).
+_OTHER_OPERATOR_COLOURS = (
+    "#1b9e77",
+    "#d95f02",
+    "#e7298a",
+    "#66a61e",
+    "#a6761d",
+    "#17becf",
+    "#8c564b",
+    "#bcbd22",
+    "#393b79",
+    "#637939",
+)
 #: Fill and outline of a village by its coverage status.
 STATUS_STYLE = {
     "uncovered": {"fillColor": "#d7301f", "color": "#7f0000", "weight": 1, "fillOpacity": 0.7},
@@ -100,9 +126,40 @@ HILLSHADE_LABEL = ("Địa hình", "Hillshade")
 POWER_LABEL = ("Vùng phủ sóng (địa hình)", "Terrain coverage")
 
 
+def operator_colours(operators: Any) -> dict[str, str]:
+    """Return a distinct colour for each operator of `operators` (any iterable of names).
+
+    The five Vietnamese operators keep their brand colours (:data:`OPERATOR_COLOURS`); the
+    others take, in their sorted order, colours of a palette none of those use, and share one
+    only past its ten colours.
+
+    Examples
+    --------
+    >>> operator_colours(["Viettel", "Tower Co", "VNPT"])
+    {'Tower Co': '#1b9e77', 'VNPT': '#0066b3', 'Viettel': '#e4002b'}
+    """
+    names = sorted({str(op) for op in operators})
+    others = [op for op in names if op not in OPERATOR_COLOURS]
+    palette = _OTHER_OPERATOR_COLOURS
+    given = {op: palette[i % len(palette)] for i, op in enumerate(others)}
+    return {op: OPERATOR_COLOURS.get(op) or given[op] for op in names}
+
+
 def bilingual(vi: str, en: str) -> str:
     """Return a label shown in Vietnamese or English by the page's language switch."""
     return f'<span class="vi">{html.escape(vi)}</span><span class="en">{html.escape(en)}</span>'
+
+
+@dataclass(frozen=True)
+class DbmScale:
+    """The dBm scale of a received-power image.
+
+    As :func:`~hatangso.coverage.overlays.power_png` paints it: transparent below
+    `threshold_dbm`, yellow at it, dark green from ``threshold_dbm + span_db`` up.
+    """
+
+    threshold_dbm: float
+    span_db: float = POWER_SPAN_DB
 
 
 @dataclass(frozen=True)
@@ -122,6 +179,9 @@ class Overlay:
         Opacity of the image.
     show
         Whether it is switched on when the page opens.
+    scale
+        The dBm scale of a received-power image: the page shows its colour bar while the image
+        is shown.
     """
 
     url: str
@@ -130,6 +190,7 @@ class Overlay:
     label_en: str
     opacity: float = 0.6
     show: bool = False
+    scale: DbmScale | None = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +198,9 @@ class MapLayers:
     """What one map shows; every layer but the villages is optional (any CRS; drawn in 4326).
 
     `hillshade` is a base layer; `power` (the terrain model's received power) an overlay.
+    `boundaries` are admin units read from a file (polygons or lines, with a ``name``, ``commune``
+    or ``district`` column shown as their tooltip when there is one); without them the commune
+    and district outlines are drawn from the villages' ``commune`` and ``district`` columns.
     """
 
     villages: gpd.GeoDataFrame
@@ -148,6 +212,7 @@ class MapLayers:
     roads: gpd.GeoDataFrame | None = None
     hillshade: Overlay | None = None
     power: Overlay | None = None
+    boundaries: gpd.GeoDataFrame | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -213,6 +278,10 @@ _PAGE_CSS = """
   #hts-legend {position:absolute; bottom:48px; left:12px; z-index:1000; max-width:260px}
   #hts-kpis {position:absolute; bottom:24px; right:12px; z-index:1000; max-width:420px;
              max-height:45%; overflow:auto}
+  #hts-scale {position:absolute; bottom:24px; left:50%; transform:translateX(-50%);
+             z-index:1000; width:300px}
+  #hts-scale .hts-bar {height:12px; margin:4px 0 2px; border:1px solid #0006}
+  #hts-scale .hts-ticks {position:relative; height:14px; margin:0 6px 2px}
   #hts-title {position:absolute; top:10px; left:50%; transform:translateX(-50%); z-index:1000;
               font-weight:bold}
   .leaflet-container {background:#f4f1ea}
@@ -316,13 +385,52 @@ def _grouped(frame: gpd.GeoDataFrame, by: list[str]) -> gpd.GeoDataFrame:
 
 
 def admin_boundaries(villages: gpd.GeoDataFrame, level: str) -> gpd.GeoDataFrame | None:
-    """Outlines of the admin units of `level`, dissolved from the village polygons."""
-    if level not in villages or not villages.geom_type.isin(["Polygon", "MultiPolygon"]).any():
+    """Outlines of the admin units of `level`, dissolved from the villages.
+
+    Village polygons are dissolved as they are. Point villages (when no village is a polygon)
+    stand for the area nearest to them: their Voronoi cells, within 2 km of the villages'
+    convex hull, are dissolved instead, so communes and districts get approximate outlines
+    that still separate their villages.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame or None
+        One row per unit: the `level` column and its outline (lines); None when the villages
+        have no `level` column, no value in it, or no geometry to draw from.
+    """
+    if level not in villages or not villages[level].notna().any():
         return None
-    polys = villages[villages.geom_type.isin(["Polygon", "MultiPolygon"])]
-    merged = polys[[level, polys.geometry.name]].dissolve(by=level, as_index=False)
+    polygonal = villages.geom_type.isin(["Polygon", "MultiPolygon"])
+    if polygonal.any():
+        areas = villages[polygonal]
+    else:
+        areas = _point_cells(villages)
+        if areas is None:
+            return None
+    areas = areas[areas[level].notna()]
+    merged = areas[[level, areas.geometry.name]].dissolve(by=level, as_index=False)
     merged = merged.set_geometry(shapely.boundary(np.asarray(merged.geometry.array, dtype=object)))
     return merged
+
+
+def _point_cells(villages: gpd.GeoDataFrame) -> gpd.GeoDataFrame | None:
+    """Return the Voronoi cell of each point village (EPSG:4326, other columns kept).
+
+    Cells are computed in the villages' UTM zone and clipped to their convex hull grown by
+    2 km; points sharing a place share its cell.
+    """
+    points = villages[villages.geom_type.isin(["Point", "MultiPoint"]) & ~villages.is_empty]
+    if len(points) < 2 or points.crs is None:
+        return None
+    metric = points.estimate_utm_crs()
+    xy = np.asarray(points.to_crs(metric).geometry.representative_point().array, dtype=object)
+    every = shapely.multipoints(xy)
+    hull = shapely.buffer(shapely.convex_hull(every), 2000.0)
+    cells = shapely.get_parts(shapely.voronoi_polygons(every, extend_to=hull))
+    village_at, cell_at = shapely.STRtree(cells).query(xy, predicate="within")
+    clipped = shapely.intersection(cells[cell_at], hull)
+    frame = points.drop(columns=points.geometry.name).iloc[village_at]
+    return gpd.GeoDataFrame(frame.reset_index(drop=True), geometry=clipped, crs=metric).to_crs(4326)
 
 
 def popup_fields(villages: pd.DataFrame, indicator: str = "mobile") -> list[tuple[str, str, str]]:
@@ -365,7 +473,7 @@ def _kpi_panel(kpis: Mapping[str, Any]) -> str:
     return f'<div id="hts-kpis" class="hts-box"><table>{head}{"".join(rows)}</table></div>'
 
 
-def _legend(indicator: str, operators: list[str], *, disputed: bool) -> str:
+def _legend(indicator: str, operators: Mapping[str, str], *, disputed: bool) -> str:
     vi, en = _INDICATOR_LABEL[indicator]
     swatch = '<span class="hts-swatch" style="background:{}"></span>'
     items = [
@@ -386,8 +494,7 @@ def _legend(indicator: str, operators: list[str], *, disputed: bool) -> str:
         '<span class="hts-swatch" style="background:#6a3d9a;height:3px"></span>'
         + bilingual("Cáp quang", "Fiber"),
     ]
-    for op in operators:
-        colour = OPERATOR_COLOURS.get(op, "#555555")
+    for op, colour in operators.items():
         items.append(
             f'<span class="hts-swatch" style="background:{colour};border-radius:50%"></span>'
             + bilingual(f"Trạm BTS {op}", f"{op} BTS site")
@@ -458,17 +565,33 @@ def village_map(
     villages = layers.villages.to_crs(4326) if layers.villages.crs is not None else layers.villages
     fmap = _blank_map(villages, title=title, static_url=static_url)
     _add_base_layers(fmap, layers, online_tiles=online_tiles)
-    _add_admin_boundaries(fmap, villages)
+    _add_admin_boundaries(fmap, villages, layers.boundaries)
     if layers.roads is not None and len(layers.roads):
         _add_roads(fmap, layers.roads)
     disputed = _add_villages(fmap, villages, indicator)
-    _add_fiber(fmap, layers)
-    operators = _add_sites(fmap, layers.sites)
+    colours = _colours(layers)
+    _add_fiber(fmap, layers, colours)
+    operators = _add_sites(fmap, layers.sites, colours)
     _add_shared_towers(fmap, layers.towers)
     _add_panels(
-        fmap, layers.kpis, title=title, indicator=indicator, operators=operators, disputed=disputed
+        fmap,
+        layers.kpis,
+        title=title,
+        indicator=indicator,
+        operators={op: colours[op] for op in operators},
+        disputed=disputed,
     )
     return _render(fmap, villages, online_tiles=online_tiles)
+
+
+def _colours(layers: MapLayers) -> dict[str, str]:
+    """Colour every operator of the sites, fiber and access points (one key for all)."""
+    names = [
+        frame["operator"].dropna().astype(str).unique()
+        for frame in (layers.sites, layers.fiber, layers.access_points)
+        if frame is not None and "operator" in frame
+    ]
+    return operator_colours(np.concatenate(names) if names else [])
 
 
 def _blank_map(villages: gpd.GeoDataFrame, *, title: str, static_url: str | None) -> folium.Map:
@@ -520,6 +643,62 @@ def _add_base_layers(fmap: folium.Map, layers: MapLayers, *, online_tiles: bool)
         )
         _image_overlay(layers.power, zindex=2).add_to(group)
         group.add_to(fmap)
+        if layers.power.scale is not None:
+            _add_power_scale(fmap, group, layers.power)
+
+
+#: The colour bar's element; the power layer's ``add`` and ``remove`` events show and hide it.
+_SCALE_ID = "hts-scale"
+_SCALE_TOGGLE = Template(
+    """
+{% macro script(this, kwargs) %}
+(function () {
+  var bar = document.getElementById('hts-scale');
+  {{ this.group }}.on('add', function () { bar.style.display = 'block'; });
+  {{ this.group }}.on('remove', function () { bar.style.display = 'none'; });
+})();
+{% endmacro %}
+"""
+)
+
+
+def _add_power_scale(fmap: folium.Map, group: folium.FeatureGroup, power: Overlay) -> None:
+    """Add the dBm colour bar of the power image, shown while the image's layer is."""
+    assert power.scale is not None
+    root: Any = fmap.get_root()
+    root.html.add_child(Element(power_scale_panel(power.scale, show=power.show)))
+    toggle = MacroElement()  # type: ignore[no-untyped-call]
+    toggle._name = "PowerScaleToggle"
+    toggle._template = _SCALE_TOGGLE
+    toggle.group = group.get_name()  # type: ignore[attr-defined]
+    fmap.add_child(toggle)
+
+
+def power_scale_panel(scale: DbmScale, *, show: bool) -> str:
+    """Return the colour bar of received power: its colours, dBm values and the threshold."""
+    ticks = np.linspace(scale.threshold_dbm, scale.threshold_dbm + scale.span_db, 5)
+    rgb = power_colours(ticks, threshold_dbm=scale.threshold_dbm, span_db=scale.span_db)
+    stops = ", ".join(
+        f"rgb({r},{g},{b}) {100 * i / (len(ticks) - 1):.0f}%"
+        for i, (r, g, b) in enumerate(rgb.T.tolist())
+    )
+    labels = "".join(
+        f'<span style="position:absolute;left:{100 * i / (len(ticks) - 1):.0f}%;'
+        f'transform:translateX(-50%)">{value:.0f}</span>'
+        for i, value in enumerate(ticks.tolist())
+    )
+    threshold = f"{scale.threshold_dbm:.0f} dBm"
+    return (
+        f'<div id="{_SCALE_ID}" class="hts-box" style="display:{"block" if show else "none"}">'
+        f"<b>{bilingual('Công suất thu (dBm)', 'Received power (dBm)')}</b>"
+        f'<div class="hts-bar" style="background:linear-gradient(to right, {stops})"></div>'
+        f'<div class="hts-ticks">{labels}</div>'
+        + bilingual(
+            f"Ngưỡng phủ sóng {threshold}; dưới ngưỡng: không tô màu",
+            f"Coverage threshold {threshold}; below it: no colour",
+        )
+        + "</div>"
+    )
 
 
 _ADMIN_LEVELS = (
@@ -528,8 +707,21 @@ _ADMIN_LEVELS = (
 )
 
 
-def _add_admin_boundaries(fmap: folium.Map, villages: gpd.GeoDataFrame) -> None:
-    """Add the district and commune outlines dissolved from the villages."""
+def _add_admin_boundaries(
+    fmap: folium.Map, villages: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame | None
+) -> None:
+    """Add the admin units of a boundaries file, else the outlines dissolved from the villages."""
+    if boundaries is not None and len(boundaries):
+        units = boundaries.to_crs(4326) if boundaries.crs is not None else boundaries
+        keys = [c for c in ("name", "commune", "district", "province") if c in units][:1]
+        group = folium.FeatureGroup(name=bilingual("Ranh giới hành chính", "Boundaries"))
+        folium.GeoJson(
+            _light(units, 0.0005, keys),
+            style_function=lambda _f: {"color": "#555555", "weight": 1.5, "fill": False},
+            tooltip=folium.GeoJsonTooltip(fields=keys, labels=False) if keys else None,
+        ).add_to(group)
+        group.add_to(fmap)
+        return
     for level, weight, colour, label in _ADMIN_LEVELS:
         outlines = admin_boundaries(villages, level)
         if outlines is None:
@@ -555,6 +747,96 @@ def _add_roads(fmap: folium.Map, roads: gpd.GeoDataFrame) -> None:
         },
     ).add_to(group)
     group.add_to(fmap)
+
+
+#: Road classes (OSM ``highway``) drawn on the map: the network a planner finds their way by.
+ROAD_CLASSES = ("trunk", "primary", "secondary", "tertiary", "unclassified", "residential")
+
+
+def read_road_lines(path: str | Path) -> gpd.GeoDataFrame | None:
+    """Read the roads of a file for the map: OSM XML or PBF, GraphML, GeoPackage or GeoJSON.
+
+    Only the :data:`ROAD_CLASSES` are kept when the file has a ``highway`` column. A file that
+    cannot be read gives None (and a warning in the log): a broken road file must not break
+    the map, whose other layers do not need it.
+    """
+    file = Path(path)
+    kind = file.suffix.lower()
+    try:
+        if kind == ".graphml":
+            import osmnx
+
+            graph = osmnx.load_graphml(file)
+            lines = osmnx.graph_to_gdfs(graph, nodes=False).reset_index(drop=True)
+        elif kind in (".osm", ".pbf", ".xml"):
+            lines = gpd.read_file(file, layer="lines", engine="pyogrio")
+        else:
+            lines = gpd.read_file(file, engine="pyogrio")
+    except Exception as exc:  # any reader's failure: the map is drawn without roads
+        log.warning("roads of %s not drawn on the map: %s", file.name, exc)
+        return None
+    if "highway" in lines:
+        lines = lines[lines["highway"].astype(str).isin(ROAD_CLASSES)]
+    return lines
+
+
+def read_boundaries(path: str | Path, *, crs: str | None = None) -> gpd.GeoDataFrame:
+    """Read a file of admin boundaries for the map (polygons or lines, any CRS).
+
+    Parameters
+    ----------
+    path
+        GeoPackage, GeoJSON, Shapefile or any file GDAL reads as vector data.
+    crs
+        CRS of a file that carries none (as ``--crs`` takes it).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The file's rows with a polygon or line geometry, in its CRS.
+
+    Raises
+    ------
+    InputError
+        If the file cannot be read, has no CRS and none is given, or holds no polygon or line.
+    """
+    from hatangso.geo.crs import parse_crs
+    from hatangso.geo.errors import InputError, Problem
+
+    file = Path(path)
+    try:
+        frame = gpd.read_file(file, engine="pyogrio")
+    except Exception as exc:  # GDAL's errors are many; each is the same fault for the user
+        raise InputError(
+            Problem(
+                file=str(file),
+                message=f"the boundaries file cannot be read: {exc}",
+                fix="give a GeoPackage, GeoJSON or Shapefile of commune or district outlines",
+            )
+        ) from exc
+    if frame.crs is None:
+        if crs is None:
+            raise InputError(
+                Problem(
+                    file=str(file),
+                    message="the boundaries file has no CRS",
+                    fix="give it one, or pass --crs (EPSG:4326, VN2000:<province> ...)",
+                )
+            )
+        frame = frame.set_crs(parse_crs(crs))
+    kept = frame[frame.geom_type.isin(_OUTLINE_TYPES) & ~frame.is_empty]
+    if not len(kept):
+        raise InputError(
+            Problem(
+                file=str(file),
+                message="the boundaries file holds no polygon or line",
+                fix="give the outlines of the communes or districts as polygons",
+            )
+        )
+    return kept
+
+
+_OUTLINE_TYPES = ("Polygon", "MultiPolygon", "LineString", "MultiLineString")
 
 
 def _flag(villages: gpd.GeoDataFrame, column: str) -> npt.NDArray[np.bool_]:
@@ -620,7 +902,7 @@ def _add_villages(fmap: folium.Map, villages: gpd.GeoDataFrame, indicator: str) 
     return bool(disputed.any())
 
 
-def _add_fiber(fmap: folium.Map, layers: MapLayers) -> None:
+def _add_fiber(fmap: folium.Map, layers: MapLayers, colours: Mapping[str, str]) -> None:
     """Add the fiber routes (one feature per operator) and the fiber access points."""
     fiber = layers.fiber
     if fiber is not None and len(fiber) and "operator" in fiber:
@@ -628,7 +910,7 @@ def _add_fiber(fmap: folium.Map, layers: MapLayers) -> None:
         folium.GeoJson(
             _light(_grouped(fiber.to_crs(4326), ["operator"]), 0.0003, ["operator"]),
             style_function=lambda f: {
-                "color": OPERATOR_COLOURS.get(f["properties"].get("operator"), "#6a3d9a"),
+                "color": colours.get(f["properties"].get("operator"), "#6a3d9a"),
                 "weight": 2,
                 "opacity": 0.8,
                 "dashArray": "4 3",
@@ -648,7 +930,7 @@ def _add_fiber(fmap: folium.Map, layers: MapLayers) -> None:
             _light(points, 0.0, keys),
             marker=folium.CircleMarker(radius=3, weight=1, color="#222222", fill=True),
             style_function=lambda f: {
-                "fillColor": OPERATOR_COLOURS.get(f["properties"].get("operator"), "#555555"),
+                "fillColor": colours.get(f["properties"].get("operator"), "#555555"),
                 "fillOpacity": 0.9,
             },
             tooltip=folium.GeoJsonTooltip(fields=keys, labels=False) if keys else None,
@@ -656,8 +938,10 @@ def _add_fiber(fmap: folium.Map, layers: MapLayers) -> None:
         group.add_to(fmap)
 
 
-def _add_sites(fmap: folium.Map, sites: gpd.GeoDataFrame | None) -> list[str]:
-    """Add one marker cluster of BTS sites per operator; return the operators, sorted."""
+def _add_sites(
+    fmap: folium.Map, sites: gpd.GeoDataFrame | None, colours: Mapping[str, str]
+) -> list[str]:
+    """Add one marker cluster of BTS sites per operator, in its colour; return the operators."""
     operators: list[str] = []
     if sites is None or not len(sites):
         return operators
@@ -669,7 +953,7 @@ def _add_sites(fmap: folium.Map, sites: gpd.GeoDataFrame | None) -> list[str]:
         )
         cluster.default_js = []
         cluster.default_css = []
-        colour = OPERATOR_COLOURS.get(str(op), "#555555")
+        colour = colours.get(str(op), "#555555")
         lat, lon = _points(part)
         techs = (
             part["tech"].fillna("4G").astype(str).tolist() if "tech" in part else ["4G"] * len(part)
@@ -714,10 +998,13 @@ def _add_panels(
     *,
     title: str,
     indicator: str,
-    operators: list[str],
+    operators: Mapping[str, str],
     disputed: bool,
 ) -> None:
-    """Add the title, the language button, the legend and (with `kpis`) the KPI panel."""
+    """Add the title, the language button, the legend and (with `kpis`) the KPI panel.
+
+    The legend's key of sites lists `operators` (name to colour) as the sites are drawn.
+    """
     root: Any = fmap.get_root()
     root.html.add_child(Element(f'<div id="hts-title" class="hts-box">{html.escape(title)}</div>'))
     root.html.add_child(

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,14 +44,13 @@ from hatangso.geo.confine import checked_file
 from hatangso.geo.errors import InputError, Problem
 from hatangso.geo.limits import WorkLimits
 from hatangso.geo.outputs import write_json, write_rejects
+from hatangso.geo.progress import Progress
 from hatangso.geo.text import normalize_operator
 from hatangso.geo.validate import Layer, load_layers, parse_column_map
 
 __all__ = ["PlanRun", "read_exclusion", "run_plan"]
 
 log = logging.getLogger(__name__)
-
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True, eq=False)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from hatangso.geo.crs import metric_crs
 from hatangso.geo.errors import InputError, Problem
 from hatangso.geo.limits import WorkLimits
 from hatangso.geo.outputs import write_json, write_layer, write_text
+from hatangso.geo.progress import Progress, silent
 from hatangso.geo.schema import spec_for
 from hatangso.geo.validate import load_layer
 from hatangso.scenarios.job import InputFiles, JobResult, load_inputs, run_coverage
@@ -63,7 +64,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str | None], None]
 
 _GENERATED_NOTE = "GENERATED.txt"
 # Bumped whenever the generated data change, so that caches are generated again.
@@ -271,7 +271,7 @@ def prepare_data(
     if spec.kind == "demo":
         from hatangso.geo.demo import generate_demo
 
-        generate_demo(root, seed=spec.seed, n_villages=spec.n_villages)
+        generate_demo(root, seed=spec.seed, n_villages=spec.n_villages, progress=progress)
     else:
         from hatangso.geo.demo import generate_place
 
@@ -491,6 +491,15 @@ def _extra(scenario: Scenario, year: int | None) -> dict[str, Any]:
     }
 
 
+def _within(progress: Progress, run: str) -> Progress:
+    """Return a progress callback that names the steps it is told after `run`."""
+
+    def report(step: str, /, *, done: int | None = None, total: int | None = None) -> None:
+        progress(f"{run}: {step}", done=done, total=total)
+
+    return report
+
+
 def _one_run(
     scenario: Scenario,
     files: InputFiles,
@@ -536,7 +545,8 @@ def run_scenario(
     out_dir
         Output folder. Generated data go to ``out_dir/data`` unless `data_dir` is given.
     progress
-        Called with the name of each step (and None at the end).
+        Told each step as it starts (:class:`~hatangso.geo.progress.Progress`); the steps of
+        each run are named after it (``<scenario>: <year>: reading villages``).
     console
         Where to print the yearly summary; None prints nothing.
     lang
@@ -572,13 +582,14 @@ def run_scenario(
         crs=scenario.data.crs,
         columns=scenario.data.columns,
     )
-    step = progress or (lambda _name: None)
-    step(f"{scenario.name}: baseline")
-    baseline = _one_run(scenario, base_files, None, out_dir, progress, cache_dir, lang)
+    step = progress or silent
+    first = _within(step, f"{scenario.name}: baseline")
+    baseline = _one_run(scenario, base_files, None, out_dir, first, cache_dir, lang)
     runs: list[RunResult] = []
     for year in sorted(scenario.years):
-        step(f"{scenario.name}: {year}")
         year_dir = out_dir / str(year)
+        within = _within(step, f"{scenario.name}: {year}")
+        within("combining the year's deployments")
         changed: dict[str, Path | None] = {}
         for kind in DEPLOYMENT_KINDS:
             additions = [
@@ -596,13 +607,12 @@ def run_scenario(
             crs=scenario.data.crs,
             columns={k: v for k, v in scenario.data.columns.items()},
         )
-        runs.append(_one_run(scenario, files, year, year_dir, progress, cache_dir, lang))
+        runs.append(_one_run(scenario, files, year, year_dir, within, cache_dir, lang))
     step("writing the report")
     result = ScenarioResult(
         scenario=scenario, out_dir=out_dir, baseline=baseline, years=tuple(runs), report={}
     )
     report = write_reports(result, out_dir, lang=lang)
-    step(None)
     result = ScenarioResult(
         scenario=scenario, out_dir=out_dir, baseline=baseline, years=tuple(runs), report=report
     )

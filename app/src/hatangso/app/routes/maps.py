@@ -24,6 +24,7 @@ from hatangso.geo.outputs import atomic_write, write_json
 from hatangso.scenarios.maps import (
     HILLSHADE_LABEL,
     POWER_LABEL,
+    DbmScale,
     MapLayers,
     Overlay,
     village_map,
@@ -37,6 +38,8 @@ router = APIRouter(tags=["maps"], dependencies=[Depends(require_read_key)])
 
 _ROAD_CLASSES = ("primary", "secondary", "tertiary", "trunk", "unclassified", "residential")
 _RASTER_STEMS = ("coverage", "best_dbm", "rsrp")
+#: The scale the coverage image is painted with (and its colour bar shows).
+_POWER_SCALE = DbmScale(threshold_dbm=-110.0)
 
 
 def _dem(workspace: Workspace, name: str) -> Path | None:
@@ -73,7 +76,15 @@ def _image(
         or not meta.is_file()
         or png.stat().st_mtime_ns < source.stat().st_mtime_ns
     ):
-        data, bounds = hillshade_png(source) if which == "hillshade" else power_png(source)
+        data, bounds = (
+            hillshade_png(source)
+            if which == "hillshade"
+            else power_png(
+                source,
+                threshold_dbm=_POWER_SCALE.threshold_dbm,
+                span_db=_POWER_SCALE.span_db,
+            )
+        )
         atomic_write(png, lambda p: p.write_bytes(data))
         write_json({"bounds": bounds, "source": source.name}, meta)
     bounds_doc = json.loads(meta.read_text(encoding="utf-8"))["bounds"]
@@ -129,7 +140,7 @@ def build_page(
         else Overlay(f"/map/{name}/hillshade.png", shade[1], *HILLSHADE_LABEL, opacity=0.55),
         power=None
         if raster is None
-        else Overlay(f"/map/{name}/coverage.png", raster[1], *POWER_LABEL),
+        else Overlay(f"/map/{name}/coverage.png", raster[1], *POWER_LABEL, scale=_POWER_SCALE),
     )
     return village_map(
         layers,

@@ -54,8 +54,13 @@ def _links(name: str) -> dict[str, str]:
 
 
 @router.get("", response_model=list[ScenarioOut], summary="Scenarios known to the service")
-def list_scenarios(workspace: WorkspaceDep) -> list[ScenarioOut]:
-    """List the scenarios with results, and those the service builds on first use."""
+def list_scenarios(workspace: WorkspaceDep, request: Request) -> list[ScenarioOut]:
+    """List the scenarios with results, and those the service builds on first use.
+
+    The scenario the service is building at start-up says its step (``building``).
+    """
+    state = getattr(request.app.state, "startup", None)
+    building = state.snapshot() if state is not None else None
     return [
         ScenarioOut(
             name=info.name,
@@ -65,6 +70,11 @@ def list_scenarios(workspace: WorkspaceDep) -> list[ScenarioOut]:
             villages=info.villages,
             updated=info.updated,
             links=_links(info.name),
+            building=(
+                {k: v for k, v in building.items() if k != "building"}
+                if building is not None and building["building"] == info.name
+                else None
+            ),
         )
         for info in workspace.scenarios()
     ]
