@@ -37,10 +37,13 @@ import pandas as pd
 import shapely
 from branca.element import Element
 from folium.plugins import MarkerCluster
+from jinja2 import Template
 
 from hatangso.coverage.overlays import LatLonBounds
+from hatangso.scenarios.mapdata import Payload, map_payload
 
 __all__ = [
+    "COMPACT_ABOVE",
     "HILLSHADE_LABEL",
     "INDICATOR_COLUMN",
     "OPERATOR_COLOURS",
@@ -52,6 +55,7 @@ __all__ = [
     "admin_boundaries",
     "bilingual",
     "find_outside_loads",
+    "is_large",
     "kpi_cells",
     "popup_fields",
     "village_map",
@@ -425,6 +429,7 @@ def village_map(
     indicator: str = "mobile",
     static_url: str | None = None,
     online_tiles: bool = False,
+    compact: bool | None = None,
 ) -> str:
     """Build the HTML map page of the villages, coloured by coverage status.
 
@@ -441,6 +446,10 @@ def village_map(
         for a self-contained file.
     online_tiles
         Whether to offer OpenStreetMap tiles as an (unselected) base layer.
+    compact
+        Whether to draw the villages, sites and shared towers as points on canvases fed from
+        one compact payload (:mod:`hatangso.scenarios.mapdata`) instead of one element per
+        feature; None (the default) decides by size (:func:`is_large`).
 
     Returns
     -------
@@ -456,19 +465,185 @@ def village_map(
         If the page would load anything from another host (a folium default gone unnoticed).
     """
     villages = layers.villages.to_crs(4326) if layers.villages.crs is not None else layers.villages
+    compact = is_large(layers) if compact is None else compact
     fmap = _blank_map(villages, title=title, static_url=static_url)
     _add_base_layers(fmap, layers, online_tiles=online_tiles)
-    _add_admin_boundaries(fmap, villages)
+    payload = None
+    if compact:
+        payload = _add_payload(fmap, villages, layers, indicator=indicator, static_url=static_url)
+    else:
+        _add_admin_boundaries(fmap, villages)
     if layers.roads is not None and len(layers.roads):
         _add_roads(fmap, layers.roads)
-    disputed = _add_villages(fmap, villages, indicator)
+    if payload is None:
+        disputed = _add_villages(fmap, villages, indicator)
+    else:
+        disputed = _add_compact_villages(fmap, payload, indicator)
     _add_fiber(fmap, layers)
-    operators = _add_sites(fmap, layers.sites)
-    _add_shared_towers(fmap, layers.towers)
+    if payload is None:
+        operators = _add_sites(fmap, layers.sites)
+        _add_shared_towers(fmap, layers.towers)
+    else:
+        operators = _add_compact_sites(fmap, payload)
     _add_panels(
         fmap, layers.kpis, title=title, indicator=indicator, operators=operators, disputed=disputed
     )
     return _render(fmap, villages, online_tiles=online_tiles)
+
+
+#: Above this many villages or sites a map is large: its points are drawn on canvases from one
+#: compact payload (a page of one element per feature would not open).
+COMPACT_ABOVE = 4000
+
+
+def is_large(layers: MapLayers) -> bool:
+    """Whether the map of `layers` has more than :data:`COMPACT_ABOVE` villages or sites."""
+    sites = 0 if layers.sites is None else len(layers.sites)
+    return max(len(layers.villages), sites) > COMPACT_ABOVE
+
+
+class _Markup(Element):
+    """Markup put in the page as it is (an ``Element`` would read it as a jinja template)."""
+
+    _template = Template("{{ this.markup }}")
+
+    def __init__(self, markup: str) -> None:
+        super().__init__()
+        self.markup = markup
+
+
+class _CanvasPoints(folium.map.Layer):
+    """Points of the page's payload drawn on a canvas (``assets/hatangso/points.js``)."""
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}"
+        "var {{ this.get_name() }} = hatangso.points("
+        "{{ this.source|tojson }}, {{ this.spec|tojson }});"
+        "{% endmacro %}"
+    )
+
+    def __init__(self, source: str, spec: dict[str, Any], *, name: str, show: bool = True) -> None:
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "CanvasPoints"
+        self.source = source
+        self.spec = spec
+
+
+@dataclass(frozen=True)
+class _PagePayload:
+    """The payload carried by a page and the id of the element that holds it."""
+
+    element_id: str
+    payload: Payload
+
+
+_COMPACT_CSS = """
+<style>
+  .hts-popup th {text-align:left; padding:1px 8px 1px 0; vertical-align:top}
+  .hts-popup td {padding:1px 0}
+</style>
+"""
+
+
+def _compact_assets(static_url: str | None) -> str:
+    """Return the canvas layers' script, inline or linked from the service."""
+    if static_url is not None:
+        return f'<script src="{static_url}/hatangso/points.js"></script>\n' + _COMPACT_CSS
+    script = (_assets() / "hatangso" / "points.js").read_text("utf-8")
+    return f"<script>{script}</script>\n" + _COMPACT_CSS
+
+
+def _add_payload(
+    fmap: folium.Map,
+    villages: gpd.GeoDataFrame,
+    layers: MapLayers,
+    *,
+    indicator: str,
+    static_url: str | None,
+) -> _PagePayload:
+    """Pack the villages, sites and shared towers into the page (base64 in a data element)."""
+    fields = popup_fields(villages, indicator)
+    payload = map_payload(
+        villages,
+        status=_flag(villages, INDICATOR_COLUMN[indicator]),
+        disputed=_flag(villages, "disputed"),
+        fields=[(column, bilingual(vi, en)) for column, vi, en in fields],
+        sites=layers.sites,
+        towers=layers.towers,
+        tower_prefix=html.escape("Dùng chung / Shared: "),
+    )
+    element_id = f"hts-data-{fmap.get_name()}"
+    root: Any = fmap.get_root()
+    root.header.add_child(_Markup(_compact_assets(static_url)))
+    root.html.add_child(
+        _Markup(
+            f'<script type="application/octet-stream" id="{element_id}">{payload.base64()}</script>'
+        )
+    )
+    return _PagePayload(element_id, payload)
+
+
+def _add_compact_villages(fmap: folium.Map, page: _PagePayload, indicator: str) -> bool:
+    """Add the covered, uncovered and disputed villages as canvas points; return any disputed."""
+    vi_ind, en_ind = _INDICATOR_LABEL[indicator]
+    names = {
+        "covered": bilingual(f"Thôn đã có {vi_ind}", f"Villages with {en_ind}"),
+        "uncovered": bilingual(f"Thôn chưa có {vi_ind}", f"Villages without {en_ind}"),
+    }
+    # A point shows less colour than a polygon: drawn more opaque than the polygons' fill.
+    for state, radius, opacity in (("covered", 4, 0.6), ("uncovered", 5, 0.8)):
+        style = STATUS_STYLE[state]
+        spec = {
+            "kind": "villages",
+            "status": state,
+            "radius": radius,
+            "fillColor": style["fillColor"],
+            "fillOpacity": opacity,
+            "color": style["color"],
+            "weight": style["weight"],
+        }
+        _CanvasPoints(page.element_id, spec, name=names[state]).add_to(fmap)
+    if page.payload.disputed:
+        spec = {
+            "kind": "villages",
+            "status": "disputed",
+            "radius": 8,
+            "fill": False,
+            "color": _DISPUTED_STYLE["color"],
+            "weight": _DISPUTED_STYLE["weight"],
+            "dashArray": [5, 4],
+        }
+        _CanvasPoints(
+            page.element_id, spec, name=bilingual("Thôn có tranh chấp", "Disputed villages")
+        ).add_to(fmap)
+    return page.payload.disputed
+
+
+def _add_compact_sites(fmap: folium.Map, page: _PagePayload) -> list[str]:
+    """Add one clustered canvas layer of sites per operator and the shared towers' rings."""
+    for code, op in enumerate(page.payload.operators):
+        colour = OPERATOR_COLOURS.get(op, "#555555")
+        spec = {
+            "kind": "sites",
+            "operator": code,
+            "radius": 4,
+            "fillColor": colour,
+            "fillOpacity": 0.9,
+            "color": colour,
+            "weight": 1,
+            "clusterBelow": 13,
+            "clusterPixels": 40,
+            "label": html.escape(f"{op} BTS"),
+        }
+        _CanvasPoints(
+            page.element_id, spec, name=bilingual(f"Trạm BTS {op}", f"{op} BTS sites")
+        ).add_to(fmap)
+    if page.payload.towers:
+        spec = {"kind": "towers", "radius": 8, "fill": False, "color": "#000000", "weight": 2}
+        _CanvasPoints(
+            page.element_id, spec, name=bilingual("Trạm dùng chung", "Shared towers")
+        ).add_to(fmap)
+    return list(page.payload.operators)
 
 
 def _blank_map(villages: gpd.GeoDataFrame, *, title: str, static_url: str | None) -> folium.Map:
