@@ -134,16 +134,23 @@
     }
   }
 
-  // One click and hover handler per map: the nearest point of any layer within reach (the
-  // upper layer on a tie), else the cluster under the pointer.
-  function hit(map, point) {
+  // One click and hover handler per map: the nearest point within reach of the layers that
+  // `accept` (the upper layer on a tie), else the cluster under the pointer.
+  function hit(map, point, accept) {
     var layers = map._htsLayers || [], best = null;
     for (var k = layers.length - 1; k >= 0; k--) {
       var found = layers[k]._hit(point);
-      if (found && (!best || found.distance < best.distance)) best = found;
+      if (found && (found.cluster || accept(found.layer)) &&
+          (!best || found.distance < best.distance)) {
+        best = found;
+      }
     }
     return best;
   }
+
+  function clickable(layer) { return layer.options.kind === 'villages'; }
+  function hoverable(layer) { return layer.options.kind !== 'villages'; }
+  function any() { return true; }
 
   function watch(map) {
     if (map._htsLayers) return;
@@ -151,7 +158,7 @@
     var tooltip = L.tooltip({direction: 'top', offset: [0, -6]});
     var frame = null, last = null;
     map.on('click', function (e) {
-      var found = hit(map, e.containerPoint);
+      var found = hit(map, e.containerPoint, clickable);
       if (found) found.layer._activate(found, e);
     });
     map.on('mousemove', function (e) {
@@ -159,8 +166,8 @@
       if (frame) return;
       frame = L.Util.requestAnimFrame(function () {
         frame = null;
-        var found = last && hit(map, last);
-        map.getContainer().style.cursor = found ? 'pointer' : '';
+        map.getContainer().style.cursor = last && hit(map, last, any) ? 'pointer' : '';
+        var found = last && hit(map, last, hoverable);
         var text = found && found.layer._tooltip(found);
         if (text) {
           tooltip.setLatLng(found.latlng).setContent(text);
