@@ -36,7 +36,6 @@ import numpy.typing as npt
 import pandas as pd
 import shapely
 from branca.element import Element
-from folium.plugins import MarkerCluster
 from jinja2 import Template
 
 from hatangso.coverage.overlays import LatLonBounds
@@ -601,6 +600,7 @@ def _add_compact_villages(fmap: folium.Map, page: _PagePayload, indicator: str) 
             "fillOpacity": opacity,
             "color": style["color"],
             "weight": style["weight"],
+            "shrink": state == "covered",
         }
         _CanvasPoints(page.element_id, spec, name=names[state]).add_to(fmap)
     if page.payload.disputed:
@@ -632,11 +632,16 @@ def _add_compact_sites(fmap: folium.Map, page: _PagePayload) -> list[str]:
             "color": colour,
             "weight": 1,
             "clusterBelow": 13,
-            "clusterPixels": 40,
+            "clusterPixels": 60,
             "label": html.escape(f"{op} BTS"),
         }
+        # Switched off when the page opens: over a whole country the clusters would hide the
+        # villages, which the map is about; the layer control switches them on.
         _CanvasPoints(
-            page.element_id, spec, name=bilingual(f"Trạm BTS {op}", f"{op} BTS sites")
+            page.element_id,
+            spec,
+            name=bilingual(f"Trạm BTS {op}", f"{op} BTS sites"),
+            show=False,
         ).add_to(fmap)
     if page.payload.towers:
         spec = {"kind": "towers", "radius": 8, "fill": False, "color": "#000000", "weight": 2}
@@ -833,6 +838,9 @@ def _add_fiber(fmap: folium.Map, layers: MapLayers) -> None:
 
 def _add_sites(fmap: folium.Map, sites: gpd.GeoDataFrame | None) -> list[str]:
     """Add one marker cluster of BTS sites per operator; return the operators, sorted."""
+    # Imported here: folium.plugins loads every plugin, which a large map does not need.
+    from folium.plugins import MarkerCluster
+
     operators: list[str] = []
     if sites is None or not len(sites):
         return operators

@@ -196,6 +196,7 @@
       weight: 1,
       opacity: 1,
       dashArray: null,
+      shrink: false,
       clusterBelow: 0,
       clusterPixels: 40,
       padding: 0.3
@@ -294,9 +295,10 @@
       if (o.kind === 'villages') markReady(this);
     },
 
+    // Layers asked to shrink (the many covered villages) draw smaller circles below zoom 8.
     _radius: function (zoom) {
       var r = this.options.radius;
-      return zoom < 8 && this.options.kind === 'villages' ? Math.max(2, r * 0.6) : r;
+      return zoom < 8 && this.options.shrink ? Math.max(2, r * 0.6) : r;
     },
 
     _drawPoints: function (ctx, width, height, zoom) {
