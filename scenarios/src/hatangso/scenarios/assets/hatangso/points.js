@@ -134,16 +134,16 @@
     }
   }
 
-  // One click and hover handler per map: the nearest point within reach of the layers that
-  // `accept` (the upper layer on a tie), else the cluster under the pointer.
+  // One click and hover handler per map, over the layers that `accept`: the circle under the
+  // pointer in the upper layer (the one the user sees), else the nearest circle within reach,
+  // else the cluster under the pointer.
   function hit(map, point, accept) {
     var layers = map._htsLayers || [], best = null;
     for (var k = layers.length - 1; k >= 0; k--) {
       var found = layers[k]._hit(point);
-      if (found && (found.cluster || accept(found.layer)) &&
-          (!best || found.distance < best.distance)) {
-        best = found;
-      }
+      if (!found || !(found.cluster || accept(found.layer))) continue;
+      if (found.distance <= found.radius) return found;
+      if (!best || found.distance < best.distance) best = found;
     }
     return best;
   }
@@ -397,7 +397,7 @@
       if (best >= 0 && bestDistance <= reach * reach) {
         var set = this._data[this.options.kind], i = d.i[best];
         return {
-          layer: this, index: i, distance: Math.sqrt(bestDistance),
+          layer: this, index: i, distance: Math.sqrt(bestDistance), radius: d.r,
           latlng: L.latLng(set.lat[i], set.lon[i])
         };
       }
@@ -405,7 +405,7 @@
         var cl = this._clusters[c], cx = cl.x - point.x, cy = cl.y - point.y;
         if (cx * cx + cy * cy <= cl.r * cl.r) {
           return {
-            layer: this, cluster: cl, distance: Infinity,
+            layer: this, cluster: cl, distance: Infinity, radius: 0,
             latlng: this._map.containerPointToLatLng([cl.x, cl.y])
           };
         }
