@@ -373,6 +373,7 @@ def browse_map(map_path: Path) -> dict[str, object]:
             popup = page.locator(".leaflet-popup-content")
             popup.wait_for(timeout=10_000)
             text = popup.inner_text()
+            page.wait_for_timeout(600)  # the popup fades in
             page.screenshot(path=str(map_path.with_suffix(".png")))
         finally:
             browser.close()

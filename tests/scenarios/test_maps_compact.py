@@ -221,6 +221,37 @@ def test_compact_map_in_chromium_offline(page: str, tmp_path: Path) -> None:
             assert EVIL in popup.inner_text()  # shown as text ...
             assert popup.locator("img").count() == 0  # ... never as markup
             assert "Thôn" in popup.inner_text()
+
+            # The site layers (off when the page opens): clusters when zoomed out, and the
+            # hostile site's tooltip, as text, when zoomed in on it.
+            clusters = tab.evaluate(
+                """() => {
+                  const map = window[Object.keys(window).find(k => k.startsWith('map_'))];
+                  map.closePopup();
+                  Object.keys(window).filter(k => k.startsWith('canvas_points_'))
+                    .forEach(k => { if (!map.hasLayer(window[k])) window[k].addTo(map); });
+                  map.setZoom(8, {animate: false});
+                  return new Promise(done => setTimeout(() => done(
+                    map._htsLayers.reduce((n, l) => n + l._clusters.length, 0)), 300));
+                }"""
+            )
+            assert clusters > 0
+            site = _layers().sites.geometry.iloc[0]
+            x, y = tab.evaluate(
+                """([lat, lon]) => {
+                  const map = window[Object.keys(window).find(k => k.startsWith('map_'))];
+                  map.setView([lat, lon], 17, {animate: false});
+                  const p = map.latLngToContainerPoint([lat, lon]);
+                  return [p.x, p.y];
+                }""",
+                [site.y, site.x],
+            )
+            tab.wait_for_timeout(300)
+            tab.mouse.move(x + 1, y)
+            tooltip = tab.locator(".leaflet-tooltip")
+            tooltip.wait_for(timeout=10_000)
+            assert "S0`${x}" in tooltip.inner_text()
+            assert tooltip.locator("img").count() == 0
         finally:
             browser.close()
     assert errors == [] and dialogs == []

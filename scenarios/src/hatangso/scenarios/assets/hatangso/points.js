@@ -375,15 +375,12 @@
         ctx.fillText(String(count[c]), cx, cy);
         clusters.push({x: cx - f.pad.x, y: cy - f.pad.y, r: r + 3, n: count[c]});
       }
+      // Lone sites are drawn as sites (and can be hovered); the rest as the clusters above.
       var all = this._index;
       this._index = Uint32Array.from(singles);
-      this._drawPointsOnly(ctx, width, height);
+      this._drawPoints(ctx, width, height, this._map.getZoom());
       this._index = all;
       this._clusters = clusters;
-    },
-
-    _drawPointsOnly: function (ctx, width, height) {
-      this._drawPoints(ctx, width, height, this._map.getZoom());
     },
 
     // The feature (or cluster) under a container point, if any.
