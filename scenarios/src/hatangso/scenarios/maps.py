@@ -103,9 +103,20 @@ HILLSHADE_LABEL = ("Địa hình", "Hillshade")
 POWER_LABEL = ("Vùng phủ sóng (địa hình)", "Terrain coverage")
 
 
+def _inert(text: str) -> str:
+    """Write the ``{`` of jinja's openers (``{{``, ``{%``, ``{#``) as an HTML entity.
+
+    folium renders some texts through jinja on the server (layer names, tooltips): a name from
+    the input holding template code would be run there. The browser shows the same text.
+    """
+    return re.sub(r"\{(?=[{%#])", "&#123;", text)
+
+
 def bilingual(vi: str, en: str) -> str:
     """Return a label shown in Vietnamese or English by the page's language switch."""
-    return f'<span class="vi">{html.escape(vi)}</span><span class="en">{html.escape(en)}</span>'
+    return _inert(
+        f'<span class="vi">{html.escape(vi)}</span><span class="en">{html.escape(en)}</span>'
+    )
 
 
 @dataclass(frozen=True)
@@ -295,10 +306,11 @@ def _tooltip_text(text: str) -> str:
     """Escape `text` for a marker's tooltip.
 
     folium writes it unquoted into a JavaScript template literal that becomes markup, so
-    besides HTML, the literal's own specials (backslash, backtick, ``$``) are escaped too.
+    besides HTML, the literal's own specials (backslash, backtick, ``$``) are escaped too, and
+    jinja's openers (:func:`_inert`).
     """
     escaped = html.escape(text)
-    return escaped.replace("\\", "&#92;").replace("`", "&#96;").replace("$", "&#36;")
+    return _inert(escaped.replace("\\", "&#92;").replace("`", "&#96;").replace("$", "&#36;"))
 
 
 def _grouped(frame: gpd.GeoDataFrame, by: list[str]) -> gpd.GeoDataFrame:
@@ -502,7 +514,11 @@ def is_large(layers: MapLayers) -> bool:
 
 
 class _Markup(Element):
-    """Markup put in the page as it is (an ``Element`` would read it as a jinja template)."""
+    """Markup put in the page as it is.
+
+    An ``Element`` reads its text as a jinja template: a title or a label from the input
+    holding ``{{ ... }}`` would be run on the server. Escaping for HTML leaves braces alone.
+    """
 
     _template = Template("{{ this.markup }}")
 
@@ -670,7 +686,7 @@ def _blank_map(villages: gpd.GeoDataFrame, *, title: str, static_url: str | None
     root: Any = fmap.get_root()
     assets = _inline_assets() if static_url is None else _linked_assets(static_url)
     root.header.add_child(
-        Element(f"<title>{html.escape(title)}</title>\n" + assets + _PAGE_CSS + _LANG_SCRIPT)
+        _Markup(f"<title>{html.escape(title)}</title>\n" + assets + _PAGE_CSS + _LANG_SCRIPT)
     )
     return fmap
 
@@ -902,17 +918,17 @@ def _add_panels(
 ) -> None:
     """Add the title, the language button, the legend and (with `kpis`) the KPI panel."""
     root: Any = fmap.get_root()
-    root.html.add_child(Element(f'<div id="hts-title" class="hts-box">{html.escape(title)}</div>'))
+    root.html.add_child(_Markup(f'<div id="hts-title" class="hts-box">{html.escape(title)}</div>'))
     root.html.add_child(
-        Element(
+        _Markup(
             '<button id="hts-lang" class="hts-box" type="button">'
             + bilingual("English", "Tiếng Việt")
             + "</button>"
         )
     )
-    root.html.add_child(Element(_legend(indicator, operators, disputed=disputed)))
+    root.html.add_child(_Markup(_legend(indicator, operators, disputed=disputed)))
     if kpis is not None:
-        root.html.add_child(Element(_kpi_panel(kpis)))
+        root.html.add_child(_Markup(_kpi_panel(kpis)))
 
 
 def _render(fmap: folium.Map, villages: gpd.GeoDataFrame, *, online_tiles: bool) -> str:
