@@ -75,7 +75,20 @@
     set.lon = lon; set.lat = lat; set.wx = wx; set.wy = wy; set.n = n;
   }
 
+  // A browser without DecompressionStream (before 2023) cannot read the payload: say so.
+  function tooOld() {
+    var note = document.createElement('div');
+    note.className = 'hts-box';
+    note.style.cssText = 'position:absolute;top:50px;left:50%;transform:translateX(-50%);' +
+      'z-index:1000;font-weight:bold';
+    note.textContent = 'Trình duyệt quá cũ để vẽ bản đồ này / ' +
+      'This browser is too old to draw this map (it needs DecompressionStream).';
+    document.body.appendChild(note);
+    return new Promise(function () {});
+  }
+
   function load(id) {
+    if (!loads[id] && typeof DecompressionStream === 'undefined') loads[id] = tooOld();
     if (!loads[id]) {
       var element = document.getElementById(id);
       loads[id] = inflate(bytesOf(element.textContent)).then(function (buffer) {
