@@ -80,6 +80,13 @@ def test_static_assets_carry_licences(client: TestClient) -> None:
     assert client.get("/static/../config.py").status_code == 404
 
 
+def test_canvas_layer_of_large_maps_is_served(client: TestClient) -> None:
+    # A large scenario's page links /static/hatangso/points.js (tests/scenarios/test_maps_compact).
+    response = client.get("/static/hatangso/points.js")
+    assert response.status_code == 200
+    assert "window.hatangso = {" in response.text
+
+
 def _popups(page: str) -> list[tuple[list[str], list[str]]]:
     fields = re.findall(r"let fields = (\[.*?\]);", page)
     aliases = re.findall(r"let aliases = (\[.*?\]);", page)

@@ -55,3 +55,21 @@ def test_site_and_tower_tooltips_cannot_leave_their_script_literal() -> None:
     assert "${x}" not in page
     assert "S-&#36;{alert(1)}&#96;&#92;" in page
     assert "<img src=x" not in page
+
+
+def test_texts_are_not_run_as_templates() -> None:
+    # The page is rendered by jinja: a title, KPI label or operator holding template code
+    # must reach the page as the text it is, never be evaluated on the server.
+    code = "{{ 7*7 }}{% if true %}T{% endif %}"
+    sites = gpd.GeoDataFrame(
+        {"site_id": ["S1"], "operator": [code], "tech": ["4G"]},
+        geometry=shapely.points([[105.005, 21.005]]),
+        crs=4326,
+    )
+    kpis = {"indicators": [{"label_vi": code, "label_en": code, "value": 0.5}]}
+    page = village_map(MapLayers(villages=_villages(), sites=sites, kpis=kpis), title=code)
+
+    assert "49T" not in page
+    # The title as it is; labels with jinja's openers as entities (the same text on screen).
+    assert page.count(code) >= 2
+    assert page.count("&#123;{ 7*7 }}&#123;% if true %}T&#123;% endif %}") >= 3

@@ -187,7 +187,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     application.include_router(maps.router)
     # Leaflet and its plugin are vendored once, beside the map builder; the command line's
     # maps carry them inline, the service serves the same copies.
-    for asset in ("leaflet", "markercluster"):
+    for asset in ("leaflet", "markercluster", "hatangso"):
         application.mount(f"/static/{asset}", StaticFiles(directory=_asset_dir(asset)), name=asset)
     _add_docs(application)
 

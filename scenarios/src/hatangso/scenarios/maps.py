@@ -41,14 +41,15 @@ import numpy.typing as npt
 import pandas as pd
 import shapely
 from branca.element import Element, MacroElement
-from folium.plugins import MarkerCluster
 from jinja2 import Template
 
 from hatangso.coverage.overlays import POWER_SPAN_DB, LatLonBounds, power_colours
+from hatangso.scenarios.mapdata import Payload, map_payload
 
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "COMPACT_ABOVE",
     "HILLSHADE_LABEL",
     "INDICATOR_COLUMN",
     "OPERATOR_COLOURS",
@@ -62,6 +63,7 @@ __all__ = [
     "admin_boundaries",
     "bilingual",
     "find_outside_loads",
+    "is_large",
     "kpi_cells",
     "operator_colours",
     "popup_fields",
@@ -145,9 +147,20 @@ def operator_colours(operators: Any) -> dict[str, str]:
     return {op: OPERATOR_COLOURS.get(op) or given[op] for op in names}
 
 
+def _inert(text: str) -> str:
+    """Write the ``{`` of jinja's openers (``{{``, ``{%``, ``{#``) as an HTML entity.
+
+    folium renders some texts through jinja on the server (layer names, tooltips): a name from
+    the input holding template code would be run there. The browser shows the same text.
+    """
+    return re.sub(r"\{(?=[{%#])", "&#123;", text)
+
+
 def bilingual(vi: str, en: str) -> str:
     """Return a label shown in Vietnamese or English by the page's language switch."""
-    return f'<span class="vi">{html.escape(vi)}</span><span class="en">{html.escape(en)}</span>'
+    return _inert(
+        f'<span class="vi">{html.escape(vi)}</span><span class="en">{html.escape(en)}</span>'
+    )
 
 
 @dataclass(frozen=True)
@@ -361,10 +374,11 @@ def _tooltip_text(text: str) -> str:
     """Escape `text` for a marker's tooltip.
 
     folium writes it unquoted into a JavaScript template literal that becomes markup, so
-    besides HTML, the literal's own specials (backslash, backtick, ``$``) are escaped too.
+    besides HTML, the literal's own specials (backslash, backtick, ``$``) are escaped too, and
+    jinja's openers (:func:`_inert`).
     """
     escaped = html.escape(text)
-    return escaped.replace("\\", "&#92;").replace("`", "&#96;").replace("$", "&#36;")
+    return _inert(escaped.replace("\\", "&#92;").replace("`", "&#96;").replace("$", "&#36;"))
 
 
 def _grouped(frame: gpd.GeoDataFrame, by: list[str]) -> gpd.GeoDataFrame:
@@ -532,6 +546,7 @@ def village_map(
     indicator: str = "mobile",
     static_url: str | None = None,
     online_tiles: bool = False,
+    compact: bool | None = None,
 ) -> str:
     """Build the HTML map page of the villages, coloured by coverage status.
 
@@ -548,6 +563,10 @@ def village_map(
         for a self-contained file.
     online_tiles
         Whether to offer OpenStreetMap tiles as an (unselected) base layer.
+    compact
+        Whether to draw the villages, sites and shared towers as points on canvases fed from
+        one compact payload (:mod:`hatangso.scenarios.mapdata`) instead of one element per
+        feature; None (the default) decides by size (:func:`is_large`).
 
     Returns
     -------
@@ -563,16 +582,27 @@ def village_map(
         If the page would load anything from another host (a folium default gone unnoticed).
     """
     villages = layers.villages.to_crs(4326) if layers.villages.crs is not None else layers.villages
+    compact = is_large(layers) if compact is None else compact
     fmap = _blank_map(villages, title=title, static_url=static_url)
     _add_base_layers(fmap, layers, online_tiles=online_tiles)
-    _add_admin_boundaries(fmap, villages, layers.boundaries)
+    payload = None
+    if compact:
+        payload = _add_payload(fmap, villages, layers, indicator=indicator, static_url=static_url)
+    else:
+        _add_admin_boundaries(fmap, villages, layers.boundaries)
     if layers.roads is not None and len(layers.roads):
         _add_roads(fmap, layers.roads)
-    disputed = _add_villages(fmap, villages, indicator)
+    if payload is None:
+        disputed = _add_villages(fmap, villages, indicator)
+    else:
+        disputed = _add_compact_villages(fmap, payload, indicator)
     colours = _colours(layers)
     _add_fiber(fmap, layers, colours)
-    operators = _add_sites(fmap, layers.sites, colours)
-    _add_shared_towers(fmap, layers.towers)
+    if payload is None:
+        operators = _add_sites(fmap, layers.sites, colours)
+        _add_shared_towers(fmap, layers.towers)
+    else:
+        operators = _add_compact_sites(fmap, payload, colours)
     _add_panels(
         fmap,
         layers.kpis,
@@ -594,6 +624,173 @@ def _colours(layers: MapLayers) -> dict[str, str]:
     return operator_colours(np.concatenate(names) if names else [])
 
 
+#: Above this many villages or sites a map is large: its points are drawn on canvases from one
+#: compact payload (a page of one element per feature would not open).
+COMPACT_ABOVE = 4000
+
+
+def is_large(layers: MapLayers) -> bool:
+    """Whether the map of `layers` has more than :data:`COMPACT_ABOVE` villages or sites."""
+    sites = 0 if layers.sites is None else len(layers.sites)
+    return max(len(layers.villages), sites) > COMPACT_ABOVE
+
+
+class _Markup(Element):
+    """Markup put in the page as it is.
+
+    An ``Element`` reads its text as a jinja template: a title or a label from the input
+    holding ``{{ ... }}`` would be run on the server. Escaping for HTML leaves braces alone.
+    """
+
+    _template = Template("{{ this.markup }}")
+
+    def __init__(self, markup: str) -> None:
+        super().__init__()
+        self.markup = markup
+
+
+class _CanvasPoints(folium.map.Layer):
+    """Points of the page's payload drawn on a canvas (``assets/hatangso/points.js``)."""
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}"
+        "var {{ this.get_name() }} = hatangso.points("
+        "{{ this.source|tojson }}, {{ this.spec|tojson }});"
+        "{% endmacro %}"
+    )
+
+    def __init__(self, source: str, spec: dict[str, Any], *, name: str, show: bool = True) -> None:
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "CanvasPoints"
+        self.source = source
+        self.spec = spec
+
+
+@dataclass(frozen=True)
+class _PagePayload:
+    """The payload carried by a page and the id of the element that holds it."""
+
+    element_id: str
+    payload: Payload
+
+
+_COMPACT_CSS = """
+<style>
+  .hts-popup th {text-align:left; padding:1px 8px 1px 0; vertical-align:top}
+  .hts-popup td {padding:1px 0}
+</style>
+"""
+
+
+def _compact_assets(static_url: str | None) -> str:
+    """Return the canvas layers' script, inline or linked from the service."""
+    if static_url is not None:
+        return f'<script src="{static_url}/hatangso/points.js"></script>\n' + _COMPACT_CSS
+    script = (_assets() / "hatangso" / "points.js").read_text("utf-8")
+    return f"<script>{script}</script>\n" + _COMPACT_CSS
+
+
+def _add_payload(
+    fmap: folium.Map,
+    villages: gpd.GeoDataFrame,
+    layers: MapLayers,
+    *,
+    indicator: str,
+    static_url: str | None,
+) -> _PagePayload:
+    """Pack the villages, sites and shared towers into the page (base64 in a data element)."""
+    fields = popup_fields(villages, indicator)
+    payload = map_payload(
+        villages,
+        status=_flag(villages, INDICATOR_COLUMN[indicator]),
+        disputed=_flag(villages, "disputed"),
+        fields=[(column, bilingual(vi, en)) for column, vi, en in fields],
+        sites=layers.sites,
+        towers=layers.towers,
+        tower_prefix=html.escape("Dùng chung / Shared: "),
+    )
+    element_id = f"hts-data-{fmap.get_name()}"
+    root: Any = fmap.get_root()
+    root.header.add_child(_Markup(_compact_assets(static_url)))
+    root.html.add_child(
+        _Markup(
+            f'<script type="application/octet-stream" id="{element_id}">{payload.base64()}</script>'
+        )
+    )
+    return _PagePayload(element_id, payload)
+
+
+def _add_compact_villages(fmap: folium.Map, page: _PagePayload, indicator: str) -> bool:
+    """Add the covered, uncovered and disputed villages as canvas points; return any disputed."""
+    vi_ind, en_ind = _INDICATOR_LABEL[indicator]
+    names = {
+        "covered": bilingual(f"Thôn đã có {vi_ind}", f"Villages with {en_ind}"),
+        "uncovered": bilingual(f"Thôn chưa có {vi_ind}", f"Villages without {en_ind}"),
+    }
+    # A point shows less colour than a polygon: drawn more opaque than the polygons' fill.
+    for state, radius, opacity in (("covered", 4, 0.6), ("uncovered", 5, 0.8)):
+        style = STATUS_STYLE[state]
+        spec = {
+            "kind": "villages",
+            "status": state,
+            "radius": radius,
+            "fillColor": style["fillColor"],
+            "fillOpacity": opacity,
+            "color": style["color"],
+            "weight": style["weight"],
+            "shrink": state == "covered",
+        }
+        _CanvasPoints(page.element_id, spec, name=names[state]).add_to(fmap)
+    if page.payload.disputed:
+        spec = {
+            "kind": "villages",
+            "status": "disputed",
+            "radius": 8,
+            "fill": False,
+            "color": _DISPUTED_STYLE["color"],
+            "weight": _DISPUTED_STYLE["weight"],
+            "dashArray": [5, 4],
+        }
+        _CanvasPoints(
+            page.element_id, spec, name=bilingual("Thôn có tranh chấp", "Disputed villages")
+        ).add_to(fmap)
+    return page.payload.disputed
+
+
+def _add_compact_sites(
+    fmap: folium.Map, page: _PagePayload, colours: Mapping[str, str]
+) -> list[str]:
+    """Add one clustered canvas layer of sites per operator, in its colour, and the towers."""
+    for code, op in enumerate(page.payload.operators):
+        colour = colours.get(op, "#555555")
+        spec = {
+            "kind": "sites",
+            "operator": code,
+            "radius": 4,
+            "fillColor": colour,
+            "fillOpacity": 0.9,
+            "color": colour,
+            "weight": 1,
+            "clusterBelow": 13,
+            "clusterPixels": 60,
+            "label": html.escape(f"{op} BTS"),
+        }
+        # Switched off when the page opens: over a whole country the clusters would hide the
+        # villages, which the map is about; the layer control switches them on.
+        _CanvasPoints(
+            page.element_id,
+            spec,
+            name=bilingual(f"Trạm BTS {op}", f"{op} BTS sites"),
+            show=False,
+        ).add_to(fmap)
+    if page.payload.towers:
+        spec = {"kind": "towers", "radius": 8, "fill": False, "color": "#000000", "weight": 2}
+        _CanvasPoints(
+            page.element_id, spec, name=bilingual("Trạm dùng chung", "Shared towers")
+        ).add_to(fmap)
+    return list(page.payload.operators)
+
+
 def _blank_map(villages: gpd.GeoDataFrame, *, title: str, static_url: str | None) -> folium.Map:
     """Return a map without tiles around `villages`, its page carrying its assets and styles."""
     minx, miny, maxx, maxy = villages.total_bounds
@@ -613,7 +810,7 @@ def _blank_map(villages: gpd.GeoDataFrame, *, title: str, static_url: str | None
     root: Any = fmap.get_root()
     assets = _inline_assets() if static_url is None else _linked_assets(static_url)
     root.header.add_child(
-        Element(f"<title>{html.escape(title)}</title>\n" + assets + _PAGE_CSS + _LANG_SCRIPT)
+        _Markup(f"<title>{html.escape(title)}</title>\n" + assets + _PAGE_CSS + _LANG_SCRIPT)
     )
     return fmap
 
@@ -666,7 +863,7 @@ def _add_power_scale(fmap: folium.Map, group: folium.FeatureGroup, power: Overla
     """Add the dBm colour bar of the power image, shown while the image's layer is."""
     assert power.scale is not None
     root: Any = fmap.get_root()
-    root.html.add_child(Element(power_scale_panel(power.scale, show=power.show)))
+    root.html.add_child(_Markup(power_scale_panel(power.scale, show=power.show)))
     toggle = MacroElement()  # type: ignore[no-untyped-call]
     toggle._name = "PowerScaleToggle"
     toggle._template = _SCALE_TOGGLE
@@ -942,6 +1139,9 @@ def _add_sites(
     fmap: folium.Map, sites: gpd.GeoDataFrame | None, colours: Mapping[str, str]
 ) -> list[str]:
     """Add one marker cluster of BTS sites per operator, in its colour; return the operators."""
+    # Imported here: folium.plugins loads every plugin, which a large map does not need.
+    from folium.plugins import MarkerCluster
+
     operators: list[str] = []
     if sites is None or not len(sites):
         return operators
@@ -1006,17 +1206,17 @@ def _add_panels(
     The legend's key of sites lists `operators` (name to colour) as the sites are drawn.
     """
     root: Any = fmap.get_root()
-    root.html.add_child(Element(f'<div id="hts-title" class="hts-box">{html.escape(title)}</div>'))
+    root.html.add_child(_Markup(f'<div id="hts-title" class="hts-box">{html.escape(title)}</div>'))
     root.html.add_child(
-        Element(
+        _Markup(
             '<button id="hts-lang" class="hts-box" type="button">'
             + bilingual("English", "Tiếng Việt")
             + "</button>"
         )
     )
-    root.html.add_child(Element(_legend(indicator, operators, disputed=disputed)))
+    root.html.add_child(_Markup(_legend(indicator, operators, disputed=disputed)))
     if kpis is not None:
-        root.html.add_child(Element(_kpi_panel(kpis)))
+        root.html.add_child(_Markup(_kpi_panel(kpis)))
 
 
 def _render(fmap: folium.Map, villages: gpd.GeoDataFrame, *, online_tiles: bool) -> str:
