@@ -21,9 +21,12 @@ from dataclasses import dataclass
 __all__ = [
     "CRSError",
     "ConfigError",
+    "ConflictError",
+    "ForbiddenError",
     "HatangsoError",
     "InfeasibleError",
     "InputError",
+    "NotFoundError",
     "Problem",
 ]
 
@@ -99,3 +102,24 @@ class CRSError(HatangsoError, ValueError):
 
 class InfeasibleError(HatangsoError, RuntimeError):
     """A plan or target cannot be reached with the candidates given."""
+
+
+class ForbiddenError(InputError):
+    """A change touches records its submitter may not change.
+
+    An operator changes its own rows only: a change set submitted on behalf of one operator
+    that adds, edits or retires a row of another (or of the province) is refused whole, every
+    such row named in :attr:`InputError.problems`.
+    """
+
+
+class NotFoundError(HatangsoError, LookupError):
+    """A record asked for by kind and id does not exist (or did not yet, at the date asked)."""
+
+
+class ConflictError(HatangsoError, RuntimeError):
+    """A change set was computed against a version of the record that has changed since.
+
+    The message names both versions and the records changed in between; compute the change
+    set again against the current version and apply that.
+    """
