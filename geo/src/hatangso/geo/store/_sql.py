@@ -526,48 +526,23 @@ class SqlStore:
                     .returning(CHANGES.c.change_no)
                 ).scalar_one()
             )
-            state = self._state_params(changeset.kind, rows)
-            retired = (rows["action"] == "retire").to_numpy()
-            for params, flag in zip(state, retired, strict=True):
-                params["retired"] = bool(flag)
-                params["change_no"] = change_no
+            state = self._state_columns(changeset.kind, rows)
+            n = len(rows)
             existed = rows["existed"].to_numpy(dtype=bool)
-            inserts = [p for p, e in zip(state, existed, strict=True) if not e]
-            updates = [p for p, e in zip(state, existed, strict=True) if e]
-            if inserts:
-                conn.execute(RECORDS.insert(), inserts)
-            if updates:
-                conn.execute(
-                    RECORDS.update()
-                    .where(
-                        RECORDS.c.kind == sa.bindparam("b_kind"),
-                        RECORDS.c.record_id == sa.bindparam("b_record_id"),
-                    )
-                    .values(
-                        {
-                            c: sa.bindparam(c)
-                            for c in (
-                                "operator",
-                                "attrs",
-                                "geom",
-                                "min_x",
-                                "min_y",
-                                "max_x",
-                                "max_y",
-                                "retired",
-                                "change_no",
-                            )
-                        }
-                    ),
-                    [{**p, "b_kind": p["kind"], "b_record_id": p["record_id"]} for p in updates],
-                )
-            actions = rows["action"].to_numpy(dtype=object)
-            history = [
-                {k: v for k, v in p.items() if k not in {"retired"}}
-                | {"action": str(a), "time_us": time_us}
-                for p, a in zip(state, actions, strict=True)
-            ]
-            conn.execute(HISTORY.insert(), history)
+            records = state | {
+                "retired": (rows["action"] == "retire").to_numpy(dtype=bool).tolist(),
+                "change_no": [change_no] * n,
+            }
+            if (~existed).any():
+                self._insert(conn, RECORDS.name, _subset(records, ~existed))
+            if existed.any():
+                self._update_records(conn, _subset(records, existed))
+            history = state | {
+                "change_no": [change_no] * n,
+                "action": rows["action"].astype(str).tolist(),
+                "time_us": [time_us] * n,
+            }
+            self._insert(conn, HISTORY.name, history)
         log.info(
             "%s: change %d by %s: %d added, %d updated, %d retired",
             changeset.kind,
@@ -868,10 +843,14 @@ class SqlStore:
                 table.c.max_x >= x0, table.c.min_x <= x1, table.c.max_y >= y0, table.c.min_y <= y1
             )
         stmt = stmt.order_by(table.c.record_id)
-        result = conn.execute(stmt)
+        names = ["record_id", "operator", "attrs", "geom", "change_no", "retired"]
+        rows = conn.execute(stmt).all()
+        columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
         return pd.DataFrame(
-            result.all(),
-            columns=["record_id", "operator", "attrs", "geom", "change_no", "retired"],
+            {
+                name: pd.Series(values, dtype=object)
+                for name, values in zip(names, columns, strict=True)
+            }
         )
 
     def _frame(self, spec: LayerSpec, rows: pd.DataFrame, *, bbox: BBox | None) -> gpd.GeoDataFrame:
@@ -945,36 +924,49 @@ class SqlStore:
             note=note,
         )
 
-    def _state_params(self, kind: str, rows: gpd.GeoDataFrame) -> list[dict[str, Any]]:
+    def _state_columns(self, kind: str, rows: gpd.GeoDataFrame) -> dict[str, list[Any]]:
+        """Return the state columns of `rows` as the database takes them, one list each."""
         geoms = np.asarray(rows.geometry.array, dtype=object)
         bounds = shapely.bounds(geoms)
-        finite = np.isfinite(bounds)
-        encoded = encode_geometries(geoms, self._dialect)
-        box = [
-            [None if not ok else float(v) for v, ok in zip(col, fin, strict=True)]
-            for col, fin in zip(bounds.T, finite.T, strict=True)
-        ]
-        return [
-            {
-                "kind": kind,
-                "record_id": str(i),
-                "operator": _none(o),
-                "attrs": str(a),
-                "geom": g,
-                "min_x": x0,
-                "min_y": y0,
-                "max_x": x1,
-                "max_y": y1,
-            }
-            for i, o, a, g, x0, y0, x1, y1 in zip(
-                rows["record_id"],
-                rows["operator"],
-                rows["attrs"],
-                encoded,
-                *box,
-                strict=True,
-            )
-        ]
+        n = len(rows)
+        columns: dict[str, list[Any]] = {
+            "kind": [kind] * n,
+            "record_id": rows["record_id"].astype(str).tolist(),
+            "operator": [_none(o) for o in rows["operator"].tolist()],
+            "attrs": rows["attrs"].astype(str).tolist(),
+            "geom": encode_geometries(geoms, self._dialect),
+        }
+        for i, name in enumerate(("min_x", "min_y", "max_x", "max_y")):
+            values = bounds[:, i].astype(object)
+            values[~np.isfinite(bounds[:, i])] = None
+            columns[name] = values.tolist()
+        return columns
+
+    def _insert(self, conn: sa.Connection, table: str, columns: dict[str, list[Any]]) -> None:
+        """Insert rows given as columns: COPY on PostgreSQL, one executemany on SQLite."""
+        names = list(columns)
+        rows = list(zip(*columns.values(), strict=True))
+        if self._dialect == "postgresql":
+            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            with cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        marks = ", ".join("?" for _ in names)
+        conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})", rows)
+
+    def _update_records(self, conn: sa.Connection, columns: dict[str, list[Any]]) -> None:
+        """Rewrite the current rows of stored records in one executemany."""
+        keys = ("kind", "record_id")
+        names = [c for c in columns if c not in keys]
+        ordered = [columns[c] for c in names] + [columns[k] for k in keys]
+        rows = list(zip(*ordered, strict=True))
+        mark = "%s" if self._dialect == "postgresql" else "?"
+        assignments = ", ".join(f"{c} = {mark}" for c in names)
+        conn.exec_driver_sql(
+            f"UPDATE {RECORDS.name} SET {assignments} WHERE kind = {mark} AND record_id = {mark}",
+            rows,
+        )
 
     def _check_conflicts(self, conn: sa.Connection, changeset: ChangeSet, ids: Any) -> None:
         current = _version(conn)
@@ -1073,6 +1065,11 @@ def _duplicate_problems(name: str, ids: pd.Series, frame: pd.DataFrame) -> tuple
         )
         for r, i in zip(rows[dup], ids.to_numpy()[dup], strict=True)
     )
+
+
+def _subset(columns: dict[str, list[Any]], mask: Any) -> dict[str, list[Any]]:
+    index = np.flatnonzero(mask)
+    return {name: [values[i] for i in index] for name, values in columns.items()}
 
 
 def _version(conn: sa.Connection) -> int:
