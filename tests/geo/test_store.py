@@ -412,12 +412,37 @@ def test_an_older_schema_is_upgraded_without_losing_data(
 
 def test_the_embedded_store_is_a_geopackage_qgis_opens(tmp_path: Path) -> None:
     store = open_store(tmp_path)
-    store.apply(store.diff("villages", villages(["V1", "V2"]), actor="so-tt"))
+    store.apply(store.diff("villages", villages(["V1", "V2", "V3"]), actor="so-tt"))
+    store.retire("villages", "V3", actor="so-tt")
+    pois = gpd.GeoDataFrame(
+        {"poi_id": ["P1"], "kind": ["commune_hq"], "name": ["UBND xã"]},
+        geometry=[shapely.Point(LON0, LAT0)],
+        crs="EPSG:4326",
+    )
+    store.apply(store.diff("pois", pois, actor="so-tt"))
     store.close()
-    layer = gpd.read_file(tmp_path / "record.gpkg", layer="store_records")
+    everything = gpd.read_file(tmp_path / "record.gpkg", layer="store_records")
+    assert everything.crs.to_epsg() == 4326
+    assert sorted(everything["record_id"]) == ["P1", "V1", "V2", "V3"]
+    # One layer per kind: its live rows, with the contract's columns.
+    layer = gpd.read_file(tmp_path / "record.gpkg", layer="villages")
     assert layer.crs.to_epsg() == 4326
-    assert sorted(layer["record_id"]) == ["V1", "V2"]
+    assert layer["village_id"].tolist() == ["V1", "V2"]
+    assert layer["name"].tolist() == ["Thôn V1", "Thôn V2"]
+    assert layer["population"].tolist() == [100.0, 100.0]
     assert layer.geometry.iloc[0].equals(shapely.Point(LON0, LAT0))
+    layer = gpd.read_file(tmp_path / "record.gpkg", layer="pois")
+    assert layer[["poi_id", "kind", "name"]].values.tolist() == [["P1", "commune_hq", "UBND xã"]]
+
+
+def test_each_kind_is_a_view_of_its_live_rows(store: SqlStore) -> None:
+    store.apply(store.diff("sites", sites(["A1", "A2"], "Viettel"), actor="so-tt"))
+    store.retire("sites", "A2", actor="so-tt")
+    with store._engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT site_id, operator, tech, height_m, version FROM sites"
+        ).all()
+    assert [tuple(r) for r in rows] == [("A1", "Viettel", "4G", 30.0, 1)]
 
 
 def test_store_urls() -> None:

@@ -67,13 +67,16 @@ class Geometry(TypeDecorator[Any]):
         return dialect.type_descriptor(_GeoPackageGeometry())
 
 
+# SQLite's INTEGER is 64-bit already, and GeoPackage readers know no BIGINT.
+_MICROSECONDS = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
 METADATA = sa.MetaData()
 
 CHANGES = sa.Table(
     "store_changes",
     METADATA,
     sa.Column("change_no", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("time_us", sa.BigInteger, nullable=False),
+    sa.Column("time_us", _MICROSECONDS, nullable=False),
     sa.Column("actor", sa.Text, nullable=False),
     sa.Column("operator", sa.Text, nullable=True),
     sa.Column("kind", sa.Text, nullable=False),
@@ -116,7 +119,7 @@ HISTORY = sa.Table(
     sa.Column("change_no", sa.Integer, sa.ForeignKey("store_changes.change_no"), nullable=False),
     *_state_columns(),
     sa.Column("action", sa.Text, nullable=False),
-    sa.Column("time_us", sa.BigInteger, nullable=False),
+    sa.Column("time_us", _MICROSECONDS, nullable=False),
     sa.PrimaryKeyConstraint("kind", "record_id", "change_no", name="pk_store_history"),
     sa.Index("ix_store_history_kind_change", "kind", "change_no"),
 )

@@ -15,6 +15,9 @@ from alembic import op
 
 from hatangso.geo.store._schema import Geometry
 
+# SQLite's INTEGER is 64-bit already, and GeoPackage readers know no BIGINT.
+_MICROSECONDS = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
 revision = "r0001"
 down_revision: str | None = None
 branch_labels: str | None = None
@@ -50,7 +53,7 @@ def upgrade() -> None:
     op.create_table(
         "store_changes",
         sa.Column("change_no", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("time_us", sa.BigInteger, nullable=False),
+        sa.Column("time_us", _MICROSECONDS, nullable=False),
         sa.Column("actor", sa.Text, nullable=False),
         sa.Column("operator", sa.Text, nullable=True),
         sa.Column("kind", sa.Text, nullable=False),
@@ -73,7 +76,7 @@ def upgrade() -> None:
         ),
         *_state_columns(),
         sa.Column("action", sa.Text, nullable=False),
-        sa.Column("time_us", sa.BigInteger, nullable=False),
+        sa.Column("time_us", _MICROSECONDS, nullable=False),
         sa.PrimaryKeyConstraint("kind", "record_id", "change_no", name="pk_store_history"),
     )
     op.create_index("ix_store_history_kind_change", "store_history", ["kind", "change_no"])
