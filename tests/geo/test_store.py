@@ -172,6 +172,23 @@ def test_single_records_are_read_edited_and_retired(store: SqlStore) -> None:
         store.edit("villages", "V1", {"village_id": "V7"}, actor="can-bo-xa")
 
 
+def test_a_declaration_is_keyed_by_village_operator_and_tech(store: SqlStore) -> None:
+    declared = pd.DataFrame(
+        {"village_id": ["V1", "V1"], "operator": ["Viettel", "VNPT"], "tech": ["4G", "4G"]}
+    )
+    store.apply(store.diff("declared", declared, actor="so-tt"))
+    frame = store.read("declared")
+    assert frame[["village_id", "operator", "tech"]].values.tolist() == [
+        ["V1", "VNPT", "4G"],
+        ["V1", "Viettel", "4G"],
+    ]
+    assert store.get("declared", "V1/Viettel/4G").operator == "Viettel"
+    with pytest.raises(InputError, match="changes the key"):
+        store.edit("declared", "V1/Viettel/4G", {"tech": "5G"}, actor="so-tt")
+    store.retire("declared", "V1/VNPT/4G", actor="vnpt-1", operator="VNPT")
+    assert store.read("declared")["operator"].tolist() == ["Viettel"]
+
+
 def test_a_bad_row_refuses_the_whole_change_and_lists_every_problem(store: SqlStore) -> None:
     store.apply(store.diff("villages", villages(["V1"]), actor="so-tt"))
     upload = villages(["V1", "V2", "V3", "V4"], population=300.0)
@@ -308,6 +325,19 @@ def test_an_operator_never_changes_another_operators_rows(store: SqlStore) -> No
     }
     store.apply(mine)
     assert store.read("sites")["site_id"].tolist() == ["A1", "A2", "B3"]
+
+
+def test_an_officials_change_keeps_the_owner_of_an_operators_row(store: SqlStore) -> None:
+    poles = gpd.GeoDataFrame(
+        {"pole_id": ["C1"], "operators": ["VNPT"]},
+        geometry=[shapely.Point(LON0, LAT0)],
+        crs="EPSG:4326",
+    )
+    store.apply(store.diff("poles", poles, actor="vnpt-1", operator="VNPT"))
+    moved = poles.assign(geometry=[shapely.Point(LON0 + 0.001, LAT0)])
+    store.apply(store.diff("poles", moved, actor="so-tt"))
+    assert store.get("poles", "C1").operator == "VNPT"
+    assert store.read("poles", operator="VNPT")["pole_id"].tolist() == ["C1"]
 
 
 # ------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import logging
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -60,7 +61,7 @@ DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-_LOCK_KEY = 7_4_8_2_0_1  # the advisory lock of the store's writers
+_LOCK_KEY = 748201  # the advisory lock of the store's writers
 
 
 def _utc_now() -> datetime:
@@ -438,18 +439,19 @@ class SqlStore:
         spec = _record_spec(kind)
         label = name or spec.kind
         new, problems, notes = self._validate(spec, frame, name=label, crs=crs, columns=columns)
-        if operator is not None and "operator" not in spec.required:
-            new = RowSet(
-                new.ids,
-                np.full(len(new), operator, dtype=object),
-                new.attrs,
-                new.geoms,
-                new.retired,
-                new.rows,
-            )
         with self._engine.connect() as conn:
             base = _version(conn)
             current = self._current_rows(conn, spec)
+        if "operator" not in spec.required:
+            # The kind has no operator column: its rows belong to whoever submits them, and a
+            # change by an official keeps the owner a stored row has.
+            if operator is not None:
+                owners = np.full(len(new), operator, dtype=object)
+            else:
+                at = pd.Index(current.ids).get_indexer(pd.Index(new.ids))
+                owners = np.full(len(new), None, dtype=object)
+                owners[at >= 0] = current.operators[at[at >= 0]]
+            new = replace(new, operators=owners)
         result = diff_rows(
             new,
             current,
@@ -631,6 +633,15 @@ class SqlStore:
         changeset = self.diff(
             spec.kind, frame, actor=actor, operator=operator, mode="upsert", note=note
         )
+        if (changeset.rows["record_id"] != record.record_id).any():
+            # A kind keyed by its columns (a declaration's village, operator and tech).
+            raise InputError(
+                Problem(
+                    file=spec.kind,
+                    message=f"the edit changes the key of '{record_id}'",
+                    fix="retire the record and add one with the new values",
+                )
+            )
         return self.apply(changeset)
 
     def retire(
@@ -842,16 +853,19 @@ class SqlStore:
             stmt = stmt.where(
                 table.c.max_x >= x0, table.c.min_x <= x1, table.c.max_y >= y0, table.c.min_y <= y1
             )
-        stmt = stmt.order_by(table.c.record_id)
         names = ["record_id", "operator", "attrs", "geom", "change_no", "retired"]
         rows = conn.execute(stmt).all()
         columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
-        return pd.DataFrame(
+        frame = pd.DataFrame(
             {
                 name: pd.Series(values, dtype=object)
                 for name, values in zip(names, columns, strict=True)
             }
         )
+        # Ordered by id here rather than in SQL: the same code-point order on every
+        # database, whatever its collation.
+        order = np.argsort(frame["record_id"].to_numpy(dtype=object), kind="stable")
+        return frame.take(order).reset_index(drop=True)
 
     def _frame(self, spec: LayerSpec, rows: pd.DataFrame, *, bbox: BBox | None) -> gpd.GeoDataFrame:
         geoms = decode_geometries(rows["geom"].tolist(), self._dialect)
