@@ -8,7 +8,7 @@
 # half of the store tests skips with that reason. An existing HATANGSO_TEST_DATABASE_URL is
 # used as it is.
 set -u
-PGBIN=/usr/lib/postgresql/15/bin
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 
 if [ -n "${HATANGSO_TEST_DATABASE_URL:-}" ]; then
   exec "$@"

@@ -142,6 +142,14 @@ def test_an_upload_adds_then_updates_by_stable_id(store: SqlStore) -> None:
     assert store.get("villages", "V3").version == 1
 
 
+def test_row_order_changes_nothing(store: SqlStore) -> None:
+    ids = [f"V{i}" for i in range(20)]
+    store.apply(store.diff("villages", villages(ids), actor="so-tt"))
+    shuffled = villages(ids).sample(frac=1.0, random_state=np.random.default_rng(3))
+    change = store.diff("villages", shuffled, actor="so-tt", mode="replace")
+    assert change.counts() == {"add": 0, "update": 0, "retire": 0}
+
+
 def test_replace_retires_the_missing_rows_and_upsert_does_not(store: SqlStore) -> None:
     store.apply(store.diff("villages", villages(["V1", "V2", "V3"]), actor="so-tt"))
     upsert = store.diff("villages", villages(["V1", "V4"]), actor="so-tt")
@@ -253,6 +261,9 @@ def test_as_of_answers_as_the_record_stood_at_the_end_of_the_day(
     assert store.get("villages", "V1", as_of="2026-06-30").attributes["population"] == 100
     with pytest.raises(NotFoundError):
         store.get("villages", "V1", as_of="2026-06-29")
+    # A moment rather than a day: the record just before it.
+    moment = datetime(2026, 7, 1, 0, 0, 30, tzinfo=HANOI)
+    assert store.read("villages", as_of=moment)["population"].tolist() == [100.0]
     with pytest.raises(InputError, match="YYYY-MM-DD"):
         store.read("villages", as_of="30/06/2026")
 
