@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_OUT ?= demo-out
 
-.PHONY: demo test lint typecheck unit bench browser-deps serve clean
+.PHONY: demo test lint typecheck unit bench browser-deps postgis-deps serve clean
 
 # Create the virtual environment and install hatangso (editable) with its dev extra, at the
 # versions pinned in uv.lock, so that every machine tests and demonstrates the same stack. uv
@@ -24,7 +24,7 @@ demo: $(STAMP)
 	$(BIN)/hatangso demo --out $(DEMO_OUT)
 
 # The wheel, pkgutil, coverage.py and a user's mypy are checked in tests/packaging.
-test: $(STAMP) browser-deps lint typecheck unit
+test: $(STAMP) browser-deps postgis-deps lint typecheck unit
 
 # The browser test drives Debian's Chromium (Playwright cannot download a browser here). Where
 # it cannot be installed (no root), the browser test skips and says why.
@@ -34,6 +34,19 @@ browser-deps:
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
 	      >/dev/null 2>&1 || echo "chromium could not be installed: the browser test will skip"; \
 	  else echo "chromium not found and not root: the browser test will skip"; fi; }
+
+# The store's tests run against the embedded GeoPackage and against PostGIS. `unit` starts a
+# private PostgreSQL 15 + PostGIS on a free loopback port in a temporary folder (initdb and
+# pg_ctl as user postgres, tests/with_postgis.sh), exports its URL as
+# HATANGSO_TEST_DATABASE_URL and stops it when the tests end, however they end. Where
+# PostGIS cannot be installed (no root, no package), the PostGIS half skips and says why.
+postgis-deps:
+	@test -f /usr/share/postgresql/15/extension/postgis.control || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      postgresql-15-postgis-3) >/dev/null 2>&1 \
+	      || echo "postgresql-15-postgis-3 could not be installed: the PostGIS store tests will skip"; \
+	  else echo "PostGIS not found and not root: the PostGIS store tests will skip"; fi; }
 
 serve: $(STAMP)
 	$(BIN)/hatangso serve
@@ -47,8 +60,8 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
-	$(BIN)/pytest --cov=hatangso --cov-report=term:skip-covered
+unit: $(STAMP) postgis-deps
+	bash tests/with_postgis.sh $(BIN)/pytest --cov=hatangso --cov-report=term:skip-covered
 	$(BIN)/pytest --nbmake --nbmake-timeout=300 notebooks -p no:cacheprovider
 
 bench: $(STAMP)

@@ -32,9 +32,16 @@ from hatangso.app.guard import WriteGuard, hide_root
 from hatangso.app.routes import exports, health, maps, scenarios, uploads
 from hatangso.app.startup import StartState, warm_up
 from hatangso.app.worker import Jobs
-from hatangso.geo.errors import ConflictError, HatangsoError, InfeasibleError, InputError
+from hatangso.geo.errors import (
+    ConflictError,
+    ForbiddenError,
+    HatangsoError,
+    InfeasibleError,
+    InputError,
+    NotFoundError,
+)
 
-__all__ = ["app", "create_app", "serve"]
+__all__ = ["app", "create_app", "serve", "status_code"]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +56,17 @@ Read endpoints are open unless `HATANGSO_READ_KEY_REQUIRED` is set; write endpoi
 
 #: Where the service serves Swagger UI's and ReDoc's files (vendored in ``static/docs``).
 DOCS_ASSETS = "/static/docs"
+
+
+def status_code(exc: HatangsoError) -> int:
+    """Return the HTTP status of a user error: 403, 404, 409, else 422 (its data is wrong)."""
+    if isinstance(exc, ForbiddenError):
+        return 403
+    if isinstance(exc, NotFoundError):
+        return 404
+    if isinstance(exc, (InfeasibleError, ConflictError)):
+        return 409
+    return 422
 
 
 def _asset_dir(name: str) -> Path:
@@ -172,7 +190,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @application.exception_handler(HatangsoError)
     async def hatangso_error(request: Request, exc: HatangsoError) -> JSONResponse:
-        code = 409 if isinstance(exc, (InfeasibleError, ConflictError)) else 422
+        code = status_code(exc)
         # Files are named relative to the workspace, never by their place on the server.
         root = Path(request.app.state.settings.workspace)
         content = {"detail": hide_root(str(exc), root), "problems": _problems(exc, root)}

@@ -23,9 +23,11 @@ __all__ = [
     "CRSError",
     "ConfigError",
     "ConflictError",
+    "ForbiddenError",
     "HatangsoError",
     "InfeasibleError",
     "InputError",
+    "NotFoundError",
     "Problem",
 ]
 
@@ -103,9 +105,24 @@ class InfeasibleError(HatangsoError, RuntimeError):
     """A plan or target cannot be reached with the candidates given."""
 
 
+class ForbiddenError(InputError):
+    """A change touches records its submitter may not change.
+
+    An operator changes its own rows only: a change set submitted on behalf of one operator
+    that adds, edits or retires a row of another (or of the province) is refused whole, every
+    such row named in :attr:`InputError.problems`.
+    """
+
+
+class NotFoundError(HatangsoError, LookupError):
+    """A record asked for by kind and id does not exist (or did not yet, at the date asked)."""
+
+
 class ConflictError(HatangsoError, RuntimeError):
     """A write was made against a version of the data that has since been replaced.
 
-    The message names what changed: which layer, its version now, the file that replaced it,
-    when and from where, and how to retry.
+    An upload sent with ``If-Match`` after its layer moved on, or a change set computed
+    against a version of the record that has changed since. The message names what changed
+    (the versions, and the file, time and client that replaced it, or the records changed in
+    between) and how to retry: against the current version.
     """

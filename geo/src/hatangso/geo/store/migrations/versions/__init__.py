@@ -1,0 +1,1 @@
+"""One module per migration, oldest first; never edit one that has shipped."""
