@@ -678,13 +678,21 @@ def print_comparison(console: Console, rows: Any, *, lang: str = "vi") -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Processes answering requests (one per core serves the most readers); they "
+            "share the workspace through its file locks.",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the maps, KPIs and uploads over HTTP (OpenAPI docs at /docs)."""
     from hatangso.app.main import serve as run_server
 
     # The service tells the console what it does, the first start's demo build above all.
     logging.getLogger("hatangso").setLevel(logging.INFO)
-    run_server(host=host, port=port)
+    run_server(host=host, port=port, workers=workers)
 
 
 @app.command()

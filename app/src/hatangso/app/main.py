@@ -219,11 +219,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 app = create_app()
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Run the service with uvicorn until interrupted (``hatangso serve``)."""
+def serve(host: str = "127.0.0.1", port: int = 8000, *, workers: int = 1) -> None:
+    """Run the service with uvicorn until interrupted (``hatangso serve``).
+
+    With `workers` above 1, that many processes answer requests on the same port; they share
+    the workspace through its file locks (one writer per scenario, results published at once).
+    """
     import uvicorn
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    if workers > 1:  # uvicorn imports the application in each worker by its name
+        uvicorn.run(
+            "hatangso.app.main:app", host=host, port=port, workers=workers, log_level="info"
+        )
+    else:
+        uvicorn.run(app, host=host, port=port, log_level="info")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import gzip
 import hashlib
 import json
 import logging
@@ -10,8 +12,8 @@ from pathlib import Path
 from typing import Annotated
 
 import geopandas as gpd
-from fastapi import APIRouter, Depends, HTTPException, Query
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from hatangso.app import storage
 from hatangso.app.config import Settings
@@ -201,18 +203,59 @@ def cached_page(workspace: Workspace, name: str, indicator: str, settings: Setti
     )
 
 
+@functools.lru_cache(maxsize=8)
+def _encoded(page: str) -> tuple[bytes, bytes]:
+    """Return `page` as UTF-8 and gzip-compressed, once per page built.
+
+    The page cache hands out the same string until the results change, so this is a lookup
+    by identity on every request but the first; the demo's 4 MB page compresses about 6 to 1.
+    """
+    raw = page.encode("utf-8")
+    return raw, gzip.compress(raw, compresslevel=6, mtime=0)
+
+
+def accepts_gzip(header: str | None) -> bool:
+    """Whether an ``Accept-Encoding`` header accepts gzip (``gzip`` or ``*``, not ``q=0``).
+
+    Examples
+    --------
+    >>> accepts_gzip("gzip, deflate, br"), accepts_gzip("br;q=1, gzip;q=0"), accepts_gzip(None)
+    (True, False, False)
+    """
+    for item in (header or "").split(","):
+        coding, _, params = item.strip().partition(";")
+        if coding.strip().lower() not in ("gzip", "*"):
+            continue
+        q = params.strip().lower()
+        if q.startswith("q="):
+            try:
+                return float(q[2:]) > 0
+            except ValueError:
+                return False
+        return True
+    return False
+
+
 @router.get("/map/{name}", response_class=HTMLResponse, summary="Map of uncovered villages")
 def get_map(
+    request: Request,
     name: ExistingScenario,
     workspace: WorkspaceDep,
     settings: SettingsDep,
     indicator: Annotated[Indicator, Query(description="Coverage that colours villages.")] = (
         Indicator.mobile
     ),
-) -> HTMLResponse:
-    """Return the map page; it loads nothing from outside the service (``?lang=en``: English)."""
-    page = cached_page(workspace, name, indicator.value, settings)
-    return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
+) -> Response:
+    """Return the map page; it loads nothing from outside the service (``?lang=en``: English).
+
+    Sent gzip-compressed to a client that accepts it (every browser), compressed once per page.
+    """
+    raw, packed = _encoded(cached_page(workspace, name, indicator.value, settings))
+    headers = {"Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
+    if accepts_gzip(request.headers.get("accept-encoding")):
+        headers["Content-Encoding"] = "gzip"
+        return Response(packed, media_type="text/html; charset=utf-8", headers=headers)
+    return Response(raw, media_type="text/html; charset=utf-8", headers=headers)
 
 
 @router.get(
