@@ -640,6 +640,31 @@ def _village_area(
             all_r[m] = r
             m += 1
     eps = REL_EPS * (max(xmax - xmin, ymax - ymin) + max_r)
+    # Most villages lie wholly inside one disc. A disc holding every vertex that no disc before
+    # it in the order below (larger, or as large and listed earlier) holds to within eps is
+    # kept by that pass and found by the test after it: the answer, without the pass.
+    for q in range(m_all):
+        x = all_x[q]
+        y = all_y[q]
+        r = all_r[q]
+        r2 = r * r
+        holds_all = True
+        for e in range(n_edges):
+            ddx = ex[e] - x
+            ddy = ey[e] - y
+            if ddx * ddx + ddy * ddy > r2:
+                holds_all = False
+                break
+        if not holds_all:
+            continue
+        dropped = False
+        for j in range(m_all):
+            before = all_r[j] > r or (all_r[j] == r and j < q)
+            if before and math.hypot(x - all_x[j], y - all_y[j]) + r <= all_r[j] + eps:
+                dropped = True
+                break
+        if not dropped:
+            return polygon_area, polygon_area
     # Largest first; a disc inside a kept one (to within eps) adds nothing.
     order = np.argsort(-all_r, kind="mergesort")
     n_kept = 0
