@@ -814,12 +814,10 @@ def mobile_coverage(
                 float
             )
 
-    operators, site_operator = (
-        np.unique(sites.operator.astype(str), return_inverse=True)
-        if len(sites)
-        else (np.empty(0, dtype=str), np.empty(0, dtype=np.int64))
-    )
-    site_operator = np.asarray(site_operator, dtype=np.int64).reshape(-1)
+    # Each site's operator as a number, operators in sorted order (a hash, not a string sort).
+    codes, names = pd.factorize(pd.Series(sites.operator, dtype=object).astype(str), sort=True)
+    site_operator = np.asarray(codes, dtype=np.int64)
+    operators = np.asarray(names, dtype=object)
 
     def hits(tech: str, keep: BoolArray | None = None) -> BoolArray:
         """Whether each rule point is covered, by all sites or by the sites in `keep`."""
