@@ -532,8 +532,9 @@ def _polygon_shares_by_group(
     tuple
         ``(share, group_share)``: float64 ``(n,)`` in [0, 1], and float64 ``(n, n_groups)``,
         each group's share from its own footprints alone (as if the other groups' sites were
-        absent), NaN where the total share is below ``min_share`` (less
-        :data:`_GROUP_MARGIN`): no group's footprints, a part of all of them, reach it there.
+        absent). NaN where not computed: where footprints touch a village but their total share
+        is below ``min_share`` less :data:`_GROUP_MARGIN`, no group's footprints (a part of all
+        of them) reach ``min_share`` either. A village no footprint touches has 0 throughout.
 
     Notes
     -----
