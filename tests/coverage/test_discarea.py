@@ -13,7 +13,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hatangso.coverage import _discarea
-from hatangso.coverage._discarea import polygon_rings, union_disc_area, union_disc_share
+from hatangso.coverage._discarea import (
+    polygon_rings,
+    union_disc_area,
+    union_disc_area_by_group,
+    union_disc_share,
+)
 
 Disc = tuple[float, float, float]
 
@@ -337,6 +342,65 @@ def test_batch_equals_one_village_at_a_time() -> None:
     single = [covered(p, d) for p, d in zip(polygons, discs, strict=True)]
     np.testing.assert_array_equal(batch, single)
     assert ((batch > 0) & (batch < shapely.area(polygons))).sum() > 100
+
+
+def test_each_group_alone_in_the_same_sweep() -> None:
+    # 300 villages (the parallel sweep), each with 0 to 6 discs of three groups: the total is
+    # union_disc_area's and each group's area is union_disc_area of that group's discs alone,
+    # bit for bit.
+    n = 300
+    rng = np.random.default_rng(11)
+    polygons = [random_village(rng, 0.0, 0.0) for _ in range(n)]
+    counts = rng.integers(0, 7, n)
+    village = np.repeat(np.arange(n), counts)
+    x, y, r = rng.uniform([-900, -900, 100], [900, 900, 900], (int(counts.sum()), 3)).T
+    group = rng.integers(0, 3, village.size)
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    rings = polygon_rings(polygons)
+    arrays = (rings.coords, rings.ring_offsets, rings.geom_ring_offsets)
+    area, by_group = union_disc_area_by_group(
+        *arrays, x, y, r, offsets, group, n_groups=3, min_area=0.0
+    )
+    np.testing.assert_array_equal(area, union_disc_area(*arrays, x, y, r, offsets))
+    for g in range(3):
+        mine = group == g
+        own = np.concatenate([[0], np.cumsum(np.bincount(village[mine], minlength=n))])
+        alone = union_disc_area(*arrays, x[mine], y[mine], r[mine], own)
+        np.testing.assert_array_equal(by_group[:, g], alone)
+    several = np.array([np.unique(group[village == i]).size > 1 for i in range(n)])
+    assert several.sum() > 100
+    assert (by_group[several] > 0).sum() > 100
+    # Short of min_area, no group is computed; the totals do not change.
+    least = 0.5 * shapely.area(polygons)
+    area2, by_group2 = union_disc_area_by_group(
+        *arrays, x, y, r, offsets, group, n_groups=3, min_area=least
+    )
+    np.testing.assert_array_equal(area2, area)
+    short = area < least
+    assert 20 < short.sum() < n - 20
+    assert np.isnan(by_group2[short]).all()
+    np.testing.assert_array_equal(by_group2[~short], by_group[~short])
+
+
+def test_one_group_takes_the_total() -> None:
+    # Two 4 m squares, each with unit discs on its bottom corners: a quarter disc each. The
+    # first village's discs are all of group 1, the second's of groups 0 and 2.
+    box = shapely.box(0, 0, 4, 4)
+    rings = polygon_rings([box, box])
+    arrays = (rings.coords, rings.ring_offsets, rings.geom_ring_offsets)
+    x, y, r = [0.0, 4.0, 0.0, 4.0], [0.0, 0.0, 0.0, 0.0], [1.0] * 4
+    area, by_group = union_disc_area_by_group(
+        *arrays, x, y, r, [0, 2, 4], [1, 1, 0, 2], n_groups=3, min_area=0.0
+    )
+    assert area == pytest.approx([math.pi / 2] * 2, rel=1e-12)
+    assert by_group[0].tolist() == [0.0, area[0], 0.0]
+    assert by_group[1] == pytest.approx([math.pi / 4, 0.0, math.pi / 4], rel=1e-12)
+    with pytest.raises(ValueError, match="one value per disc"):
+        union_disc_area_by_group(*arrays, x, y, r, [0, 2, 4], [0], n_groups=1, min_area=0.0)
+    with pytest.raises(ValueError, match=r"disc_group must lie within \[0, 2\)"):
+        union_disc_area_by_group(
+            *arrays, x, y, r, [0, 2, 4], [0, 1, 2, 0], n_groups=2, min_area=0.0
+        )
 
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"

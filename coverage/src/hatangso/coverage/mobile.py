@@ -34,7 +34,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from hatangso.coverage import radio
-from hatangso.coverage._discarea import PolygonRings, polygon_rings, union_disc_area
+from hatangso.coverage._discarea import PolygonRings, polygon_rings, union_disc_area_by_group
 from hatangso.coverage.villages import (
     RuleAnswer,
     VillagePoints,
@@ -458,6 +458,12 @@ def _polygons_only(
     return out
 
 
+#: Operators' area shares are computed where the total share is at least ``min_share`` less
+#: this: far more than the rule's own slack and any rounding of a share, so no village that the
+#: rule may count as covered is left out.
+_GROUP_MARGIN = 1e-9
+
+
 def _polygon_shares(
     polygons: npt.NDArray[np.object_],
     candidates: BoolArray,
@@ -467,11 +473,39 @@ def _polygon_shares(
 ) -> FloatArray:
     """Share of each polygon's area inside the union of the `tech` footprints.
 
+    :func:`_polygon_shares_by_group` without groups: the total alone.
+    """
+    share, _ = _polygon_shares_by_group(
+        polygons,
+        candidates,
+        sites,
+        tech,
+        rings,
+        group=np.zeros(len(sites), dtype=np.int64),
+        n_groups=0,
+        min_share=1.0,
+    )
+    return share
+
+
+def _polygon_shares_by_group(
+    polygons: npt.NDArray[np.object_],
+    candidates: BoolArray,
+    sites: SiteTable,
+    tech: str,
+    rings: PolygonRings | None = None,
+    *,
+    group: IntArray,
+    n_groups: int,
+    min_share: float,
+) -> tuple[FloatArray, FloatArray]:
+    """Share of each polygon's area inside the union of the `tech` footprints, and per group.
+
     Omnidirectional footprints are true circles and the area of polygon ∩ union of circles is
-    computed exactly (:func:`hatangso.coverage._discarea.union_disc_area`, Green's theorem,
-    compiled). Villages that a sector's footprint may touch are overlaid with shapely instead,
-    the sectors' pattern-shaped footprints (:func:`hatangso.coverage.radio.footprints`) and
-    the discs together. Villages no footprint can touch get 0 without any work.
+    computed exactly (:func:`hatangso.coverage._discarea.union_disc_area_by_group`, Green's
+    theorem, compiled). Villages that a sector's footprint may touch are overlaid with shapely
+    instead, the sectors' pattern-shaped footprints (:func:`hatangso.coverage.radio.footprints`)
+    and the discs together. Villages no footprint can touch get 0 without any work.
 
     Parameters
     ----------
@@ -486,13 +520,37 @@ def _polygon_shares(
     rings
         :func:`~hatangso.coverage._discarea.polygon_rings` of `polygons`, when the caller
         computes shares for several technologies.
+    group
+        Group of each site (its operator), in ``[0, n_groups)``.
+    n_groups
+        Number of groups; 0 for the total alone.
+    min_share
+        The rule's share: groups' shares are computed only where the total reaches it.
+
+    Returns
+    -------
+    tuple
+        ``(share, group_share)``: float64 ``(n,)`` in [0, 1], and float64 ``(n, n_groups)``,
+        each group's share from its own footprints alone (as if the other groups' sites were
+        absent). NaN where not computed: where footprints touch a village but their total share
+        is below ``min_share`` less :data:`_GROUP_MARGIN`, no group's footprints (a part of all
+        of them) reach ``min_share`` either. A village no footprint touches has 0 throughout.
+
+    Notes
+    -----
+    The groups come in the same pass as the total: one search for the footprints that may
+    touch each village, then one compiled sweep in which a village reached by one group's
+    discs alone takes the total for that group and a village reached by several computes each
+    group's union again. Where a group's footprints at a village include a sector, that
+    group's share there is an overlay of its own footprints, as the total's is.
     """
     n = len(polygons)
     share = np.zeros(n)
+    group_share = np.zeros((n, n_groups))
     reach = sites.reach_m[tech]
     idx = np.flatnonzero(candidates)
     if idx.size == 0 or not (reach > 0).any():
-        return share
+        return share, group_share
     bounds = shapely.bounds(polygons[idx])
     cx = (bounds[:, 0] + bounds[:, 2]) / 2
     cy = (bounds[:, 1] + bounds[:, 3]) / 2
@@ -509,11 +567,37 @@ def _polygon_shares(
     touch = near.distance_m <= reach[near.site] + half_diag[near.point]
     p, s = idx[near.point[touch]], near.site[touch]
     if p.size == 0:
-        return share
+        return share, group_share
+    return _shares_of_pairs(
+        polygons, p, s, sites, tech, rings, group=group, n_groups=n_groups, min_share=min_share
+    )
+
+
+def _shares_of_pairs(
+    polygons: npt.NDArray[np.object_],
+    p: IntArray,
+    s: IntArray,
+    sites: SiteTable,
+    tech: str,
+    rings: PolygonRings | None,
+    *,
+    group: IntArray,
+    n_groups: int,
+    min_share: float,
+) -> tuple[FloatArray, FloatArray]:
+    """Return the shares of :func:`_polygon_shares_by_group` from the pairs that touch."""
+    n = len(polygons)
+    share = np.zeros(n)
+    group_share = np.zeros((n, n_groups))
+    reach = sites.reach_m[tech]
     sector = _sectors(sites, s)
     with_sector = np.zeros(n, dtype=bool)
     with_sector[p[sector]] = True
     overlaid = with_sector[p]
+    total = shapely.area(polygons)
+    positive = total > 0
+    safe = np.where(positive, total, 1.0)
+    least = max(min_share - _GROUP_MARGIN, 0.0)
     if (~overlaid).any():
         pe, se = p[~overlaid], s[~overlaid]
         order = np.argsort(pe, kind="stable")
@@ -523,7 +607,7 @@ def _polygon_shares(
         if rings is None:
             is_polygon = np.isin(shapely.get_type_id(polygons), (3, 6))
             rings = polygon_rings(_polygons_only(polygons, is_polygon))
-        area = union_disc_area(
+        area, group_area = union_disc_area_by_group(
             rings.coords,
             rings.ring_offsets,
             rings.geom_ring_offsets,
@@ -531,15 +615,69 @@ def _polygon_shares(
             sites.y[se],
             reach[se],
             offsets,
+            group[se],
+            n_groups=n_groups,
+            min_area=least * total,
         )
-        total = shapely.area(polygons)
         done = np.unique(pe)
-        share[done] = np.where(
-            total[done] > 0, area[done] / np.where(total[done] > 0, total[done], 1.0), 0.0
-        )
+        share[done] = np.where(positive[done], area[done] / safe[done], 0.0)
+        group_share[done] = np.where(positive[done, None], group_area[done] / safe[done, None], 0.0)
     if overlaid.any():
-        share = _overlay_shares(polygons, p[overlaid], s[overlaid], sites, tech, share)
-    return np.clip(share, 0.0, 1.0)
+        po, so = p[overlaid], s[overlaid]
+        share = _overlay_shares(polygons, po, so, sites, tech, share)
+        if n_groups:
+            group_share = _overlay_group_shares(
+                polygons, po, so, sites, tech, share, group_share, group=group, least=least
+            )
+    return np.clip(share, 0.0, 1.0), np.clip(group_share, 0.0, 1.0)
+
+
+def _overlay_group_shares(
+    polygons: npt.NDArray[np.object_],
+    p: IntArray,
+    s: IntArray,
+    sites: SiteTable,
+    tech: str,
+    share: FloatArray,
+    group_share: FloatArray,
+    *,
+    group: IntArray,
+    least: float,
+) -> FloatArray:
+    """Return the groups' shares at the villages a sector may touch (`p`, `s`: their pairs).
+
+    A village reached by one group alone takes its total `share`; elsewhere each (village,
+    group) becomes a village of its own, whose share is computed from that group's pairs as
+    the total's is (disc kernel, or overlay where the group has a sector there).
+    """
+    n_groups = group_share.shape[1]
+    out = group_share.copy()
+    villages = np.unique(p)
+    reached = share[villages] >= least
+    out[villages[~reached]] = np.nan
+    out[villages[reached]] = 0.0
+    keep = reached[np.searchsorted(villages, p)]
+    p, s = p[keep], s[keep]
+    keys, key_of_pair = np.unique(p * n_groups + group[s], return_inverse=True)
+    key_village, key_group = keys // n_groups, keys % n_groups
+    single = np.bincount(key_village, minlength=len(polygons))[key_village] == 1
+    out[key_village[single], key_group[single]] = share[key_village[single]]
+    if (~single).any():
+        multi = np.flatnonzero(~single)
+        pair = ~single[key_of_pair]
+        own, _ = _shares_of_pairs(
+            polygons[key_village[multi]],
+            np.searchsorted(multi, key_of_pair[pair]),
+            s[pair],
+            sites,
+            tech,
+            None,
+            group=group,
+            n_groups=0,
+            min_share=1.0,
+        )
+        out[key_village[multi], key_group[multi]] = own
+    return out
 
 
 def _overlay_shares(
@@ -596,12 +734,6 @@ class PopulationCells:
     x: FloatArray
     y: FloatArray
     people: FloatArray
-
-
-def _only(sites: SiteTable, keep: BoolArray) -> SiteTable:
-    """`sites` with every site outside `keep` given no reach (so it covers nothing)."""
-    reach = {t: np.where(keep, r, 0.0) for t, r in sites.reach_m.items()}
-    return dataclasses.replace(sites, reach_m=reach)
 
 
 def mobile_coverage(
@@ -683,54 +815,91 @@ def mobile_coverage(
                 float
             )
 
-    def answer(
-        tech: str, keep: BoolArray | None = None, within: BoolArray | None = None
-    ) -> RuleAnswer:
-        """Apply the rule for `tech`, to all sites or to the sites in `keep`.
+    # Each site's operator as a number, operators in sorted order (a hash, not a string sort).
+    codes, names = pd.factorize(pd.Series(sites.operator, dtype=object).astype(str), sort=True)
+    site_operator = np.asarray(codes, dtype=np.int64)
+    operators = np.asarray(names, dtype=object)
 
-        Area shares are computed only `within` these villages (0 elsewhere).
-        """
+    def hits(tech: str, keep: BoolArray | None = None) -> BoolArray:
+        """Whether each rule point is covered, by all sites or by the sites in `keep`."""
         pairs = pairs_rule[tech]
         lit = pairs.point if keep is None else pairs.point[keep[pairs.site]]
-        hit = _any_per(lit, len(point_village))
-        if not shares_needed:
-            return judge(rule, points, hit=hit, min_share=min_share)
-        people: FloatArray | None = None
-        if rule == "population" and population_cells is not None and pop_total is not None:
-            if keep is None:
-                covered = pop_cov[tech]
-            else:
-                cp = cell_pairs[tech]
-                cell_hit = _any_per(cp.point[keep[cp.site]], len(population_cells.x))
-                covered = np.bincount(
-                    population_cells.village,
-                    weights=population_cells.people * cell_hit,
-                    minlength=n,
-                ).astype(float)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                people = np.where(
-                    pop_total > 0, covered / np.where(pop_total > 0, pop_total, 1), np.nan
-                )
-        # Area shares only where the rule may fall back on them: no people known.
-        need = is_polygon if people is None else is_polygon & np.isnan(people)
-        if within is not None:
-            need = need & within
-        table = sites if keep is None else _only(sites, keep)
-        area = np.where(is_polygon, _polygon_shares(geoms, need, table, tech, rings), np.nan)
-        return judge(
-            rule, points, hit=hit, min_share=min_share, area_share=area, people_share=people
-        )
+        return _any_per(lit, len(point_village))
 
-    answers = {t: answer(t) for t in TECHS}
+    def people_share(tech: str, keep: BoolArray | None = None) -> FloatArray | None:
+        """Covered share of each village's people (NaN where unknown); None without cells."""
+        if rule != "population" or population_cells is None or pop_total is None:
+            return None
+        if keep is None:
+            covered = pop_cov[tech]
+        else:
+            cp = cell_pairs[tech]
+            cell_hit = _any_per(cp.point[keep[cp.site]], len(population_cells.x))
+            covered = np.bincount(
+                population_cells.village,
+                weights=population_cells.people * cell_hit,
+                minlength=n,
+            ).astype(float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.asarray(
+                np.where(pop_total > 0, covered / np.where(pop_total > 0, pop_total, 1), np.nan),
+                dtype=float,
+            )
+
+    def area_needed(people: FloatArray | None) -> BoolArray:
+        """Villages whose area share the rule may fall back on: polygons, no people known."""
+        return is_polygon if people is None else is_polygon & np.isnan(people)
+
+    # The operators' own area shares (4G or better) come in the same pass as the total.
+    by_operator = np.zeros((n, len(operators)))
+    answers: dict[str, RuleAnswer] = {}
+    for t in TECHS:
+        if not shares_needed:
+            answers[t] = judge(rule, points, hit=hits(t), min_share=min_share)
+            continue
+        people = people_share(t)
+        if t == "4G":
+            share, by_operator = _polygon_shares_by_group(
+                geoms,
+                area_needed(people),
+                sites,
+                t,
+                rings,
+                group=site_operator,
+                n_groups=len(operators),
+                min_share=min_share,
+            )
+        else:
+            share = _polygon_shares(geoms, area_needed(people), sites, t, rings)
+        answers[t] = judge(
+            rule,
+            points,
+            hit=hits(t),
+            min_share=min_share,
+            area_share=np.where(is_polygon, share, np.nan),
+            people_share=people,
+        )
     covered = {t: answers[t].covered for t in TECHS}
     shares = {t: answers[t].share for t in TECHS}
-    operators = np.unique(sites.operator.astype(str)) if len(sites) else np.empty(0, dtype=str)
     # One operator's footprints are part of all of them: it can meet the rule only where all
-    # of them do, so its area shares are needed only there.
-    own = {
-        str(op): answer("4G", keep=sites.operator.astype(str) == op, within=covered["4G"]).covered
-        for op in operators
-    }
+    # of them do, so its area shares are needed only there (and computed only there).
+    own: dict[str, BoolArray] = {}
+    for k, op in enumerate(operators):
+        keep = site_operator == k
+        if not shares_needed:
+            own[str(op)] = judge(rule, points, hit=hits("4G", keep), min_share=min_share).covered
+            continue
+        people = people_share("4G", keep)
+        need = area_needed(people) & covered["4G"]
+        area = np.where(is_polygon, np.where(need, by_operator[:, k], 0.0), np.nan)
+        own[str(op)] = judge(
+            rule,
+            points,
+            hit=hits("4G", keep),
+            min_share=min_share,
+            area_share=area,
+            people_share=people,
+        ).covered
 
     out: dict[str, object] = {}
     nearest_m, nearest_idx = nearest_sites(sites, rep)
