@@ -331,12 +331,17 @@ def _sniff(path: Path, encoding: str) -> tuple[list[str], str]:
 def sample_columns(path: str | Path, *, encoding: str = "utf-8") -> list[str]:
     """Return the column names of a samples file, without reading its rows.
 
-    A CSV's header is sniffed from its first lines (as the streaming reader does); any other
-    format's columns come from its reader.
+    A CSV's header is sniffed from its first lines (as the streaming reader does); a vector
+    file's fields come from its schema; any other format's columns from its reader.
     """
     path = Path(path)
-    if path.suffix.lower() in (".csv", ".txt", ".tsv"):
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".txt", ".tsv"):
         return _sniff(path, encoding)[0]
+    if suffix in (".gpkg", ".geojson", ".json", ".shp", ".fgb"):  # the schema, not the rows
+        import pyogrio
+
+        return [str(name) for name in pyogrio.read_info(path)["fields"]]
     from hatangso.geo.io import read_table
 
     raw = read_table(path, kind="samples")

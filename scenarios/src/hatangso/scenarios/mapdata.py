@@ -37,7 +37,7 @@ import numpy.typing as npt
 import pandas as pd
 import shapely
 
-__all__ = ["SCALE", "Payload", "map_payload", "read_payload"]
+__all__ = ["SCALE", "Payload", "escaped", "map_payload", "read_payload"]
 
 #: Coordinates are integers of 1 / SCALE degree.
 SCALE = 100_000
@@ -77,11 +77,19 @@ class Payload:
         return base64.b64encode(self.data).decode("ascii")
 
 
-def _escaped_text(values: pd.Series) -> pd.Series:
+def escaped(values: pd.Series) -> pd.Series:
+    """Return `values` as HTML-escaped text (as :func:`html.escape`), missing values kept missing.
+
+    Examples
+    --------
+    >>> text = escaped(pd.Series(["<b>Nà</b>", None]))
+    >>> text[0], bool(text.isna()[1])
+    ('&lt;b&gt;Nà&lt;/b&gt;', True)
+    """
     text = values.astype(str)
     for raw, entity in _ENTITIES:
         text = text.str.replace(raw, entity, regex=False)
-    return text
+    return text.where(values.notna(), values)
 
 
 def _lonlat(frame: gpd.GeoDataFrame) -> npt.NDArray[np.float64]:
@@ -154,7 +162,7 @@ class _Writer:
             return {"column": column, "kind": "number", "decimals": decimals, "scale": 0}
         codes, levels = pd.factorize(values, use_na_sentinel=True)
         self.add(f"{prefix}_{column}", "i4", codes)
-        shown = _escaped_text(pd.Series(levels, dtype=object)).tolist() if len(levels) else []
+        shown = escaped(pd.Series(levels, dtype=object)).tolist() if len(levels) else []
         return {"column": column, "kind": "text", "levels": shown}
 
     def pack(self) -> bytes:
@@ -256,7 +264,7 @@ def map_payload(
         ends = np.cumsum(np.bincount(code, minlength=len(operators)))
         ids = sites["site_id"] if "site_id" in sites else pd.Series([""] * len(sites))
         techs = sites["tech"].fillna("4G") if "tech" in sites else pd.Series(["4G"] * len(sites))
-        shown = _escaped_text(pd.Series(operators, dtype=object)).tolist()
+        shown = escaped(pd.Series(operators, dtype=object)).tolist()
         writer.header["sites"] = {
             "n": len(sites),
             "operators": [

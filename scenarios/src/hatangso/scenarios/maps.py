@@ -44,7 +44,7 @@ from branca.element import Element, MacroElement
 from jinja2 import Template
 
 from hatangso.coverage.overlays import POWER_SPAN_DB, LatLonBounds, power_colours
-from hatangso.scenarios.mapdata import Payload, map_payload
+from hatangso.scenarios.mapdata import Payload, escaped, map_payload
 
 log = logging.getLogger(__name__)
 
@@ -350,7 +350,7 @@ def _light(frame: gpd.GeoDataFrame, tolerance_deg: float, columns: list[str]) ->
         if pd.api.types.is_float_dtype(values):
             values = values.round(2 if column == "measured_availability" else 0)
         elif pd.api.types.infer_dtype(values, skipna=True) in _TEXT_KINDS:
-            values = _escaped(values)
+            values = escaped(values)
         out[column] = values.astype(object).where(values.notna(), "")
     document: dict[str, Any] = json.loads(out.to_json(drop_id=True))
     return document
@@ -358,16 +358,6 @@ def _light(frame: gpd.GeoDataFrame, tolerance_deg: float, columns: list[str]) ->
 
 #: Kinds of column (``pandas.api.types.infer_dtype``) that hold text.
 _TEXT_KINDS = ("string", "mixed", "mixed-integer")
-#: What :func:`html.escape` replaces, ampersand first.
-_ENTITIES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"), ("'", "&#x27;"))
-
-
-def _escaped(values: pd.Series) -> pd.Series:
-    """Return `values` as HTML-escaped text, missing values kept missing."""
-    text = values.astype(str)
-    for raw, entity in _ENTITIES:
-        text = text.str.replace(raw, entity, regex=False)
-    return text.where(values.notna(), values)
 
 
 def _tooltip_text(text: str) -> str:
