@@ -58,3 +58,40 @@ def test_polygon_villages_keep_no_point_marker() -> None:
 
     assert "_pointToLayer" not in page
     assert "marker-icon.png" not in page
+
+
+@pytest.mark.parametrize("compact", [False, True])
+def test_the_legend_keys_only_what_the_map_draws(compact: bool) -> None:
+    # Villages and one site, no fiber and no tower shared: the legend keys neither. With a
+    # fiber route and a shared tower, it keys both.
+    sites = gpd.GeoDataFrame(
+        {"site_id": ["S1"], "operator": ["Viettel"], "tech": ["4G"]},
+        geometry=shapely.points([[105.0, 21.005]]),
+        crs=4326,
+    )
+    bare = village_map(
+        MapLayers(villages=_point_villages(), sites=sites), title="t", compact=compact
+    )
+    legend = bare[bare.index('id="hts-legend"') :]
+    legend = legend[: legend.index("</div>")]
+    assert "Trạm BTS Viettel" in legend
+    assert "Trạm dùng chung" not in legend and "Cáp quang" not in legend
+
+    fiber = gpd.GeoDataFrame(
+        {"operator": ["VNPT"]},
+        geometry=[shapely.LineString([(105.0, 21.0), (105.02, 21.0)])],
+        crs=4326,
+    )
+    towers = gpd.GeoDataFrame(
+        {"shared": [True], "operators": ["Viettel;VNPT"]},
+        geometry=shapely.points([[105.0, 21.005]]),
+        crs=4326,
+    )
+    full = village_map(
+        MapLayers(villages=_point_villages(), sites=sites, fiber=fiber, towers=towers),
+        title="t",
+        compact=compact,
+    )
+    legend = full[full.index('id="hts-legend"') :]
+    legend = legend[: legend.index("</div>")]
+    assert "Trạm dùng chung" in legend and "Cáp quang" in legend

@@ -477,7 +477,14 @@ def _kpi_panel(kpis: Mapping[str, Any]) -> str:
     return f'<div id="hts-kpis" class="hts-box"><table>{head}{"".join(rows)}</table></div>'
 
 
-def _legend(indicator: str, operators: Mapping[str, str], *, disputed: bool) -> str:
+def _legend(
+    indicator: str,
+    operators: Mapping[str, str],
+    *,
+    disputed: bool,
+    shared: bool,
+    fiber: bool,
+) -> str:
     vi, en = _INDICATOR_LABEL[indicator]
     swatch = '<span class="hts-swatch" style="background:{}"></span>'
     items = [
@@ -492,12 +499,16 @@ def _legend(indicator: str, operators: Mapping[str, str], *, disputed: bool) -> 
             f'<span class="hts-swatch" style="border:2px dashed {_DISPUTED_STYLE["color"]}">'
             "</span>" + bilingual("Thôn có tranh chấp", "Disputed village")
         )
-    items += [
-        '<span class="hts-swatch" style="border:2px solid black;border-radius:50%"></span>'
-        + bilingual("Trạm dùng chung", "Shared tower"),
-        '<span class="hts-swatch" style="background:#6a3d9a;height:3px"></span>'
-        + bilingual("Cáp quang", "Fiber"),
-    ]
+    if shared:
+        items.append(
+            '<span class="hts-swatch" style="border:2px solid black;border-radius:50%"></span>'
+            + bilingual("Trạm dùng chung", "Shared tower")
+        )
+    if fiber:
+        items.append(
+            '<span class="hts-swatch" style="background:#6a3d9a;height:3px"></span>'
+            + bilingual("Cáp quang", "Fiber")
+        )
     for op, colour in operators.items():
         items.append(
             f'<span class="hts-swatch" style="background:{colour};border-radius:50%"></span>'
@@ -587,12 +598,13 @@ def village_map(
     else:
         disputed = _add_compact_villages(fmap, payload, indicator)
     colours = _colours(layers)
-    _add_fiber(fmap, layers, colours)
+    fiber = _add_fiber(fmap, layers, colours)
     if payload is None:
         operators = _add_sites(fmap, layers.sites, colours)
-        _add_shared_towers(fmap, layers.towers)
+        shared = _add_shared_towers(fmap, layers.towers)
     else:
         operators = _add_compact_sites(fmap, payload, colours)
+        shared = payload.payload.towers
     _add_panels(
         fmap,
         layers.kpis,
@@ -600,6 +612,8 @@ def village_map(
         indicator=indicator,
         operators={op: colours[op] for op in operators},
         disputed=disputed,
+        shared=shared,
+        fiber=fiber,
     )
     return _render(fmap, villages, online_tiles=online_tiles)
 
@@ -1089,10 +1103,15 @@ def _add_villages(fmap: folium.Map, villages: gpd.GeoDataFrame, indicator: str) 
     return bool(disputed.any())
 
 
-def _add_fiber(fmap: folium.Map, layers: MapLayers, colours: Mapping[str, str]) -> None:
-    """Add the fiber routes (one feature per operator) and the fiber access points."""
+def _add_fiber(fmap: folium.Map, layers: MapLayers, colours: Mapping[str, str]) -> bool:
+    """Add the fiber routes (one feature per operator) and the fiber access points.
+
+    Returns whether there were fiber routes (the legend keys them).
+    """
     fiber = layers.fiber
+    drawn = False
     if fiber is not None and len(fiber) and "operator" in fiber:
+        drawn = True
         group = folium.FeatureGroup(name=bilingual("Cáp quang", "Fiber"), show=False)
         folium.GeoJson(
             _light(_grouped(fiber.to_crs(4326), ["operator"]), 0.0003, ["operator"]),
@@ -1123,6 +1142,7 @@ def _add_fiber(fmap: folium.Map, layers: MapLayers, colours: Mapping[str, str]) 
             tooltip=folium.GeoJsonTooltip(fields=keys, labels=False) if keys else None,
         ).add_to(group)
         group.add_to(fmap)
+    return drawn
 
 
 def _add_sites(
@@ -1163,10 +1183,10 @@ def _add_sites(
     return operators
 
 
-def _add_shared_towers(fmap: folium.Map, towers: gpd.GeoDataFrame | None) -> None:
-    """Ring the towers shared by several operators."""
+def _add_shared_towers(fmap: folium.Map, towers: gpd.GeoDataFrame | None) -> bool:
+    """Ring the towers shared by several operators; return whether there were any."""
     if towers is None or "shared" not in towers or not towers["shared"].fillna(False).any():
-        return
+        return False
     shared = towers[towers["shared"].fillna(False).astype(bool)]
     group = folium.FeatureGroup(name=bilingual("Trạm dùng chung", "Shared towers"), show=True)
     lat, lon = _points(shared)
@@ -1180,6 +1200,7 @@ def _add_shared_towers(fmap: folium.Map, towers: gpd.GeoDataFrame | None) -> Non
             tooltip=_tooltip_text(f"Dùng chung / Shared: {ops}"),
         ).add_to(group)
     group.add_to(fmap)
+    return True
 
 
 def _add_panels(
@@ -1190,10 +1211,13 @@ def _add_panels(
     indicator: str,
     operators: Mapping[str, str],
     disputed: bool,
+    shared: bool,
+    fiber: bool,
 ) -> None:
     """Add the title, the language button, the legend and (with `kpis`) the KPI panel.
 
-    The legend's key of sites lists `operators` (name to colour) as the sites are drawn.
+    The legend's key of sites lists `operators` (name to colour) as the sites are drawn; it
+    keys shared towers and fiber only when the map draws them.
     """
     root: Any = fmap.get_root()
     root.html.add_child(_Markup(f'<div id="hts-title" class="hts-box">{html.escape(title)}</div>'))
@@ -1204,7 +1228,9 @@ def _add_panels(
             + "</button>"
         )
     )
-    root.html.add_child(_Markup(_legend(indicator, operators, disputed=disputed)))
+    root.html.add_child(
+        _Markup(_legend(indicator, operators, disputed=disputed, shared=shared, fiber=fiber))
+    )
     if kpis is not None:
         root.html.add_child(_Markup(_kpi_panel(kpis)))
 
