@@ -38,6 +38,13 @@ class Settings(BaseSettings):
         default=None, description="Key for read endpoints; the API key when unset."
     )
     workspace: Path = Field(default=Path("workspace"), description="Folder of the scenarios.")
+    database_url: SecretStr | None = Field(
+        default=None,
+        description=(
+            "postgresql://user:password@host:port/db keeps the record in PostGIS (a schema per"
+            " scenario); unset, each scenario keeps it in its folder's record.gpkg."
+        ),
+    )
     max_upload_mb: float = Field(default=100.0, gt=0, description="Largest upload accepted.")
     max_unzipped_mb: float = Field(
         default=1000.0, gt=0, description="Largest total uncompressed size of a zip upload."

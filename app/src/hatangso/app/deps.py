@@ -53,7 +53,12 @@ def workspace_for(settings: Settings) -> Workspace:
     with _LOCK:
         workspace = _WORKSPACES.get(root)
         if workspace is None:
-            workspace = _WORKSPACES[root] = Workspace(root, max_cached=settings.max_cached_items)
+            database = settings.database_url
+            workspace = _WORKSPACES[root] = Workspace(
+                root,
+                max_cached=settings.max_cached_items,
+                database_url=database.get_secret_value() if database is not None else None,
+            )
         return workspace
 
 

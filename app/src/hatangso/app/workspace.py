@@ -62,7 +62,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -78,6 +78,9 @@ from hatangso.geo.progress import Progress
 from hatangso.geo.schema import LAYER_KINDS, spec_for
 from hatangso.geo.scratch import remove_orphans
 from hatangso.scenarios.maps import INDICATOR_COLUMN
+
+if TYPE_CHECKING:
+    from hatangso.geo.store import SqlStore
 
 __all__ = [
     "NAME_PATTERN",
@@ -547,16 +550,49 @@ class Workspace:
         Most documents, frames and pages kept in memory; the least recently used go first.
     """
 
-    def __init__(self, root: Path, *, max_cached: int = 128) -> None:
+    def __init__(
+        self, root: Path, *, max_cached: int = 128, database_url: str | None = None
+    ) -> None:
         self.root = Path(root).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
+        self.database_url = database_url or None
         self._lock = threading.RLock()
         self._cache: OrderedDict[tuple[str, str], tuple[Any, Any]] = OrderedDict()
         self._max_cached = max(1, int(max_cached))
+        self._stores: dict[str, SqlStore] = {}
 
-    def __reduce__(self) -> tuple[type[Workspace], tuple[Path]]:
-        """Pickle as the root alone: a child process gets a workspace of its own (no cache)."""
-        return (Workspace, (self.root,))
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickle as root and database: a child process gets a workspace of its own (no cache)."""
+        return (_workspace, (self.root, self.database_url))
+
+    # ---- the record ------------------------------------------------------------------------
+
+    def store(self, name: str) -> SqlStore:
+        """Return the record of scenario `name` (opened once per process, then shared).
+
+        Embedded, it is ``<workspace>/<name>/record.gpkg``; with a database URL, the schema
+        :func:`record_schema` of that database. Opening creates and upgrades it as needed.
+        """
+        from hatangso.geo.store import open_store, store_url  # SQLAlchemy: only when used
+
+        folder = self.folder(name)
+        with self._lock:
+            opened = self._stores.get(name)
+            if opened is None:
+                if self.database_url:
+                    opened = open_store(self.database_url, schema=record_schema(name))
+                else:
+                    folder.mkdir(parents=True, exist_ok=True)
+                    opened = open_store(store_url(folder))
+                self._stores[name] = opened
+            return opened
+
+    def close_stores(self) -> None:
+        """Release the connections of every record this workspace opened."""
+        with self._lock:
+            stores, self._stores = list(self._stores.values()), {}
+        for opened in stores:
+            opened.close()
 
     # ---- names and paths -------------------------------------------------------------------
 
@@ -1172,6 +1208,19 @@ class Workspace:
                 yield tmp
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
+
+
+def record_schema(name: str) -> str:
+    """Return the PostgreSQL schema that holds the record of scenario `name`.
+
+    >>> record_schema("ca-mau")
+    'record_ca_mau'
+    """
+    return "record_" + name.replace("-", "_")
+
+
+def _workspace(root: Path, database_url: str | None) -> Workspace:
+    return Workspace(root, database_url=database_url)
 
 
 def _base(target: str | None) -> str | None:
