@@ -14,6 +14,9 @@ applies in one transaction or refuses whole, listing every problem. Every change
 when, and each record's state before and after (:meth:`RecordStore.history`); every read
 takes ``as_of``, the record as it stood at the end of that day.
 
+The workspace's own store also keeps the service's users (:meth:`SqlStore.add_user`,
+:meth:`SqlStore.authenticate`): a salted hash of each one's token, never the token.
+
 Examples
 --------
 >>> import tempfile
@@ -38,14 +41,18 @@ from __future__ import annotations
 
 from hatangso.geo.store._api import AppliedChange, ChangeSet, HistoryEntry, Record, RecordStore
 from hatangso.geo.store._sql import SqlStore, open_store, store_url
+from hatangso.geo.store._users import USER_ROLES, NewUser, User
 
 __all__ = [
+    "USER_ROLES",
     "AppliedChange",
     "ChangeSet",
     "HistoryEntry",
+    "NewUser",
     "Record",
     "RecordStore",
     "SqlStore",
+    "User",
     "open_store",
     "store_url",
 ]

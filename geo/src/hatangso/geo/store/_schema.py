@@ -14,6 +14,9 @@ Three tables hold a province's record:
     change (the state before is the previous row of the same record). Rows here are never
     updated or deleted; any past state of the record is a query on it.
 
+A fourth, ``store_users``, holds the users of the service and a salted hash of each one's
+token (:mod:`hatangso.geo.store._users`); only the workspace's own store fills it.
+
 Geometries are EPSG:4326. :class:`Geometry` is a column type with one spelling per dialect:
 a PostGIS ``geometry(Geometry, 4326)`` on PostgreSQL (a GiST index comes with it), a BLOB
 in the GeoPackage geometry encoding on SQLite. The store converts whole arrays at once
@@ -29,7 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine, UserDefinedType
 
-__all__ = ["CHANGES", "HISTORY", "METADATA", "RECORDS", "Geometry"]
+__all__ = ["CHANGES", "HISTORY", "METADATA", "RECORDS", "USERS", "Geometry"]
 
 
 class _PostgisGeometry(UserDefinedType[Any]):
@@ -122,4 +125,21 @@ HISTORY = sa.Table(
     sa.Column("time_us", _MICROSECONDS, nullable=False),
     sa.PrimaryKeyConstraint("kind", "record_id", "change_no", name="pk_store_history"),
     sa.Index("ix_store_history_kind_change", "kind", "change_no"),
+)
+
+USERS = sa.Table(
+    "store_users",
+    METADATA,
+    sa.Column("user_no", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.Text, nullable=False, unique=True),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("operator", sa.Text, nullable=True),
+    sa.Column("province", sa.Text, nullable=True),
+    # The token's public part, to find the row without hashing for every user.
+    sa.Column("token_id", sa.Text, nullable=False, unique=True),
+    sa.Column("salt", sa.Text, nullable=False),
+    sa.Column("token_hash", sa.Text, nullable=False),
+    sa.Column("created_us", _MICROSECONDS, nullable=False),
+    sa.Column("revoked_us", _MICROSECONDS, nullable=True),
+    sa.Column("last_used_us", _MICROSECONDS, nullable=True),
 )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -47,7 +48,16 @@ from hatangso.geo.store._records import (
     record_ids,
     state_dict,
 )
-from hatangso.geo.store._schema import CHANGES, HISTORY, RECORDS
+from hatangso.geo.store._schema import CHANGES, HISTORY, RECORDS, USERS
+from hatangso.geo.store._users import (
+    NewUser,
+    User,
+    hash_secret,
+    new_token,
+    same_hash,
+    split_token,
+    user_problems,
+)
 
 __all__ = ["SqlStore", "open_store", "store_url"]
 
@@ -721,6 +731,137 @@ class SqlStore:
         return self.apply(changeset)
 
     # ------------------------------------------------------------------------------------
+    # Users (kept in the workspace's own store)
+
+    def add_user(
+        self,
+        name: str,
+        *,
+        role: str,
+        operator: str | None = None,
+        province: str | None = None,
+    ) -> NewUser:
+        """Add a user and return it with its token, which is shown this once.
+
+        Parameters
+        ----------
+        name
+            The user's name, unique in the workspace (a revoked user's name stays taken, so
+            that the history's names stay unambiguous).
+        role
+            ``official``, ``operator`` or ``viewer``.
+        operator
+            An operator user's operator (required for that role, refused for the others).
+        province
+            An official's province (None: any province).
+
+        Returns
+        -------
+        NewUser
+            The user and its bearer token; the store keeps only a salted hash of the token.
+
+        Raises
+        ------
+        InputError
+            If the name, role, operator or province is unusable (every fault listed).
+        ConflictError
+            If a user of that name exists (revoked or not).
+        """
+        operator = operator.strip() if operator is not None else None
+        province = province.strip() if province is not None else None
+        problems = user_problems(name, role, operator, province)
+        if problems:
+            raise InputError(problems)
+        token_id, secret, token = new_token()
+        salt = secrets.token_bytes(16).hex()
+        now = self._clock().astimezone(UTC)
+        with self._writing() as conn:
+            taken = conn.execute(sa.select(USERS.c.name).where(USERS.c.name == name)).first()
+            if taken is not None:
+                raise ConflictError(
+                    f"a user named '{name}' exists already. Fix: choose another name (a "
+                    "revoked user's name stays taken, so that its changes keep their author)"
+                )
+            conn.execute(
+                USERS.insert().values(
+                    name=name,
+                    role=role,
+                    operator=operator,
+                    province=province,
+                    token_id=token_id,
+                    salt=salt,
+                    token_hash=hash_secret(secret, salt),
+                    created_us=_to_us(now),
+                )
+            )
+        log.info("user %s added (%s)", name, role)
+        return NewUser(self._user(name), token)
+
+    def users(self) -> list[User]:
+        """Return every user, revoked ones too, ordered by name (never a token or hash)."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(sa.select(*_USER_COLUMNS)).all()
+        return sorted((_as_user(r) for r in rows), key=lambda u: u.name)
+
+    def revoke_user(self, name: str) -> User:
+        """Revoke a user's token: from now on it is refused (the user stays listed).
+
+        Raises
+        ------
+        NotFoundError
+            If there is no user of that name.
+        """
+        now = _to_us(self._clock())
+        with self._writing() as conn:
+            conn.execute(
+                USERS.update()
+                .where(USERS.c.name == name, USERS.c.revoked_us.is_(None))
+                .values(revoked_us=now)
+            )
+        log.info("user %s revoked", name)
+        return self._user(name)
+
+    def authenticate(self, token: str) -> User | None:
+        """Return the active user whose token `token` is, or None.
+
+        The token's public id finds one row; its secret is hashed once with that row's salt
+        and compared in constant time. The user's ``last_used`` is kept to the minute.
+        """
+        parts = split_token(token)
+        if parts is None:
+            return None
+        token_id, secret = parts
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                sa.select(*_USER_COLUMNS, USERS.c.salt, USERS.c.token_hash).where(
+                    USERS.c.token_id == token_id
+                )
+            ).first()
+        if row is None or row.revoked_us is not None:
+            return None
+        if not same_hash(hash_secret(secret, row.salt), row.token_hash):
+            return None
+        now = _to_us(self._clock())
+        if row.last_used_us is None or now - int(row.last_used_us) >= 60_000_000:
+            try:
+                with self._engine.begin() as conn:
+                    conn.execute(
+                        USERS.update().where(USERS.c.token_id == token_id).values(last_used_us=now)
+                    )
+            except sa.exc.OperationalError:  # pragma: no cover - a busy database
+                log.warning("the last use of user %s could not be recorded", row.name)
+        return _as_user(row)
+
+    def _user(self, name: str) -> User:
+        with self._engine.connect() as conn:
+            row = conn.execute(sa.select(*_USER_COLUMNS).where(USERS.c.name == name)).first()
+        if row is None:
+            raise NotFoundError(
+                f"no user named '{name}'. Fix: `hatangso users list` shows the users"
+            )
+        return _as_user(row)
+
+    # ------------------------------------------------------------------------------------
     # Internals
 
     def _validate(
@@ -1036,6 +1177,32 @@ class SqlStore:
             day = as_of
         end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=self._zone)
         return _to_us(end)
+
+
+_USER_COLUMNS = (
+    USERS.c.name,
+    USERS.c.role,
+    USERS.c.operator,
+    USERS.c.province,
+    USERS.c.created_us,
+    USERS.c.revoked_us,
+    USERS.c.last_used_us,
+)
+
+
+def _as_user(row: Any) -> User:
+    def moment(value: Any) -> datetime | None:
+        return None if value is None else _from_us(int(value))
+
+    return User(
+        name=str(row.name),
+        role=row.role,
+        operator=row.operator,
+        province=row.province,
+        created=_from_us(int(row.created_us)),
+        revoked=moment(row.revoked_us),
+        last_used=moment(row.last_used_us),
+    )
 
 
 def _record_spec(kind: str) -> LayerSpec:
