@@ -58,6 +58,7 @@ from hatangso.geo.store._users import (
     split_token,
     user_problems,
 )
+from hatangso.geo.text import normalize_operator
 
 __all__ = ["SqlStore", "open_store", "store_url"]
 
@@ -751,7 +752,8 @@ class SqlStore:
         role
             ``official``, ``operator`` or ``viewer``.
         operator
-            An operator user's operator (required for that role, refused for the others).
+            An operator user's operator (required for that role, refused for the others),
+            spelled as validation spells the rows' (``vnpt`` is kept as ``VNPT``).
         province
             An official's province (None: any province).
 
@@ -767,7 +769,8 @@ class SqlStore:
         ConflictError
             If a user of that name exists (revoked or not).
         """
-        operator = operator.strip() if operator is not None else None
+        # The operator as validation names it in the rows (``vnpt`` is ``VNPT``).
+        operator = normalize_operator(operator.strip())[0] if operator is not None else None
         province = province.strip() if province is not None else None
         problems = user_problems(name, role, operator, province)
         if problems:
