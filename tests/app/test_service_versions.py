@@ -113,7 +113,7 @@ def test_concurrent_uploads_are_all_counted(service: TestClient, key: dict[str, 
             replaced = by_version[version]["replaced"]
             assert replaced["version"] == version - 1
             assert replaced["file"] == by_version[version - 1]["file"]
-            assert replaced["by"] == "testclient" and replaced["at"]
+            assert replaced["by"] == "admin" and replaced["at"]  # the key holder
         # What is published is the last version, whole.
         meta = Workspace(Path(service.app.state.settings.workspace)).layer_version(
             scenario, "villages"
@@ -141,11 +141,11 @@ def test_if_match_refuses_the_loser_of_each_pair(service: TestClient, key: dict[
         won = next(r for r in got if r.status_code == 200).json()
         lost = next(r for r in got if r.status_code == 409).json()
         assert won["version"] == version + 1 and won["replaced"]["version"] == version
-        # The refusal names what changed: the version now, the file, when and from where.
+        # The refusal names what changed: the version now, the file, when and by whom.
         detail = lost["detail"]
         assert f"version {version + 1}" in detail and f"not {version}" in detail
         assert won["file"] in detail and re.search(r"uploaded \d{4}-\d\d-\d\dT", detail)
-        assert "from testclient" in detail and "If-Match" in detail
+        assert "by admin" in detail and "If-Match" in detail
         seen[scenario] = won["version"]
 
     _pairs(pair, scenarios=4, pairs=10)

@@ -31,6 +31,15 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = Field(
         default=None, description="Key that write endpoints require in the X-API-Key header."
     )
+    max_auth_failures: int = Field(
+        default=5,
+        gt=0,
+        description="Wrong credentials one client may send within HATANGSO_AUTH_WINDOW_S; "
+        "after them, every attempt is answered 429 until the window has passed.",
+    )
+    auth_window_s: float = Field(
+        default=60.0, gt=0, description="Window (seconds) over which wrong credentials count."
+    )
     read_key_required: bool = Field(
         default=False, description="Whether read endpoints also require the key."
     )

@@ -1,4 +1,7 @@
-"""Dependencies shared by the routes: settings, workspace, API keys, scenario lookup."""
+"""Dependencies shared by the routes: settings, workspace, the read key, scenario lookup.
+
+Who may write is :mod:`hatangso.app.auth`'s.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +26,6 @@ __all__ = [
     "existing_scenario",
     "get_workspace",
     "require_read_key",
-    "require_write_key",
 ]
 
 
@@ -82,16 +84,6 @@ def _unauthorised(message: str) -> HTTPException:
         detail=message,
         headers={"WWW-Authenticate": "APIKey"},
     )
-
-
-async def require_write_key(
-    settings: SettingsDep, key: Annotated[str | None, Security(_api_key_header)] = None
-) -> None:
-    """Dependency of write endpoints: the X-API-Key header when a key is configured."""
-    if settings.api_key is None or not settings.api_key.get_secret_value():
-        return
-    if not _matches(key, settings.api_key.get_secret_value()):
-        raise _unauthorised("missing or wrong X-API-Key header")
 
 
 async def require_read_key(

@@ -1,9 +1,13 @@
-"""Checks that run before a write request's body is read: the API key and the body's size.
+"""Checks that run before a write request's body is read: credentials and the body's size.
 
 FastAPI reads and parses a JSON body before it solves the route's dependencies, so a wrong key
 on a large body would first cost the whole body in memory. :class:`WriteGuard` answers 401
-(wrong or missing ``X-API-Key``) or 413 (``Content-Length`` above the limit) from the headers
-alone, without receiving a byte of the body. A body sent without ``Content-Length``
+(no credentials, or a wrong ``X-API-Key``), 429 (a client held back after too many wrong
+credentials, :class:`hatangso.app.auth.Throttle`) or 413 (``Content-Length`` above the
+limit) from the headers alone, without receiving a byte of the body. A bearer token is only
+seen to be there: checking it needs the users' store, and it is checked, with the user's
+role, by the route's dependency (:func:`hatangso.app.auth.current_principal`), before the
+body of an upload is read. A body sent without ``Content-Length``
 (``Transfer-Encoding: chunked``) is counted as it arrives, and refused with 413 as soon as it
 passes the limit. The limit is ``HATANGSO_MAX_UPLOAD_MB`` (plus the multipart framing) for an
 upload, and ``HATANGSO_MAX_JSON_MB`` for every other write request (a coverage configuration,
@@ -78,11 +82,9 @@ class WriteGuard:
         if not isinstance(settings, Settings):
             settings = get_settings()
         headers = {k.decode("latin-1").lower(): v for k, v in scope["headers"]}
-        expected = settings.api_key.get_secret_value() if settings.api_key is not None else ""
-        if expected and not hmac.compare_digest(
-            headers.get("x-api-key", b""), expected.encode("utf-8")
-        ):
-            await _answer(send, 401, "missing or wrong X-API-Key header", authenticate=True)
+        refusal = _credentials_refusal(scope, headers, settings)
+        if refusal is not None:
+            await _answer(send, *refusal)
             return
         upload_limit = settings.max_upload_bytes + FRAMING_BYTES
         if _UPLOAD_PATH.match(scope["path"]):
@@ -128,7 +130,38 @@ class WriteGuard:
             await _answer(send, 413, too_large)
 
 
-async def _answer(send: Send, status: int, detail: str, *, authenticate: bool = False) -> None:
+def _credentials_refusal(
+    scope: Scope, headers: dict[str, bytes], settings: Settings
+) -> tuple[int, str, list[tuple[bytes, bytes]]] | None:
+    """Return the answer to a write request without usable credentials, or None."""
+    from hatangso.app.auth import client_address, throttle_for
+
+    expected = settings.api_key.get_secret_value() if settings.api_key is not None else ""
+    key = headers.get("x-api-key")
+    scheme, _, token = headers.get("authorization", b"").decode("latin-1").partition(" ")
+    bearer = scheme.lower() == "bearer" and bool(token.strip())
+    if not expected:
+        return None  # no key configured: the dependency checks a token, if one is sent
+    if key is None and not bearer:
+        return 401, "this endpoint writes: send Authorization: Bearer <token>", _AUTHENTICATE
+    throttle = throttle_for(scope.get("app"), settings)
+    client = client_address(scope)
+    wait = throttle.retry_after(client)
+    if wait is not None:
+        message = f"too many wrong credentials from this address: try again in {wait} s"
+        return 429, message, [(b"retry-after", str(wait).encode("ascii"))]
+    if key is not None and not hmac.compare_digest(key, expected.encode("utf-8")):
+        throttle.failed(client)
+        return 401, "wrong X-API-Key header", _AUTHENTICATE
+    return None
+
+
+_AUTHENTICATE = [(b"www-authenticate", b'Bearer, APIKey realm="hatangso"')]
+
+
+async def _answer(
+    send: Send, status: int, detail: str, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
     body = json.dumps({"detail": detail}).encode("utf-8")
     headers = [
         (b"content-type", b"application/json"),
@@ -136,8 +169,7 @@ async def _answer(send: Send, status: int, detail: str, *, authenticate: bool = 
         # The body is left unread: the client must not send it on this connection.
         (b"connection", b"close"),
     ]
-    if authenticate:
-        headers.append((b"www-authenticate", b"APIKey"))
+    headers.extend(extra or [])
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 

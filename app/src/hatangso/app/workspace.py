@@ -251,6 +251,7 @@ def _plan_builder(path: Path) -> Callable[..., None]:
         metadata = {
             "name": path.stem,
             "title": scenario.title,
+            "province": scenario.scope.province,
             "source": "scenario",
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "inputs": inputs,
@@ -560,6 +561,7 @@ class Workspace:
         self._cache: OrderedDict[tuple[str, str], tuple[Any, Any]] = OrderedDict()
         self._max_cached = max(1, int(max_cached))
         self._stores: dict[str, SqlStore] = {}
+        self._users: SqlStore | None = None
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         """Pickle as root and database: a child process gets a workspace of its own (no cache)."""
@@ -587,12 +589,46 @@ class Workspace:
                 self._stores[name] = opened
             return opened
 
+    def users(self) -> SqlStore:
+        """Return the workspace's own store, which keeps the service's users (opened once).
+
+        Embedded, it is ``<workspace>/record.gpkg``; with a database URL, the database's
+        default schema. Users are the workspace's, not one scenario's.
+        """
+        from hatangso.geo.store import open_store, store_url  # SQLAlchemy: only when used
+
+        with self._lock:
+            if self._users is None:
+                self._users = open_store(store_url(self.root, database_url=self.database_url))
+            return self._users
+
     def close_stores(self) -> None:
         """Release the connections of every record this workspace opened."""
         with self._lock:
             stores, self._stores = list(self._stores.values()), {}
+            if self._users is not None:
+                stores.append(self._users)
+                self._users = None
         for opened in stores:
             opened.close()
+
+    def province(self, name: str) -> str | None:
+        """Return the province scenario `name` covers, or None when it names none.
+
+        ``province`` of its ``scenario.json``, else ``scope.province`` of the shipped
+        scenario file of that name.
+        """
+        value = self.metadata(name).get("province")
+        plan = shipped_plans().get(name)
+        if not value and plan is not None:
+            try:
+                document = yaml.safe_load(plan.read_text(encoding="utf-8"))
+            except (OSError, yaml.YAMLError):  # pragma: no cover - a shipped file is valid
+                log.exception("scenario file %s could not be read", plan)
+                return None
+            scope = document.get("scope") if isinstance(document, dict) else None
+            value = scope.get("province") if isinstance(scope, dict) else None
+        return str(value) if value else None
 
     # ---- names and paths -------------------------------------------------------------------
 
@@ -1247,7 +1283,7 @@ def _link_or_copy(source: str, destination: str) -> str:
 
 
 def _conflict(name: str, kind: str, now: LayerVersion, expected: int) -> str:
-    who = f" from {now.by}" if now.by else ""
+    who = f" by {now.by}" if now.by else ""
     what = f" ({now.file}, uploaded {now.at}{who})" if now.file else ""
     return (
         f"{kind} of scenario '{name}' is at version {now.version}{what}, not {expected}: "

@@ -17,14 +17,9 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from hatangso.app import versions
+from hatangso.app.auth import ScenarioWriterDep, check_operator_rows, require, scenario_writer
 from hatangso.app.config import Settings
-from hatangso.app.deps import (
-    ExistingScenario,
-    ScenarioName,
-    SettingsDep,
-    WorkspaceDep,
-    require_write_key,
-)
+from hatangso.app.deps import ExistingScenario, ScenarioName, SettingsDep, WorkspaceDep
 from hatangso.app.schemas import (
     CoverageRun,
     LayerChange,
@@ -74,7 +69,7 @@ UploadKind = Annotated[
 ]
 
 router = APIRouter(
-    prefix="/api/scenarios", tags=["uploads"], dependencies=[Depends(require_write_key)]
+    prefix="/api/scenarios", tags=["uploads"], dependencies=[Depends(scenario_writer)]
 )
 
 # Multipart framing around the file: boundaries and part headers.
@@ -163,6 +158,7 @@ def _validate_and_store(
     *,
     if_match: int | None = None,
     by: str | None = None,
+    operator: str | None = None,
 ) -> UploadReport:
     from hatangso.geo.validate import load_layer
 
@@ -190,6 +186,7 @@ def _validate_and_store(
         )
     except HatangsoError as exc:  # the engine names --crs; the service takes ?crs=
         raise for_service(exc) from exc
+    check_operator_rows(operator, kind, layer.frame, shown)
     stem = spec_for(kind).stem
     frame = layer.frame
     if not isinstance(
@@ -404,6 +401,7 @@ async def _upload_raster(
 @router.post(
     "/{name}/uploads/dem",
     response_model=RasterReport,
+    dependencies=[Depends(require("admin", "official"))],
     summary="Upload the scenario's elevation model (GeoTIFF or SRTM .hgt, possibly zipped)",
     openapi_extra=_UPLOAD_BODY,
     responses=_RASTER_RESPONSES,
@@ -428,6 +426,7 @@ async def upload_dem(
 @router.post(
     "/{name}/uploads/population",
     response_model=RasterReport,
+    dependencies=[Depends(require("admin", "official"))],
     summary="Upload the scenario's population raster (people per cell, GeoTIFF)",
     openapi_extra=_UPLOAD_BODY,
     responses=_RASTER_RESPONSES,
@@ -466,6 +465,7 @@ async def upload_population(
 async def upload_layer(
     request: Request,
     response: Response,
+    principal: ScenarioWriterDep,
     name: ScenarioName,
     kind: UploadKind,
     workspace: WorkspaceDep,
@@ -508,7 +508,7 @@ async def upload_layer(
         crs=crs, columns=columns, sheet=sheet, header_row=header_row, dry_run=dry_run
     )
     if_match = versions.if_match(request.headers.get("if-match"))
-    by = request.client.host if request.client is not None else None
+    by = principal.name
     workspace.folder(name)  # refuses a name that is not plain, before any byte is received
     with upload_scratch(workspace.root) as tmp:
         path, shown = await _receive_file(request, settings, tmp)
@@ -525,6 +525,7 @@ async def upload_layer(
             options,
             if_match=if_match,
             by=by,
+            operator=principal.store_operator,
         )
     response.headers["ETag"] = versions.etag(report.version)
     return report
