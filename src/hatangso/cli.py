@@ -717,6 +717,109 @@ def demo(
     )
 
 
+users_app = typer.Typer(
+    help="The service's users: add one (its token is printed once), list them, revoke one.",
+    no_args_is_help=True,
+)
+app.add_typer(users_app, name="users")
+
+
+class UserRoleOption(StrEnum):
+    """The values of ``--role`` (any other is a usage mistake: the usage, exit 2)."""
+
+    official = "official"
+    operator = "operator"
+    viewer = "viewer"
+
+
+WorkspaceOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--workspace",
+        help="The service's workspace (default HATANGSO_WORKSPACE, as `serve` reads it).",
+    ),
+]
+
+
+def _user_store(workspace: Path | None) -> Any:
+    """Open the workspace's users where `serve` finds them (HATANGSO_DATABASE_URL too)."""
+    from hatangso.app.config import get_settings
+    from hatangso.app.workspace import Workspace
+
+    settings = get_settings()
+    database = settings.database_url
+    return Workspace(
+        workspace if workspace is not None else settings.workspace,
+        database_url=database.get_secret_value() if database is not None else None,
+    ).users()
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="The user's name (its changes carry it).")],
+    role: Annotated[UserRoleOption, typer.Option(help="official, operator or viewer.")],
+    operator: Annotated[
+        str | None, typer.Option(help="An operator user's operator (its rows only).")
+    ] = None,
+    province: Annotated[
+        str | None, typer.Option(help="An official's province (default: any).")
+    ] = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Add a user and print its token: shown this once, only a salted hash is kept."""
+    store = _user_store(workspace)
+    try:
+        new = store.add_user(name, role=role.value, operator=operator, province=province)
+    finally:
+        store.close()
+    err.print(
+        f"user {new.user.name} added ({new.user.role}). Its token, shown this once; send it "
+        "as 'Authorization: Bearer <token>':",
+        markup=False,
+    )
+    out.print(new.token, markup=False)
+
+
+@users_app.command("list")
+def users_list(workspace: WorkspaceOption = None) -> None:
+    """List the users: name, role, operator, province, when added, last used, revoked."""
+    store = _user_store(workspace)
+    try:
+        users = store.users()
+    finally:
+        store.close()
+
+    def when(moment: Any) -> str:
+        return "—" if moment is None else moment.isoformat(timespec="minutes")
+
+    table = Table("name", "role", "operator", "province", "added", "last used", "revoked")
+    for user in users:
+        table.add_row(
+            user.name,
+            user.role,
+            user.operator or "—",
+            user.province or "—",
+            when(user.created),
+            when(user.last_used),
+            when(user.revoked),
+        )
+    out.print(table)
+
+
+@users_app.command("revoke")
+def users_revoke(
+    name: Annotated[str, typer.Argument(help="The user whose token stops working.")],
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Revoke a user's token at once; the user stays listed and its changes keep its name."""
+    store = _user_store(workspace)
+    try:
+        user = store.revoke_user(name)
+    finally:
+        store.close()
+    out.print(f"user {user.name} revoked", markup=False)
+
+
 def _terminated(signum: int, _frame: object) -> None:
     sys.exit(128 + signum)
 
