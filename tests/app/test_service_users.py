@@ -155,3 +155,21 @@ def test_repeated_wrong_credentials_are_slowed(
 def test_the_docs_show_the_bearer_scheme(service: TestClient) -> None:
     schemes = service.get("/openapi.json").json()["components"]["securitySchemes"]
     assert any(s.get("scheme", "").lower() == "bearer" for s in schemes.values())
+
+
+def test_once_there_are_users_anonymous_writes_are_401_even_without_a_key(
+    root: Path, settings_for: SettingsFor, tokens: dict[str, str]
+) -> None:
+    with TestClient(create_app(settings_for(root, api_key=None))) as client:
+        anonymous = client.post("/api/scenarios/cm/uploads/villages", content=b"x")
+        assert anonymous.status_code == 401
+        viewer = client.post(
+            "/api/scenarios/cm/uploads/villages", content=b"x", headers=_bearer(tokens["xem"])
+        )
+        assert viewer.status_code == 403
+        official = client.post(
+            "/api/scenarios/cm/uploads/villages", content=b"x", headers=_bearer(tokens["so-cm"])
+        )
+        # A scenario that names no province is not an official's of one province.
+        assert official.status_code == 403
+        assert "no named province" in official.json()["detail"]

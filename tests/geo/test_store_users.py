@@ -120,6 +120,13 @@ def test_a_revoked_token_is_refused_and_the_user_stays_listed(store: SqlStore) -
         store.revoke_user("nobody")
 
 
+def test_has_users_counts_revoked_ones(store: SqlStore) -> None:
+    assert not store.has_users()
+    store.add_user("xem", role="viewer")
+    store.revoke_user("xem")
+    assert store.has_users()  # revoking everyone does not open the service to anyone
+
+
 def test_last_use_is_kept(store: SqlStore) -> None:
     new = store.add_user("vnpt-2", role="operator", operator="VNPT")
     assert store.users()[0].last_used is None

@@ -24,7 +24,7 @@ Roles
 -----
 ``admin``
     The holder of ``HATANGSO_API_KEY`` (``X-API-Key``), or anyone when no key is configured
-    (a laptop's service): reads and writes everything.
+    and the workspace has no users (a laptop's service): reads and writes everything.
 ``official``
     An official of the provincial department: writes within its province, decides challenges.
 ``operator``
@@ -253,13 +253,15 @@ async def current_principal(
 
     ``X-API-Key`` equal to ``HATANGSO_API_KEY`` is the administrator; ``Authorization:
     Bearer <token>`` is the user whose token it is. Credentials that are sent are checked
-    (401 when wrong, 429 after too many wrong ones); with no key configured and none sent,
-    the request is the administrator's (a laptop's service).
+    (401 when wrong, 429 after too many wrong ones). Without credentials, the request is
+    anonymous (``None``), except on a laptop's service: no key configured and no user ever
+    added, where it is the administrator's.
     """
     expected = settings.api_key.get_secret_value() if settings.api_key is not None else ""
     checks_key = bool(expected) and key is not None
     if not checks_key and bearer is None:
-        return None if expected else ADMIN
+        anonymous = bool(expected) or await run_in_threadpool(workspace.has_users)
+        return None if anonymous else ADMIN
     client = client_address(request.scope)
     throttle = throttle_for(request.app, settings)
     wait = throttle.retry_after(client)

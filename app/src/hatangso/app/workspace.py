@@ -602,6 +602,17 @@ class Workspace:
                 self._users = open_store(store_url(self.root, database_url=self.database_url))
             return self._users
 
+    def has_users(self) -> bool:
+        """Whether the workspace has users: then a request without credentials is anonymous.
+
+        An embedded workspace without its ``record.gpkg`` has none (and is not given one).
+        """
+        from hatangso.geo.store import STORE_FILE
+
+        if not self.database_url and not (self.root / STORE_FILE).is_file():
+            return False
+        return self.users().has_users()
+
     def close_stores(self) -> None:
         """Release the connections of every record this workspace opened."""
         with self._lock:

@@ -40,10 +40,11 @@ Examples
 from __future__ import annotations
 
 from hatangso.geo.store._api import AppliedChange, ChangeSet, HistoryEntry, Record, RecordStore
-from hatangso.geo.store._sql import SqlStore, open_store, store_url
+from hatangso.geo.store._sql import STORE_FILE, SqlStore, open_store, store_url
 from hatangso.geo.store._users import USER_ROLES, NewUser, User
 
 __all__ = [
+    "STORE_FILE",
     "USER_ROLES",
     "AppliedChange",
     "ChangeSet",

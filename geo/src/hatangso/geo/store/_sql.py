@@ -806,6 +806,11 @@ class SqlStore:
             rows = conn.execute(sa.select(*_USER_COLUMNS)).all()
         return sorted((_as_user(r) for r in rows), key=lambda u: u.name)
 
+    def has_users(self) -> bool:
+        """Whether any user was ever added (revoked ones count: revoking all opens nothing)."""
+        with self._engine.connect() as conn:
+            return conn.execute(sa.select(USERS.c.user_no).limit(1)).first() is not None
+
     def revoke_user(self, name: str) -> User:
         """Revoke a user's token: from now on it is refused (the user stays listed).
 
