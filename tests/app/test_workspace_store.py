@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import pickle
+import uuid
 from pathlib import Path
 
 import geopandas as gpd
+import pytest
+import sqlalchemy as sa
 from shapely import Point
 
 from hatangso.app.workspace import Workspace, record_schema
@@ -31,3 +35,49 @@ def test_each_scenario_keeps_its_record_in_its_folder(tmp_path: Path) -> None:
 
 def test_postgis_schemas_are_plain_identifiers() -> None:
     assert record_schema("tien-giang") == "record_tien_giang"
+
+
+def test_users_live_beside_the_scenarios_records(tmp_path: Path) -> None:
+    workspace = Workspace(tmp_path)
+    assert not workspace.has_users()
+    assert not (tmp_path / "record.gpkg").exists()  # not made just to look
+    new = workspace.users().add_user("xem", role="viewer")
+    assert (tmp_path / "record.gpkg").is_file() and workspace.has_users()
+    assert workspace.store("ca-mau").read("villages").empty
+    user = workspace.users().authenticate(new.token)
+    assert user is not None and user.name == "xem"
+    workspace.close_stores()
+
+
+def test_on_postgis_users_and_records_keep_to_their_schemas(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hatangso.app import workspace as workspace_module
+
+    url = os.environ.get("HATANGSO_TEST_DATABASE_URL")
+    if not url:
+        pytest.skip("HATANGSO_TEST_DATABASE_URL is not set (make test starts a PostGIS)")
+    tag = uuid.uuid4().hex[:8]
+    name = f"t-{tag}"
+    users_schema = f"users_{tag}"
+    monkeypatch.setattr(workspace_module, "USERS_SCHEMA", users_schema)
+    workspace = Workspace(tmp_path, database_url=url)
+    try:
+        # The users first: the scenario's record must still get tables of its own.
+        workspace.users().add_user("xem", role="viewer")
+        store = workspace.store(name)
+        villages = gpd.GeoDataFrame(
+            {"village_id": ["T1"], "name": ["Ấp 1"], "population": [300]},
+            geometry=[Point(105.1, 9.2)],
+            crs="EPSG:4326",
+        )
+        store.apply(store.diff("villages", villages, actor="so-tt-tt"))
+        assert store.read("villages")["village_id"].tolist() == ["T1"]
+        assert [u.name for u in workspace.users().users()] == ["xem"]
+    finally:
+        workspace.close_stores()
+        engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+        with engine.begin() as conn:
+            for schema in (users_schema, record_schema(name)):
+                conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        engine.dispose()

@@ -592,14 +592,17 @@ class Workspace:
     def users(self) -> SqlStore:
         """Return the workspace's own store, which keeps the service's users (opened once).
 
-        Embedded, it is ``<workspace>/record.gpkg``; with a database URL, the database's
-        default schema. Users are the workspace's, not one scenario's.
+        Embedded, it is ``<workspace>/record.gpkg``; with a database URL, the schema
+        :data:`USERS_SCHEMA` of that database. Users are the workspace's, not one scenario's.
         """
         from hatangso.geo.store import open_store, store_url  # SQLAlchemy: only when used
 
         with self._lock:
             if self._users is None:
-                self._users = open_store(store_url(self.root, database_url=self.database_url))
+                if self.database_url:
+                    self._users = open_store(self.database_url, schema=USERS_SCHEMA)
+                else:
+                    self._users = open_store(store_url(self.root))
             return self._users
 
     def has_users(self) -> bool:
@@ -1255,6 +1258,12 @@ class Workspace:
                 yield tmp
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
+
+
+#: The PostgreSQL schema of the workspace's own store (its users). Not the database's default
+#: schema: each scenario's schema is searched before ``public`` (for PostGIS's functions), so
+#: a store in ``public`` would be taken for the scenario's own by its migrations.
+USERS_SCHEMA = "hatangso_users"
 
 
 def record_schema(name: str) -> str:
