@@ -26,6 +26,7 @@ from pathlib import Path
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hatangso.app.auth import client_address, throttle_for
 from hatangso.app.config import Settings, get_settings
 
 __all__ = ["FRAMING_BYTES", "BodyTooLargeError", "WriteGuard", "hide_root"]
@@ -134,8 +135,6 @@ def _credentials_refusal(
     scope: Scope, headers: dict[str, bytes], settings: Settings
 ) -> tuple[int, str, list[tuple[bytes, bytes]]] | None:
     """Return the answer to a write request without usable credentials, or None."""
-    from hatangso.app.auth import client_address, throttle_for
-
     expected = settings.api_key.get_secret_value() if settings.api_key is not None else ""
     key = headers.get("x-api-key")
     scheme, _, token = headers.get("authorization", b"").decode("latin-1").partition(" ")
