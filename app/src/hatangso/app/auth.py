@@ -58,6 +58,8 @@ from hatangso.geo.errors import ForbiddenError, Problem
 if TYPE_CHECKING:
     import pandas as pd
 
+    from hatangso.geo.store import User
+
 __all__ = [
     "ROLES",
     "Principal",
@@ -273,7 +275,12 @@ async def current_principal(
         throttle.failed(client)
         raise _unauthorised("wrong X-API-Key header")
     assert bearer is not None
-    user = await run_in_threadpool(workspace.users().authenticate, bearer.credentials)
+    token = bearer.credentials
+
+    def authenticate() -> User | None:  # opening the users' store may upgrade it: a thread
+        return workspace.users().authenticate(token)
+
+    user = await run_in_threadpool(authenticate)
     if user is None:
         throttle.failed(client)
         raise _unauthorised("unknown or revoked token in the Authorization header")
