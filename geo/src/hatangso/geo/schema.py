@@ -214,7 +214,15 @@ _SPECS: dict[str, LayerSpec] = {
             ),
             ColumnSpec(
                 "district",
-                aliases=("huyen", "ten huyen", "quan huyen", "quan/huyen", "district name"),
+                aliases=(
+                    "huyen",
+                    "ten huyen",
+                    "quan",
+                    "ten quan",
+                    "quan huyen",
+                    "quan/huyen",
+                    "district name",
+                ),
             ),
             ColumnSpec(
                 "province",

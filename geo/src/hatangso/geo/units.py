@@ -339,6 +339,11 @@ class UnitResolution:
     not_found: tuple[tuple[str, str], ...]
     divided: int
 
+    @property
+    def any_placed(self) -> bool:
+        """Whether any village has any unit, in either hierarchy (a province is enough)."""
+        return bool(self.villages[list(UNIT_COLUMNS)].notna().any(axis=None))
+
     def notes(self) -> list[str]:
         """Return one sentence per problem, to report beside the KPIs."""
         out = [
