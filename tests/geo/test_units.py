@@ -276,3 +276,11 @@ def test_every_hcmc_merged_ward_maps_to_its_new_ward() -> None:
     # Every merged-from name of the city's 167 new units is one of the package's old parts.
     assert len(wards) == 167
     assert (matched, total) == (492, 492)
+
+
+def test_the_listed_short_forms_of_province_names_are_understood() -> None:
+    villages = pd.DataFrame({"village_id": ["a", "b"], "province": ["TP HCM", "Vũng Tàu"]})
+    out = resolve_units(villages).villages
+    assert out["province_code_old"].tolist() == ["79", "77"]
+    assert out["province_code_new"].tolist() == ["79", "79"]
+    assert out["province_new"].tolist() == [HCM, HCM]

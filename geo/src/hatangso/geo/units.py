@@ -22,10 +22,11 @@ cannot be told from the name alone).
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Literal
 
@@ -142,12 +143,16 @@ class AdminUnits:
         new ones.
     provinces
         ``old`` and ``new`` province codes: the old province went into the new one.
+    old_aliases, new_aliases
+        Short forms of province names (``hcm``, ``hn``) and the code they stand for.
     """
 
     old: pd.DataFrame
     new: pd.DataFrame
     links: pd.DataFrame
     provinces: pd.DataFrame
+    old_aliases: Mapping[str, str] = field(default_factory=dict)
+    new_aliases: Mapping[str, str] = field(default_factory=dict)
 
     def new_of_old(self, commune_code: str) -> pd.DataFrame:
         """Return the new units an old commune went into (several when it was divided).
@@ -263,8 +268,24 @@ def admin_units() -> AdminUnits:
         ],
         columns=["old", "new"],
     )
+    aliases = {
+        table: {
+            alias: str(r["provinceCode"])
+            for r in query(f"SELECT DISTINCT provinceCode, provinceAlias FROM {table}")
+            if r["provinceAlias"]
+            for alias in json.loads(r["provinceAlias"])
+        }
+        for table in ("admin_units_legacy", "admin_units")
+    }
     log.debug("admin units: %d before, %d after, %d links", len(old), len(new), len(links))
-    return AdminUnits(old=old, new=new, links=links, provinces=provinces)
+    return AdminUnits(
+        old=old,
+        new=new,
+        links=links,
+        provinces=provinces,
+        old_aliases=aliases["admin_units_legacy"],
+        new_aliases=aliases["admin_units"],
+    )
 
 
 @cache
@@ -282,16 +303,12 @@ def _index(hierarchy: Hierarchy, level: str) -> dict[Hashable, tuple[int, ...]]:
     codes = pd.to_numeric(frame[f"{level}_code"]).to_numpy(dtype=float)
     for i in np.flatnonzero(np.isfinite(codes)):
         found.setdefault(("code", int(codes[i])), []).append(int(i))
-    if level == "province":  # the aliases every office writes
-        for alias, full in _PROVINCE_ALIASES.items():
-            rows = found.get(("name", unit_key(full)), [])
-            if rows:
-                found.setdefault(("name", alias), []).extend(rows)
+    if level == "province":  # the short forms every office writes (HCM, HN), as listed
+        aliases = units.old_aliases if hierarchy == "old" else units.new_aliases
+        for alias, code in aliases.items():
+            rows = found.get(("code", int(code)), [])
+            found.setdefault(("name", unit_key(alias)), []).extend(rows)
     return {key: tuple(rows) for key, rows in found.items()}
-
-
-# Short forms of the two cities' names that no prefix rule reaches.
-_PROVINCE_ALIASES = {"hcm": "Hồ Chí Minh", "hcmc": "Hồ Chí Minh", "hn": "Hà Nội"}
 
 
 def _rows(value: str, hierarchy: Hierarchy, level: str) -> set[int]:
