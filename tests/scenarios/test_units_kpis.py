@@ -149,3 +149,14 @@ def test_a_bad_units_value_is_a_usage_error(monkeypatch, capsys, register, tmp_p
     with pytest.raises(SystemExit) as info:
         main()
     assert info.value.code == 2
+
+
+def test_run_coverage_refuses_an_unknown_hierarchy_before_any_work(register, tmp_path) -> None:
+    from hatangso.coverage.config import CoverageConfig
+    from hatangso.geo.errors import InputError
+    from hatangso.scenarios.job import InputFiles, run_coverage
+
+    files = InputFiles(villages=register["villages"], sites=register["sites"])
+    with pytest.raises(InputError, match="unknown admin hierarchy"):
+        run_coverage(files, CoverageConfig(), tmp_path / "out", units="middle")
+    assert not (tmp_path / "out").exists()

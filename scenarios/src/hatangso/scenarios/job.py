@@ -33,7 +33,7 @@ from hatangso.geo.outputs import (
 )
 from hatangso.geo.progress import Progress, silent
 from hatangso.geo.schema import OTHER_INPUTS, RECORD_KINDS, UNIT_LEVELS, spec_for
-from hatangso.geo.units import check_units, resolve_units, unit_columns
+from hatangso.geo.units import UnitResolution, check_units, resolve_units, unit_columns
 from hatangso.geo.validate import Layer, load_layers
 
 __all__ = ["InputFiles", "JobResult", "load_inputs", "run_coverage"]
@@ -228,6 +228,8 @@ def run_coverage(
     -------
     JobResult
     """
+    if units is not None:
+        check_units(units)  # a wrong value stops before any work
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     layers = load_inputs(files, progress=progress)
@@ -260,7 +262,7 @@ def run_coverage(
         result,
         layers,
         config,
-        notes=[*notes, *(placed.notes() if placed is not None else ())],
+        notes=[*notes, *_unit_notes(placed, units)],
         summary=summary,
         decision=decision,
         extra=extra,
@@ -290,6 +292,17 @@ def run_coverage(
         files=written,
         disputes=decision.disputes if decision is not None else None,
     )
+
+
+def _unit_notes(placed: UnitResolution | None, units: str | None) -> list[str]:
+    """Return the notes on placing the villages in the official units."""
+    notes = placed.notes() if placed is not None else []
+    if units is not None and (placed is None or not placed.any_placed):
+        notes.append(
+            f"no village names a province or commune of the official lists: no KPIs by {units} "
+            "unit; give the villages' commune and province (names or codes)"
+        )
+    return notes
 
 
 def _coverage_inputs(
