@@ -325,6 +325,10 @@ def _rows(value: str, hierarchy: Hierarchy, level: str) -> set[int]:
     return rows
 
 
+#: How many names of each kind of problem the notes spell out.
+_SHOWN = 10
+
+
 @dataclass(frozen=True)
 class UnitResolution:
     """The villages with their units in both hierarchies, and what could not be placed.
@@ -364,13 +368,17 @@ class UnitResolution:
     def notes(self) -> list[str]:
         """Return one sentence per problem, to report beside the KPIs."""
         out = [
-            f"{column} {value!r} matches {len(found)} units ({'; '.join(found)}): left blank; "
+            f"{column} {value!r} matches {len(found)} units ({'; '.join(found[:4])}"
+            f"{' ...' if len(found) > 4 else ''}): left blank; "
             f"give the {'district or the ' if column == 'commune' else ''}code to pick one"
-            for column, value, found in self.ambiguous
+            for column, value, found in self.ambiguous[:_SHOWN]
         ]
+        if len(self.ambiguous) > _SHOWN:
+            out.append(f"and {len(self.ambiguous) - _SHOWN} more names that match several units")
         if self.not_found:
-            shown = ", ".join(f"{c} {v!r}" for c, v in self.not_found[:5])
-            more = f" and {len(self.not_found) - 5} more" if len(self.not_found) > 5 else ""
+            shown = ", ".join(f"{c} {v!r}" for c, v in self.not_found[:_SHOWN])
+            left = len(self.not_found) - _SHOWN
+            more = f" and {left} more" if left > 0 else ""
             out.append(
                 f"{len(self.not_found)} admin units found in neither the list before nor the "
                 f"list after 1 July 2025: {shown}{more}"
