@@ -22,12 +22,16 @@ cannot be told from the name alone).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import re
+import sqlite3
 from collections.abc import Hashable, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -202,6 +206,23 @@ class AdminUnits:
         return sorted(self.provinces.loc[self.provinces["new"] == province_code, "old"])
 
 
+def _package_data() -> Path:
+    """Return the data folder of ``vietnamadminunits``: its SQLite lists and conversion table.
+
+    The tables are read as data: importing the package would load its address parsers and a
+    geocoder (which goes on line for a street address), neither of which is needed here.
+
+    Raises
+    ------
+    ModuleNotFoundError
+        If the package is not installed.
+    """
+    spec = importlib.util.find_spec("vietnamadminunits")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("vietnamadminunits is not installed: pip install hatangso")
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
+
+
 @cache
 def admin_units() -> AdminUnits:
     """Read the official units and their links from ``vietnamadminunits``, once per process.
@@ -210,8 +231,13 @@ def admin_units() -> AdminUnits:
     -------
     AdminUnits
     """
-    from vietnamadminunits.converter import converter_2025
-    from vietnamadminunits.database import query
+    data = _package_data()
+    conversion = json.loads((data / "converter_2025.json").read_text(encoding="utf-8"))
+
+    def query(sql: str) -> list[dict[str, Any]]:
+        with closing(sqlite3.connect(f"{(data / 'dataset.db').as_uri()}?mode=ro", uri=True)) as db:
+            db.row_factory = sqlite3.Row
+            return [dict(row) for row in db.execute(sql)]
 
     old_rows = query(
         "SELECT provinceCode, province, provinceKey, districtCode, district, districtKey, "
@@ -249,10 +275,10 @@ def admin_units() -> AdminUnits:
     }
     new_at = {(r["provinceKey"], r["wardKey"]): i for i, r in enumerate(new_rows)}
     pairs: list[tuple[int, int, bool]] = []
-    for province, wards in converter_2025.DICT_PROVINCE_WARD_NO_DIVIDED.items():
+    for province, wards in conversion["DICT_PROVINCE_WARD_NO_DIVIDED"].items():
         for ward, sources in wards.items():
             pairs.extend((old_at[s], new_at[(province, ward)], False) for s in sources)
-    for province, divided in converter_2025.DICT_PROVINCE_WARD_DIVIDED.items():
+    for province, divided in conversion["DICT_PROVINCE_WARD_DIVIDED"].items():
         for source, targets in divided.items():
             pairs.extend(
                 (old_at[source], new_at[(province, t["newWardKey"])], True) for t in targets
@@ -263,7 +289,7 @@ def admin_units() -> AdminUnits:
     provinces = pd.DataFrame(
         [
             (old_province[source], new_province[target])
-            for target, sources in converter_2025.DICT_PROVINCE.items()
+            for target, sources in conversion["DICT_PROVINCE"].items()
             for source in sources
         ],
         columns=["old", "new"],
