@@ -258,6 +258,20 @@ _KPI_TEXT: dict[str, dict[str, Any]] = {
 LANG_HELP = "Language of the reports and tables: vi, en or both (Vietnamese, then English)."
 
 
+UNITS_HELP = (
+    "Admin hierarchy of the KPIs by unit: old (provinces, districts, communes before "
+    "1 July 2025) or new (provinces and communes after it); default: the villages' own "
+    "province, district and commune columns as written."
+)
+
+
+class Units(StrEnum):
+    """The values of ``--units``: the admin hierarchy before or after the 2025 reform."""
+
+    old = "old"
+    new = "new"
+
+
 class Lang(StrEnum):
     """The values of ``--lang`` (any other is a usage mistake: the usage, exit 2)."""
 
@@ -329,6 +343,7 @@ def coverage(
         Path | None,
         typer.Option(help="Commune or district outlines for the map (default: from villages)."),
     ] = None,
+    units: Annotated[Units | None, typer.Option(help=UNITS_HELP)] = None,
     quiet: Quiet = False,
 ) -> None:
     """Compute coverage, fiber reach and sharing; write kpis.json, villages.gpkg, map.html."""
@@ -358,7 +373,14 @@ def coverage(
         boundaries=boundaries,
     )
     with _steps(quiet) as progress:
-        result = run_coverage(files, cfg, out_dir, progress=progress, lang=lang.value)
+        result = run_coverage(
+            files,
+            cfg,
+            out_dir,
+            progress=progress,
+            lang=lang.value,
+            units=None if units is None else units.value,
+        )
     print_kpis(out, result.kpis, lang=lang.value)
     if result.disputes is not None:
         print_disputes(out, result.disputes)
@@ -609,6 +631,7 @@ def run(
             "file's folder). A scenario file cannot set it."
         ),
     ] = None,
+    units: Annotated[Units | None, typer.Option(help=UNITS_HELP)] = None,
     quiet: Quiet = False,
 ) -> None:
     """Run a scenario: the baseline and each year with its deployments, against its targets."""
@@ -623,6 +646,7 @@ def run(
             lang=lang.value,
             data_dir=data_root,
             limits=_limits(),
+            units=None if units is None else units.value,
         )
 
 

@@ -60,6 +60,13 @@ class Status(StrEnum):
     all = "all"
 
 
+class Units(StrEnum):
+    """The admin hierarchy of the KPIs by unit: before or after the reform of 1 July 2025."""
+
+    old = "old"
+    new = "new"
+
+
 class Indicator(StrEnum):
     """Which coverage decides a village's status."""
 

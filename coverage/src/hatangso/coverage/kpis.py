@@ -304,16 +304,25 @@ def indicators_by_unit(
     codes: Sequence[str],
     targets: Mapping[str, float],
     lang: str = "vi",
+    columns: Mapping[str, str] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """Compute the village indicators per admin unit, for every level present in the data.
 
     Units are named by their path (``"Huyện A / Xã B"``) so that two communes of the same name
-    in different districts stay apart.
+    in different districts stay apart. `columns` maps a level to the village column that
+    holds its units (default: the level's own name), so that one village frame is counted in
+    either hierarchy of the 2025 reform (``{"commune": "commune_new", ...}``, see
+    :func:`hatangso.geo.units.unit_columns`); the output stays keyed by level.
     """
     out: dict[str, list[dict[str, Any]]] = {}
-    present = [lv for lv in levels if lv in villages and villages[lv].notna().any()]
+    column_of = dict(columns or {})
+    present = [
+        lv
+        for lv in levels
+        if column_of.get(lv, lv) in villages and villages[column_of.get(lv, lv)].notna().any()
+    ]
     for depth, level in enumerate(present):
-        path_cols = present[: depth + 1]
+        path_cols = [column_of.get(lv, lv) for lv in present[: depth + 1]]
         keys = villages[path_cols].astype("string").fillna("(không rõ)")
         unit_names = keys[path_cols[0]]
         for col in path_cols[1:]:

@@ -19,6 +19,8 @@ __all__ = [
     "OTHER_INPUTS",
     "POI_KINDS",
     "RECORD_KINDS",
+    "UNIT_COLUMNS",
+    "UNIT_LEVELS",
     "ColumnSpec",
     "LayerSpec",
     "spec_for",
@@ -212,7 +214,15 @@ _SPECS: dict[str, LayerSpec] = {
             ),
             ColumnSpec(
                 "district",
-                aliases=("huyen", "ten huyen", "quan huyen", "quan/huyen", "district name"),
+                aliases=(
+                    "huyen",
+                    "ten huyen",
+                    "quan",
+                    "ten quan",
+                    "quan huyen",
+                    "quan/huyen",
+                    "district name",
+                ),
             ),
             ColumnSpec(
                 "province",
@@ -507,6 +517,26 @@ LAYER_KINDS: tuple[str, ...] = tuple(
 #: Inputs that are not tables of the contract: the road network, the DEM and the population
 #: raster (each also a command-line option, ``--roads`` ...).
 OTHER_INPUTS: tuple[str, ...] = ("roads", "dem", "population")
+
+#: The admin levels of each hierarchy, top down: ``old`` before the reform of 1 July 2025
+#: (province, district, commune), ``new`` after it (province, commune: districts were
+#: removed). See :mod:`hatangso.geo.units`.
+UNIT_LEVELS: dict[str, tuple[str, ...]] = {
+    "old": ("province", "district", "commune"),
+    "new": ("province", "commune"),
+}
+
+#: The columns a village gains from :func:`hatangso.geo.units.resolve_units`: for each level of
+#: each hierarchy its official code (zero-padded text: ``79``, ``774``, ``27316``) and its
+#: full official name (``Phường 7``), ``<level>_code_<old|new>`` and ``<level>_<old|new>``;
+#: blank where the village file does not tell (never guessed). The village keeps its
+#: ``village_id`` and its own ``province``, ``district`` and ``commune`` as written.
+UNIT_COLUMNS: tuple[str, ...] = tuple(
+    column
+    for hierarchy, levels in UNIT_LEVELS.items()
+    for level in levels
+    for column in (f"{level}_code_{hierarchy}", f"{level}_{hierarchy}")
+)
 
 
 def spec_for(kind: str) -> LayerSpec:

@@ -32,7 +32,8 @@ from hatangso.geo.outputs import (
     write_text,
 )
 from hatangso.geo.progress import Progress, silent
-from hatangso.geo.schema import OTHER_INPUTS, RECORD_KINDS, spec_for
+from hatangso.geo.schema import OTHER_INPUTS, RECORD_KINDS, UNIT_LEVELS, spec_for
+from hatangso.geo.units import UnitResolution, check_units, resolve_units, unit_columns
 from hatangso.geo.validate import Layer, load_layers
 
 __all__ = ["InputFiles", "JobResult", "load_inputs", "run_coverage"]
@@ -185,6 +186,7 @@ def run_coverage(
     extra: Mapping[str, Any] | None = None,
     cache_dir: Path | None = None,
     lang: str = "vi",
+    units: str | None = None,
 ) -> JobResult:
     """Run the whole coverage job and write its outputs into `out_dir`.
 
@@ -213,16 +215,31 @@ def run_coverage(
     lang
         Language of the indicators' ``definition`` in ``kpis.json``: ``vi``, ``en`` or
         ``both`` (Vietnamese first).
+    units
+        The admin hierarchy of ``kpis.json``'s ``by_unit``: ``old`` (provinces, districts and
+        communes before 1 July 2025), ``new`` (provinces and communes after it), or None for
+        the villages' own ``province``, ``district`` and ``commune`` as written. Either way
+        the villages carry their units in both hierarchies where known
+        (:func:`hatangso.geo.units.resolve_units`), ``kpis.json`` names the hierarchy under
+        ``units`` and, when any village was placed, holds ``by_unit`` in both under
+        ``by_unit_in``.
 
     Returns
     -------
     JobResult
     """
+    if units is not None:
+        check_units(units)  # a wrong value stops before any work
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     layers = load_inputs(files, progress=progress)
     frames = {name: layer.frame for name, layer in layers.items()}
     step = progress or silent
+    placed = None
+    if any(level in frames["villages"] for level in ADMIN_LEVELS):
+        step("placing the villages in the units before and after the 2025 reform")
+        placed = resolve_units(frames["villages"])
+        frames["villages"] = placed.villages
     boundaries = None
     if files.boundaries is not None:
         from hatangso.scenarios.maps import read_boundaries
@@ -245,11 +262,14 @@ def run_coverage(
         result,
         layers,
         config,
-        notes=notes,
+        notes=[*notes, *_unit_notes(placed, units)],
         summary=summary,
         decision=decision,
         extra=extra,
         lang=lang,
+        units=units,
+        hierarchy=placed.hierarchy if placed is not None else "unknown",
+        placed=placed is not None and placed.any_placed,
     )
     written = _write_outputs(
         result, layers, document, out_dir, summary=summary, decision=decision, step=step
@@ -272,6 +292,17 @@ def run_coverage(
         files=written,
         disputes=decision.disputes if decision is not None else None,
     )
+
+
+def _unit_notes(placed: UnitResolution | None, units: str | None) -> list[str]:
+    """Return the notes on placing the villages in the official units."""
+    notes = placed.notes() if placed is not None else []
+    if units is not None and (placed is None or not placed.any_placed):
+        notes.append(
+            f"no village names a province or commune of the official lists: no KPIs by {units} "
+            "unit; give the villages' commune and province (names or codes)"
+        )
+    return notes
 
 
 def _coverage_inputs(
@@ -331,15 +362,29 @@ def _kpi_document(
     decision: Any,
     extra: Mapping[str, Any] | None,
     lang: str,
+    units: str | None = None,
+    hierarchy: str = "unknown",
+    placed: bool = False,
 ) -> dict[str, Any]:
-    """Return the ``kpis.json`` document: indicators, per admin unit, inputs and notes."""
-    by_unit = indicators_by_unit(
-        result.villages,
-        levels=ADMIN_LEVELS,
-        codes=list(INDICATORS),
-        targets=config.targets,
-        lang=lang,
-    )
+    """Return the ``kpis.json`` document: indicators, per admin unit, inputs and notes.
+
+    `units` picks the hierarchy of ``by_unit`` (None: the villages' columns as written, which
+    are in the `hierarchy` the villages' names were found in). When any village was `placed`
+    in an official unit, ``by_unit_in`` holds the KPIs by unit in both hierarchies.
+    """
+
+    def per_unit(which: str | None) -> dict[str, list[dict[str, Any]]]:
+        return indicators_by_unit(
+            result.villages,
+            levels=ADMIN_LEVELS if which is None else UNIT_LEVELS[which],
+            codes=list(INDICATORS),
+            targets=config.targets,
+            lang=lang,
+            columns=None if which is None else unit_columns(check_units(which)),
+        )
+
+    by_unit = per_unit(units)
+    both = {which: per_unit(which) for which in UNIT_LEVELS} if placed else {}
     document = kpi_document(
         result.indicators,
         by_unit=by_unit,
@@ -357,6 +402,8 @@ def _kpi_document(
                 *(summary.notes if summary is not None else ()),
             ],
             **({"mobile_basis": decision.kpis_block()} if decision is not None else {}),
+            "units": units or (hierarchy if hierarchy != "unknown" else "as_given"),
+            **({"by_unit_in": both} if both else {}),
         },
     )
     if summary is not None:

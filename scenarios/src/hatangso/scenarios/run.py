@@ -508,6 +508,7 @@ def _one_run(
     progress: Progress | None,
     cache_dir: Path,
     lang: str = "vi",
+    units: str | None = None,
 ) -> RunResult:
     job = run_coverage(
         files,
@@ -518,6 +519,7 @@ def _one_run(
         extra=_extra(scenario, year),
         cache_dir=cache_dir,
         lang=lang,
+        units=units,
     )
     found = gaps(job.kpis, job.assessment.villages)
     targets = {ind["code"]: ind["target"] for ind in job.kpis["indicators"]}
@@ -535,6 +537,7 @@ def run_scenario(
     lang: str = "vi",
     data_dir: Path | None = None,
     limits: WorkLimits | None = None,
+    units: str | None = None,
 ) -> ScenarioResult:
     """Run a scenario: the baseline in `out_dir`, each year in ``out_dir/<year>``, the report.
 
@@ -557,6 +560,10 @@ def run_scenario(
         the scenario file's folder when None. A scenario file cannot set it.
     limits
         The limits on the work the scenario's model may ask for (the defaults when None).
+    units
+        The admin hierarchy of each ``kpis.json``'s ``by_unit``: ``old`` (before 1 July
+        2025), ``new`` (after), or None for the villages' units as written (see
+        :func:`hatangso.scenarios.job.run_coverage`).
 
     Returns
     -------
@@ -584,7 +591,7 @@ def run_scenario(
     )
     step = progress or silent
     first = _within(step, f"{scenario.name}: baseline")
-    baseline = _one_run(scenario, base_files, None, out_dir, first, cache_dir, lang)
+    baseline = _one_run(scenario, base_files, None, out_dir, first, cache_dir, lang, units)
     runs: list[RunResult] = []
     for year in sorted(scenario.years):
         year_dir = out_dir / str(year)
@@ -607,7 +614,7 @@ def run_scenario(
             crs=scenario.data.crs,
             columns={k: v for k, v in scenario.data.columns.items()},
         )
-        runs.append(_one_run(scenario, files, year, year_dir, within, cache_dir, lang))
+        runs.append(_one_run(scenario, files, year, year_dir, within, cache_dir, lang, units))
     step("writing the report")
     result = ScenarioResult(
         scenario=scenario, out_dir=out_dir, baseline=baseline, years=tuple(runs), report={}

@@ -18,8 +18,9 @@ from hatangso.app.deps import (
     WorkspaceDep,
     require_read_key,
 )
-from hatangso.app.schemas import Indicator, ScenarioOut, Status
+from hatangso.app.schemas import Indicator, ScenarioOut, Status, Units
 from hatangso.app.workspace import Workspace, feature_collection, serialise_features
+from hatangso.geo.errors import InputError, Problem
 from hatangso.geo.schema import spec_for
 
 __all__ = ["router"]
@@ -102,9 +103,41 @@ def get_scenario(name: ExistingScenario, workspace: WorkspaceDep) -> ScenarioOut
     summary="The kpis.json document",
     responses={200: {"content": {"application/json": {}}}},
 )
-async def get_kpis(name: ExistingScenario, workspace: WorkspaceDep) -> Response:
+async def get_kpis(
+    name: ExistingScenario,
+    workspace: WorkspaceDep,
+    units: Annotated[
+        Units | None,
+        Query(
+            description="Admin hierarchy of by_unit: old (provinces, districts and communes "
+            "before 1 July 2025) or new (provinces and communes after it); default: the "
+            "villages' own columns as written. The document's 'units' names the one used."
+        ),
+    ] = None,
+) -> Response:
     """Return the scenario's ``kpis.json``: indicators, by admin unit, input accounting."""
-    return Response(workspace.kpis_text(name), media_type="application/json")
+    if units is None:
+        return Response(workspace.kpis_text(name), media_type="application/json")
+    document = workspace.kpis(name)
+    by_unit = document.get("by_unit_in", {}).get(units.value)
+    if by_unit is None:
+        raise InputError(
+            Problem(
+                file=f"scenario '{name}'",
+                message=f"no village of the scenario was placed in the {units.value} units "
+                "(its villages name no province or commune of the official lists)",
+                fix="give the villages' commune and province (names or codes, before or after "
+                "the 2025 reform), or ask without 'units'",
+            )
+        )
+    return Response(
+        json.dumps(
+            {**document, "by_unit": by_unit, "units": units.value},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        ).encode("utf-8"),
+        media_type="application/json",
+    )
 
 
 def _page(
