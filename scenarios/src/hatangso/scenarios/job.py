@@ -11,6 +11,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from hatangso.coverage.kpis import INDICATORS, indicators_by_unit, kpi_document
 from hatangso.geo.outputs import (
     atomic_write,
     json_ready,
+    spreadsheet_safe,
     write_json,
     write_layer,
     write_parquet,
@@ -71,6 +73,8 @@ class InputFiles:
     population: Path | None = None
     samples: Path | None = None
     declared: Path | None = None
+    masts: Path | None = None
+    commitments: Path | None = None
     crs: str | None = None
     columns: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     #: One column map for every file (``--columns``), as :func:`~hatangso.geo.validate.load_layers`
@@ -121,7 +125,10 @@ class JobResult:
 
     `disputes` lists where measurement, prediction and declaration disagree (village,
     operator, declared, predicted, measured, samples, basis, reason), when samples or
-    declarations were given.
+    declarations were given. `checks` are the mast registry's findings (when a registry was
+    given, :class:`~hatangso.coverage.registry.RegistryChecks`), `commitments` the
+    operators' commitments judged on this run
+    (:class:`~hatangso.coverage.commitments.CommitmentResult`).
     """
 
     assessment: Assessment
@@ -129,6 +136,8 @@ class JobResult:
     kpis: dict[str, Any]
     files: Mapping[str, Path]
     disputes: pd.DataFrame | None = None
+    checks: Any = None
+    commitments: Any = None
 
 
 def load_inputs(files: InputFiles, *, progress: Progress | None = None) -> dict[str, Layer]:
@@ -185,11 +194,13 @@ def run_coverage(
     extra: Mapping[str, Any] | None = None,
     cache_dir: Path | None = None,
     lang: str = "vi",
+    report_date: date | None = None,
 ) -> JobResult:
     """Run the whole coverage job and write its outputs into `out_dir`.
 
     The outputs are ``kpis.json``, ``villages.gpkg`` and ``villages.parquet`` (the same
-    villages as GeoParquet), ``rejects.csv``, ``towers.geojson`` and ``map.html``.
+    villages as GeoParquet), ``rejects.csv``, ``towers.geojson`` and ``map.html``; with a
+    mast registry ``registry_checks.csv``, with commitments ``commitments.csv``.
 
     Parameters
     ----------
@@ -213,6 +224,9 @@ def run_coverage(
     lang
         Language of the indicators' ``definition`` in ``kpis.json``: ``vi``, ``en`` or
         ``both`` (Vietnamese first).
+    report_date
+        The day commitments are judged on and permits checked against, unless the
+        configuration names one (``registry.report_date``); today when neither does.
 
     Returns
     -------
@@ -240,6 +254,8 @@ def run_coverage(
     if files.samples is not None or "declared" in layers:
         step("measurements and declarations")
         result, summary, decision = _apply_measurements(result, files, layers, config)
+    registry = _registry_part(result, frames, config, report_date=report_date, step=step)
+    result = registry.assessment
     step("writing outputs")
     document = _kpi_document(
         result,
@@ -250,9 +266,17 @@ def run_coverage(
         decision=decision,
         extra=extra,
         lang=lang,
+        registry=registry,
     )
     written = _write_outputs(
-        result, layers, document, out_dir, summary=summary, decision=decision, step=step
+        result,
+        layers,
+        document,
+        out_dir,
+        summary=summary,
+        decision=decision,
+        step=step,
+        registry=registry,
     )
     step("writing the map")
     written["map"] = _write_map(
@@ -264,6 +288,7 @@ def run_coverage(
         title=title,
         files=files,
         boundaries=boundaries,
+        registry=registry,
     )
     return JobResult(
         assessment=result,
@@ -271,7 +296,56 @@ def run_coverage(
         kpis=document,
         files=written,
         disputes=decision.disputes if decision is not None else None,
+        checks=registry.checks,
+        commitments=registry.commitments,
     )
+
+
+@dataclass(frozen=True)
+class _Registry:
+    """The mast registry's checks and the commitments of one run (each None when not given)."""
+
+    assessment: Assessment
+    checks: Any = None
+    commitments: Any = None
+    report_date: date | None = None
+
+
+def _registry_part(
+    result: Assessment,
+    frames: Mapping[str, Any],
+    config: CoverageConfig,
+    *,
+    report_date: date | None,
+    step: Progress,
+) -> _Registry:
+    """Check the mast registry and judge the commitments; add ``commitments_on_time``."""
+    masts, commitments = frames.get("masts"), frames.get("commitments")
+    if masts is None and commitments is None:
+        return _Registry(result)
+    day = config.registry.report_date or report_date or date.today()
+    checks = judged = None
+    if masts is not None:
+        from hatangso.coverage.registry import registry_checks
+        from hatangso.scenarios.plan_job import read_exclusion
+
+        step("checking the mast registry")
+        checks = registry_checks(
+            masts,
+            frames.get("sites"),
+            crs=result.metric_crs,
+            share_distance_m=config.registry.share_distance_m,
+            no_build=read_exclusion(
+                config.siting.exclusion, max_bytes=config.limits.max_referenced_file_bytes
+            ),
+        )
+    if commitments is not None:
+        from hatangso.coverage.commitments import evaluate_commitments
+
+        step("judging the commitments")
+        judged = evaluate_commitments(commitments, result.villages, as_of=day)
+        result = dataclasses.replace(result, indicators=(*result.indicators, judged.indicator))
+    return _Registry(result, checks=checks, commitments=judged, report_date=day)
 
 
 def _coverage_inputs(
@@ -287,6 +361,7 @@ def _coverage_inputs(
         ducts=frames.get("ducts"),
         pois=frames.get("pois"),
         settlements=frames.get("settlements"),
+        masts=frames.get("masts"),
         roads=files.roads,
         dem=files.dem,
         population=files.population,
@@ -331,8 +406,14 @@ def _kpi_document(
     decision: Any,
     extra: Mapping[str, Any] | None,
     lang: str,
+    registry: _Registry | None = None,
 ) -> dict[str, Any]:
-    """Return the ``kpis.json`` document: indicators, per admin unit, inputs and notes."""
+    """Return the ``kpis.json`` document: indicators, per admin unit, inputs and notes.
+
+    With sites or a registry, ``sharing_basis`` says what the BTS sharing indicators counted
+    (``registry`` or ``clustering``); ``registry`` holds the registry's counts and its checks,
+    ``commitments`` the commitments' report date, counts and per-operator table.
+    """
     by_unit = indicators_by_unit(
         result.villages,
         levels=ADMIN_LEVELS,
@@ -357,11 +438,30 @@ def _kpi_document(
                 *(summary.notes if summary is not None else ()),
             ],
             **({"mobile_basis": decision.kpis_block()} if decision is not None else {}),
+            **({"sharing_basis": result.sharing_basis} if result.sharing_basis else {}),
+            **(_registry_blocks(registry, layers) if registry is not None else {}),
         },
     )
     if summary is not None:
         document["inputs"]["samples"] = summary.counts()
     return document
+
+
+def _registry_blocks(registry: _Registry, layers: Mapping[str, Layer]) -> dict[str, Any]:
+    """Return the ``registry`` and ``commitments`` blocks of ``kpis.json``."""
+    out: dict[str, Any] = {}
+    if registry.checks is not None and "masts" in layers:
+        masts = layers["masts"].frame
+        status = masts["status"].astype("string").fillna("built")
+        out["registry"] = {
+            "masts": len(masts),
+            "by_status": {str(k): int(v) for k, v in status.value_counts().sort_index().items()},
+            "report_date": None if registry.report_date is None else str(registry.report_date),
+            "checks": registry.checks.counts(),
+        }
+    if registry.commitments is not None:
+        out["commitments"] = registry.commitments.summary()
+    return out
 
 
 def _write_outputs(
@@ -373,6 +473,7 @@ def _write_outputs(
     summary: Any,
     decision: Any,
     step: Progress = silent,
+    registry: _Registry | None = None,
 ) -> dict[str, Path]:
     """Write the KPIs, villages, rejects, disputes, towers and terrain rasters; return them.
 
@@ -391,6 +492,18 @@ def _write_outputs(
     if result.towers is not None:
         towers = result.towers
         writers["towers"] = lambda: _write_geojson(towers, out_dir / "towers.geojson")
+    if registry is not None and registry.checks is not None:
+        checks = spreadsheet_safe(registry.checks.table)
+        writers["registry_checks"] = lambda: atomic_write(
+            out_dir / "registry_checks.csv",
+            lambda p: checks.to_csv(p, index=False, encoding="utf-8"),
+        )
+    if registry is not None and registry.commitments is not None:
+        judged = spreadsheet_safe(registry.commitments.table)
+        writers["commitments"] = lambda: atomic_write(
+            out_dir / "commitments.csv",
+            lambda p: judged.to_csv(p, index=False, encoding="utf-8"),
+        )
     total = len(writers) + (result.terrain is not None)
     written: dict[str, Path] = {}
     for done, (key, write) in enumerate(writers.items()):
@@ -415,6 +528,7 @@ def _write_map(
     title: str,
     files: InputFiles | None = None,
     boundaries: gpd.GeoDataFrame | None = None,
+    registry: _Registry | None = None,
 ) -> Path:
     """Write ``map.html``: the villages, the KPIs, the networks and the terrain's power.
 
@@ -457,10 +571,22 @@ def _write_map(
             hillshade=shade,
             power=power,
             boundaries=boundaries,
+            masts=frames.get("masts"),
+            commitments=_commitment_points(registry, result.villages),
         ),
         title=title,
     )
     return write_text(page, path)
+
+
+def _commitment_points(
+    registry: _Registry | None, villages: gpd.GeoDataFrame
+) -> gpd.GeoDataFrame | None:
+    if registry is None or registry.commitments is None:
+        return None
+    from hatangso.coverage.commitments import commitment_points
+
+    return commitment_points(registry.commitments, villages)
 
 
 def _apply_measurements(

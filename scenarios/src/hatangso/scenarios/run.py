@@ -17,6 +17,7 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ from hatangso.geo.validate import load_layer
 from hatangso.scenarios.job import InputFiles, JobResult, load_inputs, run_coverage
 from hatangso.scenarios.schema import (
     DATA_KINDS,
+    DATA_TABLES,
     DEPLOYMENT_KINDS,
     Scenario,
     check_paths,
@@ -138,6 +140,7 @@ _BASIS_VI = {
     "poles": "cột treo cáp",
     "sites": "trạm BTS",
     "tower locations": "vị trí trạm",
+    "commitments": "cam kết",
 }
 
 
@@ -411,7 +414,7 @@ def _layer_files(scenario: Scenario, root: Path) -> dict[str, Path | None]:
     data = scenario.data
     return {
         kind: None if getattr(data, kind) is None else resolve(scenario, root, getattr(data, kind))
-        for kind in DATA_KINDS
+        for kind in (*DATA_KINDS, *DATA_TABLES)
     }
 
 
@@ -518,6 +521,8 @@ def _one_run(
         extra=_extra(scenario, year),
         cache_dir=cache_dir,
         lang=lang,
+        # A year's commitments are judged at its end; the baseline's today.
+        report_date=None if year is None else date(year, 12, 31),
     )
     found = gaps(job.kpis, job.assessment.villages)
     targets = {ind["code"]: ind["target"] for ind in job.kpis["indicators"]}
@@ -535,6 +540,8 @@ def run_scenario(
     lang: str = "vi",
     data_dir: Path | None = None,
     limits: WorkLimits | None = None,
+    masts: Path | None = None,
+    commitments: Path | None = None,
 ) -> ScenarioResult:
     """Run a scenario: the baseline in `out_dir`, each year in ``out_dir/<year>``, the report.
 
@@ -557,6 +564,9 @@ def run_scenario(
         the scenario file's folder when None. A scenario file cannot set it.
     limits
         The limits on the work the scenario's model may ask for (the defaults when None).
+    masts, commitments
+        A mast registry and operators' commitments used instead of those the scenario names
+        (``hatangso run --masts --commitments``).
 
     Returns
     -------
@@ -577,6 +587,9 @@ def run_scenario(
     prepare_data(scenario, root, progress=progress, cache_dir=cache_dir)
     check_paths(scenario, root, source=path.name)
     layers = _layer_files(scenario, root)
+    for kind, given in (("masts", masts), ("commitments", commitments)):
+        if given is not None:
+            layers[kind] = Path(given)
     base_files = InputFiles(
         **layers,  # type: ignore[arg-type]
         crs=scenario.data.crs,

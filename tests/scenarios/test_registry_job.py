@@ -1,0 +1,141 @@
+"""`hatangso coverage --masts --commitments`: the checks, the commitments and the map."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+import shapely
+
+from hatangso.cli import main
+from hatangso.geo.validate import load_layer
+
+UTM = 32648
+X0, Y0 = 600_000.0, 2_450_000.0
+
+
+def run_cli(monkeypatch, capsys, *args: str):
+    monkeypatch.setattr(sys, "argv", ["hatangso", *args])
+    with pytest.raises(SystemExit) as info:
+        main()
+        sys.exit(0)
+    captured = capsys.readouterr()
+    return info.value.code, captured.out, captured.err
+
+
+def _lonlat(dx: float, dy: float) -> tuple[float, float]:
+    point = gpd.GeoSeries(shapely.points([(X0 + dx, Y0 + dy)]), crs=UTM).to_crs(4326)
+    return float(point.x.iloc[0]), float(point.y.iloc[0])
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    # Two villages: V1 by the Viettel/VNPT mast, V2 15 km away with nothing.
+    villages = gpd.GeoDataFrame(
+        {"village_id": ["V1", "V2"], "name": ["Nà Hin", "Pác Nặm"], "commune": ["A", "B"]},
+        geometry=[
+            shapely.box(X0, Y0, X0 + 800, Y0 + 800),
+            shapely.box(X0 + 15_000, Y0, X0 + 15_800, Y0 + 800),
+        ],
+        crs=UTM,
+    ).to_crs(4326)
+    villages.to_file(tmp_path / "villages.gpkg")
+    (s1, s2, m1, m2) = (_lonlat(400, 400), _lonlat(410, 400), _lonlat(405, 400), _lonlat(465, 400))
+    (tmp_path / "sites.csv").write_text(
+        "site_id,operator,lon,lat,tech,mast_id\n"
+        f"S1,Viettel,{s1[0]:.7f},{s1[1]:.7f},4G,M1\n"
+        f"S2,VNPT,{s2[0]:.7f},{s2[1]:.7f},4G,\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "masts.csv").write_text(
+        "Mã cột,Kinh độ,Vĩ độ,Chủ sở hữu,Trạng thái,Số giấy phép,Ngày cấp phép,Nhà mạng sử dụng\n"
+        f"M1,{m1[0]:.7f},{m1[1]:.7f},Viettel,đã xây dựng,GP-1,15/03/2024,Viettel;Vinaphone\n"
+        f"M2,{m2[0]:.7f},{m2[1]:.7f},Tower Co,built,,,\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "commitments.csv").write_text(
+        "Mã thôn,Nhà mạng,Công nghệ,Hạn\n"
+        "V1,Viettel,4G,30/06/2025\n"
+        "V2,Viettel,4G,30/06/2025\n"
+        "V2,VNPT,4G,31/12/2027\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "config.yaml").write_text(
+        "mobile: {model: radius, rule: point}\nregistry: {report_date: 2025-12-31}\n",
+        encoding="utf-8",
+    )
+    return {
+        "villages": tmp_path / "villages.gpkg",
+        "sites": tmp_path / "sites.csv",
+        "masts": tmp_path / "masts.csv",
+        "commitments": tmp_path / "commitments.csv",
+        "config": tmp_path / "config.yaml",
+    }
+
+
+def test_the_registry_and_commitments_read_in_vietnamese(files) -> None:
+    masts = load_layer(files["masts"], "masts").frame
+    assert masts["status"].tolist() == ["built", "built"]
+    assert masts["tenants"].iloc[0] == "Viettel;VNPT"
+    assert masts["permit_date"].iloc[0] == "2024-03-15"
+    commitments = load_layer(files["commitments"], "commitments").frame
+    assert commitments["due"].tolist() == ["2025-06-30", "2025-06-30", "2027-12-31"]
+
+
+def test_coverage_with_registry_and_commitments(files, tmp_path, monkeypatch, capsys) -> None:
+    out = tmp_path / "out"
+    code, stdout, stderr = run_cli(
+        monkeypatch,
+        capsys,
+        "coverage",
+        "--villages",
+        str(files["villages"]),
+        "--sites",
+        str(files["sites"]),
+        "--masts",
+        str(files["masts"]),
+        "--commitments",
+        str(files["commitments"]),
+        "--config",
+        str(files["config"]),
+        "--out",
+        str(out),
+    )
+    assert code == 0, stderr
+    kpis = json.loads((out / "kpis.json").read_text(encoding="utf-8"))
+    assert kpis["sharing_basis"] == "registry"
+    values = {i["code"]: i for i in kpis["indicators"]}
+    # M1 carries Viettel and VNPT; M2 has no tenant: one shared mast of two built.
+    assert values["bts_site_sharing_ratio"]["value"] == 0.5
+    assert values["bts_station_sharing_ratio"]["value"] == 1.0
+    # Due by 2025-12-31: V1 Viettel (done), V2 Viettel (not done).
+    on_time = values["commitments_on_time"]
+    assert (on_time["numerator"], on_time["denominator"]) == (1, 2)
+    assert kpis["registry"]["checks"] == {
+        "station_on_no_mast": 1,
+        "built_without_permit": 1,
+        "share_candidate": 1,
+        "in_no_build": 0,
+    }
+    assert kpis["commitments"]["as_of"] == "2025-12-31"
+    assert kpis["commitments"]["counts"] == {
+        "done": 1,
+        "due": 1,
+        "overdue": 1,
+        "unknown_village": 0,
+    }
+    checks = pd.read_csv(out / "registry_checks.csv")
+    assert sorted(checks["check"]) == [
+        "built_without_permit",
+        "share_candidate",
+        "station_on_no_mast",
+    ]
+    judged = pd.read_csv(out / "commitments.csv")
+    assert judged["status"].tolist() == ["done", "overdue", "due"]
+    page = (out / "map.html").read_text(encoding="utf-8")
+    assert "Masts (registry)" in page and "Commitment overdue" in page
+    assert "commitments as of 2025-12-31" in stdout
