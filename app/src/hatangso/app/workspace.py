@@ -189,6 +189,7 @@ def demo_metadata() -> dict[str, Any]:
         "dem": "data/dem.tif",
         "roads": "data/roads.osm",
         "population": "data/population.tif",
+        "commitments": "data/commitments.csv",
     }
 
 
@@ -255,6 +256,10 @@ def _plan_builder(path: Path) -> Callable[..., None]:
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "inputs": inputs,
         }
+        if scenario.data.commitments is not None:  # a table, beside the layers
+            file = resolve(scenario, root, scenario.data.commitments).resolve()
+            if file.is_relative_to(folder.resolve()):
+                metadata["commitments"] = file.relative_to(folder.resolve()).as_posix()
         write_json(metadata, folder / METADATA)
 
     return build

@@ -46,6 +46,7 @@ __all__ = [
     "CHECK_COLUMNS",
     "MastSharing",
     "RegistryChecks",
+    "mast_register",
     "mast_sharing",
     "permit_state",
     "registry_checks",
@@ -233,6 +234,91 @@ def permit_state(
         np.where(expiring, "expiring", np.where(has, "valid", "not_needed")),
     )
     return pd.Series(state, index=masts.index, dtype="string")
+
+
+def mast_register(
+    masts: gpd.GeoDataFrame,
+    *,
+    sites: pd.DataFrame | None = None,
+    villages: gpd.GeoDataFrame | None = None,
+    checks: pd.DataFrame | None = None,
+    as_of: date,
+    valid_years: float,
+    expiring_days: int,
+) -> gpd.GeoDataFrame:
+    """Return the registry as an official reads it: each mast with its place, permit and sites.
+
+    Parameters
+    ----------
+    masts
+        The registry (EPSG:4326).
+    sites
+        The sites (``site_id``, ``operator``, ``mast_id``), or None.
+    villages
+        The villages (``commune``, ``district``; polygons or points, EPSG:4326), or None.
+    checks
+        A run's findings (:attr:`RegistryChecks.table`), or None.
+    as_of, valid_years, expiring_days
+        As :func:`permit_state` takes them.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        `masts` (its row order, ``status`` filled with ``built``) plus ``commune`` and
+        ``district`` (of the village whose polygon holds the mast, else the nearest
+        village's; NA without villages), ``permit_state``, ``permit_expires`` (ISO date, NA
+        without a permit date), ``site_ids`` and ``site_operators`` (';'-joined: the sites
+        naming the mast) and ``checks`` (';'-joined codes of the findings about it).
+    """
+    out = masts.reset_index(drop=True).copy()
+    n = len(out)
+    out["status"] = pd.array(_status(out), dtype="string")
+    out["permit_state"] = permit_state(
+        out, as_of=as_of, valid_years=valid_years, expiring_days=expiring_days
+    )
+    issued = pd.to_datetime(pd.Series(_text(out, "permit_date")).replace("", None), errors="coerce")
+    ends = issued + pd.Timedelta(days=round(valid_years * 365.25))
+    out["permit_expires"] = ends.dt.strftime("%Y-%m-%d").astype("string").to_numpy()
+    for column in ("commune", "district"):
+        out[column] = pd.Series(pd.NA, index=out.index, dtype="string")
+    if villages is not None and len(villages) and n:
+        vgeoms = np.asarray(villages.geometry.array, dtype=object)
+        points = np.asarray(out.geometry.array, dtype=object)
+        tree = shapely.STRtree(vgeoms)
+        which = np.full(n, -1, dtype=np.int64)
+        mast, village = tree.query(points, predicate="within")
+        which[mast[::-1]] = village[::-1]  # the first village holding it
+        rest = np.flatnonzero(which < 0)
+        if len(rest):
+            # Nearest in degrees: good enough to name a commune, never used as a distance.
+            _, nearest = tree.query_nearest(points[rest], all_matches=False)
+            which[rest] = nearest
+        for column in ("commune", "district"):
+            if column in villages:
+                values = villages[column].astype("string").to_numpy()
+                out[column] = pd.array(values[which], dtype="string")
+    site_ids = np.full(n, "", dtype=object)
+    site_operators = np.full(n, "", dtype=object)
+    if sites is not None and len(sites) and "mast_id" in sites:
+        at = pd.Index(_text(out, "mast_id")).get_indexer(pd.Index(_text(sites, "mast_id")))
+        on = at >= 0
+        site_ids = join_unique_per_group(at[on], _text(sites, "site_id")[on], n)
+        site_operators = join_unique_per_group(at[on], _text(sites, "operator")[on], n)
+    out["site_ids"] = pd.array(site_ids, dtype="string")
+    out["site_operators"] = pd.array(site_operators, dtype="string")
+    found = np.full(n, "", dtype=object)
+    if checks is not None and len(checks):
+        by_mast = pd.concat(
+            [
+                checks[["check", "mast_id"]],
+                checks[["check", "other_mast_id"]].rename(columns={"other_mast_id": "mast_id"}),
+            ]
+        ).dropna()
+        at = pd.Index(_text(out, "mast_id")).get_indexer(pd.Index(by_mast["mast_id"].astype(str)))
+        on = at >= 0
+        found = join_unique_per_group(at[on], by_mast["check"].astype(str).to_numpy()[on], n)
+    out["checks"] = pd.array(found, dtype="string")
+    return out
 
 
 @dataclass(frozen=True)

@@ -69,7 +69,7 @@ log = logging.getLogger(__name__)
 
 _GENERATED_NOTE = "GENERATED.txt"
 # Bumped whenever the generated data change, so that caches are generated again.
-_GENERATOR_VERSION = 3
+_GENERATOR_VERSION = 4
 
 
 @dataclass(frozen=True)

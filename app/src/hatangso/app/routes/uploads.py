@@ -567,7 +567,7 @@ def _run(
     meta = workspace.metadata(name)
     extras = {
         key: workspace.file(name, str(meta[key]))
-        for key in ("dem", "roads", "population")
+        for key in ("dem", "roads", "population", "commitments")
         if meta.get(key) and workspace.file(name, str(meta[key])).is_file()
     }
     files = InputFiles.from_paths({**paths, **extras})
