@@ -4,94 +4,20 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from datetime import date, timedelta
 from pathlib import Path
 
 import geopandas as gpd
 import pytest
-import shapely
 from fastapi.testclient import TestClient
 
 from hatangso.app.main import create_app
-from hatangso.geo.outputs import write_json
 
-UTM = 32648
-X0, Y0 = 600_000.0, 2_450_000.0
 NAME = "reg"
 
 
-def _frame(data: dict[str, list[object]], xy: list[tuple[float, float]]) -> gpd.GeoDataFrame:
-    points = shapely.points([(X0 + x, Y0 + y) for x, y in xy])
-    return gpd.GeoDataFrame(data, geometry=points, crs=UTM).to_crs(4326)
-
-
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A scenario of two communes, four masts, three sites and its run."""
-    from hatangso.coverage.config import CoverageConfig
-    from hatangso.scenarios.job import InputFiles, run_coverage
-
-    root = tmp_path_factory.mktemp("workspace")
-    folder = root / NAME
-    data = folder / "data"
-    data.mkdir(parents=True)
-    gpd.GeoDataFrame(
-        {
-            "village_id": ["V1", "V2"],
-            "name": ["Nà Hin", "Pác Nặm"],
-            "commune": ["Xã Đông", "Xã Tây"],
-        },
-        geometry=[
-            shapely.box(X0 - 500, Y0 - 500, X0 + 1500, Y0 + 500),
-            shapely.box(X0 + 1500, Y0 - 500, X0 + 3500, Y0 + 500),
-        ],
-        crs=UTM,
-    ).to_crs(4326).to_file(data / "villages.gpkg")
-    soon = (date.today() - timedelta(days=5 * 365 - 30)).isoformat()  # ends in about a month
-    _frame(
-        {
-            "mast_id": ["M1", "M2", "M3", "M4"],
-            "owner": ["Viettel", "<b>Tower</b> Co", "VNPT", "MobiFone"],
-            "status": ["built", "built", "planned", "built"],
-            "permit_no": ["GP-1", None, None, "GP-4"],
-            "permit_date": ["2024-05-01", None, None, soon],
-            "tenants": ["Viettel", "VNPT", None, "MobiFone"],
-        },
-        [(0, 0), (60, 0), (2000, 0), (3000, 0)],
-    ).to_file(data / "masts.gpkg")
-    _frame(
-        {
-            "site_id": ["S1", "S2", "S3"],
-            "operator": ["Viettel", "VNPT", "Vietnamobile"],
-            "mast_id": ["M1", "M1", None],
-        },
-        [(0, 0), (5, 0), (2500, 0)],
-    ).to_file(data / "sites.gpkg")
-    run_coverage(
-        InputFiles(
-            villages=data / "villages.gpkg",
-            sites=data / "sites.gpkg",
-            masts=data / "masts.gpkg",
-        ),
-        CoverageConfig.model_validate({"mobile": {"model": "radius"}}),
-        folder,
-        title="Registry",
-    )
-    write_json(
-        {
-            "name": NAME,
-            "title": "Registry",
-            "source": "upload",
-            "inputs": {k: f"data/{k}.gpkg" for k in ("villages", "sites", "masts")},
-        },
-        folder / "scenario.json",
-    )
-    return root
-
-
-@pytest.fixture(scope="module")
-def client(workspace: Path, settings_for: object) -> Iterator[TestClient]:
-    settings = settings_for(workspace)  # type: ignore[operator]
+def client(registry_workspace: Path, settings_for: object) -> Iterator[TestClient]:
+    settings = settings_for(registry_workspace)  # type: ignore[operator]
     with TestClient(create_app(settings)) as test_client:
         yield test_client
 
@@ -128,7 +54,7 @@ def test_masts_list_and_filters(client: TestClient) -> None:
     assert client.get(url, params={"permit": "lost"}).status_code == 422
 
 
-def test_tenants_and_history(client: TestClient, workspace: Path) -> None:
+def test_tenants_and_history(client: TestClient, registry_workspace: Path) -> None:
     tenants = client.get(f"/api/scenarios/{NAME}/masts/M1/tenants").json()
     assert tenants["shared"] is True
     assert tenants["tenants"] == [
@@ -140,8 +66,8 @@ def test_tenants_and_history(client: TestClient, workspace: Path) -> None:
     assert client.get(history).json() == []  # the record has no change of it yet
     from hatangso.app.workspace import Workspace
 
-    store = Workspace(workspace).store(NAME)
-    masts = gpd.read_file(workspace / NAME / "data" / "masts.gpkg")
+    store = Workspace(registry_workspace).store(NAME)
+    masts = gpd.read_file(registry_workspace / NAME / "data" / "masts.gpkg")
     store.apply(store.diff("masts", masts, actor="so-tt-tt"))
     store.apply(
         store.diff(

@@ -185,15 +185,19 @@ def _by_operator(table: pd.DataFrame) -> pd.DataFrame:
     return out[list(OPERATOR_COLUMNS)]
 
 
-def commitment_points(result: CommitmentResult, villages: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Place each commitment at its village's representative point (EPSG:4326), for maps.
+def commitment_points(table: pd.DataFrame, villages: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Place each judged commitment at its village's representative point (EPSG:4326), for maps.
 
-    Commitments of unknown villages are left out.
+    `table` is :attr:`CommitmentResult.table` (or ``commitments.csv`` read back); commitments
+    of villages not in `villages` are left out.
     """
-    known = result.table[result.table["status"] != "unknown_village"]
-    v = villages.to_crs(4326).drop_duplicates("village_id").set_index("village_id")
+    v = villages.to_crs(4326).drop_duplicates("village_id")
     points = v.geometry.representative_point()
+    points.index = v["village_id"].astype(str).to_numpy()
+    known = table[table["village_id"].astype(str).isin(points.index)]
     geometry = points.reindex(known["village_id"].astype(str)).to_numpy()
     return gpd.GeoDataFrame(
-        known.drop(columns="reached").reset_index(drop=True), geometry=geometry, crs=4326
+        known.drop(columns="reached", errors="ignore").reset_index(drop=True),
+        geometry=geometry,
+        crs=4326,
     )

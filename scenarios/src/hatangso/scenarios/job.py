@@ -586,7 +586,7 @@ def _commitment_points(
         return None
     from hatangso.coverage.commitments import commitment_points
 
-    return commitment_points(registry.commitments, villages)
+    return commitment_points(registry.commitments.table, villages)
 
 
 def _apply_measurements(

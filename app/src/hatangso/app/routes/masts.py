@@ -345,7 +345,8 @@ _PAGE_SCRIPT = """
 (function () {
   var data = JSON.parse(document.getElementById('masts-data').textContent);
   var colours = JSON.parse(document.getElementById('masts-colours').textContent);
-  var map = L.map('masts-map', {preferCanvas: true});
+  // No tile layer sets a zoom range: give one, or a single mast would zoom without end.
+  var map = L.map('masts-map', {minZoom: 5, maxZoom: 18});
   var layer = L.featureGroup().addTo(map);
   data.forEach(function (m) {
     var marker = L.circleMarker([m.lat, m.lon], {
@@ -362,7 +363,7 @@ _PAGE_SCRIPT = """
     marker.bindTooltip(tip);
     marker.addTo(layer);
   });
-  if (data.length) { map.fitBounds(layer.getBounds().pad(0.1)); }
+  if (data.length) { map.fitBounds(layer.getBounds().pad(0.1), {maxZoom: 16}); }
   else { map.setView([16, 106], 5); }
   window.hatangsoMastsReady = true;
 })();
@@ -378,6 +379,7 @@ _LABELS = {
     "permit": ("Giấy phép", "Permit"),
     "checks": ("Kết quả kiểm tra (lần chạy gần nhất)", "Checks (last run)"),
     "masts": ("cột", "masts"),
+    "map": ("bản đồ", "map"),
 }
 
 
@@ -441,7 +443,8 @@ def registry_page(
         f'<p id="masts-count">{len(picked)} / {len(masts)} {_label("masts")} · '
         f'<a href="{api}?{suffix}">GeoJSON</a> · '
         f'<a href="{api}?format=json{"&" + suffix if suffix else ""}">JSON</a> · '
-        f'<a href="{api}.xlsx?{suffix}">XLSX</a></p>',
+        f'<a href="{api}.xlsx?{suffix}">XLSX</a> · '
+        f'<a href="/map/{html.escape(name)}">{_label("map")}</a></p>',
     ]
     findings = workspace.kpis(name).get("registry", {}).get("checks", {})
     if findings:
