@@ -150,8 +150,10 @@ def registry_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "name": "reg",
             "title": "Registry",
             "source": "upload",
-            "inputs": {k: f"data/{k}.gpkg" for k in ("villages", "sites", "masts")},
-            "commitments": "data/commitments.csv",
+            "inputs": {
+                **{k: f"data/{k}.gpkg" for k in ("villages", "sites", "masts")},
+                "commitments": "data/commitments.csv",
+            },
         },
         folder / "scenario.json",
     )

@@ -102,3 +102,46 @@ def test_registry_page(client: TestClient) -> None:
     assert "Station on no mast" in text  # the checks' table
     assert "https://" not in text and "http://" not in text
     assert client.get("/scenarios/demo-none/masts").status_code == 404
+
+
+def test_upload_registry_and_commitments_then_run(
+    registry_workspace: Path, settings_for: object, key: dict[str, str]
+) -> None:
+    settings = settings_for(registry_workspace)  # type: ignore[operator]
+    data = registry_workspace / NAME / "data"
+    with TestClient(create_app(settings)) as client:
+
+        def upload(kind: str, name: str, body: bytes) -> dict[str, object]:
+            response = client.post(
+                f"/api/scenarios/up-reg/uploads/{kind}", files={"file": (name, body)}, headers=key
+            )
+            assert response.status_code == 200, response.text
+            report: dict[str, object] = response.json()
+            return report
+
+        for kind in ("villages", "sites", "masts"):
+            upload(kind, f"{kind}.gpkg", (data / f"{kind}.gpkg").read_bytes())
+        dry = client.post(
+            "/api/scenarios/up-reg/uploads/commitments",
+            params={"dry_run": "true"},
+            files={"file": ("c.csv", b"village_id,operator,tech,due\nV1,Viettel,4G,2025-01-01\n")},
+            headers=key,
+        )
+        assert dry.status_code == 200 and dry.json()["stored"] is None
+        body = "Mã thôn,Nhà mạng,Công nghệ,Hạn\nV1,Viettel,4G,30/06/2025\nV2,Gmobile,4G,soon\n"
+        report = upload(
+            "commitments",
+            "cam-ket.csv",
+            body.encode(),
+        )
+        assert report["counts"] == {"read": 2, "used": 1, "rejected": 1, "repaired": 0}
+        run = client.post("/api/scenarios/up-reg/coverage", headers=key, json={})
+        assert run.status_code == 200, run.text
+        codes = {i["code"]: i for i in run.json()["indicators"]}
+        assert codes["commitments_on_time"]["value"] == 1.0
+        kpis = client.get("/api/scenarios/up-reg/kpis").json()
+        assert kpis["sharing_basis"] == "registry"
+        assert kpis["commitments"]["counts"]["done"] == 1
+        assert kpis["registry"]["checks"]["built_without_permit"] == 1
+        masts = client.get("/api/scenarios/up-reg/masts").json()
+        assert masts["numberMatched"] == 4
