@@ -139,3 +139,99 @@ def test_coverage_with_registry_and_commitments(files, tmp_path, monkeypatch, ca
     page = (out / "map.html").read_text(encoding="utf-8")
     assert "Masts (registry)" in page and "Commitment overdue" in page
     assert "commitments as of 2025-12-31" in stdout
+
+
+# Four villages 0.2° apart along 21° N; a Viettel site at A, one more each year (B, then C).
+LON = (106.0, 106.2, 106.4, 106.6)
+
+
+def _scenario_files(folder: Path) -> Path:
+    import yaml
+
+    half = 0.0045
+    gpd.GeoDataFrame(
+        {"village_id": list("ABCD"), "name": [f"Thôn {v}" for v in "ABCD"], "commune": "Xã"},
+        geometry=[shapely.box(x - half, 21.0 - half, x + half, 21.0 + half) for x in LON],
+        crs=4326,
+    ).to_file(folder / "villages.geojson", driver="GeoJSON")
+    for name, (site, at) in {"s.geojson": ("S1", 0), "y24.geojson": ("S2", 1)}.items():
+        gpd.GeoDataFrame(
+            {"site_id": [site], "operator": ["Viettel"], "mast_id": [f"M{at + 1}"]},
+            geometry=shapely.points([(LON[at], 21.0)]),
+            crs=4326,
+        ).to_file(folder / name, driver="GeoJSON")
+    gpd.GeoDataFrame(
+        {"site_id": ["S3"], "operator": ["Viettel"]},
+        geometry=shapely.points([(LON[2], 21.0)]),
+        crs=4326,
+    ).to_file(folder / "y25.geojson", driver="GeoJSON")
+    gpd.GeoDataFrame(
+        {
+            "mast_id": ["M1", "M2"],
+            "owner": ["Viettel", "Tower Co"],
+            "permit_no": ["GP-1", None],
+            "tenants": ["Viettel;VNPT", None],
+        },
+        geometry=shapely.points([(LON[0], 21.0), (LON[1], 21.0)]),
+        crs=4326,
+    ).to_file(folder / "masts.geojson", driver="GeoJSON")
+    (folder / "commitments.csv").write_text(
+        "village_id,operator,tech,due\n"
+        "B,Viettel,4G,2024-06-30\n"
+        "C,Viettel,4G,2024-09-30\n"
+        "D,Viettel,4G,2025-06-30\n"
+        "A,VNPT,4G,2026-01-31\n",
+        encoding="utf-8",
+    )
+    data = {
+        "name": "registry",
+        "title": "Sổ cột",
+        "description": "hand-made",
+        "scope": {"province": "Tỉnh Thử"},
+        "data": {
+            "villages": "villages.geojson",
+            "sites": "s.geojson",
+            "commitments": "commitments.csv",
+        },
+        "model": {"mobile": {"model": "radius"}},
+        "years": [2024, 2025],
+        "targets": {"village_mobile_coverage": {2024: 50, 2025: 100}},
+        "deployments": {2024: {"sites": ["y24.geojson"]}, 2025: {"sites": ["y25.geojson"]}},
+    }
+    path = folder / "scenario.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_a_scenario_judges_commitments_at_each_year_end(tmp_path: Path) -> None:
+    from hatangso.scenarios.run import run_scenario
+
+    path = _scenario_files(tmp_path)
+    # The registry is given as `hatangso run --masts` gives it, over the scenario's data.
+    result = run_scenario(path, tmp_path / "out", masts=tmp_path / "masts.geojson")
+    by_year = {run.year: run.kpis for run in result.years}
+
+    def on_time(kpis: dict[str, object]) -> tuple[int, int]:
+        ind = next(i for i in kpis["indicators"] if i["code"] == "commitments_on_time")  # type: ignore[attr-defined]
+        return ind["numerator"], ind["denominator"]
+
+    # 2024: B done (S2 came that year), C overdue, D and A not yet due.
+    assert by_year[2024]["commitments"]["as_of"] == "2024-12-31"
+    assert by_year[2024]["commitments"]["counts"] == {
+        "done": 1,
+        "due": 2,
+        "overdue": 1,
+        "unknown_village": 0,
+    }
+    assert on_time(by_year[2024]) == (1, 2)
+    # 2025: C done late (S3), D overdue, A still due.
+    assert by_year[2025]["commitments"]["counts"]["overdue"] == 1
+    assert on_time(by_year[2025]) == (2, 3)
+    # The registry: M1 shared (Viettel, VNPT), M2 (S2's mast from 2024) without permit.
+    assert by_year[2025]["sharing_basis"] == "registry"
+    assert by_year[2025]["registry"]["checks"]["built_without_permit"] == 1
+    assert by_year[2025]["registry"]["checks"]["station_on_no_mast"] == 1  # S3 names none
+    report = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "Cam kết của doanh nghiệp (tính đến ngày 2025-12-31)" in report
+    assert 'href="2025/registry_checks.csv"' in report
+    assert (tmp_path / "out" / "2025" / "commitments.csv").is_file()
