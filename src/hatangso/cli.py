@@ -750,6 +750,7 @@ def demo(
     print_kpis(out, result.kpis)
     if result.disputes is not None:
         print_disputes(out, result.disputes)
+    print_registry(out, result.kpis)
     villages = result.assessment.villages
     dark = int((~villages["covered_mobile"].astype(bool)).sum())
     out.print(

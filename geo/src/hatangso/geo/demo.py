@@ -1901,9 +1901,9 @@ def _commitments(villages: _Villages, sites: pd.DataFrame, covered_any: Bool) ->
     """Write the commitments of a 2025 plan: some done, some overdue, some not yet due.
 
     Viettel commits (by mid-2025) to the three villages whose centres stand nearest to its
-    sites, which the run finds covered; VNPT (by September 2025) and MobiFone (by mid-2026)
-    to villages no tower reaches, which stay dark: on 31 December 2025 those of VNPT are
-    overdue, those of MobiFone still due.
+    sites (the demo's terrain model finds two of them covered, the third behind a ridge);
+    VNPT (by September 2025) and MobiFone (by mid-2026) to villages no tower reaches, which
+    stay dark: on 31 December 2025 those of VNPT are overdue, those of MobiFone still due.
     """
     vid = np.array(villages.village_id)
     own = sites[sites["operator"] == "Viettel"][["x", "y"]].to_numpy()
