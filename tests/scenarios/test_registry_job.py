@@ -235,3 +235,38 @@ def test_a_scenario_judges_commitments_at_each_year_end(tmp_path: Path) -> None:
     assert "Cam kết của doanh nghiệp (tính đến ngày 2025-12-31)" in report
     assert 'href="2025/registry_checks.csv"' in report
     assert (tmp_path / "out" / "2025" / "commitments.csv").is_file()
+
+
+def test_report_part_escapes_what_the_inputs_say() -> None:
+    from hatangso.scenarios.report import registry_html
+
+    kpis = {
+        "sharing_basis": "registry",
+        "registry": {
+            "masts": 2,
+            "report_date": "2025-12-31",
+            "checks": {"station_on_no_mast": 1, "built_without_permit": 0},
+        },
+        "commitments": {
+            "as_of": "2025-12-31",
+            "counts": {"done": 1, "due": 0, "overdue": 1, "unknown_village": 2},
+            "by_operator": [
+                {
+                    "operator": "<script>alert(1)</script>",
+                    "commitments": 2,
+                    "done": 1,
+                    "due": 0,
+                    "overdue": 1,
+                    "reached": 2,
+                    "on_time": 0.5,
+                }
+            ],
+        },
+    }
+    for lang in ("vi", "en"):
+        part = registry_html(kpis, lang, folder="2025/")
+        assert "<script>" not in part and "&lt;script&gt;" in part
+        assert 'href="2025/registry_checks.csv"' in part and "50%" in part
+    assert "Station on no mast" in registry_html(kpis, "en")
+    assert "2 cam kết ghi mã thôn không có trong dữ liệu" in registry_html(kpis, "vi")
+    assert registry_html({"indicators": []}, "vi") == ""
