@@ -36,6 +36,8 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 KINDS_HELP = "|".join(KINDS)
 SHEET_HELP = "XLSX inputs: the sheet to read (default the first)."
+MASTS_HELP = "Mast registry: masts with owner, status, permit and tenants."
+COMMITMENTS_HELP = "Operators' commitments: village_id, operator, tech, due date."
 HEADER_ROW_HELP = "XLSX inputs: the header's row number (default: found by its column names)."
 
 
@@ -331,6 +333,8 @@ def coverage(
     settlements: Annotated[Path | None, typer.Option(help="Residential clusters.")] = None,
     samples: Annotated[Path | None, typer.Option(help="Measurement samples.")] = None,
     declared: Annotated[Path | None, typer.Option(help="Declared coverage.")] = None,
+    masts: Annotated[Path | None, typer.Option(help=MASTS_HELP)] = None,
+    commitments: Annotated[Path | None, typer.Option(help=COMMITMENTS_HELP)] = None,
     config: Annotated[Path | None, typer.Option(help="Configuration YAML.")] = None,
     crs: Annotated[str | None, typer.Option(help="CRS of inputs without one.")] = None,
     columns: Annotated[
@@ -366,6 +370,8 @@ def coverage(
         population=population,
         samples=samples,
         declared=declared,
+        masts=masts,
+        commitments=commitments,
         crs=crs,
         column_map=parse_column_map(columns),
         sheet=sheet,
@@ -384,7 +390,38 @@ def coverage(
     print_kpis(out, result.kpis, lang=lang.value)
     if result.disputes is not None:
         print_disputes(out, result.disputes)
+    print_registry(out, result.kpis)
     out.print(f"outputs in {out_dir}: " + ", ".join(p.name for p in result.files.values()))
+
+
+def print_registry(console: Console, document: dict[str, Any]) -> None:
+    """Print the mast registry's checks and the commitments per operator, when there are any."""
+    registry = document.get("registry")
+    if registry:
+        checks = ", ".join(f"{k} {v}" for k, v in registry["checks"].items())
+        console.print(
+            f"mast registry: {registry['masts']} masts; checks (registry_checks.csv): {checks}"
+        )
+    commitments = document.get("commitments")
+    if commitments:
+        table = Table(
+            "operator",
+            "commitments",
+            "done",
+            "due",
+            "overdue",
+            "on time",
+            title=f"commitments as of {commitments['as_of']}",
+            title_justify="left",
+        )
+        for row in commitments["by_operator"]:
+            on_time = row.get("on_time")
+            table.add_row(
+                str(row["operator"]),
+                *(str(row[k]) for k in ("commitments", "done", "due", "overdue")),
+                "—" if on_time is None else f"{float(on_time):.0%}",
+            )
+        console.print(table)
 
 
 def print_disputes(console: Console, disputes: Any, *, limit: int = 15) -> None:
@@ -632,6 +669,8 @@ def run(
         ),
     ] = None,
     units: Annotated[Units | None, typer.Option(help=UNITS_HELP)] = None,
+    masts: Annotated[Path | None, typer.Option(help=MASTS_HELP)] = None,
+    commitments: Annotated[Path | None, typer.Option(help=COMMITMENTS_HELP)] = None,
     quiet: Quiet = False,
 ) -> None:
     """Run a scenario: the baseline and each year with its deployments, against its targets."""
@@ -647,6 +686,8 @@ def run(
             data_dir=data_root,
             limits=_limits(),
             units=None if units is None else units.value,
+            masts=masts,
+            commitments=commitments,
         )
 
 
@@ -733,6 +774,7 @@ def demo(
     print_kpis(out, result.kpis)
     if result.disputes is not None:
         print_disputes(out, result.disputes)
+    print_registry(out, result.kpis)
     villages = result.assessment.villages
     dark = int((~villages["covered_mobile"].astype(bool)).sum())
     out.print(

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 
+import geopandas as gpd
 import pytest
+import shapely
 from fastapi.testclient import TestClient
 
 from hatangso.app.config import Settings
@@ -74,3 +77,84 @@ def key() -> dict[str, str]:
 def settings_for() -> object:
     """Build settings for a workspace: ``settings_for(root, **changes)``."""
     return make_settings
+
+
+UTM = 32648
+X0, Y0 = 600_000.0, 2_450_000.0
+
+
+def _frame(data: dict[str, list[object]], xy: list[tuple[float, float]]) -> gpd.GeoDataFrame:
+    points = shapely.points([(X0 + x, Y0 + y) for x, y in xy])
+    return gpd.GeoDataFrame(data, geometry=points, crs=UTM).to_crs(4326)
+
+
+@pytest.fixture(scope="session")
+def registry_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A scenario ``reg``: two communes, four masts, three sites, two commitments, its run."""
+    from hatangso.coverage.config import CoverageConfig
+    from hatangso.scenarios.job import InputFiles, run_coverage
+
+    root = tmp_path_factory.mktemp("workspace")
+    folder = root / "reg"
+    data = folder / "data"
+    data.mkdir(parents=True)
+    gpd.GeoDataFrame(
+        {
+            "village_id": ["V1", "V2"],
+            "name": ["Nà Hin", "Pác Nặm"],
+            "commune": ["Xã Đông", "Xã Tây"],
+        },
+        geometry=[
+            shapely.box(X0 - 500, Y0 - 500, X0 + 1500, Y0 + 500),
+            shapely.box(X0 + 1500, Y0 - 500, X0 + 3500, Y0 + 500),
+        ],
+        crs=UTM,
+    ).to_crs(4326).to_file(data / "villages.gpkg")
+    soon = (date.today() - timedelta(days=5 * 365 - 30)).isoformat()  # ends in about a month
+    _frame(
+        {
+            "mast_id": ["M1", "M2", "M3", "M4"],
+            "owner": ["Viettel", "<b>Tower</b> Co", "VNPT", "MobiFone"],
+            "status": ["built", "built", "planned", "built"],
+            "permit_no": ["GP-1", None, None, "GP-4"],
+            "permit_date": ["2024-05-01", None, None, soon],
+            "tenants": ["Viettel", "VNPT", None, "MobiFone"],
+        },
+        [(0, 0), (60, 0), (2000, 0), (3000, 0)],
+    ).to_file(data / "masts.gpkg")
+    _frame(
+        {
+            "site_id": ["S1", "S2", "S3"],
+            "operator": ["Viettel", "VNPT", "Vietnamobile"],
+            "mast_id": ["M1", "M1", None],
+        },
+        [(0, 0), (5, 0), (2500, 0)],
+    ).to_file(data / "sites.gpkg")
+    (data / "commitments.csv").write_text(
+        "village_id,operator,tech,due\nV1,Viettel,4G,2025-06-30\nV2,MobiFone,4G,2025-06-30\n",
+        encoding="utf-8",
+    )
+    run_coverage(
+        InputFiles(
+            villages=data / "villages.gpkg",
+            sites=data / "sites.gpkg",
+            masts=data / "masts.gpkg",
+            commitments=data / "commitments.csv",
+        ),
+        CoverageConfig.model_validate({"mobile": {"model": "radius"}}),
+        folder,
+        title="Registry",
+    )
+    write_json(
+        {
+            "name": "reg",
+            "title": "Registry",
+            "source": "upload",
+            "inputs": {
+                **{k: f"data/{k}.gpkg" for k in ("villages", "sites", "masts")},
+                "commitments": "data/commitments.csv",
+            },
+        },
+        folder / "scenario.json",
+    )
+    return root

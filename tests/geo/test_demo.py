@@ -525,3 +525,30 @@ def test_another_seed_other_data(layers: dict[str, gpd.GeoDataFrame], tmp_path: 
     assert len(villages) == 200
     assert villages["commune"].nunique() == 40
     assert not np.isin(villages["centre_lon"], layers["villages"]["centre_lon"]).any()
+
+
+def test_mast_registry_and_commitments(
+    demo: DemoFiles, layers: dict[str, gpd.GeoDataFrame]
+) -> None:
+    from hatangso.coverage.registry import registry_checks
+    from hatangso.geo.validate import load_layer
+
+    assert [str(row[0]) for row in pyogrio.list_layers(demo.masts)] == ["masts"]
+    masts = load_layer(demo.masts, "masts")
+    assert masts.rejected == 0
+    registry = masts.frame
+    assert set(registry["status"]) == {"planned", "permitted", "built", "dismantled"}
+    sites = layers["sites"]
+    # Every site but two names a mast of the registry; a mast's tenants are its sites' operators.
+    assert int(sites["mast_id"].isna().sum()) == 2
+    assert set(sites["mast_id"].dropna()) <= set(registry["mast_id"])
+    on = sites.dropna(subset=["mast_id"]).groupby("mast_id")["operator"].agg(set)
+    tenants = registry.set_index("mast_id")["tenants"].dropna().str.split(";").map(set)
+    assert all(on[m] <= tenants[m] for m in on.index)
+    found = registry_checks(registry, sites, crs=UTM).counts()
+    assert found["station_on_no_mast"] == 2 and found["built_without_permit"] == 1
+    assert found["share_candidate"] >= 1 and found["in_no_build"] == 0
+    commitments = load_layer(demo.commitments, "commitments")
+    assert commitments.rejected == 0
+    assert list(pd.read_csv(demo.commitments).columns) == ["village_id", "operator", "tech", "due"]
+    assert set(commitments.frame["village_id"]) <= set(layers["villages"]["village_id"])

@@ -29,7 +29,7 @@ from fastapi.staticfiles import StaticFiles
 from hatangso.app.config import Settings, get_settings
 from hatangso.app.deps import workspace_for
 from hatangso.app.guard import WriteGuard, hide_root
-from hatangso.app.routes import exports, health, maps, scenarios, uploads
+from hatangso.app.routes import exports, health, maps, masts, scenarios, uploads
 from hatangso.app.startup import StartState, warm_up
 from hatangso.app.worker import Jobs
 from hatangso.geo.errors import (
@@ -200,6 +200,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     application.add_middleware(WriteGuard)
     application.include_router(health.router)
     application.include_router(scenarios.router)
+    # Before any route of a generic kind: /masts, /masts.xlsx and /masts/{id}/... are these.
+    application.include_router(masts.router)
     application.include_router(exports.router)
     application.include_router(uploads.router)
     application.include_router(maps.router)

@@ -185,7 +185,10 @@ def demo_metadata() -> dict[str, Any]:
         "title": "Tỉnh Demo",
         "source": "demo",
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "inputs": {kind: f"data/{spec_for(kind).stem}.gpkg" for kind in LAYER_KINDS},
+        "inputs": {
+            **{kind: f"data/{spec_for(kind).stem}.gpkg" for kind in LAYER_KINDS},
+            "commitments": "data/commitments.csv",
+        },
         "dem": "data/dem.tif",
         "roads": "data/roads.osm",
         "population": "data/population.tif",
@@ -256,6 +259,10 @@ def _plan_builder(path: Path) -> Callable[..., None]:
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "inputs": inputs,
         }
+        if scenario.data.commitments is not None:  # a table, beside the layers
+            file = resolve(scenario, root, scenario.data.commitments).resolve()
+            if file.is_relative_to(folder.resolve()):
+                inputs["commitments"] = file.relative_to(folder.resolve()).as_posix()
         write_json(metadata, folder / METADATA)
 
     return build

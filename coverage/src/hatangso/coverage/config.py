@@ -18,6 +18,7 @@ uploaded files in the service); without one, naming a file is an error.
 from __future__ import annotations
 
 import math
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -180,6 +181,26 @@ class SharingConfig(_Strict):
     colocation_tolerance_m: float = Field(30.0, ge=0.0, le=1000.0)
 
 
+class RegistryConfig(_Strict):
+    """``registry:`` section: the mast registry's checks and the commitments' report date.
+
+    Examples
+    --------
+    >>> RegistryConfig().share_distance_m
+    100.0
+    """
+
+    #: The day commitments are judged on and permits checked against; None: the run's own
+    #: date (today for ``coverage``; 31 December of the year for a scenario's year).
+    report_date: date | None = None
+    #: Masts of different owners closer than this (m) are reported as candidates to share.
+    share_distance_m: float = Field(100.0, gt=0.0, le=5000.0)
+    #: How long a mast's permit runs from its ``permit_date``, in years.
+    permit_valid_years: float = Field(5.0, gt=0.0, le=100.0)
+    #: A permit ending within this many days of the report date is expiring.
+    permit_expiring_days: int = Field(180, ge=0, le=3650)
+
+
 class SitingCostsConfig(_Strict):
     """``siting.costs:`` cost of one site of each candidate kind.
 
@@ -267,6 +288,7 @@ class CoverageConfig(_Strict):
     ftth: FtthConfig = Field(default_factory=FtthConfig)
     samples: SamplesConfig = Field(default_factory=SamplesConfig)
     sharing: SharingConfig = Field(default_factory=SharingConfig)
+    registry: RegistryConfig = Field(default_factory=RegistryConfig)
     siting: SitingConfig = Field(default_factory=SitingConfig)
     targets: dict[str, float] = Field(default_factory=dict)
     _limits: WorkLimits = PrivateAttr(default_factory=WorkLimits)

@@ -19,7 +19,7 @@ import pandas as pd
 import pyproj
 import shapely
 
-from hatangso.coverage import fiber, mobile, sharing
+from hatangso.coverage import fiber, mobile, registry, sharing
 from hatangso.coverage.calibration import Calibration, calibrate_sites
 from hatangso.coverage.config import CoverageConfig
 from hatangso.coverage.kpis import INDICATORS, IndicatorValue, village_indicators
@@ -68,6 +68,8 @@ class CoverageInputs:
     ducts: gpd.GeoDataFrame | None = None
     pois: gpd.GeoDataFrame | None = None
     settlements: gpd.GeoDataFrame | None = None
+    #: The registry of antenna masts: with it, sharing counts tenants per built mast.
+    masts: gpd.GeoDataFrame | None = None
     roads: Path | None = None
     dem: Path | None = None
     population: Path | None = None
@@ -90,7 +92,8 @@ class Assessment:
     indicators
         Every indicator whose inputs were given.
     towers
-        Tower locations (EPSG:4326), when sites were given.
+        Tower locations (EPSG:4326), when sites were given: the registry's built masts with
+        their tenants when a registry was given, else the sites grouped by position.
     metric_crs
         The CRS the computation ran in.
     notes
@@ -103,6 +106,9 @@ class Assessment:
     points
         The villages' demand points in `metric_crs` (representative points, centres,
         residential clusters), as the rule read them.
+    sharing_basis
+        What the BTS sharing indicators counted: ``registry`` (tenants per built mast of the
+        registry), ``clustering`` (sites grouped by position) or None (neither was given).
     """
 
     villages: gpd.GeoDataFrame
@@ -113,6 +119,7 @@ class Assessment:
     terrain: CoverageRasters | None = None
     model: str = "radius"
     points: VillagePoints | None = None
+    sharing_basis: str | None = None
 
     @property
     def levels(self) -> tuple[str, ...]:
@@ -183,6 +190,18 @@ def assess(
         columns.update(ftth_columns)
         notes.extend(ftth_notes)
     values = [*found.indicators, *_infrastructure_indicators(inputs, crs)]
+    towers = found.towers
+    basis = "clustering" if inputs.sites is not None else None
+    if inputs.masts is not None:
+        step("tower sharing (the mast registry)")
+        registered = registry.mast_sharing(inputs.masts, inputs.sites)
+        values.extend([registered.indicator, registered.station_indicator])
+        towers = registered.table.to_crs(4326)
+        basis = "registry"
+        notes.append(
+            f"BTS sharing counted on the mast registry: tenants of its {len(registered.table)} "
+            "built masts (listed tenants and the operators of the sites naming them)"
+        )
 
     out = villages.copy()
     for name, column in columns.items():
@@ -192,12 +211,13 @@ def assess(
     return Assessment(
         villages=out,
         indicators=tuple(values),
-        towers=found.towers,
+        towers=towers,
         metric_crs=crs,
         notes=tuple(notes),
         terrain=found.grids,
         model=model,
         points=points,
+        sharing_basis=basis,
     )
 
 
@@ -269,16 +289,22 @@ def _mobile_part(
             population_cells=cells,
             points=points,
         )
-    step("tower sharing")
-    located = sharing.tower_locations(sites_m, tolerance_m=config.sharing.colocation_tolerance_m)
-    indicators = [located.indicator, located.station_indicator]
+    towers = None
+    indicators: list[IndicatorValue] = []
+    if inputs.masts is None:  # with a registry, sharing counts its tenants (in assess)
+        step("tower sharing")
+        located = sharing.tower_locations(
+            sites_m, tolerance_m=config.sharing.colocation_tolerance_m
+        )
+        indicators = [located.indicator, located.station_indicator]
+        towers = located.table.to_crs(4326)
     if inputs.pois is not None and len(inputs.pois):
         indicators.extend(_poi_indicators(inputs.pois, table, crs, grids))
     return _Mobile(
         columns={c: result[c].to_numpy() for c in result.columns},
         indicators=tuple(indicators),
         notes=tuple(notes),
-        towers=located.table.to_crs(4326),
+        towers=towers,
         grids=grids,
     )
 

@@ -178,6 +178,21 @@ INDICATORS: dict[str, Indicator] = {
                 "commune offices."
             ),
         ),
+        Indicator(
+            "commitments_on_time",
+            "Tỷ lệ cam kết phủ sóng hoàn thành đúng hạn",
+            "Coverage commitments done on time",
+            "commitments",
+            (
+                "Số cam kết của doanh nghiệp (phủ sóng một thôn bằng một công nghệ trước một "
+                "ngày) đã hoàn thành trong số các cam kết đã đến hạn tại ngày báo cáo, chia cho "
+                "số cam kết đã đến hạn."
+            ),
+            (
+                "Operators' commitments (to cover a village with a technology by a date) found "
+                "done among those whose due date has come by the report date, divided by those."
+            ),
+        ),
     )
 }
 

@@ -136,6 +136,11 @@ class DemoFiles:
         ``source``.
     declared
         CSV of the villages Viettel declares covered: ``village_id``, ``operator``, ``tech``.
+    masts
+        The registry of antenna masts (GeoPackage): one built mast per tower location, whose
+        sites name it (``sites.mast_id``), and a few others (see :func:`_registry`).
+    commitments
+        CSV of operators' commitments: ``village_id``, ``operator``, ``tech``, ``due``.
     """
 
     root: Path
@@ -152,6 +157,8 @@ class DemoFiles:
     population: Path
     samples: Path
     declared: Path
+    masts: Path
+    commitments: Path
 
 
 # --------------------------------------------------------------------------------------------
@@ -1814,6 +1821,105 @@ def _samples(
     return table.drop(columns="_order").reset_index(drop=True)
 
 
+#: The demo's tower company (fictional), owner of some shared masts.
+DEMO_TOWER_COMPANY = "Công ty Hạ tầng Tỉnh Demo"
+
+
+def _registry(
+    rng: np.random.Generator, sites: pd.DataFrame, loc: _Locations
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Draw the mast registry (working CRS ``x``, ``y``); name each site's mast.
+
+    One built mast per tower location (``MA-0000`` ...), owned by its first operator or, for
+    a tenth of the shared ones, by the demo's tower company; its tenants are the operators of
+    its sites, its permit issued between 2016 and 2024. So that the registry's checks have
+    something to find: one built mast has no permit; a planned mast of another owner stands
+    60 m from a town mast (candidates to share); two sites alone on their mast name none. A
+    permitted mast and a dismantled one complete the statuses.
+    """
+    first = sites.drop_duplicates("location").set_index("location").sort_index()
+    n = len(loc.xy)
+    tenants = (
+        sites.groupby("location")["operator"].agg(lambda s: ";".join(sorted(set(s)))).sort_index()
+    )
+    n_tenants = tenants.str.count(";").to_numpy() + 1
+    owner = first["operator"].to_numpy(dtype=object)
+    company = (n_tenants >= 2) & (rng.uniform(size=n) < 0.1)
+    owner = np.where(company, DEMO_TOWER_COMPANY, owner)
+    kind = np.where(
+        loc.kind == "tourism",
+        "camouflage",
+        np.where((loc.env == "urban") & (rng.uniform(size=n) < 0.7), "rooftop", "ground"),
+    )
+    issued = np.datetime64("2016-01-01") + rng.integers(0, 9 * 365, n).astype("timedelta64[D]")
+    permit_no = np.array([f"{100 + i}/GPXD" for i in range(n)], dtype=object)
+    permit_date = np.datetime_as_string(issued, unit="D").astype(object)
+    # One built mast without a permit: a rural tower's.
+    rural = np.flatnonzero(np.isin(loc.kind, ["hq", "village", "fill"]))
+    unpermitted = int(rng.choice(rural))
+    permit_no[unpermitted] = None
+    permit_date[unpermitted] = None
+    masts = pd.DataFrame(
+        {
+            "mast_id": [f"MA-{i:04d}" for i in range(n)],
+            "owner": owner,
+            "height_m": sites.groupby("location")["height_m"].max().sort_index().to_numpy(),
+            "kind": kind,
+            "status": "built",
+            "permit_no": permit_no,
+            "permit_date": permit_date,
+            "tenants": tenants.to_numpy(dtype=object),
+            "x": loc.xy[:, 0],
+            "y": loc.xy[:, 1],
+        }
+    )
+    town = int(np.flatnonzero(loc.kind == "town")[0])
+    other = next(op for op in _OPERATORS if op != owner[town])
+    far = int(rng.choice(rural[rural != unpermitted]))
+    extra = pd.DataFrame(
+        {
+            "mast_id": ["MA-P001", "MA-P002", "MA-D001"],
+            "owner": [other, "VNPT", "MobiFone"],
+            "height_m": [30.0, 40.0, 35.0],
+            "kind": ["rooftop", "ground", "ground"],
+            "status": ["planned", "permitted", "dismantled"],
+            "permit_no": [None, "412/GPXD", "88/GPXD"],
+            "permit_date": [None, "2025-03-14", "2012-05-02"],
+            "tenants": [None, None, None],
+            "x": [loc.xy[town, 0] + 60.0, loc.xy[far, 0] + 900.0, loc.xy[far, 0] - 1500.0],
+            "y": [loc.xy[town, 1], loc.xy[far, 1] + 400.0, loc.xy[far, 1]],
+        }
+    )
+    named = sites.assign(mast_id=[f"MA-{i:04d}" for i in sites["location"].to_numpy()])
+    alone = np.flatnonzero(n_tenants == 1)
+    for location in rng.choice(alone, 2, replace=False):
+        named.loc[named["location"] == location, "mast_id"] = None
+    return pd.concat([masts, extra], ignore_index=True), named
+
+
+def _commitments(villages: _Villages, sites: pd.DataFrame, covered_any: Bool) -> pd.DataFrame:
+    """Write the commitments of a 2025 plan: some done, some overdue, some not yet due.
+
+    Viettel commits (by mid-2025) to the three villages whose centres stand nearest to its
+    sites (the demo's terrain model finds two of them covered, the third behind a ridge);
+    VNPT (by September 2025) and MobiFone (by mid-2026) to villages no tower reaches, which
+    stay dark: on 31 December 2025 those of VNPT are overdue, those of MobiFone still due.
+    """
+    vid = np.array(villages.village_id)
+    own = sites[sites["operator"] == "Viettel"][["x", "y"]].to_numpy()
+    nearest = np.hypot(
+        villages.xy[:, None, 0] - own[None, :, 0], villages.xy[:, None, 1] - own[None, :, 1]
+    ).min(1)
+    done = np.argsort(nearest, kind="stable")[:3]
+    dark = np.flatnonzero(~covered_any)
+    rows = [
+        *((vid[v], "Viettel", "4G", "2025-06-30") for v in done),
+        *((vid[v], "VNPT", "4G", "2025-09-30") for v in dark[:2]),
+        *((vid[v], "MobiFone", "4G", "2026-06-30") for v in dark[2:4]),
+    ]
+    return pd.DataFrame(rows, columns=["village_id", "operator", "tech", "due"])
+
+
 def _declared(
     rng: np.random.Generator, villages: _Villages, sites: pd.DataFrame, covered_any: Bool
 ) -> pd.DataFrame:
@@ -2074,6 +2180,8 @@ class _Demo:
     ducts: pd.DataFrame
     samples: pd.DataFrame
     declared: pd.DataFrame
+    masts: pd.DataFrame
+    commitments: pd.DataFrame
 
 
 def _build(seed: int, n_villages: int) -> _Demo:
@@ -2106,6 +2214,7 @@ def _build(seed: int, n_villages: int) -> _Demo:
         _rng(seed, "towers"), villages, admin, pois, terrain, province, setting.massifs
     )
     sites = _sites(_rng(seed, "sites"), locations)
+    masts, sites = _registry(_rng(seed, "registry"), sites, locations)
     fiber, aps = _fiber(_rng(seed, "fiber"), roads, villages, covered, admin, river_line)
     poles, ducts = _poles_and_ducts(_rng(seed, "poles"), roads, admin)
     return _Demo(
@@ -2126,6 +2235,8 @@ def _build(seed: int, n_villages: int) -> _Demo:
         ducts=ducts,
         samples=_samples(_rng(seed, "samples"), roads, villages, covered, sites),
         declared=_declared(_rng(seed, "declared"), villages, sites, covered),
+        masts=masts,
+        commitments=_commitments(villages, sites, covered),
     )
 
 
@@ -2178,6 +2289,7 @@ def _write_all(root: Path, demo: _Demo) -> DemoFiles:
         )
     )
     site_frame = _points_frame(demo.sites.drop(columns="location"))
+    mast_frame = _points_frame(demo.masts)
     ap_frame = _points_frame(demo.aps)
     pole_frame = _points_frame(demo.poles)
     fiber_frame = _lines_frame(demo.fiber)
@@ -2221,10 +2333,13 @@ def _write_all(root: Path, demo: _Demo) -> DemoFiles:
         ),
         samples=root / "samples.csv",
         declared=root / "declared.csv",
+        masts=_write_gpkg(mast_frame, root / "masts.gpkg"),
+        commitments=root / "commitments.csv",
     )
     _write_osm(files.roads, demo.roads, demo.setting.river_ll)
     demo.samples.to_csv(files.samples, index=False)
     demo.declared.to_csv(files.declared, index=False)
+    demo.commitments.to_csv(files.commitments, index=False)
     return files
 
 
@@ -2252,6 +2367,7 @@ class PlaceFiles:
     ducts: Path
     pois: Path
     settlements: Path
+    masts: Path
 
 
 def _moved(geoms: npt.NDArray[Any], centre_lonlat: tuple[float, float]) -> npt.NDArray[Any]:

@@ -215,7 +215,9 @@ def _read_vector(path: Path, name: str, kind: str | None, encoding: str | None) 
         ) from exc
     if read_as is not None and read_as != "UTF-8" and encoding is not None:
         frame = _redecode(frame, encoding, name)
-    return RawTable(frame=frame, name=name, encoding=encoding, has_geometry=True)
+    # A table without geometry (a GeoPackage's attribute table) reads as a plain frame.
+    has_geometry = isinstance(frame, gpd.GeoDataFrame)
+    return RawTable(frame=frame, name=name, encoding=encoding, has_geometry=has_geometry)
 
 
 def _redecode(frame: gpd.GeoDataFrame, encoding: str, name: str) -> gpd.GeoDataFrame:

@@ -32,6 +32,7 @@ __all__ = [
     "write_layer",
     "write_parquet",
     "write_rejects",
+    "write_table",
     "write_text",
 ]
 
@@ -135,6 +136,23 @@ def write_json(document: Any, path: str | Path, *, indent: int | None = 2) -> Pa
         json_ready(document), ensure_ascii=False, indent=indent, allow_nan=False, default=str
     )
     return write_text(text + "\n", path)
+
+
+def write_table(frame: pd.DataFrame, path: str | Path, *, layer: str) -> Path:
+    """Write a table without geometry as one GeoPackage attribute table, atomically.
+
+    The input kinds without geometry (``declared``, ``commitments``) are kept this way beside
+    the layers, and read back as tables by :func:`hatangso.geo.io.read_table`.
+    """
+    import pyogrio
+
+    clean = pd.DataFrame(frame).copy()
+    for column in clean.columns:
+        if isinstance(clean[column].dtype, pd.StringDtype):
+            clean[column] = clean[column].astype(object)
+    return atomic_write(
+        path, lambda p: pyogrio.write_dataframe(clean, p, layer=layer, driver="GPKG")
+    )
 
 
 def write_layer(frame: gpd.GeoDataFrame, path: str | Path, *, layer: str) -> Path:

@@ -15,6 +15,8 @@ from hatangso.geo.errors import InputError, Problem
 __all__ = [
     "KINDS",
     "LAYER_KINDS",
+    "MAST_KINDS",
+    "MAST_STATUSES",
     "OPERATORS",
     "OTHER_INPUTS",
     "POI_KINDS",
@@ -26,7 +28,7 @@ __all__ = [
     "spec_for",
 ]
 
-ColumnType = Literal["str", "int", "float", "bool", "operators"]
+ColumnType = Literal["str", "int", "float", "bool", "operators", "date"]
 GeometryKind = Literal["point", "polygon", "line", "point_or_polygon", "any", "none"]
 
 #: Canonical operator names of the contract.
@@ -34,6 +36,12 @@ OPERATORS: tuple[str, ...] = ("Viettel", "VNPT", "MobiFone", "Vietnamobile", "Gm
 
 #: Kinds of point of interest the contract knows.
 POI_KINDS: tuple[str, ...] = ("district_centre", "industrial_park", "tourism", "commune_hq")
+
+#: Kinds of antenna mast of the registry.
+MAST_KINDS: tuple[str, ...] = ("ground", "rooftop", "camouflage", "pole", "small_cell")
+
+#: Stages of a mast's life in the registry, in order.
+MAST_STATUSES: tuple[str, ...] = ("planned", "permitted", "built", "dismantled")
 
 
 @dataclass(frozen=True)
@@ -45,7 +53,8 @@ class ColumnSpec:
     name
         Canonical name (as written in output files).
     dtype
-        ``str``, ``int``, ``float``, ``bool`` or ``operators`` (a ``;``-separated list).
+        ``str``, ``int``, ``float``, ``bool``, ``operators`` (a ``;``-separated list) or
+        ``date`` (read from ISO ``2025-06-30`` or ``30/06/2025``, kept as ISO text).
     required
         Whether a file without it is refused.
     aliases
@@ -54,6 +63,9 @@ class ColumnSpec:
         Value used when the column is absent or the cell empty (optional columns only).
     unit
         Physical unit, for the documentation.
+    choices
+        The values a text column may take, if it is a closed list; `choice_aliases` maps
+        other spellings (matched after folding) to them.
     """
 
     name: str
@@ -62,6 +74,8 @@ class ColumnSpec:
     aliases: tuple[str, ...] = ()
     default: object = None
     unit: str | None = None
+    choices: tuple[str, ...] = ()
+    choice_aliases: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -163,6 +177,11 @@ _POPULATION = ColumnSpec(
     aliases=("dan so", "so dan", "pop", "so nhan khau", "nhan khau"),
     unit="people",
 )
+
+_MAST_ID_OF_SITE = ColumnSpec(
+    "mast_id", aliases=("ma cot", "ma cot anten", "ma cot ang ten", "mast", "tower id", "ma vi tri")
+)
+_TECH = ColumnSpec("tech", required=True, aliases=("technology", "cong nghe", "rat"))
 
 _SPECS: dict[str, LayerSpec] = {
     "villages": LayerSpec(
@@ -381,6 +400,8 @@ _SPECS: dict[str, LayerSpec] = {
                 default="rural",
                 aliases=("environment", "moi truong", "khu vuc", "area type"),
             ),
+            # The registry's mast the site stands on (the ``masts`` kind), when known.
+            _MAST_ID_OF_SITE,
         ),
         geometry="point",
         id_column="site_id",
@@ -475,6 +496,125 @@ _SPECS: dict[str, LayerSpec] = {
             ColumnSpec("village_id", required=True, aliases=("ma thon", "ma ap", "id")),
             _OPERATOR,
             ColumnSpec("tech", required=True, aliases=("technology", "cong nghe", "rat")),
+        ),
+        geometry="none",
+    ),
+    "masts": LayerSpec(
+        "masts",
+        (
+            ColumnSpec(
+                "mast_id",
+                required=True,
+                aliases=(
+                    "id",
+                    "ma cot",
+                    "ma cot anten",
+                    "ma cot ang ten",
+                    "ma vi tri",
+                    "tower id",
+                    "mast",
+                    "ma",
+                ),
+            ),
+            # An operator or a tower company: operators' names are normalised, others kept.
+            ColumnSpec(
+                "owner",
+                required=True,
+                aliases=(
+                    "chu so huu",
+                    "chu dau tu",
+                    "don vi so huu",
+                    "owner name",
+                    "tower company",
+                ),
+            ),
+            ColumnSpec(
+                "height_m",
+                dtype="float",
+                aliases=("height", "do cao", "chieu cao", "chieu cao cot"),
+                unit="m",
+            ),
+            ColumnSpec(
+                "kind",
+                aliases=("loai", "loai cot", "type", "mast type"),
+                choices=MAST_KINDS,
+                choice_aliases=(
+                    ("cot dat", "ground"),
+                    ("cot tren mat dat", "ground"),
+                    ("cot tu dung", "ground"),
+                    ("greenfield", "ground"),
+                    ("tren mai", "rooftop"),
+                    ("cot tren mai nha", "rooftop"),
+                    ("cot tren nha", "rooftop"),
+                    ("roof", "rooftop"),
+                    ("nguy trang", "camouflage"),
+                    ("cot nguy trang", "camouflage"),
+                    ("cot ngung trang", "camouflage"),
+                    ("cot den", "pole"),
+                    ("cot dien", "pole"),
+                    ("monopole", "pole"),
+                    ("tram nho", "small_cell"),
+                    ("small cell", "small_cell"),
+                    ("smallcell", "small_cell"),
+                ),
+            ),
+            ColumnSpec(
+                "status",
+                default="built",
+                aliases=("trang thai", "tinh trang", "state"),
+                choices=MAST_STATUSES,
+                choice_aliases=(
+                    ("quy hoach", "planned"),
+                    ("du kien", "planned"),
+                    ("da cap phep", "permitted"),
+                    ("cap phep", "permitted"),
+                    ("da xay dung", "built"),
+                    ("da xay", "built"),
+                    ("dang hoat dong", "built"),
+                    ("hoat dong", "built"),
+                    ("in service", "built"),
+                    ("da thao do", "dismantled"),
+                    ("thao do", "dismantled"),
+                    ("removed", "dismantled"),
+                ),
+            ),
+            ColumnSpec(
+                "permit_no",
+                aliases=("so giay phep", "giay phep", "so gp", "permit", "permit number"),
+            ),
+            ColumnSpec(
+                "permit_date",
+                dtype="date",
+                aliases=("ngay cap phep", "ngay cap", "ngay giay phep", "permit issued"),
+            ),
+            ColumnSpec(
+                "tenants",
+                dtype="operators",
+                aliases=(
+                    "nha mang su dung",
+                    "doanh nghiep su dung",
+                    "doanh nghiep thue",
+                    "dung chung",
+                    "operators",
+                    "tenant",
+                ),
+            ),
+        ),
+        geometry="point",
+        id_column="mast_id",
+    ),
+    "commitments": LayerSpec(
+        "commitments",
+        (
+            ColumnSpec("village_id", required=True, aliases=("ma thon", "ma ap", "id")),
+            _OPERATOR,
+            _TECH,
+            ColumnSpec(
+                "due",
+                dtype="date",
+                required=True,
+                aliases=("han", "thoi han", "han hoan thanh", "due date", "deadline", "ngay"),
+            ),
         ),
         geometry="none",
     ),

@@ -712,7 +712,16 @@ def _normalise_value_column(
         return result
     if col.dtype == "operators":
         return _normalise_operator_lists(ctx, values, source, blank)
+    if col.dtype == "date":
+        return _normalise_dates(ctx, col, values, source, blank)
     text = _as_text(values)
+    if col.choices:
+        return _normalise_choices(ctx, col, text, source, blank)
+    if col.name == "owner":
+        # An operator (its name normalised) or a tower company (kept as written).
+        codes, uniques = pd.factorize(text.mask(pd.Series(blank, index=text.index)))
+        owners = np.array([normalize_operator(str(u))[0] for u in uniques] + [None], dtype=object)
+        return pd.Series(owners[codes], index=text.index, dtype="string")
     if col.name == "operator":
         return _normalise_operators(ctx, text, source, blank)
     if col.name == "tech":
@@ -736,6 +745,66 @@ def _normalise_value_column(
     if col.default is not None:
         text = text.mask(pd.Series(blank, index=text.index), str(col.default))
     return text
+
+
+def _normalise_dates(
+    ctx: _Context, col: ColumnSpec, values: pd.Series, source: str, blank: npt.NDArray[np.bool_]
+) -> pd.Series:
+    """Parse a date column to ISO text (``2025-06-30``); refuse what is not a date.
+
+    ISO dates (``2025-06-30``, also with a time) are read as such; others day first, as
+    Vietnamese offices write them (``30/06/2025``, ``30-6-2025``). Spreadsheet cells that
+    hold dates arrive as timestamps and are kept.
+    """
+    if pd.api.types.is_datetime64_any_dtype(values):
+        parsed = pd.to_datetime(values, errors="coerce")
+    else:
+        text = _as_text(values).str.strip()
+        iso = text.str.match(r"^\d{4}-\d{1,2}-\d{1,2}").fillna(False).to_numpy(dtype=bool)
+        parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+        if iso.any():
+            parsed[iso] = pd.to_datetime(
+                text[iso].str.slice(0, 10), errors="coerce", format="%Y-%m-%d"
+            )
+        other = ~iso & ~blank
+        if other.any():
+            parsed[other] = pd.to_datetime(
+                text[other].str.replace(r"[.\-]", "/", regex=True),
+                errors="coerce",
+                format="%d/%m/%Y",
+            )
+    unparsed = ~blank & parsed.isna().to_numpy()
+    shown = values.astype("string")
+    ctx.rows.reject(
+        unparsed,
+        lambda m: (
+            f"{col.name} '"
+            + shown[m].fillna("")
+            + f"' in '{source}' is not a date (write 2025-06-30 or 30/06/2025)"
+        ),
+    )
+    return parsed.dt.strftime("%Y-%m-%d").astype("string")
+
+
+def _normalise_choices(
+    ctx: _Context, col: ColumnSpec, text: pd.Series, source: str, blank: npt.NDArray[np.bool_]
+) -> pd.Series:
+    """Map a closed-list column to its canonical values; refuse the others."""
+    table = {
+        **{fold_key(alias): value for alias, value in col.choice_aliases},
+        **{fold_key(value): value for value in col.choices},
+    }
+    mapped = _map_distinct(text, table)
+    unknown = ~blank & mapped.isna().to_numpy()
+    ctx.rows.reject(
+        unknown,
+        lambda m: (
+            f"{col.name} '" + text[m].fillna("") + f"' is not one of {', '.join(col.choices)}"
+        ),
+    )
+    if col.default is not None:
+        mapped = mapped.fillna(str(col.default))
+    return mapped.astype("string")
 
 
 def _normalise_operators(

@@ -3,12 +3,14 @@
 :func:`read_sheet` finds the header row of one sheet (the first row whose cells name the most
 columns of the input kind, by contract name or alias) unless it is given, fills every merged
 range with its value, and returns the records below the header as strings.
+:func:`workbook_bytes` writes tables as a workbook, each cell safe to open in a spreadsheet.
 """
 
 from __future__ import annotations
 
+import io
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ import pandas as pd
 
 from hatangso.geo.errors import InputError, Problem
 
-__all__ = ["SheetTable", "header_names", "read_sheet"]
+__all__ = ["SheetTable", "header_names", "read_sheet", "workbook_bytes"]
 
 log = logging.getLogger(__name__)
 
@@ -178,3 +180,19 @@ def read_sheet(
     note = f"read sheet '{title}', header in row {index + 1} ({why})"
     log.info("%s: %s", path.name, note)
     return SheetTable(frame, title, index + 1, note)
+
+
+def workbook_bytes(sheets: Mapping[str, pd.DataFrame]) -> bytes:
+    """Return an XLSX workbook of one sheet per table (sheet name to table), in order.
+
+    Text that a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@`` first) is
+    written as text (:func:`hatangso.geo.outputs.spreadsheet_safe`); sheet names are cut to
+    Excel's 31 characters.
+    """
+    from hatangso.geo.outputs import spreadsheet_safe
+
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        for name, table in sheets.items():
+            spreadsheet_safe(table).to_excel(writer, sheet_name=name[:31], index=False)
+    return buffer.getvalue()

@@ -25,8 +25,13 @@ DEMO_TARGETS = {
 #: The demo's configuration (the YAML's keys): its targets, and the terrain model's clutter loss.
 #: The terrain model sees bare ground; the demo's valleys are farmed and its slopes forested,
 #: so it assumes 15 dB of clutter loss at the handset (of the order of ITU-R P.2108's median
-#: terrestrial clutter loss at these frequencies) rather than none.
-DEMO_CONFIG: dict[str, object] = {"targets": DEMO_TARGETS, "terrain": {"clutter_loss_db": 15.0}}
+#: terrestrial clutter loss at these frequencies) rather than none. Its report date is the end
+#: of 2025, the year of its targets: the commitments are judged, and permits checked, then.
+DEMO_CONFIG: dict[str, object] = {
+    "targets": DEMO_TARGETS,
+    "terrain": {"clutter_loss_db": 15.0},
+    "registry": {"report_date": "2025-12-31"},
+}
 
 
 def run_demo(
@@ -71,6 +76,8 @@ def run_demo(
         population=demo.population,
         samples=demo.samples,
         declared=demo.declared,
+        masts=demo.masts,
+        commitments=demo.commitments,
     )
     config = CoverageConfig.model_validate(DEMO_CONFIG)
     result = run_coverage(

@@ -11,6 +11,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from hatangso.coverage.kpis import INDICATORS, indicators_by_unit, kpi_document
 from hatangso.geo.outputs import (
     atomic_write,
     json_ready,
+    spreadsheet_safe,
     write_json,
     write_layer,
     write_parquet,
@@ -72,6 +74,8 @@ class InputFiles:
     population: Path | None = None
     samples: Path | None = None
     declared: Path | None = None
+    masts: Path | None = None
+    commitments: Path | None = None
     crs: str | None = None
     columns: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     #: One column map for every file (``--columns``), as :func:`~hatangso.geo.validate.load_layers`
@@ -122,7 +126,10 @@ class JobResult:
 
     `disputes` lists where measurement, prediction and declaration disagree (village,
     operator, declared, predicted, measured, samples, basis, reason), when samples or
-    declarations were given.
+    declarations were given. `checks` are the mast registry's findings (when a registry was
+    given, :class:`~hatangso.coverage.registry.RegistryChecks`), `commitments` the
+    operators' commitments judged on this run
+    (:class:`~hatangso.coverage.commitments.CommitmentResult`).
     """
 
     assessment: Assessment
@@ -130,6 +137,8 @@ class JobResult:
     kpis: dict[str, Any]
     files: Mapping[str, Path]
     disputes: pd.DataFrame | None = None
+    checks: Any = None
+    commitments: Any = None
 
 
 def load_inputs(files: InputFiles, *, progress: Progress | None = None) -> dict[str, Layer]:
@@ -187,11 +196,13 @@ def run_coverage(
     cache_dir: Path | None = None,
     lang: str = "vi",
     units: str | None = None,
+    report_date: date | None = None,
 ) -> JobResult:
     """Run the whole coverage job and write its outputs into `out_dir`.
 
     The outputs are ``kpis.json``, ``villages.gpkg`` and ``villages.parquet`` (the same
-    villages as GeoParquet), ``rejects.csv``, ``towers.geojson`` and ``map.html``.
+    villages as GeoParquet), ``rejects.csv``, ``towers.geojson`` and ``map.html``; with a
+    mast registry ``registry_checks.csv``, with commitments ``commitments.csv``.
 
     Parameters
     ----------
@@ -223,6 +234,9 @@ def run_coverage(
         (:func:`hatangso.geo.units.resolve_units`), ``kpis.json`` names the hierarchy under
         ``units`` and, when any village was placed, holds ``by_unit`` in both under
         ``by_unit_in``.
+    report_date
+        The day commitments are judged on and permits checked against, unless the
+        configuration names one (``registry.report_date``); today when neither does.
 
     Returns
     -------
@@ -257,6 +271,8 @@ def run_coverage(
     if files.samples is not None or "declared" in layers:
         step("measurements and declarations")
         result, summary, decision = _apply_measurements(result, files, layers, config)
+    registry = _registry_part(result, frames, config, report_date=report_date, step=step)
+    result = registry.assessment
     step("writing outputs")
     document = _kpi_document(
         result,
@@ -270,9 +286,17 @@ def run_coverage(
         units=units,
         hierarchy=placed.hierarchy if placed is not None else "unknown",
         placed=placed is not None and placed.any_placed,
+        registry=registry,
     )
     written = _write_outputs(
-        result, layers, document, out_dir, summary=summary, decision=decision, step=step
+        result,
+        layers,
+        document,
+        out_dir,
+        summary=summary,
+        decision=decision,
+        step=step,
+        registry=registry,
     )
     step("writing the map")
     written["map"] = _write_map(
@@ -284,6 +308,7 @@ def run_coverage(
         title=title,
         files=files,
         boundaries=boundaries,
+        registry=registry,
     )
     return JobResult(
         assessment=result,
@@ -291,6 +316,8 @@ def run_coverage(
         kpis=document,
         files=written,
         disputes=decision.disputes if decision is not None else None,
+        checks=registry.checks,
+        commitments=registry.commitments,
     )
 
 
@@ -303,6 +330,53 @@ def _unit_notes(placed: UnitResolution | None, units: str | None) -> list[str]:
             "unit; give the villages' commune and province (names or codes)"
         )
     return notes
+
+
+@dataclass(frozen=True)
+class _Registry:
+    """The mast registry's checks and the commitments of one run (each None when not given)."""
+
+    assessment: Assessment
+    checks: Any = None
+    commitments: Any = None
+    report_date: date | None = None
+
+
+def _registry_part(
+    result: Assessment,
+    frames: Mapping[str, Any],
+    config: CoverageConfig,
+    *,
+    report_date: date | None,
+    step: Progress,
+) -> _Registry:
+    """Check the mast registry and judge the commitments; add ``commitments_on_time``."""
+    masts, commitments = frames.get("masts"), frames.get("commitments")
+    if masts is None and commitments is None:
+        return _Registry(result)
+    day = config.registry.report_date or report_date or date.today()
+    checks = judged = None
+    if masts is not None:
+        from hatangso.coverage.registry import registry_checks
+        from hatangso.scenarios.plan_job import read_exclusion
+
+        step("checking the mast registry")
+        checks = registry_checks(
+            masts,
+            frames.get("sites"),
+            crs=result.metric_crs,
+            share_distance_m=config.registry.share_distance_m,
+            no_build=read_exclusion(
+                config.siting.exclusion, max_bytes=config.limits.max_referenced_file_bytes
+            ),
+        )
+    if commitments is not None:
+        from hatangso.coverage.commitments import evaluate_commitments
+
+        step("judging the commitments")
+        judged = evaluate_commitments(commitments, result.villages, as_of=day)
+        result = dataclasses.replace(result, indicators=(*result.indicators, judged.indicator))
+    return _Registry(result, checks=checks, commitments=judged, report_date=day)
 
 
 def _coverage_inputs(
@@ -318,6 +392,7 @@ def _coverage_inputs(
         ducts=frames.get("ducts"),
         pois=frames.get("pois"),
         settlements=frames.get("settlements"),
+        masts=frames.get("masts"),
         roads=files.roads,
         dem=files.dem,
         population=files.population,
@@ -365,12 +440,17 @@ def _kpi_document(
     units: str | None = None,
     hierarchy: str = "unknown",
     placed: bool = False,
+    registry: _Registry | None = None,
 ) -> dict[str, Any]:
     """Return the ``kpis.json`` document: indicators, per admin unit, inputs and notes.
 
     `units` picks the hierarchy of ``by_unit`` (None: the villages' columns as written, which
     are in the `hierarchy` the villages' names were found in). When any village was `placed`
     in an official unit, ``by_unit_in`` holds the KPIs by unit in both hierarchies.
+
+    With sites or a registry, ``sharing_basis`` says what the BTS sharing indicators counted
+    (``registry`` or ``clustering``); ``registry`` holds the registry's counts and its checks,
+    ``commitments`` the commitments' report date, counts and per-operator table.
     """
 
     def per_unit(which: str | None) -> dict[str, list[dict[str, Any]]]:
@@ -404,11 +484,30 @@ def _kpi_document(
             **({"mobile_basis": decision.kpis_block()} if decision is not None else {}),
             "units": units or (hierarchy if hierarchy != "unknown" else "as_given"),
             **({"by_unit_in": both} if both else {}),
+            **({"sharing_basis": result.sharing_basis} if result.sharing_basis else {}),
+            **(_registry_blocks(registry, layers) if registry is not None else {}),
         },
     )
     if summary is not None:
         document["inputs"]["samples"] = summary.counts()
     return document
+
+
+def _registry_blocks(registry: _Registry, layers: Mapping[str, Layer]) -> dict[str, Any]:
+    """Return the ``registry`` and ``commitments`` blocks of ``kpis.json``."""
+    out: dict[str, Any] = {}
+    if registry.checks is not None and "masts" in layers:
+        masts = layers["masts"].frame
+        status = masts["status"].astype("string").fillna("built")
+        out["registry"] = {
+            "masts": len(masts),
+            "by_status": {str(k): int(v) for k, v in status.value_counts().sort_index().items()},
+            "report_date": None if registry.report_date is None else str(registry.report_date),
+            "checks": registry.checks.counts(),
+        }
+    if registry.commitments is not None:
+        out["commitments"] = registry.commitments.summary()
+    return out
 
 
 def _write_outputs(
@@ -420,6 +519,7 @@ def _write_outputs(
     summary: Any,
     decision: Any,
     step: Progress = silent,
+    registry: _Registry | None = None,
 ) -> dict[str, Path]:
     """Write the KPIs, villages, rejects, disputes, towers and terrain rasters; return them.
 
@@ -438,6 +538,18 @@ def _write_outputs(
     if result.towers is not None:
         towers = result.towers
         writers["towers"] = lambda: _write_geojson(towers, out_dir / "towers.geojson")
+    if registry is not None and registry.checks is not None:
+        checks = spreadsheet_safe(registry.checks.table)
+        writers["registry_checks"] = lambda: atomic_write(
+            out_dir / "registry_checks.csv",
+            lambda p: checks.to_csv(p, index=False, encoding="utf-8"),
+        )
+    if registry is not None and registry.commitments is not None:
+        judged = spreadsheet_safe(registry.commitments.table)
+        writers["commitments"] = lambda: atomic_write(
+            out_dir / "commitments.csv",
+            lambda p: judged.to_csv(p, index=False, encoding="utf-8"),
+        )
     total = len(writers) + (result.terrain is not None)
     written: dict[str, Path] = {}
     for done, (key, write) in enumerate(writers.items()):
@@ -462,6 +574,7 @@ def _write_map(
     title: str,
     files: InputFiles | None = None,
     boundaries: gpd.GeoDataFrame | None = None,
+    registry: _Registry | None = None,
 ) -> Path:
     """Write ``map.html``: the villages, the KPIs, the networks and the terrain's power.
 
@@ -504,10 +617,22 @@ def _write_map(
             hillshade=shade,
             power=power,
             boundaries=boundaries,
+            masts=frames.get("masts"),
+            commitments=_commitment_points(registry, result.villages),
         ),
         title=title,
     )
     return write_text(page, path)
+
+
+def _commitment_points(
+    registry: _Registry | None, villages: gpd.GeoDataFrame
+) -> gpd.GeoDataFrame | None:
+    if registry is None or registry.commitments is None:
+        return None
+    from hatangso.coverage.commitments import commitment_points
+
+    return commitment_points(registry.commitments.table, villages)
 
 
 def _apply_measurements(

@@ -49,9 +49,11 @@ from hatangso.scenarios.mapdata import Payload, escaped, map_payload
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "COMMITMENT_COLOURS",
     "COMPACT_ABOVE",
     "HILLSHADE_LABEL",
     "INDICATOR_COLUMN",
+    "MAST_STATUS_COLOURS",
     "OPERATOR_COLOURS",
     "POPUP_FIELDS",
     "POWER_LABEL",
@@ -122,6 +124,27 @@ POPUP_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("ftth_distance_m", "Cáp quang gần nhất (m)", "Nearest fiber (m)"),
 )
 
+
+#: Colour of a registry mast by its status.
+MAST_STATUS_COLOURS = {
+    "planned": "#9e9ac8",
+    "permitted": "#3182bd",
+    "built": "#252525",
+    "dismantled": "#bdbdbd",
+}
+_MAST_STATUS_LABEL = {
+    "planned": ("Cột quy hoạch", "Planned mast"),
+    "permitted": ("Cột đã cấp phép", "Permitted mast"),
+    "built": ("Cột đã xây dựng", "Built mast"),
+    "dismantled": ("Cột đã tháo dỡ", "Dismantled mast"),
+}
+#: Colour of a commitment on its village by its state.
+COMMITMENT_COLOURS = {"done": "#1a9850", "due": "#fee08b", "overdue": "#d73027"}
+_COMMITMENT_LABEL = {
+    "done": ("Cam kết đã hoàn thành", "Commitment done"),
+    "due": ("Cam kết chưa đến hạn", "Commitment due"),
+    "overdue": ("Cam kết quá hạn", "Commitment overdue"),
+}
 
 #: Layer-control names ``(Vietnamese, English)`` of the two images a map may carry.
 HILLSHADE_LABEL = ("Địa hình", "Hillshade")
@@ -214,6 +237,9 @@ class MapLayers:
     `boundaries` are admin units read from a file (polygons or lines, with a ``name``, ``commune``
     or ``district`` column shown as their tooltip when there is one); without them the commune
     and district outlines are drawn from the villages' ``commune`` and ``district`` columns.
+    `masts` is the mast registry (coloured by ``status``); `commitments` are the operators'
+    commitments placed on their villages, with their ``status`` (``done``, ``due``,
+    ``overdue``).
     """
 
     villages: gpd.GeoDataFrame
@@ -226,6 +252,8 @@ class MapLayers:
     hillshade: Overlay | None = None
     power: Overlay | None = None
     boundaries: gpd.GeoDataFrame | None = None
+    masts: gpd.GeoDataFrame | None = None
+    commitments: gpd.GeoDataFrame | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -484,6 +512,7 @@ def _legend(
     disputed: bool,
     shared: bool,
     fiber: bool,
+    extra: tuple[str, ...] = (),
 ) -> str:
     vi, en = _INDICATOR_LABEL[indicator]
     swatch = '<span class="hts-swatch" style="background:{}"></span>'
@@ -514,6 +543,7 @@ def _legend(
             f'<span class="hts-swatch" style="background:{colour};border-radius:50%"></span>'
             + bilingual(f"Trạm BTS {op}", f"{op} BTS site")
         )
+    items.extend(extra)
     return '<div id="hts-legend" class="hts-box">' + "<br>".join(items) + "</div>"
 
 
@@ -605,6 +635,7 @@ def village_map(
     else:
         operators = _add_compact_sites(fmap, payload, colours)
         shared = payload.payload.towers
+    keys = (*_add_masts(fmap, layers.masts), *_add_commitments(fmap, layers.commitments))
     _add_panels(
         fmap,
         layers.kpis,
@@ -614,6 +645,7 @@ def village_map(
         disputed=disputed,
         shared=shared,
         fiber=fiber,
+        keys=keys,
     )
     return _render(fmap, villages, online_tiles=online_tiles)
 
@@ -1203,6 +1235,94 @@ def _add_shared_towers(fmap: folium.Map, towers: gpd.GeoDataFrame | None) -> boo
     return True
 
 
+def _add_masts(fmap: folium.Map, masts: gpd.GeoDataFrame | None) -> list[str]:
+    """Add the mast registry, one layer, each mast coloured by its status; return legend keys."""
+    if masts is None or not len(masts):
+        return []
+    frame = masts.to_crs(4326)
+    status = (
+        frame["status"].astype("string").fillna("built")
+        if "status" in frame
+        else pd.Series("built", index=frame.index, dtype="string")
+    )
+    frame = frame.assign(status=status)
+    fields = [c for c in ("mast_id", "owner", "status", "tenants", "permit_no") if c in frame]
+    aliases = [
+        bilingual(vi, en)
+        for c, vi, en in (
+            ("mast_id", "Cột", "Mast"),
+            ("owner", "Chủ sở hữu", "Owner"),
+            ("status", "Trạng thái", "Status"),
+            ("tenants", "Nhà mạng sử dụng", "Tenants"),
+            ("permit_no", "Giấy phép", "Permit"),
+        )
+        if c in fields
+    ]
+    group = folium.FeatureGroup(name=bilingual("Cột ăng-ten (sổ đăng ký)", "Masts (registry)"))
+    folium.GeoJson(
+        _light(frame, 0.0, fields),
+        name="masts",
+        marker=folium.CircleMarker(radius=5, weight=2, fill=True),
+        style_function=lambda f: {
+            "color": "#000000",
+            "fillColor": MAST_STATUS_COLOURS.get(f["properties"].get("status"), "#252525"),
+            "fillOpacity": 0.9,
+        },
+        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases),
+    ).add_to(group)
+    group.add_to(fmap)
+    present = set(status.dropna().astype(str))
+    return [
+        f'<span class="hts-swatch" style="background:{colour};border:1px solid #000;'
+        f'border-radius:50%"></span>' + bilingual(*_MAST_STATUS_LABEL[state])
+        for state, colour in MAST_STATUS_COLOURS.items()
+        if state in present
+    ]
+
+
+def _add_commitments(fmap: folium.Map, commitments: gpd.GeoDataFrame | None) -> list[str]:
+    """Add the commitments on their villages, coloured by state; return legend keys."""
+    if commitments is None or not len(commitments):
+        return []
+    fields = [
+        c for c in ("name", "village_id", "operator", "tech", "due", "status") if c in commitments
+    ]
+    aliases = [
+        bilingual(vi, en)
+        for c, vi, en in (
+            ("name", "Thôn", "Village"),
+            ("village_id", "Mã thôn", "Village id"),
+            ("operator", "Nhà mạng", "Operator"),
+            ("tech", "Công nghệ", "Technology"),
+            ("due", "Hạn", "Due"),
+            ("status", "Tình trạng", "State"),
+        )
+        if c in fields
+    ]
+    group = folium.FeatureGroup(
+        name=bilingual("Cam kết của doanh nghiệp", "Operators' commitments")
+    )
+    folium.GeoJson(
+        _light(commitments.to_crs(4326), 0.0, fields),
+        name="commitments",
+        marker=folium.CircleMarker(radius=7, weight=1, fill=True),
+        style_function=lambda f: {
+            "color": "#000000",
+            "fillColor": COMMITMENT_COLOURS.get(f["properties"].get("status"), "#969696"),
+            "fillOpacity": 0.95,
+        },
+        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases),
+    ).add_to(group)
+    group.add_to(fmap)
+    present = set(commitments["status"].dropna().astype(str))
+    return [
+        f'<span class="hts-swatch" style="background:{colour};border:1px solid #000;'
+        'border-radius:50%"></span>' + bilingual(*_COMMITMENT_LABEL[state])
+        for state, colour in COMMITMENT_COLOURS.items()
+        if state in present
+    ]
+
+
 def _add_panels(
     fmap: folium.Map,
     kpis: Mapping[str, Any] | None,
@@ -1213,11 +1333,13 @@ def _add_panels(
     disputed: bool,
     shared: bool,
     fiber: bool,
+    keys: tuple[str, ...] = (),
 ) -> None:
     """Add the title, the language button, the legend and (with `kpis`) the KPI panel.
 
     The legend's key of sites lists `operators` (name to colour) as the sites are drawn; it
-    keys shared towers and fiber only when the map draws them.
+    keys shared towers and fiber only when the map draws them, and ends with `keys` (the
+    registry's and the commitments' items).
     """
     root: Any = fmap.get_root()
     root.html.add_child(_Markup(f'<div id="hts-title" class="hts-box">{html.escape(title)}</div>'))
@@ -1229,7 +1351,9 @@ def _add_panels(
         )
     )
     root.html.add_child(
-        _Markup(_legend(indicator, operators, disputed=disputed, shared=shared, fiber=fiber))
+        _Markup(
+            _legend(indicator, operators, disputed=disputed, shared=shared, fiber=fiber, extra=keys)
+        )
     )
     if kpis is not None:
         root.html.add_child(_Markup(_kpi_panel(kpis)))

@@ -35,6 +35,7 @@ __all__ = [
     "LANGS",
     "ReportRow",
     "languages",
+    "registry_html",
     "report_rows",
     "write_comparison_html",
     "write_html",
@@ -515,12 +516,15 @@ def write_html(
     *,
     map_href: str | None = None,
     lang: str = "vi",
+    registry: Mapping[str, Any] | None = None,
+    registry_folder: str = "",
 ) -> Path:
     """Write ``report.html``: the table, definitions, charts, gaps and the map, in `lang`.
 
     `lang` is ``vi``, ``en`` or ``both`` (the Vietnamese part, then the English one; the
     map once, at the end). `map_href` is a path relative to the report (``2025/map.html``)
-    shown in an iframe.
+    shown in an iframe. `registry` is the ``kpis.json`` of the run whose mast registry checks
+    and commitments the report shows (its files in `registry_folder`, e.g. ``2025/``).
     """
     langs = languages(lang)
     title = html.escape(scenario.title)
@@ -559,6 +563,8 @@ def write_html(
         ]
         if gap_items:
             parts.append(f"<h2>{html.escape(head['gaps'])}</h2><ul>" + "".join(gap_items) + "</ul>")
+        if registry is not None:
+            parts.append(registry_html(registry, one, folder=registry_folder))
         parts.append("</section>")
     if map_href is not None:
         href = html.escape(map_href)
@@ -571,6 +577,105 @@ def write_html(
         )
     parts.append("</body></html>")
     return write_text("\n".join(parts), path)
+
+
+_REGISTRY_TEXT: dict[str, dict[str, Any]] = {
+    "vi": {
+        "registry": "Sổ đăng ký cột ăng-ten: kết quả kiểm tra ({n} cột, ngày {date})",
+        "check": "Nội dung kiểm tra",
+        "found": "Số trường hợp",
+        "file": "danh sách chi tiết",
+        "commitments": "Cam kết của doanh nghiệp (tính đến ngày {date})",
+        "columns": (
+            "Doanh nghiệp",
+            "Số cam kết",
+            "Đã hoàn thành",
+            "Chưa đến hạn",
+            "Quá hạn",
+            "Đúng hạn",
+        ),
+        "basis": {
+            "registry": "Tỷ lệ dùng chung tính theo sổ đăng ký cột (số doanh nghiệp trên mỗi cột).",
+            "clustering": "Tỷ lệ dùng chung tính theo vị trí các trạm (gộp các trạm gần nhau).",
+        },
+    },
+    "en": {
+        "registry": "Mast registry: checks ({n} masts, as of {date})",
+        "check": "Check",
+        "found": "Found",
+        "file": "the list",
+        "commitments": "Operators' commitments (as of {date})",
+        "columns": ("Operator", "Commitments", "Done", "Due", "Overdue", "On time"),
+        "basis": {
+            "registry": "Sharing counted on the mast registry (tenants per built mast).",
+            "clustering": "Sharing counted on the sites' positions (sites close together grouped).",
+        },
+    },
+}
+
+
+def registry_html(kpis: Mapping[str, Any], lang: str, *, folder: str = "") -> str:
+    """Return the report's part on the mast registry's checks and the commitments.
+
+    From one run's ``kpis.json`` (its ``sharing_basis``, ``registry`` and ``commitments``);
+    empty when the run had neither a registry nor commitments. `lang` is ``vi`` or ``en``;
+    `folder` is where the run's ``registry_checks.csv`` is, relative to the report.
+    """
+    from hatangso.coverage.commitments import COMMITMENT_STATUSES
+    from hatangso.coverage.registry import CHECKS
+
+    text = _REGISTRY_TEXT["en" if lang == "en" else "vi"]
+    parts: list[str] = []
+    basis = kpis.get("sharing_basis")
+    registry = kpis.get("registry")
+    if registry:
+        heading = text["registry"].format(n=registry["masts"], date=registry.get("report_date"))
+        href = html.escape(f"{folder}registry_checks.csv")
+        rows = "".join(
+            f'<tr><td class="l">{html.escape(CHECKS[code][0 if lang != "en" else 1])}</td>'
+            f"<td>{int(count)}</td></tr>"
+            for code, count in registry["checks"].items()
+            if code in CHECKS
+        )
+        parts.append(
+            f'<h2 id="registry-{lang}">{html.escape(heading)}</h2>'
+            f"<table><thead><tr><th>{html.escape(text['check'])}</th>"
+            f"<th>{html.escape(text['found'])}</th></tr></thead><tbody>{rows}</tbody></table>"
+            f'<p><a href="{href}">{html.escape(text["file"])}: registry_checks.csv</a></p>'
+        )
+    if basis in text["basis"] and (registry or kpis.get("commitments")):
+        parts.append(f"<p>{html.escape(text['basis'][basis])}</p>")
+    commitments = kpis.get("commitments")
+    if commitments:
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in text["columns"])
+        body = []
+        for row in commitments["by_operator"]:
+            on_time = row.get("on_time")
+            overdue = int(row["overdue"])
+            body.append(
+                f'<tr><td class="l">{html.escape(str(row["operator"]))}</td>'
+                + "".join(f"<td>{int(row[k])}</td>" for k in ("commitments", "done", "due"))
+                + f'<td class="{"no" if overdue else ""}">{overdue}</td>'
+                + f"<td>{'—' if on_time is None else f'{float(on_time):.0%}'}</td></tr>"
+            )
+        unknown = commitments["counts"].get(COMMITMENT_STATUSES[-1], 0)
+        note = (
+            f"<p>{unknown} "
+            + (
+                "commitments name a village not in the data"
+                if lang == "en"
+                else "cam kết ghi mã thôn không có trong dữ liệu"
+            )
+            + "</p>"
+            if unknown
+            else ""
+        )
+        parts.append(
+            f'<h2 id="commitments-{lang}">'
+            f"{html.escape(text['commitments'].format(date=commitments['as_of']))}</h2>"
+            f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{note}"
+        )
+    return "".join(parts)
 
 
 def write_reports(result: ScenarioResult, out_dir: Path, *, lang: str = "vi") -> dict[str, Path]:
@@ -609,7 +714,13 @@ def write_reports(result: ScenarioResult, out_dir: Path, *, lang: str = "vi") ->
     return {
         "xlsx": write_xlsx(scenario, rows, out_dir / "report.xlsx", lang=lang),
         "html": write_html(
-            scenario, rows, out_dir / "report.html", map_href=f"{last}/map.html", lang=lang
+            scenario,
+            rows,
+            out_dir / "report.html",
+            map_href=f"{last}/map.html",
+            lang=lang,
+            registry=result.years[-1].kpis if result.years else None,
+            registry_folder=f"{last}/",
         ),
         "summary": write_json(summary, out_dir / "summary.json"),
     }

@@ -17,6 +17,7 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ from hatangso.geo.validate import load_layer
 from hatangso.scenarios.job import InputFiles, JobResult, load_inputs, run_coverage
 from hatangso.scenarios.schema import (
     DATA_KINDS,
+    DATA_TABLES,
     DEPLOYMENT_KINDS,
     Scenario,
     check_paths,
@@ -67,7 +69,7 @@ log = logging.getLogger(__name__)
 
 _GENERATED_NOTE = "GENERATED.txt"
 # Bumped whenever the generated data change, so that caches are generated again.
-_GENERATOR_VERSION = 3
+_GENERATOR_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,7 @@ _BASIS_VI = {
     "poles": "cột treo cáp",
     "sites": "trạm BTS",
     "tower locations": "vị trí trạm",
+    "commitments": "cam kết",
 }
 
 
@@ -411,7 +414,7 @@ def _layer_files(scenario: Scenario, root: Path) -> dict[str, Path | None]:
     data = scenario.data
     return {
         kind: None if getattr(data, kind) is None else resolve(scenario, root, getattr(data, kind))
-        for kind in DATA_KINDS
+        for kind in (*DATA_KINDS, *DATA_TABLES)
     }
 
 
@@ -520,6 +523,8 @@ def _one_run(
         cache_dir=cache_dir,
         lang=lang,
         units=units,
+        # A year's commitments are judged at its end; the baseline's today.
+        report_date=None if year is None else date(year, 12, 31),
     )
     found = gaps(job.kpis, job.assessment.villages)
     targets = {ind["code"]: ind["target"] for ind in job.kpis["indicators"]}
@@ -538,6 +543,8 @@ def run_scenario(
     data_dir: Path | None = None,
     limits: WorkLimits | None = None,
     units: str | None = None,
+    masts: Path | None = None,
+    commitments: Path | None = None,
 ) -> ScenarioResult:
     """Run a scenario: the baseline in `out_dir`, each year in ``out_dir/<year>``, the report.
 
@@ -564,6 +571,9 @@ def run_scenario(
         The admin hierarchy of each ``kpis.json``'s ``by_unit``: ``old`` (before 1 July
         2025), ``new`` (after), or None for the villages' units as written (see
         :func:`hatangso.scenarios.job.run_coverage`).
+    masts, commitments
+        A mast registry and operators' commitments used instead of those the scenario names
+        (``hatangso run --masts --commitments``).
 
     Returns
     -------
@@ -584,6 +594,9 @@ def run_scenario(
     prepare_data(scenario, root, progress=progress, cache_dir=cache_dir)
     check_paths(scenario, root, source=path.name)
     layers = _layer_files(scenario, root)
+    for kind, given in (("masts", masts), ("commitments", commitments)):
+        if given is not None:
+            layers[kind] = Path(given)
     base_files = InputFiles(
         **layers,  # type: ignore[arg-type]
         crs=scenario.data.crs,

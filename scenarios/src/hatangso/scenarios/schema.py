@@ -44,6 +44,7 @@ from hatangso.geo.schema import LAYER_KINDS, OTHER_INPUTS, spec_for
 
 __all__ = [
     "DATA_KINDS",
+    "DATA_TABLES",
     "DEPLOYMENT_KINDS",
     "Baseline",
     "DataSources",
@@ -58,6 +59,8 @@ __all__ = [
 
 #: Input layers a scenario may name under ``data:`` (their file stems).
 DATA_KINDS = (*(spec_for(kind).stem for kind in LAYER_KINDS), *OTHER_INPUTS)
+#: Tables without geometry a scenario may name under ``data:`` too.
+DATA_TABLES = ("commitments",)
 #: Layers a year's deployments may add to (``plan`` adds sites).
 DEPLOYMENT_KINDS = ("sites", "access_points", "fiber", "poles", "ducts")
 
@@ -87,6 +90,8 @@ class DataSources(_Strict):
     ducts: str | None = None
     pois: str | None = None
     settlements: str | None = None
+    masts: str | None = None
+    commitments: str | None = None
     roads: str | None = None
     dem: str | None = None
     population: str | None = None
@@ -405,7 +410,7 @@ def _path_problem(
 def data_paths(scenario: Scenario) -> list[tuple[str, str]]:
     """Every ``(key, path)`` the scenario names: data layers and deployments."""
     out: list[tuple[str, str]] = []
-    for kind in DATA_KINDS:
+    for kind in (*DATA_KINDS, *DATA_TABLES):
         value = getattr(scenario.data, kind)
         if value is not None:
             out.append((f"data.{kind}", value))

@@ -113,6 +113,19 @@ def _roads(workspace: Workspace, name: str) -> gpd.GeoDataFrame | None:
     return lines
 
 
+def _commitments(workspace: Workspace, name: str, run: Path) -> gpd.GeoDataFrame | None:
+    """Return the run's judged commitments on their villages (None when it judged none)."""
+    path = run / "commitments.csv"
+    if not path.is_file():
+        return None
+    import pandas as pd
+
+    from hatangso.coverage.commitments import commitment_points
+
+    table = pd.read_csv(path, dtype=str)
+    return commitment_points(table, workspace.villages(name, run=run).frame)
+
+
 def build_page(
     workspace: Workspace,
     name: str,
@@ -143,6 +156,8 @@ def build_page(
         power=None
         if raster is None
         else Overlay(f"/map/{name}/coverage.png", raster[1], *POWER_LABEL, scale=_POWER_SCALE),
+        masts=workspace.layer(name, "masts"),
+        commitments=_commitments(workspace, name, run),
     )
     return village_map(
         layers,
@@ -184,11 +199,12 @@ def cached_page(workspace: Workspace, name: str, indicator: str, settings: Setti
     """
     run = workspace.results(name)
     meta = workspace.metadata(name)
-    inputs = [workspace.layer_path(name, k) for k in ("sites", "access-points", "fiber")]
+    inputs = [workspace.layer_path(name, k) for k in ("sites", "access-points", "fiber", "masts")]
     paths = (
         run / "villages.gpkg",
         run / "kpis.json",
         run / "towers.geojson",
+        run / "commitments.csv",
         *(p for p in inputs if p is not None),
     )
     # What the page shows of scenario.json, not the file: it changes with every upload.

@@ -47,7 +47,7 @@ from hatangso.app.uploads import (
 from hatangso.app.worker import run_job
 from hatangso.app.workspace import Workspace
 from hatangso.geo.errors import HatangsoError
-from hatangso.geo.outputs import atomic_write, spreadsheet_safe, write_layer
+from hatangso.geo.outputs import atomic_write, spreadsheet_safe, write_layer, write_table
 from hatangso.geo.schema import LAYER_KINDS, spec_for
 
 if TYPE_CHECKING:
@@ -58,13 +58,17 @@ __all__ = ["router"]
 
 log = logging.getLogger(__name__)
 
-#: The kind of an uploaded layer: one of the province's vector layers.
+#: Tables without geometry uploaded beside the layers.
+UPLOAD_TABLES = ("commitments",)
+_UPLOAD_KINDS = (*LAYER_KINDS, *UPLOAD_TABLES)
+
+#: The kind of an uploaded layer: one of the province's vector layers, or a table of them.
 UploadKind = Annotated[
     str,
     PathParam(
-        pattern="^(" + "|".join(LAYER_KINDS) + ")$",
-        description="Kind of input layer: " + ", ".join(LAYER_KINDS) + ".",
-        json_schema_extra={"enum": list(LAYER_KINDS)},
+        pattern="^(" + "|".join(_UPLOAD_KINDS) + ")$",
+        description="Kind of input layer: " + ", ".join(_UPLOAD_KINDS) + ".",
+        json_schema_extra={"enum": list(_UPLOAD_KINDS)},
     ),
 ]
 
@@ -189,9 +193,10 @@ def _validate_and_store(
     check_operator_rows(operator, kind, layer.frame, shown)
     stem = spec_for(kind).stem
     frame = layer.frame
-    if not isinstance(
+    table = spec_for(kind).geometry == "none"
+    if not table and not isinstance(
         frame, gpd.GeoDataFrame
-    ):  # pragma: no cover - every uploadable kind has geometry
+    ):  # pragma: no cover - every uploadable layer has geometry
         raise HTTPException(status_code=422, detail=f"{shown}: no geometry")
     change = _layer_change(workspace.layer_path(name, kind), frame, kind)
     if options.dry_run:
@@ -204,7 +209,9 @@ def _validate_and_store(
         name,
         kind,
         {
-            f"{stem}.gpkg": lambda p: write_layer(frame, p, layer=stem),
+            f"{stem}.gpkg": lambda p: (
+                write_table(frame, p, layer=stem) if table else write_layer(frame, p, layer=stem)
+            ),
             f"{stem}.rejects.csv": lambda p: safe_rejects.to_csv(p, index=False, encoding="utf-8"),
         },
         file=shown,
@@ -223,7 +230,7 @@ def _validate_and_store(
     )
 
 
-def _layer_change(current: Path | None, frame: gpd.GeoDataFrame, kind: str) -> LayerChange:
+def _layer_change(current: Path | None, frame: pd.DataFrame, kind: str) -> LayerChange:
     """Compare the scenario's layer `kind` (`current`, None when absent) with the upload's rows."""
     import pyogrio
 
@@ -559,6 +566,7 @@ def _run(
     config = _parse_config(workspace, settings, name, config_doc)
     layers = workspace.layer_versions(name)  # each a published version, fixed for the run
     paths = {kind: layers[kind].path for kind in LAYER_KINDS}
+    paths.update({kind: workspace.layer_version(name, kind).path for kind in UPLOAD_TABLES})
     if paths["villages"] is None:
         raise HTTPException(
             status_code=422,

@@ -45,7 +45,10 @@ Mode = Literal["upsert", "replace"]
 _EXTRA_ID_COLUMNS = {"fiber": "fiber_id"}
 
 #: Kinds identified by a natural key of several columns rather than an id column.
-_KEY_COLUMNS = {"declared": ("village_id", "operator", "tech")}
+_KEY_COLUMNS = {
+    "declared": ("village_id", "operator", "tech"),
+    "commitments": ("village_id", "operator", "tech"),
+}
 
 # GeoPackage geometry header: magic, version 0, flags (little-endian, no envelope), SRS id.
 _GPKG_HEADER = struct.pack("<2sBBi", b"GP", 0, 1, 4326)
