@@ -185,6 +185,7 @@ def run_coverage(
     extra: Mapping[str, Any] | None = None,
     cache_dir: Path | None = None,
     lang: str = "vi",
+    challenges: pd.DataFrame | None = None,
 ) -> JobResult:
     """Run the whole coverage job and write its outputs into `out_dir`.
 
@@ -213,6 +214,11 @@ def run_coverage(
     lang
         Language of the indicators' ``definition`` in ``kpis.json``: ``vi``, ``en`` or
         ``both`` (Vietnamese first).
+    challenges
+        The scenario's challenges (:func:`hatangso.scenarios.challenges.read_challenges`):
+        the upheld ones set their villages' answers
+        (:func:`~hatangso.scenarios.challenges.apply_decisions`), and ``kpis.json`` gets a
+        ``challenges`` entry. None: no challenge process (no entry).
 
     Returns
     -------
@@ -240,6 +246,8 @@ def run_coverage(
     if files.samples is not None or "declared" in layers:
         step("measurements and declarations")
         result, summary, decision = _apply_measurements(result, files, layers, config)
+    if challenges is not None:
+        result = _apply_challenges(result, challenges)
     step("writing outputs")
     document = _kpi_document(
         result,
@@ -251,6 +259,10 @@ def run_coverage(
         extra=extra,
         lang=lang,
     )
+    if challenges is not None:
+        from hatangso.scenarios.challenges import kpis_block
+
+        document["challenges"] = kpis_block(challenges)
     written = _write_outputs(
         result, layers, document, out_dir, summary=summary, decision=decision, step=step
     )
@@ -513,6 +525,17 @@ def _apply_measurements(
     recomputed = village_indicators(villages, codes=sorted(village_codes))
     result = dataclasses.replace(result, villages=villages, indicators=(*recomputed, *kept))
     return result, summary, decision
+
+
+def _apply_challenges(result: Assessment, challenges: pd.DataFrame) -> Assessment:
+    """Put the villages with upheld challenges on their decisions, and recount."""
+    from hatangso.scenarios.challenges import DECIDED_CODES, apply_decisions, recount
+
+    villages = apply_decisions(result.villages, challenges)
+    recounted = [v for v in recount(villages) if v.code in DECIDED_CODES]
+    again = {v.code for v in recounted}
+    kept = [v for v in result.indicators if v.code not in again]
+    return dataclasses.replace(result, villages=villages, indicators=(*recounted, *kept))
 
 
 def write_kpis(document: Mapping[str, Any], path: Path) -> Path:

@@ -1040,7 +1040,7 @@ class SqlStore:
 
 def _record_spec(kind: str) -> LayerSpec:
     spec = spec_for(kind)
-    if not spec.record or spec.streamed:
+    if not (spec.record or spec.workflow) or spec.streamed:
         raise InputError(
             Problem(
                 file="KIND",
