@@ -622,10 +622,16 @@ def file_challenge(
 
 
 def _attributes(record: Record) -> dict[str, Any]:
+    from hatangso.geo.outputs import json_ready
+
     return {
         "challenge_id": record.record_id,
         "operator": record.operator,
-        **{k: v for k, v in record.attributes.items() if k not in ("challenge_id", "operator")},
+        **{
+            k: json_ready(v)
+            for k, v in record.attributes.items()
+            if k not in ("challenge_id", "operator")
+        },
     }
 
 
