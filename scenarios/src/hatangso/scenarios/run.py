@@ -508,6 +508,7 @@ def _one_run(
     progress: Progress | None,
     cache_dir: Path,
     lang: str = "vi",
+    challenges: pd.DataFrame | None = None,
 ) -> RunResult:
     job = run_coverage(
         files,
@@ -518,12 +519,28 @@ def _one_run(
         extra=_extra(scenario, year),
         cache_dir=cache_dir,
         lang=lang,
+        challenges=challenges,
     )
     found = gaps(job.kpis, job.assessment.villages)
     targets = {ind["code"]: ind["target"] for ind in job.kpis["indicators"]}
     kpis = {**job.kpis, "gaps": [g.as_dict(targets[g.code], lang=lang) for g in found]}
     write_json(kpis, out_dir / "kpis.json")
     return RunResult(year=year, out_dir=out_dir, kpis=kpis, gaps=tuple(found), job=job)
+
+
+def _recorded_challenges(out_dir: Path) -> pd.DataFrame | None:
+    """Return the challenges of the scenario's record (``out_dir/record.gpkg``), if it has one.
+
+    They are the present's: the baseline puts its villages on the decided ones; the years,
+    with their new sites, are assessed afresh.
+    """
+    from hatangso.geo.store import open_store, store_url
+    from hatangso.scenarios.challenges import read_challenges
+
+    if not Path(store_url(out_dir).removeprefix("sqlite:///")).is_file():
+        return None
+    with open_store(out_dir) as store:
+        return read_challenges(store)
 
 
 def run_scenario(
@@ -537,6 +554,10 @@ def run_scenario(
     limits: WorkLimits | None = None,
 ) -> ScenarioResult:
     """Run a scenario: the baseline in `out_dir`, each year in ``out_dir/<year>``, the report.
+
+    When `out_dir` keeps a record (``record.gpkg``, as a scenario of the service's workspace
+    does), its challenges enter the baseline: the decided ones set their villages' answers,
+    and the report lists them.
 
     Parameters
     ----------
@@ -584,7 +605,9 @@ def run_scenario(
     )
     step = progress or silent
     first = _within(step, f"{scenario.name}: baseline")
-    baseline = _one_run(scenario, base_files, None, out_dir, first, cache_dir, lang)
+    baseline = _one_run(
+        scenario, base_files, None, out_dir, first, cache_dir, lang, _recorded_challenges(out_dir)
+    )
     runs: list[RunResult] = []
     for year in sorted(scenario.years):
         year_dir = out_dir / str(year)
