@@ -299,3 +299,25 @@ def test_a_coverage_run_counts_and_applies_the_challenges(tmp_path: Path) -> Non
     assert result.kpis["challenges"]["upheld"] == 1
     written = gpd.read_file(tmp_path / "out" / "villages.gpkg").set_index("village_id")
     assert written.loc["V3", "mobile_basis"] == "challenge"
+
+
+def test_the_map_outlines_the_challenged_villages() -> None:
+    from hatangso.scenarios.maps import MapLayers, village_map
+
+    challenges = pd.DataFrame(
+        {
+            "challenge_id": ["CH-0001"],
+            "village_id": ["V2"],
+            "operator": ["VNPT"],
+            "tech": ["4G"],
+            "claim": ["not_covered"],
+            "status": ["open"],
+        }
+    )
+    page = village_map(MapLayers(villages=apply_decisions(_villages(), challenges)), title="t")
+    # In its status layer, and again in the layer of the challenged villages' outlines.
+    assert "Thôn bị khiếu nại" in page and page.count('"challenge": "open"') == 2
+    plain = village_map(
+        MapLayers(villages=apply_decisions(_villages(), challenges.head(0))), title="t"
+    )
+    assert "Thôn bị khiếu nại" not in plain
