@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,6 +13,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 from shapely import Point, box
 
 from hatangso.coverage.config import ChallengesConfig, CoverageConfig
@@ -152,11 +156,29 @@ def _villages() -> gpd.GeoDataFrame:
     )
 
 
-@pytest.fixture()
-def store(tmp_path: Path) -> object:
-    opened = open_store(tmp_path)
+POSTGIS_URL = os.environ.get("HATANGSO_TEST_DATABASE_URL")
+
+
+@pytest.fixture(params=["embedded", "postgis"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
+    """The scenario's record: a GeoPackage, or a schema of the test PostGIS (when there is one)."""
+    if request.param == "embedded":
+        opened = open_store(tmp_path)
+        yield opened
+        opened.close()
+        return
+    if not POSTGIS_URL:
+        pytest.skip(
+            os.environ.get("HATANGSO_TEST_POSTGIS_SKIP") or "HATANGSO_TEST_DATABASE_URL is not set"
+        )
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    opened = open_store(POSTGIS_URL, schema=schema)
     yield opened
     opened.close()
+    engine = sa.create_engine(POSTGIS_URL.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    engine.dispose()
 
 
 def test_steps_roles_and_the_decided_basis(store: object) -> None:
