@@ -158,6 +158,9 @@ class EvidenceCheck:
         Whether the evidence is enough.
     availability
         Share of the valid samples at or above the threshold (None without valid samples).
+    samples
+        The valid samples (``lon``, ``lat``, ``rsrp_dbm``, ``time`` in UTC), kept with the
+        challenge; None for a document.
     """
 
     kind: Literal["samples", "document"]
