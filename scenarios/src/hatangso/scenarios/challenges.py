@@ -69,10 +69,13 @@ from hatangso.geo.store import Record, RecordStore
 
 __all__ = [
     "CLAIMS",
+    "DECIDED_CODES",
     "DECISIONS",
     "KIND",
+    "POSITIONS",
     "RULES",
     "STATUSES",
+    "TECHS",
     "EvidenceCheck",
     "Party",
     "answer_challenge",
@@ -84,6 +87,7 @@ __all__ = [
     "kpis_block",
     "list_challenges",
     "read_challenges",
+    "recount",
 ]
 
 log = logging.getLogger(__name__)
