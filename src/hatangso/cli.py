@@ -10,6 +10,8 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -888,6 +890,266 @@ def users_revoke(
 
 def _terminated(signum: int, _frame: object) -> None:
     sys.exit(128 + signum)
+
+
+# --------------------------------------------------------------------------------------------
+# Challenges
+# --------------------------------------------------------------------------------------------
+
+challenges_app = typer.Typer(
+    help="Challenges to a village's status: list, file, answer, decide (as the service does).",
+    no_args_is_help=True,
+)
+app.add_typer(challenges_app, name="challenges")
+
+
+class ActingRole(StrEnum):
+    """Roles a user of the command line acts in."""
+
+    admin = "admin"
+    official = "official"
+    operator = "operator"
+
+
+ScenarioOption = Annotated[str, typer.Option(help="The scenario.")]
+UserOption = Annotated[
+    str, typer.Option("--user", help="Who acts: the name the record's history keeps.")
+]
+RoleOption = Annotated[
+    ActingRole,
+    typer.Option(
+        "--role",
+        help="The role acted in. The command line has no credentials: whoever may write the "
+        "workspace acts in the role named, and the steps' rules hold for that role.",
+    ),
+]
+ActingOperatorOption = Annotated[
+    str | None, typer.Option("--user-operator", help="With --role operator: its operator.")
+]
+SamplesOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--samples",
+        exists=True,
+        dir_okay=False,
+        help="Evidence: a samples CSV (lon, lat, operator, tech, rsrp_dbm, time, outdoor).",
+    ),
+]
+DocumentOption = Annotated[
+    str | None, typer.Option("--document", help="Evidence: a document's reference or file name.")
+]
+NoteOption = Annotated[str | None, typer.Option("--note", help="Free text kept with the step.")]
+
+
+@dataclass(frozen=True)
+class _Acting:
+    name: str
+    role: str
+    operator: str | None = None
+    province: str | None = None
+
+
+def _acting(user: str, role: ActingRole, operator: str | None) -> _Acting:
+    if role is ActingRole.operator and not operator:
+        raise typer.BadParameter("--role operator needs --user-operator", param_hint="--role")
+    return _Acting(user, role.value, operator if role is ActingRole.operator else None)
+
+
+def _challenge_workspace(workspace: Path | None, scenario: str) -> Any:
+    from hatangso.app.config import get_settings
+    from hatangso.app.workspace import Workspace
+
+    root = workspace if workspace is not None else get_settings().workspace
+    opened = Workspace(Path(root))
+    if not opened.ensure(scenario):
+        raise InputError(
+            Problem(
+                file=scenario,
+                message=f"scenario '{scenario}' has no results in {root}",
+                fix="run it first (the service's POST /api/scenarios/{name}/coverage), or "
+                "give --workspace",
+            )
+        )
+    return opened
+
+
+def _challenge_rules(opened: Any, scenario: str) -> tuple[Any, float]:
+    from hatangso.app.runconfig import stored_config
+    from hatangso.coverage.config import ChallengesConfig
+
+    document = stored_config(opened, scenario).document
+    mobile = document.get("mobile") or {}
+    return (
+        ChallengesConfig.model_validate(document.get("challenges") or {}),
+        float(mobile.get("threshold_dbm", -110.0)),
+    )
+
+
+def _evidence_of(samples: Path | None, document: str | None) -> dict[str, Any] | None:
+    evidence: dict[str, Any] = {}
+    if samples is not None:
+        import pandas as pd
+
+        frame = pd.read_csv(samples, dtype=str, keep_default_na=False)
+        evidence["samples"] = frame.to_dict("records")
+    if document is not None:
+        evidence["document"] = document
+    return evidence or None
+
+
+def _print_challenge(challenge: Mapping[str, Any]) -> None:
+    shown = {k: v for k, v in challenge.items() if not str(k).endswith("evidence_samples")}
+    out.print_json(data=shown)
+
+
+@challenges_app.command("list")
+def challenges_list(
+    workspace: WorkspaceOption = None,
+    scenario: ScenarioOption = "demo",
+    status: Annotated[
+        str | None, typer.Option(help="Only those at this step: open, answered, decided.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the scenario's challenges."""
+    from hatangso.scenarios.challenges import STATUSES, list_challenges
+
+    if status is not None and status not in STATUSES:
+        raise typer.BadParameter(f"use one of {', '.join(STATUSES)}", param_hint="--status")
+    opened = _challenge_workspace(workspace, scenario)
+    listed = list_challenges(opened.store(scenario), status=status)
+    if as_json:
+        out.print_json(data=listed)
+        return
+    table = Table(
+        "id",
+        "village",
+        "operator",
+        "tech",
+        "claim",
+        "status",
+        "due",
+        "decision",
+        title=f"challenges of {scenario}",
+        title_justify="left",
+    )
+    for c in listed:
+        table.add_row(
+            *(
+                str(c.get(k) or "")
+                for k in (
+                    "challenge_id",
+                    "village_id",
+                    "operator",
+                    "tech",
+                    "claim",
+                    "status",
+                    "due",
+                    "decision",
+                )
+            )
+        )
+    out.print(table)
+
+
+@challenges_app.command("file")
+def challenges_file(
+    village: Annotated[str, typer.Option(help="The village's id.")],
+    operator: Annotated[str, typer.Option(help="The operator whose service is challenged.")],
+    claim: Annotated[str, typer.Option(help="covered or not_covered.")],
+    tech: Annotated[str, typer.Option(help="4G or 5G.")] = "4G",
+    samples: SamplesOption = None,
+    document: DocumentOption = None,
+    note: NoteOption = None,
+    workspace: WorkspaceOption = None,
+    scenario: ScenarioOption = "demo",
+    user: UserOption = "admin",
+    role: RoleOption = ActingRole.admin,
+    user_operator: ActingOperatorOption = None,
+) -> None:
+    """File a challenge to a village's status (POST /api/scenarios/{name}/challenges)."""
+    from hatangso.scenarios.challenges import CLAIMS, TECHS, file_challenge
+
+    if claim not in CLAIMS:
+        raise typer.BadParameter(f"use one of {', '.join(CLAIMS)}", param_hint="--claim")
+    if tech not in TECHS:
+        raise typer.BadParameter(f"use one of {', '.join(TECHS)}", param_hint="--tech")
+    party = _acting(user, role, user_operator)
+    opened = _challenge_workspace(workspace, scenario)
+    rules, threshold = _challenge_rules(opened, scenario)
+    challenge = file_challenge(
+        opened.store(scenario),
+        opened.villages(scenario).frame,
+        party,
+        village_id=village,
+        operator=operator,
+        tech=tech,
+        claim=claim,
+        evidence=_evidence_of(samples, document),
+        note=note,
+        rules=rules,
+        threshold_dbm=threshold,
+    )
+    _print_challenge(challenge)
+
+
+@challenges_app.command("answer")
+def challenges_answer(
+    challenge_id: Annotated[str, typer.Argument(help="The challenge (CH-0001).")],
+    position: Annotated[str, typer.Option(help="concede or dispute.")] = "dispute",
+    samples: SamplesOption = None,
+    document: DocumentOption = None,
+    note: NoteOption = None,
+    workspace: WorkspaceOption = None,
+    scenario: ScenarioOption = "demo",
+    user: UserOption = "admin",
+    role: RoleOption = ActingRole.admin,
+    user_operator: ActingOperatorOption = None,
+) -> None:
+    """Answer a challenge as the operator it concerns (POST .../challenges/{id}/answer)."""
+    from hatangso.scenarios.challenges import POSITIONS, answer_challenge
+
+    if position not in POSITIONS:
+        raise typer.BadParameter(f"use one of {', '.join(POSITIONS)}", param_hint="--position")
+    party = _acting(user, role, user_operator)
+    opened = _challenge_workspace(workspace, scenario)
+    rules, threshold = _challenge_rules(opened, scenario)
+    challenge = answer_challenge(
+        opened.store(scenario),
+        opened.villages(scenario).frame,
+        party,
+        challenge_id,
+        position=position,
+        evidence=_evidence_of(samples, document),
+        note=note,
+        rules=rules,
+        threshold_dbm=threshold,
+    )
+    _print_challenge(challenge)
+
+
+@challenges_app.command("decide")
+def challenges_decide(
+    challenge_id: Annotated[str, typer.Argument(help="The challenge (CH-0001).")],
+    decision: Annotated[str, typer.Option(help="upheld or rejected.")],
+    note: NoteOption = None,
+    workspace: WorkspaceOption = None,
+    scenario: ScenarioOption = "demo",
+    user: UserOption = "admin",
+    role: RoleOption = ActingRole.admin,
+    user_operator: ActingOperatorOption = None,
+) -> None:
+    """Decide a challenge as an official (POST .../challenges/{id}/decision)."""
+    from hatangso.scenarios.challenges import DECISIONS, decide_challenge
+
+    if decision not in DECISIONS:
+        raise typer.BadParameter(f"use one of {', '.join(DECISIONS)}", param_hint="--decision")
+    party = _acting(user, role, user_operator)
+    opened = _challenge_workspace(workspace, scenario)
+    challenge = decide_challenge(
+        opened.store(scenario), party, challenge_id, decision=decision, note=note
+    )
+    _print_challenge(challenge)
 
 
 def main() -> None:

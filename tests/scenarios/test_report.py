@@ -251,3 +251,36 @@ def test_an_unknown_language_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(InputError, match="--lang vi"):
         _page(tmp_path, "fr")
+
+
+def test_the_challenges_table(tmp_path: Path) -> None:
+    block = {
+        "open": 1,
+        "answered": 0,
+        "decided": 1,
+        "upheld": 1,
+        "rejected": 0,
+        "list": [
+            {
+                "challenge_id": "CH-0001",
+                "village_id": "<b>V1</b>",
+                "operator": "Viettel",
+                "tech": "4G",
+                "claim": "not_covered",
+                "status": "decided",
+                "decision": "upheld",
+                "due": "2027-02-01",
+            }
+        ],
+    }
+    rows = report_rows(SCENARIO, BASE, YEARS)
+    page = write_html(
+        SCENARIO, rows, tmp_path / "report.html", lang="both", challenges=block
+    ).read_text(encoding="utf-8")
+    assert "Khiếu nại về hiện trạng phủ sóng" in page and "Challenges to the coverage" in page
+    assert "<td>không phủ sóng</td><td>đã quyết định</td><td>chấp nhận</td>" in page
+    assert "<td>not covered</td><td>decided</td><td>upheld</td>" in page
+    assert "Đang mở 1 · đã trả lời 0 · đã quyết định 1 (chấp nhận 1, bác bỏ 0)" in page
+    assert "&lt;b&gt;V1&lt;/b&gt;" in page and "<b>V1</b>" not in page
+    plain = write_html(SCENARIO, rows, tmp_path / "plain.html").read_text(encoding="utf-8")
+    assert "Khiếu nại" not in plain

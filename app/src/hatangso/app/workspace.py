@@ -130,6 +130,8 @@ VILLAGE_PROPERTIES = (
     "n_samples",
     "declared_operators",
     "disputed",
+    "challenge",
+    "challenge_id",
 )
 
 
@@ -310,9 +312,10 @@ class VillageIndex:
     ) -> npt.NDArray[np.intp]:
         """Return the positions of the villages matching the filters, in file order.
 
-        `basis` keeps villages whose mobile answer rests on ``measured``, ``predicted`` or
-        ``declared``; `disputed` keeps the villages where those bases disagree (or agree).
-        A run without samples or declarations has neither column: nothing matches them.
+        `basis` keeps villages whose mobile answer rests on ``measured``, ``predicted``,
+        ``declared`` or ``challenge`` (an upheld challenge); `disputed` keeps the villages where
+        those bases disagree (or agree). A run without samples or declarations has neither
+        column: nothing matches them.
         """
         keep = np.ones(len(self.features), dtype=bool)
         if basis is not None:

@@ -175,6 +175,33 @@ class SamplesConfig(_Strict):
     min_availability: float = Field(0.95, gt=0.0, le=1.0)
 
 
+class ChallengesConfig(_Strict):
+    """``challenges:`` section: the rules of a challenge to a village's status.
+
+    After the FCC's Broadband Data Collection (47 CFR § 1.7006): the operator concerned
+    answers within ``response_days`` of the filing (60 days there), and measurement
+    evidence counts only the samples taken outdoors, between ``hours`` local time, in the
+    ``window_months`` before the filing, of the challenged operator and technology, in the
+    village; at least ``min_samples`` of them must remain.
+    """
+
+    response_days: int = Field(60, ge=1, le=365)
+    min_samples: int = Field(30, ge=1, le=100_000)
+    window_months: int = Field(12, ge=1, le=120)
+    outdoors: bool = True
+    hours: tuple[int, int] = (6, 22)
+    point_radius_m: float = Field(500.0, gt=0.0, le=10_000.0)
+    max_samples: int = Field(10_000, ge=1, le=1_000_000)
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, value: tuple[int, int]) -> tuple[int, int]:
+        start, end = value
+        if not 0 <= start < end <= 24:
+            raise ValueError(f"hours {list(value)}: give [start, end] with 0 <= start < end <= 24")
+        return value
+
+
 class SharingConfig(_Strict):
     """``sharing:`` section."""
 
@@ -290,6 +317,7 @@ class CoverageConfig(_Strict):
     sharing: SharingConfig = Field(default_factory=SharingConfig)
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
     siting: SitingConfig = Field(default_factory=SitingConfig)
+    challenges: ChallengesConfig = Field(default_factory=ChallengesConfig)
     targets: dict[str, float] = Field(default_factory=dict)
     _limits: WorkLimits = PrivateAttr(default_factory=WorkLimits)
 

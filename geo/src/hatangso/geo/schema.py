@@ -21,6 +21,7 @@ __all__ = [
     "OTHER_INPUTS",
     "POI_KINDS",
     "RECORD_KINDS",
+    "STORED_KINDS",
     "UNIT_COLUMNS",
     "UNIT_LEVELS",
     "ColumnSpec",
@@ -100,6 +101,10 @@ class LayerSpec:
         Whether the kind is part of a province's record: an input of ``coverage``, of a
         scenario and of the service. The planner's own candidate sites are not (``plan
         --candidates`` and ``validate`` read them).
+    workflow
+        Whether the kind is kept in the record's store but written by the service's own
+        steps rather than uploaded (the challenges to a village's status): no input file,
+        no ``validate``.
     """
 
     kind: str
@@ -109,6 +114,7 @@ class LayerSpec:
     coordinate_aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)
     streamed: bool = False
     record: bool = True
+    workflow: bool = False
 
     @property
     def stem(self) -> str:
@@ -618,6 +624,28 @@ _SPECS: dict[str, LayerSpec] = {
         ),
         geometry="none",
     ),
+    "challenges": LayerSpec(
+        "challenges",
+        (
+            ColumnSpec("challenge_id", required=True, aliases=("id", "ma khieu nai")),
+            ColumnSpec("village_id", required=True, aliases=("ma thon", "ma ap")),
+            _OPERATOR,
+            ColumnSpec("tech", required=True, aliases=("technology", "cong nghe")),
+            # covered | not_covered: what the challenger says of the operator's service.
+            ColumnSpec("claim", required=True),
+            # open | answered | decided
+            ColumnSpec("status", required=True),
+            ColumnSpec("filed_by"),
+            ColumnSpec("filed_at"),
+            ColumnSpec("due"),
+            ColumnSpec("evidence"),
+            ColumnSpec("decision"),
+        ),
+        geometry="none",
+        id_column="challenge_id",
+        record=False,
+        workflow=True,
+    ),
     "candidates": LayerSpec(
         "candidates",
         (
@@ -641,7 +669,7 @@ _SPECS: dict[str, LayerSpec] = {
 #: Input kinds, in the order the contract lists them: the one list of them, and what
 #: ``validate`` reads. Each kind's file stem, command-line option and geometry are on its
 #: :class:`LayerSpec` (:func:`spec_for`).
-KINDS: tuple[str, ...] = tuple(_SPECS)
+KINDS: tuple[str, ...] = tuple(kind for kind, spec in _SPECS.items() if not spec.workflow)
 
 #: The kinds of a province's record: the inputs of ``coverage`` (each its ``--option``), of a
 #: scenario and of the service; every kind but the planner's candidates.
@@ -652,6 +680,12 @@ RECORD_KINDS: tuple[str, ...] = tuple(kind for kind, spec in _SPECS.items() if s
 #: uploads, and the demo province writes them.
 LAYER_KINDS: tuple[str, ...] = tuple(
     kind for kind in RECORD_KINDS if _SPECS[kind].geometry != "none" and not _SPECS[kind].streamed
+)
+
+#: Every kind the record's store keeps: the record's kinds read whole, and the kinds the
+#: service's own steps write (challenges).
+STORED_KINDS: tuple[str, ...] = tuple(
+    kind for kind, spec in _SPECS.items() if (spec.record and not spec.streamed) or spec.workflow
 )
 
 #: Inputs that are not tables of the contract: the road network, the DEM and the population

@@ -197,6 +197,7 @@ def run_coverage(
     lang: str = "vi",
     units: str | None = None,
     report_date: date | None = None,
+    challenges: pd.DataFrame | None = None,
 ) -> JobResult:
     """Run the whole coverage job and write its outputs into `out_dir`.
 
@@ -237,6 +238,11 @@ def run_coverage(
     report_date
         The day commitments are judged on and permits checked against, unless the
         configuration names one (``registry.report_date``); today when neither does.
+    challenges
+        The scenario's challenges (:func:`hatangso.scenarios.challenges.read_challenges`):
+        the upheld ones set their villages' answers
+        (:func:`~hatangso.scenarios.challenges.apply_decisions`), and ``kpis.json`` gets a
+        ``challenges`` entry. None: no challenge process (no entry).
 
     Returns
     -------
@@ -273,6 +279,8 @@ def run_coverage(
         result, summary, decision = _apply_measurements(result, files, layers, config)
     registry = _registry_part(result, frames, config, report_date=report_date, step=step)
     result = registry.assessment
+    if challenges is not None:
+        result = _apply_challenges(result, challenges)
     step("writing outputs")
     document = _kpi_document(
         result,
@@ -288,6 +296,10 @@ def run_coverage(
         placed=placed is not None and placed.any_placed,
         registry=registry,
     )
+    if challenges is not None:
+        from hatangso.scenarios.challenges import kpis_block
+
+        document["challenges"] = kpis_block(challenges)
     written = _write_outputs(
         result,
         layers,
@@ -685,6 +697,17 @@ def _apply_measurements(
     recomputed = village_indicators(villages, codes=sorted(village_codes))
     result = dataclasses.replace(result, villages=villages, indicators=(*recomputed, *kept))
     return result, summary, decision
+
+
+def _apply_challenges(result: Assessment, challenges: pd.DataFrame) -> Assessment:
+    """Put the villages with upheld challenges on their decisions, and recount."""
+    from hatangso.scenarios.challenges import DECIDED_CODES, apply_decisions, recount
+
+    villages = apply_decisions(result.villages, challenges)
+    recounted = [v for v in recount(villages) if v.code in DECIDED_CODES]
+    again = {v.code for v in recounted}
+    kept = [v for v in result.indicators if v.code not in again]
+    return dataclasses.replace(result, villages=villages, indicators=(*recounted, *kept))
 
 
 def write_kpis(document: Mapping[str, Any], path: Path) -> Path:

@@ -100,6 +100,8 @@ STATUS_STYLE = {
     "covered": {"fillColor": "#a1d99b", "color": "#41ab5d", "weight": 0.5, "fillOpacity": 0.35},
 }
 _DISPUTED_STYLE = {"color": "#6a00a8", "weight": 2.5, "fillOpacity": 0.0, "dashArray": "5 4"}
+#: Outline of a village with a challenge to its status (open, answered or decided).
+_CHALLENGED_STYLE = {"color": "#ff7f00", "weight": 3.5, "fillOpacity": 0.0}
 #: The village column that decides the status, per indicator.
 INDICATOR_COLUMN = {"mobile": "covered_mobile", "5g": "covered_5g", "ftth": "covered_ftth"}
 _INDICATOR_LABEL = {
@@ -121,6 +123,8 @@ POPUP_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("measured_availability", "Tỷ lệ mẫu đạt", "Measured availability"),
     ("n_samples", "Số mẫu đo", "Samples"),
     ("declared_operators", "Nhà mạng công bố", "Declared by"),
+    ("challenge", "Khiếu nại", "Challenge"),
+    ("challenge_id", "Mã khiếu nại đã quyết định", "Decided challenge"),
     ("ftth_distance_m", "Cáp quang gần nhất (m)", "Nearest fiber (m)"),
 )
 
@@ -513,6 +517,7 @@ def _legend(
     shared: bool,
     fiber: bool,
     extra: tuple[str, ...] = (),
+    challenged: bool = False,
 ) -> str:
     vi, en = _INDICATOR_LABEL[indicator]
     swatch = '<span class="hts-swatch" style="background:{}"></span>'
@@ -527,6 +532,11 @@ def _legend(
         items.append(
             f'<span class="hts-swatch" style="border:2px dashed {_DISPUTED_STYLE["color"]}">'
             "</span>" + bilingual("Thôn có tranh chấp", "Disputed village")
+        )
+    if challenged:
+        items.append(
+            f'<span class="hts-swatch" style="border:3px solid {_CHALLENGED_STYLE["color"]}">'
+            "</span>" + bilingual("Thôn bị khiếu nại", "Challenged village")
         )
     if shared:
         items.append(
@@ -623,8 +633,10 @@ def village_map(
         _add_admin_boundaries(fmap, villages, layers.boundaries)
     if layers.roads is not None and len(layers.roads):
         _add_roads(fmap, layers.roads)
+    challenged = False
     if payload is None:
         disputed = _add_villages(fmap, villages, indicator)
+        challenged = _add_challenged(fmap, villages, indicator)
     else:
         disputed = _add_compact_villages(fmap, payload, indicator)
     colours = _colours(layers)
@@ -646,6 +658,7 @@ def village_map(
         shared=shared,
         fiber=fiber,
         keys=keys,
+        challenged=challenged,
     )
     return _render(fmap, villages, online_tiles=online_tiles)
 
@@ -1135,6 +1148,30 @@ def _add_villages(fmap: folium.Map, villages: gpd.GeoDataFrame, indicator: str) 
     return bool(disputed.any())
 
 
+def _add_challenged(fmap: folium.Map, villages: gpd.GeoDataFrame, indicator: str) -> bool:
+    """Outline the villages with a challenge to their status; return whether there are any."""
+    if "challenge" not in villages:
+        return False
+    challenged = villages["challenge"].notna().to_numpy(dtype=bool)
+    if not challenged.any():
+        return False
+    fields = popup_fields(villages, indicator)
+    columns = [c for c, _, _ in fields]
+    points = bool(villages.geom_type.isin(["Point", "MultiPoint"]).any())
+    group = folium.FeatureGroup(name=bilingual("Thôn bị khiếu nại", "Challenged villages"))
+    folium.GeoJson(
+        _light(villages[challenged], 0.0002, columns),
+        style_function=lambda _f: _CHALLENGED_STYLE,
+        popup=folium.GeoJsonPopup(
+            fields=columns, aliases=[bilingual(vi, en) for _, vi, en in fields], max_width=360
+        ),
+        marker=folium.CircleMarker(radius=10) if points else None,
+        name="villages-challenged",
+    ).add_to(group)
+    group.add_to(fmap)
+    return True
+
+
 def _add_fiber(fmap: folium.Map, layers: MapLayers, colours: Mapping[str, str]) -> bool:
     """Add the fiber routes (one feature per operator) and the fiber access points.
 
@@ -1334,6 +1371,7 @@ def _add_panels(
     shared: bool,
     fiber: bool,
     keys: tuple[str, ...] = (),
+    challenged: bool = False,
 ) -> None:
     """Add the title, the language button, the legend and (with `kpis`) the KPI panel.
 
@@ -1352,7 +1390,15 @@ def _add_panels(
     )
     root.html.add_child(
         _Markup(
-            _legend(indicator, operators, disputed=disputed, shared=shared, fiber=fiber, extra=keys)
+            _legend(
+                indicator,
+                operators,
+                disputed=disputed,
+                shared=shared,
+                fiber=fiber,
+                extra=keys,
+                challenged=challenged,
+            )
         )
     )
     if kpis is not None:

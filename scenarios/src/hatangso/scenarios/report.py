@@ -509,6 +509,75 @@ def _definitions_html(rows: Sequence[ReportRow], lang: str) -> str:
     return f"<h3>{_DEFINITIONS_HEADING[lang]}</h3><dl>{items}</dl>" if items else ""
 
 
+_CHALLENGE_TEXT = {
+    "vi": {
+        "heading": "Khiếu nại về hiện trạng phủ sóng",
+        "counts": "Đang mở {open} · đã trả lời {answered} · đã quyết định {decided} "
+        "(chấp nhận {upheld}, bác bỏ {rejected})",
+        "columns": (
+            "Mã",
+            "Thôn",
+            "Nhà mạng",
+            "Công nghệ",
+            "Nội dung",
+            "Trạng thái",
+            "Quyết định",
+            "Hạn trả lời",
+        ),
+        "values": {
+            "covered": "có phủ sóng",
+            "not_covered": "không phủ sóng",
+            "open": "đang mở",
+            "answered": "đã trả lời",
+            "decided": "đã quyết định",
+            "upheld": "chấp nhận",
+            "rejected": "bác bỏ",
+        },
+    },
+    "en": {
+        "heading": "Challenges to the coverage status",
+        "counts": "Open {open} · answered {answered} · decided {decided} "
+        "(upheld {upheld}, rejected {rejected})",
+        "columns": (
+            "Id",
+            "Village",
+            "Operator",
+            "Tech",
+            "Claim",
+            "Status",
+            "Decision",
+            "Answer due",
+        ),
+        "values": {"not_covered": "not covered"},
+    },
+}
+
+
+def _challenges_html(block: Mapping[str, Any], lang: str) -> str:
+    """Return the section of the challenges (``kpis.json``'s ``challenges``) in `lang`."""
+    text = _CHALLENGE_TEXT[lang]
+    values: Mapping[str, str] = text["values"]  # type: ignore[assignment]
+    counts = str(text["counts"]).format(
+        **{k: block.get(k, 0) for k in ("open", "answered", "decided", "upheld", "rejected")}
+    )
+    keys = ("challenge_id", "village_id", "operator", "tech", "claim", "status", "decision", "due")
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in text["columns"])
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f"<td>{html.escape(values.get(str(item.get(k) or ''), str(item.get(k) or '')))}</td>"
+            for k in keys
+        )
+        + "</tr>"
+        for item in block.get("list", [])
+    )
+    return (
+        f'<h2 class="challenges">{html.escape(str(text["heading"]))}</h2>'
+        f"<p>{html.escape(counts)}</p>"
+        f'<table class="challenges"><tr>{head}</tr>{body}</table>'
+    )
+
+
 def write_html(
     scenario: Scenario,
     rows: Sequence[ReportRow],
@@ -518,6 +587,7 @@ def write_html(
     lang: str = "vi",
     registry: Mapping[str, Any] | None = None,
     registry_folder: str = "",
+    challenges: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write ``report.html``: the table, definitions, charts, gaps and the map, in `lang`.
 
@@ -525,6 +595,8 @@ def write_html(
     map once, at the end). `map_href` is a path relative to the report (``2025/map.html``)
     shown in an iframe. `registry` is the ``kpis.json`` of the run whose mast registry checks
     and commitments the report shows (its files in `registry_folder`, e.g. ``2025/``).
+    `challenges` (``kpis.json``'s entry of the baseline) adds the table
+    of the challenges to villages' status.
     """
     langs = languages(lang)
     title = html.escape(scenario.title)
@@ -565,6 +637,8 @@ def write_html(
             parts.append(f"<h2>{html.escape(head['gaps'])}</h2><ul>" + "".join(gap_items) + "</ul>")
         if registry is not None:
             parts.append(registry_html(registry, one, folder=registry_folder))
+        if challenges is not None:
+            parts.append(_challenges_html(challenges, one))
         parts.append("</section>")
     if map_href is not None:
         href = html.escape(map_href)
@@ -721,6 +795,7 @@ def write_reports(result: ScenarioResult, out_dir: Path, *, lang: str = "vi") ->
             lang=lang,
             registry=result.years[-1].kpis if result.years else None,
             registry_folder=f"{last}/",
+            challenges=result.baseline.kpis.get("challenges"),
         ),
         "summary": write_json(summary, out_dir / "summary.json"),
     }

@@ -512,6 +512,7 @@ def _one_run(
     cache_dir: Path,
     lang: str = "vi",
     units: str | None = None,
+    challenges: pd.DataFrame | None = None,
 ) -> RunResult:
     job = run_coverage(
         files,
@@ -525,12 +526,28 @@ def _one_run(
         units=units,
         # A year's commitments are judged at its end; the baseline's today.
         report_date=None if year is None else date(year, 12, 31),
+        challenges=challenges,
     )
     found = gaps(job.kpis, job.assessment.villages)
     targets = {ind["code"]: ind["target"] for ind in job.kpis["indicators"]}
     kpis = {**job.kpis, "gaps": [g.as_dict(targets[g.code], lang=lang) for g in found]}
     write_json(kpis, out_dir / "kpis.json")
     return RunResult(year=year, out_dir=out_dir, kpis=kpis, gaps=tuple(found), job=job)
+
+
+def _recorded_challenges(out_dir: Path) -> pd.DataFrame | None:
+    """Return the challenges of the scenario's record (``out_dir/record.gpkg``), if it has one.
+
+    They are the present's: the baseline puts its villages on the decided ones; the years,
+    with their new sites, are assessed afresh.
+    """
+    from hatangso.geo.store import open_store, store_url
+    from hatangso.scenarios.challenges import read_challenges
+
+    if not Path(store_url(out_dir).removeprefix("sqlite:///")).is_file():
+        return None
+    with open_store(out_dir) as store:
+        return read_challenges(store)
 
 
 def run_scenario(
@@ -547,6 +564,10 @@ def run_scenario(
     commitments: Path | None = None,
 ) -> ScenarioResult:
     """Run a scenario: the baseline in `out_dir`, each year in ``out_dir/<year>``, the report.
+
+    When `out_dir` keeps a record (``record.gpkg``, as a scenario of the service's workspace
+    does), its challenges enter the baseline: the decided ones set their villages' answers,
+    and the report lists them.
 
     Parameters
     ----------
@@ -604,7 +625,17 @@ def run_scenario(
     )
     step = progress or silent
     first = _within(step, f"{scenario.name}: baseline")
-    baseline = _one_run(scenario, base_files, None, out_dir, first, cache_dir, lang, units)
+    baseline = _one_run(
+        scenario,
+        base_files,
+        None,
+        out_dir,
+        first,
+        cache_dir,
+        lang,
+        units,
+        _recorded_challenges(out_dir),
+    )
     runs: list[RunResult] = []
     for year in sorted(scenario.years):
         year_dir = out_dir / str(year)

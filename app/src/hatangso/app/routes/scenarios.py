@@ -184,8 +184,8 @@ async def get_villages(
     basis: Annotated[
         str | None,
         Query(
-            pattern="^(measured|predicted|declared)$",
-            description="What the mobile answer rests on.",
+            pattern="^(measured|predicted|declared|challenge)$",
+            description="What the mobile answer rests on (challenge: an upheld challenge).",
         ),
     ] = None,
     disputed: Annotated[

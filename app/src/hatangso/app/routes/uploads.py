@@ -583,9 +583,18 @@ def _run(
     title = str(meta.get("title") or name)
     # The outputs go to a run folder of their own, published at once (readers never see a
     # mixture of two runs, and a killed run leaves the published one as it was).
+    from hatangso.scenarios.challenges import read_challenges
+
+    # The decided challenges set their villages' answers; every one is counted in kpis.json.
+    challenges = read_challenges(workspace.store(name))
     with workspace.new_run(name) as run:
         result = run_coverage(
-            files, config, run.folder, title=title, extra={"scenario": name, "run": run.id}
+            files,
+            config,
+            run.folder,
+            title=title,
+            extra={"scenario": name, "run": run.id},
+            challenges=challenges,
         )
         published = workspace.publish_run(
             run,

@@ -1215,7 +1215,7 @@ def _as_user(row: Any) -> User:
 
 def _record_spec(kind: str) -> LayerSpec:
     spec = spec_for(kind)
-    if not spec.record or spec.streamed:
+    if not (spec.record or spec.workflow) or spec.streamed:
         raise InputError(
             Problem(
                 file="KIND",
