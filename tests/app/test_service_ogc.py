@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -158,6 +159,11 @@ def test_landing_page_links_the_api_conformance_and_data(
     assert {p["name"] for p in operation["parameters"]} >= {"bbox", "limit", "offset", "datetime"}
     assert client.get("/ogc?f=json").status_code == 200
     assert client.get("/ogc?f=xml").status_code == 400
+    # GDAL repeats the URL's query (datetime) on every request: the metadata take it too.
+    assert client.get("/ogc?datetime=2026-06-01").status_code == 200
+    assert client.get("/ogc/conformance?datetime=2026-06-01").status_code == 200
+    assert client.get("/ogc/collections?datetime=yesterday").status_code == 400
+    assert client.get("/ogc/collections?colour=red").status_code == 400
 
 
 def test_conformance_declares_core_and_geojson(hand: tuple[TestClient, Path]) -> None:
@@ -390,8 +396,14 @@ def test_sites_come_from_the_layer_until_the_record_holds_them(
     # The collection's extent follows the record.
     collection = client.get(f"/ogc/collections/{name}-sites").json()
     assert collection["extent"]["spatial"]["bbox"] == [[105.2, 9.2, 105.5, 9.2]]
+    then = client.get(f"/ogc/collections/{name}-sites", params={"datetime": "2026-06-01"})
+    assert then.json()["extent"]["spatial"]["bbox"] == [[105.0, 9.2, 105.1, 9.2]]
+    listed = client.get("/ogc/collections", params={"datetime": "2026-06-01"}).json()
+    assert {c["id"]: c for c in listed["collections"]}[f"{name}-sites"] == then.json()
     assert client.get(f"/ogc/collections/{name}-sites/items/S3").status_code == 200
     assert client.get(f"/ogc/collections/{name}-sites/items/S1").status_code == 404
+    old = client.get(f"/ogc/collections/{name}-sites/items/S1?datetime=2026-06-02")
+    assert old.json()["geometry"]["coordinates"] == [105.0, 9.2]
 
 
 def test_reads_need_the_read_key_when_the_service_requires_one(
@@ -419,9 +431,9 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="module")
-def served(demo_workspace: Path) -> Iterator[tuple[str, httpx.Client]]:
-    """The demo workspace served by uvicorn on a free loopback port, in a process of its own.
+@contextmanager
+def _serving(root: Path) -> Iterator[tuple[str, httpx.Client]]:
+    """Serve workspace `root` with uvicorn on a free loopback port, in a process of its own.
 
     Not in a thread of the test's process: pyogrio holds the GIL while GDAL reads the
     features over HTTP, so a server in the same interpreter could never answer it.
@@ -430,9 +442,7 @@ def served(demo_workspace: Path) -> Iterator[tuple[str, httpx.Client]]:
 
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HATANGSO_")}
-    env.update(
-        HATANGSO_WORKSPACE=str(demo_workspace), HATANGSO_DEMO="false", HATANGSO_PREWARM="false"
-    )
+    env.update(HATANGSO_WORKSPACE=str(root), HATANGSO_DEMO="false", HATANGSO_PREWARM="false")
     command = [sys.executable, "-m", "uvicorn", "hatangso.app.main:app"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
     server = subprocess.Popen(command, env=env)
@@ -460,6 +470,13 @@ def served(demo_workspace: Path) -> Iterator[tuple[str, httpx.Client]]:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+@pytest.fixture(scope="module")
+def served(demo_workspace: Path) -> Iterator[tuple[str, httpx.Client]]:
+    """The demo workspace, served over HTTP."""
+    with _serving(demo_workspace) as serving:
+        yield serving
 
 
 def test_gdal_has_the_oapif_driver() -> None:
@@ -524,3 +541,26 @@ def test_dates_are_what_the_store_reads() -> None:
 
     assert parse_datetime("2026-06-30") == date(2026, 6, 30)
     assert parse_datetime("2026-06-30T09:00:00+07:00").utcoffset() == timedelta(hours=7)
+
+
+def test_gdal_reads_the_record_as_of_a_date(tmp_path: Path) -> None:
+    import pyogrio
+
+    root = _hand_scenario(tmp_path / "ws")
+    clock = Clock()
+    store = open_store(store_url(root / "hand"), clock=clock)
+    try:
+        store.apply(store.diff("sites", _sites(["S1", "S2"], [105.0, 105.1]), actor="so-tt"))
+        clock.now = datetime(2026, 6, 3, 10, 0, tzinfo=HANOI)
+        store.apply(
+            store.diff("sites", _sites(["S2", "S3"], [105.5, 105.2]), actor="so", mode="replace")
+        )
+    finally:
+        store.close()
+    with _serving(root) as (base, _client):
+        # GDAL repeats the URL's query on every request, the metadata's included.
+        then = pyogrio.read_dataframe(f"OAPIF:{base}/ogc?datetime=2026-06-01", layer="hand-sites")
+        now = pyogrio.read_dataframe(f"OAPIF:{base}/ogc", layer="hand-sites")
+    assert then["site_id"].tolist() == ["S1", "S2"]
+    assert now["site_id"].tolist() == ["S2", "S3"]
+    assert shapely.get_x(now.geometry.to_numpy()).tolist() == [105.5, 105.2]

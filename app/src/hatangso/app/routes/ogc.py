@@ -40,7 +40,10 @@ Asia/Ho_Chi_Minh, the store's ``as_of``) or an RFC 3339 instant with its offset
 (``2026-06-30T09:00:00Z``: the record just before it). Intervals are refused (400): the record
 answers for one moment. A run's villages and towers, and an input layer not yet in the
 record, keep no history: they have no temporal geometry, and so every ``datetime`` matches
-them (/req/core/fc-time-response, part C).
+them (/req/core/fc-time-response, part C). GDAL, and so QGIS, repeats the query of the URL
+it is given on every request (``OAPIF:http://host:8000/ogc?datetime=2026-06-30``): the other
+operations take ``datetime`` too, the collections then giving their extents at that moment
+and ``/items/{featureId}`` the feature as it stood.
 
 A parameter the operation does not define, or a value it cannot read, is answered 400 Bad
 Request (/req/core/query-param-unknown, /req/core/query-param-invalid). Reads need the read
@@ -112,7 +115,9 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 
 _ITEMS_PARAMETERS = frozenset({"bbox", "limit", "offset", "datetime", "f"})
-_PLAIN_PARAMETERS = frozenset({"f"})
+# GDAL (and so QGIS) repeats the query of the URL it was given on every request: a
+# ``datetime`` there reaches the metadata too, where it sets the moment of the extents.
+_PLAIN_PARAMETERS = frozenset({"f", "datetime"})
 
 
 def collection_kinds() -> tuple[str, ...]:
@@ -463,7 +468,13 @@ _LABELS = {
 
 
 def _collection(
-    request: Request, workspace: Workspace, name: str, title: str, kind: str
+    request: Request,
+    workspace: Workspace,
+    name: str,
+    title: str,
+    kind: str,
+    *,
+    as_of: date | datetime | None = None,
 ) -> dict[str, Any]:
     collection_id = f"{name}-{kind}"
     base = f"{_root(request)}/collections/{collection_id}"
@@ -480,7 +491,7 @@ def _collection(
             _link(f"{base}/items?f=json", "items", JSON, f"{collection_id} as JSON"),
         ],
     }
-    extent = collection_features(workspace, name, kind).extent()
+    extent = collection_features(workspace, name, kind, as_of=as_of).extent()
     if extent is not None:
         document["extent"] = {"spatial": {"bbox": [extent], "crs": CRS84}}
     return document
@@ -511,15 +522,31 @@ router = APIRouter(
 Format = Annotated[
     str | None, Query(description="`json` (or `geojson` for features); else the Accept header.")
 ]
+Moment = Annotated[
+    str | None,
+    Query(
+        alias="datetime",
+        max_length=100,
+        description=(
+            "A date (the record at the end of that day, Asia/Ho_Chi_Minh) or an RFC 3339 "
+            "instant (the record just before it). Intervals are not supported."
+        ),
+    ),
+]
+
+
+def _moment(text: str | None) -> date | datetime | None:
+    return parse_datetime(text) if text is not None else None
 
 
 @router.get(
     "", summary="Landing page", responses={200: {"content": {JSON: {}}}}, operation_id="ogcLanding"
 )
-def landing(request: Request, f: Format = None) -> Response:
+def landing(request: Request, f: Format = None, datetime_: Moment = None) -> Response:
     """Return the landing page of the OGC API: links to the API, conformance and data."""
     _only(request, _PLAIN_PARAMETERS)
     _check_json(f)
+    _moment(datetime_)
     root = _root(request)
     base = str(request.base_url).rstrip("/")
     openapi = request.app.openapi_url or "/openapi.json"
@@ -547,10 +574,11 @@ def landing(request: Request, f: Format = None) -> Response:
     responses={200: {"content": {JSON: {}}}},
     operation_id="ogcConformance",
 )
-def conformance(request: Request, f: Format = None) -> Response:
+def conformance(request: Request, f: Format = None, datetime_: Moment = None) -> Response:
     """Return the conformance classes of OGC API - Features this API implements."""
     _only(request, _PLAIN_PARAMETERS)
     _check_json(f)
+    _moment(datetime_)
     return _json({"conformsTo": list(CONFORMANCE)})
 
 
@@ -560,13 +588,19 @@ def conformance(request: Request, f: Format = None) -> Response:
     responses={200: {"content": {JSON: {}}}},
     operation_id="ogcCollections",
 )
-def collections(request: Request, workspace: WorkspaceDep, f: Format = None) -> Response:
-    """Return the collections of every scenario with results, with their extents."""
+def collections(
+    request: Request, workspace: WorkspaceDep, f: Format = None, datetime_: Moment = None
+) -> Response:
+    """Return the collections of every scenario with results, with their extents.
+
+    With ``datetime``, the extents of the record's kinds are those of that moment.
+    """
     _only(request, _PLAIN_PARAMETERS)
     _check_json(f)
+    as_of = _moment(datetime_)
     root = _root(request)
     listed = [
-        _collection(request, workspace, info.name, info.title, kind)
+        _collection(request, workspace, info.name, info.title, kind, as_of=as_of)
         for info in workspace.scenarios()
         if info.ready
         for kind in collection_kinds()
@@ -591,14 +625,16 @@ def collection(
     workspace: WorkspaceDep,
     settings: SettingsDep,
     f: Format = None,
+    datetime_: Moment = None,
 ) -> Response:
-    """Return one collection: its extent and links to its items."""
+    """Return one collection: its extent (at ``datetime``, if given) and links to its items."""
     _only(request, _PLAIN_PARAMETERS)
     _check_json(f)
+    as_of = _moment(datetime_)
     name, kind = _split(collection_id)
     _scenario(workspace, settings, name, collection_id)
     title = workspace.metadata(name).get("title") or name
-    return _json(_collection(request, workspace, name, str(title), kind))
+    return _json(_collection(request, workspace, name, str(title), kind, as_of=as_of))
 
 
 @router.get(
@@ -627,24 +663,14 @@ def items(
             description="west,south,east,north in CRS84: only features whose geometry meets it.",
         ),
     ] = None,
-    datetime_: Annotated[
-        str | None,
-        Query(
-            alias="datetime",
-            max_length=100,
-            description=(
-                "A date (the record at the end of that day, Asia/Ho_Chi_Minh) or an RFC 3339 "
-                "instant (the record just before it). Intervals are not supported."
-            ),
-        ),
-    ] = None,
+    datetime_: Moment = None,
     f: Format = None,
 ) -> Response:
     """Return the features of a collection as a GeoJSON FeatureCollection, one page."""
     _only(request, _ITEMS_PARAMETERS)
     media = _media_type(request, f)
     box = parse_bbox(bbox) if bbox is not None else None
-    as_of = parse_datetime(datetime_) if datetime_ is not None else None
+    as_of = _moment(datetime_)
     limit = min(limit, settings.max_page)
     name, kind = _split(collection_id)
     _scenario(workspace, settings, name, collection_id)
@@ -702,13 +728,15 @@ def item(
     workspace: WorkspaceDep,
     settings: SettingsDep,
     f: Format = None,
+    datetime_: Moment = None,
 ) -> Response:
-    """Return one feature of a collection (404 when it has none of that id)."""
+    """Return one feature of a collection (at ``datetime``; 404 when it has none of that id)."""
     _only(request, _PLAIN_PARAMETERS)
     media = _media_type(request, f)
+    as_of = _moment(datetime_)
     name, kind = _split(collection_id)
     _scenario(workspace, settings, name, collection_id)
-    found = collection_features(workspace, name, kind)
+    found = collection_features(workspace, name, kind, as_of=as_of)
     hits = np.flatnonzero(found.ids == feature_id)
     if len(hits) == 0:
         raise HTTPException(
