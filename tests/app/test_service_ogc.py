@@ -151,6 +151,8 @@ def test_landing_page_links_the_api_conformance_and_data(
     assert set(links) >= {"self", "service-desc", "service-doc", "conformance", "data"}
     assert all(link["type"] for link in answer.json()["links"])
     assert links["service-desc"]["href"].endswith("/openapi.json")
+    api_version = client.get("/openapi.json").json()["openapi"]
+    assert links["service-desc"]["type"].endswith(f"version={api_version[:3]}")
     assert links["conformance"]["href"].endswith("/ogc/conformance")
     assert links["data"]["href"].endswith("/ogc/collections")
     # The API definition describes the operations and their parameters (OpenAPI 3.0 class).

@@ -45,6 +45,11 @@ it is given on every request (``OAPIF:http://host:8000/ogc?datetime=2026-06-30``
 operations take ``datetime`` too, the collections then giving their extents at that moment
 and ``/items/{featureId}`` the feature as it stood.
 
+The API definition is the service's own ``/openapi.json``. FastAPI writes it in OpenAPI 3.1,
+not the 3.0 that the OpenAPI 3.0 class names; GDAL reads its operations and parameters all
+the same, and the ``service-desc`` link gives its media type with ``version=3.1`` so that no
+client is told otherwise.
+
 A parameter the operation does not define, or a value it cannot read, is answered 400 Bad
 Request (/req/core/query-param-unknown, /req/core/query-param-invalid). Reads need the read
 key when the service requires one, as every read of the service does.
@@ -105,7 +110,7 @@ DEFAULT_LIMIT = 100
 
 GEOJSON = "application/geo+json"
 JSON = "application/json"
-OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
+OPENAPI = "application/vnd.oai.openapi+json;version=3.1"
 
 #: Collections computed by a coverage run rather than kept in the record.
 RUN_KINDS: tuple[str, ...] = ("villages", "towers")
