@@ -29,7 +29,7 @@ from fastapi.staticfiles import StaticFiles
 from hatangso.app.config import Settings, get_settings
 from hatangso.app.deps import workspace_for
 from hatangso.app.guard import WriteGuard, hide_root
-from hatangso.app.routes import challenges, exports, health, maps, masts, scenarios, uploads
+from hatangso.app.routes import challenges, exports, health, maps, masts, ogc, scenarios, uploads
 from hatangso.app.startup import StartState, warm_up
 from hatangso.app.worker import Jobs
 from hatangso.geo.errors import (
@@ -207,6 +207,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     application.include_router(maps.router)
     application.include_router(challenges.router)
     application.include_router(challenges.page_router)
+    application.include_router(ogc.router)
     # Leaflet and its plugin are vendored once, beside the map builder; the command line's
     # maps carry them inline, the service serves the same copies.
     for asset in ("leaflet", "markercluster", "hatangso"):

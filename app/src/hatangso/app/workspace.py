@@ -1186,6 +1186,10 @@ class Workspace:
         """Return ``load()``, recomputed only when one of `paths` changed on disk."""
         return self._cached((name, what), signature(*paths), load)
 
+    def cached_as(self, name: str, what: str, key: Any, load: Callable[[], Any]) -> Any:
+        """Return ``load()``, recomputed only when `key` changed (a store's version, say)."""
+        return self._cached((name, what), key, load)
+
     def kpis(self, name: str, *, run: Path | None = None) -> dict[str, Any]:
         """Return the scenario's ``kpis.json`` document (of `run`, default the published one)."""
         path = (run or self.results(name)) / "kpis.json"
