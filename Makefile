@@ -13,11 +13,15 @@ DEMO_OUT ?= demo-out
 # installs it in seconds where pip takes a minute; it is itself bootstrapped from PyPI with pip.
 # After changing the dependencies in pyproject.toml, run `$(BIN)/uv lock` and commit uv.lock.
 # --inexact keeps what the venv had besides the lock (pip and uv themselves).
+# Bytecode is compiled at install, as pip does (uv does not unless asked), and hatangso's own
+# modules with it: otherwise the first command pays for it, or every command where
+# PYTHONDONTWRITEBYTECODE is set.
 $(STAMP): pyproject.toml uv.lock
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade uv
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --quiet --frozen --inexact --extra dev \
-	  --python $(BIN)/python
+	  --python $(BIN)/python --compile-bytecode
+	$(BIN)/python -m compileall -q -j 0 src coverage/src geo/src scenarios/src app/src
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import geopandas as gpd
 from fastapi.testclient import TestClient
 
+from hatangso.app.config import Settings
+from hatangso.app.main import create_app
 from hatangso.scenarios.maps import find_outside_loads
 
 
@@ -114,3 +117,46 @@ def test_service_map_and_command_line_map_agree(client: TestClient, demo_workspa
     assert find_outside_loads(command_line) == []
     assert not re.findall(r"""(?:src|href)=["']/""", command_line)
     assert 'src="/static/leaflet/leaflet.js"' in service
+
+
+def test_map_page_revalidates_with_its_etag(client: TestClient) -> None:
+    first = client.get("/map/demo")
+    tag = first.headers["ETag"]
+    assert tag.startswith('W/"') and first.headers["Cache-Control"] == "no-cache"
+    again = client.get("/map/demo", headers={"If-None-Match": tag})
+    assert again.status_code == 304 and again.content == b""
+    assert again.headers["ETag"] == tag
+    assert client.get("/map/demo", headers={"If-None-Match": '"other"'}).status_code == 200
+    assert client.get("/map/demo", params={"indicator": "ftth"}).headers["ETag"] != tag
+
+
+def _upload(client: TestClient, key: dict[str, str], kind: str, file: str, data: bytes) -> None:
+    url = f"/api/scenarios/fresh/uploads/{kind}"
+    assert client.post(url, files={"file": (file, data)}, headers=key).status_code == 200
+
+
+def test_map_page_follows_a_new_upload_without_a_run(
+    tmp_path: Path, settings_for: Callable[..., Settings], key: dict[str, str]
+) -> None:
+    ring = [[105.795, 21.995], [105.805, 21.995], [105.805, 22.005], [105.795, 22.005]]
+    villages = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"village_id": "V0", "name": "Thôn 0"},
+                "geometry": {"type": "Polygon", "coordinates": [[*ring, ring[0]]]},
+            }
+        ],
+    }
+    with TestClient(create_app(settings_for(tmp_path))) as client:
+        _upload(client, key, "villages", "v.geojson", json.dumps(villages).encode("utf-8"))
+        _upload(client, key, "sites", "s.csv", b"site_id,operator,lon,lat\nS1,viettel,105.8,22\n")
+        assert client.post("/api/scenarios/fresh/coverage", headers=key, json={}).status_code == 200
+        before = client.get("/map/fresh")
+        assert client.get("/map/fresh").headers["ETag"] == before.headers["ETag"]
+        sites = b"site_id,operator,lon,lat\nS1,viettel,105.8,22\nS2,vnpt,105.81,22.01\n"
+        _upload(client, key, "sites", "s2.csv", sites)
+        after = client.get("/map/fresh", headers={"If-None-Match": before.headers["ETag"]})
+        assert after.status_code == 200 and after.headers["ETag"] != before.headers["ETag"]
+        assert "S2" in after.text and "S2" not in before.text

@@ -56,7 +56,7 @@ import shutil
 import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -1241,6 +1241,32 @@ class Workspace:
         keeps reading the same data while a new version is uploaded.
         """
         return self.layer_version(name, kind).path
+
+    def published(self, name: str, kinds: Sequence[str]) -> tuple[object, ...]:
+        """Return what changes whenever scenario `name` publishes a run, an upload or metadata.
+
+        That is: the targets of its ``current`` links (the run's and those of the layers
+        `kinds`) and the identity of its ``scenario.json``. A few stats and link reads, no
+        JSON: a reader that resolved the run, the layers and the metadata once can keep what
+        it found while this stays the same. Every run and upload is a new folder behind a new
+        link target, and ``scenario.json`` is replaced, not rewritten in place (a new inode),
+        whenever it changes.
+        """
+        folder = self.folder(name)
+        uploads = folder / "uploads"
+        try:
+            meta = (folder / METADATA).stat()
+            scenario: tuple[int, int, int] | None = (meta.st_ino, meta.st_mtime_ns, meta.st_size)
+        except FileNotFoundError:
+            scenario = None
+        links = tuple(
+            (
+                storage.read_link(uploads / f"{spec_for(kind).stem}.current"),
+                os.path.lexists(uploads / f"{spec_for(kind).stem}.gpkg"),
+            )
+            for kind in kinds
+        )
+        return (storage.read_link(folder / CURRENT), scenario, links)
 
     def layer(self, name: str, kind: str) -> gpd.GeoDataFrame | None:
         """Return input layer `kind` of the scenario, validated, or None when it has none."""

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -23,7 +24,6 @@ from hatangso.coverage import fiber, mobile, registry, sharing
 from hatangso.coverage.calibration import Calibration, calibrate_sites
 from hatangso.coverage.config import CoverageConfig
 from hatangso.coverage.kpis import INDICATORS, IndicatorValue, village_indicators
-from hatangso.coverage.terrain import CoverageRasters
 from hatangso.coverage.villages import (
     RuleAnswer,
     VillagePoints,
@@ -34,6 +34,9 @@ from hatangso.coverage.villages import (
 from hatangso.geo.crs import metric_crs
 from hatangso.geo.errors import InputError, Problem
 from hatangso.geo.progress import Progress, silent
+
+if TYPE_CHECKING:  # the terrain model (numba, rasterio) is imported when it runs
+    from hatangso.coverage.terrain import CoverageRasters
 
 __all__ = [
     "ADMIN_LEVELS",
@@ -225,8 +228,10 @@ def _techs(sites: gpd.GeoDataFrame) -> str:
     """Name the technologies of the sites (``4G, 5G``), for the progress of mobile coverage."""
     if "tech" not in sites:
         return "4G"
-    names = sites["tech"].dropna().astype(str).str.upper().str.split(r"[;,/ ]+").explode()
-    found = sorted({n for n in names.tolist() if n})
+    # A national run has a handful of distinct values over 120,000 sites: split those only.
+    values = pd.Series(sites["tech"].dropna().astype(str).unique(), dtype=object)
+    names = values.str.upper().str.split(r"[;,/ ]+").explode()
+    found = sorted({n for n in names.tolist() if isinstance(n, str) and n})
     return ", ".join(found) if found else "4G"
 
 

@@ -245,21 +245,45 @@ class IndicatorValue:
         ``definition`` is in `lang` (``vi``, ``en``; ``both`` gives the Vietnamese, the first
         language); ``definition_en`` always carries the English, for readers of either.
         """
-        ind = INDICATORS[self.code]
-        extra = {"villages_without_population": self.unknown} if self.unknown else {}
-        return {
-            "code": self.code,
-            "label_vi": ind.label_vi,
-            "label_en": ind.label_en,
-            "value": self.value,
-            "numerator": _number(self.numerator),
-            "denominator": _number(self.denominator),
-            "target": self.target,
-            "met": self.met,
-            "definition": ind.definition_en if lang == "en" else ind.definition_vi,
-            "definition_en": ind.definition_en,
-            **extra,
-        }
+        return _indicator_dict(
+            self.code,
+            self.value,
+            self.numerator,
+            self.denominator,
+            self.target,
+            self.met,
+            self.unknown,
+            lang=lang,
+        )
+
+
+def _indicator_dict(
+    code: str,
+    value: float | None,
+    numerator: float,
+    denominator: float,
+    target: float | None,
+    met: bool | None,
+    unknown: int,
+    *,
+    lang: str,
+) -> dict[str, Any]:
+    """Return the contract's JSON object of one indicator (see `IndicatorValue.as_dict`)."""
+    ind = INDICATORS[code]
+    extra = {"villages_without_population": unknown} if unknown else {}
+    return {
+        "code": code,
+        "label_vi": ind.label_vi,
+        "label_en": ind.label_en,
+        "value": value,
+        "numerator": _number(numerator),
+        "denominator": _number(denominator),
+        "target": target,
+        "met": met,
+        "definition": ind.definition_en if lang == "en" else ind.definition_vi,
+        "definition_en": ind.definition_en,
+        **extra,
+    }
 
 
 def _number(x: float) -> float | int:
@@ -344,20 +368,43 @@ def indicators_by_unit(
             unit_names = unit_names + " / " + keys[col]
         groups, names = pd.factorize(unit_names.to_numpy(dtype=object), sort=True)
         sums = _unit_sums(villages, groups, len(names), codes=codes)
+        entries = [
+            _unit_entries(code, num, den, unknown, targets.get(code), lang=lang)
+            for code, num, den, unknown in sums
+        ]
         out[level] = [
             {
                 "unit": str(unit),
-                "indicators": [
-                    IndicatorValue(code, float(num[g]), float(den[g]), unknown=int(unknown[g]))
-                    .with_target(targets)
-                    .as_dict(lang=lang)
-                    for code, num, den, unknown in sums
-                    if den[g] > 0
-                ],
+                "indicators": [e[g] for e in entries if e[g] is not None],
             }
             for g, unit in enumerate(names)
         ]
     return out
+
+
+def _unit_entries(
+    code: str,
+    num: npt.NDArray[Any],
+    den: npt.NDArray[Any],
+    unknown: npt.NDArray[np.int64],
+    target: float | None,
+    *,
+    lang: str,
+) -> list[dict[str, Any] | None]:
+    """Return the JSON object of `code` in each unit, None where its denominator is 0.
+
+    The same objects as ``IndicatorValue(...).with_target(targets).as_dict(lang=lang)``, made
+    from plain numbers: a national run has tens of thousands of them.
+    """
+    entries: list[dict[str, Any] | None] = []
+    for n, d, u in zip(num.tolist(), den.tolist(), unknown.tolist(), strict=True):
+        if not d > 0:
+            entries.append(None)
+            continue
+        value = float(min(max(n / d, 0.0), 1.0))
+        met = None if target is None else bool(value >= target - 1e-9)
+        entries.append(_indicator_dict(code, value, n, d, target, met, u, lang=lang))
+    return entries
 
 
 #: ``(code, numerators, denominators, unknown villages)``, one item per group.

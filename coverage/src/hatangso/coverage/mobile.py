@@ -25,6 +25,7 @@ import dataclasses
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -34,7 +35,6 @@ import shapely
 from scipy.spatial import cKDTree
 
 from hatangso.coverage import radio
-from hatangso.coverage._discarea import PolygonRings, polygon_rings, union_disc_area_by_group
 from hatangso.coverage.villages import (
     RuleAnswer,
     VillagePoints,
@@ -45,6 +45,9 @@ from hatangso.coverage.villages import (
 )
 from hatangso.geo.carrier import eirp_re_dbm
 from hatangso.geo.errors import Problem
+
+if TYPE_CHECKING:  # the compiled area kernels (numba) load when an area rule runs, not before
+    from hatangso.coverage._discarea import PolygonRings
 
 __all__ = [
     "PopulationCells",
@@ -604,6 +607,8 @@ def _shares_of_pairs(
         pe, se = pe[order], se[order]
         offsets = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.bincount(pe, minlength=n), out=offsets[1:])
+        from hatangso.coverage._discarea import polygon_rings, union_disc_area_by_group
+
         if rings is None:
             is_polygon = np.isin(shapely.get_type_id(polygons), (3, 6))
             rings = polygon_rings(_polygons_only(polygons, is_polygon))
@@ -797,11 +802,11 @@ def mobile_coverage(
     )
     point_cov = {t: _any_per(pairs_rep[t].point, n) for t in TECHS}
     shares_needed = rule in ("area", "population")
-    rings = (
-        polygon_rings(_polygons_only(geoms, is_polygon))
-        if shares_needed and is_polygon.any()
-        else None
-    )
+    rings: PolygonRings | None = None
+    if shares_needed and is_polygon.any():
+        from hatangso.coverage._discarea import polygon_rings
+
+        rings = polygon_rings(_polygons_only(geoms, is_polygon))
     cell_pairs: dict[str, Pairs] = {}
     pop_cov: dict[str, FloatArray] = {}
     pop_total: FloatArray | None = None

@@ -17,9 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
 import numpy as np
 import numpy.typing as npt
 import pyproj
@@ -28,6 +27,9 @@ import shapely
 from scipy.sparse.csgraph import dijkstra
 
 from hatangso.geo.errors import ConfigError, CRSError, InputError, Problem
+
+if TYPE_CHECKING:  # networkx (with osmnx) is imported when roads are read, not before
+    import networkx as nx
 
 __all__ = ["RoadNetwork", "load_roads", "network_distance"]
 
@@ -425,7 +427,8 @@ def _metric_crs(crs: Any) -> pyproj.CRS:
 
 
 # What a malformed or truncated file makes the readers raise: xml.etree's ParseError is a
-# SyntaxError, osmnx's InsufficientResponseError a ValueError, osmium raises RuntimeError.
+# SyntaxError, osmnx's InsufficientResponseError a ValueError, osmium raises RuntimeError;
+# networkx's NetworkXError is added where osmnx reads (networkx is imported only then).
 _READ_ERRORS = (
     OSError,
     ValueError,
@@ -434,14 +437,15 @@ _READ_ERRORS = (
     SyntaxError,
     RuntimeError,
     xml.sax.SAXException,
-    nx.NetworkXError,
 )
 
 
 def _read_graph(name: str, read: Callable[[], nx.MultiDiGraph]) -> nx.MultiDiGraph:
+    import networkx
+
     try:
         graph: nx.MultiDiGraph = read()
-    except _READ_ERRORS as exc:
+    except (*_READ_ERRORS, networkx.NetworkXError) as exc:
         if isinstance(exc, ValueError) and "missing nodes" in str(exc):
             raise _cut_ways(name) from exc  # osmnx's words for a way whose node is absent
         raise _fault(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -1394,23 +1395,27 @@ def load_layers(
     layers: dict[str, Layer] = {}
     problems: list[Problem] = []
     used: set[str] = set(taken)
-    for name, (path, kind) in files.items():
-        step(f"reading {kind}")
-        try:
-            raw = read_table(path, kind=spec_for(kind).kind, sheet=sheet, header_row=header_row)
-            frame = raw.frame
-            geom = frame.geometry.name if raw.has_geometry else None
-            present = [c for c in frame.columns if c != geom]
-            mine = columns_for(present, kind, column_map)
-            used.update(mine)
-            own = (own_columns or {}).get(name, {})
-            step(f"validating {kind}")
-            layer = validate_table(raw, kind, crs=crs, columns={**mine, **own})
-            if raw.notes:
-                layer = replace(layer, notes=(*raw.notes, *layer.notes))
-            layers[name] = layer
-        except InputError as exc:
-            problems.extend(exc.problems)
+    # One thread reads the files in turn while this one validates: GDAL and shapely let go of
+    # the GIL, so the next file is read while the last one is checked.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hatangso-read") as pool:
+        reads = {
+            name: pool.submit(_read_file, path, kind, sheet=sheet, header_row=header_row)
+            for name, (path, kind) in files.items()
+        }
+        for name, (_path, kind) in files.items():
+            step(f"reading {kind}")
+            try:
+                layers[name] = _validate_read(
+                    reads[name].result(),
+                    kind,
+                    column_map,
+                    own=(own_columns or {}).get(name, {}),
+                    crs=crs,
+                    step=step,
+                    used=used,
+                )
+            except InputError as exc:
+                problems.extend(exc.problems)
     problems.extend(
         Problem(
             file="--columns",
@@ -1424,3 +1429,30 @@ def load_layers(
     if problems:
         raise InputError(problems)
     return layers
+
+
+def _read_file(path: Path, kind: str, *, sheet: str | None, header_row: int | None) -> RawTable:
+    return read_table(path, kind=spec_for(kind).kind, sheet=sheet, header_row=header_row)
+
+
+def _validate_read(
+    raw: RawTable,
+    kind: str,
+    column_map: Mapping[str, str],
+    *,
+    own: Mapping[str, str],
+    crs: str | None,
+    step: Callable[[str], None],
+    used: set[str],
+) -> Layer:
+    """Validate one file read by :func:`load_layers`; add the shared map's entries it took."""
+    frame = raw.frame
+    geom = frame.geometry.name if raw.has_geometry else None
+    present = [c for c in frame.columns if c != geom]
+    mine = columns_for(present, kind, column_map)
+    used.update(mine)
+    step(f"validating {kind}")
+    layer = validate_table(raw, kind, crs=crs, columns={**mine, **own})
+    if raw.notes:
+        layer = replace(layer, notes=(*raw.notes, *layer.notes))
+    return layer

@@ -10,6 +10,7 @@ import dataclasses
 import json
 import logging
 from collections.abc import Callable, Mapping
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -282,46 +283,53 @@ def run_coverage(
     if challenges is not None:
         result = _apply_challenges(result, challenges)
     step("writing outputs")
-    document = _kpi_document(
-        result,
-        layers,
-        config,
-        notes=[*notes, *_unit_notes(placed, units)],
-        summary=summary,
-        decision=decision,
-        extra=extra,
-        lang=lang,
-        units=units,
-        hierarchy=placed.hierarchy if placed is not None else "unknown",
-        placed=placed is not None and placed.any_placed,
-        registry=registry,
-    )
-    if challenges is not None:
-        from hatangso.scenarios.challenges import kpis_block
+    # The layers go to GDAL and Arrow, which let go of the GIL: they are written by threads
+    # while this thread computes the KPIs and writes kpis.json, and the map is built beside.
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="hatangso-outputs") as pool:
+        started = _start_layer_writes(pool, result, out_dir)
+        document = _kpi_document(
+            result,
+            layers,
+            config,
+            notes=[*notes, *_unit_notes(placed, units)],
+            summary=summary,
+            decision=decision,
+            extra=extra,
+            lang=lang,
+            units=units,
+            hierarchy=placed.hierarchy if placed is not None else "unknown",
+            placed=placed is not None and placed.any_placed,
+            registry=registry,
+        )
+        if challenges is not None:
+            from hatangso.scenarios.challenges import kpis_block
 
-        document["challenges"] = kpis_block(challenges)
-    written = _write_outputs(
-        result,
-        layers,
-        document,
-        out_dir,
-        summary=summary,
-        decision=decision,
-        step=step,
-        registry=registry,
-    )
-    step("writing the map")
-    written["map"] = _write_map(
-        result,
-        frames,
-        document,
-        config,
-        out_dir / "map.html",
-        title=title,
-        files=files,
-        boundaries=boundaries,
-        registry=registry,
-    )
+            document["challenges"] = kpis_block(challenges)
+        page = pool.submit(
+            _write_map,
+            result,
+            frames,
+            document,
+            config,
+            out_dir / "map.html",
+            title=title,
+            files=files,
+            boundaries=boundaries,
+            registry=registry,
+        )
+        written = _write_outputs(
+            result,
+            layers,
+            document,
+            out_dir,
+            summary=summary,
+            decision=decision,
+            step=step,
+            started=started,
+            registry=registry,
+        )
+        step("writing the map")
+        written["map"] = page.result()
     return JobResult(
         assessment=result,
         layers=layers,
@@ -522,6 +530,21 @@ def _registry_blocks(registry: _Registry, layers: Mapping[str, Layer]) -> dict[s
     return out
 
 
+def _start_layer_writes(
+    pool: Executor, result: Assessment, out_dir: Path
+) -> dict[str, Future[Path]]:
+    """Start writing the villages (GeoPackage, GeoParquet) and the towers in `pool`."""
+    started = {
+        "villages": pool.submit(write_villages, result.villages, out_dir / "villages.gpkg"),
+        "villages_parquet": pool.submit(
+            write_villages, result.villages, out_dir / "villages.parquet"
+        ),
+    }
+    if result.towers is not None:
+        started["towers"] = pool.submit(_write_geojson, result.towers, out_dir / "towers.geojson")
+    return started
+
+
 def _write_outputs(
     result: Assessment,
     layers: Mapping[str, Layer],
@@ -530,26 +553,28 @@ def _write_outputs(
     *,
     summary: Any,
     decision: Any,
+    started: Mapping[str, Future[Path]],
     step: Progress = silent,
     registry: _Registry | None = None,
 ) -> dict[str, Path]:
-    """Write the KPIs, villages, rejects, disputes, towers and terrain rasters; return them.
+    """Write the KPIs, rejects, disputes and terrain rasters, wait for the layers; return all.
 
-    `step` is told ``writing outputs`` with the files written of their total.
+    `started` holds the layers' writes under way (:func:`_start_layer_writes`), waited for
+    after the files written here. `step` is told ``writing outputs`` with the files written
+    of their total.
     """
     writers: dict[str, Callable[[], Path]] = {
         "kpis": lambda: write_kpis(document, out_dir / "kpis.json"),
-        "villages": lambda: write_villages(result.villages, out_dir / "villages.gpkg"),
-        "villages_parquet": lambda: write_villages(result.villages, out_dir / "villages.parquet"),
+        "villages": started["villages"].result,
+        "villages_parquet": started["villages_parquet"].result,
         "rejects": lambda: write_rejects(
             layers.values(), out_dir, extra=[summary.rejects] if summary is not None else []
         ),
     }
     if decision is not None:
         writers["disputes"] = lambda: decision.write_disputes(out_dir / "disputes.csv")
-    if result.towers is not None:
-        towers = result.towers
-        writers["towers"] = lambda: _write_geojson(towers, out_dir / "towers.geojson")
+    if "towers" in started:
+        writers["towers"] = started["towers"].result
     if registry is not None and registry.checks is not None:
         checks = spreadsheet_safe(registry.checks.table)
         writers["registry_checks"] = lambda: atomic_write(
@@ -564,9 +589,12 @@ def _write_outputs(
         )
     total = len(writers) + (result.terrain is not None)
     written: dict[str, Path] = {}
-    for done, (key, write) in enumerate(writers.items()):
+    # The files written here come first, the ones under way in threads after them.
+    order = sorted(writers, key=lambda key: key in started)
+    for done, key in enumerate(order):
         step("writing outputs", done=done, total=total)
-        written[key] = write()
+        written[key] = writers[key]()
+    written = {key: written[key] for key in writers}  # the files in their usual order
     if result.terrain is not None:
         from hatangso.coverage.terrain import write_coverage_outputs
 

@@ -19,10 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-
 from hatangso.coverage.kpis import INDICATORS
 from hatangso.geo.errors import InputError, Problem
 from hatangso.geo.outputs import atomic_write, spreadsheet_cell, write_json, write_text
@@ -342,6 +338,12 @@ def write_xlsx(
     header, then section headings (I, II) and one row per indicator; below the table, the
     definition of each geographic indicator. `lang` is ``vi``, ``en`` or ``both``.
     """
+    # openpyxl is imported here, not with the module: the command line asks this module for
+    # its languages at the end of every run.
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
     book = Workbook()
     bold = Font(bold=True)
     fill = PatternFill("solid", fgColor="DDEBF7")

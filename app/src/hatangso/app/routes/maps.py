@@ -189,17 +189,31 @@ def _page_on_disk(run: Path, version: object, build: Callable[[], str]) -> str:
         return page
 
 
-def cached_page(workspace: Workspace, name: str, indicator: str, settings: Settings) -> str:
-    """Return the map page, rebuilt only when the scenario's results or inputs changed.
+#: The layers a page draws besides the run's results.
+_PAGE_LAYERS = ("sites", "access-points", "fiber", "masts")
+#: What :func:`_page_sources` found per scenario, with the :meth:`Workspace.published` it saw.
+_SOURCES: dict[tuple[str, str], tuple[object, tuple[Path, tuple[Path, ...], tuple[str, ...]]]]
+_SOURCES = {}
+_MAX_SOURCES = 256
 
-    A page is built once per result, by one request; the others meanwhile get the previous
-    page at once (or, when there is none, wait for the one being built). Built pages are kept
-    in the run's folder (``cache/pages``), so that other worker processes read them rather
-    than build them again.
+
+def _page_sources(
+    workspace: Workspace, name: str
+) -> tuple[Path, tuple[Path, ...], tuple[str, ...]]:
+    """Return the published run, the files a page is drawn from and the metadata it shows.
+
+    Finding them reads ``scenario.json`` and every layer's ``upload.json``; that is done again
+    only when the scenario has published something since (:meth:`Workspace.published`), not
+    on every request for the page.
     """
+    key = (str(workspace.root), name)
+    now = workspace.published(name, _PAGE_LAYERS)
+    known = _SOURCES.get(key)
+    if known is not None and known[0] == now:
+        return known[1]
     run = workspace.results(name)
     meta = workspace.metadata(name)
-    inputs = [workspace.layer_path(name, k) for k in ("sites", "access-points", "fiber", "masts")]
+    inputs = [workspace.layer_path(name, k) for k in _PAGE_LAYERS]
     paths = (
         run / "villages.gpkg",
         run / "kpis.json",
@@ -209,6 +223,23 @@ def cached_page(workspace: Workspace, name: str, indicator: str, settings: Setti
     )
     # What the page shows of scenario.json, not the file: it changes with every upload.
     shown = tuple(str(meta.get(key)) for key in ("title", "dem", "roads"))
+    if len(_SOURCES) >= _MAX_SOURCES:
+        _SOURCES.clear()
+    # Kept only if nothing was published while they were read: else read again next time.
+    if workspace.published(name, _PAGE_LAYERS) == now:
+        _SOURCES[key] = (now, (run, paths, shown))
+    return run, paths, shown
+
+
+def cached_page(workspace: Workspace, name: str, indicator: str, settings: Settings) -> str:
+    """Return the map page, rebuilt only when the scenario's results or inputs changed.
+
+    A page is built once per result, by one request; the others meanwhile get the previous
+    page at once (or, when there is none, wait for the one being built). Built pages are kept
+    in the run's folder (``cache/pages``), so that other worker processes read them rather
+    than build them again.
+    """
+    run, paths, shown = _page_sources(workspace, name)
     version = (signature(*paths), shown, indicator, settings.online_tiles)
     return PAGES.get(
         (str(workspace.root), name, indicator, str(settings.online_tiles)),
@@ -220,14 +251,32 @@ def cached_page(workspace: Workspace, name: str, indicator: str, settings: Setti
 
 
 @functools.lru_cache(maxsize=8)
-def _encoded(page: str) -> tuple[bytes, bytes]:
-    """Return `page` as UTF-8 and gzip-compressed, once per page built.
+def _encoded(page: str) -> tuple[bytes, bytes, str]:
+    """Return `page` as UTF-8, gzip-compressed, and its ETag, once per page built.
 
     The page cache hands out the same string until the results change, so this is a lookup
     by identity on every request but the first; the demo's 4 MB page compresses about 6 to 1.
+    The ETag is weak (``W/"…"``): the compressed and the plain page are the same page.
     """
     raw = page.encode("utf-8")
-    return raw, gzip.compress(raw, compresslevel=6, mtime=0)
+    tag = f'W/"{hashlib.sha256(raw).hexdigest()[:32]}"'
+    return raw, gzip.compress(raw, compresslevel=6, mtime=0), tag
+
+
+def _matches(header: str | None, tag: str) -> bool:
+    """Whether an ``If-None-Match`` header names `tag` (or ``*``), compared weakly.
+
+    Examples
+    --------
+    >>> _matches('"a", W/"b"', 'W/"b"'), _matches('"b"', 'W/"b"'), _matches(None, 'W/"b"')
+    (True, True, False)
+    """
+    if not header:
+        return False
+    if header.strip() == "*":
+        return True
+    opaque = tag.removeprefix("W/")
+    return any(item.strip().removeprefix("W/") == opaque for item in header.split(","))
 
 
 def accepts_gzip(header: str | None) -> bool:
@@ -265,9 +314,13 @@ def get_map(
     """Return the map page; it loads nothing from outside the service (``?lang=en``: English).
 
     Sent gzip-compressed to a client that accepts it (every browser), compressed once per page.
+    A client that sends the page's ETag back (``If-None-Match``) gets ``304 Not Modified``
+    while the page is the same.
     """
-    raw, packed = _encoded(cached_page(workspace, name, indicator.value, settings))
-    headers = {"Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
+    raw, packed, tag = _encoded(cached_page(workspace, name, indicator.value, settings))
+    headers = {"Cache-Control": "no-cache", "Vary": "Accept-Encoding", "ETag": tag}
+    if _matches(request.headers.get("if-none-match"), tag):
+        return Response(status_code=304, headers=headers)
     if accepts_gzip(request.headers.get("accept-encoding")):
         headers["Content-Encoding"] = "gzip"
         return Response(packed, media_type="text/html; charset=utf-8", headers=headers)
