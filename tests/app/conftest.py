@@ -41,6 +41,8 @@ def demo_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
             pois=demo.pois,
             samples=demo.samples,
             declared=demo.declared,
+            masts=demo.masts,
+            commitments=demo.commitments,
         ),
         CoverageConfig.model_validate({"targets": DEMO_TARGETS}),
         folder,
