@@ -37,6 +37,7 @@ Examples
 from __future__ import annotations
 
 from hatangso.geo.store._api import AppliedChange, ChangeSet, HistoryEntry, Record, RecordStore
+from hatangso.geo.store._records import id_column, record_ids
 from hatangso.geo.store._sql import SqlStore, open_store, store_url
 
 __all__ = [
@@ -46,6 +47,8 @@ __all__ = [
     "Record",
     "RecordStore",
     "SqlStore",
+    "id_column",
     "open_store",
+    "record_ids",
     "store_url",
 ]
