@@ -882,7 +882,10 @@ class Workspace:
                 if tmp.exists():
                     shutil.rmtree(tmp, ignore_errors=True)
             if self.exists(name):
-                self.store(name)  # the new scenario's layers become its record's first rows
+                try:  # the new scenario's layers become its record's first rows
+                    self.store(name)
+                except Exception:  # its results stand; the record is loaded on first use
+                    log.exception("the record of scenario %s could not be loaded", name)
         return self.exists(name)
 
     # ---- runs: written apart, published at once --------------------------------------------
