@@ -1261,6 +1261,10 @@ class Workspace:
                 self._cache.popitem(last=False)
         return value
 
+    def memo(self, name: str, what: str, key: Any, load: Callable[[], Any]) -> Any:
+        """Return ``load()``, recomputed only when `key` changes (a record's version)."""
+        return self._cached((name, what), key, load)
+
     def cached(self, name: str, what: str, paths: tuple[Path, ...], load: Callable[[], Any]) -> Any:
         """Return ``load()``, recomputed only when one of `paths` changed on disk."""
         return self._cached((name, what), signature(*paths), load)

@@ -32,6 +32,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import numpy.typing as npt
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
@@ -136,12 +137,23 @@ def list_records(
         raise HTTPException(status_code=422, detail=f"limit must be at most {settings.max_page}")
     store = _store(workspace, name)
     version = store.version  # read first: the rows served are of it or newer
-    frame = store.read(spec.kind, as_of=day, bbox=box)
-    if operator is not None and "operator" in frame:
-        wanted = operator.strip().casefold()
-        keep = frame["operator"].astype("string").str.casefold() == wanted
-        frame = frame[keep.fillna(False).to_numpy(dtype=bool)].reset_index(drop=True)
-    features, _ids = record_features(spec, frame)
+
+    def load() -> tuple[npt.NDArray[np.object_], npt.NDArray[np.object_]]:
+        frame = store.read(spec.kind, as_of=day, bbox=box)
+        features, _ids = record_features(spec, frame)
+        operators = (
+            frame["operator"].astype("string").str.casefold().fillna("").to_numpy(dtype=object)
+            if "operator" in frame
+            else np.full(len(frame), "", dtype=object)
+        )
+        return features, operators
+
+    if day is None and box is None:  # the record now: serialised once per version
+        features, operators = workspace.memo(name, f"record:{spec.kind}", version, load)
+    else:
+        features, operators = load()
+    if operator is not None:
+        features = features[operators == operator.strip().casefold()]
     page = features[offset : offset + limit]
     members: dict[str, Any] = {
         "numberMatched": len(features),
