@@ -8,7 +8,8 @@ stand cannot meet it: add candidates or lower the target) and for a
 :class:`~hatangso.geo.errors.ConflictError` (an ``If-Match`` upload whose layer has moved on),
 422 for every other error (an input, configuration or CRS the user must correct). The body
 is ``{"detail": message, "problems": [{file, row, column, message, fix}, ...]}``, the list
-empty but for an :class:`~hatangso.geo.errors.InputError`.
+empty but for an :class:`~hatangso.geo.errors.InputError`. A record's database that cannot be
+reached (SQLAlchemy's ``OperationalError``) answers 503 with its reason, also in one handler.
 """
 
 from __future__ import annotations

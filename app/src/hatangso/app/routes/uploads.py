@@ -579,19 +579,24 @@ async def upload_layer(
         Query(alias="header-row", ge=1, le=10_000, description="XLSX: the header's row number."),
     ] = None,
 ) -> UploadReport:
-    """Validate an uploaded layer as ``hatangso validate`` does and store its clean rows.
+    """Validate an uploaded layer as ``hatangso validate`` does and apply it to the record.
 
     ``?crs=``, ``?columns=``, ``?sheet=`` and ``?header-row=`` are the command line's
-    ``--crs``, ``--columns``, ``--sheet`` and ``--header-row``. The clean layer replaces
-    ``uploads/<kind>.gpkg`` of the scenario atomically (the scenario is created when new);
-    the rejected rows are returned and kept in ``uploads/<kind>.rejects.csv``; ``change``
-    compares the layer before and after. With ``?dry_run=true`` the report is the same and
-    nothing is stored. A refused upload changes nothing and leaves nothing behind.
+    ``--crs``, ``--columns``, ``--sheet`` and ``--header-row``. The upload is one change set
+    of the scenario's record (the scenario is created when new): ``?mode=replace`` (the
+    default) takes the file as the whole layer, of the uploading operator when an operator
+    uploads, and retires the live rows it lacks; ``?mode=upsert`` only adds and updates.
+    It applies whole or not at all: a row the validation rejects refuses it (422, every
+    problem listed), so does a row of another operator (403). ``diff`` lists the change
+    record by record; ``change`` counts the rows before and after. With ``?dry_run=true``
+    the report is the same (the rejects too) and nothing is stored. A refused upload changes
+    nothing and leaves nothing behind.
 
-    Every upload makes a new version of the layer: the answer gives it (``version``, also the
-    ``ETag``) and the version it replaced (``replaced``). Uploads of one scenario apply one at
-    a time, in arrival order. With ``If-Match: <version>`` the upload applies only if the
-    layer is still at that version; otherwise 409 names the upload that replaced it.
+    The file as received is kept as a new version of the layer, for provenance (``version``,
+    ``replaced``). Uploads of one scenario apply one at a time, in arrival order. The answer's
+    ``ETag`` is the record's version after it (``record_version``); sent as
+    ``If-Match: <version>``, an upload is refused (409, naming them) if a record it changes
+    has changed since that version.
     """
     options = UploadOptions(
         crs=crs, columns=columns, sheet=sheet, header_row=header_row, dry_run=dry_run
