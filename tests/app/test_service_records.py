@@ -306,3 +306,23 @@ def test_a_built_scenario_has_its_inputs_as_its_first_change_sets(
     assert pois["numberMatched"] == len(
         gpd.read_file(demo_workspace / "demo" / "data" / "pois.gpkg")
     )
+
+
+def test_a_scenario_moved_to_the_run_layout_keeps_its_record_in_place(tmp_path: Path) -> None:
+    from hatangso.app.workspace import Workspace
+    from hatangso.geo.outputs import write_json
+
+    folder = tmp_path / "flat"
+    folder.mkdir()
+    write_json({"indicators": []}, folder / "kpis.json")  # results of the flat layout
+    workspace = Workspace(tmp_path)
+    store = workspace.store("flat")
+    villages = gpd.GeoDataFrame(
+        {"village_id": ["V1"], "name": ["Thôn Một"]}, geometry=[Point(105.8, 22.0)], crs=4326
+    )
+    store.apply(store.diff("villages", villages, actor="so-tt-tt"))
+    run = workspace.results("flat")  # moved into a run folder
+    assert run.parent.name == "runs"
+    assert not (folder / "record.gpkg").is_symlink() and not (run / "record.gpkg").exists()
+    assert workspace.store("flat").read("villages")["village_id"].tolist() == ["V1"]
+    workspace.close_stores()

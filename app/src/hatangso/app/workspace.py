@@ -526,6 +526,8 @@ def signature(*paths: Path) -> tuple[tuple[str, int, int], ...]:
 #: Entries of a scenario folder that are not a run's results (inputs, plans, bookkeeping).
 _NOT_RESULTS = frozenset(
     {METADATA, "uploads", "data", "plans", "cache", "exports", "runs", "current"}
+    # The record: never a run's, never moved into one.
+    | {f"record.gpkg{suffix}" for suffix in ("", "-journal", "-wal", "-shm")}
 )
 #: Derived files kept inside a run folder (rebuilt on demand, never published as outputs).
 _DERIVED = frozenset({"cache", "exports"})
