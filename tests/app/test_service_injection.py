@@ -222,7 +222,7 @@ def test_upload_and_run_errors_do_not_show_the_workspace_path(
         assert "s.csv" in upload.text
         assert root not in upload.text and str(demo_workspace) not in upload.text
         # A run whose villages file went missing: the error names it, relative to the workspace.
-        good = json.dumps(VILLAGES).encode("utf-8")
+        good = json.dumps({**VILLAGES, "features": VILLAGES["features"][:2]}).encode("utf-8")
         client.post(
             "/api/scenarios/xss-paths/uploads/villages",
             files={"file": ("v.geojson", good)},
