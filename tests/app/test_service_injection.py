@@ -65,7 +65,9 @@ def hostile(demo_workspace: Path, settings_for: SettingsFor) -> Iterator[TestCli
     """A client whose scenario ``xss`` holds the hostile villages, assessed."""
     with TestClient(create_app(settings_for(demo_workspace))) as client:
         key = {"X-API-Key": "test-key-123"}
-        data = json.dumps(VILLAGES).encode("utf-8")
+        # The record takes no faulty row: the two villages with geometry are uploaded.
+        clean = {**VILLAGES, "features": VILLAGES["features"][:2]}
+        data = json.dumps(clean).encode("utf-8")
         up = client.post(
             "/api/scenarios/xss/uploads/villages", files={"file": ("v.geojson", data)}, headers=key
         )
@@ -119,10 +121,22 @@ def test_xlsx_export_has_no_formula_cells(hostile: TestClient) -> None:
     assert "'" + FORMULAS[1] in [c.value for c in cells]
 
 
-def test_rejects_csv_quotes_formulas(hostile: TestClient, demo_workspace: Path) -> None:
+def test_a_faulty_row_is_answered_as_json_and_never_stored(
+    hostile: TestClient, demo_workspace: Path
+) -> None:
+    # The upload with the record without geometry is refused whole: its problem comes back
+    # as JSON text (no spreadsheet ever holds it) and the stored rejects stay empty.
+    data = json.dumps(VILLAGES).encode("utf-8")
+    refused = hostile.post(
+        "/api/scenarios/xss/uploads/villages",
+        files={"file": ("v.geojson", data)},
+        headers={"X-API-Key": "test-key-123"},
+    )
+    assert refused.status_code == 422, refused.text
+    assert [p["row"] for p in refused.json()["problems"]] == [3]
     text = (demo_workspace / "xss" / "uploads" / "villages.rejects.csv").read_text("utf-8")
     rows = list(csv.reader(io.StringIO(text)))
-    assert len(rows) >= 2, "the record without geometry is rejected"
+    assert len(rows) <= 1, "only the header: the record holds no faulty row"
     _assert_quoted([c for row in rows for c in row])
 
 
@@ -208,7 +222,7 @@ def test_upload_and_run_errors_do_not_show_the_workspace_path(
         assert "s.csv" in upload.text
         assert root not in upload.text and str(demo_workspace) not in upload.text
         # A run whose villages file went missing: the error names it, relative to the workspace.
-        good = json.dumps(VILLAGES).encode("utf-8")
+        good = json.dumps({**VILLAGES, "features": VILLAGES["features"][:2]}).encode("utf-8")
         client.post(
             "/api/scenarios/xss-paths/uploads/villages",
             files={"file": ("v.geojson", good)},

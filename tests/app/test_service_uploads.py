@@ -67,6 +67,8 @@ _VILLAGES = {
         },
     ],
 }
+# The two villages alone: an upload with the third, faulty row is refused whole.
+_CLEAN_VILLAGES = {**_VILLAGES, "features": _VILLAGES["features"][:2]}
 # One Viettel site at the centre of village A.
 _SITES_CSV = "site_id,operator,lon,lat\nS1,viettel,105.8,22.0\n"
 
@@ -86,14 +88,31 @@ def _post(client: TestClient, scenario: str, kind: str, name: str, data: bytes, 
 def test_upload_returns_report_and_stores_layer(
     keyed: TestClient, key: dict[str, str], demo_workspace: Path
 ) -> None:
+    # An upload is one change set of the record: a faulty row refuses it whole, naming the
+    # row, and nothing is stored.
     data = json.dumps(_VILLAGES, ensure_ascii=False).encode("utf-8")
+    refused = _post(keyed, "up-report", "villages", "Thôn bản.geojson", data, headers=key)
+    assert refused.status_code == 422, refused.text
+    problems = refused.json()["problems"]
+    assert [(p["file"], p["row"]) for p in problems] == [("Thon_ban.geojson", 3)]
+    assert not (demo_workspace / "up-report").exists()
+    # A dry run reports the same rejects, and the change the clean rows would make.
+    dry = _post(
+        keyed, "up-report", "villages", "Thôn bản.geojson", data, headers=key, params={"dry_run": 1}
+    )
+    assert dry.status_code == 200, dry.text
+    assert dry.json()["counts"] == {"read": 3, "used": 2, "rejected": 1, "repaired": 0}
+    assert len(dry.json()["rejects"]) == 1 and dry.json()["rejects"][0]["row"] == 3
+    assert dry.json()["diff"]["ok"] is False and dry.json()["diff"]["counts"]["add"] == 2
+
+    data = json.dumps(_CLEAN_VILLAGES, ensure_ascii=False).encode("utf-8")
     response = _post(keyed, "up-report", "villages", "Thôn bản.geojson", data, headers=key)
     assert response.status_code == 200, response.text
     report = response.json()
     assert report["kind"] == "villages"
     assert report["file"] == "Thon_ban.geojson"
-    assert report["counts"] == {"read": 3, "used": 2, "rejected": 1, "repaired": 0}
-    assert len(report["rejects"]) == 1 and report["rejects"][0]["row"] == 3
+    assert report["counts"] == {"read": 2, "used": 2, "rejected": 0, "repaired": 0}
+    assert report["rejects"] == [] and report["diff"]["counts"]["add"] == 2
     stored = demo_workspace / "up-report" / report["stored"]
     assert stored.name == "villages.gpkg"
     assert gpd.read_file(stored)["village_id"].tolist() == ["A", "B"]
@@ -103,7 +122,7 @@ def test_upload_returns_report_and_stores_layer(
 
 
 def test_upload_then_coverage_then_plan(keyed: TestClient, key: dict[str, str]) -> None:
-    data = json.dumps(_VILLAGES).encode("utf-8")
+    data = json.dumps(_CLEAN_VILLAGES).encode("utf-8")
     assert _post(keyed, "up-run", "villages", "v.geojson", data, headers=key).status_code == 200
     sites = _post(keyed, "up-run", "sites", "sites.csv", _SITES_CSV.encode(), headers=key)
     assert sites.status_code == 200, sites.text
@@ -162,7 +181,7 @@ def test_upload_then_coverage_then_plan(keyed: TestClient, key: dict[str, str]) 
 def test_plan_configuration_is_validated_and_used(
     keyed: TestClient, key: dict[str, str], demo_workspace: Path
 ) -> None:
-    data = json.dumps(_VILLAGES).encode("utf-8")
+    data = json.dumps(_CLEAN_VILLAGES).encode("utf-8")
     assert _post(keyed, "up-cfg", "villages", "v.geojson", data, headers=key).status_code == 200
     sites = _post(keyed, "up-cfg", "sites", "s.csv", _SITES_CSV.encode(), headers=key)
     assert sites.status_code == 200
@@ -321,8 +340,9 @@ def test_zipped_shapefile_is_accepted(
     assert response.status_code == 200, response.text
     assert response.json()["counts"]["used"] == 2
     served = keyed.get("/api/scenarios/up-zipok/sites")
-    # No results yet (no coverage run): the scenario's layers are not served before that.
-    assert served.status_code == 404
+    # The uploaded rows are the scenario's record at once, before any coverage run.
+    assert served.status_code == 200, served.text
+    assert sorted(f["id"] for f in served.json()["features"]) == ["S1", "S2"]
 
 
 def _xlsx_bomb() -> bytes:

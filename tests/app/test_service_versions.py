@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,8 +22,8 @@ SettingsFor = Callable[..., Settings]
 _SITES = b"site_id,operator,lon,lat\nS1,viettel,105.8,22.0\n"
 
 
-def _villages(n: int) -> bytes:
-    """`n` square villages 0.1 degree apart along 22 N, from 105.8 E."""
+def _villages(n: int, label: str = "Thôn") -> bytes:
+    """`n` square villages 0.1 degree apart along 22 N, from 105.8 E, named `label` i."""
     features = []
     for i in range(n):
         x, d = 105.8 + 0.1 * i, 0.005
@@ -32,7 +31,7 @@ def _villages(n: int) -> bytes:
         features.append(
             {
                 "type": "Feature",
-                "properties": {"village_id": f"V{i}", "name": f"Thôn {i}"},
+                "properties": {"village_id": f"V{i}", "name": f"{label} {i}"},
                 "geometry": {"type": "Polygon", "coordinates": [ring]},
             }
         )
@@ -97,7 +96,7 @@ def test_concurrent_uploads_are_all_counted(service: TestClient, key: dict[str, 
         )
         for response in got:
             assert response.status_code == 200, response.text
-            assert response.headers["ETag"] == f'"{response.json()["version"]}"'
+            assert response.headers["ETag"] == f'"{response.json()["record_version"]}"'
         with lock:
             answers.setdefault(scenario, []).extend(r.json() for r in got)
 
@@ -123,30 +122,36 @@ def test_concurrent_uploads_are_all_counted(service: TestClient, key: dict[str, 
 
 @pytest.mark.slow
 def test_if_match_refuses_the_loser_of_each_pair(service: TestClient, key: dict[str, str]) -> None:
+    # Two change sets to the same record, both made against the version their sender read:
+    # one applies, the other is refused (409), naming the record that changed meanwhile.
     seen: dict[str, int] = {}
 
     def pair(scenario: str, i: int) -> None:
         if i == 0:
             first = _upload(service, key, scenario, "first.geojson", _villages(1), if_match="0")
             assert first.status_code == 200, first.text
-            seen[scenario] = first.json()["version"]
+            seen[scenario] = first.json()["record_version"]
         version = seen[scenario]
         tag = f'"{version}"'
         got = _together(
-            lambda: _upload(service, key, scenario, f"a-{i}.geojson", _villages(1), if_match=tag),
-            lambda: _upload(service, key, scenario, f"b-{i}.geojson", _villages(2), if_match=tag),
+            lambda: _upload(
+                service, key, scenario, f"a-{i}.geojson", _villages(1, f"a{i}"), if_match=tag
+            ),
+            lambda: _upload(
+                service, key, scenario, f"b-{i}.geojson", _villages(1, f"b{i}"), if_match=tag
+            ),
         )
         codes = sorted(r.status_code for r in got)
         assert codes == [200, 409], [r.text for r in got]
         won = next(r for r in got if r.status_code == 200).json()
         lost = next(r for r in got if r.status_code == 409).json()
-        assert won["version"] == version + 1 and won["replaced"]["version"] == version
-        # The refusal names what changed: the version now, the file, when and by whom.
+        assert won["record_version"] == version + 1
+        assert won["diff"]["rows"][0]["changed"] == ["name"]
+        # The refusal names what changed: the record, its version now, the version read.
         detail = lost["detail"]
-        assert f"version {version + 1}" in detail and f"not {version}" in detail
-        assert won["file"] in detail and re.search(r"uploaded \d{4}-\d\d-\d\dT", detail)
-        assert "by admin" in detail and "If-Match" in detail
-        seen[scenario] = won["version"]
+        assert f"computed at version {version}" in detail, detail
+        assert f"'V0' (version {version + 1})" in detail and "Fix:" in detail
+        seen[scenario] = won["record_version"]
 
     _pairs(pair, scenarios=4, pairs=10)
     assert seen == {f"pairs-{s}": 11 for s in range(4)}
@@ -158,8 +163,9 @@ def test_if_match_must_name_a_version(service: TestClient, key: dict[str, str]) 
     assert not (Path(service.app.state.settings.workspace) / "tags" / "uploads").exists()
     ok = _upload(service, key, "tags", "v.geojson", _villages(1), if_match="*")
     assert ok.status_code == 200 and ok.json()["version"] == 1
-    stale = _upload(service, key, "tags", "w.geojson", _villages(2), if_match="0")
-    assert stale.status_code == 409
+    # Made against the empty record, it would change V0, which changed since.
+    stale = _upload(service, key, "tags", "w.geojson", _villages(2, "Bản"), if_match="0")
+    assert stale.status_code == 409 and "'V0'" in stale.json()["detail"]
     # The refused upload changed nothing.
     assert _upload(service, key, "tags", "x.geojson", _villages(2)).json()["replaced"]["file"] == (
         "v.geojson"
@@ -235,19 +241,23 @@ def test_a_layer_read_gives_its_version_for_if_match(
     import pickle
 
     sites = b"site_id,operator,lon,lat\nS1,viettel,105.8,22.0\n"
+    moved = b"site_id,operator,lon,lat\nS1,viettel,105.81,22.0\n"
+    again_moved = b"site_id,operator,lon,lat\nS1,viettel,105.82,22.0\n"
     assert _upload(service, key, "etag", "v.geojson", _villages(1)).status_code == 200
     assert _upload(service, key, "etag", "s.csv", sites, kind="sites").status_code == 200
     assert service.post("/api/scenarios/etag/coverage", headers=key, json={}).status_code == 200
+    # The ETag of a layer is the record's version: two change sets so far.
     read = service.get("/api/scenarios/etag/sites")
-    assert read.headers["ETag"] == '"1"'
+    assert read.headers["ETag"] == '"2"'
     again = _upload(
-        service, key, "etag", "s2.csv", sites, kind="sites", if_match=read.headers["ETag"]
+        service, key, "etag", "s2.csv", moved, kind="sites", if_match=read.headers["ETag"]
     )
-    assert again.status_code == 200 and again.json()["version"] == 2
+    assert again.status_code == 200 and again.json()["record_version"] == 3
+    assert again.json()["version"] == 2  # the file's own version, for provenance
     late = _upload(
-        service, key, "etag", "s3.csv", sites, kind="sites", if_match=read.headers["ETag"]
+        service, key, "etag", "s3.csv", again_moved, kind="sites", if_match=read.headers["ETag"]
     )
-    assert late.status_code == 409 and "s2.csv" in late.json()["detail"]
+    assert late.status_code == 409 and "'S1' (version 3)" in late.json()["detail"]
     # A workspace handed to a child process arrives as a workspace of the same folder.
     workspace = Workspace(Path(service.app.state.settings.workspace))
     copy = pickle.loads(pickle.dumps(workspace))

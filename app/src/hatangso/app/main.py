@@ -8,12 +8,14 @@ stand cannot meet it: add candidates or lower the target) and for a
 :class:`~hatangso.geo.errors.ConflictError` (an ``If-Match`` upload whose layer has moved on),
 422 for every other error (an input, configuration or CRS the user must correct). The body
 is ``{"detail": message, "problems": [{file, row, column, message, fix}, ...]}``, the list
-empty but for an :class:`~hatangso.geo.errors.InputError`.
+empty but for an :class:`~hatangso.geo.errors.InputError`. A record's database that cannot be
+reached (SQLAlchemy's ``OperationalError``) answers 503 with its reason, also in one handler.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,11 +27,22 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from hatangso.app.config import Settings, get_settings
 from hatangso.app.deps import workspace_for
 from hatangso.app.guard import WriteGuard, hide_root
-from hatangso.app.routes import challenges, exports, health, maps, masts, ogc, scenarios, uploads
+from hatangso.app.routes import (
+    challenges,
+    exports,
+    health,
+    maps,
+    masts,
+    ogc,
+    records,
+    scenarios,
+    uploads,
+)
 from hatangso.app.startup import StartState, warm_up
 from hatangso.app.worker import Jobs
 from hatangso.geo.errors import (
@@ -41,7 +54,7 @@ from hatangso.geo.errors import (
     NotFoundError,
 )
 
-__all__ = ["app", "create_app", "serve", "status_code"]
+__all__ = ["app", "create_app", "serve", "status_code", "unavailable_reason"]
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +80,13 @@ def status_code(exc: HatangsoError) -> int:
     if isinstance(exc, (InfeasibleError, ConflictError)):
         return 409
     return 422
+
+
+def unavailable_reason(exc: BaseException) -> str:
+    """Return the first line of a database error's own message, without any password."""
+    original = getattr(exc, "orig", None) or exc
+    lines = str(original).strip().splitlines() or [type(original).__name__]
+    return re.sub(r"://([^:/@\s]+):[^@\s]*@", r"://\1:***@", lines[0])
 
 
 def _asset_dir(name: str) -> Path:
@@ -196,6 +216,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         content = {"detail": hide_root(str(exc), root), "problems": _problems(exc, root)}
         return JSONResponse(status_code=code, content=content)
 
+    @application.exception_handler(OperationalError)
+    @application.exception_handler(InterfaceError)
+    async def store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # The one place where a record's database that went away (a PostGIS server stopped,
+        # a store file that cannot be opened) becomes an answer: 503, with the reason.
+        root = Path(request.app.state.settings.workspace)
+        reason = unavailable_reason(exc)
+        log.warning("the record's database is unavailable: %s", reason)
+        detail = (
+            f"the record's database is unavailable ({hide_root(reason, root)}); nothing was "
+            "changed. Fix: try again later, or ask the administrator to check the database "
+            "(HATANGSO_DATABASE_URL)"
+        )
+        content = {"detail": detail, "problems": []}
+        return JSONResponse(status_code=503, content=content, headers={"Retry-After": "5"})
+
     # The key and the declared size of a write request are checked before its body is read.
     application.add_middleware(WriteGuard)
     application.include_router(health.router)
@@ -208,6 +244,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     application.include_router(challenges.router)
     application.include_router(challenges.page_router)
     application.include_router(ogc.router)
+    # Last: its /{name}/{kind} routes answer what no route above does.
+    application.include_router(records.router)
     # Leaflet and its plugin are vendored once, beside the map builder; the command line's
     # maps carry them inline, the service serves the same copies.
     for asset in ("leaflet", "markercluster", "hatangso"):

@@ -109,13 +109,25 @@ class UploadReport(BaseModel):
     change: LayerChange | None = Field(None, description="The layer now and after the upload.")
     version: int | None = Field(
         default=None,
-        description="The layer's version now (1 for the first upload); also the ETag. Send it "
-        "as If-Match with the next upload to refuse it (409) if someone replaced it meanwhile.",
+        description="The version of the uploaded file now (1 for the first upload of the "
+        "layer): the file as received, kept for provenance.",
     )
     replaced: dict[str, Any] | None = Field(
         default=None,
         description="The version this upload replaced: version, file, at (UTC), by (client); "
         "null when the layer had none.",
+    )
+    record_version: int | None = Field(
+        default=None,
+        description="The record's version after the upload (before it, on a dry run); also "
+        "the ETag. Send it as If-Match with the next upload or edit: refused (409) if a "
+        "record it changes has changed since.",
+    )
+    diff: dict[str, Any] | None = Field(
+        default=None,
+        description="The upload as a change set of the record: counts (add, update, retire), "
+        "mode, ok, problems (every row that refuses it) and rows ({id, action, row, changed, "
+        "before, after}).",
     )
 
 

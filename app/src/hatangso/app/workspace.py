@@ -67,12 +67,13 @@ from typing import TYPE_CHECKING, Any
 import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 import shapely
 import yaml
 
 from hatangso.app import storage
 from hatangso.app.uploads import UPLOAD_SCRATCH
-from hatangso.geo.errors import ConflictError, InputError, Problem
+from hatangso.geo.errors import ConflictError, HatangsoError, InputError, Problem
 from hatangso.geo.outputs import json_ready, write_json
 from hatangso.geo.progress import Progress
 from hatangso.geo.schema import LAYER_KINDS, spec_for
@@ -84,6 +85,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NAME_PATTERN",
+    "SEED_ACTOR",
     "LayerVersion",
     "PublishedRun",
     "RunFolder",
@@ -106,6 +108,8 @@ NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 _NAME = re.compile(NAME_PATTERN)
 
 METADATA = "scenario.json"
+#: The actor of the change sets that load a scenario's input layers into its record.
+SEED_ACTOR = "hatangso"
 ADMIN_COLUMNS = ("province", "district", "commune")
 # Village properties served by the API, in this order when present.
 VILLAGE_PROPERTIES = (
@@ -533,6 +537,8 @@ def signature(*paths: Path) -> tuple[tuple[str, int, int], ...]:
 #: Entries of a scenario folder that are not a run's results (inputs, plans, bookkeeping).
 _NOT_RESULTS = frozenset(
     {METADATA, "uploads", "data", "plans", "cache", "exports", "runs", "current"}
+    # The record: never a run's, never moved into one.
+    | {f"record.gpkg{suffix}" for suffix in ("", "-journal", "-wal", "-shm")}
 )
 #: Derived files kept inside a run folder (rebuilt on demand, never published as outputs).
 _DERIVED = frozenset({"cache", "exports"})
@@ -572,6 +578,7 @@ class Workspace:
         self._max_cached = max(1, int(max_cached))
         self._stores: dict[str, SqlStore] = {}
         self._users: SqlStore | None = None
+        self._opening: dict[str, threading.Lock] = {}
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         """Pickle as root and database: a child process gets a workspace of its own (no cache)."""
@@ -584,18 +591,34 @@ class Workspace:
 
         Embedded, it is ``<workspace>/<name>/record.gpkg``; with a database URL, the schema
         :func:`record_schema` of that database. Opening creates and upgrades it as needed.
+        The first time a process opens an empty record of a scenario that has input layers
+        (built-in data, uploads of an older version), they are loaded into it as its first
+        change sets (:meth:`seed`), so that every reader finds the scenario's rows there.
         """
         from hatangso.geo.store import open_store, store_url  # SQLAlchemy: only when used
 
         folder = self.folder(name)
         with self._lock:
             opened = self._stores.get(name)
-            if opened is None:
-                if self.database_url:
-                    opened = open_store(self.database_url, schema=record_schema(name))
-                else:
-                    folder.mkdir(parents=True, exist_ok=True)
-                    opened = open_store(store_url(folder))
+            if opened is not None:
+                return opened
+            opening = self._opening.setdefault(name, threading.Lock())
+        with opening:  # one opening (and seeding) per scenario; other scenarios go on
+            with self._lock:
+                opened = self._stores.get(name)
+            if opened is not None:
+                return opened
+            if self.database_url:
+                opened = open_store(self.database_url, schema=record_schema(name))
+            else:
+                folder.mkdir(parents=True, exist_ok=True)
+                opened = open_store(store_url(folder))
+            try:
+                self.seed(name, opened)
+            except BaseException:
+                opened.close()
+                raise
+            with self._lock:
                 self._stores[name] = opened
             return opened
 
@@ -626,6 +649,84 @@ class Workspace:
             return False
         return self.users().has_users()
 
+    def seed(self, name: str, store: SqlStore | None = None, *, lock: bool = True) -> int:
+        """Load the scenario's input layers into its record when the record is empty.
+
+        Each kind the scenario has a layer of (:meth:`layer_path`: its upload, else its
+        built-in input) becomes one change set by ``hatangso``, noted as the scenario's
+        initial data. It runs under the scenario's write lock, and does nothing once the
+        record has any change, so that two processes never load the data twice.
+
+        Parameters
+        ----------
+        name
+            The scenario.
+        store
+            Its record (default :meth:`store`), or a scratch copy of it (a dry run's).
+        lock
+            Whether to take the scenario's write lock (not for a scratch copy).
+
+        Returns
+        -------
+        int
+            The change sets applied (0 when the record was not empty or there was no layer).
+        """
+        from hatangso.geo.schema import RECORD_KINDS
+
+        record = store if store is not None else self.store(name)
+        if record.version or not self.folder(name).is_dir():
+            return 0
+        kinds = [
+            k
+            for k in RECORD_KINDS
+            if k in LAYER_KINDS or k in self.metadata(name).get("inputs", {})
+        ]
+        applied = 0
+        with self.writing(name) if lock else contextlib.nullcontext():
+            if record.version:  # another process seeded it meanwhile
+                return 0
+            for kind in kinds:
+                try:
+                    frame = self._input_frame(name, kind)
+                except HatangsoError as exc:  # a broken input must not stop the others
+                    log.warning("scenario %s: its %s cannot be read: %s", name, kind, exc)
+                    continue
+                if frame is None or frame.empty:
+                    continue
+                change = record.diff(
+                    kind,
+                    frame.drop(columns=["source_row"], errors="ignore"),
+                    actor=SEED_ACTOR,
+                    mode="upsert",
+                    note=f"the initial {kind} of scenario '{name}', from its input layer",
+                )
+                if not change.ok:
+                    log.warning(
+                        "scenario %s: %s not loaded into the record: %s",
+                        name,
+                        kind,
+                        "; ".join(str(p) for p in (*change.forbidden, *change.problems)[:5]),
+                    )
+                    continue
+                record.apply(change)
+                applied += 1
+        if applied:
+            log.info(
+                "scenario %s: its input layers loaded into the record (%d kinds)", name, applied
+            )
+        return applied
+
+    def _input_frame(self, name: str, kind: str) -> pd.DataFrame | None:
+        """Return the clean rows of input `kind` (a table for a kind without geometry)."""
+        if kind in LAYER_KINDS:
+            return self.layer(name, kind)
+        path = self.layer_path(name, kind)
+        if path is None:
+            return None
+        from hatangso.geo.validate import load_layer
+
+        return load_layer(path, kind).frame
+
     def close_stores(self) -> None:
         """Release the connections of every record this workspace opened."""
         with self._lock:
@@ -653,6 +754,33 @@ class Workspace:
             scope = document.get("scope") if isinstance(document, dict) else None
             value = scope.get("province") if isinstance(scope, dict) else None
         return str(value) if value else None
+
+    def forget(self, name: str) -> None:
+        """Remove what a refused first upload of scenario `name` created: an empty record.
+
+        The scenario's folder goes too, unless something else was stored there meanwhile
+        (an upload, results, a change of its record).
+        """
+        folder = self.folder(name)
+        with self._lock:
+            opened = self._stores.get(name)
+        try:
+            if opened is not None and opened.version:
+                return
+        except Exception:  # a record that cannot be read is not kept either
+            log.debug("record of %s unreadable while forgotten", name, exc_info=True)
+        if (folder / "uploads").exists() or self.exists(name):
+            return
+        self._forget_store(name)
+        if not self.database_url:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _forget_store(self, name: str) -> None:
+        """Close the record of `name` opened here (its folder is about to be replaced)."""
+        with self._lock:
+            opened = self._stores.pop(name, None)
+        if opened is not None:
+            opened.close()
 
     # ---- names and paths -------------------------------------------------------------------
 
@@ -809,11 +937,17 @@ class Workspace:
                 else:
                     entry.build(tmp)
                 if folder.exists():  # an empty or failed folder: replace it
+                    self._forget_store(name)
                     shutil.rmtree(folder)
                 os.replace(tmp, folder)
             finally:
                 if tmp.exists():
                     shutil.rmtree(tmp, ignore_errors=True)
+            if self.exists(name):
+                try:  # the new scenario's layers become its record's first rows
+                    self.store(name)
+                except Exception:  # its results stand; the record is loaded on first use
+                    log.exception("the record of scenario %s could not be loaded", name)
         return self.exists(name)
 
     # ---- runs: written apart, published at once --------------------------------------------
@@ -1013,6 +1147,7 @@ class Workspace:
         counts: Mapping[str, int],
         if_match: int | None = None,
         by: str | None = None,
+        apply: Callable[[], object] | None = None,
     ) -> tuple[LayerVersion, LayerVersion]:
         """Publish a new version of input layer `kind`: its files appear all at once.
 
@@ -1035,6 +1170,10 @@ class Workspace:
             published and :class:`~hatangso.geo.errors.ConflictError` names what replaced it.
         by
             Who uploads (the client's address), for the record.
+        apply
+            Called under the scenario's write lock before the version is published (the
+            upload's change set applied to the record): if it raises, nothing is published.
+            Uploads of a scenario thus change its record and publish their files in one order.
 
         Returns
         -------
@@ -1054,6 +1193,8 @@ class Workspace:
                     old = self.layer_version(name, kind)
                     if if_match is not None and old.version != if_match:
                         raise ConflictError(_conflict(name, kind, old, if_match))
+                    if apply is not None:
+                        apply()
                     version = old.version + 1
                     at = datetime.now(UTC).isoformat(timespec="microseconds")
                     record: dict[str, Any] = {
@@ -1181,6 +1322,10 @@ class Workspace:
             while len(self._cache) > self._max_cached:
                 self._cache.popitem(last=False)
         return value
+
+    def memo(self, name: str, what: str, key: Any, load: Callable[[], Any]) -> Any:
+        """Return ``load()``, recomputed only when `key` changes (a record's version)."""
+        return self._cached((name, what), key, load)
 
     def cached(self, name: str, what: str, paths: tuple[Path, ...], load: Callable[[], Any]) -> Any:
         """Return ``load()``, recomputed only when one of `paths` changed on disk."""

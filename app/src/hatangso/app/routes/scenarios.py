@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import Response
 
-from hatangso.app import versions
 from hatangso.app.deps import (
     ExistingScenario,
     ScenarioName,
@@ -19,9 +18,8 @@ from hatangso.app.deps import (
     require_read_key,
 )
 from hatangso.app.schemas import Indicator, ScenarioOut, Status, Units
-from hatangso.app.workspace import Workspace, feature_collection, serialise_features
+from hatangso.app.workspace import feature_collection, serialise_features
 from hatangso.geo.errors import InputError, Problem
-from hatangso.geo.schema import spec_for
 
 __all__ = ["router"]
 
@@ -30,15 +28,6 @@ router = APIRouter(
 )
 
 GEOJSON = "application/geo+json"
-
-# Properties served per layer kind (the id column is the kind's, geo.schema's).
-_LAYER_COLUMNS: dict[str, list[str]] = {
-    "sites": ["site_id", "operator", "tech", "height_m", "azimuth_deg", "beamwidth_deg", "env"],
-    "access-points": ["ap_id", "operator", "kind"],
-    "fiber": ["operator"],
-    "poles": ["pole_id", "operators"],
-    "ducts": ["duct_id", "operators"],
-}
 
 Limit = Annotated[int, Query(ge=1, le=100_000, description="Features per page.")]
 Offset = Annotated[int, Query(ge=0, description="Features to skip.")]
@@ -210,63 +199,6 @@ async def get_villages(
         disputed=disputed,
     )
     return _page(request, index.features, picked, limit, offset)
-
-
-def _layer_features(workspace: Workspace, name: str, kind: str) -> tuple[Any, Any]:
-    path = workspace.layer_path(name, kind)
-    if path is None:
-        raise HTTPException(status_code=404, detail=f"scenario '{name}' has no {kind} layer")
-    columns, id_column = _LAYER_COLUMNS[kind], spec_for(kind).id_column
-
-    def load() -> tuple[Any, Any]:
-        frame = workspace.layer(name, kind)
-        assert frame is not None
-        operators = (
-            frame["operator"].astype(str).to_numpy(dtype=object)
-            if "operator" in frame
-            else np.full(len(frame), "", dtype=object)
-        )
-        return serialise_features(frame, columns=columns, id_column=id_column), operators
-
-    result: tuple[Any, Any] = workspace.cached(name, f"features:{kind}", (path,), load)
-    return result
-
-
-def _layer_route(kind: str) -> Any:
-    def endpoint(
-        request: Request,
-        name: ExistingScenario,
-        workspace: WorkspaceDep,
-        operator: Annotated[str | None, Query(max_length=40)] = None,
-        limit: Limit = 10_000,
-        offset: Offset = 0,
-    ) -> Response:
-        # The version is read first: the features served are of it or newer, so an upload
-        # sent with this ETag as If-Match never overwrites a version its sender has not seen.
-        version = workspace.layer_version(name, kind).version
-        features, operators = _layer_features(workspace, name, kind)
-        keep = np.ones(len(features), dtype=bool)
-        if operator is not None:
-            keep &= np.char.lower(operators.astype(str)) == operator.strip().lower()
-        response = _page(request, features, np.flatnonzero(keep), limit, offset)
-        response.headers["ETag"] = versions.etag(version)
-        return response
-
-    endpoint.__doc__ = (
-        f"Return the scenario's {kind} (GeoJSON), optionally of one operator. The ``ETag`` is "
-        "the layer's version: send it as ``If-Match`` with an upload that replaces the layer."
-    )
-    return endpoint
-
-
-for _kind in _LAYER_COLUMNS:
-    router.add_api_route(
-        f"/{{name}}/{_kind}",
-        _layer_route(_kind),
-        methods=["GET"],
-        summary=f"{_kind.capitalize()} as GeoJSON",
-        responses={200: {"content": {GEOJSON: {}}}},
-    )
 
 
 @router.get(

@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 import math
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import geopandas as gpd
 import pandas as pd
@@ -17,9 +20,17 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from hatangso.app import versions
-from hatangso.app.auth import ScenarioWriterDep, check_operator_rows, require, scenario_writer
+from hatangso.app.auth import (
+    ADMIN,
+    Principal,
+    ScenarioWriterDep,
+    check_operator_rows,
+    require,
+    scenario_writer,
+)
 from hatangso.app.config import Settings
 from hatangso.app.deps import ExistingScenario, ScenarioName, SettingsDep, WorkspaceDep
+from hatangso.app.records import change_document, reject_problems
 from hatangso.app.schemas import (
     CoverageRun,
     LayerChange,
@@ -46,12 +57,13 @@ from hatangso.app.uploads import (
 )
 from hatangso.app.worker import run_job
 from hatangso.app.workspace import Workspace
-from hatangso.geo.errors import HatangsoError
+from hatangso.geo.errors import ConflictError, HatangsoError, InputError
 from hatangso.geo.outputs import atomic_write, spreadsheet_safe, write_layer, write_table
 from hatangso.geo.schema import LAYER_KINDS, spec_for
 
 if TYPE_CHECKING:
     from hatangso.coverage.config import CoverageConfig
+    from hatangso.geo.store import ChangeSet, SqlStore
     from hatangso.geo.validate import Layer
 
 __all__ = ["router"]
@@ -151,6 +163,12 @@ async def _receive_file(
         await form.close()
 
 
+#: How an upload changes the record: ``replace`` (the file is the whole layer, of the
+#: uploading operator when an operator uploads: live rows missing from it are retired) or
+#: ``upsert`` (it adds and updates rows only).
+UploadMode = Literal["replace", "upsert"]
+
+
 def _validate_and_store(
     workspace: Workspace,
     settings: Settings,
@@ -162,11 +180,22 @@ def _validate_and_store(
     *,
     if_match: int | None = None,
     by: str | None = None,
-    operator: str | None = None,
+    principal: Principal | None = None,
+    mode: UploadMode = "replace",
 ) -> UploadReport:
+    """Validate an upload, compare it with the record, and (unless a dry run) apply it.
+
+    The upload's clean rows become one change set of the scenario's record
+    (:meth:`~hatangso.geo.store.SqlStore.diff`), applied under the scenario's write lock with
+    the publication of the file's version, or refused whole: a row the validation rejects
+    (422), a row of another operator (403), a record changed since the ``If-Match`` version
+    (409).
+    """
     from hatangso.geo.validate import load_layer
 
     options = options or UploadOptions()
+    actor = principal.name if principal is not None else ADMIN.name
+    operator = principal.store_operator if principal is not None else None
     suffix = path.suffix.lower()
     check_magic(path, suffix, shown)
     if suffix in (".zip", ".xlsx"):
@@ -198,61 +227,116 @@ def _validate_and_store(
         frame, gpd.GeoDataFrame
     ):  # pragma: no cover - every uploadable layer has geometry
         raise HTTPException(status_code=422, detail=f"{shown}: no geometry")
-    change = _layer_change(workspace.layer_path(name, kind), frame, kind)
+    clean = frame.drop(columns=["source_row"], errors="ignore")
+    rejected = reject_problems(layer.rejects, shown)
+
+    def compare(store: SqlStore) -> tuple[ChangeSet, dict[str, Any], LayerChange]:
+        changeset = store.diff(
+            kind,
+            clean,
+            actor=actor,
+            operator=operator,
+            mode=mode,
+            name=shown,
+            note=f"upload of {shown}",
+        )
+        before = store.read(kind)
+        document = change_document(changeset, before, limit=settings.max_page, problems=rejected)
+        counts = changeset.counts()
+        change = LayerChange(
+            rows_now=len(before),
+            rows_after=len(before) + counts["add"] - counts["retire"],
+            added=counts["add"],
+            removed=counts["retire"],
+            kept=len(before) - counts["retire"],
+        )
+        return changeset, document, change
+
     if options.dry_run:
-        return _report(layer, kind, shown, stored=None, change=change)
-    rejects = layer.rejects
-    safe_rejects = spreadsheet_safe(rejects)
-    counts = layer.counts()
-    # The layer and its rejected rows are published together, as one new version.
-    new, old = workspace.store_layer(
-        name,
-        kind,
-        {
-            f"{stem}.gpkg": lambda p: (
-                write_table(frame, p, layer=stem) if table else write_layer(frame, p, layer=stem)
-            ),
-            f"{stem}.rejects.csv": lambda p: safe_rejects.to_csv(p, index=False, encoding="utf-8"),
-        },
-        file=shown,
-        counts=counts,
-        if_match=if_match,
-        by=by,
-    )
+        with _record_to_compare(workspace, name, path.parent) as store:
+            _changeset, document, change = compare(store)
+            version = store.version
+        return _report(
+            layer, kind, shown, stored=None, change=change, diff=document, record_version=version
+        )
+    if rejected:  # a change set with a bad row is refused whole, before anything is written
+        raise InputError(rejected)
+    created = not workspace.folder(name).exists()
+    outcome: dict[str, Any] = {}
+    try:
+        store = workspace.store(name)
+
+        def apply() -> None:
+            # Under the scenario's write lock: compared with the record as it is now.
+            changeset, document, change = compare(store)
+            if if_match is not None:
+                if if_match > store.version:
+                    raise ConflictError(
+                        f"{kind} of scenario '{name}': the record is at version "
+                        f"{store.version}, not {if_match}. Fix: send the ETag of your last "
+                        f"read of /api/scenarios/{name}/{kind} as If-Match"
+                    )
+                # Refused (409, naming them) if a record it changes has changed since.
+                changeset = replace(changeset, base_version=if_match)
+            applied = store.apply(changeset)
+            outcome.update(diff=document, change=change, version=applied.version)
+
+        safe_rejects = spreadsheet_safe(layer.rejects)
+        new, old = workspace.store_layer(
+            name,
+            kind,
+            {
+                f"{stem}.gpkg": lambda p: (
+                    write_table(frame, p, layer=stem)
+                    if table
+                    else write_layer(frame, p, layer=stem)
+                ),
+                f"{stem}.rejects.csv": lambda p: safe_rejects.to_csv(
+                    p, index=False, encoding="utf-8"
+                ),
+            },
+            file=shown,
+            counts=layer.counts(),
+            by=by,
+            apply=apply,
+        )
+    except BaseException:
+        if created:  # a refused first upload leaves no scenario behind
+            workspace.forget(name)
+        raise
     return _report(
         layer,
         kind,
         shown,
         stored=f"uploads/{stem}.gpkg",
-        change=change,
+        change=outcome["change"],
         version=new.version,
         replaced=old.record() if old.version or old.path is not None else None,
+        diff=outcome["diff"],
+        record_version=outcome["version"],
     )
 
 
-def _layer_change(current: Path | None, frame: pd.DataFrame, kind: str) -> LayerChange:
-    """Compare the scenario's layer `kind` (`current`, None when absent) with the upload's rows."""
-    import pyogrio
+@contextmanager
+def _record_to_compare(workspace: Workspace, name: str, scratch: Path) -> Iterator[SqlStore]:
+    """Yield the record a dry run compares with, creating nothing in the scenario.
 
-    id_column = spec_for(kind).id_column
-    if current is None:
-        rows_now, ids_now = 0, set[str]()
-    elif id_column is not None:
-        table = pyogrio.read_dataframe(current, read_geometry=False)
-        rows_now = len(table)
-        ids_now = set(table[id_column].astype(str)) if id_column in table else set()
-    else:
-        rows_now, ids_now = int(pyogrio.read_info(current)["features"]), set()
-    if id_column is None or id_column not in frame:
-        return LayerChange(rows_now=rows_now, rows_after=len(frame))
-    ids_after = set(frame[id_column].astype(str))
-    return LayerChange(
-        rows_now=rows_now,
-        rows_after=len(frame),
-        added=len(ids_after - ids_now),
-        removed=len(ids_now - ids_after),
-        kept=len(ids_after & ids_now),
-    )
+    The scenario's own record when it has one; else a scratch copy in `scratch`, loaded with
+    the scenario's input layers as its record would be on first use.
+    """
+    from hatangso.geo.store import open_store
+
+    folder = workspace.folder(name)
+    if workspace.database_url or (folder / "record.gpkg").is_file():
+        yield workspace.store(name)
+        return
+    store = open_store(scratch / "compare.gpkg")
+    try:
+        if folder.is_dir():
+            workspace.seed(name, store, lock=False)
+        yield store
+    finally:
+        store.close()
 
 
 def _report(
@@ -264,6 +348,8 @@ def _report(
     change: LayerChange,
     version: int | None = None,
     replaced: dict[str, Any] | None = None,
+    diff: dict[str, Any] | None = None,
+    record_version: int | None = None,
 ) -> UploadReport:
     rejects = layer.rejects
     counts = layer.counts()
@@ -287,6 +373,8 @@ def _report(
         change=change,
         version=version,
         replaced=replaced,
+        diff=diff,
+        record_version=record_version,
     )
 
 
@@ -489,6 +577,13 @@ async def upload_layer(
         Query(max_length=2000, description="Map columns: village_id=osm_id,name=ten."),
     ] = None,
     dry_run: DryRun = False,
+    mode: Annotated[
+        UploadMode,
+        Query(
+            description="replace: the file is the whole layer (an operator's: of its rows), so "
+            "live rows missing from it are retired; upsert: it only adds and updates rows."
+        ),
+    ] = "replace",
     sheet: Annotated[
         str | None, Query(max_length=200, description="XLSX: the sheet (default the first).")
     ] = None,
@@ -497,19 +592,24 @@ async def upload_layer(
         Query(alias="header-row", ge=1, le=10_000, description="XLSX: the header's row number."),
     ] = None,
 ) -> UploadReport:
-    """Validate an uploaded layer as ``hatangso validate`` does and store its clean rows.
+    """Validate an uploaded layer as ``hatangso validate`` does and apply it to the record.
 
     ``?crs=``, ``?columns=``, ``?sheet=`` and ``?header-row=`` are the command line's
-    ``--crs``, ``--columns``, ``--sheet`` and ``--header-row``. The clean layer replaces
-    ``uploads/<kind>.gpkg`` of the scenario atomically (the scenario is created when new);
-    the rejected rows are returned and kept in ``uploads/<kind>.rejects.csv``; ``change``
-    compares the layer before and after. With ``?dry_run=true`` the report is the same and
-    nothing is stored. A refused upload changes nothing and leaves nothing behind.
+    ``--crs``, ``--columns``, ``--sheet`` and ``--header-row``. The upload is one change set
+    of the scenario's record (the scenario is created when new): ``?mode=replace`` (the
+    default) takes the file as the whole layer, of the uploading operator when an operator
+    uploads, and retires the live rows it lacks; ``?mode=upsert`` only adds and updates.
+    It applies whole or not at all: a row the validation rejects refuses it (422, every
+    problem listed), so does a row of another operator (403). ``diff`` lists the change
+    record by record; ``change`` counts the rows before and after. With ``?dry_run=true``
+    the report is the same (the rejects too) and nothing is stored. A refused upload changes
+    nothing and leaves nothing behind.
 
-    Every upload makes a new version of the layer: the answer gives it (``version``, also the
-    ``ETag``) and the version it replaced (``replaced``). Uploads of one scenario apply one at
-    a time, in arrival order. With ``If-Match: <version>`` the upload applies only if the
-    layer is still at that version; otherwise 409 names the upload that replaced it.
+    The file as received is kept as a new version of the layer, for provenance (``version``,
+    ``replaced``). Uploads of one scenario apply one at a time, in arrival order. The answer's
+    ``ETag`` is the record's version after it (``record_version``); sent as
+    ``If-Match: <version>``, an upload is refused (409, naming them) if a record it changes
+    has changed since that version.
     """
     options = UploadOptions(
         crs=crs, columns=columns, sheet=sheet, header_row=header_row, dry_run=dry_run
@@ -532,9 +632,10 @@ async def upload_layer(
             options,
             if_match=if_match,
             by=by,
-            operator=principal.store_operator,
+            principal=principal,
+            mode=mode,
         )
-    response.headers["ETag"] = versions.etag(report.version)
+    response.headers["ETag"] = versions.etag(report.record_version)
     return report
 
 

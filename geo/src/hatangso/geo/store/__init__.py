@@ -40,6 +40,7 @@ Examples
 from __future__ import annotations
 
 from hatangso.geo.store._api import AppliedChange, ChangeSet, HistoryEntry, Record, RecordStore
+from hatangso.geo.store._records import id_column, record_ids
 from hatangso.geo.store._sql import STORE_FILE, SqlStore, open_store, store_url
 from hatangso.geo.store._users import USER_ROLES, NewUser, User
 
@@ -54,6 +55,8 @@ __all__ = [
     "RecordStore",
     "SqlStore",
     "User",
+    "id_column",
     "open_store",
+    "record_ids",
     "store_url",
 ]
