@@ -218,9 +218,10 @@ def _child(conn: Connection, payload: bytes, memory_bytes: int) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def _workspace_by_root(workspace: Workspace) -> tuple[type[Workspace], tuple[object, ...]]:
-    # A child gets a workspace of its own on the same folder: locks and caches stay per process.
-    return Workspace, (workspace.root,)
+def _workspace_by_root(workspace: Workspace) -> tuple[Any, tuple[object, ...]]:
+    # A child gets a workspace of its own on the same folder and record database: locks,
+    # caches and the record's connections stay per process.
+    return workspace.__reduce__()
 
 
 _DISPATCH = {**copyreg.dispatch_table, Workspace: _workspace_by_root}

@@ -8,9 +8,11 @@ from typing import Annotated, Any
 import numpy as np
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from hatangso.app import versions
+from hatangso.app.asof import AsOf, results_as_of, scenario_for
 from hatangso.app.deps import (
     ExistingScenario,
     ScenarioName,
@@ -102,9 +104,25 @@ def get_scenario(name: ExistingScenario, workspace: WorkspaceDep) -> ScenarioOut
     summary="The kpis.json document",
     responses={200: {"content": {"application/json": {}}}},
 )
-async def get_kpis(name: ExistingScenario, workspace: WorkspaceDep) -> Response:
-    """Return the scenario's ``kpis.json``: indicators, by admin unit, input accounting."""
-    return Response(workspace.kpis_text(name), media_type="application/json")
+async def get_kpis(
+    request: Request,
+    name: ScenarioName,
+    workspace: WorkspaceDep,
+    settings: SettingsDep,
+    as_of: AsOf = None,
+) -> Response:
+    """Return the scenario's ``kpis.json``: indicators, by admin unit, input accounting.
+
+    With ``as_of``, the KPIs as the scenario's record stood at the end of that day: the
+    answer says its ``as_of`` and ``record_version``. A run made from that version answers;
+    without one, the run is made first (a job, within the limits of every run) and kept. A day
+    before the record's first change: 404.
+    """
+    name = await scenario_for(name, workspace, settings, as_of)
+    if as_of is None:
+        return Response(workspace.kpis_text(name), media_type="application/json")
+    past = await results_as_of(request, workspace, settings, name, as_of)
+    return Response(past.kpis_text(workspace, name), media_type="application/json")
 
 
 def _page(
@@ -138,7 +156,7 @@ def _page(
 )
 async def get_villages(
     request: Request,
-    name: ExistingScenario,
+    name: ScenarioName,
     workspace: WorkspaceDep,
     settings: SettingsDep,
     status: Annotated[Status, Query(description="Coverage status to keep.")] = Status.all,
@@ -160,15 +178,22 @@ async def get_villages(
     ] = None,
     limit: Limit = 1000,
     offset: Offset = 0,
+    as_of: AsOf = None,
 ) -> Response:
     """Return the villages (RFC 7946 FeatureCollection, EPSG:4326).
 
     ``numberMatched`` counts the villages matching the filters, ``numberReturned`` those on
-    this page; a ``next`` link points at the following page.
+    this page; a ``next`` link points at the following page. With ``as_of``, the villages
+    assessed on the record as it stood at the end of that day (as ``/kpis`` answers it).
     """
     if limit > settings.max_page:
         raise HTTPException(status_code=422, detail=f"limit must be at most {settings.max_page}")
-    index = workspace.villages(name)
+    name = await scenario_for(name, workspace, settings, as_of)
+    if as_of is None:
+        index = workspace.villages(name)
+    else:
+        past = await results_as_of(request, workspace, settings, name, as_of)
+        index = await run_in_threadpool(workspace.villages, name, run=past.folder)
     picked = index.select(
         status=status.value,
         indicator=indicator.value,
