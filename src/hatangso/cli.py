@@ -609,11 +609,31 @@ def run(
             "file's folder). A scenario file cannot set it."
         ),
     ] = None,
+    record: Annotated[
+        str | None,
+        typer.Option(
+            help="The province's record (record.gpkg, or postgresql://user:pw@host/db): its "
+            "layers replace the scenario's data files."
+        ),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            metavar="YYYY-MM-DD",
+            help="With --record: the record as it stood at the end of that day (a year's "
+            "report made again for 31 December).",
+        ),
+    ] = None,
     quiet: Quiet = False,
 ) -> None:
     """Run a scenario: the baseline and each year with its deployments, against its targets."""
     from hatangso.scenarios.run import run_scenario
 
+    if as_of is not None and record is None:
+        raise typer.BadParameter(
+            "--as-of needs --record (the record to read)", param_hint="--as-of"
+        )
     with _steps(quiet) as progress:
         run_scenario(
             scenario,
@@ -623,6 +643,8 @@ def run(
             lang=lang.value,
             data_dir=data_root,
             limits=_limits(),
+            record=record,
+            as_of=as_of,
         )
 
 

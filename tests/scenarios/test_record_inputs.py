@@ -1,16 +1,26 @@
-"""The record's layers as the coverage job reads them, as they stood on a day."""
+"""The record's layers as the coverage job reads them, as they stood on a day.
+
+Two yearly change sets in the record (2024: four villages and a site in the first; 2025:
+sites in the second and third): 1/4 of the villages covered as of 31 Dec 2024, 3/4 after.
+`hatangso run --record --as-of 2024-12-31` makes the same report as a run on the 2024 data.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import geopandas as gpd
 import pytest
 import shapely
+import yaml
 
+from hatangso.cli import main
 from hatangso.coverage.config import parse_config
 from hatangso.geo.errors import InputError, NotFoundError
 from hatangso.geo.store import SqlStore, open_store
@@ -111,3 +121,124 @@ def test_a_day_before_the_first_change_has_no_record(record: SqlStore) -> None:
         record_version(record, "2023-12-31")
     with pytest.raises(InputError, match="YYYY-MM-DD"):
         record_version(record, "31/12/2024")
+
+
+# ------------------------------------------------------------------------------------------
+# hatangso run --record --as-of
+
+
+def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: Any, *args: str) -> tuple[Any, str, str]:
+    monkeypatch.setattr(sys, "argv", ["hatangso", *args])
+    with pytest.raises(SystemExit) as info:
+        main()
+        sys.exit(0)
+    captured = capsys.readouterr()
+    return info.value.code, captured.out, captured.err
+
+
+@pytest.fixture
+def scenario(tmp_path: Path) -> Path:
+    """A scenario file whose data are the 2024 layers, and a record of 2024 and 2025 beside."""
+    four_villages().to_file(tmp_path / "villages.gpkg")
+    sites_in([0]).to_file(tmp_path / "sites.gpkg")
+    clock = YearClock()
+    store = open_store(tmp_path / "record.gpkg", clock=clock)
+    two_years(store, clock)
+    store.close()
+    path = tmp_path / "tinh.yaml"
+    document = {
+        "name": "tinh",
+        "title": "Tỉnh thử",
+        "description": "hand-made",
+        "scope": {"province": "Tỉnh Thử"},
+        "data": {"villages": "villages.gpkg", "sites": "sites.gpkg"},
+        "model": {"mobile": {"rule": "point"}},
+        "years": [2025],
+        "targets": {"village_mobile_coverage": {2025: 100}},
+    }
+    path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def _read(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    kpis = json.loads((folder / "kpis.json").read_text(encoding="utf-8"))
+    return summary, kpis
+
+
+def _share(kpis: dict[str, Any]) -> float:
+    (value,) = [i["value"] for i in kpis["indicators"] if i["code"] == "village_mobile_coverage"]
+    return float(value)
+
+
+def test_the_report_as_of_year_end_equals_the_run_on_that_years_data(
+    scenario: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    code, _, err = run_cli(
+        monkeypatch, capsys, "run", str(scenario), "--out", str(tmp_path / "files"), "--quiet"
+    )
+    assert code == 0, err
+    code, _, err = run_cli(
+        monkeypatch,
+        capsys,
+        "run",
+        str(scenario),
+        "--out",
+        str(tmp_path / "asof"),
+        "--record",
+        str(tmp_path / "record.gpkg"),
+        "--as-of",
+        "2024-12-31",
+        "--quiet",
+    )
+    assert code == 0, err
+    files_summary, files_kpis = _read(tmp_path / "files")
+    asof_summary, asof_kpis = _read(tmp_path / "asof")
+    assert asof_summary == files_summary
+    assert asof_kpis["indicators"] == files_kpis["indicators"]
+    assert _share(asof_kpis) == pytest.approx(1 / 4)
+    assert (asof_kpis["as_of"], asof_kpis["record_version"]) == ("2024-12-31", 2)
+    # The record now: the 2025 sites count.
+    code, _, err = run_cli(
+        monkeypatch,
+        capsys,
+        "run",
+        str(scenario),
+        "--out",
+        str(tmp_path / "now"),
+        "--record",
+        str(tmp_path / "record.gpkg"),
+        "--quiet",
+    )
+    assert code == 0, err
+    _, now_kpis = _read(tmp_path / "now")
+    assert _share(now_kpis) == pytest.approx(3 / 4)
+    assert (now_kpis["as_of"], now_kpis["record_version"]) == (None, 3)
+
+
+def test_as_of_needs_a_record_and_a_day_it_has(
+    scenario: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    out = str(tmp_path / "out")
+    code, _, err = run_cli(
+        monkeypatch, capsys, "run", str(scenario), "--out", out, "--as-of", "2024-12-31"
+    )
+    assert code == 2 and "--record" in err
+    record = str(tmp_path / "record.gpkg")
+    args = ("run", str(scenario), "--out", out, "--record", record, "--as-of")
+    code, _, err = run_cli(monkeypatch, capsys, *args, "2023-12-31")
+    assert code == 2 and "no change by the end of 2023-12-31" in err
+    code, _, err = run_cli(monkeypatch, capsys, *args, "31/12/2024")
+    assert code == 2 and "YYYY-MM-DD" in err
+    code, _, err = run_cli(
+        monkeypatch,
+        capsys,
+        "run",
+        str(scenario),
+        "--out",
+        out,
+        "--record",
+        str(tmp_path / "nope.gpkg"),
+    )
+    assert code == 2 and "no record there" in err
+    assert not (tmp_path / "nope.gpkg").exists()

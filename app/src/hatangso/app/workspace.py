@@ -1296,7 +1296,9 @@ def record_schema(name: str) -> str:
     >>> record_schema("ca-mau")
     'record_ca_mau'
     """
-    return "record_" + name.replace("-", "_")
+    from hatangso.scenarios.record import record_schema as schema_of
+
+    return schema_of(name)
 
 
 def _workspace(root: Path, database_url: str | None) -> Workspace:

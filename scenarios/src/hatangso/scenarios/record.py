@@ -15,16 +15,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from hatangso.geo.errors import NotFoundError
+from hatangso.geo.errors import InputError, NotFoundError, Problem
 from hatangso.geo.outputs import atomic_write, write_layer
 from hatangso.geo.schema import RECORD_KINDS, spec_for
-from hatangso.geo.store import RecordStore
 
-__all__ = ["RecordInputs", "as_of_text", "inputs_as_of", "record_version"]
+if TYPE_CHECKING:
+    from hatangso.geo.store import RecordStore, SqlStore
+
+__all__ = [
+    "RecordInputs",
+    "as_of_text",
+    "inputs_as_of",
+    "open_record",
+    "record_schema",
+    "record_version",
+]
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +66,52 @@ class RecordInputs:
     def describe(self) -> dict[str, Any]:
         """Return what a run keeps of its record: version, day and rows per kind."""
         return {"version": self.version, "as_of": self.as_of, "counts": dict(self.counts)}
+
+
+def record_schema(name: str) -> str:
+    """Return the PostgreSQL schema that holds the record of scenario `name`.
+
+    >>> record_schema("ca-mau")
+    'record_ca_mau'
+    """
+    return "record_" + name.replace("-", "_")
+
+
+def open_record(target: str | Path, *, name: str) -> SqlStore:
+    """Open the record at `target` to read it: a record file, or a PostGIS database.
+
+    Parameters
+    ----------
+    target
+        A record file (``record.gpkg``), a scenario folder of the service holding one, or
+        ``postgresql://user:password@host:port/database``.
+    name
+        The scenario's name: in a database, its record is the schema :func:`record_schema`
+        of it, as the service keeps it.
+
+    Raises
+    ------
+    InputError
+        If `target` is a file path where there is no record.
+    """
+    from hatangso.geo.store import open_store  # SQLAlchemy: only when a record is read
+
+    text = str(target)
+    if text.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+        return open_store(text, schema=record_schema(name))
+    path = Path(text)
+    if path.is_dir():
+        path = path / "record.gpkg"
+    if not path.is_file():
+        raise InputError(
+            Problem(
+                file=str(target),
+                message="there is no record there",
+                fix="give the record's file (record.gpkg, in the scenario's folder of the "
+                "service's workspace) or its database as postgresql://user:pw@host:port/db",
+            )
+        )
+    return open_store(path)
 
 
 def as_of_text(as_of: date | str | None) -> str | None:

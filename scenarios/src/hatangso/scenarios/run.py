@@ -17,6 +17,7 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from hatangso.geo.progress import Progress, silent
 from hatangso.geo.schema import spec_for
 from hatangso.geo.validate import load_layer
 from hatangso.scenarios.job import InputFiles, JobResult, load_inputs, run_coverage
+from hatangso.scenarios.record import RecordInputs, as_of_text
 from hatangso.scenarios.schema import (
     DATA_KINDS,
     DEPLOYMENT_KINDS,
@@ -508,6 +510,7 @@ def _one_run(
     progress: Progress | None,
     cache_dir: Path,
     lang: str = "vi",
+    recorded: Mapping[str, Any] | None = None,
 ) -> RunResult:
     job = run_coverage(
         files,
@@ -515,7 +518,7 @@ def _one_run(
         out_dir,
         progress=progress,
         title=f"{scenario.title} — {'hiện trạng' if year is None else year}",
-        extra=_extra(scenario, year),
+        extra={**_extra(scenario, year), **(recorded or {})},
         cache_dir=cache_dir,
         lang=lang,
     )
@@ -535,6 +538,8 @@ def run_scenario(
     lang: str = "vi",
     data_dir: Path | None = None,
     limits: WorkLimits | None = None,
+    record: str | Path | None = None,
+    as_of: date | str | None = None,
 ) -> ScenarioResult:
     """Run a scenario: the baseline in `out_dir`, each year in ``out_dir/<year>``, the report.
 
@@ -557,6 +562,14 @@ def run_scenario(
         the scenario file's folder when None. A scenario file cannot set it.
     limits
         The limits on the work the scenario's model may ask for (the defaults when None).
+    record
+        The province's record (``hatangso run --record``: a ``record.gpkg`` or a
+        ``postgresql://`` URL, whose schema is the scenario's as the service names it): the
+        kinds it has rows of replace the scenario's data files.
+    as_of
+        With `record`: the record as it stood at the end of that day (``YYYY-MM-DD``), so
+        that the report of a past year is made again as it stood on 31 December; None: the
+        record now. Each ``kpis.json`` says its ``as_of`` and ``record_version``.
 
     Returns
     -------
@@ -565,26 +578,48 @@ def run_scenario(
     Raises
     ------
     InputError
-        The scenario file or one of its data files has faults (each named with the fix).
+        The scenario file or one of its data files has faults (each named with the fix),
+        or `as_of` is given without `record`.
+    NotFoundError
+        The record had no change by the end of `as_of`.
     """
     from hatangso.scenarios.report import write_reports
 
+    if as_of is not None and record is None:
+        raise InputError(
+            Problem(
+                file="--as-of",
+                message="a day of the record was asked, but no record given",
+                fix="give the record with --record record.gpkg (or a postgresql:// URL)",
+            )
+        )
     path, out_dir = Path(path), Path(out_dir)
     scenario = load_scenario(path, check_files=False, root=data_dir, limits=limits)
     root = _root_for(scenario, path, out_dir, data_dir)
     # One cache of per-site terrain results for every run: a year recomputes only its new sites.
     cache_dir = out_dir / ".cache"
     prepare_data(scenario, root, progress=progress, cache_dir=cache_dir)
-    check_paths(scenario, root, source=path.name)
     layers = _layer_files(scenario, root)
+    columns = dict(scenario.data.columns)
+    recorded: dict[str, Any] = {}
+    if record is not None:
+        taken = _record_layers(scenario, record, as_of, out_dir / "record", progress)
+        for kind, file in taken.paths.items():
+            layers[spec_for(kind).stem] = file
+            columns.pop(kind, None)  # the record's columns are the contract's already
+        recorded = {"as_of": taken.as_of, "record_version": taken.version}
+    # The scenario's files the record replaces need not exist.
+    check_paths(scenario, root, source=path.name, check_files=record is None)
     base_files = InputFiles(
         **layers,  # type: ignore[arg-type]
         crs=scenario.data.crs,
-        columns=scenario.data.columns,
+        columns=columns,
     )
     step = progress or silent
     first = _within(step, f"{scenario.name}: baseline")
-    baseline = _one_run(scenario, base_files, None, out_dir, first, cache_dir, lang)
+    baseline = _one_run(
+        scenario, base_files, None, out_dir, first, cache_dir, lang, recorded=recorded
+    )
     runs: list[RunResult] = []
     for year in sorted(scenario.years):
         year_dir = out_dir / str(year)
@@ -605,9 +640,11 @@ def run_scenario(
         files = InputFiles(
             **{**layers, **changed},  # type: ignore[arg-type]
             crs=scenario.data.crs,
-            columns={k: v for k, v in scenario.data.columns.items()},
+            columns=dict(columns),
         )
-        runs.append(_one_run(scenario, files, year, year_dir, within, cache_dir, lang))
+        runs.append(
+            _one_run(scenario, files, year, year_dir, within, cache_dir, lang, recorded=recorded)
+        )
     step("writing the report")
     result = ScenarioResult(
         scenario=scenario, out_dir=out_dir, baseline=baseline, years=tuple(runs), report={}
@@ -619,6 +656,27 @@ def run_scenario(
     if console is not None:
         print_summary(console, result, lang=lang)
     return result
+
+
+def _record_layers(
+    scenario: Scenario,
+    target: str | Path,
+    as_of: date | str | None,
+    folder: Path,
+    progress: Progress | None,
+) -> RecordInputs:
+    """Write the record's layers (as of `as_of`) into `folder`; refuse a day before it began."""
+    from hatangso.scenarios.record import inputs_as_of, open_record, record_version
+
+    (progress or silent)(
+        "reading the record" + ("" if as_of is None else f" as of {as_of_text(as_of)}")
+    )
+    store = open_record(target, name=scenario.name)
+    try:
+        record_version(store, as_of, label=f"the record {store.url}")
+        return inputs_as_of(store, as_of, folder)
+    finally:
+        store.close()
 
 
 _SUMMARY_TEXT = {
