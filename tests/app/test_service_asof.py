@@ -152,12 +152,19 @@ def test_kpis_as_of_each_year_end(client: TestClient, workspace_root: Path) -> N
         "counts": {"villages": 4, "sites": 3},
     }
 
+    # The run is kept as the run of version 3 too (its files linked, not copied).
+    (made,) = asof_runs(workspace_root)
+    assert made.startswith("v3-")
+    kept_kpis = workspace_root / NAME / "asof" / made / "kpis.json"
+    published_kpis = workspace_root / NAME / "current" / "kpis.json"
+    assert kept_kpis.stat().st_ino == published_kpis.stat().st_ino
+
     # The end of 2025 is version 3, the published run's: it answers, nothing is run.
     late = client.get(f"/api/scenarios/{NAME}/kpis", params={"as_of": "2025-12-31"})
     assert late.status_code == 200, late.text
     assert (late.json()["as_of"], late.json()["record_version"]) == ("2025-12-31", 3)
     assert share(late.json()) == pytest.approx(3 / 4)
-    assert asof_runs(workspace_root) == []
+    assert asof_runs(workspace_root) == [made]
 
     # The end of 2024 is version 2: run once, kept, then answered from the kept run.
     early = client.get(f"/api/scenarios/{NAME}/kpis", params={"as_of": "2024-12-31"})
@@ -165,7 +172,7 @@ def test_kpis_as_of_each_year_end(client: TestClient, workspace_root: Path) -> N
     assert (early.json()["as_of"], early.json()["record_version"]) == ("2024-12-31", 2)
     assert share(early.json()) == pytest.approx(1 / 4)
     kept = asof_runs(workspace_root)
-    assert len(kept) == 1 and kept[0].startswith("v2-")
+    assert len(kept) == 2 and kept[0].startswith("v2-")
     again = client.get(f"/api/scenarios/{NAME}/kpis", params={"as_of": "2024-06-30"})
     assert again.json()["record_version"] == 2 and again.json()["as_of"] == "2024-06-30"
     assert share(again.json()) == pytest.approx(1 / 4)

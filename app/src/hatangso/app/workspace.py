@@ -946,6 +946,23 @@ class Workspace:
             self._prune_asof(name, keep=keep, spare=target.name)
         return target
 
+    def keep_asof_run(self, name: str, key: str, run: Path, *, keep: int = ASOF_RUNS) -> Path:
+        """Keep the published run `run` also under `key`, as the run of its record version.
+
+        Its files are hard-linked (copied where links cannot be made), so keeping costs no
+        space; a past day whose version it read is then answered from it even after other
+        runs have replaced it.
+        """
+        with self.new_asof_run(name) as out:
+            for entry in run.iterdir():
+                if entry.name.startswith(".") or entry.name in _DERIVED:
+                    continue
+                if entry.is_dir():
+                    shutil.copytree(entry, out / entry.name, copy_function=_link_or_copy)
+                else:
+                    _link_or_copy(str(entry), str(out / entry.name))
+            return self.publish_asof_run(name, key, out, keep=keep)
+
     def _asof_folder(self, name: str, key: str) -> Path:
         if not _ASOF_KEY.match(key):
             raise InputError(Problem(file=key, message="not a run key", fix="a bug: report it"))

@@ -576,6 +576,14 @@ def _run(
             config=config_doc,
             record=record.describe() if record is not None else None,
         )
+        if record is not None:
+            # Kept as the run of its record version too: a past day whose record this is
+            # is answered from it (?as_of=) after later runs have replaced it.
+            from hatangso.app.asof import asof_key
+
+            workspace.keep_asof_run(
+                name, asof_key(record.version, config_doc), run.folder, keep=settings.asof_runs
+            )
     return CoverageRun(
         name=name,
         files=sorted(p.name for p in result.files.values()),
