@@ -190,6 +190,10 @@ def test_kpis_as_of_each_year_end(client: TestClient, workspace_root: Path) -> N
         if f["properties"]["covered_mobile"]
     }
     assert covered == {"V1"}
+    towers = client.get(f"/api/scenarios/{NAME}/towers", params={"as_of": "2024-12-31"})
+    assert towers.status_code == 200, towers.text
+    assert towers.json()["numberMatched"] == 1  # S1 alone stood then
+    assert client.get(f"/api/scenarios/{NAME}/towers").json()["numberMatched"] == 3
     report = client.get(
         f"/api/scenarios/{NAME}/exports/report.xlsx", params={"as_of": "2024-12-31"}
     )

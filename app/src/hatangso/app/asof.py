@@ -21,9 +21,10 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -48,6 +49,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: A KPI document this small is read in the event loop (as the current one is).
+_SMALL_BYTES = 1 << 20
 
 #: The ``as_of`` query parameter of the reads.
 AsOf = Annotated[
@@ -181,7 +185,8 @@ def run_as_of(workspace: Workspace, settings: Settings, name: str, day: str) -> 
             config,
             out,
             title=f"{title} — {day}",
-            extra={"scenario": name, "as_of": day, "record_version": inputs.record.version},
+            # The day asked goes in run.json: other days of the same version share the run.
+            extra={"scenario": name, "record_version": inputs.record.version},
         )
         write_json(
             {
@@ -216,30 +221,78 @@ class AsOfResults:
     record_version: int
     folder: Path
 
-    def kpis_text(self, workspace: Workspace, name: str) -> bytes:
-        """Return the run's ``kpis.json`` saying its ``as_of`` and ``record_version``."""
-        path = self.folder / "kpis.json"
+    async def kpis_answer(self) -> bytes:
+        """Return :meth:`kpis_text`, read in a thread when the document is large."""
+        if (self.folder / "kpis.json").stat().st_size > _SMALL_BYTES:
+            return await run_in_threadpool(self.kpis_text)
+        return self.kpis_text()
 
-        def load() -> bytes:
-            document = json.loads(path.read_text(encoding="utf-8"))
-            document["as_of"] = self.as_of
-            document["record_version"] = self.record_version
-            return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+    def kpis_text(self) -> bytes:
+        """Return the run's ``kpis.json`` saying its ``as_of`` and ``record_version``.
 
-        text: bytes = workspace.cached(
-            name, f"kpis-as-of:{self.folder}:{self.as_of}", (path,), load
-        )
-        return text
+        A run on the record carries ``record_version`` already (the version the answer is of,
+        by construction): ``as_of`` is put in front of the file's text as it is, so that a
+        national document (16 MB) is neither parsed nor kept in memory per day asked.
+        """
+        raw = (self.folder / "kpis.json").read_bytes()
+        body = raw.lstrip()
+        head = f'{{"as_of":{json.dumps(self.as_of)},'.encode()
+        if body.startswith(b"{") and b'"record_version"' in raw and b'"as_of"' not in raw:
+            return head + body[1:]
+        document = json.loads(raw)
+        document.pop("as_of", None)
+        document["record_version"] = self.record_version
+        return head + json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()[1:]
+
+
+#: The zone whose days ``as_of`` names (the store's).
+_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def _version_at(workspace: Workspace, name: str, day: str) -> int:
+    """Return the record's version at the end of `day`, remembered for days gone by.
+
+    The changes of a day that is over never change (each is stamped when it is applied), so
+    its version is asked of the store once; the embedded store's file is watched all the same.
+    """
+
+    def ask() -> int:
+        return record_version(workspace.store(name), day, label=_label(name))
+
+    if date.fromisoformat(day) >= datetime.now(_ZONE).date():
+        return ask()
+    version: int = workspace.cached(name, *_version_key(workspace, name, day), ask)
+    return version
+
+
+def _version_key(workspace: Workspace, name: str, day: str) -> tuple[str, tuple[Path, ...]]:
+    return f"record-version:{day}", (workspace.folder(name) / "record.gpkg",)
 
 
 def _kept_results(workspace: Workspace, name: str, day: str) -> tuple[int, Path | None]:
     """Return the record's version at the end of `day` and a run made from it, if any."""
+    version = _version_at(workspace, name, day)
+    return version, _kept_run(workspace, name, version)
+
+
+def _kept_run(workspace: Workspace, name: str, version: int) -> Path | None:
+    """Return a run made from record `version` with the scenario's configuration, if any."""
     from hatangso.app.runconfig import run_config
 
-    version = record_version(workspace.store(name), day, label=_label(name))
-    config = run_config(workspace, name, None).document
+    folder = workspace.folder(name)
+    config: dict[str, Any] = workspace.cached(
+        name,
+        "stored-config",
+        (folder / "scenario.json",),
+        lambda: run_config(workspace, name, None).document,
+    )
     published = workspace.results(name)
-    meta = workspace.run_metadata(name)
+    meta: dict[str, Any] = workspace.cached(
+        name,
+        f"run-metadata:{published}",
+        (published / RUN_METADATA,),
+        lambda: workspace.run_metadata(name),
+    )
     record = meta.get("record") or {}
     if (
         record.get("version") == version
@@ -247,8 +300,8 @@ def _kept_results(workspace: Workspace, name: str, day: str) -> tuple[int, Path 
         and not meta.get("stale")
         and (published / "kpis.json").is_file()
     ):
-        return version, published
-    return version, workspace.asof_run(name, asof_key(version, config))
+        return published
+    return workspace.asof_run(name, asof_key(version, config))
 
 
 async def scenario_for(
@@ -285,7 +338,13 @@ async def results_as_of(
         The record had no change by the end of `as_of` (404).
     """
     day = as_of.isoformat()
-    version, folder = await run_in_threadpool(_kept_results, workspace, name, day)
+    remembered = workspace.peek(name, *_version_key(workspace, name, day))
+    if isinstance(remembered, int):
+        # A day gone by, asked before: everything below is in memory or a stat, answered
+        # here rather than through a thread (a busy pool would make each answer wait).
+        version, folder = remembered, _kept_run(workspace, name, remembered)
+    else:
+        version, folder = await run_in_threadpool(_kept_results, workspace, name, day)
     if folder is None:
         made = await run_job(
             request, "the run as of " + day, run_as_of, workspace, settings, name, day

@@ -58,6 +58,7 @@ import re
 import shutil
 import tempfile
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
@@ -537,6 +538,7 @@ JOBS_LOCK = ".jobs.lock"
 ASOF = "asof"
 #: Runs of past days kept per scenario (``HATANGSO_ASOF_RUNS`` sets it for the service).
 ASOF_RUNS = 8
+_TOUCH_SECONDS = 60.0
 _ASOF_KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,80}$")
 
 
@@ -567,6 +569,7 @@ class Workspace:
         self._cache: OrderedDict[tuple[str, str], tuple[Any, Any]] = OrderedDict()
         self._max_cached = max(1, int(max_cached))
         self._stores: dict[str, SqlStore] = {}
+        self._store_lock = threading.Lock()  # one store opened at a time
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         """Pickle as root and database: a child process gets a workspace of its own (no cache)."""
@@ -585,13 +588,20 @@ class Workspace:
         folder = self.folder(name)
         with self._lock:
             opened = self._stores.get(name)
+        if opened is not None:
+            return opened
+        # Opened outside the workspace's lock (upgrading takes seconds; cached reads go on).
+        with self._store_lock:
+            with self._lock:
+                opened = self._stores.get(name)
             if opened is None:
                 if self.database_url:
                     opened = open_store(self.database_url, schema=record_schema(name))
                 else:
                     folder.mkdir(parents=True, exist_ok=True)
                     opened = open_store(store_url(folder))
-                self._stores[name] = opened
+                with self._lock:
+                    self._stores[name] = opened
             return opened
 
     def close_stores(self) -> None:
@@ -905,10 +915,15 @@ class Workspace:
         Using it marks it recently used (its folder's time), so the pruning spares it.
         """
         folder = self._asof_folder(name, key)
+        try:
+            used = folder.stat().st_mtime
+        except FileNotFoundError:
+            return None
         if not (folder / storage.PUBLISHED).is_file():
             return None
-        with contextlib.suppress(OSError):
-            os.utime(folder)
+        if time.time() - used > _TOUCH_SECONDS:  # once a minute is enough for the LRU
+            with contextlib.suppress(OSError):
+                os.utime(folder)
         return folder
 
     @contextmanager
@@ -1218,6 +1233,14 @@ class Workspace:
                 self._cache.popitem(last=False)
         return value
 
+    def peek(self, name: str, what: str, paths: tuple[Path, ...]) -> Any:
+        """Return what :meth:`cached` keeps for `what` if `paths` are unchanged, else None."""
+        with self._lock:
+            hit = self._cache.get((name, what))
+        if hit is not None and hit[0] == signature(*paths):
+            return hit[1]
+        return None
+
     def cached(self, name: str, what: str, paths: tuple[Path, ...], load: Callable[[], Any]) -> Any:
         """Return ``load()``, recomputed only when one of `paths` changed on disk."""
         return self._cached((name, what), signature(*paths), load)
@@ -1263,7 +1286,10 @@ class Workspace:
         if not path.is_file():
             return None
         frame: gpd.GeoDataFrame = self.cached(
-            name, "towers", (path,), lambda: gpd.read_file(path, engine="pyogrio")
+            name,
+            "towers" if run is None else f"towers:{run}",
+            (path,),
+            lambda: gpd.read_file(path, engine="pyogrio"),
         )
         return frame
 

@@ -122,7 +122,7 @@ async def get_kpis(
     if as_of is None:
         return Response(workspace.kpis_text(name), media_type="application/json")
     past = await results_as_of(request, workspace, settings, name, as_of)
-    return Response(past.kpis_text(workspace, name), media_type="application/json")
+    return Response(await past.kpis_answer(), media_type="application/json")
 
 
 def _page(
@@ -193,7 +193,7 @@ async def get_villages(
         index = workspace.villages(name)
     else:
         past = await results_as_of(request, workspace, settings, name, as_of)
-        index = await run_in_threadpool(workspace.villages, name, run=past.folder)
+        index = workspace.villages(name, run=past.folder)  # as the current villages are read
     picked = index.select(
         status=status.value,
         indicator=indicator.value,
@@ -266,16 +266,39 @@ for _kind in _LAYER_COLUMNS:
     summary="Tower locations (shared ones marked) as GeoJSON",
     responses={200: {"content": {GEOJSON: {}}}},
 )
-def get_towers(
+async def get_towers(
     request: Request,
-    name: ExistingScenario,
+    name: ScenarioName,
     workspace: WorkspaceDep,
+    settings: SettingsDep,
     shared: Annotated[bool | None, Query(description="Only shared (or only unshared).")] = None,
     limit: Limit = 10_000,
     offset: Offset = 0,
+    as_of: AsOf = None,
 ) -> Response:
-    """Return the tower locations: connected groups of co-located sites."""
-    run = workspace.results(name)
+    """Return the tower locations: connected groups of co-located sites.
+
+    With ``as_of``, those of the sites as the record stood at the end of that day.
+    """
+    name = await scenario_for(name, workspace, settings, as_of)
+    if as_of is None:
+        run = workspace.results(name)
+    else:
+        run = (await results_as_of(request, workspace, settings, name, as_of)).folder
+    return await run_in_threadpool(
+        _towers_page, request, workspace, name, run, shared, limit, offset
+    )
+
+
+def _towers_page(
+    request: Request,
+    workspace: Workspace,
+    name: str,
+    run: Any,
+    shared: bool | None,
+    limit: int,
+    offset: int,
+) -> Response:
     towers = workspace.towers(name, run=run)
     if towers is None:
         raise HTTPException(status_code=404, detail=f"scenario '{name}' has no towers")
@@ -283,7 +306,7 @@ def get_towers(
     columns = ["location", "n_sites", "n_operators", "operators", "shared", "site_ids"]
     features = workspace.cached(
         name,
-        "features:towers",
+        f"features:towers:{run}",
         (path,),
         lambda: serialise_features(towers, columns=columns, id_column="location"),
     )
