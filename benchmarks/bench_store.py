@@ -1,7 +1,8 @@
 """Benchmark of the province's record at national scale: change sets, past days, readers.
 
 Run: ``.venv/bin/python -P benchmarks/bench_store.py`` (one command; ``--skip-postgis`` leaves
-PostGIS out, ``--clients`` and ``--seconds`` size step c). It uses the national data of
+PostGIS out, ``--clients`` and ``--seconds`` size step c, ``--only a|b|c`` runs one step,
+``--reuse`` asks step b's record of an earlier run again). It uses the national data of
 ``bench_national.py`` (100,000 village polygons, 120,000 sites, written once to
 ``benchmarks/_data/``) and measures:
 
@@ -484,6 +485,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--skip-postgis", action="store_true")
     parser.add_argument("--only", choices=["a", "b", "c"], action="append")
+    parser.add_argument(
+        "--reuse", action="store_true", help="b: ask the record built by an earlier run again"
+    )
     args = parser.parse_args()
     steps = set(args.only or ["a", "b", "c"])
     postgis = os.environ.get("HATANGSO_TEST_DATABASE_URL")
@@ -506,14 +510,16 @@ def main() -> int:
     if steps & {"b", "c"}:
         workspace = ROOT / "build" / "bench-store-workspace"
         workspace.mkdir(parents=True, exist_ok=True)
-        if "b" in steps:
+        kept = (workspace / NAME / "record.gpkg").is_file() and args.reuse
+        if "b" in steps and not kept:
             new_scenario(workspace)
         shutil.rmtree(workspace / PROVINCE, ignore_errors=True)  # made again in step c
         process, base = _start(workspace)
         try:
             if "b" in steps:
-                print("b. the record: five yearly change sets, each run by the service")
-                yearly_changesets(workspace, villages_path, sites_path, base)
+                if not kept:
+                    print("b. the record: five yearly change sets, each run by the service")
+                    yearly_changesets(workspace, villages_path, sites_path, base)
                 print("b. /kpis?as_of= of each year-end")
                 ok &= asof_rows(base, workspace)
             if "c" in steps:
