@@ -673,11 +673,31 @@ def run(
     units: Annotated[Units | None, typer.Option(help=UNITS_HELP)] = None,
     masts: Annotated[Path | None, typer.Option(help=MASTS_HELP)] = None,
     commitments: Annotated[Path | None, typer.Option(help=COMMITMENTS_HELP)] = None,
+    record: Annotated[
+        str | None,
+        typer.Option(
+            help="The province's record (record.gpkg, or postgresql://user:pw@host/db): its "
+            "layers replace the scenario's data files."
+        ),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            metavar="YYYY-MM-DD",
+            help="With --record: the record as it stood at the end of that day (a year's "
+            "report made again for 31 December).",
+        ),
+    ] = None,
     quiet: Quiet = False,
 ) -> None:
     """Run a scenario: the baseline and each year with its deployments, against its targets."""
     from hatangso.scenarios.run import run_scenario
 
+    if as_of is not None and record is None:
+        raise typer.BadParameter(
+            "--as-of needs --record (the record to read)", param_hint="--as-of"
+        )
     with _steps(quiet) as progress:
         run_scenario(
             scenario,
@@ -690,6 +710,8 @@ def run(
             units=None if units is None else units.value,
             masts=masts,
             commitments=commitments,
+            record=record,
+            as_of=as_of,
         )
 
 

@@ -266,6 +266,9 @@ def test_as_of_answers_as_the_record_stood_at_the_end_of_the_day(
     assert store.read("villages", as_of=moment)["population"].tolist() == [100.0]
     with pytest.raises(InputError, match="YYYY-MM-DD"):
         store.read("villages", as_of="30/06/2026")
+    # The version that stood at the end of each day: a read as of it reads that change.
+    assert [store.version_at(d) for d in ("2026-06-29", "2026-06-30", "2026-07-01")] == [0, 1, 2]
+    assert (store.version_at(None), store.version_at(moment)) == (2, 1)
 
 
 def test_retiring_keeps_the_row_and_its_history(store: SqlStore, clock: Clock) -> None:

@@ -132,6 +132,12 @@ class Settings(BaseSettings):
         gt=0,
         description="Largest file a configuration names (calibration, exclusion).",
     )
+    asof_runs: int = Field(
+        default=8,
+        gt=0,
+        description="Runs of past days (?as_of=) kept per scenario; the least recently used "
+        "go first.",
+    )
     max_cached_items: int = Field(
         default=128,
         gt=0,

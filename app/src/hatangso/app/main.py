@@ -45,6 +45,7 @@ from hatangso.app.routes import (
 )
 from hatangso.app.startup import StartState, warm_up
 from hatangso.app.worker import Jobs
+from hatangso.app.workspace import Workspace
 from hatangso.geo.errors import (
     ConflictError,
     ForbiddenError,
@@ -158,6 +159,20 @@ def _prewarm(settings: Settings) -> None:
             log.exception("map of scenario %s could not be built", info.name)
 
 
+def _open_records(workspace: Workspace) -> None:
+    """Open the scenarios' records now, not at the first read of a past day.
+
+    Importing the store and checking its migrations take seconds, once per process.
+    """
+    try:
+        for info in workspace.scenarios():
+            folder = workspace.folder(info.name)
+            if folder.is_dir() and (workspace.database_url or (folder / "record.gpkg").is_file()):
+                workspace.store(info.name)
+    except Exception:  # a broken record must not stop the service; its reads will say why
+        log.exception("a scenario's record could not be opened")
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the FastAPI application.
 
@@ -185,6 +200,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             kwargs={"prewarm": _prewarm if active.prewarm else None},
             name="hatangso-start",
             daemon=True,
+        ).start()
+        threading.Thread(
+            target=_open_records, args=(workspace,), name="hatangso-records", daemon=True
         ).start()
         # The fork server of the jobs imports the engine once (seconds): not at the first job.
         threading.Thread(target=Jobs.start_server, name="hatangso-forkserver", daemon=True).start()

@@ -181,6 +181,11 @@ class CoverageRun(BaseModel):
         default_factory=dict,
         description="Per replaced layer: the version read, the version now, by whom and when.",
     )
+    record_version: int | None = Field(
+        default=None,
+        description="The record's version (change number) the run read; None when the "
+        "record has no change and the run read the scenario's files.",
+    )
 
 
 class PlanRequest(BaseModel):

@@ -17,6 +17,9 @@ Layout of a scenario ``<workspace>/<name>/``::
     uploads/<stem>.current -> <stem>/<id>                the published version
     uploads/<stem>.gpkg -> <stem>.current/<stem>.gpkg    and its rejects, likewise
     plans/<id>.geojson       site plans
+    asof/<key>/              runs on the record as it stood on a past day (``?as_of=``), one
+                             per record version and configuration, the least recently used
+                             removed beyond :data:`ASOF_RUNS`
     data/                    inputs a built-in scenario came with
     .write.lock, .jobs.lock  the scenario's locks (below)
 
@@ -55,6 +58,7 @@ import re
 import shutil
 import tempfile
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -536,7 +540,7 @@ def signature(*paths: Path) -> tuple[tuple[str, int, int], ...]:
 
 #: Entries of a scenario folder that are not a run's results (inputs, plans, bookkeeping).
 _NOT_RESULTS = frozenset(
-    {METADATA, "uploads", "data", "plans", "cache", "exports", "runs", "current"}
+    {METADATA, "uploads", "data", "plans", "cache", "exports", "runs", "current", "asof"}
     # The record: never a run's, never moved into one.
     | {f"record.gpkg{suffix}" for suffix in ("", "-journal", "-wal", "-shm")}
 )
@@ -548,6 +552,11 @@ RUN_METADATA = "run.json"
 UPLOAD_METADATA = "upload.json"
 WRITE_LOCK = ".write.lock"
 JOBS_LOCK = ".jobs.lock"
+ASOF = "asof"
+#: Runs of past days kept per scenario (``HATANGSO_ASOF_RUNS`` sets it for the service).
+ASOF_RUNS = 8
+_TOUCH_SECONDS = 60.0
+_ASOF_KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,80}$")
 
 
 def _is_leftover(entry: Path) -> bool:
@@ -1084,6 +1093,99 @@ class Workspace:
             log.info("scenario %s moved to the run layout (run %s)", name, run_id)
             return run
 
+    # ---- runs of past days (as_of): kept by key, least recently used removed --------------
+
+    def asof_run(self, name: str, key: str) -> Path | None:
+        """Return the kept run of a past day under `key`, None when there is none.
+
+        Using it marks it recently used (its folder's time), so the pruning spares it.
+        """
+        folder = self._asof_folder(name, key)
+        try:
+            used = folder.stat().st_mtime
+        except FileNotFoundError:
+            return None
+        if not (folder / storage.PUBLISHED).is_file():
+            return None
+        if time.time() - used > _TOUCH_SECONDS:  # once a minute is enough for the LRU
+            with contextlib.suppress(OSError):
+                os.utime(folder)
+        return folder
+
+    @contextmanager
+    def new_asof_run(self, name: str) -> Iterator[Path]:
+        """Yield a new, empty folder for a run of a past day, removed unless published.
+
+        The scenario's job lock is held meanwhile, so that no cleaner removes it.
+        """
+        place = self.folder(name) / ASOF
+        place.mkdir(parents=True, exist_ok=True)
+        with self.job(name):
+            folder = Path(tempfile.mkdtemp(prefix=".tmp-", dir=place))
+            try:
+                yield folder
+            finally:
+                if folder.exists():
+                    shutil.rmtree(folder, ignore_errors=True)
+
+    def publish_asof_run(self, name: str, key: str, run: Path, *, keep: int = ASOF_RUNS) -> Path:
+        """Keep `run` (from :meth:`new_asof_run`) under `key`; return its folder.
+
+        When another process kept a run of the same key meanwhile, that one stays and `run`
+        is dropped. Beyond `keep` runs, the least recently used are removed.
+        """
+        target = self._asof_folder(name, key)
+        shutil.rmtree(run / ".cache", ignore_errors=True)  # the engine's scratch
+        storage.mark_published(run)
+        with self.writing(name):
+            if (target / storage.PUBLISHED).is_file():
+                shutil.rmtree(run, ignore_errors=True)
+            else:
+                if target.exists():  # an unpublished leftover of a killed job
+                    shutil.rmtree(target, ignore_errors=True)
+                os.replace(run, target)
+            self._prune_asof(name, keep=keep, spare=target.name)
+        return target
+
+    def keep_asof_run(self, name: str, key: str, run: Path, *, keep: int = ASOF_RUNS) -> Path:
+        """Keep the published run `run` also under `key`, as the run of its record version.
+
+        Its files are hard-linked (copied where links cannot be made), so keeping costs no
+        space; a past day whose version it read is then answered from it even after other
+        runs have replaced it.
+        """
+        with self.new_asof_run(name) as out:
+            for entry in run.iterdir():
+                if entry.name.startswith(".") or entry.name in _DERIVED:
+                    continue
+                if entry.is_dir():
+                    shutil.copytree(entry, out / entry.name, copy_function=_link_or_copy)
+                else:
+                    _link_or_copy(str(entry), str(out / entry.name))
+            return self.publish_asof_run(name, key, out, keep=keep)
+
+    def _asof_folder(self, name: str, key: str) -> Path:
+        if not _ASOF_KEY.match(key):
+            raise InputError(Problem(file=key, message="not a run key", fix="a bug: report it"))
+        return self.folder(name) / ASOF / key
+
+    def _prune_asof(self, name: str, *, keep: int, spare: str | None = None) -> list[Path]:
+        """Remove the kept runs of past days beyond the `keep` most recently used."""
+        place = self.folder(name) / ASOF
+        try:
+            kept = [
+                entry
+                for entry in place.iterdir()
+                if entry.is_dir() and not entry.name.startswith(".")
+            ]
+        except FileNotFoundError:
+            return []
+        kept.sort(key=lambda entry: (entry.name != spare, -entry.stat().st_mtime_ns))
+        removed = kept[max(1, keep) :]
+        for entry in removed:
+            shutil.rmtree(entry, ignore_errors=True)
+        return removed
+
     # ---- uploaded layers: versioned, published at once --------------------------------------
 
     def _uploaded(self, name: str, kind: str) -> LayerVersion | None:
@@ -1284,7 +1386,7 @@ class Workspace:
             if not (idle and quiet):
                 return removed
             current = storage.read_link(folder / CURRENT)
-            places = [folder, folder / "uploads"]
+            places = [folder, folder / "uploads", folder / ASOF]
             if current is not None:
                 places += [folder / current / part for part in _DERIVED]
                 places.append(folder / current / "cache" / "pages")
@@ -1297,6 +1399,7 @@ class Workspace:
             removed += storage.prune(
                 folder / RUNS, keep=_newest(folder / RUNS, current), published_only=False
             )
+            removed += self._prune_asof(name, keep=ASOF_RUNS)
             uploads = folder / "uploads"
             for kind in LAYER_KINDS:
                 stem = spec_for(kind).stem
@@ -1327,6 +1430,14 @@ class Workspace:
         """Return ``load()``, recomputed only when `key` changes (a record's version)."""
         return self._cached((name, what), key, load)
 
+    def peek(self, name: str, what: str, paths: tuple[Path, ...]) -> Any:
+        """Return what :meth:`cached` keeps for `what` if `paths` are unchanged, else None."""
+        with self._lock:
+            hit = self._cache.get((name, what))
+        if hit is not None and hit[0] == signature(*paths):
+            return hit[1]
+        return None
+
     def cached(self, name: str, what: str, paths: tuple[Path, ...], load: Callable[[], Any]) -> Any:
         """Return ``load()``, recomputed only when one of `paths` changed on disk."""
         return self._cached((name, what), signature(*paths), load)
@@ -1348,7 +1459,7 @@ class Workspace:
         path = (run or self.results(name)) / "kpis.json"
         text: bytes = self.cached(
             name,
-            "kpis-text",
+            "kpis-text" if run is None else f"kpis-text:{run}",
             (path,),
             lambda: json.dumps(
                 json.loads(path.read_text(encoding="utf-8")),
@@ -1366,7 +1477,8 @@ class Workspace:
             frame = gpd.read_file(path, layer="villages", engine="pyogrio")
             return prepare_villages(frame)
 
-        index: VillageIndex = self.cached(name, "villages", (path,), load)
+        what = "villages" if run is None else f"villages:{run}"
+        index: VillageIndex = self.cached(name, what, (path,), load)
         return index
 
     def towers(self, name: str, *, run: Path | None = None) -> gpd.GeoDataFrame | None:
@@ -1375,7 +1487,10 @@ class Workspace:
         if not path.is_file():
             return None
         frame: gpd.GeoDataFrame = self.cached(
-            name, "towers", (path,), lambda: gpd.read_file(path, engine="pyogrio")
+            name,
+            "towers" if run is None else f"towers:{run}",
+            (path,),
+            lambda: gpd.read_file(path, engine="pyogrio"),
         )
         return frame
 
@@ -1457,7 +1572,9 @@ def record_schema(name: str) -> str:
     >>> record_schema("ca-mau")
     'record_ca_mau'
     """
-    return "record_" + name.replace("-", "_")
+    from hatangso.scenarios.record import record_schema as schema_of
+
+    return schema_of(name)
 
 
 def _workspace(root: Path, database_url: str | None) -> Workspace:

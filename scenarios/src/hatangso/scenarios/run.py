@@ -41,6 +41,7 @@ from hatangso.geo.progress import Progress, silent
 from hatangso.geo.schema import spec_for
 from hatangso.geo.validate import load_layer
 from hatangso.scenarios.job import InputFiles, JobResult, load_inputs, run_coverage
+from hatangso.scenarios.record import RecordInputs, as_of_text
 from hatangso.scenarios.schema import (
     DATA_KINDS,
     DATA_TABLES,
@@ -513,6 +514,7 @@ def _one_run(
     lang: str = "vi",
     units: str | None = None,
     challenges: pd.DataFrame | None = None,
+    recorded: Mapping[str, Any] | None = None,
 ) -> RunResult:
     job = run_coverage(
         files,
@@ -520,7 +522,7 @@ def _one_run(
         out_dir,
         progress=progress,
         title=f"{scenario.title} — {'hiện trạng' if year is None else year}",
-        extra=_extra(scenario, year),
+        extra={**_extra(scenario, year), **(recorded or {})},
         cache_dir=cache_dir,
         lang=lang,
         units=units,
@@ -562,6 +564,8 @@ def run_scenario(
     units: str | None = None,
     masts: Path | None = None,
     commitments: Path | None = None,
+    record: str | Path | None = None,
+    as_of: date | str | None = None,
 ) -> ScenarioResult:
     """Run a scenario: the baseline in `out_dir`, each year in ``out_dir/<year>``, the report.
 
@@ -595,6 +599,14 @@ def run_scenario(
     masts, commitments
         A mast registry and operators' commitments used instead of those the scenario names
         (``hatangso run --masts --commitments``).
+    record
+        The province's record (``hatangso run --record``: a ``record.gpkg`` or a
+        ``postgresql://`` URL, whose schema is the scenario's as the service names it): the
+        kinds it has rows of replace the scenario's data files.
+    as_of
+        With `record`: the record as it stood at the end of that day (``YYYY-MM-DD``), so
+        that the report of a past year is made again as it stood on 31 December; None: the
+        record now. Each ``kpis.json`` says its ``as_of`` and ``record_version``.
 
     Returns
     -------
@@ -603,25 +615,45 @@ def run_scenario(
     Raises
     ------
     InputError
-        The scenario file or one of its data files has faults (each named with the fix).
+        The scenario file or one of its data files has faults (each named with the fix),
+        or `as_of` is given without `record`.
+    NotFoundError
+        The record had no change by the end of `as_of`.
     """
     from hatangso.scenarios.report import write_reports
 
+    if as_of is not None and record is None:
+        raise InputError(
+            Problem(
+                file="--as-of",
+                message="a day of the record was asked, but no record given",
+                fix="give the record with --record record.gpkg (or a postgresql:// URL)",
+            )
+        )
     path, out_dir = Path(path), Path(out_dir)
     scenario = load_scenario(path, check_files=False, root=data_dir, limits=limits)
     root = _root_for(scenario, path, out_dir, data_dir)
     # One cache of per-site terrain results for every run: a year recomputes only its new sites.
     cache_dir = out_dir / ".cache"
     prepare_data(scenario, root, progress=progress, cache_dir=cache_dir)
-    check_paths(scenario, root, source=path.name)
     layers = _layer_files(scenario, root)
     for kind, given in (("masts", masts), ("commitments", commitments)):
         if given is not None:
             layers[kind] = Path(given)
+    columns = dict(scenario.data.columns)
+    recorded: dict[str, Any] = {}
+    if record is not None:
+        taken = _record_layers(scenario, record, as_of, out_dir / "record", progress)
+        for kind, file in taken.paths.items():
+            layers[spec_for(kind).stem] = file
+            columns.pop(kind, None)  # the record's columns are the contract's already
+        recorded = {"as_of": taken.as_of, "record_version": taken.version}
+    # The scenario's files the record replaces need not exist.
+    check_paths(scenario, root, source=path.name, check_files=record is None)
     base_files = InputFiles(
         **layers,  # type: ignore[arg-type]
         crs=scenario.data.crs,
-        columns=scenario.data.columns,
+        columns=columns,
     )
     step = progress or silent
     first = _within(step, f"{scenario.name}: baseline")
@@ -635,6 +667,7 @@ def run_scenario(
         lang,
         units,
         _recorded_challenges(out_dir),
+        recorded=recorded,
     )
     runs: list[RunResult] = []
     for year in sorted(scenario.years):
@@ -656,9 +689,13 @@ def run_scenario(
         files = InputFiles(
             **{**layers, **changed},  # type: ignore[arg-type]
             crs=scenario.data.crs,
-            columns={k: v for k, v in scenario.data.columns.items()},
+            columns=dict(columns),
         )
-        runs.append(_one_run(scenario, files, year, year_dir, within, cache_dir, lang, units))
+        runs.append(
+            _one_run(
+                scenario, files, year, year_dir, within, cache_dir, lang, units, recorded=recorded
+            )
+        )
     step("writing the report")
     result = ScenarioResult(
         scenario=scenario, out_dir=out_dir, baseline=baseline, years=tuple(runs), report={}
@@ -670,6 +707,27 @@ def run_scenario(
     if console is not None:
         print_summary(console, result, lang=lang)
     return result
+
+
+def _record_layers(
+    scenario: Scenario,
+    target: str | Path,
+    as_of: date | str | None,
+    folder: Path,
+    progress: Progress | None,
+) -> RecordInputs:
+    """Write the record's layers (as of `as_of`) into `folder`; refuse a day before it began."""
+    from hatangso.scenarios.record import inputs_as_of, open_record, record_version
+
+    (progress or silent)(
+        "reading the record" + ("" if as_of is None else f" as of {as_of_text(as_of)}")
+    )
+    store = open_record(target, name=scenario.name)
+    try:
+        record_version(store, as_of, label=f"the record {store.url}")
+        return inputs_as_of(store, as_of, folder)
+    finally:
+        store.close()
 
 
 _SUMMARY_TEXT = {

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import io
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 import geopandas as gpd
 import pandas as pd
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response
 
-from hatangso.app.deps import ExistingScenario, WorkspaceDep, require_read_key
+from hatangso.app.asof import AsOf, results_as_of, scenario_for
+from hatangso.app.deps import ScenarioName, SettingsDep, WorkspaceDep, require_read_key
 from hatangso.app.schemas import Indicator, Status
 from hatangso.app.workspace import Workspace, feature_collection
 from hatangso.geo.outputs import atomic_write, spreadsheet_cell, spreadsheet_safe
@@ -95,8 +98,11 @@ def xlsx_report(kpis: dict[str, Any], villages: gpd.GeoDataFrame) -> bytes:
     return buffer.getvalue()
 
 
-def _export_file(workspace: Workspace, name: str, export: ExportName) -> Any:
-    run = workspace.results(name)  # the published run: every file below is of this one run
+def _export_file(
+    workspace: Workspace, name: str, export: ExportName, run: Path | None = None
+) -> Any:
+    if run is None:
+        run = workspace.results(name)  # the published run: every file below is of this one run
     source = run / "villages.gpkg"
     target = run / "exports" / export.value
     sources = (source, run / "kpis.json")
@@ -132,20 +138,33 @@ def _export_file(workspace: Workspace, name: str, export: ExportName) -> Any:
     summary="Download villages (GeoJSON, GeoPackage, CSV) or the XLSX report",
     response_class=Response,
 )
-def export(
-    name: ExistingScenario,
+async def export(
+    request: Request,
+    name: ScenarioName,
     export: ExportName,
     workspace: WorkspaceDep,
+    settings: SettingsDep,
     status: Annotated[Status, Query()] = Status.all,
     indicator: Annotated[Indicator, Query()] = Indicator.mobile,
+    as_of: AsOf = None,
 ) -> Response:
-    """Return an export as a download. ``status``/``indicator`` filter the GeoJSON export."""
-    headers = {"Content-Disposition": f'attachment; filename="{name}-{export.value}"'}
+    """Return an export as a download. ``status``/``indicator`` filter the GeoJSON export.
+
+    With ``as_of``, the export of the results as the record stood at the end of that day (a
+    year's report made again for 31 December): see ``/kpis``.
+    """
+    name = await scenario_for(name, workspace, settings, as_of)
+    run = None
+    stem = name
+    if as_of is not None:
+        run = (await results_as_of(request, workspace, settings, name, as_of)).folder
+        stem = f"{name}-{as_of.isoformat()}"
+    headers = {"Content-Disposition": f'attachment; filename="{stem}-{export.value}"'}
     if export is ExportName.geojson:
-        index = workspace.villages(name)
+        index = await run_in_threadpool(workspace.villages, name, run=run)
         picked = index.select(status=status.value, indicator=indicator.value, units={})
         return Response(
             feature_collection(index.features[picked]), media_type=_MEDIA[export], headers=headers
         )
-    path = _export_file(workspace, name, export)
+    path = await run_in_threadpool(_export_file, workspace, name, export, run)
     return FileResponse(path, media_type=_MEDIA[export], headers=headers)

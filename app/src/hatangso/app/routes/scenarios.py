@@ -8,8 +8,10 @@ from typing import Annotated, Any
 import numpy as np
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
+from hatangso.app.asof import AsOf, results_as_of, scenario_for
 from hatangso.app.deps import (
     ExistingScenario,
     ScenarioName,
@@ -18,7 +20,7 @@ from hatangso.app.deps import (
     require_read_key,
 )
 from hatangso.app.schemas import Indicator, ScenarioOut, Status, Units
-from hatangso.app.workspace import feature_collection, serialise_features
+from hatangso.app.workspace import Workspace, feature_collection, serialise_features
 from hatangso.geo.errors import InputError, Problem
 
 __all__ = ["router"]
@@ -93,8 +95,11 @@ def get_scenario(name: ExistingScenario, workspace: WorkspaceDep) -> ScenarioOut
     responses={200: {"content": {"application/json": {}}}},
 )
 async def get_kpis(
-    name: ExistingScenario,
+    request: Request,
+    name: ScenarioName,
     workspace: WorkspaceDep,
+    settings: SettingsDep,
+    as_of: AsOf = None,
     units: Annotated[
         Units | None,
         Query(
@@ -104,10 +109,24 @@ async def get_kpis(
         ),
     ] = None,
 ) -> Response:
-    """Return the scenario's ``kpis.json``: indicators, by admin unit, input accounting."""
-    if units is None:
-        return Response(workspace.kpis_text(name), media_type="application/json")
-    document = workspace.kpis(name)
+    """Return the scenario's ``kpis.json``: indicators, by admin unit, input accounting.
+
+    With ``as_of``, the KPIs as the scenario's record stood at the end of that day: the
+    answer says its ``as_of`` and ``record_version``. A run made from that version answers;
+    without one, the run is made first (a job, within the limits of every run) and kept. A day
+    before the record's first change: 404. With ``units``, ``by_unit`` in that hierarchy.
+    """
+    name = await scenario_for(name, workspace, settings, as_of)
+    if as_of is None:
+        if units is None:
+            return Response(workspace.kpis_text(name), media_type="application/json")
+        document = workspace.kpis(name)
+    else:
+        past = await results_as_of(request, workspace, settings, name, as_of)
+        answer = await past.kpis_answer()
+        if units is None:
+            return Response(answer, media_type="application/json")
+        document = json.loads(answer)
     by_unit = document.get("by_unit_in", {}).get(units.value)
     if by_unit is None:
         raise InputError(
@@ -160,7 +179,7 @@ def _page(
 )
 async def get_villages(
     request: Request,
-    name: ExistingScenario,
+    name: ScenarioName,
     workspace: WorkspaceDep,
     settings: SettingsDep,
     status: Annotated[Status, Query(description="Coverage status to keep.")] = Status.all,
@@ -182,15 +201,22 @@ async def get_villages(
     ] = None,
     limit: Limit = 1000,
     offset: Offset = 0,
+    as_of: AsOf = None,
 ) -> Response:
     """Return the villages (RFC 7946 FeatureCollection, EPSG:4326).
 
     ``numberMatched`` counts the villages matching the filters, ``numberReturned`` those on
-    this page; a ``next`` link points at the following page.
+    this page; a ``next`` link points at the following page. With ``as_of``, the villages
+    assessed on the record as it stood at the end of that day (as ``/kpis`` answers it).
     """
     if limit > settings.max_page:
         raise HTTPException(status_code=422, detail=f"limit must be at most {settings.max_page}")
-    index = workspace.villages(name)
+    name = await scenario_for(name, workspace, settings, as_of)
+    if as_of is None:
+        index = workspace.villages(name)
+    else:
+        past = await results_as_of(request, workspace, settings, name, as_of)
+        index = workspace.villages(name, run=past.folder)  # as the current villages are read
     picked = index.select(
         status=status.value,
         indicator=indicator.value,
@@ -206,16 +232,39 @@ async def get_villages(
     summary="Tower locations (shared ones marked) as GeoJSON",
     responses={200: {"content": {GEOJSON: {}}}},
 )
-def get_towers(
+async def get_towers(
     request: Request,
-    name: ExistingScenario,
+    name: ScenarioName,
     workspace: WorkspaceDep,
+    settings: SettingsDep,
     shared: Annotated[bool | None, Query(description="Only shared (or only unshared).")] = None,
     limit: Limit = 10_000,
     offset: Offset = 0,
+    as_of: AsOf = None,
 ) -> Response:
-    """Return the tower locations: connected groups of co-located sites."""
-    run = workspace.results(name)
+    """Return the tower locations: connected groups of co-located sites.
+
+    With ``as_of``, those of the sites as the record stood at the end of that day.
+    """
+    name = await scenario_for(name, workspace, settings, as_of)
+    if as_of is None:
+        run = workspace.results(name)
+    else:
+        run = (await results_as_of(request, workspace, settings, name, as_of)).folder
+    return await run_in_threadpool(
+        _towers_page, request, workspace, name, run, shared, limit, offset
+    )
+
+
+def _towers_page(
+    request: Request,
+    workspace: Workspace,
+    name: str,
+    run: Any,
+    shared: bool | None,
+    limit: int,
+    offset: int,
+) -> Response:
     towers = workspace.towers(name, run=run)
     if towers is None:
         raise HTTPException(status_code=404, detail=f"scenario '{name}' has no towers")
@@ -223,7 +272,7 @@ def get_towers(
     columns = ["location", "n_sites", "n_operators", "operators", "shared", "site_ids"]
     features = workspace.cached(
         name,
-        "features:towers",
+        f"features:towers:{run}",
         (path,),
         lambda: serialise_features(towers, columns=columns, id_column="location"),
     )

@@ -658,52 +658,47 @@ def _parse_config(
 def _run(
     workspace: Workspace, settings: Settings, name: str, config_doc: dict[str, Any]
 ) -> CoverageRun:
+    from hatangso.app.asof import run_inputs
     from hatangso.app.runconfig import run_config
-    from hatangso.scenarios.job import InputFiles, run_coverage
+    from hatangso.scenarios.job import run_coverage
 
     # The scenario's own configuration (its file's, its last run's), the request's keys over it.
     chosen = run_config(workspace, name, config_doc)
     config_doc = chosen.document
     config = _parse_config(workspace, settings, name, config_doc)
-    layers = workspace.layer_versions(name)  # each a published version, fixed for the run
-    paths = {kind: layers[kind].path for kind in LAYER_KINDS}
-    paths.update({kind: workspace.layer_version(name, kind).path for kind in UPLOAD_TABLES})
-    if paths["villages"] is None:
-        raise HTTPException(
-            status_code=422,
-            detail=f"scenario '{name}' has no villages: upload them first "
-            f"(POST /api/scenarios/{name}/uploads/villages)",
-        )
-    meta = workspace.metadata(name)
-    extras = {
-        key: workspace.file(name, str(meta[key]))
-        for key in ("dem", "roads", "population")
-        if meta.get(key) and workspace.file(name, str(meta[key])).is_file()
-    }
-    files = InputFiles.from_paths({**paths, **extras})
-    title = str(meta.get("title") or name)
+    title = str(workspace.metadata(name).get("title") or name)
     # The outputs go to a run folder of their own, published at once (readers never see a
     # mixture of two runs, and a killed run leaves the published one as it was).
     from hatangso.scenarios.challenges import read_challenges
 
     # The decided challenges set their villages' answers; every one is counted in kpis.json.
     challenges = read_challenges(workspace.store(name))
-    with workspace.new_run(name) as run:
+    with workspace.new_run(name) as run, workspace.scratch(name) as scratch:
+        # The record's layers where it has rows (its version kept), else the scenario's files.
+        inputs = run_inputs(workspace, name, scratch)
+        record = inputs.record
+        extra: dict[str, Any] = {"scenario": name, "run": run.id}
+        if record is not None:
+            extra["record_version"] = record.version
         result = run_coverage(
-            files,
-            config,
-            run.folder,
-            title=title,
-            extra={"scenario": name, "run": run.id},
-            challenges=challenges,
+            inputs.files, config, run.folder, title=title, extra=extra, challenges=challenges
         )
         published = workspace.publish_run(
             run,
-            read={kind: layer.version for kind, layer in layers.items()},
+            read=inputs.layers,
             title=title,
             villages=len(result.assessment.villages),
             config=config_doc,
+            record=record.describe() if record is not None else None,
         )
+        if record is not None:
+            # Kept as the run of its record version too: a past day whose record this is
+            # is answered from it (?as_of=) after later runs have replaced it.
+            from hatangso.app.asof import asof_key
+
+            workspace.keep_asof_run(
+                name, asof_key(record.version, config_doc), run.folder, keep=settings.asof_runs
+            )
     return CoverageRun(
         name=name,
         files=sorted(p.name for p in result.files.values()),
@@ -716,6 +711,7 @@ def _run(
         run=published.id,
         stale=published.stale,
         changed=dict(published.changed),
+        record_version=record.version if record is not None else None,
     )
 
 

@@ -184,6 +184,10 @@ class RecordStore(Protocol):
         """Number of the last change applied (0 for an empty store); usable as an ETag."""
         ...
 
+    def version_at(self, as_of: AsOf = None) -> int:
+        """Return the number of the last change applied by the end of day `as_of` (0: none)."""
+        ...
+
     def diff(
         self,
         kind: str,

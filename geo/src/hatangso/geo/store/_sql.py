@@ -245,6 +245,33 @@ class SqlStore:
         with self._engine.connect() as conn:
             return _version(conn)
 
+    def version_at(self, as_of: AsOf = None) -> int:
+        """Return the number of the last change applied by the end of day `as_of`.
+
+        Parameters
+        ----------
+        as_of
+            As in :meth:`read`; None: now (:attr:`version`).
+
+        Returns
+        -------
+        int
+            The store's version as it stood then: reading with the same `as_of` reads the
+            record at exactly that change. 0 when no change was applied by then.
+
+        Raises
+        ------
+        InputError
+            If `as_of` is not a date.
+        """
+        if as_of is None:
+            return self.version
+        cutoff = self._cutoff_us(as_of)
+        stmt = sa.select(sa.func.max(CHANGES.c.change_no)).where(CHANGES.c.time_us < cutoff)
+        with self._engine.connect() as conn:
+            value = conn.execute(stmt).scalar()
+        return int(value or 0)
+
     def close(self) -> None:
         """Release the store's connections."""
         self._engine.dispose()
