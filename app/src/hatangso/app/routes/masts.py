@@ -1,4 +1,6 @@
-"""The mast registry of a scenario: its page, its filtered list, a mast's tenants and history.
+"""The mast registry of a scenario: its page, its filtered list and a mast's tenants.
+
+A mast's history is the record's (``/api/scenarios/{name}/masts/{id}/history``).
 
 The registry is the scenario's ``masts`` layer; each mast is shown with the commune it stands
 in, where its permit stands today (:func:`hatangso.coverage.registry.permit_state`, with the
@@ -25,7 +27,6 @@ from fastapi.responses import HTMLResponse, Response
 
 from hatangso.app.deps import ExistingScenario, WorkspaceDep, require_read_key
 from hatangso.app.workspace import Workspace, feature_collection, serialise_features
-from hatangso.geo.errors import NotFoundError
 from hatangso.geo.schema import MAST_STATUSES
 
 __all__ = ["router"]
@@ -293,32 +294,6 @@ def mast_tenants(
             for op in operators
         ],
     }
-
-
-@router.get("/api/scenarios/{name}/masts/{mast_id}/history", summary="A mast's history")
-def mast_history(
-    name: ExistingScenario, mast_id: MastId, workspace: WorkspaceDep
-) -> list[dict[str, Any]]:
-    """Return every change of the mast in the scenario's record, oldest first.
-
-    ``[{time, user, action, before, after}]``; empty when the mast is in the registry but its
-    record holds no change of it yet.
-    """
-    _one(register(workspace, name), mast_id, name)
-    try:
-        entries = workspace.store(name).history("masts", mast_id)
-    except NotFoundError:
-        return []
-    return [
-        {
-            "time": entry.time.isoformat(),
-            "user": entry.actor,
-            "action": entry.action,
-            "before": entry.before,
-            "after": entry.after,
-        }
-        for entry in entries
-    ]
 
 
 # --------------------------------------------------------------------------------------------
