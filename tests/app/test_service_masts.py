@@ -130,13 +130,18 @@ def test_upload_registry_and_commitments_then_run(
             headers=key,
         )
         assert dry.status_code == 200 and dry.json()["stored"] is None
-        body = "Mã thôn,Nhà mạng,Công nghệ,Hạn\nV1,Viettel,4G,30/06/2025\nV2,Gmobile,4G,soon\n"
-        report = upload(
-            "commitments",
-            "cam-ket.csv",
-            body.encode(),
+        header = "Mã thôn,Nhà mạng,Công nghệ,Hạn\n"
+        # A change set with a bad row is refused whole, naming the row and the column.
+        refused = client.post(
+            "/api/scenarios/up-reg/uploads/commitments",
+            files={"file": ("cam-ket.csv", f"{header}V1,Viettel,4G,30/06/2025\nV2,G,4G,soon\n")},
+            headers=key,
         )
-        assert report["counts"] == {"read": 2, "used": 1, "rejected": 1, "repaired": 0}
+        assert refused.status_code == 422, refused.text
+        assert "row 2" in refused.json()["detail"] and "'soon'" in refused.json()["detail"]
+        body = f"{header}V1,Viettel,4G,30/06/2025\n"
+        report = upload("commitments", "cam-ket.csv", body.encode())
+        assert report["counts"] == {"read": 1, "used": 1, "rejected": 0, "repaired": 0}
         run = client.post("/api/scenarios/up-reg/coverage", headers=key, json={})
         assert run.status_code == 200, run.text
         codes = {i["code"]: i for i in run.json()["indicators"]}
