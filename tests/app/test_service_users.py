@@ -117,6 +117,25 @@ def test_an_official_writes_within_its_province(
     assert "Cà Mau" in response.json()["detail"]
 
 
+def test_an_official_edits_records_within_its_province_only(
+    service: TestClient, tokens: dict[str, str], root: Path
+) -> None:
+    (root / "cm").mkdir(parents=True)
+    write_json({"name": "cm", "province": "Tỉnh Cà Mau"}, root / "cm" / "scenario.json")
+    record = "/api/scenarios/cm/villages/CM-1"
+    # Another province's official is refused before the record is looked at ...
+    assert (
+        service.patch(record, json={"name": "x"}, headers=_bearer(tokens["so-bk"])).status_code
+        == 403
+    )
+    assert service.delete(record, headers=_bearer(tokens["so-bk"])).status_code == 403
+    # ... the province's own gets as far as the record (which does not exist: 404).
+    assert (
+        service.patch(record, json={"name": "x"}, headers=_bearer(tokens["so-cm"])).status_code
+        == 404
+    )
+
+
 def test_a_revoked_token_is_401(service: TestClient, tokens: dict[str, str], root: Path) -> None:
     users = Workspace(root).users()
     try:

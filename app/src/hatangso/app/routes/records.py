@@ -38,7 +38,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from hatangso.app import versions
-from hatangso.app.auth import ReaderDep, WriterDep
+from hatangso.app.auth import ReaderDep, ScenarioWriterDep
 from hatangso.app.deps import ScenarioName, SettingsDep, WorkspaceDep, require_read_key
 from hatangso.app.records import (
     history_document,
@@ -317,7 +317,7 @@ def edit_record(
     kind: str,
     record_id: str,
     workspace: WorkspaceDep,
-    principal: WriterDep,
+    principal: ScenarioWriterDep,
     body: Annotated[
         dict[str, Any],
         Body(
@@ -365,7 +365,7 @@ def retire_record(
     kind: str,
     record_id: str,
     workspace: WorkspaceDep,
-    principal: WriterDep,
+    principal: ScenarioWriterDep,
     if_match: IfMatch = None,
 ) -> dict[str, Any]:
     """Retire one live record: it leaves every read from now on; its row and history stay."""
