@@ -23,6 +23,7 @@ from fastapi.testclient import TestClient
 
 from hatangso.app.config import Settings
 from hatangso.app.main import create_app
+from hatangso.app.workspace import Workspace
 
 SettingsFor = Callable[..., Settings]
 
@@ -221,19 +222,20 @@ def test_upload_and_run_errors_do_not_show_the_workspace_path(
         assert upload.status_code == 422
         assert "s.csv" in upload.text
         assert root not in upload.text and str(demo_workspace) not in upload.text
-        # A run whose villages file went missing: the error names it, relative to the workspace.
+        # A run whose DEM file went bad: the error names it, relative to the workspace.
         good = json.dumps({**VILLAGES, "features": VILLAGES["features"][:2]}).encode("utf-8")
         client.post(
             "/api/scenarios/xss-paths/uploads/villages",
             files={"file": ("v.geojson", good)},
             headers=key,
         )
-        stored = demo_workspace / "xss-paths" / "uploads" / "villages.gpkg"
-        stored.write_bytes(b"not a geopackage")
+        stored = demo_workspace / "xss-paths" / "uploads" / "dem.tif"
+        stored.write_bytes(b"not a GeoTIFF")
+        Workspace(demo_workspace).update_metadata("xss-paths", dem="uploads/dem.tif")
         run = client.post("/api/scenarios/xss-paths/coverage", headers=key, json={})
         assert run.status_code == 422, run.text
         assert root not in run.text and str(demo_workspace) not in run.text
-        assert "villages.gpkg" in run.text
+        assert "dem.tif" in run.text
 
 
 # --------------------------------------------------------------------------------------------

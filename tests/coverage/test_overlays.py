@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -65,3 +66,13 @@ def test_power_below_the_threshold_is_transparent() -> None:
             alpha = image.read(4)
     assert alpha[:, : alpha.shape[1] // 2 - 1].max() == 0
     assert alpha[:, alpha.shape[1] // 2 + 1 :].min() == 255
+
+
+def test_a_dem_that_is_not_a_raster_is_named_with_its_fix(tmp_path: Path) -> None:
+    from hatangso.coverage.overlays import hillshade_png
+    from hatangso.geo.errors import InputError
+
+    broken = tmp_path / "dem.tif"
+    broken.write_bytes(b"not a GeoTIFF")
+    with pytest.raises(InputError, match=r"dem\.tif.*cannot be read as a raster.*GeoTIFF"):
+        hillshade_png(broken)

@@ -17,14 +17,13 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-import rasterio
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.errors import NotGeoreferencedWarning
 from rasterio.io import MemoryFile
 from rasterio.warp import Resampling, calculate_default_transform, reproject, transform_bounds
 
-from hatangso.coverage.rasters import Raster
+from hatangso.coverage.rasters import Raster, open_raster
 
 __all__ = [
     "POWER_SPAN_DB",
@@ -151,7 +150,7 @@ def read_web_mercator(
     resampling: Literal["nearest", "bilinear"] = "bilinear",
 ) -> MercatorGrid:
     """Read band 1 of a raster file warped to Web Mercator (see :func:`to_web_mercator`)."""
-    with rasterio.open(path) as src:
+    with open_raster(path) as src:
         return to_web_mercator(
             src.read(1),
             transform=src.transform,

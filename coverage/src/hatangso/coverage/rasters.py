@@ -42,6 +42,7 @@ from hatangso.geo.outputs import atomic_write
 
 __all__ = [
     "Raster",
+    "open_raster",
     "polygonize",
     "read_dem",
     "read_population",
@@ -130,6 +131,19 @@ def _require_projected(crs: CRS | None, what: str) -> None:
         )
 
 
+def open_raster(path: PathLike) -> DatasetReader:
+    """Open a raster file for reading, or name the file and the fix when GDAL cannot.
+
+    The one way hatangso opens an input raster: a file that is not a raster (a broken
+    upload, a renamed text file) is an :class:`~hatangso.geo.errors.InputError`, never
+    GDAL's own error.
+    """
+    try:
+        return rasterio.open(path)
+    except rasterio.errors.RasterioIOError as exc:
+        raise _open_error(path, exc) from exc
+
+
 def _open_error(path: PathLike, exc: Exception) -> InputError:
     return InputError(
         Problem(
@@ -175,10 +189,7 @@ def _read_window(
     with contextlib.ExitStack() as stack:
         datasets = []
         for path in paths:
-            try:
-                datasets.append(stack.enter_context(rasterio.open(path)))
-            except rasterio.errors.RasterioIOError as exc:
-                raise _open_error(path, exc) from exc
+            datasets.append(stack.enter_context(open_raster(path)))
         crs = datasets[0].crs
         if crs is None:
             raise CRSError(f"{paths[0]}: the raster has no CRS; assign one (e.g. with gdal_edit)")
@@ -371,11 +382,7 @@ def read_population(path: PathLike, *, like: Raster) -> Raster:
     area is thus kept, up to the map projection's area distortion (below 0.1 % in a UTM zone).
     Source nodata and negative values count as nobody.
     """
-    try:
-        ds = rasterio.open(path)
-    except rasterio.errors.RasterioIOError as exc:
-        raise _open_error(path, exc) from exc
-    with ds:
+    with open_raster(path) as ds:
         if ds.crs is None:
             raise CRSError(f"{path}: the population raster has no CRS; assign one")
         src_bounds = transform_bounds(like.crs, ds.crs, *like.bounds, densify_pts=21)
