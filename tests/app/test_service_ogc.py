@@ -32,7 +32,7 @@ from fastapi.testclient import TestClient
 from hatangso.app.config import Settings
 from hatangso.app.main import create_app
 from hatangso.app.routes.ogc import CONFORMANCE, CRS84, collection_kinds
-from hatangso.app.workspace import record_schema
+from hatangso.app.workspace import Workspace, record_schema
 from hatangso.geo.outputs import write_json
 from hatangso.geo.store import SqlStore, open_store, store_url
 
@@ -339,6 +339,10 @@ def recorded(
         store = open_store(store_url(root / name), clock=clock)
     else:
         store = open_store(database, schema=record_schema(name), clock=clock)
+    # The record is loaded from the scenario's layer on first use: on 20 May, here.
+    clock.now = datetime(2026, 5, 20, 10, 0, tzinfo=HANOI)
+    Workspace(root, database_url=database).seed(name, store, lock=False)
+    clock.now = datetime(2026, 6, 1, 10, 0, tzinfo=HANOI)
     settings = settings_for(root, api_key=None, database_url=database)
     try:
         with TestClient(create_app(settings)) as client:
@@ -354,15 +358,14 @@ def recorded(
             engine.dispose()
 
 
-def test_sites_come_from_the_layer_until_the_record_holds_them(
+def test_the_record_loaded_from_the_layer_answers_as_of_each_day(
     recorded: Recorded,
 ) -> None:
     client, name, store = recorded.client, recorded.name, recorded.store
     url = f"/ogc/collections/{name}-sites/items"
-    layer = client.get(url).json()
-    assert _ids(layer) == ["L1", "L2", "L3"]
-    # The layer keeps no history: every datetime matches it.
-    assert _ids(client.get(url, params={"datetime": "2020-01-01"}).json()) == ["L1", "L2", "L3"]
+    # The scenario's layer became the record's first change (20 May).
+    assert _ids(client.get(url).json()) == ["L1", "L2", "L3"]
+    assert client.get(url, params={"datetime": "2026-05-19"}).json()["numberMatched"] == 0
 
     store.apply(store.diff("sites", _sites(["S1", "S2"], [105.0, 105.1]), actor="so-tt"))
     recorded.clock.now = datetime(2026, 6, 3, 10, 0, tzinfo=HANOI)
@@ -379,19 +382,18 @@ def test_sites_come_from_the_layer_until_the_record_holds_them(
     assert _ids(now) == ["S2", "S3"]
     assert now["features"][0]["geometry"]["coordinates"] == [105.5, 9.2]
     on_first = client.get(url, params={"datetime": "2026-06-01"}).json()
-    assert _ids(on_first) == ["S1", "S2"]
-    assert on_first["features"][1]["geometry"]["coordinates"] == [105.1, 9.2]
-    assert client.get(url, params={"datetime": "2026-05-31"}).json()["numberMatched"] == 0
-    assert _ids(client.get(url, params={"datetime": "2026-06-02"}).json()) == ["S1", "S2"]
+    assert _ids(on_first) == ["L1", "L2", "L3", "S1", "S2"]
+    assert on_first["features"][4]["geometry"]["coordinates"] == [105.1, 9.2]
+    assert _ids(client.get(url, params={"datetime": "2026-05-31"}).json()) == ["L1", "L2", "L3"]
     assert _ids(client.get(url, params={"datetime": "2026-06-03"}).json()) == ["S2", "S3"]
     # An instant: the record just before it (3 June 10:00 Hanoi is 03:00 UTC).
     before = client.get(url, params={"datetime": "2026-06-03T02:59:00Z"}).json()
-    assert _ids(before) == ["S1", "S2"]
+    assert _ids(before) == ["L1", "L2", "L3", "S1", "S2"]
     after = client.get(url, params={"datetime": "2026-06-03T10:30:00+07:00"}).json()
     assert _ids(after) == ["S2", "S3"]
-    # bbox and datetime together: only S2 stood at 105.1 on 1 June.
+    # bbox and datetime together: L2 and S2 stood at 105.1 on 1 June.
     both = client.get(url, params={"datetime": "2026-06-01", "bbox": "105.05,9,105.15,10"})
-    assert _ids(both.json()) == ["S2"]
+    assert _ids(both.json()) == ["L2", "S2"]
     # The run's villages have no temporal geometry: every datetime matches them.
     villages = client.get(f"/ogc/collections/{name}-villages/items?datetime=2020-01-01").json()
     assert villages["numberMatched"] == 4
@@ -399,7 +401,7 @@ def test_sites_come_from_the_layer_until_the_record_holds_them(
     collection = client.get(f"/ogc/collections/{name}-sites").json()
     assert collection["extent"]["spatial"]["bbox"] == [[105.2, 9.2, 105.5, 9.2]]
     then = client.get(f"/ogc/collections/{name}-sites", params={"datetime": "2026-06-01"})
-    assert then.json()["extent"]["spatial"]["bbox"] == [[105.0, 9.2, 105.1, 9.2]]
+    assert then.json()["extent"]["spatial"]["bbox"] == [[105.0, 9.2, 105.2, 9.2]]
     listed = client.get("/ogc/collections", params={"datetime": "2026-06-01"}).json()
     assert {c["id"]: c for c in listed["collections"]}[f"{name}-sites"] == then.json()
     assert client.get(f"/ogc/collections/{name}-sites/items/S3").status_code == 200
