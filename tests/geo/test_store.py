@@ -526,3 +526,17 @@ def test_a_bulk_upload_of_100000_villages(store: SqlStore) -> None:
     )
     assert applied.added == n
     assert len(back) == n
+
+
+def test_changes_since_a_version_name_what_a_reader_has_not_seen(store: SqlStore) -> None:
+    store.apply(store.diff("villages", villages(["V1", "V2"]), actor="so-tt"))
+    read = store.version
+    assert store.changes_since(read) == []
+    store.apply(store.diff("sites", sites(["S1"], "Viettel"), actor="viettel-noc", note="q3"))
+    store.retire("villages", "V2", actor="so-tt")
+    since = store.changes_since(read)
+    assert [(c["kind"], c["user"], c["added"], c["retired"]) for c in since] == [
+        ("sites", "viettel-noc", 1, 0),
+        ("villages", "so-tt", 0, 1),
+    ]
+    assert since[0]["note"] == "q3" and since[-1]["version"] == store.version

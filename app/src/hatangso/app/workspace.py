@@ -981,7 +981,12 @@ class Workspace:
                     shutil.rmtree(folder, ignore_errors=True)
 
     def publish_run(
-        self, run: RunFolder, *, read: Mapping[str, int], **metadata: Any
+        self,
+        run: RunFolder,
+        *,
+        read: Mapping[str, int],
+        record_read: int | None = None,
+        **metadata: Any,
     ) -> PublishedRun:
         """Publish `run`: every reader sees its outputs, all at once, from now on.
 
@@ -993,6 +998,10 @@ class Workspace:
             Version of each input layer the run read (:meth:`layer_versions`). A layer
             replaced since makes the run *stale*: it is published all the same, and its
             ``run.json`` and the answer say which layers moved on.
+        record_read
+            The version of the scenario's record the run read, if it read the record: a
+            change set applied since makes it stale likewise, each kind changed named with
+            the last change of it.
         **metadata
             Kept in the run's ``run.json`` and merged into ``scenario.json`` (title, config,
             villages ...).
@@ -1010,6 +1019,9 @@ class Workspace:
                 for kind, version in sorted(read.items())
                 if kind in now and now[kind].version != version
             }
+            if record_read is not None:
+                for change in self.store(name).changes_since(record_read):
+                    changed[change["kind"]] = {"read": record_read, **change}
             document = {
                 **json_ready(metadata),
                 "run": run.id,

@@ -686,6 +686,7 @@ def _run(
         published = workspace.publish_run(
             run,
             read=inputs.layers,
+            record_read=record.version if record is not None else None,
             title=title,
             villages=len(result.assessment.villages),
             config=config_doc,

@@ -252,6 +252,10 @@ class RecordStore(Protocol):
         """Return every change of one record, oldest first."""
         ...
 
+    def changes_since(self, version: int) -> list[dict[str, Any]]:
+        """Return the change sets applied after `version`, oldest first."""
+        ...
+
     def close(self) -> None:
         """Release the store's connections."""
         ...

@@ -272,6 +272,34 @@ class SqlStore:
             value = conn.execute(stmt).scalar()
         return int(value or 0)
 
+    def changes_since(self, version: int) -> list[dict[str, Any]]:
+        """Return the change sets applied after `version`, oldest first.
+
+        Each is ``{version, time, user, operator, kind, added, updated, retired, note}``:
+        what a run that read the record at `version` has not seen.
+        """
+        stmt = (
+            sa.select(CHANGES)
+            .where(CHANGES.c.change_no > int(version))
+            .order_by(CHANGES.c.change_no)
+        )
+        with self._engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+        return [
+            {
+                "version": int(r.change_no),
+                "time": _from_us(int(r.time_us)).isoformat(),
+                "user": r.actor,
+                "operator": r.operator,
+                "kind": r.kind,
+                "added": int(r.added),
+                "updated": int(r.updated),
+                "retired": int(r.retired),
+                "note": r.note,
+            }
+            for r in rows
+        ]
+
     def close(self) -> None:
         """Release the store's connections."""
         self._engine.dispose()
