@@ -831,8 +831,8 @@ WorkspaceOption = Annotated[
 ]
 
 
-def _user_store(workspace: Path | None) -> Any:
-    """Open the workspace's users where `serve` finds them (HATANGSO_DATABASE_URL too)."""
+def _service_workspace(workspace: Path | None) -> Any:
+    """Return the workspace `serve` would use (HATANGSO_WORKSPACE, HATANGSO_DATABASE_URL)."""
     from hatangso.app.config import get_settings
     from hatangso.app.workspace import Workspace
 
@@ -841,7 +841,12 @@ def _user_store(workspace: Path | None) -> Any:
     return Workspace(
         workspace if workspace is not None else settings.workspace,
         database_url=database.get_secret_value() if database is not None else None,
-    ).users()
+    )
+
+
+def _user_store(workspace: Path | None) -> Any:
+    """Open the workspace's users where `serve` finds them (HATANGSO_DATABASE_URL too)."""
+    return _service_workspace(workspace).users()
 
 
 @users_app.command("add")
@@ -978,11 +983,8 @@ def _acting(user: str, role: ActingRole, operator: str | None) -> _Acting:
 
 
 def _challenge_workspace(workspace: Path | None, scenario: str) -> Any:
-    from hatangso.app.config import get_settings
-    from hatangso.app.workspace import Workspace
-
-    root = workspace if workspace is not None else get_settings().workspace
-    opened = Workspace(Path(root))
+    opened = _service_workspace(workspace)
+    root = opened.root
     if not opened.ensure(scenario):
         raise InputError(
             Problem(
