@@ -327,7 +327,10 @@ def coverage(
     access_points: Annotated[Path | None, typer.Option(help="Fiber access points.")] = None,
     fiber: Annotated[Path | None, typer.Option(help="Fiber cables.")] = None,
     roads: Annotated[Path | None, typer.Option(help="Roads: .osm, .pbf or .graphml.")] = None,
-    dem: Annotated[Path | None, typer.Option(help="DEM GeoTIFF or .hgt.")] = None,
+    dem: Annotated[
+        Path | None,
+        typer.Option(help="DEM: a GeoTIFF, an SRTM .hgt tile, a .vrt mosaic or a folder of tiles."),
+    ] = None,
     population: Annotated[Path | None, typer.Option(help="Population raster.")] = None,
     poles: Annotated[Path | None, typer.Option(help="Cable poles.")] = None,
     ducts: Annotated[Path | None, typer.Option(help="Ducts.")] = None,
@@ -476,7 +479,12 @@ def plan(
     target: Annotated[
         float | None, typer.Option(help="Share of the dark villages to cover, 0 to 1.")
     ] = None,
-    dem: Annotated[Path | None, typer.Option(help="DEM for high-point candidates.")] = None,
+    dem: Annotated[
+        Path | None,
+        typer.Option(
+            help="DEM for high-point candidates: a GeoTIFF, .hgt, .vrt or a folder of tiles."
+        ),
+    ] = None,
     candidates: Annotated[Path | None, typer.Option(help="Only these candidate sites.")] = None,
     config: Annotated[Path | None, typer.Option(help="Configuration YAML.")] = None,
     scope: Annotated[

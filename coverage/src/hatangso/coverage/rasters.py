@@ -1,26 +1,31 @@
 """Rasters: elevation and population grids in, coverage grids out.
 
 The terrain engine works on one north-up grid in a projected (metric) CRS. This module reads a
-digital elevation model (GeoTIFF, or an SRTM ``.hgt`` tile through GDAL's SRTMHGT driver) and a
+digital elevation model (GeoTIFF, an SRTM ``.hgt`` tile through GDAL's SRTMHGT driver, a GDAL
+``.vrt`` mosaic, or a folder of tiles, see :func:`mosaic_vrt`) and a
 population grid (WorldPop style, people per cell) onto such a grid, writes cloud-optimised
 GeoTIFFs, turns coverage masks into polygons and measures what share of each village a mask
 covers.
 
 Only the part of a file that a run needs is read: :func:`read_dem` and :func:`read_population`
 compute a window from the requested bounds and read that window alone, so a province never loads
-a whole continent of elevations.
+a whole continent of elevations. A national DEM is one argument: a folder of SRTM tiles is
+opened as a virtual mosaic (a GDAL VRT document built in memory from the tiles' headers), and
+GDAL opens and reads a tile only when a window touches it.
 """
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import logging
 import math
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import quoteattr
 
 import geopandas as gpd
 import numpy as np
@@ -28,7 +33,6 @@ import numpy.typing as npt
 import rasterio
 import rasterio.features
 import rasterio.fill
-import rasterio.merge
 import rasterio.windows
 import shapely
 from affine import Affine
@@ -41,7 +45,10 @@ from hatangso.geo.errors import CRSError, InputError, Problem
 from hatangso.geo.outputs import atomic_write
 
 __all__ = [
+    "DEM_TILE_SUFFIXES",
     "Raster",
+    "dem_tiles",
+    "mosaic_vrt",
     "open_raster",
     "polygonize",
     "read_dem",
@@ -131,13 +138,29 @@ def _require_projected(crs: CRS | None, what: str) -> None:
         )
 
 
+#: The files of a DEM folder that :func:`mosaic_vrt` takes as tiles.
+DEM_TILE_SUFFIXES: tuple[str, ...] = (".hgt", ".tif", ".tiff")
+
+_TILE_FIX = (
+    "give a folder holding only tiles of one CRS and one cell size (SRTM .hgt tiles named like "
+    "N21E105.hgt, or GeoTIFFs), or a .vrt mosaic"
+)
+
+
 def open_raster(path: PathLike) -> DatasetReader:
     """Open a raster file for reading, or name the file and the fix when GDAL cannot.
 
     The one way hatangso opens an input raster: a file that is not a raster (a broken
     upload, a renamed text file) is an :class:`~hatangso.geo.errors.InputError`, never
-    GDAL's own error.
+    GDAL's own error. A folder opens as the mosaic of its tiles (:func:`mosaic_vrt`); a
+    ``.vrt`` file is GDAL's own mosaic. Either way no pixel is read until a window is.
     """
+    if os.path.isdir(path):
+        document = mosaic_vrt(path)
+        try:
+            return rasterio.open(document)
+        except rasterio.errors.RasterioIOError as exc:
+            raise _open_error(path, exc) from exc
     try:
         return rasterio.open(path)
     except rasterio.errors.RasterioIOError as exc:
@@ -149,15 +172,235 @@ def _open_error(path: PathLike, exc: Exception) -> InputError:
         Problem(
             file=str(path),
             message=f"cannot be read as a raster ({exc})",
-            fix="give a GeoTIFF or an SRTM .hgt tile (named like N21E105.hgt)",
+            fix="give a GeoTIFF, an SRTM .hgt tile (named like N21E105.hgt), a .vrt mosaic or a "
+            "folder of such tiles",
         )
     )
 
 
+def dem_tiles(folder: PathLike) -> list[Path]:
+    """Return the tiles of a DEM folder: its ``.hgt``, ``.tif`` and ``.tiff`` files, sorted.
+
+    Only the folder itself is listed, not its subfolders; other files (a README, checksums)
+    are left alone.
+
+    Raises
+    ------
+    InputError
+        If the folder holds no tile.
+    """
+    root = Path(folder)
+    tiles = sorted(
+        p for p in root.iterdir() if p.is_file() and p.suffix.lower() in DEM_TILE_SUFFIXES
+    )
+    if not tiles:
+        raise InputError(
+            Problem(
+                file=str(root),
+                message="the folder holds no .hgt, .tif or .tiff tile",
+                fix=_TILE_FIX,
+            )
+        )
+    return tiles
+
+
+def _listing_key(tiles: Sequence[Path]) -> tuple[tuple[str, int, int], ...]:
+    key = []
+    for tile in tiles:
+        try:
+            stat = tile.stat()
+        except OSError as exc:
+            raise _open_error(tile, exc) from exc
+        key.append((str(tile.resolve()), stat.st_size, stat.st_mtime_ns))
+    return tuple(key)
+
+
+def mosaic_vrt(source: PathLike | Sequence[PathLike]) -> str:
+    """Return a GDAL VRT document that mosaics the tiles of a DEM folder, or a list of tiles.
+
+    Parameters
+    ----------
+    source
+        A folder of tiles (:func:`dem_tiles`), or the tiles themselves: SRTM ``.hgt`` tiles,
+        GeoTIFFs, or both, of one CRS and one cell size, on one grid.
+
+    Returns
+    -------
+    str
+        The VRT XML (GDAL's VRT format, https://gdal.org/drivers/raster/vrt.html), with the
+        tiles' absolute paths. :func:`open_raster` opens it without writing a file.
+
+    Raises
+    ------
+    InputError
+        If the folder holds no tile, a tile cannot be read, or tiles differ in CRS or cell
+        size, or are not aligned on one grid; the message names the tile.
+
+    Notes
+    -----
+    Only each tile's header is read here, never its pixels. Where tiles overlap (SRTM tiles
+    share their edge rows and columns) the first tile wins (a folder's in name order); a
+    tile's voids (its nodata) never paint over another tile's
+    elevations. The document is cached per folder listing (names, sizes, modification
+    times), so a changed folder is read again.
+
+    Examples
+    --------
+    Two made-up SRTM tiles side by side make one grid 2 401 cells wide (they share a column):
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> for name, height in (("N21E105.hgt", 10), ("N21E106.hgt", 20)):
+    ...     np.full((1201, 1201), height, dtype=">i2").tofile(folder / name)
+    >>> with open_raster(folder) as ds:
+    ...     ds.width, ds.height, int(ds.read(1)[0, 0]), int(ds.read(1)[0, -1])
+    (2401, 1201, 10, 20)
+    """
+    if isinstance(source, str | os.PathLike):
+        tiles = dem_tiles(source)
+    else:
+        tiles = [Path(p) for p in source]
+    return _mosaic_document(_listing_key(tiles))
+
+
+@functools.lru_cache(maxsize=16)
+def _mosaic_document(listing: tuple[tuple[str, int, int], ...]) -> str:
+    headers = []
+    for name, _size, _mtime in listing:
+        try:
+            with rasterio.open(name) as ds:
+                headers.append(
+                    (name, ds.crs, ds.transform, ds.width, ds.height, ds.dtypes[0], ds.nodata)
+                )
+        except rasterio.errors.RasterioIOError as exc:
+            raise InputError(
+                Problem(file=name, message=f"cannot be read as a tile ({exc})", fix=_TILE_FIX)
+            ) from exc
+    first_name, crs, tf0, *_rest = headers[0]
+    if crs is None:
+        raise CRSError(f"{first_name}: the tile has no CRS; assign one (e.g. with gdal_edit)")
+    dx, dy = tf0.a, -tf0.e
+    lefts, tops, cols, rows = [], [], [], []
+    for name, tile_crs, tf, width, height, _dtype, _nodata in headers:
+        if tile_crs != crs:
+            raise InputError(
+                Problem(
+                    file=name,
+                    message=f"its CRS {tile_crs} differs from {crs} of {first_name}",
+                    fix=_TILE_FIX,
+                )
+            )
+        if (
+            tf.b
+            or tf.d
+            or not math.isclose(tf.a, dx, rel_tol=1e-9)
+            or not math.isclose(-tf.e, dy, rel_tol=1e-9)
+        ):
+            raise InputError(
+                Problem(
+                    file=name,
+                    message=f"its cells ({tf.a:g} x {-tf.e:g}) differ from {dx:g} x {dy:g} of "
+                    f"{first_name}, or it is rotated",
+                    fix=_TILE_FIX,
+                )
+            )
+        col, row = (tf.c - tf0.c) / dx, (tf0.f - tf.f) / dy
+        if abs(col - round(col)) > 1e-3 or abs(row - round(row)) > 1e-3:
+            raise InputError(
+                Problem(
+                    file=name,
+                    message=f"it is not aligned on the grid of {first_name} (offset by a "
+                    "fraction of a cell)",
+                    fix=_TILE_FIX,
+                )
+            )
+        lefts.append(round(col))
+        tops.append(round(row))
+        cols.append(width)
+        rows.append(height)
+    col0, row0 = min(lefts), min(tops)
+    width = max(c + w for c, w in zip(lefts, cols, strict=True)) - col0
+    height = max(r + h for r, h in zip(tops, rows, strict=True)) - row0
+    dtypes = {h[5] for h in headers}
+    dtype = dtypes.pop() if len(dtypes) == 1 else "float32"
+    gdal_type = {
+        "int16": "Int16",
+        "uint16": "UInt16",
+        "int32": "Int32",
+        "uint32": "UInt32",
+        "float32": "Float32",
+        "float64": "Float64",
+        "uint8": "Byte",
+        "int8": "Int8",
+    }.get(dtype, "Float32")
+    nodata = headers[0][6]
+    origin_x, origin_y = tf0.c + col0 * dx, tf0.f - row0 * dy
+    sources = []
+    # GDAL paints sources in order, the last on top: the first tile is written last, so it wins.
+    for (name, *_h, tile_nodata), col, row, w, h in reversed(
+        list(zip(headers, lefts, tops, cols, rows, strict=True))
+    ):
+        no = "" if tile_nodata is None else f"<NODATA>{tile_nodata!r}</NODATA>"
+        sources.append(
+            "<ComplexSource>"
+            f'<SourceFilename relativeToVRT="0">{_xml_text(name)}</SourceFilename>'
+            "<SourceBand>1</SourceBand>"
+            f'<SrcRect xOff="0" yOff="0" xSize="{w}" ySize="{h}"/>'
+            f'<DstRect xOff="{col - col0}" yOff="{row - row0}" xSize="{w}" ySize="{h}"/>'
+            f"{no}</ComplexSource>"
+        )
+    band_nodata = "" if nodata is None else f"<NoDataValue>{nodata!r}</NoDataValue>"
+    return (
+        f'<VRTDataset rasterXSize="{width}" rasterYSize="{height}">'
+        f"<SRS>{_xml_text(crs.to_wkt())}</SRS>"
+        f"<GeoTransform>{origin_x!r}, {dx!r}, 0, {origin_y!r}, 0, {-dy!r}</GeoTransform>"
+        f'<VRTRasterBand dataType={quoteattr(gdal_type)} band="1">{band_nodata}'
+        + "".join(sources)
+        + "</VRTRasterBand></VRTDataset>"
+    )
+
+
+def _xml_text(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_VRT_SOURCE = re.compile(r"<SourceFilename[^>]*>([^<]*)</SourceFilename>")
+
+
+def _missing_sources(path: PathLike) -> list[str]:
+    """Return the source files a ``.vrt`` file names that do not exist (small files only)."""
+    if not str(path).lower().endswith(".vrt") or os.path.isdir(path):
+        return []
+    try:
+        if os.path.getsize(path) > 16 << 20:
+            return []
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    base = Path(path).resolve().parent
+    missing = []
+    for match in _VRT_SOURCE.finditer(text):
+        source = match.group(1).strip()
+        if source.startswith("/vsi"):
+            continue
+        full = Path(source) if Path(source).is_absolute() else base / source
+        if not full.exists():
+            missing.append(str(full))
+    return missing
+
+
 def _window_for(
-    ds: DatasetReader, bounds: tuple[float, float, float, float] | None
+    ds: DatasetReader,
+    bounds: tuple[float, float, float, float] | None,
+    *,
+    name: PathLike | None = None,
 ) -> rasterio.windows.Window:
-    """Whole-cell window of `ds` covering `bounds` (dataset CRS) plus an edge, clipped."""
+    """Whole-cell window of `ds` covering `bounds` (dataset CRS) plus an edge, clipped.
+
+    `name` is the file the user gave (a folder's mosaic has no file name of its own).
+    """
     if bounds is None:
         return rasterio.windows.Window(0, 0, ds.width, ds.height)
     inv = ~ds.transform
@@ -174,7 +417,7 @@ def _window_for(
     if col1 <= col0 or row1 <= row0:
         raise InputError(
             Problem(
-                file=str(ds.name),
+                file=str(ds.name if name is None else name),
                 message=f"does not overlap the requested area {bounds} (in {ds.crs})",
                 fix="give the raster that covers the province, or check the bounds' CRS",
             )
@@ -186,43 +429,49 @@ def _read_window(
     paths: Sequence[PathLike], bounds_wgs84: tuple[float, float, float, float] | None
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_], Affine, CRS]:
     """Read the part of one or several tiles covering `bounds_wgs84`, with a validity mask."""
-    with contextlib.ExitStack() as stack:
-        datasets = []
-        for path in paths:
-            datasets.append(stack.enter_context(open_raster(path)))
-        crs = datasets[0].crs
+    try:
+        return _read_window_of(paths, bounds_wgs84)
+    except rasterio.errors.RasterioIOError as exc:
+        raise _read_error(paths[0], exc) from exc
+
+
+def _read_error(path: PathLike, exc: Exception) -> InputError:
+    missing = _missing_sources(path)
+    if missing:
+        return InputError(
+            Problem(
+                file=str(path),
+                message=f"the mosaic names {len(missing)} missing tile(s): "
+                + ", ".join(missing[:5]),
+                fix="put the missing tiles back, or rebuild the .vrt from the tiles you have",
+            )
+        )
+    return InputError(
+        Problem(
+            file=str(path),
+            message=f"cannot be read ({exc})",
+            fix="check the file (and, for a mosaic, every tile it names) is a complete raster",
+        )
+    )
+
+
+def _read_window_of(
+    paths: Sequence[PathLike], bounds_wgs84: tuple[float, float, float, float] | None
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_], Affine, CRS]:
+    # Several tiles are one mosaic: GDAL reads each only where the window touches it, on the
+    # tiles' own grid (no resampling at the seams).
+    source = open_raster(paths[0]) if len(paths) == 1 else rasterio.open(mosaic_vrt(paths))
+    with source as ds:
+        crs = ds.crs
         if crs is None:
             raise CRSError(f"{paths[0]}: the raster has no CRS; assign one (e.g. with gdal_edit)")
-        for ds in datasets[1:]:
-            if ds.crs != crs:
-                raise CRSError(f"{ds.name}: CRS {ds.crs} differs from {crs}; use one CRS")
         src_bounds = None
         if bounds_wgs84 is not None:
             src_bounds = transform_bounds("EPSG:4326", crs, *bounds_wgs84, densify_pts=21)
-        nodata = datasets[0].nodata
-        if len(datasets) == 1:
-            ds = datasets[0]
-            window = _window_for(ds, src_bounds)
-            data = ds.read(1, window=window, out_dtype="float32")
-            transform = ds.window_transform(window)
-        else:
-            dx, dy = datasets[0].res
-            if src_bounds is not None:
-                left, bottom, right, top = src_bounds
-                src_bounds = (
-                    left - _EDGE_CELLS * dx,
-                    bottom - _EDGE_CELLS * dy,
-                    right + _EDGE_CELLS * dx,
-                    top + _EDGE_CELLS * dy,
-                )
-            # merge reads only each tile's part of the bounds; gaps between tiles get nodata
-            merged, transform = rasterio.merge.merge(
-                datasets,
-                bounds=src_bounds,
-                nodata=nodata if nodata is not None else np.nan,
-                dtype="float32",
-            )
-            data = merged[0]
+        nodata = ds.nodata
+        window = _window_for(ds, src_bounds, name=paths[0])
+        data = ds.read(1, window=window, out_dtype="float32")
+        transform = ds.window_transform(window)
     valid = np.isfinite(data)
     if nodata is not None and not math.isnan(nodata):
         valid &= data != np.float32(nodata)
@@ -251,8 +500,11 @@ def read_dem(
     Parameters
     ----------
     path
-        A GeoTIFF or SRTM ``.hgt`` tile, or several tiles of one CRS (merged, first wins where
-        they overlap).
+        A GeoTIFF or SRTM ``.hgt`` tile, a GDAL ``.vrt`` mosaic, a folder of such tiles (one
+        mosaic, :func:`mosaic_vrt`), or several tiles of one CRS (merged, first wins where
+        they overlap). Of a mosaic only the tiles the window touches are opened and read, so
+        the memory a read takes is bounded by the window (rows x columns x 4 bytes, twice
+        over while voids are filled), not by the mosaic.
     bounds_wgs84
         ``(west, south, east, north)`` in degrees: only the window covering it (plus a few cells)
         is read. The whole file when omitted. Include the terrain radius around the sites.
