@@ -288,3 +288,38 @@ def test_an_empty_dem_folder_on_the_command_line_is_a_message(
     assert code != 0
     assert "holds no .hgt, .tif or .tiff tile" in err and "Traceback" not in err
     shutil.rmtree(tmp_path / "srtm")
+
+
+def test_a_scenario_file_may_name_a_folder_of_tiles(tmp_path: Path) -> None:
+    import yaml
+
+    from hatangso.scenarios.run import run_scenario
+
+    _two_tiles(tmp_path / "srtm")
+    gpd.GeoDataFrame(
+        {"village_id": ["W1", "E1"], "name": ["W1", "E1"], "commune": "Xã Thử"},
+        geometry=shapely.points([(105.99, 21.45), (106.01, 21.45)]),
+        crs=4326,
+    ).to_file(tmp_path / "villages.geojson")
+    gpd.GeoDataFrame(
+        {"site_id": ["S1"], "operator": ["Viettel"], "tech": ["4G"], "height_m": [30.0]},
+        geometry=shapely.points([(106.0, 21.45)]),
+        crs=4326,
+    ).to_file(tmp_path / "sites.geojson")
+    scenario = {
+        "name": "two-tiles",
+        "title": "Hai mảnh",
+        "description": "hand-made",
+        "scope": {"province": "Tỉnh Thử"},
+        "data": {"villages": "villages.geojson", "sites": "sites.geojson", "dem": "srtm"},
+        "years": [2025],
+        "model": {"terrain": {"radius_m": 3000, "resolution_m": 100}},
+        "targets": {"village_mobile_coverage": {2025: 100}},
+    }
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump(scenario, allow_unicode=True), encoding="utf-8")
+    run_scenario(path, tmp_path / "out")
+    villages = gpd.read_file(tmp_path / "out" / "villages.gpkg")
+    # The terrain model ran on both tiles: a received power at each village either side.
+    assert villages["best_dbm"].notna().all()
+    assert villages["covered_mobile"].all()
