@@ -35,11 +35,15 @@ worker's memory is its footprint's, not the grid's. The best server of a cell is
 
 Memory per worker
 -----------------
-At most ``(tile_cells + 2 radius / resolution + 2 margin)^2`` footprint cells of DEM and partial
-grids (``4 + 4 + 4 + 4 + 2 + 4`` bytes and one byte per operator and technology), one site's
-window of losses, and ``fan_in + 1`` tiles of ``tile_cells^2`` cells when reducing: with the
-defaults (512-cell tiles, 10 km at 90 m or 3 km at 30 m, four operators of 4G and 5G) about
-20 MB, whatever the number of sites or the size of the grid.
+A task holds its footprint, at most ``(tile_cells + 2 radius / resolution + 2 margin)^2``
+cells of DEM and partial grids (``4 + 4 + 4 + 4 + 2 + 4`` bytes, and one byte per operator and
+technology), one site's losses, and, when reducing, ``fan_in + 1`` tiles of ``tile_cells^2``
+cells: with the defaults (256-cell tiles, 10 km at 90 m or 3 km at 30 m, four operators of 4G
+and 5G) about 6 MB a task, whatever the number of sites or the size of the grid. Besides, the
+workers keep each batch's partial (about 4 MB) until the tiles it overlaps are reduced; the
+batches are submitted tile row by tile row, so that is about two rows of tiles' partials at a
+time, shared among the workers. The benchmark (``benchmarks/bench_distributed.py``) measures the
+peak of each worker.
 """
 
 from __future__ import annotations
@@ -390,7 +394,7 @@ def coverage_rasters_dask(
     progress: Callable[[int, int], None] | None = None,
     max_work_cells: int | None = None,
     batch_sites: int = 32,
-    tile_cells: int = 512,
+    tile_cells: int = 256,
     fan_in: int = 8,
 ) -> terrain.CoverageRasters:
     """Compute :func:`hatangso.coverage.terrain.coverage_rasters` on a Dask cluster.
