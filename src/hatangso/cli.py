@@ -41,6 +41,11 @@ SHEET_HELP = "XLSX inputs: the sheet to read (default the first)."
 MASTS_HELP = "Mast registry: masts with owner, status, permit and tenants."
 COMMITMENTS_HELP = "Operators' commitments: village_id, operator, tech, due date."
 HEADER_ROW_HELP = "XLSX inputs: the header's row number (default: found by its column names)."
+WORKERS_HELP = (
+    "Run the terrain model on a local Dask cluster of N worker processes (same answers; the "
+    "dashboard's address is shown)."
+)
+SCHEDULER_HELP = "Run the terrain model on the Dask cluster of this scheduler, tcp://HOST:PORT."
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -353,6 +358,8 @@ def coverage(
         typer.Option(help="Commune or district outlines for the map (default: from villages)."),
     ] = None,
     units: Annotated[Units | None, typer.Option(help=UNITS_HELP)] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help=WORKERS_HELP)] = None,
+    scheduler: Annotated[str | None, typer.Option(help=SCHEDULER_HELP)] = None,
     quiet: Quiet = False,
 ) -> None:
     """Compute coverage, fiber reach and sharing; write kpis.json, villages.gpkg, map.html."""
@@ -383,6 +390,11 @@ def coverage(
         header_row=header_row,
         boundaries=boundaries,
     )
+    cluster = None
+    if workers is not None or scheduler is not None:
+        from hatangso.coverage.distributed import ClusterOptions
+
+        cluster = ClusterOptions(workers=workers, scheduler=scheduler)
     with _steps(quiet) as progress:
         result = run_coverage(
             files,
@@ -391,6 +403,7 @@ def coverage(
             progress=progress,
             lang=lang.value,
             units=None if units is None else units.value,
+            cluster=cluster,
         )
     print_kpis(out, result.kpis, lang=lang.value)
     if result.disputes is not None:

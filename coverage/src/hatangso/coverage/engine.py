@@ -36,6 +36,8 @@ from hatangso.geo.errors import InputError, Problem
 from hatangso.geo.progress import Progress, silent
 
 if TYPE_CHECKING:  # the terrain model (numba, rasterio) is imported when it runs
+    from hatangso.coverage.distributed import ClusterOptions
+    from hatangso.coverage.rasters import Raster
     from hatangso.coverage.terrain import CoverageRasters
 
 __all__ = [
@@ -138,6 +140,7 @@ def assess(
     *,
     progress: Progress | None = None,
     cache_dir: Path | None = None,
+    cluster: ClusterOptions | None = None,
 ) -> Assessment:
     """Compute village coverage, fiber reach, sharing and the indicators.
 
@@ -153,6 +156,11 @@ def assess(
     cache_dir
         Where the terrain model keeps each site's computed losses, so that a later run that
         adds one site computes only that site.
+    cluster
+        Run the terrain model's per-site work on a Dask cluster, local or existing
+        (:mod:`hatangso.coverage.distributed`), with the same answers; None: on this machine.
+        The terrain grid is written for the workers into `cache_dir` (which a cluster of
+        several machines must share); the workers do not use the per-site cache.
 
     Returns
     -------
@@ -172,6 +180,8 @@ def assess(
                 fix="pass --dem (a GeoTIFF or SRTM .hgt), or set mobile.model: radius or hata",
             )
         )
+    if cluster is not None and model != "terrain":
+        log.warning("the %s model runs here: a Dask cluster runs only the terrain model", model)
     found = _Mobile(columns={}, indicators=(), notes=(), towers=None, grids=None)
     if inputs.sites is not None:
         step(f"mobile coverage ({model} model, {_techs(inputs.sites)})")
@@ -184,6 +194,7 @@ def assess(
             points=points,
             step=step,
             cache_dir=cache_dir,
+            cluster=cluster,
         )
     columns = {**found.columns, **_people_columns(villages, found.columns)}
     notes = list(found.notes)
@@ -256,6 +267,7 @@ def _mobile_part(
     points: VillagePoints,
     step: Progress,
     cache_dir: Path | None,
+    cluster: ClusterOptions | None = None,
 ) -> _Mobile:
     """Judge the villages' mobile coverage and count tower sharing and key areas."""
     assert inputs.sites is not None
@@ -282,6 +294,7 @@ def _mobile_part(
             nearest=table,
             population_path=inputs.population,
             step=step,
+            cluster=cluster,
         )
     else:
         # Polygons are projected only for the rules that measure their area.
@@ -485,6 +498,7 @@ def _terrain_coverage(
     nearest: mobile.SiteTable,
     population_path: Path | None,
     step: Progress,
+    cluster: ClusterOptions | None = None,
 ) -> tuple[CoverageRasters, pd.DataFrame]:
     """Village coverage from the terrain model's grids, with the contract's rules."""
     from hatangso.coverage import rasters, terrain
@@ -513,18 +527,21 @@ def _terrain_coverage(
     dem = rasters.read_dem(
         dem_path, bounds_wgs84=bounds, dst_crs=crs, resolution_m=tcfg.resolution_m
     )
-    grids = terrain.coverage_rasters(
-        dem,
-        sites_m,
-        radius_m=tcfg.radius_m,
-        threshold_dbm=mcfg.threshold_dbm,
-        model=tcfg.method,
-        clutter_loss_db=tcfg.clutter_loss_db,
-        cache_dir=cache_dir,
-        cache_max_bytes=config.limits.max_cache_bytes,
-        max_work_cells=config.limits.max_terrain_work_cells,
-        progress=lambda done, total: step("terrain coverage", done=done, total=total),
-    )
+    if cluster is None:
+        grids = terrain.coverage_rasters(
+            dem,
+            sites_m,
+            radius_m=tcfg.radius_m,
+            threshold_dbm=mcfg.threshold_dbm,
+            model=tcfg.method,
+            clutter_loss_db=tcfg.clutter_loss_db,
+            cache_dir=cache_dir,
+            cache_max_bytes=config.limits.max_cache_bytes,
+            max_work_cells=config.limits.max_terrain_work_cells,
+            progress=lambda done, total: step("terrain coverage", done=done, total=total),
+        )
+    else:
+        grids = _terrain_on_cluster(dem, sites_m, config, cluster, cache_dir=cache_dir, step=step)
     rule = mcfg.rule
     population = None
     if rule == "population" and population_path is not None:
@@ -565,6 +582,41 @@ def _terrain_coverage(
     out["nearest_site_m"] = dist
     out["mobile_reason"] = _terrain_reasons(out, dist, op, config)
     return grids, out
+
+
+def _terrain_on_cluster(
+    dem: Raster,
+    sites_m: gpd.GeoDataFrame,
+    config: CoverageConfig,
+    cluster: ClusterOptions,
+    *,
+    cache_dir: Path | None,
+    step: Progress,
+) -> CoverageRasters:
+    """Compute the terrain grids on a Dask cluster; the step names its dashboard."""
+    from hatangso.coverage import distributed
+
+    if cache_dir is not None:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+    name = ["terrain coverage on the Dask cluster"]
+
+    def dashboard(link: str) -> None:
+        name[0] = f"terrain coverage on the Dask cluster (dashboard {link})"
+        step(name[0])
+
+    with distributed.dask_client(cluster, dashboard=dashboard) as client:
+        return distributed.coverage_rasters_dask(
+            dem,
+            sites_m,
+            client=client,
+            radius_m=config.terrain.radius_m,
+            threshold_dbm=config.mobile.threshold_dbm,
+            model=config.terrain.method,
+            clutter_loss_db=config.terrain.clutter_loss_db,
+            scratch_dir=cache_dir,
+            max_work_cells=config.limits.max_terrain_work_cells,
+            progress=lambda done, total: step(name[0], done=done, total=total),
+        )
 
 
 def _terrain_reasons(

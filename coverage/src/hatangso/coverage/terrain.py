@@ -782,6 +782,87 @@ def _accumulate(
                     last_counted[R, C] = site_index
 
 
+@jit(nogil=True)
+def _accumulate_part(
+    loss: npt.NDArray[np.float32],
+    r0: int,
+    c0: int,
+    x_left: float,
+    y_top: float,
+    dx: float,
+    dy: float,
+    x0: float,
+    y0: float,
+    eirp_dbm: float,
+    clutter_loss_db: float,
+    azimuth_rad: float,
+    beamwidth_rad: float,
+    max_attenuation_db: float,
+    threshold_dbm: float,
+    site_index: int,
+    group: int,
+    part_r0: int,
+    part_c0: int,
+    best: npt.NDArray[np.float32],
+    first: npt.NDArray[np.int32],
+    above: npt.NDArray[np.int32],
+    count: npt.NDArray[np.uint16],
+    last_counted: npt.NDArray[np.int32],
+    masks: npt.NDArray[np.bool_],
+) -> None:
+    """Fold one carrier into partial grids, as :func:`_accumulate` does into whole ones.
+
+    The partial grids' cell ``[0, 0]`` is the grid's ``[part_r0, part_c0]``; partials of any
+    sets of sites combine into exactly the best server of :func:`_accumulate`.
+
+    :func:`_accumulate` stores the best power as ``float32`` and replaces it when a later
+    carrier's ``float64`` power is strictly above the stored value, so among the carriers whose
+    power rounds to the final best ``F`` it keeps the last one strictly above ``F`` or, when
+    none is, the first. This kernel keeps both per cell, ``first`` and ``above`` (-1: none), for
+    carriers folded in site order; :func:`hatangso.coverage.distributed` combines partials
+    (higher ``F`` wins; equal ``F``: the smaller ``first``, the larger ``above``) and takes
+    ``above`` where set, else ``first``. The power, the pattern, the count and the masks are
+    computed as in :func:`_accumulate`, line for line; a test holds the two to the same grids.
+    """
+    rows, cols = loss.shape
+    sector = not math.isnan(beamwidth_rad) and not math.isnan(azimuth_rad)
+    bx = math.sin(azimuth_rad) if sector else 0.0
+    by = math.cos(azimuth_rad) if sector else 1.0
+    for rr in range(rows):
+        ey = y_top - (r0 + rr + 0.5) * dy - y0
+        for cc in range(cols):
+            path_loss = loss[rr, cc]
+            if math.isnan(path_loss):
+                continue
+            p = eirp_dbm - path_loss - clutter_loss_db
+            R = r0 + rr - part_r0
+            C = c0 + cc - part_c0
+            b = best[R, C]
+            if p < threshold_dbm and not (math.isnan(b) or p > b):
+                continue  # the pattern only lowers p: nothing here can change
+            if sector:
+                ex = x_left + (c0 + cc + 0.5) * dx - x0
+                r = math.sqrt(ex * ex + ey * ey)
+                along = ex * bx + ey * by  # r cos θ
+                if r > 0.0:
+                    theta = math.acos(max(-1.0, min(along / r, 1.0)))
+                    ratio = theta / beamwidth_rad
+                    p -= min(12.0 * ratio * ratio, max_attenuation_db)
+            if math.isnan(b) or p > b:
+                p32 = np.float32(p)
+                if math.isnan(b) or p32 > b:  # a new best value
+                    best[R, C] = p32
+                    first[R, C] = site_index
+                    above[R, C] = site_index if p > p32 else -1
+                else:  # rounds to the best value, strictly above it
+                    above[R, C] = site_index
+            if p >= threshold_dbm:
+                masks[group, R, C] = True
+                if last_counted[R, C] != site_index and count[R, C] < 65535:
+                    count[R, C] += 1
+                    last_counted[R, C] = site_index
+
+
 # --------------------------------------------------------------------------------------------
 # One site
 
@@ -1320,6 +1401,139 @@ def check_grid(width_m: float, height_m: float, resolution_m: float, *, limit: i
         )
 
 
+@dataclass(frozen=True)
+class _CarrierPlan:
+    """The carriers of a terrain run, planned once for the local and the distributed runs.
+
+    Each site's position, pattern and operator, and per carrier ``(site index, tech, EIRP,
+    key)`` (None: outside the DEM), in site order. ``physical`` gives each key's ``(x, y,
+    antenna height, frequency)``: sectors on one mast and frequency share one key, hence one
+    loss window.
+    """
+
+    xs: npt.NDArray[np.float64]
+    ys: npt.NDArray[np.float64]
+    azimuths: npt.NDArray[np.float64]
+    beamwidths: npt.NDArray[np.float64]
+    site_ids: tuple[str, ...]
+    operators: list[str]
+    groups: list[tuple[str, str]]
+    group_index: dict[tuple[str, str], int]
+    carriers: list[tuple[int, str, float, str] | None]
+    skipped: set[str]
+    physical: dict[str, tuple[float, float, float, float]]
+
+
+def _plan_carriers(
+    dem: Raster,
+    sites: gpd.GeoDataFrame,
+    *,
+    model: TerrainModel,
+    h_rx_m: float,
+    radius_m: float,
+    k_factor: float,
+    itm: ItmParams,
+    step_m: float | None,
+    default_height_m: float,
+    default_eirp_dbm: Mapping[str, float],
+    default_freq_mhz: Mapping[str, float],
+    digest: str,
+) -> _CarrierPlan:
+    """Plan the carriers of :func:`coverage_rasters` (and of its distributed run)."""
+    missing = [c for c in ("site_id", "operator") if c not in sites.columns]
+    if missing:
+        raise InputError(
+            Problem(
+                file="sites",
+                message=f"missing column(s) {', '.join(missing)}",
+                fix="give every site a site_id and an operator",
+            )
+        )
+    left, top, dx, dy = _grid(dem)
+    rows, cols = dem.shape
+    if sites.crs is None:
+        raise CRSError("the sites carry no CRS; set one (EPSG:4326 for lon/lat)")
+    if CRS.from_user_input(sites.crs) != dem.crs:
+        sites = sites.to_crs(dem.crs)
+    geoms = np.asarray(sites.geometry.values, dtype=object)
+    xs = shapely.get_x(geoms)
+    ys = shapely.get_y(geoms)
+    heights = _column(sites, "height_m", default_height_m)
+    freqs = _column(sites, "freq_mhz", np.nan)
+    total_eirps = _column(sites, "eirp_dbm", np.nan)
+    re_eirps = _column(sites, "eirp_re_dbm", np.nan)
+    bandwidths = _column(sites, "bandwidth_mhz", np.nan)
+    azimuths = np.radians(_column(sites, "azimuth_deg", np.nan))
+    beamwidths = np.radians(_column(sites, "beamwidth_deg", np.nan))
+    site_ids = tuple(str(v) for v in sites["site_id"])
+    operators = [str(v) for v in sites["operator"]]
+    techs = (
+        [_normalise_techs(v) for v in sites["tech"]]
+        if "tech" in sites.columns
+        else [("4G",)] * len(sites)
+    )
+    carriers = [(i, tech) for i in range(len(sites)) for tech in techs[i]]
+    # EIRP per resource element of every site as each technology's carrier (NaN: default)
+    eirps = {
+        tech: eirp_re_dbm(tech=tech, eirp_dbm=total_eirps, eirp_re_dbm=re_eirps,
+                          bandwidth_mhz=bandwidths, freq_mhz=freqs)
+        for tech in {t for _, t in carriers}
+    }  # fmt: skip
+    groups = sorted({(operators[i], tech) for i, tech in carriers})
+    group_index = {g: k for k, g in enumerate(groups)}
+
+    model_params: dict[str, object] = {
+        "model": model,
+        "h_rx_m": float(h_rx_m),
+        "radius_m": float(radius_m),
+        "step_m": None if step_m is None else float(step_m),
+        "k_factor": float(k_factor) if model == "los" else None,
+        "itm": [getattr(itm, f) for f in ItmParams.__dataclass_fields__]
+        if model == "itm"
+        else None,
+    }
+    # 1. plan: each carrier's cache key (sectors on one mast and frequency share one)
+    plans: list[tuple[int, str, float, str] | None] = []
+    skipped: set[str] = set()
+    physical: dict[str, tuple[float, float, float, float]] = {}
+    for i, tech in carriers:
+        x, y = float(xs[i]), float(ys[i])
+        inside = bool(np.isfinite(x) and np.isfinite(y))
+        if not (inside and left <= x < left + cols * dx and top - rows * dy < y <= top):
+            if site_ids[i] not in skipped:
+                log.warning("site %s lies outside the DEM: left out", site_ids[i])
+            skipped.add(site_ids[i])
+            plans.append(None)
+            continue
+        freq = (
+            float(freqs[i])
+            if np.isfinite(freqs[i])
+            else default_freq_mhz.get(tech, default_freq_mhz["4G"])
+        )
+        eirp = (
+            float(eirps[tech][i])
+            if np.isfinite(eirps[tech][i])
+            else default_eirp_dbm.get(tech, default_eirp_dbm["4G"])
+        )
+        where = {"x": round(x, 3), "y": round(y, 3), "h_tx_m": float(heights[i]), "freq_mhz": freq}
+        key = _cache_key(digest, {**model_params, **where})
+        physical.setdefault(key, (x, y, float(heights[i]), freq))
+        plans.append((i, tech, eirp, key))
+    return _CarrierPlan(
+        xs=xs,
+        ys=ys,
+        azimuths=azimuths,
+        beamwidths=beamwidths,
+        site_ids=site_ids,
+        operators=operators,
+        groups=groups,
+        group_index=group_index,
+        carriers=plans,
+        skipped=skipped,
+        physical=physical,
+    )
+
+
 def coverage_rasters(
     dem: Raster,
     sites: gpd.GeoDataFrame,
@@ -1413,47 +1627,31 @@ def coverage_rasters(
     loss and ``A(θ) = min(12 (θ / θ3dB)^2, 25)`` dB the horizontal sector pattern of 3GPP
     TR 36.814 Table A.2.1.1-2 (no vertical pattern: downtilt is not modelled).
     """
-    missing = [c for c in ("site_id", "operator") if c not in sites.columns]
-    if missing:
-        raise InputError(
-            Problem(
-                file="sites",
-                message=f"missing column(s) {', '.join(missing)}",
-                fix="give every site a site_id and an operator",
-            )
-        )
-    left, top, dx, dy = _grid(dem)
-    if sites.crs is None:
-        raise CRSError("the sites carry no CRS; set one (EPSG:4326 for lon/lat)")
-    if CRS.from_user_input(sites.crs) != dem.crs:
-        sites = sites.to_crs(dem.crs)
     itm = itm or ItmParams()
-    geoms = np.asarray(sites.geometry.values, dtype=object)
-    xs = shapely.get_x(geoms)
-    ys = shapely.get_y(geoms)
-    heights = _column(sites, "height_m", default_height_m)
-    freqs = _column(sites, "freq_mhz", np.nan)
-    total_eirps = _column(sites, "eirp_dbm", np.nan)
-    re_eirps = _column(sites, "eirp_re_dbm", np.nan)
-    bandwidths = _column(sites, "bandwidth_mhz", np.nan)
-    azimuths = np.radians(_column(sites, "azimuth_deg", np.nan))
-    beamwidths = np.radians(_column(sites, "beamwidth_deg", np.nan))
-    site_ids = tuple(str(v) for v in sites["site_id"])
-    operators = [str(v) for v in sites["operator"]]
-    techs = (
-        [_normalise_techs(v) for v in sites["tech"]]
-        if "tech" in sites.columns
-        else [("4G",)] * len(sites)
+    cache = Path(cache_dir) if cache_dir is not None else None
+    digest = _dem_digest(dem) if cache is not None else ""
+    planned = _plan_carriers(
+        dem,
+        sites,
+        model=model,
+        h_rx_m=h_rx_m,
+        radius_m=radius_m,
+        k_factor=k_factor,
+        itm=itm,
+        step_m=step_m,
+        default_height_m=default_height_m,
+        default_eirp_dbm=default_eirp_dbm,
+        default_freq_mhz=default_freq_mhz,
+        digest=digest,
     )
-    carriers = [(i, tech) for i in range(len(sites)) for tech in techs[i]]
-    # EIRP per resource element of every site as each technology's carrier (NaN: default)
-    eirps = {
-        tech: eirp_re_dbm(tech=tech, eirp_dbm=total_eirps, eirp_re_dbm=re_eirps,
-                          bandwidth_mhz=bandwidths, freq_mhz=freqs)
-        for tech in {t for _, t in carriers}
-    }  # fmt: skip
-    groups = sorted({(operators[i], tech) for i, tech in carriers})
-    group_index = {g: k for k, g in enumerate(groups)}
+    left, top, dx, dy = _grid(dem)
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+        remove_stale_scratch(cache)
+    xs, ys, azimuths, beamwidths = planned.xs, planned.ys, planned.azimuths, planned.beamwidths
+    site_ids, operators, group_index = planned.site_ids, planned.operators, planned.group_index
+    plans, skipped, physical = planned.carriers, planned.skipped, planned.physical
+    groups = planned.groups
 
     rows, cols = dem.shape
     best = np.full((rows, cols), np.nan, dtype=np.float32)
@@ -1461,49 +1659,6 @@ def coverage_rasters(
     count = np.zeros((rows, cols), dtype=np.uint16)
     last_counted = np.full((rows, cols), -1, dtype=np.int32)
     masks = np.zeros((len(groups), rows, cols), dtype=bool)
-
-    cache = Path(cache_dir) if cache_dir is not None else None
-    if cache is not None:
-        cache.mkdir(parents=True, exist_ok=True)
-        remove_stale_scratch(cache)
-    digest = _dem_digest(dem) if cache is not None else ""
-    model_params: dict[str, object] = {
-        "model": model,
-        "h_rx_m": float(h_rx_m),
-        "radius_m": float(radius_m),
-        "step_m": None if step_m is None else float(step_m),
-        "k_factor": float(k_factor) if model == "los" else None,
-        "itm": [getattr(itm, f) for f in ItmParams.__dataclass_fields__]
-        if model == "itm"
-        else None,
-    }
-    # 1. plan: each carrier's cache key (sectors on one mast and frequency share one)
-    plans: list[tuple[int, str, float, str] | None] = []
-    skipped: set[str] = set()
-    physical: dict[str, tuple[float, float, float, float]] = {}
-    for i, tech in carriers:
-        x, y = float(xs[i]), float(ys[i])
-        inside = bool(np.isfinite(x) and np.isfinite(y))
-        if not (inside and left <= x < left + cols * dx and top - rows * dy < y <= top):
-            if site_ids[i] not in skipped:
-                log.warning("site %s lies outside the DEM: left out", site_ids[i])
-            skipped.add(site_ids[i])
-            plans.append(None)
-            continue
-        freq = (
-            float(freqs[i])
-            if np.isfinite(freqs[i])
-            else default_freq_mhz.get(tech, default_freq_mhz["4G"])
-        )
-        eirp = (
-            float(eirps[tech][i])
-            if np.isfinite(eirps[tech][i])
-            else default_eirp_dbm.get(tech, default_eirp_dbm["4G"])
-        )
-        where = {"x": round(x, 3), "y": round(y, 3), "h_tx_m": float(heights[i]), "freq_mhz": freq}
-        key = _cache_key(digest, {**model_params, **where})
-        physical.setdefault(key, (x, y, float(heights[i]), freq))
-        plans.append((i, tech, eirp, key))
     uses = Counter(plan[3] for plan in plans if plan is not None)
     to_compute = [key for key in uses if cache is None or not (cache / f"{key}.npz").exists()]
     check_work(

@@ -14,7 +14,7 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -38,6 +38,9 @@ from hatangso.geo.progress import Progress, silent
 from hatangso.geo.schema import OTHER_INPUTS, RECORD_KINDS, UNIT_LEVELS, spec_for
 from hatangso.geo.units import UnitResolution, check_units, resolve_units, unit_columns
 from hatangso.geo.validate import Layer, load_layers
+
+if TYPE_CHECKING:  # Dask is imported when a run uses it
+    from hatangso.coverage.distributed import ClusterOptions
 
 __all__ = ["InputFiles", "JobResult", "load_inputs", "run_coverage"]
 
@@ -199,6 +202,7 @@ def run_coverage(
     units: str | None = None,
     report_date: date | None = None,
     challenges: pd.DataFrame | None = None,
+    cluster: ClusterOptions | None = None,
 ) -> JobResult:
     """Run the whole coverage job and write its outputs into `out_dir`.
 
@@ -244,6 +248,9 @@ def run_coverage(
         the upheld ones set their villages' answers
         (:func:`~hatangso.scenarios.challenges.apply_decisions`), and ``kpis.json`` gets a
         ``challenges`` entry. None: no challenge process (no entry).
+    cluster
+        Run the terrain model's per-site work on a Dask cluster
+        (:class:`~hatangso.coverage.distributed.ClusterOptions`); the answers are the same.
 
     Returns
     -------
@@ -273,6 +280,7 @@ def run_coverage(
         config,
         progress=progress,
         cache_dir=cache_dir if cache_dir is not None else out_dir / ".cache",
+        cluster=cluster,
     )
     summary = decision = None
     if files.samples is not None or "declared" in layers:

@@ -1,0 +1,596 @@
+"""The terrain model's per-site work on a Dask cluster, with the single-process answers.
+
+A national run (some 120,000 sites) is hours of terrain work on one machine.
+:func:`coverage_rasters_dask` spreads it over the workers of a Dask ``distributed`` cluster:
+a local one (:class:`ClusterOptions` ``workers``) or an existing one (``scheduler``). Dask
+brings what a home-made pool would have to grow: a scheduler that reruns the tasks of a worker
+that died, a dashboard, and clusters on many machines (``dask scheduler`` and ``dask worker``,
+dask-jobqueue, Kubernetes).
+
+How the work is cut
+-------------------
+- The client writes the terrain grid (the DEM as :func:`hatangso.coverage.rasters.read_dem`
+  filled and reprojected it) once, as a tiled GeoTIFF, into a folder the workers read (the run's
+  cache folder, so on a shared file system for a cluster of several machines). A task carries
+  that path, never the array.
+- The sites are sorted into square tiles of the grid (``tile_cells``), and each tile's sites are
+  cut into batches of at most ``batch_sites``. A batch reads, by a windowed read, only the DEM
+  cells its sites' windows cover (plus the few cells the profiles' interpolation reaches), runs
+  the model for each site, and folds the carriers into partial grids over that footprint
+  (:func:`hatangso.coverage.terrain._accumulate_part`).
+- The partials are reduced per output tile, in a tree of at most ``fan_in`` partials a task;
+  the client gathers the tiles, one at a time, into the best-server, server-count and coverage
+  grids. No whole raster goes through the scheduler; the village answers are then read from the
+  grids as in a run on one machine.
+
+The answers are identical, bit for bit
+--------------------------------------
+The model's kernels run on an array of the whole grid's shape, on the whole grid's coordinates,
+so their arithmetic is that of the run on one machine. The array is allocated zeroed and only
+the batch's footprint is written: the operating system maps pages that are never touched to
+nothing, and the kernels never read outside a site's window (a test compares the grids), so a
+worker's memory is its footprint's, not the grid's. The best server of a cell is the one
+:func:`hatangso.coverage.terrain.coverage_rasters` picks, ties included (see
+:func:`hatangso.coverage.terrain._accumulate_part`); counts add up, masks are or-ed.
+
+Memory per worker
+-----------------
+A task holds its footprint, at most ``(tile_cells + 2 radius / resolution + 2 margin)^2``
+cells of DEM and partial grids (``4 + 4 + 4 + 4 + 2 + 4`` bytes, and one byte per operator and
+technology), one site's losses, and, when reducing, ``fan_in + 1`` tiles of ``tile_cells^2``
+cells: with the defaults (256-cell tiles, 10 km at 90 m or 3 km at 30 m, four operators of 4G
+and 5G) about 6 MB a task, whatever the number of sites or the size of the grid. Besides, the
+workers keep each batch's partial (about 4 MB) until the tiles it overlaps are reduced; the
+batches are submitted tile row by tile row, so that is about two rows of tiles' partials at a
+time, shared among the workers. The benchmark (``benchmarks/bench_distributed.py``) measures the
+peak of each worker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import math
+import shutil
+import tempfile
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import numpy as np
+import numpy.typing as npt
+import rasterio
+import rasterio.windows
+from affine import Affine
+from rasterio.crs import CRS
+
+from hatangso.coverage import terrain
+from hatangso.coverage.radio import (
+    DEFAULT_EIRP_DBM,
+    DEFAULT_FREQ_MHZ,
+    DEFAULT_HEIGHT_M,
+    SECTOR_MAX_ATTENUATION_DB,
+)
+from hatangso.coverage.rasters import Raster
+from hatangso.geo.errors import ConfigError, Problem
+
+if TYPE_CHECKING:
+    from distributed import Client, Future
+
+__all__ = [
+    "CONNECT_TIMEOUT_S",
+    "TASK_PREFIX",
+    "ClusterOptions",
+    "coverage_rasters_dask",
+    "dask_client",
+]
+
+log = logging.getLogger(__name__)
+
+#: How long to wait for an existing scheduler to answer, seconds.
+CONNECT_TIMEOUT_S = 10.0
+#: Prefix of the keys of the per-site tasks (the tasks that read the DEM and run the model).
+TASK_PREFIX = "hatangso-terrain-batch"
+
+
+@dataclass(frozen=True)
+class ClusterOptions:
+    """Where the terrain work runs: a local cluster of `workers`, or the cluster at `scheduler`.
+
+    Attributes
+    ----------
+    workers
+        Worker processes of a local Dask cluster (one thread each).
+    scheduler
+        Address of an existing Dask scheduler, ``tcp://HOST:PORT``.
+    """
+
+    workers: int | None = None
+    scheduler: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.workers is not None and self.scheduler is not None:
+            raise ConfigError(
+                Problem(
+                    file="command line",
+                    column="--workers",
+                    message="--workers and --scheduler were both given",
+                    fix="give --workers N for a local cluster or --scheduler tcp://HOST:PORT "
+                    "for an existing one, not both",
+                )
+            )
+        if self.workers is not None and self.workers < 1:
+            raise ConfigError(
+                Problem(
+                    file="command line",
+                    column="--workers",
+                    message=f"--workers must be at least 1, got {self.workers}",
+                    fix="give the number of worker processes, 1 or more",
+                )
+            )
+        if self.scheduler is not None and "://" not in self.scheduler:
+            raise ConfigError(
+                Problem(
+                    file="command line",
+                    column="--scheduler",
+                    message=f"{self.scheduler!r} is not a scheduler address",
+                    fix="give the scheduler's address as tcp://HOST:PORT",
+                )
+            )
+
+
+@contextlib.contextmanager
+def dask_client(
+    options: ClusterOptions, *, dashboard: Callable[[str], None] | None = None
+) -> Iterator[Client]:
+    """Start a local Dask cluster or connect to an existing one; close what was opened.
+
+    Parameters
+    ----------
+    options
+        The local cluster's size, or the scheduler's address.
+    dashboard
+        Told the address of the cluster's dashboard once connected.
+
+    Yields
+    ------
+    distributed.Client
+
+    Raises
+    ------
+    ConfigError
+        If the scheduler cannot be reached, naming it and the fix.
+    """
+    from distributed import Client, LocalCluster
+
+    if options.scheduler is not None:
+        try:
+            client = Client(options.scheduler, timeout=CONNECT_TIMEOUT_S)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise ConfigError(
+                Problem(
+                    file="command line",
+                    column="--scheduler",
+                    message=f"cannot reach the Dask scheduler at {options.scheduler} ({exc})",
+                    fix="start the scheduler (dask scheduler) and its workers, check the "
+                    "address tcp://HOST:PORT, or run without --scheduler",
+                )
+            ) from exc
+        cluster = None
+    else:
+        # one thread per worker process: the kernels hold the GIL between sites, and a process
+        # per core is what scales on a machine as on a cluster
+        cluster = LocalCluster(
+            n_workers=options.workers or 1,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+        )
+        client = Client(cluster)
+    try:
+        link = str(client.dashboard_link)
+        log.info("Dask dashboard: %s", link)
+        if dashboard is not None:
+            dashboard(link)
+        yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+# --------------------------------------------------------------------------------------------
+# What travels to the workers
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """The sites of one task: their carriers in site order, and the grid's footprint.
+
+    ``box`` is the union of the sites' windows ``(r0, r1, c0, c1)``; ``read_box`` adds the
+    margin the profiles' interpolation reaches.
+    """
+
+    dem_path: str
+    shape: tuple[int, int]
+    transform: tuple[float, ...]
+    crs_wkt: str
+    box: tuple[int, int, int, int]
+    read_box: tuple[int, int, int, int]
+    site_index: npt.NDArray[np.int64]
+    key: tuple[str, ...]
+    physical: Mapping[str, tuple[float, float, float, float]]
+    eirp: npt.NDArray[np.float64]
+    azimuth: npt.NDArray[np.float64]
+    beamwidth: npt.NDArray[np.float64]
+    group: npt.NDArray[np.int64]
+    x: npt.NDArray[np.float64]
+    y: npt.NDArray[np.float64]
+    n_groups: int
+    model: terrain.TerrainModel
+    radius_m: float
+    h_rx_m: float
+    k_factor: float
+    itm: terrain.ItmParams
+    step_m: float | None
+    threshold_dbm: float
+    clutter_loss_db: float
+
+
+@dataclass(frozen=True)
+class _Part:
+    """Partial grids over ``[r0:r0+h, c0:c0+w]`` of the grid (see ``_accumulate_part``)."""
+
+    r0: int
+    c0: int
+    best: npt.NDArray[np.float32]
+    first: npt.NDArray[np.int32]
+    above: npt.NDArray[np.int32]
+    count: npt.NDArray[np.uint16]
+    masks: npt.NDArray[np.bool_]
+
+
+def _empty_part(r0: int, r1: int, c0: int, c1: int, n_groups: int) -> _Part:
+    h, w = r1 - r0, c1 - c0
+    return _Part(
+        r0=r0,
+        c0=c0,
+        best=np.full((h, w), np.nan, dtype=np.float32),
+        first=np.full((h, w), -1, dtype=np.int32),
+        above=np.full((h, w), -1, dtype=np.int32),
+        count=np.zeros((h, w), dtype=np.uint16),
+        masks=np.zeros((n_groups, h, w), dtype=bool),
+    )
+
+
+def _run_batch(batch: _Batch) -> _Part:
+    """On a worker: read the batch's DEM window, run the model per site, fold the carriers."""
+    rr0, rr1, cc0, cc1 = batch.read_box
+    with rasterio.open(batch.dem_path) as ds:
+        window = ds.read(1, window=rasterio.windows.Window(cc0, rr0, cc1 - cc0, rr1 - rr0))
+    # The whole grid's shape and coordinates, so that the kernels' arithmetic is the one of a
+    # run on one machine; zeroed pages that are never written take no memory.
+    array = np.zeros(batch.shape, dtype=window.dtype)
+    array[rr0:rr1, cc0:cc1] = window
+    del window
+    dem = Raster(array=array, transform=Affine(*batch.transform), crs=CRS.from_wkt(batch.crs_wkt))
+    left, top, dx, dy = terrain._grid(dem)
+    r0, r1, c0, c1 = batch.box
+    part = _empty_part(r0, r1, c0, c1, batch.n_groups)
+    last_counted = np.full(part.best.shape, -1, dtype=np.int32)
+    uses = Counter(batch.key)
+    held: dict[str, terrain._SiteLoss] = {}
+    for k, key in enumerate(batch.key):
+        result = held.get(key)
+        if result is None:
+            x, y, h_tx, freq = batch.physical[key]
+            result = terrain._site_loss(dem, x, y, h_tx_m=h_tx, h_rx_m=batch.h_rx_m,
+                                        freq_mhz=freq, radius_m=batch.radius_m,
+                                        model=batch.model, k_factor=batch.k_factor,
+                                        itm=batch.itm, step_m=batch.step_m,
+                                        parallel=False)  # fmt: skip
+        uses[key] -= 1
+        if uses[key]:
+            held[key] = result
+        else:
+            held.pop(key, None)
+        terrain._accumulate_part(result.loss_db, result.r0, result.c0, left, top, dx, dy,
+                                 float(batch.x[k]), float(batch.y[k]), float(batch.eirp[k]),
+                                 batch.clutter_loss_db, float(batch.azimuth[k]),
+                                 float(batch.beamwidth[k]), SECTOR_MAX_ATTENUATION_DB,
+                                 batch.threshold_dbm, int(batch.site_index[k]),
+                                 int(batch.group[k]), r0, c0, part.best, part.first, part.above,
+                                 part.count, last_counted, part.masks)  # fmt: skip
+    return part
+
+
+def _fold(into: _Part, part: _Part) -> None:
+    """Combine `part` into `into` where they overlap, in place (any order gives one answer)."""
+    h, w = into.best.shape
+    ph, pw = part.best.shape
+    r0, r1 = max(into.r0, part.r0), min(into.r0 + h, part.r0 + ph)
+    c0, c1 = max(into.c0, part.c0), min(into.c0 + w, part.c0 + pw)
+    if r1 <= r0 or c1 <= c0:
+        return
+    mine = (slice(r0 - into.r0, r1 - into.r0), slice(c0 - into.c0, c1 - into.c0))
+    theirs = (slice(r0 - part.r0, r1 - part.r0), slice(c0 - part.c0, c1 - part.c0))
+    a, b = into.best[mine], part.best[theirs]
+    higher = ~np.isnan(b) & (np.isnan(a) | (b > a))
+    same = b == a  # NaN on either side is never the same
+    a_first, b_first = into.first[mine], part.first[theirs]
+    a_above, b_above = into.above[mine], part.above[theirs]
+    kept_first = np.where(same, np.minimum(a_first, b_first), a_first)
+    kept_above = np.where(same, np.maximum(a_above, b_above), a_above)
+    into.first[mine] = np.where(higher, b_first, kept_first)
+    into.above[mine] = np.where(higher, b_above, kept_above)
+    into.best[mine] = np.where(higher, b, a)
+    total = into.count[mine].astype(np.int32) + part.count[theirs]
+    into.count[mine] = np.minimum(total, 65535).astype(np.uint16)
+    into.masks[:, mine[0], mine[1]] |= part.masks[:, theirs[0], theirs[1]]
+
+
+def _combine(box: tuple[int, int, int, int], n_groups: int, *parts: _Part) -> _Part:
+    """On a worker: the partials' combination over one output tile ``(r0, r1, c0, c1)``."""
+    out = _empty_part(*box, n_groups)
+    for part in parts:
+        _fold(out, part)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# The client's side
+
+
+def _write_grid(dem: Raster, folder: Path) -> Path:
+    """Write the terrain grid as a tiled GeoTIFF (lossless) for the workers' windowed reads."""
+    path = folder / "terrain-grid.tif"
+    rows, cols = dem.shape
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=cols,
+        height=rows,
+        count=1,
+        dtype=str(dem.array.dtype),
+        crs=dem.crs,
+        transform=dem.transform,
+        tiled=True,
+        blockxsize=256,
+        blockysize=256,
+        compress="deflate",
+    ) as ds:
+        ds.write(dem.array, 1)
+    return path
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def coverage_rasters_dask(
+    dem: Raster,
+    sites: gpd.GeoDataFrame,
+    *,
+    client: Client,
+    radius_m: float,
+    threshold_dbm: float,
+    model: terrain.TerrainModel = "los",
+    h_rx_m: float = 1.5,
+    default_height_m: float = DEFAULT_HEIGHT_M,
+    default_eirp_dbm: Mapping[str, float] = DEFAULT_EIRP_DBM,
+    default_freq_mhz: Mapping[str, float] = DEFAULT_FREQ_MHZ,
+    clutter_loss_db: float = 0.0,
+    k_factor: float = 4.0 / 3.0,
+    itm: terrain.ItmParams | None = None,
+    step_m: float | None = None,
+    scratch_dir: str | Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    max_work_cells: int | None = None,
+    batch_sites: int = 32,
+    tile_cells: int = 256,
+    fan_in: int = 8,
+) -> terrain.CoverageRasters:
+    """Compute :func:`hatangso.coverage.terrain.coverage_rasters` on a Dask cluster.
+
+    Parameters
+    ----------
+    dem, sites, radius_m, threshold_dbm, model, h_rx_m, default_height_m, default_eirp_dbm, \
+default_freq_mhz, clutter_loss_db, k_factor, itm, step_m, progress, max_work_cells
+        As for :func:`~hatangso.coverage.terrain.coverage_rasters`; `progress` is told the
+        carriers done as the batches finish.
+    client
+        A client of the cluster (:func:`dask_client`).
+    scratch_dir
+        Folder, readable by every worker, where the terrain grid is written for the run
+        (removed at its end); the system's temporary folder when None (a local cluster only).
+    batch_sites
+        Sites a task computes.
+    tile_cells
+        Side, in cells, of the square tiles that group the sites and cut the grids.
+    fan_in
+        Partials a reduction task combines.
+
+    Returns
+    -------
+    CoverageRasters
+        The grids of the run on one machine, bit for bit (``n_cached`` is 0: the workers do
+        not use the per-site cache).
+
+    Raises
+    ------
+    ConfigError
+        If the work exceeds `max_work_cells`.
+    """
+    itm = itm or terrain.ItmParams()
+    plan = terrain._plan_carriers(dem, sites, model=model, h_rx_m=h_rx_m, radius_m=radius_m,
+                                  k_factor=k_factor, itm=itm, step_m=step_m,
+                                  default_height_m=default_height_m,
+                                  default_eirp_dbm=default_eirp_dbm,
+                                  default_freq_mhz=default_freq_mhz, digest="")  # fmt: skip
+    left, top, dx, dy = terrain._grid(dem)
+    rows, cols = dem.shape
+    carriers = [c for c in plan.carriers if c is not None]
+    keys = {c[3] for c in carriers}
+    terrain.check_work(
+        len(keys), terrain.window_cells(radius_m, dx, dy), radius_m=radius_m, limit=max_work_cells
+    )
+    n_groups = len(plan.groups)
+    step = float(step_m) if step_m is not None else min(dx, dy)
+    margin = math.ceil(step / min(dx, dy)) + 4
+
+    # the sites by tile of the grid, in site order within a tile; a batch never splits a site
+    by_site: dict[int, list[tuple[int, str, float, str]]] = defaultdict(list)
+    for carrier in carriers:
+        by_site[carrier[0]].append(carrier)
+    tile = max(int(tile_cells), 1)
+
+    def tile_of(i: int) -> tuple[int, int]:
+        row = min(int((top - plan.ys[i]) // dy), rows - 1)
+        col = min(int((plan.xs[i] - left) // dx), cols - 1)
+        return row // tile, col // tile
+
+    ordered = sorted(by_site, key=lambda i: (tile_of(i), i))
+    groups_of_sites = [
+        list(chunk)
+        for _, in_tile in itertools.groupby(ordered, key=tile_of)
+        for chunk in _chunks(list(in_tile), max(int(batch_sites), 1))
+    ]
+
+    if scratch_dir is not None:
+        Path(scratch_dir).mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=".dask-", dir=scratch_dir))
+    run = uuid.uuid4().hex[:12]
+    total = len(plan.carriers)
+    done = total - len(carriers)  # the carriers outside the DEM
+    computed = 0
+    try:
+        dem_path = _write_grid(dem, folder)
+        batches: list[tuple[Future[_Part], tuple[int, int, int, int], int]] = []
+        for k, site_list in enumerate(groups_of_sites):
+            chosen = [c for i in site_list for c in by_site[i]]
+            windows = np.array(
+                [terrain._window(dem, *plan.physical[c[3]][:2], radius_m) for c in chosen]
+            )
+            box = (
+                int(windows[:, 0].min()),
+                int(windows[:, 1].max()),
+                int(windows[:, 2].min()),
+                int(windows[:, 3].max()),
+            )
+            read_box = (
+                max(box[0] - margin, 0),
+                min(box[1] + margin, rows),
+                max(box[2] - margin, 0),
+                min(box[3] + margin, cols),
+            )
+            index = np.array([c[0] for c in chosen], dtype=np.int64)
+            batch = _Batch(
+                dem_path=str(dem_path),
+                shape=(rows, cols),
+                transform=tuple(dem.transform)[:6],
+                crs_wkt=dem.crs.to_wkt(),
+                box=box,
+                read_box=read_box,
+                site_index=index,
+                key=tuple(c[3] for c in chosen),
+                physical={c[3]: plan.physical[c[3]] for c in chosen},
+                eirp=np.array([c[2] for c in chosen], dtype=np.float64),
+                azimuth=plan.azimuths[index],
+                beamwidth=plan.beamwidths[index],
+                group=np.array(
+                    [plan.group_index[(plan.operators[c[0]], c[1])] for c in chosen],
+                    dtype=np.int64,
+                ),
+                x=plan.xs[index],
+                y=plan.ys[index],
+                n_groups=n_groups,
+                model=model,
+                radius_m=float(radius_m),
+                h_rx_m=float(h_rx_m),
+                k_factor=float(k_factor),
+                itm=itm,
+                step_m=None if step_m is None else float(step_m),
+                threshold_dbm=float(threshold_dbm),
+                clutter_loss_db=float(clutter_loss_db),
+            )
+            computed += len(set(batch.key))
+            future = client.submit(_run_batch, batch, key=f"{TASK_PREFIX}-{run}-{k}")
+            batches.append((future, box, len(chosen)))
+
+        # reduce per output tile, in a tree
+        per_tile: dict[tuple[int, int], list[Future[_Part]]] = defaultdict(list)
+        for future, (r0, r1, c0, c1), _ in batches:
+            if r1 <= r0 or c1 <= c0:
+                continue
+            for tr in range(r0 // tile, (r1 - 1) // tile + 1):
+                for tc in range(c0 // tile, (c1 - 1) // tile + 1):
+                    per_tile[(tr, tc)].append(future)
+        tiles: list[Future[_Part]] = []
+        for (tr, tc), level in per_tile.items():
+            r_end, c_end = min((tr + 1) * tile, rows), min((tc + 1) * tile, cols)
+            tile_box = (tr * tile, r_end, tc * tile, c_end)
+            depth = 0
+            while depth == 0 or len(level) > 1:
+                level = [
+                    client.submit(_combine, tile_box, n_groups, *chunk,
+                                  key=f"hatangso-terrain-tile-{run}-{tr}-{tc}-{depth}-{j}")
+                    for j, chunk in enumerate(_chunks(level, max(int(fan_in), 2)))
+                ]  # fmt: skip
+                depth += 1
+            tiles.append(level[0])
+
+        from distributed import as_completed
+
+        sizes = {future.key: n for future, _, n in batches}
+        if progress is not None:
+            progress(done, total)
+        for future in as_completed([f for f, _, _ in batches]):
+            if future.status == "error":
+                future.result()  # raises the task's error
+            done += sizes[future.key]
+            if progress is not None:
+                progress(done, total)
+        del batches
+
+        best = np.full((rows, cols), np.nan, dtype=np.float32)
+        best_site = np.full((rows, cols), -1, dtype=np.int32)
+        count = np.zeros((rows, cols), dtype=np.uint16)
+        masks = np.zeros((n_groups, rows, cols), dtype=bool)
+        for future in as_completed(tiles):
+            part: _Part = future.result()
+            h, w = part.best.shape
+            where = (slice(part.r0, part.r0 + h), slice(part.c0, part.c0 + w))
+            best[where] = part.best
+            best_site[where] = np.where(part.above >= 0, part.above, part.first)
+            count[where] = part.count
+            masks[:, where[0], where[1]] = part.masks
+            future.release()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    log.info(
+        "terrain coverage on %d Dask workers: %d carriers of %d sites in %d tasks, %d sites "
+        "outside the DEM",
+        len(client.scheduler_info().get("workers", {})),
+        total,
+        len(plan.site_ids),
+        len(groups_of_sites),
+        len(plan.skipped),
+    )
+    return terrain.CoverageRasters(
+        best_dbm=dem.with_array(best),
+        best_site=dem.with_array(best_site),
+        server_count=dem.with_array(count),
+        covered={g: dem.with_array(masks[k]) for g, k in plan.group_index.items()},
+        site_ids=plan.site_ids,
+        threshold_dbm=float(threshold_dbm),
+        n_computed=computed,
+        n_cached=0,
+        skipped_site_ids=tuple(s for s in plan.site_ids if s in plan.skipped),
+    )
