@@ -280,3 +280,40 @@ def test_bad_5g_options_are_refused_together() -> None:
         )
     text = str(info.value)
     assert "--target is 1.5" in text and "--tech is '6G'" in text and "--target-of" in text
+
+
+def test_a_village_whose_point_no_candidate_reaches_gets_one_there() -> None:
+    # A 6 km x 1 km village whose centre (nhà văn hóa) stands at its west end, (0.5 km, 0.5 km):
+    # the point rule reads it at its representative point near (3 km, 0.5 km), 2.5 km from the
+    # centre, beyond 5G's rural 2 km. The only generated candidate (the centre) cannot cover
+    # it; a new site on the representative point can, and the plan takes it.
+    lon, lat = _lonlat([0.0, 6000.0, 500.0], [0.0, 1000.0, 500.0])
+    villages = gpd.GeoDataFrame(
+        {
+            "village_id": ["V1"],
+            "name": ["Thôn Dài"],
+            "population": [700.0],
+            "centre_lon": [lon[2]],
+            "centre_lat": [lat[2]],
+        },
+        geometry=[shapely.box(lon[0], lat[0], lon[1], lat[1])],
+        crs=4326,
+    )
+    sites = _frame(
+        {"site_id": ["VTL-1"], "operator": ["Viettel"], "tech": ["4G"]}, [(0.0, -30_000.0)]
+    )
+    doc = plan(
+        villages, sites, operator="Viettel", config=CoverageConfig(), target=1.0, tech="5G"
+    ).document
+    assert [(s["kind"], s["placement"]) for s in doc["sites"]] == [("village_point", "new_site")]
+    # The centre, covering nothing, is not among the candidates the solver saw.
+    assert doc["candidates_by_kind"] == {"village_point": 1}
+    assert doc["target_met_after_recheck"] is True
+
+
+def _lonlat(x: list[float], y: list[float]) -> tuple[list[float], list[float]]:
+    import pyproj
+
+    to_lonlat = pyproj.Transformer.from_crs(UTM, 4326, always_xy=True)
+    lon, lat = to_lonlat.transform([X0 + v for v in x], [Y0 + v for v in y])
+    return list(lon), list(lat)

@@ -31,6 +31,7 @@ each village weighing 1, or its ``population`` with ``siting.weight: population`
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Mapping
@@ -116,7 +117,12 @@ class PlanResult:
         and gap, the ranked sites, the villages out of reach, the KPIs before and after,
         ``target_met_after_recheck`` (None without a target), ``missed_villages`` (demand
         villages the engine's final re-check leaves dark) and ``recheck`` (the rounds of
-        repair, the shortfall and why).
+        repair, the shortfall and why); ``target_of`` and ``target_share_of_demand`` (what
+        the target is a share of, and the share of the demand it asks), ``overall`` (the
+        share of everyone before and after, ``measured_by`` the engine's indicator or the
+        plan's own village weights), ``by_placement`` (sites, cost and people per
+        :data:`PLACEMENTS`) and ``carrier_model`` (which propagation model judged the
+        planned carrier).
     """
 
     sites: gpd.GeoDataFrame
@@ -491,6 +497,21 @@ def plan(
     ``target_met_after_recheck`` and ``missed_villages`` (demand villages the final re-check
     leaves dark) report the outcome.
 
+    A target of everyone (``target_of="all"``, the default of 5G) is turned into a share of
+    the demand: with ``W`` the weight of all villages, ``C`` that of the villages outside the
+    demand (covered today) and ``D`` the demand's, the plan must add ``T W - C``, the share
+    ``(T W - C) / D`` of the demand (none when today's coverage meets it). Under scope ``any``
+    the engine's indicator (``population_5g_coverage`` ...) then judges the target; with a
+    population raster it counts people cell by cell, fewer than the solver's whole villages,
+    and the demand's share is raised by the people missing until the indicator holds or the
+    candidates reach no more.
+
+    Candidates are ranked by cost: an upgrade of the operator's own towers that lack the
+    planned service (``siting.costs.upgrade``), a tenancy on another operator's tower
+    (``colocation``), a new site (``new_tower``). A demand village no candidate reaches gets
+    one on the point its rule checks (kind ``village_point``), unless the user's candidate
+    file restricts the plan.
+
     A budget of sites is the maximal covering location problem (Church and ReVelle 1974); a
     target is the location set covering problem at least cost (Toregas et al. 1971). The
     coverage matrix applies the engine's rule at the points it checks: each village's
@@ -531,6 +552,8 @@ def plan(
     notes.extend(candidate_notes)
     step("coverage matrix")
     cands, matrix = _coverage_matrix(run, demand, cands, raster, step)
+    if candidates is None:
+        cands, matrix = _point_fallback(run, demand, cands, matrix, raster, exclusion)
     weights, weight_notes = _demand_weights(
         demand.villages,
         before.villages.iloc[demand.index],
@@ -556,6 +579,18 @@ def plan(
         method=method,
         step=step,
         overall=overall,
+    )
+    repaired, overall = _top_up(
+        run,
+        demand,
+        cands,
+        matrix,
+        weights,
+        repaired,
+        overall,
+        budget=budget,
+        method=method,
+        step=step,
     )
     outcome = _outcome(run, demand, matrix, weights, repaired, target=target, overall=overall)
     if outcome.target_met is False:
@@ -652,6 +687,9 @@ class _Overall:
     all_weight: float
     covered_before: float
     goal: float | None
+    #: The engine's indicator that judges the target (``population_5g_coverage`` ...), or
+    #: None when the plan's own village weights do (a target of the demand, scope ``own``).
+    indicator: str | None = None
 
     def share(self, covered_demand_weight: float) -> float:
         """Return the share of all weight covered when the demand gives that much more."""
@@ -666,6 +704,8 @@ class _Outcome:
 
     total_weight: float
     share_after: float
+    covered_all: float
+    all_weight: float
     target_met: bool | None
     dark_after: npt.NDArray[np.bool_]
     recheck: dict[str, Any]
@@ -881,6 +921,53 @@ def _coverage_matrix(
     return cands, matrix
 
 
+def _point_fallback(
+    run: _Run,
+    demand: _Demand,
+    cands: gpd.GeoDataFrame,
+    matrix: Any,
+    raster: Any,
+    exclusion: gpd.GeoDataFrame | None,
+) -> tuple[gpd.GeoDataFrame, Any]:
+    """Add a new site at the checked point of each demand village no candidate reaches.
+
+    Under the ``point``, ``area`` and ``population`` rules the village's representative point
+    decides, which in a large village may lie farther from its centre and clusters than a
+    short-reach carrier (5G's 1-2 km) carries: a candidate standing on that point is then the
+    only sure one (kind ``village_point``, at the new-tower cost). The ``official`` rule's
+    points are the centre and clusters, candidates already.
+    """
+    n = len(demand.index)
+    if run.config.mobile.rule == "official" or n == 0:
+        return cands, matrix
+    reached = np.bincount(sp.csr_array(matrix).indices, minlength=n) > 0
+    missing = np.flatnonzero(~reached)
+    if missing.size == 0:
+        return cands, matrix
+    settings = run.settings
+    extra = siting.point_candidates(
+        demand.pxy[missing],
+        demand.ids[missing],
+        crs=demand.crs,
+        kind="village_point",
+        cost=settings.costs.new_tower,
+        height_m=settings.height_m,
+        tech=settings.tech,
+        env=settings.env,
+    )
+    if exclusion is not None and len(exclusion):
+        polygons = _exclusion(exclusion, demand.crs)
+        hit, _ = polygons.sindex.query(extra.geometry.array, predicate="intersects")
+        extra = gpd.GeoDataFrame(extra.drop(index=extra.index[np.unique(hit)]))
+    if not len(extra):
+        return cands, matrix
+    extra = extra.reset_index(drop=True)
+    extra, more = _coverage_matrix(run, demand, extra, raster)
+    log.info("plan: %d candidates at the points of villages no other reaches", len(extra))
+    joined = gpd.GeoDataFrame(pd.concat([cands, extra], ignore_index=True), crs=cands.crs)
+    return joined, sp.csr_array(sp.vstack([sp.csr_array(matrix), sp.csr_array(more)]))
+
+
 def _recheck(run: _Run, new_sites: gpd.GeoDataFrame) -> tuple[Assessment, Assessment]:
     """Assess with the planned sites: everything, and the scope."""
     all_sites = gpd.GeoDataFrame(pd.concat([run.sites, new_sites], ignore_index=True), crs=4326)
@@ -922,7 +1009,78 @@ def _overall(
             covered_before,
             goal,
         )
-    return _Overall("all", target, all_weight, covered_before, goal)
+    indicator = None
+    if run.scope == "any":
+        service = "5g" if run.tech == "5G" else "mobile"
+        kind = "population" if run.weight == "population" else "village"
+        indicator = f"{kind}_{service}_coverage"
+    return _Overall("all", target, all_weight, covered_before, goal, indicator)
+
+
+def _measure(overall: _Overall, assessed: Assessment) -> tuple[float, float] | None:
+    """Return the engine's (numerator, denominator) of the target's indicator, if it judges."""
+    if overall.indicator is None:
+        return None
+    for value in assessed.indicators:
+        if value.code == overall.indicator and value.denominator > 0:
+            return float(value.numerator), float(value.denominator)
+    return None
+
+
+def _top_up(
+    run: _Run,
+    demand: _Demand,
+    cands: gpd.GeoDataFrame,
+    matrix: Any,
+    weights: _FloatArray,
+    repaired: _Repaired,
+    overall: _Overall,
+    *,
+    budget: float | None,
+    method: str,
+    step: Progress,
+) -> tuple[_Repaired, _Overall]:
+    """Raise the demand's share until the engine's indicator meets a target of everyone.
+
+    The solver counts a village's people whole once the rule says it is covered; with a
+    population raster the engine counts the people of each cell the service reaches, fewer
+    in a large village whose outskirts lie beyond a short 5G reach. While the engine's
+    indicator falls short, the people missing are asked of the demand again (its share raised
+    by them, up to all it can reach), at most ``siting.recheck_rounds`` times.
+    """
+    if overall.target is None or overall.goal is None or budget is not None:
+        return repaired, overall
+    total = float(weights.sum())
+    reachable = np.bincount(sp.csr_array(matrix).indices, minlength=len(demand.index)) > 0
+    ceiling = float(weights[reachable].sum()) / total if total > 0 else 0.0
+    goal = overall.goal
+    for _ in range(run.settings.recheck_rounds):
+        measured = _measure(overall, repaired.after)
+        if measured is None or measured[0] >= overall.target * measured[1] - 1e-9:
+            break
+        missing = overall.target * measured[1] - measured[0]
+        raised = min(ceiling, goal + missing / total) if total > 0 else goal
+        if raised <= goal + 1e-12:
+            break
+        goal = raised
+        log.info(
+            "plan: the engine counts %.6g people short; the demand's share is now %.4g",
+            missing,
+            goal,
+        )
+        repaired = _solve_and_recheck(
+            run,
+            demand,
+            cands,
+            matrix,
+            weights,
+            budget=None,
+            target=goal,
+            method=method,
+            step=step,
+            overall=overall,
+        )
+    return repaired, dataclasses.replace(overall, goal=goal)
 
 
 def _solve_and_recheck(
@@ -1031,6 +1189,11 @@ def _outcome(
     covered_weight = overall.covered_before + float(weights[lit].sum())
     total_weight = overall.all_weight
     share_after = overall.share(float(weights[lit].sum()))
+    measured = _measure(overall, repaired.after)
+    if measured is not None:
+        # The engine's indicator judges a target of everyone (see _top_up).
+        covered_weight, total_weight = measured
+        share_after = covered_weight / total_weight
     # Villages left dark with no candidate the engine could confirm: none reached them in the
     # solver's model at all, or every claim on them was refuted by the re-check.
     dark_after = ~lit
@@ -1053,9 +1216,24 @@ def _outcome(
         if overall.target_of == "demand"
         else ("all villages" if run.weight == "villages" else "all people"),
     )
+    if (
+        measured is not None
+        and run.population is not None
+        and target is not None
+        and share_after < target - 1e-9
+    ):
+        cells = (
+            f"{overall.indicator} counts the people of each cell of the population raster "
+            f"the service reaches, not whole villages: with the plan, {share_after:.1%} of the "
+            f"people live where {run.tech} is received; add candidates near the people left "
+            "out (--candidates, settlements, --dem)"
+        )
+        recheck_doc["reason"] = "; ".join(r for r in (recheck_doc["reason"], cells) if r)
     return _Outcome(
         total_weight=float(weights.sum()),
         share_after=share_after,
+        covered_all=covered_weight,
+        all_weight=total_weight,
         target_met=None if target is None else bool(share_after >= target - 1e-9),
         dark_after=dark_after,
         recheck=recheck_doc,
@@ -1151,11 +1329,14 @@ def _plan_document(
         "target_of": overall.target_of,
         "target_share_of_demand": overall.goal,
         "overall": {
-            "weight": overall.all_weight,
-            "covered_before": overall.covered_before,
-            "share_before": overall.share(0.0),
-            "covered_after_recheck": overall.covered_before
-            + float(np.asarray(repaired.solved.weights)[repaired.lit].sum()),
+            "measured_by": overall.indicator or "plan",
+            "weight": outcome.all_weight,
+            "share_before": (
+                kpis_before.get(overall.indicator, {}).get("value", overall.share(0.0))
+                if overall.indicator
+                else overall.share(0.0)
+            ),
+            "covered_after_recheck": outcome.covered_all,
             "share_after_recheck": outcome.share_after,
         },
         "by_placement": _by_placement(out_sites),

@@ -71,7 +71,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 CandidateKind = Literal[
-    "upgrade", "colocation", "user", "high_point", "settlement", "village_centre"
+    "upgrade", "colocation", "user", "high_point", "settlement", "village_centre", "village_point"
 ]
 
 #: Columns of a candidate frame, besides its Point geometry (metric CRS).
@@ -95,6 +95,7 @@ _KIND_PRIORITY: dict[str, int] = {
     "high_point": 2,
     "settlement": 3,
     "village_centre": 4,
+    "village_point": 5,
 }
 
 _FloatArray = npt.NDArray[np.float64]
@@ -350,7 +351,13 @@ def point_candidates(
     geopandas.GeoDataFrame
         :data:`CANDIDATE_COLUMNS`; ``candidate_id`` is ``"<KIND>-<id>"``.
     """
-    prefix = {"settlement": "SET", "village_centre": "CTR", "high_point": "HP", "user": "USR"}
+    prefix = {
+        "settlement": "SET",
+        "village_centre": "CTR",
+        "village_point": "PT",
+        "high_point": "HP",
+        "user": "USR",
+    }
     tag = prefix.get(kind, kind.upper())
     labels = np.array([f"{tag}-{i}" for i in np.asarray(ids).tolist()], dtype=object)
     return _frame(
