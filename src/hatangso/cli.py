@@ -289,6 +289,27 @@ class Lang(StrEnum):
     both = "both"
 
 
+class PlanTech(StrEnum):
+    """The values of ``plan --tech`` (any other, e.g. 6G, is a usage mistake: exit 2)."""
+
+    four = "4G"
+    five = "5G"
+
+
+class PlanWeight(StrEnum):
+    """The values of ``plan --weight``."""
+
+    villages = "villages"
+    population = "population"
+
+
+class TargetOf(StrEnum):
+    """The values of ``plan --target-of``."""
+
+    demand = "demand"
+    all = "all"
+
+
 def _langs(lang: str) -> tuple[str, ...]:
     from hatangso.scenarios.report import languages
 
@@ -490,7 +511,13 @@ def plan(
         float | None, typer.Option(help="Sites to build (or money, with siting.budget_unit).")
     ] = None,
     target: Annotated[
-        float | None, typer.Option(help="Share of the dark villages to cover, 0 to 1.")
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Share to cover, 0 to 1: of the dark villages (4G), of all people or "
+            "villages (5G; see --target-of).",
+        ),
     ] = None,
     dem: Annotated[
         Path | None,
@@ -507,11 +534,22 @@ def plan(
     method: Annotated[str, typer.Option(help="milp (exact, with gap) or greedy.")] = "milp",
     population: Annotated[Path | None, typer.Option(help="Population raster (GeoTIFF).")] = None,
     tech: Annotated[
-        str, typer.Option(help="4G: villages without 4G or better; 5G: without 5G.")
-    ] = "4G",
+        PlanTech,
+        typer.Option(
+            help="4G: villages without 4G or better; 5G: without 5G (a 3.5 GHz carrier on the "
+            "operator's towers first, then other operators', then new sites)."
+        ),
+    ] = PlanTech.four,
     weight: Annotated[
-        str | None,
+        PlanWeight | None,
         typer.Option(help="villages (each counts 1) or population (its people)."),
+    ] = None,
+    target_of: Annotated[
+        TargetOf | None,
+        typer.Option(
+            help="What --target is a share of: demand (the dark villages) or all (every "
+            "village or person). Default: all for 5G, demand for 4G (siting.target_of)."
+        ),
     ] = None,
     columns: Annotated[
         str | None, typer.Option(help="Map columns of the input files: village_id=osm_id,name=ten.")
@@ -546,8 +584,9 @@ def plan(
             method=method,
             settlements=settlements,
             population=population,
-            tech=tech,
-            weight=weight,
+            tech=tech.value,
+            weight=None if weight is None else weight.value,
+            target_of=None if target_of is None else target_of.value,
             columns=columns,
             progress=progress,
             sheet=sheet,
@@ -562,7 +601,7 @@ def _print_plan(document: dict[str, Any]) -> None:
     table = Table(
         "#",
         "site",
-        "co-located with",
+        "on",
         "villages",
         "people",
         "cost",
@@ -570,11 +609,10 @@ def _print_plan(document: dict[str, Any]) -> None:
         title_justify="left",
     )
     for site in document.get("sites", []):
-        partner = site.get("colocated_with")
         table.add_row(
             str(site.get("rank")),
             str(site.get("site_id")),
-            "" if partner in (None, "") else f"{partner} ({site.get('partner_operator')})",
+            _placement_text(site),
             str(site.get("villages_newly_covered")),
             _amount(site.get("people_newly_covered") or 0),
             _amount(site.get("cost") or 0),
@@ -582,6 +620,17 @@ def _print_plan(document: dict[str, Any]) -> None:
     out.print(table)
     for line in plan_summary(document):
         out.print(line)
+
+
+def _placement_text(site: dict[str, Any]) -> str:
+    """Say where a planned carrier goes: the own tower, another operator's, or a new site."""
+    placement = site.get("placement")
+    if placement == "own_tower":
+        return f"own tower {site.get('upgrades_site')}"
+    partner = site.get("colocated_with")
+    if placement == "shared_tower" or partner not in (None, ""):
+        return f"shared: {partner} ({site.get('partner_operator')})"
+    return "new site"
 
 
 def plan_summary(document: dict[str, Any]) -> list[str]:
@@ -604,13 +653,37 @@ def plan_summary(document: dict[str, Any]) -> list[str]:
             f"the engine refuted villages the solver counted: solved {len(rounds)} times, "
             "dropping the refuted claims each time"
         )
+    by_placement = document.get("by_placement") or {}
+    if any(v.get("sites") for v in by_placement.values()):
+        labels = {"own_tower": "own towers", "shared_tower": "shared", "new_site": "new sites"}
+        lines.append(
+            "carriers by placement (cheapest first): "
+            + "; ".join(
+                f"{labels.get(k, k)} {v['sites']} (cost {_amount(v['cost'])}, "
+                f"{_amount(v['people_newly_covered'])} people)"
+                for k, v in by_placement.items()
+            )
+        )
+    overall = document.get("overall") or {}
+    if document.get("target_of") == "all" and overall:
+        unit = "people" if document.get("weight") == "population" else "villages"
+        lines.append(
+            f"{document.get('tech')} coverage of all {unit}: "
+            f"{float(overall.get('share_before', 0.0)):.1%} today, "
+            f"{float(overall.get('share_after_recheck', 0.0)):.1%} after the plan (engine's "
+            f"re-check; {_amount(overall.get('covered_after_recheck') or 0)} of "
+            f"{_amount(overall.get('weight') or 0)})"
+        )
+    if document.get("carrier_model"):
+        lines.append(f"coverage model: {document['carrier_model']}")
     met = document.get("target_met_after_recheck")
     target = float(document.get("target") or 0.0)
+    basis = " of all" if document.get("target_of") == "all" else ""
     if met is True:
-        lines.append(f"target {target:.1%}: met after the engine's re-check")
+        lines.append(f"target {target:.1%}{basis}: met after the engine's re-check")
     elif met is False:
         lines.append(
-            f"target {target:.1%}: NOT met after the engine's re-check, short by "
+            f"target {target:.1%}{basis}: NOT met after the engine's re-check, short by "
             f"{float(recheck.get('shortfall') or 0.0) * 100:.1f} points"
         )
         if recheck.get("reason"):

@@ -509,8 +509,9 @@ def test_one_columns_map_for_every_file(small: dict[str, Path]) -> None:
 
 def test_tech_5g_plans_for_villages_without_5g(tmp_path: Path) -> None:
     # V1 at the origin has Viettel's 4G from 1 km away (rural reach 5 km) but no 5G (the site
-    # carries 4G only). A 4G plan has nothing to do; a 5G plan puts a 4G;5G site at V1's
-    # centre (0 m, within 5G's rural 2 km), the only candidate.
+    # carries 4G only). A 4G plan has nothing to do; a 5G plan adds a 5G carrier to Viettel's
+    # own tower (1 km, within 5G's rural 2 km) for 0.2, rather than a 4G;5G site at V1's
+    # centre for 1.0.
     villages = _write(
         tmp_path / "v.geojson", {"village_id": ["V1"], "name": ["Thôn Một"]}, [(0, 0)]
     )
@@ -526,7 +527,10 @@ def test_tech_5g_plans_for_villages_without_5g(tmp_path: Path) -> None:
     doc = five.document
     assert doc["tech"] == "5G"
     assert doc["demand"]["villages"] == 1
-    assert [(s["kind"], s["tech"]) for s in doc["sites"]] == [("village_centre", "4G;5G")]
+    assert [(s["kind"], s["tech"], s["placement"], s["upgrades_site"]) for s in doc["sites"]] == [
+        ("upgrade", "5G", "own_tower", "VTL-1")
+    ]
+    assert doc["cost"] == pytest.approx(0.2)
     assert doc["target_met_after_recheck"] is True
     assert doc["kpis_after"]["village_5g_coverage"]["value"] == 1.0
     with pytest.raises(InputError, match="--tech"):

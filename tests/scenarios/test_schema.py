@@ -277,6 +277,7 @@ def test_hong_phong_tien_giang_bac_kan_exactly() -> None:
     assert bk["bts_site_sharing_ratio"] == {2025: 25}
     assert bk["commune_data_network_connection"] == {2025: 100}
     assert bk["population_5g_coverage"] == {2030: 99}
+    assert bk["key_area_5g_coverage"] == {2025: 100}
 
 
 def test_files_of_the_model_section_stay_in_the_scenarios_folder(tmp_path: Path) -> None:

@@ -238,6 +238,19 @@ class SitingCostsConfig(_Strict):
 
     new_tower: float = Field(1.0, ge=0.0)
     colocation: float = Field(0.35, ge=0.0)
+    #: A carrier the operator adds on a tower it already stands on (e.g. a 3.5 GHz 5G radio
+    #: beside its 4G): radio and antennas, no civil works and no rent. It must cost less than a
+    #: new tower, so that a plan upgrades the operator's own towers before it builds.
+    upgrade: float = Field(0.2, ge=0.0)
+
+    @model_validator(mode="after")
+    def _upgrade_cheaper(self) -> SitingCostsConfig:
+        if not self.upgrade < self.new_tower:
+            raise ValueError(
+                f"costs.upgrade ({self.upgrade:g}) must be less than costs.new_tower "
+                f"({self.new_tower:g}): a carrier on an existing tower costs less than a new site"
+            )
+        return self
 
 
 class SitingConfig(_Strict):
@@ -266,6 +279,11 @@ class SitingConfig(_Strict):
     env: Env = "rural"
     #: What a village weighs: 1 each, or its ``population``.
     weight: Literal["villages", "population"] = "villages"
+    #: What ``--target`` is a share of: the demand (the villages of the scope still dark), or
+    #: all villages (or people) of the province, those covered today included. None: ``all``
+    #: for a 5G plan (the plans' 5G targets are shares of the whole population), ``demand``
+    #: for 4G.
+    target_of: Literal["demand", "all"] | None = None
     #: What ``--budget`` counts: a number of sites, or the sum of the sites' costs.
     budget_unit: Literal["sites", "cost"] = "sites"
     time_limit_s: float = Field(60.0, gt=0.0)

@@ -31,6 +31,7 @@ each village weighing 1, or its ``population`` with ``siting.weight: population`
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Mapping
@@ -61,7 +62,7 @@ from hatangso.geo.outputs import json_ready
 from hatangso.geo.progress import Progress, silent
 from hatangso.geo.text import normalize_operator
 
-__all__ = ["PLAN_KPIS", "PlanResult", "plan"]
+__all__ = ["PLACEMENTS", "PLAN_KPIS", "PlanResult", "check_plan_options", "plan"]
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,10 @@ PLAN_KPIS = (
     "population_5g_coverage",
     "bts_site_sharing_ratio",
 )
+
+#: Where a planned carrier goes, cheapest first: on a tower of the planning operator (an
+#: upgrade), on another operator's tower (a tenancy), or on a new site.
+PLACEMENTS = ("own_tower", "shared_tower", "new_site")
 
 _FloatArray = npt.NDArray[np.float64]
 _IntArray = npt.NDArray[np.int64]
@@ -88,11 +93,15 @@ class PlanResult:
     sites
         The planned sites in build order (EPSG:4326 Points, index ``0 .. n-1``): ``rank``
         (1 ..), ``site_id`` (``PLAN-<operator>-001`` ..), ``candidate_id``, ``kind``
-        (``colocation``, ``settlement``, ``village_centre``, ``high_point``, ``user``),
-        ``operator``, ``cost`` (``siting.costs`` units), ``colocated_with`` and
-        ``partner_operator`` (the partner's tower, or None), ``villages_newly_covered``
-        (count), ``people_newly_covered`` (sum of their ``population``), ``village_ids``
-        (list of those villages' ids), ``tech``, ``height_m`` (m).
+        (``upgrade``, ``colocation``, ``settlement``, ``village_centre``, ``high_point``,
+        ``user``), ``placement`` (:data:`PLACEMENTS`: ``own_tower``, ``shared_tower`` or
+        ``new_site``), ``operator``, ``cost`` (``siting.costs`` units), ``colocated_with`` and
+        ``partner_operator`` (the partner's tower, or None), ``upgrades_site`` (the
+        operator's own site an upgrade adds its carrier beside, or None),
+        ``villages_newly_covered`` (count), ``people_newly_covered`` (the people of those
+        villages, as the engine counts them: from the population raster when one was given,
+        else the ``population`` column), ``village_ids`` (list of those villages' ids),
+        ``tech``, ``height_m`` (m).
     plan
         The solver's ranked plan (metric CRS, candidate and village indices) and its
         :class:`~hatangso.coverage.optimize.Solution`.
@@ -108,7 +117,12 @@ class PlanResult:
         and gap, the ranked sites, the villages out of reach, the KPIs before and after,
         ``target_met_after_recheck`` (None without a target), ``missed_villages`` (demand
         villages the engine's final re-check leaves dark) and ``recheck`` (the rounds of
-        repair, the shortfall and why).
+        repair, the shortfall and why); ``target_of`` and ``target_share_of_demand`` (what
+        the target is a share of, and the share of the demand it asks), ``overall`` (the
+        share of everyone before and after, ``measured_by`` the engine's indicator or the
+        plan's own village weights), ``by_placement`` (sites, cost and people per
+        :data:`PLACEMENTS`) and ``carrier_model`` (which propagation model judged the
+        planned carrier).
     """
 
     sites: gpd.GeoDataFrame
@@ -165,14 +179,84 @@ def _check_options(*, budget: float | None, target: float | None, scope: str, me
         raise InputError(problems)
 
 
-def _check_plan_options(*, tech: str, weight: str) -> None:
+def _check_plan_options(*, tech: str, weight: str, target_of: str | None = None) -> None:
     problems: list[Problem] = []
     if tech not in ("4G", "5G"):
         problems.append(_option_problem(f"--tech is {tech!r}", "use 4G or 5G"))
     if weight not in ("villages", "population"):
         problems.append(_option_problem(f"--weight is {weight!r}", "use villages or population"))
+    if target_of not in (None, "demand", "all"):
+        problems.append(_option_problem(f"--target-of is {target_of!r}", "use demand or all"))
     if problems:
         raise InputError(problems)
+
+
+def check_plan_options(
+    *,
+    budget: float | None,
+    target: float | None,
+    scope: str = "any",
+    method: str = "milp",
+    tech: str = "4G",
+    weight: str | None = None,
+    target_of: str | None = None,
+) -> None:
+    """Check a plan's options before any file is read (what :func:`plan` checks first).
+
+    Raises
+    ------
+    InputError
+        Naming every bad option (exit 2): both or neither of `budget` and `target`, a target
+        outside [0, 1], an unknown scope, method, technology, weight or target basis.
+    """
+    try:
+        _check_options(budget=budget, target=target, scope=scope, method=method)
+    except InputError as exc:
+        first = list(exc.problems)
+    else:
+        first = []
+    try:
+        _check_plan_options(tech=tech, weight=weight or "villages", target_of=target_of)
+    except InputError as exc:
+        first.extend(exc.problems)
+    if first:
+        raise InputError(first)
+
+
+def _target_of(settings: SitingConfig, tech: str, given: str | None) -> str:
+    """Return what the target is a share of: the option, the configuration, else by tech."""
+    chosen = given or settings.target_of
+    if chosen is not None:
+        return chosen
+    return "all" if tech == "5G" else "demand"
+
+
+def _carrier_note(engine_cfg: CoverageConfig, tech: str, *, terrain: bool) -> str:
+    """Say which propagation model judges the planned carrier, for ``plan.json``."""
+    from hatangso.coverage.radio import DEFAULT_FREQ_MHZ
+
+    freq = DEFAULT_FREQ_MHZ[tech]
+    model = engine_cfg.mobile.model
+    if terrain:
+        return (
+            f"{tech} at {freq:g} MHz: the terrain model over the DEM "
+            f"(terrain.method {engine_cfg.terrain.method})"
+        )
+    if model == "hata" and tech == "5G":
+        return (
+            f"5G NR at {freq:g} MHz (band n78): 3GPP TR 38.901 path loss, UMa NLOS for urban "
+            "sites, RMa NLOS for suburban and rural ones (mobile.model hata)"
+        )
+    if model == "hata":
+        return f"{tech} at {freq:g} MHz: the hata model (Okumura-Hata / COST-231 Hata)"
+    reach = engine_cfg.mobile.radius_m.get(tech, {})
+    table = ", ".join(f"{env} {float(r):g} m" for env, r in reach.items())
+    return (
+        f"{tech}: the radius table mobile.radius_m.{tech} ({table}), no path loss; name "
+        "mobile.model: hata for 3GPP TR 38.901 at 3500 MHz"
+        if tech == "5G"
+        else f"{tech}: the radius table mobile.radius_m.{tech} ({table})"
+    )
 
 
 def _siting_for(settings: SitingConfig, tech: str) -> SitingConfig:
@@ -323,6 +407,7 @@ def plan(
     population: Path | None = None,
     tech: str = "4G",
     weight: str | None = None,
+    target_of: str | None = None,
     cache_dir: Path | None = None,
     progress: Progress | None = None,
 ) -> PlanResult:
@@ -376,6 +461,10 @@ def plan(
     weight
         ``villages`` (each demand village weighs 1) or ``population`` (its people); None takes
         ``siting.weight``.
+    target_of
+        What `target` is a share of: ``demand`` (the dark villages of the scope) or ``all``
+        (every village, or every person, of the layer: those covered today count towards it).
+        None takes ``siting.target_of``, else ``all`` for 5G and ``demand`` for 4G.
     cache_dir
         Where the terrain model keeps each site's computed losses; None keeps nothing.
     progress
@@ -408,12 +497,35 @@ def plan(
     ``target_met_after_recheck`` and ``missed_villages`` (demand villages the final re-check
     leaves dark) report the outcome.
 
+    A target of everyone (``target_of="all"``, the default of 5G) is turned into a share of
+    the demand: with ``W`` the weight of all villages, ``C`` that of the villages outside the
+    demand (covered today) and ``D`` the demand's, the plan must add ``T W - C``, the share
+    ``(T W - C) / D`` of the demand (none when today's coverage meets it). Under scope ``any``
+    the engine's indicator (``population_5g_coverage`` ...) then judges the target; with a
+    population raster it counts people cell by cell, fewer than the solver's whole villages,
+    and the demand's share is raised by the people missing until the indicator holds or the
+    candidates reach no more.
+
+    Candidates are ranked by cost: an upgrade of the operator's own towers that lack the
+    planned service (``siting.costs.upgrade``), a tenancy on another operator's tower
+    (``colocation``), a new site (``new_tower``). A demand village no candidate reaches gets
+    one on the point its rule checks (kind ``village_point``), unless the user's candidate
+    file restricts the plan.
+
     A budget of sites is the maximal covering location problem (Church and ReVelle 1974); a
     target is the location set covering problem at least cost (Toregas et al. 1971). The
     coverage matrix applies the engine's rule at the points it checks: each village's
     representative point, or under the ``official`` rule its centre and residential clusters.
     """
-    _check_options(budget=budget, target=target, scope=scope, method=method)
+    check_plan_options(
+        budget=budget,
+        target=target,
+        scope=scope,
+        method=method,
+        tech=tech,
+        weight=config.siting.weight if weight is None else weight,
+        target_of=target_of,
+    )
     run, notes = _prepare(
         villages,
         sites,
@@ -440,6 +552,8 @@ def plan(
     notes.extend(candidate_notes)
     step("coverage matrix")
     cands, matrix = _coverage_matrix(run, demand, cands, raster, step)
+    if candidates is None:
+        cands, matrix = _point_fallback(run, demand, cands, matrix, raster, exclusion)
     weights, weight_notes = _demand_weights(
         demand.villages,
         before.villages.iloc[demand.index],
@@ -449,14 +563,39 @@ def plan(
     notes.extend(weight_notes)
     cands, matrix = _useful(cands, matrix, weights, run.settings.max_candidates)
     log.info("plan: %d demand villages, %d candidates", len(demand.index), len(cands))
+    overall = _overall(
+        run, before, weights, target=target, target_of=_target_of(run.settings, tech, target_of)
+    )
+    carrier = _carrier_note(run.engine_cfg, tech, terrain=run.terrain_dem is not None)
 
     repaired = _solve_and_recheck(
-        run, demand, cands, matrix, weights, budget=budget, target=target, method=method, step=step
+        run,
+        demand,
+        cands,
+        matrix,
+        weights,
+        budget=budget,
+        target=overall.goal,
+        method=method,
+        step=step,
+        overall=overall,
     )
-    outcome = _outcome(run, demand, matrix, weights, repaired, target=target)
+    repaired, overall = _top_up(
+        run,
+        demand,
+        cands,
+        matrix,
+        weights,
+        repaired,
+        overall,
+        budget=budget,
+        method=method,
+        step=step,
+    )
+    outcome = _outcome(run, demand, matrix, weights, repaired, target=target, overall=overall)
     if outcome.target_met is False:
         notes.append("plan: " + str(outcome.recheck["reason"]))
-    out_sites = _planned_sites(run, demand, repaired)
+    out_sites = _planned_sites(run, demand, repaired, before)
     document = _plan_document(
         run,
         demand,
@@ -466,9 +605,11 @@ def plan(
         out_sites,
         budget=budget,
         target=target,
+        overall=overall,
         kpis_before=_indicators(before, config.targets),
         notes=notes,
     )
+    document["carrier_model"] = carrier
     return PlanResult(
         sites=out_sites,
         plan=repaired.solved,
@@ -532,11 +673,39 @@ class _Repaired:
 
 
 @dataclass(frozen=True)
+class _Overall:
+    """The target as a share of the demand, and the weight of all villages behind it.
+
+    Under ``target_of="all"`` the target is a share of every village (or person) of the
+    layer: ``all_weight`` in all, of which ``covered_before`` (the villages outside the
+    demand) is covered today, so the demand must give ``target * all_weight -
+    covered_before`` more, the share ``goal`` of its weight.
+    """
+
+    target_of: str
+    target: float | None
+    all_weight: float
+    covered_before: float
+    goal: float | None
+    #: The engine's indicator that judges the target (``population_5g_coverage`` ...), or
+    #: None when the plan's own village weights do (a target of the demand, scope ``own``).
+    indicator: str | None = None
+
+    def share(self, covered_demand_weight: float) -> float:
+        """Return the share of all weight covered when the demand gives that much more."""
+        if self.all_weight <= 0:
+            return 1.0
+        return (self.covered_before + covered_demand_weight) / self.all_weight
+
+
+@dataclass(frozen=True)
 class _Outcome:
     """The demand covered after the engine's re-check, against the target."""
 
     total_weight: float
     share_after: float
+    covered_all: float
+    all_weight: float
     target_met: bool | None
     dark_after: npt.NDArray[np.bool_]
     recheck: dict[str, Any]
@@ -704,6 +873,7 @@ def _candidates(
         dem=raster,
         user=user_frame,
         exclusion=_exclusion(exclusion, crs) if exclusion is not None else None,
+        tech=run.tech,
     )
     return cands, notes
 
@@ -751,6 +921,53 @@ def _coverage_matrix(
     return cands, matrix
 
 
+def _point_fallback(
+    run: _Run,
+    demand: _Demand,
+    cands: gpd.GeoDataFrame,
+    matrix: Any,
+    raster: Any,
+    exclusion: gpd.GeoDataFrame | None,
+) -> tuple[gpd.GeoDataFrame, Any]:
+    """Add a new site at the checked point of each demand village no candidate reaches.
+
+    Under the ``point``, ``area`` and ``population`` rules the village's representative point
+    decides, which in a large village may lie farther from its centre and clusters than a
+    short-reach carrier (5G's 1-2 km) carries: a candidate standing on that point is then the
+    only sure one (kind ``village_point``, at the new-tower cost). The ``official`` rule's
+    points are the centre and clusters, candidates already.
+    """
+    n = len(demand.index)
+    if run.config.mobile.rule == "official" or n == 0:
+        return cands, matrix
+    reached = np.bincount(sp.csr_array(matrix).indices, minlength=n) > 0
+    missing = np.flatnonzero(~reached)
+    if missing.size == 0:
+        return cands, matrix
+    settings = run.settings
+    extra = siting.point_candidates(
+        demand.pxy[missing],
+        demand.ids[missing],
+        crs=demand.crs,
+        kind="village_point",
+        cost=settings.costs.new_tower,
+        height_m=settings.height_m,
+        tech=settings.tech,
+        env=settings.env,
+    )
+    if exclusion is not None and len(exclusion):
+        polygons = _exclusion(exclusion, demand.crs)
+        hit, _ = polygons.sindex.query(extra.geometry.array, predicate="intersects")
+        extra = gpd.GeoDataFrame(extra.drop(index=extra.index[np.unique(hit)]))
+    if not len(extra):
+        return cands, matrix
+    extra = extra.reset_index(drop=True)
+    extra, more = _coverage_matrix(run, demand, extra, raster)
+    log.info("plan: %d candidates at the points of villages no other reaches", len(extra))
+    joined = gpd.GeoDataFrame(pd.concat([cands, extra], ignore_index=True), crs=cands.crs)
+    return joined, sp.csr_array(sp.vstack([sp.csr_array(matrix), sp.csr_array(more)]))
+
+
 def _recheck(run: _Run, new_sites: gpd.GeoDataFrame) -> tuple[Assessment, Assessment]:
     """Assess with the planned sites: everything, and the scope."""
     all_sites = gpd.GeoDataFrame(pd.concat([run.sites, new_sites], ignore_index=True), crs=4326)
@@ -761,6 +978,109 @@ def _recheck(run: _Run, new_sites: gpd.GeoDataFrame) -> tuple[Assessment, Assess
         pd.concat([run.sites.loc[run.own_mask], new_sites], ignore_index=True), crs=4326
     )
     return after, _assess_with(run, own_sites)
+
+
+def _overall(
+    run: _Run,
+    before: Assessment,
+    weights: _FloatArray,
+    *,
+    target: float | None,
+    target_of: str,
+) -> _Overall:
+    """Turn the target into a share of the demand (see :class:`_Overall`)."""
+    demand_weight = float(weights.sum())
+    if target_of != "all":
+        return _Overall("demand", target, demand_weight, 0.0, target)
+    every, _ = _demand_weights(
+        run.villages, before.villages, weight=run.weight, source=_source(run.villages, "villages")
+    )
+    all_weight = float(every.sum())
+    covered_before = max(0.0, all_weight - demand_weight)
+    goal = None
+    if target is not None:
+        need = target * all_weight - covered_before
+        tol = 1e-12 * max(1.0, all_weight)
+        goal = 0.0 if need <= tol or demand_weight <= 0 else min(1.0, need / demand_weight)
+        log.info(
+            "plan: target %.4g of all weight %.6g (%.6g covered today): %.4g of the demand",
+            target,
+            all_weight,
+            covered_before,
+            goal,
+        )
+    indicator = None
+    if run.scope == "any":
+        service = "5g" if run.tech == "5G" else "mobile"
+        kind = "population" if run.weight == "population" else "village"
+        indicator = f"{kind}_{service}_coverage"
+    return _Overall("all", target, all_weight, covered_before, goal, indicator)
+
+
+def _measure(overall: _Overall, assessed: Assessment) -> tuple[float, float] | None:
+    """Return the engine's (numerator, denominator) of the target's indicator, if it judges."""
+    if overall.indicator is None:
+        return None
+    for value in assessed.indicators:
+        if value.code == overall.indicator and value.denominator > 0:
+            return float(value.numerator), float(value.denominator)
+    return None
+
+
+def _top_up(
+    run: _Run,
+    demand: _Demand,
+    cands: gpd.GeoDataFrame,
+    matrix: Any,
+    weights: _FloatArray,
+    repaired: _Repaired,
+    overall: _Overall,
+    *,
+    budget: float | None,
+    method: str,
+    step: Progress,
+) -> tuple[_Repaired, _Overall]:
+    """Raise the demand's share until the engine's indicator meets a target of everyone.
+
+    The solver counts a village's people whole once the rule says it is covered; with a
+    population raster the engine counts the people of each cell the service reaches, fewer
+    in a large village whose outskirts lie beyond a short 5G reach. While the engine's
+    indicator falls short, the people missing are asked of the demand again (its share raised
+    by them, up to all it can reach), at most ``siting.recheck_rounds`` times.
+    """
+    if overall.target is None or overall.goal is None or budget is not None:
+        return repaired, overall
+    total = float(weights.sum())
+    reachable = np.bincount(sp.csr_array(matrix).indices, minlength=len(demand.index)) > 0
+    ceiling = float(weights[reachable].sum()) / total if total > 0 else 0.0
+    goal = overall.goal
+    for _ in range(run.settings.recheck_rounds):
+        measured = _measure(overall, repaired.after)
+        if measured is None or measured[0] >= overall.target * measured[1] - 1e-9:
+            break
+        missing = overall.target * measured[1] - measured[0]
+        raised = min(ceiling, goal + missing / total) if total > 0 else goal
+        if raised <= goal + 1e-12:
+            break
+        goal = raised
+        log.info(
+            "plan: the engine counts %.6g people short; the demand's share is now %.4g",
+            missing,
+            goal,
+        )
+        repaired = _solve_and_recheck(
+            run,
+            demand,
+            cands,
+            matrix,
+            weights,
+            budget=None,
+            target=goal,
+            method=method,
+            step=step,
+            overall=overall,
+        )
+    return repaired, dataclasses.replace(overall, goal=goal)
 
 
 def _solve_and_recheck(
@@ -774,6 +1094,7 @@ def _solve_and_recheck(
     target: float | None,
     method: str,
     step: Progress,
+    overall: _Overall,
 ) -> _Repaired:
     """Solve, re-check with the engine and repair until the engine confirms the plan.
 
@@ -794,8 +1115,12 @@ def _solve_and_recheck(
             )
         except TargetInfeasibleError as exc:
             if not rounds:
+                best = overall.share(float(exc.best_share) * float(weights.sum()))
                 raise _infeasible(
-                    exc, ids=demand.ids, names=demand.names, target=float(target or 0.0)
+                    TargetInfeasibleError(str(exc), unreachable=exc.unreachable, best_share=best),
+                    ids=demand.ids,
+                    names=demand.names,
+                    target=float(overall.target or 0.0),
                 ) from exc
             # The confirmed claims cannot reach the target: plan the most they can reach.
             goal = float(exc.best_share)
@@ -856,13 +1181,19 @@ def _outcome(
     repaired: _Repaired,
     *,
     target: float | None,
+    overall: _Overall,
 ) -> _Outcome:
     """Measure the confirmed cover against the target and say why villages stay dark."""
     n = len(demand.index)
     lit = repaired.lit
-    total_weight = float(weights.sum())
-    covered_weight = float(weights[lit].sum())
-    share_after = covered_weight / total_weight if total_weight > 0 else 1.0
+    covered_weight = overall.covered_before + float(weights[lit].sum())
+    total_weight = overall.all_weight
+    share_after = overall.share(float(weights[lit].sum()))
+    measured = _measure(overall, repaired.after)
+    if measured is not None:
+        # The engine's indicator judges a target of everyone (see _top_up).
+        covered_weight, total_weight = measured
+        share_after = covered_weight / total_weight
     # Villages left dark with no candidate the engine could confirm: none reached them in the
     # solver's model at all, or every claim on them was refuted by the re-check.
     dark_after = ~lit
@@ -881,35 +1212,72 @@ def _outcome(
         refuted=np.flatnonzero(dark_after & ~claimed & ever),
         ids=demand.ids,
         names=demand.names,
+        basis="the demand"
+        if overall.target_of == "demand"
+        else ("all villages" if run.weight == "villages" else "all people"),
     )
+    if (
+        measured is not None
+        and run.population is not None
+        and target is not None
+        and share_after < target - 1e-9
+    ):
+        cells = (
+            f"{overall.indicator} counts the people of each cell of the population raster "
+            f"the service reaches, not whole villages: with the plan, {share_after:.1%} of the "
+            f"people live where {run.tech} is received; add candidates near the people left "
+            "out (--candidates, settlements, --dem)"
+        )
+        recheck_doc["reason"] = "; ".join(r for r in (recheck_doc["reason"], cells) if r)
     return _Outcome(
-        total_weight=total_weight,
+        total_weight=float(weights.sum()),
         share_after=share_after,
+        covered_all=covered_weight,
+        all_weight=total_weight,
         target_met=None if target is None else bool(share_after >= target - 1e-9),
         dark_after=dark_after,
         recheck=recheck_doc,
     )
 
 
-def _planned_sites(run: _Run, demand: _Demand, repaired: _Repaired) -> gpd.GeoDataFrame:
+def _placements(planned: pd.DataFrame) -> list[str]:
+    """Say where each planned carrier goes (:data:`PLACEMENTS`)."""
+    upgrade = planned["upgrades_site"].notna().to_numpy(dtype=bool)
+    shared = planned["colocated_with"].notna().to_numpy(dtype=bool)
+    labels = np.where(upgrade, PLACEMENTS[0], np.where(shared, PLACEMENTS[1], PLACEMENTS[2]))
+    return [str(v) for v in labels.tolist()]
+
+
+def _people(demand: _Demand, assessed: pd.DataFrame) -> _FloatArray:
+    """People of each demand village: the engine's (the raster's when one was given)."""
+    if "population_in_village" in assessed:
+        column = assessed["population_in_village"]
+    elif "population" in demand.villages:
+        column = demand.villages["population"]
+    else:
+        return np.full(len(demand.index), np.nan)
+    return np.asarray(pd.to_numeric(column, errors="coerce"), dtype=np.float64)
+
+
+def _planned_sites(
+    run: _Run, demand: _Demand, repaired: _Repaired, before: Assessment
+) -> gpd.GeoDataFrame:
     """Return the planned sites as :attr:`PlanResult.sites` documents them (EPSG:4326)."""
     planned = repaired.solved.sites
     vid = demand.ids
-    people = (
-        pd.to_numeric(demand.villages["population"], errors="coerce").to_numpy(dtype=float)
-        if "population" in demand.villages
-        else np.full(len(demand.index), np.nan)
-    )
+    people = _people(demand, before.villages.iloc[demand.index])
     return gpd.GeoDataFrame(
         {
             "rank": planned["rank"].to_numpy(dtype=np.int64),
             "site_id": repaired.new_ids,
             "candidate_id": planned["candidate_id"].astype(str).tolist(),
             "kind": planned["kind"].astype(str).tolist(),
+            "placement": _placements(planned),
             "operator": [run.op] * len(planned),
             "cost": planned["cost"].to_numpy(dtype=float),
             "colocated_with": [_none(v) for v in planned["colocated_with"].tolist()],
             "partner_operator": [_none(v) for v in planned["partner_operator"].tolist()],
+            "upgrades_site": [_none(v) for v in planned["upgrades_site"].tolist()],
             "villages_newly_covered": planned["villages_newly_covered"].to_numpy(dtype=np.int64),
             "people_newly_covered": [
                 float(np.nansum(people[list(v)])) for v in planned["new_villages"].tolist()
@@ -933,6 +1301,7 @@ def _plan_document(
     *,
     budget: float | None,
     target: float | None,
+    overall: _Overall,
     kpis_before: dict[str, Any],
     notes: list[str],
 ) -> dict[str, Any]:
@@ -957,6 +1326,20 @@ def _plan_document(
         "target": target,
         "target_met_after_recheck": outcome.target_met,
         "missed_villages": int(outcome.dark_after.sum()),
+        "target_of": overall.target_of,
+        "target_share_of_demand": overall.goal,
+        "overall": {
+            "measured_by": overall.indicator or "plan",
+            "weight": outcome.all_weight,
+            "share_before": (
+                kpis_before.get(overall.indicator, {}).get("value", overall.share(0.0))
+                if overall.indicator
+                else overall.share(0.0)
+            ),
+            "covered_after_recheck": outcome.covered_all,
+            "share_after_recheck": outcome.share_after,
+        },
+        "by_placement": _by_placement(out_sites),
         "weight": run.weight,
         "model": after.model,
         "matrix_model": "terrain" if run.terrain_dem is not None else run.engine_cfg.mobile.model,
@@ -976,7 +1359,7 @@ def _plan_document(
             "covered_weight_by_plan": solution.covered_weight,
             "covered_share_by_plan": solution.covered_share,
             "covered_after_recheck": int(repaired.lit.sum()),
-            "covered_share_after_recheck": outcome.share_after,
+            "covered_share_after_recheck": _share(repaired.solved.weights, repaired.lit),
             "not_confirmed_by_engine": [str(vid[i]) for i in repaired.broken],
         },
         "recheck": outcome.recheck,
@@ -987,6 +1370,34 @@ def _plan_document(
         "kpis_before": kpis_before,
         "kpis_after": _indicators(after, run.config.targets),
         "notes": notes,
+    }
+
+
+def _share(weights: _FloatArray, lit: npt.NDArray[np.bool_]) -> float:
+    """Return the share of the demand weight in the `lit` villages (1 without demand weight)."""
+    total = float(np.sum(weights))
+    return float(np.sum(weights[lit])) / total if total > 0 else 1.0
+
+
+def _by_placement(out_sites: gpd.GeoDataFrame) -> dict[str, dict[str, float]]:
+    """Sites, cost and people newly covered per placement (:data:`PLACEMENTS`)."""
+    table = pd.DataFrame(
+        {
+            "placement": out_sites["placement"].astype(str).to_numpy(dtype=object),
+            "cost": out_sites["cost"].to_numpy(dtype=float),
+            "people": out_sites["people_newly_covered"].to_numpy(dtype=float),
+        }
+    )
+    where = table["placement"].to_numpy(dtype=object)
+    cost = table["cost"].to_numpy(dtype=float)
+    people = table["people"].to_numpy(dtype=float)
+    return {
+        name: {
+            "sites": int((where == name).sum()),
+            "cost": float(cost[where == name].sum()),
+            "people_newly_covered": float(np.nansum(people[where == name])),
+        }
+        for name in PLACEMENTS
     }
 
 
@@ -1132,6 +1543,7 @@ def _recheck_document(
     refuted: _IntArray,
     ids: npt.NDArray[np.object_],
     names: npt.NDArray[np.object_],
+    basis: str = "the demand",
 ) -> dict[str, Any]:
     """``plan.json``'s account of the engine's re-check: the rounds, the shortfall, why."""
     shortfall = None if target is None else max(0.0, target - share_after)
@@ -1141,7 +1553,7 @@ def _recheck_document(
     reasons: list[str] = []
     if shortfall is not None and shortfall > 1e-9:
         reasons.append(
-            f"after the engine's re-check the plan covers {share_after:.1%} of the demand "
+            f"after the engine's re-check the plan covers {share_after:.1%} of {basis} "
             f"against the target {target:.1%}: short by {shortfall * 100:.1f} points "
             f"({_amount(short_weight or 0.0)} {'villages' if weight == 'villages' else 'people'})"
         )

@@ -65,11 +65,14 @@ __all__ = [
     "point_candidates",
     "terrain_coverage_matrix",
     "terrain_reach_filter",
+    "upgrade_candidates",
 ]
 
 log = logging.getLogger(__name__)
 
-CandidateKind = Literal["colocation", "user", "high_point", "settlement", "village_centre"]
+CandidateKind = Literal[
+    "upgrade", "colocation", "user", "high_point", "settlement", "village_centre", "village_point"
+]
 
 #: Columns of a candidate frame, besides its Point geometry (metric CRS).
 CANDIDATE_COLUMNS = (
@@ -81,15 +84,18 @@ CANDIDATE_COLUMNS = (
     "env",
     "colocated_with",
     "partner_operator",
+    "upgrades_site",
 )
 
 #: Order in which kinds win when two candidates are merged: cheaper and surer first.
 _KIND_PRIORITY: dict[str, int] = {
+    "upgrade": -1,
     "colocation": 0,
     "user": 1,
     "high_point": 2,
     "settlement": 3,
     "village_centre": 4,
+    "village_point": 5,
 }
 
 _FloatArray = npt.NDArray[np.float64]
@@ -114,6 +120,7 @@ def _frame(
     env: str | npt.ArrayLike,
     colocated_with: npt.ArrayLike | None = None,
     partner_operator: npt.ArrayLike | None = None,
+    upgrades_site: npt.ArrayLike | None = None,
 ) -> gpd.GeoDataFrame:
     n = len(xy)
     none = np.full(n, None, dtype=object)
@@ -127,6 +134,7 @@ def _frame(
             "env": np.broadcast_to(np.asarray(env, dtype=object), (n,)).copy(),
             "colocated_with": none if colocated_with is None else np.asarray(colocated_with),
             "partner_operator": none if partner_operator is None else np.asarray(partner_operator),
+            "upgrades_site": none if upgrades_site is None else np.asarray(upgrades_site),
         }
     )
     points = shapely.points(xy) if n else np.empty(0, dtype=object)
@@ -205,6 +213,126 @@ def colocation_candidates(
     )
 
 
+def _offers(tech: pd.Series, planned: str) -> _BoolArray:
+    """Whether each site already offers the planned service (``4G``: 4G or better; ``5G``).
+
+    A blank ``tech`` is the contract's default, 4G. Technologies other than 4G and 5G (2G, 3G,
+    NB-IoT ...) offer neither.
+    """
+    aliases = {"LTE": "4G", "NR": "5G", "4G LTE": "4G", "5G NR": "5G"}
+    wanted = {"4G", "5G"} if planned == "4G" else {"5G"}
+    text = tech.astype("string").fillna("").str.upper().str.replace(",", ";", regex=False)
+
+    def offers(value: str) -> bool:
+        parts = [aliases.get(p.strip(), p.strip()) for p in value.split(";") if p.strip()]
+        return (not parts and planned == "4G") or any(p in wanted for p in parts)
+
+    # One call per distinct text (a handful), not per site.
+    distinct = {v: offers(v) for v in text.unique().tolist()}
+    return text.map(distinct).to_numpy(dtype=bool)
+
+
+def upgrade_candidates(
+    sites: gpd.GeoDataFrame,
+    *,
+    operator: str,
+    tech: str,
+    tolerance_m: float,
+    cost: float,
+    env: str,
+    default_height_m: float,
+) -> gpd.GeoDataFrame:
+    """One candidate per tower location of `operator` that lacks the planned service.
+
+    A 5G plan adds a 3.5 GHz carrier to a tower the operator already stands on before it
+    rents space on another operator's tower or builds: the upgrade costs the radio alone.
+
+    Parameters
+    ----------
+    sites
+        Every operator's existing sites, Points in a projected CRS, with ``site_id``,
+        ``operator`` and optionally ``tech``, ``height_m``, ``env``.
+    operator
+        The planning operator.
+    tech
+        The planned service: ``5G`` (a location counts when none of the operator's sites there
+        carries 5G) or ``4G`` (none carries 4G or 5G).
+    tolerance_m
+        Sites this close form one tower location (``sharing.colocation_tolerance_m``).
+    cost
+        Cost of the upgrade (``siting.costs.upgrade``).
+    env
+        Environment when the operator's site there gives none.
+    default_height_m
+        Antenna height when no site of the location gives one.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        :data:`CANDIDATE_COLUMNS`, kind ``upgrade``, ``tech`` the planned service alone: the
+        candidate stands at the operator's first site of the location, ``upgrades_site`` is
+        that site's id, ``height_m`` the highest antenna on the tower and ``env`` that site's.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> sites = gpd.GeoDataFrame(
+    ...     {"site_id": ["A", "B"], "operator": ["Viettel", "Viettel"], "tech": ["4G", "4G;5G"]},
+    ...     geometry=shapely.points([[0, 0], [5000, 0]]), crs=32648)
+    >>> upgrade_candidates(sites, operator="Viettel", tech="5G", tolerance_m=30, cost=0.2,
+    ...                    env="rural", default_height_m=30.0)["upgrades_site"].tolist()
+    ['A']
+    """
+    require_projected(sites.crs, what="upgrade candidates")
+    if len(sites) == 0:
+        return _empty(sites.crs)
+    towers = sharing.tower_locations(sites, tolerance_m=tolerance_m)
+    location = np.asarray(towers.location, dtype=np.int64)
+    n_loc = len(towers.table)
+    own = (sites["operator"].astype(str) == operator).to_numpy(dtype=bool)
+    offers = (
+        _offers(sites["tech"], tech)
+        if "tech" in sites
+        else np.full(len(sites), tech == "4G", dtype=bool)
+    )
+    has_op = np.bincount(location[own], minlength=n_loc) > 0
+    served = np.bincount(location[own & offers], minlength=n_loc) > 0
+    lacking = has_op & ~served
+    own_rows = np.flatnonzero(own & lacking[location])
+    if own_rows.size == 0:
+        return _empty(sites.crs)
+    # The operator's first site of each such location (rows in file order).
+    locs, first = np.unique(location[own_rows], return_index=True)
+    idx = own_rows[first]
+    height = (
+        pd.to_numeric(sites["height_m"], errors="coerce").to_numpy(dtype=float)
+        if "height_m" in sites
+        else np.full(len(sites), np.nan)
+    )
+    top = np.full(n_loc, -np.inf)
+    np.maximum.at(top, location, np.where(np.isnan(height), -np.inf, height))
+    top = np.where(np.isfinite(top), top, default_height_m)
+    envs = np.full(idx.size, env, dtype=object)
+    if "env" in sites:
+        given = sites["env"].astype("string").fillna("").str.strip().str.lower()
+        given_env = given.to_numpy(dtype=object)[idx]
+        known = np.isin(given_env, ["urban", "suburban", "rural"])
+        envs = np.where(known, given_env, envs)
+    xy = np.column_stack([sites.geometry.x.to_numpy()[idx], sites.geometry.y.to_numpy()[idx]])
+    site_ids = sites["site_id"].astype(str).to_numpy(dtype=object)[idx]
+    return _frame(
+        xy,
+        crs=sites.crs,
+        ids=np.array([f"UPG-{s}" for s in site_ids], dtype=object),
+        kind="upgrade",
+        cost=cost,
+        height_m=top[locs],
+        tech=tech,
+        env=envs,
+        upgrades_site=site_ids,
+    )
+
+
 def point_candidates(
     xy: _FloatArray,
     ids: npt.ArrayLike,
@@ -223,7 +351,13 @@ def point_candidates(
     geopandas.GeoDataFrame
         :data:`CANDIDATE_COLUMNS`; ``candidate_id`` is ``"<KIND>-<id>"``.
     """
-    prefix = {"settlement": "SET", "village_centre": "CTR", "high_point": "HP", "user": "USR"}
+    prefix = {
+        "settlement": "SET",
+        "village_centre": "CTR",
+        "village_point": "PT",
+        "high_point": "HP",
+        "user": "USR",
+    }
     tag = prefix.get(kind, kind.upper())
     labels = np.array([f"{tag}-{i}" for i in np.asarray(ids).tolist()], dtype=object)
     return _frame(
@@ -327,8 +461,14 @@ def _partners(
     *,
     tolerance_m: float,
     cost: float,
+    columns: tuple[str, ...] = ("colocated_with", "partner_operator"),
 ) -> gpd.GeoDataFrame:
-    """User candidates standing on another operator's tower become co-locations (no own cost)."""
+    """User candidates on an existing tower take its `columns` and `cost` (unless they give one).
+
+    With the co-location candidates: a user candidate on another operator's tower becomes a
+    co-location; with the upgrade candidates (``columns=("upgrades_site",)``): one on the
+    operator's own tower becomes an upgrade.
+    """
     if len(candidates) == 0 or len(colocations) == 0:
         return candidates
     cxy = np.column_stack([colocations.geometry.x, colocations.geometry.y])
@@ -339,8 +479,8 @@ def _partners(
         return candidates
     out = candidates.copy()
     j = i[hit]
-    out.loc[hit, "colocated_with"] = colocations["colocated_with"].to_numpy(dtype=object)[j]
-    out.loc[hit, "partner_operator"] = colocations["partner_operator"].to_numpy(dtype=object)[j]
+    for column in columns:
+        out.loc[hit, column] = colocations[column].to_numpy(dtype=object)[j]
     own = (
         out["cost_given"].to_numpy(dtype=bool) if "cost_given" in out else np.zeros(len(out), bool)
     )
@@ -364,6 +504,7 @@ def build_candidates(
     dem: Any | None = None,
     user: gpd.GeoDataFrame | None = None,
     exclusion: gpd.GeoDataFrame | None = None,
+    tech: str = "4G",
 ) -> gpd.GeoDataFrame:
     """Candidate sites of `operator` for covering the demand points.
 
@@ -393,16 +534,40 @@ def build_candidates(
         or ``site_id``; optional ``cost``, ``height_m``, ``tech``, ``env``). When given,
         they are the only candidates: a user's file restricts the plan to it. A user candidate
         on another operator's tower is marked as a co-location (at the co-location cost unless
-        the file gives a cost).
+        the file gives a cost), one on a tower of `operator` that lacks `tech` as an upgrade
+        (at the upgrade cost unless the file gives one).
     exclusion
         Polygons (metric CRS) in which no candidate may stand.
+    tech
+        The planned service (``4G`` or ``5G``): the towers of `operator` whose sites lack it
+        are upgrade candidates (:func:`upgrade_candidates`), at ``siting.costs.upgrade``.
 
     Returns
     -------
     geopandas.GeoDataFrame
         :data:`CANDIDATE_COLUMNS` plus a Point geometry in `crs`, index ``0 .. n-1``.
+
+    Notes
+    -----
+    Costs rank the three ways to add a carrier: an upgrade of the operator's own tower
+    (``siting.costs.upgrade``, 0.2 by default), a tenancy on another operator's tower
+    (``colocation``, 0.35) and a new site (``new_tower``, 1.0). Where candidates of different
+    kinds stand within ``candidate_spacing_m``, the upgrade stays, then the co-location.
     """
     costs = settings.costs
+    upgrades = (
+        upgrade_candidates(
+            sites,
+            operator=operator,
+            tech=tech,
+            tolerance_m=tolerance_m,
+            cost=costs.upgrade,
+            env=settings.env,
+            default_height_m=settings.height_m,
+        )
+        if sites is not None and len(sites)
+        else _empty(crs)
+    )
     colos = (
         colocation_candidates(
             sites,
@@ -418,16 +583,23 @@ def build_candidates(
     )
     parts: list[gpd.GeoDataFrame] = []
     if user is not None:
+        on_others = _partners(
+            _user_candidates(user, settings),
+            colos,
+            tolerance_m=tolerance_m,
+            cost=costs.colocation,
+        )
         parts.append(
             _partners(
-                _user_candidates(user, settings),
-                colos,
+                on_others,
+                upgrades,
                 tolerance_m=tolerance_m,
-                cost=costs.colocation,
+                cost=costs.upgrade,
+                columns=("upgrades_site",),
             )
         )
     else:
-        parts.append(colos)
+        parts.extend([upgrades, colos])
 
         def new(xy: _FloatArray, ids: npt.ArrayLike, kind: CandidateKind) -> gpd.GeoDataFrame:
             return point_candidates(

@@ -19,7 +19,11 @@ a co-location 0.35; any money unit when the costs and the candidate file's ``cos
 written in it). ``--target SHARE`` is the share of the *demand* to cover at the least cost: of
 the dark villages (``--scope any``: villages no operator covers; ``own``: villages the operator
 does not cover), each village weighing 1, or its ``population`` with ``siting.weight:
-population``.
+population``. With ``--target-of all`` (the default of ``--tech 5G``) it is the share of *all*
+villages or people, those covered today included: ``--tech 5G --weight population --target
+0.99`` plans 5G for 99 % of the population, upgrading the operator's own towers
+(``siting.costs.upgrade``) before renting other operators' (``colocation``) before building
+(``new_tower``).
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ import pandas as pd
 from hatangso.coverage import siting
 from hatangso.coverage.config import load_config
 from hatangso.coverage.engine import Assessment
-from hatangso.coverage.planning import PlanResult, plan
+from hatangso.coverage.planning import PlanResult, check_plan_options, plan
 from hatangso.geo.confine import checked_file
 from hatangso.geo.errors import InputError, Problem
 from hatangso.geo.limits import WorkLimits
@@ -178,6 +182,7 @@ def run_plan(
     population: Path | None = None,
     tech: str = "4G",
     weight: str | None = None,
+    target_of: str | None = None,
     columns: Mapping[str, str] | str | None = None,
     progress: Progress | None = None,
     sheet: str | None = None,
@@ -224,6 +229,10 @@ def run_plan(
         ``4G`` (plan for villages without 4G or better) or ``5G`` (without 5G).
     weight
         ``villages`` or ``population`` (overrides ``siting.weight``).
+    target_of
+        ``demand`` (the target is a share of the dark villages of the scope) or ``all`` (of
+        every village or person, those covered today included); None takes
+        ``siting.target_of``, else ``all`` for 5G and ``demand`` for 4G.
     columns
         One column map for every file (``--columns village_id=osm_id,name=ten``): an entry
         applies to each file that has that column and whose kind knows the name.
@@ -248,6 +257,16 @@ def run_plan(
     """
     step = progress or (lambda _name: None)
     out_dir = Path(out_dir)
+    # Bad options stop before any file is read.
+    check_plan_options(
+        budget=budget,
+        target=target,
+        scope=scope,
+        method=method,
+        tech=tech,
+        weight=weight,
+        target_of=target_of,
+    )
     cfg = load_config(config, limits=limits)
     column_map = (
         parse_column_map(columns) if isinstance(columns, str) or columns is None else columns
@@ -285,6 +304,7 @@ def run_plan(
         population=None if population is None else Path(population),
         tech=tech,
         weight=weight,
+        target_of=target_of,
         cache_dir=out_dir / "terrain_cache",
         progress=progress,
     )
