@@ -330,3 +330,39 @@ def test_geopackage_samples_with_speeds(tmp_path: Path) -> None:
     assert summary.speeds["download_mbps"].tolist() == [1.0, 2.0]
     assert summary.rejected == 1
     assert "download_mbps" in summary.rejects["reason"].iloc[0]
+
+
+def test_blocks_of_points_give_the_same_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    import hatangso.coverage.speed as speed
+
+    rng = np.random.default_rng(11)
+    sites = gpd.GeoDataFrame(
+        {"site_id": ["A", "B", "C"], "operator": "Viettel", "tech": ["4G", "4G;5G", "5G"]},
+        geometry=shapely.points(X0 + rng.uniform(0, 6000, (3, 2))),
+        crs=UTM,
+    )
+    xy = X0 + rng.uniform(0, 6000, (25, 2))
+    whole = predict_downlink(xy, sites)
+    monkeypatch.setattr(speed, "_BLOCK_POINTS", 4)
+    blocks = predict_downlink(xy, sites)
+    np.testing.assert_array_equal(whole.sinr_db, blocks.sinr_db)
+    np.testing.assert_array_equal(whole.pred_dl_mbps, blocks.pred_dl_mbps)
+    assert whole.tech.tolist() == blocks.tech.tolist()
+
+
+@pytest.mark.parametrize(
+    ("scenario", "expected"),
+    [
+        ("ca-mau", {2023: 45.0, 2024: 60.0, 2025: 80.0}),  # plan 250/KH-UBND
+        ("demo", {2024: 40.0, 2025: 40.0}),  # QĐ 36/QĐ-TTg
+        ("hong-phong", {2025: 42.0}),
+    ],
+)
+def test_shipped_scenarios_give_their_speed_target(scenario: str, expected: dict) -> None:
+    from hatangso.scenarios.schema import load_scenario
+
+    path = Path(__file__).parents[2] / "scenarios" / f"{scenario}.yaml"
+    loaded = load_scenario(path, check_files=False)
+    got = {year: speed_target_mbps(loaded.statistics, year) for year in loaded.years}
+    assert got == expected
+    assert speed_target_mbps(loaded.statistics, None) == 40.0  # the baseline: national

@@ -446,9 +446,10 @@ def predict_downlink(
 
     Notes
     -----
-    See the module's notes. Every (point, carrier) pair within reach is found by one k-d tree
-    search (:meth:`scipy.spatial.cKDTree.sparse_distance_matrix`); the received powers, the
-    sum and the best per (point, layer) are numpy over the pairs.
+    See the module's notes. The (point, carrier) pairs within reach are found by one k-d tree
+    search per block of 4,096 points (:meth:`scipy.spatial.cKDTree.sparse_distance_matrix`),
+    which bounds the memory; the received powers, the sums and the best per (point, layer)
+    are numpy over the pairs.
     """
     from hatangso.coverage.mobile import site_table
 
@@ -485,34 +486,106 @@ def predict_downlink(
     layer_key = pd.MultiIndex.from_arrays([table.operator[c_site], c_tech, np.round(c_freq, 3)])
     c_layer, layers = pd.factorize(layer_key)
     c_layer = np.asarray(c_layer, dtype=np.int64)
-    cx, cy = table.x[c_site], table.y[c_site]
-    hits = cKDTree(np.column_stack([cx, cy])).sparse_distance_matrix(
-        cKDTree(np.asarray(xy, dtype=float)), interference_radius_m, output_type="ndarray"
+    carriers = _Carriers(
+        x=table.x[c_site],
+        y=table.y[c_site],
+        layer=np.asarray(c_layer, dtype=np.int64),
+        n_layers=len(layers),
+        operator=table.operator[c_site],
+        tech=c_tech,
+        eirp_dbm=c_eirp,
+        freq_mhz=c_freq,
+        bandwidth_mhz=c_bw,
+        spread_db=c_spread,
+        height_m=table.height_m[c_site],
+        env=table.env[c_site].astype(str),
+        azimuth_deg=table.azimuth_deg[c_site],
+        beamwidth_deg=table.beamwidth_deg[c_site],
     )
+    tree = cKDTree(np.column_stack([carriers.x, carriers.y]))
+    out = DownlinkPrediction(nan, nan.copy(), none, none.copy())
+    xy = np.asarray(xy, dtype=float)
+    # Blocks of points bound the pairs held at once (a city's village sees hundreds of carriers).
+    for first in range(0, n, _BLOCK_POINTS):
+        block = slice(first, min(first + _BLOCK_POINTS, n))
+        _predict_block(
+            xy[block],
+            carriers,
+            tree,
+            out=out,
+            rows=block,
+            noise_figure_db=noise_figure_db,
+            thermal_dbm_hz=thermal_dbm_hz,
+            radius_m=interference_radius_m,
+            h_rx_m=h_rx_m,
+        )
+    return out
+
+
+#: Points predicted at once.
+_BLOCK_POINTS: Final = 4096
+
+
+@dataclass(frozen=True)
+class _Carriers:
+    """One row per (site, technology) carrier, in the metric CRS, defaults filled in."""
+
+    x: FloatArray
+    y: FloatArray
+    layer: IntArray
+    n_layers: int
+    operator: npt.NDArray[np.object_]
+    tech: npt.NDArray[np.object_]
+    eirp_dbm: FloatArray
+    freq_mhz: FloatArray
+    bandwidth_mhz: FloatArray
+    spread_db: FloatArray
+    height_m: FloatArray
+    env: npt.NDArray[np.str_]
+    azimuth_deg: FloatArray
+    beamwidth_deg: FloatArray
+
+
+def _predict_block(
+    xy: FloatArray,
+    carriers: _Carriers,
+    tree: cKDTree,
+    *,
+    out: DownlinkPrediction,
+    rows: slice,
+    noise_figure_db: float,
+    thermal_dbm_hz: float,
+    radius_m: float,
+    h_rx_m: float,
+) -> None:
+    """Fill `out[rows]` with the best layer of each point of `xy` (see predict_downlink)."""
+    hits = tree.sparse_distance_matrix(cKDTree(xy), radius_m, output_type="ndarray")
     c = hits["i"].astype(np.int64)
     p = hits["j"].astype(np.int64)
     d = hits["v"].astype(np.float64)
     if c.size == 0:
-        return DownlinkPrediction(nan, nan.copy(), none, none.copy())
-    s = c_site[c]
+        return
     power = radio.received_power_dbm(
         np.maximum(d, 1.0),
-        eirp_dbm=c_eirp[c],
-        freq_mhz=c_freq[c],
-        h_tx_m=table.height_m[s],
+        eirp_dbm=carriers.eirp_dbm[c],
+        freq_mhz=carriers.freq_mhz[c],
+        h_tx_m=carriers.height_m[c],
         h_rx_m=h_rx_m,
-        env=table.env[s].astype(str),
+        env=carriers.env[c],
     )
-    sector = ~np.isnan(table.azimuth_deg[s]) & ~np.isnan(table.beamwidth_deg[s])
+    sector = ~np.isnan(carriers.azimuth_deg[c]) & ~np.isnan(carriers.beamwidth_deg[c])
     gain = np.zeros(len(c))
     if sector.any():
         k = np.flatnonzero(sector)
-        bearing = radio.bearing_deg(cx[c[k]], cy[c[k]], xy[p[k], 0], xy[p[k], 1])
-        gain[k] = radio.sector_gain_db(bearing, table.azimuth_deg[s[k]], table.beamwidth_deg[s[k]])
-    total_dbm = power + gain + c_spread[c]
-    mw = np.power(10.0, total_dbm / 10.0)
+        ck = c[k]
+        bearing = radio.bearing_deg(carriers.x[ck], carriers.y[ck], xy[p[k], 0], xy[p[k], 1])
+        gain[k] = radio.sector_gain_db(
+            bearing, carriers.azimuth_deg[ck], carriers.beamwidth_deg[ck]
+        )
+    mw = np.power(10.0, (power + gain + carriers.spread_db[c]) / 10.0)
     # One group per (point, layer): its summed power and its best server.
-    group, first_of = np.unique(p * len(layers) + c_layer[c], return_inverse=True)
+    n_layers = carriers.n_layers
+    group, first_of = np.unique(p * n_layers + carriers.layer[c], return_inverse=True)
     first_of = np.asarray(first_of, dtype=np.int64).ravel()
     summed = np.bincount(first_of, weights=mw, minlength=len(group))
     order = np.lexsort((-mw, first_of))
@@ -521,7 +594,7 @@ def predict_downlink(
     best_pair[first_of[head]] = head
     signal = mw[best_pair]
     interference = np.maximum(summed - signal, 0.0)
-    bw_best = c_bw[c[best_pair]]
+    bw_best = carriers.bandwidth_mhz[c[best_pair]]
     noise_mw = np.power(
         10.0,
         noise_dbm(bw_best, noise_figure_db=noise_figure_db, thermal_dbm_hz=thermal_dbm_hz) / 10.0,
@@ -530,18 +603,15 @@ def predict_downlink(
         sinr = 10.0 * np.log10(signal / (interference + noise_mw))
     thr = shannon_throughput_mbps(sinr, bw_best)
     # Per point: the layer with the highest throughput, then the highest SINR.
-    g_point = group // len(layers)
+    g_point = group // n_layers
     pick = np.lexsort((-sinr, -thr, g_point))
     top = pick[np.r_[True, g_point[pick][1:] != g_point[pick][:-1]]]
-    out_sinr, out_thr = nan.copy(), nan.copy()
-    out_op, out_tech = none.copy(), none.copy()
-    where = g_point[top]
-    out_sinr[where] = sinr[top]
-    out_thr[where] = thr[top]
+    where = rows.start + g_point[top]
     best_carrier = c[best_pair[top]]
-    out_op[where] = table.operator[c_site[best_carrier]]
-    out_tech[where] = c_tech[best_carrier]
-    return DownlinkPrediction(out_sinr, out_thr, out_op, out_tech)
+    out.sinr_db[where] = sinr[top]
+    out.pred_dl_mbps[where] = thr[top]
+    out.operator[where] = carriers.operator[best_carrier]
+    out.tech[where] = carriers.tech[best_carrier]
 
 
 def speed_villages(villages: gpd.GeoDataFrame, prediction: DownlinkPrediction) -> gpd.GeoDataFrame:
