@@ -117,3 +117,52 @@ def test_the_speed_layer_escapes_its_texts() -> None:
         "vi",
     )
     assert "&lt;img src=x" in report and "<img src=x" not in report
+
+
+def test_the_report_shows_the_speeds_in_vietnamese_then_english(tmp_path: Path) -> None:
+    from hatangso.scenarios.report import report_rows, write_html
+    from hatangso.scenarios.schema import Scenario
+
+    scenario = Scenario.model_validate(
+        {
+            "name": "tiny",
+            "title": "Tỉnh Thử",
+            "description": "hand-made",
+            "scope": {"province": "Tỉnh Thử"},
+            "data": {"villages": "v.gpkg"},
+            "years": [2025],
+            "targets": {"village_mobile_coverage": {2025: 100}},
+        }
+    )
+    mobile = {"code": "village_mobile_coverage", "value": 1.0, "numerator": 2}
+    kpis = {
+        "indicators": [{**mobile, "denominator": 2, "target": 1.0, "met": True}],
+        "commune_speed": {
+            "target_mbps": 80.0,
+            "min_samples": 300,
+            "communes": [
+                {
+                    "unit": "Xã A",
+                    "n_samples": 400,
+                    "mean_mbps": 61.5,
+                    "median_mbps": 58.0,
+                    "status": "published",
+                    "reaches_target": False,
+                }
+            ],
+        },
+        "predicted_downlink": {
+            "target_mbps": 80.0,
+            "covered_below_target": 0,
+            "villages_below_target": [],
+        },
+    }
+    rows = report_rows(scenario, kpis, {2025: kpis})
+    page = write_html(
+        scenario, rows, tmp_path / "report.html", lang="both", registry=kpis
+    ).read_text(encoding="utf-8")
+    assert "Tốc độ tải xuống 4G đo được theo xã (mục tiêu 80 Mb/s)" in page
+    assert "Measured 4G download per commune (target 80 Mb/s)" in page
+    assert '<td>Xã A</td><td class="num">400</td><td class="num">61.5</td>' in page
+    assert "<td>Chưa đạt</td>" in page and "<td>no</td>" in page
+    assert "Thôn có sóng nhưng tốc độ dự báo dưới 80 Mb/s (0 thôn)" in page
