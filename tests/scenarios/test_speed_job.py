@@ -166,3 +166,26 @@ def test_the_report_shows_the_speeds_in_vietnamese_then_english(tmp_path: Path) 
     assert '<td>Xã A</td><td class="num">400</td><td class="num">61.5</td>' in page
     assert "<td>Chưa đạt</td>" in page and "<td>no</td>" in page
     assert "Thôn có sóng nhưng tốc độ dự báo dưới 80 Mb/s (0 thôn)" in page
+
+
+def test_the_compact_map_shows_the_slow_covered_villages_and_the_popup_figure() -> None:
+    villages = gpd.GeoDataFrame(
+        {
+            "village_id": ["V1", "V2", "V3"],
+            "name": ["Một", "Hai", "Ba"],
+            "covered_mobile": [True, True, False],
+            "pred_dl_mbps": [12.0, 95.0, 3.0],
+            "sinr_db": [0.0, 20.0, -8.0],
+        },
+        geometry=shapely.box(
+            [105.0, 105.02, 105.04], [21.0] * 3, [105.01, 105.03, 105.05], [21.01] * 3
+        ),
+        crs=4326,
+    )
+    kpis = {"indicators": [], "predicted_downlink": {"target_mbps": 40.0}}
+    page = village_map(MapLayers(villages=villages, kpis=kpis), title="t", compact=True)
+    assert "Predicted download (target 40 Mb/s)" in page
+    assert "Predicted download (Mb/s)" in page  # the villages' popups on the canvas
+    # Only V1 (covered, below the target) is drawn: no key for the fast or uncovered ones.
+    assert "Tốc độ dự báo dưới mục tiêu" in page
+    assert "Tốc độ dự báo từ hai lần mục tiêu" not in page

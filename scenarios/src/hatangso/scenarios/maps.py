@@ -118,6 +118,7 @@ POPUP_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("population", "Dân số", "Population"),
     ("nearest_site_m", "Trạm gần nhất (m)", "Nearest site (m)"),
     ("serving_operators", "Nhà mạng phục vụ", "Serving operators"),
+    ("pred_dl_mbps", "Tốc độ tải xuống dự báo (Mb/s)", "Predicted download (Mb/s)"),
     ("{reason}", "Lý do chưa phủ", "Why uncovered"),
     ("mobile_basis", "Căn cứ", "Basis"),
     ("measured_availability", "Tỷ lệ mẫu đạt", "Measured availability"),
@@ -1419,7 +1420,7 @@ def _add_speed(
     keep = classes.notna().to_numpy(dtype=bool)
     if only_slow:
         covered = _flag(villages, "covered_mobile")
-        keep &= covered & classes.isin(["none", "below"]).fillna(False).to_numpy(dtype=bool)
+        keep = keep & covered & classes.isin(["none", "below"]).fillna(False).to_numpy(dtype=bool)
     if not keep.any():
         return []
     part = villages[keep]
