@@ -26,14 +26,14 @@ with every power the carrier's total over its channel (the engine's link budget,
 :func:`hatangso.coverage.radio.received_power_dbm` with the antenna pattern, per resource
 element, plus ``10 log10(N_RE)``, :func:`hatangso.geo.carrier.resource_elements`) and the
 noise ``N = -174 dBm/Hz + 10 log10(B) + NF`` over the channel bandwidth ``B`` with a handset
-noise figure ``NF`` of :data:`UE_NOISE_FIGURE_DB` (7 dB, the UE figure of 3GPP TR 36.942's
-system simulations). The simplifications: every carrier transmits all the time on every
-resource block (full load, the worst case) and there is no scheduling gain; the handset sits at
-the village centre, outdoors, 1.5 m above ground, with the Hata median path loss (no shadowing,
-no terrain), whatever model decided the coverage. The throughput is the attenuated Shannon
-bound of 3GPP TR 36.942, Annex A (:func:`shannon_throughput_mbps`): what one user gets with the
-whole carrier. A village's figure is its best layer's (any operator): where it is covered yet
-below the target, capacity, not coverage, is the gap.
+noise figure ``NF`` of :data:`UE_NOISE_FIGURE_DB` (7 dB: an assumed figure for a current
+handset; ``noise_figure_db`` changes it). The simplifications: every carrier transmits all
+the time on every resource block (full load, the worst case) and there is no scheduling gain;
+the handset sits at the village centre, outdoors, 1.5 m above ground, with the Hata median
+path loss (no shadowing, no terrain), whatever model decided the coverage. The throughput is
+the attenuated Shannon bound of 3GPP TR 36.942, Annex A (:func:`shannon_throughput_mbps`):
+what one user gets with the whole carrier. A village's figure is its best layer's (any
+operator): where it is covered yet below the target, capacity, not coverage, is the gap.
 """
 
 from __future__ import annotations
@@ -97,7 +97,8 @@ MAX_SPECTRAL_EFFICIENCY: Final = 4.4
 SINR_MIN_DB: Final = -10.0
 #: Thermal noise density at 290 K, dBm/Hz.
 THERMAL_NOISE_DBM_HZ: Final = -174.0
-#: Handset noise figure, dB (3GPP TR 36.942's UE receiver figure for system simulations).
+#: Handset noise figure, dB: an assumption for a current handset (``noise_figure_db`` of
+#: :func:`predict_downlink` changes it).
 UE_NOISE_FIGURE_DB: Final = 7.0
 #: Farthest carrier counted, m: one at 15 km is received ~40 dB below one at 1 km
 #: (Hata's distance slope), under the noise of a village served at all.
