@@ -468,7 +468,17 @@ def test_sharing_of_poles_and_ducts(utm: dict[str, gpd.GeoDataFrame]) -> None:
 
 def test_drive_test_samples(demo: DemoFiles) -> None:
     samples = pd.read_csv(demo.samples)
-    assert list(samples.columns) == ["lon", "lat", "operator", "tech", "rsrp_dbm", "time", "source"]
+    assert list(samples.columns) == [
+        "lon",
+        "lat",
+        "operator",
+        "tech",
+        "rsrp_dbm",
+        "time",
+        "source",
+        "download_mbps",
+    ]
+    assert samples["download_mbps"].between(0, 88).all()
     assert 18_000 <= len(samples) <= 22_000
     assert set(samples["operator"]) == OPERATORS
     assert set(samples["source"]) == {"drive_test"}

@@ -179,6 +179,20 @@ INDICATORS: dict[str, Indicator] = {
             ),
         ),
         Indicator(
+            "commune_4g_speed",
+            "Tỷ lệ xã đạt tốc độ tải xuống trung bình 4G mục tiêu (đo thực tế)",
+            "Communes whose measured mean 4G download reaches the target",
+            "communes",
+            (
+                "Số xã có tốc độ tải xuống trung bình 4G đo được (từ 300 mẫu đo trở lên) đạt "
+                "tốc độ mục tiêu, chia cho số xã có từ 300 mẫu đo trở lên."
+            ),
+            (
+                "Communes whose measured mean 4G download (from at least 300 samples) reaches "
+                "the target speed, divided by the communes with at least 300 samples."
+            ),
+        ),
+        Indicator(
             "commitments_on_time",
             "Tỷ lệ cam kết phủ sóng hoàn thành đúng hạn",
             "Coverage commitments done on time",

@@ -126,6 +126,11 @@ class SampleSummary:
     points_per_village
         Under the official rule: the number of rule points of each village (in the order of
         `by_village`); None otherwise.
+    speeds
+        When a file gives ``download_mbps`` or ``upload_mbps``: one row per kept sample that
+        gives either, ``village_id`` (string, NA outside every village), ``operator``,
+        ``tech``, ``download_mbps`` and ``upload_mbps`` (float64, NaN where blank); None when
+        no file gives a speed column. See :mod:`hatangso.coverage.speed`.
     """
 
     by_operator: pd.DataFrame
@@ -138,6 +143,7 @@ class SampleSummary:
     notes: tuple[str, ...] = field(default_factory=tuple)
     by_point: pd.DataFrame | None = None
     points_per_village: IntArray | None = None
+    speeds: pd.DataFrame | None = None
 
     @property
     def used(self) -> int:
@@ -359,6 +365,13 @@ class _Columns:
     a: str  # lon or x
     b: str  # lat or y
     projected: bool
+    download: str | None = None
+    upload: str | None = None
+
+    def speed_columns(self) -> dict[str, str]:
+        """Return the speed columns the file gives: contract name to file column."""
+        given = {"download_mbps": self.download, "upload_mbps": self.upload}
+        return {name: col for name, col in given.items() if col is not None}
 
 
 def _resolve_columns(
@@ -410,13 +423,15 @@ def _resolve_columns(
         a=a,
         b=b,
         projected=projected,
+        download=mapping.get("download_mbps"),
+        upload=mapping.get("upload_mbps"),
     )
 
 
 def _batches(
     path: Path, cols: _Columns, delimiter: str, chunk_rows: int, encoding: str
 ) -> Iterator[pa.RecordBatch]:
-    names = [cols.operator, cols.tech, cols.rsrp, cols.a, cols.b]
+    names = [cols.operator, cols.tech, cols.rsrp, cols.a, cols.b, *cols.speed_columns().values()]
     reader = pacsv.open_csv(
         path,
         read_options=pacsv.ReadOptions(
@@ -490,6 +505,54 @@ def _tech_label(raw: str) -> str | None:
 # --------------------------------------------------------------------------------------------
 
 
+class _Speeds:
+    """The speeds of the kept samples that give one, gathered block by block."""
+
+    def __init__(self) -> None:
+        self.given = False
+        self.parts: list[tuple[IntArray, IntArray, IntArray, FloatArray, FloatArray]] = []
+
+    def add(
+        self, unit: IntArray, op: IntArray, tech: IntArray, download: FloatArray, upload: FloatArray
+    ) -> None:
+        """Keep the samples of a block (`unit` -1: outside every village) that give a speed."""
+        some = ~(np.isnan(download) & np.isnan(upload))
+        if some.any():
+            self.parts.append((unit[some], op[some], tech[some], download[some], upload[some]))
+
+    def table(
+        self,
+        ids: npt.NDArray[np.object_],
+        village_of: IntArray | None,
+        op_labels: list[str],
+        tech_labels: list[str],
+    ) -> pd.DataFrame | None:
+        """Return :attr:`SampleSummary.speeds`; `village_of` maps rule points to villages."""
+        if not self.given:
+            return None
+
+        def joined(k: int, dtype: type) -> npt.NDArray[Any]:
+            parts = [p[k] for p in self.parts]
+            return np.concatenate(parts).astype(dtype) if parts else np.empty(0, dtype=dtype)
+
+        unit, op, tech = joined(0, np.int64), joined(1, np.int64), joined(2, np.int64)
+        down, up = joined(3, np.float64), joined(4, np.float64)
+        if village_of is not None:
+            unit = np.where(unit >= 0, village_of[np.maximum(unit, 0)], -1)
+        # One extra label, None, for the samples outside every village.
+        labels = np.concatenate([ids, np.array([None], dtype=object)])
+        village = pd.Series(labels[np.where(unit >= 0, unit, len(ids))], dtype="string")
+        return pd.DataFrame(
+            {
+                "village_id": village,
+                "operator": pd.Series(np.asarray(op_labels, dtype=object)[op], dtype="string"),
+                "tech": pd.Series(np.asarray(tech_labels, dtype=object)[tech], dtype="string"),
+                "download_mbps": down.astype(np.float64),
+                "upload_mbps": up.astype(np.float64),
+            }
+        )
+
+
 class _Accumulator:
     """Counts per (village, operator, tech), grown as new operators appear."""
 
@@ -499,6 +562,7 @@ class _Accumulator:
         self.n_ops = 0
         self.count = np.zeros((n_villages + 1, 0, n_tech), dtype=np.int64)
         self.ok = np.zeros_like(self.count)
+        self.speeds = _Speeds()
 
     def add(
         self, village: IntArray, op: IntArray, tech: IntArray, good: BoolArray, n_ops: int
@@ -624,6 +688,12 @@ def aggregate_samples(
         log.warning(note)
     by_point = None
     points_per_village = None
+    speeds = acc.speeds.table(
+        villages["village_id"].astype(str).to_numpy(dtype=object),
+        places.village_of if isinstance(places, _PointPlaces) else None,
+        ops.labels,
+        techs.labels,
+    )
     if isinstance(places, _PointPlaces):
         by_point = _point_table(villages, places, acc, ops.labels, techs.labels)
         points_per_village = np.bincount(places.village_of, minlength=len(villages))
@@ -644,6 +714,7 @@ def aggregate_samples(
         notes=tuple(notes),
         by_point=by_point,
         points_per_village=points_per_village,
+        speeds=speeds,
     )
 
 
@@ -728,8 +799,14 @@ def _check_rows(
     op: IntArray,
     tech: IntArray,
     labels: tuple[str, str],
+    speeds: Mapping[str, tuple[str, FloatArray, BoolArray]] | None = None,
 ) -> tuple[BoolArray, pd.DataFrame | None]:
-    """Vectorised row checks; returns the good mask and the rejects of the block."""
+    """Vectorised row checks; returns the good mask and the rejects of the block.
+
+    `speeds` maps ``download_mbps``/``upload_mbps`` to the file's column, its values and
+    where the cell is blank: a blank speed is no speed, an unreadable or implausible one
+    refuses the row.
+    """
     n = len(a)
     reasons = np.full(n, "", dtype=object)
 
@@ -748,6 +825,14 @@ def _check_rows(
     )
     reject(op < 0, "operator is blank")
     reject(tech < 0, "tech is not one of 2G, 3G, 4G, 5G (one per sample)")
+    for speed, (column, values, blank) in (speeds or {}).items():
+        low, high = _RANGES[speed]
+        unreadable = ~blank & np.isnan(values)
+        reject(unreadable, f"{speed} in '{column}' is not a number (write Mb/s, e.g. 42.5)")
+        reject(
+            ~np.isnan(values) & ((values < low) | (values > high)),
+            f"{speed} in '{column}' outside {low:g} to {high:g} Mb/s",
+        )
     bad = reasons != ""
     if not bad.any():
         return np.ones(n, dtype=bool), None
@@ -796,14 +881,30 @@ def _stream_csv(
         rsrp = _numbers(batch.column(cols.rsrp))
         op = _encode(batch.column(cols.operator), ops, lambda s: normalize_operator(s)[0])
         tech = _encode(batch.column(cols.tech), techs, _tech_label)
-        good, rej = _check_rows(path.name, read + 1, a, b, rsrp, op, tech, (cols.a, cols.b))
+        speeds = {
+            name: (column, _numbers(batch.column(column)), _blank_cells(batch.column(column)))
+            for name, column in cols.speed_columns().items()
+        }
+        good, rej = _check_rows(path.name, read + 1, a, b, rsrp, op, tech, (cols.a, cols.b), speeds)
         if rej is not None:
             rejects.append(rej)
         keep = np.flatnonzero(good)
         village = index.locate(a[keep], b[keep])
         acc.add(village, op[keep], tech[keep], rsrp[keep] >= threshold_dbm, len(ops.labels))
+        if speeds:
+            acc.speeds.given = True
+            none = np.full(n, np.nan)
+            down = speeds["download_mbps"][1] if "download_mbps" in speeds else none
+            up = speeds["upload_mbps"][1] if "upload_mbps" in speeds else none
+            acc.speeds.add(village, op[keep], tech[keep], down[keep], up[keep])
         read += n
     return read, rejects
+
+
+def _blank_cells(values: pa.Array | pa.ChunkedArray) -> BoolArray:
+    """Whether each text cell is null or only spaces."""
+    blank = pc.or_kleene(pc.is_null(values), pc.equal(pc.utf8_trim_whitespace(values), ""))
+    return np.asarray(pc.fill_null(blank, True).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _check_swapped(name: str, lon: FloatArray, lat: FloatArray, cols: _Columns) -> None:
@@ -863,6 +964,24 @@ def _whole_layer(
     village = index.locate(shapely.get_x(geoms), shapely.get_y(geoms))
     rsrp = frame["rsrp_dbm"].to_numpy(dtype=float)[single]
     acc.add(village, op_code[single], tech_code[single], rsrp >= threshold_dbm, len(ops.labels))
+    given = [name for name in ("download_mbps", "upload_mbps") if name in frame]
+    if given:
+        acc.speeds.given = True
+        speed = {
+            name: (
+                frame[name].to_numpy(dtype=float, na_value=np.nan)[single]
+                if name in frame
+                else np.full(int(single.sum()), np.nan)
+            )
+            for name in ("download_mbps", "upload_mbps")
+        }
+        acc.speeds.add(
+            village,
+            op_code[single],
+            tech_code[single],
+            speed["download_mbps"],
+            speed["upload_mbps"],
+        )
     rejects = [layer.rejects] + ([extra] if extra is not None else [])
     return layer.read, rejects
 

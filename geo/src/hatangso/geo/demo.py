@@ -133,7 +133,7 @@ class DemoFiles:
         People per 3 arc-second cell, float32 GeoTIFF (nodata outside the province).
     samples
         Drive-test CSV: ``lon``, ``lat``, ``operator``, ``tech``, ``rsrp_dbm``, ``time``,
-        ``source``.
+        ``source``, ``download_mbps``.
     declared
         CSV of the villages Viettel declares covered: ``village_id``, ``operator``, ``tech``.
     masts
@@ -1772,6 +1772,8 @@ def _samples(
 ) -> pd.DataFrame:
     """Drive-test the roads of some villages: a sample every 25 m for each of the four operators.
 
+    Each sample also carries the ``download_mbps`` of a speed test (:func:`_download_mbps`).
+
     Routes follow each chosen village's road from its centre for up to 3 km; the uncovered
     villages come first, then random others, until about 20,000 rows.
     """
@@ -1818,7 +1820,31 @@ def _samples(
             )
         )
     table = pd.concat(frames, ignore_index=True).sort_values("_order", kind="stable")
-    return table.drop(columns="_order").reset_index(drop=True)
+    table = table.drop(columns="_order").reset_index(drop=True)
+    return table.assign(download_mbps=_download_mbps(table["rsrp_dbm"].to_numpy(dtype=float)))
+
+
+#: Seed of the demo's measured speeds, apart from the province's generator so that adding
+#: them moved nothing else.
+_SPEED_SEED = 36
+
+
+def _download_mbps(rsrp_dbm: F64) -> F64:
+    """Measured download (Mb/s) of a speed test at each sample, from its RSRP.
+
+    Notes
+    -----
+    The SNR over a 15 kHz subcarrier against a noise floor of -125.2 dBm (-174 dBm/Hz +
+    10 log10(15 kHz) + 7 dB noise figure), the attenuated Shannon bound of 3GPP TR 36.942
+    Annex A on 20 MHz (``0.6 log2(1 + SNR)``, at most 4.4 b/s/Hz, 0 below -10 dB), times the
+    share of the cell a user gets (uniform, 0.2 to 0.9, for the other users and the load).
+    """
+    rng = np.random.default_rng(_SPEED_SEED)
+    snr_db = rsrp_dbm + 125.2
+    efficiency = np.minimum(0.6 * np.log2(1.0 + 10.0 ** (snr_db / 10.0)), 4.4)
+    efficiency = np.where(snr_db >= -10.0, efficiency, 0.0)
+    share = rng.uniform(0.2, 0.9, len(rsrp_dbm))
+    return np.asarray(np.round(20.0 * efficiency * share, 1), dtype=np.float64)
 
 
 #: The demo's tower company (fictional), owner of some shared masts.

@@ -492,6 +492,18 @@ _SPECS: dict[str, LayerSpec] = {
             ),
             ColumnSpec("time", aliases=("timestamp", "thoi gian", "datetime")),
             ColumnSpec("source", aliases=("nguon",)),
+            ColumnSpec(
+                "download_mbps",
+                dtype="float",
+                aliases=("download", "dl mbps", "toc do tai xuong", "toc do download"),
+                unit="Mb/s",
+            ),
+            ColumnSpec(
+                "upload_mbps",
+                dtype="float",
+                aliases=("upload", "ul mbps", "toc do tai len", "toc do upload"),
+                unit="Mb/s",
+            ),
         ),
         geometry="point",
         streamed=True,

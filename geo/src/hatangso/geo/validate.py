@@ -139,6 +139,9 @@ _RANGES: dict[str, tuple[float, float]] = {
     "beamwidth_deg": (1.0, 360.0),
     "freq_mhz": (100.0, 100_000.0),
     "rsrp_dbm": (-160.0, -20.0),
+    # Measured speeds: not negative; 10 Gb/s is above any handset's peak (5G mmWave: ~4 Gb/s).
+    "download_mbps": (0.0, 10_000.0),
+    "upload_mbps": (0.0, 10_000.0),
     "centre_lon": (-180.0, 180.0),
     "centre_lat": (-90.0, 90.0),
     "centre_x": (-1e8, 1e8),

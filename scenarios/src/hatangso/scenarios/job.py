@@ -203,6 +203,7 @@ def run_coverage(
     report_date: date | None = None,
     challenges: pd.DataFrame | None = None,
     cluster: ClusterOptions | None = None,
+    speed_target_mbps: float | None = None,
 ) -> JobResult:
     """Run the whole coverage job and write its outputs into `out_dir`.
 
@@ -251,6 +252,10 @@ def run_coverage(
     cluster
         Run the terrain model's per-site work on a Dask cluster
         (:class:`~hatangso.coverage.distributed.ClusterOptions`); the answers are the same.
+    speed_target_mbps
+        The 4G download target the communes' measured speed and the villages' predicted
+        downlink are held against (:mod:`hatangso.coverage.speed`); None: the national
+        40 Mb/s.
 
     Returns
     -------
@@ -290,6 +295,8 @@ def run_coverage(
     result = registry.assessment
     if challenges is not None:
         result = _apply_challenges(result, challenges)
+    result, speed_blocks = _speed_part(result, frames, summary, speed_target_mbps, step)
+    extra = {**(extra or {}), **speed_blocks}
     step("writing outputs")
     # The layers go to GDAL and Arrow, which let go of the GIL: they are written by threads
     # while this thread computes the KPIs and writes kpis.json, and the map is built beside.
@@ -309,6 +316,9 @@ def run_coverage(
             placed=placed is not None and placed.any_placed,
             registry=registry,
         )
+        for indicator in document["indicators"]:
+            if indicator["code"] == "commune_4g_speed" and "commune_speed" in document:
+                indicator["target_mbps"] = document["commune_speed"]["target_mbps"]
         if challenges is not None:
             from hatangso.scenarios.challenges import kpis_block
 
@@ -347,6 +357,34 @@ def run_coverage(
         checks=registry.checks,
         commitments=registry.commitments,
     )
+
+
+def _speed_part(
+    result: Assessment,
+    frames: Mapping[str, Any],
+    summary: Any,
+    target_mbps: float | None,
+    step: Progress,
+) -> tuple[Assessment, dict[str, Any]]:
+    """Predict the villages' downlink, measure the communes' speed; add ``commune_4g_speed``."""
+    speeds = summary.speeds if summary is not None else None
+    if frames.get("sites") is None and speeds is None:
+        return result, {}
+    from hatangso.coverage.speed import assess_speed
+
+    step("download speed: predicted per village, measured per commune")
+    speed = assess_speed(
+        result.villages,
+        sites=frames.get("sites"),
+        centres_xy=result.points.centre_xy if result.points is not None else None,
+        metric_crs=result.metric_crs,
+        speeds=speeds,
+        target_mbps=target_mbps,
+    )
+    result = dataclasses.replace(
+        result, villages=speed.villages, indicators=(*result.indicators, *speed.indicators)
+    )
+    return result, dict(speed.blocks)
 
 
 def _unit_notes(placed: UnitResolution | None, units: str | None) -> list[str]:

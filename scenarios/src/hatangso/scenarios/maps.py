@@ -118,6 +118,7 @@ POPUP_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("population", "Dân số", "Population"),
     ("nearest_site_m", "Trạm gần nhất (m)", "Nearest site (m)"),
     ("serving_operators", "Nhà mạng phục vụ", "Serving operators"),
+    ("pred_dl_mbps", "Tốc độ tải xuống dự báo (Mb/s)", "Predicted download (Mb/s)"),
     ("{reason}", "Lý do chưa phủ", "Why uncovered"),
     ("mobile_basis", "Căn cứ", "Basis"),
     ("measured_availability", "Tỷ lệ mẫu đạt", "Measured availability"),
@@ -148,6 +149,20 @@ _COMMITMENT_LABEL = {
     "done": ("Cam kết đã hoàn thành", "Commitment done"),
     "due": ("Cam kết chưa đến hạn", "Commitment due"),
     "overdue": ("Cam kết quá hạn", "Commitment overdue"),
+}
+
+#: Colour of a village's predicted downlink class (:func:`speed_classes`).
+SPEED_COLOURS = {
+    "none": "#67000d",
+    "below": "#ef3b2c",
+    "target": "#74c476",
+    "double": "#006d2c",
+}
+_SPEED_LABEL = {
+    "none": ("Không có tốc độ dự báo (SINR dưới -10 dB)", "No predicted speed (SINR below -10 dB)"),
+    "below": ("Tốc độ dự báo dưới mục tiêu", "Predicted below the target"),
+    "target": ("Tốc độ dự báo đạt mục tiêu", "Predicted at the target"),
+    "double": ("Tốc độ dự báo từ hai lần mục tiêu", "Predicted at twice the target or more"),
 }
 
 #: Layer-control names ``(Vietnamese, English)`` of the two images a map may carry.
@@ -647,7 +662,11 @@ def village_map(
     else:
         operators = _add_compact_sites(fmap, payload, colours)
         shared = payload.payload.towers
-    keys = (*_add_masts(fmap, layers.masts), *_add_commitments(fmap, layers.commitments))
+    keys = (
+        *_add_masts(fmap, layers.masts),
+        *_add_commitments(fmap, layers.commitments),
+        *_add_speed(fmap, villages, layers.kpis, only_slow=payload is not None),
+    )
     _add_panels(
         fmap,
         layers.kpis,
@@ -1356,6 +1375,100 @@ def _add_commitments(fmap: folium.Map, commitments: gpd.GeoDataFrame | None) -> 
         f'<span class="hts-swatch" style="background:{colour};border:1px solid #000;'
         'border-radius:50%"></span>' + bilingual(*_COMMITMENT_LABEL[state])
         for state, colour in COMMITMENT_COLOURS.items()
+        if state in present
+    ]
+
+
+def speed_classes(pred_dl_mbps: pd.Series, target_mbps: float) -> pd.Series:
+    """Class of each predicted downlink: ``none`` (0), ``below``, ``target``, ``double``.
+
+    NaN (no carrier within reach) stays NA.
+
+    Examples
+    --------
+    >>> speed_classes(pd.Series([0.0, 12.0, 40.0, 80.0, None]), 40.0).tolist()
+    ['none', 'below', 'target', 'double', <NA>]
+    """
+    values = pd.to_numeric(pred_dl_mbps, errors="coerce").to_numpy(dtype=float)
+    classes = np.select(
+        [values <= 0.0, values < target_mbps, values < 2.0 * target_mbps],
+        ["none", "below", "target"],
+        "double",
+    ).astype(object)
+    classes[np.isnan(values)] = None
+    return pd.Series(classes, index=pred_dl_mbps.index, dtype="string")
+
+
+def _add_speed(
+    fmap: folium.Map,
+    villages: gpd.GeoDataFrame,
+    kpis: Mapping[str, Any] | None,
+    *,
+    only_slow: bool,
+) -> list[str]:
+    """Add the villages' predicted downlink (off until switched on); return legend keys.
+
+    One point per village centre, coloured against the run's target speed; `only_slow` (the
+    compact map of a large run) draws only the covered villages below the target, the
+    capacity gap.
+    """
+    block = (kpis or {}).get("predicted_downlink")
+    if block is None or "pred_dl_mbps" not in villages:
+        return []
+    target = float(block["target_mbps"])
+    classes = speed_classes(villages["pred_dl_mbps"], target)
+    keep = classes.notna().to_numpy(dtype=bool)
+    if only_slow:
+        covered = _flag(villages, "covered_mobile")
+        keep = keep & covered & classes.isin(["none", "below"]).fillna(False).to_numpy(dtype=bool)
+    if not keep.any():
+        return []
+    part = villages[keep]
+    frame = gpd.GeoDataFrame(
+        part.drop(columns=part.geometry.name).assign(speed_class=classes[keep]),
+        geometry=part.geometry.representative_point().to_numpy(),
+        crs=4326,
+    )
+    fields = [
+        c
+        for c in ("name", "village_id", "pred_dl_mbps", "sinr_db", "pred_dl_operator")
+        if c in frame
+    ]
+    aliases = [
+        bilingual(vi, en)
+        for c, vi, en in (
+            ("name", "Thôn", "Village"),
+            ("village_id", "Mã thôn", "Village id"),
+            ("pred_dl_mbps", "Tốc độ tải xuống dự báo (Mb/s)", "Predicted download (Mb/s)"),
+            ("sinr_db", "SINR (dB)", "SINR (dB)"),
+            ("pred_dl_operator", "Nhà mạng", "Operator"),
+        )
+        if c in fields
+    ]
+    group = folium.FeatureGroup(
+        name=bilingual(
+            f"Tốc độ tải xuống dự báo (mục tiêu {target:g} Mb/s)",
+            f"Predicted download (target {target:g} Mb/s)",
+        ),
+        show=False,
+    )
+    folium.GeoJson(
+        _light(frame, 0.0, [*fields, "speed_class"]),
+        name="predicted-speed",
+        marker=folium.CircleMarker(radius=5, weight=1, fill=True),
+        style_function=lambda f: {
+            "color": "#000000",
+            "fillColor": SPEED_COLOURS.get(f["properties"].get("speed_class"), "#969696"),
+            "fillOpacity": 0.9,
+        },
+        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases),
+    ).add_to(group)
+    group.add_to(fmap)
+    present = set(frame["speed_class"].dropna().astype(str))
+    return [
+        f'<span class="hts-swatch" style="background:{colour};border:1px solid #000;'
+        'border-radius:50%"></span>' + bilingual(*_SPEED_LABEL[state])
+        for state, colour in SPEED_COLOURS.items()
         if state in present
     ]
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from hatangso.coverage.kpis import INDICATORS
 from hatangso.geo.errors import InputError, Problem
 from hatangso.geo.outputs import atomic_write, spreadsheet_cell, write_json, write_text
+from hatangso.scenarios.speed_report import speed_html
 
 if TYPE_CHECKING:
     from hatangso.scenarios.run import ScenarioResult
@@ -596,7 +597,8 @@ def write_html(
     `lang` is ``vi``, ``en`` or ``both`` (the Vietnamese part, then the English one; the
     map once, at the end). `map_href` is a path relative to the report (``2025/map.html``)
     shown in an iframe. `registry` is the ``kpis.json`` of the run whose mast registry checks
-    and commitments the report shows (its files in `registry_folder`, e.g. ``2025/``).
+    and commitments the report shows (its files in `registry_folder`, e.g. ``2025/``), with
+    its download speeds (measured per commune, covered villages predicted below the target).
     `challenges` (``kpis.json``'s entry of the baseline) adds the table
     of the challenges to villages' status.
     """
@@ -639,6 +641,7 @@ def write_html(
             parts.append(f"<h2>{html.escape(head['gaps'])}</h2><ul>" + "".join(gap_items) + "</ul>")
         if registry is not None:
             parts.append(registry_html(registry, one, folder=registry_folder))
+            parts.append(speed_html(registry, one))
         if challenges is not None:
             parts.append(_challenges_html(challenges, one))
         parts.append("</section>")

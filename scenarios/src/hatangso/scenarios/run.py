@@ -32,6 +32,7 @@ from rich.table import Table
 
 from hatangso.coverage.engine import CoverageInputs, assess
 from hatangso.coverage.kpis import INDICATORS
+from hatangso.coverage.speed import speed_target_mbps
 from hatangso.coverage.villages import village_points
 from hatangso.geo.crs import metric_crs
 from hatangso.geo.errors import InputError, Problem
@@ -142,6 +143,7 @@ _BASIS_VI = {
     "sites": "trạm BTS",
     "tower locations": "vị trí trạm",
     "commitments": "cam kết",
+    "communes": "xã",
 }
 
 
@@ -529,6 +531,7 @@ def _one_run(
         # A year's commitments are judged at its end; the baseline's today.
         report_date=None if year is None else date(year, 12, 31),
         challenges=challenges,
+        speed_target_mbps=speed_target_mbps(scenario.statistics, year),
     )
     found = gaps(job.kpis, job.assessment.villages)
     targets = {ind["code"]: ind["target"] for ind in job.kpis["indicators"]}
