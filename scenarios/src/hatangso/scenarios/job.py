@@ -351,7 +351,7 @@ def run_coverage(
 
 
 def _import_map_modules_aside() -> None:
-    """Import the map's modules (folium, jinja2, rasterio) in a thread, while inputs are read.
+    """Import the map's modules (folium, branca, jinja2) in a thread, while inputs are read.
 
     Reading is mostly GDAL's and GEOS's work, done without the GIL; importing takes about a
     second of the interpreter's time, which the map would otherwise spend after the engine.
