@@ -290,20 +290,22 @@ def run_coverage(
     # started first (the longest of them) on the document without its tables by unit.
     with ThreadPoolExecutor(max_workers=4, thread_name_prefix="hatangso-outputs") as pool:
         started = _start_layer_writes(pool, result, out_dir)
+        unit_notes = _unit_notes(placed, units)
+        any_placed = placed is not None and placed.any_placed
 
         def kpis(*, tables: bool) -> dict[str, Any]:
             document = _kpi_document(
                 result,
                 layers,
                 config,
-                notes=[*notes, *_unit_notes(placed, units)],
+                notes=[*notes, *unit_notes],
                 summary=summary,
                 decision=decision,
                 extra=extra,
                 lang=lang,
                 units=units,
                 hierarchy=placed.hierarchy if placed is not None else "unknown",
-                placed=placed is not None and placed.any_placed,
+                placed=any_placed,
                 registry=registry,
                 tables=tables,
             )
