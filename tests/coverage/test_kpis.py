@@ -66,3 +66,28 @@ def test_the_definition_follows_the_report_language() -> None:
     assert value.as_dict()["definition"] == ind.definition_vi  # Vietnamese by default
     document = kpi_document([value], by_unit={}, inputs={}, targets={}, lang="en")
     assert document["indicators"][0]["definition"] == ind.definition_en
+
+
+def test_units_by_path_are_the_same_from_text_and_from_other_columns() -> None:
+    # Text columns are grouped by their distinct paths, other columns row by row: the same
+    # units either way, two rows spelling one path are one unit, a blank is "(không rõ)".
+    villages = pd.DataFrame(
+        {
+            "district": ["A / B", "A", "A", None, "Huyện Hai", "Huyện Hai", ""],
+            "commune": ["C", "B / C", "Xã 1", "Xã 2", None, "Xã 3", "Xã 1"],
+            "covered_mobile": [True, False, True, True, False, True, False],
+        }
+    )
+    codes = ["village_mobile_coverage"]
+    as_text = villages.astype({"district": "string", "commune": "string"})
+    as_objects = villages.astype({"district": object, "commune": object})
+    by_text = indicators_by_unit(as_text, levels=["district", "commune"], codes=codes, targets={})
+    by_rows = indicators_by_unit(
+        as_objects, levels=["district", "commune"], codes=codes, targets={}
+    )
+    assert by_text == by_rows
+    communes = {u["unit"]: u["indicators"][0]["denominator"] for u in by_text["commune"]}
+    assert communes["A / B / C"] == 2
+    assert communes["(không rõ) / Xã 2"] == 1
+    assert communes["Huyện Hai / (không rõ)"] == 1
+    assert list(communes) == sorted(communes)

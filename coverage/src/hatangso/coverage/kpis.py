@@ -376,11 +376,7 @@ def indicators_by_unit(
     ]
     for depth, level in enumerate(present):
         path_cols = [column_of.get(lv, lv) for lv in present[: depth + 1]]
-        keys = villages[path_cols].astype("string").fillna("(không rõ)")
-        unit_names = keys[path_cols[0]]
-        for col in path_cols[1:]:
-            unit_names = unit_names + " / " + keys[col]
-        groups, names = pd.factorize(unit_names.to_numpy(dtype=object), sort=True)
+        groups, names = _unit_groups(villages, path_cols)
         sums = _unit_sums(villages, groups, len(names), codes=codes)
         entries = [
             _unit_entries(code, num, den, unknown, targets.get(code), lang=lang)
@@ -394,6 +390,44 @@ def indicators_by_unit(
             for g, unit in enumerate(names)
         ]
     return out
+
+
+_UNKNOWN_UNIT = "(không rõ)"
+
+
+def _unit_groups(
+    villages: pd.DataFrame, path_cols: Sequence[str]
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.object_]]:
+    """Return each village's unit number and the units' paths (``"Huyện A / Xã B"``), sorted.
+
+    Text columns are factorized one by one and
+    only the distinct paths are spelt out (a national run has 100,000 villages in 10,000
+    communes); other columns are spelt out row by row, as text.
+    """
+    columns = [villages[c] for c in path_cols]
+    if not all(isinstance(c.dtype, pd.StringDtype) for c in columns):
+        keys = villages[path_cols].astype("string").fillna(_UNKNOWN_UNIT)
+        unit_names = keys[path_cols[0]]
+        for col in path_cols[1:]:
+            unit_names = unit_names + " / " + keys[col]
+        by_row: tuple[npt.NDArray[np.intp], npt.NDArray[np.object_]]
+        by_row = pd.factorize(unit_names.to_numpy(dtype=object), sort=True)
+        return by_row
+    combined = np.zeros(len(villages), dtype=np.int64)
+    for column in columns:
+        code, distinct = pd.factorize(column)
+        combined = pd.factorize(combined * (len(distinct) + 1) + code + 1)[0].astype(np.int64)
+    first = np.unique(combined, return_index=True)[1]  # a village of each distinct path
+    parts = []
+    for column in columns:
+        text = column.to_numpy(dtype=object)[first]
+        text[pd.isna(text)] = _UNKNOWN_UNIT
+        parts.append(text)
+    paths = np.array([" / ".join(row) for row in zip(*parts, strict=True)], dtype=object)
+    # Two distinct rows may spell one path ("A / B", "C" and "A", "B / C"): one unit.
+    of_path, names = pd.factorize(paths, sort=True)
+    groups: npt.NDArray[np.intp] = of_path[combined]
+    return groups, names
 
 
 def _unit_entries(

@@ -13,17 +13,18 @@ import base64
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from affine import Affine
-from rasterio.crs import CRS
-from rasterio.errors import NotGeoreferencedWarning
-from rasterio.io import MemoryFile
-from rasterio.warp import Resampling, calculate_default_transform, reproject, transform_bounds
 
-from hatangso.coverage.rasters import Raster, open_raster
+# rasterio is imported where a grid is warped or encoded: a map without a DEM or a power
+# grid (the national map) needs only this module's colours and types.
+if TYPE_CHECKING:
+    from affine import Affine
+    from rasterio.crs import CRS
+
+    from hatangso.coverage.rasters import Raster
 
 __all__ = [
     "POWER_SPAN_DB",
@@ -102,6 +103,9 @@ def to_web_mercator(
     ground metres at the grid's middle latitude (a province spans a degree or two, over which
     the factor changes by a few percent).
     """
+    from affine import Affine
+    from rasterio.warp import Resampling, calculate_default_transform, reproject, transform_bounds
+
     source = np.asarray(values, dtype=np.float64)
     if nodata is not None:
         source = np.where(source == nodata, np.nan, source)
@@ -150,6 +154,8 @@ def read_web_mercator(
     resampling: Literal["nearest", "bilinear"] = "bilinear",
 ) -> MercatorGrid:
     """Read band 1 of a raster file warped to Web Mercator (see :func:`to_web_mercator`)."""
+    from hatangso.coverage.rasters import open_raster
+
     with open_raster(path) as src:
         return to_web_mercator(
             src.read(1),
@@ -214,6 +220,9 @@ def hillshade(
 
 def png_bytes(rgba: npt.NDArray[np.uint8]) -> bytes:
     """Encode bands ``(count, rows, cols)`` of uint8 (grey + alpha, or RGBA) as a PNG."""
+    from rasterio.errors import NotGeoreferencedWarning
+    from rasterio.io import MemoryFile
+
     bands, height, width = rgba.shape
     # A PNG carries no georeferencing; the page places it by its bounds.
     with warnings.catch_warnings(), MemoryFile() as memory:
@@ -275,6 +284,8 @@ def power_png(
     it, and cells no site reaches (NaN), are transparent. Nearest-neighbour warping keeps each
     cell's value, so the edge of coverage stays where the model put it.
     """
+    from hatangso.coverage.rasters import Raster
+
     if isinstance(power, Raster):
         grid = to_web_mercator(
             power.array,

@@ -30,7 +30,7 @@ import sqlite3
 from collections.abc import Hashable, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -337,17 +337,31 @@ def _index(hierarchy: Hierarchy, level: str) -> dict[Hashable, tuple[int, ...]]:
     return {key: tuple(rows) for key, rows in found.items()}
 
 
-def _rows(value: str, hierarchy: Hierarchy, level: str) -> set[int]:
-    """Rows of `hierarchy` whose `level` unit is `value` (by full name, else name, or code)."""
+@lru_cache(maxsize=1 << 16)
+def _keys(value: str) -> tuple[tuple[str, str], ...]:
+    """Return the keys `value` is looked up by: full name, name, name without a bare prefix.
+
+    Folded once per distinct value and process: a commune is looked up in both hierarchies,
+    a province on every row of a national register.
+    """
+    return ("full", fold_key(value)), ("name", unit_key(value)), ("name", _bare(value))
+
+
+@lru_cache(maxsize=1 << 16)
+def _rows(value: str, hierarchy: Hierarchy, level: str) -> frozenset[int]:
+    """Rows of `hierarchy` whose `level` unit is `value` (by full name, else name, or code).
+
+    Kept per distinct value and process, as the register's index is (:func:`_index`).
+    """
     index = _index(hierarchy, level)
-    rows: set[int] = set()
-    for key in (("full", fold_key(value)), ("name", unit_key(value)), ("name", _bare(value))):
-        rows = set(index.get(key, ()))
+    rows: frozenset[int] = frozenset()
+    for key in _keys(value):
+        rows = frozenset(index.get(key, ()))
         if rows:
             break
     code = _code(value)
     if code is not None:
-        rows |= set(index.get(("code", code), ()))
+        rows |= frozenset(index.get(("code", code), ()))
     return rows
 
 
@@ -470,13 +484,12 @@ def resolve_units(villages: pd.DataFrame) -> UnitResolution:
     out = {column: np.full(n, None, dtype=object) for column in UNIT_COLUMNS}
     if n == 0 or not any(pd.notna(col).any() for col in given.values()):
         return UnitResolution(_assign(villages, out), "unknown", {}, (), (), 0)
-    keys = pd.MultiIndex.from_arrays([given["province"], given["district"], given["commune"]])
-    groups, uniques = pd.factorize(keys)
+    groups, uniques = _distinct(given["province"], given["district"], given["commune"])
     units = admin_units()
     solver = _Solver(units)
-    placed = np.asarray(
-        [solver.place(_none(p), _none(d), _none(c)) for p, d, c in uniques], dtype=object
-    ).reshape(len(uniques), 4)[groups]
+    placed = np.asarray([solver.place(p, d, c) for p, d, c in uniques], dtype=object).reshape(
+        len(uniques), 4
+    )[groups]
     old_rows = placed[:, 0].astype(np.int64)
     new_rows = placed[:, 1].astype(np.int64)
     _fill(out, units.old, old_rows, "old", UNIT_LEVELS["old"])
@@ -504,8 +517,55 @@ def resolve_units(villages: pd.DataFrame) -> UnitResolution:
     return result
 
 
+def _distinct(*columns: ObjectArray) -> tuple[npt.NDArray[np.intp], list[tuple[str | None, ...]]]:
+    """Return each row's number and the distinct rows of `columns` (text or None).
+
+    Rows are numbered in order of first appearance. Each column is factorized on its own and
+    the codes combined (factorized again at each step, so that they stay small), which is
+    much faster than hashing tuples of strings.
+    """
+    combined = np.zeros(len(columns[0]), dtype=np.int64)
+    for column in columns:
+        code, distinct = pd.factorize(column)
+        combined = pd.factorize(combined * (len(distinct) + 1) + code + 1)[0].astype(np.int64)
+    groups = combined.astype(np.intp)
+    first = np.unique(groups, return_index=True)[1]
+    rows = [tuple(_none(v) for v in row) for row in zip(*(c[first] for c in columns), strict=True)]
+    return groups, rows
+
+
 def _none(value: object) -> str | None:
     return value if isinstance(value, str) else None
+
+
+@dataclass(frozen=True)
+class _Links:
+    """The official links as the solver looks them up (read only, shared by every run)."""
+
+    whole: Mapping[int, int]
+    sources: Mapping[Hashable, tuple[int, ...]]
+    old_province: ObjectArray
+    new_province: ObjectArray
+    targets: Mapping[Hashable, set[str]]
+    parts: Mapping[Hashable, set[str]]
+
+    @classmethod
+    def of(cls, units: AdminUnits) -> _Links:
+        whole = units.links.loc[~units.links["divided"]]
+        return cls(
+            whole=dict(zip(whole["old"], whole["new"], strict=True)),
+            sources=units.links.groupby("new")["old"].agg(tuple).to_dict(),
+            old_province=units.old["province_code"].to_numpy(dtype=object),
+            new_province=units.new["province_code"].to_numpy(dtype=object),
+            targets=units.provinces.groupby("old")["new"].agg(set).to_dict(),
+            parts=units.provinces.groupby("new")["old"].agg(set).to_dict(),
+        )
+
+
+@cache
+def _links() -> _Links:
+    """Return the links of :func:`admin_units`, built once per process."""
+    return _Links.of(admin_units())
 
 
 class _Solver:
@@ -519,13 +579,13 @@ class _Solver:
         self.not_found: list[tuple[str, str]] = []
         self._seen: set[tuple[str, str]] = set()
         self._step = 0
-        whole = units.links.loc[~units.links["divided"]]
-        self._whole = dict(zip(whole["old"], whole["new"], strict=True))
-        self._sources = units.links.groupby("new")["old"].agg(tuple).to_dict()
-        self._old_province = units.old["province_code"].to_numpy(dtype=object)
-        self._new_province = units.new["province_code"].to_numpy(dtype=object)
-        self._targets = units.provinces.groupby("old")["new"].agg(set).to_dict()
-        self._parts = units.provinces.groupby("new")["old"].agg(set).to_dict()
+        links = _links() if units is admin_units() else _Links.of(units)
+        self._whole = links.whole
+        self._sources = links.sources
+        self._old_province = links.old_province
+        self._new_province = links.new_province
+        self._targets = links.targets
+        self._parts = links.parts
 
     def _report(self, column: str, value: str, found: Sequence[str]) -> None:
         if (column, value) in self._seen:
@@ -569,7 +629,7 @@ class _Solver:
             cand_old &= in_district
         if province is not None:
             cand_old = _within(cand_old, self._old_province, old_codes, wider_old)
-        cand_new: set[int] = set()
+        cand_new: frozenset[int] = frozenset()
         if district is None:
             cand_new = _rows(commune, "new", "commune")
             if province is not None:
@@ -594,8 +654,10 @@ class _Solver:
                 return sources[0], w, None, None
             parts = {self._old_province[r] for r in sources}
             return -1, w, (parts.pop() if len(parts) == 1 else None), None
-        found = [_label(self.units.old, r, "old") for r in sorted(cand_old)]
-        found += [_label(self.units.new, r, "new") for r in sorted(cand_new)]
+        found: list[str] = []
+        if ("commune", commune) not in self._seen:  # labelled once, as reported once
+            found = [_label(self.units.old, r, "old") for r in sorted(cand_old)]
+            found += [_label(self.units.new, r, "new") for r in sorted(cand_new)]
         self._report("commune", commune, found)
         return -1, -1, *self._provinces(province, old_codes, new_codes)
 
@@ -620,10 +682,12 @@ class _Solver:
         return None, None
 
 
-def _within(rows: set[int], province_of: ObjectArray, first: set[str], then: set[str]) -> set[int]:
+def _within(
+    rows: frozenset[int], province_of: ObjectArray, first: set[str], then: set[str]
+) -> frozenset[int]:
     """`rows` in the provinces `first`, else in the provinces `then`."""
-    inside = {r for r in rows if province_of[r] in first}
-    return inside or {r for r in rows if province_of[r] in then}
+    inside = frozenset(r for r in rows if province_of[r] in first)
+    return inside or frozenset(r for r in rows if province_of[r] in then)
 
 
 def _label(frame: pd.DataFrame, row: int, hierarchy: str) -> str:
@@ -683,13 +747,25 @@ def _assign(villages: pd.DataFrame, out: Mapping[str, ObjectArray]) -> pd.DataFr
     """
     columns: dict[str, Any] = {}
     for name, values in out.items():
-        resolved = pd.Series(pd.array(values, dtype="string"), index=villages.index)
+        resolved = pd.Series(_strings(values), index=villages.index)
         if name in villages:
             given = villages[name].astype("string").str.strip()
             given = given.where(given != "")
             resolved = given.fillna(resolved)
         columns[name] = resolved
     return villages.assign(**columns)
+
+
+def _strings(values: ObjectArray) -> pd.api.extensions.ExtensionArray:
+    """`values` (text, None or NaN) as a ``string`` array, through Arrow when it can."""
+    try:
+        import pyarrow as pa
+
+        arrow = pa.array(values, type=pa.large_string(), from_pandas=True)
+    except (ImportError, TypeError, ValueError):  # pyarrow's ArrowInvalid is a ValueError
+        arrow = values
+    strings: pd.api.extensions.ExtensionArray = pd.array(arrow, dtype="string")
+    return strings
 
 
 def check_units(value: str) -> Hierarchy:

@@ -31,7 +31,7 @@ import shapely
 from hatangso.geo import carrier
 from hatangso.geo.errors import InputError, Problem
 from hatangso.geo.io import RawTable, read_table
-from hatangso.geo.outline import BORDER_TOLERANCE_M, in_vietnam
+from hatangso.geo.outline import BORDER_TOLERANCE_M, in_vietnam, vietnam_outline
 from hatangso.geo.progress import Progress
 from hatangso.geo.schema import COORDINATE_ALIASES, POI_KINDS, ColumnSpec, LayerSpec, spec_for
 from hatangso.geo.text import fold_key, nfc, normalize_operator
@@ -1405,6 +1405,10 @@ def load_layers(
             name: pool.submit(_read_file, path, kind, sheet=sheet, header_row=header_row)
             for name, (path, kind) in files.items()
         }
+        if files:
+            # Viet Nam's outline (grown by the border tolerance, once per process) is drawn
+            # while the first file is read: GEOS too lets go of the GIL.
+            vietnam_outline(tolerance_m=BORDER_TOLERANCE_M)
         for name, (_path, kind) in files.items():
             step(f"reading {kind}")
             try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -265,6 +266,7 @@ def run_coverage(
         check_units(units)  # a wrong value stops before any work
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    _import_map_modules_aside()
     layers = load_inputs(files, progress=progress)
     frames = {name: layer.frame for name, layer in layers.items()}
     step = progress or silent
@@ -299,35 +301,43 @@ def run_coverage(
     extra = {**(extra or {}), **speed_blocks}
     step("writing outputs")
     # The layers go to GDAL and Arrow, which let go of the GIL: they are written by threads
-    # while this thread computes the KPIs and writes kpis.json, and the map is built beside.
+    # while this thread computes the KPIs and writes kpis.json, and the map is built beside,
+    # started first (the longest of them) on the document without its tables by unit.
     with ThreadPoolExecutor(max_workers=4, thread_name_prefix="hatangso-outputs") as pool:
         started = _start_layer_writes(pool, result, out_dir)
-        document = _kpi_document(
-            result,
-            layers,
-            config,
-            notes=[*notes, *_unit_notes(placed, units)],
-            summary=summary,
-            decision=decision,
-            extra=extra,
-            lang=lang,
-            units=units,
-            hierarchy=placed.hierarchy if placed is not None else "unknown",
-            placed=placed is not None and placed.any_placed,
-            registry=registry,
-        )
-        for indicator in document["indicators"]:
-            if indicator["code"] == "commune_4g_speed" and "commune_speed" in document:
-                indicator["target_mbps"] = document["commune_speed"]["target_mbps"]
-        if challenges is not None:
-            from hatangso.scenarios.challenges import kpis_block
+        unit_notes = _unit_notes(placed, units)
+        any_placed = placed is not None and placed.any_placed
 
-            document["challenges"] = kpis_block(challenges)
+        def kpis(*, tables: bool) -> dict[str, Any]:
+            document = _kpi_document(
+                result,
+                layers,
+                config,
+                notes=[*notes, *unit_notes],
+                summary=summary,
+                decision=decision,
+                extra=extra,
+                lang=lang,
+                units=units,
+                hierarchy=placed.hierarchy if placed is not None else "unknown",
+                placed=any_placed,
+                registry=registry,
+                tables=tables,
+            )
+            for indicator in document["indicators"]:
+                if indicator["code"] == "commune_4g_speed" and "commune_speed" in document:
+                    indicator["target_mbps"] = document["commune_speed"]["target_mbps"]
+            if challenges is not None:
+                from hatangso.scenarios.challenges import kpis_block
+
+                document["challenges"] = kpis_block(challenges)
+            return document
+
         page = pool.submit(
             _write_map,
             result,
             frames,
-            document,
+            kpis(tables=False),
             config,
             out_dir / "map.html",
             title=title,
@@ -335,6 +345,7 @@ def run_coverage(
             boundaries=boundaries,
             registry=registry,
         )
+        document = kpis(tables=True)
         written = _write_outputs(
             result,
             layers,
@@ -385,6 +396,22 @@ def _speed_part(
         result, villages=speed.villages, indicators=(*result.indicators, *speed.indicators)
     )
     return result, dict(speed.blocks)
+
+
+def _import_map_modules_aside() -> None:
+    """Import the map's modules (folium, branca, jinja2) in a thread, while inputs are read.
+
+    Reading is mostly GDAL's and GEOS's work, done without the GIL; importing takes about a
+    second of the interpreter's time, which the map would otherwise spend after the engine.
+    """
+
+    def load() -> None:
+        try:
+            import hatangso.scenarios.maps  # noqa: F401
+        except Exception:  # the map's own import reports it, where it is needed
+            log.debug("importing the map's modules ahead failed", exc_info=True)
+
+    threading.Thread(target=load, name="hatangso-imports", daemon=True).start()
 
 
 def _unit_notes(placed: UnitResolution | None, units: str | None) -> list[str]:
@@ -507,12 +534,14 @@ def _kpi_document(
     hierarchy: str = "unknown",
     placed: bool = False,
     registry: _Registry | None = None,
+    tables: bool = True,
 ) -> dict[str, Any]:
     """Return the ``kpis.json`` document: indicators, per admin unit, inputs and notes.
 
     `units` picks the hierarchy of ``by_unit`` (None: the villages' columns as written, which
     are in the `hierarchy` the villages' names were found in). When any village was `placed`
-    in an official unit, ``by_unit_in`` holds the KPIs by unit in both hierarchies.
+    in an official unit, ``by_unit_in`` holds the KPIs by unit in both hierarchies. Without
+    `tables`, the tables by unit are left empty (the map needs none of them).
 
     With sites or a registry, ``sharing_basis`` says what the BTS sharing indicators counted
     (``registry`` or ``clustering``); ``registry`` holds the registry's counts and its checks,
@@ -520,6 +549,8 @@ def _kpi_document(
     """
 
     def per_unit(which: str | None) -> dict[str, list[dict[str, Any]]]:
+        if not tables:
+            return {}
         return indicators_by_unit(
             result.villages,
             levels=ADMIN_LEVELS if which is None else UNIT_LEVELS[which],
