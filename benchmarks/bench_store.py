@@ -35,7 +35,6 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import secrets
 import shutil
 import socket
@@ -54,6 +53,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
+from _clients import cpu_s, load, print_table  # noqa: E402
 from bench_national import make_data  # noqa: E402
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -331,64 +331,6 @@ store.close()
 """
 
 
-async def _client(
-    host: str,
-    port: int,
-    urls: list[str],
-    stop_at: float,
-    index: int,
-    latencies: list[tuple[str, float]],
-    errors: list[str],
-) -> None:
-    reader, writer = await asyncio.open_connection(host, port)
-    n = index
-    try:
-        while time.perf_counter() < stop_at:
-            url = urls[n % len(urls)]
-            n += 1
-            start = time.perf_counter()
-            writer.write(f"GET {url} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode("ascii"))
-            try:
-                head = await reader.readuntil(b"\r\n\r\n")
-                status = int(head.split(b" ", 2)[1])
-                match = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
-                if match is None:
-                    errors.append(f"{url}: no Content-Length")
-                    return
-                await reader.readexactly(int(match.group(1)))
-            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
-                errors.append(f"{url}: {exc!r}")
-                return
-            if status != 200:
-                errors.append(f"{url}: HTTP {status}")
-            latencies.append((url, time.perf_counter() - start))
-    finally:
-        writer.close()
-
-
-async def _load(
-    base: str, urls: list[str], clients: int, seconds: float
-) -> tuple[list[tuple[str, float]], list[str], float]:
-    parsed = httpx.URL(base)
-    async with httpx.AsyncClient(base_url=base, timeout=600.0) as client:
-        for url in urls:  # warm the caches (and make the past days' runs, if not kept)
-            (await client.get(url)).raise_for_status()
-    latencies: list[tuple[str, float]] = []
-    errors: list[str] = []
-    start = time.perf_counter()
-    await asyncio.gather(
-        *(
-            _client(parsed.host, parsed.port or 80, urls, start + seconds, i, latencies, errors)
-            for i in range(clients)
-        )
-    )
-    return latencies, errors, time.perf_counter() - start
-
-
-def _percentile(ms: list[float], q: float) -> float:
-    return ms[int(q * (len(ms) - 1))] if ms else float("nan")
-
-
 def province_record(workspace: Path, base: str) -> Path:
     """Make the demo province's scenario from its record: 2024 and 2025 change sets, each run."""
     from hatangso.geo.demo import generate_demo
@@ -427,7 +369,7 @@ def province_record(workspace: Path, base: str) -> Path:
     return demo.sites
 
 
-def readers_rows(base: str, workspace: Path, clients: int, seconds: float) -> bool:
+def readers_rows(base: str, server: int, workspace: Path, clients: int, seconds: float) -> bool:
     sites_path = province_record(workspace, base)
     urls = [
         f"/api/scenarios/{PROVINCE}/kpis",
@@ -436,7 +378,7 @@ def readers_rows(base: str, workspace: Path, clients: int, seconds: float) -> bo
         f"/api/scenarios/{PROVINCE}/villages?as_of=2024-12-31&status=uncovered&limit=200",
     ]
     # Warm first (outside the window), then the operator starts and the clients read.
-    asyncio.run(_load(base, urls, 1, 0.1))
+    asyncio.run(load(base, urls, 1, 0.1, gzip=False))
     stop_at = time.time() + seconds + 5
     operator = subprocess.Popen(
         [
@@ -452,31 +394,25 @@ def readers_rows(base: str, workspace: Path, clients: int, seconds: float) -> bo
         text=True,
     )
     time.sleep(3.0)  # the operator's first change set is under way when the window opens
-    latencies, errors, elapsed = asyncio.run(_load(base, urls, clients, seconds))
+    cpu = cpu_s(server)
+    window = asyncio.run(load(base, urls, clients, seconds, gzip=False))
+    server_cpu = cpu_s(server) - cpu
     out, _ = operator.communicate(timeout=600)
     applied = [float(x) for x in out.split()]
-    everything = sorted(x * 1000 for _, x in latencies)
-    n = len(everything)
+    n = len(window.latencies)
     print(
-        f"  {clients} clients, {elapsed:.1f} s: {n} requests ({n / max(elapsed, 1e-9):.0f}/s), "
-        f"{len(errors)} errors; the operator applied {len(applied)} change sets of its sites "
+        f"  {clients} clients, {window.elapsed:.1f} s: {n} requests "
+        f"({n / max(window.elapsed, 1e-9):.0f}/s), {len(window.errors)} errors; CPU per "
+        f"request: server {server_cpu / max(n, 1) * 1000:.2f} ms, clients "
+        f"{window.client_cpu_s / max(n, 1) * 1000:.2f} ms; load average "
+        f"{os.getloadavg()[0]:.1f}"
+    )
+    print(
+        f"    the operator applied {len(applied)} change sets of its sites "
         f"({', '.join(f'{s:.1f}' for s in applied)} s each)"
     )
-    print(f"    {'endpoint':<72} {'n':>6} {'p50':>8} {'p95':>8} {'p99':>8}  (ms)")
-    for url in urls:
-        ms = sorted(x * 1000 for u, x in latencies if u == url)
-        print(
-            f"    {url:<72} {len(ms):>6} {_percentile(ms, 0.5):>8.1f} "
-            f"{_percentile(ms, 0.95):>8.1f} {_percentile(ms, 0.99):>8.1f}"
-        )
-    p95 = _percentile(everything, 0.95)
-    print(
-        f"    {'all':<72} {n:>6} {_percentile(everything, 0.5):>8.1f} {p95:>8.1f} "
-        f"{_percentile(everything, 0.99):>8.1f}   [goal p95 < {READ_P95_MS:.0f} ms, 0 errors]"
-    )
-    for error in errors[:5]:
-        print("    error:", error)
-    return not errors and p95 < READ_P95_MS
+    p95 = print_table(window, urls, f"[goal p95 < {READ_P95_MS:.0f} ms, 0 errors]")
+    return not window.errors and p95 < READ_P95_MS
 
 
 def main() -> int:
@@ -524,7 +460,7 @@ def main() -> int:
                 ok &= asof_rows(base, workspace)
             if "c" in steps:
                 print(f"c. {args.clients} clients reading while an operator uploads")
-                ok &= readers_rows(base, workspace, args.clients, args.seconds)
+                ok &= readers_rows(base, process.pid, workspace, args.clients, args.seconds)
         finally:
             process.terminate()
             try:

@@ -6,12 +6,15 @@ import json
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
+import pytest
 from fastapi.testclient import TestClient
 
 from hatangso.app.config import Settings
 from hatangso.app.main import create_app
+from hatangso.app.routes import maps
 from hatangso.scenarios.maps import find_outside_loads
 
 
@@ -128,6 +131,29 @@ def test_map_page_revalidates_with_its_etag(client: TestClient) -> None:
     assert again.headers["ETag"] == tag
     assert client.get("/map/demo", headers={"If-None-Match": '"other"'}).status_code == 200
     assert client.get("/map/demo", params={"indicator": "ftth"}).headers["ETag"] != tag
+
+
+def test_map_page_is_kept_as_sent_until_something_is_published(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plain = client.get("/map/demo", headers={"Accept-Encoding": "identity"})
+    packed = client.get("/map/demo", headers={"Accept-Encoding": "gzip"})
+    assert "Content-Encoding" not in plain.headers
+    assert packed.headers["Content-Encoding"] == "gzip"
+    # The same page either way: httpx undoes the gzip.
+    assert packed.text == plain.text and packed.headers["ETag"] == plain.headers["ETag"]
+
+    def no_reading(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("an unchanged page was looked for again")
+
+    # Until the scenario publishes something, a request reads no file, no JSON and builds,
+    # reads or compresses no page: a few stats only.
+    monkeypatch.setattr(maps, "_page_sources", no_reading)
+    monkeypatch.setattr(maps, "_encoded", no_reading)
+    monkeypatch.setattr(Path, "read_text", no_reading)
+    again = client.get("/map/demo", headers={"Accept-Encoding": "gzip"})
+    assert again.status_code == 200 and again.content == packed.content
+    assert again.headers["ETag"] == packed.headers["ETag"]
 
 
 def _upload(client: TestClient, key: dict[str, str], kind: str, file: str, data: bytes) -> None:

@@ -8,6 +8,7 @@ a schema of its own, dropped afterwards.
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 import time
 import uuid
@@ -477,6 +478,30 @@ def test_the_embedded_store_is_a_geopackage_qgis_opens(tmp_path: Path) -> None:
     assert layer.geometry.iloc[0].equals(shapely.Point(LON0, LAT0))
     layer = gpd.read_file(tmp_path / "record.gpkg", layer="pois")
     assert layer[["poi_id", "kind", "name"]].values.tolist() == [["P1", "commune_hq", "UBND xã"]]
+
+
+def test_readers_of_the_embedded_store_do_not_wait_for_a_writer(tmp_path: Path) -> None:
+    store = open_store(tmp_path)
+    store.apply(store.diff("villages", villages(["V1", "V2"]), actor="so-tt"))
+    # A writer holding the file's exclusive lock, as a change set does while it commits.
+    writer = sqlite3.connect(tmp_path / "record.gpkg", isolation_level=None)
+    try:
+        assert writer.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        writer.execute("BEGIN EXCLUSIVE")
+        writer.execute("UPDATE store_changes SET note = 'being written'")
+        answers: list[object] = []
+        reader = threading.Thread(
+            target=lambda: answers.extend((store.version, len(store.read("villages"))))
+        )
+        start = time.monotonic()
+        reader.start()
+        reader.join(timeout=30)
+        # The last commit, at once (in the rollback journal's mode: after the writer's 60 s).
+        assert answers == [1, 2] and time.monotonic() - start < 10
+        writer.execute("ROLLBACK")
+    finally:
+        writer.close()
+        store.close()
 
 
 def test_each_kind_is_a_view_of_its_live_rows(store: SqlStore) -> None:

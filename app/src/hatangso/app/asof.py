@@ -221,11 +221,23 @@ class AsOfResults:
     record_version: int
     folder: Path
 
-    async def kpis_answer(self) -> bytes:
-        """Return :meth:`kpis_text`, read in a thread when the document is large."""
-        if (self.folder / "kpis.json").stat().st_size > _SMALL_BYTES:
+    async def kpis_answer(self, workspace: Workspace, name: str) -> bytes:
+        """Return :meth:`kpis_text`, read in a thread when the document is large.
+
+        A small document's answer is kept (per run folder and day, while its ``kpis.json``
+        is unchanged), so that a day asked again reads no file: a province's is a few hundred
+        kB, a national one 16 MB, read for each ask rather than kept.
+        """
+        path = self.folder / "kpis.json"
+        if path.stat().st_size > _SMALL_BYTES:
             return await run_in_threadpool(self.kpis_text)
-        return self.kpis_text()
+        answer: bytes = workspace.cached(
+            name,
+            f"asof-kpis:{self.folder}:{self.as_of}:{self.record_version}",
+            (path,),
+            self.kpis_text,
+        )
+        return answer
 
     def kpis_text(self) -> bytes:
         """Return the run's ``kpis.json`` saying its ``as_of`` and ``record_version``.
@@ -266,7 +278,9 @@ def _version_at(workspace: Workspace, name: str, day: str) -> int:
 
 
 def _version_key(workspace: Workspace, name: str, day: str) -> tuple[str, tuple[Path, ...]]:
-    return f"record-version:{day}", (workspace.folder(name) / "record.gpkg",)
+    # The embedded store writes its commits into its write-ahead log first.
+    record = workspace.folder(name) / "record.gpkg"
+    return f"record-version:{day}", (record, record.with_name("record.gpkg-wal"))
 
 
 def _kept_results(workspace: Workspace, name: str, day: str) -> tuple[int, Path | None]:

@@ -42,6 +42,12 @@ class SingleFlight(Generic[T]):
             slot = self._slots.get(key)
             return 0 if slot is None else slot.builds
 
+    def holds(self, key: Hashable, version: Hashable) -> bool:
+        """Whether the value kept for `key` is that of `version` (no build under way for it)."""
+        with self._lock:
+            slot = self._slots.get(key)
+            return slot is not None and slot.has_value and slot.version == version
+
     def get(self, key: Hashable, version: Hashable, build: Callable[[], T]) -> T:
         """Return the value of `key` at `version`, building it at most once at a time.
 

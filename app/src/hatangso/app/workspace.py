@@ -559,6 +559,10 @@ _TOUCH_SECONDS = 60.0
 _ASOF_KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,80}$")
 
 
+#: Most scenario folders a workspace remembers (:meth:`Workspace.folder`).
+_MAX_FOLDERS = 1024
+
+
 def _is_leftover(entry: Path) -> bool:
     """Whether `entry` is a temporary file or folder of an interrupted write or job."""
     name = entry.name
@@ -588,6 +592,7 @@ class Workspace:
         self._stores: dict[str, SqlStore] = {}
         self._users: SqlStore | None = None
         self._opening: dict[str, threading.Lock] = {}
+        self._folders: dict[str, Path] = {}
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         """Pickle as root and database: a child process gets a workspace of its own (no cache)."""
@@ -794,7 +799,14 @@ class Workspace:
     # ---- names and paths -------------------------------------------------------------------
 
     def folder(self, name: str) -> Path:
-        """Return the folder of scenario `name`, refusing names that are not plain."""
+        """Return the folder of scenario `name`, refusing names that are not plain.
+
+        Every read asks it, several times: a folder that is no link is remembered rather
+        than resolved again (a stat of each part of the path).
+        """
+        known = self._folders.get(name)
+        if known is not None:
+            return known
         if not _NAME.match(name):
             raise InputError(
                 Problem(
@@ -806,6 +818,10 @@ class Workspace:
         folder = (self.root / name).resolve()
         if folder.parent != self.root:  # pragma: no cover - the pattern already forbids it
             raise InputError(Problem(file=name, message="outside the workspace", fix="rename"))
+        if folder.name == name:
+            if len(self._folders) >= _MAX_FOLDERS:
+                self._folders.clear()
+            self._folders[name] = folder
         return folder
 
     def file(self, name: str, relative: str) -> Path:

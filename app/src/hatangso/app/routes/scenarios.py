@@ -123,7 +123,7 @@ async def get_kpis(
         document = workspace.kpis(name)
     else:
         past = await results_as_of(request, workspace, settings, name, as_of)
-        answer = await past.kpis_answer()
+        answer = await past.kpis_answer(workspace, name)
         if units is None:
             return Response(answer, media_type="application/json")
         document = json.loads(answer)
