@@ -7,11 +7,14 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 
 from hatangso.scenarios.mapdata import SCALE, map_payload, read_payload
 from hatangso.scenarios.maps import (
+    _CHALLENGED_RADIUS,
+    _CHALLENGED_STYLE,
     COMPACT_ABOVE,
     MapLayers,
     find_outside_loads,
@@ -256,3 +259,158 @@ def test_compact_map_in_chromium_offline(page: str, tmp_path: Path) -> None:
             browser.close()
     assert errors == [] and dialogs == []
     assert blocked == [], f"the page tried to reach outside: {blocked[:3]}"
+
+
+#: Villages with a challenge in the national-size case: (village, status, upheld ids).
+_CHALLENGES = {
+    3: ("open", None),
+    40: ("upheld", "CH-0007"),
+    41: ("rejected", None),
+    42: ("answered", None),
+}
+
+
+def _challenged_layers() -> MapLayers:
+    layers = _layers()
+    n = len(layers.villages)
+    status = np.full(n, None, dtype=object)
+    ids = np.full(n, None, dtype=object)
+    for i, (state, upheld) in _CHALLENGES.items():
+        status[i], ids[i] = state, upheld
+    villages = layers.villages.assign(
+        challenge=pd.array(status, dtype="string"), challenge_id=pd.array(ids, dtype="string")
+    )
+    return MapLayers(villages=villages, sites=layers.sites, towers=layers.towers)
+
+
+@pytest.fixture(scope="module")
+def challenged_page() -> str:
+    return village_map(_challenged_layers(), title="Toàn quốc")
+
+
+def test_the_payload_carries_each_villages_challenge(challenged_page: str) -> None:
+    layers = _challenged_layers()
+    data = _payload(challenged_page)
+    header, arrays = data["header"], data["arrays"]
+    assert isinstance(header, dict) and isinstance(arrays, dict)
+    xy = shapely.get_coordinates(layers.villages.geometry.array)
+    lonlat = np.column_stack([data["villages_lon"], data["villages_lat"]])
+    _, found = shapely.STRtree(shapely.points(xy)).query_nearest(shapely.points(lonlat))
+    # One byte per village, 0 without a challenge; the statuses in a table.
+    codes = np.asarray(arrays["villages_challenge"])
+    assert codes.dtype == np.uint8
+    levels = header["villages"]["challenge"]["levels"]
+    assert sorted(levels) == ["answered", "open", "rejected", "upheld"]
+    shown = {int(found[k]): levels[c - 1] for k, c in enumerate(codes.tolist()) if c}
+    assert shown == {i: state for i, (state, _) in _CHALLENGES.items()}
+    fields = {f["column"]: f for f in header["villages"]["fields"]}
+    assert fields["challenge"]["kind"] == "challenge"
+    assert "villages_challenge_id" in arrays  # the upheld ids: a text field as before
+    ids = np.asarray(fields["challenge_id"]["levels"], dtype=object)
+    upheld = ids[arrays["villages_challenge_id"][found == 40]]
+    assert upheld.tolist() == ["CH-0007"]
+    # The ring and its key: the Folium map's colour, weight and radius, from one place.
+    assert '"status": "challenged"' in challenged_page
+    assert f'"color": "{_CHALLENGED_STYLE["color"]}"' in challenged_page
+    assert f'"radius": {_CHALLENGED_RADIUS}' in challenged_page
+    legend = challenged_page[challenged_page.index('id="hts-legend"') :]
+    assert f"border:3px solid {_CHALLENGED_STYLE['color']}" in legend
+    assert "Thôn bị khiếu nại" in legend[: legend.index("</div>")]
+    # A few more bytes than without challenges: the page keeps its budget.
+    assert len(challenged_page.encode()) < 600_000
+
+
+def test_a_status_from_the_input_is_escaped_in_the_payload() -> None:
+    layers = _layers(300)
+    villages = layers.villages
+    status = pd.Series([EVIL if i == 5 else None for i in range(len(villages))], dtype="string")
+    payload = map_payload(
+        villages,
+        status=villages["covered_mobile"].to_numpy(),
+        disputed=villages["disputed"].to_numpy(),
+        fields=[("name", "Thôn"), ("challenge", "Khiếu nại")],
+        challenge=status,
+    )
+    assert payload.challenged
+    header = read_payload(payload.data)["header"]
+    assert header["villages"]["challenge"]["levels"] == ["&lt;img src=x onerror=alert(1)&gt;"]
+    plain = map_payload(
+        villages,
+        status=villages["covered_mobile"].to_numpy(),
+        disputed=villages["disputed"].to_numpy(),
+        fields=[("name", "Thôn")],
+        challenge=pd.Series([None] * len(villages), dtype="string"),
+    )
+    assert not plain.challenged
+    assert "villages_challenge" not in read_payload(plain.data)["arrays"]
+
+
+@pytest.mark.browser
+def test_a_challenged_village_in_chromium(challenged_page: str, tmp_path: Path) -> None:
+    if not CHROMIUM.exists():
+        pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright (python)")
+    path = tmp_path / "map.html"
+    path.write_text(challenged_page, encoding="utf-8")
+    villages = _challenged_layers().villages
+    errors: list[str] = []
+    blocked: list[str] = []
+
+    def route(route: object) -> None:
+        url = route.request.url  # type: ignore[attr-defined]
+        if url.startswith(("file:", "data:", "blob:")):
+            route.continue_()  # type: ignore[attr-defined]
+        else:
+            blocked.append(url)
+            route.abort()  # type: ignore[attr-defined]
+
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            tab = browser.new_page(viewport={"width": 1100, "height": 800})
+            tab.route("**/*", route)
+            tab.on("pageerror", lambda e: errors.append(str(e)))
+            tab.goto(path.as_uri(), wait_until="load", timeout=60_000)
+            tab.wait_for_function("window.hatangsoReady === true", timeout=30_000)
+            legend = tab.locator("#hts-legend").inner_text()
+            assert "Thôn bị khiếu nại" in legend
+            for index, expected in ((40, ("upheld", "CH-0007")), (3, ("open",))):
+                point = villages.geometry.iloc[index]
+                x, y = tab.evaluate(
+                    """([lat, lon]) => {
+                      const map = window[Object.keys(window).find(k => k.startsWith('map_'))];
+                      map.closePopup();
+                      map.setView([lat, lon], 16, {animate: false});
+                      const p = map.latLngToContainerPoint([lat, lon]);
+                      return [p.x, p.y];
+                    }""",
+                    [point.y, point.x],
+                )
+                tab.wait_for_timeout(300)
+                # The ring is drawn: a pixel of its colour on the canvas, a ring's width away.
+                ring = tab.evaluate(
+                    """([x, y, r]) => {
+                      const layer = Object.keys(window).filter(k => k.startsWith('canvas_points_'))
+                        .map(k => window[k]).find(l => l.options.status === 'challenged');
+                      const c = layer._canvas, ratio = window.devicePixelRatio || 1;
+                      const at = layer._offset.pad;
+                      const px = c.getContext('2d').getImageData(
+                        Math.round((x + at.x + r) * ratio), Math.round((y + at.y) * ratio), 1, 1
+                      ).data;
+                      return [px[0], px[1], px[2], px[3], layer._drawn.n];
+                    }""",
+                    [x, y, _CHALLENGED_RADIUS],
+                )
+                assert ring[4] >= 1 and ring[3] > 0 and ring[0] > 200 and ring[2] < 80, ring
+                tab.mouse.click(x, y)
+                popup = tab.locator(".leaflet-popup-content")
+                popup.wait_for(timeout=10_000)
+                text = popup.inner_text()
+                assert "Khiếu nại" in text
+                for word in expected:
+                    assert word in text
+        finally:
+            browser.close()
+    assert errors == [] and blocked == []

@@ -38,6 +38,7 @@ from hatangso.app.routes import (
     health,
     maps,
     masts,
+    me,
     ogc,
     records,
     scenarios,
@@ -92,6 +93,10 @@ def unavailable_reason(exc: BaseException) -> str:
 
 def _asset_dir(name: str) -> Path:
     return Path(str(resources.files("hatangso.scenarios") / "assets" / name))
+
+
+def _pages_dir() -> Path:
+    return Path(str(resources.files("hatangso.app") / "static" / "pages"))
 
 
 def _docs_dir() -> Path:
@@ -261,6 +266,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     application.include_router(maps.router)
     application.include_router(challenges.router)
     application.include_router(challenges.page_router)
+    application.include_router(me.router)
     application.include_router(ogc.router)
     # Last: its /{name}/{kind} routes answer what no route above does.
     application.include_router(records.router)
@@ -268,6 +274,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # maps carry them inline, the service serves the same copies.
     for asset in ("leaflet", "markercluster", "hatangso"):
         application.mount(f"/static/{asset}", StaticFiles(directory=_asset_dir(asset)), name=asset)
+    # The service's own pages' scripts (the challenges' forms).
+    application.mount("/static/pages", StaticFiles(directory=_pages_dir()), name="pages")
     _add_docs(application)
 
     @application.get("/", include_in_schema=False)

@@ -15,6 +15,10 @@ start, ``length`` in items). For each kind of point (``villages``, ``sites``, ``
   previous point, the first from 0). Points are sorted along a Morton curve, so the deltas are
   small and the stream compresses well;
 - ``villages_status`` (``u1``): bit 0 the village is covered, bit 1 it is disputed;
+- ``villages_challenge`` (``u1``, only when some village is challenged): 0 for a village
+  without a challenge, else 1 + the index of its challenge's status (``open``, ``answered``,
+  ``upheld``, ``rejected`` ...) in ``header.villages.challenge.levels``; the popup's
+  ``challenge`` field is then of kind ``challenge`` and read from this code;
 - ``sites_operator`` (``u1``): the index of the site's operator in ``header.sites.operators``,
   whose ``start``/``end`` give each operator's contiguous run of sites;
 - one array per field: numbers as ``f4`` (NaN when missing), texts as ``i4`` codes into the
@@ -36,6 +40,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import shapely
+
+from hatangso.geo.errors import InputError, Problem
 
 __all__ = ["SCALE", "Payload", "escaped", "map_payload", "read_payload"]
 
@@ -65,12 +71,15 @@ class Payload:
         Whether any village is disputed.
     towers
         Whether the payload holds shared towers.
+    challenged
+        Whether any village has a challenge to its status.
     """
 
     data: bytes
     operators: tuple[str, ...]
     disputed: bool
     towers: bool = False
+    challenged: bool = False
 
     def base64(self) -> str:
         """Return the payload as base64 text, as the page carries it."""
@@ -214,6 +223,7 @@ def map_payload(
     sites: gpd.GeoDataFrame | None = None,
     towers: gpd.GeoDataFrame | None = None,
     tower_prefix: str = "",
+    challenge: pd.Series | None = None,
 ) -> Payload:
     """Pack the points of a map into one compressed payload (layout in the module's notes).
 
@@ -231,6 +241,10 @@ def map_payload(
         Shared towers (``operators``); only the rows whose ``shared`` is true are packed.
     tower_prefix
         Markup put before a tower's operators in its tooltip.
+    challenge
+        Per village (in the order of `villages`), the status of its challenge (``open``,
+        ``answered``, ``upheld``, ``rejected``), missing for a village without one: packed
+        as one byte per village and a table of the statuses.
 
     Returns
     -------
@@ -242,14 +256,19 @@ def map_payload(
     writer.coordinates("villages", q[order])
     flags = np.asarray(status, dtype=np.uint8) | (np.asarray(disputed, dtype=np.uint8) << 1)
     writer.add("villages_status", "u1", flags[order])
+    writer.header["villages"] = {"n": len(villages)}
+    challenged = _add_challenges(writer, challenge, order)
     described = []
     for column, label in fields:
+        if column == "challenge" and challenged:
+            described.append({"column": column, "kind": "challenge", "label": label})
+            continue
         values = villages[column].iloc[order].reset_index(drop=True)
         entry = writer.field(
             "villages", column, values, decimals=2 if column == "measured_availability" else 0
         )
         described.append({**entry, "label": label})
-    writer.header["villages"] = {"n": len(villages), "fields": described}
+    writer.header["villages"]["fields"] = described
 
     operators: tuple[str, ...] = ()
     if sites is not None and len(sites):
@@ -293,7 +312,35 @@ def map_payload(
                 "operators": writer.field("towers", "operators", ops),
             }
             has_towers = True
-    return Payload(writer.pack(), operators, bool(np.asarray(disputed).any()), has_towers)
+    return Payload(
+        writer.pack(), operators, bool(np.asarray(disputed).any()), has_towers, challenged
+    )
+
+
+def _add_challenges(
+    writer: _Writer, challenge: pd.Series | None, order: npt.NDArray[np.intp]
+) -> bool:
+    """Add the villages' challenge codes and their table; return whether any is challenged."""
+    if challenge is None:
+        return False
+    values = pd.Series(np.asarray(challenge, dtype=object)[order], dtype=object)
+    values = values.where(values.notna() & (values.astype(str) != ""), None)
+    codes, levels = pd.factorize(values, sort=True, use_na_sentinel=True)
+    if not len(levels):
+        return False
+    if len(levels) > 255:
+        raise InputError(
+            Problem(
+                file="villages",
+                column="challenge",
+                message=f"{len(levels)} distinct challenge statuses; at most 255 are drawn",
+                fix="give each village one of the statuses open, answered, upheld, rejected",
+            )
+        )
+    writer.add("villages_challenge", "u1", codes + 1)
+    shown = escaped(pd.Series(levels, dtype=object)).tolist()
+    writer.header["villages"]["challenge"] = {"levels": shown}
+    return True
 
 
 def read_payload(data: bytes | str) -> dict[str, Any]:

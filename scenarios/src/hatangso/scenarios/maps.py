@@ -100,8 +100,10 @@ STATUS_STYLE = {
     "covered": {"fillColor": "#a1d99b", "color": "#41ab5d", "weight": 0.5, "fillOpacity": 0.35},
 }
 _DISPUTED_STYLE = {"color": "#6a00a8", "weight": 2.5, "fillOpacity": 0.0, "dashArray": "5 4"}
-#: Outline of a village with a challenge to its status (open, answered or decided).
+#: Outline of a village with a challenge to its status (open, answered or decided), and the
+#: radius of the ring around a point village: the one style of the Folium and the canvas maps.
 _CHALLENGED_STYLE = {"color": "#ff7f00", "weight": 3.5, "fillOpacity": 0.0}
+_CHALLENGED_RADIUS = 10
 #: The village column that decides the status, per indicator.
 INDICATOR_COLUMN = {"mobile": "covered_mobile", "5g": "covered_5g", "ftth": "covered_ftth"}
 _INDICATOR_LABEL = {
@@ -654,6 +656,7 @@ def village_map(
         challenged = _add_challenged(fmap, villages, indicator)
     else:
         disputed = _add_compact_villages(fmap, payload, indicator)
+        challenged = _add_compact_challenged(fmap, payload)
     colours = _colours(layers)
     fiber = _add_fiber(fmap, layers, colours)
     if payload is None:
@@ -776,6 +779,7 @@ def _add_payload(
         sites=layers.sites,
         towers=layers.towers,
         tower_prefix=html.escape("Dùng chung / Shared: "),
+        challenge=villages["challenge"] if "challenge" in villages else None,
     )
     element_id = f"hts-data-{fmap.get_name()}"
     root: Any = fmap.get_root()
@@ -823,6 +827,24 @@ def _add_compact_villages(fmap: folium.Map, page: _PagePayload, indicator: str) 
             page.element_id, spec, name=bilingual("Thôn có tranh chấp", "Disputed villages")
         ).add_to(fmap)
     return page.payload.disputed
+
+
+def _add_compact_challenged(fmap: folium.Map, page: _PagePayload) -> bool:
+    """Ring the challenged villages on a canvas, as the Folium map outlines them."""
+    if not page.payload.challenged:
+        return False
+    spec = {
+        "kind": "villages",
+        "status": "challenged",
+        "radius": _CHALLENGED_RADIUS,
+        "fill": False,
+        "color": _CHALLENGED_STYLE["color"],
+        "weight": _CHALLENGED_STYLE["weight"],
+    }
+    _CanvasPoints(
+        page.element_id, spec, name=bilingual("Thôn bị khiếu nại", "Challenged villages")
+    ).add_to(fmap)
+    return True
 
 
 def _add_compact_sites(
@@ -1184,7 +1206,7 @@ def _add_challenged(fmap: folium.Map, villages: gpd.GeoDataFrame, indicator: str
         popup=folium.GeoJsonPopup(
             fields=columns, aliases=[bilingual(vi, en) for _, vi, en in fields], max_width=360
         ),
-        marker=folium.CircleMarker(radius=10) if points else None,
+        marker=folium.CircleMarker(radius=_CHALLENGED_RADIUS) if points else None,
         name="villages-challenged",
     ).add_to(group)
     group.add_to(fmap)

@@ -18,6 +18,7 @@ before its due date) 409; evidence that breaks the rules 422, the failed rules n
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query
@@ -31,7 +32,7 @@ from hatangso.app.deps import ExistingScenario, WorkspaceDep, require_read_key
 from hatangso.app.workspace import Workspace
 from hatangso.coverage.config import ChallengesConfig
 
-__all__ = ["page_router", "router"]
+__all__ = ["PAGE_SCRIPT", "page_router", "router"]
 
 router = APIRouter(
     prefix="/api/scenarios", tags=["challenges"], dependencies=[Depends(require_read_key)]
@@ -320,7 +321,15 @@ table{border-collapse:collapse;margin-top:1rem}
 th,td{border:1px solid #bbb;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f1f1f1} .en{color:#666;font-size:.85em}
 .open{background:#fff4e0} .answered{background:#e8f0ff} .decided{background:#eef7ee}
+fieldset{border:1px solid #bbb;margin:1rem 0;padding:.5rem 1rem;max-width:60rem}
+label{display:inline-block;margin:.25rem 1rem .25rem 0}
+td form{margin:0 0 .4rem} td form label{margin:.1rem .4rem .1rem 0}
+#message{padding:.4rem .6rem;max-width:60rem;white-space:pre-wrap}
+#message.ok{background:#e6f4e6;border:1px solid #6a6}
+#message.error{background:#fde8e8;border:1px solid #c55}
 """
+#: Where the page's script is served (``static/pages``, beside the service's other assets).
+PAGE_SCRIPT = "/static/pages/challenges.js"
 
 
 def _cell(value: Any) -> str:
@@ -333,20 +342,96 @@ def _cell(value: Any) -> str:
     return html.escape(text)
 
 
+def _label(vi: str, en: str) -> str:
+    return f'{html.escape(vi)} <span class="en">{html.escape(en)}</span>'
+
+
+def _options(values: tuple[str, ...]) -> str:
+    return "".join(
+        f'<option value="{v}">{html.escape(_LABELS[v][0] if v in _LABELS else v)}'
+        f"{' / ' + html.escape(_LABELS[v][1]) if v in _LABELS else ''}</option>"
+        for v in values
+    )
+
+
+def _evidence_fields() -> str:
+    return (
+        f"<label>{_label('Tài liệu (số hiệu, tên tệp)', 'Document (reference)')} "
+        '<input name="document" maxlength="2000"></label>'
+        f"<label>{_label('Tệp mẫu đo (CSV)', 'Samples file (CSV)')} "
+        '<input name="samples" type="file" accept=".csv,text/csv"></label>'
+        f'<label>{_label("Ghi chú", "Note")} <input name="note" maxlength="2000"></label>'
+    )
+
+
+def _file_form() -> str:
+    """Return the form that files a challenge (shown to all; the service says who may)."""
+    return (
+        '<form id="file-form"><fieldset><legend>'
+        + _label("Gửi khiếu nại", "File a challenge")
+        + "</legend>"
+        f"<label>{_label('Mã thôn', 'Village id')} "
+        '<input name="village_id" required maxlength="200"></label>'
+        f"<label>{_label('Nhà mạng', 'Operator')} "
+        '<input name="operator" required maxlength="80"></label>'
+        f'<label>{_label("Công nghệ", "Tech")} <select name="tech">{_options(("4G", "5G"))}'
+        "</select></label>"
+        f'<label>{_label("Khiếu nại", "Claim")} <select name="claim">'
+        f"{_options(('not_covered', 'covered'))}</select></label><br>"
+        + _evidence_fields()
+        + f'<br><button type="submit">{_label("Gửi", "File")}</button></fieldset></form>'
+    )
+
+
+def _actions(challenge: Mapping[str, Any]) -> str:
+    """Return a row's answer and decision forms, hidden until the page knows the user.
+
+    The script shows the answer form to the operator the challenge concerns (and the
+    administrator), the decision form to officials (and the administrator).
+    """
+    status = str(challenge.get("status", ""))
+    cid = html.escape(str(challenge.get("challenge_id", "")))
+    forms = []
+    if status == "open":
+        forms.append(
+            f'<form class="answer-form" data-id="{cid}" hidden>'
+            f'<label>{_label("Trả lời", "Answer")} <select name="position">'
+            f"{_options(('dispute', 'concede'))}</select></label>"
+            + _evidence_fields()
+            + f'<button type="submit">{_label("Trả lời", "Answer")}</button></form>'
+        )
+    if status in ("open", "answered"):
+        forms.append(
+            f'<form class="decide-form" data-id="{cid}" hidden>'
+            f'<label>{_label("Quyết định", "Decision")} <select name="decision">'
+            f"{_options(('upheld', 'rejected'))}</select></label>"
+            f'<label>{_label("Ghi chú", "Note")} <input name="note" maxlength="2000">'
+            f'</label><button type="submit">{_label("Quyết định", "Decide")}</button></form>'
+        )
+    return "".join(forms)
+
+
 def challenges_page(name: str, title: str, challenges: list[dict[str, Any]]) -> str:
-    """Return the HTML page of a scenario's challenges (every text escaped; nothing loaded)."""
+    """Return the HTML page of a scenario's challenges, with the forms of each step.
+
+    Every text is escaped and the page holds no credential: its script
+    (:data:`PAGE_SCRIPT`, served by the service) keeps the token the user types in the
+    browser's ``sessionStorage`` and sends it as ``Authorization: Bearer`` to the challenges'
+    endpoints, showing their answers (a refusal's message included) in the page.
+    """
     counts = {s: sum(1 for c in challenges if c.get("status") == s) for s in _LABELS}
     upheld = sum(1 for c in challenges if c.get("decision") == "upheld")
     rejected = sum(1 for c in challenges if c.get("decision") == "rejected")
     head = "".join(
         f'<th>{html.escape(vi)}<br><span class="en">{html.escape(en)}</span></th>'
-        for _, vi, en in _COLUMNS
+        for _, vi, en in (*_COLUMNS, ("", "Thao tác", "Actions"))
     )
     rows = "".join(
         f'<tr class="{html.escape(str(c.get("status", "")))}" '
-        f'id="challenge-{html.escape(str(c.get("challenge_id", "")))}">'
+        f'id="challenge-{html.escape(str(c.get("challenge_id", "")))}" '
+        f'data-operator="{html.escape(str(c.get("operator", "")))}">'
         + "".join(f"<td>{_cell(c.get(column))}</td>" for column, _, _ in _COLUMNS)
-        + "</tr>"
+        + f'<td class="actions">{_actions(c)}</td></tr>'
         for c in challenges
     )
     empty = (
@@ -362,13 +447,26 @@ def challenges_page(name: str, title: str, challenges: list[dict[str, Any]]) -> 
         '<br><span class="en">open · answered · decided (upheld, rejected)</span></p>'
     )
     api = f"/api/scenarios/{html.escape(name)}/challenges"
+    login = (
+        '<form id="token-form"><fieldset><legend>'
+        + _label("Người dùng", "User")
+        + f"</legend><label>{_label('Mã truy cập', 'Token')} "
+        '<input id="token" type="password" autocomplete="off" placeholder="htg_..."></label>'
+        f'<button type="submit">{_label("Dùng", "Use")}</button> '
+        f'<button type="button" id="token-forget">{_label("Quên", "Forget")}</button> '
+        '<span id="whoami"></span></fieldset></form>'
+    )
     return (
         '<!DOCTYPE html><html lang="vi"><head><meta charset="utf-8">'
-        f"<title>Khiếu nại — {html.escape(title)}</title><style>{_STYLE}</style></head><body>"
+        f"<title>Khiếu nại — {html.escape(title)}</title><style>{_STYLE}</style>"
+        f'<script src="{PAGE_SCRIPT}" defer></script></head>'
+        f'<body data-api="{api}">'
         f"<h1>Khiếu nại về hiện trạng phủ sóng — {html.escape(title)}</h1>"
         '<p class="en">Challenges to villages\' coverage status</p>'
-        f"{summary}{empty}"
+        f'{login}<p id="message" role="status" hidden></p>{_file_form()}'
+        f'<div id="listing">{summary}{empty}'
         f'<table id="challenges"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+        "</div>"
         f'<p class="en">API: <code>{api}</code> · '
         f'<a href="/map/{html.escape(name)}">Bản đồ / Map</a></p>'
         "</body></html>"

@@ -8,7 +8,8 @@
  *
  * Inflated, it is a uint32 (little-endian) length, a JSON header of that many UTF-8 bytes,
  * padding to 4 bytes, then the typed arrays the header lists ({name, type, offset, length}).
- * Coordinates are integers of 1e-5 degree, delta-coded; statuses are bytes; texts arrive
+ * Coordinates are integers of 1e-5 degree, delta-coded; statuses (coverage and dispute bits,
+ * and a challenge's status as a code into a table) are bytes; texts arrive
  * already HTML-escaped (they are inserted as markup) and as a table of distinct values plus
  * one code per feature.
  *
@@ -107,6 +108,11 @@
   }
 
   function column(data, kind, field, i) {
+    if (field.kind === 'challenge') {
+      // One byte per village: 0 without a challenge, else 1 + its status's place in the table.
+      var status = data.arrays.villages_challenge[i];
+      return status ? data.villages.meta.challenge.levels[status - 1] : '';
+    }
     var values = data.arrays[kind + '_' + field.column];
     if (field.kind === 'number') {
       var x = values[i];
@@ -254,7 +260,11 @@
       var o = this.options, set = data[o.kind], chosen = [];
       if (!set) return new Uint32Array(0);
       if (o.kind === 'villages') {
-        var status = data.arrays.villages_status;
+        var status = data.arrays.villages_status, challenge = data.arrays.villages_challenge;
+        if (o.status === 'challenged') {
+          for (var c = 0; challenge && c < set.n; c++) if (challenge[c]) chosen.push(c);
+          return Uint32Array.from(chosen);
+        }
         for (var i = 0; i < set.n; i++) {
           var s = status[i];
           if ((o.status === 'covered' && (s & 1)) || (o.status === 'uncovered' && !(s & 1)) ||
