@@ -25,11 +25,13 @@ from hatangso.geo.outputs import atomic_write, spreadsheet_cell, write_json, wri
 
 if TYPE_CHECKING:
     from hatangso.scenarios.run import ScenarioResult
-    from hatangso.scenarios.schema import Scenario
+    from hatangso.scenarios.schema import Scenario, Statistic
 
 __all__ = [
+    "IOT_CONNECTIONS_CODE",
     "LANGS",
     "ReportRow",
+    "iot_html",
     "languages",
     "registry_html",
     "report_rows",
@@ -580,6 +582,106 @@ def _challenges_html(block: Mapping[str, Any], lang: str) -> str:
     )
 
 
+_IOT_TEXT: dict[str, dict[str, Any]] = {
+    "vi": {
+        "heading": "Phủ sóng IoT (NB-IoT, LTE-M) tại khu công nghiệp, vùng sản xuất",
+        "rule": (
+            "Một khu được tính là có phủ sóng IoT khi ít nhất {share:.0%} diện tích của khu nằm "
+            "trong vùng phủ của trạm có NB-IoT hoặc LTE-M; khu cho dưới dạng điểm: khi điểm "
+            "nằm trong vùng phủ. Đã phủ {covered}/{total} khu."
+        ),
+        "columns": ("Mã", "Tên", "Loại", "Diện tích trong vùng phủ", "Có IoT"),
+        "kinds": {"industrial_park": "Khu công nghiệp", "production_zone": "Vùng sản xuất"},
+        "point": "điểm: {answer}",
+        "in": "trong vùng phủ",
+        "out": "ngoài vùng phủ",
+        "no_measure": (
+            "{label}: mục tiêu {targets}. Chưa có số liệu đo: số kết nối IoT không tính được "
+            "từ bản đồ hạ tầng; chỉ tiêu này cần số liệu thống kê của doanh nghiệp, nhập vào "
+            "mục achieved của kịch bản."
+        ),
+    },
+    "en": {
+        "heading": "IoT coverage (NB-IoT, LTE-M) of industrial parks and production zones",
+        "rule": (
+            "A zone counts as covered when at least {share:.0%} of its area lies within reach "
+            "of a site offering NB-IoT or LTE-M; a zone given as a point, when the point is "
+            "within reach. {covered} of {total} zones covered."
+        ),
+        "columns": ("Id", "Name", "Kind", "Area within reach", "IoT"),
+        "kinds": {"industrial_park": "Industrial park", "production_zone": "Production zone"},
+        "point": "point: {answer}",
+        "in": "within reach",
+        "out": "out of reach",
+        "no_measure": (
+            "{label}: target {targets}. No measure: IoT connections cannot be computed from "
+            "the infrastructure maps; they need the operators' statistics, entered as the "
+            "scenario's achieved values."
+        ),
+    },
+}
+
+#: The plan's statistic of IoT connections per person (Bac Kan: 4 by 2030).
+IOT_CONNECTIONS_CODE = "iot_connections_per_person"
+
+
+def iot_html(
+    block: Mapping[str, Any] | None,
+    lang: str,
+    *,
+    connections: Statistic | None = None,
+) -> str:
+    """Return the report's part on the IoT zones (``kpis.json``'s ``iot_zones``) in `lang`.
+
+    Lists every industrial park and production zone with its share of area within IoT reach
+    and the answer. `connections` is the scenario's statistic of IoT connections per person:
+    when it has no value entered, the part says that no measure exists rather than showing
+    a figure. Empty when there is neither.
+    """
+    text = _IOT_TEXT["en" if lang == "en" else "vi"]
+    yes, no = _MET["en" if lang == "en" else "vi"]
+    parts: list[str] = []
+    if block is not None:
+        zones = list(block.get("zones", []))
+        covered = sum(bool(z.get("covered")) for z in zones)
+        rule = text["rule"].format(
+            share=float(block.get("area_share", 0.5)), covered=covered, total=len(zones)
+        )
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in text["columns"])
+        body = []
+        for zone in zones:
+            share = float(zone.get("share") or 0.0)
+            if zone.get("geometry") == "point":
+                shown = text["point"].format(answer=text["in"] if share > 0 else text["out"])
+            else:
+                shown = f"{share:.0%}"
+            ok = bool(zone.get("covered"))
+            kind = str(zone.get("kind", ""))
+            body.append(
+                f'<tr><td class="l">{html.escape(str(zone.get("poi_id", "")))}</td>'
+                f'<td class="l">{html.escape(str(zone.get("name", "")))}</td>'
+                f'<td class="l">{html.escape(text["kinds"].get(kind, kind))}</td>'
+                f"<td>{html.escape(shown)}</td>"
+                f'<td class="{"yes" if ok else "no"}">{yes if ok else no}</td></tr>'
+            )
+        parts.append(
+            f"<p>{html.escape(rule)}</p>"
+            f'<table class="iot"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody>'
+            "</table>"
+        )
+    if connections is not None and not connections.achieved:
+        targets = ", ".join(f"{v:g} ({y})" for y, v in sorted(connections.targets.items()))
+        label = connections.label_vi if lang != "en" else connections.label_en
+        parts.append(
+            '<p class="warn">'
+            + html.escape(text["no_measure"].format(label=label, targets=targets or "—"))
+            + "</p>"
+        )
+    if not parts:
+        return ""
+    return f'<h2 id="iot-{lang}">{html.escape(text["heading"])}</h2>' + "".join(parts)
+
+
 def write_html(
     scenario: Scenario,
     rows: Sequence[ReportRow],
@@ -590,6 +692,7 @@ def write_html(
     registry: Mapping[str, Any] | None = None,
     registry_folder: str = "",
     challenges: Mapping[str, Any] | None = None,
+    iot: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write ``report.html``: the table, definitions, charts, gaps and the map, in `lang`.
 
@@ -598,7 +701,9 @@ def write_html(
     shown in an iframe. `registry` is the ``kpis.json`` of the run whose mast registry checks
     and commitments the report shows (its files in `registry_folder`, e.g. ``2025/``).
     `challenges` (``kpis.json``'s entry of the baseline) adds the table
-    of the challenges to villages' status.
+    of the challenges to villages' status. `iot` (``kpis.json``'s ``iot_zones`` of the last
+    run) adds the IoT zones and their covered shares (:func:`iot_html`), with the note on
+    the scenario's IoT connections per person.
     """
     langs = languages(lang)
     title = html.escape(scenario.title)
@@ -641,6 +746,8 @@ def write_html(
             parts.append(registry_html(registry, one, folder=registry_folder))
         if challenges is not None:
             parts.append(_challenges_html(challenges, one))
+        connections = next((s for s in scenario.statistics if s.code == IOT_CONNECTIONS_CODE), None)
+        parts.append(iot_html(iot, one, connections=connections))
         parts.append("</section>")
     if map_href is not None:
         href = html.escape(map_href)
@@ -798,6 +905,7 @@ def write_reports(result: ScenarioResult, out_dir: Path, *, lang: str = "vi") ->
             registry=result.years[-1].kpis if result.years else None,
             registry_folder=f"{last}/",
             challenges=result.baseline.kpis.get("challenges"),
+            iot=(result.years[-1].kpis if result.years else result.baseline.kpis).get("iot_zones"),
         ),
         "summary": write_json(summary, out_dir / "summary.json"),
     }
