@@ -335,6 +335,15 @@ def test_the_iot_zones_and_the_missing_measure_of_connections(tmp_path: Path) ->
     assert "Số kết nối IoT/người: mục tiêu 4 (2030). Chưa có số liệu đo" in page
     assert "IoT connections per person: target 4 (2030). No measure" in page
     assert find_outside_loads(page) == []
+    book = openpyxl.load_workbook(
+        write_xlsx(scenario, rows, tmp_path / "r.xlsx", lang="vi", iot=block)
+    )
+    assert book.sheetnames == ["Phụ lục", "IoT"]
+    sheet = book["IoT"]
+    assert str(sheet["A2"].value).startswith("Một khu được tính là có phủ sóng IoT")
+    assert _values(sheet, 4) == ["Mã", "Tên", "Loại", "Diện tích trong vùng phủ", "Có IoT"]
+    assert _values(sheet, 5) == ["IP-001", "KCN <Thanh Bình>", "Khu công nghiệp", 0.5243, "Đạt"]
+    assert _values(sheet, 6)[2:] == ["Vùng sản xuất", 0.0, "Chưa đạt"]
     # Nothing about IoT when neither is given.
     plain_rows = report_rows(SCENARIO, BASE, YEARS)
     plain = write_html(SCENARIO, plain_rows, tmp_path / "p.html").read_text(encoding="utf-8")

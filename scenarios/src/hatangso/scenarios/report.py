@@ -332,13 +332,21 @@ def _description(scenario: Scenario, lang: str) -> str:
 
 
 def write_xlsx(
-    scenario: Scenario, rows: Sequence[ReportRow], path: Path, *, lang: str = "vi"
+    scenario: Scenario,
+    rows: Sequence[ReportRow],
+    path: Path,
+    *,
+    lang: str = "vi",
+    iot: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write ``report.xlsx``: sheet ``Phụ lục`` (Vietnamese), ``Appendix`` (English) or both.
 
     Row 1 is the title, row 2 the description (and the generated-data warning), row 4 the
     header, then section headings (I, II) and one row per indicator; below the table, the
-    definition of each geographic indicator. `lang` is ``vi``, ``en`` or ``both``.
+    definition of each geographic indicator. `lang` is ``vi``, ``en`` or ``both``. `iot`
+    (``kpis.json``'s ``iot_zones``) adds the sheet ``IoT``: each industrial park and
+    production zone, its share of area within IoT reach and the answer, in the first
+    language.
     """
     # openpyxl is imported here, not with the module: the command line asks this module for
     # its languages at the end of every run.
@@ -383,7 +391,34 @@ def write_xlsx(
         for c in range(3, len(table[0]) + 1):
             sheet.column_dimensions[get_column_letter(c)].width = 13
         sheet.freeze_panes = "C5"
+    if iot is not None:
+        _iot_sheet(book.create_sheet("IoT"), iot, languages(lang)[0])
     return atomic_write(path, book.save)
+
+
+def _iot_sheet(sheet: Any, block: Mapping[str, Any], lang: str) -> None:
+    """Fill a sheet with the IoT zones of ``kpis.json``'s ``iot_zones`` (see :func:`iot_html`)."""
+    text = _IOT_TEXT[lang]
+    yes, no = _MET[lang]
+    zones = list(block.get("zones", []))
+    covered = sum(bool(z.get("covered")) for z in zones)
+    sheet["A1"] = text["heading"]
+    sheet["A2"] = text["rule"].format(
+        share=float(block.get("area_share", 0.5)), covered=covered, total=len(zones)
+    )
+    sheet.append([])
+    sheet.append(list(text["columns"]))
+    for zone in zones:
+        kind = str(zone.get("kind", ""))
+        sheet.append(
+            [
+                spreadsheet_cell(str(zone.get("poi_id", ""))),
+                spreadsheet_cell(str(zone.get("name", ""))),
+                text["kinds"].get(kind, kind),
+                round(float(zone.get("share") or 0.0), 4),
+                yes if zone.get("covered") else no,
+            ]
+        )
 
 
 def _wrap(text: str, width: int) -> list[str]:
@@ -869,6 +904,7 @@ def write_reports(result: ScenarioResult, out_dir: Path, *, lang: str = "vi") ->
     scenario = result.scenario
     rows = report_rows(scenario, result.baseline.kpis, result.kpis_by_year())
     last = max(scenario.years)
+    iot = (result.years[-1].kpis if result.years else result.baseline.kpis).get("iot_zones")
     summary = {
         "scenario": scenario.name,
         "title": scenario.title,
@@ -895,7 +931,7 @@ def write_reports(result: ScenarioResult, out_dir: Path, *, lang: str = "vi") ->
         ],
     }
     return {
-        "xlsx": write_xlsx(scenario, rows, out_dir / "report.xlsx", lang=lang),
+        "xlsx": write_xlsx(scenario, rows, out_dir / "report.xlsx", lang=lang, iot=iot),
         "html": write_html(
             scenario,
             rows,
@@ -905,7 +941,7 @@ def write_reports(result: ScenarioResult, out_dir: Path, *, lang: str = "vi") ->
             registry=result.years[-1].kpis if result.years else None,
             registry_folder=f"{last}/",
             challenges=result.baseline.kpis.get("challenges"),
-            iot=(result.years[-1].kpis if result.years else result.baseline.kpis).get("iot_zones"),
+            iot=iot,
         ),
         "summary": write_json(summary, out_dir / "summary.json"),
     }
