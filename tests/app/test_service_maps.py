@@ -52,6 +52,8 @@ def test_map_page_layers_and_labels(client: TestClient, demo_workspace: Path) ->
         "Cáp quang",
         "Lý do chưa phủ",
         "Why uncovered",
+        "Khu công nghiệp, vùng sản xuất (IoT)",
+        "Khu công nghiệp, vùng sản xuất chưa có IoT",
         'id="hts-kpis"',
         'id="hts-legend"',
         'id="hts-lang"',

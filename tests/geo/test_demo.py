@@ -194,7 +194,7 @@ def test_counts_and_minimums(layers: dict[str, gpd.GeoDataFrame]) -> None:
     counts = sites["operator"].value_counts()
     assert set(counts.index) == OPERATORS
     assert counts.idxmax() == "Viettel" and counts.idxmin() == "Vietnamobile"
-    assert set(sites["tech"]) == {"4G", "4G;5G"}
+    assert set(sites["tech"]) == {"4G", "4G;5G", "NB-IoT"}
     assert set(sites["env"]) == {"urban", "suburban", "rural"}
     assert 0 < sites["azimuth_deg"].notna().mean() < 0.5  # some sectorised, most omni
     assert sites["beamwidth_deg"].notna().equals(sites["azimuth_deg"].notna())
@@ -212,6 +212,10 @@ def test_pois(layers: dict[str, gpd.GeoDataFrame]) -> None:
     assert kinds["industrial_park"] >= 1
     assert kinds["tourism"] >= 2
     assert kinds["commune_hq"] == villages["commune"].nunique()
+    assert kinds["production_zone"] == 1
+    zones = pois[pois["kind"].isin(["industrial_park", "production_zone"])]
+    assert set(zones.geom_type) == {"Polygon"}
+    assert set(pois.loc[~pois.index.isin(zones.index)].geom_type) == {"Point"}
     online = pois.loc[pois["kind"] == "commune_hq", "data_network"].astype(bool)
     assert 0.8 <= online.mean() < 1.0  # most connected, a few not
 
@@ -446,7 +450,9 @@ def test_5g_at_district_centres_and_the_park(utm: dict[str, gpd.GeoDataFrame]) -
     five = sites[sites["tech"] == "4G;5G"]
     tree = cKDTree(np.column_stack([five.geometry.x, five.geometry.y]))
     key = pois[pois["kind"].isin(["district_centre", "industrial_park"])]
-    dist = tree.query(np.column_stack([key.geometry.x, key.geometry.y]))[0]
+    # The park is an outline: the engine judges 5G at its representative point.
+    spot = key.geometry.representative_point()
+    dist = tree.query(np.column_stack([spot.x, spot.y]))[0]
     assert (dist < 600).all()  # the contract's urban 5G radius
     assert 10 <= five["site_id"].str[:8].nunique() <= 40
 
@@ -562,3 +568,19 @@ def test_mast_registry_and_commitments(
     assert commitments.rejected == 0
     assert list(pd.read_csv(demo.commitments).columns) == ["village_id", "operator", "tech", "due"]
     assert set(commitments.frame["village_id"]) <= set(layers["villages"]["village_id"])
+
+
+def test_industrial_park_half_inside_the_nb_iot_carriers_reach(
+    utm: dict[str, gpd.GeoDataFrame],
+) -> None:
+    from hatangso.geo.demo import _NB_IOT_REACH_M
+
+    sites, pois = utm["sites"], utm["pois"]
+    (carrier,) = sites.loc[sites["tech"] == "NB-IoT", "geometry"]
+    (park,) = pois.loc[pois["kind"] == "industrial_park", "geometry"]
+    assert park.area == pytest.approx(2000 * 800, rel=0.01)
+    reach = carrier.buffer(_NB_IOT_REACH_M, quad_segs=1024)
+    # Just over half: counted at the default share of one half, not at 0.6.
+    assert 0.5 < park.intersection(reach).area / park.area < 0.6
+    (zone,) = pois.loc[pois["kind"] == "production_zone", "geometry"]
+    assert zone.distance(carrier) > _NB_IOT_REACH_M

@@ -565,3 +565,19 @@ def test_changes_since_a_version_name_what_a_reader_has_not_seen(store: SqlStore
         ("villages", "so-tt", 0, 1),
     ]
     assert since[0]["note"] == "q3" and since[-1]["version"] == store.version
+
+
+def test_a_polygon_poi_is_kept_whole(tmp_path: Path) -> None:
+    # An industrial park's outline beside a point: the record and its pois layer keep both.
+    store = open_store(tmp_path)
+    park = shapely.box(LON0, LAT0, LON0 + 0.02, LAT0 + 0.01)
+    pois = gpd.GeoDataFrame(
+        {"poi_id": ["P1", "IP1"], "kind": ["commune_hq", "industrial_park"], "name": ["a", "b"]},
+        geometry=[shapely.Point(LON0, LAT0), park],
+        crs="EPSG:4326",
+    )
+    store.apply(store.diff("pois", pois, actor="so-tt"))
+    store.close()
+    layer = gpd.read_file(tmp_path / "record.gpkg", layer="pois").set_index("poi_id")
+    assert layer.geometry["IP1"].equals(park)
+    assert layer.geometry["P1"].equals(shapely.Point(LON0, LAT0))

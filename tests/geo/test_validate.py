@@ -489,3 +489,24 @@ def test_zipped_csv(tmp_path: Path) -> None:
         zf.write(csv_path, "export/tram.csv")
     layer = load_layer(archive, "sites")
     assert layer.used == 1 and layer.name == "tram.zip/tram.csv"
+
+
+def test_pois_may_be_polygons_and_production_zones(tmp_path: Path) -> None:
+    pois = gpd.GeoDataFrame(
+        {
+            "Mã": ["HQ", "KCN", "VSX"],
+            "Loại": ["UBND xã", "Khu công nghiệp", "Vùng sản xuất tập trung"],
+        },
+        geometry=[
+            shapely.Point(105.80, 22.10),
+            shapely.box(105.81, 22.10, 105.83, 22.11),
+            shapely.MultiPolygon([shapely.box(105.85, 22.10, 105.86, 22.11)]),
+        ],
+        crs=4326,
+    )
+    path = tmp_path / "pois.geojson"
+    pois.to_file(path, driver="GeoJSON")
+    layer = load_layer(path, "pois")
+    assert (layer.used, layer.rejected) == (3, 0)
+    assert layer.frame["kind"].tolist() == ["commune_hq", "industrial_park", "production_zone"]
+    assert layer.frame.geom_type.tolist() == ["Point", "Polygon", "MultiPolygon"]

@@ -10,7 +10,7 @@ import pytest
 
 from hatangso.scenarios.maps import find_outside_loads
 from hatangso.scenarios.report import report_rows, write_html, write_xlsx
-from hatangso.scenarios.schema import Scenario
+from hatangso.scenarios.schema import Scenario, Statistic
 
 SCENARIO = Scenario.model_validate(
     {
@@ -284,3 +284,67 @@ def test_the_challenges_table(tmp_path: Path) -> None:
     assert "&lt;b&gt;V1&lt;/b&gt;" in page and "<b>V1</b>" not in page
     plain = write_html(SCENARIO, rows, tmp_path / "plain.html").read_text(encoding="utf-8")
     assert "Khiếu nại" not in plain
+
+
+def test_the_iot_zones_and_the_missing_measure_of_connections(tmp_path: Path) -> None:
+    scenario = SCENARIO.model_copy(
+        update={
+            "statistics": [
+                *SCENARIO.statistics,
+                Statistic(
+                    code="iot_connections_per_person",
+                    label_vi="Số kết nối IoT/người",
+                    label_en="IoT connections per person",
+                    unit="kết nối/người",
+                    targets={2030: 4},
+                ),
+            ]
+        }
+    )
+    block = {
+        "area_share": 0.5,
+        "techs": ["NB-IoT", "LTE-M"],
+        "zones": [
+            {
+                "poi_id": "IP-001",
+                "kind": "industrial_park",
+                "name": "KCN <Thanh Bình>",
+                "geometry": "polygon",
+                "share": 0.5243,
+                "covered": True,
+            },
+            {
+                "poi_id": "PZ-001",
+                "kind": "production_zone",
+                "name": "Vùng chè",
+                "geometry": "point",
+                "share": 0.0,
+                "covered": False,
+            },
+        ],
+    }
+    rows = report_rows(scenario, BASE, YEARS)
+    page = write_html(scenario, rows, tmp_path / "r.html", lang="both", iot=block).read_text(
+        encoding="utf-8"
+    )
+    assert "Phủ sóng IoT (NB-IoT, LTE-M) tại khu công nghiệp, vùng sản xuất" in page
+    assert "ít nhất 50% diện tích" in page and "Đã phủ 1/2 khu." in page
+    assert "<td>52%</td>" in page and "điểm: ngoài vùng phủ" in page
+    assert "KCN &lt;Thanh Bình&gt;" in page
+    # No figure is made up for the connections: the report says none was measured.
+    assert "Số kết nối IoT/người: mục tiêu 4 (2030). Chưa có số liệu đo" in page
+    assert "IoT connections per person: target 4 (2030). No measure" in page
+    assert find_outside_loads(page) == []
+    book = openpyxl.load_workbook(
+        write_xlsx(scenario, rows, tmp_path / "r.xlsx", lang="vi", iot=block)
+    )
+    assert book.sheetnames == ["Phụ lục", "IoT"]
+    sheet = book["IoT"]
+    assert str(sheet["A2"].value).startswith("Một khu được tính là có phủ sóng IoT")
+    assert _values(sheet, 4) == ["Mã", "Tên", "Loại", "Diện tích trong vùng phủ", "Có IoT"]
+    assert _values(sheet, 5) == ["IP-001", "KCN <Thanh Bình>", "Khu công nghiệp", 0.5243, "Đạt"]
+    assert _values(sheet, 6)[2:] == ["Vùng sản xuất", 0.0, "Chưa đạt"]
+    # Nothing about IoT when neither is given.
+    plain_rows = report_rows(SCENARIO, BASE, YEARS)
+    plain = write_html(SCENARIO, plain_rows, tmp_path / "p.html").read_text(encoding="utf-8")
+    assert "IoT" not in plain

@@ -202,6 +202,27 @@ class ChallengesConfig(_Strict):
         return value
 
 
+class IotConfig(_Strict):
+    """``iot:`` section: when an IoT zone (industrial park, production zone) counts as covered.
+
+    A zone drawn as a polygon counts when at least `area_share` of its area lies within the
+    reach of a site offering NB-IoT or LTE-M; a zone given as a point counts when the point
+    is within reach.
+
+    The default, one half, is the village ``area`` rule's (``mobile.min_share``): a zone
+    counts when most of it is served, so that one corner clipped by a distant site does not
+    count a park and a gap at one edge of a well-served park does not uncount it. A plan
+    that means "every plot of the park" sets 1.0.
+
+    Examples
+    --------
+    >>> IotConfig().area_share
+    0.5
+    """
+
+    area_share: float = Field(0.5, gt=0.0, le=1.0)
+
+
 class SharingConfig(_Strict):
     """``sharing:`` section."""
 
@@ -336,6 +357,7 @@ class CoverageConfig(_Strict):
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
     siting: SitingConfig = Field(default_factory=SitingConfig)
     challenges: ChallengesConfig = Field(default_factory=ChallengesConfig)
+    iot: IotConfig = Field(default_factory=IotConfig)
     targets: dict[str, float] = Field(default_factory=dict)
     _limits: WorkLimits = PrivateAttr(default_factory=WorkLimits)
 

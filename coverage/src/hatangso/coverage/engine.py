@@ -23,6 +23,7 @@ import shapely
 from hatangso.coverage import fiber, mobile, registry, sharing
 from hatangso.coverage.calibration import Calibration, calibrate_sites
 from hatangso.coverage.config import CoverageConfig
+from hatangso.coverage.iot import IotZones, iot_zone_coverage
 from hatangso.coverage.kpis import INDICATORS, IndicatorValue, village_indicators
 from hatangso.coverage.villages import (
     RuleAnswer,
@@ -114,6 +115,10 @@ class Assessment:
     sharing_basis
         What the BTS sharing indicators counted: ``registry`` (tenants per built mast of the
         registry), ``clustering`` (sites grouped by position) or None (neither was given).
+    iot
+        The industrial parks and production zones and their IoT coverage
+        (:func:`hatangso.coverage.iot.iot_zone_coverage`), when sites and such zones were
+        given.
     """
 
     villages: gpd.GeoDataFrame
@@ -125,6 +130,7 @@ class Assessment:
     model: str = "radius"
     points: VillagePoints | None = None
     sharing_basis: str | None = None
+    iot: IotZones | None = None
 
     @property
     def levels(self) -> tuple[str, ...]:
@@ -232,6 +238,7 @@ def assess(
         model=model,
         points=points,
         sharing_basis=basis,
+        iot=found.iot,
     )
 
 
@@ -255,6 +262,7 @@ class _Mobile:
     notes: tuple[str, ...]
     towers: gpd.GeoDataFrame | None
     grids: CoverageRasters | None
+    iot: IotZones | None = None
 
 
 def _mobile_part(
@@ -316,15 +324,46 @@ def _mobile_part(
         )
         indicators = [located.indicator, located.station_indicator]
         towers = located.table.to_crs(4326)
+    iot = None
     if inputs.pois is not None and len(inputs.pois):
         indicators.extend(_poi_indicators(inputs.pois, table, crs, grids))
+        iot = _iot_part(inputs.pois, table, crs, config, model=model, notes=notes)
+        if iot is not None:
+            indicators.append(iot.indicator)
     return _Mobile(
         columns={c: result[c].to_numpy() for c in result.columns},
         indicators=tuple(indicators),
         notes=tuple(notes),
         towers=towers,
         grids=grids,
+        iot=iot,
     )
+
+
+def _iot_part(
+    pois: gpd.GeoDataFrame,
+    table: mobile.SiteTable,
+    crs: pyproj.CRS,
+    config: CoverageConfig,
+    *,
+    model: str,
+    notes: list[str],
+) -> IotZones | None:
+    """Judge the IoT zones (industrial parks, production zones); say how, in `notes`."""
+    found = iot_zone_coverage(pois, table, crs, area_share=config.iot.area_share)
+    if found is None:
+        return None
+    share = config.iot.area_share
+    notes.append(
+        f"IoT zones: a polygon counts when at least {share:.0%} of its area is within reach of "
+        "an NB-IoT or LTE-M site, a point when it is within reach"
+        + (
+            " (the sites' link-budget reach; the terrain model is not applied)"
+            if model == "terrain"
+            else ""
+        )
+    )
+    return found
 
 
 def _site_table(

@@ -165,6 +165,23 @@ INDICATORS: dict[str, Indicator] = {
             ),
         ),
         Indicator(
+            "key_area_iot_coverage",
+            "Tỷ lệ khu công nghiệp, vùng sản xuất được phủ sóng IoT (NB-IoT, LTE-M)",
+            "Industrial parks and production zones covered by IoT (NB-IoT, LTE-M)",
+            "IoT zones",
+            (
+                "Số khu công nghiệp, vùng sản xuất có ít nhất tỷ lệ diện tích quy định (mặc định"
+                " một nửa) nằm trong vùng phủ của trạm có NB-IoT hoặc LTE-M (khu cho dưới dạng "
+                "điểm: điểm nằm trong vùng phủ), chia cho tổng số khu công nghiệp, vùng sản "
+                "xuất."
+            ),
+            (
+                "Industrial parks and production zones with at least the configured share of "
+                "their area (half by default) within reach of a site offering NB-IoT or LTE-M "
+                "(a zone given as a point: the point within reach), divided by all of them."
+            ),
+        ),
+        Indicator(
             "commune_data_network_connection",
             "Tỷ lệ UBND cấp xã kết nối mạng truyền số liệu chuyên dùng",
             "Commune offices on the specialised data network",

@@ -1294,6 +1294,111 @@ def _pois(
     return _Pois(xy=np.vstack(xy), kind=tuple(kind), name=tuple(name), data_network=tuple(dn))
 
 
+#: The NB-IoT reach the demo's NB-IoT carrier is placed for. NB-IoT's maximum coupling loss is
+#: 164 dB against about 144 dB for LTE (3GPP TR 45.820): 20 dB more, which at Okumura-Hata's
+#: slope of 35 dB per decade stretches the rural 4G radius of 5 km to 5000 * 10^(20 / 35),
+#: about 18.7 km. Under another reach the park is more or less than half inside.
+_NB_IOT_REACH_M = 5000.0 * 10.0 ** (20.0 / 35.0)
+#: The industrial park's outline: length (along the line to the NB-IoT carrier) and width (m).
+_PARK_SIZE_M = (2000.0, 800.0)
+#: Side of the production zone's square outline (m).
+_PRODUCTION_ZONE_SIDE_M = 1500.0
+
+
+@dataclass(frozen=True)
+class _IotZones:
+    """The IoT zones' outlines and the NB-IoT carrier placed for the park (working CRS)."""
+
+    park: shapely.Polygon
+    production: shapely.Polygon
+    production_name: str
+    site: pd.DataFrame  # one row, the columns of the sites plus ``mast_id``
+    mast: pd.DataFrame  # one row, the columns of the registry
+
+
+def _iot_zones(
+    villages: _Villages, admin: _Admin, pois: _Pois, province: shapely.Polygon, next_location: int
+) -> _IotZones:
+    """Outline the industrial park half inside an NB-IoT carrier's reach, and a production zone.
+
+    The carrier (Viettel, ``tech`` ``NB-IoT``, omni, on a mast of its own) stands
+    50 m short of :data:`_NB_IOT_REACH_M` from the park's point, in the direction that keeps
+    it deepest inside the province; the park is a 2 km x 0.8 km rectangle centred on its
+    point, its long side along that direction, so the edge of the carrier's reach cuts it
+    about in half (just over: it counts under the rule's default share of one half, not at
+    0.6). The
+    production zone (a tea-growing area) is a 1.5 km square on the village farthest from every
+    district town, where no IoT carrier reaches.
+    """
+    park_xy = pois.xy[np.array(pois.kind) == "industrial_park"][0]
+    angle = np.radians(np.arange(0.0, 360.0, 10.0))
+    # 50 m nearer than the reach: the reach's edge runs 50 m past the park's middle, so that
+    # just over half of it (about 52%) lies inside whatever the projection's small distortion.
+    distance = _NB_IOT_REACH_M - 50.0
+    ends = park_xy + distance * np.column_stack([np.cos(angle), np.sin(angle)])
+    depth = np.where(
+        shapely.contains_xy(province, ends[:, 0], ends[:, 1]),
+        shapely.distance(province.exterior, shapely.points(ends)),
+        -np.inf,
+    )
+    site_xy = ends[int(np.argmax(depth))]
+    along = (park_xy - site_xy) / distance
+    across = np.array([-along[1], along[0]])
+    half_l, half_w = _PARK_SIZE_M[0] / 2, _PARK_SIZE_M[1] / 2
+    corners = [park_xy + a * half_l * along + b * half_w * across for a, b in _CORNER_SIGNS]
+    park = shapely.Polygon(corners)
+    far = np.hypot(
+        villages.xy[:, None, 0] - admin.towns[None, :, 0],
+        villages.xy[:, None, 1] - admin.towns[None, :, 1],
+    ).min(1)
+    cx, cy = villages.xy[int(np.argmax(far))]
+    half = _PRODUCTION_ZONE_SIDE_M / 2
+    production = shapely.box(cx - half, cy - half, cx + half, cy + half)
+    site = pd.DataFrame(
+        {
+            "site_id": ["VTL-IOT-1"],
+            "operator": ["Viettel"],
+            "tech": ["NB-IoT"],
+            "height_m": [35.0],
+            "azimuth_deg": [np.nan],
+            "beamwidth_deg": [np.nan],
+            "eirp_dbm": [np.nan],
+            "eirp_re_dbm": [np.nan],
+            "freq_mhz": [np.nan],
+            "env": ["rural"],
+            "x": [site_xy[0]],
+            "y": [site_xy[1]],
+            "location": [next_location],
+            "mast_id": ["MA-IOT1"],
+        }
+    )
+    mast = pd.DataFrame(
+        {
+            "mast_id": ["MA-IOT1"],
+            "owner": ["Viettel"],
+            "height_m": [35.0],
+            "kind": ["ground"],
+            "status": ["built"],
+            "permit_no": ["27/GPXD"],
+            "permit_date": ["2024-05-20"],
+            "tenants": ["Viettel"],
+            "x": [site_xy[0]],
+            "y": [site_xy[1]],
+        }
+    )
+    return _IotZones(
+        park=park,
+        production=production,
+        production_name="Vùng sản xuất chè tập trung Demo",
+        site=site,
+        mast=mast,
+    )
+
+
+#: The corners of a rectangle, in order round it: (along, across) signs.
+_CORNER_SIGNS = ((1.0, 1.0), (1.0, -1.0), (-1.0, -1.0), (-1.0, 1.0))
+
+
 @dataclass(frozen=True)
 class _Locations:
     xy: F64
@@ -2066,7 +2171,8 @@ def generate_demo(
     - ``villages.gpkg``: ``village_id`` (``DM-<district>-<number>``), ``name``, ``commune``,
       ``district``, ``province``, ``population``, ``households``, ``centre_lon``,
       ``centre_lat`` (the cultural house, inside the polygon), polygons.
-    - ``sites.gpkg``: ``site_id``, ``operator``, ``tech`` (``4G`` or ``4G;5G``), ``height_m``,
+    - ``sites.gpkg``: ``site_id``, ``operator``, ``tech`` (``4G`` or ``4G;5G``; ``NB-IoT`` on
+      the one IoT carrier, ``VTL-IOT-1``), ``height_m``,
       ``azimuth_deg``, ``beamwidth_deg`` (NaN for omni sites), ``eirp_dbm`` (total EIRP of
       a 20 MHz LTE carrier), ``eirp_re_dbm`` (per resource element, on the 4G;5G rows only),
       ``freq_mhz``
@@ -2075,7 +2181,10 @@ def generate_demo(
     - ``fiber.gpkg``: ``operator``, LineStrings along the roads.
     - ``poles.gpkg`` (``pole_id``, ``operators``) and ``ducts.gpkg`` (``duct_id``,
       ``operators``, LineStrings), operators ``;``-separated.
-    - ``pois.gpkg``: ``poi_id``, ``kind``, ``name``, ``data_network`` (commune seats only).
+    - ``pois.gpkg``: ``poi_id``, ``kind``, ``name``, ``data_network`` (commune seats only);
+      points, but the industrial park (a 2 km x 0.8 km outline, just over half of it inside
+      the reach of the NB-IoT carrier ``VTL-IOT-1`` when that reach is about 18.7 km) and
+      one ``production_zone`` (a 1.5 km square far from the towns), which are polygons.
     - ``settlements.gpkg``: ``settlement_id``, ``village_id``, ``population``, points.
     - ``roads.osm``: highway ways (primary to track, ``bridge=yes`` where they cross the river)
       and one ``waterway=river`` way. ``osmnx.graph_from_xml`` loads every way, so the river
@@ -2208,6 +2317,7 @@ class _Demo:
     declared: pd.DataFrame
     masts: pd.DataFrame
     commitments: pd.DataFrame
+    iot: _IotZones
 
 
 def _build(seed: int, n_villages: int) -> _Demo:
@@ -2243,6 +2353,7 @@ def _build(seed: int, n_villages: int) -> _Demo:
     masts, sites = _registry(_rng(seed, "registry"), sites, locations)
     fiber, aps = _fiber(_rng(seed, "fiber"), roads, villages, covered, admin, river_line)
     poles, ducts = _poles_and_ducts(_rng(seed, "poles"), roads, admin)
+    iot = _iot_zones(villages, admin, pois, province, int(sites["location"].max()) + 1)
     return _Demo(
         setting=setting,
         terrain=terrain,
@@ -2254,16 +2365,37 @@ def _build(seed: int, n_villages: int) -> _Demo:
         pop_transform=pop_transform,
         roads=roads,
         pois=pois,
-        sites=sites,
+        # The NB-IoT carrier joins the sites after the samples and declarations, which are of
+        # 4G, and after the commitments.
+        sites=pd.concat([sites, iot.site], ignore_index=True),
         aps=aps,
         fiber=fiber,
         poles=poles,
         ducts=ducts,
         samples=_samples(_rng(seed, "samples"), roads, villages, covered, sites),
         declared=_declared(_rng(seed, "declared"), villages, sites, covered),
-        masts=masts,
+        masts=pd.concat([masts, iot.mast], ignore_index=True),
         commitments=_commitments(villages, sites, covered),
+        iot=iot,
     )
+
+
+def _with_iot_zones(pois: gpd.GeoDataFrame, zones: _IotZones) -> gpd.GeoDataFrame:
+    """Return the POIs with the industrial park outlined and the production zone added."""
+    outlines = _geoms_to_lonlat(np.array([zones.park, zones.production], dtype=object))
+    geoms = np.asarray(pois.geometry.array, dtype=object).copy()
+    geoms[(pois["kind"] == "industrial_park").to_numpy()] = outlines[0]
+    production = gpd.GeoDataFrame(
+        {
+            "poi_id": ["PZ-001"],
+            "kind": ["production_zone"],
+            "name": [zones.production_name],
+            "data_network": pd.array([None], dtype="boolean"),
+        },
+        geometry=[outlines[1]],
+        crs="EPSG:4326",
+    )
+    return pd.concat([pois.set_geometry(geoms), production], ignore_index=True)
 
 
 def _write_all(root: Path, demo: _Demo) -> DemoFiles:
@@ -2323,7 +2455,7 @@ def _write_all(root: Path, demo: _Demo) -> DemoFiles:
     kinds = np.array(pois.kind)
     number = pd.Series(kinds).groupby(kinds).cumcount().to_numpy() + 1
     prefix = {"district_centre": "DC", "industrial_park": "IP", "tourism": "TR", "commune_hq": "HQ"}
-    poi_frame = _points_frame(
+    poi_points = _points_frame(
         pd.DataFrame(
             {
                 "poi_id": [f"{prefix[k]}-{i:03d}" for k, i in zip(kinds, number, strict=True)],
@@ -2335,6 +2467,7 @@ def _write_all(root: Path, demo: _Demo) -> DemoFiles:
             }
         )
     )
+    poi_frame = _with_iot_zones(poi_points, demo.iot)
 
     files = DemoFiles(
         root=root,

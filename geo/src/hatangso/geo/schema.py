@@ -35,8 +35,15 @@ GeometryKind = Literal["point", "polygon", "line", "point_or_polygon", "any", "n
 #: Canonical operator names of the contract.
 OPERATORS: tuple[str, ...] = ("Viettel", "VNPT", "MobiFone", "Vietnamobile", "Gmobile")
 
-#: Kinds of point of interest the contract knows.
-POI_KINDS: tuple[str, ...] = ("district_centre", "industrial_park", "tourism", "commune_hq")
+#: Kinds of point of interest the contract knows. A POI is a point or an area (a polygon: an
+#: industrial park's or a production zone's outline).
+POI_KINDS: tuple[str, ...] = (
+    "district_centre",
+    "industrial_park",
+    "tourism",
+    "commune_hq",
+    "production_zone",
+)
 
 #: Kinds of antenna mast of the registry.
 MAST_KINDS: tuple[str, ...] = ("ground", "rooftop", "camouflage", "pole", "small_cell")

@@ -117,6 +117,16 @@ _POI_ALIASES = {
                 "uy ban nhan dan xa",
                 "ubnd phuong",
             ),
+            # Concentrated production areas of a provincial plan (agriculture, forestry,
+            # aquaculture) whose sensors and machines IoT serves.
+            "production_zone": (
+                "production area",
+                "khu san xuat",
+                "vung san xuat",
+                "vung san xuat tap trung",
+                "vung nguyen lieu",
+                "khu nong nghiep cong nghe cao",
+            ),
         }.items()
         for alias in aliases
     },

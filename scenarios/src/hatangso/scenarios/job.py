@@ -210,7 +210,9 @@ def run_coverage(
 
     The outputs are ``kpis.json``, ``villages.gpkg`` and ``villages.parquet`` (the same
     villages as GeoParquet), ``rejects.csv``, ``towers.geojson`` and ``map.html``; with a
-    mast registry ``registry_checks.csv``, with commitments ``commitments.csv``.
+    mast registry ``registry_checks.csv``, with commitments ``commitments.csv``; with
+    industrial parks or production zones among the POIs ``iot_zones.geojson`` (their IoT
+    share and answer, :class:`~hatangso.coverage.iot.IotZones`).
 
     Parameters
     ----------
@@ -583,6 +585,7 @@ def _kpi_document(
             **({"by_unit_in": both} if both else {}),
             **({"sharing_basis": result.sharing_basis} if result.sharing_basis else {}),
             **(_registry_blocks(registry, layers) if registry is not None else {}),
+            **({"iot_zones": result.iot.block()} if result.iot is not None else {}),
         },
     )
     if summary is not None:
@@ -619,6 +622,10 @@ def _start_layer_writes(
     }
     if result.towers is not None:
         started["towers"] = pool.submit(_write_geojson, result.towers, out_dir / "towers.geojson")
+    if result.iot is not None:
+        started["iot_zones"] = pool.submit(
+            _write_geojson, result.iot.zones, out_dir / "iot_zones.geojson"
+        )
     return started
 
 
@@ -652,6 +659,8 @@ def _write_outputs(
         writers["disputes"] = lambda: decision.write_disputes(out_dir / "disputes.csv")
     if "towers" in started:
         writers["towers"] = started["towers"].result
+    if "iot_zones" in started:
+        writers["iot_zones"] = started["iot_zones"].result
     if registry is not None and registry.checks is not None:
         checks = spreadsheet_safe(registry.checks.table)
         writers["registry_checks"] = lambda: atomic_write(
@@ -736,6 +745,7 @@ def _write_map(
             boundaries=boundaries,
             masts=frames.get("masts"),
             commitments=_commitment_points(registry, result.villages),
+            iot_zones=result.iot.zones if result.iot is not None else None,
         ),
         title=title,
     )

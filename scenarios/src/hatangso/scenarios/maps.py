@@ -53,6 +53,7 @@ __all__ = [
     "COMPACT_ABOVE",
     "HILLSHADE_LABEL",
     "INDICATOR_COLUMN",
+    "IOT_ZONE_COLOURS",
     "MAST_STATUS_COLOURS",
     "OPERATOR_COLOURS",
     "POPUP_FIELDS",
@@ -167,6 +168,17 @@ _SPEED_LABEL = {
     "double": ("Tốc độ dự báo từ hai lần mục tiêu", "Predicted at twice the target or more"),
 }
 
+#: Colour of an IoT zone (industrial park, production zone) by its answer.
+IOT_ZONE_COLOURS = {"covered": "#2166ac", "uncovered": "#e66101"}
+_IOT_ZONE_LABEL = {
+    "covered": ("Khu công nghiệp, vùng sản xuất có IoT", "IoT zone covered"),
+    "uncovered": ("Khu công nghiệp, vùng sản xuất chưa có IoT", "IoT zone not covered"),
+}
+_IOT_KIND_LABEL = {
+    "industrial_park": "Khu công nghiệp / Industrial park",
+    "production_zone": "Vùng sản xuất / Production zone",
+}
+
 #: Layer-control names ``(Vietnamese, English)`` of the two images a map may carry.
 HILLSHADE_LABEL = ("Địa hình", "Hillshade")
 POWER_LABEL = ("Vùng phủ sóng (địa hình)", "Terrain coverage")
@@ -260,7 +272,8 @@ class MapLayers:
     and district outlines are drawn from the villages' ``commune`` and ``district`` columns.
     `masts` is the mast registry (coloured by ``status``); `commitments` are the operators'
     commitments placed on their villages, with their ``status`` (``done``, ``due``,
-    ``overdue``).
+    ``overdue``). `iot_zones` are the industrial parks and production zones with their IoT
+    answer (:attr:`hatangso.coverage.iot.IotZones.zones`: ``iot_share``, ``covered_iot``).
     """
 
     villages: gpd.GeoDataFrame
@@ -275,6 +288,7 @@ class MapLayers:
     boundaries: gpd.GeoDataFrame | None = None
     masts: gpd.GeoDataFrame | None = None
     commitments: gpd.GeoDataFrame | None = None
+    iot_zones: gpd.GeoDataFrame | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -669,6 +683,7 @@ def village_map(
         *_add_masts(fmap, layers.masts),
         *_add_commitments(fmap, layers.commitments),
         *_add_speed(fmap, villages, layers.kpis, only_slow=payload is not None),
+        *_add_iot_zones(fmap, layers.iot_zones),
     )
     _add_panels(
         fmap,
@@ -1491,6 +1506,54 @@ def _add_speed(
         f'<span class="hts-swatch" style="background:{colour};border:1px solid #000;'
         'border-radius:50%"></span>' + bilingual(*_SPEED_LABEL[state])
         for state, colour in SPEED_COLOURS.items()
+        if state in present
+    ]
+
+
+def _add_iot_zones(fmap: folium.Map, zones: gpd.GeoDataFrame | None) -> list[str]:
+    """Add the IoT zones (outlines or points), coloured covered or not; return legend keys."""
+    if zones is None or not len(zones):
+        return []
+    covered = zones["covered_iot"].fillna(False).to_numpy(dtype=bool)
+    frame = zones.to_crs(4326).assign(
+        iot_status=np.where(covered, "covered", "uncovered"),
+        iot_share_pct=np.round(100.0 * zones["iot_share"].to_numpy(dtype=float)),
+        kind_label=zones["kind"].map(_IOT_KIND_LABEL).fillna(zones["kind"]).astype(str),
+    )
+    fields = [c for c in ("name", "poi_id", "kind_label", "iot_share_pct") if c in frame]
+    aliases = [
+        bilingual(vi, en)
+        for c, vi, en in (
+            ("name", "Tên", "Name"),
+            ("poi_id", "Mã", "Id"),
+            ("kind_label", "Loại", "Kind"),
+            ("iot_share_pct", "Diện tích trong vùng phủ IoT (%)", "Area within IoT reach (%)"),
+        )
+        if c in fields
+    ]
+    group = folium.FeatureGroup(
+        name=bilingual(
+            "Khu công nghiệp, vùng sản xuất (IoT)", "Industrial and production zones (IoT)"
+        )
+    )
+    folium.GeoJson(
+        _light(frame, 0.0, [*fields, "iot_status"]),
+        name="iot_zones",
+        marker=folium.CircleMarker(radius=8, weight=3, fill=True),
+        style_function=lambda f: {
+            "color": IOT_ZONE_COLOURS.get(f["properties"].get("iot_status"), "#969696"),
+            "fillColor": IOT_ZONE_COLOURS.get(f["properties"].get("iot_status"), "#969696"),
+            "weight": 3,
+            "fillOpacity": 0.25,
+        },
+        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases),
+    ).add_to(group)
+    group.add_to(fmap)
+    present = {"covered" if c else "uncovered" for c in covered.tolist()}
+    return [
+        f'<span class="hts-swatch" style="background:{colour};opacity:.6;border:2px solid '
+        f'{colour}"></span>' + bilingual(*_IOT_ZONE_LABEL[state])
+        for state, colour in IOT_ZONE_COLOURS.items()
         if state in present
     ]
 

@@ -26,11 +26,13 @@ from hatangso.scenarios.speed_report import speed_html
 
 if TYPE_CHECKING:
     from hatangso.scenarios.run import ScenarioResult
-    from hatangso.scenarios.schema import Scenario
+    from hatangso.scenarios.schema import Scenario, Statistic
 
 __all__ = [
+    "IOT_CONNECTIONS_CODE",
     "LANGS",
     "ReportRow",
+    "iot_html",
     "languages",
     "registry_html",
     "report_rows",
@@ -331,13 +333,21 @@ def _description(scenario: Scenario, lang: str) -> str:
 
 
 def write_xlsx(
-    scenario: Scenario, rows: Sequence[ReportRow], path: Path, *, lang: str = "vi"
+    scenario: Scenario,
+    rows: Sequence[ReportRow],
+    path: Path,
+    *,
+    lang: str = "vi",
+    iot: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write ``report.xlsx``: sheet ``Phụ lục`` (Vietnamese), ``Appendix`` (English) or both.
 
     Row 1 is the title, row 2 the description (and the generated-data warning), row 4 the
     header, then section headings (I, II) and one row per indicator; below the table, the
-    definition of each geographic indicator. `lang` is ``vi``, ``en`` or ``both``.
+    definition of each geographic indicator. `lang` is ``vi``, ``en`` or ``both``. `iot`
+    (``kpis.json``'s ``iot_zones``) adds the sheet ``IoT``: each industrial park and
+    production zone, its share of area within IoT reach and the answer, in the first
+    language.
     """
     # openpyxl is imported here, not with the module: the command line asks this module for
     # its languages at the end of every run.
@@ -382,7 +392,34 @@ def write_xlsx(
         for c in range(3, len(table[0]) + 1):
             sheet.column_dimensions[get_column_letter(c)].width = 13
         sheet.freeze_panes = "C5"
+    if iot is not None:
+        _iot_sheet(book.create_sheet("IoT"), iot, languages(lang)[0])
     return atomic_write(path, book.save)
+
+
+def _iot_sheet(sheet: Any, block: Mapping[str, Any], lang: str) -> None:
+    """Fill a sheet with the IoT zones of ``kpis.json``'s ``iot_zones`` (see :func:`iot_html`)."""
+    text = _IOT_TEXT[lang]
+    yes, no = _MET[lang]
+    zones = list(block.get("zones", []))
+    covered = sum(bool(z.get("covered")) for z in zones)
+    sheet["A1"] = text["heading"]
+    sheet["A2"] = text["rule"].format(
+        share=float(block.get("area_share", 0.5)), covered=covered, total=len(zones)
+    )
+    sheet.append([])
+    sheet.append(list(text["columns"]))
+    for zone in zones:
+        kind = str(zone.get("kind", ""))
+        sheet.append(
+            [
+                spreadsheet_cell(str(zone.get("poi_id", ""))),
+                spreadsheet_cell(str(zone.get("name", ""))),
+                text["kinds"].get(kind, kind),
+                round(float(zone.get("share") or 0.0), 4),
+                yes if zone.get("covered") else no,
+            ]
+        )
 
 
 def _wrap(text: str, width: int) -> list[str]:
@@ -581,6 +618,106 @@ def _challenges_html(block: Mapping[str, Any], lang: str) -> str:
     )
 
 
+_IOT_TEXT: dict[str, dict[str, Any]] = {
+    "vi": {
+        "heading": "Phủ sóng IoT (NB-IoT, LTE-M) tại khu công nghiệp, vùng sản xuất",
+        "rule": (
+            "Một khu được tính là có phủ sóng IoT khi ít nhất {share:.0%} diện tích của khu nằm "
+            "trong vùng phủ của trạm có NB-IoT hoặc LTE-M; khu cho dưới dạng điểm: khi điểm "
+            "nằm trong vùng phủ. Đã phủ {covered}/{total} khu."
+        ),
+        "columns": ("Mã", "Tên", "Loại", "Diện tích trong vùng phủ", "Có IoT"),
+        "kinds": {"industrial_park": "Khu công nghiệp", "production_zone": "Vùng sản xuất"},
+        "point": "điểm: {answer}",
+        "in": "trong vùng phủ",
+        "out": "ngoài vùng phủ",
+        "no_measure": (
+            "{label}: mục tiêu {targets}. Chưa có số liệu đo: số kết nối IoT không tính được "
+            "từ bản đồ hạ tầng; chỉ tiêu này cần số liệu thống kê của doanh nghiệp, nhập vào "
+            "mục achieved của kịch bản."
+        ),
+    },
+    "en": {
+        "heading": "IoT coverage (NB-IoT, LTE-M) of industrial parks and production zones",
+        "rule": (
+            "A zone counts as covered when at least {share:.0%} of its area lies within reach "
+            "of a site offering NB-IoT or LTE-M; a zone given as a point, when the point is "
+            "within reach. {covered} of {total} zones covered."
+        ),
+        "columns": ("Id", "Name", "Kind", "Area within reach", "IoT"),
+        "kinds": {"industrial_park": "Industrial park", "production_zone": "Production zone"},
+        "point": "point: {answer}",
+        "in": "within reach",
+        "out": "out of reach",
+        "no_measure": (
+            "{label}: target {targets}. No measure: IoT connections cannot be computed from "
+            "the infrastructure maps; they need the operators' statistics, entered as the "
+            "scenario's achieved values."
+        ),
+    },
+}
+
+#: The plan's statistic of IoT connections per person (Bac Kan: 4 by 2030).
+IOT_CONNECTIONS_CODE = "iot_connections_per_person"
+
+
+def iot_html(
+    block: Mapping[str, Any] | None,
+    lang: str,
+    *,
+    connections: Statistic | None = None,
+) -> str:
+    """Return the report's part on the IoT zones (``kpis.json``'s ``iot_zones``) in `lang`.
+
+    Lists every industrial park and production zone with its share of area within IoT reach
+    and the answer. `connections` is the scenario's statistic of IoT connections per person:
+    when it has no value entered, the part says that no measure exists rather than showing
+    a figure. Empty when there is neither.
+    """
+    text = _IOT_TEXT["en" if lang == "en" else "vi"]
+    yes, no = _MET["en" if lang == "en" else "vi"]
+    parts: list[str] = []
+    if block is not None:
+        zones = list(block.get("zones", []))
+        covered = sum(bool(z.get("covered")) for z in zones)
+        rule = text["rule"].format(
+            share=float(block.get("area_share", 0.5)), covered=covered, total=len(zones)
+        )
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in text["columns"])
+        body = []
+        for zone in zones:
+            share = float(zone.get("share") or 0.0)
+            if zone.get("geometry") == "point":
+                shown = text["point"].format(answer=text["in"] if share > 0 else text["out"])
+            else:
+                shown = f"{share:.0%}"
+            ok = bool(zone.get("covered"))
+            kind = str(zone.get("kind", ""))
+            body.append(
+                f'<tr><td class="l">{html.escape(str(zone.get("poi_id", "")))}</td>'
+                f'<td class="l">{html.escape(str(zone.get("name", "")))}</td>'
+                f'<td class="l">{html.escape(text["kinds"].get(kind, kind))}</td>'
+                f"<td>{html.escape(shown)}</td>"
+                f'<td class="{"yes" if ok else "no"}">{yes if ok else no}</td></tr>'
+            )
+        parts.append(
+            f"<p>{html.escape(rule)}</p>"
+            f'<table class="iot"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody>'
+            "</table>"
+        )
+    if connections is not None and not connections.achieved:
+        targets = ", ".join(f"{v:g} ({y})" for y, v in sorted(connections.targets.items()))
+        label = connections.label_vi if lang != "en" else connections.label_en
+        parts.append(
+            '<p class="warn">'
+            + html.escape(text["no_measure"].format(label=label, targets=targets or "—"))
+            + "</p>"
+        )
+    if not parts:
+        return ""
+    return f'<h2 id="iot-{lang}">{html.escape(text["heading"])}</h2>' + "".join(parts)
+
+
 def write_html(
     scenario: Scenario,
     rows: Sequence[ReportRow],
@@ -591,6 +728,7 @@ def write_html(
     registry: Mapping[str, Any] | None = None,
     registry_folder: str = "",
     challenges: Mapping[str, Any] | None = None,
+    iot: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write ``report.html``: the table, definitions, charts, gaps and the map, in `lang`.
 
@@ -600,7 +738,9 @@ def write_html(
     and commitments the report shows (its files in `registry_folder`, e.g. ``2025/``), with
     its download speeds (measured per commune, covered villages predicted below the target).
     `challenges` (``kpis.json``'s entry of the baseline) adds the table
-    of the challenges to villages' status.
+    of the challenges to villages' status. `iot` (``kpis.json``'s ``iot_zones`` of the last
+    run) adds the IoT zones and their covered shares (:func:`iot_html`), with the note on
+    the scenario's IoT connections per person.
     """
     langs = languages(lang)
     title = html.escape(scenario.title)
@@ -644,6 +784,8 @@ def write_html(
             parts.append(speed_html(registry, one))
         if challenges is not None:
             parts.append(_challenges_html(challenges, one))
+        connections = next((s for s in scenario.statistics if s.code == IOT_CONNECTIONS_CODE), None)
+        parts.append(iot_html(iot, one, connections=connections))
         parts.append("</section>")
     if map_href is not None:
         href = html.escape(map_href)
@@ -765,6 +907,7 @@ def write_reports(result: ScenarioResult, out_dir: Path, *, lang: str = "vi") ->
     scenario = result.scenario
     rows = report_rows(scenario, result.baseline.kpis, result.kpis_by_year())
     last = max(scenario.years)
+    iot = (result.years[-1].kpis if result.years else result.baseline.kpis).get("iot_zones")
     summary = {
         "scenario": scenario.name,
         "title": scenario.title,
@@ -791,7 +934,7 @@ def write_reports(result: ScenarioResult, out_dir: Path, *, lang: str = "vi") ->
         ],
     }
     return {
-        "xlsx": write_xlsx(scenario, rows, out_dir / "report.xlsx", lang=lang),
+        "xlsx": write_xlsx(scenario, rows, out_dir / "report.xlsx", lang=lang, iot=iot),
         "html": write_html(
             scenario,
             rows,
@@ -801,6 +944,7 @@ def write_reports(result: ScenarioResult, out_dir: Path, *, lang: str = "vi") ->
             registry=result.years[-1].kpis if result.years else None,
             registry_folder=f"{last}/",
             challenges=result.baseline.kpis.get("challenges"),
+            iot=iot,
         ),
         "summary": write_json(summary, out_dir / "summary.json"),
     }

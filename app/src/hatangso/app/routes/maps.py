@@ -128,6 +128,14 @@ def _commitments(workspace: Workspace, name: str, run: Path) -> gpd.GeoDataFrame
     return commitment_points(table, workspace.villages(name, run=run).frame)
 
 
+def _iot_zones(run: Path) -> gpd.GeoDataFrame | None:
+    """Return the run's IoT zones with their answers (None when it judged none)."""
+    path = run / "iot_zones.geojson"
+    if not path.is_file():
+        return None
+    return gpd.read_file(path, engine="pyogrio")
+
+
 def build_page(
     workspace: Workspace,
     name: str,
@@ -160,6 +168,7 @@ def build_page(
         else Overlay(f"/map/{name}/coverage.png", raster[1], *POWER_LABEL, scale=_POWER_SCALE),
         masts=workspace.layer(name, "masts"),
         commitments=_commitments(workspace, name, run),
+        iot_zones=_iot_zones(run),
     )
     return village_map(
         layers,
@@ -221,6 +230,7 @@ def _page_sources(
         run / "kpis.json",
         run / "towers.geojson",
         run / "commitments.csv",
+        run / "iot_zones.geojson",
         *(p for p in inputs if p is not None),
     )
     # What the page shows of scenario.json, not the file: it changes with every upload.
