@@ -590,6 +590,7 @@ def write_html(
     registry: Mapping[str, Any] | None = None,
     registry_folder: str = "",
     challenges: Mapping[str, Any] | None = None,
+    switch_off: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write ``report.html``: the table, definitions, charts, gaps and the map, in `lang`.
 
@@ -598,7 +599,8 @@ def write_html(
     shown in an iframe. `registry` is the ``kpis.json`` of the run whose mast registry checks
     and commitments the report shows (its files in `registry_folder`, e.g. ``2025/``).
     `challenges` (``kpis.json``'s entry of the baseline) adds the table
-    of the challenges to villages' status.
+    of the challenges to villages' status. `switch_off` (``kpis.json``'s entry of the baseline)
+    lists the villages that lose their mobile service when 2G, then 2G and 3G, are switched off.
     """
     langs = languages(lang)
     title = html.escape(scenario.title)
@@ -641,6 +643,10 @@ def write_html(
             parts.append(registry_html(registry, one, folder=registry_folder))
         if challenges is not None:
             parts.append(_challenges_html(challenges, one))
+        if switch_off:
+            from hatangso.scenarios.switchoff import switch_off_html
+
+            parts.append(switch_off_html(switch_off, one))
         parts.append("</section>")
     if map_href is not None:
         href = html.escape(map_href)
@@ -798,6 +804,7 @@ def write_reports(result: ScenarioResult, out_dir: Path, *, lang: str = "vi") ->
             registry=result.years[-1].kpis if result.years else None,
             registry_folder=f"{last}/",
             challenges=result.baseline.kpis.get("challenges"),
+            switch_off=result.baseline.kpis.get("switch_off"),
         ),
         "summary": write_json(summary, out_dir / "summary.json"),
     }
