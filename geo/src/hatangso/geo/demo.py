@@ -2068,8 +2068,8 @@ def generate_demo(
     - ``villages.gpkg``: ``village_id`` (``DM-<district>-<number>``), ``name``, ``commune``,
       ``district``, ``province``, ``population``, ``households``, ``centre_lon``,
       ``centre_lat`` (the cultural house, inside the polygon), polygons.
-    - ``sites.gpkg``: ``site_id``, ``operator``, ``tech`` (``4G`` or ``4G;5G``; rural rows also ``2G``, ``3G`` and a few of
-      them ``2G`` or ``3G`` alone), ``height_m``,
+    - ``sites.gpkg``: ``site_id``, ``operator``, ``tech`` (``4G`` or ``4G;5G``; rural rows
+      also ``2G`` and ``3G``, three of them ``2G`` or ``3G`` alone), ``height_m``,
       ``azimuth_deg``, ``beamwidth_deg`` (NaN for omni sites), ``eirp_dbm`` (total EIRP of
       a 20 MHz LTE carrier), ``eirp_re_dbm`` (per resource element, on the 4G;5G rows only),
       ``freq_mhz``
