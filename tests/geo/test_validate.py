@@ -489,3 +489,30 @@ def test_zipped_csv(tmp_path: Path) -> None:
         zf.write(csv_path, "export/tram.csv")
     layer = load_layer(archive, "sites")
     assert layer.used == 1 and layer.name == "tram.zip/tram.csv"
+
+
+def test_site_technologies_and_their_aliases(tmp_path: Path) -> None:
+    # The contract's six technologies, as site lists write them; an unknown one is rejected.
+    written = ["GSM", "umts;LTE", "4G LTE / NB-IoT", "Cat-M1", "lte-m;5G NR", "2G/3G", "wifi"]
+    path = tmp_path / "sites.csv"
+    pd.DataFrame(
+        {
+            "site_id": [f"S{i}" for i in range(len(written))],
+            "operator": "Viettel",
+            "tech": written,
+            "lon": 106.0,
+            "lat": [21.0 + 0.01 * i for i in range(len(written))],
+        }
+    ).to_csv(path, index=False)
+    layer = load_layer(path, "sites")
+    assert layer.frame["tech"].tolist() == [
+        "2G",
+        "3G;4G",
+        "4G;NB-IoT",
+        "LTE-M",
+        "5G;LTE-M",
+        "2G;3G",
+    ]
+    assert layer.rejected == 1
+    reason = layer.rejects["reason"].iloc[0]
+    assert "'wifi'" in reason and "2G, 3G, 4G, 5G, NB-IoT, LTE-M" in reason

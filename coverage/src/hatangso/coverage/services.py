@@ -455,7 +455,9 @@ def switch_off_table(villages: pd.DataFrame, *, list_limit: int | None = None) -
                     {
                         "operator": op,
                         "villages": int(mine.sum()),
-                        "people": float(weight[mine].sum()) if people is not None else None,
+                        "people": round(float(weight[mine].sum()), 1)
+                        if people is not None
+                        else None,
                     }
                 )
         rows_lost = np.flatnonzero(lost)
@@ -470,7 +472,7 @@ def switch_off_table(villages: pd.DataFrame, *, list_limit: int | None = None) -
             {
                 "village_id": ids[int(i)],
                 **{c: values[int(i)] for c, values in labels.items()},
-                "people": float(people[i])
+                "people": round(float(people[i]), 1)
                 if people is not None and np.isfinite(people[i])
                 else None,
                 "operators": str(losers[i]),
@@ -480,7 +482,7 @@ def switch_off_table(villages: pd.DataFrame, *, list_limit: int | None = None) -
         table[code] = {
             "switched_off": list(off),
             "villages": int(lost.sum()),
-            "people": float(weight[lost].sum()) if people is not None else None,
+            "people": round(float(weight[lost].sum()), 1) if people is not None else None,
             "people_unknown": int((lost & ~known).sum()) if people is not None else int(lost.sum()),
             "by_operator": rows,
             "listed": listed,
