@@ -363,7 +363,8 @@ def covered_points(px: FloatArray, py: FloatArray, sites: SiteTable, tech: str) 
     sites
         From :func:`site_table`.
     tech
-        ``4G`` (4G or better) or ``5G``.
+        ``4G`` (4G or better), ``5G``, or any other key of ``sites.reach_m`` (``2G``, ``3G``,
+        ``NB-IoT``, ``LTE-M``), each with its own threshold.
 
     Returns
     -------

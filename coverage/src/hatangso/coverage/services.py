@@ -30,6 +30,10 @@ The village columns (:data:`TECH_COLUMNS`, :data:`LOSS_COLUMNS`):
 
 :func:`switch_off_table` sums them into ``kpis.json``'s ``switch_off`` block: villages and
 people, in all and per operator.
+
+These columns rest on the prediction: measured samples and operators' declarations, which
+may later re-decide ``covered_mobile`` (:mod:`hatangso.coverage.measurements`), carry no 2G or
+3G answer and leave them as they are.
 """
 
 from __future__ import annotations
