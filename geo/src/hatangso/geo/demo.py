@@ -1537,8 +1537,9 @@ def _legacy_techs(rng: np.random.Generator, sites: pd.DataFrame, loc: _Locations
 
     Off the towns, about half the omni 4G rows also carry 2G (``2G;4G``, or ``2G;3G;4G``) and
     a tenth carry 3G (``3G;4G``): their 2G reaches further than their 4G, so some villages
-    are served by 2G alone and lose their mobile service at the 2G switch-off. Three remote
-    rows carry no 4G at all: two ``2G`` and one ``3G``. Only ``tech`` changes (no site is
+    are served by 2G alone and lose their mobile service at the 2G switch-off. Three rural
+    rows (gap fillers where there are three, else village towers) carry no 4G at all: two
+    ``2G`` and one ``3G``. Only ``tech`` changes (no site is
     added or moved), so tower sharing, the mast registry and the samples stay as they were.
     """
     tech = sites["tech"].to_numpy(dtype=object).copy()
@@ -1553,7 +1554,10 @@ def _legacy_techs(rng: np.random.Generator, sites: pd.DataFrame, loc: _Locations
     tech = np.where(rural & (draw < 0.35), "2G;4G", tech)
     tech = np.where(rural & (draw >= 0.35) & (draw < 0.5), "2G;3G;4G", tech)
     tech = np.where(rural & (draw >= 0.5) & (draw < 0.6), "3G;4G", tech)
+    # the gap fillers when there are enough of them (the small demos), else village towers
     remote = np.flatnonzero(rural & (kind == "fill"))
+    if remote.size < 3:
+        remote = np.flatnonzero(rural & (kind == "village"))
     if remote.size >= 3:
         chosen = rng.choice(remote, size=3, replace=False)
         tech[chosen] = ["2G", "2G", "3G"]
