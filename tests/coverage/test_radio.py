@@ -133,7 +133,8 @@ def test_radius_table_lookup() -> None:
 
 
 def test_default_radius_table_is_the_contract_s() -> None:
-    assert {t: dict(v) for t, v in DEFAULT_RADIUS_M.items()} == {
+    # The contract fixes the 4G and 5G rows; 2G and 3G are rows of their own beside them.
+    assert {t: dict(v) for t, v in DEFAULT_RADIUS_M.items() if t in ("4G", "5G")} == {
         "4G": {"urban": 1500, "suburban": 3000, "rural": 5000},
         "5G": {"urban": 600, "suburban": 1000, "rural": 2000},
     }

@@ -194,7 +194,11 @@ def test_counts_and_minimums(layers: dict[str, gpd.GeoDataFrame]) -> None:
     counts = sites["operator"].value_counts()
     assert set(counts.index) == OPERATORS
     assert counts.idxmax() == "Viettel" and counts.idxmin() == "Vietnamobile"
-    assert set(sites["tech"]) == {"4G", "4G;5G", "NB-IoT"}
+    # 5G in the towns; 2G and 3G on rural 4G sites, three rural sites with nothing else, and
+    # the one NB-IoT carrier
+    assert set(sites["tech"]) == {"4G", "4G;5G", "2G;4G", "2G;3G;4G", "3G;4G", "2G", "3G", "NB-IoT"}
+    assert sites["tech"].isin(["2G", "3G"]).sum() == 3
+    assert (sites.loc[sites["tech"].str.contains("2G|3G"), "env"] == "rural").all()
     assert set(sites["env"]) == {"urban", "suburban", "rural"}
     assert 0 < sites["azimuth_deg"].notna().mean() < 0.5  # some sectorised, most omni
     assert sites["beamwidth_deg"].notna().equals(sites["azimuth_deg"].notna())

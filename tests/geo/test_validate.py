@@ -510,3 +510,30 @@ def test_pois_may_be_polygons_and_production_zones(tmp_path: Path) -> None:
     assert (layer.used, layer.rejected) == (3, 0)
     assert layer.frame["kind"].tolist() == ["commune_hq", "industrial_park", "production_zone"]
     assert layer.frame.geom_type.tolist() == ["Point", "Polygon", "MultiPolygon"]
+
+
+def test_site_technologies_and_their_aliases(tmp_path: Path) -> None:
+    # The contract's six technologies, as site lists write them; an unknown one is rejected.
+    written = ["GSM", "umts;LTE", "4G LTE / NB-IoT", "Cat-M1", "lte-m;5G NR", "2G/3G", "wifi"]
+    path = tmp_path / "sites.csv"
+    pd.DataFrame(
+        {
+            "site_id": [f"S{i}" for i in range(len(written))],
+            "operator": "Viettel",
+            "tech": written,
+            "lon": 106.0,
+            "lat": [21.0 + 0.01 * i for i in range(len(written))],
+        }
+    ).to_csv(path, index=False)
+    layer = load_layer(path, "sites")
+    assert layer.frame["tech"].tolist() == [
+        "2G",
+        "3G;4G",
+        "4G;NB-IoT",
+        "LTE-M",
+        "5G;LTE-M",
+        "2G;3G",
+    ]
+    assert layer.rejected == 1
+    reason = layer.rejects["reason"].iloc[0]
+    assert "'wifi'" in reason and "2G, 3G, 4G, 5G, NB-IoT, LTE-M" in reason

@@ -543,7 +543,7 @@ def calibrate_sites(
     keys = pd.DataFrame({"operator": sites.operator, "env": sites.env})
     reach: dict[str, FloatArray] = {}
     eirp: dict[str, FloatArray] = {}
-    for tech in ("4G", "5G"):
+    for tech in sites.reach_m:  # every technology the table carries
         base = sites.eirp_dbm[tech]
         r = sites.reach_m[tech].copy()
         live = r > 0

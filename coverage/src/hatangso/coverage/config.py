@@ -34,6 +34,7 @@ from pydantic import (
     model_validator,
 )
 
+from hatangso.coverage.radio import DEFAULT_RADIUS_M as _RADIO_RADIUS_M
 from hatangso.geo.confine import confined_file, read_limited
 from hatangso.geo.errors import ConfigError, Problem
 from hatangso.geo.limits import WorkLimits
@@ -43,9 +44,10 @@ __all__ = ["CoverageConfig", "load_config", "parse_config"]
 Tech = Literal["4G", "5G"]
 Env = Literal["urban", "suburban", "rural"]
 
+#: ``mobile.radius_m`` by default: :data:`hatangso.coverage.radio.DEFAULT_RADIUS_M` (2G, 3G,
+#: 4G, 5G; NB-IoT and LTE-M follow 4G's entry by their coverage enhancement).
 DEFAULT_RADIUS_M: dict[str, dict[str, float]] = {
-    "4G": {"urban": 1500.0, "suburban": 3000.0, "rural": 5000.0},
-    "5G": {"urban": 600.0, "suburban": 1000.0, "rural": 2000.0},
+    tech: dict(by_env) for tech, by_env in _RADIO_RADIUS_M.items()
 }
 
 
@@ -92,7 +94,10 @@ class MobileConfig(_Strict):
         merged = {k: dict(v) for k, v in DEFAULT_RADIUS_M.items()}
         for tech, table in value.items():
             if tech not in merged:
-                raise ValueError(f"radius_m: unknown technology {tech!r}; use 4G or 5G")
+                raise ValueError(
+                    f"radius_m: unknown technology {tech!r}; use 2G, 3G, 4G or 5G (NB-IoT and "
+                    "LTE-M reach follows 4G's by their coverage enhancement)"
+                )
             for env, radius in table.items():
                 if env not in merged[tech]:
                     raise ValueError(

@@ -224,6 +224,7 @@ class _Batch:
     read_box: tuple[int, int, int, int]
     site_index: npt.NDArray[np.int64]
     key: tuple[str, ...]
+    tech: tuple[str, ...]
     physical: Mapping[str, tuple[float, float, float, float]]
     eirp: npt.NDArray[np.float64]
     azimuth: npt.NDArray[np.float64]
@@ -303,7 +304,8 @@ def _run_batch(batch: _Batch) -> _Part:
                                  float(batch.x[k]), float(batch.y[k]), float(batch.eirp[k]),
                                  batch.clutter_loss_db, float(batch.azimuth[k]),
                                  float(batch.beamwidth[k]), SECTOR_MAX_ATTENUATION_DB,
-                                 batch.threshold_dbm, int(batch.site_index[k]),
+                                 terrain.receive_dbm(batch.threshold_dbm, batch.tech[k]),
+                                 int(batch.site_index[k]),
                                  int(batch.group[k]), r0, c0, part.best, part.first, part.above,
                                  part.count, last_counted, part.masks)  # fmt: skip
     return part
@@ -500,6 +502,7 @@ default_freq_mhz, clutter_loss_db, k_factor, itm, step_m, progress, max_work_cel
                 read_box=read_box,
                 site_index=index,
                 key=tuple(c[3] for c in chosen),
+                tech=tuple(c[1] for c in chosen),
                 physical={c[3]: plan.physical[c[3]] for c in chosen},
                 eirp=np.array([c[2] for c in chosen], dtype=np.float64),
                 azimuth=plan.azimuths[index],

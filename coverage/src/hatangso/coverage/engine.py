@@ -11,7 +11,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -20,7 +20,7 @@ import pandas as pd
 import pyproj
 import shapely
 
-from hatangso.coverage import fiber, mobile, registry, sharing
+from hatangso.coverage import fiber, mobile, registry, services, sharing
 from hatangso.coverage.calibration import Calibration, calibrate_sites
 from hatangso.coverage.config import CoverageConfig
 from hatangso.coverage.iot import IotZones, iot_zone_coverage
@@ -315,6 +315,17 @@ def _mobile_part(
             population_cells=cells,
             points=points,
         )
+        if services.carries_legacy(sites_m):
+            step("2G, 3G and IoT coverage")
+            by_tech = services.technology_coverage(
+                shaped,
+                table,
+                rule=mcfg.rule,
+                min_share=mcfg.min_share,
+                points=points,
+                population_cells=cells,
+            )
+            result = result.assign(**_service_columns(by_tech, result))
     towers = None
     indicators: list[IndicatorValue] = []
     if inputs.masts is None:  # with a registry, sharing counts its tenants (in assess)
@@ -388,6 +399,17 @@ def _site_table(
         return table, [f"the calibration applies to the hata model, not to {model}"]
     table = calibrate_sites(table, calibration, threshold_dbm=mcfg.threshold_dbm)
     return table, ["the hata model carries the calibration fitted to measurements"]
+
+
+def _service_columns(
+    by_tech: services.TechCoverage, judged: pd.DataFrame
+) -> dict[str, npt.NDArray[Any]]:
+    """Return the technology and switch-off columns of villages judged for 4G or better."""
+    return services.service_columns(
+        by_tech,
+        covered_mobile=judged["covered_mobile"].to_numpy(dtype=bool),
+        serving=judged["serving_operators"].to_numpy(dtype=object),
+    )
 
 
 def _people_columns(villages: gpd.GeoDataFrame, columns: Mapping[str, object]) -> dict[str, object]:
@@ -478,6 +500,7 @@ _VILLAGE_CODES = {
     "population_mobile_coverage",
     "population_5g_coverage",
     "household_ftth_reach",
+    *services.LOSS_COLUMNS,
 }
 
 
@@ -607,6 +630,16 @@ def _terrain_coverage(
         "serving_operators",
     ):
         out[column] = judged[column].to_numpy()
+    if services.carries_legacy(sites_m):
+        by_tech = services.terrain_technology_coverage(
+            villages.to_crs(crs),
+            grids,
+            rule=judge_rule,
+            min_share=mcfg.min_share,
+            points=points,
+            population=population,
+        )
+        out = out.assign(**_service_columns(by_tech, out))
     if cells is not None:
         cxy = np.column_stack([cells.x, cells.y])
         total = np.bincount(cells.village, weights=cells.people, minlength=n)

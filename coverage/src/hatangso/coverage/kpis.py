@@ -95,6 +95,35 @@ INDICATORS: dict[str, Indicator] = {
             "People living where 5G is received, divided by all people.",
         ),
         Indicator(
+            "village_2g_off_loss",
+            "Tỷ lệ thôn, tổ dân phố mất sóng di động khi tắt sóng 2G",
+            "Villages that lose mobile service when 2G is switched off",
+            "villages",
+            (
+                "Số thôn, tổ dân phố đang có dịch vụ di động (2G, 3G, 4G hoặc 5G) nhưng không còn"
+                " dịch vụ nào khi tắt sóng 2G (chỉ có sóng 2G), chia cho tổng số thôn, tổ dân "
+                "phố."
+            ),
+            (
+                "Villages with mobile service today (2G, 3G, 4G or 5G) that have none once 2G is"
+                " switched off (served by 2G alone), divided by all villages."
+            ),
+        ),
+        Indicator(
+            "village_2g3g_off_loss",
+            "Tỷ lệ thôn, tổ dân phố mất sóng di động khi tắt sóng 2G và 3G",
+            "Villages that lose mobile service when 2G and 3G are switched off",
+            "villages",
+            (
+                "Số thôn, tổ dân phố đang có dịch vụ di động nhưng không còn dịch vụ nào khi tắt"
+                " sóng 2G và 3G (không có sóng 4G trở lên), chia cho tổng số thôn, tổ dân phố."
+            ),
+            (
+                "Villages with mobile service today that have none once 2G and 3G are switched "
+                "off (no 4G or better), divided by all villages."
+            ),
+        ),
+        Indicator(
             "household_ftth_reach",
             "Tỷ lệ hộ gia đình có khả năng tiếp cận cáp quang",
             "Households within reach of fiber",
@@ -327,6 +356,9 @@ _VILLAGE_INDICATORS: dict[str, tuple[str, str | None]] = {
     "village_5g_coverage": ("covered_5g", None),
     "village_ftth_coverage": ("covered_ftth", None),
     "household_ftth_reach": ("covered_ftth", "households"),
+    # The 2G/3G switch-off (hatangso.coverage.services): villages that lose mobile service.
+    "village_2g_off_loss": ("loss_2g_off", None),
+    "village_2g3g_off_loss": ("loss_2g3g_off", None),
 }
 
 

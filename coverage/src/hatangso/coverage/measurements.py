@@ -45,10 +45,10 @@ from hatangso.coverage.villages import VillagePoints
 from hatangso.geo.errors import CRSError, InputError, Problem
 from hatangso.geo.outputs import atomic_write, json_ready, spreadsheet_safe
 from hatangso.geo.schema import spec_for
-from hatangso.geo.text import fold_key, normalize_operator
+from hatangso.geo.techs import parse_techs
+from hatangso.geo.text import normalize_operator
 from hatangso.geo.validate import (
     _RANGES,
-    _TECH_TOKENS,
     _VIETNAM_BOXES,
     REJECT_COLUMNS,
     _in_vietnam,
@@ -493,11 +493,8 @@ def _encode(
 
 
 def _tech_label(raw: str) -> str | None:
-    tokens = [t for t in raw.replace(";", " ").replace(",", " ").split() if t]
-    mapped = {_TECH_TOKENS.get(fold_key(t)) for t in tokens}
-    if len(mapped) != 1 or None in mapped:
-        return None
-    return mapped.pop()
+    techs = parse_techs(raw)  # a sample is measured on one technology
+    return techs[0] if techs is not None and len(techs) == 1 else None
 
 
 # --------------------------------------------------------------------------------------------

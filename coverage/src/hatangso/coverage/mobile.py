@@ -43,7 +43,6 @@ from hatangso.coverage.villages import (
     serving_operators,
     village_points,
 )
-from hatangso.geo.carrier import eirp_re_dbm
 from hatangso.geo.errors import Problem
 
 if TYPE_CHECKING:  # the compiled area kernels (numba) load when an area rule runs, not before
@@ -62,6 +61,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 TECHS = ("4G", "5G")
+#: Every technology a :class:`SiteTable` carries a reach for: the contract's six. ``"4G"`` is
+#: "4G or better" (:data:`TECHS` are the two broadband services the indicators count).
+ALL_TECHS = radio.TECHNOLOGIES
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -78,18 +80,22 @@ class SiteTable:
     operator
         Canonical operator name per site.
     reach_m
-        ``{"4G": ..., "5G": ...}``: reach of each site for that service, 0 where the site does
+        ``{"2G": ..., "3G": ..., "4G": ..., "5G": ..., "NB-IoT": ..., "LTE-M": ...}`` (every
+        name of :data:`ALL_TECHS`): reach of each site for that service, 0 where the site does
         not offer it. "4G" means 4G or better: a 5G-only site reaches with its 5G reach.
+        NB-IoT and LTE-M reach by their coverage enhancement (the threshold of
+        :data:`hatangso.coverage.radio.RECEPTION_THRESHOLD_DBM`).
     azimuth_deg, beamwidth_deg
         Sector direction and width; NaN for omni sites.
     eirp_dbm, freq_mhz, height_m, env
-        Radio parameters per site and service (``{"4G": array, "5G": array}`` for the first
-        two), defaults filled in.
+        Radio parameters per site and service (``{tech: array}`` for the first two, keyed as
+        `reach_m`), defaults filled in.
     model
         The propagation model the reach came from.
     threshold_dbm
-        Received power needed (dBm), against which a sector's link budget off boresight is
-        judged under ``hata``.
+        Received power needed (dBm) for 4G and 5G, against which a sector's link budget off
+        boresight is judged under ``hata``; each technology's own is this plus
+        :func:`hatangso.coverage.radio.threshold_offset_db`.
     """
 
     x: FloatArray
@@ -162,14 +168,14 @@ def site_table(
     height = column("height_m")
     height = np.where(np.isnan(height), 30.0, height)
     tech = sites["tech"] if "tech" in sites else pd.Series("4G", index=sites.index)
-    has = {t: _carries(tech, t) for t in TECHS}
+    has = {t: _carries(tech, t) for t in ALL_TECHS}
     reach_model = "radius" if model == "radius" else "hata"
     reach: dict[str, FloatArray] = {}
     eirp: dict[str, FloatArray] = {}
     freq: dict[str, FloatArray] = {}
-    for t in TECHS:
+    for t in ALL_TECHS:
         f = column("freq_mhz")
-        e = eirp_re_dbm(
+        e = radio.reference_eirp_dbm(
             tech=t,
             eirp_dbm=column("eirp_dbm"),
             eirp_re_dbm=column("eirp_re_dbm"),
@@ -235,6 +241,11 @@ def _sectors(sites: SiteTable, s: IntArray) -> BoolArray:
     return np.asarray(~np.isnan(az) & ~np.isnan(bw) & ~(bw >= 360.0), dtype=bool)
 
 
+def _threshold(sites: SiteTable, tech: str) -> float:
+    """Received power (dBm) a handset needs from `tech`: 4G's moved by the tech's offset."""
+    return sites.threshold_dbm + float(radio.threshold_offset_db(tech))
+
+
 def _hata_reach_toward(sites: SiteTable, tech: str, s: IntArray, gain: FloatArray) -> FloatArray:
     return radio.hata_pattern_reach_m(
         gain,
@@ -242,7 +253,7 @@ def _hata_reach_toward(sites: SiteTable, tech: str, s: IntArray, gain: FloatArra
         freq_mhz=sites.freq_mhz[tech][s],
         height_m=sites.height_m[s],
         env=sites.env[s].astype(str),
-        threshold_dbm=sites.threshold_dbm,
+        threshold_dbm=_threshold(sites, tech),
     )
 
 
@@ -314,7 +325,7 @@ def _in_pattern(
             h_tx_m=sites.height_m[so],
             env=sites.env[so].astype(str),
         )
-        return np.asarray(power + go >= sites.threshold_dbm, dtype=bool)
+        return np.asarray(power + go >= _threshold(sites, carrier), dtype=bool)
 
     ok = served(tech)
     if tech == "4G":
@@ -352,7 +363,8 @@ def covered_points(px: FloatArray, py: FloatArray, sites: SiteTable, tech: str) 
     sites
         From :func:`site_table`.
     tech
-        ``4G`` (4G or better) or ``5G``.
+        ``4G`` (4G or better), ``5G``, or any other key of ``sites.reach_m`` (``2G``, ``3G``,
+        ``NB-IoT``, ``LTE-M``), each with its own threshold.
 
     Returns
     -------

@@ -38,7 +38,8 @@ import pandas as pd
 import shapely
 
 from hatangso.coverage.propagation import ENVIRONMENTS, hata_loss
-from hatangso.geo.carrier import eirp_re_dbm
+from hatangso.geo import carrier as _carrier
+from hatangso.geo import techs as _techs
 from hatangso.geo.errors import ConfigError, InputError, Problem
 
 log = logging.getLogger(__name__)
@@ -51,9 +52,11 @@ __all__ = [
     "DEFAULT_RADIUS_M",
     "DEFAULT_TECH",
     "HORIZON_K_M",
+    "MAX_COUPLING_LOSS_DB",
     "MAX_REACH_M",
     "MIN_REACH_M",
     "RADIUS_PATTERN_SLOPE_DB",
+    "RECEPTION_THRESHOLD_DBM",
     "SECTOR_MAX_ATTENUATION_DB",
     "TECHNOLOGIES",
     "SiteRadio",
@@ -63,18 +66,21 @@ __all__ = [
     "in_beam",
     "radius_pattern_reach_m",
     "received_power_dbm",
+    "reference_eirp_dbm",
     "resolve_site_radio",
     "sector_attenuation_db",
     "sector_gain_db",
     "site_reach_m",
+    "threshold_offset_db",
 ]
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 StrArray = npt.NDArray[np.str_]
 
-#: Technologies with a link budget.
-TECHNOLOGIES: Final[tuple[str, ...]] = ("4G", "5G")
+#: Technologies with a link budget: all six of the contract (``2G``, ``3G``, ``4G``, ``5G``,
+#: ``NB-IoT``, ``LTE-M``), named as :mod:`hatangso.geo.techs` spells them.
+TECHNOLOGIES: Final[tuple[str, ...]] = _techs.TECHNOLOGIES
 #: Technology of a site that names none (the contract's default).
 DEFAULT_TECH: Final = "4G"
 #: Environment of a site that names none (the contract's default).
@@ -88,7 +94,13 @@ DEFAULT_HEIGHT_M: Final = 30.0
 #: nationwide 4G layers (2100 and 2600 MHz carriers add capacity in towns). 5G: 3500 MHz, NR
 #: band n78; Vietnam's commercial 5G runs on the 2.6 and 3.5 GHz bands licensed to Viettel,
 #: VNPT and MobiFone, and 3.5 GHz, the band with the higher loss, is the conservative choice.
-DEFAULT_FREQ_MHZ: Final[Mapping[str, float]] = MappingProxyType({"4G": 1800.0, "5G": 3500.0})
+#: 2G: 900 MHz (GSM 900, 3GPP TS 45.005 band P-GSM/E-GSM), the band of the rural GSM layers
+#: (the 1800 MHz DCS carriers add capacity in towns). 3G: 2100 MHz, UMTS band I (TS 25.101),
+#: Vietnam's only 3G band. NB-IoT and LTE-M run inside (or beside) an LTE carrier, so they
+#: take the site's LTE band: the site's ``freq_mhz`` when given, else the 4G default.
+DEFAULT_FREQ_MHZ: Final[Mapping[str, float]] = MappingProxyType(
+    {"2G": 900.0, "3G": 2100.0, "4G": 1800.0, "5G": 3500.0, "NB-IoT": 1800.0, "LTE-M": 1800.0}
+)
 
 #: Reference-signal EIRP per resource element of a site that gives no EIRP at all (neither
 #: ``eirp_dbm`` nor ``eirp_re_dbm``), in dBm.
@@ -103,12 +115,69 @@ DEFAULT_FREQ_MHZ: Final[Mapping[str, float]] = MappingProxyType({"4G": 1800.0, "
 #: 3.2 and 12 km (urban, suburban, rural), and of a 5G site at 1.1, 1.9 and 1.9 km: of the
 #: order of the default radius table, longer in rural areas, where Hata's open-area
 #: correction assumes open fields.
-DEFAULT_EIRP_DBM: Final[Mapping[str, float]] = MappingProxyType({"4G": 32.0, "5G": 33.0})
+#:
+#: 2G compares the power of the whole 200 kHz BCCH carrier (RxLev), sent at full power: a
+#: 20 W (43 dBm) transceiver on a 17 dBi panel behind about 3 dB of combiner and feeder gives
+#: ``43 + 17 - 3 = 57 dBm``. 3G compares the pilot (CPICH RSCP), by custom 10 % of a 20 W
+#: cell's power (33 dBm): ``33 + 17 - 3 = 47 dBm``. NB-IoT and LTE-M ride on the LTE carrier
+#: and take the 4G value; their coverage enhancement is in the threshold
+#: (:data:`RECEPTION_THRESHOLD_DBM`), not in the EIRP.
+DEFAULT_EIRP_DBM: Final[Mapping[str, float]] = MappingProxyType(
+    {"2G": 57.0, "3G": 47.0, "4G": 32.0, "5G": 33.0, "NB-IoT": 32.0, "LTE-M": 32.0}
+)
+
+#: Share of a 3G cell's total power carried by its pilot (CPICH), in dB: 10 %, the usual
+#: setting of UMTS networks. A site list's total ``eirp_dbm`` of a 3G carrier is the pilot's
+#: EIRP plus this.
+CPICH_SHARE_DB: Final = -10.0
+
+#: Maximum coupling loss (MCL) of each technology, dB: the largest loss between the antenna
+#: connectors at which the service still works, as 3GPP worked it out for the cellular IoT
+#: studies: 144 dB for LTE (the reference of 3GPP TR 36.888 and TR 45.820), 164 dB for NB-IoT
+#: (TR 45.820, the 20 dB coverage enhancement the study aimed at and showed) and 155.7 dB for
+#: LTE-M (Cat-M1 with coverage enhancement, TR 36.888 / TR 45.820). NB-IoT and LTE-M reach by
+#: their margin over LTE: the allowed path loss grows by ``MCL(tech) - MCL(LTE)``, 20 dB and
+#: 11.7 dB, under every model.
+MAX_COUPLING_LOSS_DB: Final[Mapping[str, float]] = MappingProxyType(
+    {"4G": 144.0, "NB-IoT": 164.0, "LTE-M": 155.7}
+)
+
+#: Received power a handset needs, by technology, at the contract's default
+#: ``mobile.threshold_dbm`` of -110 dBm (4G and 5G RSRP); a run's threshold for a technology
+#: is the configured one plus that technology's offset from 4G (:func:`threshold_offset_db`),
+#: so moving the configured threshold moves them all.
+#:
+#: 4G, 5G: -110 dBm RSRP (SS-RSRP for 5G), the contract's default. 2G: RxLev -95 dBm, 7 dB
+#: above the -102 dBm reference sensitivity of a GSM 900 handset (3GPP TS 45.005 section 6.2),
+#: the outdoor level GSM coverage is planned on. 3G: CPICH RSCP -105 dBm: at the reference
+#: sensitivity of a band I handset (TS 25.101 section 7.3, ``Ior = -106.7 dBm``) a pilot at
+#: 10 % of the cell's power arrives at -116.7 dBm, and -105 dBm keeps about 12 dB over it.
+#: NB-IoT and LTE-M: -110 dBm less their margin of maximum coupling loss over LTE
+#: (:data:`MAX_COUPLING_LOSS_DB`): -130 and -121.7 dBm.
+RECEPTION_THRESHOLD_DBM: Final[Mapping[str, float]] = MappingProxyType(
+    {
+        "2G": -95.0,
+        "3G": -105.0,
+        "4G": -110.0,
+        "5G": -110.0,
+        "NB-IoT": -110.0 - (MAX_COUPLING_LOSS_DB["NB-IoT"] - MAX_COUPLING_LOSS_DB["4G"]),
+        "LTE-M": -110.0 - (MAX_COUPLING_LOSS_DB["LTE-M"] - MAX_COUPLING_LOSS_DB["4G"]),
+    }
+)
 
 #: Reach by technology and environment for ``model="radius"``, in metres (the contract's
 #: default ``mobile.radius_m``).
+#:
+#: 4G and 5G: the contract's table. 2G and 3G keep 4G's proportions to the ``hata`` reach of
+#: their default link budgets (about 3.5 and 1.7 times 4G's in towns): GSM 900 at 57 dBm
+#: against -95 dBm allows 152 dB, UMTS 2100 at 47 dBm against -105 dBm 152 dB too, 4G 142 dB.
+#: NB-IoT and LTE-M have no entry: their reach is 4G's times ``10^(margin / 35)``, the
+#: margin of :data:`MAX_COUPLING_LOSS_DB` on the distance slope of
+#: :data:`RADIUS_PATTERN_SLOPE_DB` (:func:`_radius_lookup`), 3.7 and 2.2 times 4G's.
 DEFAULT_RADIUS_M: Final[Mapping[str, Mapping[str, float]]] = MappingProxyType(
     {
+        "2G": MappingProxyType({"urban": 5000.0, "suburban": 10000.0, "rural": 15000.0}),
+        "3G": MappingProxyType({"urban": 2500.0, "suburban": 5000.0, "rural": 8000.0}),
         "4G": MappingProxyType({"urban": 1500.0, "suburban": 3000.0, "rural": 5000.0}),
         "5G": MappingProxyType({"urban": 600.0, "suburban": 1000.0, "rural": 2000.0}),
     }
@@ -178,7 +247,11 @@ def _labels(name: str, values: npt.ArrayLike, default: str, allowed: tuple[str, 
     text = np.where(missing, default, raw).astype(str)
     text = np.char.strip(text)
     text = np.where(text == "", default, text)
-    text = np.char.upper(text) if name == "tech" else np.char.lower(text)
+    if name == "tech":
+        lookup = {u: _techs.tech_token(u) or u for u in np.unique(text).tolist()}
+        text = np.array([lookup[t] for t in text.tolist()], dtype=np.str_)
+    else:
+        text = np.char.lower(text)
     bad = ~np.isin(text, allowed)
     if np.any(bad):
         rows = np.flatnonzero(bad)
@@ -216,6 +289,85 @@ def _by_tech(tech: StrArray, table: Mapping[str, float]) -> FloatArray:
     for key, value in table.items():
         out[tech == key] = value
     return out
+
+
+def threshold_offset_db(tech: npt.ArrayLike) -> FloatArray:
+    """How far each technology's reception threshold lies from 4G's, in dB.
+
+    Parameters
+    ----------
+    tech
+        Technology names of :data:`TECHNOLOGIES` (an unknown name counts as 4G).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``RECEPTION_THRESHOLD_DBM[tech] - RECEPTION_THRESHOLD_DBM["4G"]``, float64, of the
+        shape of `tech`: add it to the configured ``mobile.threshold_dbm``.
+
+    Examples
+    --------
+    >>> threshold_offset_db(["2G", "3G", "4G", "5G", "NB-IoT", "LTE-M"]).round(1).tolist()
+    [15.0, 5.0, 0.0, 0.0, -20.0, -11.7]
+    """
+    names = np.asarray(tech, dtype=np.str_)
+    relative = {t: v - RECEPTION_THRESHOLD_DBM["4G"] for t, v in RECEPTION_THRESHOLD_DBM.items()}
+    offset = _by_tech(names, relative)
+    return np.asarray(np.nan_to_num(offset, nan=0.0), dtype=np.float64)
+
+
+def reference_eirp_dbm(
+    *,
+    tech: npt.ArrayLike,
+    eirp_dbm: npt.ArrayLike = np.nan,
+    eirp_re_dbm: npt.ArrayLike = np.nan,
+    bandwidth_mhz: npt.ArrayLike = np.nan,
+    freq_mhz: npt.ArrayLike = np.nan,
+) -> FloatArray:
+    """EIRP of the signal each technology's threshold is compared with, from a site list.
+
+    Parameters
+    ----------
+    tech
+        Technology per carrier (or one for all), of :data:`TECHNOLOGIES`.
+    eirp_dbm
+        Total EIRP of the carrier in dBm (the ``eirp_dbm`` column); NaN if not given.
+    eirp_re_dbm
+        EIRP of the reference signal in dBm (the ``eirp_re_dbm`` column: per resource element
+        for 4G, 5G, NB-IoT and LTE-M, the pilot's for 3G, the BCCH carrier's for 2G); wins
+        where given.
+    bandwidth_mhz, freq_mhz
+        As :func:`hatangso.geo.carrier.resource_elements` (4G, 5G, NB-IoT and LTE-M only).
+
+    Returns
+    -------
+    numpy.ndarray
+        dBm, float64, of the broadcast shape; NaN where neither EIRP is given (the link
+        budget then takes :data:`DEFAULT_EIRP_DBM`).
+
+    Notes
+    -----
+    4G and 5G: per resource element, :func:`hatangso.geo.carrier.eirp_re_dbm`. NB-IoT and
+    LTE-M: the same as their LTE carrier's (a 20 MHz carrier by default). 2G: the total, since
+    RxLev is the power of the whole BCCH carrier. 3G: the total plus :data:`CPICH_SHARE_DB`
+    (the pilot's share of the cell's power).
+
+    Examples
+    --------
+    >>> reference_eirp_dbm(tech=["2G", "3G", "NB-IoT"], eirp_dbm=61.8).round(2).tolist()
+    [61.8, 51.8, 31.01]
+    """
+    names = np.asarray(tech, dtype=np.str_)
+    total = np.asarray(eirp_dbm, dtype=np.float64)
+    given = np.asarray(eirp_re_dbm, dtype=np.float64)
+    names, total, given = np.broadcast_arrays(names, total, given)
+    ofdm = np.where(np.isin(names, _techs.IOT), "4G", names)
+    per_re = _carrier.eirp_re_dbm(
+        tech=ofdm, eirp_dbm=total, eirp_re_dbm=given, bandwidth_mhz=bandwidth_mhz, freq_mhz=freq_mhz
+    )
+    from_total = np.select([names == "2G", names == "3G"], [total, total + CPICH_SHARE_DB], np.nan)
+    legacy = np.where(np.isnan(given), from_total, given)
+    return np.asarray(np.where(np.isin(names, ("2G", "3G")), legacy, per_re), dtype=np.float64)
 
 
 def resolve_site_radio(
@@ -298,7 +450,7 @@ def resolve_site_radio(
     total = _per_site("total_eirp_dbm", total_eirp_dbm, n)
     bandwidth = _per_site("bandwidth_mhz", bandwidth_mhz, n)
     height = np.where(np.isnan(height), DEFAULT_HEIGHT_M, height)
-    eirp = eirp_re_dbm(
+    eirp = reference_eirp_dbm(
         tech=tech_s, eirp_dbm=total, eirp_re_dbm=eirp, bandwidth_mhz=bandwidth, freq_mhz=freq
     )
     eirp = np.where(np.isnan(eirp), _by_tech(tech_s, DEFAULT_EIRP_DBM), eirp)
@@ -393,11 +545,22 @@ def received_power_dbm(
 def _radius_lookup(
     radio: SiteRadio, radius_m: Mapping[str, Mapping[str, float]] | None
 ) -> FloatArray:
+    """Reach of ``model="radius"``: the table's, NB-IoT and LTE-M from 4G's by their margin.
+
+    NB-IoT and LTE-M reach ``10^(margin / RADIUS_PATTERN_SLOPE_DB)`` times the 4G entry of
+    their environment, the margin being ``MCL(tech) - MCL(LTE)`` (20 and 11.7 dB): the same
+    rule by which the radius model turns a sector's attenuation into a shorter reach.
+    """
     table = DEFAULT_RADIUS_M if radius_m is None else radius_m
     reach = np.full(radio.tech.shape, np.nan)
     for tech, by_env in table.items():
         for env, value in by_env.items():
             reach[(radio.tech == tech) & (radio.env == env)] = float(value)
+    for tech in _techs.IOT:
+        margin_db = MAX_COUPLING_LOSS_DB[tech] - MAX_COUPLING_LOSS_DB["4G"]
+        for env, value in table.get("4G", {}).items():
+            rows = (radio.tech == tech) & (radio.env == env)
+            reach[rows] = float(value) * 10.0 ** (margin_db / RADIUS_PATTERN_SLOPE_DB)
     unknown = np.isnan(reach)
     if np.any(unknown):
         pairs = sorted(
@@ -557,6 +720,7 @@ def site_reach_m(
                 fix="give the handset height in metres, e.g. 1.5",
             )
         )
+    threshold = threshold + threshold_offset_db(radio.tech)
     return _hata_reach(radio, threshold, np.full(radio.tech.shape, h_rx))
 
 

@@ -64,6 +64,8 @@ from hatangso.coverage.radio import (
     DEFAULT_FREQ_MHZ,
     DEFAULT_HEIGHT_M,
     SECTOR_MAX_ATTENUATION_DB,
+    reference_eirp_dbm,
+    threshold_offset_db,
 )
 from hatangso.coverage.rasters import Raster, polygonize, sample_points, write_cog, zonal_shares
 from hatangso.coverage.villages import (
@@ -74,10 +76,10 @@ from hatangso.coverage.villages import (
     serving_operators,
     village_points,
 )
-from hatangso.geo.carrier import eirp_re_dbm
 from hatangso.geo.errors import ConfigError, CRSError, InputError, Problem
 from hatangso.geo.outputs import write_layer
 from hatangso.geo.scratch import new_scratch, pid_alive, remove_orphans
+from hatangso.geo.techs import tech_token
 
 __all__ = [
     "EARTH_RADIUS_M",
@@ -1226,8 +1228,17 @@ def _normalise_techs(value: object) -> tuple[str, ...]:
     for part in str(value).replace(",", ";").split(";"):
         tech = part.strip().upper()
         if tech:
-            techs.append(_TECH_ALIASES.get(tech, tech))
+            techs.append(tech_token(tech) or _TECH_ALIASES.get(tech, tech))
     return tuple(dict.fromkeys(techs)) or ("4G",)
+
+
+def receive_dbm(threshold_dbm: float, tech: str) -> float:
+    """Return the power a carrier of `tech` must be received at, given the run's threshold.
+
+    Each technology is received from its own level (NB-IoT and LTE-M further down, by their
+    coverage enhancement): :data:`hatangso.coverage.radio.RECEPTION_THRESHOLD_DBM`.
+    """
+    return float(threshold_dbm) + float(threshold_offset_db(tech))
 
 
 def _column(sites: gpd.GeoDataFrame, name: str, default: float) -> npt.NDArray[np.float64]:
@@ -1475,8 +1486,8 @@ def _plan_carriers(
     carriers = [(i, tech) for i in range(len(sites)) for tech in techs[i]]
     # EIRP per resource element of every site as each technology's carrier (NaN: default)
     eirps = {
-        tech: eirp_re_dbm(tech=tech, eirp_dbm=total_eirps, eirp_re_dbm=re_eirps,
-                          bandwidth_mhz=bandwidths, freq_mhz=freqs)
+        tech: reference_eirp_dbm(tech=tech, eirp_dbm=total_eirps, eirp_re_dbm=re_eirps,
+                                 bandwidth_mhz=bandwidths, freq_mhz=freqs)
         for tech in {t for _, t in carriers}
     }  # fmt: skip
     groups = sorted({(operators[i], tech) for i, tech in carriers})
@@ -1709,8 +1720,9 @@ def coverage_rasters(
                 _accumulate(result.loss_db, result.r0, result.c0, left, top, dx, dy,
                             float(xs[i]), float(ys[i]), eirp, float(clutter_loss_db),
                             float(azimuths[i]), float(beamwidths[i]), SECTOR_MAX_ATTENUATION_DB,
-                            float(threshold_dbm), i, group_index[(operators[i], tech)], best,
-                            best_site, count, last_counted, masks)  # fmt: skip
+                            receive_dbm(threshold_dbm, tech), i,
+                            group_index[(operators[i], tech)], best, best_site, count,
+                            last_counted, masks)  # fmt: skip
             if progress is not None:
                 progress(done, len(plans))
     finally:

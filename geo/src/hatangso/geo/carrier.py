@@ -88,8 +88,10 @@ FR1_MAX_MHZ: Final = 7125.0
 #: 100 MHz, the widest FR1 channel at 30 kHz (TS 38.101-1 Table 5.3.2-1), 3,276
 #: subcarriers, the carrier of a 3.5 GHz (n78) licence block. These are the carriers on which
 #: :data:`hatangso.coverage.radio.DEFAULT_EIRP_DBM` is worked out. 2G and 3G have none here:
-#: a GSM carrier (200 kHz) and a UMTS carrier (5 MHz) have no resource elements, and hatangso's
-#: link budget models 4G and 5G only, so their EIRP is never converted.
+#: a GSM carrier (200 kHz) and a UMTS carrier (5 MHz) have no resource elements; their link
+#: budget compares the carrier's own or its pilot's power
+#: (:func:`hatangso.coverage.radio.reference_eirp_dbm`). NB-IoT and LTE-M ride on an LTE
+#: carrier and take 4G's.
 DEFAULT_BANDWIDTH_MHZ: Final[Mapping[str, float]] = MappingProxyType({"4G": 20.0, "5G": 100.0})
 
 #: Plausible total EIRP of a sector's carrier, in dBm, as (low, high).

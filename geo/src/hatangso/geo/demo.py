@@ -1637,6 +1637,38 @@ def _sites(rng: np.random.Generator, loc: _Locations) -> pd.DataFrame:
     return frame
 
 
+def _legacy_techs(rng: np.random.Generator, sites: pd.DataFrame, loc: _Locations) -> pd.DataFrame:
+    """Give rural sites the 2G and 3G layers they still carry, and a few of them nothing else.
+
+    Off the towns, about half the omni 4G rows also carry 2G (``2G;4G``, or ``2G;3G;4G``) and
+    a tenth carry 3G (``3G;4G``): their 2G reaches further than their 4G, so some villages
+    are served by 2G alone and lose their mobile service at the 2G switch-off. Three rural
+    rows (gap fillers where there are three, else village towers) carry no 4G at all: two
+    ``2G`` and one ``3G``. Only ``tech`` changes (no site is
+    added or moved), so tower sharing, the mast registry and the samples stay as they were.
+    """
+    tech = sites["tech"].to_numpy(dtype=object).copy()
+    kind = loc.kind[sites["location"].to_numpy()]
+    rural = (
+        (tech == "4G")
+        & (sites["env"].to_numpy() == "rural")
+        & sites["azimuth_deg"].isna().to_numpy()
+        & np.isin(kind, ["fill", "village", "hq"])
+    )
+    draw = rng.uniform(size=len(sites))
+    tech = np.where(rural & (draw < 0.35), "2G;4G", tech)
+    tech = np.where(rural & (draw >= 0.35) & (draw < 0.5), "2G;3G;4G", tech)
+    tech = np.where(rural & (draw >= 0.5) & (draw < 0.6), "3G;4G", tech)
+    # the gap fillers when there are enough of them (the small demos), else village towers
+    remote = np.flatnonzero(rural & (kind == "fill"))
+    if remote.size < 3:
+        remote = np.flatnonzero(rural & (kind == "village"))
+    if remote.size >= 3:
+        chosen = rng.choice(remote, size=3, replace=False)
+        tech[chosen] = ["2G", "2G", "3G"]
+    return sites.assign(tech=tech)
+
+
 # --------------------------------------------------------------------------------------------
 # Fiber, access points, poles, ducts
 # --------------------------------------------------------------------------------------------
@@ -2171,8 +2203,9 @@ def generate_demo(
     - ``villages.gpkg``: ``village_id`` (``DM-<district>-<number>``), ``name``, ``commune``,
       ``district``, ``province``, ``population``, ``households``, ``centre_lon``,
       ``centre_lat`` (the cultural house, inside the polygon), polygons.
-    - ``sites.gpkg``: ``site_id``, ``operator``, ``tech`` (``4G`` or ``4G;5G``; ``NB-IoT`` on
-      the one IoT carrier, ``VTL-IOT-1``), ``height_m``,
+    - ``sites.gpkg``: ``site_id``, ``operator``, ``tech`` (``4G`` or ``4G;5G``; rural rows
+      also ``2G`` and ``3G``, three of them ``2G`` or ``3G`` alone; ``NB-IoT`` on the one
+      IoT carrier, ``VTL-IOT-1``), ``height_m``,
       ``azimuth_deg``, ``beamwidth_deg`` (NaN for omni sites), ``eirp_dbm`` (total EIRP of
       a 20 MHz LTE carrier), ``eirp_re_dbm`` (per resource element, on the 4G;5G rows only),
       ``freq_mhz``
@@ -2367,7 +2400,10 @@ def _build(seed: int, n_villages: int) -> _Demo:
         pois=pois,
         # The NB-IoT carrier joins the sites after the samples and declarations, which are of
         # 4G, and after the commitments.
-        sites=pd.concat([sites, iot.site], ignore_index=True),
+        sites=pd.concat(
+            [_legacy_techs(_rng(seed, "legacy"), sites, locations), iot.site],
+            ignore_index=True,
+        ),
         aps=aps,
         fiber=fiber,
         poles=poles,

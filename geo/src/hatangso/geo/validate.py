@@ -34,6 +34,7 @@ from hatangso.geo.io import RawTable, read_table
 from hatangso.geo.outline import BORDER_TOLERANCE_M, in_vietnam, vietnam_outline
 from hatangso.geo.progress import Progress
 from hatangso.geo.schema import COORDINATE_ALIASES, POI_KINDS, ColumnSpec, LayerSpec, spec_for
+from hatangso.geo.techs import TECHNOLOGIES, parse_techs
 from hatangso.geo.text import fold_key, nfc, normalize_operator
 
 __all__ = [
@@ -60,20 +61,6 @@ _VIETNAM_BOXES = np.array(
     ]
 )
 
-_TECH_TOKENS = {
-    "2g": "2G",
-    "gsm": "2G",
-    "3g": "3G",
-    "umts": "3G",
-    "wcdma": "3G",
-    "4g": "4G",
-    "lte": "4G",
-    "4glte": "4G",
-    "lteadvanced": "4G",
-    "5g": "5G",
-    "nr": "5G",
-    "5gnr": "5G",
-}
 
 _ENVIRONMENTS = {
     "urban": "urban",
@@ -871,20 +858,19 @@ def _normalise_tech(
     codes, uniques = pd.factorize(text)
     parsed: list[str | None] = []
     for u in uniques:
-        tokens = [fold_key(t) for t in re.split(r"[;,/+&| ]+", str(u)) if t.strip()]
-        mapped = [_TECH_TOKENS.get(t) for t in tokens]
-        parsed.append(
-            None
-            if not mapped or any(m is None for m in mapped)
-            else ";".join(sorted({m for m in mapped if m}))
-        )
+        techs = parse_techs(str(u))
+        parsed.append(None if techs is None else ";".join(techs))
     lookup = np.array([*parsed, None], dtype=object)
     result = pd.Series(lookup[codes], index=text.index, dtype="string")
     unknown = ~blank & result.isna().to_numpy()
     ctx.rows.reject(
         unknown,
         lambda m: (
-            "tech '" + text[m].fillna("") + "' is not a list of 2G, 3G, 4G, 5G (separated by ';')"
+            "tech '"
+            + text[m].fillna("")
+            + "' is not a list of "
+            + ", ".join(TECHNOLOGIES)
+            + " (separated by ';')"
         ),
     )
     default = "" if col.default is None else str(col.default)

@@ -586,11 +586,28 @@ def _kpi_document(
             **({"sharing_basis": result.sharing_basis} if result.sharing_basis else {}),
             **(_registry_blocks(registry, layers) if registry is not None else {}),
             **({"iot_zones": result.iot.block()} if result.iot is not None else {}),
+            **_switch_off_block(result),
         },
     )
     if summary is not None:
         document["inputs"]["samples"] = summary.counts()
     return document
+
+
+#: Most villages ``kpis.json`` lists per switch-off step (the counts cover them all).
+SWITCH_OFF_LIST_LIMIT = 2000
+
+
+def _switch_off_block(result: Assessment) -> dict[str, Any]:
+    """Return ``switch_off``: what switching 2G (then 3G) off takes, in all and per operator.
+
+    See :func:`hatangso.coverage.services.switch_off_table`; absent when no site carries 2G,
+    3G, NB-IoT or LTE-M.
+    """
+    from hatangso.coverage.services import switch_off_table
+
+    table = switch_off_table(result.villages, list_limit=SWITCH_OFF_LIST_LIMIT)
+    return {"switch_off": table} if table else {}
 
 
 def _registry_blocks(registry: _Registry, layers: Mapping[str, Layer]) -> dict[str, Any]:

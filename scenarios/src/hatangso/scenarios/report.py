@@ -729,6 +729,7 @@ def write_html(
     registry_folder: str = "",
     challenges: Mapping[str, Any] | None = None,
     iot: Mapping[str, Any] | None = None,
+    switch_off: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write ``report.html``: the table, definitions, charts, gaps and the map, in `lang`.
 
@@ -740,7 +741,8 @@ def write_html(
     `challenges` (``kpis.json``'s entry of the baseline) adds the table
     of the challenges to villages' status. `iot` (``kpis.json``'s ``iot_zones`` of the last
     run) adds the IoT zones and their covered shares (:func:`iot_html`), with the note on
-    the scenario's IoT connections per person.
+    the scenario's IoT connections per person. `switch_off` (``kpis.json``'s entry of the baseline)
+    lists the villages that lose their mobile service when 2G, then 2G and 3G, are switched off.
     """
     langs = languages(lang)
     title = html.escape(scenario.title)
@@ -786,6 +788,10 @@ def write_html(
             parts.append(_challenges_html(challenges, one))
         connections = next((s for s in scenario.statistics if s.code == IOT_CONNECTIONS_CODE), None)
         parts.append(iot_html(iot, one, connections=connections))
+        if switch_off:
+            from hatangso.scenarios.switchoff import switch_off_html
+
+            parts.append(switch_off_html(switch_off, one))
         parts.append("</section>")
     if map_href is not None:
         href = html.escape(map_href)
@@ -945,6 +951,7 @@ def write_reports(result: ScenarioResult, out_dir: Path, *, lang: str = "vi") ->
             registry_folder=f"{last}/",
             challenges=result.baseline.kpis.get("challenges"),
             iot=iot,
+            switch_off=result.baseline.kpis.get("switch_off"),
         ),
         "summary": write_json(summary, out_dir / "summary.json"),
     }

@@ -689,6 +689,19 @@ def run_scenario(
                 changed[kind] = combine_layer(
                     scenario, kind, layers[kind], additions, year_dir / "inputs" / f"{kind}.gpkg"
                 )
+        off = scenario.switched_off(year)
+        sites_path = changed.get("sites", layers["sites"])
+        if off and sites_path is not None:
+            from hatangso.scenarios.switchoff import switch_off_sites
+
+            within(f"switching off {', '.join(off)}")
+            changed["sites"] = switch_off_sites(
+                sites_path,
+                off,
+                year_dir / "inputs" / "sites_after_switch_off.gpkg",
+                crs=scenario.data.crs,
+                columns=columns.get("sites"),
+            )
         files = InputFiles(
             **{**layers, **changed},  # type: ignore[arg-type]
             crs=scenario.data.crs,

@@ -41,6 +41,7 @@ from hatangso.geo.confine import read_limited
 from hatangso.geo.errors import ConfigError, InputError, Problem
 from hatangso.geo.limits import MAX_REFERENCED_FILE_BYTES, WorkLimits
 from hatangso.geo.schema import LAYER_KINDS, OTHER_INPUTS, spec_for
+from hatangso.geo.techs import TECHNOLOGIES, tech_token
 
 __all__ = [
     "DATA_KINDS",
@@ -129,6 +130,11 @@ class Deployment(_Strict):
     plan: list[str] = Field(
         default_factory=list, description="new-site files of saved plans (added to sites)"
     )
+    switch_off: list[str] = Field(
+        default_factory=list,
+        description="technologies switched off from this year on (e.g. [2G]): the sites no "
+        "longer offer them",
+    )
 
     def files(self, kind: str) -> list[str]:
         """Paths adding to layer `kind` (``plan`` files count as sites)."""
@@ -207,6 +213,35 @@ class Scenario(_Strict):
         out = self.model_copy()
         out._limits = limits
         return out
+
+    def switched_off(self, year: int | None) -> tuple[str, ...]:
+        """Technologies switched off in `year` or before (none for the baseline, None).
+
+        Examples
+        --------
+        >>> text = '''
+        ... name: tiny
+        ... title: Tiny
+        ... description: generated
+        ... scope: {province: Tỉnh Demo}
+        ... data: {villages: villages.gpkg}
+        ... years: [2025, 2027]
+        ... targets: {village_mobile_coverage: {2025: 100, 2027: 100}}
+        ... deployments: {2025: {switch_off: [gsm]}, 2027: {switch_off: [3G]}}
+        ... '''
+        >>> s = parse_scenario(yaml.safe_load(text), source="tiny.yaml", check_files=False)
+        >>> s.switched_off(None), s.switched_off(2025), s.switched_off(2027)
+        ((), ('2G',), ('2G', '3G'))
+        """
+        if year is None:
+            return ()
+        named = {
+            tech_token(t) or t
+            for y, deployment in self.deployments.items()
+            if y <= year
+            for t in deployment.switch_off
+        }
+        return tuple(t for t in TECHNOLOGIES if t in named)
 
     def config(self, *, limits: WorkLimits | None = None) -> CoverageConfig:
         """Return the coverage configuration of the model section, without targets.
@@ -326,19 +361,28 @@ def _semantic_problems(
         if not 0.0 <= value <= 100.0:
             add(f"baseline.values.{code}", f"{value} is not a percentage", "write 0 to 100")
     with_targets = {year for by_year in scenario.targets.values() for year in by_year}
-    for year in sorted(years - with_targets):
+    # A year that switches a technology off is reported for what the switch-off takes away.
+    switching = {year for year, d in scenario.deployments.items() if d.switch_off}
+    for year in sorted(years - with_targets - switching):
         add(
             "years",
             f"year {year} has no target for any indicator",
             f"add targets for {year} under 'targets:' or remove {year} from 'years:'",
         )
-    for year in scenario.deployments:
+    for year, deployment in scenario.deployments.items():
         if year not in years:
             add(
                 f"deployments.{year}",
                 f"{year} is not one of the scenario's years {sorted(years)}",
                 f"add {year} to 'years:' (with its targets) or move the deployments",
             )
+        for i, tech in enumerate(deployment.switch_off):
+            if tech_token(tech) is None:
+                add(
+                    f"deployments.{year}.switch_off.{i}",
+                    f"'{tech}' is not a technology",
+                    f"name one of {', '.join(TECHNOLOGIES)} (e.g. switch_off: [2G])",
+                )
     seen: set[str] = set()
     for i, stat in enumerate(scenario.statistics):
         if stat.code in seen or stat.code in INDICATORS:
