@@ -353,9 +353,9 @@ def test_blocks_of_points_give_the_same_answer(monkeypatch: pytest.MonkeyPatch) 
 @pytest.mark.parametrize(
     ("scenario", "expected"),
     [
-        ("ca-mau", {2023: 45.0, 2024: 60.0, 2025: 80.0}),  # plan 250/KH-UBND
+        ("ca-mau", {2023: 45.0, 2024: 60.0, 2025: 80.0, 2026: 80.0}),  # plan 250/KH-UBND
         ("demo", {2024: 40.0, 2025: 40.0}),  # QĐ 36/QĐ-TTg
-        ("hong-phong", {2025: 42.0}),
+        ("hong-phong", {2025: 42.0, 2026: 42.0}),  # 2026: 2G off, 2025's speed kept
     ],
 )
 def test_shipped_scenarios_give_their_speed_target(scenario: str, expected: dict) -> None:

@@ -127,6 +127,10 @@ def speed_target_mbps(
 ) -> float:
     """Return the 4G speed target of `year` from a scenario's statistics, else `default`.
 
+    A year past the plan's last target keeps that target (a switch-off year after 2025 is
+    still held to 2025's speed); a year before the first one, and the baseline, take
+    `default`.
+
     Parameters
     ----------
     statistics
@@ -140,15 +144,18 @@ def speed_target_mbps(
     --------
     >>> from types import SimpleNamespace as S
     >>> stats = [S(code="mobile_download_4g_mbps", targets={2024: 60.0, 2025: 80.0})]
-    >>> [speed_target_mbps(stats, year) for year in (2025, 2023, None)]
-    [80.0, 40.0, 40.0]
+    >>> [speed_target_mbps(stats, year) for year in (2025, 2026, 2023, None)]
+    [80.0, 80.0, 40.0, 40.0]
     """
     if year is None:
         return float(default)
     for code in SPEED_STATISTICS:
         for stat in statistics:
-            if stat.code == code and year in stat.targets:
-                return float(stat.targets[year])
+            if stat.code != code:
+                continue
+            past = [y for y in stat.targets if y <= year]
+            if past:
+                return float(stat.targets[max(past)])
     return float(default)
 
 
