@@ -247,10 +247,12 @@ def _techs(sites: gpd.GeoDataFrame) -> str:
     if "tech" not in sites:
         return "4G"
     # A national run has a handful of distinct values over 120,000 sites: split those only.
-    values = pd.Series(sites["tech"].dropna().astype(str).unique(), dtype=object)
-    names = values.str.upper().str.split(r"[;,/ ]+").explode()
-    found = sorted({n for n in names.tolist() if isinstance(n, str) and n})
-    return ", ".join(found) if found else "4G"
+    from hatangso.geo.techs import TECHNOLOGIES, parse_techs
+
+    found: set[str] = set()
+    for value in sites["tech"].dropna().astype(str).unique().tolist():
+        found.update(parse_techs(value) or ())
+    return ", ".join(t for t in TECHNOLOGIES if t in found) or "4G"
 
 
 @dataclass(frozen=True, eq=False)
