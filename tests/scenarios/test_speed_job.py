@@ -86,6 +86,26 @@ def test_a_run_measures_communes_and_predicts_villages(tmp_path: Path) -> None:
     assert "Xã B" in report and "chưa đủ mẫu" in report and "2928/VNNIC" in report
 
 
+def test_a_run_above_the_size_limit_measures_but_does_not_predict(tmp_path: Path) -> None:
+    # speed.predict: auto leaves the prediction out above auto_max_villages (here 2 < 3
+    # villages), says so in the notes, and still measures the communes; "always" predicts.
+    base = {"mobile": {"model": "radius", "rule": "point"}}
+    config = CoverageConfig.model_validate({**base, "speed": {"auto_max_villages": 2}})
+    kpis = run_coverage(_inputs(tmp_path), config, tmp_path / "auto", speed_target_mbps=40.0).kpis
+    assert "predicted_downlink" not in kpis
+    assert any("predicted downlink left out: 3 villages" in n for n in kpis["notes"])
+    assert kpis["commune_speed"]["communes"][0]["n_samples"] in (300, 299)
+    villages = gpd.read_file(tmp_path / "auto" / "villages.gpkg")
+    assert "pred_dl_mbps" not in villages
+
+    config = CoverageConfig.model_validate(
+        {**base, "speed": {"predict": "always", "auto_max_villages": 2}}
+    )
+    kpis = run_coverage(_inputs(tmp_path), config, tmp_path / "all", speed_target_mbps=40.0).kpis
+    assert "predicted_downlink" in kpis
+    assert not any("predicted downlink left out" in n for n in kpis["notes"])
+
+
 def test_the_speed_layer_escapes_its_texts() -> None:
     villages = gpd.GeoDataFrame(
         {

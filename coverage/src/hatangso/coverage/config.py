@@ -228,6 +228,34 @@ class IotConfig(_Strict):
     area_share: float = Field(0.5, gt=0.0, le=1.0)
 
 
+class SpeedConfig(_Strict):
+    """``speed:`` section: when the villages' downlink is predicted (module speed).
+
+    The prediction pairs every village with every co-channel carrier within 15 km: a
+    province's few thousand villages take a second or two, a national run of 100,000 villages
+    and 120,000 sites about forty seconds, longer than the rest of the job together. So with
+    ``predict: auto`` (the default) it runs for up to `auto_max_villages` villages and is
+    left out above, saying so in ``kpis.json``'s notes; ``always`` and ``never`` decide
+    whatever the size. The communes' measured speeds do not depend on it.
+
+    Examples
+    --------
+    >>> SpeedConfig().predicts(1300), SpeedConfig().predicts(100_000)
+    (True, False)
+    >>> SpeedConfig(predict="always").predicts(100_000)
+    True
+    """
+
+    predict: Literal["auto", "always", "never"] = "auto"
+    auto_max_villages: int = Field(20_000, ge=0)
+
+    def predicts(self, n_villages: int) -> bool:
+        """Return whether a run of `n_villages` villages predicts their downlink."""
+        if self.predict == "auto":
+            return n_villages <= self.auto_max_villages
+        return self.predict == "always"
+
+
 class SharingConfig(_Strict):
     """``sharing:`` section."""
 
@@ -363,6 +391,7 @@ class CoverageConfig(_Strict):
     siting: SitingConfig = Field(default_factory=SitingConfig)
     challenges: ChallengesConfig = Field(default_factory=ChallengesConfig)
     iot: IotConfig = Field(default_factory=IotConfig)
+    speed: SpeedConfig = Field(default_factory=SpeedConfig)
     targets: dict[str, float] = Field(default_factory=dict)
     _limits: WorkLimits = PrivateAttr(default_factory=WorkLimits)
 

@@ -299,7 +299,9 @@ def run_coverage(
     result = registry.assessment
     if challenges is not None:
         result = _apply_challenges(result, challenges)
-    result, speed_blocks = _speed_part(result, frames, summary, speed_target_mbps, step)
+    result, speed_blocks = _speed_part(
+        result, frames, summary, speed_target_mbps, step, config=config, notes=notes
+    )
     extra = {**(extra or {}), **speed_blocks}
     step("writing outputs")
     # The layers go to GDAL and Arrow, which let go of the GIL: they are written by threads
@@ -378,17 +380,38 @@ def _speed_part(
     summary: Any,
     target_mbps: float | None,
     step: Progress,
+    *,
+    config: CoverageConfig,
+    notes: list[str],
 ) -> tuple[Assessment, dict[str, Any]]:
-    """Predict the villages' downlink, measure the communes' speed; add ``commune_4g_speed``."""
+    """Predict the villages' downlink, measure the communes' speed; add ``commune_4g_speed``.
+
+    The prediction follows ``speed.predict`` (:class:`~hatangso.coverage.config.SpeedConfig`);
+    when the run's size leaves it out, `notes` says so and how to ask for it.
+    """
     speeds = summary.speeds if summary is not None else None
-    if frames.get("sites") is None and speeds is None:
+    sites = frames.get("sites")
+    n_villages = len(result.villages)
+    if sites is not None and not config.speed.predicts(n_villages):
+        if config.speed.predict == "auto":
+            notes.append(
+                f"predicted downlink left out: {n_villages:,} villages, above "
+                f"speed.auto_max_villages ({config.speed.auto_max_villages:,}); set "
+                "speed.predict: always to compute it (about 0.4 s per 1,000 villages)"
+            )
+        sites = None
+    if sites is None and speeds is None:
         return result, {}
     from hatangso.coverage.speed import assess_speed
 
-    step("download speed: predicted per village, measured per commune")
+    step(
+        "download speed: "
+        + ("predicted per village, " if sites is not None else "")
+        + "measured per commune"
+    )
     speed = assess_speed(
         result.villages,
-        sites=frames.get("sites"),
+        sites=sites,
         centres_xy=result.points.centre_xy if result.points is not None else None,
         metric_crs=result.metric_crs,
         speeds=speeds,
