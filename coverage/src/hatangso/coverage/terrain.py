@@ -709,6 +709,24 @@ def _los_points(
     return out
 
 
+@jit(inline="always")
+def _pattern_db(
+    ex: float, ey: float, bx: float, by: float, beamwidth_rad: float, max_attenuation_db: float
+) -> float:
+    """Sector attenuation ``min(12 (θ / θ3dB)^2, A_m)`` dB towards ``(ex, ey)`` from the site.
+
+    ``(bx, by)`` is the boresight's unit vector; 0 at the site itself. The one home of the
+    pattern for the grid kernels (:func:`_accumulate`, :func:`_accumulate_part`).
+    """
+    r = math.sqrt(ex * ex + ey * ey)
+    if r <= 0.0:
+        return 0.0
+    along = ex * bx + ey * by  # r cos θ
+    theta = math.acos(max(-1.0, min(along / r, 1.0)))
+    ratio = theta / beamwidth_rad
+    return min(12.0 * ratio * ratio, max_attenuation_db)
+
+
 @jit(nogil=True)
 def _accumulate(
     loss: npt.NDArray[np.float32],
@@ -743,9 +761,9 @@ def _accumulate(
     horizontal sector pattern of 3GPP TR 36.814 Table A.2.1.1-2
     (:func:`hatangso.coverage.radio.sector_attenuation_db`, whose ``A_m`` the caller passes as
     `max_attenuation_db`; omni when the beamwidth is NaN), θ the angle between the boresight and
-    the cell centre seen from the site (0 at the site). The formula is written out here rather
-    than called: a cached kernel calls only kernels of its own module (:mod:`._jit`), and a
-    test holds the two to the same values.
+    the cell centre seen from the site (0 at the site), computed by :func:`_pattern_db`: a
+    cached kernel calls only kernels of its own module (:mod:`._jit`), and a test holds it and
+    the radio module's to the same values.
     A cell where even the unattenuated power neither reaches the threshold nor beats the best
     server is left alone.
     """
@@ -766,12 +784,7 @@ def _accumulate(
                 continue  # the pattern only lowers p: nothing here can change
             if sector:
                 ex = x_left + (c0 + cc + 0.5) * dx - x0
-                r = math.sqrt(ex * ex + ey * ey)
-                along = ex * bx + ey * by  # r cos θ
-                if r > 0.0:
-                    theta = math.acos(max(-1.0, min(along / r, 1.0)))
-                    ratio = theta / beamwidth_rad
-                    p -= min(12.0 * ratio * ratio, max_attenuation_db)
+                p -= _pattern_db(ex, ey, bx, by, beamwidth_rad, max_attenuation_db)
             R = r0 + rr
             C = c0 + cc
             if math.isnan(b) or p > b:
@@ -844,12 +857,7 @@ def _accumulate_part(
                 continue  # the pattern only lowers p: nothing here can change
             if sector:
                 ex = x_left + (c0 + cc + 0.5) * dx - x0
-                r = math.sqrt(ex * ex + ey * ey)
-                along = ex * bx + ey * by  # r cos θ
-                if r > 0.0:
-                    theta = math.acos(max(-1.0, min(along / r, 1.0)))
-                    ratio = theta / beamwidth_rad
-                    p -= min(12.0 * ratio * ratio, max_attenuation_db)
+                p -= _pattern_db(ex, ey, bx, by, beamwidth_rad, max_attenuation_db)
             if math.isnan(b) or p > b:
                 p32 = np.float32(p)
                 if math.isnan(b) or p32 > b:  # a new best value
