@@ -30,6 +30,11 @@ _VILLAGES_CSV = "village_id,name,lon,lat\nA,Thôn A,105.8,22.0\nB,Thôn B,106.0,
 _SITES_CSV = "site_id,operator,lon,lat\nS1,viettel,105.8,22.0\n"
 
 
+def _stored(path: Path) -> bool:
+    """Whether `path` is a stored file: not SQLite's ``-shm`` index, which readers rewrite."""
+    return path.is_file() and not path.name.endswith("-shm")
+
+
 @pytest.fixture()
 def root(tmp_path: Path) -> Path:
     return tmp_path / "workspace"
@@ -179,7 +184,7 @@ def test_dry_run_reports_and_stores_nothing(
     _nothing_left(root, "dry")
 
     assert _post(client, key, "dry", "villages", "v.csv", data).status_code == 200
-    before = {p: p.read_bytes() for p in (root / "dry").rglob("*") if p.is_file()}
+    before = {p: p.read_bytes() for p in (root / "dry").rglob("*") if _stored(p)}
     # A and C, and a row without an id (rejected): A kept, C added, B removed.
     other = (
         "village_id,name,lon,lat\nA,Thôn A,105.8,22.0\nC,Thôn C,105.9,22.0\n,Không mã,105.9,22.1\n"
@@ -189,7 +194,7 @@ def test_dry_run_reports_and_stores_nothing(
     report = second.json()
     assert report["counts"]["rejected"] == 1 and report["rejects"][0]["row"] == 3
     assert report["change"] == {"rows_now": 2, "rows_after": 2, "added": 1, "removed": 1, "kept": 1}
-    after = {p: p.read_bytes() for p in (root / "dry").rglob("*") if p.is_file()}
+    after = {p: p.read_bytes() for p in (root / "dry").rglob("*") if _stored(p)}
     assert after == before, "a dry run changed the scenario"
 
 
@@ -198,13 +203,13 @@ def test_dry_run_against_a_built_scenario(
 ) -> None:
     # The demo's villages (300, from its data folder) against an upload of two new ones.
     folder = demo_workspace / "demo"
-    files = {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
+    files = {p: p.stat().st_mtime_ns for p in folder.rglob("*") if _stored(p)}
     with TestClient(create_app(settings_for(demo_workspace))) as demo:
         response = _post(demo, key, "demo", "villages", "v.csv", _VILLAGES_CSV.encode(), dry_run=1)
     assert response.status_code == 200, response.text
     change = response.json()["change"]
     assert change == {"rows_now": 300, "rows_after": 2, "added": 2, "removed": 300, "kept": 0}
-    assert {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()} == files
+    assert {p: p.stat().st_mtime_ns for p in folder.rglob("*") if _stored(p)} == files
 
 
 # ---- a refused upload leaves nothing behind ---------------------------------------------------
@@ -243,10 +248,10 @@ def test_refused_upload_changes_nothing(
     assert (
         _post(client, key, "keep", "villages", "v.csv", _VILLAGES_CSV.encode()).status_code == 200
     )
-    files = {p: p.read_bytes() for p in (root / "keep").rglob("*") if p.is_file()}
+    files = {p: p.read_bytes() for p in (root / "keep").rglob("*") if _stored(p)}
     refused = _post(client, key, "keep", "villages", "v.csv", b"village_id,lon,lat\nA,1,2\n")
     assert refused.status_code == 422
-    assert {p: p.read_bytes() for p in (root / "keep").rglob("*") if p.is_file()} == files
+    assert {p: p.read_bytes() for p in (root / "keep").rglob("*") if _stored(p)} == files
 
 
 # ---- rasters ----------------------------------------------------------------------------------
@@ -426,13 +431,13 @@ def test_bad_raster_is_422_naming_file_and_fix(
     client: TestClient, key: dict[str, str], root: Path, name: str, data: bytes, message: str
 ) -> None:
     _upload_villages_and_sites(client, key, "badraster")
-    files = {p: p.read_bytes() for p in (root / "badraster").rglob("*") if p.is_file()}
+    files = {p: p.read_bytes() for p in (root / "badraster").rglob("*") if _stored(p)}
     response = _post(client, key, "badraster", "dem", name, data)
     assert response.status_code == 422, response.text
     body = response.json()
     assert message in body["detail"]
     assert name in body["detail"] and "Fix:" in body["detail"]
-    assert {p: p.read_bytes() for p in (root / "badraster").rglob("*") if p.is_file()} == files
+    assert {p: p.read_bytes() for p in (root / "badraster").rglob("*") if _stored(p)} == files
     # Nor does it leave anything for a scenario that did not exist (which has no villages).
     if "villages" not in message:
         assert _post(client, key, "badraster-new", "dem", name, data).status_code == 422

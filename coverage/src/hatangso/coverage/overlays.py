@@ -10,7 +10,8 @@ self-contained pages and as files the service serves.
 from __future__ import annotations
 
 import base64
-import warnings
+import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -219,20 +220,34 @@ def hillshade(
 
 
 def png_bytes(rgba: npt.NDArray[np.uint8]) -> bytes:
-    """Encode bands ``(count, rows, cols)`` of uint8 (grey + alpha, or RGBA) as a PNG."""
-    from rasterio.errors import NotGeoreferencedWarning
-    from rasterio.io import MemoryFile
+    """Encode bands ``(count, rows, cols)`` of uint8 (grey, grey + alpha, RGB or RGBA) as a PNG.
 
+    Written directly (PNG specification, W3C 2003: signature, IHDR, one zlib IDAT of
+    filter-0 scanlines, IEND), not through GDAL: GDAL's PNG driver warns that a PNG is not
+    georeferenced, and silencing that warning is not thread-safe while the outputs are
+    written side by side. The page places the image by its bounds.
+    """
     bands, height, width = rgba.shape
-    # A PNG carries no georeferencing; the page places it by its bounds.
-    with warnings.catch_warnings(), MemoryFile() as memory:
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        with memory.open(
-            driver="PNG", width=width, height=height, count=bands, dtype="uint8"
-        ) as dst:
-            dst.write(rgba)
-        data: bytes = memory.read()
-    return data
+    colour_type = {1: 0, 2: 4, 3: 2, 4: 6}[bands]
+    pixels = np.ascontiguousarray(np.moveaxis(np.asarray(rgba, dtype=np.uint8), 0, -1))
+    rows = pixels.reshape(height, width * bands)
+    raw = np.concatenate([np.zeros((height, 1), dtype=np.uint8), rows], axis=1).tobytes()
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body))
+            + kind
+            + body
+            + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw, 6))
+        + chunk(b"IEND", b"")
+    )
 
 
 def data_uri(png: bytes) -> str:
