@@ -532,6 +532,7 @@ def _one_run(
         report_date=None if year is None else date(year, 12, 31),
         challenges=challenges,
         speed_target_mbps=speed_target_mbps(scenario.statistics, year),
+        speed_target_5g_mbps=speed_target_mbps(scenario.statistics, year, tech="5G"),
     )
     found = gaps(job.kpis, job.assessment.villages)
     targets = {ind["code"]: ind["target"] for ind in job.kpis["indicators"]}
