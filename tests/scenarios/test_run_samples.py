@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -157,3 +161,28 @@ def test_samples_until_a_geopackage_and_a_mapped_time_column(tmp_path: Path) -> 
     kept = samples_until(path, 2023, tmp_path / "b", columns={"time": "Ngày đo"})
     # 2024-01-01 07:00 in Vietnam is 00:00 UTC: after 2023; 06:59:59 is still 2024 locally.
     assert gpd.read_file(kept)["Ngày đo"].tolist() == ["2023-12-31"]
+
+
+HATANGSO = shutil.which("hatangso", path=str(Path(sys.executable).parent))
+
+
+@pytest.mark.skipif(HATANGSO is None, reason="the console script is not installed")
+def test_run_takes_samples_from_the_command_line(tmp_path: Path) -> None:
+    assert HATANGSO is not None
+    path = _scenario(tmp_path)
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    del data["data"]["samples"]  # the scenario names none: the option brings them
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    measured = (tmp_path / "samples.csv").rename(tmp_path / "measured.csv")
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [HATANGSO, "run", str(path), "--out", str(out), "--samples", str(measured)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    kpis = json.loads((out / "2024" / "kpis.json").read_text(encoding="utf-8"))
+    assert _speed(kpis, "commune_4g_speed") == (0, 1, 40.0)
+    assert kpis["inputs"]["samples"]["read"] == 310
