@@ -220,3 +220,15 @@ def test_assess_speed_adds_the_5g_blocks_only_where_5g_is() -> None:
     assert "predicted_downlink_5g" not in four_g.blocks
     assert "pred_dl_5g_mbps" not in four_g.villages
     assert [v.code for v in four_g.indicators] == ["commune_4g_speed"]
+
+
+def test_the_demo_scenario_holds_5g_to_100_mbps() -> None:
+    from pathlib import Path
+
+    from hatangso.scenarios.schema import load_scenario
+
+    path = Path(__file__).parents[2] / "scenarios" / "demo.yaml"
+    loaded = load_scenario(path, check_files=False)
+    assert loaded.data.samples == "samples.csv"
+    got = {year: speed_target_mbps(loaded.statistics, year, tech="5G") for year in loaded.years}
+    assert got == {2024: 100.0, 2025: 100.0}
