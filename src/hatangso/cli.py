@@ -774,6 +774,13 @@ def run(
             "layers replace the scenario's data files."
         ),
     ] = None,
+    samples: Annotated[
+        Path | None,
+        typer.Option(
+            help="Measurement samples (drive and speed tests) instead of the scenario's: the "
+            "baseline takes them all, each year those up to its 31 December."
+        ),
+    ] = None,
     as_of: Annotated[
         str | None,
         typer.Option(
@@ -806,6 +813,7 @@ def run(
             commitments=commitments,
             record=record,
             as_of=as_of,
+            samples=samples,
         )
 
 

@@ -239,6 +239,21 @@ INDICATORS: dict[str, Indicator] = {
             ),
         ),
         Indicator(
+            "commune_5g_speed",
+            "Tỷ lệ xã đạt tốc độ tải xuống trung bình 5G mục tiêu (đo thực tế)",
+            "Communes whose measured mean 5G download reaches the target",
+            "communes",
+            (
+                "Số xã có tốc độ tải xuống trung bình 5G đo được (từ 300 mẫu đo 5G trở lên) đạt "
+                "tốc độ mục tiêu (mặc định 100 Mb/s), chia cho số xã có từ 300 mẫu đo 5G trở lên."
+            ),
+            (
+                "Communes whose measured mean 5G download (from at least 300 5G samples) reaches "
+                "the target speed (100 Mb/s by default), divided by the communes with at least "
+                "300 5G samples."
+            ),
+        ),
+        Indicator(
             "commitments_on_time",
             "Tỷ lệ cam kết phủ sóng hoàn thành đúng hạn",
             "Coverage commitments done on time",

@@ -3,15 +3,21 @@
 Measured
 --------
 Samples that carry ``download_mbps`` (:attr:`hatangso.coverage.measurements.SampleSummary.speeds`)
-are gathered per commune: the count, mean and median of the 4G samples in the commune's
-villages. A commune's figures are published only from :data:`MIN_COMMUNE_SAMPLES` samples (300),
-the rule of VNNIC's i-Speed measurement, which publishes a commune's speed from 300 samples
-(Công văn 1004/SKHCN-CNTTVTBC of the Sở Khoa học và Công nghệ Cần Thơ, 15/9/2025, citing
-Công văn 2928/VNNIC of 19/8/2025); with fewer the commune is ``insufficient``.
+are gathered per commune and technology: the count, mean and median of the 4G (or the 5G)
+samples in the commune's villages. A commune's figures are published only from
+:data:`MIN_COMMUNE_SAMPLES` samples (300), the rule of VNNIC's i-Speed measurement, which
+publishes a commune's speed from 300 samples (Công văn 1004/SKHCN-CNTTVTBC of the Sở Khoa
+học và Công nghệ Cần Thơ, 15/9/2025, citing Công văn 2928/VNNIC of 19/8/2025); with fewer
+the commune is ``insufficient``.
 ``commune_4g_speed`` is the share of the published communes whose mean reaches the plan's 4G
 speed target (Quyết định 36/QĐ-TTg of 11/01/2024: 4G at 40 Mb/s or more by 2025, the default
 when the plan gives no figure; a scenario's statistic ``mobile_download_4g_mbps`` or
-``mobile_download_mbps`` gives the year's figure).
+``mobile_download_mbps`` gives the year's figure). ``commune_5g_speed`` is the same rule on the
+5G samples against the 5G target: 100 Mb/s by default, the national end-2025 target as the
+province plan summary of December 2024 (``seeds/000``, "Hạ tầng viễn thông băng rộng") writes
+it, "tốc độ tải xuống trung bình tối thiểu 40 Mb/s cho mạng 4G và 100 Mb/s cho mạng 5G"; a
+scenario's statistic ``mobile_download_5g_mbps`` gives the year's figure. It is computed when
+some 5G sample gives a download speed.
 
 Predicted
 ---------
@@ -34,13 +40,20 @@ path loss (no shadowing, no terrain), whatever model decided the coverage. The t
 the attenuated Shannon bound of 3GPP TR 36.942, Annex A (:func:`shannon_throughput_mbps`):
 what one user gets with the whole carrier. A village's figure is its best layer's (any
 operator): where it is covered yet below the target, capacity, not coverage, is the gap.
+Each village also gets its best 5G layer's figure (``pred_dl_5g_mbps``, ``sinr_5g_db``) when
+the sites carry 5G: a 5G carrier that gives no ``freq_mhz`` or ``bandwidth_mhz`` is the
+3.5 GHz (band n78) carrier of :data:`hatangso.coverage.radio.DEFAULT_FREQ_MHZ` over 100 MHz
+(:data:`hatangso.geo.carrier.DEFAULT_BANDWIDTH_MHZ`, the widest FR1 channel at 30 kHz, TS
+38.101-1 Table 5.3.2-1), and the villages covered by 5G yet predicted below the 5G target
+are counted as the 4G ones are against the 4G target.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Final
 
 import geopandas as gpd
@@ -59,9 +72,15 @@ __all__ = [
     "MAX_SPECTRAL_EFFICIENCY",
     "MIN_COMMUNE_SAMPLES",
     "NATIONAL_4G_TARGET_MBPS",
+    "NATIONAL_5G_TARGET_MBPS",
+    "NATIONAL_TARGETS_MBPS",
+    "PREDICTED_BLOCKS",
     "SHANNON_ALPHA",
     "SINR_MIN_DB",
+    "SPEED_BLOCKS",
+    "SPEED_INDICATORS",
     "SPEED_STATISTICS",
+    "SPEED_STATISTICS_BY_TECH",
     "THERMAL_NOISE_DBM_HZ",
     "UE_NOISE_FIGURE_DB",
     "CommuneSpeeds",
@@ -87,8 +106,33 @@ IntArray = npt.NDArray[np.int64]
 MIN_COMMUNE_SAMPLES: Final = 300
 #: The national 4G mean download target, Mb/s (QĐ 36/QĐ-TTg, 11/01/2024, for 2025).
 NATIONAL_4G_TARGET_MBPS: Final = 40.0
+#: The national 5G mean download target, Mb/s, for end-2025: the province plan summary of
+#: December 2024 (``seeds/000``: "100 Mb/s cho mạng 5G").
+NATIONAL_5G_TARGET_MBPS: Final = 100.0
+#: The national targets by technology, Mb/s.
+NATIONAL_TARGETS_MBPS: Final[Mapping[str, float]] = MappingProxyType(
+    {"4G": NATIONAL_4G_TARGET_MBPS, "5G": NATIONAL_5G_TARGET_MBPS}
+)
 #: Scenario statistics that carry the plan's 4G speed target, the first found wins.
 SPEED_STATISTICS: Final = ("mobile_download_4g_mbps", "mobile_download_mbps")
+#: The statistics that carry each technology's target (a plan's "mobile speed" is 4G's).
+SPEED_STATISTICS_BY_TECH: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
+    {"4G": SPEED_STATISTICS, "5G": ("mobile_download_5g_mbps",)}
+)
+#: The indicator of each measured technology.
+SPEED_INDICATORS: Final[Mapping[str, str]] = MappingProxyType(
+    {"4G": "commune_4g_speed", "5G": "commune_5g_speed"}
+)
+#: The ``kpis.json`` block of each technology's measured speeds (:meth:`CommuneSpeeds.as_dict`).
+SPEED_BLOCKS: Final[Mapping[str, str]] = MappingProxyType(
+    {"4G": "commune_speed", "5G": "commune_speed_5g"}
+)
+#: The ``kpis.json`` block of the predicted downlink (:func:`prediction_block`): ``4G`` holds
+#: the villages covered by mobile broadband against the 4G target (their best layer, any
+#: technology), ``5G`` the villages covered by 5G against the 5G target (their best 5G layer).
+PREDICTED_BLOCKS: Final[Mapping[str, str]] = MappingProxyType(
+    {"4G": "predicted_downlink", "5G": "predicted_downlink_5g"}
+)
 #: Attenuation of the Shannon bound (3GPP TR 36.942, Annex A, downlink).
 SHANNON_ALPHA: Final = 0.6
 #: Highest spectral efficiency, b/s/Hz (3GPP TR 36.942, Annex A, downlink ``Thr_MAX``).
@@ -123,9 +167,13 @@ COMMUNE_SPEED_COLUMNS: Final = (
 
 
 def speed_target_mbps(
-    statistics: Sequence[Any], year: int | None, *, default: float = NATIONAL_4G_TARGET_MBPS
+    statistics: Sequence[Any],
+    year: int | None,
+    *,
+    default: float | None = None,
+    tech: str = "4G",
 ) -> float:
-    """Return the 4G speed target of `year` from a scenario's statistics, else `default`.
+    """Return the `tech` speed target of `year` from a scenario's statistics, else `default`.
 
     A year past the plan's last target keeps that target (a switch-off year after 2025 is
     still held to 2025's speed); a year before the first one, and the baseline, take
@@ -138,7 +186,10 @@ def speed_target_mbps(
     year
         The run's year; None (the baseline) takes `default`.
     default
-        The national target (:data:`NATIONAL_4G_TARGET_MBPS`).
+        None: the national target of `tech` (:data:`NATIONAL_TARGETS_MBPS`).
+    tech
+        ``4G`` (statistics ``mobile_download_4g_mbps``, then ``mobile_download_mbps``) or
+        ``5G`` (``mobile_download_5g_mbps``): :data:`SPEED_STATISTICS_BY_TECH`.
 
     Examples
     --------
@@ -146,10 +197,14 @@ def speed_target_mbps(
     >>> stats = [S(code="mobile_download_4g_mbps", targets={2024: 60.0, 2025: 80.0})]
     >>> [speed_target_mbps(stats, year) for year in (2025, 2026, 2023, None)]
     [80.0, 80.0, 40.0, 40.0]
+    >>> speed_target_mbps(stats, 2025, tech="5G")
+    100.0
     """
+    if default is None:
+        default = NATIONAL_TARGETS_MBPS[tech]
     if year is None:
         return float(default)
-    for code in SPEED_STATISTICS:
+    for code in SPEED_STATISTICS_BY_TECH[tech]:
         for stat in statistics:
             if stat.code != code:
                 continue
@@ -161,7 +216,7 @@ def speed_target_mbps(
 
 @dataclass(frozen=True)
 class CommuneSpeeds:
-    """Measured download speed per commune and the ``commune_4g_speed`` indicator.
+    """Measured download speed per commune and its indicator (``commune_4g_speed``, ...).
 
     Attributes
     ----------
@@ -171,7 +226,8 @@ class CommuneSpeeds:
         ``median_mbps`` (float64, NaN when not published), ``status`` (``published`` or
         ``insufficient``) and ``reaches_target`` (boolean, NA when not published).
     indicator
-        ``commune_4g_speed``: published communes reaching the target / published communes.
+        ``commune_4g_speed`` (``commune_5g_speed`` for 5G, :data:`SPEED_INDICATORS`):
+        published communes reaching the target / published communes.
     target_mbps, min_samples, tech
         What the communes were measured against.
     """
@@ -183,7 +239,7 @@ class CommuneSpeeds:
     tech: str
 
     def as_dict(self) -> dict[str, Any]:
-        """Return the ``commune_speed`` block of ``kpis.json``."""
+        """Return the ``commune_speed`` block of ``kpis.json`` (:data:`SPEED_BLOCKS`)."""
         t = self.table
 
         def number(value: Any) -> float | None:
@@ -261,12 +317,17 @@ def commune_speeds(
     min_samples
         Samples a commune needs to be published.
     tech
-        The technology measured.
+        The technology measured: ``4G`` or ``5G`` (:data:`SPEED_INDICATORS`).
 
     Returns
     -------
     CommuneSpeeds
         An empty table and a 0/0 indicator when no village names its commune.
+
+    Raises
+    ------
+    ValueError
+        If `tech` has no speed indicator.
 
     Examples
     --------
@@ -279,10 +340,15 @@ def commune_speeds(
     >>> result.indicator.numerator, result.indicator.denominator
     (1.0, 1.0)
     """
+    if tech not in SPEED_INDICATORS:
+        raise ValueError(
+            f"no speed indicator for {tech!r}: use one of {', '.join(SPEED_INDICATORS)}"
+        )
+    code = SPEED_INDICATORS[tech]
     names = _commune_names(villages)
     empty = pd.DataFrame({c: pd.Series(dtype=object) for c in COMMUNE_SPEED_COLUMNS})
     if names is None or speeds.empty:
-        indicator = IndicatorValue("commune_4g_speed", 0.0, 0.0)
+        indicator = IndicatorValue(code, 0.0, 0.0)
         return CommuneSpeeds(empty, indicator, float(target_mbps), int(min_samples), tech)
     of_village = pd.Series(names.to_numpy(), index=villages["village_id"].astype(str).to_numpy())
     of_village = of_village[~of_village.index.duplicated()]
@@ -314,7 +380,7 @@ def commune_speeds(
         columns=list(COMMUNE_SPEED_COLUMNS),
     )
     met = int(np.sum(published & (mean >= target_mbps - 1e-9)))
-    indicator = IndicatorValue("commune_4g_speed", float(met), float(published.sum()))
+    indicator = IndicatorValue(code, float(met), float(published.sum()))
     log.info(
         "speed: %d communes with %s samples, %d published, %d at %g Mb/s or more",
         len(table),
@@ -406,12 +472,17 @@ class DownlinkPrediction:
         Its throughput, Mb/s (:func:`shannon_throughput_mbps`); NaN likewise.
     operator, tech
         The best layer's operator and technology (None where NaN).
+    tech_sinr_db, tech_dl_mbps
+        Per technology that some site carries (``4G``, ``5G``): the SINR and throughput of
+        the point's best layer of that technology, NaN where it has none within reach.
     """
 
     sinr_db: FloatArray
     pred_dl_mbps: FloatArray
     operator: npt.NDArray[np.object_]
     tech: npt.NDArray[np.object_]
+    tech_sinr_db: Mapping[str, FloatArray] = field(default_factory=dict)
+    tech_dl_mbps: Mapping[str, FloatArray] = field(default_factory=dict)
 
 
 def _carries(tech: pd.Series, token: str) -> npt.NDArray[np.bool_]:
@@ -494,6 +565,7 @@ def predict_downlink(
     layer_key = pd.MultiIndex.from_arrays([table.operator[c_site], c_tech, np.round(c_freq, 3)])
     c_layer, layers = pd.factorize(layer_key)
     c_layer = np.asarray(c_layer, dtype=np.int64)
+    present = [t for t in _SPEED_TECHS if (c_tech == t).any()]
     carriers = _Carriers(
         x=table.x[c_site],
         y=table.y[c_site],
@@ -511,7 +583,14 @@ def predict_downlink(
         beamwidth_deg=table.beamwidth_deg[c_site],
     )
     tree = cKDTree(np.column_stack([carriers.x, carriers.y]))
-    out = DownlinkPrediction(nan, nan.copy(), none, none.copy())
+    out = DownlinkPrediction(
+        nan,
+        nan.copy(),
+        none,
+        none.copy(),
+        tech_sinr_db={t: nan.copy() for t in present},
+        tech_dl_mbps={t: nan.copy() for t in present},
+    )
     xy = np.asarray(xy, dtype=float)
     # Blocks of points bound the pairs held at once (a city's village sees hundreds of carriers).
     for first in range(0, n, _BLOCK_POINTS):
@@ -610,64 +689,121 @@ def _predict_block(
     with np.errstate(divide="ignore"):
         sinr = 10.0 * np.log10(signal / (interference + noise_mw))
     thr = shannon_throughput_mbps(sinr, bw_best)
-    # Per point: the layer with the highest throughput, then the highest SINR.
     g_point = group // n_layers
-    pick = np.lexsort((-sinr, -thr, g_point))
-    top = pick[np.r_[True, g_point[pick][1:] != g_point[pick][:-1]]]
+    top = _best_per_point(g_point, thr, sinr)
     where = rows.start + g_point[top]
     best_carrier = c[best_pair[top]]
     out.sinr_db[where] = sinr[top]
     out.pred_dl_mbps[where] = thr[top]
     out.operator[where] = carriers.operator[best_carrier]
     out.tech[where] = carriers.tech[best_carrier]
+    group_tech = carriers.tech[c[best_pair]]
+    for t in out.tech_dl_mbps:  # two technologies at most, not a loop over geometries
+        of_tech = np.flatnonzero(group_tech == t)
+        top = of_tech[_best_per_point(g_point[of_tech], thr[of_tech], sinr[of_tech])]
+        where = rows.start + g_point[top]
+        out.tech_sinr_db[t][where] = sinr[top]
+        out.tech_dl_mbps[t][where] = thr[top]
+
+
+def _best_per_point(point: IntArray, thr: FloatArray, sinr: FloatArray) -> IntArray:
+    """Index of each point's best group: the highest throughput, then the highest SINR."""
+    if point.size == 0:
+        return np.empty(0, dtype=np.int64)
+    pick = np.lexsort((-sinr, -thr, point))
+    return np.asarray(pick[np.r_[True, point[pick][1:] != point[pick][:-1]]], dtype=np.int64)
 
 
 def speed_villages(villages: gpd.GeoDataFrame, prediction: DownlinkPrediction) -> gpd.GeoDataFrame:
-    """Return `villages` with ``sinr_db``, ``pred_dl_mbps`` and ``pred_dl_operator``."""
+    """Return `villages` with ``sinr_db``, ``pred_dl_mbps`` and ``pred_dl_operator``.
+
+    When some site carries 5G, also ``sinr_5g_db`` and ``pred_dl_5g_mbps`` (float64, NaN
+    where no 5G carrier is within reach): the best 5G layer's.
+    """
+    extra = {}
+    if "5G" in prediction.tech_dl_mbps:
+        extra = {
+            "sinr_5g_db": np.round(prediction.tech_sinr_db["5G"], 2),
+            "pred_dl_5g_mbps": np.round(prediction.tech_dl_mbps["5G"], 2),
+        }
     return villages.assign(
         sinr_db=np.round(prediction.sinr_db, 2),
         pred_dl_mbps=np.round(prediction.pred_dl_mbps, 2),
         pred_dl_operator=pd.array(prediction.operator, dtype="string"),
+        **extra,
     )
 
 
-def below_target(villages: pd.DataFrame, target_mbps: float) -> pd.DataFrame:
+#: Per technology of :data:`PREDICTED_BLOCKS`: the coverage column, the predicted downlink and
+#: its SINR.
+_PREDICTED_COLUMNS: Final[Mapping[str, tuple[str, str, str]]] = MappingProxyType(
+    {
+        "4G": ("covered_mobile", "pred_dl_mbps", "sinr_db"),
+        "5G": ("covered_5g", "pred_dl_5g_mbps", "sinr_5g_db"),
+    }
+)
+
+
+def below_target(villages: pd.DataFrame, target_mbps: float, *, tech: str = "4G") -> pd.DataFrame:
     """Villages covered by mobile broadband whose predicted downlink is below `target_mbps`.
+
+    Parameters
+    ----------
+    villages
+        The run's villages with the predicted downlink (:func:`speed_villages`).
+    target_mbps
+        The speed a covered village should get.
+    tech
+        ``4G``: the villages covered by mobile broadband (``covered_mobile``) and their best
+        layer (``pred_dl_mbps``); ``5G``: the villages covered by 5G (``covered_5g``) and
+        their best 5G layer (``pred_dl_5g_mbps``).
 
     Returns
     -------
     pandas.DataFrame
         ``village_id``, ``name`` (and ``commune`` when given), ``pred_dl_mbps``, ``sinr_db``,
-        ``pred_dl_operator``, slowest first.
+        ``pred_dl_operator``, slowest first (for 5G, ``pred_dl_mbps`` and ``sinr_db`` hold
+        the 5G layer's figures and there is no operator).
     """
-    if "pred_dl_mbps" not in villages or "covered_mobile" not in villages:
+    covered_col, pred_col, sinr_col = _PREDICTED_COLUMNS[tech]
+    if pred_col not in villages or covered_col not in villages:
         return pd.DataFrame(columns=["village_id", "name", "pred_dl_mbps", "sinr_db"])
-    covered = villages["covered_mobile"].fillna(False).to_numpy(dtype=bool)
-    pred = villages["pred_dl_mbps"].to_numpy(dtype=float)
+    covered = villages[covered_col].fillna(False).to_numpy(dtype=bool)
+    pred = villages[pred_col].to_numpy(dtype=float)
     slow = covered & (np.nan_to_num(pred, nan=0.0) < target_mbps)
+    shown = ("pred_dl_operator",) if tech == "4G" else ()
     columns = [
-        c
-        for c in ("village_id", "name", "commune", "pred_dl_mbps", "sinr_db", "pred_dl_operator")
-        if c in villages
+        c for c in ("village_id", "name", "commune", pred_col, sinr_col, *shown) if c in villages
     ]
     return (
         pd.DataFrame(villages.loc[slow, columns])
+        .rename(columns={pred_col: "pred_dl_mbps", sinr_col: "sinr_db"})
         .sort_values(["pred_dl_mbps", "village_id"], kind="stable")
         .reset_index(drop=True)
     )
 
 
 def prediction_block(
-    villages: pd.DataFrame, target_mbps: float, *, limit: int = 200
+    villages: pd.DataFrame, target_mbps: float, *, limit: int = 200, tech: str = "4G"
 ) -> Mapping[str, Any]:
-    """Return the ``predicted_downlink`` block of ``kpis.json``: method, counts, slow villages."""
-    slow = below_target(villages, target_mbps)
-    pred = villages["pred_dl_mbps"].to_numpy(dtype=float)
+    """Return the ``predicted_downlink`` block of ``kpis.json``: method, counts, slow villages.
+
+    `tech` ``5G`` gives the ``predicted_downlink_5g`` block: the villages covered by 5G
+    against the 5G target (see :func:`below_target`).
+    """
+    slow = below_target(villages, target_mbps, tech=tech)
+    pred = villages[_PREDICTED_COLUMNS[tech][1]].to_numpy(dtype=float)
+    layers = (
+        ""
+        if tech == "4G"
+        else "best 5G layer (a carrier without freq_mhz or bandwidth_mhz: 3500 MHz, 100 MHz); "
+    )
     return {
+        "tech": tech,
         "target_mbps": target_mbps,
         "method": (
-            "best server SINR per co-channel layer (operator, technology, frequency), full load,"
-            " no scheduling gain; noise -174 dBm/Hz + 10 log10(B) + "
+            f"{layers}best server SINR per co-channel layer (operator, technology, "
+            "frequency), full load, no scheduling gain; noise -174 dBm/Hz + 10 log10(B) + "
             f"{UE_NOISE_FIGURE_DB:g} dB UE noise figure; throughput {SHANNON_ALPHA:g} B "
             f"log2(1 + SINR), at most {MAX_SPECTRAL_EFFICIENCY:g} b/s/Hz, 0 below "
             f"{SINR_MIN_DB:g} dB (3GPP TR 36.942 Annex A)"
@@ -691,21 +827,27 @@ class SpeedResult:
     Attributes
     ----------
     villages
-        The villages with ``sinr_db``, ``pred_dl_mbps``, ``pred_dl_operator`` when sites were
-        given (:func:`speed_villages`), else as they came.
+        The villages with ``sinr_db``, ``pred_dl_mbps``, ``pred_dl_operator`` (and
+        ``sinr_5g_db``, ``pred_dl_5g_mbps`` where sites carry 5G) when sites were given
+        (:func:`speed_villages`), else as they came.
     indicators
-        ``commune_4g_speed`` when samples gave download speeds (it may count nothing: 0/0).
+        ``commune_4g_speed`` when samples gave download speeds (it may count nothing: 0/0);
+        ``commune_5g_speed`` when some 5G sample gave one.
     blocks
-        The ``kpis.json`` entries: ``commune_speed`` (:meth:`CommuneSpeeds.as_dict`) and
-        ``predicted_downlink`` (:func:`prediction_block`), each when computed.
+        The ``kpis.json`` entries: ``commune_speed`` and ``commune_speed_5g``
+        (:meth:`CommuneSpeeds.as_dict`), ``predicted_downlink`` and ``predicted_downlink_5g``
+        (:func:`prediction_block`), each when computed.
     target_mbps
         The 4G speed target the run was measured against.
+    target_5g_mbps
+        The 5G speed target.
     """
 
     villages: gpd.GeoDataFrame
     indicators: tuple[IndicatorValue, ...]
     blocks: Mapping[str, Any]
     target_mbps: float
+    target_5g_mbps: float = NATIONAL_5G_TARGET_MBPS
 
 
 def assess_speed(
@@ -716,6 +858,7 @@ def assess_speed(
     metric_crs: Any,
     speeds: pd.DataFrame | None,
     target_mbps: float | None = None,
+    target_5g_mbps: float | None = None,
 ) -> SpeedResult:
     """Predict each village's downlink and measure each commune's speed.
 
@@ -735,23 +878,41 @@ def assess_speed(
         :attr:`hatangso.coverage.measurements.SampleSummary.speeds`, or None.
     target_mbps
         The 4G speed target (None: :data:`NATIONAL_4G_TARGET_MBPS`).
+    target_5g_mbps
+        The 5G speed target (None: :data:`NATIONAL_5G_TARGET_MBPS`).
 
     Returns
     -------
     SpeedResult
     """
-    target = NATIONAL_4G_TARGET_MBPS if target_mbps is None else float(target_mbps)
+    targets = {
+        "4G": NATIONAL_4G_TARGET_MBPS if target_mbps is None else float(target_mbps),
+        "5G": NATIONAL_5G_TARGET_MBPS if target_5g_mbps is None else float(target_5g_mbps),
+    }
     blocks: dict[str, Any] = {}
-    indicators: tuple[IndicatorValue, ...] = ()
+    indicators: list[IndicatorValue] = []
     if sites is not None and len(sites) and len(villages):
         if centres_xy is None or len(centres_xy) != len(villages):
             reps = villages.geometry.representative_point().to_crs(metric_crs)
             centres_xy = np.column_stack([reps.x.to_numpy(), reps.y.to_numpy()])
         prediction = predict_downlink(np.asarray(centres_xy, dtype=float), sites.to_crs(metric_crs))
         villages = speed_villages(villages, prediction)
-        blocks["predicted_downlink"] = dict(prediction_block(villages, target))
+        for tech, key in PREDICTED_BLOCKS.items():
+            covered_col, pred_col, _ = _PREDICTED_COLUMNS[tech]
+            if pred_col in villages and covered_col in villages:
+                blocks[key] = dict(prediction_block(villages, targets[tech], tech=tech))
     if speeds is not None:
-        measured = commune_speeds(speeds, villages, target_mbps=target)
-        indicators = (measured.indicator,)
-        blocks["commune_speed"] = measured.as_dict()
-    return SpeedResult(villages, indicators, blocks, target)
+        for tech, key in SPEED_BLOCKS.items():
+            # 4G: whenever samples give speeds (0/0 without any); 5G: when 5G ones do.
+            if tech != "4G" and not _measures(speeds, tech):
+                continue
+            measured = commune_speeds(speeds, villages, target_mbps=targets[tech], tech=tech)
+            indicators.append(measured.indicator)
+            blocks[key] = measured.as_dict()
+    return SpeedResult(villages, tuple(indicators), blocks, targets["4G"], targets["5G"])
+
+
+def _measures(speeds: pd.DataFrame, tech: str) -> bool:
+    """Whether some sample of `tech` gives a download speed."""
+    of_tech = (speeds["tech"].astype("string") == tech).fillna(False).to_numpy(dtype=bool)
+    return bool((of_tech & speeds["download_mbps"].notna().to_numpy()).any())

@@ -205,6 +205,7 @@ def run_coverage(
     challenges: pd.DataFrame | None = None,
     cluster: ClusterOptions | None = None,
     speed_target_mbps: float | None = None,
+    speed_target_5g_mbps: float | None = None,
 ) -> JobResult:
     """Run the whole coverage job and write its outputs into `out_dir`.
 
@@ -259,6 +260,8 @@ def run_coverage(
         The 4G download target the communes' measured speed and the villages' predicted
         downlink are held against (:mod:`hatangso.coverage.speed`); None: the national
         40 Mb/s.
+    speed_target_5g_mbps
+        Likewise for 5G (``commune_5g_speed``, the villages covered by 5G); None: 100 Mb/s.
 
     Returns
     -------
@@ -300,7 +303,14 @@ def run_coverage(
     if challenges is not None:
         result = _apply_challenges(result, challenges)
     result, speed_blocks = _speed_part(
-        result, frames, summary, speed_target_mbps, step, config=config, notes=notes
+        result,
+        frames,
+        summary,
+        speed_target_mbps,
+        step,
+        config=config,
+        notes=notes,
+        target_5g_mbps=speed_target_5g_mbps,
     )
     extra = {**(extra or {}), **speed_blocks}
     step("writing outputs")
@@ -328,9 +338,7 @@ def run_coverage(
                 registry=registry,
                 tables=tables,
             )
-            for indicator in document["indicators"]:
-                if indicator["code"] == "commune_4g_speed" and "commune_speed" in document:
-                    indicator["target_mbps"] = document["commune_speed"]["target_mbps"]
+            _speed_targets(document)
             if challenges is not None:
                 from hatangso.scenarios.challenges import kpis_block
 
@@ -383,8 +391,11 @@ def _speed_part(
     *,
     config: CoverageConfig,
     notes: list[str],
+    target_5g_mbps: float | None = None,
 ) -> tuple[Assessment, dict[str, Any]]:
     """Predict the villages' downlink, measure the communes' speed; add ``commune_4g_speed``.
+
+    ``commune_5g_speed`` too when 5G samples give speeds.
 
     The prediction follows ``speed.predict`` (:class:`~hatangso.coverage.config.SpeedConfig`);
     when the run's size leaves it out, `notes` says so and how to ask for it.
@@ -416,11 +427,23 @@ def _speed_part(
         metric_crs=result.metric_crs,
         speeds=speeds,
         target_mbps=target_mbps,
+        target_5g_mbps=target_5g_mbps,
     )
     result = dataclasses.replace(
         result, villages=speed.villages, indicators=(*result.indicators, *speed.indicators)
     )
     return result, dict(speed.blocks)
+
+
+def _speed_targets(document: dict[str, Any]) -> None:
+    """Give each speed indicator of `document` the speed its communes were held to."""
+    from hatangso.coverage.speed import SPEED_BLOCKS, SPEED_INDICATORS
+
+    for tech, code in SPEED_INDICATORS.items():
+        block = document.get(SPEED_BLOCKS[tech])
+        for indicator in document["indicators"]:
+            if indicator["code"] == code and block is not None:
+                indicator["target_mbps"] = block["target_mbps"]
 
 
 def _import_map_modules_aside() -> None:

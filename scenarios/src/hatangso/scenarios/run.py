@@ -45,6 +45,7 @@ from hatangso.scenarios.job import InputFiles, JobResult, load_inputs, run_cover
 from hatangso.scenarios.record import RecordInputs, as_of_text
 from hatangso.scenarios.schema import (
     DATA_KINDS,
+    DATA_STREAMS,
     DATA_TABLES,
     DEPLOYMENT_KINDS,
     Scenario,
@@ -417,7 +418,7 @@ def _layer_files(scenario: Scenario, root: Path) -> dict[str, Path | None]:
     data = scenario.data
     return {
         kind: None if getattr(data, kind) is None else resolve(scenario, root, getattr(data, kind))
-        for kind in (*DATA_KINDS, *DATA_TABLES)
+        for kind in (*DATA_KINDS, *DATA_TABLES, *DATA_STREAMS)
     }
 
 
@@ -532,6 +533,7 @@ def _one_run(
         report_date=None if year is None else date(year, 12, 31),
         challenges=challenges,
         speed_target_mbps=speed_target_mbps(scenario.statistics, year),
+        speed_target_5g_mbps=speed_target_mbps(scenario.statistics, year, tech="5G"),
     )
     found = gaps(job.kpis, job.assessment.villages)
     targets = {ind["code"]: ind["target"] for ind in job.kpis["indicators"]}
@@ -569,6 +571,7 @@ def run_scenario(
     commitments: Path | None = None,
     record: str | Path | None = None,
     as_of: date | str | None = None,
+    samples: Path | None = None,
 ) -> ScenarioResult:
     """Run a scenario: the baseline in `out_dir`, each year in ``out_dir/<year>``, the report.
 
@@ -610,6 +613,11 @@ def run_scenario(
         With `record`: the record as it stood at the end of that day (``YYYY-MM-DD``), so
         that the report of a past year is made again as it stood on 31 December; None: the
         record now. Each ``kpis.json`` says its ``as_of`` and ``record_version``.
+    samples
+        Measurement samples used instead of those the scenario names (``data: samples``,
+        ``hatangso run --samples``). The baseline takes them all, each year those taken up
+        to its 31 December (:mod:`hatangso.scenarios.yearly_samples`), so that its
+        ``commune_4g_speed`` and ``commune_5g_speed`` are held to that year's targets.
 
     Returns
     -------
@@ -640,7 +648,7 @@ def run_scenario(
     cache_dir = out_dir / ".cache"
     prepare_data(scenario, root, progress=progress, cache_dir=cache_dir)
     layers = _layer_files(scenario, root)
-    for kind, given in (("masts", masts), ("commitments", commitments)):
+    for kind, given in (("masts", masts), ("commitments", commitments), ("samples", samples)):
         if given is not None:
             layers[kind] = Path(given)
     columns = dict(scenario.data.columns)
@@ -701,6 +709,12 @@ def run_scenario(
                 year_dir / "inputs" / "sites_after_switch_off.gpkg",
                 crs=scenario.data.crs,
                 columns=columns.get("sites"),
+            )
+        if layers["samples"] is not None:
+            from hatangso.scenarios.yearly_samples import samples_until
+
+            changed["samples"] = samples_until(
+                layers["samples"], year, year_dir / "inputs", columns=columns.get("samples")
             )
         files = InputFiles(
             **{**layers, **changed},  # type: ignore[arg-type]

@@ -45,6 +45,7 @@ from hatangso.geo.techs import TECHNOLOGIES, tech_token
 
 __all__ = [
     "DATA_KINDS",
+    "DATA_STREAMS",
     "DATA_TABLES",
     "DEPLOYMENT_KINDS",
     "Baseline",
@@ -62,6 +63,9 @@ __all__ = [
 DATA_KINDS = (*(spec_for(kind).stem for kind in LAYER_KINDS), *OTHER_INPUTS)
 #: Tables without geometry a scenario may name under ``data:`` too.
 DATA_TABLES = ("commitments",)
+#: Streamed inputs a scenario may name under ``data:``: measurement samples, of which each
+#: year takes those up to its end (:mod:`hatangso.scenarios.yearly_samples`).
+DATA_STREAMS = ("samples",)
 #: Layers a year's deployments may add to (``plan`` adds sites).
 DEPLOYMENT_KINDS = ("sites", "access_points", "fiber", "poles", "ducts")
 
@@ -93,6 +97,7 @@ class DataSources(_Strict):
     settlements: str | None = None
     masts: str | None = None
     commitments: str | None = None
+    samples: str | None = None
     roads: str | None = None
     dem: str | None = None
     population: str | None = None
@@ -454,7 +459,7 @@ def _path_problem(
 def data_paths(scenario: Scenario) -> list[tuple[str, str]]:
     """Every ``(key, path)`` the scenario names: data layers and deployments."""
     out: list[tuple[str, str]] = []
-    for kind in (*DATA_KINDS, *DATA_TABLES):
+    for kind in (*DATA_KINDS, *DATA_TABLES, *DATA_STREAMS):
         value = getattr(scenario.data, kind)
         if value is not None:
             out.append((f"data.{kind}", value))

@@ -1,6 +1,7 @@
 """The report's part on download speed: measured per commune, predicted per village.
 
-From one run's ``kpis.json`` (its ``commune_speed`` and ``predicted_downlink`` blocks, see
+From one run's ``kpis.json`` (its ``commune_speed`` and ``predicted_downlink`` blocks, and
+their 5G counterparts ``commune_speed_5g`` and ``predicted_downlink_5g``, see
 :mod:`hatangso.coverage.speed`); every text that comes from the inputs is escaped.
 """
 
@@ -10,11 +11,13 @@ import html
 from collections.abc import Mapping
 from typing import Any
 
+from hatangso.coverage.speed import PREDICTED_BLOCKS, SPEED_BLOCKS
+
 __all__ = ["speed_html"]
 
 _TEXT: dict[str, dict[str, Any]] = {
     "vi": {
-        "measured": "Tốc độ tải xuống 4G đo được theo xã (mục tiêu {target:g} Mb/s)",
+        "measured": "Tốc độ tải xuống {tech} đo được theo xã (mục tiêu {target:g} Mb/s)",
         "rule": (
             "Chỉ công bố tốc độ của xã có từ {n} mẫu đo trở lên (theo cách công bố của hệ "
             "thống i-Speed, VNNIC: Công văn 1004/SKHCN-CNTTVTBC ngày 15/9/2025 của Sở Khoa học "
@@ -25,6 +28,11 @@ _TEXT: dict[str, dict[str, Any]] = {
         "status": {"published": "công bố", "insufficient": "chưa đủ mẫu"},
         "yes_no": ("Đạt", "Chưa đạt"),
         "predicted": "Thôn có sóng nhưng tốc độ dự báo dưới {target:g} Mb/s ({n} thôn)",
+        "predicted_5g": ("Thôn có sóng 5G nhưng tốc độ 5G dự báo dưới {target:g} Mb/s ({n} thôn)"),
+        "method_5g": (
+            "Tốc độ 5G dự báo từ lớp 5G tốt nhất của thôn; sóng mang 5G không ghi tần số, "
+            "băng thông được lấy là 3.500 MHz (băng n78), 100 MHz."
+        ),
         "method": (
             "Dự báo tốc độ tải xuống tại trung tâm thôn từ tỷ số tín hiệu trên nhiễu và can "
             "nhiễu (SINR) của trạm phục vụ tốt nhất, mọi trạm cùng nhà mạng, công nghệ và tần "
@@ -35,7 +43,7 @@ _TEXT: dict[str, dict[str, Any]] = {
         "more": "… và {n} thôn khác (xem kpis.json và villages.gpkg)",
     },
     "en": {
-        "measured": "Measured 4G download per commune (target {target:g} Mb/s)",
+        "measured": "Measured {tech} download per commune (target {target:g} Mb/s)",
         "rule": (
             "A commune's speed is published from {n} samples (VNNIC's i-Speed rule: Công văn "
             "1004/SKHCN-CNTTVTBC of the Cần Thơ Department of Science and Technology, "
@@ -45,6 +53,13 @@ _TEXT: dict[str, dict[str, Any]] = {
         "status": {"published": "published", "insufficient": "insufficient"},
         "yes_no": ("yes", "no"),
         "predicted": "Villages covered but predicted below {target:g} Mb/s ({n} villages)",
+        "predicted_5g": (
+            "Villages covered by 5G but predicted below {target:g} Mb/s on 5G ({n} villages)"
+        ),
+        "method_5g": (
+            "The 5G figure is the village's best 5G layer; a 5G carrier that gives no "
+            "frequency or bandwidth is taken as 3,500 MHz (band n78) over 100 MHz."
+        ),
         "method": (
             "Predicted downlink at the village centre from the best server's SINR, every "
             "carrier of the same operator, technology and frequency at full load; the "
@@ -88,44 +103,57 @@ def speed_html(kpis: Mapping[str, Any], lang: str) -> str:
     """
     text = _TEXT[lang]
     parts: list[str] = []
-    measured = kpis.get("commune_speed")
-    if measured:
-        yes, no = text["yes_no"]
-        rows = [
-            [
-                c["unit"],
-                c["n_samples"],
-                c["mean_mbps"],
-                c["median_mbps"],
-                text["status"].get(c["status"], c["status"]),
-                None if c["reaches_target"] is None else (yes if c["reaches_target"] else no),
-            ]
-            for c in measured.get("communes", [])
-        ]
-        parts.append(
-            f"<h2>{html.escape(text['measured'].format(target=measured['target_mbps']))}</h2>"
-            f"<p>{html.escape(text['rule'].format(n=measured['min_samples']))}</p>"
-            + _table(text["columns"], rows)
-        )
-    predicted = kpis.get("predicted_downlink")
-    if predicted:
-        listed = predicted.get("villages_below_target", [])
-        total = int(predicted.get("covered_below_target", len(listed)))
-        heading = text["predicted"].format(target=predicted["target_mbps"], n=total)
-        rows = [
-            [
-                v.get("village_id"),
-                v.get("name"),
-                v.get("commune"),
-                v.get("pred_dl_mbps"),
-                v.get("sinr_db"),
-            ]
-            for v in listed
-        ]
-        parts.append(
-            f"<h2>{html.escape(heading)}</h2><p>{html.escape(text['method'])}</p>"
-            + (_table(text["predicted_columns"], rows) if rows else "")
-        )
-        if total > len(listed):
-            parts.append(f"<p>{html.escape(text['more'].format(n=total - len(listed)))}</p>")
+    for tech, key in SPEED_BLOCKS.items():
+        measured = kpis.get(key)
+        if measured:
+            parts.append(_measured_html(measured, text, measured.get("tech", tech)))
+    for tech, key in PREDICTED_BLOCKS.items():
+        predicted = kpis.get(key)
+        if predicted:
+            parts.append(_predicted_html(predicted, text, tech))
     return "".join(parts)
+
+
+def _measured_html(measured: Mapping[str, Any], text: Mapping[str, Any], tech: str) -> str:
+    yes, no = text["yes_no"]
+    rows = [
+        [
+            c["unit"],
+            c["n_samples"],
+            c["mean_mbps"],
+            c["median_mbps"],
+            text["status"].get(c["status"], c["status"]),
+            None if c["reaches_target"] is None else (yes if c["reaches_target"] else no),
+        ]
+        for c in measured.get("communes", [])
+    ]
+    heading = text["measured"].format(tech=tech, target=measured["target_mbps"])
+    return (
+        f"<h2>{html.escape(heading)}</h2>"
+        f"<p>{html.escape(text['rule'].format(n=measured['min_samples']))}</p>"
+        + _table(text["columns"], rows)
+    )
+
+
+def _predicted_html(predicted: Mapping[str, Any], text: Mapping[str, Any], tech: str) -> str:
+    listed = predicted.get("villages_below_target", [])
+    total = int(predicted.get("covered_below_target", len(listed)))
+    title = text["predicted"] if tech == "4G" else text["predicted_5g"]
+    heading = title.format(target=predicted["target_mbps"], n=total)
+    method = text["method"] if tech == "4G" else f"{text['method']} {text['method_5g']}"
+    rows = [
+        [
+            v.get("village_id"),
+            v.get("name"),
+            v.get("commune"),
+            v.get("pred_dl_mbps"),
+            v.get("sinr_db"),
+        ]
+        for v in listed
+    ]
+    part = f"<h2>{html.escape(heading)}</h2><p>{html.escape(method)}</p>" + (
+        _table(text["predicted_columns"], rows) if rows else ""
+    )
+    if total > len(listed):
+        part += f"<p>{html.escape(text['more'].format(n=total - len(listed)))}</p>"
+    return part
