@@ -27,7 +27,7 @@ import html
 import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -1328,6 +1328,37 @@ def _add_shared_towers(fmap: folium.Map, towers: gpd.GeoDataFrame | None) -> boo
     return True
 
 
+#: A legend key's swatch (``style`` of its ``span``, ``{colour}`` its colour): a marker's dot,
+#: and an area's outline and fill.
+_DOT_SWATCH = "background:{colour};border:1px solid #000;border-radius:50%"
+_AREA_SWATCH = "background:{colour};opacity:.6;border:2px solid {colour}"
+
+
+def _legend_keys(
+    colours: Mapping[str, str],
+    labels: Mapping[str, tuple[str, str]],
+    present: Collection[str],
+    *,
+    swatch: str = _DOT_SWATCH,
+) -> list[str]:
+    """Return the legend keys of a layer coloured by state: the states `present`, in order.
+
+    `colours` and `labels` (``(Vietnamese, English)``) are keyed by state, in the legend's
+    order; `swatch` is the style of each key's swatch, with ``{colour}`` for its colour.
+
+    Examples
+    --------
+    >>> _legend_keys({"a": "#000", "b": "#fff"}, {"a": ("A", "A"), "b": ("B", "B")}, {"b"})
+    ['<span class="hts-swatch" style="background:#fff;border:1px solid #000;border-radius:50%"></span><span class="vi">B</span><span class="en">B</span>']
+    """  # noqa: E501
+    return [
+        f'<span class="hts-swatch" style="{swatch.format(colour=colour)}"></span>'
+        + bilingual(*labels[state])
+        for state, colour in colours.items()
+        if state in present
+    ]
+
+
 def _add_masts(fmap: folium.Map, masts: gpd.GeoDataFrame | None) -> list[str]:
     """Add the mast registry, one layer, each mast coloured by its status; return legend keys."""
     if masts is None or not len(masts):
@@ -1365,12 +1396,7 @@ def _add_masts(fmap: folium.Map, masts: gpd.GeoDataFrame | None) -> list[str]:
     ).add_to(group)
     group.add_to(fmap)
     present = set(status.dropna().astype(str))
-    return [
-        f'<span class="hts-swatch" style="background:{colour};border:1px solid #000;'
-        f'border-radius:50%"></span>' + bilingual(*_MAST_STATUS_LABEL[state])
-        for state, colour in MAST_STATUS_COLOURS.items()
-        if state in present
-    ]
+    return _legend_keys(MAST_STATUS_COLOURS, _MAST_STATUS_LABEL, present)
 
 
 def _add_commitments(fmap: folium.Map, commitments: gpd.GeoDataFrame | None) -> list[str]:
@@ -1408,12 +1434,7 @@ def _add_commitments(fmap: folium.Map, commitments: gpd.GeoDataFrame | None) -> 
     ).add_to(group)
     group.add_to(fmap)
     present = set(commitments["status"].dropna().astype(str))
-    return [
-        f'<span class="hts-swatch" style="background:{colour};border:1px solid #000;'
-        'border-radius:50%"></span>' + bilingual(*_COMMITMENT_LABEL[state])
-        for state, colour in COMMITMENT_COLOURS.items()
-        if state in present
-    ]
+    return _legend_keys(COMMITMENT_COLOURS, _COMMITMENT_LABEL, present)
 
 
 def speed_classes(pred_dl_mbps: pd.Series, target_mbps: float) -> pd.Series:
@@ -1502,12 +1523,7 @@ def _add_speed(
     ).add_to(group)
     group.add_to(fmap)
     present = set(frame["speed_class"].dropna().astype(str))
-    return [
-        f'<span class="hts-swatch" style="background:{colour};border:1px solid #000;'
-        'border-radius:50%"></span>' + bilingual(*_SPEED_LABEL[state])
-        for state, colour in SPEED_COLOURS.items()
-        if state in present
-    ]
+    return _legend_keys(SPEED_COLOURS, _SPEED_LABEL, present)
 
 
 def _add_iot_zones(fmap: folium.Map, zones: gpd.GeoDataFrame | None) -> list[str]:
@@ -1550,12 +1566,7 @@ def _add_iot_zones(fmap: folium.Map, zones: gpd.GeoDataFrame | None) -> list[str
     ).add_to(group)
     group.add_to(fmap)
     present = {"covered" if c else "uncovered" for c in covered.tolist()}
-    return [
-        f'<span class="hts-swatch" style="background:{colour};opacity:.6;border:2px solid '
-        f'{colour}"></span>' + bilingual(*_IOT_ZONE_LABEL[state])
-        for state, colour in IOT_ZONE_COLOURS.items()
-        if state in present
-    ]
+    return _legend_keys(IOT_ZONE_COLOURS, _IOT_ZONE_LABEL, present, swatch=_AREA_SWATCH)
 
 
 def _add_panels(
