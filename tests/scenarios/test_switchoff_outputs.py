@@ -17,6 +17,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import openpyxl
 import pytest
 import shapely
 import yaml
@@ -29,6 +30,7 @@ from hatangso.scenarios.maps import (
     village_map,
 )
 from hatangso.scenarios.run import run_scenario
+from hatangso.scenarios.switchoff import switch_off_rows, switch_off_sheet
 
 LON = (106.0, 106.2, 106.4, 106.6)
 LAT = 21.0
@@ -158,6 +160,52 @@ def test_the_canvas_map_carries_one_byte_per_village(run: Path, kind: str) -> No
     assert f'"color": "{_SWITCH_OFF_STYLE["color"]}"' in page
     legend = page[page.index('id="hts-legend"') :]
     assert LAYER in legend[: legend.index("</div>")]
+
+
+def test_the_run_draws_the_layer_and_lists_b_and_c_in_the_workbook(run: Path) -> None:
+    assert LAYER in (run / "map.html").read_text(encoding="utf-8")
+    book = openpyxl.load_workbook(run / "report.xlsx")
+    assert book.sheetnames == ["Phụ lục", "Mất sóng khi tắt 2G, 3G"]
+    rows = [list(r) for r in book["Mất sóng khi tắt 2G, 3G"].iter_rows(values_only=True)]
+    assert rows[1][0] == "Khi tắt 2G: 1 thôn, 200 người."
+    assert rows[2][0] == "Khi tắt 2G và 3G: 2 thôn, 500 người."
+    header = rows.index(
+        [
+            "Mã thôn",
+            "Tên thôn",
+            "Xã",
+            "Doanh nghiệp đang phục vụ",
+            "Số dân",
+            "Mất sóng khi tắt 2G",
+            "Mất sóng khi tắt 2G và 3G",
+        ]
+    )
+    assert rows[header + 1 :] == [
+        ["B", "Thôn <B>", "Xã Thử", "VNPT", 200, "Có", "Có"],
+        ["C", "Thôn C", "Xã Thử", "MobiFone", 300, "Không", "Có"],
+    ]
+
+
+def test_the_sheet_in_english_and_a_cut_list(run: Path) -> None:
+    block = json.loads((run / "kpis.json").read_text(encoding="utf-8"))["switch_off"]
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    switch_off_sheet(sheet, block, "en")
+    rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+    assert sheet.title == "Switch-off losses"
+    assert ["B", "Thôn <B>", "Xã Thử", "VNPT", 200, "yes", "yes"] in rows
+    assert not any("more" in str(r[0]) for r in rows)
+    # kpis.json listing fewer villages than a step counts: the sheet says where the rest are.
+    cut = {**block, "village_2g3g_off_loss": {**block["village_2g3g_off_loss"], "villages": 9}}
+    switch_off_sheet(book.create_sheet(), cut, "vi")
+    assert "villages.gpkg" in str(book.worksheets[-1].cell(book.worksheets[-1].max_row, 1).value)
+    # A name that reads as a formula stays text.
+    evil = {"village_2g_off_loss": {"listed": [{"village_id": "=1+1", "operators": "@x"}]}}
+    assert switch_off_rows(evil)[0]["operators"] == "@x"
+    switch_off_sheet(book.create_sheet(), evil, "vi")
+    assert book.worksheets[-1]["A5"].value == "'=1+1"
+    assert book.worksheets[-1]["D5"].value == "'@x"
 
 
 @pytest.mark.browser
