@@ -107,8 +107,9 @@ _CHALLENGED_STYLE = {"color": "#ff7f00", "weight": 3.5, "fillOpacity": 0.0}
 _CHALLENGED_RADIUS = 10
 #: Outline of a village that loses all mobile service when 2G (then 2G and 3G) is switched
 #: off, the ring around a point village, its name and its legend swatch: the one style of the
-#: Folium and the canvas maps.
-_SWITCH_OFF_STYLE = {"color": "#252525", "weight": 3, "fillOpacity": 0.0, "dashArray": "2 4"}
+#: Folium and the canvas maps. Unfilled, so a click inside reaches the village's own layer
+#: (whose popup names the step too).
+_SWITCH_OFF_STYLE = {"color": "#252525", "weight": 3, "fill": False, "dashArray": "2 4"}
 _SWITCH_OFF_RADIUS = 13
 _SWITCH_OFF_LABEL = (
     "Thôn mất sóng khi tắt 2G / 2G+3G",
