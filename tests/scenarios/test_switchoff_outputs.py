@@ -29,7 +29,9 @@ from hatangso.scenarios.maps import (
     MapLayers,
     village_map,
 )
+from hatangso.scenarios.report import report_rows, write_xlsx
 from hatangso.scenarios.run import run_scenario
+from hatangso.scenarios.schema import load_scenario
 from hatangso.scenarios.switchoff import switch_off_rows, switch_off_sheet
 
 LON = (106.0, 106.2, 106.4, 106.6)
@@ -206,6 +208,25 @@ def test_the_sheet_in_english_and_a_cut_list(run: Path) -> None:
     switch_off_sheet(book.create_sheet(), evil, "vi")
     assert book.worksheets[-1]["A5"].value == "'=1+1"
     assert book.worksheets[-1]["D5"].value == "'@x"
+
+
+def test_both_languages_give_both_sheets(run: Path, tmp_path: Path) -> None:
+    scenario = load_scenario(run.parent / "scenario.yaml")
+    kpis = json.loads((run / "kpis.json").read_text(encoding="utf-8"))
+    rows = report_rows(scenario, kpis, {2025: kpis})
+    path = write_xlsx(
+        scenario, rows, tmp_path / "r.xlsx", lang="both", switch_off=kpis["switch_off"]
+    )
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames == [
+        "Phụ lục",
+        "Appendix",
+        "Mất sóng khi tắt 2G, 3G",
+        "Switch-off losses",
+    ]
+    assert ["C", "Thôn C", "Xã Thử", "MobiFone", 300, "no", "yes"] in [
+        list(r) for r in book["Switch-off losses"].iter_rows(values_only=True)
+    ]
 
 
 @pytest.mark.browser
