@@ -32,7 +32,7 @@ import pyproj
 import shapely
 
 from hatangso.coverage import mobile
-from hatangso.coverage.kpis import IndicatorValue
+from hatangso.coverage.kpis import IndicatorValue, UnitItems
 from hatangso.coverage.mobile import SiteTable
 from hatangso.coverage.villages import representative_xy
 
@@ -43,6 +43,7 @@ __all__ = [
     "iot_site_table",
     "iot_zone_coverage",
     "zone_shares",
+    "zone_villages",
 ]
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,17 @@ class IotZones:
         """``key_area_iot_coverage``: covered zones / zones."""
         covered = self.zones["covered_iot"].to_numpy(dtype=bool)
         return IndicatorValue("key_area_iot_coverage", float(covered.sum()), float(len(covered)))
+
+    def unit_items(self, villages: gpd.GeoDataFrame, crs: pyproj.CRS) -> UnitItems:
+        """Return the zones placed in the villages' units, for ``key_area_iot_coverage`` by unit.
+
+        A zone belongs to the commune (district, province) of the village that holds its
+        representative point (:func:`zone_villages`); it counts there when covered.
+        """
+        return UnitItems(
+            zone_villages(self.zones, villages, crs),
+            self.zones["covered_iot"].to_numpy(dtype=bool),
+        )
 
     def block(self) -> dict[str, Any]:
         """Return the ``iot_zones`` entry of ``kpis.json``: the rule and every zone's share.
@@ -291,3 +303,66 @@ def iot_zone_coverage(
         area_share,
     )
     return IotZones(zones=frame, area_share=float(area_share), techs=tuple(techs))
+
+
+def zone_villages(
+    zones: gpd.GeoDataFrame, villages: gpd.GeoDataFrame, crs: pyproj.CRS
+) -> npt.NDArray[np.intp]:
+    """Return, per zone, the village that holds its representative point (its row, 0-based).
+
+    Parameters
+    ----------
+    zones
+        Zones (points or polygons, any CRS).
+    villages
+        The run's villages (polygons or points, any CRS).
+    crs
+        The run's metric CRS.
+
+    Returns
+    -------
+    numpy.ndarray
+        intp ``(len(zones),)``: the row of the village whose polygon holds the zone's
+        representative point (a point on its surface; the first such village where borders
+        touch); for a point outside every polygon, or among point villages, the nearest village
+        in `crs` (the village whose Voronoi cell holds it, the cells standing in for the
+        village polygons as on the map). -1 for every zone when there are no villages.
+
+    Examples
+    --------
+    Two square villages side by side (UTM 48N, metres); a park across both whose surface point
+    lies in the first, and a point 5 km east of the second:
+
+    >>> utm = pyproj.CRS("EPSG:32648")
+    >>> villages = gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 1000, 1000),
+    ...                                       shapely.box(1000, 0, 2000, 1000)], crs=utm)
+    >>> zones = gpd.GeoDataFrame(geometry=[shapely.box(100, 100, 1200, 300),
+    ...                                    shapely.Point(7000, 500)], crs=utm)
+    >>> zone_villages(zones, villages, utm).tolist()
+    [0, 1]
+    """
+    n = len(zones)
+    host = np.full(n, -1, dtype=np.intp)
+    if n == 0 or not len(villages):
+        return host
+    xy = representative_xy(zones, crs)
+    back = pyproj.Transformer.from_crs(crs, villages.crs, always_xy=True)
+    own = shapely.points(np.column_stack(back.transform(xy[:, 0], xy[:, 1])))
+    geoms = np.asarray(villages.geometry.array, dtype=object)
+    areas = np.isin(shapely.get_type_id(geoms), (3, 6))
+    if areas.any():
+        zone, village = shapely.STRtree(geoms).query(own, predicate="intersects")
+        keep = areas[village]
+        first = np.full(n, len(geoms), dtype=np.intp)
+        np.minimum.at(first, zone[keep], village[keep].astype(np.intp))
+        host = np.where(first < len(geoms), first, -1)
+    left = np.flatnonzero(host < 0)
+    if left.size:
+        metric = np.asarray(villages.geometry.to_crs(crs).array, dtype=object)
+        zone, village = shapely.STRtree(metric).query_nearest(
+            shapely.points(xy[left]), all_matches=True
+        )
+        first = np.full(left.size, len(geoms), dtype=np.intp)
+        np.minimum.at(first, zone, village.astype(np.intp))
+        host[left] = first
+    return host

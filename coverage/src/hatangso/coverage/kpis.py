@@ -18,7 +18,14 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-__all__ = ["INDICATORS", "Indicator", "IndicatorValue", "indicators_by_unit", "kpi_document"]
+__all__ = [
+    "INDICATORS",
+    "Indicator",
+    "IndicatorValue",
+    "UnitItems",
+    "indicators_by_unit",
+    "kpi_document",
+]
 
 
 @dataclass(frozen=True)
@@ -414,6 +421,26 @@ def village_indicators(villages: pd.DataFrame, *, codes: Sequence[str]) -> list[
     return values
 
 
+@dataclass(frozen=True)
+class UnitItems:
+    """Things other than villages that an indicator counts, each placed in a village's units.
+
+    An industrial park counts in the commune, district and province of the village that holds
+    its representative point (:meth:`hatangso.coverage.iot.IotZones.unit_items`).
+
+    Attributes
+    ----------
+    village
+        Per item, the position (0-based row) of its village in the village table; -1 for an
+        item placed in no unit.
+    counted
+        Per item, whether it counts in the numerator (a zone covered).
+    """
+
+    village: npt.NDArray[np.intp]
+    counted: npt.NDArray[np.bool_]
+
+
 def indicators_by_unit(
     villages: pd.DataFrame,
     *,
@@ -422,6 +449,7 @@ def indicators_by_unit(
     targets: Mapping[str, float],
     lang: str = "vi",
     columns: Mapping[str, str] | None = None,
+    items: Mapping[str, UnitItems] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """Compute the village indicators per admin unit, for every level present in the data.
 
@@ -429,8 +457,23 @@ def indicators_by_unit(
     in different districts stay apart. `columns` maps a level to the village column that
     holds its units (default: the level's own name), so that one village frame is counted in
     either hierarchy of the 2025 reform (``{"commune": "commune_new", ...}``, see
-    :func:`hatangso.geo.units.unit_columns`); the output stays keyed by level.
-    """
+    :func:`hatangso.geo.units.unit_columns`); the output stays keyed by level. `items` gives
+    the indicators of `codes` that count other things than villages (``key_area_iot_coverage``:
+    the IoT zones), each in the units of its village: a unit holds such an indicator when it
+    holds any of its items.
+
+    Examples
+    --------
+    Two communes; a zone in the village of B, covered, and one in A's, not:
+
+    >>> villages = pd.DataFrame({"commune": ["A", "B"], "covered_mobile": [True, False]})
+    >>> zones = UnitItems(np.array([1, 0]), np.array([True, False]))
+    >>> out = indicators_by_unit(villages, levels=["commune"], targets={},
+    ...     codes=["village_mobile_coverage", "key_area_iot_coverage"],
+    ...     items={"key_area_iot_coverage": zones})
+    >>> [(u["unit"], [(i["code"], i["value"]) for i in u["indicators"]]) for u in out["commune"]]
+    [('A', [('village_mobile_coverage', 1.0), ('key_area_iot_coverage', 0.0)]), ('B', [('village_mobile_coverage', 0.0), ('key_area_iot_coverage', 1.0)])]
+    """  # noqa: E501
     out: dict[str, list[dict[str, Any]]] = {}
     column_of = dict(columns or {})
     present = [
@@ -442,6 +485,7 @@ def indicators_by_unit(
         path_cols = [column_of.get(lv, lv) for lv in present[: depth + 1]]
         groups, names = _unit_groups(villages, path_cols)
         sums = _unit_sums(villages, groups, len(names), codes=codes)
+        sums += _item_sums(items or {}, groups, len(names), codes=codes)
         entries = [
             _unit_entries(code, num, den, unknown, targets.get(code), lang=lang)
             for code, num, den, unknown in sums
@@ -562,6 +606,28 @@ def _unit_sums(
             den = np.bincount(groups, weights=np.where(known, people, 0.0), minlength=n)
             unknown = np.bincount(groups, weights=(~known).astype(float), minlength=n)
             sums.append((code, num, den, unknown.astype(np.int64)))
+    return sums
+
+
+def _item_sums(
+    items: Mapping[str, UnitItems],
+    groups: npt.NDArray[np.intp],
+    n: int,
+    *,
+    codes: Sequence[str],
+) -> list[_Sums]:
+    """Numerators and denominators of the `items` of `codes` per group of their villages."""
+    sums: list[_Sums] = []
+    for code in codes:
+        if code not in items:
+            continue
+        village = np.asarray(items[code].village, dtype=np.intp)
+        placed = village >= 0
+        group = groups[village[placed]]
+        counted = np.asarray(items[code].counted, dtype=bool)[placed]
+        num = np.bincount(group, weights=counted.astype(float), minlength=n)
+        den = np.bincount(group, minlength=n).astype(float)
+        sums.append((code, num, den, np.zeros(n, dtype=np.int64)))
     return sums
 
 

@@ -595,6 +595,13 @@ def _kpi_document(
     (``registry`` or ``clustering``); ``registry`` holds the registry's counts and its checks,
     ``commitments`` the commitments' report date, counts and per-operator table.
     """
+    # The IoT zones count in the units of the villages holding them (placed once, for both
+    # hierarchies).
+    zones = (
+        {"key_area_iot_coverage": result.iot.unit_items(result.villages, result.metric_crs)}
+        if tables and result.iot is not None
+        else {}
+    )
 
     def per_unit(which: str | None) -> dict[str, list[dict[str, Any]]]:
         if not tables:
@@ -606,6 +613,7 @@ def _kpi_document(
             targets=config.targets,
             lang=lang,
             columns=None if which is None else unit_columns(check_units(which)),
+            items=zones,
         )
 
     by_unit = per_unit(units)

@@ -19,6 +19,10 @@ start, ``length`` in items). For each kind of point (``villages``, ``sites``, ``
   without a challenge, else 1 + the index of its challenge's status (``open``, ``answered``,
   ``upheld``, ``rejected`` ...) in ``header.villages.challenge.levels``; the popup's
   ``challenge`` field is then of kind ``challenge`` and read from this code;
+- ``villages_switch_off`` (``u1``, only when some village loses all mobile service with the
+  2G/3G switch-off): likewise, 1 + the index of the first step that takes its service
+  (``2G``, ``2G + 3G``) in ``header.villages.switch_off.levels``; the popup's field of kind
+  ``switch_off`` is read from this code;
 - ``sites_operator`` (``u1``): the index of the site's operator in ``header.sites.operators``,
   whose ``start``/``end`` give each operator's contiguous run of sites;
 - one array per field: numbers as ``f4`` (NaN when missing), texts as ``i4`` codes into the
@@ -73,6 +77,8 @@ class Payload:
         Whether the payload holds shared towers.
     challenged
         Whether any village has a challenge to its status.
+    switch_off
+        Whether any village loses all mobile service with the 2G/3G switch-off.
     """
 
     data: bytes
@@ -80,6 +86,7 @@ class Payload:
     disputed: bool
     towers: bool = False
     challenged: bool = False
+    switch_off: bool = False
 
     def base64(self) -> str:
         """Return the payload as base64 text, as the page carries it."""
@@ -224,6 +231,7 @@ def map_payload(
     towers: gpd.GeoDataFrame | None = None,
     tower_prefix: str = "",
     challenge: pd.Series | None = None,
+    switch_off: pd.Series | None = None,
 ) -> Payload:
     """Pack the points of a map into one compressed payload (layout in the module's notes).
 
@@ -245,6 +253,10 @@ def map_payload(
         Per village (in the order of `villages`), the status of its challenge (``open``,
         ``answered``, ``upheld``, ``rejected``), missing for a village without one: packed
         as one byte per village and a table of the statuses.
+    switch_off
+        Per village (in the order of `villages`), the first switch-off step that leaves it
+        without mobile service (``2G``, ``2G + 3G``), missing for the others: packed as
+        `challenge` is.
 
     Returns
     -------
@@ -257,11 +269,14 @@ def map_payload(
     flags = np.asarray(status, dtype=np.uint8) | (np.asarray(disputed, dtype=np.uint8) << 1)
     writer.add("villages_status", "u1", flags[order])
     writer.header["villages"] = {"n": len(villages)}
-    challenged = _add_challenges(writer, challenge, order)
+    packed = {
+        column: _add_byte_field(writer, column, values, order)
+        for column, values in (("challenge", challenge), ("switch_off", switch_off))
+    }
     described = []
     for column, label in fields:
-        if column == "challenge" and challenged:
-            described.append({"column": column, "kind": "challenge", "label": label})
+        if packed.get(column):
+            described.append({"column": column, "kind": column, "label": label})
             continue
         values = villages[column].iloc[order].reset_index(drop=True)
         entry = writer.field(
@@ -313,17 +328,33 @@ def map_payload(
             }
             has_towers = True
     return Payload(
-        writer.pack(), operators, bool(np.asarray(disputed).any()), has_towers, challenged
+        writer.pack(),
+        operators,
+        bool(np.asarray(disputed).any()),
+        has_towers,
+        packed["challenge"],
+        packed["switch_off"],
     )
 
 
-def _add_challenges(
-    writer: _Writer, challenge: pd.Series | None, order: npt.NDArray[np.intp]
+#: What to give the villages when a field packed as a byte has too many distinct values.
+_BYTE_FIELD_FIX = {
+    "challenge": "give each village one of the statuses open, answered, upheld, rejected",
+    "switch_off": "give each village 2G, 2G + 3G or nothing",
+}
+
+
+def _add_byte_field(
+    writer: _Writer, column: str, given: pd.Series | None, order: npt.NDArray[np.intp]
 ) -> bool:
-    """Add the villages' challenge codes and their table; return whether any is challenged."""
-    if challenge is None:
+    """Add one byte per village coding `given` and its table; return whether any has a value.
+
+    The byte is 0 where the value is missing or empty, else 1 + its place in the sorted
+    table ``header.villages[column].levels``.
+    """
+    if given is None:
         return False
-    values = pd.Series(np.asarray(challenge, dtype=object)[order], dtype=object)
+    values = pd.Series(np.asarray(given, dtype=object)[order], dtype=object)
     values = values.where(values.notna() & (values.astype(str) != ""), None)
     codes, levels = pd.factorize(values, sort=True, use_na_sentinel=True)
     if not len(levels):
@@ -332,14 +363,14 @@ def _add_challenges(
         raise InputError(
             Problem(
                 file="villages",
-                column="challenge",
-                message=f"{len(levels)} distinct challenge statuses; at most 255 are drawn",
-                fix="give each village one of the statuses open, answered, upheld, rejected",
+                column=column,
+                message=f"{len(levels)} distinct {column} values; at most 255 are drawn",
+                fix=_BYTE_FIELD_FIX[column],
             )
         )
-    writer.add("villages_challenge", "u1", codes + 1)
+    writer.add(f"villages_{column}", "u1", codes + 1)
     shown = escaped(pd.Series(levels, dtype=object)).tolist()
-    writer.header["villages"]["challenge"] = {"levels": shown}
+    writer.header["villages"][column] = {"levels": shown}
     return True
 
 

@@ -27,7 +27,7 @@ import html
 import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -105,6 +105,20 @@ _DISPUTED_STYLE = {"color": "#6a00a8", "weight": 2.5, "fillOpacity": 0.0, "dashA
 #: radius of the ring around a point village: the one style of the Folium and the canvas maps.
 _CHALLENGED_STYLE = {"color": "#ff7f00", "weight": 3.5, "fillOpacity": 0.0}
 _CHALLENGED_RADIUS = 10
+#: Outline of a village that loses all mobile service when 2G (then 2G and 3G) is switched
+#: off, the ring around a point village, its name and its legend swatch: the one style of the
+#: Folium and the canvas maps. Unfilled, so a click inside reaches the village's own layer
+#: (whose popup names the step too).
+_SWITCH_OFF_STYLE = {"color": "#252525", "weight": 3, "fill": False, "dashArray": "2 4"}
+_SWITCH_OFF_RADIUS = 13
+_SWITCH_OFF_LABEL = (
+    "Thôn mất sóng khi tắt 2G / 2G+3G",
+    "Villages losing mobile service when 2G / 2G+3G is off",
+)
+_SWITCH_OFF_SWATCH = "border:3px dotted {colour}"
+#: The switch-off steps (:data:`hatangso.coverage.services.SWITCH_OFF_STEPS`): the village
+#: column of the loss and the step's name in the popup, first step first.
+_SWITCH_OFF_STEPS = (("loss_2g_off", "2G"), ("loss_2g3g_off", "2G + 3G"))
 #: The village column that decides the status, per indicator.
 INDICATOR_COLUMN = {"mobile": "covered_mobile", "5g": "covered_5g", "ftth": "covered_ftth"}
 _INDICATOR_LABEL = {
@@ -121,6 +135,7 @@ POPUP_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("population", "Dân số", "Population"),
     ("nearest_site_m", "Trạm gần nhất (m)", "Nearest site (m)"),
     ("serving_operators", "Nhà mạng phục vụ", "Serving operators"),
+    ("switch_off", "Mất hết sóng di động khi tắt", "Loses all mobile service when off"),
     ("pred_dl_mbps", "Tốc độ tải xuống dự báo (Mb/s)", "Predicted download (Mb/s)"),
     ("{reason}", "Lý do chưa phủ", "Why uncovered"),
     ("mobile_basis", "Căn cứ", "Basis"),
@@ -654,6 +669,7 @@ def village_map(
         If the page would load anything from another host (a folium default gone unnoticed).
     """
     villages = layers.villages.to_crs(4326) if layers.villages.crs is not None else layers.villages
+    villages = _with_switch_off(villages)
     compact = is_large(layers) if compact is None else compact
     fmap = _blank_map(villages, title=title, static_url=static_url)
     _add_base_layers(fmap, layers, online_tiles=online_tiles)
@@ -671,6 +687,7 @@ def village_map(
     else:
         disputed = _add_compact_villages(fmap, payload, indicator)
         challenged = _add_compact_challenged(fmap, payload)
+    lost = _add_switch_off(fmap, villages, indicator, payload)
     colours = _colours(layers)
     fiber = _add_fiber(fmap, layers, colours)
     if payload is None:
@@ -680,6 +697,7 @@ def village_map(
         operators = _add_compact_sites(fmap, payload, colours)
         shared = payload.payload.towers
     keys = (
+        *lost,
         *_add_masts(fmap, layers.masts),
         *_add_commitments(fmap, layers.commitments),
         *_add_speed(fmap, villages, layers.kpis, only_slow=payload is not None),
@@ -795,6 +813,7 @@ def _add_payload(
         towers=layers.towers,
         tower_prefix=html.escape("Dùng chung / Shared: "),
         challenge=villages["challenge"] if "challenge" in villages else None,
+        switch_off=villages["switch_off"] if "switch_off" in villages else None,
     )
     element_id = f"hts-data-{fmap.get_name()}"
     root: Any = fmap.get_root()
@@ -1228,6 +1247,79 @@ def _add_challenged(fmap: folium.Map, villages: gpd.GeoDataFrame, indicator: str
     return True
 
 
+def _with_switch_off(villages: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Return `villages` with ``switch_off``: the first step that takes all their service.
+
+    ``2G`` where switching 2G off leaves the village without mobile service (``loss_2g_off``),
+    ``2G + 3G`` where only switching 2G and 3G off does (``loss_2g3g_off``), missing
+    elsewhere. `villages` come back as they are when no village loses its service.
+
+    Examples
+    --------
+    >>> v = gpd.GeoDataFrame({"loss_2g_off": [True, False, False],
+    ...                       "loss_2g3g_off": [True, True, False]},
+    ...                      geometry=gpd.points_from_xy([0, 1, 2], [0, 0, 0]), crs=4326)
+    >>> _with_switch_off(v)["switch_off"].tolist()
+    ['2G', '2G + 3G', <NA>]
+    """
+    step = np.full(len(villages), None, dtype=object)
+    for column, name in reversed(_SWITCH_OFF_STEPS):
+        step[_flag(villages, column)] = name
+    if pd.isna(step).all():
+        return villages
+    return villages.assign(switch_off=pd.array(step, dtype="string"))
+
+
+def _add_switch_off(
+    fmap: folium.Map,
+    villages: gpd.GeoDataFrame,
+    indicator: str,
+    page: _PagePayload | None,
+) -> list[str]:
+    """Ring the villages that lose all mobile service with the switch-off; return legend keys.
+
+    The villages carry ``switch_off`` (:func:`_with_switch_off`); on a large map (`page`) they
+    are drawn on a canvas from the payload's byte per village.
+    """
+    name = bilingual(*_SWITCH_OFF_LABEL)
+    if page is not None:
+        if not page.payload.switch_off:
+            return []
+        spec = {
+            "kind": "villages",
+            "status": "switch_off",
+            "radius": _SWITCH_OFF_RADIUS,
+            "fill": False,
+            "color": _SWITCH_OFF_STYLE["color"],
+            "weight": _SWITCH_OFF_STYLE["weight"],
+            "dashArray": [int(d) for d in str(_SWITCH_OFF_STYLE["dashArray"]).split()],
+        }
+        _CanvasPoints(page.element_id, spec, name=name).add_to(fmap)
+    else:
+        if "switch_off" not in villages:
+            return []
+        lost = villages["switch_off"].notna().to_numpy(dtype=bool)
+        fields = popup_fields(villages, indicator)
+        points = bool(villages.geom_type.isin(["Point", "MultiPoint"]).any())
+        group = folium.FeatureGroup(name=name)
+        folium.GeoJson(
+            _light(villages[lost], 0.0002, [c for c, _, _ in fields]),
+            style_function=lambda _f: _SWITCH_OFF_STYLE,
+            popup=folium.GeoJsonPopup(
+                fields=[c for c, _, _ in fields],
+                aliases=[bilingual(vi, en) for _, vi, en in fields],
+                max_width=360,
+            ),
+            marker=folium.CircleMarker(radius=_SWITCH_OFF_RADIUS) if points else None,
+            name="villages-switch-off",
+        ).add_to(group)
+        group.add_to(fmap)
+    colour = str(_SWITCH_OFF_STYLE["color"])
+    return _legend_keys(
+        {"lost": colour}, {"lost": _SWITCH_OFF_LABEL}, {"lost"}, swatch=_SWITCH_OFF_SWATCH
+    )
+
+
 def _add_fiber(fmap: folium.Map, layers: MapLayers, colours: Mapping[str, str]) -> bool:
     """Add the fiber routes (one feature per operator) and the fiber access points.
 
@@ -1328,6 +1420,37 @@ def _add_shared_towers(fmap: folium.Map, towers: gpd.GeoDataFrame | None) -> boo
     return True
 
 
+#: A legend key's swatch (``style`` of its ``span``, ``{colour}`` its colour): a marker's dot,
+#: and an area's outline and fill.
+_DOT_SWATCH = "background:{colour};border:1px solid #000;border-radius:50%"
+_AREA_SWATCH = "background:{colour};opacity:.6;border:2px solid {colour}"
+
+
+def _legend_keys(
+    colours: Mapping[str, str],
+    labels: Mapping[str, tuple[str, str]],
+    present: Collection[str],
+    *,
+    swatch: str = _DOT_SWATCH,
+) -> list[str]:
+    """Return the legend keys of a layer coloured by state: the states `present`, in order.
+
+    `colours` and `labels` (``(Vietnamese, English)``) are keyed by state, in the legend's
+    order; `swatch` is the style of each key's swatch, with ``{colour}`` for its colour.
+
+    Examples
+    --------
+    >>> _legend_keys({"a": "#000", "b": "#fff"}, {"a": ("A", "A"), "b": ("B", "B")}, {"b"})
+    ['<span class="hts-swatch" style="background:#fff;border:1px solid #000;border-radius:50%"></span><span class="vi">B</span><span class="en">B</span>']
+    """  # noqa: E501
+    return [
+        f'<span class="hts-swatch" style="{swatch.format(colour=colour)}"></span>'
+        + bilingual(*labels[state])
+        for state, colour in colours.items()
+        if state in present
+    ]
+
+
 def _add_masts(fmap: folium.Map, masts: gpd.GeoDataFrame | None) -> list[str]:
     """Add the mast registry, one layer, each mast coloured by its status; return legend keys."""
     if masts is None or not len(masts):
@@ -1365,12 +1488,7 @@ def _add_masts(fmap: folium.Map, masts: gpd.GeoDataFrame | None) -> list[str]:
     ).add_to(group)
     group.add_to(fmap)
     present = set(status.dropna().astype(str))
-    return [
-        f'<span class="hts-swatch" style="background:{colour};border:1px solid #000;'
-        f'border-radius:50%"></span>' + bilingual(*_MAST_STATUS_LABEL[state])
-        for state, colour in MAST_STATUS_COLOURS.items()
-        if state in present
-    ]
+    return _legend_keys(MAST_STATUS_COLOURS, _MAST_STATUS_LABEL, present)
 
 
 def _add_commitments(fmap: folium.Map, commitments: gpd.GeoDataFrame | None) -> list[str]:
@@ -1408,12 +1526,7 @@ def _add_commitments(fmap: folium.Map, commitments: gpd.GeoDataFrame | None) -> 
     ).add_to(group)
     group.add_to(fmap)
     present = set(commitments["status"].dropna().astype(str))
-    return [
-        f'<span class="hts-swatch" style="background:{colour};border:1px solid #000;'
-        'border-radius:50%"></span>' + bilingual(*_COMMITMENT_LABEL[state])
-        for state, colour in COMMITMENT_COLOURS.items()
-        if state in present
-    ]
+    return _legend_keys(COMMITMENT_COLOURS, _COMMITMENT_LABEL, present)
 
 
 def speed_classes(pred_dl_mbps: pd.Series, target_mbps: float) -> pd.Series:
@@ -1502,12 +1615,7 @@ def _add_speed(
     ).add_to(group)
     group.add_to(fmap)
     present = set(frame["speed_class"].dropna().astype(str))
-    return [
-        f'<span class="hts-swatch" style="background:{colour};border:1px solid #000;'
-        'border-radius:50%"></span>' + bilingual(*_SPEED_LABEL[state])
-        for state, colour in SPEED_COLOURS.items()
-        if state in present
-    ]
+    return _legend_keys(SPEED_COLOURS, _SPEED_LABEL, present)
 
 
 def _add_iot_zones(fmap: folium.Map, zones: gpd.GeoDataFrame | None) -> list[str]:
@@ -1550,12 +1658,7 @@ def _add_iot_zones(fmap: folium.Map, zones: gpd.GeoDataFrame | None) -> list[str
     ).add_to(group)
     group.add_to(fmap)
     present = {"covered" if c else "uncovered" for c in covered.tolist()}
-    return [
-        f'<span class="hts-swatch" style="background:{colour};opacity:.6;border:2px solid '
-        f'{colour}"></span>' + bilingual(*_IOT_ZONE_LABEL[state])
-        for state, colour in IOT_ZONE_COLOURS.items()
-        if state in present
-    ]
+    return _legend_keys(IOT_ZONE_COLOURS, _IOT_ZONE_LABEL, present, swatch=_AREA_SWATCH)
 
 
 def _add_panels(

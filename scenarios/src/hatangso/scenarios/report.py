@@ -339,6 +339,7 @@ def write_xlsx(
     *,
     lang: str = "vi",
     iot: Mapping[str, Any] | None = None,
+    switch_off: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write ``report.xlsx``: sheet ``Phụ lục`` (Vietnamese), ``Appendix`` (English) or both.
 
@@ -347,7 +348,9 @@ def write_xlsx(
     definition of each geographic indicator. `lang` is ``vi``, ``en`` or ``both``. `iot`
     (``kpis.json``'s ``iot_zones``) adds the sheet ``IoT``: each industrial park and
     production zone, its share of area within IoT reach and the answer, in the first
-    language.
+    language. `switch_off` (``kpis.json``'s ``switch_off``) adds, per language, the sheet of
+    the villages that lose their mobile service when 2G, then 2G and 3G, are switched off
+    (``Mất sóng khi tắt 2G, 3G``, :func:`hatangso.scenarios.switchoff.switch_off_sheet`).
     """
     # openpyxl is imported here, not with the module: the command line asks this module for
     # its languages at the end of every run.
@@ -394,6 +397,11 @@ def write_xlsx(
         sheet.freeze_panes = "C5"
     if iot is not None:
         _iot_sheet(book.create_sheet("IoT"), iot, languages(lang)[0])
+    if switch_off:
+        from hatangso.scenarios.switchoff import switch_off_sheet
+
+        for one in languages(lang):
+            switch_off_sheet(book.create_sheet(), switch_off, one)
     return atomic_write(path, book.save)
 
 
@@ -940,7 +948,14 @@ def write_reports(result: ScenarioResult, out_dir: Path, *, lang: str = "vi") ->
         ],
     }
     return {
-        "xlsx": write_xlsx(scenario, rows, out_dir / "report.xlsx", lang=lang, iot=iot),
+        "xlsx": write_xlsx(
+            scenario,
+            rows,
+            out_dir / "report.xlsx",
+            lang=lang,
+            iot=iot,
+            switch_off=result.baseline.kpis.get("switch_off"),
+        ),
         "html": write_html(
             scenario,
             rows,

@@ -16,10 +16,16 @@ from typing import Any
 
 import pandas as pd
 
-from hatangso.geo.outputs import write_layer
+from hatangso.geo.outputs import spreadsheet_cell, write_layer
 from hatangso.geo.validate import load_layer
 
-__all__ = ["switch_off_html", "switch_off_sites", "without_techs"]
+__all__ = [
+    "switch_off_html",
+    "switch_off_rows",
+    "switch_off_sheet",
+    "switch_off_sites",
+    "without_techs",
+]
 
 log = logging.getLogger(__name__)
 
@@ -173,3 +179,154 @@ def switch_off_html(block: Mapping[str, Any], lang: str) -> str:
         if more > 0:
             parts.append(f"<p>{esc(text['more'].format(n=more))}</p>")
     return "".join(parts)
+
+
+_SHEET_TEXT: dict[str, dict[str, Any]] = {
+    "vi": {
+        "sheet": "Mất sóng khi tắt 2G, 3G",
+        "heading": "Thôn, tổ dân phố mất sóng di động khi tắt sóng 2G và khi tắt sóng 2G, 3G",
+        "step": {
+            "village_2g_off_loss": "Khi tắt 2G: {villages} thôn, {people} người.",
+            "village_2g3g_off_loss": "Khi tắt 2G và 3G: {villages} thôn, {people} người.",
+        },
+        "columns": (
+            "Mã thôn",
+            "Tên thôn",
+            "Xã",
+            "Doanh nghiệp đang phục vụ",
+            "Số dân",
+            "Mất sóng khi tắt 2G",
+            "Mất sóng khi tắt 2G và 3G",
+        ),
+        "yes_no": ("Có", "Không"),
+        "more": "Danh sách dừng ở {n} thôn mỗi bước; đủ danh sách trong villages.gpkg "
+        "(cột loss_2g_off, loss_2g3g_off).",
+    },
+    "en": {
+        "sheet": "Switch-off losses",
+        "heading": "Villages that lose mobile service when 2G, then 2G and 3G, are switched off",
+        "step": {
+            "village_2g_off_loss": "2G off: {villages} villages, {people} people.",
+            "village_2g3g_off_loss": "2G and 3G off: {villages} villages, {people} people.",
+        },
+        "columns": (
+            "Village id",
+            "Name",
+            "Commune",
+            "Operators serving today",
+            "People",
+            "Lost when 2G is off",
+            "Lost when 2G and 3G are off",
+        ),
+        "yes_no": ("yes", "no"),
+        "more": "The list stops at {n} villages per step; villages.gpkg has them all "
+        "(columns loss_2g_off, loss_2g3g_off).",
+    },
+}
+#: The switch-off steps of the sheet, in its columns' order.
+_STEPS = ("village_2g_off_loss", "village_2g3g_off_loss")
+
+
+def switch_off_rows(block: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Return one row per village that loses its service at either switch-off step.
+
+    Parameters
+    ----------
+    block
+        ``kpis.json``'s ``switch_off`` block
+        (:func:`hatangso.coverage.services.switch_off_table`).
+
+    Returns
+    -------
+    list of dict
+        ``village_id``, ``name``, ``commune``, ``people`` (None where unknown),
+        ``operators`` (``;``-joined, sorted) and one bool per step code of the block, in the
+        order the steps list the villages. A village that loses all its mobile service loses
+        every operator that serves it, so the operators whose service ends there are those
+        serving it today.
+
+    Examples
+    --------
+    >>> block = {
+    ...     "village_2g_off_loss": {"listed": [
+    ...         {"village_id": "B", "name": "Thôn B", "people": 200.0, "operators": "VNPT"}]},
+    ...     "village_2g3g_off_loss": {"listed": [
+    ...         {"village_id": "B", "name": "Thôn B", "people": 200.0, "operators": "VNPT"},
+    ...         {"village_id": "C", "name": "Thôn C", "people": None, "operators": "MobiFone"}]}}
+    >>> [(r["village_id"], r["village_2g_off_loss"], r["village_2g3g_off_loss"])
+    ...  for r in switch_off_rows(block)]
+    [('B', True, True), ('C', False, True)]
+    """
+    rows: dict[str, dict[str, Any]] = {}
+    for code in _STEPS:
+        for listed in (block.get(code) or {}).get("listed", []):
+            key = str(listed.get("village_id"))
+            row = rows.setdefault(
+                key,
+                {
+                    "village_id": key,
+                    "name": listed.get("name"),
+                    "commune": listed.get("commune"),
+                    "people": listed.get("people"),
+                    "operators": set(),
+                    **dict.fromkeys(_STEPS, False),
+                },
+            )
+            row[code] = True
+            row["operators"] |= set(filter(None, str(listed.get("operators") or "").split(";")))
+    return [{**row, "operators": ";".join(sorted(row["operators"]))} for row in rows.values()]
+
+
+def switch_off_sheet(sheet: Any, block: Mapping[str, Any], lang: str) -> None:
+    """Fill a worksheet with the villages that lose their mobile service, in `lang`.
+
+    Parameters
+    ----------
+    sheet
+        An empty ``openpyxl`` worksheet; it is given its name in `lang`.
+    block
+        ``kpis.json``'s ``switch_off`` block.
+    lang
+        ``vi`` or ``en``.
+
+    Notes
+    -----
+    Row 1 is the heading, then one line per step (villages and people), the header and one
+    row per village (:func:`switch_off_rows`); the last line says where the full list is
+    when ``kpis.json`` lists fewer villages than a step counts. Texts from the data go
+    through :func:`hatangso.geo.outputs.spreadsheet_cell`.
+    """
+    from openpyxl.styles import Font
+
+    text = _SHEET_TEXT["en" if lang == "en" else "vi"]
+    yes, no = text["yes_no"]
+    sheet.title = text["sheet"]
+    sheet.append([text["heading"]])
+    sheet["A1"].font = Font(bold=True, size=13)
+    for code in _STEPS:
+        step = block.get(code)
+        if step is None:
+            continue
+        people = step.get("people")
+        shown = "—" if people is None else f"{float(people):,.0f}"
+        sheet.append([text["step"][code].format(villages=step.get("villages", 0), people=shown)])
+    sheet.append([])
+    sheet.append(list(text["columns"]))
+    for cell in sheet[sheet.max_row]:
+        cell.font = Font(bold=True)
+    for row in switch_off_rows(block):
+        sheet.append(
+            [
+                *(spreadsheet_cell(row[k]) for k in ("village_id", "name", "commune")),
+                spreadsheet_cell(row["operators"]),
+                row["people"],
+                *(yes if row[code] else no for code in _STEPS),
+            ]
+        )
+    steps = [block[c] for c in _STEPS if block.get(c)]
+    listed = [len(step.get("listed", [])) for step in steps]
+    if any(int(step.get("villages", 0)) > n for step, n in zip(steps, listed, strict=True)):
+        sheet.append([])
+        sheet.append([text["more"].format(n=max(listed))])
+    for letter, width in zip("ABCDEFG", (14, 28, 22, 26, 10, 18, 22), strict=True):
+        sheet.column_dimensions[letter].width = width

@@ -9,7 +9,8 @@
  * Inflated, it is a uint32 (little-endian) length, a JSON header of that many UTF-8 bytes,
  * padding to 4 bytes, then the typed arrays the header lists ({name, type, offset, length}).
  * Coordinates are integers of 1e-5 degree, delta-coded; statuses (coverage and dispute bits,
- * and a challenge's status as a code into a table) are bytes; texts arrive
+ * a challenge's status and the switch-off step that takes a village's service, each as a
+ * code into a table) are bytes; texts arrive
  * already HTML-escaped (they are inserted as markup) and as a table of distinct values plus
  * one code per feature.
  *
@@ -23,6 +24,9 @@
   'use strict';
 
   var TYPES = {i4: Int32Array, u1: Uint8Array, f4: Float32Array};
+  // Village fields packed as one byte per village (0: none, else 1 + the place of the value in
+  // header.villages[field].levels), and the status of the layer drawing the villages with one.
+  var BYTE_FIELDS = {challenge: 'challenged', switch_off: 'switch_off'};
   var loads = {};
   var pending = [];
 
@@ -108,10 +112,9 @@
   }
 
   function column(data, kind, field, i) {
-    if (field.kind === 'challenge') {
-      // One byte per village: 0 without a challenge, else 1 + its status's place in the table.
-      var status = data.arrays.villages_challenge[i];
-      return status ? data.villages.meta.challenge.levels[status - 1] : '';
+    if (BYTE_FIELDS.hasOwnProperty(field.kind)) {
+      var code = data.arrays['villages_' + field.kind][i];
+      return code ? data.villages.meta[field.kind].levels[code - 1] : '';
     }
     var values = data.arrays[kind + '_' + field.column];
     if (field.kind === 'number') {
@@ -260,9 +263,11 @@
       var o = this.options, set = data[o.kind], chosen = [];
       if (!set) return new Uint32Array(0);
       if (o.kind === 'villages') {
-        var status = data.arrays.villages_status, challenge = data.arrays.villages_challenge;
-        if (o.status === 'challenged') {
-          for (var c = 0; challenge && c < set.n; c++) if (challenge[c]) chosen.push(c);
+        var status = data.arrays.villages_status;
+        for (var field in BYTE_FIELDS) {
+          if (!BYTE_FIELDS.hasOwnProperty(field) || o.status !== BYTE_FIELDS[field]) continue;
+          var codes = data.arrays['villages_' + field];
+          for (var c = 0; codes && c < set.n; c++) if (codes[c]) chosen.push(c);
           return Uint32Array.from(chosen);
         }
         for (var i = 0; i < set.n; i++) {
