@@ -57,25 +57,26 @@ class OfflinePage:
 def offline_page(browser: Any) -> Iterator[Callable[..., OfflinePage]]:
     """Open pages in their own browser contexts: ``offline_page(width, height)``.
 
-    A page lets through ``data:`` URLs and either the loopback service's (the default) or, with
-    ``files=True``, ``file:`` URLs; every other request is aborted and noted. The pages close
-    with the test.
+    A page lets through the URLs that start with one of `schemes` (``data:`` by default) and
+    those of the `hosts` (the loopback service by default); every other request is aborted and
+    noted. The pages close with the test.
     """
     opened: list[Any] = []
 
-    def open_page(width: int, height: int, *, files: bool = False) -> OfflinePage:
+    def open_page(
+        width: int,
+        height: int,
+        *,
+        schemes: tuple[str, ...] = ("data:",),
+        hosts: tuple[str, ...] = ("127.0.0.1", "localhost"),
+    ) -> OfflinePage:
         page = browser.new_page(viewport={"width": width, "height": height})
         opened.append(page)
         offline = OfflinePage(page)
 
         def route(route: Any) -> None:
             url = route.request.url
-            if files:
-                allowed = url.startswith(("data:", "file:"))
-            else:
-                host = urlparse(url).hostname or ""
-                allowed = url.startswith("data:") or host in ("127.0.0.1", "localhost")
-            if allowed:
+            if url.startswith(schemes) or (urlparse(url).hostname or "") in hosts:
                 route.continue_()
             else:
                 offline.blocked.append(url)

@@ -61,7 +61,7 @@ def point_map(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_point_village_map_renders_offline_with_its_base_map(
     point_map: Path, tmp_path: Path, offline_page: Callable[..., Any]
 ) -> None:
-    opened = offline_page(1280, 860, files=True)
+    opened = offline_page(1280, 860, schemes=("data:", "file:"), hosts=())
     page, blocked, errors = opened.page, opened.blocked, opened.errors
     page.goto(point_map.as_uri(), wait_until="load", timeout=60_000)
     page.wait_for_selector("path.leaflet-interactive", timeout=30_000)
