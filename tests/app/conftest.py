@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pytest
@@ -93,11 +94,9 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _served(settings: Settings) -> Iterator[str]:
+def _served(app: Any) -> Iterator[str]:
     uvicorn = pytest.importorskip("uvicorn")
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=_free_port(), log_level="warning"
-    )
+    config = uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning")
     instance = uvicorn.Server(config)
     thread = threading.Thread(target=instance.run, daemon=True)
     thread.start()
@@ -114,8 +113,8 @@ def _served(settings: Settings) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def serve() -> Callable[[Settings], AbstractContextManager[str]]:
-    """Run the service with uvicorn on a free loopback port: ``with serve(settings) as url``."""
+def serve() -> Callable[[Any], AbstractContextManager[str]]:
+    """Run an app with uvicorn on a free loopback port: ``with serve(app) as url``."""
     return _served
 
 

@@ -15,12 +15,14 @@ from typing import Any
 
 import pytest
 
+from hatangso.app.main import create_app
+
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def server(demo_workspace: Path, settings_for: Any, serve: Any) -> Iterator[str]:
-    with serve(settings_for(demo_workspace)) as url:
+    with serve(create_app(settings_for(demo_workspace))) as url:
         yield url
 
 

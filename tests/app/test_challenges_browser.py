@@ -12,6 +12,8 @@ from typing import Any
 import geopandas as gpd
 import pytest
 
+from hatangso.app.main import create_app
+
 pytestmark = pytest.mark.browser
 
 
@@ -71,7 +73,7 @@ def workspace(demo_workspace: Path, tmp_path_factory: pytest.TempPathFactory) ->
 
 @pytest.fixture(scope="module")
 def server(workspace: Path, settings_for: Any, serve: Any) -> Iterator[str]:
-    with serve(settings_for(workspace)) as url:
+    with serve(create_app(settings_for(workspace))) as url:
         yield url
 
 

@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 import shapely
 
+from hatangso.app.main import create_app
 from hatangso.app.workspace import Workspace
 
 pytestmark = pytest.mark.browser
@@ -50,7 +51,7 @@ def tokens(workspace: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def server(workspace: Path, tokens: dict[str, str], settings_for: Any, serve: Any) -> Iterator[str]:
-    with serve(settings_for(workspace, api_key=None)) as url:
+    with serve(create_app(settings_for(workspace, api_key=None))) as url:
         yield url
 
 
