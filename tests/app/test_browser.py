@@ -9,48 +9,21 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from urllib.parse import urlparse
+from typing import Any
 
 import pytest
 
 from hatangso.app.main import create_app
 
-CHROMIUM = Path("/usr/bin/chromium")
-
 pytestmark = pytest.mark.browser
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
-def server(demo_workspace: Path, settings_for: object) -> Iterator[str]:
-    uvicorn = pytest.importorskip("uvicorn")
-    settings = settings_for(demo_workspace)  # type: ignore[operator]
-    port = _free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    instance = uvicorn.Server(config)
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not instance.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("the service did not start on loopback")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        instance.should_exit = True
-        thread.join(timeout=10)
+def server(demo_workspace: Path, settings_for: Any, serve: Any) -> Iterator[str]:
+    with serve(create_app(settings_for(demo_workspace))) as url:
+        yield url
 
 
 # Pick a point of a village polygon that nothing else covers (a marker or another layer would
@@ -76,73 +49,44 @@ _FIND_FREE_POINT = """
 """
 
 
-def test_map_renders_offline_and_popups_open(server: str, tmp_path: Path) -> None:
-    if not CHROMIUM.exists():
-        pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright (python)")
-
-    blocked: list[str] = []
+def test_map_renders_offline_and_popups_open(
+    server: str, tmp_path: Path, offline_page: Callable[..., Any]
+) -> None:
     failed: list[str] = []
 
-    def route(route: object) -> None:
-        url = route.request.url  # type: ignore[attr-defined]
-        host = urlparse(url).hostname or ""
-        if url.startswith("data:") or host in ("127.0.0.1", "localhost"):
-            route.continue_()  # type: ignore[attr-defined]
-        else:
-            blocked.append(url)
-            route.abort()  # type: ignore[attr-defined]
+    opened = offline_page(1280, 860)
+    page, blocked, errors = opened.page, opened.blocked, opened.errors
+    page.on("requestfailed", lambda r: failed.append(r.url))
+    page.goto(f"{server}/map/demo", wait_until="load", timeout=60_000)
+    page.wait_for_selector("path.leaflet-interactive", timeout=30_000)
+    assert errors == [], errors
 
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-default-apps",
-                "--no-first-run",
-            ],
-        )
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 860})
-            page.route("**/*", route)
-            page.on("requestfailed", lambda r: failed.append(r.url))
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(f"{server}/map/demo", wait_until="load", timeout=60_000)
-            page.wait_for_selector("path.leaflet-interactive", timeout=30_000)
-            assert errors == [], errors
+    # Village polygons are drawn: one red path per uncovered village, plus the rest.
+    polygons = page.locator("path.leaflet-interactive").count()
+    assert polygons > 100
+    x, y, red = page.evaluate(_FIND_FREE_POINT)
+    assert red > 0, "no uncovered village drawn"
+    assert x is not None, "no uncovered village free to click"
 
-            # Village polygons are drawn: one red path per uncovered village, plus the rest.
-            polygons = page.locator("path.leaflet-interactive").count()
-            assert polygons > 100
-            x, y, red = page.evaluate(_FIND_FREE_POINT)
-            assert red > 0, "no uncovered village drawn"
-            assert x is not None, "no uncovered village free to click"
+    # A click opens the village's popup, with its bilingual fields.
+    page.mouse.click(x, y)
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for(timeout=10_000)
+    text = popup.inner_text()
+    assert "Thôn" in text and "Lý do chưa phủ" in text
 
-            # A click opens the village's popup, with its bilingual fields.
-            page.mouse.click(x, y)
-            popup = page.locator(".leaflet-popup-content")
-            popup.wait_for(timeout=10_000)
-            text = popup.inner_text()
-            assert "Thôn" in text and "Lý do chưa phủ" in text
+    # The language switch turns the labels to English.
+    page.locator("#hts-lang").click()
+    assert page.locator(".leaflet-popup-content").inner_text().count("Why uncovered") == 1
+    page.locator("#hts-lang").click()
 
-            # The language switch turns the labels to English.
-            page.locator("#hts-lang").click()
-            assert page.locator(".leaflet-popup-content").inner_text().count("Why uncovered") == 1
-            page.locator("#hts-lang").click()
-
-            # The hillshade base map is an image the service served.
-            assert page.locator("img.leaflet-image-layer").count() >= 1
-            shot = tmp_path / "service-map.png"
-            page.screenshot(path=str(shot))
-            assert shot.stat().st_size > 10_000
-            if os.environ.get("HATANGSO_DOCS_SCREENSHOT") == "1":
-                docs = Path(__file__).resolve().parents[2] / "docs" / "service-map.png"
-                shutil.copyfile(shot, docs)
-        finally:
-            browser.close()
+    # The hillshade base map is an image the service served.
+    assert page.locator("img.leaflet-image-layer").count() >= 1
+    shot = tmp_path / "service-map.png"
+    page.screenshot(path=str(shot))
+    assert shot.stat().st_size > 10_000
+    if os.environ.get("HATANGSO_DOCS_SCREENSHOT") == "1":
+        docs = Path(__file__).resolve().parents[2] / "docs" / "service-map.png"
+        shutil.copyfile(shot, docs)
     assert blocked == [], f"the page tried to reach outside: {blocked[:3]}"
     assert failed == [], f"requests failed: {failed[:3]}"

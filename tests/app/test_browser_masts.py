@@ -6,86 +6,28 @@ blocked, and the pages must draw without one.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import pytest
 
 from hatangso.app.main import create_app
 
-CHROMIUM = Path("/usr/bin/chromium")
-
 pytestmark = pytest.mark.browser
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
-def server(registry_workspace: Path, settings_for: object) -> Iterator[str]:
-    uvicorn = pytest.importorskip("uvicorn")
-    settings = settings_for(registry_workspace)  # type: ignore[operator]
-    port = _free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    instance = uvicorn.Server(config)
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not instance.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("the service did not start on loopback")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        instance.should_exit = True
-        thread.join(timeout=10)
+def server(registry_workspace: Path, settings_for: Any, serve: Any) -> Iterator[str]:
+    with serve(create_app(settings_for(registry_workspace))) as url:
+        yield url
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright (python)")
-    with sync_api.sync_playwright() as playwright:
-        instance = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            yield instance
-        finally:
-            instance.close()
-
-
-def _offline_page(browser: Any, blocked: list[str], errors: list[str]) -> Any:
-    def route(route: Any) -> None:
-        url = route.request.url
-        if url.startswith("data:") or urlparse(url).hostname in ("127.0.0.1", "localhost"):
-            route.continue_()
-        else:
-            blocked.append(url)
-            route.abort()
-
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.route("**/*", route)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    return page
-
-
-def test_registry_page_draws_its_masts(server: str, browser: Any, tmp_path: Path) -> None:
-    blocked: list[str] = []
-    errors: list[str] = []
-    page = _offline_page(browser, blocked, errors)
+def test_registry_page_draws_its_masts(
+    server: str, offline_page: Callable[..., Any], tmp_path: Path
+) -> None:
+    opened = offline_page(1280, 900)
+    page, blocked, errors = opened.page, opened.blocked, opened.errors
     page.goto(f"{server}/scenarios/reg/masts", wait_until="load", timeout=60_000)
     page.wait_for_function("window.hatangsoMastsReady === true", timeout=30_000)
     assert errors == [] and blocked == []
@@ -109,10 +51,9 @@ def test_registry_page_draws_its_masts(server: str, browser: Any, tmp_path: Path
     assert errors == [] and blocked == []
 
 
-def test_map_shows_masts_and_commitments(server: str, browser: Any) -> None:
-    blocked: list[str] = []
-    errors: list[str] = []
-    page = _offline_page(browser, blocked, errors)
+def test_map_shows_masts_and_commitments(server: str, offline_page: Callable[..., Any]) -> None:
+    opened = offline_page(1280, 900)
+    page, blocked, errors = opened.page, opened.blocked, opened.errors
     page.goto(f"{server}/map/reg?lang=en", wait_until="load", timeout=60_000)
     page.wait_for_selector("path.leaflet-interactive", timeout=30_000)
     assert errors == [] and blocked == []

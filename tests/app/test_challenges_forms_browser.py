@@ -11,15 +11,11 @@ from __future__ import annotations
 import csv
 import os
 import shutil
-import socket
-import threading
-import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import geopandas as gpd
 import numpy as np
@@ -29,16 +25,7 @@ import shapely
 from hatangso.app.main import create_app
 from hatangso.app.workspace import Workspace
 
-CHROMIUM = Path("/usr/bin/chromium")
-
 pytestmark = pytest.mark.browser
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
@@ -63,27 +50,9 @@ def tokens(workspace: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def server(workspace: Path, tokens: dict[str, str], settings_for: Any) -> Iterator[str]:
-    uvicorn = pytest.importorskip("uvicorn")
-    config = uvicorn.Config(
-        create_app(settings_for(workspace, api_key=None)),
-        host="127.0.0.1",
-        port=_free_port(),
-        log_level="warning",
-    )
-    instance = uvicorn.Server(config)
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not instance.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("the service did not start on loopback")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{config.port}"
-    finally:
-        instance.should_exit = True
-        thread.join(timeout=10)
+def server(workspace: Path, tokens: dict[str, str], settings_for: Any, serve: Any) -> Iterator[str]:
+    with serve(create_app(settings_for(workspace, api_key=None))) as url:
+        yield url
 
 
 def _samples_csv(polygon: shapely.Geometry, n: int, path: Path) -> Path:
@@ -105,11 +74,12 @@ def _samples_csv(polygon: shapely.Geometry, n: int, path: Path) -> Path:
 
 
 def test_file_answer_and_decide_through_the_page(
-    server: str, workspace: Path, tokens: dict[str, str], tmp_path: Path
+    server: str,
+    workspace: Path,
+    tokens: dict[str, str],
+    tmp_path: Path,
+    offline_page: Callable[..., Any],
 ) -> None:
-    if not CHROMIUM.exists():
-        pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright (python)")
     villages = gpd.read_file(workspace / "demo" / "villages.gpkg")
     village = villages[villages["serving_operators"].fillna("").str.contains("Viettel")].iloc[0]
     samples = _samples_csv(village.geometry, 35, tmp_path / "do-kiem.csv")
@@ -118,16 +88,6 @@ def test_file_answer_and_decide_through_the_page(
     with urllib.request.urlopen(url) as response:
         served = response.read().decode("utf-8")
     assert "htg_" not in served.replace('placeholder="htg_..."', "")
-    blocked: list[str] = []
-    errors: list[str] = []
-
-    def route(route: Any) -> None:
-        address = route.request.url
-        if address.startswith("data:") or urlparse(address).hostname in ("127.0.0.1", "localhost"):
-            route.continue_()
-        else:
-            blocked.append(address)
-            route.abort()
 
     def sign_in(page: Any, name: str) -> None:
         page.fill("#token", tokens[name])
@@ -146,97 +106,87 @@ def test_file_answer_and_decide_through_the_page(
         text: str = page.locator("#message").inner_text()
         return text
 
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            page = browser.new_page(viewport={"width": 1500, "height": 1000})
-            page.route("**/*", route)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            dialogs: list[str] = []
-            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-            page.goto(url, wait_until="load")
-            assert page.locator("#no-challenges").count() == 1
+    opened = offline_page(1500, 1000)
+    page, blocked, errors = opened.page, opened.blocked, opened.errors
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(url, wait_until="load")
+    assert page.locator("#no-challenges").count() == 1
 
-            # An official files a challenge with a document; the listing shows it.
-            sign_in(page, "so-tttt")
-            form = page.locator("#file-form")
-            form.locator("[name=village_id]").fill(str(village["village_id"]))
-            form.locator("[name=operator]").fill("Viettel")
-            form.locator("[name=claim]").select_option("not_covered")
-            form.locator("[name=document]").fill("Biên bản <b>đo kiểm</b> số 7")
-            form.locator("button[type=submit]").click()
-            assert "CH-0001" in message(page, "Filed")
-            row = page.locator("#challenge-CH-0001")
-            row.wait_for()
-            assert "Viettel" in row.inner_text() and "Đang mở" in row.inner_text()
-            assert "so-tttt" in row.inner_text()
-            # An official decides, but does not answer; the open challenge is not due yet.
-            assert row.locator(".answer-form").is_hidden()
-            assert row.locator(".decide-form").is_visible()
+    # An official files a challenge with a document; the listing shows it.
+    sign_in(page, "so-tttt")
+    form = page.locator("#file-form")
+    form.locator("[name=village_id]").fill(str(village["village_id"]))
+    form.locator("[name=operator]").fill("Viettel")
+    form.locator("[name=claim]").select_option("not_covered")
+    form.locator("[name=document]").fill("Biên bản <b>đo kiểm</b> số 7")
+    form.locator("button[type=submit]").click()
+    assert "CH-0001" in message(page, "Filed")
+    row = page.locator("#challenge-CH-0001")
+    row.wait_for()
+    assert "Viettel" in row.inner_text() and "Đang mở" in row.inner_text()
+    assert "so-tttt" in row.inner_text()
+    # An official decides, but does not answer; the open challenge is not due yet.
+    assert row.locator(".answer-form").is_hidden()
+    assert row.locator(".decide-form").is_visible()
 
-            # Without evidence the service refuses (422), and the page says why.
-            form.locator("[name=village_id]").fill(str(village["village_id"]))
-            form.locator("[name=operator]").fill("Viettel")
-            form.locator("button[type=submit]").click()
-            assert "422" in message(page, "422")
+    # Without evidence the service refuses (422), and the page says why.
+    form.locator("[name=village_id]").fill(str(village["village_id"]))
+    form.locator("[name=operator]").fill("Viettel")
+    form.locator("button[type=submit]").click()
+    assert "422" in message(page, "422")
 
-            # A viewer may read the page, but filing is refused with the service's message.
-            sign_in(page, "khach")
-            assert row.locator(".decide-form").is_hidden()
-            form.locator("[name=village_id]").fill(str(village["village_id"]))
-            form.locator("[name=operator]").fill("Viettel")
-            form.locator("[name=document]").fill("Công văn 12")
-            form.locator("button[type=submit]").click()
-            refused = message(page, "403")
-            assert "khach" in refused and "viewer" in refused
-            assert page.locator("#message.error").count() == 1
+    # A viewer may read the page, but filing is refused with the service's message.
+    sign_in(page, "khach")
+    assert row.locator(".decide-form").is_hidden()
+    form.locator("[name=village_id]").fill(str(village["village_id"]))
+    form.locator("[name=operator]").fill("Viettel")
+    form.locator("[name=document]").fill("Công văn 12")
+    form.locator("button[type=submit]").click()
+    refused = message(page, "403")
+    assert "khach" in refused and "viewer" in refused
+    assert page.locator("#message.error").count() == 1
 
-            # Another operator sees no answer form; the operator concerned answers with samples.
-            sign_in(page, "vnpt-noc")
-            assert row.locator(".answer-form").is_hidden()
-            sign_in(page, "viettel-noc")
-            answer = row.locator(".answer-form")
-            assert answer.is_visible() and row.locator(".decide-form").is_hidden()
-            answer.locator("[name=position]").select_option("dispute")
-            answer.locator("[name=samples]").set_input_files(str(samples))
-            answer.locator("button[type=submit]").click()
-            assert "CH-0001" in message(page, "Answered")
-            row = page.locator("#challenge-CH-0001")
-            page.wait_for_function(
-                "() => document.getElementById('challenge-CH-0001').className === 'answered'"
-            )
-            assert "Phản đối" in row.inner_text()
+    # Another operator sees no answer form; the operator concerned answers with samples.
+    sign_in(page, "vnpt-noc")
+    assert row.locator(".answer-form").is_hidden()
+    sign_in(page, "viettel-noc")
+    answer = row.locator(".answer-form")
+    assert answer.is_visible() and row.locator(".decide-form").is_hidden()
+    answer.locator("[name=position]").select_option("dispute")
+    answer.locator("[name=samples]").set_input_files(str(samples))
+    answer.locator("button[type=submit]").click()
+    assert "CH-0001" in message(page, "Answered")
+    row = page.locator("#challenge-CH-0001")
+    page.wait_for_function(
+        "() => document.getElementById('challenge-CH-0001').className === 'answered'"
+    )
+    assert "Phản đối" in row.inner_text()
 
-            # The official decides; the decision is in the listing and in the counts.
-            sign_in(page, "so-tttt")
-            # The page's picture: an answered challenge, the official's decision form open.
-            shot = tmp_path / "challenges-page.png"
-            page.screenshot(path=str(shot), full_page=True)
-            assert shot.stat().st_size > 10_000
-            if os.environ.get("HATANGSO_DOCS_SCREENSHOT") == "1":
-                docs = Path(__file__).resolve().parents[2] / "docs" / "challenges-page.png"
-                shutil.copyfile(shot, docs)
-            decide = row.locator(".decide-form")
-            decide.locator("[name=decision]").select_option("upheld")
-            decide.locator("[name=note]").fill("Mẫu đo <đủ>")
-            decide.locator("button[type=submit]").click()
-            assert "upheld" in message(page, "Decided")
-            page.wait_for_function(
-                "() => document.getElementById('challenge-CH-0001').className === 'decided'"
-            )
-            row = page.locator("#challenge-CH-0001")
-            assert "Chấp nhận" in row.inner_text() and "so-tttt" in row.inner_text()
-            assert row.locator("form").count() == 0
-            assert "chấp nhận 1" in page.locator("#challenge-counts").inner_text()
-            # The token stays in the tab's storage, never in the page.
-            assert tokens["so-tttt"] not in page.content()
-            stored = page.evaluate("() => sessionStorage.getItem('hatangso.token')")
-            assert stored == tokens["so-tttt"]
-
-        finally:
-            browser.close()
+    # The official decides; the decision is in the listing and in the counts.
+    sign_in(page, "so-tttt")
+    # The page's picture: an answered challenge, the official's decision form open.
+    shot = tmp_path / "challenges-page.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+    if os.environ.get("HATANGSO_DOCS_SCREENSHOT") == "1":
+        docs = Path(__file__).resolve().parents[2] / "docs" / "challenges-page.png"
+        shutil.copyfile(shot, docs)
+    decide = row.locator(".decide-form")
+    decide.locator("[name=decision]").select_option("upheld")
+    decide.locator("[name=note]").fill("Mẫu đo <đủ>")
+    decide.locator("button[type=submit]").click()
+    assert "upheld" in message(page, "Decided")
+    page.wait_for_function(
+        "() => document.getElementById('challenge-CH-0001').className === 'decided'"
+    )
+    row = page.locator("#challenge-CH-0001")
+    assert "Chấp nhận" in row.inner_text() and "so-tttt" in row.inner_text()
+    assert row.locator("form").count() == 0
+    assert "chấp nhận 1" in page.locator("#challenge-counts").inner_text()
+    # The token stays in the tab's storage, never in the page.
+    assert tokens["so-tttt"] not in page.content()
+    stored = page.evaluate("() => sessionStorage.getItem('hatangso.token')")
+    assert stored == tokens["so-tttt"]
     assert errors == [] and dialogs == []
     assert blocked == [], f"the page tried to reach outside: {blocked[:3]}"

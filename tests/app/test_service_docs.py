@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import pytest
@@ -11,8 +13,6 @@ from fastapi.testclient import TestClient
 
 from hatangso.app.main import create_app
 from hatangso.scenarios.maps import find_outside_loads
-
-CHROMIUM = Path("/usr/bin/chromium")
 
 _REFERENCES = re.compile(r"""(?:src|href)\s*=\s*["']([^"']+)["']""")
 
@@ -59,55 +59,15 @@ def test_vendored_docs_files_carry_their_licences() -> None:
 
 
 @pytest.mark.browser
-def test_swagger_ui_renders_offline(docs_client: TestClient) -> None:
-    if not CHROMIUM.exists():
-        pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright (python)")
-    import socket
-    import threading
-    import time
-
-    uvicorn = pytest.importorskip("uvicorn")
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    config = uvicorn.Config(docs_client.app, host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("the service did not start on loopback")
-        time.sleep(0.05)
-    blocked: list[str] = []
-
-    def route(route: object) -> None:
-        url = route.request.url  # type: ignore[attr-defined]
-        if url.startswith("data:") or urlparse(url).hostname in ("127.0.0.1", "localhost"):
-            route.continue_()  # type: ignore[attr-defined]
-        else:
-            blocked.append(url)
-            route.abort()  # type: ignore[attr-defined]
-
-    try:
-        with sync_api.sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
-            )
-            try:
-                page = browser.new_page()
-                page.route("**/*", route)
-                errors: list[str] = []
-                page.on("pageerror", lambda e: errors.append(str(e)))
-                page.goto(f"http://127.0.0.1:{port}/docs", wait_until="load", timeout=60_000)
-                page.wait_for_selector(".swagger-ui .opblock", timeout=30_000)
-                assert errors == [], errors
-                assert page.locator(".swagger-ui .opblock").count() > 10
-                assert "hatangso" in page.locator(".swagger-ui .title").inner_text()
-            finally:
-                browser.close()
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+def test_swagger_ui_renders_offline(
+    docs_client: TestClient, serve: Any, offline_page: Callable[..., Any]
+) -> None:
+    with serve(docs_client.app) as url:
+        opened = offline_page(1280, 720)  # Playwright's default viewport
+        page, blocked, errors = opened.page, opened.blocked, opened.errors
+        page.goto(f"{url}/docs", wait_until="load", timeout=60_000)
+        page.wait_for_selector(".swagger-ui .opblock", timeout=30_000)
+        assert errors == [], errors
+        assert page.locator(".swagger-ui .opblock").count() > 10
+        assert "hatangso" in page.locator(".swagger-ui .title").inner_text()
     assert blocked == [], f"the page tried to reach outside: {blocked[:3]}"

@@ -242,23 +242,17 @@ def test_upload_and_run_errors_do_not_show_the_workspace_path(
 # In a browser
 # --------------------------------------------------------------------------------------------
 
-CHROMIUM = Path("/usr/bin/chromium")
-
 
 @pytest.mark.browser
 def test_no_dialog_fires_in_chromium(
-    hostile: TestClient, demo_workspace: Path, settings_for: SettingsFor, tmp_path: Path
+    hostile: TestClient,
+    demo_workspace: Path,
+    settings_for: SettingsFor,
+    tmp_path: Path,
+    serve: Any,
+    offline_page: Callable[..., Any],
 ) -> None:
     """The map page and a report of the hostile inputs open in Chromium without a dialog."""
-    if not CHROMIUM.exists():
-        pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright (python)")
-    uvicorn = pytest.importorskip("uvicorn")
-    import socket
-    import threading
-    import time
-    from urllib.parse import urlparse
-
     from hatangso.scenarios.report import report_rows, write_html
     from hatangso.scenarios.schema import Scenario
 
@@ -279,59 +273,23 @@ def test_no_dialog_fires_in_chromium(
         scenario, report_rows(scenario, kpis, {2025: kpis}), tmp_path / "report.html"
     )
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings_for(demo_workspace)),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
     dialogs: list[str] = []
-    blocked: list[str] = []
-
-    def route(request_route: Any) -> None:
-        url = request_route.request.url
-        if url.startswith(("data:", "file:")) or urlparse(url).hostname == "127.0.0.1":
-            request_route.continue_()
-        else:
-            blocked.append(url)
-            request_route.abort()
-
-    try:
-        with sync_api.sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
-            )
-            try:
-                page = browser.new_page()
-                page.route("**/*", route)
-                page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-                page.goto(f"http://127.0.0.1:{port}/map/xss", wait_until="load", timeout=60_000)
-                page.wait_for_selector("path.leaflet-interactive", timeout=30_000)
-                shown: list[str] = []
-                for path in page.locator("path.leaflet-interactive").all()[:4]:
-                    # Open the popups with the hostile names; a click event, since a polygon
-                    # may lie outside the viewport.
-                    path.dispatch_event("click")
-                    page.wait_for_timeout(200)
-                    shown += page.locator(".leaflet-popup-content").all_inner_texts()
-                # The payloads were shown, as text: escaped, not run.
-                assert any("<script>" in text or "onerror" in text for text in shown), shown
-                page.goto(report.as_uri(), wait_until="load", timeout=60_000)
-                page.wait_for_timeout(500)
-            finally:
-                browser.close()
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve(create_app(settings_for(demo_workspace))) as url:
+        opened = offline_page(1280, 720, schemes=("data:", "file:"), hosts=("127.0.0.1",))
+        page, blocked = opened.page, opened.blocked
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.goto(f"{url}/map/xss", wait_until="load", timeout=60_000)
+        page.wait_for_selector("path.leaflet-interactive", timeout=30_000)
+        shown: list[str] = []
+        for path in page.locator("path.leaflet-interactive").all()[:4]:
+            # Open the popups with the hostile names; a click event, since a polygon
+            # may lie outside the viewport.
+            path.dispatch_event("click")
+            page.wait_for_timeout(200)
+            shown += page.locator(".leaflet-popup-content").all_inner_texts()
+        # The payloads were shown, as text: escaped, not run.
+        assert any("<script>" in text or "onerror" in text for text in shown), shown
+        page.goto(report.as_uri(), wait_until="load", timeout=60_000)
+        page.wait_for_timeout(500)
     assert dialogs == []
     assert blocked == [], blocked

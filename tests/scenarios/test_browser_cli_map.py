@@ -12,15 +12,15 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pytest
 import shapely
 
 from hatangso.cli import main
-
-CHROMIUM = Path("/usr/bin/chromium")
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -59,71 +59,40 @@ def point_map(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_the_point_village_map_renders_offline_with_its_base_map(
-    point_map: Path, tmp_path: Path
+    point_map: Path, tmp_path: Path, offline_page: Callable[..., Any]
 ) -> None:
-    if not CHROMIUM.exists():
-        pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright (python)")
+    opened = offline_page(1280, 860, schemes=("data:", "file:"), hosts=())
+    page, blocked, errors = opened.page, opened.blocked, opened.errors
+    page.goto(point_map.as_uri(), wait_until="load", timeout=60_000)
+    page.wait_for_selector("path.leaflet-interactive", timeout=30_000)
+    assert errors == [], errors
 
-    blocked: list[str] = []
+    # The hillshade is drawn; the power image and its colour bar wait to be asked for.
+    assert page.locator("img.leaflet-image-layer").count() == 1
+    assert not page.locator("#hts-scale").is_visible()
+    power = page.locator(".leaflet-control-layers-overlays label").filter(
+        has_text="Vùng phủ sóng (địa hình)"
+    )
+    power.locator("input").check()
+    assert page.locator("img.leaflet-image-layer").count() == 2
+    assert page.locator("#hts-scale").is_visible()
+    assert "-110" in page.locator("#hts-scale").inner_text()
+    # Outlines drawn from the point villages' communes and districts, and the roads.
+    overlays = page.locator(".leaflet-control-layers-overlays").inner_text()
+    for layer in ("Ranh giới huyện", "Ranh giới xã", "Đường"):
+        assert layer in overlays
+    # Sites in their operators' colours, each operator in the legend.
+    legend = page.locator("#hts-legend").inner_text()
+    for operator in ("Viettel", "VNPT", "MobiFone"):
+        assert operator in legend
 
-    def route(route: object) -> None:
-        url = route.request.url  # type: ignore[attr-defined]
-        if url.startswith(("data:", "file:")):
-            route.continue_()  # type: ignore[attr-defined]
-        else:
-            blocked.append(url)
-            route.abort()  # type: ignore[attr-defined]
+    shot = tmp_path / "cli-point-map.png"
+    page.screenshot(path=str(shot))
+    assert shot.stat().st_size > 10_000
+    if os.environ.get("HATANGSO_DOCS_SCREENSHOT") == "1":
+        docs = Path(__file__).resolve().parents[2] / "docs" / "cli-point-map.png"
+        shutil.copyfile(shot, docs)
 
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-default-apps",
-                "--no-first-run",
-            ],
-        )
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 860})
-            page.route("**/*", route)
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(point_map.as_uri(), wait_until="load", timeout=60_000)
-            page.wait_for_selector("path.leaflet-interactive", timeout=30_000)
-            assert errors == [], errors
-
-            # The hillshade is drawn; the power image and its colour bar wait to be asked for.
-            assert page.locator("img.leaflet-image-layer").count() == 1
-            assert not page.locator("#hts-scale").is_visible()
-            power = page.locator(".leaflet-control-layers-overlays label").filter(
-                has_text="Vùng phủ sóng (địa hình)"
-            )
-            power.locator("input").check()
-            assert page.locator("img.leaflet-image-layer").count() == 2
-            assert page.locator("#hts-scale").is_visible()
-            assert "-110" in page.locator("#hts-scale").inner_text()
-            # Outlines drawn from the point villages' communes and districts, and the roads.
-            overlays = page.locator(".leaflet-control-layers-overlays").inner_text()
-            for layer in ("Ranh giới huyện", "Ranh giới xã", "Đường"):
-                assert layer in overlays
-            # Sites in their operators' colours, each operator in the legend.
-            legend = page.locator("#hts-legend").inner_text()
-            for operator in ("Viettel", "VNPT", "MobiFone"):
-                assert operator in legend
-
-            shot = tmp_path / "cli-point-map.png"
-            page.screenshot(path=str(shot))
-            assert shot.stat().st_size > 10_000
-            if os.environ.get("HATANGSO_DOCS_SCREENSHOT") == "1":
-                docs = Path(__file__).resolve().parents[2] / "docs" / "cli-point-map.png"
-                shutil.copyfile(shot, docs)
-
-            power.locator("input").uncheck()
-            assert not page.locator("#hts-scale").is_visible()
-        finally:
-            browser.close()
+    power.locator("input").uncheck()
+    assert not page.locator("#hts-scale").is_visible()
     assert blocked == [], f"the page tried to reach outside: {blocked[:3]}"

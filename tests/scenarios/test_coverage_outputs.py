@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import geopandas as gpd
@@ -10,54 +9,37 @@ import pandas as pd
 import pytest
 import shapely
 
-from hatangso.cli import main
-
 UTM = 32648
 X0, Y0 = 600_000.0, 2_450_000.0
 
 
-def run_cli(monkeypatch, capsys, *args: str):
-    monkeypatch.setattr(sys, "argv", ["hatangso", *args])
-    with pytest.raises(SystemExit) as info:
-        main()
-        sys.exit(0)
-    captured = capsys.readouterr()
-    return info.value.code, captured.out, captured.err
-
-
 @pytest.fixture
-def inputs(tmp_path: Path) -> dict[str, Path]:
+def inputs(write_layer) -> dict[str, Path]:
     # Columns no alias knows: `ma` is the village id in one file and the site id in the other.
     boxes = [shapely.box(X0 + x, Y0, X0 + x + 1000, Y0 + 1000) for x in (0, 4000, 10_000)]
-    villages = gpd.GeoDataFrame(
+    villages = write_layer(
+        "thon.gpkg",
         {"ma": ["T1", "T2", "T3"], "ten_goi": ["Nà Mằm", "Pác Nặm", "Khuổi Hát"]},
-        geometry=boxes,
+        boxes,
         crs=UTM,
-    ).to_crs(4326)
-    villages.to_file(tmp_path / "thon.gpkg")
-    sites = gpd.GeoDataFrame(
+    )
+    sites = write_layer(
+        "tram.geojson",
         {"ma_tram": ["S1"], "nha_mang": ["Viettel"], "tech": ["4G"]},
-        geometry=shapely.points([(X0 + 500, Y0 + 500)]),
+        shapely.points([(X0 + 500, Y0 + 500)]),
         crs=UTM,
-    ).to_crs(4326)
-    sites.to_file(tmp_path / "tram.geojson")
-    aps = gpd.GeoDataFrame(
+    )
+    aps = write_layer(
+        "ap.geojson",
         {"ap_id": ["A1"], "operator": ["VNPT"]},
-        geometry=shapely.points([(X0 + 4500, Y0 + 700)]),
+        shapely.points([(X0 + 4500, Y0 + 700)]),
         crs=UTM,
-    ).to_crs(4326)
-    aps.to_file(tmp_path / "ap.geojson")
-    return {
-        "villages": tmp_path / "thon.gpkg",
-        "sites": tmp_path / "tram.geojson",
-        "aps": tmp_path / "ap.geojson",
-    }
+    )
+    return {"villages": villages, "sites": sites, "aps": aps}
 
 
-def _coverage(monkeypatch, capsys, inputs, out: Path, *extra: str):
+def _coverage(run_cli, inputs, out: Path, *extra: str):
     return run_cli(
-        monkeypatch,
-        capsys,
         "coverage",
         "--villages",
         str(inputs["villages"]),
@@ -71,11 +53,10 @@ def _coverage(monkeypatch, capsys, inputs, out: Path, *extra: str):
     )
 
 
-def test_one_column_map_serves_every_file(inputs, tmp_path, monkeypatch, capsys) -> None:
+def test_one_column_map_serves_every_file(inputs, tmp_path, run_cli) -> None:
     out = tmp_path / "out"
     code, _, stderr = _coverage(
-        monkeypatch,
-        capsys,
+        run_cli,
         inputs,
         out,
         "--columns",
@@ -89,10 +70,9 @@ def test_one_column_map_serves_every_file(inputs, tmp_path, monkeypatch, capsys)
     assert villages["covered_mobile"].tolist() == [True, True, False]
 
 
-def test_a_column_map_entry_no_file_takes_stops(inputs, tmp_path, monkeypatch, capsys) -> None:
+def test_a_column_map_entry_no_file_takes_stops(inputs, tmp_path, run_cli) -> None:
     code, _, stderr = _coverage(
-        monkeypatch,
-        capsys,
+        run_cli,
         inputs,
         tmp_path / "out",
         "--columns",
@@ -104,11 +84,10 @@ def test_a_column_map_entry_no_file_takes_stops(inputs, tmp_path, monkeypatch, c
     assert "Traceback" not in stderr
 
 
-def test_villages_parquet_holds_what_the_gpkg_holds(inputs, tmp_path, monkeypatch, capsys) -> None:
+def test_villages_parquet_holds_what_the_gpkg_holds(inputs, tmp_path, run_cli) -> None:
     out = tmp_path / "out"
     code, stdout, stderr = _coverage(
-        monkeypatch,
-        capsys,
+        run_cli,
         inputs,
         out,
         "--columns",
@@ -133,7 +112,7 @@ def test_villages_parquet_holds_what_the_gpkg_holds(inputs, tmp_path, monkeypatc
     assert not list(out.glob(".*.tmp*"))
 
 
-def test_an_answer_not_computed_is_null_not_text(inputs, tmp_path, monkeypatch, capsys) -> None:
+def test_an_answer_not_computed_is_null_not_text(inputs, tmp_path, run_cli) -> None:
     # Without access points nothing is known of fiber: covered_ftth is a boolean field holding
     # NULL in the GeoPackage (it was the text "<NA>", which reads back as true) and a nullable
     # boolean in the GeoParquet.
@@ -141,8 +120,6 @@ def test_an_answer_not_computed_is_null_not_text(inputs, tmp_path, monkeypatch, 
 
     out = tmp_path / "out"
     code, _, err = run_cli(
-        monkeypatch,
-        capsys,
         "coverage",
         "--villages",
         str(inputs["villages"]),

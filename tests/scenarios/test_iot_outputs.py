@@ -3,71 +3,55 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import geopandas as gpd
 import pytest
 import shapely
 
-from hatangso.cli import main
 from hatangso.scenarios.maps import MapLayers, find_outside_loads, village_map
 
 UTM = 32648
 X0, Y0 = 600_000.0, 2_450_000.0
 
 
-def run_cli(monkeypatch, capsys, *args: str):
-    monkeypatch.setattr(sys, "argv", ["hatangso", *args])
-    with pytest.raises(SystemExit) as info:
-        main()
-        sys.exit(0)
-    captured = capsys.readouterr()
-    return info.value.code, captured.out, captured.err
-
-
 @pytest.fixture
-def inputs(tmp_path: Path) -> dict[str, Path]:
-    villages = gpd.GeoDataFrame(
+def inputs(write_layer) -> dict[str, Path]:
+    villages = write_layer(
+        "villages.gpkg",
         {"village_id": ["T1"], "name": ["Nà Mằm"]},
-        geometry=[shapely.box(X0, Y0, X0 + 1000, Y0 + 1000)],
+        [shapely.box(X0, Y0, X0 + 1000, Y0 + 1000)],
         crs=UTM,
-    ).to_crs(4326)
-    villages.to_file(tmp_path / "villages.gpkg")
-    sites = gpd.GeoDataFrame(
+    )
+    sites = write_layer(
+        "sites.gpkg",
         {"site_id": ["S1"], "operator": ["Viettel"], "tech": ["4G;5G"]},
-        geometry=[shapely.Point(X0 + 500, Y0 + 500)],
+        [shapely.Point(X0 + 500, Y0 + 500)],
         crs=UTM,
-    ).to_crs(4326)
-    sites.to_file(tmp_path / "sites.gpkg")
+    )
     # An industrial park outline 1 km east (its representative point within 5G's 2 km), a
     # production zone given as a point, a district centre as a point; kinds in Vietnamese.
-    pois = gpd.GeoDataFrame(
+    pois = write_layer(
+        "pois.geojson",
         {
             "Mã": ["KCN-1", "VSX-1", "TT-1"],
             "Loại": ["Khu công nghiệp", "Vùng sản xuất tập trung", "Trung tâm huyện"],
             "Tên": ["KCN <b>Thanh Bình</b>", "Vùng chè", "Huyện lỵ"],
         },
-        geometry=[
+        [
             shapely.box(X0 + 1400, Y0 + 400, X0 + 1600, Y0 + 600),
             shapely.Point(X0 + 3000, Y0 + 500),
             shapely.Point(X0 + 900, Y0 + 500),
         ],
         crs=UTM,
-    ).to_crs(4326)
-    pois.to_file(tmp_path / "pois.geojson", driver="GeoJSON")
-    return {
-        "villages": tmp_path / "villages.gpkg",
-        "sites": tmp_path / "sites.gpkg",
-        "pois": tmp_path / "pois.geojson",
-    }
+        driver="GeoJSON",
+    )
+    return {"villages": villages, "sites": sites, "pois": pois}
 
 
-def test_polygon_pois_and_iot_zones_end_to_end(inputs, tmp_path, monkeypatch, capsys) -> None:
+def test_polygon_pois_and_iot_zones_end_to_end(inputs, tmp_path, run_cli) -> None:
     out = tmp_path / "out"
     code, _, stderr = run_cli(
-        monkeypatch,
-        capsys,
         "coverage",
         "--villages",
         str(inputs["villages"]),

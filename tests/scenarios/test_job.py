@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import geopandas as gpd
@@ -12,27 +11,18 @@ import pandas as pd
 import pytest
 import shapely
 
-from hatangso.cli import main
 from hatangso.scenarios.maps import find_outside_loads
 
 UTM = 32648
 X0, Y0 = 600_000.0, 2_450_000.0
 
 
-def run_cli(monkeypatch, capsys, *args: str):
-    monkeypatch.setattr(sys, "argv", ["hatangso", *args])
-    with pytest.raises(SystemExit) as info:
-        main()
-        sys.exit(0)
-    captured = capsys.readouterr()
-    return info.value.code, captured.out, captured.err
-
-
 @pytest.fixture
-def inputs(tmp_path: Path) -> dict[str, Path]:
+def inputs(tmp_path: Path, write_layer) -> dict[str, Path]:
     # Three 1 km villages in a row, 0, 4 and 10 km east of a Viettel+VNPT mast; one bad row.
     boxes = [shapely.box(X0 + x, Y0, X0 + x + 1000, Y0 + 1000) for x in (0, 4000, 10_000)]
-    villages = gpd.GeoDataFrame(
+    villages = write_layer(
+        "thon.gpkg",
         {
             "Mã thôn": ["T1", "T2", "T3"],
             "Tên thôn": ["Nà Mằm", "Pác Nặm", "Khuổi Hát"],
@@ -40,10 +30,9 @@ def inputs(tmp_path: Path) -> dict[str, Path]:
             "Dân số": [300.0, 500.0, 200.0],
             "Số hộ": [70.0, 120.0, 50.0],
         },
-        geometry=boxes,
+        boxes,
         crs=UTM,
-    ).to_crs(4326)
-    villages.to_file(tmp_path / "thon.gpkg")
+    )
     sites = gpd.GeoDataFrame(
         {"site_id": ["S1", "S2"], "operator": ["viettel", "Vinaphone"], "tech": ["4G", "4G;5G"]},
         geometry=shapely.points([(X0 + 500, Y0 + 500), (X0 + 510, Y0 + 500)]),
@@ -57,28 +46,26 @@ def inputs(tmp_path: Path) -> dict[str, Path]:
         "S3,Mobi,,,4G\n",
         encoding="utf-8",
     )
-    aps = gpd.GeoDataFrame(
+    aps = write_layer(
+        "ap.geojson",
         {"ap_id": ["A1"], "operator": ["VNPT"]},
-        geometry=shapely.points([(X0 + 4500, Y0 + 700)]),
+        shapely.points([(X0 + 4500, Y0 + 700)]),
         crs=UTM,
-    ).to_crs(4326)
-    aps.to_file(tmp_path / "ap.geojson")
+    )
     (tmp_path / "config.yaml").write_text(
         "mobile: {rule: point}\ntargets: {village_mobile_coverage: 1.0}\n", encoding="utf-8"
     )
     return {
-        "villages": tmp_path / "thon.gpkg",
+        "villages": villages,
         "sites": tmp_path / "tram.csv",
-        "aps": tmp_path / "ap.geojson",
+        "aps": aps,
         "config": tmp_path / "config.yaml",
     }
 
 
-def test_coverage_writes_the_contract_outputs(inputs, tmp_path, monkeypatch, capsys) -> None:
+def test_coverage_writes_the_contract_outputs(inputs, tmp_path, run_cli) -> None:
     out = tmp_path / "out"
     code, stdout, stderr = run_cli(
-        monkeypatch,
-        capsys,
         "coverage",
         "--villages",
         str(inputs["villages"]),
@@ -156,12 +143,10 @@ def test_coverage_writes_the_contract_outputs(inputs, tmp_path, monkeypatch, cap
     assert "village_mobile_coverage" in stdout
 
 
-def test_coverage_bad_input_exits_2(inputs, tmp_path, monkeypatch, capsys) -> None:
+def test_coverage_bad_input_exits_2(inputs, tmp_path, run_cli) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("site_id,operator,x,y\nS1,Viettel,585000,2450000\n", encoding="utf-8")
     code, _, stderr = run_cli(
-        monkeypatch,
-        capsys,
         "coverage",
         "--villages",
         str(inputs["villages"]),
@@ -174,12 +159,10 @@ def test_coverage_bad_input_exits_2(inputs, tmp_path, monkeypatch, capsys) -> No
     assert "bad.csv" in stderr and "--crs" in stderr
 
 
-def test_bad_config_exits_2(inputs, tmp_path, monkeypatch, capsys) -> None:
+def test_bad_config_exits_2(inputs, tmp_path, run_cli) -> None:
     config = tmp_path / "bad.yaml"
     config.write_text("mobile: {rule: nearest}\ntargets: {village_5g: 1.0}\n", encoding="utf-8")
     code, _, stderr = run_cli(
-        monkeypatch,
-        capsys,
         "coverage",
         "--villages",
         str(inputs["villages"]),
@@ -263,9 +246,7 @@ def test_samples_and_declarations_decide_the_basis(inputs, tmp_path) -> None:
     assert disputed["operator"].tolist() == ["Viettel"]
 
 
-def test_the_shared_columns_map_reaches_the_streamed_samples(
-    inputs, tmp_path, monkeypatch, capsys
-) -> None:
+def test_the_shared_columns_map_reaches_the_streamed_samples(inputs, tmp_path, run_cli) -> None:
     # The samples name their level "muc_song", which no alias knows. One --columns entry maps
     # it, as it maps the other files' columns; the samples are streamed, not loaded with the
     # layers, yet the entry must reach them and must not be reported as unused. T1 has 40
@@ -278,8 +259,6 @@ def test_the_shared_columns_map_reaches_the_streamed_samples(
     samples.write_text("\n".join(rows) + "\n", encoding="utf-8")
     common = ("coverage", "--villages", str(inputs["villages"]), "--sites", str(inputs["sites"]))
     code, out, err = run_cli(
-        monkeypatch,
-        capsys,
         *common,
         "--samples",
         str(samples),
@@ -294,8 +273,6 @@ def test_the_shared_columns_map_reaches_the_streamed_samples(
     assert int(v.loc["T1", "n_samples"]) == 40
     # A column that is in no file, samples included, is still refused.
     code, out, err = run_cli(
-        monkeypatch,
-        capsys,
         *common,
         "--samples",
         str(samples),

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -24,7 +26,6 @@ from hatangso.scenarios.maps import (
 
 EVIL = "<img src=x onerror=alert(1)>"
 N = 5_000
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 def _layers(n: int = N, *, polygons: bool = False) -> MapLayers:
@@ -177,86 +178,66 @@ def test_compact_page_keeps_legend_kpis_and_layer_control() -> None:
 
 
 @pytest.mark.browser
-def test_compact_map_in_chromium_offline(page: str, tmp_path: Path) -> None:
-    if not CHROMIUM.exists():
-        pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright (python)")
+def test_compact_map_in_chromium_offline(
+    page: str, tmp_path: Path, offline_page: Callable[..., Any]
+) -> None:
     path = tmp_path / "map.html"
     path.write_text(page, encoding="utf-8")
     hostile = _layers().villages.geometry.iloc[0]
-    blocked: list[str] = []
-    errors: list[str] = []
+    opened = offline_page(1100, 800, schemes=("file:", "data:", "blob:"), hosts=())
+    tab, blocked, errors = opened.page, opened.blocked, opened.errors
+    dialogs: list[str] = []
+    tab.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    tab.goto(path.as_uri(), wait_until="load", timeout=60_000)
+    tab.wait_for_function("window.hatangsoReady === true", timeout=30_000)
+    # Zoom onto the hostile village so that nothing else is near it, then click it.
+    x, y = tab.evaluate(
+        """([lat, lon]) => {
+          const map = window[Object.keys(window).find(k => k.startsWith('map_'))];
+          map.setView([lat, lon], 16, {animate: false});
+          const p = map.latLngToContainerPoint([lat, lon]);
+          return [p.x, p.y];
+        }""",
+        [hostile.y, hostile.x],
+    )
+    tab.wait_for_timeout(300)
+    tab.mouse.click(x, y)
+    popup = tab.locator(".leaflet-popup-content")
+    popup.wait_for(timeout=10_000)
+    assert EVIL in popup.inner_text()  # shown as text ...
+    assert popup.locator("img").count() == 0  # ... never as markup
+    assert "Thôn" in popup.inner_text()
 
-    def route(route: object) -> None:
-        url = route.request.url  # type: ignore[attr-defined]
-        if url.startswith(("file:", "data:", "blob:")):
-            route.continue_()  # type: ignore[attr-defined]
-        else:
-            blocked.append(url)
-            route.abort()  # type: ignore[attr-defined]
-
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
-        )
-        try:
-            tab = browser.new_page(viewport={"width": 1100, "height": 800})
-            tab.route("**/*", route)
-            tab.on("pageerror", lambda e: errors.append(str(e)))
-            dialogs: list[str] = []
-            tab.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-            tab.goto(path.as_uri(), wait_until="load", timeout=60_000)
-            tab.wait_for_function("window.hatangsoReady === true", timeout=30_000)
-            # Zoom onto the hostile village so that nothing else is near it, then click it.
-            x, y = tab.evaluate(
-                """([lat, lon]) => {
-                  const map = window[Object.keys(window).find(k => k.startsWith('map_'))];
-                  map.setView([lat, lon], 16, {animate: false});
-                  const p = map.latLngToContainerPoint([lat, lon]);
-                  return [p.x, p.y];
-                }""",
-                [hostile.y, hostile.x],
-            )
-            tab.wait_for_timeout(300)
-            tab.mouse.click(x, y)
-            popup = tab.locator(".leaflet-popup-content")
-            popup.wait_for(timeout=10_000)
-            assert EVIL in popup.inner_text()  # shown as text ...
-            assert popup.locator("img").count() == 0  # ... never as markup
-            assert "Thôn" in popup.inner_text()
-
-            # The site layers (off when the page opens): clusters when zoomed out, and the
-            # hostile site's tooltip, as text, when zoomed in on it.
-            clusters = tab.evaluate(
-                """() => {
-                  const map = window[Object.keys(window).find(k => k.startsWith('map_'))];
-                  map.closePopup();
-                  Object.keys(window).filter(k => k.startsWith('canvas_points_'))
-                    .forEach(k => { if (!map.hasLayer(window[k])) window[k].addTo(map); });
-                  map.setZoom(8, {animate: false});
-                  return new Promise(done => setTimeout(() => done(
-                    map._htsLayers.reduce((n, l) => n + l._clusters.length, 0)), 300));
-                }"""
-            )
-            assert clusters > 0
-            site = _layers().sites.geometry.iloc[0]
-            x, y = tab.evaluate(
-                """([lat, lon]) => {
-                  const map = window[Object.keys(window).find(k => k.startsWith('map_'))];
-                  map.setView([lat, lon], 17, {animate: false});
-                  const p = map.latLngToContainerPoint([lat, lon]);
-                  return [p.x, p.y];
-                }""",
-                [site.y, site.x],
-            )
-            tab.wait_for_timeout(300)
-            tab.mouse.move(x + 1, y)
-            tooltip = tab.locator(".leaflet-tooltip")
-            tooltip.wait_for(timeout=10_000)
-            assert "S0`${x}" in tooltip.inner_text()
-            assert tooltip.locator("img").count() == 0
-        finally:
-            browser.close()
+    # The site layers (off when the page opens): clusters when zoomed out, and the
+    # hostile site's tooltip, as text, when zoomed in on it.
+    clusters = tab.evaluate(
+        """() => {
+          const map = window[Object.keys(window).find(k => k.startsWith('map_'))];
+          map.closePopup();
+          Object.keys(window).filter(k => k.startsWith('canvas_points_'))
+            .forEach(k => { if (!map.hasLayer(window[k])) window[k].addTo(map); });
+          map.setZoom(8, {animate: false});
+          return new Promise(done => setTimeout(() => done(
+            map._htsLayers.reduce((n, l) => n + l._clusters.length, 0)), 300));
+        }"""
+    )
+    assert clusters > 0
+    site = _layers().sites.geometry.iloc[0]
+    x, y = tab.evaluate(
+        """([lat, lon]) => {
+          const map = window[Object.keys(window).find(k => k.startsWith('map_'))];
+          map.setView([lat, lon], 17, {animate: false});
+          const p = map.latLngToContainerPoint([lat, lon]);
+          return [p.x, p.y];
+        }""",
+        [site.y, site.x],
+    )
+    tab.wait_for_timeout(300)
+    tab.mouse.move(x + 1, y)
+    tooltip = tab.locator(".leaflet-tooltip")
+    tooltip.wait_for(timeout=10_000)
+    assert "S0`${x}" in tooltip.inner_text()
+    assert tooltip.locator("img").count() == 0
     assert errors == [] and dialogs == []
     assert blocked == [], f"the page tried to reach outside: {blocked[:3]}"
 
@@ -346,71 +327,51 @@ def test_a_status_from_the_input_is_escaped_in_the_payload() -> None:
 
 
 @pytest.mark.browser
-def test_a_challenged_village_in_chromium(challenged_page: str, tmp_path: Path) -> None:
-    if not CHROMIUM.exists():
-        pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright (python)")
+def test_a_challenged_village_in_chromium(
+    challenged_page: str, tmp_path: Path, offline_page: Callable[..., Any]
+) -> None:
     path = tmp_path / "map.html"
     path.write_text(challenged_page, encoding="utf-8")
     villages = _challenged_layers().villages
-    errors: list[str] = []
-    blocked: list[str] = []
-
-    def route(route: object) -> None:
-        url = route.request.url  # type: ignore[attr-defined]
-        if url.startswith(("file:", "data:", "blob:")):
-            route.continue_()  # type: ignore[attr-defined]
-        else:
-            blocked.append(url)
-            route.abort()  # type: ignore[attr-defined]
-
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
+    opened = offline_page(1100, 800, schemes=("file:", "data:", "blob:"), hosts=())
+    tab, blocked, errors = opened.page, opened.blocked, opened.errors
+    tab.goto(path.as_uri(), wait_until="load", timeout=60_000)
+    tab.wait_for_function("window.hatangsoReady === true", timeout=30_000)
+    legend = tab.locator("#hts-legend").inner_text()
+    assert "Thôn bị khiếu nại" in legend
+    for index, expected in ((40, ("upheld", "CH-0007")), (3, ("open",))):
+        point = villages.geometry.iloc[index]
+        x, y = tab.evaluate(
+            """([lat, lon]) => {
+              const map = window[Object.keys(window).find(k => k.startsWith('map_'))];
+              map.closePopup();
+              map.setView([lat, lon], 16, {animate: false});
+              const p = map.latLngToContainerPoint([lat, lon]);
+              return [p.x, p.y];
+            }""",
+            [point.y, point.x],
         )
-        try:
-            tab = browser.new_page(viewport={"width": 1100, "height": 800})
-            tab.route("**/*", route)
-            tab.on("pageerror", lambda e: errors.append(str(e)))
-            tab.goto(path.as_uri(), wait_until="load", timeout=60_000)
-            tab.wait_for_function("window.hatangsoReady === true", timeout=30_000)
-            legend = tab.locator("#hts-legend").inner_text()
-            assert "Thôn bị khiếu nại" in legend
-            for index, expected in ((40, ("upheld", "CH-0007")), (3, ("open",))):
-                point = villages.geometry.iloc[index]
-                x, y = tab.evaluate(
-                    """([lat, lon]) => {
-                      const map = window[Object.keys(window).find(k => k.startsWith('map_'))];
-                      map.closePopup();
-                      map.setView([lat, lon], 16, {animate: false});
-                      const p = map.latLngToContainerPoint([lat, lon]);
-                      return [p.x, p.y];
-                    }""",
-                    [point.y, point.x],
-                )
-                tab.wait_for_timeout(300)
-                # The ring is drawn: a pixel of its colour on the canvas, a ring's width away.
-                ring = tab.evaluate(
-                    """([x, y, r]) => {
-                      const layer = Object.keys(window).filter(k => k.startsWith('canvas_points_'))
-                        .map(k => window[k]).find(l => l.options.status === 'challenged');
-                      const c = layer._canvas, ratio = window.devicePixelRatio || 1;
-                      const at = layer._offset.pad;
-                      const px = c.getContext('2d').getImageData(
-                        Math.round((x + at.x + r) * ratio), Math.round((y + at.y) * ratio), 1, 1
-                      ).data;
-                      return [px[0], px[1], px[2], px[3], layer._drawn.n];
-                    }""",
-                    [x, y, _CHALLENGED_RADIUS],
-                )
-                assert ring[4] >= 1 and ring[3] > 0 and ring[0] > 200 and ring[2] < 80, ring
-                tab.mouse.click(x, y)
-                popup = tab.locator(".leaflet-popup-content")
-                popup.wait_for(timeout=10_000)
-                text = popup.inner_text()
-                assert "Khiếu nại" in text
-                for word in expected:
-                    assert word in text
-        finally:
-            browser.close()
+        tab.wait_for_timeout(300)
+        # The ring is drawn: a pixel of its colour on the canvas, a ring's width away.
+        ring = tab.evaluate(
+            """([x, y, r]) => {
+              const layer = Object.keys(window).filter(k => k.startsWith('canvas_points_'))
+                .map(k => window[k]).find(l => l.options.status === 'challenged');
+              const c = layer._canvas, ratio = window.devicePixelRatio || 1;
+              const at = layer._offset.pad;
+              const px = c.getContext('2d').getImageData(
+                Math.round((x + at.x + r) * ratio), Math.round((y + at.y) * ratio), 1, 1
+              ).data;
+              return [px[0], px[1], px[2], px[3], layer._drawn.n];
+            }""",
+            [x, y, _CHALLENGED_RADIUS],
+        )
+        assert ring[4] >= 1 and ring[3] > 0 and ring[0] > 200 and ring[2] < 80, ring
+        tab.mouse.click(x, y)
+        popup = tab.locator(".leaflet-popup-content")
+        popup.wait_for(timeout=10_000)
+        text = popup.inner_text()
+        assert "Khiếu nại" in text
+        for word in expected:
+            assert word in text
     assert errors == [] and blocked == []

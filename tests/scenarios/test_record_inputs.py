@@ -8,7 +8,6 @@ sites in the second and third): 1/4 of the villages covered as of 31 Dec 2024, 3
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,7 +19,6 @@ import pytest
 import shapely
 import yaml
 
-from hatangso.cli import main
 from hatangso.coverage.config import parse_config
 from hatangso.geo.errors import InputError, NotFoundError
 from hatangso.geo.store import SqlStore, open_store
@@ -127,15 +125,6 @@ def test_a_day_before_the_first_change_has_no_record(record: SqlStore) -> None:
 # hatangso run --record --as-of
 
 
-def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: Any, *args: str) -> tuple[Any, str, str]:
-    monkeypatch.setattr(sys, "argv", ["hatangso", *args])
-    with pytest.raises(SystemExit) as info:
-        main()
-        sys.exit(0)
-    captured = capsys.readouterr()
-    return info.value.code, captured.out, captured.err
-
-
 @pytest.fixture
 def scenario(tmp_path: Path) -> Path:
     """A scenario file whose data are the 2024 layers, and a record of 2024 and 2025 beside."""
@@ -172,15 +161,11 @@ def _share(kpis: dict[str, Any]) -> float:
 
 
 def test_the_report_as_of_year_end_equals_the_run_on_that_years_data(
-    scenario: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+    scenario: Path, tmp_path: Path, run_cli: Any
 ) -> None:
-    code, _, err = run_cli(
-        monkeypatch, capsys, "run", str(scenario), "--out", str(tmp_path / "files"), "--quiet"
-    )
+    code, _, err = run_cli("run", str(scenario), "--out", str(tmp_path / "files"), "--quiet")
     assert code == 0, err
     code, _, err = run_cli(
-        monkeypatch,
-        capsys,
         "run",
         str(scenario),
         "--out",
@@ -200,8 +185,6 @@ def test_the_report_as_of_year_end_equals_the_run_on_that_years_data(
     assert (asof_kpis["as_of"], asof_kpis["record_version"]) == ("2024-12-31", 2)
     # The record now: the 2025 sites count.
     code, _, err = run_cli(
-        monkeypatch,
-        capsys,
         "run",
         str(scenario),
         "--out",
@@ -217,22 +200,18 @@ def test_the_report_as_of_year_end_equals_the_run_on_that_years_data(
 
 
 def test_as_of_needs_a_record_and_a_day_it_has(
-    scenario: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+    scenario: Path, tmp_path: Path, run_cli: Any
 ) -> None:
     out = str(tmp_path / "out")
-    code, _, err = run_cli(
-        monkeypatch, capsys, "run", str(scenario), "--out", out, "--as-of", "2024-12-31"
-    )
+    code, _, err = run_cli("run", str(scenario), "--out", out, "--as-of", "2024-12-31")
     assert code == 2 and "--record" in err
     record = str(tmp_path / "record.gpkg")
     args = ("run", str(scenario), "--out", out, "--record", record, "--as-of")
-    code, _, err = run_cli(monkeypatch, capsys, *args, "2023-12-31")
+    code, _, err = run_cli(*args, "2023-12-31")
     assert code == 2 and "no change by the end of 2023-12-31" in err
-    code, _, err = run_cli(monkeypatch, capsys, *args, "31/12/2024")
+    code, _, err = run_cli(*args, "31/12/2024")
     assert code == 2 and "YYYY-MM-DD" in err
     code, _, err = run_cli(
-        monkeypatch,
-        capsys,
         "run",
         str(scenario),
         "--out",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import geopandas as gpd
@@ -11,20 +10,10 @@ import pandas as pd
 import pytest
 import shapely
 
-from hatangso.cli import main
 from hatangso.geo.validate import load_layer
 
 UTM = 32648
 X0, Y0 = 600_000.0, 2_450_000.0
-
-
-def run_cli(monkeypatch, capsys, *args: str):
-    monkeypatch.setattr(sys, "argv", ["hatangso", *args])
-    with pytest.raises(SystemExit) as info:
-        main()
-        sys.exit(0)
-    captured = capsys.readouterr()
-    return info.value.code, captured.out, captured.err
 
 
 def _lonlat(dx: float, dy: float) -> tuple[float, float]:
@@ -33,17 +22,17 @@ def _lonlat(dx: float, dy: float) -> tuple[float, float]:
 
 
 @pytest.fixture
-def files(tmp_path: Path) -> dict[str, Path]:
+def files(tmp_path: Path, write_layer) -> dict[str, Path]:
     # Two villages: V1 by the Viettel/VNPT mast, V2 15 km away with nothing.
-    villages = gpd.GeoDataFrame(
+    villages = write_layer(
+        "villages.gpkg",
         {"village_id": ["V1", "V2"], "name": ["Nà Hin", "Pác Nặm"], "commune": ["A", "B"]},
-        geometry=[
+        [
             shapely.box(X0, Y0, X0 + 800, Y0 + 800),
             shapely.box(X0 + 15_000, Y0, X0 + 15_800, Y0 + 800),
         ],
         crs=UTM,
-    ).to_crs(4326)
-    villages.to_file(tmp_path / "villages.gpkg")
+    )
     (s1, s2, m1, m2) = (_lonlat(400, 400), _lonlat(410, 400), _lonlat(405, 400), _lonlat(465, 400))
     (tmp_path / "sites.csv").write_text(
         "site_id,operator,lon,lat,tech,mast_id\n"
@@ -69,7 +58,7 @@ def files(tmp_path: Path) -> dict[str, Path]:
         encoding="utf-8",
     )
     return {
-        "villages": tmp_path / "villages.gpkg",
+        "villages": villages,
         "sites": tmp_path / "sites.csv",
         "masts": tmp_path / "masts.csv",
         "commitments": tmp_path / "commitments.csv",
@@ -86,11 +75,9 @@ def test_the_registry_and_commitments_read_in_vietnamese(files) -> None:
     assert commitments["due"].tolist() == ["2025-06-30", "2025-06-30", "2027-12-31"]
 
 
-def test_coverage_with_registry_and_commitments(files, tmp_path, monkeypatch, capsys) -> None:
+def test_coverage_with_registry_and_commitments(files, tmp_path, run_cli) -> None:
     out = tmp_path / "out"
     code, stdout, stderr = run_cli(
-        monkeypatch,
-        capsys,
         "coverage",
         "--villages",
         str(files["villages"]),

@@ -23,15 +23,6 @@ X0, Y0 = 686_000.0, 1_194_000.0  # Hồ Chí Minh City
 HCM = "Thành phố Hồ Chí Minh"
 
 
-def run_cli(monkeypatch, capsys, *args: str) -> int:
-    monkeypatch.setattr(sys, "argv", ["hatangso", *args])
-    with pytest.raises(SystemExit) as info:
-        main()
-        sys.exit(0)
-    capsys.readouterr()
-    return int(info.value.code or 0)
-
-
 @pytest.fixture
 def register(tmp_path: Path) -> dict[str, Path]:
     east = {"v1": 0, "v3": 2000, "v4": 4000, "v2": 12_000, "v5": 20_000}
@@ -84,10 +75,8 @@ OLD_COMMUNES = {
 }
 
 
-def _coverage(monkeypatch, capsys, register, out: Path, *extra: str) -> dict:
-    code = run_cli(
-        monkeypatch,
-        capsys,
+def _coverage(run_cli, register, out: Path, *extra: str) -> dict:
+    code, _, _ = run_cli(
         "coverage",
         "--villages",
         str(register["villages"]),
@@ -100,15 +89,15 @@ def _coverage(monkeypatch, capsys, register, out: Path, *extra: str) -> dict:
         "--quiet",
         *extra,
     )
-    assert code == 0
+    assert int(code or 0) == 0
     return json.loads((out / "kpis.json").read_text(encoding="utf-8"))
 
 
-def test_coverage_counts_by_new_or_old_units(monkeypatch, capsys, register, tmp_path) -> None:
-    new = _coverage(monkeypatch, capsys, register, tmp_path / "new", "--units", "new")
+def test_coverage_counts_by_new_or_old_units(run_cli, register, tmp_path) -> None:
+    new = _coverage(run_cli, register, tmp_path / "new", "--units", "new")
     assert new["units"] == "new"
     assert _shares(new["by_unit"]) == NEW
-    old = _coverage(monkeypatch, capsys, register, tmp_path / "old", "--units", "old")
+    old = _coverage(run_cli, register, tmp_path / "old", "--units", "old")
     assert old["units"] == "old"
     assert _shares(old["by_unit"])["commune"] == OLD_COMMUNES
     assert _shares(old["by_unit"])["district"] == {
@@ -116,7 +105,7 @@ def test_coverage_counts_by_new_or_old_units(monkeypatch, capsys, register, tmp_
         f"{HCM} / Quận Gò Vấp": (1, 2),
     }
     # The default: the file's own columns, named as the hierarchy they were found in.
-    given = _coverage(monkeypatch, capsys, register, tmp_path / "given")
+    given = _coverage(run_cli, register, tmp_path / "given")
     assert given["units"] == "old"
     assert _shares(given["by_unit"])["commune"]["TP. Hồ Chí Minh / Gò Vấp / Phường 5"] == (1, 1)
     assert _shares(given["by_unit_in"]["new"]) == NEW

@@ -613,8 +613,9 @@ def _terrain_coverage(
     # Without a population grid the population rule falls back on area shares, as the
     # distance models do.
     judge_rule = "area" if rule == "population" and population is None else rule
+    projected = villages.to_crs(crs)  # read by the 4G/5G rules and the other technologies
     judged = terrain.judge_villages(
-        villages.to_crs(crs),
+        projected,
         grids,
         rule=judge_rule,
         min_share=mcfg.min_share,
@@ -634,7 +635,7 @@ def _terrain_coverage(
         out[column] = judged[column].to_numpy()
     if services.carries_legacy(sites_m):
         by_tech = services.terrain_technology_coverage(
-            villages.to_crs(crs),
+            projected,
             grids,
             rule=judge_rule,
             min_share=mcfg.min_share,

@@ -727,6 +727,82 @@ def _pattern_db(
     return min(12.0 * ratio * ratio, max_attenuation_db)
 
 
+@jit(inline="always")
+def _fold(
+    loss: npt.NDArray[np.float32],
+    r0: int,
+    c0: int,
+    x_left: float,
+    y_top: float,
+    dx: float,
+    dy: float,
+    x0: float,
+    y0: float,
+    eirp_dbm: float,
+    clutter_loss_db: float,
+    azimuth_rad: float,
+    beamwidth_rad: float,
+    max_attenuation_db: float,
+    threshold_dbm: float,
+    site_index: int,
+    group: int,
+    part_r0: int,
+    part_c0: int,
+    partial: bool,
+    best: npt.NDArray[np.float32],
+    server: npt.NDArray[np.int32],
+    above: npt.NDArray[np.int32],
+    count: npt.NDArray[np.uint16],
+    last_counted: npt.NDArray[np.int32],
+    masks: npt.NDArray[np.bool_],
+) -> None:
+    """Fold one carrier into grids whose cell ``[0, 0]`` is the grid's ``[part_r0, part_c0]``.
+
+    The one home of the received power, the sector pattern, the count and the masks of
+    :func:`_accumulate` and :func:`_accumulate_part`, which differ only in how a cell keeps its
+    best server: with `partial` false, `server` is the best site and `above` is not touched;
+    with `partial` true, `server` and `above` are ``first`` and ``above`` of
+    :func:`_accumulate_part`.
+    """
+    rows, cols = loss.shape
+    sector = not math.isnan(beamwidth_rad) and not math.isnan(azimuth_rad)
+    # boresight unit vector (x east, y north; azimuth clockwise from north)
+    bx = math.sin(azimuth_rad) if sector else 0.0
+    by = math.cos(azimuth_rad) if sector else 1.0
+    for rr in range(rows):
+        ey = y_top - (r0 + rr + 0.5) * dy - y0
+        for cc in range(cols):
+            path_loss = loss[rr, cc]
+            if math.isnan(path_loss):
+                continue
+            p = eirp_dbm - path_loss - clutter_loss_db
+            R = r0 + rr - part_r0
+            C = c0 + cc - part_c0
+            b = best[R, C]
+            if p < threshold_dbm and not (math.isnan(b) or p > b):
+                continue  # the pattern only lowers p: nothing here can change
+            if sector:
+                ex = x_left + (c0 + cc + 0.5) * dx - x0
+                p -= _pattern_db(ex, ey, bx, by, beamwidth_rad, max_attenuation_db)
+            if math.isnan(b) or p > b:
+                if not partial:
+                    best[R, C] = p
+                    server[R, C] = site_index
+                else:
+                    p32 = np.float32(p)
+                    if math.isnan(b) or p32 > b:  # a new best value
+                        best[R, C] = p32
+                        server[R, C] = site_index
+                        above[R, C] = site_index if p > p32 else -1
+                    else:  # rounds to the best value, strictly above it
+                        above[R, C] = site_index
+            if p >= threshold_dbm:
+                masks[group, R, C] = True
+                if last_counted[R, C] != site_index and count[R, C] < 65535:
+                    count[R, C] += 1
+                    last_counted[R, C] = site_index
+
+
 @jit(nogil=True)
 def _accumulate(
     loss: npt.NDArray[np.float32],
@@ -767,34 +843,9 @@ def _accumulate(
     A cell where even the unattenuated power neither reaches the threshold nor beats the best
     server is left alone.
     """
-    rows, cols = loss.shape
-    sector = not math.isnan(beamwidth_rad) and not math.isnan(azimuth_rad)
-    # boresight unit vector (x east, y north; azimuth clockwise from north)
-    bx = math.sin(azimuth_rad) if sector else 0.0
-    by = math.cos(azimuth_rad) if sector else 1.0
-    for rr in range(rows):
-        ey = y_top - (r0 + rr + 0.5) * dy - y0
-        for cc in range(cols):
-            path_loss = loss[rr, cc]
-            if math.isnan(path_loss):
-                continue
-            p = eirp_dbm - path_loss - clutter_loss_db
-            b = best[r0 + rr, c0 + cc]
-            if p < threshold_dbm and not (math.isnan(b) or p > b):
-                continue  # the pattern only lowers p: nothing here can change
-            if sector:
-                ex = x_left + (c0 + cc + 0.5) * dx - x0
-                p -= _pattern_db(ex, ey, bx, by, beamwidth_rad, max_attenuation_db)
-            R = r0 + rr
-            C = c0 + cc
-            if math.isnan(b) or p > b:
-                best[R, C] = p
-                best_site[R, C] = site_index
-            if p >= threshold_dbm:
-                masks[group, R, C] = True
-                if last_counted[R, C] != site_index and count[R, C] < 65535:
-                    count[R, C] += 1
-                    last_counted[R, C] = site_index
+    _fold(loss, r0, c0, x_left, y_top, dx, dy, x0, y0, eirp_dbm, clutter_loss_db, azimuth_rad,
+          beamwidth_rad, max_attenuation_db, threshold_dbm, site_index, group, 0, 0, False, best,
+          best_site, best_site, count, last_counted, masks)  # fmt: skip
 
 
 @jit(nogil=True)
@@ -837,40 +888,11 @@ def _accumulate_part(
     carriers folded in site order; :func:`hatangso.coverage.distributed` combines partials
     (higher ``F`` wins; equal ``F``: the smaller ``first``, the larger ``above``) and takes
     ``above`` where set, else ``first``. The power, the pattern, the count and the masks are
-    computed as in :func:`_accumulate`, line for line; a test holds the two to the same grids.
+    those of :func:`_accumulate`: both are :func:`_fold`; a test holds the two to the same grids.
     """
-    rows, cols = loss.shape
-    sector = not math.isnan(beamwidth_rad) and not math.isnan(azimuth_rad)
-    bx = math.sin(azimuth_rad) if sector else 0.0
-    by = math.cos(azimuth_rad) if sector else 1.0
-    for rr in range(rows):
-        ey = y_top - (r0 + rr + 0.5) * dy - y0
-        for cc in range(cols):
-            path_loss = loss[rr, cc]
-            if math.isnan(path_loss):
-                continue
-            p = eirp_dbm - path_loss - clutter_loss_db
-            R = r0 + rr - part_r0
-            C = c0 + cc - part_c0
-            b = best[R, C]
-            if p < threshold_dbm and not (math.isnan(b) or p > b):
-                continue  # the pattern only lowers p: nothing here can change
-            if sector:
-                ex = x_left + (c0 + cc + 0.5) * dx - x0
-                p -= _pattern_db(ex, ey, bx, by, beamwidth_rad, max_attenuation_db)
-            if math.isnan(b) or p > b:
-                p32 = np.float32(p)
-                if math.isnan(b) or p32 > b:  # a new best value
-                    best[R, C] = p32
-                    first[R, C] = site_index
-                    above[R, C] = site_index if p > p32 else -1
-                else:  # rounds to the best value, strictly above it
-                    above[R, C] = site_index
-            if p >= threshold_dbm:
-                masks[group, R, C] = True
-                if last_counted[R, C] != site_index and count[R, C] < 65535:
-                    count[R, C] += 1
-                    last_counted[R, C] = site_index
+    _fold(loss, r0, c0, x_left, y_top, dx, dy, x0, y0, eirp_dbm, clutter_loss_db, azimuth_rad,
+          beamwidth_rad, max_attenuation_db, threshold_dbm, site_index, group, part_r0, part_c0,
+          True, best, first, above, count, last_counted, masks)  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,93 @@
+"""Fixtures shared by every test package: a real browser kept offline."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture()
+def browser() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright; skips the test when either is missing.
+
+    One per test: Playwright's synchronous API keeps an event loop running in this thread
+    while it is open, and later tests that run one of their own (``asyncio.run``) would fail.
+    """
+    if not CHROMIUM.exists():
+        pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright (python)")
+    with sync_api.sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-default-apps",
+                "--no-first-run",
+            ],
+        )
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+@dataclass
+class OfflinePage:
+    """A page whose requests to the outside are aborted and noted in `blocked`.
+
+    `errors` collects the page's uncaught script errors.
+    """
+
+    page: Any
+    blocked: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+@pytest.fixture()
+def offline_page(browser: Any) -> Iterator[Callable[..., OfflinePage]]:
+    """Open pages in their own browser contexts: ``offline_page(width, height)``.
+
+    A page lets through the URLs that start with one of `schemes` (``data:`` by default) and
+    those of the `hosts` (the loopback service by default); every other request is aborted and
+    noted. The pages close with the test.
+    """
+    opened: list[Any] = []
+
+    def open_page(
+        width: int,
+        height: int,
+        *,
+        schemes: tuple[str, ...] = ("data:",),
+        hosts: tuple[str, ...] = ("127.0.0.1", "localhost"),
+    ) -> OfflinePage:
+        page = browser.new_page(viewport={"width": width, "height": height})
+        opened.append(page)
+        offline = OfflinePage(page)
+
+        def route(route: Any) -> None:
+            url = route.request.url
+            if url.startswith(schemes) or (urlparse(url).hostname or "") in hosts:
+                route.continue_()
+            else:
+                offline.blocked.append(url)
+                route.abort()
+
+        page.route("**/*", route)
+        page.on("pageerror", lambda e: offline.errors.append(str(e)))
+        return offline
+
+    try:
+        yield open_page
+    finally:
+        for page in opened:
+            page.close()
