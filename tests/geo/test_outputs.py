@@ -6,11 +6,13 @@ import json
 import os
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 
-from hatangso.geo.outputs import atomic_write, json_ready, write_json, write_text
+from hatangso.geo.outputs import atomic_write, json_ready, write_geojson, write_json, write_text
 
 
 def test_json_ready_turns_missing_into_null_and_numpy_into_python() -> None:
@@ -94,3 +96,66 @@ def test_spreadsheet_safe_quotes_formulas_but_keeps_numbers() -> None:
     assert frame["text"].tolist()[0] == payloads[0], "the input frame is left as it was"
     assert spreadsheet_cell(-3) == -3 and spreadsheet_cell(None) is None
     assert spreadsheet_cell("a=b") == "a=b"
+
+
+def _as_gdal_writes(frame: gpd.GeoDataFrame, folder: Path) -> tuple[Path, Path]:
+    ours = write_geojson(frame, folder / "ours.geojson")
+    gdal = folder / "gdal.geojson"
+    frame.to_file(gdal, driver="GeoJSON", engine="pyogrio")
+    return ours, gdal
+
+
+def test_write_geojson_reads_back_as_gdal_writes_it(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    n = 500
+    towers = gpd.GeoDataFrame(
+        {
+            "location": np.arange(n),
+            "n_sites": rng.integers(1, 4, n).astype(np.int32),
+            "operators": rng.choice(["Viettel;VNPT", 'Thôn "Bản" \\ 1/2', "a\nb", "MobiFone"], n),
+            "shared": rng.random(n) > 0.5,
+            "site_ids": pd.array(["S1", None, "S3", "S4"] * (n // 4), dtype="string"),
+            "share": np.where(rng.random(n) > 0.9, np.nan, rng.random(n)),
+        },
+        geometry=shapely.points(rng.uniform(102, 110, n), rng.uniform(8, 24, n)),
+        crs=4326,
+    )
+    ours, gdal = _as_gdal_writes(towers, tmp_path)
+    document = json.loads(ours.read_text(encoding="utf-8"))  # valid JSON, one collection
+    assert document["type"] == "FeatureCollection"
+    assert document["name"] == "ours"
+    assert len(document["features"]) == n
+    assert document["features"][0]["geometry"]["type"] == "Point"
+    back, expected = gpd.read_file(ours), gpd.read_file(gdal)
+    pd.testing.assert_frame_equal(
+        back.drop(columns="geometry"), expected.drop(columns="geometry"), check_exact=True
+    )
+    # Both to 15 decimals; GDAL also trims what looks like round-off (…0000x, …9999x).
+    assert back.geometry.geom_equals_exact(expected.geometry, tolerance=1e-13).all()
+    assert back.geometry.geom_equals_exact(towers.geometry, tolerance=1e-15).all()
+
+
+def test_write_geojson_polygons_and_a_metric_crs(tmp_path: Path) -> None:
+    zones = gpd.GeoDataFrame(
+        {"poi_id": ["IP-1", "IP-2", "IP-3"], "covered_iot": [True, False, True]},
+        geometry=[
+            shapely.box(580_000, 2_300_000, 581_000, 2_301_500),
+            shapely.Point(590_000, 2_310_000).buffer(400),
+            None,
+        ],
+        crs=32648,
+    )
+    ours, gdal = _as_gdal_writes(zones.to_crs(4326), tmp_path)
+    write_geojson(zones, ours)  # written in EPSG:4326 all the same
+    back, expected = gpd.read_file(ours), gpd.read_file(gdal)
+    assert back.crs == "EPSG:4326"
+    pd.testing.assert_frame_equal(back.drop(columns="geometry"), expected.drop(columns="geometry"))
+    assert back.geometry.geom_equals_exact(expected.geometry, tolerance=1e-12).iloc[:2].all()
+    assert back.geometry.iloc[2] is None
+
+
+def test_write_geojson_of_no_features(tmp_path: Path) -> None:
+    empty = gpd.GeoDataFrame({"location": []}, geometry=[], crs=4326)
+    path = write_geojson(empty, tmp_path / "towers.geojson")
+    assert json.loads(path.read_text(encoding="utf-8"))["features"] == []
+    assert len(gpd.read_file(path)) == 0

@@ -243,15 +243,17 @@ class SiteRadio:
 def _labels(name: str, values: npt.ArrayLike, default: str, allowed: tuple[str, ...]) -> StrArray:
     """Normalise labels (strip; missing -> default) and check them against ``allowed``."""
     raw = np.atleast_1d(np.asarray(values, dtype=object))
-    missing = np.asarray(pd.isna(raw), dtype=bool)
-    text = np.where(missing, default, raw).astype(str)
-    text = np.char.strip(text)
-    text = np.where(text == "", default, text)
+    # Each distinct label is normalised once (a national run has 120,000 sites, a few labels);
+    # missing values take the code -1, hence the default, the last of `distinct`.
+    codes, uniques = pd.factorize(raw)
+    distinct = np.array([*(str(u) for u in uniques), default], dtype=np.str_)
+    distinct = np.char.strip(distinct)
+    distinct = np.where(distinct == "", default, distinct)
     if name == "tech":
-        lookup = {u: _techs.tech_token(u) or u for u in np.unique(text).tolist()}
-        text = np.array([lookup[t] for t in text.tolist()], dtype=np.str_)
+        distinct = np.array([_techs.tech_token(u) or u for u in distinct.tolist()], dtype=np.str_)
     else:
-        text = np.char.lower(text)
+        distinct = np.char.lower(distinct)
+    text = distinct[codes]
     bad = ~np.isin(text, allowed)
     if np.any(bad):
         rows = np.flatnonzero(bad)
@@ -552,15 +554,20 @@ def _radius_lookup(
     rule by which the radius model turns a sector's attenuation into a shorter reach.
     """
     table = DEFAULT_RADIUS_M if radius_m is None else radius_m
-    reach = np.full(radio.tech.shape, np.nan)
-    for tech, by_env in table.items():
-        for env, value in by_env.items():
-            reach[(radio.tech == tech) & (radio.env == env)] = float(value)
-    for tech in _techs.IOT:
-        margin_db = MAX_COUPLING_LOSS_DB[tech] - MAX_COUPLING_LOSS_DB["4G"]
-        for env, value in table.get("4G", {}).items():
-            rows = (radio.tech == tech) & (radio.env == env)
-            reach[rows] = float(value) * 10.0 ** (margin_db / RADIUS_PATTERN_SLOPE_DB)
+    # Looked up once per distinct technology and environment, then spread over the sites.
+    tech_code, techs = pd.factorize(radio.tech)
+    env_code, envs = pd.factorize(radio.env)
+    grid = np.full((len(techs), len(envs)), np.nan)
+    for i, tech in enumerate(techs.tolist()):
+        for j, env in enumerate(envs.tolist()):
+            if tech in _techs.IOT and env in table.get("4G", {}):
+                margin_db = MAX_COUPLING_LOSS_DB[tech] - MAX_COUPLING_LOSS_DB["4G"]
+                grid[i, j] = float(table["4G"][env]) * 10.0 ** (margin_db / RADIUS_PATTERN_SLOPE_DB)
+            elif env in table.get(tech, {}):
+                grid[i, j] = float(table[tech][env])
+    reach: FloatArray = (
+        grid[tech_code, env_code] if len(grid) else np.full(radio.tech.shape, np.nan)
+    )
     unknown = np.isnan(reach)
     if np.any(unknown):
         pairs = sorted(

@@ -19,6 +19,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from hatangso.geo.validate import REJECT_COLUMNS, Layer
 
@@ -28,6 +29,7 @@ __all__ = [
     "spreadsheet_cell",
     "spreadsheet_safe",
     "write_clean_layer",
+    "write_geojson",
     "write_json",
     "write_layer",
     "write_parquet",
@@ -182,6 +184,133 @@ def write_layer(frame: gpd.GeoDataFrame, path: str | Path, *, layer: str) -> Pat
         path,
         lambda p: frame.to_file(p, layer=layer, driver="GPKG", engine="pyogrio", use_arrow=True),
     )
+
+
+#: The decimals of a GeoJSON coordinate: GDAL's, as the files have always had them (1e-15°,
+#: a nanometre).
+GEOJSON_DECIMALS = 15
+
+
+def _geojson_values(values: pd.Series) -> list[str] | None:
+    """Return each value of `values` as JSON text, None for a column kind left to GDAL.
+
+    Floats are written as Python writes them (the shortest text that reads back the same
+    double, as GDAL's 17 significant digits do), NaN and infinities as null; integers,
+    booleans and text through pandas' JSON encoder, missing values as null.
+    """
+    dtype = values.dtype
+    if pd.api.types.is_float_dtype(dtype) and not isinstance(
+        dtype, pd.api.extensions.ExtensionDtype
+    ):
+        numbers = values.to_numpy(dtype=np.float64)
+        finite = np.isfinite(numbers)
+        text = np.array(list(map(repr, numbers.tolist())), dtype=object)
+        text[~finite] = "null"
+        return text.tolist()  # type: ignore[no-any-return]
+    kind = pd.api.types.infer_dtype(values, skipna=True)
+    simple = (
+        pd.api.types.is_bool_dtype(dtype)
+        or pd.api.types.is_integer_dtype(dtype)
+        or pd.api.types.is_string_dtype(dtype)
+    )
+    if not simple or kind not in ("string", "boolean", "integer", "empty"):
+        return None
+    if not len(values):
+        return []
+    if values.notna().all():
+        if kind == "boolean" and pd.api.types.is_bool_dtype(dtype):
+            return np.where(values.to_numpy(dtype=bool), "true", "false").tolist()  # type: ignore[no-any-return]
+        if kind == "integer" and pd.api.types.is_integer_dtype(dtype):
+            return list(map(str, values.to_numpy(dtype=np.int64).tolist()))
+        # Text with nothing to escape (no quote, backslash or control character) is itself.
+        if kind == "string" and not values.str.contains(r'["\\\x00-\x1f]', regex=True).any():
+            return ['"' + text + '"' for text in values.tolist()]
+    # One line {"v":value} a row: the value is the text between the first 5 characters and
+    # the last (JSON text holds no raw line break).
+    plain = values.to_numpy(dtype=object, copy=True)
+    plain[values.isna().to_numpy()] = None
+    encoded = pd.DataFrame({"v": plain}).to_json(orient="records", lines=True, force_ascii=False)
+    return [line[5:-1] for line in encoded.rstrip("\n").split("\n")]
+
+
+def _geojson_geometries(geometries: gpd.GeoSeries) -> list[str]:
+    """Return each geometry as GeoJSON text, its coordinates to :data:`GEOJSON_DECIMALS`."""
+    data = geometries.to_numpy()
+    xy = shapely.get_coordinates(data)
+    points = (
+        len(data) > 0
+        and bool((shapely.get_type_id(data) == 0).all())
+        and len(xy) == len(data)
+        and not bool(shapely.has_z(data).any())
+    )
+    if points:  # the usual case (towers), formatted in one go
+        number = f"%.{GEOJSON_DECIMALS}f"
+        point = '{"type":"Point","coordinates":[' + number + "," + number + "]}\n"
+        return ((point * len(xy)) % tuple(xy.ravel().tolist()))[:-1].split("\n")
+    rounded = shapely.transform(data, lambda c: np.round(c, GEOJSON_DECIMALS), include_z=None)
+    return ["null" if g is None else str(g) for g in shapely.to_geojson(rounded).tolist()]
+
+
+def write_geojson(frame: gpd.GeoDataFrame, path: str | Path) -> Path:
+    """Write `frame` as a GeoJSON FeatureCollection in EPSG:4326, atomically.
+
+    Parameters
+    ----------
+    frame
+        The features: one geometry column and attribute columns of booleans, integers, floats
+        or text (the file's properties, in the frame's order). A frame in another CRS is
+        written in EPSG:4326.
+    path
+        Destination ``.geojson`` file; the collection's ``name`` is its stem.
+
+    Returns
+    -------
+    Path
+        `path`.
+
+    Notes
+    -----
+    The file is the one GDAL's GeoJSON driver writes (RFC 7946 features in longitude and
+    latitude, the ``crs`` member naming CRS84, coordinates to 15 decimals, floats that read
+    back the same), built from the columns in bulk instead of feature by feature: half the
+    time for the 120,000 towers of a national run. Attribute columns of other kinds (dates)
+    are left to GDAL. GDAL also cuts a coordinate's last decimals when they look like
+    round-off (``22.490932737000005`` as ``22.490932737``); here each keeps its 15 decimals,
+    within 1e-14 degrees of GDAL's.
+    """
+    if frame.crs is not None and not frame.crs.equals("EPSG:4326"):
+        frame = frame.to_crs(4326)
+    geometry = frame.geometry.name
+    columns = {
+        column: _geojson_values(frame[column]) for column in frame.columns if column != geometry
+    }
+    if any(values is None for values in columns.values()):
+        return atomic_write(
+            path,
+            lambda p: frame.to_file(p, driver="GeoJSON", engine="pyogrio", use_arrow=True),
+        )
+    keys = [json.dumps(str(column), ensure_ascii=False) + ":" for column in columns]
+    pairs = [
+        [key + value for value in values or ()]
+        for key, values in zip(keys, columns.values(), strict=True)
+    ]
+    properties = map(",".join, zip(*pairs, strict=True)) if pairs else [""] * len(frame)
+    features = ",\n".join(
+        [
+            '{"type":"Feature","properties":{' + props + '},"geometry":' + geom + "}"
+            for props, geom in zip(properties, _geojson_geometries(frame.geometry), strict=True)
+        ]
+    )
+    crs = (
+        '"crs":{"type":"name","properties":{"name":"urn:ogc:def:crs:OGC:1.3:CRS84"}},\n'
+        if frame.crs is not None
+        else ""
+    )
+    head = (
+        '{\n"type":"FeatureCollection",\n'
+        f'"name":{json.dumps(Path(path).stem, ensure_ascii=False)},\n{crs}"features":[\n'
+    )
+    return write_text(head + features + ("\n]\n}\n" if features else "]\n}\n"), path)
 
 
 def write_parquet(frame: gpd.GeoDataFrame, path: str | Path) -> Path:

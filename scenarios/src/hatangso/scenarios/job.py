@@ -29,6 +29,7 @@ from hatangso.geo.outputs import (
     atomic_write,
     json_ready,
     spreadsheet_safe,
+    write_geojson,
     write_json,
     write_layer,
     write_parquet,
@@ -692,10 +693,10 @@ def _start_layer_writes(
         ),
     }
     if result.towers is not None:
-        started["towers"] = pool.submit(_write_geojson, result.towers, out_dir / "towers.geojson")
+        started["towers"] = pool.submit(write_geojson, result.towers, out_dir / "towers.geojson")
     if result.iot is not None:
         started["iot_zones"] = pool.submit(
-            _write_geojson, result.iot.zones, out_dir / "iot_zones.geojson"
+            write_geojson, result.iot.zones, out_dir / "iot_zones.geojson"
         )
     return started
 
@@ -927,13 +928,6 @@ def write_kpis(document: Mapping[str, Any], path: Path) -> Path:
     except ValueError:
         return write_json(document, path)
     return write_text(text, path)
-
-
-def _write_geojson(frame: gpd.GeoDataFrame, path: Path) -> Path:
-    # Through Arrow: the same file, 40% sooner for the 120,000 towers of a national run.
-    return atomic_write(
-        path, lambda p: frame.to_file(p, driver="GeoJSON", engine="pyogrio", use_arrow=True)
-    )
 
 
 def write_villages(villages: gpd.GeoDataFrame, path: Path) -> Path:
