@@ -47,6 +47,13 @@ def test_point_villages_are_circles_coloured_by_status(static_url: str | None) -
     legend = page[page.index('id="hts-legend"') :]
     for state in ("covered", "uncovered"):
         assert f"background:{STATUS_STYLE[state]['fillColor']}" in legend
+    # ... and the circles are filled with them: Leaflet paints no fill colour on a circle
+    # marker whose options say `fill: false`, leaving a bare ring the legend does not show.
+    options = re.findall(
+        r"_pointToLayer\(feature, latlng\) \{\s*var opts = \{(.*?)\};", page, re.DOTALL
+    )
+    assert len(options) == 3
+    assert all('"fill": true' in o for o in options)
 
 
 def test_polygon_villages_keep_no_point_marker() -> None:

@@ -1161,8 +1161,9 @@ def _add_villages(fmap: folium.Map, villages: gpd.GeoDataFrame, indicator: str) 
 
     def marker(radius: float) -> folium.CircleMarker | None:
         # A point village is a circle styled like a polygon village, never Leaflet's default
-        # pin (whose images a lone page does not have, and which shows no status).
-        return folium.CircleMarker(radius=radius) if points else None
+        # pin (whose images a lone page does not have, and which shows no status); filled, as
+        # folium's circle marker is not by default.
+        return folium.CircleMarker(radius=radius, fill=True) if points else None
 
     points = bool(villages.geom_type.isin(["Point", "MultiPoint"]).any())
     status = _flag(villages, INDICATOR_COLUMN[indicator])
