@@ -682,8 +682,8 @@ def village_map(
     keys = (
         *_add_masts(fmap, layers.masts),
         *_add_commitments(fmap, layers.commitments),
-        *_add_speed(fmap, villages, layers.kpis, only_slow=payload is not None),
         *_add_iot_zones(fmap, layers.iot_zones),
+        *_add_speed(fmap, villages, layers.kpis, only_slow=payload is not None),
     )
     _add_panels(
         fmap,
@@ -1503,12 +1503,35 @@ def _add_speed(
     ).add_to(group)
     group.add_to(fmap)
     present = set(frame["speed_class"].dropna().astype(str))
-    return [
+    keys = [
         f'<span class="hts-swatch" style="background:{colour};border:1px solid #000;'
         'border-radius:50%"></span>' + bilingual(*_SPEED_LABEL[state])
         for state, colour in SPEED_COLOURS.items()
         if state in present
     ]
+    # The keys show while the layer does (it starts off): its circles look like the villages'.
+    toggle = MacroElement()  # type: ignore[no-untyped-call]
+    toggle._name = "SpeedKeysToggle"
+    toggle._template = _SPEED_KEYS_TOGGLE
+    toggle.group = group.get_name()  # type: ignore[attr-defined]
+    fmap.add_child(toggle)
+    return [f'<span id="{_SPEED_KEYS_ID}" style="display:none">{"<br>".join(keys)}<br></span>']
+
+
+#: The legend's keys of the speed layer; the layer's ``add`` and ``remove`` events show and
+#: hide them. They end the legend, so that hidden they leave no blank line.
+_SPEED_KEYS_ID = "hts-speed-keys"
+_SPEED_KEYS_TOGGLE = Template(
+    """
+{% macro script(this, kwargs) %}
+(function () {
+  var keys = document.getElementById('hts-speed-keys');
+  {{ this.group }}.on('add', function () { keys.style.display = 'inline'; });
+  {{ this.group }}.on('remove', function () { keys.style.display = 'none'; });
+})();
+{% endmacro %}
+"""
+)
 
 
 def _add_iot_zones(fmap: folium.Map, zones: gpd.GeoDataFrame | None) -> list[str]:
