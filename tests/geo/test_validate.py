@@ -261,6 +261,27 @@ def test_unrepairable_polygon_is_rejected(tmp_path: Path) -> None:
     assert "unrepairable geometry" in layer.rejects["reason"].iloc[0]
 
 
+def test_a_unit_with_far_islands_is_in_vietnam(tmp_path: Path) -> None:
+    # A block of Đà Nẵng with an islet of Hoàng Sa (Phú Lâm, 112.33 E 16.83 N): the box's
+    # centre lies in the open sea between them, the unit itself in Vietnam. A unit wholly
+    # abroad (Vientiane) is still refused.
+    mainland = shapely.box(108.19, 16.04, 108.21, 16.06)
+    islet = shapely.box(112.325, 16.825, 112.335, 16.835)
+    villages = gpd.GeoDataFrame(
+        {"village_id": ["DN", "VT"], "name": ["Đà Nẵng", "Viêng Chăn"]},
+        geometry=[
+            shapely.MultiPolygon([mainland, islet]),
+            shapely.box(102.59, 17.96, 102.61, 17.98),
+        ],
+        crs=4326,
+    )
+    villages.to_file(tmp_path / "v.gpkg")
+    layer = load_layer(tmp_path / "v.gpkg", "villages")
+    assert list(layer.frame["village_id"]) == ["DN"]
+    assert list(layer.rejects["id"]) == ["VT"]
+    assert "outside Vietnam" in layer.rejects["reason"].iloc[0]
+
+
 # --- file-level faults: exit 2 with file, column or row and the fix --------------------------
 
 

@@ -629,6 +629,13 @@ def _check_in_vietnam(ctx: _Context, geoms: gpd.GeoSeries) -> None:
     cx = (bounds[:, 0] + bounds[:, 2]) / 2
     cy = (bounds[:, 1] + bounds[:, 3]) / 2
     outside = live & ~in_vietnam(cx, cy)
+    # The box's centre of a province or commune with islands far off its coast (Đà Nẵng with
+    # Hoàng Sa, Khánh Hòa with Trường Sa, Kiên Giang) lies in the open sea: judge those by a
+    # point on the geometry itself.
+    if outside.any():
+        points = shapely.point_on_surface(values[outside])
+        cx[outside], cy[outside] = shapely.get_x(points), shapely.get_y(points)
+        outside[outside] = ~in_vietnam(cx[outside], cy[outside])
     ctx.rows.reject(outside, lambda m: _outside_reasons(cx[m], cy[m]))
 
 
