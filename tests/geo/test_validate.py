@@ -366,6 +366,14 @@ def _no_prj(tmp: Path) -> list[str]:
     return ["validate", "villages", str(p)]
 
 
+def _metres_labelled_degrees(tmp: Path) -> list[str]:
+    # VN-2000 metres in a file that declares WGS 84: --crs cannot help, the file must change.
+    frame = village_frame().to_crs(3405).set_crs(4326, allow_override=True)
+    p = tmp / "thon.gpkg"
+    frame.to_file(p)
+    return ["validate", "villages", str(p), "--crs", "EPSG:3405"]
+
+
 def _empty_csv(tmp: Path) -> list[str]:
     p = write_csv(tmp / "thon.csv", "")
     return ["validate", "villages", str(p)]
@@ -399,6 +407,7 @@ FILE_FAULTS = [
     (_no_coordinates, "no geometry and no coordinate columns", ("Kinh độ",)),
     (_multi_layer, "holds 2 layers", ("name the layer 'villages'",)),
     (_no_prj, "declares no coordinate reference system", ("--crs",)),
+    (_metres_labelled_degrees, "are not degrees", ("declare the file's own CRS", "-a_srs")),
     (_empty_csv, "the file is empty", ("header row",)),
     (_zip_two_layers, "exactly one shapefile", ("one layer per archive",)),
     (_broken_csv, "not a well-formed table", ("same number of",)),
