@@ -102,3 +102,19 @@ def test_the_legend_keys_only_what_the_map_draws(compact: bool) -> None:
     legend = full[full.index('id="hts-legend"') :]
     legend = legend[: legend.index("</div>")]
     assert "Trạm dùng chung" in legend and "Cáp quang" in legend
+
+
+def test_the_fiber_key_shows_only_with_the_fiber_layer() -> None:
+    # The fiber layer starts off, drawn dashed in each operator's colour: its key is hidden
+    # with it (and shown by the layer's add event), and says the colours are the operators'.
+    fiber = gpd.GeoDataFrame(
+        {"operator": ["VNPT"]},
+        geometry=[shapely.LineString([(105.0, 21.0), (105.02, 21.0)])],
+        crs=4326,
+    )
+    page = village_map(MapLayers(villages=_point_villages(), fiber=fiber), title="t")
+    legend = page[page.index('id="hts-legend"') :]
+    hidden = legend.index('<span id="hts-fiber-key" style="display:none">')
+    assert legend.index("Cáp quang (màu của nhà mạng)") > hidden
+    assert "background:#6a3d9a" not in legend
+    assert "getElementById('hts-fiber-key')" in page

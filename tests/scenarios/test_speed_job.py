@@ -229,4 +229,3 @@ def test_the_speed_keys_show_only_while_the_speed_layer_does() -> None:
     hidden = legend.index('<span id="hts-speed-keys" style="display:none">')
     assert legend.index("Tốc độ dự báo dưới mục tiêu") > hidden
     assert "getElementById('hts-speed-keys')" in page
-    assert page.count(".on('add', function () { keys.style.display = 'inline'; })") == 1

@@ -574,10 +574,12 @@ def _legend(
             '<span class="hts-swatch" style="border:2px solid black;border-radius:50%"></span>'
             + bilingual("Trạm dùng chung", "Shared tower")
         )
-    if fiber:
+    if fiber:  # its layer starts off; drawn dashed in each operator's colour
         items.append(
-            '<span class="hts-swatch" style="background:#6a3d9a;height:3px"></span>'
-            + bilingual("Cáp quang", "Fiber")
+            f'<span id="{_FIBER_KEY_ID}" style="display:none">'
+            '<span class="hts-swatch" style="border-top:2px dashed #555;height:0"></span>'
+            + bilingual("Cáp quang (màu của nhà mạng)", "Fiber (in its operator's colour)")
+            + "</span>"
         )
     for op, colour in operators.items():
         items.append(
@@ -1250,6 +1252,7 @@ def _add_fiber(fmap: folium.Map, layers: MapLayers, colours: Mapping[str, str]) 
             tooltip=folium.GeoJsonTooltip(fields=["operator"], labels=False),
         ).add_to(group)
         group.add_to(fmap)
+        _toggle_keys(fmap, group, _FIBER_KEY_ID)
 
     access_points = layers.access_points
     if access_points is not None and len(access_points):
@@ -1510,28 +1513,43 @@ def _add_speed(
         if state in present
     ]
     # The keys show while the layer does (it starts off): its circles look like the villages'.
-    toggle = MacroElement()  # type: ignore[no-untyped-call]
-    toggle._name = "SpeedKeysToggle"
-    toggle._template = _SPEED_KEYS_TOGGLE
-    toggle.group = group.get_name()  # type: ignore[attr-defined]
-    fmap.add_child(toggle)
-    return [f'<span id="{_SPEED_KEYS_ID}" style="display:none">{"<br>".join(keys)}<br></span>']
+    _toggle_keys(fmap, group, _SPEED_KEYS_ID)
+    return [f'<span id="{_SPEED_KEYS_ID}" style="display:none">{"<br>".join(keys)}</span>']
 
 
-#: The legend's keys of the speed layer; the layer's ``add`` and ``remove`` events show and
-#: hide them. They end the legend, so that hidden they leave no blank line.
+#: The legend's keys of the layers that start off: the speed circles, the fiber routes.
 _SPEED_KEYS_ID = "hts-speed-keys"
-_SPEED_KEYS_TOGGLE = Template(
+_FIBER_KEY_ID = "hts-fiber-key"
+#: Show a legend key (and the line break before it) while its layer is on the map.
+_KEYS_TOGGLE = Template(
     """
 {% macro script(this, kwargs) %}
 (function () {
-  var keys = document.getElementById('hts-speed-keys');
-  {{ this.group }}.on('add', function () { keys.style.display = 'inline'; });
-  {{ this.group }}.on('remove', function () { keys.style.display = 'none'; });
+  var keys = document.getElementById('{{ this.element }}');
+  if (!keys) { return; }
+  var br = keys.previousElementSibling;
+  if (!br || br.tagName !== 'BR') { br = null; }
+  function show(on) {
+    keys.style.display = on ? 'inline' : 'none';
+    if (br) { br.style.display = on ? '' : 'none'; }
+  }
+  show(keys.style.display !== 'none');
+  {{ this.group }}.on('add', function () { show(true); });
+  {{ this.group }}.on('remove', function () { show(false); });
 })();
 {% endmacro %}
 """
 )
+
+
+def _toggle_keys(fmap: folium.Map, group: folium.FeatureGroup, element: str) -> None:
+    """Show the legend's element `element` only while `group` is on the map."""
+    toggle = MacroElement()  # type: ignore[no-untyped-call]
+    toggle._name = "LegendKeysToggle"
+    toggle._template = _KEYS_TOGGLE
+    toggle.group = group.get_name()  # type: ignore[attr-defined]
+    toggle.element = element  # type: ignore[attr-defined]
+    fmap.add_child(toggle)
 
 
 def _add_iot_zones(fmap: folium.Map, zones: gpd.GeoDataFrame | None) -> list[str]:
