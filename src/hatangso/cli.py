@@ -114,6 +114,11 @@ def validate(
         sheet=sheet,
         header_row=header_row,
     )
+    written = None
+    if out_dir is not None:  # before the report: a reader that stops early loses no file
+        from hatangso.geo.outputs import write_clean_layer, write_rejects
+
+        written = (write_clean_layer(layer, out_dir), write_rejects([layer], out_dir))
     counts = layer.counts()
     out.print(
         f"{layer.name} ({layer.kind}): read {counts['read']}, used {counts['used']}, "
@@ -126,12 +131,8 @@ def validate(
         for row in layer.rejects.itertuples(index=False):
             table.add_row(str(row.row), str(row.id), str(row.reason))
         out.print(table)
-    if out_dir is not None:
-        from hatangso.geo.outputs import write_clean_layer, write_rejects
-
-        written = write_clean_layer(layer, out_dir)
-        rejects = write_rejects([layer], out_dir)
-        out.print(f"wrote {written} and {rejects}")
+    if written is not None:
+        out.print(f"wrote {written[0]} and {written[1]}")
 
 
 def _limits() -> WorkLimits:

@@ -71,3 +71,12 @@ def test_swagger_ui_renders_offline(
         assert page.locator(".swagger-ui .opblock").count() > 10
         assert "hatangso" in page.locator(".swagger-ui .title").inner_text()
     assert blocked == [], f"the page tried to reach outside: {blocked[:3]}"
+
+
+def test_redoc_loads_no_image_from_outside() -> None:
+    # ReDoc's side menu draws Redocly's logo from its CDN: an outside load on every /redoc.
+    from importlib import resources
+
+    script = Path(str(resources.files("hatangso.app") / "static" / "docs" / "redoc"))
+    text = (script / "redoc.standalone.js").read_text(encoding="utf-8")
+    assert re.findall(r"""\bsrc:\s*["'](?:https?:)?//[^"']+["']""", text) == []

@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 from shapely import Point
@@ -81,3 +82,44 @@ def test_on_postgis_users_and_records_keep_to_their_schemas(
             for schema in (users_schema, record_schema(name)):
                 conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         engine.dispose()
+
+
+def test_a_record_holding_only_challenges_still_gets_the_scenarios_layers(
+    tmp_path: Path,
+) -> None:
+    # The demo is built with its challenges filed in its record before the service first
+    # opens it: the input layers must still become the record's rows.
+    folder = tmp_path / "demo"
+    (folder / "data").mkdir(parents=True)
+    gpd.GeoDataFrame(
+        {"site_id": ["S1", "S2"], "operator": ["Viettel", "VNPT"]},
+        geometry=[Point(105.8, 21.0), Point(105.81, 21.0)],
+        crs="EPSG:4326",
+    ).to_file(folder / "data" / "sites.gpkg")
+    (folder / "scenario.json").write_text(
+        '{"name": "demo", "title": "Tỉnh Demo", "inputs": {"sites": "data/sites.gpkg"}}',
+        encoding="utf-8",
+    )
+    from hatangso.geo.store import open_store, store_url
+
+    challenges = pd.DataFrame(
+        {
+            "challenge_id": ["CH-0001"],
+            "village_id": ["V1"],
+            "operator": ["Viettel"],
+            "tech": ["4G"],
+            "claim": ["covered"],
+            "status": ["open"],
+        }
+    )
+    with open_store(store_url(folder)) as filed:
+        filed.apply(filed.diff("challenges", challenges, actor="so-tttt"))
+        assert filed.version == 1
+
+    workspace = Workspace(tmp_path)
+    store = workspace.store("demo")
+    assert sorted(store.read("sites")["site_id"]) == ["S1", "S2"]
+    assert store.read("challenges")["challenge_id"].tolist() == ["CH-0001"]
+    # Seeded once: a second process opening it loads nothing again.
+    assert Workspace(tmp_path).seed("demo", store, lock=False) == 0
+    workspace.close_stores()

@@ -58,3 +58,25 @@ def test_hatangso_alone_prints_the_help() -> None:
     assert "Usage: hatangso" in done.stdout
     for command in ("validate", "coverage", "plan", "run", "serve", "demo"):
         assert command in done.stdout
+
+
+def test_validate_writes_its_outputs_even_when_the_reader_stops_early(tmp_path: Path) -> None:
+    # `hatangso validate ... --out DIR | head` (or a pager quit early): the reader closes the
+    # pipe before the report is printed. The clean layer and rejects.csv must be written all
+    # the same; the report is only a view of them.
+    if HATANGSO is None:
+        pytest.skip("the hatangso console script is not installed beside this Python")
+    rows = "".join(f"T{i},Thôn {i},105.8,21.0\n" for i in range(50))
+    rows += "".join(f"X{i},Xóm {i},2.35,48.85\n" for i in range(50))  # Paris: rejected
+    (tmp_path / "thon.csv").write_text("village_id,name,lon,lat\n" + rows, encoding="utf-8")
+    out = tmp_path / "checked"
+    with subprocess.Popen(
+        [HATANGSO, "validate", "villages", str(tmp_path / "thon.csv"), "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    ) as process:
+        assert process.stdout is not None
+        process.stdout.close()  # the reader is gone before anything is printed
+        process.wait(timeout=120)
+    assert (out / "villages.gpkg").is_file()
+    assert len((out / "rejects.csv").read_text(encoding="utf-8").splitlines()) == 51

@@ -261,6 +261,27 @@ def test_unrepairable_polygon_is_rejected(tmp_path: Path) -> None:
     assert "unrepairable geometry" in layer.rejects["reason"].iloc[0]
 
 
+def test_a_unit_with_far_islands_is_in_vietnam(tmp_path: Path) -> None:
+    # A block of Đà Nẵng with an islet of Hoàng Sa (Phú Lâm, 112.33 E 16.83 N): the box's
+    # centre lies in the open sea between them, the unit itself in Vietnam. A unit wholly
+    # abroad (Vientiane) is still refused.
+    mainland = shapely.box(108.19, 16.04, 108.21, 16.06)
+    islet = shapely.box(112.325, 16.825, 112.335, 16.835)
+    villages = gpd.GeoDataFrame(
+        {"village_id": ["DN", "VT"], "name": ["Đà Nẵng", "Viêng Chăn"]},
+        geometry=[
+            shapely.MultiPolygon([mainland, islet]),
+            shapely.box(102.59, 17.96, 102.61, 17.98),
+        ],
+        crs=4326,
+    )
+    villages.to_file(tmp_path / "v.gpkg")
+    layer = load_layer(tmp_path / "v.gpkg", "villages")
+    assert list(layer.frame["village_id"]) == ["DN"]
+    assert list(layer.rejects["id"]) == ["VT"]
+    assert "outside Vietnam" in layer.rejects["reason"].iloc[0]
+
+
 # --- file-level faults: exit 2 with file, column or row and the fix --------------------------
 
 
@@ -345,6 +366,14 @@ def _no_prj(tmp: Path) -> list[str]:
     return ["validate", "villages", str(p)]
 
 
+def _metres_labelled_degrees(tmp: Path) -> list[str]:
+    # VN-2000 metres in a file that declares WGS 84: --crs cannot help, the file must change.
+    frame = village_frame().to_crs(3405).set_crs(4326, allow_override=True)
+    p = tmp / "thon.gpkg"
+    frame.to_file(p)
+    return ["validate", "villages", str(p), "--crs", "EPSG:3405"]
+
+
 def _empty_csv(tmp: Path) -> list[str]:
     p = write_csv(tmp / "thon.csv", "")
     return ["validate", "villages", str(p)]
@@ -378,6 +407,7 @@ FILE_FAULTS = [
     (_no_coordinates, "no geometry and no coordinate columns", ("Kinh độ",)),
     (_multi_layer, "holds 2 layers", ("name the layer 'villages'",)),
     (_no_prj, "declares no coordinate reference system", ("--crs",)),
+    (_metres_labelled_degrees, "are not degrees", ("declare the file's own CRS", "-a_srs")),
     (_empty_csv, "the file is empty", ("header row",)),
     (_zip_two_layers, "exactly one shapefile", ("one layer per archive",)),
     (_broken_csv, "not a well-formed table", ("same number of",)),

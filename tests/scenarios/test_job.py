@@ -159,6 +159,30 @@ def test_coverage_bad_input_exits_2(inputs, tmp_path, run_cli) -> None:
     assert "bad.csv" in stderr and "--crs" in stderr
 
 
+def test_villages_all_rejected_exit_2_with_their_rejects(inputs, tmp_path, run_cli) -> None:
+    # Villages 100 degrees too far west (a sign lost, a wrong offset): every one falls
+    # outside Vietnam. The run stops with exit 2 naming the file and the first reason, and
+    # the rejects are written, so no row vanishes.
+    villages = gpd.read_file(inputs["villages"])
+    villages.geometry = villages.translate(xoff=-100.0)
+    villages.to_file(tmp_path / "abroad.gpkg")
+    out = tmp_path / "o"
+    code, _, stderr = run_cli(
+        "coverage",
+        "--villages",
+        str(tmp_path / "abroad.gpkg"),
+        "--sites",
+        str(inputs["sites"]),
+        "--out",
+        str(out),
+    )
+    assert code == 2
+    assert "abroad.gpkg" in stderr and "all 3" in stderr and "outside Vietnam" in stderr
+    assert "bounds" not in stderr
+    rejects = pd.read_csv(out / "rejects.csv")
+    assert sorted(rejects.loc[rejects["file"] == "abroad.gpkg", "id"]) == ["T1", "T2", "T3"]
+
+
 def test_bad_config_exits_2(inputs, tmp_path, run_cli) -> None:
     config = tmp_path / "bad.yaml"
     config.write_text("mobile: {rule: nearest}\ntargets: {village_5g: 1.0}\n", encoding="utf-8")

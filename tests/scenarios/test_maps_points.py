@@ -47,6 +47,13 @@ def test_point_villages_are_circles_coloured_by_status(static_url: str | None) -
     legend = page[page.index('id="hts-legend"') :]
     for state in ("covered", "uncovered"):
         assert f"background:{STATUS_STYLE[state]['fillColor']}" in legend
+    # ... and the circles are filled with them: Leaflet paints no fill colour on a circle
+    # marker whose options say `fill: false`, leaving a bare ring the legend does not show.
+    options = re.findall(
+        r"_pointToLayer\(feature, latlng\) \{\s*var opts = \{(.*?)\};", page, re.DOTALL
+    )
+    assert len(options) == 3
+    assert all('"fill": true' in o for o in options)
 
 
 def test_polygon_villages_keep_no_point_marker() -> None:
@@ -95,3 +102,19 @@ def test_the_legend_keys_only_what_the_map_draws(compact: bool) -> None:
     legend = full[full.index('id="hts-legend"') :]
     legend = legend[: legend.index("</div>")]
     assert "Trạm dùng chung" in legend and "Cáp quang" in legend
+
+
+def test_the_fiber_key_shows_only_with_the_fiber_layer() -> None:
+    # The fiber layer starts off, drawn dashed in each operator's colour: its key is hidden
+    # with it (and shown by the layer's add event), and says the colours are the operators'.
+    fiber = gpd.GeoDataFrame(
+        {"operator": ["VNPT"]},
+        geometry=[shapely.LineString([(105.0, 21.0), (105.02, 21.0)])],
+        crs=4326,
+    )
+    page = village_map(MapLayers(villages=_point_villages(), fiber=fiber), title="t")
+    legend = page[page.index('id="hts-legend"') :]
+    hidden = legend.index('<span id="hts-fiber-key" style="display:none">')
+    assert legend.index("Cáp quang (màu của nhà mạng)") > hidden
+    assert "background:#6a3d9a" not in legend
+    assert "getElementById('hts-fiber-key')" in page

@@ -209,3 +209,23 @@ def test_the_compact_map_shows_the_slow_covered_villages_and_the_popup_figure() 
     # Only V1 (covered, below the target) is drawn: no key for the fast or uncovered ones.
     assert "Tốc độ dự báo dưới mục tiêu" in page
     assert "Tốc độ dự báo từ hai lần mục tiêu" not in page
+
+
+def test_the_speed_keys_show_only_while_the_speed_layer_does() -> None:
+    # The speed layer starts off; its keys (red and green circles, like the villages') must
+    # not sit in the legend while it is, and come with it when it is switched on.
+    villages = gpd.GeoDataFrame(
+        {
+            "village_id": ["V1", "V2"],
+            "covered_mobile": [True, False],
+            "pred_dl_mbps": [12.0, np.nan],
+        },
+        geometry=shapely.points([[105.0, 21.0], [105.02, 21.0]]),
+        crs=4326,
+    )
+    kpis = {"indicators": [], "predicted_downlink": {"target_mbps": 40.0}}
+    page = village_map(MapLayers(villages=villages, kpis=kpis), title="t")
+    legend = page[page.index('id="hts-legend"') :]
+    hidden = legend.index('<span id="hts-speed-keys" style="display:none">')
+    assert legend.index("Tốc độ dự báo dưới mục tiêu") > hidden
+    assert "getElementById('hts-speed-keys')" in page

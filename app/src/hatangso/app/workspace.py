@@ -669,7 +669,8 @@ class Workspace:
         Each kind the scenario has a layer of (:meth:`layer_path`: its upload, else its
         built-in input) becomes one change set by ``hatangso``, noted as the scenario's
         initial data. It runs under the scenario's write lock, and does nothing once the
-        record has any change, so that two processes never load the data twice.
+        record has a change of an input kind, so that two processes never load the data
+        twice; challenges filed before it (the demo's, as it is built) do not count.
 
         Parameters
         ----------
@@ -688,7 +689,7 @@ class Workspace:
         from hatangso.geo.schema import RECORD_KINDS
 
         record = store if store is not None else self.store(name)
-        if record.version or not self.folder(name).is_dir():
+        if _holds_data(record) or not self.folder(name).is_dir():
             return 0
         kinds = [
             k
@@ -697,7 +698,7 @@ class Workspace:
         ]
         applied = 0
         with self.writing(name) if lock else contextlib.nullcontext():
-            if record.version:  # another process seeded it meanwhile
+            if _holds_data(record):  # another process seeded it meanwhile
                 return 0
             for kind in kinds:
                 try:
@@ -1592,6 +1593,13 @@ class Workspace:
 #: schema: each scenario's schema is searched before ``public`` (for PostGIS's functions), so
 #: a store in ``public`` would be taken for the scenario's own by its migrations.
 USERS_SCHEMA = "hatangso_users"
+
+
+def _holds_data(record: SqlStore) -> bool:
+    """Whether `record` has a change of an input kind, not only workflow rows (challenges)."""
+    if not record.version:
+        return False
+    return any(not spec_for(c["kind"]).workflow for c in record.changes_since(0))
 
 
 def record_schema(name: str) -> str:

@@ -629,6 +629,13 @@ def _check_in_vietnam(ctx: _Context, geoms: gpd.GeoSeries) -> None:
     cx = (bounds[:, 0] + bounds[:, 2]) / 2
     cy = (bounds[:, 1] + bounds[:, 3]) / 2
     outside = live & ~in_vietnam(cx, cy)
+    # The box's centre of a province or commune with islands far off its coast (Đà Nẵng with
+    # Hoàng Sa, Khánh Hòa with Trường Sa, Kiên Giang) lies in the open sea: judge those by a
+    # point on the geometry itself.
+    if outside.any():
+        points = shapely.point_on_surface(values[outside])
+        cx[outside], cy[outside] = shapely.get_x(points), shapely.get_y(points)
+        outside[outside] = ~in_vietnam(cx[outside], cy[outside])
     ctx.rows.reject(outside, lambda m: _outside_reasons(cx[m], cy[m]))
 
 
@@ -1212,7 +1219,15 @@ def _assign_crs(
 ) -> gpd.GeoSeries:
     """Give a file's geometry its CRS: the file's own, else --crs, else WGS 84 if it fits."""
     if geometry.crs is not None:
-        if user_crs is not None and not user_crs.equals(geometry.crs):
+        if geometry.crs.is_geographic and _mostly_not_degrees(geometry):
+            ctx.stop(
+                f"the file declares {geometry.crs.name}, but its coordinates are not degrees "
+                "(projected metres labelled as longitude/latitude?)",
+                "declare the file's own CRS (QGIS: Layer > Set CRS; or ogr2ogr -a_srs "
+                "EPSG:<code> out.gpkg in.gpkg; VN-2000 / UTM 48N is EPSG:3405); --crs applies "
+                "only to files without a CRS",
+            )
+        elif user_crs is not None and not user_crs.equals(geometry.crs):
             ctx.notes.append(
                 f"{ctx.name}: the file declares {geometry.crs.name}; --crs applies only to "
                 "inputs without a CRS and was not used"
@@ -1236,6 +1251,17 @@ def _assign_crs(
         "add the .prj file, or pass --crs (e.g. --crs VN2000:<province> or --crs EPSG:4326)",
     )
     return geometry
+
+
+def _mostly_not_degrees(geometry: gpd.GeoSeries) -> bool:
+    """Whether most of the geometries' box centres lie beyond ±180° / ±90°."""
+    values = np.asarray(geometry.array, dtype=object)
+    live = ~(shapely.is_missing(values) | shapely.is_empty(values))
+    if not live.any():
+        return False
+    b = shapely.bounds(values[live])
+    cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
+    return bool(((np.abs(cx) > 180) | (np.abs(cy) > 90)).mean() > 0.5)
 
 
 def _to_wgs84(ctx: _Context, geometry: gpd.GeoSeries) -> gpd.GeoSeries:

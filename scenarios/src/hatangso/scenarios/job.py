@@ -25,6 +25,7 @@ from hatangso.coverage.calibration import load_calibration
 from hatangso.coverage.config import CoverageConfig
 from hatangso.coverage.engine import ADMIN_LEVELS, Assessment, CoverageInputs, assess
 from hatangso.coverage.kpis import INDICATORS, indicators_by_unit, kpi_document
+from hatangso.geo.errors import InputError, Problem
 from hatangso.geo.outputs import (
     atomic_write,
     json_ready,
@@ -274,6 +275,8 @@ def run_coverage(
     out_dir.mkdir(parents=True, exist_ok=True)
     _import_map_modules_aside()
     layers = load_inputs(files, progress=progress)
+    if not len(layers["villages"].frame):
+        _stop_without_villages(layers, out_dir)
     frames = {name: layer.frame for name, layer in layers.items()}
     step = progress or silent
     placed = None
@@ -380,6 +383,35 @@ def run_coverage(
         disputes=decision.disputes if decision is not None else None,
         checks=registry.checks,
         commitments=registry.commitments,
+    )
+
+
+def _stop_without_villages(layers: Mapping[str, Layer], out_dir: Path) -> None:
+    """Write ``rejects.csv`` and stop: no village is left to assess.
+
+    Raises
+    ------
+    InputError
+        Always, naming the villages' file, how many rows it had and the first reason given.
+    """
+    villages = layers["villages"]
+    write_rejects(layers.values(), out_dir)
+    if villages.rejected:
+        first = villages.rejects.iloc[0]
+        message = (
+            f"no village to assess: all {villages.read} rows were rejected (the first, "
+            f"row {first['row']}: {first['reason']}; every reason in "
+            f"{out_dir / 'rejects.csv'})"
+        )
+    else:
+        message = "no village to assess: the file has no rows"
+    raise InputError(
+        Problem(
+            file=villages.name,
+            message=message,
+            fix="correct the rows (or the file's coordinate reference system when every "
+            "point lies outside Vietnam) and run again",
+        )
     )
 
 

@@ -589,10 +589,12 @@ def _legend(
             '<span class="hts-swatch" style="border:2px solid black;border-radius:50%"></span>'
             + bilingual("Trạm dùng chung", "Shared tower")
         )
-    if fiber:
+    if fiber:  # its layer starts off; drawn dashed in each operator's colour
         items.append(
-            '<span class="hts-swatch" style="background:#6a3d9a;height:3px"></span>'
-            + bilingual("Cáp quang", "Fiber")
+            f'<span id="{_FIBER_KEY_ID}" style="display:none">'
+            '<span class="hts-swatch" style="border-top:2px dashed #555;height:0"></span>'
+            + bilingual("Cáp quang (màu của nhà mạng)", "Fiber (in its operator's colour)")
+            + "</span>"
         )
     for op, colour in operators.items():
         items.append(
@@ -700,8 +702,8 @@ def village_map(
         *lost,
         *_add_masts(fmap, layers.masts),
         *_add_commitments(fmap, layers.commitments),
-        *_add_speed(fmap, villages, layers.kpis, only_slow=payload is not None),
         *_add_iot_zones(fmap, layers.iot_zones),
+        *_add_speed(fmap, villages, layers.kpis, only_slow=payload is not None),
     )
     _add_panels(
         fmap,
@@ -1180,8 +1182,9 @@ def _add_villages(fmap: folium.Map, villages: gpd.GeoDataFrame, indicator: str) 
 
     def marker(radius: float) -> folium.CircleMarker | None:
         # A point village is a circle styled like a polygon village, never Leaflet's default
-        # pin (whose images a lone page does not have, and which shows no status).
-        return folium.CircleMarker(radius=radius) if points else None
+        # pin (whose images a lone page does not have, and which shows no status); filled, as
+        # folium's circle marker is not by default.
+        return folium.CircleMarker(radius=radius, fill=True) if points else None
 
     points = bool(villages.geom_type.isin(["Point", "MultiPoint"]).any())
     status = _flag(villages, INDICATOR_COLUMN[indicator])
@@ -1341,6 +1344,7 @@ def _add_fiber(fmap: folium.Map, layers: MapLayers, colours: Mapping[str, str]) 
             tooltip=folium.GeoJsonTooltip(fields=["operator"], labels=False),
         ).add_to(group)
         group.add_to(fmap)
+        _toggle_keys(fmap, group, _FIBER_KEY_ID)
 
     access_points = layers.access_points
     if access_points is not None and len(access_points):
@@ -1615,7 +1619,45 @@ def _add_speed(
     ).add_to(group)
     group.add_to(fmap)
     present = set(frame["speed_class"].dropna().astype(str))
-    return _legend_keys(SPEED_COLOURS, _SPEED_LABEL, present)
+    keys = _legend_keys(SPEED_COLOURS, _SPEED_LABEL, present)
+    # The keys show while the layer does (it starts off): its circles look like the villages'.
+    _toggle_keys(fmap, group, _SPEED_KEYS_ID)
+    return [f'<span id="{_SPEED_KEYS_ID}" style="display:none">{"<br>".join(keys)}</span>']
+
+
+#: The legend's keys of the layers that start off: the speed circles, the fiber routes.
+_SPEED_KEYS_ID = "hts-speed-keys"
+_FIBER_KEY_ID = "hts-fiber-key"
+#: Show a legend key (and the line break before it) while its layer is on the map.
+_KEYS_TOGGLE = Template(
+    """
+{% macro script(this, kwargs) %}
+(function () {
+  var keys = document.getElementById('{{ this.element }}');
+  if (!keys) { return; }
+  var br = keys.previousElementSibling;
+  if (!br || br.tagName !== 'BR') { br = null; }
+  function show(on) {
+    keys.style.display = on ? 'inline' : 'none';
+    if (br) { br.style.display = on ? '' : 'none'; }
+  }
+  show(keys.style.display !== 'none');
+  {{ this.group }}.on('add', function () { show(true); });
+  {{ this.group }}.on('remove', function () { show(false); });
+})();
+{% endmacro %}
+"""
+)
+
+
+def _toggle_keys(fmap: folium.Map, group: folium.FeatureGroup, element: str) -> None:
+    """Show the legend's element `element` only while `group` is on the map."""
+    toggle = MacroElement()  # type: ignore[no-untyped-call]
+    toggle._name = "LegendKeysToggle"
+    toggle._template = _KEYS_TOGGLE
+    toggle.group = group.get_name()  # type: ignore[attr-defined]
+    toggle.element = element  # type: ignore[attr-defined]
+    fmap.add_child(toggle)
 
 
 def _add_iot_zones(fmap: folium.Map, zones: gpd.GeoDataFrame | None) -> list[str]:
