@@ -50,8 +50,9 @@ technology), one site's losses, and, when reducing, ``fan_in + 1`` pieces of at 
 ``tile_cells^2`` cells. By default, at 90 m to 10 km the tiles are 223-1,024 cells and a task
 takes 5-40 MB; at 30 m to 10 km the tiles are at least 667 cells and a task about 50 MB,
 whatever the number of sites or the size of the grid. Besides, the workers keep the pieces of
-the batches done until their tiles are reduced; the batches are submitted tile row by tile row,
-so that is about two rows of tiles at a time, shared among the workers. The benchmark
+the batches done until their tiles are reduced; a tile's reduction is submitted with its last
+piece and the batches tile row by tile row, so that is about two rows of tiles at a time,
+shared among the workers. The benchmark
 (``benchmarks/bench_distributed.py``) measures the peak of each worker.
 """
 
@@ -104,6 +105,10 @@ log = logging.getLogger(__name__)
 
 #: How long to wait for an existing scheduler to answer, seconds.
 CONNECT_TIMEOUT_S = 10.0
+_Box = tuple[int, int, int, int]
+#: A carrier: the site's row, its technology, EIRP and the key of its path loss.
+_Carrier = tuple[int, str, float, str]
+
 #: Prefix of the keys of the per-site tasks (the tasks that read the DEM and run the model).
 TASK_PREFIX = "hatangso-terrain-batch"
 #: Seconds of work a task aims at by default: Dask's own cost per task (scheduling, a window
@@ -617,10 +622,27 @@ default_freq_mhz, clutter_loss_db, k_factor, itm, step_m, progress, max_work_cel
         batches: list[tuple[Future[tuple[_Part, ...]], int]] = []
         per_tile: dict[tuple[int, int], list[Future[_Part]]] = defaultdict(list)
 
+        tiles_done: list[Future[_Part]] = []
+
         def tile_box(tr: int, tc: int) -> tuple[int, int, int, int]:
             return tr * tile, min((tr + 1) * tile, rows), tc * tile, min((tc + 1) * tile, cols)
 
-        for k, site_list in enumerate(groups_of_sites):
+        def reduce_tile(tr: int, tc: int, level: list[Future[_Part]]) -> Future[_Part]:
+            """Reduce a tile's pieces in a tree of at most `fan_in` pieces a task."""
+            depth = 0
+            while depth == 0 or len(level) > 1:
+                level = [
+                    client.submit(_combine, tile_box(tr, tc), n_groups, *chunk,
+                                  key=f"hatangso-terrain-tile-{run}-{tr}-{tc}-{depth}-{j}")
+                    for j, chunk in enumerate(_chunks(level, max(int(fan_in), 2)))
+                ]  # fmt: skip
+                depth += 1
+            return level[0]
+
+        # every batch's footprint and output tiles first: a tile's reduction is submitted as
+        # soon as its last piece is, so that the workers fold and free pieces as they go
+        footprints: list[tuple[list[_Carrier], _Box, _Box, list[tuple[int, int]]]] = []
+        for site_list in groups_of_sites:
             chosen = [c for i in site_list for c in by_site[i]]
             windows = np.array(
                 [terrain._window(dem, *plan.physical[c[3]][:2], radius_m) for c in chosen]
@@ -637,7 +659,6 @@ default_freq_mhz, clutter_loss_db, k_factor, itm, step_m, progress, max_work_cel
                 max(box[2] - margin, 0),
                 min(box[3] + margin, cols),
             )
-            index = np.array([c[0] for c in chosen], dtype=np.int64)
             tiles = [
                 (tr, tc)
                 for tr in range(box[0] // tile, (box[1] - 1) // tile + 1)
@@ -645,6 +666,11 @@ default_freq_mhz, clutter_loss_db, k_factor, itm, step_m, progress, max_work_cel
             ]
             if box[1] <= box[0] or box[3] <= box[2]:
                 tiles = []  # an empty footprint writes nothing
+            footprints.append((chosen, box, read_box, tiles))
+        pieces_left = Counter(t for *_, tiles in footprints for t in tiles)
+
+        for k, (chosen, box, read_box, tiles) in enumerate(footprints):
+            index = np.array([c[0] for c in chosen], dtype=np.int64)
             batch = _Batch(
                 dem_path=str(dem_path),
                 shape=(rows, cols),
@@ -685,20 +711,10 @@ default_freq_mhz, clutter_loss_db, k_factor, itm, step_m, progress, max_work_cel
                     client.submit(operator.getitem, future, j,
                                   key=f"hatangso-terrain-piece-{run}-{k}-{j}")
                 )  # fmt: skip
-
-        # reduce per output tile, in a tree
-        tiles_done: list[Future[_Part]] = []
-        for (tr, tc), level in per_tile.items():
-            depth = 0
-            while depth == 0 or len(level) > 1:
-                level = [
-                    client.submit(_combine, tile_box(tr, tc), n_groups, *chunk,
-                                  key=f"hatangso-terrain-tile-{run}-{tr}-{tc}-{depth}-{j}")
-                    for j, chunk in enumerate(_chunks(level, max(int(fan_in), 2)))
-                ]  # fmt: skip
-                depth += 1
-            tiles_done.append(level[0])
-        per_tile.clear()  # the pieces are the reductions' now: released as they are folded
+                pieces_left[(tr, tc)] -= 1
+                if not pieces_left[(tr, tc)]:
+                    tiles_done.append(reduce_tile(tr, tc, per_tile.pop((tr, tc))))
+        del footprints
 
         from distributed import as_completed
 
