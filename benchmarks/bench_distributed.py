@@ -134,10 +134,26 @@ def worker_memory(client: Any) -> dict[str, tuple[float, float]]:
     return dict(client.run(measure))
 
 
+def worker_cpu(client: Any) -> float:
+    """CPU seconds the workers have used so far, in all (user and system)."""
+
+    def measure() -> float:
+        import resource
+
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    return float(sum(client.run(measure).values()))
+
+
 def on_cluster(
     n_workers: int, dem: Raster, sites: gpd.GeoDataFrame, kwargs: dict[str, Any]
-) -> tuple[float, float, CoverageRasters, dict[str, tuple[float, float]], dict[str, float]]:
-    """Start a local cluster (kernels loaded on every worker), then time the run on it."""
+) -> tuple[float, float, float, CoverageRasters, dict[str, tuple[float, float]], dict[str, float]]:
+    """Start a local cluster (kernels loaded on every worker), then time the run on it.
+
+    Returns the start's and the run's wall time, the workers' CPU seconds in the run, the
+    grids, and each worker's memory after the run and before it.
+    """
     t0 = time.perf_counter()
     with (
         dask_client(ClusterOptions(workers=n_workers)) as client,
@@ -146,10 +162,12 @@ def on_cluster(
         client.run(distributed._warm_kernels, kwargs["model"])
         start = time.perf_counter() - t0
         idle = {w: now for w, (_, now) in worker_memory(client).items()}
+        cpu = worker_cpu(client)
         t0 = time.perf_counter()
         grids = coverage_rasters_dask(dem, sites, client=client, scratch_dir=scratch, **kwargs)
         elapsed = time.perf_counter() - t0
-        return start, elapsed, grids, worker_memory(client), idle
+        cpu = worker_cpu(client) - cpu
+        return start, elapsed, cpu, grids, worker_memory(client), idle
 
 
 def command_inputs(
@@ -236,12 +254,14 @@ def main() -> None:
 
     # 1 and 2 workers interleaved; each size's best run (the least disturbed by other work)
     results: dict[int, float] = {}
+    cpu_per_site: dict[int, float] = {}
     grids: dict[int, CoverageRasters] = {}
     for repeat in range(args.repeats):
         for n in (1, 2):
-            start, elapsed, out, memory, idle = on_cluster(n, dem, sites, kwargs)
+            start, elapsed, cpu, out, memory, idle = on_cluster(n, dem, sites, kwargs)
             if n not in results or elapsed < results[n]:
                 results[n], grids[n] = elapsed, out
+            cpu_per_site[n] = min(cpu / args.sites, cpu_per_site.get(n, math.inf))
             peaks = ", ".join(
                 f"{peak:.0f} MB peak ({peak - idle[w]:+.0f} MB over idle)"
                 for w, (peak, _) in memory.items()
@@ -249,7 +269,9 @@ def main() -> None:
             print(
                 f"[{repeat + 1}] {n} worker(s): cluster start {start:5.1f} s, run {elapsed:7.1f} s"
                 f"  {args.sites / elapsed:6.1f} sites/s  {args.sites / elapsed / n:6.1f} sites/s "
-                f"per worker; memory per worker: {peaks}; load {load()}"
+                f"per worker; workers' CPU {cpu:.1f} s ({cpu / args.sites * 1000:.0f} ms a site, "
+                f"{cpu / elapsed / n:.0%} of {n} core(s)); memory per worker: {peaks}; "
+                f"load {load()}"
             )
     per_worker = {n: args.sites / t / n for n, t in results.items()}
     speedup = results[1] / results[2]
@@ -285,9 +307,12 @@ def main() -> None:
             f"{commands['--workers 1'] / commands['--workers 2']:.2f}"
         )
 
-    # the projection, from the slower per-worker figure (two workers sharing the machine)
+    # the projection, from the slower per-worker figure (two workers sharing the machine),
+    # and from the workers' CPU time a site (what a worker with a core of its own gives)
     rate = min(per_worker.values())
     need = math.ceil(NATIONAL_SITES / (rate * 3600.0))
+    cpu_site = max(cpu_per_site.values())
+    need_cpu = math.ceil(NATIONAL_SITES * cpu_site / 3600.0)
     with tempfile.TemporaryDirectory() as folder:
         size = sum(
             write_cog(r, Path(folder) / f"{name}.tif").stat().st_size
@@ -297,7 +322,9 @@ def main() -> None:
     national_results_mb = size / 1e6 * NATIONAL_LAND_KM2 / tile_km2
     print(
         f"projection: {NATIONAL_SITES:,} sites at {rate:.1f} sites/s per worker = "
-        f"{NATIONAL_SITES / rate / 3600:.1f} worker-hours: {need} workers for one hour"
+        f"{NATIONAL_SITES / rate / 3600:.1f} worker-hours: {need} workers for one hour; at the "
+        f"workers' {cpu_site * 1000:.0f} ms of CPU a site, {NATIONAL_SITES * cpu_site / 3600:.1f} "
+        f"core-hours: {need_cpu} workers of a core each for one hour"
     )
     print(
         f"national DEM: about {NATIONAL_TILES} SRTM-3 tiles x {TILE.stat().st_size / 1e6:.1f} MB "

@@ -718,31 +718,33 @@ default_freq_mhz, clutter_loss_db, k_factor, itm, step_m, progress, max_work_cel
 
         from distributed import as_completed
 
-        sizes = {future.key: n for future, n in batches}
-        if progress is not None:
-            progress(done, total)
-        pending = as_completed([f for f, _ in batches])
-        del batches  # a batch's partial is released once its pieces are cut
-        for future in pending:
-            if future.status == "error":
-                future.result()  # raises the task's error
-            done += sizes[future.key]
-            if progress is not None:
-                progress(done, total)
-            future.release()
-
         best = np.full((rows, cols), np.nan, dtype=np.float32)
         best_site = np.full((rows, cols), -1, dtype=np.int32)
         count = np.zeros((rows, cols), dtype=np.uint16)
         masks = np.zeros((n_groups, rows, cols), dtype=bool)
-        for future in as_completed(tiles_done):
-            part: _Part = future.result()
-            h, w = part.best.shape
-            where = (slice(part.r0, part.r0 + h), slice(part.c0, part.c0 + w))
-            best[where] = part.best
-            best_site[where] = np.where(part.above >= 0, part.above, part.first)
-            count[where] = part.count
-            masks[:, where[0], where[1]] = part.masks
+        # the batches count the progress; each reduced tile is gathered as soon as it is done,
+        # so that the workers never hold the whole grids
+        sizes = {future.key: n for future, n in batches}
+        if progress is not None:
+            progress(done, total)
+        pending = as_completed([f for f, _ in batches] + tiles_done)
+        del batches, tiles_done  # a batch's partial is released once its pieces are cut
+        for future in pending:
+            if future.status == "error":
+                future.result()  # raises the task's error
+            if future.key in sizes:
+                done += sizes[future.key]
+                if progress is not None:
+                    progress(done, total)
+            else:
+                part: _Part = future.result()
+                h, w = part.best.shape
+                where = (slice(part.r0, part.r0 + h), slice(part.c0, part.c0 + w))
+                best[where] = part.best
+                best_site[where] = np.where(part.above >= 0, part.above, part.first)
+                count[where] = part.count
+                masks[:, where[0], where[1]] = part.masks
+                del part
             future.release()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
