@@ -50,10 +50,10 @@ technology), one site's losses, and, when reducing, ``fan_in + 1`` pieces of at 
 ``tile_cells^2`` cells. By default, at 90 m to 10 km the tiles are 223-1,024 cells and a task
 takes 5-40 MB; at 30 m to 10 km the tiles are at least 667 cells and a task about 50 MB,
 whatever the number of sites or the size of the grid. Besides, the workers keep the pieces of
-the batches done until their tiles are reduced; a tile's reduction is submitted with its last
-piece and the batches tile row by tile row, so that is about two rows of tiles at a time,
-shared among the workers. The benchmark
-(``benchmarks/bench_distributed.py``) measures the peak of each worker.
+the batches done until they are folded: every ``fan_in`` pieces of a tile are folded into one
+as they come, and a tile's last reduction is submitted with its last piece, so that is at most
+``fan_in`` pieces for each tile of about two rows of tiles, shared among the workers. The
+benchmark (``benchmarks/bench_distributed.py``) measures the peak of each worker.
 """
 
 from __future__ import annotations
@@ -627,14 +627,16 @@ default_freq_mhz, clutter_loss_db, k_factor, itm, step_m, progress, max_work_cel
         def tile_box(tr: int, tc: int) -> tuple[int, int, int, int]:
             return tr * tile, min((tr + 1) * tile, rows), tc * tile, min((tc + 1) * tile, cols)
 
+        combine_keys = itertools.count()
+
         def reduce_tile(tr: int, tc: int, level: list[Future[_Part]]) -> Future[_Part]:
             """Reduce a tile's pieces in a tree of at most `fan_in` pieces a task."""
             depth = 0
             while depth == 0 or len(level) > 1:
                 level = [
                     client.submit(_combine, tile_box(tr, tc), n_groups, *chunk,
-                                  key=f"hatangso-terrain-tile-{run}-{tr}-{tc}-{depth}-{j}")
-                    for j, chunk in enumerate(_chunks(level, max(int(fan_in), 2)))
+                                  key=f"hatangso-terrain-tile-{run}-{tr}-{tc}-{next(combine_keys)}")
+                    for chunk in _chunks(level, max(int(fan_in), 2))
                 ]  # fmt: skip
                 depth += 1
             return level[0]
@@ -714,6 +716,9 @@ default_freq_mhz, clutter_loss_db, k_factor, itm, step_m, progress, max_work_cel
                 pieces_left[(tr, tc)] -= 1
                 if not pieces_left[(tr, tc)]:
                     tiles_done.append(reduce_tile(tr, tc, per_tile.pop((tr, tc))))
+                elif len(per_tile[(tr, tc)]) >= max(int(fan_in), 2):
+                    # fold as the pieces come: a worker holds at most `fan_in` a tile
+                    per_tile[(tr, tc)] = [reduce_tile(tr, tc, per_tile[(tr, tc)])]
         del footprints
 
         from distributed import as_completed
