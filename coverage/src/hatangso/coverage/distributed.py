@@ -14,14 +14,23 @@ How the work is cut
   cache folder, so on a shared file system for a cluster of several machines). A task carries
   that path, never the array.
 - The sites are sorted into square tiles of the grid (``tile_cells``), and each tile's sites are
-  cut into batches of at most ``batch_sites``. A batch reads, by a windowed read, only the DEM
-  cells its sites' windows cover (plus the few cells the profiles' interpolation reaches), runs
-  the model for each site, and folds the carriers into partial grids over that footprint
-  (:func:`hatangso.coverage.terrain._accumulate_part`).
-- The partials are reduced per output tile, in a tree of at most ``fan_in`` partials a task;
-  the client gathers the tiles, one at a time, into the best-server, server-count and coverage
+  cut into batches of at most ``batch_sites``. By default a task is sized by its work: about
+  :data:`TASK_SECONDS` of it (a site costs its window's cells, times a per-cell figure of the
+  model), so that Dask's own cost per task (a few milliseconds of scheduling, the window's
+  read, the partials) is a small share, while each worker still gets :data:`TASKS_PER_WORKER`
+  tasks; a tile holds about one batch at the run's mean density, and is at least a site's
+  window.
+- A batch reads, by a windowed read, only the DEM cells its sites' windows cover (plus the few
+  cells the profiles' interpolation reaches), runs the model for each site, folds the carriers
+  into partial grids over that footprint (:func:`hatangso.coverage.terrain._accumulate_part`),
+  and returns them cut along the output tiles. Each piece is picked (``getitem``) on the worker
+  that holds it, so a reduction fetches its tile's pieces, never a whole footprint.
+- The pieces are reduced per output tile, in a tree of at most ``fan_in`` pieces a task; the
+  client gathers the tiles, one at a time, into the best-server, server-count and coverage
   grids. No whole raster goes through the scheduler; the village answers are then read from the
   grids as in a run on one machine.
+- Each worker loads the model's kernels (numba's disk cache) once, at the start of the run
+  (``client.run``), before its first task.
 
 The answers are identical, bit for bit
 --------------------------------------
@@ -37,13 +46,14 @@ Memory per worker
 -----------------
 A task holds its footprint, at most ``(tile_cells + 2 radius / resolution + 2 margin)^2``
 cells of DEM and partial grids (``4 + 4 + 4 + 4 + 2 + 4`` bytes, and one byte per operator and
-technology), one site's losses, and, when reducing, ``fan_in + 1`` tiles of ``tile_cells^2``
-cells: with the defaults (256-cell tiles, 10 km at 90 m or 3 km at 30 m, four operators of 4G
-and 5G) about 6 MB a task, whatever the number of sites or the size of the grid. Besides, the
-workers keep each batch's partial (about 4 MB) until the tiles it overlaps are reduced; the
-batches are submitted tile row by tile row, so that is about two rows of tiles' partials at a
-time, shared among the workers. The benchmark (``benchmarks/bench_distributed.py``) measures the
-peak of each worker.
+technology), one site's losses, and, when reducing, ``fan_in + 1`` pieces of at most
+``tile_cells^2`` cells. By default, at 90 m to 10 km the tiles are 223-1,024 cells and a task
+takes 5-40 MB; at 30 m to 10 km the tiles are at least 667 cells and a task about 50 MB,
+whatever the number of sites or the size of the grid. Besides, the workers keep the pieces of
+the batches done until they are folded: every ``fan_in`` pieces of a tile are folded into one
+as they come, and a tile's last reduction is submitted with its last piece, so that is at most
+``fan_in`` pieces for each tile of about two rows of tiles, shared among the workers. The
+benchmark (``benchmarks/bench_distributed.py``) measures the peak of each worker.
 """
 
 from __future__ import annotations
@@ -52,6 +62,7 @@ import contextlib
 import itertools
 import logging
 import math
+import operator
 import shutil
 import tempfile
 import uuid
@@ -94,8 +105,24 @@ log = logging.getLogger(__name__)
 
 #: How long to wait for an existing scheduler to answer, seconds.
 CONNECT_TIMEOUT_S = 10.0
+_Box = tuple[int, int, int, int]
+#: A carrier: the site's row, its technology, EIRP and the key of its path loss.
+_Carrier = tuple[int, str, float, str]
+
 #: Prefix of the keys of the per-site tasks (the tasks that read the DEM and run the model).
 TASK_PREFIX = "hatangso-terrain-batch"
+#: Seconds of work a task aims at by default: Dask's own cost per task (scheduling, a window
+#: read, the partials' allocation and their pieces' reduction) stays a small share of it.
+TASK_SECONDS = 0.5
+#: Tasks per worker at least, by default, so that on a small run the workers finish together.
+TASKS_PER_WORKER = 4
+#: A site's work per cell of its window on one core, seconds, by model: about 6 ms (fast model)
+#: and 0.13 s (ITM) for a 10 km window of 90 m cells on the benchmark's machine. Only the tasks'
+#: size depends on it, never an answer.
+_SECONDS_PER_CELL: dict[str, float] = {"los": 1.2e-7, "itm": 2.6e-6}
+#: Bounds of the default tiles' side, cells: below, a task's footprint is mostly its sites'
+#: margins; above, a reduced tile takes more than about 20 MB.
+_TILE_CELLS_MIN, _TILE_CELLS_MAX = 64, 1024
 
 
 @dataclass(frozen=True)
@@ -213,7 +240,8 @@ class _Batch:
     """The sites of one task: their carriers in site order, and the grid's footprint.
 
     ``box`` is the union of the sites' windows ``(r0, r1, c0, c1)``; ``read_box`` adds the
-    margin the profiles' interpolation reaches.
+    margin the profiles' interpolation reaches; ``tiles`` are the boxes of the output tiles the
+    footprint overlaps, in which the task returns its partial cut.
     """
 
     dem_path: str
@@ -222,6 +250,7 @@ class _Batch:
     crs_wkt: str
     box: tuple[int, int, int, int]
     read_box: tuple[int, int, int, int]
+    tiles: tuple[tuple[int, int, int, int], ...]
     site_index: npt.NDArray[np.int64]
     key: tuple[str, ...]
     tech: tuple[str, ...]
@@ -269,8 +298,12 @@ def _empty_part(r0: int, r1: int, c0: int, c1: int, n_groups: int) -> _Part:
     )
 
 
-def _run_batch(batch: _Batch) -> _Part:
-    """On a worker: read the batch's DEM window, run the model per site, fold the carriers."""
+def _run_batch(batch: _Batch) -> tuple[_Part, ...]:
+    """On a worker: read the batch's DEM window, run the model per site, fold the carriers.
+
+    Returns the partial grids cut along the output tiles (``batch.tiles``, in order): a
+    reduction task then fetches only its tile's piece, never a whole footprint.
+    """
     rr0, rr1, cc0, cc1 = batch.read_box
     with rasterio.open(batch.dem_path) as ds:
         window = ds.read(1, window=rasterio.windows.Window(cc0, rr0, cc1 - cc0, rr1 - rr0))
@@ -279,6 +312,12 @@ def _run_batch(batch: _Batch) -> _Part:
     array = np.zeros(batch.shape, dtype=window.dtype)
     array[rr0:rr1, cc0:cc1] = window
     del window
+    part = _batch_part(batch, array)
+    return tuple(_cut(part, tile) for tile in batch.tiles)
+
+
+def _batch_part(batch: _Batch, array: npt.NDArray[np.floating[Any]]) -> _Part:
+    """Run the model for the batch's sites on `array` and fold their carriers."""
     dem = Raster(array=array, transform=Affine(*batch.transform), crs=CRS.from_wkt(batch.crs_wkt))
     left, top, dx, dy = terrain._grid(dem)
     r0, r1, c0, c1 = batch.box
@@ -309,6 +348,63 @@ def _run_batch(batch: _Batch) -> _Part:
                                  int(batch.group[k]), r0, c0, part.best, part.first, part.above,
                                  part.count, last_counted, part.masks)  # fmt: skip
     return part
+
+
+def _cut(part: _Part, box: tuple[int, int, int, int]) -> _Part:
+    """Cut `part` to ``box = (r0, r1, c0, c1)``, as copies (the box must overlap it)."""
+    h, w = part.best.shape
+    r0, r1 = max(box[0], part.r0), min(box[1], part.r0 + h)
+    c0, c1 = max(box[2], part.c0), min(box[3], part.c0 + w)
+    rows = slice(r0 - part.r0, r1 - part.r0)
+    cols = slice(c0 - part.c0, c1 - part.c0)
+    return _Part(
+        r0=r0,
+        c0=c0,
+        best=part.best[rows, cols].copy(),
+        first=part.first[rows, cols].copy(),
+        above=part.above[rows, cols].copy(),
+        count=part.count[rows, cols].copy(),
+        masks=part.masks[:, rows, cols].copy(),
+    )
+
+
+def _warm_kernels(model: terrain.TerrainModel) -> None:
+    """On a worker: load the model's kernels (numba's disk cache) before the first task.
+
+    Runs a site on a tiny grid, through the very calls of a task, so that the first real
+    batch does not pay the import and the kernels' loading (about a second a worker).
+    """
+    transform = (30.0, 0.0, 500_000.0, 0.0, -30.0, 2_400_000.0)
+    batch = _Batch(
+        dem_path="",
+        shape=(16, 16),
+        transform=transform,
+        crs_wkt=CRS.from_epsg(32648).to_wkt(),
+        box=(0, 16, 0, 16),
+        read_box=(0, 16, 0, 16),
+        tiles=((0, 16, 0, 16),),
+        site_index=np.zeros(1, dtype=np.int64),
+        key=("warm",),
+        tech=("4G",),
+        physical={"warm": (500_240.0, 2_399_760.0, 30.0, 1800.0)},
+        eirp=np.array([60.0]),
+        azimuth=np.array([np.nan]),
+        beamwidth=np.array([np.nan]),
+        group=np.zeros(1, dtype=np.int64),
+        x=np.array([500_240.0]),
+        y=np.array([2_399_760.0]),
+        n_groups=1,
+        model=model,
+        radius_m=200.0,
+        h_rx_m=1.5,
+        k_factor=4.0 / 3.0,
+        itm=terrain.ItmParams(),
+        step_m=None,
+        threshold_dbm=-105.0,
+        clutter_loss_db=0.0,
+    )
+    part = _batch_part(batch, np.zeros((16, 16), dtype=np.float32))
+    _combine((0, 16, 0, 16), 1, _cut(part, (0, 8, 0, 8)))
 
 
 def _fold(into: _Part, part: _Part) -> None:
@@ -376,6 +472,40 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
+def _sizes(
+    *,
+    n_sites: int,
+    window_side: int,
+    grid_cells: int,
+    model: str,
+    n_workers: int,
+    batch_sites: int | None,
+    tile_cells: int | None,
+) -> tuple[int, int]:
+    """Sites a task computes and the tiles' side, cells: given, or sized by the work.
+
+    A task aims at :data:`TASK_SECONDS` of work, a site costing its window's cells times
+    ``_SECONDS_PER_CELL[model]``, but leaves :data:`TASKS_PER_WORKER` tasks to each worker;
+    a tile holds about a task's sites at the mean density.
+
+    Examples
+    --------
+    >>> _sizes(n_sites=400, window_side=667, grid_cells=3708 * 3471, model="los",
+    ...        n_workers=2, batch_sites=None, tile_cells=None)
+    (10, 667)
+    """
+    if batch_sites is None:
+        per_site_s = window_side**2 * _SECONDS_PER_CELL.get(model, _SECONDS_PER_CELL["itm"])
+        by_work = math.ceil(TASK_SECONDS / per_site_s)
+        by_workers = math.ceil(n_sites / (TASKS_PER_WORKER * n_workers))
+        batch_sites = min(by_work, by_workers)
+    batch_sites = max(int(batch_sites), 1)
+    if tile_cells is None:
+        side = math.sqrt(batch_sites * grid_cells / max(n_sites, 1))
+        tile_cells = round(min(max(side, window_side, _TILE_CELLS_MIN), _TILE_CELLS_MAX))
+    return batch_sites, max(int(tile_cells), 1)
+
+
 def coverage_rasters_dask(
     dem: Raster,
     sites: gpd.GeoDataFrame,
@@ -395,8 +525,8 @@ def coverage_rasters_dask(
     scratch_dir: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
     max_work_cells: int | None = None,
-    batch_sites: int = 32,
-    tile_cells: int = 256,
+    batch_sites: int | None = None,
+    tile_cells: int | None = None,
     fan_in: int = 8,
 ) -> terrain.CoverageRasters:
     """Compute :func:`hatangso.coverage.terrain.coverage_rasters` on a Dask cluster.
@@ -413,9 +543,13 @@ default_freq_mhz, clutter_loss_db, k_factor, itm, step_m, progress, max_work_cel
         Folder, readable by every worker, where the terrain grid is written for the run
         (removed at its end); the system's temporary folder when None (a local cluster only).
     batch_sites
-        Sites a task computes.
+        Sites a task computes at most; by default as many as make :data:`TASK_SECONDS` of
+        work (from the model and the window's cells), but no more than leave
+        :data:`TASKS_PER_WORKER` tasks to each worker.
     tile_cells
-        Side, in cells, of the square tiles that group the sites and cut the grids.
+        Side, in cells, of the square tiles that group the sites and cut the grids; by
+        default the side of a square holding `batch_sites` sites at the run's mean density,
+        at least a site's window and within 64-1,024 cells.
     fan_in
         Partials a reduction task combines.
 
@@ -451,7 +585,17 @@ default_freq_mhz, clutter_loss_db, k_factor, itm, step_m, progress, max_work_cel
     by_site: dict[int, list[tuple[int, str, float, str]]] = defaultdict(list)
     for carrier in carriers:
         by_site[carrier[0]].append(carrier)
-    tile = max(int(tile_cells), 1)
+
+    n_workers = max(len(client.scheduler_info().get("workers", {})), 1)
+    batch_sites, tile = _sizes(
+        n_sites=len(by_site),
+        window_side=math.isqrt(terrain.window_cells(radius_m, dx, dy)),
+        grid_cells=rows * cols,
+        model=model,
+        n_workers=n_workers,
+        batch_sites=batch_sites,
+        tile_cells=tile_cells,
+    )
 
     def tile_of(i: int) -> tuple[int, int]:
         row = min(int((top - plan.ys[i]) // dy), rows - 1)
@@ -462,7 +606,7 @@ default_freq_mhz, clutter_loss_db, k_factor, itm, step_m, progress, max_work_cel
     groups_of_sites = [
         list(chunk)
         for _, in_tile in itertools.groupby(ordered, key=tile_of)
-        for chunk in _chunks(list(in_tile), max(int(batch_sites), 1))
+        for chunk in _chunks(list(in_tile), batch_sites)
     ]
 
     if scratch_dir is not None:
@@ -474,8 +618,33 @@ default_freq_mhz, clutter_loss_db, k_factor, itm, step_m, progress, max_work_cel
     computed = 0
     try:
         dem_path = _write_grid(dem, folder)
-        batches: list[tuple[Future[_Part], tuple[int, int, int, int], int]] = []
-        for k, site_list in enumerate(groups_of_sites):
+        client.run(_warm_kernels, model)
+        batches: list[tuple[Future[tuple[_Part, ...]], int]] = []
+        per_tile: dict[tuple[int, int], list[Future[_Part]]] = defaultdict(list)
+
+        tiles_done: list[Future[_Part]] = []
+
+        def tile_box(tr: int, tc: int) -> tuple[int, int, int, int]:
+            return tr * tile, min((tr + 1) * tile, rows), tc * tile, min((tc + 1) * tile, cols)
+
+        combine_keys = itertools.count()
+
+        def reduce_tile(tr: int, tc: int, level: list[Future[_Part]]) -> Future[_Part]:
+            """Reduce a tile's pieces in a tree of at most `fan_in` pieces a task."""
+            depth = 0
+            while depth == 0 or len(level) > 1:
+                level = [
+                    client.submit(_combine, tile_box(tr, tc), n_groups, *chunk,
+                                  key=f"hatangso-terrain-tile-{run}-{tr}-{tc}-{next(combine_keys)}")
+                    for chunk in _chunks(level, max(int(fan_in), 2))
+                ]  # fmt: skip
+                depth += 1
+            return level[0]
+
+        # every batch's footprint and output tiles first: a tile's reduction is submitted as
+        # soon as its last piece is, so that the workers fold and free pieces as they go
+        footprints: list[tuple[list[_Carrier], _Box, _Box, list[tuple[int, int]]]] = []
+        for site_list in groups_of_sites:
             chosen = [c for i in site_list for c in by_site[i]]
             windows = np.array(
                 [terrain._window(dem, *plan.physical[c[3]][:2], radius_m) for c in chosen]
@@ -492,6 +661,17 @@ default_freq_mhz, clutter_loss_db, k_factor, itm, step_m, progress, max_work_cel
                 max(box[2] - margin, 0),
                 min(box[3] + margin, cols),
             )
+            tiles = [
+                (tr, tc)
+                for tr in range(box[0] // tile, (box[1] - 1) // tile + 1)
+                for tc in range(box[2] // tile, (box[3] - 1) // tile + 1)
+            ]
+            if box[1] <= box[0] or box[3] <= box[2]:
+                tiles = []  # an empty footprint writes nothing
+            footprints.append((chosen, box, read_box, tiles))
+        pieces_left = Counter(t for *_, tiles in footprints for t in tiles)
+
+        for k, (chosen, box, read_box, tiles) in enumerate(footprints):
             index = np.array([c[0] for c in chosen], dtype=np.int64)
             batch = _Batch(
                 dem_path=str(dem_path),
@@ -500,6 +680,7 @@ default_freq_mhz, clutter_loss_db, k_factor, itm, step_m, progress, max_work_cel
                 crs_wkt=dem.crs.to_wkt(),
                 box=box,
                 read_box=read_box,
+                tiles=tuple(tile_box(tr, tc) for tr, tc in tiles),
                 site_index=index,
                 key=tuple(c[3] for c in chosen),
                 tech=tuple(c[1] for c in chosen),
@@ -525,65 +706,62 @@ default_freq_mhz, clutter_loss_db, k_factor, itm, step_m, progress, max_work_cel
             )
             computed += len(set(batch.key))
             future = client.submit(_run_batch, batch, key=f"{TASK_PREFIX}-{run}-{k}")
-            batches.append((future, box, len(chosen)))
-
-        # reduce per output tile, in a tree
-        per_tile: dict[tuple[int, int], list[Future[_Part]]] = defaultdict(list)
-        for future, (r0, r1, c0, c1), _ in batches:
-            if r1 <= r0 or c1 <= c0:
-                continue
-            for tr in range(r0 // tile, (r1 - 1) // tile + 1):
-                for tc in range(c0 // tile, (c1 - 1) // tile + 1):
-                    per_tile[(tr, tc)].append(future)
-        tiles: list[Future[_Part]] = []
-        for (tr, tc), level in per_tile.items():
-            r_end, c_end = min((tr + 1) * tile, rows), min((tc + 1) * tile, cols)
-            tile_box = (tr * tile, r_end, tc * tile, c_end)
-            depth = 0
-            while depth == 0 or len(level) > 1:
-                level = [
-                    client.submit(_combine, tile_box, n_groups, *chunk,
-                                  key=f"hatangso-terrain-tile-{run}-{tr}-{tc}-{depth}-{j}")
-                    for j, chunk in enumerate(_chunks(level, max(int(fan_in), 2)))
-                ]  # fmt: skip
-                depth += 1
-            tiles.append(level[0])
+            batches.append((future, len(chosen)))
+            # each tile's piece, cut on the worker that holds the partial
+            for j, (tr, tc) in enumerate(tiles):
+                per_tile[(tr, tc)].append(
+                    client.submit(operator.getitem, future, j,
+                                  key=f"hatangso-terrain-piece-{run}-{k}-{j}")
+                )  # fmt: skip
+                pieces_left[(tr, tc)] -= 1
+                if not pieces_left[(tr, tc)]:
+                    tiles_done.append(reduce_tile(tr, tc, per_tile.pop((tr, tc))))
+                elif len(per_tile[(tr, tc)]) >= max(int(fan_in), 2):
+                    # fold as the pieces come: a worker holds at most `fan_in` a tile
+                    per_tile[(tr, tc)] = [reduce_tile(tr, tc, per_tile[(tr, tc)])]
+        del footprints
 
         from distributed import as_completed
-
-        sizes = {future.key: n for future, _, n in batches}
-        if progress is not None:
-            progress(done, total)
-        for future in as_completed([f for f, _, _ in batches]):
-            if future.status == "error":
-                future.result()  # raises the task's error
-            done += sizes[future.key]
-            if progress is not None:
-                progress(done, total)
-        del batches
 
         best = np.full((rows, cols), np.nan, dtype=np.float32)
         best_site = np.full((rows, cols), -1, dtype=np.int32)
         count = np.zeros((rows, cols), dtype=np.uint16)
         masks = np.zeros((n_groups, rows, cols), dtype=bool)
-        for future in as_completed(tiles):
-            part: _Part = future.result()
-            h, w = part.best.shape
-            where = (slice(part.r0, part.r0 + h), slice(part.c0, part.c0 + w))
-            best[where] = part.best
-            best_site[where] = np.where(part.above >= 0, part.above, part.first)
-            count[where] = part.count
-            masks[:, where[0], where[1]] = part.masks
+        # the batches count the progress; each reduced tile is gathered as soon as it is done,
+        # so that the workers never hold the whole grids
+        sizes = {future.key: n for future, n in batches}
+        if progress is not None:
+            progress(done, total)
+        pending = as_completed([f for f, _ in batches] + tiles_done)
+        del batches, tiles_done  # a batch's partial is released once its pieces are cut
+        for future in pending:
+            if future.status == "error":
+                future.result()  # raises the task's error
+            if future.key in sizes:
+                done += sizes[future.key]
+                if progress is not None:
+                    progress(done, total)
+            else:
+                part: _Part = future.result()
+                h, w = part.best.shape
+                where = (slice(part.r0, part.r0 + h), slice(part.c0, part.c0 + w))
+                best[where] = part.best
+                best_site[where] = np.where(part.above >= 0, part.above, part.first)
+                count[where] = part.count
+                masks[:, where[0], where[1]] = part.masks
+                del part
             future.release()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     log.info(
-        "terrain coverage on %d Dask workers: %d carriers of %d sites in %d tasks, %d sites "
-        "outside the DEM",
-        len(client.scheduler_info().get("workers", {})),
+        "terrain coverage on %d Dask workers: %d carriers of %d sites in %d tasks of at most %d "
+        "sites, tiles of %d cells, %d sites outside the DEM",
+        n_workers,
         total,
         len(plan.site_ids),
         len(groups_of_sites),
+        batch_sites,
+        tile,
         len(plan.skipped),
     )
     return terrain.CoverageRasters(
