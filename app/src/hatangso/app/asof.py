@@ -133,6 +133,9 @@ def run_inputs(
         for key in ("dem", "roads", "population")
         if meta.get(key) and workspace.file(name, str(meta[key])).is_file()
     }
+    samples = workspace.layer_path(name, "samples")  # measurements: the file uploaded
+    if samples is not None and samples.is_file():
+        extras["samples"] = samples
     return RunInputs(
         files=InputFiles.from_paths({**paths, **extras}),
         layers={kind: layers[kind].version for kind in LAYER_KINDS if kind not in from_record},

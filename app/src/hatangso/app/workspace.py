@@ -694,7 +694,8 @@ class Workspace:
         kinds = [
             k
             for k in RECORD_KINDS
-            if k in LAYER_KINDS or k in self.metadata(name).get("inputs", {})
+            if k in LAYER_KINDS
+            or (k in self.metadata(name).get("inputs", {}) and not spec_for(k).streamed)
         ]
         applied = 0
         with self.writing(name) if lock else contextlib.nullcontext():

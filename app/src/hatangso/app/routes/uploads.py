@@ -57,7 +57,7 @@ from hatangso.app.uploads import (
 )
 from hatangso.app.worker import run_job
 from hatangso.app.workspace import Workspace
-from hatangso.geo.errors import ConflictError, HatangsoError, InputError
+from hatangso.geo.errors import ConflictError, HatangsoError, InputError, Problem
 from hatangso.geo.outputs import atomic_write, spreadsheet_safe, write_layer, write_table
 from hatangso.geo.schema import LAYER_KINDS, spec_for
 
@@ -71,8 +71,11 @@ __all__ = ["router"]
 log = logging.getLogger(__name__)
 
 #: Tables without geometry uploaded beside the layers.
-UPLOAD_TABLES = ("commitments",)
-_UPLOAD_KINDS = (*LAYER_KINDS, *UPLOAD_TABLES)
+UPLOAD_TABLES = ("declared", "commitments")
+#: Measurement samples: kept as a file of the scenario (not rows of its record) and read by
+#: its coverage runs, as ``hatangso coverage --samples`` reads them.
+UPLOAD_FILES = ("samples",)
+_UPLOAD_KINDS = (*LAYER_KINDS, *UPLOAD_TABLES, *UPLOAD_FILES)
 
 #: The kind of an uploaded layer: one of the province's vector layers, or a table of them.
 UploadKind = Annotated[
@@ -229,6 +232,10 @@ def _validate_and_store(
         raise HTTPException(status_code=422, detail=f"{shown}: no geometry")
     clean = frame.drop(columns=["source_row"], errors="ignore")
     rejected = reject_problems(layer.rejects, shown)
+    if kind in UPLOAD_FILES:
+        return _store_samples(
+            workspace, name, layer, clean, shown, options, rejected, by, operator, mode
+        )
 
     def compare(store: SqlStore) -> tuple[ChangeSet, dict[str, Any], LayerChange]:
         changeset = store.diff(
@@ -314,6 +321,78 @@ def _validate_and_store(
         replaced=old.record() if old.version or old.path is not None else None,
         diff=outcome["diff"],
         record_version=outcome["version"],
+    )
+
+
+def _store_samples(
+    workspace: Workspace,
+    name: str,
+    layer: Layer,
+    clean: pd.DataFrame,
+    shown: str,
+    options: UploadOptions,
+    rejected: list[Problem],
+    by: str | None,
+    operator: str | None,
+    mode: UploadMode,
+) -> UploadReport:
+    """Validate measurement samples and (unless a dry run) publish them as the scenario's file.
+
+    The samples are not rows of the record: the file ``uploads/samples.gpkg`` is named under
+    ``inputs`` in ``scenario.json`` and read by the coverage runs. An operator's upload
+    replaces its own samples (``?mode=upsert``: adds to them) and keeps the others'.
+    """
+    before_path = workspace.layer_path(name, "samples")
+    before = (
+        gpd.read_file(before_path, layer="samples")
+        if before_path is not None and before_path.is_file()
+        else None
+    )
+    rows_now = 0 if before is None else len(before)
+    whole = gpd.GeoDataFrame(clean)
+    kept = whole.iloc[0:0]
+    if before is not None and (mode == "upsert" or operator is not None):
+        kept = before if mode == "upsert" else before[before["operator"].astype(str) != operator]
+        whole = gpd.GeoDataFrame(pd.concat([kept, whole.to_crs(before.crs)], ignore_index=True))
+    change = LayerChange(
+        rows_now=rows_now,
+        rows_after=len(whole),
+        added=len(clean),
+        removed=rows_now - len(kept),
+        kept=len(kept),
+    )
+    if options.dry_run:
+        return _report(layer, "samples", shown, stored=None, change=change)
+    if rejected:  # refused whole, before anything is written
+        raise InputError(rejected)
+    created = not workspace.folder(name).exists()
+    safe_rejects = spreadsheet_safe(layer.rejects)
+    try:
+        new, old = workspace.store_layer(
+            name,
+            "samples",
+            {
+                "samples.gpkg": lambda p: write_layer(whole, p, layer="samples"),
+                "samples.rejects.csv": lambda p: safe_rejects.to_csv(
+                    p, index=False, encoding="utf-8"
+                ),
+            },
+            file=shown,
+            counts=layer.counts(),
+            by=by,
+        )
+    except BaseException:
+        if created:  # a refused first upload leaves no scenario behind
+            workspace.forget(name)
+        raise
+    return _report(
+        layer,
+        "samples",
+        shown,
+        stored="uploads/samples.gpkg",
+        change=change,
+        version=new.version,
+        replaced=old.record() if old.version or old.path is not None else None,
     )
 
 
@@ -604,6 +683,11 @@ async def upload_layer(
     record by record; ``change`` counts the rows before and after. With ``?dry_run=true``
     the report is the same (the rejects too) and nothing is stored. A refused upload changes
     nothing and leaves nothing behind.
+
+    ``declared`` (coverage the operators declare) is a table of the record, as
+    ``commitments``; ``samples`` (drive and speed tests) are kept as the scenario's file
+    ``uploads/samples.gpkg``, not as rows of the record, and a coverage run reads them as
+    ``hatangso coverage --samples`` does.
 
     The file as received is kept as a new version of the layer, for provenance (``version``,
     ``replaced``). Uploads of one scenario apply one at a time, in arrival order. The answer's

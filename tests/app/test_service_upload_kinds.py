@@ -1,0 +1,174 @@
+"""Uploads of measurement samples and declared coverage, and their use by a coverage run."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from hatangso.app.auth import Principal, current_principal
+from hatangso.app.config import Settings
+from hatangso.app.main import create_app
+
+SettingsFor = Callable[..., Settings]
+
+# Two square villages 0.2 degree apart, and one Viettel site at the centre of A.
+VILLAGES = {
+    "type": "FeatureCollection",
+    "features": [
+        {
+            "type": "Feature",
+            "properties": {"village_id": vid, "name": f"Thôn {vid}", "population": 100},
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [
+                    [
+                        [x - 0.005, 21.995],
+                        [x + 0.005, 21.995],
+                        [x + 0.005, 22.005],
+                        [x - 0.005, 22.005],
+                        [x - 0.005, 21.995],
+                    ]
+                ],
+            },
+        }
+        for vid, x in (("A", 105.8), ("B", 106.0))
+    ],
+}
+SITES = "site_id,operator,lon,lat\nS1,viettel,105.8,22.0\n"
+# Viettel's drive test in village A: three samples, the second too strong to be real.
+SAMPLES = (
+    "lon,lat,operator,tech,rsrp_dbm\n"
+    "105.801,22.001,viettel,4G,-95\n"
+    "105.802,22.001,viettel,4G,-5\n"
+    "105.799,21.999,viettel,4G,-100\n"
+)
+DECLARED = "village_id,operator,tech\nA,viettel,4G\nB,viettel,4G\n"
+
+
+@pytest.fixture()
+def service(tmp_path: Path, settings_for: SettingsFor) -> Iterator[TestClient]:
+    with TestClient(create_app(settings_for(tmp_path))) as client:
+        yield client
+
+
+def _upload(
+    client: TestClient, key: dict[str, str], scenario: str, kind: str, text: str, **params: Any
+) -> httpx.Response:
+    return client.post(
+        f"/api/scenarios/{scenario}/uploads/{kind}",
+        files={"file": (f"{kind}.csv", text.encode("utf-8"))},
+        headers=key,
+        params=params,
+    )
+
+
+def _as(client: TestClient, principal: Principal | None) -> None:
+    overrides = client.app.dependency_overrides  # type: ignore[attr-defined]
+    if principal is None:
+        overrides.pop(current_principal, None)
+    else:
+        overrides[current_principal] = lambda: principal
+
+
+def _scenario(client: TestClient, key: dict[str, str], name: str) -> None:
+    villages = client.post(
+        f"/api/scenarios/{name}/uploads/villages",
+        files={"file": ("v.geojson", json.dumps(VILLAGES).encode())},
+        headers=key,
+    )
+    assert villages.status_code == 200, villages.text
+    assert _upload(client, key, name, "sites", SITES).status_code == 200
+
+
+def test_samples_are_validated_stored_and_measured(
+    service: TestClient, key: dict[str, str], tmp_path: Path
+) -> None:
+    _scenario(service, key, "meas")
+    # The bad row refuses the upload whole, named with its reason; nothing is stored.
+    refused = _upload(service, key, "meas", "samples", SAMPLES)
+    assert refused.status_code == 422, refused.text
+    problems = refused.json()["problems"]
+    assert [(p["file"], p["row"]) for p in problems] == [("samples.csv", 2)]
+    assert "rsrp_dbm" in problems[0]["message"]
+    assert not (tmp_path / "meas" / "uploads" / "samples.gpkg").exists()
+    # A dry run reports the same reject and what would change; it stores nothing.
+    dry = _upload(service, key, "meas", "samples", SAMPLES, dry_run="true")
+    assert dry.status_code == 200, dry.text
+    assert dry.json()["dry_run"] is True and dry.json()["stored"] is None
+    assert dry.json()["counts"] == {"read": 3, "used": 2, "rejected": 1, "repaired": 0}
+    assert [r["row"] for r in dry.json()["rejects"]] == [2]
+    assert dry.json()["change"]["rows_after"] == 2
+    assert not (tmp_path / "meas" / "uploads" / "samples.gpkg").exists()
+    # The clean file is stored and named in scenario.json.
+    clean = SAMPLES.replace("viettel,4G,-5\n", "viettel,4G,-90\n")
+    stored = _upload(service, key, "meas", "samples", clean)
+    assert stored.status_code == 200, stored.text
+    assert stored.json()["stored"] == "uploads/samples.gpkg" and stored.json()["version"] == 1
+    assert len(gpd.read_file(tmp_path / "meas" / "uploads" / "samples.gpkg")) == 3
+    meta = json.loads((tmp_path / "meas" / "scenario.json").read_text(encoding="utf-8"))
+    assert meta["inputs"]["samples"] == "uploads/samples.gpkg"
+    # The run reads them as hatangso coverage --samples does.
+    run = service.post("/api/scenarios/meas/coverage", headers=key, json={})
+    assert run.status_code == 200, run.text
+    kpis = json.loads(next((tmp_path / "meas").rglob("kpis.json")).read_text(encoding="utf-8"))
+    assert kpis["inputs"]["samples"]["used"] == 3
+
+
+def test_declared_is_a_table_of_the_record_and_reaches_the_run(
+    service: TestClient, key: dict[str, str], tmp_path: Path
+) -> None:
+    _scenario(service, key, "decl")
+    bad = DECLARED + "C,viettel,7G\n"
+    refused = _upload(service, key, "decl", "declared", bad)
+    assert refused.status_code == 422, refused.text
+    assert [p["row"] for p in refused.json()["problems"]] == [3]
+    dry = _upload(service, key, "decl", "declared", DECLARED, dry_run="true")
+    assert dry.status_code == 200, dry.text
+    assert dry.json()["diff"]["counts"]["add"] == 2 and dry.json()["stored"] is None
+    answer = _upload(service, key, "decl", "declared", DECLARED)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["diff"]["counts"]["add"] == 2
+    run = service.post("/api/scenarios/decl/coverage", headers=key, json={})
+    assert run.status_code == 200, run.text
+    kpis = json.loads(next((tmp_path / "decl").rglob("kpis.json")).read_text(encoding="utf-8"))
+    assert kpis["inputs"]["declared"]["used"] == 2
+
+
+@pytest.mark.parametrize("kind", ["samples", "declared"])
+def test_keys_and_operators(
+    service: TestClient, key: dict[str, str], kind: str, tmp_path: Path
+) -> None:
+    _scenario(service, key, "ops")
+    text = SAMPLES.replace("-5\n", "-90\n") if kind == "samples" else DECLARED
+    assert _upload(service, key, "ops", kind, text).status_code == 200
+    # Without the key: 401, and nothing is created.
+    assert _upload(service, {}, "fresh", kind, text).status_code == 401
+    assert service.get("/api/scenarios/fresh").status_code == 404
+    # An operator uploads its own rows only: another's refuse the upload (403).
+    _as(service, Principal(name="mbf", role="operator", operator="MobiFone"))
+    try:
+        assert _upload(service, key, "ops", kind, text).status_code == 403
+        own = text.replace("viettel", "mobifone")
+        assert _upload(service, key, "ops", kind, own).status_code == 200
+        if kind == "samples":  # its upload replaces its own samples and keeps Viettel's
+            stored = gpd.read_file(tmp_path / "ops" / "uploads" / "samples.gpkg")
+            assert sorted(stored["operator"]) == ["MobiFone"] * 3 + ["Viettel"] * 3
+        _as(service, Principal(name="guest", role="viewer"))
+        assert _upload(service, key, "ops", kind, own).status_code == 403
+    finally:
+        _as(service, None)
+
+
+def test_a_refused_first_upload_leaves_nothing(
+    service: TestClient, key: dict[str, str], tmp_path: Path
+) -> None:
+    for kind, text in (("samples", SAMPLES), ("declared", DECLARED + "C,viettel,7G\n")):
+        assert _upload(service, key, "gone", kind, text).status_code == 422
+        assert not (tmp_path / "gone").exists()
