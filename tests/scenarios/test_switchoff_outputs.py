@@ -261,16 +261,17 @@ def test_a_village_that_loses_service_in_chromium(run: Path, tmp_path: Path) -> 
             assert LAYER in tab.locator("#hts-legend").inner_text()
             for village_id, step in LOST.items():
                 point = villages.geometry[villages["village_id"] == village_id].iloc[0]
-                x, y = tab.evaluate(
+                x, y, zoom = tab.evaluate(
                     """([lat, lon]) => {
                       const map = window[Object.keys(window).find(k => k.startsWith('map_'))];
                       map.closePopup();
                       map.setView([lat, lon], 14, {animate: false});
                       const p = map.latLngToContainerPoint([lat, lon]);
-                      return [p.x, p.y];
+                      return [p.x, p.y, map.getZoom()];
                     }""",
                     [point.y, point.x],
                 )
+                assert zoom == 14  # the page opened without a zoom animation that eats setView
                 tab.wait_for_timeout(300)
                 drawn = tab.evaluate(
                     """() => Object.keys(window).filter(k => k.startsWith('canvas_points_'))

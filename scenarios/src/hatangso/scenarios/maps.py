@@ -1752,7 +1752,12 @@ def _render(fmap: folium.Map, villages: gpd.GeoDataFrame, *, online_tiles: bool)
     """Add the layer control, fit the villages and render; refuse a page that loads from outside."""
     minx, miny, maxx, maxy = villages.total_bounds
     folium.LayerControl(collapsed=False).add_to(fmap)
-    fmap.fit_bounds([[miny, minx], [maxy, maxx]])
+    # The page opens at the villages' extent without a zoom animation: Leaflet ignores any view
+    # change asked for while one runs, so a search or a link to a village in the first quarter
+    # second would otherwise be lost.
+    fit = folium.map.FitBounds([[miny, minx], [maxy, maxx]])
+    fit.options["animate"] = False
+    fmap.add_child(fit)
     root: Any = fmap.get_root()
     page: str = root.render()
     page = page.replace("<html>", '<html lang="vi">', 1)
