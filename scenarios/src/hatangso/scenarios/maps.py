@@ -942,16 +942,20 @@ def _blank_map(villages: gpd.GeoDataFrame, *, title: str, static_url: str | None
 
 
 def _add_base_layers(fmap: folium.Map, layers: MapLayers, *, online_tiles: bool) -> None:
-    """Add the base layers (hillshade or plain; tiles only when asked for) and the power image."""
-    base = folium.FeatureGroup(
-        name=bilingual("Nền địa hình", "Hillshade"), overlay=False, control=True
-    )
+    """Add the base layers (hillshade or plain; tiles only when asked for) and the power image.
+
+    The hillshade is offered, and selected, only when there is one (a DEM was given); without
+    it the plain base is selected, never an empty hillshade.
+    """
     if layers.hillshade is not None:
+        base = folium.FeatureGroup(
+            name=bilingual("Nền địa hình", "Hillshade"), overlay=False, control=True
+        )
         _image_overlay(layers.hillshade, zindex=1).add_to(base)
-    base.add_to(fmap)
-    folium.FeatureGroup(name=bilingual("Nền trắng", "Plain"), overlay=False, show=False).add_to(
-        fmap
-    )
+        base.add_to(fmap)
+    folium.FeatureGroup(
+        name=bilingual("Nền trắng", "Plain"), overlay=False, show=layers.hillshade is None
+    ).add_to(fmap)
     if online_tiles:
         folium.TileLayer(
             "OpenStreetMap",
