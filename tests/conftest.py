@@ -91,3 +91,25 @@ def offline_page(browser: Any) -> Iterator[Callable[..., OfflinePage]]:
     finally:
         for page in opened:
             page.close()
+
+
+def _covered_px(page: Any, first: str, second: str) -> float:
+    """Return the area (px²) where the boxes of two visible elements of `page` overlap."""
+    boxes = []
+    for selector in (first, second):
+        box = page.locator(selector).bounding_box()
+        assert box is not None, f"{selector} is not shown"
+        boxes.append(box)
+    a, b = boxes
+    width = min(a["x"] + a["width"], b["x"] + b["width"]) - max(a["x"], b["x"])
+    height = min(a["y"] + a["height"], b["y"] + b["height"]) - max(a["y"], b["y"])
+    return max(width, 0.0) * max(height, 0.0)
+
+
+@pytest.fixture()
+def covered_px() -> Callable[[Any, str, str], float]:
+    """How much two elements of a page cover each other: ``covered_px(page, "#a", ".b")``.
+
+    The area in square pixels where their bounding boxes overlap; 0 when apart.
+    """
+    return _covered_px

@@ -76,3 +76,56 @@ def test_a_dem_that_is_not_a_raster_is_named_with_its_fix(tmp_path: Path) -> Non
     broken.write_bytes(b"not a GeoTIFF")
     with pytest.raises(InputError, match=r"dem\.tif.*cannot be read as a raster.*GeoTIFF"):
         hillshade_png(broken)
+
+
+def _dem_with_void(path: Path, elevation_m: np.ndarray) -> Path:
+    # SRTM-like: int16 on 3-arc-second cells (1/1200 degree) near 21.5 N, 105.5 E, nodata -32768,
+    # with a 10 x 12 cell void in the middle.
+    z = elevation_m.astype(np.int16)
+    z[25:35, 20:32] = -32768
+    profile = {
+        "driver": "GTiff",
+        "width": z.shape[1],
+        "height": z.shape[0],
+        "count": 1,
+        "dtype": "int16",
+        "crs": "EPSG:4326",
+        "transform": Affine(1 / 1200, 0, 105.5, 0, -1 / 1200, 21.5),
+        "nodata": -32768,
+    }
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(z, 1)
+    return path
+
+
+def _grey_and_alpha(png: bytes) -> tuple[np.ndarray, np.ndarray]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # a PNG has no georeference
+        with rasterio.open(io.BytesIO(png)) as image:
+            return image.read(1).astype(int), image.read(2)
+
+
+def test_hillshade_has_no_hole_over_a_void(tmp_path: Path) -> None:
+    from hatangso.coverage.overlays import hillshade_png
+
+    # Flat ground at 100 m with a void: filled from its neighbours it is flat too, so every
+    # pixel is opaque and lit sin(45 deg) = 0.7071, i.e. grey level round(0.7071 * 31) = 22 of
+    # 31, stored as int(22 * 255 / 31) = 180. Unfilled, the void was a transparent hole.
+    flat = _dem_with_void(tmp_path / "flat.tif", np.full((60, 60), 100))
+    grey, alpha = _grey_and_alpha(hillshade_png(flat, max_px=60)[0])
+    assert alpha.min() == 255
+    assert np.unique(grey).tolist() == [180]
+
+    # A ramp rising 20 m a cell eastwards: cells 1/1200 degree wide are 92.77 m x cos(21.475
+    # deg) = 86.33 m on the ground, a slope of atan(20 / 86.33) = 13.04 deg facing west; under
+    # the sun at azimuth 315 the light is cos45 cos13.04 + sin45 sin13.04 cos45 = 0.8017, grey
+    # level 25, stored 205. The void is interpolated from both sides, not a cliff: its shade
+    # stays within two of the 31 levels of the plane's (the interpolation is not exactly
+    # planar), and the image is opaque throughout.
+    ramp = _dem_with_void(tmp_path / "ramp.tif", np.mgrid[0:60, 0:60][1] * 20)
+    grey, alpha = _grey_and_alpha(hillshade_png(ramp, max_px=60)[0])
+    assert alpha.min() == 255
+    inner = grey[2:-2, 2:-2]  # the outermost cells have one-sided gradients
+    assert np.median(inner) == 205
+    levels = np.round(inner * 31 / 255)
+    assert np.abs(levels - 25).max() <= 2

@@ -112,10 +112,15 @@ def test_villages_parquet_holds_what_the_gpkg_holds(inputs, tmp_path, run_cli) -
     assert not list(out.glob(".*.tmp*"))
 
 
-def test_an_answer_not_computed_is_null_not_text(inputs, tmp_path, run_cli) -> None:
-    # Without access points nothing is known of fiber: covered_ftth is a boolean field holding
-    # NULL in the GeoPackage (it was the text "<NA>", which reads back as true) and a nullable
-    # boolean in the GeoParquet.
+def test_without_fiber_data_covered_ftth_is_false_and_its_indicators_left_out(
+    inputs, tmp_path, run_cli
+) -> None:
+    # Without access points or cables no village is known to be within fiber reach: the
+    # contract's bool column is false for all three villages in both files (a NULL read back
+    # from the GeoPackage as float NaN, and the text "<NA>" before it, as true), the distance
+    # is NULL, and the two FTTH indicators are left out of kpis.json with a note saying why.
+    import json
+
     import pyogrio
 
     out = tmp_path / "out"
@@ -134,7 +139,17 @@ def test_an_answer_not_computed_is_null_not_text(inputs, tmp_path, run_cli) -> N
     info = pyogrio.read_info(out / "villages.gpkg", layer="villages")
     assert dict(zip(info["fields"], info["dtypes"], strict=True))["covered_ftth"] == "bool"
     villages = gpd.read_file(out / "villages.gpkg", layer="villages")
-    assert villages["covered_ftth"].isna().all()
+    assert villages["covered_ftth"].dtype == bool
+    assert villages["covered_ftth"].tolist() == [False, False, False]
+    assert villages["ftth_distance_m"].isna().all()
     parquet = gpd.read_parquet(out / "villages.parquet")
-    assert str(parquet["covered_ftth"].dtype) == "boolean"
-    assert parquet["covered_ftth"].isna().all()
+    assert parquet["covered_ftth"].dtype == bool
+    assert parquet["covered_ftth"].tolist() == [False, False, False]
+    kpis = json.loads((out / "kpis.json").read_text(encoding="utf-8"))
+    codes = {i["code"] for i in kpis["indicators"]}
+    assert "village_mobile_coverage" in codes
+    assert not codes & {"village_ftth_coverage", "household_ftth_reach"}
+    for units in kpis["by_unit"].values():
+        for unit in units:
+            assert "village_ftth_coverage" not in {i["code"] for i in unit["indicators"]}
+    assert any("village_ftth_coverage" in n and "not computed" in n for n in kpis["notes"])

@@ -19,6 +19,7 @@ import shapely
 
 from hatangso.cli import main
 from hatangso.scenarios.maps import (
+    HILLSHADE_LABEL,
     OPERATOR_COLOURS,
     POWER_LABEL,
     DbmScale,
@@ -175,6 +176,21 @@ def test_a_dem_gives_the_hillshade_under_any_model(
     assert page.count("L.imageOverlay(") == 1  # the hillshade; no power image, no colour bar
     assert 'id="hts-scale"' not in page
     assert find_outside_loads(page) == []
+
+
+def test_the_hillshade_base_is_offered_only_with_a_hillshade() -> None:
+    villages = gpd.GeoDataFrame(
+        {"village_id": ["V1"], "covered_mobile": [True]},
+        geometry=shapely.points([[105.0, 21.0]]),
+        crs=4326,
+    )
+    plain = village_map(MapLayers(villages=villages), title="t", static_url="/static")
+    assert not _has(plain, "Nền địa hình") and _has(plain, "Nền trắng")
+    shade = Overlay("/map/x/hillshade.png", ((20.9, 104.9), (21.1, 105.1)), *HILLSHADE_LABEL)
+    page = village_map(
+        MapLayers(villages=villages, hillshade=shade), title="t", static_url="/static"
+    )
+    assert _has(page, "Nền địa hình") and _has(page, "Nền trắng")
 
 
 def test_operators_beyond_the_known_five_get_colours_of_their_own() -> None:

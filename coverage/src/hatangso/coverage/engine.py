@@ -90,10 +90,10 @@ class Assessment:
     ----------
     villages
         The input villages (EPSG:4326) plus ``covered_mobile``, ``covered_5g``,
-        ``covered_ftth`` (bool), ``best_dbm`` (dBm, NaN when not modelled or uncovered),
-        ``nearest_site_m``, ``serving_operators`` (';'-joined), ``ftth_distance_m`` (m, NaN
-        beyond reach or without fiber input), ``mobile_share``, ``share_5g``,
-        ``mobile_reason``, ``ftth_reason`` and, where people are known,
+        ``covered_ftth`` (bool; absent without fiber input), ``best_dbm`` (dBm, NaN when
+        not modelled or uncovered), ``nearest_site_m``, ``serving_operators`` (';'-joined),
+        ``ftth_distance_m`` (m, NaN beyond reach or without fiber input), ``mobile_share``,
+        ``share_5g``, ``mobile_reason``, ``ftth_reason`` and, where people are known,
         ``population_in_village`` and ``population_covered_mobile``/``_5g``.
     indicators
         Every indicator whose inputs were given.
@@ -209,6 +209,11 @@ def assess(
         ftth_columns, ftth_notes = _fiber_part(inputs, config, crs=crs, points=points)
         columns.update(ftth_columns)
         notes.extend(ftth_notes)
+    else:
+        notes.append(
+            "no fiber access point or cable given: village_ftth_coverage and "
+            "household_ftth_reach are not computed (left out), and covered_ftth is false"
+        )
     values = [*found.indicators, *_infrastructure_indicators(inputs, crs)]
     towers = found.towers
     basis = "clustering" if inputs.sites is not None else None

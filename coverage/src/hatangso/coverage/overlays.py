@@ -256,8 +256,23 @@ def data_uri(png: bytes) -> str:
 
 
 def hillshade_png(dem: str | Path, *, max_px: int = 1024) -> tuple[bytes, LatLonBounds]:
-    """Render a DEM's hillshade as a grey PNG in Web Mercator, with its bounds."""
-    grid = read_web_mercator(dem, max_px=max_px, resampling="bilinear")
+    """Render a DEM's hillshade as a grey PNG in Web Mercator, with its bounds.
+
+    Voids (SRTM's -32768, the file's nodata) are filled from their neighbours as the terrain
+    model fills them (:func:`~hatangso.coverage.rasters.read_dem`) before the grid is warped
+    and shaded, so the image has no holes over them; only what lies outside the DEM (and a
+    void too large to fill) is transparent.
+    """
+    from hatangso.coverage.rasters import read_dem
+
+    elevation = read_dem(dem)
+    grid = to_web_mercator(
+        elevation.array,
+        transform=elevation.transform,
+        crs=elevation.crs,
+        max_px=max_px,
+        resampling="bilinear",
+    )
     valid = np.isfinite(grid.values)
     filled = np.where(valid, grid.values, np.nanmean(grid.values) if valid.any() else 0.0)
     shade = hillshade(filled, cell_x_m=grid.cell_x_m, cell_y_m=grid.cell_y_m)

@@ -971,12 +971,12 @@ def write_villages(villages: gpd.GeoDataFrame, path: Path) -> Path:
     frame = villages.copy()
     for column in VILLAGE_OUTPUT_COLUMNS:
         if column not in frame:
-            # An answer not computed (no access points: no covered_ftth) is NULL in the file, a
-            # boolean field either way; an object column of pd.NA would be written as "<NA>".
+            # A flag not computed (no access point or cable: no covered_ftth) is false, as the
+            # contract's bool: nothing given is known to be within reach. A NULL would make the
+            # GeoPackage field read back as float NaN. The indicators it would feed are left
+            # out of kpis.json, whose notes say why; the measures (distances) are NULL.
             frame[column] = (
-                pd.array([pd.NA] * len(frame), dtype="boolean")
-                if column.startswith("covered")
-                else np.nan
+                np.zeros(len(frame), dtype=bool) if column.startswith("covered") else np.nan
             )
     if Path(path).suffix == ".parquet":
         return write_parquet(frame, path)

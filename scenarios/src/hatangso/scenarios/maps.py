@@ -368,7 +368,12 @@ _PAGE_CSS = """
   #hts-lang {position:absolute; top:10px; left:54px; z-index:1000; cursor:pointer}
   #hts-legend {position:absolute; bottom:48px; left:12px; z-index:1000; max-width:260px}
   #hts-kpis {position:absolute; bottom:24px; right:12px; z-index:1000; max-width:420px;
-             max-height:45%; overflow:auto}
+             max-height:calc(45vh - 40px); overflow:auto}
+  /* The layer list shares the right edge with the KPI panel: it keeps the upper 55 % of the
+     height (less its 10 px margins), the panel the rest above its 24 px, each scrolling what
+     does not fit, so neither covers the other at any window size. */
+  .leaflet-right .leaflet-control-layers-expanded {font-size:12px; max-height:calc(55vh - 20px);
+             overflow-y:auto; box-sizing:border-box}
   #hts-scale {position:absolute; bottom:24px; left:50%; transform:translateX(-50%);
              z-index:1000; width:300px}
   #hts-scale .hts-bar {height:12px; margin:4px 0 2px; border:1px solid #0006}
@@ -942,16 +947,20 @@ def _blank_map(villages: gpd.GeoDataFrame, *, title: str, static_url: str | None
 
 
 def _add_base_layers(fmap: folium.Map, layers: MapLayers, *, online_tiles: bool) -> None:
-    """Add the base layers (hillshade or plain; tiles only when asked for) and the power image."""
-    base = folium.FeatureGroup(
-        name=bilingual("Nền địa hình", "Hillshade"), overlay=False, control=True
-    )
+    """Add the base layers (hillshade or plain; tiles only when asked for) and the power image.
+
+    The hillshade is offered, and selected, only when there is one (a DEM was given); without
+    it the plain base is selected, never an empty hillshade.
+    """
     if layers.hillshade is not None:
+        base = folium.FeatureGroup(
+            name=bilingual("Nền địa hình", "Hillshade"), overlay=False, control=True
+        )
         _image_overlay(layers.hillshade, zindex=1).add_to(base)
-    base.add_to(fmap)
-    folium.FeatureGroup(name=bilingual("Nền trắng", "Plain"), overlay=False, show=False).add_to(
-        fmap
-    )
+        base.add_to(fmap)
+    folium.FeatureGroup(
+        name=bilingual("Nền trắng", "Plain"), overlay=False, show=layers.hillshade is None
+    ).add_to(fmap)
     if online_tiles:
         folium.TileLayer(
             "OpenStreetMap",
