@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,30 +47,26 @@ def _write_inputs(folder: Path) -> None:
     (folder / "samples.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
 
 
-def _scenario(folder: Path) -> Path:
+def _scenario(folder: Path, write_scenario: Callable[..., Path]) -> Path:
     _write_inputs(folder)
     speed = {"label_vi": "Tốc độ", "label_en": "Speed", "unit": "Mb/s"}
-    data: dict[str, Any] = {
-        "name": "two-years",
-        "title": "Hai năm",
-        "description": "hand-made",
-        "scope": {"province": "Tỉnh Thử"},
-        "data": {
+    return write_scenario(
+        folder,
+        name="two-years",
+        title="Hai năm",
+        data={
             "villages": "villages.geojson",
             "sites": "sites.geojson",
             "samples": "samples.csv",
         },
-        "model": {"mobile": {"model": "radius"}},
-        "years": [2024, 2025],
-        "targets": {"village_mobile_coverage": {2024: 50, 2025: 100}},
-        "statistics": [
+        model={"mobile": {"model": "radius"}},
+        years=[2024, 2025],
+        targets={"village_mobile_coverage": {2024: 50, 2025: 100}},
+        statistics=[
             {"code": "mobile_download_4g_mbps", **speed, "targets": {2024: 40, 2025: 45}},
             {"code": "mobile_download_5g_mbps", **speed, "targets": {2025: 110}},
         ],
-    }
-    path = folder / "scenario.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return path
+    )
 
 
 def _speed(kpis: dict[str, Any], code: str) -> tuple[Any, ...] | None:
@@ -84,9 +81,9 @@ def _communes(kpis: dict[str, Any], block: str) -> dict[str, tuple[int, float | 
 
 
 @pytest.fixture(scope="module")
-def two_years(tmp_path_factory: pytest.TempPathFactory) -> Any:
+def two_years(tmp_path_factory: pytest.TempPathFactory, write_scenario: Callable[..., Path]) -> Any:
     folder = tmp_path_factory.mktemp("two-years")
-    return run_scenario(_scenario(folder), folder / "out")
+    return run_scenario(_scenario(folder, write_scenario), folder / "out")
 
 
 def test_each_year_measures_the_samples_up_to_its_end(two_years: Any) -> None:
@@ -167,12 +164,13 @@ HATANGSO = shutil.which("hatangso", path=str(Path(sys.executable).parent))
 
 
 @pytest.mark.skipif(HATANGSO is None, reason="the console script is not installed")
-def test_run_takes_samples_from_the_command_line(tmp_path: Path) -> None:
+def test_run_takes_samples_from_the_command_line(
+    tmp_path: Path, write_scenario: Callable[..., Path]
+) -> None:
     assert HATANGSO is not None
-    path = _scenario(tmp_path)
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = yaml.safe_load(_scenario(tmp_path, write_scenario).read_text(encoding="utf-8"))
     del data["data"]["samples"]  # the scenario names none: the option brings them
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    path = write_scenario(tmp_path, **data)
     measured = (tmp_path / "samples.csv").rename(tmp_path / "measured.csv")
     out = tmp_path / "out"
     done = subprocess.run(
