@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -268,9 +268,8 @@ def _validate_and_store(
         )
     if rejected:  # a change set with a bad row is refused whole, before anything is written
         raise InputError(rejected)
-    created = not workspace.folder(name).exists()
     outcome: dict[str, Any] = {}
-    try:
+    with _forgotten_if_refused(workspace, name):
         store = workspace.store(name)
 
         def apply() -> None:
@@ -288,29 +287,23 @@ def _validate_and_store(
             applied = store.apply(changeset)
             outcome.update(diff=document, change=change, version=applied.version)
 
-        safe_rejects = spreadsheet_safe(layer.rejects)
         new, old = workspace.store_layer(
             name,
             kind,
-            {
-                f"{stem}.gpkg": lambda p: (
+            _layer_files(
+                stem,
+                lambda p: (
                     write_table(frame, p, layer=stem)
                     if table
                     else write_layer(frame, p, layer=stem)
                 ),
-                f"{stem}.rejects.csv": lambda p: safe_rejects.to_csv(
-                    p, index=False, encoding="utf-8"
-                ),
-            },
+                layer,
+            ),
             file=shown,
             counts=layer.counts(),
             by=by,
             apply=apply,
         )
-    except BaseException:
-        if created:  # a refused first upload leaves no scenario behind
-            workspace.forget(name)
-        raise
     return _report(
         layer,
         kind,
@@ -318,7 +311,7 @@ def _validate_and_store(
         stored=f"uploads/{stem}.gpkg",
         change=outcome["change"],
         version=new.version,
-        replaced=old.record() if old.version or old.path is not None else None,
+        replaced=old.replaced(),
         diff=outcome["diff"],
         record_version=outcome["version"],
     )
@@ -365,26 +358,15 @@ def _store_samples(
         return _report(layer, "samples", shown, stored=None, change=change)
     if rejected:  # refused whole, before anything is written
         raise InputError(rejected)
-    created = not workspace.folder(name).exists()
-    safe_rejects = spreadsheet_safe(layer.rejects)
-    try:
+    with _forgotten_if_refused(workspace, name):
         new, old = workspace.store_layer(
             name,
             "samples",
-            {
-                "samples.gpkg": lambda p: write_layer(whole, p, layer="samples"),
-                "samples.rejects.csv": lambda p: safe_rejects.to_csv(
-                    p, index=False, encoding="utf-8"
-                ),
-            },
+            _layer_files("samples", lambda p: write_layer(whole, p, layer="samples"), layer),
             file=shown,
             counts=layer.counts(),
             by=by,
         )
-    except BaseException:
-        if created:  # a refused first upload leaves no scenario behind
-            workspace.forget(name)
-        raise
     return _report(
         layer,
         "samples",
@@ -392,8 +374,37 @@ def _store_samples(
         stored="uploads/samples.gpkg",
         change=change,
         version=new.version,
-        replaced=old.record() if old.version or old.path is not None else None,
+        replaced=old.replaced(),
     )
+
+
+@contextmanager
+def _forgotten_if_refused(workspace: Workspace, name: str) -> Iterator[None]:
+    """Forget scenario `name` if the block raises and the scenario did not exist before it.
+
+    A refused first upload leaves no scenario behind.
+    """
+    created = not workspace.folder(name).exists()
+    try:
+        yield
+    except BaseException:
+        if created:
+            workspace.forget(name)
+        raise
+
+
+def _layer_files(
+    stem: str, write: Callable[[Path], object], layer: Layer
+) -> dict[str, Callable[[Path], object]]:
+    """Return the files of an upload's version: ``<stem>.gpkg`` by `write`, and its rejects.
+
+    The rejects (``<stem>.rejects.csv``) are made safe to open in a spreadsheet.
+    """
+    safe_rejects = spreadsheet_safe(layer.rejects)
+    return {
+        f"{stem}.gpkg": write,
+        f"{stem}.rejects.csv": lambda p: safe_rejects.to_csv(p, index=False, encoding="utf-8"),
+    }
 
 
 @contextmanager
