@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import httpx
@@ -13,6 +14,8 @@ from fastapi.testclient import TestClient
 
 from hatangso.app.auth import Principal
 from hatangso.app.config import Settings
+from hatangso.app.workspace import Workspace
+from hatangso.geo.outputs import write_layer
 
 SettingsFor = Callable[..., Settings]
 Upload = Callable[..., httpx.Response]
@@ -152,3 +155,46 @@ def test_a_refused_first_upload_leaves_nothing(
     for kind, text in (("samples", SAMPLES), ("declared", DECLARED + "C,viettel,7G\n")):
         assert upload(service, key, "gone", kind, text).status_code == 422
         assert not (tmp_path / "gone").exists()
+
+
+def test_samples_published_meanwhile_are_merged_not_lost(
+    tmp_path: Path, settings_for: SettingsFor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hatangso.app.routes.uploads import _validate_and_store
+    from hatangso.app.uploads import UploadOptions
+
+    # In this process (the service runs an upload in a child), with the service's settings.
+    workspace, settings = Workspace(tmp_path / "ws"), settings_for(tmp_path / "ws")
+    viettel = tmp_path / "viettel.csv"
+    viettel.write_text(SAMPLES.replace("-5\n", "-90\n"), encoding="utf-8")  # 3 clean samples
+    mobifone = tmp_path / "mobifone.csv"
+    mobifone.write_text(viettel.read_text(encoding="utf-8").replace("viettel", "mobifone"))
+
+    def store(name: str, path: Path, operator: str) -> Any:
+        principal = Principal(name=operator, role="operator", operator=operator)
+        return _validate_and_store(
+            workspace, settings, name, "samples", path, path.name, UploadOptions(),
+            principal=principal,
+        )  # fmt: skip
+
+    store("other", viettel, "Viettel")  # Viettel's samples as the service publishes them
+    published = gpd.read_file(tmp_path / "ws" / "other" / "uploads" / "samples.gpkg")
+    real = Workspace.store_layer
+    interleaved: list[str] = []
+
+    def store_layer(self: Workspace, name: str, kind: str, *args: Any, **options: Any) -> Any:
+        if not interleaved:  # Viettel's upload is published while MobiFone's is merged
+            interleaved.append(name)
+            files = {"samples.gpkg": lambda p: write_layer(published, p, layer="samples")}
+            real(self, name, kind, files, file="viettel.csv", counts={})
+        return real(self, name, kind, *args, **options)
+
+    monkeypatch.setattr(Workspace, "store_layer", store_layer)
+    report = store("both", mobifone, "MobiFone")
+    assert interleaved == ["both"]
+    # MobiFone's upload is merged again with what was published meanwhile: Viettel's 3 stay.
+    assert report.version == 2
+    assert report.change is not None
+    assert (report.change.kept, report.change.rows_after) == (3, 6)
+    stored = gpd.read_file(tmp_path / "ws" / "both" / "uploads" / "samples.gpkg")
+    assert sorted(stored["operator"]) == ["MobiFone"] * 3 + ["Viettel"] * 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import shutil
@@ -9,6 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -334,11 +336,60 @@ def _store_samples(
     The samples are not rows of the record: the file ``uploads/samples.gpkg`` is named under
     ``inputs`` in ``scenario.json`` and read by the coverage runs. An operator's upload
     replaces its own samples (``?mode=upsert``: adds to them) and keeps the others'.
+
+    The file published is the samples read plus the upload, so it is published only if no
+    other upload published the samples since they were read (``If-Match`` of
+    :meth:`~hatangso.app.workspace.Workspace.store_layer`); else it is made again from the
+    samples now published, up to :data:`_SAMPLES_ATTEMPTS` times, so that two operators
+    uploading at once both keep their samples.
     """
-    before_path = workspace.layer_path(name, "samples")
+    if options.dry_run:
+        _, change = _samples_after(workspace.layer_path(name, "samples"), clean, operator, mode)
+        return _report(layer, "samples", shown, stored=None, change=change)
+    if rejected:  # refused whole, before anything is written
+        raise InputError(rejected)
+    with _forgotten_if_refused(workspace, name):
+        for attempt in itertools.count(1):
+            now = workspace.layer_version(name, "samples")
+            whole, change = _samples_after(now.path, clean, operator, mode)
+            try:
+                new, old = workspace.store_layer(
+                    name,
+                    "samples",
+                    _layer_files("samples", partial(write_layer, whole, layer="samples"), layer),
+                    file=shown,
+                    counts=layer.counts(),
+                    by=by,
+                    if_match=now.version,
+                )
+            except ConflictError:
+                if attempt >= _SAMPLES_ATTEMPTS:
+                    raise
+                continue  # another upload published the samples meanwhile: merge with it
+            break
+    return _report(
+        layer,
+        "samples",
+        shown,
+        stored="uploads/samples.gpkg",
+        change=change,
+        version=new.version,
+        replaced=old.replaced(),
+    )
+
+
+#: Times an upload of samples is merged again with the samples another upload published
+#: while it was merged, before it is refused (409).
+_SAMPLES_ATTEMPTS = 5
+
+
+def _samples_after(
+    published: Path | None, clean: pd.DataFrame, operator: str | None, mode: UploadMode
+) -> tuple[gpd.GeoDataFrame, LayerChange]:
+    """Return the samples an upload leaves (`published` and `clean`), and the change."""
     before = (
-        gpd.read_file(before_path, layer="samples")
-        if before_path is not None and before_path.is_file()
+        gpd.read_file(published, layer="samples")
+        if published is not None and published.is_file()
         else None
     )
     rows_now = 0 if before is None else len(before)
@@ -354,28 +405,7 @@ def _store_samples(
         removed=rows_now - len(kept),
         kept=len(kept),
     )
-    if options.dry_run:
-        return _report(layer, "samples", shown, stored=None, change=change)
-    if rejected:  # refused whole, before anything is written
-        raise InputError(rejected)
-    with _forgotten_if_refused(workspace, name):
-        new, old = workspace.store_layer(
-            name,
-            "samples",
-            _layer_files("samples", lambda p: write_layer(whole, p, layer="samples"), layer),
-            file=shown,
-            counts=layer.counts(),
-            by=by,
-        )
-    return _report(
-        layer,
-        "samples",
-        shown,
-        stored="uploads/samples.gpkg",
-        change=change,
-        version=new.version,
-        replaced=old.replaced(),
-    )
+    return whole, change
 
 
 @contextmanager
