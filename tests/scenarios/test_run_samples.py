@@ -160,6 +160,25 @@ def test_samples_until_a_geopackage_and_a_mapped_time_column(tmp_path: Path) -> 
     assert gpd.read_file(kept)["Ngày đo"].tolist() == ["2023-12-31"]
 
 
+def test_samples_until_a_workbook_writes_the_years_rows_as_csv(tmp_path: Path) -> None:
+    path = tmp_path / "samples.xlsx"
+    pd.DataFrame(
+        {
+            "lon": [106.0, 106.0, 106.0],
+            "lat": [21.0, 21.0, 21.0],
+            "operator": "VNPT",
+            "tech": "4G",
+            "rsrp_dbm": [-90, -91, -92],
+            "time": ["2024-12-31T23:00:00", "2025-01-01T00:00:00", ""],
+        }
+    ).to_excel(path, index=False)
+    # 2025-01-01 00:00 in Vietnam is after 2024; the undated sample counts in every year.
+    kept = samples_until(path, 2024, tmp_path / "2024")
+    assert kept == tmp_path / "2024" / "samples.csv"
+    assert pd.read_csv(kept)["rsrp_dbm"].tolist() == [-90, -92]
+    assert not list((tmp_path / "2024").glob(".*"))  # no temporary file left beside it
+
+
 HATANGSO = shutil.which("hatangso", path=str(Path(sys.executable).parent))
 
 
