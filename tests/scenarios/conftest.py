@@ -1,9 +1,8 @@
-"""Fixtures of the scenario tests: the command line run in-process, input layers and scenario
-files written, the four villages of the switch-off province."""
+"""Fixtures of the scenario tests: input layers and scenario files written, the four villages
+of the switch-off province."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,28 +11,6 @@ import geopandas as gpd
 import pytest
 import shapely
 import yaml
-
-from hatangso.cli import main
-
-
-@pytest.fixture()
-def run_cli(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Callable[..., tuple[Any, str, str]]:
-    """Run ``hatangso *args`` in this process: ``run_cli(*args) -> (exit code, stdout, stderr)``.
-
-    A command that returns without ``sys.exit`` counts as exit code 0.
-    """
-
-    def run(*args: str) -> tuple[Any, str, str]:
-        monkeypatch.setattr(sys, "argv", ["hatangso", *args])
-        with pytest.raises(SystemExit) as info:
-            main()
-            sys.exit(0)
-        captured = capsys.readouterr()
-        return info.value.code, captured.out, captured.err
-
-    return run
 
 
 @pytest.fixture()
