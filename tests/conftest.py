@@ -1,7 +1,11 @@
-"""Fixtures shared by every test package: a real browser kept offline."""
+"""Fixtures shared by every test package: the command line run in-process, a real browser kept
+offline, and its screenshots for the documentation."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,7 +14,29 @@ from urllib.parse import urlparse
 
 import pytest
 
+from hatangso.cli import main
+
 CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture()
+def run_cli(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., tuple[Any, str, str]]:
+    """Run ``hatangso *args`` in this process: ``run_cli(*args) -> (exit code, stdout, stderr)``.
+
+    A command that returns without ``sys.exit`` counts as exit code 0.
+    """
+
+    def run(*args: str) -> tuple[Any, str, str]:
+        monkeypatch.setattr(sys, "argv", ["hatangso", *args])
+        with pytest.raises(SystemExit) as info:
+            main()
+            sys.exit(0)
+        captured = capsys.readouterr()
+        return info.value.code, captured.out, captured.err
+
+    return run
 
 
 @pytest.fixture()
@@ -113,3 +139,28 @@ def covered_px() -> Callable[[Any, str, str], float]:
     The area in square pixels where their bounding boxes overlap; 0 when apart.
     """
     return _covered_px
+
+
+#: The documentation's pictures: ``HATANGSO_DOCS_SCREENSHOT=1`` writes the browser tests'
+#: screenshots there too.
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+@pytest.fixture()
+def screenshot(tmp_path: Path) -> Callable[..., Path]:
+    """Take a page's screenshot: ``screenshot(page, "name.png", **options) -> path``.
+
+    The picture is written to ``tmp_path`` (`options` go to Playwright's ``page.screenshot``)
+    and must hold something (more than 10 kB); with ``HATANGSO_DOCS_SCREENSHOT=1`` it is
+    copied to ``docs/<name>`` too.
+    """
+
+    def shoot(page: Any, name: str, **options: Any) -> Path:
+        shot = tmp_path / name
+        page.screenshot(path=str(shot), **options)
+        assert shot.stat().st_size > 10_000, f"{name}: an empty picture"
+        if os.environ.get("HATANGSO_DOCS_SCREENSHOT") == "1":
+            shutil.copyfile(shot, DOCS / name)
+        return shot
+
+    return shoot

@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import httpx
 import pytest
 import shapely
 from fastapi.testclient import TestClient
 
+from hatangso.app.auth import Principal, current_principal
 from hatangso.app.config import Settings
 from hatangso.app.main import create_app
 from hatangso.app.workspace import demo_metadata
@@ -84,6 +86,59 @@ def key() -> dict[str, str]:
 def settings_for() -> object:
     """Build settings for a workspace: ``settings_for(root, **changes)``."""
     return make_settings
+
+
+@pytest.fixture()
+def service(tmp_path: Path, settings_for: Callable[..., Settings]) -> Iterator[TestClient]:
+    """The service on an empty workspace in ``tmp_path``; every request from the admin."""
+    with TestClient(create_app(settings_for(tmp_path))) as test_client:
+        yield test_client
+
+
+def _upload(
+    client: TestClient,
+    key: dict[str, str],
+    scenario: str,
+    kind: str,
+    text: str,
+    *,
+    name: str | None = None,
+    **params: Any,
+) -> httpx.Response:
+    return client.post(
+        f"/api/scenarios/{scenario}/uploads/{kind}",
+        files={"file": (name or f"{kind}.csv", text.encode("utf-8"))},
+        headers=key,
+        params=params,
+    )
+
+
+@pytest.fixture(scope="session")
+def upload() -> Callable[..., httpx.Response]:
+    """Upload `text` as the file of `kind` to a scenario.
+
+    ``upload(client, key, scenario, kind, text, *, name=None, **params) -> response``: the file
+    is named `name` (``{kind}.csv`` unless told), `params` are the query's (``dry_run``,
+    ``mode``, ...).
+    """
+    return _upload
+
+
+def _act_as(client: TestClient, principal: Principal | None) -> None:
+    overrides = client.app.dependency_overrides  # type: ignore[attr-defined]
+    if principal is None:
+        overrides.pop(current_principal, None)
+    else:
+        overrides[current_principal] = lambda: principal
+
+
+@pytest.fixture(scope="session")
+def act_as() -> Callable[[TestClient, Principal | None], None]:
+    """Make every request of a client come from a principal: ``act_as(client, principal)``.
+
+    ``act_as(client, None)`` returns the client to the default principal.
+    """
+    return _act_as
 
 
 def _free_port() -> int:

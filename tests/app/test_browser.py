@@ -7,8 +7,6 @@ on a free loopback port. Set ``HATANGSO_DOCS_SCREENSHOT=1`` to also write the sc
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -50,7 +48,7 @@ _FIND_FREE_POINT = """
 
 
 def test_map_renders_offline_and_popups_open(
-    server: str, tmp_path: Path, offline_page: Callable[..., Any]
+    server: str, offline_page: Callable[..., Any], screenshot: Callable[..., Path]
 ) -> None:
     failed: list[str] = []
 
@@ -82,11 +80,6 @@ def test_map_renders_offline_and_popups_open(
 
     # The hillshade base map is an image the service served.
     assert page.locator("img.leaflet-image-layer").count() >= 1
-    shot = tmp_path / "service-map.png"
-    page.screenshot(path=str(shot))
-    assert shot.stat().st_size > 10_000
-    if os.environ.get("HATANGSO_DOCS_SCREENSHOT") == "1":
-        docs = Path(__file__).resolve().parents[2] / "docs" / "service-map.png"
-        shutil.copyfile(shot, docs)
+    screenshot(page, "service-map.png")
     assert blocked == [], f"the page tried to reach outside: {blocked[:3]}"
     assert failed == [], f"requests failed: {failed[:3]}"

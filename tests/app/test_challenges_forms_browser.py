@@ -9,7 +9,6 @@ real (``hatangso users add``'s tokens, sent as ``Authorization: Bearer``). Set
 from __future__ import annotations
 
 import csv
-import os
 import shutil
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -79,6 +78,7 @@ def test_file_answer_and_decide_through_the_page(
     tokens: dict[str, str],
     tmp_path: Path,
     offline_page: Callable[..., Any],
+    screenshot: Callable[..., Path],
 ) -> None:
     villages = gpd.read_file(workspace / "demo" / "villages.gpkg")
     village = villages[villages["serving_operators"].fillna("").str.contains("Viettel")].iloc[0]
@@ -166,12 +166,7 @@ def test_file_answer_and_decide_through_the_page(
     # The official decides; the decision is in the listing and in the counts.
     sign_in(page, "so-tttt")
     # The page's picture: an answered challenge, the official's decision form open.
-    shot = tmp_path / "challenges-page.png"
-    page.screenshot(path=str(shot), full_page=True)
-    assert shot.stat().st_size > 10_000
-    if os.environ.get("HATANGSO_DOCS_SCREENSHOT") == "1":
-        docs = Path(__file__).resolve().parents[2] / "docs" / "challenges-page.png"
-        shutil.copyfile(shot, docs)
+    screenshot(page, "challenges-page.png", full_page=True)
     decide = row.locator(".decide-form")
     decide.locator("[name=decision]").select_option("upheld")
     decide.locator("[name=note]").fill("Mẫu đo <đủ>")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,12 +13,13 @@ import pytest
 from fastapi.testclient import TestClient
 from shapely import Point
 
-from hatangso.app.auth import Principal, current_principal
+from hatangso.app.auth import Principal
 from hatangso.app.config import Settings
-from hatangso.app.main import create_app
 from hatangso.geo.store import open_store
 
 SettingsFor = Callable[..., Settings]
+Upload = Callable[..., httpx.Response]
+ActAs = Callable[[TestClient, Principal | None], None]
 
 # Two villages a tenth of a degree apart, and a site of each of two operators.
 VILLAGES = (
@@ -29,43 +30,10 @@ VILLAGES = (
 SITES = "site_id,operator,lon,lat\nS1,viettel,105.80,22.00\nS2,mobifone,105.90,22.10\n"
 
 
-@pytest.fixture()
-def service(tmp_path: Path, settings_for: SettingsFor) -> Iterator[TestClient]:
-    with TestClient(create_app(settings_for(tmp_path))) as client:
-        yield client
-
-
-def _upload(
-    client: TestClient,
-    key: dict[str, str],
-    scenario: str,
-    kind: str,
-    text: str,
-    *,
-    name: str = "layer.csv",
-    **params: Any,
-) -> httpx.Response:
-    return client.post(
-        f"/api/scenarios/{scenario}/uploads/{kind}",
-        files={"file": (name, text.encode("utf-8"))},
-        headers=key,
-        params=params,
-    )
-
-
-def _as(client: TestClient, principal: Principal | None) -> None:
-    """Make every request of `client` come from `principal` (None: the default)."""
-    overrides = client.app.dependency_overrides  # type: ignore[attr-defined]
-    if principal is None:
-        overrides.pop(current_principal, None)
-    else:
-        overrides[current_principal] = lambda: principal
-
-
 def test_a_record_is_read_edited_retired_and_keeps_its_history(
-    service: TestClient, key: dict[str, str]
+    service: TestClient, key: dict[str, str], upload: Upload
 ) -> None:
-    assert _upload(service, key, "rec", "villages", VILLAGES).status_code == 200
+    assert upload(service, key, "rec", "villages", VILLAGES).status_code == 200
     one = service.get("/api/scenarios/rec/villages/V1")
     assert one.status_code == 200, one.text
     feature = one.json()
@@ -199,12 +167,12 @@ def test_what_the_record_does_not_hold_is_named(
 
 
 def test_a_dry_run_shows_the_change_and_changes_nothing(
-    service: TestClient, key: dict[str, str]
+    service: TestClient, key: dict[str, str], upload: Upload
 ) -> None:
-    first = _upload(service, key, "dry", "villages", VILLAGES)
+    first = upload(service, key, "dry", "villages", VILLAGES)
     assert first.status_code == 200 and first.headers["ETag"] == '"1"'
     changed = VILLAGES.replace("Thôn Hai,200", "Thôn Hai,250").replace("V1,", "V3,")
-    dry = _upload(service, key, "dry", "villages", changed, dry_run="true")
+    dry = upload(service, key, "dry", "villages", changed, dry_run="true")
     assert dry.status_code == 200, dry.text
     diff = dry.json()["diff"]
     assert diff["counts"] == {"add": 1, "update": 1, "retire": 1}
@@ -219,17 +187,17 @@ def test_a_dry_run_shows_the_change_and_changes_nothing(
     assert service.get("/api/scenarios/dry/villages/V1").headers["ETag"] == '"1"'
     assert service.get("/api/scenarios/dry/villages/V2").json()["properties"]["population"] == 200
     # ?mode=upsert adds and updates only: V1 stays.
-    upsert = _upload(service, key, "dry", "villages", changed, mode="upsert")
+    upsert = upload(service, key, "dry", "villages", changed, mode="upsert")
     assert upsert.status_code == 200 and upsert.json()["diff"]["counts"]["retire"] == 0
     assert service.get("/api/scenarios/dry/villages/V1").status_code == 200
 
 
 def test_a_change_set_with_a_bad_row_is_refused_whole(
-    service: TestClient, key: dict[str, str]
+    service: TestClient, key: dict[str, str], upload: Upload
 ) -> None:
-    assert _upload(service, key, "whole", "villages", VILLAGES).status_code == 200
+    assert upload(service, key, "whole", "villages", VILLAGES).status_code == 200
     bad = VILLAGES.replace("Thôn Hai,200", "Thôn Hai Mới,220") + ",Không mã,5,105.7,22.0\n"
-    refused = _upload(service, key, "whole", "villages", bad, name="thon.csv")
+    refused = upload(service, key, "whole", "villages", bad, name="thon.csv")
     assert refused.status_code == 422, refused.text
     problems = refused.json()["problems"]
     assert [(p["file"], p["row"]) for p in problems] == [("thon.csv", 3)]
@@ -239,14 +207,16 @@ def test_a_change_set_with_a_bad_row_is_refused_whole(
     assert v2.json()["properties"]["name"] == "Thôn Hai" and v2.headers["ETag"] == '"1"'
 
 
-def test_an_operator_changes_its_own_rows_only(service: TestClient, key: dict[str, str]) -> None:
-    assert _upload(service, key, "ops", "sites", SITES).status_code == 200
+def test_an_operator_changes_its_own_rows_only(
+    service: TestClient, key: dict[str, str], upload: Upload, act_as: ActAs
+) -> None:
+    assert upload(service, key, "ops", "sites", SITES).status_code == 200
     mobifone = Principal(name="mbf-hn", role="operator", operator="MobiFone")
-    _as(service, mobifone)
+    act_as(service, mobifone)
     try:
         # Its upload replaces its own rows: S2 missing is retired, S4 added, S1 untouched.
         own = "site_id,operator,lon,lat\nS4,mobifone,105.95,22.10\n"
-        answer = _upload(service, key, "ops", "sites", own)
+        answer = upload(service, key, "ops", "sites", own)
         assert answer.status_code == 200, answer.text
         assert answer.json()["diff"]["counts"] == {"add": 1, "update": 0, "retire": 1}
         listed = service.get("/api/scenarios/ops/sites").json()
@@ -255,7 +225,7 @@ def test_an_operator_changes_its_own_rows_only(service: TestClient, key: dict[st
         assert history[0]["user"] == "mbf-hn"
         # Another operator's rows: refused whole (403), every one named.
         foreign = "site_id,operator,lon,lat\nS4,mobifone,105.95,22.10\nS1,mobifone,105.8,22.0\n"
-        refused = _upload(service, key, "ops", "sites", foreign)
+        refused = upload(service, key, "ops", "sites", foreign)
         assert refused.status_code == 403, refused.text
         assert "S1" in refused.json()["detail"]
         sites = "/api/scenarios/ops/sites"
@@ -264,19 +234,19 @@ def test_an_operator_changes_its_own_rows_only(service: TestClient, key: dict[st
         ok = service.patch(f"{sites}/S4", json={"height_m": 50}, headers=key)
         assert ok.status_code == 200 and ok.json()["properties"]["height_m"] == 50
         # A viewer reads only.
-        _as(service, Principal(name="guest", role="viewer"))
+        act_as(service, Principal(name="guest", role="viewer"))
         assert service.patch(f"{sites}/S4", json={"height_m": 60}, headers=key).status_code == 403
         assert service.get("/api/scenarios/ops/sites/S4").status_code == 200
     finally:
-        _as(service, None)
+        act_as(service, None)
     # Without credentials where a key is configured: 401.
     assert service.delete("/api/scenarios/ops/sites/S4").status_code == 401
 
 
 def test_a_stale_edit_is_refused_naming_the_change(
-    service: TestClient, key: dict[str, str]
+    service: TestClient, key: dict[str, str], upload: Upload
 ) -> None:
-    assert _upload(service, key, "stale", "villages", VILLAGES).status_code == 200
+    assert upload(service, key, "stale", "villages", VILLAGES).status_code == 200
     tag = service.get("/api/scenarios/stale/villages/V1").headers["ETag"]
     first = service.patch(
         "/api/scenarios/stale/villages/V1",

@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -35,12 +35,6 @@ VILLAGES = (
     "V1,Thôn Một,100,105.80,22.00\n"
     "V2,Thôn Hai,200,105.90,22.10\n"
 )
-
-
-@pytest.fixture()
-def service(tmp_path: Path, settings_for: SettingsFor) -> Iterator[TestClient]:
-    with TestClient(create_app(settings_for(tmp_path))) as client:
-        yield client
 
 
 def _upload(client: TestClient, key: dict[str, str], scenario: str, text: str) -> httpx.Response:

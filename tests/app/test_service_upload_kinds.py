@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +12,14 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from hatangso.app.auth import Principal, current_principal
+from hatangso.app.auth import Principal
 from hatangso.app.config import Settings
-from hatangso.app.main import create_app
+from hatangso.app.workspace import Workspace
+from hatangso.geo.outputs import write_layer
 
 SettingsFor = Callable[..., Settings]
+Upload = Callable[..., httpx.Response]
+ActAs = Callable[[TestClient, Principal | None], None]
 
 # Two square villages 0.2 degree apart, and one Viettel site at the centre of A.
 VILLAGES = {
@@ -52,54 +55,29 @@ SAMPLES = (
 DECLARED = "village_id,operator,tech\nA,viettel,4G\nB,viettel,4G\n"
 
 
-@pytest.fixture()
-def service(tmp_path: Path, settings_for: SettingsFor) -> Iterator[TestClient]:
-    with TestClient(create_app(settings_for(tmp_path))) as client:
-        yield client
-
-
-def _upload(
-    client: TestClient, key: dict[str, str], scenario: str, kind: str, text: str, **params: Any
-) -> httpx.Response:
-    return client.post(
-        f"/api/scenarios/{scenario}/uploads/{kind}",
-        files={"file": (f"{kind}.csv", text.encode("utf-8"))},
-        headers=key,
-        params=params,
-    )
-
-
-def _as(client: TestClient, principal: Principal | None) -> None:
-    overrides = client.app.dependency_overrides  # type: ignore[attr-defined]
-    if principal is None:
-        overrides.pop(current_principal, None)
-    else:
-        overrides[current_principal] = lambda: principal
-
-
-def _scenario(client: TestClient, key: dict[str, str], name: str) -> None:
+def _scenario(client: TestClient, key: dict[str, str], name: str, upload: Upload) -> None:
     villages = client.post(
         f"/api/scenarios/{name}/uploads/villages",
         files={"file": ("v.geojson", json.dumps(VILLAGES).encode())},
         headers=key,
     )
     assert villages.status_code == 200, villages.text
-    assert _upload(client, key, name, "sites", SITES).status_code == 200
+    assert upload(client, key, name, "sites", SITES).status_code == 200
 
 
 def test_samples_are_validated_stored_and_measured(
-    service: TestClient, key: dict[str, str], tmp_path: Path
+    service: TestClient, key: dict[str, str], tmp_path: Path, upload: Upload
 ) -> None:
-    _scenario(service, key, "meas")
+    _scenario(service, key, "meas", upload)
     # The bad row refuses the upload whole, named with its reason; nothing is stored.
-    refused = _upload(service, key, "meas", "samples", SAMPLES)
+    refused = upload(service, key, "meas", "samples", SAMPLES)
     assert refused.status_code == 422, refused.text
     problems = refused.json()["problems"]
     assert [(p["file"], p["row"]) for p in problems] == [("samples.csv", 2)]
     assert "rsrp_dbm" in problems[0]["message"]
     assert not (tmp_path / "meas" / "uploads" / "samples.gpkg").exists()
     # A dry run reports the same reject and what would change; it stores nothing.
-    dry = _upload(service, key, "meas", "samples", SAMPLES, dry_run="true")
+    dry = upload(service, key, "meas", "samples", SAMPLES, dry_run="true")
     assert dry.status_code == 200, dry.text
     assert dry.json()["dry_run"] is True and dry.json()["stored"] is None
     assert dry.json()["counts"] == {"read": 3, "used": 2, "rejected": 1, "repaired": 0}
@@ -108,7 +86,7 @@ def test_samples_are_validated_stored_and_measured(
     assert not (tmp_path / "meas" / "uploads" / "samples.gpkg").exists()
     # The clean file is stored and named in scenario.json.
     clean = SAMPLES.replace("viettel,4G,-5\n", "viettel,4G,-90\n")
-    stored = _upload(service, key, "meas", "samples", clean)
+    stored = upload(service, key, "meas", "samples", clean)
     assert stored.status_code == 200, stored.text
     assert stored.json()["stored"] == "uploads/samples.gpkg" and stored.json()["version"] == 1
     assert len(gpd.read_file(tmp_path / "meas" / "uploads" / "samples.gpkg")) == 3
@@ -122,17 +100,17 @@ def test_samples_are_validated_stored_and_measured(
 
 
 def test_declared_is_a_table_of_the_record_and_reaches_the_run(
-    service: TestClient, key: dict[str, str], tmp_path: Path
+    service: TestClient, key: dict[str, str], tmp_path: Path, upload: Upload
 ) -> None:
-    _scenario(service, key, "decl")
+    _scenario(service, key, "decl", upload)
     bad = DECLARED + "C,viettel,7G\n"
-    refused = _upload(service, key, "decl", "declared", bad)
+    refused = upload(service, key, "decl", "declared", bad)
     assert refused.status_code == 422, refused.text
     assert [p["row"] for p in refused.json()["problems"]] == [3]
-    dry = _upload(service, key, "decl", "declared", DECLARED, dry_run="true")
+    dry = upload(service, key, "decl", "declared", DECLARED, dry_run="true")
     assert dry.status_code == 200, dry.text
     assert dry.json()["diff"]["counts"]["add"] == 2 and dry.json()["stored"] is None
-    answer = _upload(service, key, "decl", "declared", DECLARED)
+    answer = upload(service, key, "decl", "declared", DECLARED)
     assert answer.status_code == 200, answer.text
     assert answer.json()["diff"]["counts"]["add"] == 2
     run = service.post("/api/scenarios/decl/coverage", headers=key, json={})
@@ -143,32 +121,80 @@ def test_declared_is_a_table_of_the_record_and_reaches_the_run(
 
 @pytest.mark.parametrize("kind", ["samples", "declared"])
 def test_keys_and_operators(
-    service: TestClient, key: dict[str, str], kind: str, tmp_path: Path
+    service: TestClient,
+    key: dict[str, str],
+    kind: str,
+    tmp_path: Path,
+    upload: Upload,
+    act_as: ActAs,
 ) -> None:
-    _scenario(service, key, "ops")
+    _scenario(service, key, "ops", upload)
     text = SAMPLES.replace("-5\n", "-90\n") if kind == "samples" else DECLARED
-    assert _upload(service, key, "ops", kind, text).status_code == 200
+    assert upload(service, key, "ops", kind, text).status_code == 200
     # Without the key: 401, and nothing is created.
-    assert _upload(service, {}, "fresh", kind, text).status_code == 401
+    assert upload(service, {}, "fresh", kind, text).status_code == 401
     assert service.get("/api/scenarios/fresh").status_code == 404
     # An operator uploads its own rows only: another's refuse the upload (403).
-    _as(service, Principal(name="mbf", role="operator", operator="MobiFone"))
+    act_as(service, Principal(name="mbf", role="operator", operator="MobiFone"))
     try:
-        assert _upload(service, key, "ops", kind, text).status_code == 403
+        assert upload(service, key, "ops", kind, text).status_code == 403
         own = text.replace("viettel", "mobifone")
-        assert _upload(service, key, "ops", kind, own).status_code == 200
+        assert upload(service, key, "ops", kind, own).status_code == 200
         if kind == "samples":  # its upload replaces its own samples and keeps Viettel's
             stored = gpd.read_file(tmp_path / "ops" / "uploads" / "samples.gpkg")
             assert sorted(stored["operator"]) == ["MobiFone"] * 3 + ["Viettel"] * 3
-        _as(service, Principal(name="guest", role="viewer"))
-        assert _upload(service, key, "ops", kind, own).status_code == 403
+        act_as(service, Principal(name="guest", role="viewer"))
+        assert upload(service, key, "ops", kind, own).status_code == 403
     finally:
-        _as(service, None)
+        act_as(service, None)
 
 
 def test_a_refused_first_upload_leaves_nothing(
-    service: TestClient, key: dict[str, str], tmp_path: Path
+    service: TestClient, key: dict[str, str], tmp_path: Path, upload: Upload
 ) -> None:
     for kind, text in (("samples", SAMPLES), ("declared", DECLARED + "C,viettel,7G\n")):
-        assert _upload(service, key, "gone", kind, text).status_code == 422
+        assert upload(service, key, "gone", kind, text).status_code == 422
         assert not (tmp_path / "gone").exists()
+
+
+def test_samples_published_meanwhile_are_merged_not_lost(
+    tmp_path: Path, settings_for: SettingsFor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hatangso.app.routes.uploads import _validate_and_store
+    from hatangso.app.uploads import UploadOptions
+
+    # In this process (the service runs an upload in a child), with the service's settings.
+    workspace, settings = Workspace(tmp_path / "ws"), settings_for(tmp_path / "ws")
+    viettel = tmp_path / "viettel.csv"
+    viettel.write_text(SAMPLES.replace("-5\n", "-90\n"), encoding="utf-8")  # 3 clean samples
+    mobifone = tmp_path / "mobifone.csv"
+    mobifone.write_text(viettel.read_text(encoding="utf-8").replace("viettel", "mobifone"))
+
+    def store(name: str, path: Path, operator: str) -> Any:
+        principal = Principal(name=operator, role="operator", operator=operator)
+        return _validate_and_store(
+            workspace, settings, name, "samples", path, path.name, UploadOptions(),
+            principal=principal,
+        )  # fmt: skip
+
+    store("other", viettel, "Viettel")  # Viettel's samples as the service publishes them
+    published = gpd.read_file(tmp_path / "ws" / "other" / "uploads" / "samples.gpkg")
+    real = Workspace.store_layer
+    interleaved: list[str] = []
+
+    def store_layer(self: Workspace, name: str, kind: str, *args: Any, **options: Any) -> Any:
+        if not interleaved:  # Viettel's upload is published while MobiFone's is merged
+            interleaved.append(name)
+            files = {"samples.gpkg": lambda p: write_layer(published, p, layer="samples")}
+            real(self, name, kind, files, file="viettel.csv", counts={})
+        return real(self, name, kind, *args, **options)
+
+    monkeypatch.setattr(Workspace, "store_layer", store_layer)
+    report = store("both", mobifone, "MobiFone")
+    assert interleaved == ["both"]
+    # MobiFone's upload is merged again with what was published meanwhile: Viettel's 3 stay.
+    assert report.version == 2
+    assert report.change is not None
+    assert (report.change.kept, report.change.rows_after) == (3, 6)
+    stored = gpd.read_file(tmp_path / "ws" / "both" / "uploads" / "samples.gpkg")
+    assert sorted(stored["operator"]) == ["MobiFone"] * 3 + ["Viettel"] * 3

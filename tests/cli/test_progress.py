@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import io
 import re
-import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pytest
 import shapely
 from rich.console import Console
 
-from hatangso.cli import StepDisplay, main
+from hatangso.cli import StepDisplay
 
 UTM = 32648
 X0, Y0 = 600_000.0, 2_450_000.0
@@ -40,25 +41,16 @@ def inputs(tmp_path: Path) -> tuple[Path, Path]:
     return tmp_path / "villages.gpkg", tmp_path / "sites.gpkg"
 
 
-def _run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str):
-    monkeypatch.setattr(sys, "argv", ["hatangso", *args])
-    with pytest.raises(SystemExit) as info:
-        main()
-        sys.exit(0)
-    captured = capsys.readouterr()
-    return info.value.code, captured.out, captured.err
+RunCli = Callable[..., tuple[Any, str, str]]
 
 
 def test_a_pipe_gets_one_plain_line_per_step(
     inputs: tuple[Path, Path],
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    run_cli: RunCli,
 ) -> None:
     villages, sites = inputs
-    code, out, err = _run(
-        monkeypatch,
-        capsys,
+    code, out, err = run_cli(
         *("coverage", "--villages", str(villages), "--sites", str(sites)),
         *("--out", str(tmp_path / "out")),
     )
@@ -85,13 +77,10 @@ def test_a_pipe_gets_one_plain_line_per_step(
 def test_quiet_prints_nothing(
     inputs: tuple[Path, Path],
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    run_cli: RunCli,
 ) -> None:
     villages, sites = inputs
-    code, out, err = _run(
-        monkeypatch,
-        capsys,
+    code, out, err = run_cli(
         *("coverage", "--villages", str(villages), "--sites", str(sites)),
         *("--out", str(tmp_path / "out"), "--quiet"),
     )
@@ -99,16 +88,15 @@ def test_quiet_prints_nothing(
     assert (out, err) == ("", "")
     assert (tmp_path / "out" / "map.html").is_file()
     # The next command, in the same process, speaks again.
-    code, out, _err = _run(monkeypatch, capsys, "validate", "villages", str(villages))
+    code, out, _err = run_cli("validate", "villages", str(villages))
     assert code == 0 and "read 2" in out
 
 
 def test_quiet_errors_still_say_what_is_wrong(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    run_cli: RunCli,
 ) -> None:
-    code, out, err = _run(
-        monkeypatch,
-        capsys,
+    code, out, err = run_cli(
         *("coverage", "--villages", str(tmp_path / "none.gpkg"), "--sites", "x.gpkg"),
         *("--out", str(tmp_path / "out"), "--quiet"),
     )

@@ -159,3 +159,26 @@ def test_write_geojson_of_no_features(tmp_path: Path) -> None:
     path = write_geojson(empty, tmp_path / "towers.geojson")
     assert json.loads(path.read_text(encoding="utf-8"))["features"] == []
     assert len(gpd.read_file(path)) == 0
+
+
+def test_write_geojson_leaves_a_date_column_to_gdal_and_keeps_missing_integers(
+    tmp_path: Path,
+) -> None:
+    points = shapely.points([(105.8, 21.0), (105.9, 21.1)])
+    dated = gpd.GeoDataFrame(
+        {"site_id": ["S1", "S2"], "since": pd.to_datetime(["2024-05-01", "2025-01-31"])},
+        geometry=points,
+        crs=4326,
+    )
+    ours, gdal = _as_gdal_writes(dated, tmp_path)
+    # GDAL's own writer, byte for byte but for the collection's name (the file's stem)
+    ours_text = ours.read_text(encoding="utf-8").replace('"name": "ours"', '"name": "gdal"')
+    assert ours_text == gdal.read_text(encoding="utf-8")
+    counted = gpd.GeoDataFrame(
+        {"n_sites": pd.array([3, None], dtype="Int64"), "ok": pd.array([True, None])},
+        geometry=points,
+        crs=4326,
+    )
+    document = json.loads(write_geojson(counted, tmp_path / "n.geojson").read_text("utf-8"))
+    properties = [f["properties"] for f in document["features"]]
+    assert properties == [{"n_sites": 3, "ok": True}, {"n_sites": None, "ok": None}]

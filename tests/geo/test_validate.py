@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -14,21 +15,11 @@ import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hatangso.cli import main
 from hatangso.geo.errors import InputError
 from hatangso.geo.validate import load_layer, parse_column_map
 
 # A small valley in Bắc Kạn, where every test village lies.
 LON0, LAT0 = 105.83, 22.15
-
-
-def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str):
-    monkeypatch.setattr(sys, "argv", ["hatangso", *args])
-    with pytest.raises(SystemExit) as exit_info:
-        main()
-        sys.exit(0)
-    captured = capsys.readouterr()
-    return exit_info.value.code, captured.out, captured.err
 
 
 def village_frame(n: int = 4) -> gpd.GeoDataFrame:
@@ -214,11 +205,10 @@ ROW_FAULTS = [
 @pytest.mark.parametrize(("kind", "text", "reason"), ROW_FAULTS)
 def test_row_faults_go_to_rejects_with_their_reason(
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
     kind: str,
     text: str,
     reason: str,
+    run_cli: Callable[..., tuple[Any, str, str]],
 ) -> None:
     # One good row first so that the file itself is fine.
     header, bad_row = text.strip().split("\n")
@@ -237,9 +227,7 @@ def test_row_faults_go_to_rejects_with_their_reason(
     if kind == "pois" and "data_network" in columns:
         good_cells[-1] = "có"
     path = write_csv(tmp_path / f"{kind}.csv", f"{header}\n{','.join(good_cells)}\n{bad_row}\n")
-    code, out, _ = run_cli(
-        monkeypatch, capsys, "validate", kind, str(path), "--out", str(tmp_path / "out")
-    )
+    code, out, _ = run_cli("validate", kind, str(path), "--out", str(tmp_path / "out"))
     assert code == 0
     assert "read 2, used 1, rejected 1" in out
     rejects = pd.read_csv(tmp_path / "out" / "rejects.csv")
@@ -419,14 +407,13 @@ FILE_FAULTS = [
 )
 def test_file_faults_stop_with_exit_2(
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
     make,
     message: str,
     fixes: tuple[str, ...],
+    run_cli: Callable[..., tuple[Any, str, str]],
 ) -> None:
     args = make(tmp_path)
-    code, _, err = run_cli(monkeypatch, capsys, *args)
+    code, _, err = run_cli(*args)
     assert code == 2, err
     assert message in err
     assert "Fix:" in err

@@ -9,8 +9,6 @@ on, its dBm colour bar. Set ``HATANGSO_DOCS_SCREENSHOT=1`` to also write the scr
 
 from __future__ import annotations
 
-import os
-import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -59,7 +57,7 @@ def point_map(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_the_point_village_map_renders_offline_with_its_base_map(
-    point_map: Path, tmp_path: Path, offline_page: Callable[..., Any]
+    point_map: Path, offline_page: Callable[..., Any], screenshot: Callable[..., Path]
 ) -> None:
     opened = offline_page(1280, 860, schemes=("data:", "file:"), hosts=())
     page, blocked, errors = opened.page, opened.blocked, opened.errors
@@ -86,12 +84,7 @@ def test_the_point_village_map_renders_offline_with_its_base_map(
     for operator in ("Viettel", "VNPT", "MobiFone"):
         assert operator in legend
 
-    shot = tmp_path / "cli-point-map.png"
-    page.screenshot(path=str(shot))
-    assert shot.stat().st_size > 10_000
-    if os.environ.get("HATANGSO_DOCS_SCREENSHOT") == "1":
-        docs = Path(__file__).resolve().parents[2] / "docs" / "cli-point-map.png"
-        shutil.copyfile(shot, docs)
+    screenshot(page, "cli-point-map.png")
 
     power.locator("input").uncheck()
     assert not page.locator("#hts-scale").is_visible()

@@ -12,17 +12,15 @@ a point 3 km east of T2, in no village: its nearest village is T2 (not covered).
 from __future__ import annotations
 
 import json
-import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pyproj
-import pytest
 import shapely
 
-from hatangso.cli import main
 from hatangso.coverage.iot import IotZones, zone_villages
 
 UTM = 32648
@@ -78,16 +76,11 @@ def _iot(unit: dict[str, Any]) -> tuple[int, int] | None:
 
 
 def test_each_zone_counts_in_the_unit_of_its_village(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, run_cli: Callable[..., tuple[Any, str, str]]
 ) -> None:
     out = tmp_path / "out"
-    monkeypatch.setattr(
-        sys, "argv", ["hatangso", "coverage", *_inputs(tmp_path), "--out", str(out)]
-    )
-    with pytest.raises(SystemExit) as info:
-        main()
-        sys.exit(0)
-    assert info.value.code == 0, capsys.readouterr().err
+    code, _, err = run_cli("coverage", *_inputs(tmp_path), "--out", str(out))
+    assert code == 0, err
     kpis = json.loads((out / "kpis.json").read_text(encoding="utf-8"))
     covered = {z["poi_id"]: z["covered"] for z in kpis["iot_zones"]["zones"]}
     assert covered == {"KCN-1": True, "KCN-2": False, "VSX-1": False}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import geopandas as gpd
@@ -132,9 +133,7 @@ def test_coverage_with_registry_and_commitments(files, tmp_path, run_cli) -> Non
 LON = (106.0, 106.2, 106.4, 106.6)
 
 
-def _scenario_files(folder: Path) -> Path:
-    import yaml
-
+def _scenario_files(folder: Path, write_scenario: Callable[..., Path]) -> Path:
     half = 0.0045
     gpd.GeoDataFrame(
         {"village_id": list("ABCD"), "name": [f"Thôn {v}" for v in "ABCD"], "commune": "Xã"},
@@ -170,30 +169,28 @@ def _scenario_files(folder: Path) -> Path:
         "A,VNPT,4G,2026-01-31\n",
         encoding="utf-8",
     )
-    data = {
-        "name": "registry",
-        "title": "Sổ cột",
-        "description": "hand-made",
-        "scope": {"province": "Tỉnh Thử"},
-        "data": {
+    return write_scenario(
+        folder,
+        name="registry",
+        title="Sổ cột",
+        data={
             "villages": "villages.geojson",
             "sites": "s.geojson",
             "commitments": "commitments.csv",
         },
-        "model": {"mobile": {"model": "radius"}},
-        "years": [2024, 2025],
-        "targets": {"village_mobile_coverage": {2024: 50, 2025: 100}},
-        "deployments": {2024: {"sites": ["y24.geojson"]}, 2025: {"sites": ["y25.geojson"]}},
-    }
-    path = folder / "scenario.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return path
+        model={"mobile": {"model": "radius"}},
+        years=[2024, 2025],
+        targets={"village_mobile_coverage": {2024: 50, 2025: 100}},
+        deployments={2024: {"sites": ["y24.geojson"]}, 2025: {"sites": ["y25.geojson"]}},
+    )
 
 
-def test_a_scenario_judges_commitments_at_each_year_end(tmp_path: Path) -> None:
+def test_a_scenario_judges_commitments_at_each_year_end(
+    tmp_path: Path, write_scenario: Callable[..., Path]
+) -> None:
     from hatangso.scenarios.run import run_scenario
 
-    path = _scenario_files(tmp_path)
+    path = _scenario_files(tmp_path, write_scenario)
     # The registry is given as `hatangso run --masts` gives it, over the scenario's data.
     result = run_scenario(path, tmp_path / "out", masts=tmp_path / "masts.geojson")
     by_year = {run.year: run.kpis for run in result.years}

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import pytest
 import shapely
-import yaml
 
 from hatangso.coverage.config import CoverageConfig
 from hatangso.geo.errors import InputError
@@ -52,13 +52,11 @@ def _sites(folder: Path, name: str, rows: list[tuple[str, int]]) -> str:
     return name
 
 
-def _scenario(folder: Path, **changes: Any) -> Path:
+def _scenario(folder: Path, write_scenario: Callable[..., Path], **changes: Any) -> Path:
     _villages(folder)
     data: dict[str, Any] = {
         "name": "four-villages",
         "title": "Bốn thôn",
-        "description": "hand-made",
-        "scope": {"province": "Tỉnh Thử"},
         "data": {"villages": "villages.geojson", "sites": _sites(folder, "s.geojson", [("S1", 0)])},
         "years": [2024, 2025],
         "baseline": {"label": "2023", "values": {"village_mobile_coverage": 20}},
@@ -80,9 +78,7 @@ def _scenario(folder: Path, **changes: Any) -> Path:
         },
     }
     data.update(changes)
-    path = folder / "scenario.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return path
+    return write_scenario(folder, **data)
 
 
 def _indicator(kpis: dict[str, Any], code: str) -> dict[str, Any]:
@@ -90,9 +86,11 @@ def _indicator(kpis: dict[str, Any], code: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def four(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+def four(
+    tmp_path_factory: pytest.TempPathFactory, write_scenario: Callable[..., Path]
+) -> tuple[Path, Any]:
     folder = tmp_path_factory.mktemp("four")
-    path = _scenario(folder)
+    path = _scenario(folder, write_scenario)
     return folder, run_scenario(path, folder / "out")
 
 
@@ -171,8 +169,10 @@ def test_report_files_written(four: tuple[Path, Any]) -> None:
     assert row["by_year"]["2025"]["computed"] == 75.0 and row["by_year"]["2025"]["met"] is False
 
 
-def test_repeated_id_in_a_deployment_is_refused(tmp_path: Path) -> None:
-    path = _scenario(tmp_path)
+def test_repeated_id_in_a_deployment_is_refused(
+    tmp_path: Path, write_scenario: Callable[..., Path]
+) -> None:
+    path = _scenario(tmp_path, write_scenario)
     _sites(tmp_path, "new_2024.geojson", [("S1", 1)])  # S1 is already a base site
     with pytest.raises(InputError, match="site_id 'S1' appears more than once"):
         run_scenario(path, tmp_path / "out")
@@ -214,13 +214,13 @@ def test_gap_arithmetic() -> None:
     assert found[0].message(1.0) == "37 more villages to reach 100%"
 
 
-def test_compare_two_scenarios(tmp_path: Path) -> None:
+def test_compare_two_scenarios(tmp_path: Path, write_scenario: Callable[..., Path]) -> None:
     a_folder = tmp_path / "a"
     a_folder.mkdir()
-    a = _scenario(a_folder)
+    a = _scenario(a_folder, write_scenario)
     b_folder = tmp_path / "b"
     b_folder.mkdir()
-    b = _scenario(b_folder, name="without-plan", deployments={})
+    b = _scenario(b_folder, write_scenario, name="without-plan", deployments={})
     comparison = compare_scenarios(a, b, tmp_path / "cmp")
     row = next(
         r for r in comparison.rows if r["year"] == "2025" and r["code"] == "village_mobile_coverage"

@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,30 +47,26 @@ def _write_inputs(folder: Path) -> None:
     (folder / "samples.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
 
 
-def _scenario(folder: Path) -> Path:
+def _scenario(folder: Path, write_scenario: Callable[..., Path]) -> Path:
     _write_inputs(folder)
     speed = {"label_vi": "Tốc độ", "label_en": "Speed", "unit": "Mb/s"}
-    data: dict[str, Any] = {
-        "name": "two-years",
-        "title": "Hai năm",
-        "description": "hand-made",
-        "scope": {"province": "Tỉnh Thử"},
-        "data": {
+    return write_scenario(
+        folder,
+        name="two-years",
+        title="Hai năm",
+        data={
             "villages": "villages.geojson",
             "sites": "sites.geojson",
             "samples": "samples.csv",
         },
-        "model": {"mobile": {"model": "radius"}},
-        "years": [2024, 2025],
-        "targets": {"village_mobile_coverage": {2024: 50, 2025: 100}},
-        "statistics": [
+        model={"mobile": {"model": "radius"}},
+        years=[2024, 2025],
+        targets={"village_mobile_coverage": {2024: 50, 2025: 100}},
+        statistics=[
             {"code": "mobile_download_4g_mbps", **speed, "targets": {2024: 40, 2025: 45}},
             {"code": "mobile_download_5g_mbps", **speed, "targets": {2025: 110}},
         ],
-    }
-    path = folder / "scenario.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return path
+    )
 
 
 def _speed(kpis: dict[str, Any], code: str) -> tuple[Any, ...] | None:
@@ -84,9 +81,9 @@ def _communes(kpis: dict[str, Any], block: str) -> dict[str, tuple[int, float | 
 
 
 @pytest.fixture(scope="module")
-def two_years(tmp_path_factory: pytest.TempPathFactory) -> Any:
+def two_years(tmp_path_factory: pytest.TempPathFactory, write_scenario: Callable[..., Path]) -> Any:
     folder = tmp_path_factory.mktemp("two-years")
-    return run_scenario(_scenario(folder), folder / "out")
+    return run_scenario(_scenario(folder, write_scenario), folder / "out")
 
 
 def test_each_year_measures_the_samples_up_to_its_end(two_years: Any) -> None:
@@ -163,16 +160,36 @@ def test_samples_until_a_geopackage_and_a_mapped_time_column(tmp_path: Path) -> 
     assert gpd.read_file(kept)["Ngày đo"].tolist() == ["2023-12-31"]
 
 
+def test_samples_until_a_workbook_writes_the_years_rows_as_csv(tmp_path: Path) -> None:
+    path = tmp_path / "samples.xlsx"
+    pd.DataFrame(
+        {
+            "lon": [106.0, 106.0, 106.0],
+            "lat": [21.0, 21.0, 21.0],
+            "operator": "VNPT",
+            "tech": "4G",
+            "rsrp_dbm": [-90, -91, -92],
+            "time": ["2024-12-31T23:00:00", "2025-01-01T00:00:00", ""],
+        }
+    ).to_excel(path, index=False)
+    # 2025-01-01 00:00 in Vietnam is after 2024; the undated sample counts in every year.
+    kept = samples_until(path, 2024, tmp_path / "2024")
+    assert kept == tmp_path / "2024" / "samples.csv"
+    assert pd.read_csv(kept)["rsrp_dbm"].tolist() == [-90, -92]
+    assert not list((tmp_path / "2024").glob(".*"))  # no temporary file left beside it
+
+
 HATANGSO = shutil.which("hatangso", path=str(Path(sys.executable).parent))
 
 
 @pytest.mark.skipif(HATANGSO is None, reason="the console script is not installed")
-def test_run_takes_samples_from_the_command_line(tmp_path: Path) -> None:
+def test_run_takes_samples_from_the_command_line(
+    tmp_path: Path, write_scenario: Callable[..., Path]
+) -> None:
     assert HATANGSO is not None
-    path = _scenario(tmp_path)
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = yaml.safe_load(_scenario(tmp_path, write_scenario).read_text(encoding="utf-8"))
     del data["data"]["samples"]  # the scenario names none: the option brings them
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    path = write_scenario(tmp_path, **data)
     measured = (tmp_path / "samples.csv").rename(tmp_path / "measured.csv")
     out = tmp_path / "out"
     done = subprocess.run(

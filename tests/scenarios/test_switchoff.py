@@ -1,65 +1,26 @@
 """A scenario year switching 2G off, and the report listing the villages that lose service.
 
-Four square villages of 1 km about 21 km apart along 21° N (as in test_run): A under a 4G
-site, B under a 2G site, C under a 3G site, D under a site carrying 2G and 4G (radius model,
-rural 2G 15 km, 3G 8 km, 4G 5 km: each site serves its own village and no other).
+Four square villages of 1 km about 21 km apart along 21° N (conftest's
+``write_switch_off_province``): A under a 4G site, B under a 2G site (labelled GSM), C under a
+3G site, D under a site carrying 2G and 4G (radius model, rural 2G 15 km, 3G 8 km, 4G 5 km:
+each site serves its own village and no other).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import pandas as pd
 import pytest
-import shapely
-import yaml
 
 from hatangso.geo.errors import InputError
 from hatangso.scenarios.run import run_scenario
 from hatangso.scenarios.schema import parse_scenario
 from hatangso.scenarios.switchoff import switch_off_html, switch_off_sites, without_techs
-
-LON = (106.0, 106.2, 106.4, 106.6)
-LAT = 21.0
-
-
-def _write(folder: Path) -> Path:
-    half = 0.0045
-    gpd.GeoDataFrame(
-        {
-            "village_id": ["A", "B", "C", "D"],
-            "name": ["Thôn A", "Thôn <B>", "Thôn C", "Thôn D"],
-            "commune": "Xã Thử",
-            "population": [100, 200, 300, 400],
-        },
-        geometry=[shapely.box(x - half, LAT - half, x + half, LAT + half) for x in LON],
-        crs="EPSG:4326",
-    ).to_file(folder / "villages.geojson", driver="GeoJSON")
-    gpd.GeoDataFrame(
-        {
-            "site_id": ["S1", "S2", "S3", "S4"],
-            "operator": ["Viettel", "VNPT", "MobiFone", "Viettel"],
-            "tech": ["4G", "GSM", "3G", "2G;4G"],
-        },
-        geometry=gpd.points_from_xy(list(LON), [LAT] * 4),
-        crs="EPSG:4326",
-    ).to_file(folder / "sites.geojson", driver="GeoJSON")
-    data: dict[str, Any] = {
-        "name": "switch-off",
-        "title": "Tắt sóng 2G",
-        "description": "hand-made",
-        "scope": {"province": "Tỉnh Thử"},
-        "data": {"villages": "villages.geojson", "sites": "sites.geojson"},
-        "years": [2025, 2026],
-        "targets": {"village_mobile_coverage": {2025: 100}},
-        "deployments": {2026: {"switch_off": ["2G"]}},
-    }
-    path = folder / "scenario.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return path
 
 
 def _indicator(kpis: dict[str, Any], code: str) -> dict[str, Any]:
@@ -67,9 +28,18 @@ def _indicator(kpis: dict[str, Any], code: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def run(
+    tmp_path_factory: pytest.TempPathFactory, write_switch_off_province: Callable[..., Path]
+) -> Path:
     folder = tmp_path_factory.mktemp("switch-off")
-    run_scenario(_write(folder), folder / "out")
+    scenario = write_switch_off_province(
+        folder,
+        name="switch-off",
+        s2_tech="GSM",
+        years=[2025, 2026],
+        deployments={2026: {"switch_off": ["2G"]}},
+    )
+    run_scenario(scenario, folder / "out")
     return folder / "out"
 
 

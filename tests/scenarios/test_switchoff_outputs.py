@@ -1,17 +1,19 @@
 """The villages that lose all mobile service with the 2G/3G switch-off, on the maps and in the
 workbook.
 
-The province of test_switchoff: four square villages of 1 km about 21 km apart along 21° N,
-A under a 4G site, B under a 2G site (VNPT), C under a 3G site (MobiFone), D under a site
-carrying 2G and 4G (radius model, rural 2G 15 km, 3G 8 km, 4G 5 km: each site serves its own
-village and no other). By hand: switching 2G off leaves B without any service; switching 2G
-and 3G off leaves B and C. A and D keep their 4G and are on no list.
+The switch-off province (conftest's ``write_switch_off_province``): four square villages of
+1 km about 21 km apart along 21° N, A under a 4G site, B under a 2G site (VNPT), C under a 3G
+site (MobiFone), D under a site carrying 2G and 4G (radius model, rural 2G 15 km, 3G 8 km, 4G
+5 km: each site serves its own village and no other). By hand: switching 2G off leaves B
+without any service; switching 2G and 3G off leaves B and C. A and D keep their 4G and are on
+no list.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,6 @@ import numpy as np
 import openpyxl
 import pytest
 import shapely
-import yaml
 
 from hatangso.scenarios.mapdata import read_payload
 from hatangso.scenarios.maps import (
@@ -34,8 +35,6 @@ from hatangso.scenarios.run import run_scenario
 from hatangso.scenarios.schema import load_scenario
 from hatangso.scenarios.switchoff import switch_off_rows, switch_off_sheet
 
-LON = (106.0, 106.2, 106.4, 106.6)
-LAT = 21.0
 LAYER = "Thôn mất sóng khi tắt 2G / 2G+3G"
 POPUP = "Mất hết sóng di động khi tắt"
 #: The first step that takes each village's service, by hand.
@@ -43,45 +42,17 @@ LOST = {"B": "2G", "C": "2G + 3G"}
 CHROMIUM = Path("/usr/bin/chromium")
 
 
-def _write(folder: Path) -> Path:
-    half = 0.0045
-    gpd.GeoDataFrame(
-        {
-            "village_id": ["A", "B", "C", "D"],
-            "name": ["Thôn A", "Thôn <B>", "Thôn C", "Thôn D"],
-            "commune": "Xã Thử",
-            "population": [100, 200, 300, 400],
-        },
-        geometry=[shapely.box(x - half, LAT - half, x + half, LAT + half) for x in LON],
-        crs="EPSG:4326",
-    ).to_file(folder / "villages.geojson", driver="GeoJSON")
-    gpd.GeoDataFrame(
-        {
-            "site_id": ["S1", "S2", "S3", "S4"],
-            "operator": ["Viettel", "VNPT", "MobiFone", "Viettel"],
-            "tech": ["4G", "2G", "3G", "2G;4G"],
-        },
-        geometry=gpd.points_from_xy(list(LON), [LAT] * 4),
-        crs="EPSG:4326",
-    ).to_file(folder / "sites.geojson", driver="GeoJSON")
-    data: dict[str, Any] = {
-        "name": "switch-off-map",
-        "title": "Tắt sóng 2G",
-        "description": "hand-made",
-        "scope": {"province": "Tỉnh Thử"},
-        "data": {"villages": "villages.geojson", "sites": "sites.geojson"},
-        "years": [2025],
-        "targets": {"village_mobile_coverage": {2025: 100}},
-    }
-    path = folder / "scenario.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return path
-
-
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def run(
+    tmp_path_factory: pytest.TempPathFactory, write_switch_off_province: Callable[..., Path]
+) -> Path:
     folder = tmp_path_factory.mktemp("switch-off-map")
-    run_scenario(_write(folder), folder / "out")
+    scenario = write_switch_off_province(
+        folder,
+        name="switch-off-map",
+        years=[2025],
+    )
+    run_scenario(scenario, folder / "out")
     return folder / "out"
 
 

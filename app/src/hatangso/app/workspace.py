@@ -487,6 +487,10 @@ class LayerVersion:
         """Return the version as a JSON document (without the server's path)."""
         return {"version": self.version, "file": self.file, "at": self.at, "by": self.by}
 
+    def replaced(self) -> dict[str, Any] | None:
+        """Return :meth:`record` as what an upload replaces; None when there is no layer."""
+        return self.record() if self.version or self.path is not None else None
+
 
 @dataclass(frozen=True)
 class RunFolder:
@@ -1336,7 +1340,7 @@ class Workspace:
                         "counts": dict(counts),
                         "at": at,
                         "by": by,
-                        "replaced": old.record() if old.version or old.path else None,
+                        "replaced": old.replaced(),
                     }
                     write_json(record, generation / UPLOAD_METADATA)
                     storage.mark_published(generation)

@@ -285,9 +285,12 @@ def write_geojson(frame: gpd.GeoDataFrame, path: str | Path) -> Path:
         column: _geojson_values(frame[column]) for column in frame.columns if column != geometry
     }
     if any(values is None for values in columns.values()):
+        name = Path(path).stem  # the collection's, not the temporary file's
         return atomic_write(
             path,
-            lambda p: frame.to_file(p, driver="GeoJSON", engine="pyogrio", use_arrow=True),
+            lambda p: frame.to_file(
+                p, driver="GeoJSON", engine="pyogrio", use_arrow=True, layer=name
+            ),
         )
     keys = [json.dumps(str(column), ensure_ascii=False) + ":" for column in columns]
     pairs = [

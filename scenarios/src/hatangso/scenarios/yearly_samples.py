@@ -29,6 +29,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from hatangso.geo.outputs import atomic_write, write_layer
 from hatangso.geo.schema import spec_for
 from hatangso.geo.text import fold_key
 
@@ -184,11 +185,10 @@ def _layer_until(path: Path, year: int, time_column: str, out_dir: Path) -> Path
     out_dir.mkdir(parents=True, exist_ok=True)
     kept = frame.loc[keep]
     if raw.has_geometry:
-        out = out_dir / "samples.gpkg"
-        gpd.GeoDataFrame(kept).to_file(out, layer="samples", driver="GPKG")
+        out = write_layer(gpd.GeoDataFrame(kept), out_dir / "samples.gpkg", layer="samples")
     else:
-        out = out_dir / "samples.csv"
-        pd.DataFrame(kept).to_csv(out, index=False)
+        table = pd.DataFrame(kept)
+        out = atomic_write(out_dir / "samples.csv", lambda p: table.to_csv(p, index=False))
     log.info(
         "samples of %d: %d kept, %d taken after its end left out",
         year,

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -268,9 +270,8 @@ def _validate_and_store(
         )
     if rejected:  # a change set with a bad row is refused whole, before anything is written
         raise InputError(rejected)
-    created = not workspace.folder(name).exists()
     outcome: dict[str, Any] = {}
-    try:
+    with _forgotten_if_refused(workspace, name):
         store = workspace.store(name)
 
         def apply() -> None:
@@ -288,29 +289,23 @@ def _validate_and_store(
             applied = store.apply(changeset)
             outcome.update(diff=document, change=change, version=applied.version)
 
-        safe_rejects = spreadsheet_safe(layer.rejects)
         new, old = workspace.store_layer(
             name,
             kind,
-            {
-                f"{stem}.gpkg": lambda p: (
+            _layer_files(
+                stem,
+                lambda p: (
                     write_table(frame, p, layer=stem)
                     if table
                     else write_layer(frame, p, layer=stem)
                 ),
-                f"{stem}.rejects.csv": lambda p: safe_rejects.to_csv(
-                    p, index=False, encoding="utf-8"
-                ),
-            },
+                layer,
+            ),
             file=shown,
             counts=layer.counts(),
             by=by,
             apply=apply,
         )
-    except BaseException:
-        if created:  # a refused first upload leaves no scenario behind
-            workspace.forget(name)
-        raise
     return _report(
         layer,
         kind,
@@ -318,7 +313,7 @@ def _validate_and_store(
         stored=f"uploads/{stem}.gpkg",
         change=outcome["change"],
         version=new.version,
-        replaced=old.record() if old.version or old.path is not None else None,
+        replaced=old.replaced(),
         diff=outcome["diff"],
         record_version=outcome["version"],
     )
@@ -341,11 +336,60 @@ def _store_samples(
     The samples are not rows of the record: the file ``uploads/samples.gpkg`` is named under
     ``inputs`` in ``scenario.json`` and read by the coverage runs. An operator's upload
     replaces its own samples (``?mode=upsert``: adds to them) and keeps the others'.
+
+    The file published is the samples read plus the upload, so it is published only if no
+    other upload published the samples since they were read (``If-Match`` of
+    :meth:`~hatangso.app.workspace.Workspace.store_layer`); else it is made again from the
+    samples now published, up to :data:`_SAMPLES_ATTEMPTS` times, so that two operators
+    uploading at once both keep their samples.
     """
-    before_path = workspace.layer_path(name, "samples")
+    if options.dry_run:
+        _, change = _samples_after(workspace.layer_path(name, "samples"), clean, operator, mode)
+        return _report(layer, "samples", shown, stored=None, change=change)
+    if rejected:  # refused whole, before anything is written
+        raise InputError(rejected)
+    with _forgotten_if_refused(workspace, name):
+        for attempt in itertools.count(1):
+            now = workspace.layer_version(name, "samples")
+            whole, change = _samples_after(now.path, clean, operator, mode)
+            try:
+                new, old = workspace.store_layer(
+                    name,
+                    "samples",
+                    _layer_files("samples", partial(write_layer, whole, layer="samples"), layer),
+                    file=shown,
+                    counts=layer.counts(),
+                    by=by,
+                    if_match=now.version,
+                )
+            except ConflictError:
+                if attempt >= _SAMPLES_ATTEMPTS:
+                    raise
+                continue  # another upload published the samples meanwhile: merge with it
+            break
+    return _report(
+        layer,
+        "samples",
+        shown,
+        stored="uploads/samples.gpkg",
+        change=change,
+        version=new.version,
+        replaced=old.replaced(),
+    )
+
+
+#: Times an upload of samples is merged again with the samples another upload published
+#: while it was merged, before it is refused (409).
+_SAMPLES_ATTEMPTS = 5
+
+
+def _samples_after(
+    published: Path | None, clean: pd.DataFrame, operator: str | None, mode: UploadMode
+) -> tuple[gpd.GeoDataFrame, LayerChange]:
+    """Return the samples an upload leaves (`published` and `clean`), and the change."""
     before = (
-        gpd.read_file(before_path, layer="samples")
-        if before_path is not None and before_path.is_file()
+        gpd.read_file(published, layer="samples")
+        if published is not None and published.is_file()
         else None
     )
     rows_now = 0 if before is None else len(before)
@@ -361,39 +405,36 @@ def _store_samples(
         removed=rows_now - len(kept),
         kept=len(kept),
     )
-    if options.dry_run:
-        return _report(layer, "samples", shown, stored=None, change=change)
-    if rejected:  # refused whole, before anything is written
-        raise InputError(rejected)
+    return whole, change
+
+
+@contextmanager
+def _forgotten_if_refused(workspace: Workspace, name: str) -> Iterator[None]:
+    """Forget scenario `name` if the block raises and the scenario did not exist before it.
+
+    A refused first upload leaves no scenario behind.
+    """
     created = not workspace.folder(name).exists()
-    safe_rejects = spreadsheet_safe(layer.rejects)
     try:
-        new, old = workspace.store_layer(
-            name,
-            "samples",
-            {
-                "samples.gpkg": lambda p: write_layer(whole, p, layer="samples"),
-                "samples.rejects.csv": lambda p: safe_rejects.to_csv(
-                    p, index=False, encoding="utf-8"
-                ),
-            },
-            file=shown,
-            counts=layer.counts(),
-            by=by,
-        )
+        yield
     except BaseException:
-        if created:  # a refused first upload leaves no scenario behind
+        if created:
             workspace.forget(name)
         raise
-    return _report(
-        layer,
-        "samples",
-        shown,
-        stored="uploads/samples.gpkg",
-        change=change,
-        version=new.version,
-        replaced=old.record() if old.version or old.path is not None else None,
-    )
+
+
+def _layer_files(
+    stem: str, write: Callable[[Path], object], layer: Layer
+) -> dict[str, Callable[[Path], object]]:
+    """Return the files of an upload's version: ``<stem>.gpkg`` by `write`, and its rejects.
+
+    The rejects (``<stem>.rejects.csv``) are made safe to open in a spreadsheet.
+    """
+    safe_rejects = spreadsheet_safe(layer.rejects)
+    return {
+        f"{stem}.gpkg": write,
+        f"{stem}.rejects.csv": lambda p: safe_rejects.to_csv(p, index=False, encoding="utf-8"),
+    }
 
 
 @contextmanager
