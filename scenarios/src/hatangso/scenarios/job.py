@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from hatangso.coverage.calibration import load_calibration
@@ -854,10 +855,23 @@ def _write_map(
             masts=frames.get("masts"),
             commitments=_commitment_points(registry, result.villages),
             iot_zones=result.iot.zones if result.iot is not None else None,
+            village_lonlat=_surface_lonlat(result),
         ),
         title=title,
     )
     return write_text(page, path)
+
+
+def _surface_lonlat(result: Assessment) -> npt.NDArray[np.float64] | None:
+    """Return the engine's points on the villages' surface in lon/lat, or None."""
+    points = result.points
+    if points is None or points.surface_lonlat is None:
+        return None
+    lonlat = points.surface_lonlat
+    crs = result.villages.crs
+    if len(lonlat) != len(result.villages) or crs is None or not crs.equals("EPSG:4326"):
+        return None
+    return lonlat
 
 
 def _commitment_points(
