@@ -172,3 +172,22 @@ def test_a_village_centre_abroad_is_refused_with_the_same_reason(tmp_path: Path)
     assert layer.rejects.loc[0, "reason"].startswith(
         "village centre (centre_lon/centre_lat) is outside Vietnam (lon 102.6000, lat 17.9700)"
     )
+
+
+def test_the_shipped_grown_outline_is_what_the_builder_makes() -> None:
+    """``data/vietnam_outline_grown.wkb`` is the shipped outline grown by the tolerance."""
+    from importlib import resources
+
+    from hatangso.geo.outline import build_grown_outline
+
+    shipped = resources.files("hatangso.geo").joinpath("data/vietnam_outline_grown.wkb")
+    assert shipped.read_bytes() == build_grown_outline(), (
+        "rebuild it: python -m hatangso.geo.outline geo/src/hatangso/geo/data/"
+        "vietnam_outline_grown.wkb"
+    )
+    # And it is what vietnam_outline gives at the tolerance, bit for bit.
+    assert shapely.equals_exact(
+        vietnam_outline(tolerance_m=BORDER_TOLERANCE_M),
+        shapely.from_wkb(build_grown_outline()),
+        tolerance=0.0,
+    )

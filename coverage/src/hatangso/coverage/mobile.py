@@ -173,15 +173,12 @@ def site_table(
     reach: dict[str, FloatArray] = {}
     eirp: dict[str, FloatArray] = {}
     freq: dict[str, FloatArray] = {}
+    f = column("freq_mhz")
+    given = {name: column(name) for name in ("eirp_dbm", "eirp_re_dbm", "bandwidth_mhz")}
+    # Without any EIRP given, every technology takes its default (no need to derive NaN).
+    derived = not (np.isnan(given["eirp_dbm"]).all() and np.isnan(given["eirp_re_dbm"]).all())
     for t in ALL_TECHS:
-        f = column("freq_mhz")
-        e = radio.reference_eirp_dbm(
-            tech=t,
-            eirp_dbm=column("eirp_dbm"),
-            eirp_re_dbm=column("eirp_re_dbm"),
-            bandwidth_mhz=column("bandwidth_mhz"),
-            freq_mhz=f,
-        )
+        e = radio.reference_eirp_dbm(tech=t, **given, freq_mhz=f) if derived else np.full(n, np.nan)
         eirp[t] = np.where(np.isnan(e), radio.DEFAULT_EIRP_DBM[t], e)
         freq[t] = np.where(np.isnan(f), radio.DEFAULT_FREQ_MHZ[t], f)
         r = radio.site_reach_m(

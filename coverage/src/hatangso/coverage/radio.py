@@ -452,9 +452,17 @@ def resolve_site_radio(
     total = _per_site("total_eirp_dbm", total_eirp_dbm, n)
     bandwidth = _per_site("bandwidth_mhz", bandwidth_mhz, n)
     height = np.where(np.isnan(height), DEFAULT_HEIGHT_M, height)
-    eirp = reference_eirp_dbm(
-        tech=tech_s, eirp_dbm=total, eirp_re_dbm=eirp, bandwidth_mhz=bandwidth, freq_mhz=freq
-    )
+    # A reference EIRP given is kept as it is (reference_eirp_dbm returns it); only the sites
+    # without one derive it (a site table passes every site's, resolved already).
+    missing = np.isnan(eirp)
+    if missing.any():
+        eirp[missing] = reference_eirp_dbm(
+            tech=tech_s[missing],
+            eirp_dbm=total[missing],
+            eirp_re_dbm=eirp[missing],
+            bandwidth_mhz=bandwidth[missing],
+            freq_mhz=freq[missing],
+        )
     eirp = np.where(np.isnan(eirp), _by_tech(tech_s, DEFAULT_EIRP_DBM), eirp)
     freq = np.where(np.isnan(freq), _by_tech(tech_s, DEFAULT_FREQ_MHZ), freq)
     for name, values in (("height_m", height), ("freq_mhz", freq)):

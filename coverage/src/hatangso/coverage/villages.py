@@ -77,7 +77,21 @@ RULES: tuple[str, ...] = ("point", "area", "population", "official")
 _SHARE_SLACK = 1e-12
 
 
-def representative_xy(frame: gpd.GeoDataFrame | gpd.GeoSeries, crs: pyproj.CRS) -> FloatArray:
+def surface_xy(frame: gpd.GeoDataFrame | gpd.GeoSeries) -> FloatArray:
+    """Return a point on the surface of each geometry of `frame`, in its own CRS, ``(n, 2)``.
+
+    ``shapely.point_on_surface``: a point is itself, a polygon's point lies inside it.
+    """
+    pts = shapely.point_on_surface(np.asarray(frame.geometry.array, dtype=object))
+    return np.column_stack([shapely.get_x(pts), shapely.get_y(pts)]).astype(float, copy=False)
+
+
+def representative_xy(
+    frame: gpd.GeoDataFrame | gpd.GeoSeries,
+    crs: pyproj.CRS,
+    *,
+    surface: FloatArray | None = None,
+) -> FloatArray:
     """Return representative points of `frame` in the metric CRS `crs`, as ``(n, 2)``.
 
     Points are taken on the surface in the frame's own CRS (EPSG:4326 in a run) and only they
@@ -91,16 +105,17 @@ def representative_xy(frame: gpd.GeoDataFrame | gpd.GeoSeries, crs: pyproj.CRS) 
         Geometries in any CRS.
     crs
         The run's metric CRS.
+    surface
+        The points of :func:`surface_xy`, when the caller has them already.
 
     Returns
     -------
     numpy.ndarray
         ``float64`` ``(len(frame), 2)``: x and y in `crs` (m).
     """
-    geoms = np.asarray(frame.geometry.array, dtype=object)
-    pts = shapely.point_on_surface(geoms)
+    xy = surface_xy(frame) if surface is None else surface
     t = pyproj.Transformer.from_crs(frame.crs, crs, always_xy=True)
-    x, y = t.transform(shapely.get_x(pts), shapely.get_y(pts))
+    x, y = t.transform(xy[:, 0], xy[:, 1])
     return np.column_stack([np.asarray(x, dtype=float), np.asarray(y, dtype=float)])
 
 
@@ -221,6 +236,9 @@ class VillagePoints:
         ``(n,)`` whether the village gives its centre; where it does not, `centre_xy` is the
         representative point. When None is passed, a village has a centre where `centre_xy`
         differs from `representative_xy`.
+    surface_lonlat
+        ``(n, 2)`` the representative points before projection, in EPSG:4326 (longitude,
+        latitude), for a map to draw them; None when the villages came in another CRS.
     """
 
     representative_xy: FloatArray
@@ -230,6 +248,7 @@ class VillagePoints:
     cluster_row: IntArray
     crs: pyproj.CRS | None = None
     has_centre: BoolArray | None = None
+    surface_lonlat: FloatArray | None = None
 
     def __post_init__(self) -> None:
         if self.has_centre is None:
@@ -267,6 +286,7 @@ class VillagePoints:
             cluster_row=self.cluster_row[keep],
             crs=self.crs,
             has_centre=self.centre_given[rows],
+            surface_lonlat=None if self.surface_lonlat is None else self.surface_lonlat[rows],
         )
 
     def rule_points(self, rule: str) -> tuple[IntArray, FloatArray]:
@@ -310,16 +330,29 @@ def village_points(
     -------
     VillagePoints
     """
-    rep = representative_xy(villages, crs)
+    surface = surface_xy(villages)
+    rep = representative_xy(villages, crs, surface=surface)
     centres = centre_xy(villages, rep, crs)
     given = centre_given(villages)
+    lonlat = surface if villages.crs is not None and villages.crs.equals("EPSG:4326") else None
     empty_i = np.empty(0, dtype=np.int64)
     if settlements is None or len(settlements) == 0 or len(villages) == 0:
-        return VillagePoints(rep, centres, empty_i, np.empty((0, 2)), empty_i, crs, given)
+        return VillagePoints(
+            rep, centres, empty_i, np.empty((0, 2)), empty_i, crs, given, surface_lonlat=lonlat
+        )
     owner = settlement_owner(villages, settlements)
     keep = np.flatnonzero(owner >= 0)
     sxy = representative_xy(settlements, crs)
-    return VillagePoints(rep, centres, owner[keep], sxy[keep], keep.astype(np.int64), crs, given)
+    return VillagePoints(
+        rep,
+        centres,
+        owner[keep],
+        sxy[keep],
+        keep.astype(np.int64),
+        crs,
+        given,
+        surface_lonlat=lonlat,
+    )
 
 
 @dataclass(frozen=True)

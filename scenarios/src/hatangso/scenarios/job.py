@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from hatangso.coverage.calibration import load_calibration
@@ -325,6 +326,7 @@ def run_coverage(
         started = _start_layer_writes(pool, result, out_dir)
         unit_notes = _unit_notes(placed, units)
         any_placed = placed is not None and placed.any_placed
+        switch_off = _switch_off_block(result)  # in both documents, counted once
 
         def kpis(*, tables: bool) -> dict[str, Any]:
             document = _kpi_document(
@@ -341,6 +343,7 @@ def run_coverage(
                 placed=any_placed,
                 registry=registry,
                 tables=tables,
+                switch_off=switch_off,
             )
             _speed_targets(document)
             if challenges is not None:
@@ -616,6 +619,7 @@ def _kpi_document(
     placed: bool = False,
     registry: _Registry | None = None,
     tables: bool = True,
+    switch_off: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Return the ``kpis.json`` document: indicators, per admin unit, inputs and notes.
 
@@ -627,6 +631,7 @@ def _kpi_document(
     With sites or a registry, ``sharing_basis`` says what the BTS sharing indicators counted
     (``registry`` or ``clustering``); ``registry`` holds the registry's counts and its checks,
     ``commitments`` the commitments' report date, counts and per-operator table.
+    ``switch_off`` is :func:`_switch_off_block`'s answer when the caller has it already.
     """
     # The IoT zones count in the units of the villages holding them (placed once, for both
     # hierarchies).
@@ -673,7 +678,7 @@ def _kpi_document(
             **({"sharing_basis": result.sharing_basis} if result.sharing_basis else {}),
             **(_registry_blocks(registry, layers) if registry is not None else {}),
             **({"iot_zones": result.iot.block()} if result.iot is not None else {}),
-            **_switch_off_block(result),
+            **(_switch_off_block(result) if switch_off is None else switch_off),
         },
     )
     if summary is not None:
@@ -850,10 +855,23 @@ def _write_map(
             masts=frames.get("masts"),
             commitments=_commitment_points(registry, result.villages),
             iot_zones=result.iot.zones if result.iot is not None else None,
+            village_lonlat=_surface_lonlat(result),
         ),
         title=title,
     )
     return write_text(page, path)
+
+
+def _surface_lonlat(result: Assessment) -> npt.NDArray[np.float64] | None:
+    """Return the engine's points on the villages' surface in lon/lat, or None."""
+    points = result.points
+    if points is None or points.surface_lonlat is None:
+        return None
+    lonlat = points.surface_lonlat
+    crs = result.villages.crs
+    if len(lonlat) != len(result.villages) or crs is None or not crs.equals("EPSG:4326"):
+        return None
+    return lonlat
 
 
 def _commitment_points(
@@ -930,32 +948,44 @@ def _apply_challenges(result: Assessment, challenges: pd.DataFrame) -> Assessmen
 
 
 def write_kpis(document: Mapping[str, Any], path: Path) -> Path:
-    """Write ``kpis.json`` indented, but each unit of ``by_unit`` on one line.
+    """Write ``kpis.json`` indented, but each unit of ``by_unit`` and ``by_unit_in`` on one line.
 
-    A national run has thousands of units, each with its indicators: indented one value a line,
-    the document takes seconds to encode (Python's indenting encoder) and tens of megabytes; one
+    A national run has thousands of units in each of three tables (the units as given, before
+    and after the 2025 reform), each unit with its indicators: indented one value a line, the
+    document takes seconds to encode (Python's indenting encoder) and tens of megabytes; one
     line per unit is encoded by the C encoder and stays readable line by line. The units hold
     plain values already (:meth:`~hatangso.coverage.kpis.IndicatorValue.as_dict`); should one
     not be JSON (NaN), the whole document is written the slow way, NaN as null.
     """
+    encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, default=str)
+    flat = encoder.encode
 
-    def dumps(value: Any, indent: int | None) -> str:
-        return json.dumps(value, ensure_ascii=False, indent=indent, allow_nan=False, default=str)
+    def dumps(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False, indent=2, allow_nan=False, default=str)
+
+    def tables(value: Mapping[Any, Any], pad: str) -> str:
+        """`value` (level -> units, or hierarchy -> such) at `pad`, each unit on a line."""
+        items = []
+        for key, inner in value.items():
+            if isinstance(inner, Mapping):
+                body = tables(inner, pad + "  ")
+            else:
+                body = (
+                    "["
+                    + ",".join(f"\n{pad}    {flat(unit)}" for unit in inner)
+                    + (f"\n{pad}  ]" if inner else "]")
+                )
+            items.append(f"{pad}  {flat(str(key))}: {body}")
+        return "{" + ",".join(f"\n{item}" for item in items) + (f"\n{pad}}}" if items else "}")
 
     try:
         parts = []
         for key, value in document.items():
-            if key == "by_unit" and isinstance(value, Mapping):
-                levels = [
-                    f"    {dumps(str(level), None)}: ["
-                    + ",".join(f"\n      {dumps(unit, None)}" for unit in units)
-                    + ("\n    ]" if units else "]")
-                    for level, units in value.items()
-                ]
-                body = "{" + ",".join(f"\n{lv}" for lv in levels) + ("\n  }" if levels else "}")
+            if key in ("by_unit", "by_unit_in") and isinstance(value, Mapping):
+                body = tables(value, "  ")
             else:
-                body = dumps(json_ready(value), 2).replace("\n", "\n  ")
-            parts.append(f"  {dumps(str(key), None)}: {body}")
+                body = dumps(json_ready(value)).replace("\n", "\n  ")
+            parts.append(f"  {flat(str(key))}: {body}")
         text = "{\n" + ",\n".join(parts) + "\n}\n"
     except ValueError:
         return write_json(document, path)

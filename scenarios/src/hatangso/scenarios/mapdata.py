@@ -217,8 +217,10 @@ class _Writer:
         return zlib.compress(b"".join(parts), 1)
 
 
-def _quantised(frame: gpd.GeoDataFrame) -> npt.NDArray[np.int64]:
-    return np.round(_lonlat(frame) * SCALE).astype(np.int64)
+def _quantised(
+    frame: gpd.GeoDataFrame, lonlat: npt.NDArray[np.float64] | None = None
+) -> npt.NDArray[np.int64]:
+    return np.round((_lonlat(frame) if lonlat is None else lonlat) * SCALE).astype(np.int64)
 
 
 def map_payload(
@@ -232,6 +234,7 @@ def map_payload(
     tower_prefix: str = "",
     challenge: pd.Series | None = None,
     switch_off: pd.Series | None = None,
+    village_lonlat: npt.NDArray[np.float64] | None = None,
 ) -> Payload:
     """Pack the points of a map into one compressed payload (layout in the module's notes).
 
@@ -257,13 +260,17 @@ def map_payload(
         Per village (in the order of `villages`), the first switch-off step that leaves it
         without mobile service (``2G``, ``2G + 3G``), missing for the others: packed as
         `challenge` is.
+    village_lonlat
+        ``(n, 2)`` longitude and latitude of each village's point, when the caller has them
+        (the engine's points on the surface, :attr:`hatangso.coverage.villages.VillagePoints.
+        surface_lonlat`); None: taken here, the same way.
 
     Returns
     -------
     Payload
     """
     writer = _Writer()
-    q = _quantised(villages)
+    q = _quantised(villages, village_lonlat)
     order = _morton_order(q)
     writer.coordinates("villages", q[order])
     flags = np.asarray(status, dtype=np.uint8) | (np.asarray(disputed, dtype=np.uint8) << 1)

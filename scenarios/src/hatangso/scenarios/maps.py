@@ -289,6 +289,8 @@ class MapLayers:
     commitments placed on their villages, with their ``status`` (``done``, ``due``,
     ``overdue``). `iot_zones` are the industrial parks and production zones with their IoT
     answer (:attr:`hatangso.coverage.iot.IotZones.zones`: ``iot_share``, ``covered_iot``).
+    `village_lonlat` is the ``(n, 2)`` longitude and latitude of a point on each village's
+    surface, as the engine took them (None: taken here).
     """
 
     villages: gpd.GeoDataFrame
@@ -304,6 +306,7 @@ class MapLayers:
     masts: gpd.GeoDataFrame | None = None
     commitments: gpd.GeoDataFrame | None = None
     iot_zones: gpd.GeoDataFrame | None = None
+    village_lonlat: npt.NDArray[np.float64] | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -821,6 +824,7 @@ def _add_payload(
         tower_prefix=html.escape("Dùng chung / Shared: "),
         challenge=villages["challenge"] if "challenge" in villages else None,
         switch_off=villages["switch_off"] if "switch_off" in villages else None,
+        village_lonlat=layers.village_lonlat,
     )
     element_id = f"hts-data-{fmap.get_name()}"
     root: Any = fmap.get_root()
