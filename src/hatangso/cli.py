@@ -2,6 +2,11 @@
 
 Exit codes, as the contract fixes them: 0 done; 1 an internal error (a bug); 2 a problem with
 the user's input or options, with a message on stderr naming the file, row, column and the fix.
+A reader that closes the output early (``hatangso validate ... | head -1``) ends the command
+quietly with 141, the status of a Unix tool stopped by SIGPIPE (128 + 13).
+
+The tables and counts go to stdout; progress, notes about the inputs (``warning: ...``) and
+errors (``error: ...``) go to stderr, each once, through logging.
 """
 
 from __future__ import annotations
@@ -18,7 +23,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.logging import RichHandler
 from rich.table import Table
 
 from hatangso.geo.errors import HatangsoError, InputError, Problem
@@ -32,9 +36,83 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+# 128 + SIGPIPE: what a shell reports for `cat big | head -1`'s cat (SIGPIPE is 13 on Linux,
+# macOS and the BSDs; Windows has no SIGPIPE, the status is the same there).
+READER_GONE = 141
+
+
+class _ReaderGone(BaseException):
+    """The reader of the output closed it: the command stops, saying nothing more.
+
+    A :class:`BaseException`, as :class:`KeyboardInterrupt` is: no ``except Exception`` on the
+    way up takes it for a failure, while ``finally`` blocks still clean up.
+    """
+
+
+class _Console(Console):
+    """A rich console that ends the command quietly when its reader closes the pipe."""
+
+    def on_broken_pipe(self) -> None:
+        """Point the closed stream at the null device and stop the command (rich exits 1).
+
+        As the Python documentation advises ("Note on SIGPIPE"): the interpreter's own flush
+        at exit then writes nowhere instead of failing again.
+        """
+        self.quiet = True
+        _silence(self.file)
+        raise _ReaderGone
+
+
+def _silence(stream: Any) -> None:
+    """Redirect the file descriptor under `stream` (and stdout) to the null device."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for one in {stream, sys.stdout}:
+        try:
+            os.dup2(devnull, one.fileno())
+        except (AttributeError, OSError, ValueError):  # not a real file (a test's buffer)
+            continue
+    os.close(devnull)
+
+
+def _on_null_device(stream: Any) -> bool:
+    """Whether `stream` writes to the null device."""
+    try:
+        return os.path.samestat(os.fstat(stream.fileno()), os.stat(os.devnull))
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
 # Wide enough for the KPI table when the output is a file or a pipe (rich assumes 80 columns).
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 110)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = _Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 110)
+err = _Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class ConsoleHandler(logging.Handler):
+    """Log records as ``warning: message`` lines on the error console.
+
+    One line a record, never wrapped (a pipe or CI log can be searched for a note whole), drawn
+    above the progress bars rather than through them. A message is shown once a command: a
+    scenario's years read the same inputs again and would repeat their notes. The service,
+    which runs until stopped, sets `once` to False: its log shows every request's messages.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.once = True
+        self._shown: set[str] = set()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Print `record` as one line, unless the same line was printed already."""
+        try:
+            text = f"{record.levelname.lower()}: {self.format(record)}"
+            if self.once:
+                if text in self._shown:
+                    return
+                self._shown.add(text)
+            err.print(text, markup=False, highlight=False, soft_wrap=True)
+        except Exception:  # logging's contract: a failing handler does not stop the program
+            self.handleError(record)
+
 
 KINDS_HELP = "|".join(KINDS)
 SHEET_HELP = "XLSX inputs: the sheet to read (default the first)."
@@ -52,7 +130,7 @@ def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(message)s",
-        handlers=[RichHandler(console=err, show_time=False, show_path=False, markup=False)],
+        handlers=[ConsoleHandler()],
         force=True,
     )
     logging.getLogger("hatangso").setLevel(logging.INFO if verbose else logging.WARNING)
@@ -124,8 +202,8 @@ def validate(
         f"{layer.name} ({layer.kind}): read {counts['read']}, used {counts['used']}, "
         f"rejected {counts['rejected']}, repaired {counts['repaired']}"
     )
-    for note in layer.notes:
-        out.print(f"note: {note}")
+    # The layer's notes (the sheet read, the encoding guessed, values read as unknown) went to
+    # stderr as they were made, through logging, like every command's: not repeated here.
     if layer.rejected:
         table = Table("row", "id", "reason", title="rejected rows")
         for row in layer.rejects.itertuples(index=False):
@@ -237,7 +315,7 @@ def _steps(quiet: bool) -> StepDisplay:
     out.quiet = quiet
     if quiet:  # the console's handler, not the loggers: other handlers still get warnings
         for handler in logging.getLogger().handlers:
-            if isinstance(handler, RichHandler):
+            if isinstance(handler, ConsoleHandler):
                 handler.setLevel(logging.ERROR)
     return StepDisplay(err, quiet=quiet)
 
@@ -884,6 +962,9 @@ def serve(
 
     # The service tells the console what it does, the first start's demo build above all.
     logging.getLogger("hatangso").setLevel(logging.INFO)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, ConsoleHandler):
+            handler.once = False
     run_server(host=host, port=port, workers=workers)
 
 
@@ -1284,8 +1365,20 @@ def main() -> None:
     args = sys.argv[1:] or ["--help"]  # `hatangso` alone: the help, and exit 0
     # A terminated run unwinds like an interrupted one, so that its scratch files are removed.
     signal.signal(signal.SIGTERM, _terminated)
+    on_null = _on_null_device(sys.stdout)
     try:
         app(args=args, prog_name="hatangso", standalone_mode=False)
+    except _ReaderGone:
+        sys.exit(READER_GONE)
+    except SystemExit as exc:
+        # typer's help is drawn by a plain rich console, which exits 1 on a closed pipe after
+        # pointing stdout at the null device: that is the reader gone, not a failure.
+        if exc.code == 1 and not on_null and _on_null_device(sys.stdout):
+            sys.exit(READER_GONE)
+        raise
+    except BrokenPipeError:  # a write outside the consoles (click's help and usage)
+        _silence(sys.stdout)
+        sys.exit(READER_GONE)
     except HatangsoError as exc:
         err.print(f"error: {exc}", markup=False)
         sys.exit(2)

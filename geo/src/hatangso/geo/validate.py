@@ -1342,10 +1342,7 @@ def load_layer(
     raw = read_table(
         path, kind=spec_for(kind).kind, encoding=encoding, sheet=sheet, header_row=header_row
     )
-    layer = validate_table(raw, kind, crs=crs, columns=column_map)
-    if raw.notes:
-        layer = replace(layer, notes=(*raw.notes, *layer.notes))
-    return layer
+    return _validate_with_read_notes(raw, kind, crs=crs, columns=column_map)
 
 
 def columns_for(present: Sequence[str], kind: str, column_map: Mapping[str, str]) -> dict[str, str]:
@@ -1481,7 +1478,17 @@ def _validate_read(
     mine = columns_for(present, kind, column_map)
     used.update(mine)
     step(f"validating {kind}")
-    layer = validate_table(raw, kind, crs=crs, columns={**mine, **own})
-    if raw.notes:
-        layer = replace(layer, notes=(*raw.notes, *layer.notes))
-    return layer
+    return _validate_with_read_notes(raw, kind, crs=crs, columns={**mine, **own})
+
+
+def _validate_with_read_notes(
+    raw: RawTable, kind: str, *, crs: str | None, columns: Mapping[str, str]
+) -> Layer:
+    """Validate `raw`, its reading's notes (the sheet and header row read) first.
+
+    Each note is logged once, as :func:`validate_table` logs the checks' own.
+    """
+    for note in raw.notes:
+        log.warning(note)
+    layer = validate_table(raw, kind, crs=crs, columns=columns)
+    return replace(layer, notes=(*raw.notes, *layer.notes)) if raw.notes else layer
