@@ -80,3 +80,56 @@ def test_validate_writes_its_outputs_even_when_the_reader_stops_early(tmp_path: 
         process.wait(timeout=120)
     assert (out / "villages.gpkg").is_file()
     assert len((out / "rejects.csv").read_text(encoding="utf-8").splitlines()) == 51
+
+
+def _closed_early(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """Run hatangso with a reader that closes the output before reading anything."""
+    if HATANGSO is None:
+        pytest.skip("the hatangso console script is not installed beside this Python")
+    err_path = tmp_path / "stderr.txt"
+    with (
+        err_path.open("w", encoding="utf-8") as err,
+        subprocess.Popen([HATANGSO, *args], stdout=subprocess.PIPE, stderr=err) as process,
+    ):
+        assert process.stdout is not None
+        process.stdout.close()
+        code = process.wait(timeout=120)
+    return subprocess.CompletedProcess(args, code, "", err_path.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("command", [["--help"], ["validate", "--help"], ["--version"]])
+def test_a_reader_that_stops_early_ends_the_command_quietly(
+    tmp_path: Path, command: list[str]
+) -> None:
+    # `hatangso ... | head -0`: 128 + SIGPIPE, as a Unix tool stopped by SIGPIPE, and no word.
+    done = _closed_early(*command, tmp_path=tmp_path)
+    assert done.returncode == 141
+    assert done.stderr == ""
+
+
+def test_validate_piped_into_head_ends_quietly(tmp_path: Path) -> None:
+    rows = "".join(f"X{i},Xóm {i},2.35,48.85\n" for i in range(300))  # all rejected: long table
+    (tmp_path / "thon.csv").write_text("village_id,name,lon,lat\n" + rows, encoding="utf-8")
+    done = _closed_early("validate", "villages", str(tmp_path / "thon.csv"), tmp_path=tmp_path)
+    assert done.returncode == 141
+    assert "Traceback" not in done.stderr and "error" not in done.stderr
+    assert "Exception ignored" not in done.stderr  # the exit flush writes to the null device
+
+
+def test_a_message_logged_twice_is_printed_once(capsys: pytest.CaptureFixture[str]) -> None:
+    # A scenario's years read the same inputs and make the same notes: the terminal shows each
+    # once, on stderr, one unwrapped line however long.
+    import logging
+
+    from hatangso.cli import _setup_logging
+
+    _setup_logging(verbose=False)
+    log = logging.getLogger("hatangso.test")
+    long_note = "villages: " + "commune 'Xã Thanh Tùng', " * 10 + "and 84 more"
+    for _ in range(3):
+        log.warning(long_note)
+    log.warning("another note")
+    log.info("not shown without --verbose")
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == f"warning: {long_note}\nwarning: another note\n"
