@@ -179,6 +179,7 @@ def validate(
     header_row: Annotated[int | None, typer.Option(min=1, help=HEADER_ROW_HELP)] = None,
 ) -> None:
     """Load one input file, check it against the contract and report every rejected row."""
+    _ready(out_dir)
     from hatangso.geo.schema import spec_for
     from hatangso.geo.validate import load_layer
 
@@ -211,6 +212,64 @@ def validate(
         out.print(table)
     if written is not None:
         out.print(f"wrote {written[0]} and {written[1]}")
+
+
+def _ready(out_dir: Path | None, **inputs: Path | None) -> None:
+    """Check a command's input paths and make its output folder, before any work.
+
+    `inputs` maps each option's name (``dem`` for ``--dem``; upper case for an argument,
+    ``SCENARIO``) to its path. Every missing input and an output folder that cannot be made
+    are reported at once (exit 2), so that a long run does not stop at its last step on a path
+    mistyped in its first; the folder is made only when nothing is wrong.
+    """
+    problems = [
+        Problem(
+            file=path.name or str(path),
+            message=f"no such file or folder: {path} ({_given_as(option)})",
+            fix="check the path",
+        )
+        for option, path in inputs.items()
+        if path is not None and not path.exists()
+    ]
+    if out_dir is not None:
+        problems.extend(_out_problems(out_dir))
+    if problems:
+        raise InputError(problems)
+    if out_dir is not None:
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # what the checks above cannot foresee (/proc, a full disk)
+            raise InputError(
+                Problem(
+                    file=str(out_dir),
+                    message=f"--out: the folder cannot be made ({exc.strerror or exc})",
+                    fix=_OUT_FIX,
+                )
+            ) from None
+
+
+def _given_as(name: str) -> str:
+    """Say where a path was given: ``the SCENARIO argument`` or ``given to --access-points``."""
+    return f"the {name} argument" if name.isupper() else f"given to --{name.replace('_', '-')}"
+
+
+_OUT_FIX = "give a folder you may write in (it is made if missing)"
+
+
+def _out_problems(folder: Path) -> list[Problem]:
+    """Return why the ``--out`` folder could not be made or written, without making it."""
+    if folder.exists() and not folder.is_dir():
+        return [Problem(file=str(folder), message="--out names a file, not a folder", fix=_OUT_FIX)]
+    parent = folder
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        message = f"--out: {parent} is a file, so no folder can be made under it"
+        return [Problem(file=str(folder), message=message, fix=_OUT_FIX)]
+    if not os.access(parent, os.W_OK | os.X_OK):
+        message = f"--out: {parent} is not writable"
+        return [Problem(file=str(folder), message=message, fix=_OUT_FIX)]
+    return []
 
 
 def _limits() -> WorkLimits:
@@ -369,7 +428,7 @@ class Lang(StrEnum):
 
 
 class PlanTech(StrEnum):
-    """The values of ``plan --tech`` (any other, e.g. 6G, is a usage mistake: exit 2)."""
+    """The values of ``plan --tech`` and ``calibrate --tech`` (any other is a usage mistake)."""
 
     four = "4G"
     five = "5G"
@@ -434,7 +493,9 @@ def coverage(
     roads: Annotated[Path | None, typer.Option(help="Roads: .osm, .pbf or .graphml.")] = None,
     dem: Annotated[
         Path | None,
-        typer.Option(help="DEM: a GeoTIFF, an SRTM .hgt tile, a .vrt mosaic or a folder of tiles."),
+        typer.Option(
+            help="DEM: a GeoTIFF, an SRTM .hgt tile, a .vrt mosaic or a folder of tiles.",
+        ),
     ] = None,
     population: Annotated[Path | None, typer.Option(help="Population raster.")] = None,
     poles: Annotated[Path | None, typer.Option(help="Cable poles.")] = None,
@@ -463,6 +524,26 @@ def coverage(
     quiet: Quiet = False,
 ) -> None:
     """Compute coverage, fiber reach and sharing; write kpis.json, villages.gpkg, map.html."""
+    _ready(
+        out_dir,
+        villages=villages,
+        sites=sites,
+        access_points=access_points,
+        fiber=fiber,
+        roads=roads,
+        dem=dem,
+        population=population,
+        poles=poles,
+        ducts=ducts,
+        pois=pois,
+        settlements=settlements,
+        samples=samples,
+        declared=declared,
+        masts=masts,
+        commitments=commitments,
+        config=config,
+        boundaries=boundaries,
+    )
     from hatangso.coverage.config import load_config
     from hatangso.geo.validate import parse_column_map
     from hatangso.scenarios.job import InputFiles, run_coverage
@@ -601,7 +682,7 @@ def plan(
     dem: Annotated[
         Path | None,
         typer.Option(
-            help="DEM for high-point candidates: a GeoTIFF, .hgt, .vrt or a folder of tiles."
+            help="DEM for high-point candidates: a GeoTIFF, .hgt, .vrt or a folder of tiles.",
         ),
     ] = None,
     candidates: Annotated[Path | None, typer.Option(help="Only these candidate sites.")] = None,
@@ -648,6 +729,16 @@ def plan(
                 fix="e.g. --target 1.0 to cover every reachable dark village",
             )
         )
+    _ready(
+        out_dir,
+        villages=villages,
+        sites=sites,
+        dem=dem,
+        candidates=candidates,
+        config=config,
+        settlements=settlements,
+        population=population,
+    )
     with _steps(quiet) as progress:
         result = run_plan(
             villages=villages,
@@ -777,11 +868,14 @@ def calibrate(
     out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")],
     config: Annotated[Path | None, typer.Option(help="Configuration YAML.")] = None,
     crs: Annotated[str | None, typer.Option(help="CRS of inputs without one.")] = None,
-    tech: Annotated[str, typer.Option(help="Service to fit: 4G or 5G.")] = "4G",
-    min_samples: Annotated[int, typer.Option(help="Samples a group needs to be fitted.")] = 100,
+    tech: Annotated[PlanTech, typer.Option(help="Service to fit: 4G or 5G.")] = PlanTech.four,
+    min_samples: Annotated[
+        int, typer.Option(min=1, help="Samples a group needs to be fitted.")
+    ] = 100,
     quiet: Quiet = False,
 ) -> None:
     """Fit the hata model to measurements; later runs use it via mobile.calibration."""
+    _ready(out_dir, sites=sites, samples=samples, config=config)
     from hatangso.coverage.config import load_config
     from hatangso.scenarios.calibrate_job import run_calibration
 
@@ -792,7 +886,7 @@ def calibrate(
             out_dir=out_dir,
             config=load_config(config, limits=_limits()),
             crs=crs,
-            tech=tech,
+            tech=tech.value,
             min_samples=min_samples,
             progress=progress,
         )
@@ -840,7 +934,7 @@ def run(
         Path | None,
         typer.Option(
             help="Folder the scenario's data paths are relative to (default: the scenario "
-            "file's folder). A scenario file cannot set it."
+            "file's folder). A scenario file cannot set it.",
         ),
     ] = None,
     units: Annotated[Units | None, typer.Option(help=UNITS_HELP)] = None,
@@ -857,7 +951,7 @@ def run(
         Path | None,
         typer.Option(
             help="Measurement samples (drive and speed tests) instead of the scenario's: the "
-            "baseline takes them all, each year those up to its 31 December."
+            "baseline takes them all, each year those up to its 31 December.",
         ),
     ] = None,
     as_of: Annotated[
@@ -878,6 +972,14 @@ def run(
         raise typer.BadParameter(
             "--as-of needs --record (the record to read)", param_hint="--as-of"
         )
+    _ready(
+        out_dir,
+        SCENARIO=scenario,
+        data_root=data_root,
+        masts=masts,
+        commitments=commitments,
+        samples=samples,
+    )
     with _steps(quiet) as progress:
         run_scenario(
             scenario,
@@ -905,6 +1007,7 @@ def compare(
     quiet: Quiet = False,
 ) -> None:
     """Run two scenarios and compare their indicators year by year."""
+    _ready(out_dir, FIRST=first, SECOND=second)
     from hatangso.scenarios.run import compare_scenarios
 
     langs = _langs(lang.value)
@@ -975,6 +1078,7 @@ def demo(
     quiet: Quiet = False,
 ) -> None:
     """Generate the demo province and run the whole job on it."""
+    _ready(out_dir)
     from hatangso.scenarios.demo_job import run_demo
 
     with _steps(quiet) as progress:

@@ -36,6 +36,14 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
         (["validate"], "Missing argument"),
         (["run", "s.yaml", "--out", "o", "--lang", "fr"], "Invalid value for '--lang'"),
         (["--bogus"], "No such option: --bogus"),
+        (
+            "calibrate --sites s.csv --samples m.csv --tech 6G --out o".split(),
+            "Invalid value for '--tech'",
+        ),
+        (
+            "calibrate --sites s.csv --samples m.csv --min-samples 0 --out o".split(),
+            "Invalid value for '--min-samples'",
+        ),
     ],
 )
 def test_a_usage_mistake_prints_the_usage_and_exits_2(args: list[str], says: str) -> None:
@@ -133,3 +141,49 @@ def test_a_message_logged_twice_is_printed_once(capsys: pytest.CaptureFixture[st
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == f"warning: {long_note}\nwarning: another note\n"
+
+
+def test_every_missing_input_is_named_before_any_work(tmp_path: Path) -> None:
+    (tmp_path / "thon.csv").write_text("village_id,name,lon,lat\nT1,A,105.8,21.0\n")
+    out = tmp_path / "out"
+    done = _run(
+        *("coverage", "--villages", str(tmp_path / "thon.csv"), "--sites", "tram.csv"),
+        *("--dem", str(tmp_path / "dem"), "--out", str(out)),
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "error: tram.csv: no such file or folder: tram.csv (given to --sites). Fix: check the path",
+        f"dem: no such file or folder: {tmp_path / 'dem'} (given to --dem). Fix: check the path",
+    ]
+    assert not out.exists()  # nothing made for a run that cannot start
+    done = _run("compare", str(tmp_path / "thon.csv"), "b.yaml", "--out", str(out))
+    assert done.returncode == 2
+    assert "b.yaml: no such file or folder: b.yaml (the SECOND argument)" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("out", "says"),
+    [
+        ("a-file", "--out names a file, not a folder"),
+        ("a-file/sub", "a-file is a file, so no folder can be made under it"),
+    ],
+)
+def test_an_output_folder_that_cannot_be_made_is_a_usage_error(
+    tmp_path: Path, out: str, says: str
+) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    (tmp_path / "thon.csv").write_text("village_id,name,lon,lat\nT1,A,105.8,21.0\n")
+    done = _run("validate", "villages", str(tmp_path / "thon.csv"), "--out", str(tmp_path / out))
+    assert done.returncode == 2
+    assert says in done.stderr and "Fix: give a folder you may write in" in done.stderr
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr
+
+
+def test_a_folder_or_a_raster_given_as_a_table_says_so(tmp_path: Path) -> None:
+    done = _run("validate", "villages", str(tmp_path))
+    assert done.returncode == 2
+    assert f"{tmp_path} is a folder, not a file. Fix: give one file" in done.stderr
+    (tmp_path / "N21E105.hgt").write_bytes(b"")
+    done = _run("validate", "villages", str(tmp_path / "N21E105.hgt"))
+    assert done.returncode == 2
+    assert "'.hgt' is a raster" in done.stderr and "coverage --dem" in done.stderr
