@@ -248,6 +248,17 @@ def _ready(out_dir: Path | None, **inputs: Path | None) -> None:
             ) from None
 
 
+def _is_iso_day(text: str) -> bool:
+    """Whether `text` is a calendar day written ``YYYY-MM-DD``."""
+    from datetime import date
+
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return len(text) == 10
+
+
 def _given_as(name: str) -> str:
     """Say where a path was given: ``the SCENARIO argument`` or ``given to --access-points``."""
     return f"the {name} argument" if name.isupper() else f"given to --{name.replace('_', '-')}"
@@ -972,6 +983,10 @@ def run(
         raise typer.BadParameter(
             "--as-of needs --record (the record to read)", param_hint="--as-of"
         )
+    if as_of is not None and not _is_iso_day(as_of):  # before the scenario's data are made
+        raise typer.BadParameter(
+            f"'{as_of}' is not a day written YYYY-MM-DD, e.g. 2024-12-31", param_hint="--as-of"
+        )
     _ready(
         out_dir,
         SCENARIO=scenario,
@@ -1050,7 +1065,7 @@ def print_comparison(console: Console, rows: Any, *, lang: str = "vi") -> None:
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 8000,
     workers: Annotated[
         int,
         typer.Option(

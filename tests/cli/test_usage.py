@@ -36,6 +36,11 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
         (["validate"], "Missing argument"),
         (["run", "s.yaml", "--out", "o", "--lang", "fr"], "Invalid value for '--lang'"),
         (["--bogus"], "No such option: --bogus"),
+        (["serve", "--port", "99999"], "Invalid value for '--port'"),
+        (
+            "run s.yaml --out o --record r.gpkg --as-of 31/12/2024".split(),
+            "'31/12/2024' is not a day written YYYY-MM-DD",
+        ),
         (
             "calibrate --sites s.csv --samples m.csv --tech 6G --out o".split(),
             "Invalid value for '--tech'",
