@@ -641,3 +641,18 @@ def test_validate_prints_a_note_once(
     assert (out + err).count(note) == 1
     assert f"warning: thon.csv: {note}" in err  # on stderr, one line; stdout is the report
     assert "read 2, used 2" in out
+
+
+def test_x_y_in_degrees_are_read_as_longitude_and_latitude(tmp_path: Path) -> None:
+    # QGIS writes a WGS 84 layer's points to CSV as X/Y in degrees: no CRS is needed for them.
+    path = write_csv(tmp_path / "tram.csv", "site_id,operator,X,Y\nS1,Viettel,105.8,21.0\n")
+    layer = load_layer(path, "sites")
+    assert shapely.get_coordinates(layer.frame.geometry).tolist() == [[105.8, 21.0]]
+    assert layer.notes == (
+        "tram.csv: 'X'/'Y' hold degrees in Vietnam: read as longitude/latitude in WGS 84 "
+        "(give --crs if another datum)",
+    )
+    # Metres still need their CRS.
+    metres = write_csv(tmp_path / "m.csv", "site_id,operator,X,Y\nS1,Viettel,585000,2450000\n")
+    with pytest.raises(InputError, match="no coordinate reference system"):
+        load_layer(metres, "sites")

@@ -538,6 +538,20 @@ def _geometry_from_columns(
                     f"pass --columns x={mapping['y']},y={mapping['x']}",
                     column=mapping["x"],
                 )
+        if (
+            (crs is None or crs.is_geographic)
+            and ok.any()
+            and _in_vietnam(x[ok], y[ok]).mean() > 0.5
+        ):
+            # X/Y in degrees, as QGIS writes a WGS 84 layer's points to CSV: longitude/latitude.
+            ctx.notes.append(
+                f"{ctx.name}: '{mapping['x']}'/'{mapping['y']}' hold degrees in Vietnam: read as "
+                "longitude/latitude"
+                + ("" if crs is not None else " in WGS 84 (give --crs if another datum)")
+            )
+            points = np.full(len(x), None, dtype=object)
+            points[ok] = shapely.points(x[ok], y[ok])
+            return gpd.GeoSeries(points, crs=crs if crs is not None else pyproj.CRS.from_epsg(4326))
         if crs is None:
             ctx.stop(
                 f"the file gives projected x/y in '{mapping['x']}'/'{mapping['y']}' but no "
