@@ -64,14 +64,14 @@ class _Console(Console):
 
 
 def _silence(stream: Any) -> None:
-    """Redirect the file descriptor under `stream` (and stdout) to the null device."""
+    """Redirect the file descriptor under `stream` to the null device."""
     devnull = os.open(os.devnull, os.O_WRONLY)
-    for one in {stream, sys.stdout}:
-        try:
-            os.dup2(devnull, one.fileno())
-        except (AttributeError, OSError, ValueError):  # not a real file (a test's buffer)
-            continue
-    os.close(devnull)
+    try:
+        os.dup2(devnull, stream.fileno())
+    except (AttributeError, OSError, ValueError):  # not a real file (a test's buffer)
+        pass
+    finally:
+        os.close(devnull)
 
 
 def _on_null_device(stream: Any) -> bool:
