@@ -2,6 +2,11 @@
 
 Exit codes, as the contract fixes them: 0 done; 1 an internal error (a bug); 2 a problem with
 the user's input or options, with a message on stderr naming the file, row, column and the fix.
+A reader that closes the output early (``hatangso validate ... | head -1``) ends the command
+quietly with 141, the status of a Unix tool stopped by SIGPIPE (128 + 13).
+
+The tables and counts go to stdout; progress, notes about the inputs (``warning: ...``) and
+errors (``error: ...``) go to stderr, each once, through logging.
 """
 
 from __future__ import annotations
@@ -18,7 +23,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.logging import RichHandler
 from rich.table import Table
 
 from hatangso.geo.errors import HatangsoError, InputError, Problem
@@ -32,9 +36,83 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+# 128 + SIGPIPE: what a shell reports for `cat big | head -1`'s cat (SIGPIPE is 13 on Linux,
+# macOS and the BSDs; Windows has no SIGPIPE, the status is the same there).
+READER_GONE = 141
+
+
+class _ReaderGone(BaseException):
+    """The reader of the output closed it: the command stops, saying nothing more.
+
+    A :class:`BaseException`, as :class:`KeyboardInterrupt` is: no ``except Exception`` on the
+    way up takes it for a failure, while ``finally`` blocks still clean up.
+    """
+
+
+class _Console(Console):
+    """A rich console that ends the command quietly when its reader closes the pipe."""
+
+    def on_broken_pipe(self) -> None:
+        """Point the closed stream at the null device and stop the command (rich exits 1).
+
+        As the Python documentation advises ("Note on SIGPIPE"): the interpreter's own flush
+        at exit then writes nowhere instead of failing again.
+        """
+        self.quiet = True
+        _silence(self.file)
+        raise _ReaderGone
+
+
+def _silence(stream: Any) -> None:
+    """Redirect the file descriptor under `stream` to the null device."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, stream.fileno())
+    except (AttributeError, OSError, ValueError):  # not a real file (a test's buffer)
+        pass
+    finally:
+        os.close(devnull)
+
+
+def _on_null_device(stream: Any) -> bool:
+    """Whether `stream` writes to the null device."""
+    try:
+        return os.path.samestat(os.fstat(stream.fileno()), os.stat(os.devnull))
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
 # Wide enough for the KPI table when the output is a file or a pipe (rich assumes 80 columns).
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 110)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = _Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 110)
+err = _Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class ConsoleHandler(logging.Handler):
+    """Log records as ``warning: message`` lines on the error console.
+
+    One line a record, never wrapped (a pipe or CI log can be searched for a note whole), drawn
+    above the progress bars rather than through them. A message is shown once a command: a
+    scenario's years read the same inputs again and would repeat their notes. The service,
+    which runs until stopped, sets `once` to False: its log shows every request's messages.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.once = True
+        self._shown: set[str] = set()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Print `record` as one line, unless the same line was printed already."""
+        try:
+            text = f"{record.levelname.lower()}: {self.format(record)}"
+            if self.once:
+                if text in self._shown:
+                    return
+                self._shown.add(text)
+            err.print(text, markup=False, highlight=False, soft_wrap=True)
+        except Exception:  # logging's contract: a failing handler does not stop the program
+            self.handleError(record)
+
 
 KINDS_HELP = "|".join(KINDS)
 SHEET_HELP = "XLSX inputs: the sheet to read (default the first)."
@@ -52,7 +130,7 @@ def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(message)s",
-        handlers=[RichHandler(console=err, show_time=False, show_path=False, markup=False)],
+        handlers=[ConsoleHandler()],
         force=True,
     )
     logging.getLogger("hatangso").setLevel(logging.INFO if verbose else logging.WARNING)
@@ -101,6 +179,7 @@ def validate(
     header_row: Annotated[int | None, typer.Option(min=1, help=HEADER_ROW_HELP)] = None,
 ) -> None:
     """Load one input file, check it against the contract and report every rejected row."""
+    _ready(out_dir)
     from hatangso.geo.schema import spec_for
     from hatangso.geo.validate import load_layer
 
@@ -124,8 +203,8 @@ def validate(
         f"{layer.name} ({layer.kind}): read {counts['read']}, used {counts['used']}, "
         f"rejected {counts['rejected']}, repaired {counts['repaired']}"
     )
-    for note in layer.notes:
-        out.print(f"note: {note}")
+    # The layer's notes (the sheet read, the encoding guessed, values read as unknown) went to
+    # stderr as they were made, through logging, like every command's: not repeated here.
     if layer.rejected:
         table = Table("row", "id", "reason", title="rejected rows")
         for row in layer.rejects.itertuples(index=False):
@@ -133,6 +212,75 @@ def validate(
         out.print(table)
     if written is not None:
         out.print(f"wrote {written[0]} and {written[1]}")
+
+
+def _ready(out_dir: Path | None, **inputs: Path | None) -> None:
+    """Check a command's input paths and make its output folder, before any work.
+
+    `inputs` maps each option's name (``dem`` for ``--dem``; upper case for an argument,
+    ``SCENARIO``) to its path. Every missing input and an output folder that cannot be made
+    are reported at once (exit 2), so that a long run does not stop at its last step on a path
+    mistyped in its first; the folder is made only when nothing is wrong.
+    """
+    problems = [
+        Problem(
+            file=path.name or str(path),
+            message=f"no such file or folder: {path} ({_given_as(option)})",
+            fix="check the path",
+        )
+        for option, path in inputs.items()
+        if path is not None and not path.exists()
+    ]
+    if out_dir is not None:
+        problems.extend(_out_problems(out_dir))
+    if problems:
+        raise InputError(problems)
+    if out_dir is not None:
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # what the checks above cannot foresee (/proc, a full disk)
+            raise InputError(
+                Problem(
+                    file=str(out_dir),
+                    message=f"--out: the folder cannot be made ({exc.strerror or exc})",
+                    fix=_OUT_FIX,
+                )
+            ) from None
+
+
+def _is_iso_day(text: str) -> bool:
+    """Whether `text` is a calendar day written ``YYYY-MM-DD``."""
+    from datetime import date
+
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return len(text) == 10
+
+
+def _given_as(name: str) -> str:
+    """Say where a path was given: ``the SCENARIO argument`` or ``given to --access-points``."""
+    return f"the {name} argument" if name.isupper() else f"given to --{name.replace('_', '-')}"
+
+
+_OUT_FIX = "give a folder you may write in (it is made if missing)"
+
+
+def _out_problems(folder: Path) -> list[Problem]:
+    """Return why the ``--out`` folder could not be made or written, without making it."""
+    if folder.exists() and not folder.is_dir():
+        return [Problem(file=str(folder), message="--out names a file, not a folder", fix=_OUT_FIX)]
+    parent = folder
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        message = f"--out: {parent} is a file, so no folder can be made under it"
+        return [Problem(file=str(folder), message=message, fix=_OUT_FIX)]
+    if not os.access(parent, os.W_OK | os.X_OK):
+        message = f"--out: {parent} is not writable"
+        return [Problem(file=str(folder), message=message, fix=_OUT_FIX)]
+    return []
 
 
 def _limits() -> WorkLimits:
@@ -237,7 +385,7 @@ def _steps(quiet: bool) -> StepDisplay:
     out.quiet = quiet
     if quiet:  # the console's handler, not the loggers: other handlers still get warnings
         for handler in logging.getLogger().handlers:
-            if isinstance(handler, RichHandler):
+            if isinstance(handler, ConsoleHandler):
                 handler.setLevel(logging.ERROR)
     return StepDisplay(err, quiet=quiet)
 
@@ -291,7 +439,7 @@ class Lang(StrEnum):
 
 
 class PlanTech(StrEnum):
-    """The values of ``plan --tech`` (any other, e.g. 6G, is a usage mistake: exit 2)."""
+    """The values of ``plan --tech`` and ``calibrate --tech`` (any other is a usage mistake)."""
 
     four = "4G"
     five = "5G"
@@ -356,7 +504,9 @@ def coverage(
     roads: Annotated[Path | None, typer.Option(help="Roads: .osm, .pbf or .graphml.")] = None,
     dem: Annotated[
         Path | None,
-        typer.Option(help="DEM: a GeoTIFF, an SRTM .hgt tile, a .vrt mosaic or a folder of tiles."),
+        typer.Option(
+            help="DEM: a GeoTIFF, an SRTM .hgt tile, a .vrt mosaic or a folder of tiles.",
+        ),
     ] = None,
     population: Annotated[Path | None, typer.Option(help="Population raster.")] = None,
     poles: Annotated[Path | None, typer.Option(help="Cable poles.")] = None,
@@ -385,6 +535,26 @@ def coverage(
     quiet: Quiet = False,
 ) -> None:
     """Compute coverage, fiber reach and sharing; write kpis.json, villages.gpkg, map.html."""
+    _ready(
+        out_dir,
+        villages=villages,
+        sites=sites,
+        access_points=access_points,
+        fiber=fiber,
+        roads=roads,
+        dem=dem,
+        population=population,
+        poles=poles,
+        ducts=ducts,
+        pois=pois,
+        settlements=settlements,
+        samples=samples,
+        declared=declared,
+        masts=masts,
+        commitments=commitments,
+        config=config,
+        boundaries=boundaries,
+    )
     from hatangso.coverage.config import load_config
     from hatangso.geo.validate import parse_column_map
     from hatangso.scenarios.job import InputFiles, run_coverage
@@ -523,7 +693,7 @@ def plan(
     dem: Annotated[
         Path | None,
         typer.Option(
-            help="DEM for high-point candidates: a GeoTIFF, .hgt, .vrt or a folder of tiles."
+            help="DEM for high-point candidates: a GeoTIFF, .hgt, .vrt or a folder of tiles.",
         ),
     ] = None,
     candidates: Annotated[Path | None, typer.Option(help="Only these candidate sites.")] = None,
@@ -570,6 +740,16 @@ def plan(
                 fix="e.g. --target 1.0 to cover every reachable dark village",
             )
         )
+    _ready(
+        out_dir,
+        villages=villages,
+        sites=sites,
+        dem=dem,
+        candidates=candidates,
+        config=config,
+        settlements=settlements,
+        population=population,
+    )
     with _steps(quiet) as progress:
         result = run_plan(
             villages=villages,
@@ -699,11 +879,14 @@ def calibrate(
     out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")],
     config: Annotated[Path | None, typer.Option(help="Configuration YAML.")] = None,
     crs: Annotated[str | None, typer.Option(help="CRS of inputs without one.")] = None,
-    tech: Annotated[str, typer.Option(help="Service to fit: 4G or 5G.")] = "4G",
-    min_samples: Annotated[int, typer.Option(help="Samples a group needs to be fitted.")] = 100,
+    tech: Annotated[PlanTech, typer.Option(help="Service to fit: 4G or 5G.")] = PlanTech.four,
+    min_samples: Annotated[
+        int, typer.Option(min=1, help="Samples a group needs to be fitted.")
+    ] = 100,
     quiet: Quiet = False,
 ) -> None:
     """Fit the hata model to measurements; later runs use it via mobile.calibration."""
+    _ready(out_dir, sites=sites, samples=samples, config=config)
     from hatangso.coverage.config import load_config
     from hatangso.scenarios.calibrate_job import run_calibration
 
@@ -714,7 +897,7 @@ def calibrate(
             out_dir=out_dir,
             config=load_config(config, limits=_limits()),
             crs=crs,
-            tech=tech,
+            tech=tech.value,
             min_samples=min_samples,
             progress=progress,
         )
@@ -762,7 +945,7 @@ def run(
         Path | None,
         typer.Option(
             help="Folder the scenario's data paths are relative to (default: the scenario "
-            "file's folder). A scenario file cannot set it."
+            "file's folder). A scenario file cannot set it.",
         ),
     ] = None,
     units: Annotated[Units | None, typer.Option(help=UNITS_HELP)] = None,
@@ -779,7 +962,7 @@ def run(
         Path | None,
         typer.Option(
             help="Measurement samples (drive and speed tests) instead of the scenario's: the "
-            "baseline takes them all, each year those up to its 31 December."
+            "baseline takes them all, each year those up to its 31 December.",
         ),
     ] = None,
     as_of: Annotated[
@@ -800,6 +983,18 @@ def run(
         raise typer.BadParameter(
             "--as-of needs --record (the record to read)", param_hint="--as-of"
         )
+    if as_of is not None and not _is_iso_day(as_of):  # before the scenario's data are made
+        raise typer.BadParameter(
+            f"'{as_of}' is not a day written YYYY-MM-DD, e.g. 2024-12-31", param_hint="--as-of"
+        )
+    _ready(
+        out_dir,
+        SCENARIO=scenario,
+        data_root=data_root,
+        masts=masts,
+        commitments=commitments,
+        samples=samples,
+    )
     with _steps(quiet) as progress:
         run_scenario(
             scenario,
@@ -827,6 +1022,7 @@ def compare(
     quiet: Quiet = False,
 ) -> None:
     """Run two scenarios and compare their indicators year by year."""
+    _ready(out_dir, FIRST=first, SECOND=second)
     from hatangso.scenarios.run import compare_scenarios
 
     langs = _langs(lang.value)
@@ -869,7 +1065,7 @@ def print_comparison(console: Console, rows: Any, *, lang: str = "vi") -> None:
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 8000,
     workers: Annotated[
         int,
         typer.Option(
@@ -884,6 +1080,9 @@ def serve(
 
     # The service tells the console what it does, the first start's demo build above all.
     logging.getLogger("hatangso").setLevel(logging.INFO)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, ConsoleHandler):
+            handler.once = False
     run_server(host=host, port=port, workers=workers)
 
 
@@ -894,6 +1093,7 @@ def demo(
     quiet: Quiet = False,
 ) -> None:
     """Generate the demo province and run the whole job on it."""
+    _ready(out_dir)
     from hatangso.scenarios.demo_job import run_demo
 
     with _steps(quiet) as progress:
@@ -1284,8 +1484,20 @@ def main() -> None:
     args = sys.argv[1:] or ["--help"]  # `hatangso` alone: the help, and exit 0
     # A terminated run unwinds like an interrupted one, so that its scratch files are removed.
     signal.signal(signal.SIGTERM, _terminated)
+    on_null = _on_null_device(sys.stdout)
     try:
         app(args=args, prog_name="hatangso", standalone_mode=False)
+    except _ReaderGone:
+        sys.exit(READER_GONE)
+    except SystemExit as exc:
+        # typer's help is drawn by a plain rich console, which exits 1 on a closed pipe after
+        # pointing stdout at the null device: that is the reader gone, not a failure.
+        if exc.code == 1 and not on_null and _on_null_device(sys.stdout):
+            sys.exit(READER_GONE)
+        raise
+    except BrokenPipeError:  # a write outside the consoles (click's help and usage)
+        _silence(sys.stdout)
+        sys.exit(READER_GONE)
     except HatangsoError as exc:
         err.print(f"error: {exc}", markup=False)
         sys.exit(2)

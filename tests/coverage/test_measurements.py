@@ -213,7 +213,7 @@ def test_bad_rows_are_rejected_with_their_row_numbers(tmp_path: Path):
     assert summary.rejects["row"].tolist() == [2, 3, 4, 5, 6, 7]
     assert summary.rejects["file"].eq("mau.csv").all()
     reasons = summary.rejects["reason"].tolist()
-    assert "no usable coordinates" in reasons[0]
+    assert reasons[0] == "empty 'Kinh độ' (lon). Fix: fill in the coordinate"
     assert "rsrp_dbm is blank or not a number" in reasons[1]
     assert "outside -160 to -20" in reasons[2]
     assert "operator is blank" in reasons[3]

@@ -66,7 +66,7 @@ def test_infinite_longitude_is_a_row_fault(monkeypatch, capsys, tmp_path: Path) 
     code, text = run_validate(monkeypatch, capsys, str(path))
     assert code == 0
     assert "read 3, used 1, rejected 2" in text
-    assert "infinite coordinate in 'lon'/'lat'" in text
+    assert "an infinite lon in 'lon'" in text and "an infinite lat in 'lat'" in text
 
 
 def test_degenerate_polygon_before_a_repairable_one(monkeypatch, capsys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

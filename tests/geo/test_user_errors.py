@@ -19,6 +19,12 @@ def test_unknown_kind_names_kind_and_the_kinds() -> None:
     assert set(KINDS) >= {"villages", "sites"}
 
 
+def test_a_kind_in_another_case_or_singular() -> None:
+    assert spec_for("Sites").kind == "sites"  # as a user types it
+    with pytest.raises(InputError, match=r"candidates \('village' looks like villages\)$"):
+        spec_for("village")
+
+
 def test_demo_options_are_input_errors(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"^options, column 'seed': seed must be a non-negative"):
         generate_demo(tmp_path, seed=-1)

@@ -170,7 +170,12 @@ ROW_FAULTS = [
     ("villages", "village_id,name,lon,lat\n,Thôn A,105.83,22.15\n", "missing village_id"),
     ("villages", "village_id,name,lon,lat\nA,,105.83,22.15\n", "empty 'name'"),
     ("villages", "village_id,name,lon,lat\nA,Thôn A,2.35,48.85\n", "outside Vietnam"),
-    ("villages", "village_id,name,lon,lat\nA,Thôn A,,22.15\n", "no usable coordinates"),
+    ("villages", "village_id,name,lon,lat\nA,Thôn A,,22.15\n", "empty 'lon' (lon). Fix: fill"),
+    (
+        "villages",
+        "village_id,name,lon,lat\nA,Thôn A,abc,22.15\n",
+        "lon 'abc' in 'lon' is not a number. Fix: write decimal degrees such as 105.85",
+    ),
     (
         "villages",
         "village_id,name,lon,lat,population\nA,Thôn A,105.8,22.1,nhiều\n",
@@ -554,3 +559,87 @@ def test_site_technologies_and_their_aliases(tmp_path: Path) -> None:
     assert layer.rejected == 1
     reason = layer.rejects["reason"].iloc[0]
     assert "'wifi'" in reason and "2G, 3G, 4G, 5G, NB-IoT, LTE-M" in reason
+
+
+def test_unreadable_coordinates_name_the_value_and_the_fix(tmp_path: Path) -> None:
+    # A spreadsheet saved as CSV with ';' between cells and a decimal comma: the comma reads as
+    # a decimal point; each unreadable value goes to the rejects, named with how to write it.
+    path = write_csv(
+        tmp_path / "tram.csv",
+        "Mã trạm;Nhà mạng;Kinh độ;Vĩ độ\n"
+        "S1;Viettel;105,85;21,03\n"  # 1: fine, decimal commas
+        "S2;Viettel;abc;21,03\n"  # 2: not a number
+        "S3;VNPT;105°51';21,03\n"  # 3: degrees and minutes
+        "S4;VNPT;105,8,5;21,03\n"  # 4: two decimal separators
+        "S5;Mobi;105.85;\n"  # 5: no latitude
+        "S6;Mobi;105.9;21.1\n",  # 6: fine, decimal points
+    )
+    layer = load_layer(path, "sites")
+    assert layer.frame["site_id"].tolist() == ["S1", "S6"]
+    assert layer.frame.geometry.x.tolist() == [105.85, 105.9]
+    assert layer.frame.geometry.y.tolist() == [21.03, 21.1]
+    assert layer.counts()["read"] == 6 and layer.counts()["rejected"] == 4  # nothing lost
+    rejects = layer.rejects
+    assert rejects["row"].tolist() == [2, 3, 4, 5]
+    assert rejects["file"].eq("tram.csv").all()
+    assert rejects["reason"].tolist() == [
+        "lon 'abc' in 'Kinh độ' is not a number. Fix: write decimal degrees such as 105.85 "
+        "(a point or a comma as the decimal separator)",
+        "lon '105°51'' in 'Kinh độ' is not a number. Fix: write decimal degrees: degrees + "
+        "minutes/60 + seconds/3600 (105°48'30\" is 105.8083)",
+        "lon '105,8,5' in 'Kinh độ' is not a number. Fix: write one decimal separator (a point "
+        "or a comma), e.g. decimal degrees such as 105.85",
+        "empty 'Vĩ độ' (lat). Fix: fill in the coordinate",
+    ]
+
+
+def test_projected_coordinates_with_grouped_thousands(tmp_path: Path) -> None:
+    # Vietnamese spreadsheets group thousands with points and write a decimal comma
+    # ("581.234,5"); English ones group with commas ("581,234.5"). A single group of three
+    # ("581.234") cannot be told from a decimal and stays one.
+    path = write_csv(
+        tmp_path / "tram.csv",
+        "site_id;operator;x;y\n"
+        "S1;Viettel;581.234,5;2.345.678,25\n"
+        'S2;Viettel;"581,234.5";"2,345,678.25"\n'
+        "S3;Viettel;581234,5;2345678,25\n"
+        "S4;Viettel;xyz;2345678\n",
+    )
+    layer = load_layer(path, "sites", crs="VN2000:Hà Nội")
+    assert layer.frame["site_id"].tolist() == ["S1", "S2", "S3"]
+    xy = shapely.get_coordinates(layer.frame.geometry)
+    assert np.allclose(xy, xy[0], atol=1e-9)  # the three rows are the same point
+    assert layer.rejects["reason"].tolist() == [
+        "x 'xyz' in 'x' is not a number. Fix: write metres such as 581234.5 (a point or a "
+        "comma as the decimal separator)"
+    ]
+
+
+def test_validate_prints_a_note_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_csv(
+        tmp_path / "thon.csv",
+        "village_id,name,lon,lat,population\nT1,Thôn A,105.8,22.1,0\nT2,Thôn B,105.9,22.1,0\n",
+    )
+    code, out, err = run_cli(monkeypatch, capsys, "validate", "villages", str(path))
+    assert code == 0
+    note = "population 0 in 'population' on 2 rows read as unknown"
+    assert (out + err).count(note) == 1
+    assert f"warning: thon.csv: {note}" in err  # on stderr, one line; stdout is the report
+    assert "read 2, used 2" in out
+
+
+def test_x_y_in_degrees_are_read_as_longitude_and_latitude(tmp_path: Path) -> None:
+    # QGIS writes a WGS 84 layer's points to CSV as X/Y in degrees: no CRS is needed for them.
+    path = write_csv(tmp_path / "tram.csv", "site_id,operator,X,Y\nS1,Viettel,105.8,21.0\n")
+    layer = load_layer(path, "sites")
+    assert shapely.get_coordinates(layer.frame.geometry).tolist() == [[105.8, 21.0]]
+    assert layer.notes == (
+        "tram.csv: 'X'/'Y' hold degrees in Vietnam: read as longitude/latitude in WGS 84 "
+        "(give --crs if another datum)",
+    )
+    # Metres still need their CRS.
+    metres = write_csv(tmp_path / "m.csv", "site_id,operator,X,Y\nS1,Viettel,585000,2450000\n")
+    with pytest.raises(InputError, match="no coordinate reference system"):
+        load_layer(metres, "sites")

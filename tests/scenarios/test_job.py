@@ -135,7 +135,10 @@ def test_coverage_writes_the_contract_outputs(inputs, tmp_path, run_cli) -> None
     assert rejects.to_dict("records") == [
         {"file": "tram.csv", "row": 3, "id": "S3", "reason": rejects["reason"][0]}
     ]
-    assert "no usable coordinates" in rejects["reason"][0]
+    assert rejects["reason"][0] == (
+        "empty 'Kinh độ' (lon). Fix: fill in the coordinate; "
+        "empty 'Vĩ độ' (lat). Fix: fill in the coordinate"
+    )
     page = (out / "map.html").read_text(encoding="utf-8")
     assert find_outside_loads(page) == []
     # The uncovered village is on the map (folium writes GeoJSON with \u escapes).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import geopandas as gpd
@@ -696,3 +697,35 @@ def test_candidates_kind_validates_like_every_input(tmp_path: Path) -> None:
     assert pd.isna(layer.frame["operator"].tolist()[1])
     assert layer.rejects["reason"].tolist() == ["cost 'abc' in 'cost' is not a number"]
     assert layer.notes == ()
+
+
+def test_an_operator_without_a_site_is_warned_of(
+    small: dict[str, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    # The sites are VNPT's and Viettel's: "MobiFone" plans from scratch (a newcomer may), and
+    # the log says so once, naming the operators the file has, in case the name is a slip.
+    with caplog.at_level(logging.WARNING, logger="hatangso"):
+        run_plan(
+            villages=small["villages"],
+            sites=small["sites"],
+            operator="mobi",
+            budget=1,
+            target=None,
+            out_dir=small["dir"] / "mobi",
+        )
+    said = [r.getMessage() for r in caplog.records if "no site of" in r.getMessage()]
+    assert said == [
+        "sites.geojson: no site of MobiFone (its operators: VNPT, Viettel); the plan has no own "
+        "tower to start from. Check the spelling of --operator if MobiFone has sites there"
+    ]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="hatangso"):
+        run_plan(
+            villages=small["villages"],
+            sites=small["sites"],
+            operator="viettel",
+            budget=1,
+            target=None,
+            out_dir=small["dir"] / "viettel",
+        )
+    assert not [r for r in caplog.records if "no site of" in r.getMessage()]

@@ -221,3 +221,26 @@ def test_as_of_needs_a_record_and_a_day_it_has(
     )
     assert code == 2 and "no record there" in err
     assert not (tmp_path / "nope.gpkg").exists()
+
+
+def test_a_file_that_is_no_record_is_refused_untouched(tmp_path: Path) -> None:
+    from hatangso.scenarios.record import open_record
+
+    villages = tmp_path / "villages.gpkg"
+    four_villages().to_file(villages)
+    table = tmp_path / "thon.csv"
+    table.write_text("village_id,name\nV1,Nà Mằm\n", encoding="utf-8")
+    for path in (villages, table):
+        before = path.read_bytes()
+        with pytest.raises(InputError, match="the file is not a record"):
+            open_record(path, name="bac-kan")
+        assert path.read_bytes() == before  # no record tables added to the user's file
+
+
+def test_a_database_out_of_reach_is_the_users_fault(tmp_path: Path) -> None:
+    from hatangso.scenarios.record import open_record
+
+    # Port 1 on this machine: refused at once, nothing leaves the machine.
+    with pytest.raises(InputError, match=r"database cannot be reached") as info:
+        open_record("postgresql://so:secret@127.0.0.1:1/hatangso", name="bac-kan")
+    assert "secret" not in str(info.value) and "so:***@127.0.0.1:1" in str(info.value)

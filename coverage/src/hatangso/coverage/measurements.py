@@ -51,6 +51,7 @@ from hatangso.geo.validate import (
     _RANGES,
     _VIETNAM_BOXES,
     REJECT_COLUMNS,
+    _coordinate_faults,
     _in_vietnam,
     _match_columns,
     _parse_numbers,
@@ -795,25 +796,26 @@ def _check_rows(
     rsrp: FloatArray,
     op: IntArray,
     tech: IntArray,
-    labels: tuple[str, str],
+    places: npt.NDArray[np.object_],
     speeds: Mapping[str, tuple[str, FloatArray, BoolArray]] | None = None,
 ) -> tuple[BoolArray, pd.DataFrame | None]:
     """Vectorised row checks; returns the good mask and the rejects of the block.
+
+    `places` holds why each row's coordinates are unusable, '' where they are fine.
 
     `speeds` maps ``download_mbps``/``upload_mbps`` to the file's column, its values and
     where the cell is blank: a blank speed is no speed, an unreadable or implausible one
     refuses the row.
     """
     n = len(a)
-    reasons = np.full(n, "", dtype=object)
+    reasons = np.asarray(places, dtype=object).copy()
 
     def reject(mask: BoolArray, text: str) -> None:
         if mask.any():
             cur = reasons[mask]
             reasons[mask] = np.where(cur == "", text, cur + "; " + text)
 
-    missing = np.isnan(a) | np.isnan(b)
-    reject(missing, f"no usable coordinates in '{labels[0]}'/'{labels[1]}'")
+    missing = np.isnan(a) | np.isnan(b) | (places != "")
     reject(~missing & ~_in_country(a, b), "point outside Vietnam")
     reject(np.isnan(rsrp), "rsrp_dbm is blank or not a number")
     reject(
@@ -870,6 +872,7 @@ def _stream_csv(
             continue
         a = _numbers(batch.column(cols.a))
         b = _numbers(batch.column(cols.b))
+        places = _place_faults(batch, cols, a, b)
         if to_wgs84 is not None:
             a, b = (np.asarray(v, dtype=np.float64) for v in to_wgs84.transform(a, b))
         elif first:
@@ -882,7 +885,7 @@ def _stream_csv(
             name: (column, _numbers(batch.column(column)), _blank_cells(batch.column(column)))
             for name, column in cols.speed_columns().items()
         }
-        good, rej = _check_rows(path.name, read + 1, a, b, rsrp, op, tech, (cols.a, cols.b), speeds)
+        good, rej = _check_rows(path.name, read + 1, a, b, rsrp, op, tech, places, speeds)
         if rej is not None:
             rejects.append(rej)
         keep = np.flatnonzero(good)
@@ -896,6 +899,23 @@ def _stream_csv(
             acc.speeds.add(village, op[keep], tech[keep], down[keep], up[keep])
         read += n
     return read, rejects
+
+
+def _place_faults(
+    batch: pa.RecordBatch, cols: _Columns, a: FloatArray, b: FloatArray
+) -> npt.NDArray[np.object_]:
+    """Return why each row's coordinates are unusable ('' where they are fine)."""
+    names = ("x", "y") if cols.projected else ("lon", "lat")
+    faults = []
+    for name, column, numbers in zip(names, (cols.a, cols.b), (a, b), strict=True):
+        values = (
+            pd.Series(batch.column(column).to_pandas(), dtype="string")
+            if not np.isfinite(numbers).all()  # the text is needed only to say what is wrong
+            else pd.Series(pd.NA, index=range(len(numbers)), dtype="string")
+        )
+        faults.append(_coordinate_faults(name, column, values, numbers))
+    first, second = faults
+    return np.where(first == "", second, np.where(second == "", first, first + "; " + second))
 
 
 def _blank_cells(values: pa.Array | pa.ChunkedArray) -> BoolArray:

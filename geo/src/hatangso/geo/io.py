@@ -385,6 +385,10 @@ def _table_in_zip(path: Path) -> RawTable | None:
     )
 
 
+# Rasters a user may give where a table is asked for: said so rather than "unknown file type".
+_RASTER_SUFFIXES = (".tif", ".tiff", ".hgt", ".vrt", ".asc", ".img")
+
+
 def read_table(
     path: str | Path,
     *,
@@ -434,8 +438,13 @@ def read_table(
         return _read_csv(path, name, encoding)
     if suffix in VECTOR_SUFFIXES:
         return _read_vector(path, name, kind, encoding)
-    raise _fault(
-        name,
-        f"unknown file type '{suffix}'",
-        "give GeoJSON, GeoPackage, Shapefile (.shp or .zip), CSV or XLSX",
-    )
+    formats = "GeoJSON, GeoPackage, Shapefile (.shp or .zip), CSV or XLSX"
+    if path.is_dir():
+        raise _fault(name, f"{path} is a folder, not a file", f"give one file: {formats}")
+    if suffix in _RASTER_SUFFIXES:
+        raise _fault(
+            name,
+            f"'{suffix}' is a raster (elevation or population), not a table of features",
+            f"give a raster to coverage --dem or --population; here give {formats}",
+        )
+    raise _fault(name, f"unknown file type '{suffix}'", f"give {formats}")

@@ -738,20 +738,24 @@ def spec_for(kind: str) -> LayerSpec:
     Parameters
     ----------
     kind
-        One of :data:`KINDS`; ``access_points`` is accepted for ``access-points``.
+        One of :data:`KINDS`, in any case; ``access_points`` is accepted for ``access-points``.
 
     Raises
     ------
     InputError
         If `kind` is unknown.
     """
-    key = kind.replace("_", "-")
+    key = kind.replace("_", "-").lower()
     if key not in _SPECS:
+        from difflib import get_close_matches
+
+        close = get_close_matches(key, KINDS, n=1)
+        guess = f" ('{kind}' looks like {close[0]})" if close else ""
         raise InputError(
             Problem(
                 file="KIND",
                 message=f"unknown input kind {kind!r}",
-                fix=f"use one of {', '.join(KINDS)}",
+                fix=f"use one of {', '.join(KINDS)}{guess}",
             )
         )
     return _SPECS[key]

@@ -146,6 +146,17 @@ _RANGES: dict[str, tuple[float, float]] = {
 }
 _COUNT_COLUMNS = {"population", "households"}
 _THOUSANDS = re.compile(r"^\d{1,3}([.,]\d{3})+$")
+# Grouped thousands that cannot be read as one decimal: Vietnamese "2.345.678,5" (points group,
+# a comma decimal) or English "2,345,678.5"; a single group ("581.234") stays a decimal.
+_GROUPED_POINTS = r"[-+]?\d{1,3}(?:\.\d{3})+,\d+|[-+]?\d{1,3}(?:\.\d{3}){2,}"
+_GROUPED_COMMAS = r"[-+]?\d{1,3}(?:,\d{3})+\.\d+|[-+]?\d{1,3}(?:,\d{3}){2,}"
+# What a number column is written like, for the fix of a value that is not one.
+_NUMBER_EXAMPLES = {
+    "lon": "decimal degrees such as 105.85",
+    "lat": "decimal degrees such as 21.03",
+    "x": "metres such as 581234.5",
+    "y": "metres such as 2345678.9",
+}
 
 
 @dataclass(frozen=True)
@@ -335,8 +346,35 @@ def _parse_numbers(values: pd.Series, *, counts: bool) -> pd.Series:
     if counts:
         grouped = text.str.fullmatch(_THOUSANDS.pattern).fillna(False).astype(bool)
         text = text.mask(grouped, text.str.replace(r"[.,]", "", regex=True))
+    points = text.str.fullmatch(_GROUPED_POINTS).fillna(False).astype(bool)
+    text = text.mask(points, text.str.replace(".", "", regex=False))
+    commas = text.str.fullmatch(_GROUPED_COMMAS).fillna(False).astype(bool)
+    text = text.mask(commas, text.str.replace(",", "", regex=False))
     text = text.str.replace(",", ".", regex=False)
     return pd.to_numeric(text, errors="coerce").astype("float64")
+
+
+def _not_a_number(name: str, values: pd.Series, source: str) -> npt.NDArray[np.object_]:
+    """Return the reasons why `values` (of column `source`, contract name `name`) are no number.
+
+    Each names the value and how to write it: degrees, minutes and seconds as decimal degrees,
+    one decimal separator, or a plain number.
+    """
+    text = values.astype("string").fillna("").str.strip()
+    dms = text.str.contains("[°º′″'\"]", regex=True).to_numpy(dtype=bool)
+    separators = text.str.count("[.,]").to_numpy(dtype=np.int64)
+    digits = text.str.fullmatch(r"[-+]?[\d.,]+").fillna(False).to_numpy(dtype=bool)
+    example = _NUMBER_EXAMPLES.get(name, "a number such as 12.5")
+    fix = np.select(
+        [dms, digits & (separators > 1)],
+        [
+            "write decimal degrees: degrees + minutes/60 + seconds/3600 (105°48'30\" is 105.8083)",
+            f"write one decimal separator (a point or a comma), e.g. {example}",
+        ],
+        f"write {example} (a point or a comma as the decimal separator)",
+    )
+    reasons = f"{name} '" + text + f"' in '{source}' is not a number. Fix: " + fix
+    return np.asarray(reasons.to_numpy(dtype=object), dtype=object)
 
 
 def _blank(values: pd.Series) -> npt.NDArray[np.bool_]:
@@ -409,6 +447,7 @@ class _Context:
         self.problems: list[Problem] = []
         self.notes: list[str] = []
         self.source_row = np.arange(1, self.n + 1, dtype=np.int64)
+        self.no_coordinates = np.zeros(self.n, dtype=bool)
 
     def stop(
         self, message: str, fix: str, *, column: str | None = None, row: int | None = None
@@ -418,21 +457,56 @@ class _Context:
         )
 
 
+def _coordinate_faults(
+    name: str, source: str, values: pd.Series, numbers: npt.NDArray[np.float64]
+) -> npt.NDArray[np.object_]:
+    """Return why each value of a coordinate column is no usable number ('' where it is).
+
+    `name` is the contract's (``lon``, ``lat``, ``x``, ``y``), `source` the file's column,
+    `numbers` the values as :func:`_parse_numbers` read them. An empty cell, a value that is
+    not a number (named, with how to write it) and an infinite one each have their reason.
+    """
+    reasons = np.full(len(numbers), "", dtype=object)
+    unusable = ~np.isfinite(numbers)
+    if not unusable.any():
+        return reasons
+    blank = _blank(values)
+    reasons[blank] = f"empty '{source}' ({name}). Fix: fill in the coordinate"
+    unreadable = ~blank & np.isnan(numbers)
+    if unreadable.any():
+        reasons[unreadable] = _not_a_number(name, values[unreadable], source)
+    reasons[~blank & ~unreadable & unusable] = f"an infinite {name} in '{source}'"
+    return reasons
+
+
+def _coordinates(
+    ctx: _Context, frame: pd.DataFrame, mapping: dict[str, str], names: tuple[str, str]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+    """Parse a pair of coordinate columns; refuse the rows without two usable numbers.
+
+    Returns both columns as floats and the mask of the rows refused (also kept in
+    ``ctx.no_coordinates``, so that their empty geometry is not reported a second time).
+    """
+    parsed = []
+    missing = np.zeros(ctx.n, dtype=bool)
+    for name in names:
+        values = frame[mapping[name]]
+        numbers = _parse_numbers(values, counts=False).to_numpy(dtype=np.float64)
+        reasons = _coordinate_faults(name, mapping[name], values, numbers)
+        ctx.rows.reject(reasons != "", pd.Series(reasons))
+        missing |= reasons != ""
+        parsed.append(numbers)
+    ctx.no_coordinates |= missing
+    return parsed[0], parsed[1], missing
+
+
 def _geometry_from_columns(
     ctx: _Context, frame: pd.DataFrame, mapping: dict[str, str], crs: pyproj.CRS | None
 ) -> gpd.GeoSeries | None:
     """Build the geometry of a table from lon/lat, x/y or WKT columns."""
     kind = ctx.spec.kind
     if "lon" in mapping and "lat" in mapping:
-        lon = _parse_numbers(frame[mapping["lon"]], counts=False).to_numpy()
-        lat = _parse_numbers(frame[mapping["lat"]], counts=False).to_numpy()
-        missing = np.isnan(lon) | np.isnan(lat)
-        ctx.rows.reject(missing, f"no usable coordinates in '{mapping['lon']}'/'{mapping['lat']}'")
-        infinite = ~missing & ~(np.isfinite(lon) & np.isfinite(lat))
-        ctx.rows.reject(
-            infinite, f"an infinite coordinate in '{mapping['lon']}'/'{mapping['lat']}'"
-        )
-        missing |= infinite
+        lon, lat, missing = _coordinates(ctx, frame, mapping, ("lon", "lat"))
         geo_crs = crs if crs is not None and crs.is_geographic else pyproj.CRS.from_epsg(4326)
         if crs is not None and not crs.is_geographic:
             ctx.notes.append(
@@ -454,13 +528,7 @@ def _geometry_from_columns(
         points[ok] = shapely.points(lon[ok], lat[ok])
         return gpd.GeoSeries(points, crs=geo_crs)
     if "x" in mapping and "y" in mapping:
-        x = _parse_numbers(frame[mapping["x"]], counts=False).to_numpy()
-        y = _parse_numbers(frame[mapping["y"]], counts=False).to_numpy()
-        missing = np.isnan(x) | np.isnan(y)
-        ctx.rows.reject(missing, f"no usable coordinates in '{mapping['x']}'/'{mapping['y']}'")
-        infinite = ~missing & ~(np.isfinite(x) & np.isfinite(y))
-        ctx.rows.reject(infinite, f"an infinite coordinate in '{mapping['x']}'/'{mapping['y']}'")
-        missing |= infinite
+        x, y, missing = _coordinates(ctx, frame, mapping, ("x", "y"))
         ok = ~missing
         if ok.any():
             northing_like = (x[ok] > 1_000_000) & (y[ok] > 100_000) & (y[ok] < 1_000_000)
@@ -472,6 +540,20 @@ def _geometry_from_columns(
                     f"pass --columns x={mapping['y']},y={mapping['x']}",
                     column=mapping["x"],
                 )
+        if (
+            (crs is None or crs.is_geographic)
+            and ok.any()
+            and _in_vietnam(x[ok], y[ok]).mean() > 0.5
+        ):
+            # X/Y in degrees, as QGIS writes a WGS 84 layer's points to CSV: longitude/latitude.
+            ctx.notes.append(
+                f"{ctx.name}: '{mapping['x']}'/'{mapping['y']}' hold degrees in Vietnam: read as "
+                "longitude/latitude"
+                + ("" if crs is not None else " in WGS 84 (give --crs if another datum)")
+            )
+            points = np.full(len(x), None, dtype=object)
+            points[ok] = shapely.points(x[ok], y[ok])
+            return gpd.GeoSeries(points, crs=crs if crs is not None else pyproj.CRS.from_epsg(4326))
         if crs is None:
             ctx.stop(
                 f"the file gives projected x/y in '{mapping['x']}'/'{mapping['y']}' but no "
@@ -566,7 +648,10 @@ def _check_geometry(ctx: _Context, geoms: gpd.GeoSeries) -> tuple[gpd.GeoSeries,
     allowed = _ALLOWED_TYPES[family]
     values = np.asarray(geoms.array, dtype=object)
     missing = shapely.is_missing(values) | shapely.is_empty(values)
-    ctx.rows.reject(missing, "empty geometry (or one that cannot be read, e.g. an unclosed ring)")
+    ctx.rows.reject(  # a row whose coordinates were refused has its reason already
+        missing & ~ctx.no_coordinates,
+        "empty geometry (or one that cannot be read, e.g. an unclosed ring)",
+    )
     # One-point multipoints are points written by tools that always write multi-geometries.
     if "Point" in allowed:
         multipoint = (shapely.get_type_id(values) == 4) & (shapely.get_num_geometries(values) == 1)
@@ -1344,10 +1429,7 @@ def load_layer(
     raw = read_table(
         path, kind=spec_for(kind).kind, encoding=encoding, sheet=sheet, header_row=header_row
     )
-    layer = validate_table(raw, kind, crs=crs, columns=column_map)
-    if raw.notes:
-        layer = replace(layer, notes=(*raw.notes, *layer.notes))
-    return layer
+    return _validate_with_read_notes(raw, kind, crs=crs, columns=column_map)
 
 
 def columns_for(present: Sequence[str], kind: str, column_map: Mapping[str, str]) -> dict[str, str]:
@@ -1483,7 +1565,17 @@ def _validate_read(
     mine = columns_for(present, kind, column_map)
     used.update(mine)
     step(f"validating {kind}")
-    layer = validate_table(raw, kind, crs=crs, columns={**mine, **own})
-    if raw.notes:
-        layer = replace(layer, notes=(*raw.notes, *layer.notes))
-    return layer
+    return _validate_with_read_notes(raw, kind, crs=crs, columns={**mine, **own})
+
+
+def _validate_with_read_notes(
+    raw: RawTable, kind: str, *, crs: str | None, columns: Mapping[str, str]
+) -> Layer:
+    """Validate `raw`, its reading's notes (the sheet and header row read) first.
+
+    Each note is logged once, as :func:`validate_table` logs the checks' own.
+    """
+    for note in raw.notes:
+        log.warning(note)
+    layer = validate_table(raw, kind, crs=crs, columns=columns)
+    return replace(layer, notes=(*raw.notes, *layer.notes)) if raw.notes else layer

@@ -133,6 +133,26 @@ def read_exclusion(
     return frame
 
 
+def _note_absent_operator(sites: Layer, operator: str) -> None:
+    """Log a warning when the planning operator has no site in `sites` (a misspelt name?).
+
+    A newcomer to the province may have none, so the plan goes on: on other operators' towers
+    and new sites only.
+    """
+    name = normalize_operator(operator)[0]
+    present = sites.frame["operator"].astype("string").dropna().unique().tolist()
+    if name in present:
+        return
+    log.warning(
+        "%s: no site of %s (its operators: %s); the plan has no own tower to start from. "
+        "Check the spelling of --operator if %s has sites there",
+        sites.name,
+        name,
+        ", ".join(sorted(map(str, present))) or "none",
+        name,
+    )
+
+
 def _own_candidates(layer: Layer, operator: str) -> Layer:
     """Move candidates of another operator than `operator` to the layer's rejects."""
     frame = layer.frame
@@ -277,6 +297,7 @@ def run_plan(
     if candidates is not None:
         inputs["candidates"] = (Path(candidates), "candidates")
     layers = load_layers(inputs, column_map, progress=progress, sheet=sheet, header_row=header_row)
+    _note_absent_operator(layers["sites"], operator)
     user_layer = None
     if "candidates" in layers:
         user_layer = _own_candidates(layers.pop("candidates"), normalize_operator(operator)[0])

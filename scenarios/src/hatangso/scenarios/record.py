@@ -10,6 +10,7 @@ and a year's report can be made again from the record as it stood on 31 December
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -98,20 +99,61 @@ def open_record(target: str | Path, *, name: str) -> SqlStore:
 
     text = str(target)
     if text.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
-        return open_store(text, schema=record_schema(name))
+        return _open_database(text, name)
     path = Path(text)
     if path.is_dir():
         path = path / "record.gpkg"
+    fix = (
+        "give the record's file (record.gpkg, in the scenario's folder of the service's "
+        "workspace) or its database as postgresql://user:pw@host:port/db"
+    )
     if not path.is_file():
+        raise InputError(Problem(file=str(target), message="there is no record there", fix=fix))
+    if not _is_record_file(path):
+        # Opened as a record, another GeoPackage (the villages, say) would be written to.
         raise InputError(
             Problem(
-                file=str(target),
-                message="there is no record there",
-                fix="give the record's file (record.gpkg, in the scenario's folder of the "
-                "service's workspace) or its database as postgresql://user:pw@host:port/db",
+                file=str(target), message="the file is not a record (no record tables)", fix=fix
             )
         )
     return open_store(path)
+
+
+def _is_record_file(path: Path) -> bool:
+    """Whether `path` is an SQLite file holding a record's tables (only read, never written)."""
+    import sqlite3
+
+    # A plain connection, not a read-only one: a record in write-ahead-log mode may need its
+    # shared-memory file made to be read at all.
+    try:
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            found = db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'store_records'"
+            ).fetchone()
+    except sqlite3.DatabaseError:  # not an SQLite file at all (a CSV, a shapefile ...)
+        return False
+    return found is not None
+
+
+def _open_database(url: str, name: str) -> SqlStore:
+    """Open the record in the database at `url`; a database out of reach is the user's fault."""
+    import sqlalchemy as sa
+
+    from hatangso.geo.store import open_store
+
+    try:
+        return open_store(url, schema=record_schema(name))
+    except sa.exc.OperationalError as exc:
+        shown = sa.engine.make_url(url).render_as_string(hide_password=True)
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        raise InputError(
+            Problem(
+                file=shown,
+                message=f"the record's database cannot be reached ({reason})",
+                fix="check the host, port, database, user and password, and that the server "
+                "runs and accepts connections from here",
+            )
+        ) from exc
 
 
 def as_of_text(as_of: date | str | None) -> str | None:
