@@ -549,8 +549,9 @@ def _kpi_panel(kpis: Mapping[str, Any]) -> str:
         label = bilingual(str(ind.get("label_vi", "")), str(ind.get("label_en", "")))
         rows.append(f"<tr><td>{label}</td><td>{shown}</td><td>{goal}</td><td>{mark}</td></tr>")
     head = (
-        f"<tr><th>{bilingual('Chỉ tiêu', 'Indicator')}</th><th>{bilingual('Đạt', 'Value')}</th>"
-        f"<th>{bilingual('Mục tiêu', 'Target')}</th><th></th></tr>"
+        f"<tr><th>{bilingual('Chỉ tiêu', 'Indicator')}</th>"
+        f"<th>{bilingual('Giá trị', 'Value')}</th>"
+        f"<th>{bilingual('Mục tiêu', 'Target')}</th><th>{bilingual('Đạt', 'Met')}</th></tr>"
     )
     return f'<div id="hts-kpis" class="hts-box"><table>{head}{"".join(rows)}</table></div>'
 
