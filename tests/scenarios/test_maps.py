@@ -94,7 +94,18 @@ def test_the_kpi_panel_heads_the_value_and_the_met_mark_apart() -> None:
     panel = page[page.index('id="hts-kpis"') :]
     panel = panel[: panel.index("</table>")]
     heads = panel[: panel.index("</tr>")]
-    assert heads.index('<span class="vi">Giá trị</span>') < heads.index(
-        '<span class="vi">Mục tiêu</span>'
-    ) < heads.index('<span class="vi">Đạt</span><span class="en">Met</span>')
+    assert (
+        heads.index('<span class="vi">Giá trị</span>')
+        < heads.index('<span class="vi">Mục tiêu</span>')
+        < heads.index('<span class="vi">Đạt</span><span class="en">Met</span>')
+    )
     assert "<td>50.0%</td><td>100%</td><td>✘</td>" in panel
+
+
+def test_the_popup_names_the_basis_in_vietnamese() -> None:
+    villages = _villages().assign(mobile_basis=["measured", "predicted"])
+    page = village_map(MapLayers(villages=villages), title="t")
+    # The page's GeoJSON writes non-ASCII letters as \\u escapes.
+    assert '"mobile_basis": "\\u0111o ki\\u1ec3m (measured)"' in page
+    assert '"mobile_basis": "d\\u1ef1 b\\u00e1o (predicted)"' in page
+    assert '"mobile_basis": "measured"' not in page

@@ -672,7 +672,7 @@ def village_map(
         If the page would load anything from another host (a folium default gone unnoticed).
     """
     villages = layers.villages.to_crs(4326) if layers.villages.crs is not None else layers.villages
-    villages = _speed_where_covered(_with_switch_off(villages))
+    villages = _basis_named(_speed_where_covered(_with_switch_off(villages)))
     compact = is_large(layers) if compact is None else compact
     fmap = _blank_map(villages, title=title, static_url=static_url)
     _add_base_layers(fmap, layers, online_tiles=online_tiles)
@@ -1532,6 +1532,31 @@ def _add_commitments(fmap: folium.Map, commitments: gpd.GeoDataFrame | None) -> 
     group.add_to(fmap)
     present = set(commitments["status"].dropna().astype(str))
     return _legend_keys(COMMITMENT_COLOURS, _COMMITMENT_LABEL, present)
+
+
+#: How a village's ``mobile_basis`` reads in its popup: Vietnamese, the code in brackets.
+_BASIS_NAMES = {
+    "measured": "đo kiểm (measured)",
+    "predicted": "dự báo (predicted)",
+    "declared": "công bố (declared)",
+    "challenge": "khiếu nại (challenge)",
+}
+
+
+def _basis_named(villages: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Return `villages` with ``mobile_basis`` named for the popup (:data:`_BASIS_NAMES`).
+
+    Examples
+    --------
+    >>> v = gpd.GeoDataFrame({"mobile_basis": ["measured", None, "other"]},
+    ...                      geometry=gpd.points_from_xy([0, 1, 2], [0, 0, 0]), crs=4326)
+    >>> _basis_named(v)["mobile_basis"].tolist()
+    ['đo kiểm (measured)', <NA>, 'other']
+    """
+    if "mobile_basis" not in villages:
+        return villages
+    basis = villages["mobile_basis"].astype("string")
+    return villages.assign(mobile_basis=basis.replace(_BASIS_NAMES))
 
 
 def _speed_where_covered(villages: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
