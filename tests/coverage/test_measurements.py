@@ -202,12 +202,17 @@ def test_declared_against_prediction_without_measurement():
     ]
 
 
-def test_declared_basis_without_prediction():
+def test_declared_basis_without_prediction(caplog: pytest.LogCaptureFixture):
     villages = villages_at(BOXES[:2])
     declared = pd.DataFrame(
         {"village_id": ["V1", "V9"], "operator": ["VNPT", "VNPT"], "tech": "4G"}
     )
     decision = decide_basis(villages, None, declared, min_samples=30, min_availability=0.95)
+    # V9 is no village of the layer: the warning names it and the fix.
+    assert (
+        "declarations: 1 row(s) name village ids not in the village layer ('V9') and count for "
+        "no village; correct their village_id to one of the villages' ids"
+    ) in caplog.text
     assert decision.villages["mobile_basis"].tolist() == ["declared", "declared"]
     assert decision.villages["covered_mobile"].tolist() == [False, True]
     assert decision.counts["declared_unknown_villages"] == 1

@@ -1303,9 +1303,15 @@ def _declared_pairs(
     known = did.isin(position.index).to_numpy(dtype=bool)
     unknown_declared = int((~known).sum())
     if unknown_declared:
+        names = pd.unique(did[~known].to_numpy(dtype=object))
+        shown = ", ".join(repr(str(v)) for v in names[:5])
+        more = f" and {len(names) - 5} more" if len(names) > 5 else ""
         log.warning(
-            "declarations: %d row(s) name village ids not in the village layer",
+            "declarations: %d row(s) name village ids not in the village layer (%s%s) and "
+            "count for no village; correct their village_id to one of the villages' ids",
             unknown_declared,
+            shown,
+            more,
         )
     filed = set(declared["operator"].astype(str))
     pairs = pd.DataFrame(
