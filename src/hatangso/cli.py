@@ -402,6 +402,24 @@ _KPI_TEXT: dict[str, dict[str, Any]] = {
         "inputs": ("Dữ liệu đầu vào", "đã đọc", "sử dụng", "loại bỏ", "đã sửa"),
         "inputs_title": "Dữ liệu đầu vào",
         "outputs": "Kết quả trong",
+        "dark": "{dark} trên {total} thôn, tổ dân phố chưa có băng rộng di động",
+        "disputes": (
+            ("thôn", "nhà mạng", "công bố", "dự báo", "đo được", "số mẫu", "căn cứ"),
+            "Thôn có tranh chấp ({n})",
+            ("có", "không"),
+            "… và {n} thôn khác trong disputes.csv",
+        ),
+        "basis": {
+            "measured": "đo kiểm",
+            "predicted": "dự báo",
+            "declared": "công bố",
+            "challenge": "khiếu nại",
+        },
+        "registry": "Sổ đăng ký cột ăng-ten: {masts} cột; kiểm tra (registry_checks.csv): {checks}",
+        "commitments": (
+            ("doanh nghiệp", "cam kết", "hoàn thành", "chưa đến hạn", "quá hạn", "đúng hạn"),
+            "Cam kết của doanh nghiệp, tính đến {as_of}",
+        ),
     },
     "en": {
         "columns": ("Indicator", "Value", "Covered / of", "Target", "Met"),
@@ -410,6 +428,19 @@ _KPI_TEXT: dict[str, dict[str, Any]] = {
         "inputs": ("input", "read", "used", "rejected", "repaired"),
         "inputs_title": "inputs",
         "outputs": "outputs in",
+        "dark": "{dark} of {total} villages without mobile broadband",
+        "disputes": (
+            ("village", "operator", "declared", "predicted", "measured", "samples", "basis"),
+            "disputes ({n})",
+            ("yes", "no"),
+            "… and {n} more in disputes.csv",
+        ),
+        "basis": {},
+        "registry": "mast registry: {masts} masts; checks (registry_checks.csv): {checks}",
+        "commitments": (
+            ("operator", "commitments", "done", "due", "overdue", "on time"),
+            "commitments as of {as_of}",
+        ),
     },
 }
 
@@ -598,30 +629,37 @@ def coverage(
             cluster=cluster,
         )
     print_kpis(out, result.kpis, lang=lang.value)
+    one = _text_lang(lang.value)
     if result.disputes is not None:
-        print_disputes(out, result.disputes)
-    print_registry(out, result.kpis)
-    out.print(f"outputs in {out_dir}: " + ", ".join(p.name for p in result.files.values()))
+        print_disputes(out, result.disputes, lang=one)
+    print_registry(out, result.kpis, lang=one)
+    out.print(
+        f"{_KPI_TEXT[one]['outputs']} {out_dir}: "
+        + ", ".join(p.name for p in result.files.values())
+    )
 
 
-def print_registry(console: Console, document: dict[str, Any]) -> None:
-    """Print the mast registry's checks and the commitments per operator, when there are any."""
+def _text_lang(lang: str) -> str:
+    """Return the language of the lines printed once: Vietnamese for ``both``."""
+    return "en" if lang == "en" else "vi"
+
+
+def print_registry(console: Console, document: dict[str, Any], *, lang: str = "vi") -> None:
+    """Print the mast registry's checks and the commitments per operator, when there are any.
+
+    `lang` is ``vi`` (the default) or ``en``.
+    """
+    text = _KPI_TEXT[lang]
     registry = document.get("registry")
     if registry:
         checks = ", ".join(f"{k} {v}" for k, v in registry["checks"].items())
-        console.print(
-            f"mast registry: {registry['masts']} masts; checks (registry_checks.csv): {checks}"
-        )
+        console.print(text["registry"].format(masts=registry["masts"], checks=checks))
     commitments = document.get("commitments")
     if commitments:
+        columns, title = text["commitments"]
         table = Table(
-            "operator",
-            "commitments",
-            "done",
-            "due",
-            "overdue",
-            "on time",
-            title=f"commitments as of {commitments['as_of']}",
+            *columns,
+            title=title.format(as_of=commitments["as_of"]),
             title_justify="left",
         )
         for row in commitments["by_operator"]:
@@ -634,29 +672,25 @@ def print_registry(console: Console, document: dict[str, Any]) -> None:
         console.print(table)
 
 
-def print_disputes(console: Console, disputes: Any, *, limit: int = 15) -> None:
-    """Print the first `limit` disputes (village, operator, declared, predicted, measured)."""
+def print_disputes(console: Console, disputes: Any, *, limit: int = 15, lang: str = "vi") -> None:
+    """Print the first `limit` disputes (village, operator, declared, predicted, measured).
+
+    `lang` is ``vi`` (the default) or ``en``.
+    """
     import math
 
     import pandas as pd
 
+    text = _KPI_TEXT[lang]
+    columns, title, (yes, no), more = text["disputes"]
+
     def flag(value: Any) -> str:
-        return "—" if value is None or value is pd.NA else ("yes" if value else "no")
+        return "—" if value is None or value is pd.NA else (yes if value else no)
 
     def share(value: Any) -> str:
         return "—" if value is None or math.isnan(float(value)) else f"{float(value):.0%}"
 
-    table = Table(
-        "village",
-        "operator",
-        "declared",
-        "predicted",
-        "measured",
-        "samples",
-        "basis",
-        title=f"disputes ({len(disputes)})",
-        title_justify="left",
-    )
+    table = Table(*columns, title=title.format(n=len(disputes)), title_justify="left")
     for row in disputes.head(limit).itertuples(index=False):
         table.add_row(
             f"{row.village_id} {row.name}",
@@ -665,11 +699,11 @@ def print_disputes(console: Console, disputes: Any, *, limit: int = 15) -> None:
             flag(row.predicted),
             share(row.measured),
             str(row.samples),
-            str(row.basis),
+            text["basis"].get(str(row.basis), str(row.basis)),
         )
     console.print(table)
     if len(disputes) > limit:
-        console.print(f"… and {len(disputes) - limit} more in disputes.csv")
+        console.print(more.format(n=len(disputes) - limit))
 
 
 @app.command()
@@ -1104,9 +1138,11 @@ def demo(
     print_registry(out, result.kpis)
     villages = result.assessment.villages
     dark = int((~villages["covered_mobile"].astype(bool)).sum())
+    text = _KPI_TEXT["vi"]
     out.print(
-        f"{dark} of {len(villages)} villages without mobile broadband; "
-        f"outputs in {out_dir}: " + ", ".join(p.name for p in result.files.values())
+        text["dark"].format(dark=dark, total=len(villages))
+        + f"; {text['outputs']} {out_dir}: "
+        + ", ".join(p.name for p in result.files.values())
     )
 
 

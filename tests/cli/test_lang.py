@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from hatangso.cli import print_comparison, print_kpis
+from hatangso.cli import print_comparison, print_disputes, print_kpis, print_registry
 
 DOCUMENT: dict[str, Any] = {
     "indicators": [
@@ -60,6 +60,55 @@ def test_the_kpi_table_in_english() -> None:
     assert "Villages covered by mobile broadband" in text
     for vietnamese in ("Chỉ tiêu", "Mục tiêu", "Chưa đạt", "thôn"):
         assert vietnamese not in text
+
+
+def test_the_disputes_registry_and_commitments_in_each_language() -> None:
+    import pandas as pd
+
+    # 16 disputes, one more than the 15 printed; the first declared, predicted not, measured
+    # at 40 % on 50 samples: the basis is the measurement.
+    disputes = pd.DataFrame(
+        {
+            "village_id": [f"V{i}" for i in range(16)],
+            "name": "Bản Nà Nọi",
+            "operator": "Viettel",
+            "declared": True,
+            "predicted": False,
+            "measured": 0.4,
+            "samples": 50,
+            "basis": "measured",
+        }
+    )
+    document = {
+        "registry": {"masts": 3, "checks": {"station_on_no_mast": 1}},
+        "commitments": {
+            "as_of": "2025-12-31",
+            "by_operator": [
+                {
+                    "operator": "VNPT",
+                    "commitments": 2,
+                    "done": 1,
+                    "due": 0,
+                    "overdue": 1,
+                    "on_time": 0.5,
+                }
+            ],
+        },
+    }
+    vi = _printed(print_disputes, disputes) + _printed(print_registry, document)
+    assert "Thôn có tranh chấp (16)" in vi and "đo kiểm" in vi and "40%" in vi
+    assert "… và 1 thôn khác trong disputes.csv" in vi
+    registry = "Sổ đăng ký cột ăng-ten: 3 cột; kiểm tra (registry_checks.csv): station_on_no_mast 1"
+    assert registry in vi
+    assert "Cam kết của doanh nghiệp, tính đến 2025-12-31" in vi and "50%" in vi
+    for english in ("disputes (", "more in", "mast registry", "commitments as of", "measured"):
+        assert english not in vi
+    en = _printed(print_disputes, disputes, lang="en") + _printed(
+        print_registry, document, lang="en"
+    )
+    assert "disputes (16)" in en and "… and 1 more in disputes.csv" in en
+    assert "mast registry: 3 masts" in en and "commitments as of 2025-12-31" in en
+    assert "thôn" not in en.replace("Bản Nà Nọi", "")
 
 
 def test_both_prints_vietnamese_then_english() -> None:

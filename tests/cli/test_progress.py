@@ -71,7 +71,7 @@ def test_a_pipe_gets_one_plain_line_per_step(
     ):
         assert step in steps, (step, steps)
     assert len(steps) == len(set(steps))  # one line per step
-    assert "outputs in" in out  # the results still go to stdout
+    assert "Kết quả trong" in out  # the results still go to stdout (in Vietnamese, the default)
 
 
 def test_quiet_prints_nothing(

@@ -584,6 +584,37 @@ def test_terrain_model_leaves_the_village_behind_the_ridge_dark(tmp_path: Path) 
     assert "terrain model" in terrain.villages["mobile_reason"].iloc[1]
 
 
+def test_terrain_reason_of_a_village_served_by_2g_only(tmp_path: Path) -> None:
+    # A 2G-only mast at the origin and a village 2 km east, in front of the wall: the 4G mast
+    # of the test above reaches it (32 dBm per resource element), so the 2G carrier, 25 dB
+    # stronger (57 dBm), is received above -110 dBm there; but 2G is not broadband, so the
+    # village is dark, and its reason must not call a power above -110 dBm "below -110 dBm".
+    villages = villages_at([(1950, -50, 2050, 50)])
+    sites = sites_at([(0, 0)], tech=["2G"])
+    terrain = assess(
+        CoverageInputs(villages=villages, sites=sites, dem=_ridge_dem(tmp_path / "ridge.tif")),
+        CoverageConfig.model_validate({"terrain": {"radius_m": 8000}}),
+        cache_dir=tmp_path / "cache",
+    )
+    row = terrain.villages.iloc[0]
+    assert not row["covered_mobile"] and row["best_dbm"] > -110
+    power = f"{row['best_dbm']:.0f}"
+    assert row["mobile_reason"] == (
+        f"terrain model: no 4G or 5G carrier reaches -110 dBm; the best server, {power} dBm, "
+        "is a 2G, 3G or IoT carrier"
+    )
+    # Under the area rule: no cell of the village has 4G, 0 % of the 50 % the rule asks.
+    by_area = assess(
+        CoverageInputs(villages=villages, sites=sites, dem=tmp_path / "ridge.tif"),
+        CoverageConfig.model_validate({"terrain": {"radius_m": 8000}, "mobile": {"rule": "area"}}),
+        cache_dir=tmp_path / "cache",
+    )
+    assert by_area.villages["mobile_reason"].iloc[0] == (
+        "terrain model: 4G or better over 0% of the village's area, below the 50% the area "
+        "rule asks"
+    )
+
+
 def test_terrain_model_needs_a_dem() -> None:
     from hatangso.geo.errors import InputError
 

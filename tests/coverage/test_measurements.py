@@ -93,6 +93,38 @@ def test_counts_per_village(case):
     assert (row.village_id, row.operator, row.tech) == ("V0", "Viettel", "4G")
 
 
+def test_samples_outside_every_village_are_counted_in_the_notes(tmp_path: Path) -> None:
+    # 10 samples in V0's square and 5 more 1 km south of every village: 5 of 15 count nowhere.
+    frame = pd.concat(
+        [samples_in(BOXES[0], levels(10, 0)), samples_in((0, -1500, 1000, -1000), levels(5, 0))],
+        ignore_index=True,
+    )
+    path = tmp_path / "samples.csv"
+    frame.to_csv(path, index=False)
+    summary = aggregate_samples(path, villages_at(BOXES), threshold_dbm=-110.0)
+    assert summary.outside == 5
+    assert summary.notes == (
+        "samples: 5 of the 15 kept samples lie outside every village polygon and count for none",
+    )
+
+
+def test_villages_given_as_points_say_that_no_sample_counts(tmp_path: Path) -> None:
+    # The villages' centres as points: the 10 samples inside V0's square count for no village
+    # (a point holds nothing), and the notes say so and what to give instead.
+    path = tmp_path / "samples.csv"
+    samples_in(BOXES[0], levels(10, 0)).to_csv(path, index=False)
+    villages = villages_at(BOXES)
+    points = villages.set_geometry(villages.to_crs(UTM).centroid.to_crs(4326))
+    summary = aggregate_samples(path, points, threshold_dbm=-110.0)
+    assert summary.outside == 10
+    assert summary.by_village["n_samples"].sum() == 0
+    assert summary.notes == (
+        "samples: none of the 10 kept samples counts for a village: samples are counted inside "
+        "village polygons and the villages are points; give the villages' outlines to measure "
+        "coverage and commune speeds",
+    )
+
+
 def predicted(villages: gpd.GeoDataFrame, covered: list[bool], serving: list[str]):
     return villages.assign(covered_mobile=covered, serving_operators=serving)
 
@@ -170,12 +202,17 @@ def test_declared_against_prediction_without_measurement():
     ]
 
 
-def test_declared_basis_without_prediction():
+def test_declared_basis_without_prediction(caplog: pytest.LogCaptureFixture):
     villages = villages_at(BOXES[:2])
     declared = pd.DataFrame(
         {"village_id": ["V1", "V9"], "operator": ["VNPT", "VNPT"], "tech": "4G"}
     )
     decision = decide_basis(villages, None, declared, min_samples=30, min_availability=0.95)
+    # V9 is no village of the layer: the warning names it and the fix.
+    assert (
+        "declarations: 1 row(s) name village ids not in the village layer ('V9') and count for "
+        "no village; correct their village_id to one of the villages' ids"
+    ) in caplog.text
     assert decision.villages["mobile_basis"].tolist() == ["declared", "declared"]
     assert decision.villages["covered_mobile"].tolist() == [False, True]
     assert decision.counts["declared_unknown_villages"] == 1

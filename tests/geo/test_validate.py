@@ -616,13 +616,13 @@ def test_projected_coordinates_with_grouped_thousands(tmp_path: Path) -> None:
 
 
 def test_validate_prints_a_note_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, run_cli: Callable[..., tuple[Any, str, str]]
 ) -> None:
     path = write_csv(
         tmp_path / "thon.csv",
         "village_id,name,lon,lat,population\nT1,Thôn A,105.8,22.1,0\nT2,Thôn B,105.9,22.1,0\n",
     )
-    code, out, err = run_cli(monkeypatch, capsys, "validate", "villages", str(path))
+    code, out, err = run_cli("validate", "villages", str(path))
     assert code == 0
     note = "population 0 in 'population' on 2 rows read as unknown"
     assert (out + err).count(note) == 1

@@ -73,3 +73,39 @@ def test_texts_are_not_run_as_templates() -> None:
     # The title as it is; labels with jinja's openers as entities (the same text on screen).
     assert page.count(code) >= 2
     assert page.count("&#123;{ 7*7 }}&#123;% if true %}T&#123;% endif %}") >= 3
+
+
+def test_the_kpi_panel_heads_the_value_and_the_met_mark_apart() -> None:
+    # 1 of 2 villages covered against 100 %: the panel's value column reads 50.0 %, headed
+    # "Giá trị" (value); "Đạt" (met) heads the ✘, not the value.
+    kpis = {
+        "indicators": [
+            {
+                "code": "village_mobile_coverage",
+                "label_vi": "Tỷ lệ thôn được phủ sóng",
+                "label_en": "Villages covered",
+                "value": 0.5,
+                "target": 1.0,
+                "met": False,
+            }
+        ]
+    }
+    page = village_map(MapLayers(villages=_villages(), kpis=kpis), title="t")
+    panel = page[page.index('id="hts-kpis"') :]
+    panel = panel[: panel.index("</table>")]
+    heads = panel[: panel.index("</tr>")]
+    assert (
+        heads.index('<span class="vi">Giá trị</span>')
+        < heads.index('<span class="vi">Mục tiêu</span>')
+        < heads.index('<span class="vi">Đạt</span><span class="en">Met</span>')
+    )
+    assert "<td>50.0%</td><td>100%</td><td>✘</td>" in panel
+
+
+def test_the_popup_names_the_basis_in_vietnamese() -> None:
+    villages = _villages().assign(mobile_basis=["measured", "predicted"])
+    page = village_map(MapLayers(villages=villages), title="t")
+    # The page's GeoJSON writes non-ASCII letters as \\u escapes.
+    assert '"mobile_basis": "\\u0111o ki\\u1ec3m (measured)"' in page
+    assert '"mobile_basis": "d\\u1ef1 b\\u00e1o (predicted)"' in page
+    assert '"mobile_basis": "measured"' not in page

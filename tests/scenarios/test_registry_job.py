@@ -126,7 +126,7 @@ def test_coverage_with_registry_and_commitments(files, tmp_path, run_cli) -> Non
     assert judged["status"].tolist() == ["done", "overdue", "due"]
     page = (out / "map.html").read_text(encoding="utf-8")
     assert "Masts (registry)" in page and "Commitment overdue" in page
-    assert "commitments as of 2025-12-31" in stdout
+    assert "Cam kết của doanh nghiệp, tính đến 2025-12-31" in stdout
 
 
 # Four villages 0.2° apart along 21° N; a Viettel site at A, one more each year (B, then C).

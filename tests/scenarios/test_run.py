@@ -214,6 +214,31 @@ def test_gap_arithmetic() -> None:
     assert found[0].message(1.0) == "37 more villages to reach 100%"
 
 
+def test_gap_of_iot_zones_in_vietnamese() -> None:
+    # 1 of 2 zones covered against 100 %: ceil(2 - 1) = 1 zone, named in Vietnamese.
+    kpis = {
+        "indicators": [
+            {
+                "code": "key_area_iot_coverage",
+                "numerator": 1,
+                "denominator": 2,
+                "target": 1.0,
+                "met": False,
+            }
+        ]
+    }
+    (gap,) = gaps(kpis)
+    assert gap.message(1.0, lang="vi") == "Cần thêm 1 khu công nghiệp, vùng sản xuất để đạt 100%"
+    assert gap.message(1.0) == "1 more IoT zones to reach 100%"
+
+
+def test_every_gap_unit_has_its_vietnamese() -> None:
+    from hatangso.coverage.kpis import INDICATORS
+    from hatangso.scenarios.run import _BASIS_VI
+
+    assert {i.basis for i in INDICATORS.values()} - set(_BASIS_VI) == set()
+
+
 def test_compare_two_scenarios(tmp_path: Path, write_scenario: Callable[..., Path]) -> None:
     a_folder = tmp_path / "a"
     a_folder.mkdir()

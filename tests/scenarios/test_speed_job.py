@@ -229,3 +229,26 @@ def test_the_speed_keys_show_only_while_the_speed_layer_does() -> None:
     hidden = legend.index('<span id="hts-speed-keys" style="display:none">')
     assert legend.index("Tốc độ dự báo dưới mục tiêu") > hidden
     assert "getElementById('hts-speed-keys')" in page
+
+
+def test_an_uncovered_village_shows_no_predicted_speed_on_the_map() -> None:
+    # V2 has no 4G under the run's model (a terrain shadow) although the Hata-based prediction
+    # at its centre gives 88 Mb/s: neither its popup nor the speed layer may show that speed.
+    villages = gpd.GeoDataFrame(
+        {
+            "village_id": ["V1", "V2"],
+            "name": ["Một", "Hai"],
+            "covered_mobile": [True, False],
+            "pred_dl_mbps": [12.0, 88.0],
+            "sinr_db": [0.5, 27.0],
+        },
+        geometry=shapely.box([105.0, 105.02], [21.0, 21.0], [105.01, 105.03], [21.01, 21.01]),
+        crs=4326,
+    )
+    kpis = {"indicators": [], "predicted_downlink": {"target_mbps": 40.0}}
+    page = village_map(MapLayers(villages=villages, kpis=kpis), title="t")
+    assert '"pred_dl_mbps": 12.0' in page  # V1's popup and speed point
+    assert '"pred_dl_mbps": 88.0' not in page
+    # V1 (12 < 40) is drawn below the target; no village at twice the target or more.
+    assert "Tốc độ dự báo dưới mục tiêu" in page
+    assert "Tốc độ dự báo từ hai lần mục tiêu" not in page

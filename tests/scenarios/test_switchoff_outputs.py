@@ -140,6 +140,8 @@ def test_the_run_draws_the_layer_and_lists_b_and_c_in_the_workbook(run: Path) ->
     book = openpyxl.load_workbook(run / "report.xlsx")
     assert book.sheetnames == ["Phụ lục", "Mất sóng khi tắt 2G, 3G"]
     rows = [list(r) for r in book["Mất sóng khi tắt 2G, 3G"].iter_rows(values_only=True)]
+    # The losses are the baseline's (the report's switch_off block), and the sheet says so.
+    assert rows[0][0].endswith("(hiện trạng tính toán, trước các đợt triển khai của kế hoạch)")
     assert rows[1][0] == "Khi tắt 2G: 1 thôn, 200 người."
     assert rows[2][0] == "Khi tắt 2G và 3G: 2 thôn, 500 người."
     header = rows.index(

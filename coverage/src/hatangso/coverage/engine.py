@@ -705,7 +705,12 @@ def _terrain_reasons(
     op: npt.NDArray[np.object_],
     config: CoverageConfig,
 ) -> npt.NDArray[np.object_]:
-    """Return why the terrain model covers each village or not (``mobile_reason``)."""
+    """Return why the terrain model covers each village or not (``mobile_reason``).
+
+    ``best_dbm`` is the best carrier of any technology: a dark village whose best server
+    reaches the threshold is dark because that carrier is a 2G, 3G or IoT one (``point``), or
+    because too little of it has 4G (``area``, ``population``), and the reason says which.
+    """
     mcfg = config.mobile
     rule = mcfg.rule
     best = judged["best_dbm"].to_numpy(dtype=float)
@@ -713,6 +718,20 @@ def _terrain_reasons(
     threshold = mcfg.threshold_dbm
     power = np.char.mod("%.0f", np.nan_to_num(best, nan=-999.0)).astype(object)
     km = np.char.mod("%.1f", np.asarray(dist, dtype=float) / 1000).astype(object)
+    if rule in ("area", "population"):
+        share = np.char.mod("%.0f", 100 * judged["mobile_share"].to_numpy(dtype=float))
+        weak = (
+            "terrain model: 4G or better over "
+            + share.astype(object)
+            + f"% of the village's {'area' if rule == 'area' else 'people'}, below the "
+            f"{mcfg.min_share:.0%} the {rule} rule asks"
+        )
+    else:
+        weak = (
+            f"terrain model: no 4G or 5G carrier reaches {threshold:.0f} dBm; the best server, "
+            + power
+            + " dBm, is a 2G, 3G or IoT carrier"
+        )
     reasons = np.where(
         covered,
         "terrain model: best server " + power + f" dBm (threshold {threshold:.0f} dBm)",
@@ -723,8 +742,12 @@ def _terrain_reasons(
             + " at "
             + km
             + " km",
-            "terrain model: best server " + power + f" dBm, below {threshold:.0f} dBm "
-            "(terrain shadow or distance)",
+            np.where(
+                best >= threshold,
+                weak,
+                "terrain model: best server " + power + f" dBm, below {threshold:.0f} dBm "
+                "(terrain shadow or distance)",
+            ),
         ),
     )
     if rule == "official":

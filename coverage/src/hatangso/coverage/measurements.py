@@ -698,6 +698,10 @@ def aggregate_samples(
         acc = acc.collapsed(places.village_of, len(villages))
     by_operator, by_village = _tables(villages, acc, ops.labels, techs.labels)
     outside = int(acc.count[-1].sum())
+    outside_note = _outside_note(villages, outside, read - len(reject_frame))
+    if outside_note is not None:
+        log.warning(outside_note)
+        notes = [*notes, outside_note]
     log.info(
         "samples: %d read, %d rejected, %d outside every village", read, len(reject_frame), outside
     )
@@ -713,6 +717,33 @@ def aggregate_samples(
         by_point=by_point,
         points_per_village=points_per_village,
         speeds=speeds,
+    )
+
+
+def _outside_note(villages: gpd.GeoDataFrame, outside: int, kept: int) -> str | None:
+    """Say how many kept samples count for no village, and why when the villages are points.
+
+    Examples
+    --------
+    >>> v = gpd.GeoDataFrame({"village_id": ["A"]}, geometry=gpd.points_from_xy([105.0], [21.0]),
+    ...                      crs=4326)
+    >>> _outside_note(v, 900, 900)[:60]
+    'samples: none of the 900 kept samples counts for a village: '
+    >>> _outside_note(v, 0, 900) is None
+    True
+    """
+    if outside <= 0:
+        return None
+    polygonal = np.isin(shapely.get_type_id(np.asarray(villages.geometry.array)), (3, 6))
+    if not polygonal.any():
+        return (
+            f"samples: none of the {kept:,} kept samples counts for a village: samples are "
+            "counted inside village polygons and the villages are points; give the villages' "
+            "outlines to measure coverage and commune speeds"
+        )
+    return (
+        f"samples: {outside:,} of the {kept:,} kept samples lie outside every village polygon "
+        "and count for none"
     )
 
 
@@ -1292,9 +1323,15 @@ def _declared_pairs(
     known = did.isin(position.index).to_numpy(dtype=bool)
     unknown_declared = int((~known).sum())
     if unknown_declared:
+        names = pd.unique(did[~known].to_numpy(dtype=object))
+        shown = ", ".join(repr(str(v)) for v in names[:5])
+        more = f" and {len(names) - 5} more" if len(names) > 5 else ""
         log.warning(
-            "declarations: %d row(s) name village ids not in the village layer",
+            "declarations: %d row(s) name village ids not in the village layer (%s%s) and "
+            "count for no village; correct their village_id to one of the villages' ids",
             unknown_declared,
+            shown,
+            more,
         )
     filed = set(declared["operator"].astype(str))
     pairs = pd.DataFrame(

@@ -557,8 +557,9 @@ def _kpi_panel(kpis: Mapping[str, Any]) -> str:
         label = bilingual(str(ind.get("label_vi", "")), str(ind.get("label_en", "")))
         rows.append(f"<tr><td>{label}</td><td>{shown}</td><td>{goal}</td><td>{mark}</td></tr>")
     head = (
-        f"<tr><th>{bilingual('Chỉ tiêu', 'Indicator')}</th><th>{bilingual('Đạt', 'Value')}</th>"
-        f"<th>{bilingual('Mục tiêu', 'Target')}</th><th></th></tr>"
+        f"<tr><th>{bilingual('Chỉ tiêu', 'Indicator')}</th>"
+        f"<th>{bilingual('Giá trị', 'Value')}</th>"
+        f"<th>{bilingual('Mục tiêu', 'Target')}</th><th>{bilingual('Đạt', 'Met')}</th></tr>"
     )
     return f'<div id="hts-kpis" class="hts-box"><table>{head}{"".join(rows)}</table></div>'
 
@@ -679,7 +680,7 @@ def village_map(
         If the page would load anything from another host (a folium default gone unnoticed).
     """
     villages = layers.villages.to_crs(4326) if layers.villages.crs is not None else layers.villages
-    villages = _with_switch_off(villages)
+    villages = _basis_named(_speed_where_covered(_with_switch_off(villages)))
     compact = is_large(layers) if compact is None else compact
     fmap = _blank_map(villages, title=title, static_url=static_url)
     _add_base_layers(fmap, layers, online_tiles=online_tiles)
@@ -1546,6 +1547,57 @@ def _add_commitments(fmap: folium.Map, commitments: gpd.GeoDataFrame | None) -> 
     return _legend_keys(COMMITMENT_COLOURS, _COMMITMENT_LABEL, present)
 
 
+#: How a village's ``mobile_basis`` reads in its popup: Vietnamese, the code in brackets.
+_BASIS_NAMES = {
+    "measured": "đo kiểm (measured)",
+    "predicted": "dự báo (predicted)",
+    "declared": "công bố (declared)",
+    "challenge": "khiếu nại (challenge)",
+}
+
+
+def _basis_named(villages: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Return `villages` with ``mobile_basis`` named for the popup (:data:`_BASIS_NAMES`).
+
+    Examples
+    --------
+    >>> v = gpd.GeoDataFrame({"mobile_basis": ["measured", None, "other"]},
+    ...                      geometry=gpd.points_from_xy([0, 1, 2], [0, 0, 0]), crs=4326)
+    >>> _basis_named(v)["mobile_basis"].tolist()
+    ['đo kiểm (measured)', <NA>, 'other']
+    """
+    if "mobile_basis" not in villages:
+        return villages
+    basis = villages["mobile_basis"].astype("string")
+    return villages.assign(mobile_basis=basis.replace(_BASIS_NAMES))
+
+
+def _speed_where_covered(villages: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Return `villages` without a predicted downlink where the run finds no mobile broadband.
+
+    The prediction (:func:`hatangso.coverage.speed.predict_downlink`) reads the median Hata
+    loss at the village centre, whatever the coverage model: under the terrain model a village
+    in a ridge's shadow would show a fast 4G download on the map although it has no 4G. A
+    speed is that of a service the village has, so the map shows it only where
+    ``covered_mobile`` holds (its popup and the speed layer).
+
+    Examples
+    --------
+    >>> v = gpd.GeoDataFrame({"covered_mobile": [True, False], "pred_dl_mbps": [88.0, 88.0],
+    ...                       "sinr_db": [27.0, 27.0]},
+    ...                      geometry=gpd.points_from_xy([0, 1], [0, 0]), crs=4326)
+    >>> _speed_where_covered(v)["pred_dl_mbps"].tolist()
+    [88.0, nan]
+    """
+    columns = [c for c in ("pred_dl_mbps", "sinr_db", "pred_dl_operator") if c in villages]
+    if not columns or "covered_mobile" not in villages:
+        return villages
+    uncovered = ~_flag(villages, "covered_mobile")
+    if not uncovered.any():
+        return villages
+    return villages.assign(**{c: villages[c].mask(uncovered) for c in columns})
+
+
 def speed_classes(pred_dl_mbps: pd.Series, target_mbps: float) -> pd.Series:
     """Class of each predicted downlink: ``none`` (0), ``below``, ``target``, ``double``.
 
@@ -1575,7 +1627,8 @@ def _add_speed(
 ) -> list[str]:
     """Add the villages' predicted downlink (off until switched on); return legend keys.
 
-    One point per village centre, coloured against the run's target speed; `only_slow` (the
+    One point per centre of a village with mobile broadband (:func:`_speed_where_covered`),
+    coloured against the run's target speed; `only_slow` (the
     compact map of a large run) draws only the covered villages below the target, the
     capacity gap.
     """

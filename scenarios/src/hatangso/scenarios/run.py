@@ -139,6 +139,7 @@ _BASIS_VI = {
     "households": "hộ gia đình",
     "commune offices": "trụ sở xã",
     "key areas": "khu vực trọng điểm",
+    "IoT zones": "khu công nghiệp, vùng sản xuất",
     "metres of duct": "mét cống bể",
     "poles": "cột treo cáp",
     "sites": "trạm BTS",

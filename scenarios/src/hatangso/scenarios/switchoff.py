@@ -91,8 +91,12 @@ def switch_off_sites(
 _TEXT: dict[str, dict[str, Any]] = {
     "vi": {
         "heading": {
-            "village_2g_off_loss": "Thôn, tổ dân phố mất sóng di động khi tắt sóng 2G",
-            "village_2g3g_off_loss": "Thôn, tổ dân phố mất sóng di động khi tắt sóng 2G và 3G",
+            "village_2g_off_loss": (
+                "Thôn, tổ dân phố mất sóng di động khi tắt sóng 2G (hiện trạng tính toán)"
+            ),
+            "village_2g3g_off_loss": (
+                "Thôn, tổ dân phố mất sóng di động khi tắt sóng 2G và 3G (hiện trạng tính toán)"
+            ),
         },
         "summary": "{villages} thôn, tổ dân phố; {people} người.",
         "none": "Không có thôn, tổ dân phố nào mất sóng.",
@@ -102,9 +106,12 @@ _TEXT: dict[str, dict[str, Any]] = {
     },
     "en": {
         "heading": {
-            "village_2g_off_loss": "Villages that lose mobile service when 2G is switched off",
+            "village_2g_off_loss": (
+                "Villages that lose mobile service when 2G is switched off (computed baseline)"
+            ),
             "village_2g3g_off_loss": (
-                "Villages that lose mobile service when 2G and 3G are switched off"
+                "Villages that lose mobile service when 2G and 3G are switched off (computed "
+                "baseline)"
             ),
         },
         "summary": "{villages} villages; {people} people.",
@@ -184,7 +191,8 @@ def switch_off_html(block: Mapping[str, Any], lang: str) -> str:
 _SHEET_TEXT: dict[str, dict[str, Any]] = {
     "vi": {
         "sheet": "Mất sóng khi tắt 2G, 3G",
-        "heading": "Thôn, tổ dân phố mất sóng di động khi tắt sóng 2G và khi tắt sóng 2G, 3G",
+        "heading": "Thôn, tổ dân phố mất sóng di động khi tắt sóng 2G và khi tắt sóng 2G, 3G "
+        "(hiện trạng tính toán, trước các đợt triển khai của kế hoạch)",
         "step": {
             "village_2g_off_loss": "Khi tắt 2G: {villages} thôn, {people} người.",
             "village_2g3g_off_loss": "Khi tắt 2G và 3G: {villages} thôn, {people} người.",
@@ -204,7 +212,8 @@ _SHEET_TEXT: dict[str, dict[str, Any]] = {
     },
     "en": {
         "sheet": "Switch-off losses",
-        "heading": "Villages that lose mobile service when 2G, then 2G and 3G, are switched off",
+        "heading": "Villages that lose mobile service when 2G, then 2G and 3G, are switched off "
+        "(the computed baseline, before the plan's deployments)",
         "step": {
             "village_2g_off_loss": "2G off: {villages} villages, {people} people.",
             "village_2g3g_off_loss": "2G and 3G off: {villages} villages, {people} people.",
