@@ -198,7 +198,12 @@ def test_the_command_line_exits_2(
 ) -> None:
     config = _config_file(tmp_path, document)
     assert HATANGSO is not None
-    args = ["--villages", "v.gpkg", "--sites", "s.gpkg", "--config", str(config)]
+    # The inputs exist (the command line checks paths first); the configuration is refused
+    # before they are read.
+    villages, sites = tmp_path / "v.gpkg", tmp_path / "s.gpkg"
+    villages.touch()
+    sites.touch()
+    args = ["--villages", str(villages), "--sites", str(sites), "--config", str(config)]
     done = subprocess.run(
         [HATANGSO, "coverage", *args, "--out", str(tmp_path / "out")],
         capture_output=True,
