@@ -118,7 +118,8 @@ def test_partials_combine_into_the_sequential_best_server_ties_included() -> Non
         masks = np.zeros((1, 1, 1), dtype=bool)
         for i in range(n):
             terrain._accumulate(loss, 0, 0, *args, float(eirp[i]), 0.0, np.nan, np.nan, 25.0,
-                                -87.25, i, 0, best, best_site, count, last, masks)  # fmt: skip
+                                -87.25, i, 0, True, best, best_site, count, last,
+                                masks)  # fmt: skip
         labels = rng.integers(0, 3, n)
         parts = []
         for label in range(3):
@@ -126,7 +127,8 @@ def test_partials_combine_into_the_sequential_best_server_ties_included() -> Non
             last = np.full((1, 1), -1, dtype=np.int32)
             for i in np.flatnonzero(labels == label):
                 terrain._accumulate_part(loss, 0, 0, *args, float(eirp[i]), 0.0, np.nan, np.nan,
-                                         25.0, -87.25, int(i), 0, 0, 0, part.best, part.first,
+                                         25.0, -87.25, int(i), 0, True, 0, 0, part.best,
+                                         part.first,
                                          part.above, part.count, last, part.masks)  # fmt: skip
             parts.append(part)
         order = rng.permutation(3)

@@ -587,8 +587,9 @@ def test_terrain_model_leaves_the_village_behind_the_ridge_dark(tmp_path: Path) 
 def test_terrain_reason_of_a_village_served_by_2g_only(tmp_path: Path) -> None:
     # A 2G-only mast at the origin and a village 2 km east, in front of the wall: the 4G mast
     # of the test above reaches it (32 dBm per resource element), so the 2G carrier, 25 dB
-    # stronger (57 dBm), is received above -110 dBm there; but 2G is not broadband, so the
-    # village is dark, and its reason must not call a power above -110 dBm "below -110 dBm".
+    # stronger (57 dBm), is received above -110 dBm there and the village has 2G; but 2G is
+    # not broadband: no 4G or 5G power anywhere, so best_dbm, the power grid (the map's
+    # power layer) and the server count are empty, and the village is dark.
     villages = villages_at([(1950, -50, 2050, 50)])
     sites = sites_at([(0, 0)], tech=["2G"])
     terrain = assess(
@@ -597,22 +598,55 @@ def test_terrain_reason_of_a_village_served_by_2g_only(tmp_path: Path) -> None:
         cache_dir=tmp_path / "cache",
     )
     row = terrain.villages.iloc[0]
-    assert not row["covered_mobile"] and row["best_dbm"] > -110
-    power = f"{row['best_dbm']:.0f}"
+    assert row["cov_2g"] and not row["covered_mobile"] and np.isnan(row["best_dbm"])
+    assert terrain.terrain is not None
+    assert np.isnan(terrain.terrain.best_dbm.array).all()
+    assert (terrain.terrain.best_site.array == -1).all()
+    assert (terrain.terrain.server_count.array == 0).all()
     assert row["mobile_reason"] == (
-        f"terrain model: no 4G or 5G carrier reaches -110 dBm; the best server, {power} dBm, "
-        "is a 2G, 3G or IoT carrier"
+        "terrain model: no 4G or 5G carrier within reach or in view; nearest site is Viettel "
+        "at 2.0 km"
     )
-    # Under the area rule: no cell of the village has 4G, 0 % of the 50 % the rule asks.
+    # Under the area rule the reason is the same: no 4G or 5G power at all.
     by_area = assess(
         CoverageInputs(villages=villages, sites=sites, dem=tmp_path / "ridge.tif"),
         CoverageConfig.model_validate({"terrain": {"radius_m": 8000}, "mobile": {"rule": "area"}}),
         cache_dir=tmp_path / "cache",
     )
-    assert by_area.villages["mobile_reason"].iloc[0] == (
-        "terrain model: 4G or better over 0% of the village's area, below the 50% the area "
-        "rule asks"
+    assert by_area.villages["mobile_reason"].iloc[0] == row["mobile_reason"]
+
+
+@pytest.mark.parametrize("model", ["hata", "terrain"])
+def test_best_dbm_is_the_4g_carrier_s_beside_a_stronger_2g_one(tmp_path: Path, model: str) -> None:
+    # A 4G mast at the origin and a 2G mast beside it, on the same spot, whose carrier is
+    # received 25 dB stronger (57 dBm against 32 dBm per resource element): the village 2 km
+    # east gets the 4G mast's power alone, as in a run without the 2G mast, and the power grid
+    # is the 4G-only run's cell for cell.
+    villages = villages_at([(1950, -50, 2050, 50)])
+    both = sites_at([(0, 0), (0, 0)], tech=["4G", "2G"])
+    alone = both.iloc[[0]]
+    dem = _ridge_dem(tmp_path / "ridge.tif")
+    config = CoverageConfig.model_validate(
+        {"terrain": {"radius_m": 8000}, "mobile": {"model": model}}
     )
+
+    def best(sites: gpd.GeoDataFrame):
+        return assess(
+            CoverageInputs(villages=villages, sites=sites, dem=dem),
+            config,
+            cache_dir=tmp_path / "cache",
+        )
+
+    mixed, four_g = best(both), best(alone)
+    assert mixed.villages["cov_2g"].iloc[0]
+    got = mixed.villages["best_dbm"].iloc[0]
+    assert np.isfinite(got) and got == four_g.villages["best_dbm"].iloc[0]
+    if model == "terrain":
+        assert mixed.terrain is not None and four_g.terrain is not None
+        np.testing.assert_array_equal(mixed.terrain.best_dbm.array, four_g.terrain.best_dbm.array)
+        np.testing.assert_array_equal(
+            mixed.terrain.server_count.array, four_g.terrain.server_count.array
+        )
 
 
 def test_terrain_model_needs_a_dem() -> None:

@@ -120,27 +120,41 @@ S_DBM = 33.0 - PL_DB + 10.0 * math.log10(3276)
 N_DBM = -174.0 + 10.0 * math.log10(100e6) + 7.0  # -87 dBm over 100 MHz
 
 
-def test_5g_midpoint_without_noise_is_0_db_and_60_mbps() -> None:
-    # 0 dB: 0.6 log2(1 + 1) = 0.6 b/s/Hz; on the 100 MHz 5G carrier, 60 Mb/s.
+def test_5g_midpoint_without_noise_is_0_db_and_44_6_mbps() -> None:
+    # 0 dB: 0.6 log2(1 + 1) = 0.6 b/s/Hz; on the 100 MHz 5G carrier, 60 Mb/s while it sends
+    # downlink, which a DDDSU frame (10:2:2 special slot) does 52 of 70 symbols:
+    # 60 * 52 / 70 = 44.5714 Mb/s.
     got = predict_downlink(MIDPOINT, two_sites(), thermal_dbm_hz=-np.inf)
     assert got.sinr_db[0] == pytest.approx(0.0, abs=1e-9)
-    assert got.pred_dl_mbps[0] == pytest.approx(60.0, abs=1e-6)
+    assert got.pred_dl_mbps[0] == pytest.approx(44.5714286, abs=1e-6)
     assert got.tech[0] == "5G"
     assert got.tech_sinr_db["5G"][0] == pytest.approx(0.0, abs=1e-9)
-    assert got.tech_dl_mbps["5G"][0] == pytest.approx(60.0, abs=1e-6)
+    assert got.tech_dl_mbps["5G"][0] == pytest.approx(44.5714286, abs=1e-6)
     assert "4G" not in got.tech_dl_mbps  # no 4G carrier at all
+
+
+@pytest.mark.parametrize(("share", "mbps"), [(1.0, 60.0), (0.5, 30.0), (0.8, 48.0)])
+def test_the_5g_downlink_share_scales_5g_alone(share: float, mbps: float) -> None:
+    # The same 0 dB midpoint: 60 Mb/s times the share. A 4G carrier of A (FDD) at the
+    # midpoint keeps its figure whatever the share: alone on its layer, noise-free, it is
+    # capped at 4.4 b/s/Hz, 88 Mb/s on 20 MHz.
+    sites = two_sites().assign(tech=["4G;5G", "5G"])
+    got = predict_downlink(MIDPOINT, sites, thermal_dbm_hz=-np.inf, downlink_share_5g=share)
+    assert got.tech_dl_mbps["5G"][0] == pytest.approx(mbps, abs=1e-6)
+    assert got.tech_dl_mbps["4G"][0] == pytest.approx(88.0, abs=1e-6)
 
 
 def test_5g_midpoint_with_noise_by_hand() -> None:
     # S = I = -73.51481 dBm, N = -87 dBm: N/I = 10^(-1.3485188) = 0.0448210
     # SINR = 1 / 1.0448210 = 0.9571018 -> -0.19042 dB; 0.6 log2(1.9571018) = 0.6 * 0.9687188
-    #      = 0.5812313 b/s/Hz -> 58.1231 Mb/s on 100 MHz.
+    #      = 0.5812313 b/s/Hz -> 58.1231 Mb/s on 100 MHz; times the downlink share 52 / 70:
+    #      43.1772 Mb/s.
     assert PL_DB == pytest.approx(141.66825, abs=1e-5)
     assert S_DBM == pytest.approx(-73.51481, abs=1e-5)
     sinr_db = -10.0 * math.log10(1.0 + 10.0 ** ((N_DBM - S_DBM) / 10.0))
     assert sinr_db == pytest.approx(-0.19042, abs=1e-5)
-    expected = 100.0 * 0.6 * math.log2(1.0 + 10.0 ** (sinr_db / 10.0))
-    assert expected == pytest.approx(58.1231, abs=1e-4)
+    expected = 100.0 * 0.6 * math.log2(1.0 + 10.0 ** (sinr_db / 10.0)) * 52.0 / 70.0
+    assert expected == pytest.approx(43.1772, abs=1e-4)
     got = predict_downlink(MIDPOINT, two_sites())
     assert got.tech_sinr_db["5G"][0] == pytest.approx(sinr_db, abs=1e-3)
     assert got.tech_dl_mbps["5G"][0] == pytest.approx(expected, abs=1e-2)
@@ -149,7 +163,7 @@ def test_5g_midpoint_with_noise_by_hand() -> None:
 def test_the_5g_layer_is_kept_apart_from_the_best_layer() -> None:
     # A carries 4G and 5G, B 5G only. At the midpoint A's 4G carrier is alone on its layer
     # (SNR 20.5845 dB, as the 4G test derives: 0.6 log2(1 + 114.3) = 4.1104 b/s/Hz, 82.21 Mb/s
-    # on 20 MHz) and beats the 5G layer, where B interferes: 58.1231 Mb/s. The village's best
+    # on 20 MHz) and beats the 5G layer, where B interferes: 43.1772 Mb/s. The village's best
     # figure is 4G's; its 5G figure stays the 5G layer's.
     sites = two_sites().assign(tech=["4G;5G", "5G"])
     got = predict_downlink(MIDPOINT, sites)
@@ -159,7 +173,7 @@ def test_the_5g_layer_is_kept_apart_from_the_best_layer() -> None:
     snr = 10.0 ** (got.tech_sinr_db["4G"][0] / 10.0)
     assert got.pred_dl_mbps[0] == pytest.approx(20.0 * 0.6 * math.log2(1.0 + snr), abs=1e-6)
     assert got.pred_dl_mbps[0] == pytest.approx(82.207, abs=1e-3)
-    assert got.tech_dl_mbps["5G"][0] == pytest.approx(58.1231, abs=1e-3)
+    assert got.tech_dl_mbps["5G"][0] == pytest.approx(43.1772, abs=1e-3)
 
 
 def test_villages_covered_by_5g_below_100_mbps() -> None:
@@ -203,9 +217,11 @@ def test_assess_speed_adds_the_5g_blocks_only_where_5g_is() -> None:
     assert result.target_5g_mbps == 100.0
     block = result.blocks["predicted_downlink_5g"]
     assert block["tech"] == "5G" and block["target_mbps"] == 100.0
-    # m: 58.12 Mb/s at the midpoint, below 100; far: not covered by 5G (and out of reach).
+    # m: 43.18 Mb/s at the midpoint, below 100; far: not covered by 5G (and out of reach).
     assert block["covered_below_target"] == 1 and block["villages_predicted"] == 1
-    assert block["villages_below_target"][0]["pred_dl_mbps"] == pytest.approx(58.12)
+    assert block["villages_below_target"][0]["pred_dl_mbps"] == pytest.approx(43.18)
+    assert block["downlink_share"] == pytest.approx(52.0 / 70.0)
+    assert "3500 MHz, 100 MHz" in block["method"]
     codes = {v.code: (v.numerator, v.denominator) for v in result.indicators}
     assert codes == {"commune_4g_speed": (0.0, 1.0), "commune_5g_speed": (1.0, 1.0)}
     assert result.blocks["commune_speed_5g"]["communes"][0]["mean_mbps"] == 120.0

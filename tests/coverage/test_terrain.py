@@ -645,7 +645,7 @@ def test_the_kernels_sector_pattern_is_the_link_budgets() -> None:
     masks = np.zeros((1, 1, 5), dtype=bool)
     beam = np.radians(65.0)
     _accumulate(loss, 0, 0, 0.0, 0.0, 1.0, 1.0, 2.5, 10.5, 40.0, 0.0, np.pi, beam,
-                SECTOR_MAX_ATTENUATION_DB, -200.0, 0, 0, best, best_site, count, last,
+                SECTOR_MAX_ATTENUATION_DB, -200.0, 0, 0, True, best, best_site, count, last,
                 masks)  # fmt: skip
     dx = np.arange(5) + 0.5 - 2.5
     theta = np.arccos(11.0 / np.hypot(dx, 11.0))

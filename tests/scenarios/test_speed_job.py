@@ -7,7 +7,9 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pytest
 import shapely
+from pydantic import ValidationError
 
 from hatangso.coverage.config import CoverageConfig
 from hatangso.scenarios.job import InputFiles, run_coverage
@@ -252,3 +254,28 @@ def test_an_uncovered_village_shows_no_predicted_speed_on_the_map() -> None:
     # V1 (12 < 40) is drawn below the target; no village at twice the target or more.
     assert "Tốc độ dự báo dưới mục tiêu" in page
     assert "Tốc độ dự báo từ hai lần mục tiêu" not in page
+
+
+@pytest.mark.parametrize(
+    ("lang", "said"),
+    [
+        ("vi", "3.500 MHz (băng n78), 100 MHz. Sóng mang 5G song công"),
+        ("en", "3,500 MHz (band n78) over 100 MHz. 5G carriers are TDD"),
+    ],
+)
+def test_the_5g_method_names_the_default_carrier_and_the_run_s_downlink_share(
+    lang: str, said: str
+) -> None:
+    # The 5G block records the share the prediction used: 0.5 -> "50%".
+    block = {"target_mbps": 100.0, "covered_below_target": 0, "downlink_share": 0.5}
+    report = speed_html({"predicted_downlink_5g": block}, lang)
+    assert said in report
+    assert "50%" in report
+
+
+def test_the_5g_downlink_share_is_a_speed_setting() -> None:
+    assert CoverageConfig().speed.tdd_downlink_share_5g == pytest.approx(52.0 / 70.0)
+    config = CoverageConfig.model_validate({"speed": {"tdd_downlink_share_5g": 0.8}})
+    assert config.speed.tdd_downlink_share_5g == 0.8
+    with pytest.raises(ValidationError, match="tdd_downlink_share_5g"):
+        CoverageConfig.model_validate({"speed": {"tdd_downlink_share_5g": 1.5}})

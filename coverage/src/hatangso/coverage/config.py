@@ -35,6 +35,7 @@ from pydantic import (
 )
 
 from hatangso.coverage.radio import DEFAULT_RADIUS_M as _RADIO_RADIUS_M
+from hatangso.geo.carrier import NR_TDD_DOWNLINK_SHARE
 from hatangso.geo.confine import confined_file, read_limited
 from hatangso.geo.errors import ConfigError, Problem
 from hatangso.geo.limits import WorkLimits
@@ -238,6 +239,13 @@ class SpeedConfig(_Strict):
     left out above, saying so in ``kpis.json``'s notes; ``always`` and ``never`` decide
     whatever the size. The communes' measured speeds do not depend on it.
 
+    ``tdd_downlink_share_5g`` is the share of a 5G (TDD) carrier's time that carries the
+    downlink: a village's predicted 5G throughput is the carrier's attenuated Shannon figure
+    times it. The default, 52/70 = 0.743, is the ``DDDSU`` frame with a 10:2:2 special slot
+    (:data:`hatangso.geo.carrier.NR_TDD_DOWNLINK_SHARE`); an operator on ``DDDDDDDSUU``
+    with a 6:4:4 special slot has ``(7 x 14 + 6) / 140 = 0.743`` too. 4G carriers (FDD)
+    keep the whole time.
+
     Examples
     --------
     >>> SpeedConfig().predicts(1300), SpeedConfig().predicts(100_000)
@@ -248,6 +256,7 @@ class SpeedConfig(_Strict):
 
     predict: Literal["auto", "always", "never"] = "auto"
     auto_max_villages: int = Field(20_000, ge=0)
+    tdd_downlink_share_5g: float = Field(NR_TDD_DOWNLINK_SHARE, gt=0.0, le=1.0)
 
     def predicts(self, n_villages: int) -> bool:
         """Return whether a run of `n_villages` villages predicts their downlink."""

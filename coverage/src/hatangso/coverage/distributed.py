@@ -345,7 +345,8 @@ def _batch_part(batch: _Batch, array: npt.NDArray[np.floating[Any]]) -> _Part:
                                  float(batch.beamwidth[k]), SECTOR_MAX_ATTENUATION_DB,
                                  terrain.receive_dbm(batch.threshold_dbm, batch.tech[k]),
                                  int(batch.site_index[k]),
-                                 int(batch.group[k]), r0, c0, part.best, part.first, part.above,
+                                 int(batch.group[k]), batch.tech[k] in terrain.MOBILE_TECHS, r0,
+                                 c0, part.best, part.first, part.above,
                                  part.count, last_counted, part.masks)  # fmt: skip
     return part
 

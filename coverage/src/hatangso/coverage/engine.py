@@ -90,9 +90,10 @@ class Assessment:
     ----------
     villages
         The input villages (EPSG:4326) plus ``covered_mobile``, ``covered_5g``,
-        ``covered_ftth`` (bool; absent without fiber input), ``best_dbm`` (dBm, NaN when
-        not modelled or uncovered), ``nearest_site_m``, ``serving_operators`` (';'-joined),
-        ``ftth_distance_m`` (m, NaN beyond reach or without fiber input), ``mobile_share``,
+        ``covered_ftth`` (bool; absent without fiber input), ``best_dbm`` (dBm of the best
+        4G or 5G carrier, NaN when not modelled or uncovered), ``nearest_site_m``,
+        ``serving_operators`` (';'-joined), ``ftth_distance_m`` (m, NaN beyond reach or
+        without fiber input), ``mobile_share``,
         ``share_5g``, ``mobile_reason``, ``ftth_reason`` and, where people are known,
         ``population_in_village`` and ``population_covered_mobile``/``_5g``.
     indicators
@@ -707,9 +708,9 @@ def _terrain_reasons(
 ) -> npt.NDArray[np.object_]:
     """Return why the terrain model covers each village or not (``mobile_reason``).
 
-    ``best_dbm`` is the best carrier of any technology: a dark village whose best server
-    reaches the threshold is dark because that carrier is a 2G, 3G or IoT one (``point``), or
-    because too little of it has 4G (``area``, ``population``), and the reason says which.
+    ``best_dbm`` is the best 4G or 5G carrier at the representative point (2G, 3G and IoT
+    carriers never count): a dark village whose best server reaches the threshold there is
+    dark because too little of it has 4G (``area``, ``population``).
     """
     mcfg = config.mobile
     rule = mcfg.rule
@@ -728,16 +729,16 @@ def _terrain_reasons(
         )
     else:
         weak = (
-            f"terrain model: no 4G or 5G carrier reaches {threshold:.0f} dBm; the best server, "
+            "terrain model: best 4G or 5G server "
             + power
-            + " dBm, is a 2G, 3G or IoT carrier"
+            + f" dBm at the village's point, yet not covered under the {rule} rule"
         )
     reasons = np.where(
         covered,
         "terrain model: best server " + power + f" dBm (threshold {threshold:.0f} dBm)",
         np.where(
             np.isnan(best),
-            "terrain model: no site within reach or in view; nearest is "
+            "terrain model: no 4G or 5G carrier within reach or in view; nearest site is "
             + np.asarray(op, dtype=object)
             + " at "
             + km

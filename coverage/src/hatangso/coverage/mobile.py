@@ -789,9 +789,10 @@ def mobile_coverage(
     pandas.DataFrame
         Indexed like `villages`: ``covered_mobile``, ``covered_5g`` (bool), ``mobile_share``,
         ``share_5g`` (the covered share the rule used: 0/1 for point rules), ``best_dbm``
-        (float, NaN with the radius model or when uncovered), ``nearest_site_m``,
-        ``serving_operators`` (';'-joined operators whose own 4G-or-better footprints meet
-        the rule), ``population_covered_mobile``, ``population_covered_5g``,
+        (float: the best 4G or 5G carrier, NaN with the radius model or when uncovered),
+        ``nearest_site_m``, ``serving_operators`` (';'-joined operators whose own
+        4G-or-better footprints meet the rule), ``population_covered_mobile``,
+        ``population_covered_5g``,
         ``population_in_village`` (people, where known) and ``mobile_reason`` (why the
         village is or is not covered).
     """

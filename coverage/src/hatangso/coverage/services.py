@@ -51,6 +51,7 @@ import shapely
 
 from hatangso.coverage import mobile
 from hatangso.coverage.villages import VillagePoints, judge, serving_operators
+from hatangso.geo.techs import SWITCH_OFF_STEPS
 
 if TYPE_CHECKING:
     from hatangso.coverage.rasters import Raster
@@ -83,12 +84,6 @@ TECH_COLUMNS: Final[Mapping[str, str]] = {
 }
 #: Technologies whose service is counted per operator (the switch-off losses need them).
 _PER_OPERATOR: Final = ("2G", "3G")
-#: The switch-off steps: the indicator, the technologies switched off, the village column of
-#: the loss and the column of the operators that lose the village.
-SWITCH_OFF_STEPS: Final[tuple[tuple[str, tuple[str, ...], str, str], ...]] = (
-    ("village_2g_off_loss", ("2G",), "loss_2g_off", "operators_lost_2g_off"),
-    ("village_2g3g_off_loss", ("2G", "3G"), "loss_2g3g_off", "operators_lost_2g3g_off"),
-)
 #: Loss column of each switch-off indicator.
 LOSS_COLUMNS: Final[Mapping[str, str]] = {code: col for code, _, col, _ in SWITCH_OFF_STEPS}
 

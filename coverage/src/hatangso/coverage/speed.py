@@ -38,8 +38,13 @@ the time on every resource block (full load, the worst case) and there is no sch
 the handset sits at the village centre, outdoors, 1.5 m above ground, with the Hata median
 path loss (no shadowing, no terrain), whatever model decided the coverage. The throughput is
 the attenuated Shannon bound of 3GPP TR 36.942, Annex A (:func:`shannon_throughput_mbps`):
-what one user gets with the whole carrier. A village's figure is its best layer's (any
-operator): where it is covered yet below the target, capacity, not coverage, is the gap.
+what one user gets with the whole carrier, for the share of the time the carrier sends
+downlink: all of it for 4G (FDD), ``tdd_downlink_share_5g`` for 5G, whose carriers are TDD
+(:data:`hatangso.geo.carrier.NR_TDD_DOWNLINK_SHARE`, 0.743: the ``DDDSU`` frame). 5G keeps
+the single-layer cap of TR 36.942 (4.4 b/s/Hz): the attenuated Shannon bound models one
+spatial layer, and NR's higher peaks (ITU-R M.2410's 30 b/s/Hz) need eight. A village's
+figure is its best layer's (any operator): where it is covered yet below the target,
+capacity, not coverage, is the gap.
 Each village also gets its best 5G layer's figure (``pred_dl_5g_mbps``, ``sinr_5g_db``) when
 the sites carry 5G: a 5G carrier that gives no ``freq_mhz`` or ``bandwidth_mhz`` is the
 3.5 GHz (band n78) carrier of :data:`hatangso.coverage.radio.DEFAULT_FREQ_MHZ` over 100 MHz
@@ -64,7 +69,7 @@ from scipy.spatial import cKDTree
 
 from hatangso.coverage import radio
 from hatangso.coverage.kpis import IndicatorValue
-from hatangso.geo.carrier import DEFAULT_BANDWIDTH_MHZ, resource_elements
+from hatangso.geo.carrier import DEFAULT_BANDWIDTH_MHZ, NR_TDD_DOWNLINK_SHARE, resource_elements
 
 __all__ = [
     "COMMUNE_SPEED_COLUMNS",
@@ -499,6 +504,7 @@ def predict_downlink(
     thermal_dbm_hz: float = THERMAL_NOISE_DBM_HZ,
     interference_radius_m: float = INTERFERENCE_RADIUS_M,
     h_rx_m: float = 1.5,
+    downlink_share_5g: float = NR_TDD_DOWNLINK_SHARE,
 ) -> DownlinkPrediction:
     """Predict each point's best downlink: SINR per co-channel layer, attenuated Shannon.
 
@@ -518,6 +524,9 @@ def predict_downlink(
         Carriers farther than this from a point are neither servers nor interferers.
     h_rx_m
         Handset height, m.
+    downlink_share_5g
+        Share of a 5G (TDD) carrier's time that carries the downlink; the 5G throughput is
+        the carrier's times it (4G carriers are FDD: 1).
 
     Returns
     -------
@@ -544,7 +553,7 @@ def predict_downlink(
         if "bandwidth_mhz" in sites
         else np.full(len(sites), np.nan)
     )
-    site_idx, techs, eirp, freq, bandwidth = [], [], [], [], []
+    site_idx, techs, eirp, freq, bandwidth, share = [], [], [], [], [], []
     for t in _SPEED_TECHS:  # two technologies, not a loop over geometries
         rows = np.flatnonzero(_carries(tech_col, t))
         site_idx.append(rows)
@@ -553,6 +562,7 @@ def predict_downlink(
         freq.append(table.freq_mhz[t][rows])
         bw = bandwidth_col[rows]
         bandwidth.append(np.where(np.isnan(bw), DEFAULT_BANDWIDTH_MHZ[t], bw))
+        share.append(np.full(len(rows), downlink_share_5g if t == "5G" else 1.0))
     c_site = np.concatenate(site_idx)
     if c_site.size == 0:
         return DownlinkPrediction(nan, nan.copy(), none, none.copy())
@@ -576,6 +586,7 @@ def predict_downlink(
         eirp_dbm=c_eirp,
         freq_mhz=c_freq,
         bandwidth_mhz=c_bw,
+        downlink_share=np.concatenate(share),
         spread_db=c_spread,
         height_m=table.height_m[c_site],
         env=table.env[c_site].astype(str),
@@ -626,6 +637,7 @@ class _Carriers:
     eirp_dbm: FloatArray
     freq_mhz: FloatArray
     bandwidth_mhz: FloatArray
+    downlink_share: FloatArray
     spread_db: FloatArray
     height_m: FloatArray
     env: npt.NDArray[np.str_]
@@ -688,7 +700,7 @@ def _predict_block(
     )
     with np.errstate(divide="ignore"):
         sinr = 10.0 * np.log10(signal / (interference + noise_mw))
-    thr = shannon_throughput_mbps(sinr, bw_best)
+    thr = shannon_throughput_mbps(sinr, bw_best) * carriers.downlink_share[c[best_pair]]
     g_point = group // n_layers
     top = _best_per_point(g_point, thr, sinr)
     where = rows.start + g_point[top]
@@ -784,23 +796,34 @@ def below_target(villages: pd.DataFrame, target_mbps: float, *, tech: str = "4G"
 
 
 def prediction_block(
-    villages: pd.DataFrame, target_mbps: float, *, limit: int = 200, tech: str = "4G"
+    villages: pd.DataFrame,
+    target_mbps: float,
+    *,
+    limit: int = 200,
+    tech: str = "4G",
+    downlink_share: float = 1.0,
 ) -> Mapping[str, Any]:
     """Return the ``predicted_downlink`` block of ``kpis.json``: method, counts, slow villages.
 
     `tech` ``5G`` gives the ``predicted_downlink_5g`` block: the villages covered by 5G
-    against the 5G target (see :func:`below_target`).
+    against the 5G target (see :func:`below_target`); `downlink_share` is then the TDD
+    downlink share the prediction used (``downlink_share`` of the block).
     """
     slow = below_target(villages, target_mbps, tech=tech)
     pred = villages[_PREDICTED_COLUMNS[tech][1]].to_numpy(dtype=float)
     layers = (
         ""
         if tech == "4G"
-        else "best 5G layer (a carrier without freq_mhz or bandwidth_mhz: 3500 MHz, 100 MHz); "
+        else (
+            "best 5G layer (a carrier without freq_mhz or bandwidth_mhz: "
+            f"{radio.DEFAULT_FREQ_MHZ['5G']:g} MHz, {DEFAULT_BANDWIDTH_MHZ['5G']:g} MHz); "
+            f"TDD: times the downlink share {downlink_share:.3g} of the frame; "
+        )
     )
     return {
         "tech": tech,
         "target_mbps": target_mbps,
+        "downlink_share": 1.0 if tech == "4G" else downlink_share,
         "method": (
             f"{layers}best server SINR per co-channel layer (operator, technology, "
             "frequency), full load, no scheduling gain; noise -174 dBm/Hz + 10 log10(B) + "
@@ -859,6 +882,7 @@ def assess_speed(
     speeds: pd.DataFrame | None,
     target_mbps: float | None = None,
     target_5g_mbps: float | None = None,
+    downlink_share_5g: float = NR_TDD_DOWNLINK_SHARE,
 ) -> SpeedResult:
     """Predict each village's downlink and measure each commune's speed.
 
@@ -880,6 +904,9 @@ def assess_speed(
         The 4G speed target (None: :data:`NATIONAL_4G_TARGET_MBPS`).
     target_5g_mbps
         The 5G speed target (None: :data:`NATIONAL_5G_TARGET_MBPS`).
+    downlink_share_5g
+        Share of a 5G (TDD) carrier's time that carries the downlink
+        (``speed.tdd_downlink_share_5g``).
 
     Returns
     -------
@@ -895,12 +922,19 @@ def assess_speed(
         if centres_xy is None or len(centres_xy) != len(villages):
             reps = villages.geometry.representative_point().to_crs(metric_crs)
             centres_xy = np.column_stack([reps.x.to_numpy(), reps.y.to_numpy()])
-        prediction = predict_downlink(np.asarray(centres_xy, dtype=float), sites.to_crs(metric_crs))
+        prediction = predict_downlink(
+            np.asarray(centres_xy, dtype=float),
+            sites.to_crs(metric_crs),
+            downlink_share_5g=downlink_share_5g,
+        )
         villages = speed_villages(villages, prediction)
         for tech, key in PREDICTED_BLOCKS.items():
             covered_col, pred_col, _ = _PREDICTED_COLUMNS[tech]
             if pred_col in villages and covered_col in villages:
-                blocks[key] = dict(prediction_block(villages, targets[tech], tech=tech))
+                share = downlink_share_5g if tech == "5G" else 1.0
+                blocks[key] = dict(
+                    prediction_block(villages, targets[tech], tech=tech, downlink_share=share)
+                )
     if speeds is not None:
         for tech, key in SPEED_BLOCKS.items():
             # 4G: whenever samples give speeds (0/0 without any); 5G: when 5G ones do.

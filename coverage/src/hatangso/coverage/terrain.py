@@ -79,7 +79,7 @@ from hatangso.coverage.villages import (
 from hatangso.geo.errors import ConfigError, CRSError, InputError, Problem
 from hatangso.geo.outputs import write_layer
 from hatangso.geo.scratch import new_scratch, pid_alive, remove_orphans
-from hatangso.geo.techs import tech_token
+from hatangso.geo.techs import BROADBAND, tech_token
 
 __all__ = [
     "EARTH_RADIUS_M",
@@ -115,7 +115,7 @@ EARTH_RADIUS_M = 6_371_000.0
 #: Speed of light, m/s.
 SPEED_OF_LIGHT_M_S = 299_792_458.0
 #: Technologies that count as mobile broadband ("4G or better") in the contract.
-MOBILE_TECHS: tuple[str, ...] = ("4G", "5G")
+MOBILE_TECHS: tuple[str, ...] = BROADBAND
 #: Bumped whenever a kernel's results change, so that stale cache entries are never reused.
 _CACHE_VERSION = 1
 #: Hull vertices scanned at each end on line-of-sight paths (all of them when the hull is short).
@@ -746,6 +746,7 @@ def _fold(
     threshold_dbm: float,
     site_index: int,
     group: int,
+    broadband: bool,
     part_r0: int,
     part_c0: int,
     partial: bool,
@@ -762,7 +763,9 @@ def _fold(
     :func:`_accumulate` and :func:`_accumulate_part`, which differ only in how a cell keeps its
     best server: with `partial` false, `server` is the best site and `above` is not touched;
     with `partial` true, `server` and `above` are ``first`` and ``above`` of
-    :func:`_accumulate_part`.
+    :func:`_accumulate_part`. A carrier that is not `broadband` (2G, 3G, NB-IoT, LTE-M) sets
+    its group's mask alone: the best server and the count are those of the 4G and 5G carriers
+    (:data:`MOBILE_TECHS`), the mobile broadband the indicators and the power layer speak of.
     """
     rows, cols = loss.shape
     sector = not math.isnan(beamwidth_rad) and not math.isnan(azimuth_rad)
@@ -779,12 +782,12 @@ def _fold(
             R = r0 + rr - part_r0
             C = c0 + cc - part_c0
             b = best[R, C]
-            if p < threshold_dbm and not (math.isnan(b) or p > b):
+            if p < threshold_dbm and not (broadband and (math.isnan(b) or p > b)):
                 continue  # the pattern only lowers p: nothing here can change
             if sector:
                 ex = x_left + (c0 + cc + 0.5) * dx - x0
                 p -= _pattern_db(ex, ey, bx, by, beamwidth_rad, max_attenuation_db)
-            if math.isnan(b) or p > b:
+            if broadband and (math.isnan(b) or p > b):
                 if not partial:
                     best[R, C] = p
                     server[R, C] = site_index
@@ -798,7 +801,7 @@ def _fold(
                         above[R, C] = site_index
             if p >= threshold_dbm:
                 masks[group, R, C] = True
-                if last_counted[R, C] != site_index and count[R, C] < 65535:
+                if broadband and last_counted[R, C] != site_index and count[R, C] < 65535:
                     count[R, C] += 1
                     last_counted[R, C] = site_index
 
@@ -822,6 +825,7 @@ def _accumulate(
     threshold_dbm: float,
     site_index: int,
     group: int,
+    broadband: bool,
     best: npt.NDArray[np.float32],
     best_site: npt.NDArray[np.int32],
     count: npt.NDArray[np.uint16],
@@ -844,8 +848,8 @@ def _accumulate(
     server is left alone.
     """
     _fold(loss, r0, c0, x_left, y_top, dx, dy, x0, y0, eirp_dbm, clutter_loss_db, azimuth_rad,
-          beamwidth_rad, max_attenuation_db, threshold_dbm, site_index, group, 0, 0, False, best,
-          best_site, best_site, count, last_counted, masks)  # fmt: skip
+          beamwidth_rad, max_attenuation_db, threshold_dbm, site_index, group, broadband, 0, 0,
+          False, best, best_site, best_site, count, last_counted, masks)  # fmt: skip
 
 
 @jit(nogil=True)
@@ -867,6 +871,7 @@ def _accumulate_part(
     threshold_dbm: float,
     site_index: int,
     group: int,
+    broadband: bool,
     part_r0: int,
     part_c0: int,
     best: npt.NDArray[np.float32],
@@ -891,8 +896,8 @@ def _accumulate_part(
     those of :func:`_accumulate`: both are :func:`_fold`; a test holds the two to the same grids.
     """
     _fold(loss, r0, c0, x_left, y_top, dx, dy, x0, y0, eirp_dbm, clutter_loss_db, azimuth_rad,
-          beamwidth_rad, max_attenuation_db, threshold_dbm, site_index, group, part_r0, part_c0,
-          True, best, first, above, count, last_counted, masks)  # fmt: skip
+          beamwidth_rad, max_attenuation_db, threshold_dbm, site_index, group, broadband,
+          part_r0, part_c0, True, best, first, above, count, last_counted, masks)  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------
@@ -1212,11 +1217,14 @@ class CoverageRasters:
     Attributes
     ----------
     best_dbm
-        ``float32`` best-server received power, dBm; NaN where no site reaches.
+        ``float32`` best-server received power of the mobile broadband carriers (4G and 5G,
+        :data:`MOBILE_TECHS`), dBm; NaN where none reaches. 2G, 3G, NB-IoT and LTE-M carriers
+        are left out: this is the grid the power layer draws against the broadband threshold.
     best_site
-        ``int32`` index into `site_ids` of the best server; -1 where none.
+        ``int32`` index into `site_ids` of that best server; -1 where none.
     server_count
-        ``uint16`` number of sites received at or above `threshold_dbm`.
+        ``uint16`` number of sites whose 4G or 5G carrier is received at or above
+        `threshold_dbm`.
     covered
         One boolean grid per ``(operator, tech)``: received at or above `threshold_dbm` from at
         least one of that operator's sites carrying that technology.
@@ -1751,8 +1759,8 @@ def coverage_rasters(
                             float(xs[i]), float(ys[i]), eirp, float(clutter_loss_db),
                             float(azimuths[i]), float(beamwidths[i]), SECTOR_MAX_ATTENUATION_DB,
                             receive_dbm(threshold_dbm, tech), i,
-                            group_index[(operators[i], tech)], best, best_site, count,
-                            last_counted, masks)  # fmt: skip
+                            group_index[(operators[i], tech)], tech in MOBILE_TECHS, best,
+                            best_site, count, last_counted, masks)  # fmt: skip
             if progress is not None:
                 progress(done, len(plans))
     finally:
@@ -1891,9 +1899,10 @@ def judge_villages(
     Returns
     -------
     geopandas.GeoDataFrame
-        `villages` (same index, CRS and columns) plus ``best_dbm`` (float, at the representative
-        point; NaN where no site reaches), ``mobile_share`` and ``share_5g`` (float in [0, 1]:
-        the share the rule looks at; 0 or 1 for ``point`` and ``official``),
+        `villages` (same index, CRS and columns) plus ``best_dbm`` (float, the best 4G or 5G
+        carrier at the representative point; NaN where none reaches), ``mobile_share`` and
+        ``share_5g`` (float in [0, 1]: the share the rule looks at; 0 or 1 for ``point`` and
+        ``official``),
         ``covered_mobile`` and ``covered_5g`` (bool; 4G or better, any operator) and
         ``serving_operators`` (``;``-separated, sorted: operators whose own 4G+ coverage meets
         the rule).

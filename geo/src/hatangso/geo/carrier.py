@@ -37,6 +37,7 @@ __all__ = [
     "NARROW_BANDWIDTH_MIN_MHZ",
     "NR_FR1_30KHZ_RESOURCE_BLOCKS",
     "NR_FR2_120KHZ_RESOURCE_BLOCKS",
+    "NR_TDD_DOWNLINK_SHARE",
     "eirp_re_dbm",
     "eirp_re_from_total_dbm",
     "resource_elements",
@@ -93,6 +94,20 @@ FR1_MAX_MHZ: Final = 7125.0
 #: (:func:`hatangso.coverage.radio.reference_eirp_dbm`). NB-IoT and LTE-M ride on an LTE
 #: carrier and take 4G's.
 DEFAULT_BANDWIDTH_MHZ: Final[Mapping[str, float]] = MappingProxyType({"4G": 20.0, "5G": 100.0})
+
+#: Share of a 5G TDD carrier's time that carries the downlink.
+#:
+#: A TDD carrier sends and receives on one channel in turn, so a handset gets the downlink only
+#: in the downlink slots and symbols of the frame. The 3.5 GHz networks commonly use the
+#: ``DDDSU`` pattern at 30 kHz (2.5 ms: three downlink slots, one special slot, one uplink
+#: slot), the frame structure the GSMA sets out for the 3.5 GHz range ("5G TDD
+#: Synchronisation: Guidelines and Recommendations for the Coexistence of TDD Networks in the
+#: 3.5 GHz Range", April 2020), with a special slot of 10 downlink, 2 guard and 2 uplink
+#: symbols (``10:2:2``; slot formats of 3GPP TS 38.213, section 11.1.1, Table 11.1.1-1).
+#: The downlink thus has ``(3 x 14 + 10) / (5 x 14) = 52 / 70 = 0.743`` of the symbols.
+#: Every 5G carrier is read as TDD: the engine's default carrier is n78 (3.5 GHz) and the
+#: mid-band 5G bands (n41, n77, n78) are TDD bands. 4G carriers are FDD: the whole time.
+NR_TDD_DOWNLINK_SHARE: Final = 52.0 / 70.0
 
 #: Plausible total EIRP of a sector's carrier, in dBm, as (low, high).
 #:

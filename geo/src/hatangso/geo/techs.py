@@ -16,7 +16,15 @@ from typing import Final
 
 from hatangso.geo.text import fold_key
 
-__all__ = ["BROADBAND", "IOT", "MOBILE_SERVICE", "TECHNOLOGIES", "parse_techs", "tech_token"]
+__all__ = [
+    "BROADBAND",
+    "IOT",
+    "MOBILE_SERVICE",
+    "SWITCH_OFF_STEPS",
+    "TECHNOLOGIES",
+    "parse_techs",
+    "tech_token",
+]
 
 #: Every technology a site may carry, in the contract's spelling and order.
 TECHNOLOGIES: Final[tuple[str, ...]] = ("2G", "3G", "4G", "5G", "NB-IoT", "LTE-M")
@@ -26,6 +34,15 @@ BROADBAND: Final[tuple[str, ...]] = ("4G", "5G")
 MOBILE_SERVICE: Final[tuple[str, ...]] = ("2G", "3G", "4G", "5G")
 #: The cellular IoT technologies of 3GPP Release 13 (LTE Cat-NB1 and Cat-M1).
 IOT: Final[tuple[str, ...]] = ("NB-IoT", "LTE-M")
+#: The steps of switching the legacy networks off, first step first: the indicator, the
+#: technologies switched off, the village column of the loss and the village column of the
+#: operators that lose the village (:mod:`hatangso.coverage.services` computes them; the
+#: maps and the switch-off sheet read them). Here, beside the technologies, so that the
+#: readers need not load the coverage engine.
+SWITCH_OFF_STEPS: Final[tuple[tuple[str, tuple[str, ...], str, str], ...]] = (
+    ("village_2g_off_loss", ("2G",), "loss_2g_off", "operators_lost_2g_off"),
+    ("village_2g3g_off_loss", ("2G", "3G"), "loss_2g3g_off", "operators_lost_2g3g_off"),
+)
 
 _ALIASES: Final[dict[str, tuple[str, ...]]] = {
     "2G": ("2g", "gsm", "gprs", "edge", "gsm900", "gsm1800", "dcs1800"),

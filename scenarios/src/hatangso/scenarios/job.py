@@ -464,6 +464,7 @@ def _speed_part(
         speeds=speeds,
         target_mbps=target_mbps,
         target_5g_mbps=target_5g_mbps,
+        downlink_share_5g=config.speed.tdd_downlink_share_5g,
     )
     result = dataclasses.replace(
         result, villages=speed.villages, indicators=(*result.indicators, *speed.indicators)

@@ -44,6 +44,7 @@ from branca.element import Element, MacroElement
 from jinja2 import Template
 
 from hatangso.coverage.overlays import POWER_SPAN_DB, LatLonBounds, power_colours
+from hatangso.geo.techs import SWITCH_OFF_STEPS
 from hatangso.scenarios.mapdata import Payload, escaped, map_payload
 
 log = logging.getLogger(__name__)
@@ -116,9 +117,9 @@ _SWITCH_OFF_LABEL = (
     "Villages losing mobile service when 2G / 2G+3G is off",
 )
 _SWITCH_OFF_SWATCH = "border:3px dotted {colour}"
-#: The switch-off steps (:data:`hatangso.coverage.services.SWITCH_OFF_STEPS`): the village
-#: column of the loss and the step's name in the popup, first step first.
-_SWITCH_OFF_STEPS = (("loss_2g_off", "2G"), ("loss_2g3g_off", "2G + 3G"))
+#: The switch-off steps (:data:`hatangso.geo.techs.SWITCH_OFF_STEPS`): the village column of
+#: the loss and the step's name in the popup (``2G``, ``2G + 3G``), first step first.
+_SWITCH_OFF_STEPS = tuple((column, " + ".join(off)) for _, off, column, _ in SWITCH_OFF_STEPS)
 #: The village column that decides the status, per indicator.
 INDICATOR_COLUMN = {"mobile": "covered_mobile", "5g": "covered_5g", "ftth": "covered_ftth"}
 _INDICATOR_LABEL = {

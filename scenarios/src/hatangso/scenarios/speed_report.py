@@ -11,7 +11,9 @@ import html
 from collections.abc import Mapping
 from typing import Any
 
+from hatangso.coverage.radio import DEFAULT_FREQ_MHZ
 from hatangso.coverage.speed import PREDICTED_BLOCKS, SPEED_BLOCKS
+from hatangso.geo.carrier import DEFAULT_BANDWIDTH_MHZ, NR_TDD_DOWNLINK_SHARE
 
 __all__ = ["speed_html"]
 
@@ -29,9 +31,12 @@ _TEXT: dict[str, dict[str, Any]] = {
         "yes_no": ("Đạt", "Chưa đạt"),
         "predicted": "Thôn có sóng nhưng tốc độ dự báo dưới {target:g} Mb/s ({n} thôn)",
         "predicted_5g": ("Thôn có sóng 5G nhưng tốc độ 5G dự báo dưới {target:g} Mb/s ({n} thôn)"),
+        "thousands": ".",
         "method_5g": (
             "Tốc độ 5G dự báo từ lớp 5G tốt nhất của thôn; sóng mang 5G không ghi tần số, "
-            "băng thông được lấy là 3.500 MHz (băng n78), 100 MHz."
+            "băng thông được lấy là {freq} MHz (băng n78), {bandwidth} MHz. Sóng mang 5G song "
+            "công phân thời gian (TDD): chỉ tính phần thời gian đường xuống của khung, "
+            "{share:.0%}."
         ),
         "method": (
             "Dự báo tốc độ tải xuống tại trung tâm thôn từ tỷ số tín hiệu trên nhiễu và can "
@@ -56,9 +61,11 @@ _TEXT: dict[str, dict[str, Any]] = {
         "predicted_5g": (
             "Villages covered by 5G but predicted below {target:g} Mb/s on 5G ({n} villages)"
         ),
+        "thousands": ",",
         "method_5g": (
             "The 5G figure is the village's best 5G layer; a 5G carrier that gives no "
-            "frequency or bandwidth is taken as 3,500 MHz (band n78) over 100 MHz."
+            "frequency or bandwidth is taken as {freq} MHz (band n78) over {bandwidth} MHz. "
+            "5G carriers are TDD: only the frame's downlink share, {share:.0%}, counts."
         ),
         "method": (
             "Predicted downlink at the village centre from the best server's SINR, every "
@@ -140,7 +147,14 @@ def _predicted_html(predicted: Mapping[str, Any], text: Mapping[str, Any], tech:
     total = int(predicted.get("covered_below_target", len(listed)))
     title = text["predicted"] if tech == "4G" else text["predicted_5g"]
     heading = title.format(target=predicted["target_mbps"], n=total)
-    method = text["method"] if tech == "4G" else f"{text['method']} {text['method_5g']}"
+    method = text["method"]
+    if tech != "4G":
+        method_5g = text["method_5g"].format(
+            freq=f"{DEFAULT_FREQ_MHZ['5G']:,.0f}".replace(",", text["thousands"]),
+            bandwidth=f"{DEFAULT_BANDWIDTH_MHZ['5G']:g}",
+            share=float(predicted.get("downlink_share", NR_TDD_DOWNLINK_SHARE)),
+        )
+        method = f"{method} {method_5g}"
     rows = [
         [
             v.get("village_id"),

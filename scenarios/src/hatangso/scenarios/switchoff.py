@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from hatangso.geo.outputs import spreadsheet_cell, write_layer
+from hatangso.geo.techs import SWITCH_OFF_STEPS
 from hatangso.geo.validate import load_layer
 
 __all__ = [
@@ -233,7 +234,7 @@ _SHEET_TEXT: dict[str, dict[str, Any]] = {
     },
 }
 #: The switch-off steps of the sheet, in its columns' order.
-_STEPS = ("village_2g_off_loss", "village_2g3g_off_loss")
+_STEPS = tuple(code for code, _, _, _ in SWITCH_OFF_STEPS)
 
 
 def switch_off_rows(block: Mapping[str, Any]) -> list[dict[str, Any]]:
