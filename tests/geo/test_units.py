@@ -9,6 +9,7 @@ Sài Gòn (26740); the old Phường Tân Định (26734) is the new Phường T
 
 from __future__ import annotations
 
+import importlib.metadata
 import re
 from pathlib import Path
 
@@ -284,3 +285,34 @@ def test_the_listed_short_forms_of_province_names_are_understood() -> None:
     assert out["province_code_old"].tolist() == ["79", "77"]
     assert out["province_code_new"].tolist() == ["79", "79"]
     assert out["province_new"].tolist() == [HCM, HCM]
+
+
+def test_the_units_cache_reads_back_the_tables_built_and_survives_a_torn_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hatangso.geo import units as module
+
+    monkeypatch.setenv("HATANGSO_CACHE_DIR", str(tmp_path))
+    path = module.admin_units_cache()
+    assert path is not None and path.parent == tmp_path
+    version = importlib.metadata.version("vietnamadminunits")
+    assert path.name.startswith(f"admin-units-{version}-")  # another version: another file
+    module._tables.cache_clear()
+    try:
+        built = module._tables()  # no file yet: built, then written
+        assert path.is_file()
+        module._tables.cache_clear()
+        read = module._tables()  # read back from the file
+        assert read is not built
+        pd.testing.assert_frame_equal(read.units.old, built.units.old)
+        pd.testing.assert_frame_equal(read.units.links, built.units.links)
+        assert read.indexes == built.indexes and read.links.whole == built.links.whole
+        # Quận 5's Phường 7 (27316 before the reform) is found by its code in the read index.
+        assert read.indexes[("old", "commune")][("code", 27316)]
+        path.write_bytes(b"torn")
+        module._tables.cache_clear()
+        again = module._tables()  # a file that cannot be read: built again and rewritten
+        assert again.indexes == built.indexes
+        assert path.read_bytes() != b"torn"
+    finally:
+        module._tables.cache_clear()

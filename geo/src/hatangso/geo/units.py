@@ -10,7 +10,10 @@ carried in two hierarchies (the columns of :data:`hatangso.geo.schema.UNIT_COLUM
 
 The official lists and the ward-level mapping between them come from the ``vietnamadminunits``
 package (its SQLite dataset of both hierarchies and its 2025 conversion table); nothing of the
-hierarchy is typed here. :func:`admin_units` reads them once per process.
+hierarchy is typed here. :func:`admin_units` reads them once per process, and the lists with
+their indexes by name and code are kept in the user's cache folder (``$HATANGSO_CACHE_DIR``,
+else ``$XDG_CACHE_HOME/hatangso`` or ``~/.cache/hatangso``), one file per version of the
+package: a later run reads them back in a twentieth of the time it takes to build them.
 
 Names are matched after :func:`unit_key`: case, diacritics, separators and the type prefix
 (``Tỉnh``, ``Thành phố``, ``Quận``, ``Huyện``, ``Thị xã``, ``Phường``, ``Xã``, ``Thị trấn``,
@@ -22,9 +25,12 @@ cannot be told from the name alone).
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import json
 import logging
+import os
+import pickle
 import re
 import sqlite3
 from collections.abc import Hashable, Mapping, Sequence
@@ -46,6 +52,7 @@ __all__ = [
     "AdminUnits",
     "UnitResolution",
     "admin_units",
+    "admin_units_cache",
     "check_units",
     "province_names",
     "resolve_units",
@@ -223,7 +230,6 @@ def _package_data() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "data"
 
 
-@cache
 def admin_units() -> AdminUnits:
     """Read the official units and their links from ``vietnamadminunits``, once per process.
 
@@ -231,7 +237,95 @@ def admin_units() -> AdminUnits:
     -------
     AdminUnits
     """
+    return _tables().units
+
+
+#: Each hierarchy's levels, as :func:`_index` indexes them.
+_INDEXED: tuple[tuple[Hierarchy, str], ...] = (
+    ("old", "province"),
+    ("old", "district"),
+    ("old", "commune"),
+    ("new", "province"),
+    ("new", "commune"),
+)
+
+#: The layout of the cached tables; bumped when what :func:`_build_tables` makes changes.
+_CACHE_LAYOUT = 1
+
+
+@dataclass(frozen=True)
+class _Tables:
+    """The official units, their indexes by key and code (:func:`_index`) and their links."""
+
+    units: AdminUnits
+    indexes: Mapping[tuple[Hierarchy, str], dict[Hashable, tuple[int, ...]]]
+    links: _Links
+
+
+def admin_units_cache() -> Path | None:
+    """Return the file the official units are cached in, None when no cache folder is known.
+
+    The file need not exist yet: :func:`admin_units` writes it on its first call.
+    """
+    return _cache_file(_package_data())
+
+
+def _cache_file(data: Path) -> Path | None:
+    """Return the cache file of the tables read from `data`, None when no folder is known.
+
+    Named by the package's version, the layout and the data files' sizes and times, so that
+    another version (or data changed in place) is read again, never taken from the cache.
+    """
+    folder = os.environ.get("HATANGSO_CACHE_DIR")
+    if not folder:
+        base = os.environ.get("XDG_CACHE_HOME") or (
+            str(Path.home() / ".cache") if Path.home().is_dir() else ""
+        )
+        if not base:
+            return None
+        folder = str(Path(base) / "hatangso")
+    stamp = "-".join(
+        f"{(data / name).stat().st_size}.{(data / name).stat().st_mtime_ns}"
+        for name in ("dataset.db", "converter_2025.json")
+    )
+    version = importlib.metadata.version("vietnamadminunits")
+    return Path(folder) / f"admin-units-{version}-v{_CACHE_LAYOUT}-{stamp}.pickle"
+
+
+@cache
+def _tables() -> _Tables:
+    """Return the units and their indexes: from the cache file when there is one, else built.
+
+    A cache file that cannot be read is built again; one that cannot be written is skipped
+    (the run is the same, only slower).
+    """
     data = _package_data()
+    path = _cache_file(data)
+    if path is not None and path.is_file():
+        try:
+            with path.open("rb") as stream:
+                tables = pickle.load(stream)
+            if isinstance(tables, _Tables):
+                return tables
+        except Exception as error:  # a torn or foreign file: built again below
+            log.debug("admin units cache %s not read: %s", path, error)
+    units = _read_units(data)
+    indexes = {key: _build_index(units, *key) for key in _INDEXED}
+    tables = _Tables(units, indexes, _Links.of(units))
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            with temporary.open("wb") as stream:
+                pickle.dump(tables, stream, protocol=pickle.HIGHEST_PROTOCOL)
+            temporary.replace(path)
+        except OSError as error:
+            log.debug("admin units cache %s not written: %s", path, error)
+    return tables
+
+
+def _read_units(data: Path) -> AdminUnits:
+    """Read the official units and their links from the package's `data` folder."""
     conversion = json.loads((data / "converter_2025.json").read_text(encoding="utf-8"))
 
     def query(sql: str) -> list[dict[str, Any]]:
@@ -314,10 +408,15 @@ def admin_units() -> AdminUnits:
     )
 
 
-@cache
 def _index(hierarchy: Hierarchy, level: str) -> dict[Hashable, tuple[int, ...]]:
     """Rows of `hierarchy` by the key and by the code of their `level` unit."""
-    units = admin_units()
+    return _tables().indexes[(hierarchy, level)]
+
+
+def _build_index(
+    units: AdminUnits, hierarchy: Hierarchy, level: str
+) -> dict[Hashable, tuple[int, ...]]:
+    """Build :func:`_index` of `hierarchy` and `level` from `units`."""
     frame = units.old if hierarchy == "old" else units.new
     found: dict[Hashable, list[int]] = {}
     # Each distinct name is folded once (a province's name stands on thousands of rows).
@@ -562,10 +661,9 @@ class _Links:
         )
 
 
-@cache
 def _links() -> _Links:
     """Return the links of :func:`admin_units`, built once per process."""
-    return _Links.of(admin_units())
+    return _tables().links
 
 
 class _Solver:
