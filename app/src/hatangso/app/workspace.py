@@ -779,21 +779,33 @@ class Workspace:
         """Remove what a refused first upload of scenario `name` created: an empty record.
 
         The scenario's folder goes too, unless something else was stored there meanwhile
-        (an upload, results, a change of its record).
+        (an upload, results, a change of its record), or another job of the scenario is live
+        (it holds the job or write lock: an upload that has opened the record but not yet
+        published): what it made is its own, and is kept. The check and the removal are made
+        holding both locks, so that no job starts in between.
         """
         folder = self.folder(name)
-        with self._lock:
-            opened = self._stores.get(name)
-        try:
-            if opened is not None and opened.version:
-                return
-        except Exception:  # a record that cannot be read is not kept either
-            log.debug("record of %s unreadable while forgotten", name, exc_info=True)
-        if (folder / "uploads").exists() or self.exists(name):
+        if not folder.is_dir() and not self.database_url:
             return
-        self._forget_store(name)
-        if not self.database_url:
-            shutil.rmtree(folder, ignore_errors=True)
+        with (
+            storage.try_exclusive(folder / JOBS_LOCK) as idle,
+            storage.try_exclusive(folder / WRITE_LOCK) as quiet,
+        ):
+            if not (idle and quiet):
+                log.info("scenario %s kept: another job is at work in it", name)
+                return
+            with self._lock:
+                opened = self._stores.get(name)
+            try:
+                if opened is not None and opened.version:
+                    return
+            except Exception:  # a record that cannot be read is not kept either
+                log.debug("record of %s unreadable while forgotten", name, exc_info=True)
+            if (folder / "uploads").exists() or self.exists(name):
+                return
+            self._forget_store(name)
+            if not self.database_url:
+                shutil.rmtree(folder, ignore_errors=True)
 
     def _forget_store(self, name: str) -> None:
         """Close the record of `name` opened here (its folder is about to be replaced)."""
