@@ -283,3 +283,23 @@ def test_a_refused_first_upload_keeps_what_another_made_meanwhile(
     assert sorted(workspace.store("race").read("villages")["village_id"]) == ["A", "B"]
     assert len(gpd.read_file(workspace.layer_path("race", "villages"))) == 2
     assert workspace.layer_version("race", "samples").version == 0
+
+
+def test_the_demos_declared_coverage_is_in_its_record(
+    client: TestClient, key: dict[str, str], demo_workspace: Path
+) -> None:
+    # A dry run of the demo's own declarations finds every one of them in the record: nothing
+    # to add, nothing to retire.
+    text = (demo_workspace / "demo" / "data" / "declared.csv").read_text(encoding="utf-8")
+    rows = len(text.splitlines()) - 1  # the header aside
+    assert rows > 0
+    dry = client.post(
+        "/api/scenarios/demo/uploads/declared",
+        params={"dry_run": "true"},
+        files={"file": ("declared.csv", text.encode("utf-8"))},
+        headers=key,
+    )
+    assert dry.status_code == 200, dry.text
+    change = dry.json()["change"]
+    assert (change["rows_now"], change["added"], change["removed"]) == (rows, 0, 0)
+    assert change["rows_after"] == rows
