@@ -198,3 +198,108 @@ def test_samples_published_meanwhile_are_merged_not_lost(
     assert (report.change.kept, report.change.rows_after) == (3, 6)
     stored = gpd.read_file(tmp_path / "ws" / "both" / "uploads" / "samples.gpkg")
     assert sorted(stored["operator"]) == ["MobiFone"] * 3 + ["Viettel"] * 3
+
+
+def test_samples_honour_if_match_and_answer_their_version(
+    service: TestClient, key: dict[str, str], tmp_path: Path, upload: Upload
+) -> None:
+    _scenario(service, key, "tags", upload)
+    clean = SAMPLES.replace("-5\n", "-90\n")  # 3 clean samples
+    # None published yet: version 0, so a first upload against "1" is stale.
+    assert upload(service, {**key, "If-Match": '"1"'}, "tags", "samples", clean).status_code == 409
+    assert not (tmp_path / "tags" / "uploads" / "samples.gpkg").exists()
+    dry = upload(service, key, "tags", "samples", clean, dry_run="true")
+    assert dry.headers["ETag"] == '"0"'
+    first = upload(service, {**key, "If-Match": '"0"'}, "tags", "samples", clean)
+    assert first.status_code == 200, first.text
+    assert first.json()["version"] == 1 and first.headers["ETag"] == '"1"'
+    second = upload(service, {**key, "If-Match": first.headers["ETag"]}, "tags", "samples", clean)
+    assert second.status_code == 200, second.text
+    assert second.headers["ETag"] == '"2"'
+    # Sent with the first answer's tag after the second was published: refused, unchanged.
+    stale = upload(service, {**key, "If-Match": '"1"'}, "tags", "samples", SAMPLES[:60])
+    assert stale.status_code == 409, stale.text
+    assert "at version 2" in stale.json()["detail"] and "If-Match: 2" in stale.json()["detail"]
+    meta = Workspace(tmp_path).layer_version("tags", "samples")
+    assert meta.version == 2 and len(gpd.read_file(meta.path)) == 3
+
+
+def test_a_refused_first_upload_keeps_what_another_made_meanwhile(
+    tmp_path: Path, settings_for: SettingsFor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from hatangso.app.routes.uploads import _validate_and_store
+    from hatangso.app.uploads import UploadOptions
+    from hatangso.geo.errors import ConflictError
+
+    workspace, settings = Workspace(tmp_path / "ws"), settings_for(tmp_path / "ws")
+    samples = tmp_path / "samples.csv"
+    samples.write_text(SAMPLES.replace("-5\n", "-90\n"), encoding="utf-8")
+    villages = tmp_path / "v.geojson"
+    villages.write_text(json.dumps(VILLAGES), encoding="utf-8")
+    # The refused upload (A) has found no scenario; then B creates it and opens its record;
+    # then A is refused; then B publishes. The events order the two threads.
+    a_inside, b_opened, a_refused = threading.Event(), threading.Event(), threading.Event()
+    real = Workspace.store_layer
+
+    def store_layer(self: Workspace, name: str, kind: str, *args: Any, **options: Any) -> Any:
+        if kind == "samples":  # A, whose If-Match names a version that never was
+            a_inside.set()
+            assert b_opened.wait(30)
+        else:  # B, its record opened and its change set about to be applied
+            b_opened.set()
+            assert a_refused.wait(30)
+        return real(self, name, kind, *args, **options)
+
+    monkeypatch.setattr(Workspace, "store_layer", store_layer)
+    outcome: dict[str, Any] = {}
+
+    def upload_a() -> None:
+        try:
+            _validate_and_store(
+                workspace, settings, "race", "samples", samples, "samples.csv", UploadOptions(),
+                if_match=5,
+            )  # fmt: skip
+        except ConflictError as exc:
+            outcome["a"] = exc
+        finally:
+            a_refused.set()
+
+    def upload_b() -> None:
+        assert a_inside.wait(30)
+        outcome["b"] = _validate_and_store(
+            workspace, settings, "race", "villages", villages, "v.geojson", UploadOptions()
+        )
+
+    threads = [threading.Thread(target=upload_a), threading.Thread(target=upload_b)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert isinstance(outcome.get("a"), ConflictError)
+    # B's upload is applied and published whole: its villages are in the record and the file.
+    assert outcome["b"].version == 1 and outcome["b"].record_version >= 1
+    assert sorted(workspace.store("race").read("villages")["village_id"]) == ["A", "B"]
+    assert len(gpd.read_file(workspace.layer_path("race", "villages"))) == 2
+    assert workspace.layer_version("race", "samples").version == 0
+
+
+def test_the_demos_declared_coverage_is_in_its_record(
+    client: TestClient, key: dict[str, str], demo_workspace: Path
+) -> None:
+    # A dry run of the demo's own declarations finds every one of them in the record: nothing
+    # to add, nothing to retire.
+    text = (demo_workspace / "demo" / "data" / "declared.csv").read_text(encoding="utf-8")
+    rows = len(text.splitlines()) - 1  # the header aside
+    assert rows > 0
+    dry = client.post(
+        "/api/scenarios/demo/uploads/declared",
+        params={"dry_run": "true"},
+        files={"file": ("declared.csv", text.encode("utf-8"))},
+        headers=key,
+    )
+    assert dry.status_code == 200, dry.text
+    change = dry.json()["change"]
+    assert (change["rows_now"], change["added"], change["removed"]) == (rows, 0, 0)
+    assert change["rows_after"] == rows

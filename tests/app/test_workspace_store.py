@@ -123,3 +123,34 @@ def test_a_record_holding_only_challenges_still_gets_the_scenarios_layers(
     # Seeded once: a second process opening it loads nothing again.
     assert Workspace(tmp_path).seed("demo", store, lock=False) == 0
     workspace.close_stores()
+
+
+def test_an_input_named_after_the_record_was_loaded_joins_it_once(tmp_path: Path) -> None:
+    # A demo built before its declared coverage was named among its inputs: its record holds
+    # the sites only. Opened again, the declared are loaded; the sites are not loaded twice.
+    folder = tmp_path / "demo"
+    (folder / "data").mkdir(parents=True)
+    gpd.GeoDataFrame(
+        {"site_id": ["S1"], "operator": ["Viettel"]},
+        geometry=[Point(105.8, 21.0)],
+        crs="EPSG:4326",
+    ).to_file(folder / "data" / "sites.gpkg")
+    (folder / "data" / "declared.csv").write_text(
+        "village_id,operator,tech\nV1,Viettel,4G\nV2,Viettel,4G\n", encoding="utf-8"
+    )
+    metadata = folder / "scenario.json"
+    metadata.write_text('{"name": "demo", "inputs": {"sites": "data/sites.gpkg"}}', "utf-8")
+    first = Workspace(tmp_path)
+    assert first.store("demo").version == 1 and first.store("demo").read("declared").empty
+    first.close_stores()
+    metadata.write_text(
+        '{"name": "demo", "inputs": {"sites": "data/sites.gpkg", "declared": "data/declared.csv"}}',
+        "utf-8",
+    )
+    again = Workspace(tmp_path)
+    store = again.store("demo")
+    assert store.version == 2
+    assert sorted(store.read("declared")["village_id"]) == ["V1", "V2"]
+    assert store.read("sites")["site_id"].tolist() == ["S1"]
+    assert Workspace(tmp_path).seed("demo", store, lock=False) == 0
+    again.close_stores()

@@ -118,3 +118,23 @@ def test_the_fiber_key_shows_only_with_the_fiber_layer() -> None:
     assert legend.index("Cáp quang (màu của nhà mạng)") > hidden
     assert "background:#6a3d9a" not in legend
     assert "getElementById('hts-fiber-key')" in page
+
+
+@pytest.mark.parametrize("compact", [False, True])
+@pytest.mark.parametrize(
+    ("covered", "keyed"),
+    [
+        ([True, True, True], ["Thôn đã có"]),
+        ([True, False, False], ["Thôn chưa có", "Thôn đã có"]),
+        ([False, False, False], ["Thôn chưa có"]),
+    ],
+)
+def test_the_legend_keys_only_the_village_states_drawn(
+    compact: bool, covered: list[bool], keyed: list[str]
+) -> None:
+    # Every village covered: no key of an uncovered village, and the other way round.
+    villages = _point_villages().assign(covered_mobile=covered)
+    page = village_map(MapLayers(villages=villages), title="t", compact=compact)
+    legend = page[page.index('id="hts-legend"') :]
+    legend = legend[: legend.index("</div>")]
+    assert [key for key in ("Thôn chưa có", "Thôn đã có") if key in legend] == keyed

@@ -203,3 +203,55 @@ def test_run_takes_samples_from_the_command_line(
     kpis = json.loads((out / "2024" / "kpis.json").read_text(encoding="utf-8"))
     assert _speed(kpis, "commune_4g_speed") == (0, 1, 40.0)
     assert kpis["inputs"]["samples"]["read"] == 310
+
+
+def test_an_offset_of_hours_alone_counts_as_an_offset() -> None:
+    from hatangso.scenarios.yearly_samples import dated_before
+
+    # The end of 2024 in Vietnam time is 2024-12-31T17:00Z.
+    times = pd.Series(
+        [
+            "2025-01-01T00:30:00+07",  # 17:30Z: after the end
+            "2024-12-31T23:59:59+07",  # 16:59:59Z: before it
+            "2024-12-31T12:00:00-05",  # 17:00Z: the end itself, after
+            "2024-12-31T11:59:00-05",  # 16:59Z: before
+            "2025-01-01T00:30:00+0700",  # 17:30Z
+            "2024-12",  # a month, not a time with an offset: unreadable, so undated
+        ]
+    )
+    assert dated_before(times, 2024).tolist() == [False, True, False, True, False, True]
+
+
+def test_samples_until_writes_the_years_csv_atomically(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hatangso.scenarios.yearly_samples as yearly
+
+    _write_inputs(tmp_path)
+    path = tmp_path / "samples.csv"
+    out = tmp_path / "2024" / "samples.csv"
+    out.parent.mkdir()
+    out.write_text("the year's file of an earlier run\n", encoding="utf-8")
+    written: list[Path] = []
+    real = yearly.atomic_write
+
+    def spy(target: str | Path, write: Callable[[Path], object]) -> Path:
+        written.append(Path(target))
+        return real(target, write)
+
+    monkeypatch.setattr(yearly, "atomic_write", spy)
+    # Nothing after 2025: nothing written, nothing left behind, the earlier file untouched.
+    assert samples_until(path, 2025, out.parent) == path
+    assert sorted(p.name for p in out.parent.iterdir()) == ["samples.csv"]
+    # A failure while the file is written leaves the earlier one whole, and no partial file.
+    monkeypatch.setattr(yearly, "dated_before", lambda *_a: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        samples_until(path, 2024, out.parent)
+    assert out.read_text(encoding="utf-8") == "the year's file of an earlier run\n"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["samples.csv"]
+    monkeypatch.undo()
+    monkeypatch.setattr(yearly, "atomic_write", spy)
+    assert samples_until(path, 2024, out.parent) == out
+    assert written == [out] * 3
+    assert len(pd.read_csv(out, dtype=str, keep_default_na=False)) == 310
+    assert sorted(p.name for p in out.parent.iterdir()) == ["samples.csv"]

@@ -198,6 +198,7 @@ def demo_metadata() -> dict[str, Any]:
         "inputs": {
             **{kind: f"data/{spec_for(kind).stem}.gpkg" for kind in LAYER_KINDS},
             "commitments": "data/commitments.csv",
+            "declared": "data/declared.csv",
         },
         "dem": "data/dem.tif",
         "roads": "data/roads.osm",
@@ -668,13 +669,15 @@ class Workspace:
         return self.users().has_users()
 
     def seed(self, name: str, store: SqlStore | None = None, *, lock: bool = True) -> int:
-        """Load the scenario's input layers into its record when the record is empty.
+        """Load the scenario's input layers into its record, each kind the record lacks.
 
         Each kind the scenario has a layer of (:meth:`layer_path`: its upload, else its
         built-in input) becomes one change set by ``hatangso``, noted as the scenario's
-        initial data. It runs under the scenario's write lock, and does nothing once the
-        record has a change of an input kind, so that two processes never load the data
-        twice; challenges filed before it (the demo's, as it is built) do not count.
+        initial data, unless the record has a change of that kind already. It runs under the
+        scenario's write lock, checking the record's kinds again under it, so that two
+        processes never load a kind twice; challenges filed before it (the demo's, as it is
+        built) do not count. A kind named among the inputs after the record was first loaded
+        (the demo's declared coverage) is loaded the next time the record is opened.
 
         Parameters
         ----------
@@ -693,7 +696,7 @@ class Workspace:
         from hatangso.geo.schema import RECORD_KINDS
 
         record = store if store is not None else self.store(name)
-        if _holds_data(record) or not self.folder(name).is_dir():
+        if not self.folder(name).is_dir():
             return 0
         kinds = [
             k
@@ -701,11 +704,15 @@ class Workspace:
             if k in LAYER_KINDS
             or (k in self.metadata(name).get("inputs", {}) and not spec_for(k).streamed)
         ]
+        held = _kinds_held(record)
+        if not [k for k in kinds if k not in held and self.layer_path(name, k) is not None]:
+            return 0
         applied = 0
         with self.writing(name) if lock else contextlib.nullcontext():
-            if _holds_data(record):  # another process seeded it meanwhile
-                return 0
+            held = _kinds_held(record)  # another process may have loaded some meanwhile
             for kind in kinds:
+                if kind in held:
+                    continue
                 try:
                     frame = self._input_frame(name, kind)
                 except HatangsoError as exc:  # a broken input must not stop the others
@@ -779,21 +786,33 @@ class Workspace:
         """Remove what a refused first upload of scenario `name` created: an empty record.
 
         The scenario's folder goes too, unless something else was stored there meanwhile
-        (an upload, results, a change of its record).
+        (an upload, results, a change of its record), or another job of the scenario is live
+        (it holds the job or write lock: an upload that has opened the record but not yet
+        published): what it made is its own, and is kept. The check and the removal are made
+        holding both locks, so that no job starts in between.
         """
         folder = self.folder(name)
-        with self._lock:
-            opened = self._stores.get(name)
-        try:
-            if opened is not None and opened.version:
-                return
-        except Exception:  # a record that cannot be read is not kept either
-            log.debug("record of %s unreadable while forgotten", name, exc_info=True)
-        if (folder / "uploads").exists() or self.exists(name):
+        if not folder.is_dir() and not self.database_url:
             return
-        self._forget_store(name)
-        if not self.database_url:
-            shutil.rmtree(folder, ignore_errors=True)
+        with (
+            storage.try_exclusive(folder / JOBS_LOCK) as idle,
+            storage.try_exclusive(folder / WRITE_LOCK) as quiet,
+        ):
+            if not (idle and quiet):
+                log.info("scenario %s kept: another job is at work in it", name)
+                return
+            with self._lock:
+                opened = self._stores.get(name)
+            try:
+                if opened is not None and opened.version:
+                    return
+            except Exception:  # a record that cannot be read is not kept either
+                log.debug("record of %s unreadable while forgotten", name, exc_info=True)
+            if (folder / "uploads").exists() or self.exists(name):
+                return
+            self._forget_store(name)
+            if not self.database_url:
+                shutil.rmtree(folder, ignore_errors=True)
 
     def _forget_store(self, name: str) -> None:
         """Close the record of `name` opened here (its folder is about to be replaced)."""
@@ -1600,11 +1619,11 @@ class Workspace:
 USERS_SCHEMA = "hatangso_users"
 
 
-def _holds_data(record: SqlStore) -> bool:
-    """Whether `record` has a change of an input kind, not only workflow rows (challenges)."""
+def _kinds_held(record: SqlStore) -> set[str]:
+    """Return the input kinds `record` has a change of (workflow rows, challenges, aside)."""
     if not record.version:
-        return False
-    return any(not spec_for(c["kind"]).workflow for c in record.changes_since(0))
+        return set()
+    return {str(c["kind"]) for c in record.changes_since(0) if not spec_for(c["kind"]).workflow}
 
 
 def record_schema(name: str) -> str:

@@ -572,17 +572,27 @@ def _legend(
     disputed: bool,
     shared: bool,
     fiber: bool,
+    states: Collection[str],
     extra: tuple[str, ...] = (),
     challenged: bool = False,
 ) -> str:
+    """Return the legend's HTML: a key for each thing the map draws, and for nothing else.
+
+    `states` are the villages' coverage states on the map (``covered``, ``uncovered``): a map
+    whose villages are all covered keys no uncovered village.
+    """
     vi, en = _INDICATOR_LABEL[indicator]
-    swatch = '<span class="hts-swatch" style="background:{}"></span>'
     items = [
         f"<b>{bilingual('Chú giải', 'Legend')}</b>",
-        swatch.format(STATUS_STYLE["uncovered"]["fillColor"])
-        + bilingual(f"Thôn chưa có {vi}", f"Village without {en}"),
-        swatch.format(STATUS_STYLE["covered"]["fillColor"])
-        + bilingual(f"Thôn đã có {vi}", f"Village with {en}"),
+        *_legend_keys(
+            {state: str(STATUS_STYLE[state]["fillColor"]) for state in ("uncovered", "covered")},
+            {
+                "uncovered": (f"Thôn chưa có {vi}", f"Village without {en}"),
+                "covered": (f"Thôn đã có {vi}", f"Village with {en}"),
+            },
+            states,
+            swatch="background:{colour}",
+        ),
     ]
     if disputed:
         items.append(
@@ -699,6 +709,8 @@ def village_map(
     else:
         disputed = _add_compact_villages(fmap, payload, indicator)
         challenged = _add_compact_challenged(fmap, payload)
+    status = _flag(villages, INDICATOR_COLUMN[indicator])
+    states = {state for state, seen in (("covered", status), ("uncovered", ~status)) if seen.any()}
     lost = _add_switch_off(fmap, villages, indicator, payload)
     colours = _colours(layers)
     fiber = _add_fiber(fmap, layers, colours)
@@ -724,6 +736,7 @@ def village_map(
         disputed=disputed,
         shared=shared,
         fiber=fiber,
+        states=states,
         keys=keys,
         challenged=challenged,
     )
@@ -1780,14 +1793,15 @@ def _add_panels(
     disputed: bool,
     shared: bool,
     fiber: bool,
+    states: Collection[str],
     keys: tuple[str, ...] = (),
     challenged: bool = False,
 ) -> None:
     """Add the title, the language button, the legend and (with `kpis`) the KPI panel.
 
     The legend's key of sites lists `operators` (name to colour) as the sites are drawn; it
-    keys shared towers and fiber only when the map draws them, and ends with `keys` (the
-    registry's and the commitments' items).
+    keys the village `states` drawn, shared towers and fiber only when the map draws them,
+    and ends with `keys` (the registry's and the commitments' items).
     """
     root: Any = fmap.get_root()
     root.html.add_child(_Markup(f'<div id="hts-title" class="hts-box">{html.escape(title)}</div>'))
@@ -1806,6 +1820,7 @@ def _add_panels(
                 disputed=disputed,
                 shared=shared,
                 fiber=fiber,
+                states=states,
                 extra=keys,
                 challenged=challenged,
             )

@@ -39,7 +39,9 @@ log = logging.getLogger(__name__)
 
 #: The offset of a sample time written without one (Vietnam, UTC+7, no daylight saving).
 VIETNAM_OFFSET: Final = "+07:00"
-_OFFSET: Final = r"(?:[zZ]|[+-]\d{2}:?\d{2})$"
+# A time's UTC offset: Z, +hh:mm, +hhmm or +hh, after the time of day (so that the month of
+# "2024-12" is no offset).
+_OFFSET: Final = r"[T ]\d{2}(?::?\d{2}){0,2}(?:[.,]\d+)?(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
 _DATE_ONLY: Final = r"^\d{4}-\d{2}-\d{2}$"
 _CSV_SUFFIXES: Final = (".csv", ".txt", ".tsv")
 _BLOCK_BYTES: Final = 1 << 24
@@ -63,9 +65,10 @@ def dated_before(times: pd.Series, year: int) -> npt.NDArray[np.bool_]:
     Examples
     --------
     >>> times = pd.Series(["2024-12-31T23:59:00", "2025-01-01T00:00:00+07:00",
-    ...                    "2024-12-31T17:30:00Z", "2025-03-01", "", None, "soon"])
+    ...                    "2024-12-31T17:30:00Z", "2025-03-01", "", None, "soon",
+    ...                    "2025-01-01T00:30:00+07"])
     >>> dated_before(times, 2024).tolist()
-    [True, False, False, False, True, True, True]
+    [True, False, False, False, True, True, True, False]
     """
     text = times.astype("string").str.strip().fillna("")
     text = text.mask(text.str.fullmatch(_DATE_ONLY).fillna(False), text + "T00:00:00")
@@ -143,6 +146,10 @@ def _delimiter(path: Path, encoding: str) -> str:
         return ","
 
 
+class _EverySampleCounts(Exception):  # noqa: N818 - a signal, caught in _csv_until
+    """No sample falls after the year: its file is not published (the scenario's serves)."""
+
+
 def _csv_until(path: Path, year: int, time_column: str, out: Path, encoding: str) -> Path | None:
     """Stream `path` into `out` without the samples after `year`; None if none is after."""
     from hatangso.coverage.measurements import sample_columns
@@ -156,19 +163,23 @@ def _csv_until(path: Path, year: int, time_column: str, out: Path, encoding: str
             column_types={name: pa.string() for name in header}, strings_can_be_null=False
         ),
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + ".part")
     kept = dropped = 0
-    with pacsv.CSVWriter(partial, reader.schema) as writer:
-        for batch in reader:
-            keep = dated_before(batch.column(time_column).to_pandas(), year)
-            writer.write_batch(batch.filter(pa.array(keep)))
-            kept += int(keep.sum())
-            dropped += int((~keep).sum())
-    if not dropped:
-        partial.unlink()
+
+    def write(partial: Path) -> None:
+        nonlocal kept, dropped
+        with pacsv.CSVWriter(partial, reader.schema) as writer:
+            for batch in reader:
+                keep = dated_before(batch.column(time_column).to_pandas(), year)
+                writer.write_batch(batch.filter(pa.array(keep)))
+                kept += int(keep.sum())
+                dropped += int((~keep).sum())
+        if not dropped:
+            raise _EverySampleCounts
+
+    try:  # written whole or not at all, flushed to disk before it takes the year's name
+        atomic_write(out, write)
+    except _EverySampleCounts:
         return None
-    partial.replace(out)
     log.info("samples of %d: %d kept, %d taken after its end left out", year, kept, dropped)
     return out
 

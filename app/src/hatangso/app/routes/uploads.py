@@ -236,7 +236,17 @@ def _validate_and_store(
     rejected = reject_problems(layer.rejects, shown)
     if kind in UPLOAD_FILES:
         return _store_samples(
-            workspace, name, layer, clean, shown, options, rejected, by, operator, mode
+            workspace,
+            name,
+            layer,
+            clean,
+            shown,
+            options,
+            rejected,
+            by,
+            operator,
+            mode,
+            if_match=if_match,
         )
 
     def compare(store: SqlStore) -> tuple[ChangeSet, dict[str, Any], LayerChange]:
@@ -330,6 +340,8 @@ def _store_samples(
     by: str | None,
     operator: str | None,
     mode: UploadMode,
+    *,
+    if_match: int | None = None,
 ) -> UploadReport:
     """Validate measurement samples and (unless a dry run) publish them as the scenario's file.
 
@@ -341,11 +353,16 @@ def _store_samples(
     other upload published the samples since they were read (``If-Match`` of
     :meth:`~hatangso.app.workspace.Workspace.store_layer`); else it is made again from the
     samples now published, up to :data:`_SAMPLES_ATTEMPTS` times, so that two operators
-    uploading at once both keep their samples.
+    uploading at once both keep their samples. With `if_match` (the client's ``If-Match``: the
+    samples' version it last saw) it is published only if the samples are still at that
+    version, else refused (409) without a second attempt: the client asked not to overwrite
+    what it has not seen. The report's ``version`` is the samples' version after the upload
+    (now, on a dry run): the answer's ``ETag``.
     """
     if options.dry_run:
-        _, change = _samples_after(workspace.layer_path(name, "samples"), clean, operator, mode)
-        return _report(layer, "samples", shown, stored=None, change=change)
+        now = workspace.layer_version(name, "samples")
+        _, change = _samples_after(now.path, clean, operator, mode)
+        return _report(layer, "samples", shown, stored=None, change=change, version=now.version)
     if rejected:  # refused whole, before anything is written
         raise InputError(rejected)
     with _forgotten_if_refused(workspace, name):
@@ -360,10 +377,10 @@ def _store_samples(
                     file=shown,
                     counts=layer.counts(),
                     by=by,
-                    if_match=now.version,
+                    if_match=now.version if if_match is None else if_match,
                 )
             except ConflictError:
-                if attempt >= _SAMPLES_ATTEMPTS:
+                if if_match is not None or attempt >= _SAMPLES_ATTEMPTS:
                     raise
                 continue  # another upload published the samples meanwhile: merge with it
             break
@@ -412,11 +429,15 @@ def _samples_after(
 def _forgotten_if_refused(workspace: Workspace, name: str) -> Iterator[None]:
     """Forget scenario `name` if the block raises and the scenario did not exist before it.
 
-    A refused first upload leaves no scenario behind.
+    A refused first upload leaves no scenario behind, and removes only what it made: the
+    block runs as a live job of the scenario (its shared job lock), and
+    :meth:`~hatangso.app.workspace.Workspace.forget` keeps the scenario while another job
+    holds it, so that another upload that created the scenario meanwhile keeps its data.
     """
     created = not workspace.folder(name).exists()
     try:
-        yield
+        with workspace.job(name):
+            yield
     except BaseException:
         if created:
             workspace.forget(name)
@@ -734,7 +755,9 @@ async def upload_layer(
     ``replaced``). Uploads of one scenario apply one at a time, in arrival order. The answer's
     ``ETag`` is the record's version after it (``record_version``); sent as
     ``If-Match: <version>``, an upload is refused (409, naming them) if a record it changes
-    has changed since that version.
+    has changed since that version. The samples, a file rather than records, answer the
+    file's ``version`` as their ``ETag``: sent as ``If-Match``, their upload is refused (409)
+    if the samples were published again since.
     """
     options = UploadOptions(
         crs=crs, columns=columns, sheet=sheet, header_row=header_row, dry_run=dry_run
@@ -760,7 +783,9 @@ async def upload_layer(
             principal=principal,
             mode=mode,
         )
-    response.headers["ETag"] = versions.etag(report.record_version)
+    # Samples are a file of the scenario, not rows of its record: their ETag is the file's.
+    tag = report.version if kind in UPLOAD_FILES else report.record_version
+    response.headers["ETag"] = versions.etag(tag)
     return report
 
 
