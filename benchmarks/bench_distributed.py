@@ -341,8 +341,9 @@ def main() -> None:
     print(
         f"national DEM: about {NATIONAL_TILES} SRTM-3 tiles x {TILE.stat().st_size / 1e6:.1f} MB "
         f"= {NATIONAL_TILES * TILE.stat().st_size / 1e6:.0f} MB; the terrain grid at "
-        f"{args.resolution:g} m over the country's bounding box (float32; written for the "
-        f"workers, deflated) {NATIONAL_BOX_KM2 * 1e6 / args.resolution**2 * 4 / 1e6:,.0f} MB; "
+        f"{args.resolution:g} m over the country's bounding box (float32 before "
+        f"compression; written for the workers with zstd) "
+        f"{NATIONAL_BOX_KM2 * 1e6 / args.resolution**2 * 4 / 1e6:,.0f} MB; "
         f"results (best_dbm + server_count COGs): {size / 1e6:.1f} MB for this tile "
         f"({tile_km2:,.0f} km2), about {national_results_mb:,.0f} MB for the country"
     )
