@@ -633,7 +633,8 @@ default_freq_mhz, clutter_loss_db, k_factor, itm, step_m, progress, max_work_cel
     for carrier in carriers:
         by_site[carrier[0]].append(carrier)
 
-    n_workers = max(len(client.scheduler_info().get("workers", {})), 1)
+    workers = sorted(client.scheduler_info().get("workers", {}))
+    n_workers = max(len(workers), 1)
     batch_sites, tile = _sizes(
         n_sites=len(by_site),
         window_side=math.isqrt(terrain.window_cells(radius_m, dx, dy)),
@@ -758,7 +759,18 @@ default_freq_mhz, clutter_loss_db, k_factor, itm, step_m, progress, max_work_cel
                 clutter_loss_db=float(clutter_loss_db),
             )
             computed += len(set(batch.key))
-            future = client.submit(_run_batch, batch, key=f"{TASK_PREFIX}-{run}-{k}")
+            # the batches in tile order, cut into one run of neighbouring tiles per worker: a
+            # tile's pieces then come from one worker, and only the tiles where two runs meet
+            # travel between workers to be reduced. The restriction is loose: a worker that runs
+            # out of work steals from the other, and one that dies leaves its batches to them.
+            home = [workers[k * len(workers) // len(footprints)]] if workers else None
+            future = client.submit(
+                _run_batch,
+                batch,
+                key=f"{TASK_PREFIX}-{run}-{k}",
+                workers=home,
+                allow_other_workers=True,
+            )
             batches.append((future, len(chosen)))
             # each tile's piece, cut on the worker that holds the partial (one submission for
             # the batch's pieces: the client's time per submission is the cost here)
