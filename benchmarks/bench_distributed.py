@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -146,13 +147,21 @@ def worker_cpu(client: Any) -> float:
     return float(sum(client.run(measure).values()))
 
 
+def own_cpu() -> float:
+    """CPU seconds this process (the client, and a local cluster's scheduler) has used."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def on_cluster(
     n_workers: int, dem: Raster, sites: gpd.GeoDataFrame, kwargs: dict[str, Any]
-) -> tuple[float, float, float, CoverageRasters, dict[str, tuple[float, float]], dict[str, float]]:
+) -> tuple[
+    float, float, float, float, CoverageRasters, dict[str, tuple[float, float]], dict[str, float]
+]:
     """Start a local cluster (kernels loaded on every worker), then time the run on it.
 
-    Returns the start's and the run's wall time, the workers' CPU seconds in the run, the
-    grids, and each worker's memory after the run and before it.
+    Returns the start's and the run's wall time, the workers' and the client's CPU seconds in
+    the run, the grids, and each worker's memory after the run and before it.
     """
     t0 = time.perf_counter()
     with (
@@ -163,11 +172,13 @@ def on_cluster(
         start = time.perf_counter() - t0
         idle = {w: now for w, (_, now) in worker_memory(client).items()}
         cpu = worker_cpu(client)
+        mine = own_cpu()
         t0 = time.perf_counter()
         grids = coverage_rasters_dask(dem, sites, client=client, scratch_dir=scratch, **kwargs)
         elapsed = time.perf_counter() - t0
+        mine = own_cpu() - mine
         cpu = worker_cpu(client) - cpu
-        return start, elapsed, cpu, grids, worker_memory(client), idle
+        return start, elapsed, cpu, mine, grids, worker_memory(client), idle
 
 
 def command_inputs(
@@ -258,7 +269,7 @@ def main() -> None:
     grids: dict[int, CoverageRasters] = {}
     for repeat in range(args.repeats):
         for n in (1, 2):
-            start, elapsed, cpu, out, memory, idle = on_cluster(n, dem, sites, kwargs)
+            start, elapsed, cpu, mine, out, memory, idle = on_cluster(n, dem, sites, kwargs)
             if n not in results or elapsed < results[n]:
                 results[n], grids[n] = elapsed, out
             cpu_per_site[n] = min(cpu / args.sites, cpu_per_site.get(n, math.inf))
@@ -270,7 +281,8 @@ def main() -> None:
                 f"[{repeat + 1}] {n} worker(s): cluster start {start:5.1f} s, run {elapsed:7.1f} s"
                 f"  {args.sites / elapsed:6.1f} sites/s  {args.sites / elapsed / n:6.1f} sites/s "
                 f"per worker; workers' CPU {cpu:.1f} s ({cpu / args.sites * 1000:.0f} ms a site, "
-                f"{cpu / elapsed / n:.0%} of {n} core(s)); memory per worker: {peaks}; "
+                f"{cpu / elapsed / n:.0%} of {n} core(s)); the client's CPU {mine:.1f} s; "
+                f"memory per worker: {peaks}; "
                 f"load {load()}"
             )
     per_worker = {n: args.sites / t / n for n, t in results.items()}
@@ -294,8 +306,8 @@ def main() -> None:
                     ("--workers 1", ("--workers", "1")),
                     ("--workers 2", ("--workers", "2")),
                 ):
-                    out = Path(folder) / f"out-{repeat}-{len(extra)}-{extra[-1:]}"
-                    elapsed = run_command(arguments, out, *extra)
+                    out_dir = Path(folder) / f"out-{repeat}-{len(extra)}-{extra[-1:]}"
+                    elapsed = run_command(arguments, out_dir, *extra)
                     commands[name] = min(elapsed, commands.get(name, math.inf))
                     print(
                         f"[{repeat + 1}] hatangso coverage {name}: {elapsed:6.1f} s; load {load()}"
@@ -329,8 +341,9 @@ def main() -> None:
     print(
         f"national DEM: about {NATIONAL_TILES} SRTM-3 tiles x {TILE.stat().st_size / 1e6:.1f} MB "
         f"= {NATIONAL_TILES * TILE.stat().st_size / 1e6:.0f} MB; the terrain grid at "
-        f"{args.resolution:g} m over the country's bounding box (float32; written for the "
-        f"workers, deflated) {NATIONAL_BOX_KM2 * 1e6 / args.resolution**2 * 4 / 1e6:,.0f} MB; "
+        f"{args.resolution:g} m over the country's bounding box (float32 before "
+        f"compression; written for the workers with zstd) "
+        f"{NATIONAL_BOX_KM2 * 1e6 / args.resolution**2 * 4 / 1e6:,.0f} MB; "
         f"results (best_dbm + server_count COGs): {size / 1e6:.1f} MB for this tile "
         f"({tile_km2:,.0f} km2), about {national_results_mb:,.0f} MB for the country"
     )

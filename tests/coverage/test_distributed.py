@@ -140,6 +140,20 @@ def test_partials_combine_into_the_sequential_best_server_ties_included() -> Non
         np.testing.assert_array_equal(out.masks, masks)
 
 
+def test_dask_weighs_a_partial_and_a_tile_by_their_arrays() -> None:
+    # The scheduler places a reduction by its inputs' sizes: a partial of 10 x 20 cells and
+    # 3 groups holds 200 cells x (4 + 4 + 4 + 2) bytes of grids and 600 bytes of masks.
+    from dask.sizeof import sizeof
+
+    part = distributed._empty_part(5, 15, 0, 20, 3)
+    assert 200 * 14 + 600 <= sizeof(part) < 200 * 14 + 600 + 1_000
+    # the tile the client receives: best (4), best server (4), count (2), masks
+    tile = distributed._finish((5, 15, 0, 20), 3, part)
+    assert 200 * 10 + 600 <= sizeof(tile) < 200 * 10 + 600 + 1_000
+    assert (tile.r0, tile.c0, tile.best_site.shape) == (5, 0, (10, 20))
+    assert (tile.best_site == -1).all()
+
+
 def test_cluster_options_are_checked() -> None:
     with pytest.raises(ConfigError, match="--workers"):
         ClusterOptions(workers=0)

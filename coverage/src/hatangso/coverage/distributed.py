@@ -284,6 +284,33 @@ class _Part:
     count: npt.NDArray[np.uint16]
     masks: npt.NDArray[np.bool_]
 
+    def __sizeof__(self) -> int:
+        """Its arrays' bytes: Dask weighs a task's inputs by them (``dask.sizeof``).
+
+        Without it a partial counts as a small object, so the scheduler sees no cost in moving
+        partials between workers and runs a reduction wherever a worker is free, away from
+        the pieces it combines; with it, on the worker that holds most of them.
+        """
+        arrays = (self.best, self.first, self.above, self.count, self.masks)
+        return object.__sizeof__(self) + sum(a.nbytes for a in arrays)
+
+
+@dataclass(frozen=True)
+class _Tile:
+    """An output tile's grids as the client writes them, over ``[r0:r0+h, c0:c0+w]``."""
+
+    r0: int
+    c0: int
+    best: npt.NDArray[np.float32]
+    best_site: npt.NDArray[np.int32]
+    count: npt.NDArray[np.uint16]
+    masks: npt.NDArray[np.bool_]
+
+    def __sizeof__(self) -> int:
+        """Its arrays' bytes, as :meth:`_Part.__sizeof__`."""
+        arrays = (self.best, self.best_site, self.count, self.masks)
+        return object.__sizeof__(self) + sum(a.nbytes for a in arrays)
+
 
 def _empty_part(r0: int, r1: int, c0: int, c1: int, n_groups: int) -> _Part:
     h, w = r1 - r0, c1 - c0
@@ -441,6 +468,23 @@ def _combine(box: tuple[int, int, int, int], n_groups: int, *parts: _Part) -> _P
     return out
 
 
+def _finish(box: tuple[int, int, int, int], n_groups: int, *parts: _Part) -> _Tile:
+    """On a worker: a tile's last combination, in the grids the client writes as they are.
+
+    The best server is resolved here (``above`` where set, else ``first``), so the client only
+    copies the tile into place and receives one index grid instead of two.
+    """
+    out = _combine(box, n_groups, *parts)
+    return _Tile(
+        r0=out.r0,
+        c0=out.c0,
+        best=out.best,
+        best_site=np.where(out.above >= 0, out.above, out.first),
+        count=out.count,
+        masks=out.masks,
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # The client's side
 
@@ -462,7 +506,10 @@ def _write_grid(dem: Raster, folder: Path) -> Path:
         tiled=True,
         blockxsize=256,
         blockysize=256,
-        compress="deflate",
+        # zstd at its fastest level: as small as deflate on terrain, but some five times
+        # faster to write, and the writing is the one step of the run the workers wait on
+        compress="zstd",
+        zstd_level=1,
     ) as ds:
         ds.write(dem.array, 1)
     return path
@@ -587,7 +634,8 @@ default_freq_mhz, clutter_loss_db, k_factor, itm, step_m, progress, max_work_cel
     for carrier in carriers:
         by_site[carrier[0]].append(carrier)
 
-    n_workers = max(len(client.scheduler_info().get("workers", {})), 1)
+    workers = sorted(client.scheduler_info().get("workers", {}))
+    n_workers = max(len(workers), 1)
     batch_sites, tile = _sizes(
         n_sites=len(by_site),
         window_side=math.isqrt(terrain.window_cells(radius_m, dx, dy)),
@@ -623,24 +671,30 @@ default_freq_mhz, clutter_loss_db, k_factor, itm, step_m, progress, max_work_cel
         batches: list[tuple[Future[tuple[_Part, ...]], int]] = []
         per_tile: dict[tuple[int, int], list[Future[_Part]]] = defaultdict(list)
 
-        tiles_done: list[Future[_Part]] = []
+        tiles_done: list[Future[_Tile]] = []
 
         def tile_box(tr: int, tc: int) -> tuple[int, int, int, int]:
             return tr * tile, min((tr + 1) * tile, rows), tc * tile, min((tc + 1) * tile, cols)
 
         combine_keys = itertools.count()
 
-        def reduce_tile(tr: int, tc: int, level: list[Future[_Part]]) -> Future[_Part]:
-            """Reduce a tile's pieces in a tree of at most `fan_in` pieces a task."""
-            depth = 0
-            while depth == 0 or len(level) > 1:
+        def reduce_tile(tr: int, tc: int, level: list[Future[_Part]], *, last: bool) -> Future[Any]:
+            """Reduce a tile's pieces in a tree of at most `fan_in` pieces a task.
+
+            The tile's `last` reduction (:func:`_finish`) gives the grids the client writes.
+            """
+            fan = max(int(fan_in), 2)
+
+            def key() -> str:
+                return f"hatangso-terrain-tile-{run}-{tr}-{tc}-{next(combine_keys)}"
+
+            while len(level) > fan:
                 level = [
-                    client.submit(_combine, tile_box(tr, tc), n_groups, *chunk,
-                                  key=f"hatangso-terrain-tile-{run}-{tr}-{tc}-{next(combine_keys)}")
-                    for chunk in _chunks(level, max(int(fan_in), 2))
-                ]  # fmt: skip
-                depth += 1
-            return level[0]
+                    client.submit(_combine, tile_box(tr, tc), n_groups, *chunk, key=key())
+                    for chunk in _chunks(level, fan)
+                ]
+            step = _finish if last else _combine
+            return client.submit(step, tile_box(tr, tc), n_groups, *level, key=key())
 
         # every batch's footprint and output tiles first: a tile's reduction is submitted as
         # soon as its last piece is, so that the workers fold and free pieces as they go
@@ -706,20 +760,34 @@ default_freq_mhz, clutter_loss_db, k_factor, itm, step_m, progress, max_work_cel
                 clutter_loss_db=float(clutter_loss_db),
             )
             computed += len(set(batch.key))
-            future = client.submit(_run_batch, batch, key=f"{TASK_PREFIX}-{run}-{k}")
+            # the batches in tile order, cut into one run of neighbouring tiles per worker: a
+            # tile's pieces then come from one worker, and only the tiles where two runs meet
+            # travel between workers to be reduced. The restriction is loose: a worker that runs
+            # out of work steals from the other, and one that dies leaves its batches to them.
+            home = [workers[k * len(workers) // len(footprints)]] if workers else None
+            future = client.submit(
+                _run_batch,
+                batch,
+                key=f"{TASK_PREFIX}-{run}-{k}",
+                workers=home,
+                allow_other_workers=True,
+            )
             batches.append((future, len(chosen)))
-            # each tile's piece, cut on the worker that holds the partial
-            for j, (tr, tc) in enumerate(tiles):
-                per_tile[(tr, tc)].append(
-                    client.submit(operator.getitem, future, j,
-                                  key=f"hatangso-terrain-piece-{run}-{k}-{j}")
-                )  # fmt: skip
+            # each tile's piece, cut on the worker that holds the partial (one submission for
+            # the batch's pieces: the client's time per submission is the cost here)
+            pieces: list[Future[_Part]] = (
+                client.map(operator.getitem, [future] * len(tiles), range(len(tiles)),
+                           key=[f"hatangso-terrain-piece-{run}-{k}-{j}" for j in range(len(tiles))])
+                if tiles else []
+            )  # fmt: skip
+            for (tr, tc), piece in zip(tiles, pieces, strict=True):
+                per_tile[(tr, tc)].append(piece)
                 pieces_left[(tr, tc)] -= 1
                 if not pieces_left[(tr, tc)]:
-                    tiles_done.append(reduce_tile(tr, tc, per_tile.pop((tr, tc))))
+                    tiles_done.append(reduce_tile(tr, tc, per_tile.pop((tr, tc)), last=True))
                 elif len(per_tile[(tr, tc)]) >= max(int(fan_in), 2):
                     # fold as the pieces come: a worker holds at most `fan_in` a tile
-                    per_tile[(tr, tc)] = [reduce_tile(tr, tc, per_tile[(tr, tc)])]
+                    per_tile[(tr, tc)] = [reduce_tile(tr, tc, per_tile[(tr, tc)], last=False)]
         del footprints
 
         from distributed import as_completed
@@ -743,11 +811,11 @@ default_freq_mhz, clutter_loss_db, k_factor, itm, step_m, progress, max_work_cel
                 if progress is not None:
                     progress(done, total)
             else:
-                part: _Part = future.result()
+                part: _Tile = future.result()
                 h, w = part.best.shape
                 where = (slice(part.r0, part.r0 + h), slice(part.c0, part.c0 + w))
                 best[where] = part.best
-                best_site[where] = np.where(part.above >= 0, part.above, part.first)
+                best_site[where] = part.best_site
                 count[where] = part.count
                 masks[:, where[0], where[1]] = part.masks
                 del part
