@@ -4,10 +4,10 @@ numba compiles a kernel on its first call and keeps the machine code on disk
 (:mod:`hatangso.coverage._jit`), so only the first run on a machine pays for it, but it pays
 minutes on a loaded one, inside a step that seems to hang. :func:`compile_kernels` runs every
 kernel of the default configuration (the line-of-sight terrain model over a grid and at points,
-the exact disc-area sweeps of the ``area`` rule) on a tiny synthetic input, with the dtypes the
-jobs pass, in both the one-core and the all-cores variants: the set-up (``make``) calls it, so
-that the demo, the tests and the service find the kernels compiled. The ITM kernels compile
-too with ``itm=True``; the set-up runs ``python -m hatangso.coverage.warmup``.
+the exact disc-area sweep of the ``area`` rule and of the IoT zones) on a tiny synthetic input,
+with the dtypes the jobs pass, in both the one-core and the all-cores variants: the set-up
+(``make``) calls it, so that the demo, the tests and the service find the kernels compiled. The
+ITM kernels compile too with ``itm=True``; the set-up runs ``python -m hatangso.coverage.warmup``.
 
 :func:`kernels_compiled` tells whether the disk cache holds a kernel, so that a job can say that
 it is compiling rather than stay silent.
@@ -91,38 +91,46 @@ def _terrain(itm: bool) -> None:
                              model=model)  # fmt: skip
 
 
-def _areas() -> None:
-    """Run the exact disc-area sweeps, below and above their all-cores threshold."""
+def _areas(n: int) -> None:
+    """Run the exact disc-area sweep of the ``area`` rule and the IoT zones on `n` squares."""
     from hatangso.coverage import _discarea
 
-    for n in (1, _discarea._PARALLEL_MIN):
-        boxes = shapely.box(np.arange(n) * 10.0, 0.0, np.arange(n) * 10.0 + 2.0, 2.0)
-        rings = _discarea.polygon_rings(boxes)
-        x = np.repeat(np.arange(n) * 10.0, 2) + np.tile([0.0, 2.0], n)
-        y = np.zeros(2 * n)
-        r = np.ones(2 * n)
-        offsets = np.arange(0, 2 * n + 1, 2)
-        args = (rings.coords, rings.ring_offsets, rings.geom_ring_offsets, x, y, r, offsets)
-        _discarea.union_disc_area(*args)
-        _discarea.union_disc_area_by_group(*args, np.tile([0, 1], n), n_groups=2, min_area=0.0)
-        _discarea.union_disc_share(boxes, x, y, r, offsets)
+    boxes = shapely.box(np.arange(n) * 10.0, 0.0, np.arange(n) * 10.0 + 2.0, 2.0)
+    rings = _discarea.polygon_rings(boxes)
+    x = np.repeat(np.arange(n) * 10.0, 2) + np.tile([0.0, 2.0], n)
+    _discarea.union_disc_area_by_group(
+        rings.coords,
+        rings.ring_offsets,
+        rings.geom_ring_offsets,
+        x,
+        np.zeros(2 * n),
+        np.ones(2 * n),
+        np.arange(0, 2 * n + 1, 2),
+        np.tile([0, 1], n),
+        n_groups=2,
+        min_area=0.0,
+    )
 
 
 def _timed(name: str, itm: bool) -> float:
     """Run one part of :func:`compile_kernels` (in a worker process); return its seconds."""
+    from hatangso.coverage import _discarea
+
     start = time.perf_counter()
     if name == "terrain":
         _terrain(itm)
+    elif name == "areas":
+        _areas(1)
     else:
-        _areas()
+        _areas(_discarea._PARALLEL_MIN)
     return time.perf_counter() - start
 
 
 def compile_kernels(*, itm: bool = False) -> dict[str, float]:
     """Compile (or load from numba's disk cache) the kernels a job of hatangso runs.
 
-    The terrain and the area kernels compile side by side, in two processes (numba compiles on
-    one core); each writes its own modules' cache files.
+    numba compiles on one core: the terrain kernels, the one-core area kernel and the all-cores
+    one compile side by side in three processes, each writing its own kernels' cache files.
 
     Parameters
     ----------
@@ -132,10 +140,10 @@ def compile_kernels(*, itm: bool = False) -> dict[str, float]:
     Returns
     -------
     dict
-        Seconds spent per part (``terrain``, ``areas``): minutes on a first run, well under a
-        second once the kernels are on disk.
+        Seconds spent per part (``terrain``, ``areas``, ``areas over all cores``): minutes on a
+        first run, well under a second once the kernels are on disk.
     """
-    parts = ("terrain", "areas")
+    parts = ("terrain", "areas", "areas over all cores")
     with ProcessPoolExecutor(max_workers=len(parts), mp_context=get_context("spawn")) as pool:
         futures = {name: pool.submit(_timed, name, itm) for name in parts}
         return {name: future.result() for name, future in futures.items()}
@@ -157,17 +165,14 @@ def terrain_kernels_compiled(model: str) -> bool:
 
 
 def area_kernels_compiled() -> bool:
-    """Tell whether the exact disc-area kernels (the ``area`` rule's) are on disk."""
+    """Tell whether the disc-area kernels (the ``area`` rule's, the IoT zones') are on disk."""
     from hatangso.coverage import _discarea
 
     return kernels_compiled(
-        _discarea._union_disc_area_serial,
-        _discarea._union_disc_area_parallel,
-        _discarea._union_disc_area_by_group_serial,
-        _discarea._union_disc_area_by_group_parallel,
+        _discarea._union_disc_area_by_group_serial, _discarea._union_disc_area_by_group_parallel
     )
 
 
 if __name__ == "__main__":  # the set-up's step: python -m hatangso.coverage.warmup
     seconds = compile_kernels()
-    print(", ".join(f"{name} kernels ready in {s:.0f} s" for name, s in seconds.items()))
+    print("kernels compiled: " + ", ".join(f"{name} {s:.0f} s" for name, s in seconds.items()))
