@@ -15,13 +15,17 @@ DEMO_OUT ?= demo-out
 # --inexact keeps what the venv had besides the lock (pip and uv themselves).
 # Bytecode is compiled at install, as pip does (uv does not unless asked), and hatangso's own
 # modules with it: otherwise the first command pays for it, or every command where
-# PYTHONDONTWRITEBYTECODE is set.
+# PYTHONDONTWRITEBYTECODE is set. So are the numba kernels (hatangso.coverage.warmup): numba
+# compiles a kernel on its first call and keeps it in __pycache__, and that first call took
+# minutes of silence inside the first demo or test run.
 $(STAMP): pyproject.toml uv.lock
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade uv
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --quiet --frozen --inexact --extra dev \
 	  --python $(BIN)/python --compile-bytecode
 	$(BIN)/python -m compileall -q -j 0 src coverage/src geo/src scenarios/src app/src
+	@echo "compiling the numba kernels once (a few minutes): later runs load them from disk"
+	$(BIN)/python -m hatangso.coverage.warmup
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -695,3 +695,38 @@ def test_tam_dao_casts_a_shadow(tmp_path: Path) -> None:
     assert shares[0] > 0.9
     assert shares[1] < 0.2
     assert result.villages["covered_mobile"].tolist() == [True, False]
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_terrain_steps_say_when_the_kernels_compile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compiled: bool
+) -> None:
+    # numba compiles a kernel on its first call, for minutes on a loaded machine: the step
+    # under way must say so then, and only then.
+    from hatangso.coverage import warmup
+
+    monkeypatch.setattr(warmup, "terrain_kernels_compiled", lambda model: compiled)
+    monkeypatch.setattr(warmup, "area_kernels_compiled", lambda: compiled)
+    steps: list[str] = []
+
+    def progress(step: str, /, *, done: int | None = None, total: int | None = None) -> None:
+        steps.append(step)
+
+    assess(
+        CoverageInputs(
+            villages=villages_at([(1950, -50, 2050, 50)]),
+            sites=sites_at([(0, 0)]),
+            dem=_ridge_dem(tmp_path / "ridge.tif"),
+        ),
+        CoverageConfig.model_validate({"terrain": {"radius_m": 8000}, "mobile": {"rule": "area"}}),
+        progress=progress,
+    )
+    terrain_label = "terrain coverage: compiling the terrain kernels (first run only)"
+    judging = "judging the villages on the terrain grids"
+    area_label = f"{judging}: compiling the area kernels (first run only)"
+    assert (terrain_label in steps) is not compiled
+    assert (area_label in steps) is not compiled
+    assert (judging in steps) is compiled
+    assert steps.index(terrain_label if not compiled else "terrain coverage") < steps.index(
+        area_label if not compiled else judging
+    )

@@ -345,6 +345,10 @@ def _mobile_part(
         towers = located.table.to_crs(4326)
     iot = None
     if inputs.pois is not None and len(inputs.pois):
+        from hatangso.coverage import warmup
+
+        if not warmup.area_kernels_compiled():  # the IoT zones' shares of area
+            step("key areas and IoT zones: compiling the area kernels (first run only)")
         indicators.extend(_poi_indicators(inputs.pois, table, crs, grids))
         iot = _iot_part(inputs.pois, table, crs, config, model=model, notes=notes)
         if iot is not None:
@@ -571,7 +575,7 @@ def _terrain_coverage(
     cluster: ClusterOptions | None = None,
 ) -> tuple[CoverageRasters, pd.DataFrame]:
     """Village coverage from the terrain model's grids, with the contract's rules."""
-    from hatangso.coverage import rasters, terrain
+    from hatangso.coverage import rasters, terrain, warmup
 
     mcfg, tcfg = config.mobile, config.terrain
     # Read the DEM over the villages and the sites, plus the terrain radius around them.
@@ -598,6 +602,8 @@ def _terrain_coverage(
         dem_path, bounds_wgs84=bounds, dst_crs=crs, resolution_m=tcfg.resolution_m
     )
     if cluster is None:
+        if not warmup.terrain_kernels_compiled(tcfg.method):
+            step("terrain coverage: compiling the terrain kernels (first run only)")
         grids = terrain.coverage_rasters(
             dem,
             sites_m,
@@ -619,6 +625,10 @@ def _terrain_coverage(
     # Without a population grid the population rule falls back on area shares, as the
     # distance models do.
     judge_rule = "area" if rule == "population" and population is None else rule
+    judging = "judging the villages on the terrain grids"
+    if judge_rule in ("area", "population") and not warmup.area_kernels_compiled():
+        judging += ": compiling the area kernels (first run only)"
+    step(judging)
     projected = villages.to_crs(crs)  # read by the 4G/5G rules and the other technologies
     judged = terrain.judge_villages(
         projected,
