@@ -290,6 +290,15 @@ def test_polygonize_counts_and_areas() -> None:
     assert polygonize(np.zeros((3, 3), dtype=bool), from_origin(0, 30, 10, 10), UTM48).empty
 
 
+def test_polygonize_keeps_a_hole() -> None:
+    # a 3 x 3 ring of cells of 10 m around an empty centre: 30 x 30 m less 10 x 10 m
+    mask = np.ones((3, 3), dtype=bool)
+    mask[1, 1] = False
+    (ring,) = polygonize(mask, from_origin(0, 30, 10, 10), UTM48).geometry
+    assert ring.area == 800.0 and len(ring.interiors) == 1
+    assert shapely.equals(ring, shapely.box(0, 0, 30, 30).difference(shapely.box(10, 10, 20, 20)))
+
+
 # ------------------------------------------------------------------------------------------
 # zonal shares and sampling
 

@@ -733,8 +733,29 @@ def polygonize(mask: npt.NDArray[np.bool_], transform: Affine, crs: CRS | str) -
     pieces = rasterio.features.shapes(
         mask.astype(np.uint8), mask=mask, transform=transform, connectivity=4
     )
-    geoms = [shapely.geometry.shape(geojson) for geojson, _ in pieces]
-    array = np.asarray(geoms, dtype=object) if geoms else np.empty(0, dtype=object)
+    # GDAL hands each polygon over as GeoJSON-like rings; their coordinates are gathered into
+    # one array and the polygons built at once (shapely.geometry.shape per polygon took most of
+    # the time on a province's coverage grids).
+    ring_sizes: list[int] = []
+    rings_per_polygon: list[int] = []
+    coords: list[tuple[float, float]] = []
+    for geojson, _ in pieces:
+        rings = geojson["coordinates"]
+        rings_per_polygon.append(len(rings))
+        for ring in rings:
+            ring_sizes.append(len(ring))
+            coords.extend(ring)
+    if rings_per_polygon:
+        array = shapely.from_ragged_array(
+            shapely.GeometryType.POLYGON,
+            np.asarray(coords, dtype=np.float64).reshape(-1, 2),
+            (
+                np.concatenate([[0], np.cumsum(ring_sizes)]).astype(np.int64),
+                np.concatenate([[0], np.cumsum(rings_per_polygon)]).astype(np.int64),
+            ),
+        )
+    else:
+        array = np.empty(0, dtype=object)
     return gpd.GeoDataFrame(
         {"area_m2": shapely.area(array).astype(np.float64)}, geometry=list(array), crs=crs
     )
