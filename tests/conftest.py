@@ -39,6 +39,28 @@ def run_cli(
     return run
 
 
+def _exit_code(*args: str) -> Any:
+    """Run ``hatangso *args`` in this process; its exit code (0 when it returns)."""
+    saved = sys.argv
+    sys.argv = ["hatangso", *args]
+    try:
+        with pytest.raises(SystemExit) as info:
+            main()
+            sys.exit(0)
+    finally:
+        sys.argv = saved
+    return info.value.code
+
+
+@pytest.fixture(scope="session")
+def cli_exit_code() -> Callable[..., Any]:
+    """``cli_exit_code(*args)``: run ``hatangso *args`` in this process, return its exit code.
+
+    For fixtures of a wider scope than :func:`run_cli`'s (its output is not captured).
+    """
+    return _exit_code
+
+
 @pytest.fixture()
 def browser() -> Iterator[Any]:
     """Debian's Chromium driven by Playwright; skips the test when either is missing.

@@ -9,7 +9,6 @@ on, its dBm colour bar. Set ``HATANGSO_DOCS_SCREENSHOT=1`` to also write the scr
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,13 +17,11 @@ import geopandas as gpd
 import pytest
 import shapely
 
-from hatangso.cli import main
-
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def point_map(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def point_map(tmp_path_factory: pytest.TempPathFactory, cli_exit_code: Callable[..., Any]) -> Path:
     """Run ``hatangso coverage`` on the demo's villages as points; return its map.html."""
     from hatangso.geo.demo import generate_demo
 
@@ -44,15 +41,7 @@ def point_map(tmp_path_factory: pytest.TempPathFactory) -> Path:
         *("--sites", str(demo.sites), "--dem", str(demo.dem), "--roads", str(demo.roads)),
         *("--config", str(root / "config.yaml"), "--out", str(root / "out"), "--quiet"),
     ]
-    saved = sys.argv
-    sys.argv = ["hatangso", *args]
-    try:
-        with pytest.raises(SystemExit) as info:
-            main()
-            sys.exit(0)
-    finally:
-        sys.argv = saved
-    assert info.value.code == 0
+    assert cli_exit_code(*args) == 0
     return root / "out" / "map.html"
 
 

@@ -7,14 +7,11 @@ coverage``: a long layer list and a long KPI panel, and no hillshade to offer. C
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-from hatangso.cli import main
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -26,7 +23,9 @@ _BASES = """
 
 
 @pytest.fixture(scope="module")
-def map_without_dem(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def map_without_dem(
+    tmp_path_factory: pytest.TempPathFactory, cli_exit_code: Callable[..., Any]
+) -> Path:
     """Run ``hatangso coverage`` on the demo's inputs, all but the DEM; return its map.html."""
     from hatangso.geo.demo import generate_demo
 
@@ -40,15 +39,7 @@ def map_without_dem(tmp_path_factory: pytest.TempPathFactory) -> Path:
         *("--declared", str(demo.declared), "--roads", str(demo.roads)),
         *("--out", str(root / "out"), "--quiet"),
     ]
-    saved = sys.argv
-    sys.argv = ["hatangso", *args]
-    try:
-        with pytest.raises(SystemExit) as info:
-            main()
-            sys.exit(0)
-    finally:
-        sys.argv = saved
-    assert info.value.code == 0
+    assert cli_exit_code(*args) == 0
     return root / "out" / "map.html"
 
 
