@@ -68,6 +68,19 @@ def test_the_definition_follows_the_report_language() -> None:
     assert document["indicators"][0]["definition"] == ind.definition_en
 
 
+def test_a_unit_row_is_the_indicator_without_its_definition() -> None:
+    """The definitions, the same sentences in every unit, are given once at the top."""
+    villages = pd.DataFrame({"commune": ["A", "A", "B"], "covered_mobile": [True, False, True]})
+    by_unit = indicators_by_unit(
+        villages, levels=["commune"], codes=["village_mobile_coverage"], targets={}
+    )
+    (a, b) = by_unit["commune"]
+    row = a["indicators"][0]
+    whole = IndicatorValue("village_mobile_coverage", 1, 2).as_dict()
+    assert row == {k: v for k, v in whole.items() if k not in ("definition", "definition_en")}
+    assert (a["unit"], row["value"], b["unit"], b["indicators"][0]["value"]) == ("A", 0.5, "B", 1.0)
+
+
 def test_units_by_path_are_the_same_from_text_and_from_other_columns() -> None:
     # Text columns are grouped by their distinct paths, other columns row by row: the same
     # units either way, two rows spelling one path are one unit, a blank is "(không rõ)".

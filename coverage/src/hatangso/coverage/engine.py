@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -287,8 +288,81 @@ def _mobile_part(
 ) -> _Mobile:
     """Judge the villages' mobile coverage and count tower sharing and key areas."""
     assert inputs.sites is not None
-    mcfg = config.mobile
     sites_m = inputs.sites.to_crs(crs)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hatangso-towers") as pool:
+        # The tower locations need the sites alone: they are grouped on the other core while
+        # this thread judges the villages (k-d trees and sparse graphs let go of the GIL; on
+        # 120,000 sites the grouping takes a third of the radius model's time).
+        located = (
+            pool.submit(_tower_sharing, sites_m, config.sharing.colocation_tolerance_m)
+            if inputs.masts is None  # with a registry, sharing counts its tenants (in assess)
+            else None
+        )
+        found = _judge_villages(
+            inputs,
+            villages,
+            sites_m,
+            config,
+            model=model,
+            crs=crs,
+            points=points,
+            step=step,
+            cache_dir=cache_dir,
+            cluster=cluster,
+        )
+        indicators: list[IndicatorValue] = []
+        towers = None
+        if located is not None:
+            step("tower sharing")
+            indicators, towers = located.result()
+    table, result, grids, notes = found
+    iot = None
+    if inputs.pois is not None and len(inputs.pois):
+        from hatangso.coverage import warmup
+
+        if not warmup.area_kernels_compiled():  # the IoT zones' shares of area
+            step("key areas and IoT zones: compiling the area kernels (first run only)")
+        indicators.extend(_poi_indicators(inputs.pois, table, crs, grids))
+        iot = _iot_part(inputs.pois, table, crs, config, model=model, notes=notes)
+        if iot is not None:
+            indicators.append(iot.indicator)
+    return _Mobile(
+        columns={c: result[c].to_numpy() for c in result.columns},
+        indicators=tuple(indicators),
+        notes=tuple(notes),
+        towers=towers,
+        grids=grids,
+        iot=iot,
+    )
+
+
+def _tower_sharing(
+    sites_m: gpd.GeoDataFrame, tolerance_m: float
+) -> tuple[list[IndicatorValue], gpd.GeoDataFrame]:
+    """Return the sharing indicators of the sites' tower locations and the towers in EPSG:4326."""
+    located = sharing.tower_locations(sites_m, tolerance_m=tolerance_m)
+    return [located.indicator, located.station_indicator], located.table.to_crs(4326)
+
+
+def _judge_villages(
+    inputs: CoverageInputs,
+    villages: gpd.GeoDataFrame,
+    sites_m: gpd.GeoDataFrame,
+    config: CoverageConfig,
+    *,
+    model: str,
+    crs: pyproj.CRS,
+    points: VillagePoints,
+    step: Progress,
+    cache_dir: Path | None,
+    cluster: ClusterOptions | None,
+) -> tuple[mobile.SiteTable, pd.DataFrame, CoverageRasters | None, list[str]]:
+    """Judge the villages' mobile coverage under `model`.
+
+    Returns the site table, the villages' answers, the terrain grids (None but with the
+    terrain model) and the notes.
+    """
+    mcfg = config.mobile
     table, notes = _site_table(sites_m, inputs.calibration, config, model=model)
     cells = None
     if inputs.population is not None:
@@ -334,33 +408,7 @@ def _mobile_part(
                 population_cells=cells,
             )
             result = result.assign(**_service_columns(by_tech, result))
-    towers = None
-    indicators: list[IndicatorValue] = []
-    if inputs.masts is None:  # with a registry, sharing counts its tenants (in assess)
-        step("tower sharing")
-        located = sharing.tower_locations(
-            sites_m, tolerance_m=config.sharing.colocation_tolerance_m
-        )
-        indicators = [located.indicator, located.station_indicator]
-        towers = located.table.to_crs(4326)
-    iot = None
-    if inputs.pois is not None and len(inputs.pois):
-        from hatangso.coverage import warmup
-
-        if not warmup.area_kernels_compiled():  # the IoT zones' shares of area
-            step("key areas and IoT zones: compiling the area kernels (first run only)")
-        indicators.extend(_poi_indicators(inputs.pois, table, crs, grids))
-        iot = _iot_part(inputs.pois, table, crs, config, model=model, notes=notes)
-        if iot is not None:
-            indicators.append(iot.indicator)
-    return _Mobile(
-        columns={c: result[c].to_numpy() for c in result.columns},
-        indicators=tuple(indicators),
-        notes=tuple(notes),
-        towers=towers,
-        grids=grids,
-        iot=iot,
-    )
+    return table, result, grids, notes
 
 
 def _iot_part(

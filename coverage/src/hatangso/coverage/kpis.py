@@ -349,10 +349,27 @@ def _indicator_dict(
     unknown: int,
     *,
     lang: str,
+    definition: bool = True,
 ) -> dict[str, Any]:
-    """Return the contract's JSON object of one indicator (see `IndicatorValue.as_dict`)."""
+    """Return the contract's JSON object of one indicator (see `IndicatorValue.as_dict`).
+
+    Without `definition`, the object has no ``definition`` and ``definition_en`` (the rows of
+    ``by_unit``: the document's ``indicators`` define each code once).
+    """
     ind = INDICATORS[code]
     extra = {"villages_without_population": unknown} if unknown else {}
+    if not definition:
+        return {
+            "code": code,
+            "label_vi": ind.label_vi,
+            "label_en": ind.label_en,
+            "value": value,
+            "numerator": _number(numerator),
+            "denominator": _number(denominator),
+            "target": target,
+            "met": met,
+            **extra,
+        }
     return {
         "code": code,
         "label_vi": ind.label_vi,
@@ -460,7 +477,8 @@ def indicators_by_unit(
     :func:`hatangso.geo.units.unit_columns`); the output stays keyed by level. `items` gives
     the indicators of `codes` that count other things than villages (``key_area_iot_coverage``:
     the IoT zones), each in the units of its village: a unit holds such an indicator when it
-    holds any of its items.
+    holds any of its items. A unit's indicators carry no ``definition``: the document's own
+    ``indicators`` give it once for each code.
 
     Examples
     --------
@@ -549,8 +567,9 @@ def _unit_entries(
 ) -> list[dict[str, Any] | None]:
     """Return the JSON object of `code` in each unit, None where its denominator is 0.
 
-    The same objects as ``IndicatorValue(...).with_target(targets).as_dict(lang=lang)``, made
-    from plain numbers: a national run has tens of thousands of them.
+    The objects of ``IndicatorValue(...).with_target(targets).as_dict(lang=lang)`` but their
+    definition, made from plain numbers: a national run has tens of thousands of them, and
+    the definitions, the same sentences in every unit, were half of ``kpis.json``.
     """
     entries: list[dict[str, Any] | None] = []
     for n, d, u in zip(num.tolist(), den.tolist(), unknown.tolist(), strict=True):
@@ -559,7 +578,9 @@ def _unit_entries(
             continue
         value = float(min(max(n / d, 0.0), 1.0))
         met = None if target is None else bool(value >= target - 1e-9)
-        entries.append(_indicator_dict(code, value, n, d, target, met, u, lang=lang))
+        entries.append(
+            _indicator_dict(code, value, n, d, target, met, u, lang=lang, definition=False)
+        )
     return entries
 
 

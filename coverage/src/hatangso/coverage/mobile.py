@@ -22,6 +22,7 @@ gain towards a point (:func:`hatangso.coverage.radio.sector_gain_db`, the 3GPP p
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -43,7 +44,7 @@ from hatangso.coverage.villages import (
     serving_operators,
     village_points,
 )
-from hatangso.geo.errors import Problem
+from hatangso.geo.errors import InputError, Problem
 
 if TYPE_CHECKING:  # the compiled area kernels (numba) load when an area rule runs, not before
     from hatangso.coverage._discarea import PolygonRings
@@ -177,11 +178,16 @@ def site_table(
     given = {name: column(name) for name in ("eirp_dbm", "eirp_re_dbm", "bandwidth_mhz")}
     # Without any EIRP given, every technology takes its default (no need to derive NaN).
     derived = not (np.isnan(given["eirp_dbm"]).all() and np.isnan(given["eirp_re_dbm"]).all())
+    # The radius model's reach depends on the technology and the environment alone: it is
+    # looked up for each environment present, then spread over the sites (a national run has
+    # 120,000 sites in three environments).
+    env_of_site, envs = pd.factorize(env)
     for t in ALL_TECHS:
         e = radio.reference_eirp_dbm(tech=t, **given, freq_mhz=f) if derived else np.full(n, np.nan)
         eirp[t] = np.where(np.isnan(e), radio.DEFAULT_EIRP_DBM[t], e)
         freq[t] = np.where(np.isnan(f), radio.DEFAULT_FREQ_MHZ[t], f)
-        r = radio.site_reach_m(
+        per_site = functools.partial(
+            radio.site_reach_m,
             tech=np.full(n, t, dtype=object),
             model=reach_model,
             env=env,
@@ -191,6 +197,22 @@ def site_table(
             radius_m=radius_m,
             threshold_dbm=threshold_dbm,
         )
+        if reach_model == "radius" and n:
+            try:
+                r = radio.site_reach_m(
+                    tech=np.full(len(envs), t, dtype=object),
+                    model="radius",
+                    env=np.asarray(envs, dtype=object),
+                    height_m=30.0,
+                    eirp_dbm=np.nan,
+                    freq_mhz=np.nan,
+                    radius_m=radius_m,
+                    threshold_dbm=threshold_dbm,
+                )[env_of_site]
+            except InputError:
+                r = per_site()  # raises again, naming the sites
+        else:
+            r = per_site()
         reach[t] = np.where(has[t], r, 0.0)
     # 4G or better: a site that offers only 5G still gives mobile broadband, with its 5G reach.
     reach["4G"] = np.maximum(reach["4G"], reach["5G"])
