@@ -23,6 +23,7 @@ from hatangso.coverage import mobile, radio
 from hatangso.coverage.propagation import hata_loss
 from hatangso.coverage.rasters import Raster
 from hatangso.coverage.terrain import coverage_rasters, judge_villages
+from hatangso.geo.errors import InputError
 
 UTM48 = CRS.from_epsg(32648)
 X0, Y0 = 600_000.0, 2_450_000.0
@@ -274,3 +275,25 @@ def test_covered_points_apply_the_rule_by_hand(
         edge = (np.abs(power + 110.0) < 1e-6) | (np.abs(d / reach - 1.0) < 1e-9)
     got = covered(at(bearings, d), sites)
     np.testing.assert_array_equal(got[~edge], expected[~edge])
+
+
+def test_the_radius_reach_is_the_table_s_for_each_site_s_technology_and_environment() -> None:
+    """Looked up per environment present and spread over the sites, as written or not."""
+    sites = three_sectors(
+        env=["Urban", None, " rural"], tech=["4G", "5G", "4G;5G"], azimuth_deg=[np.nan] * 3
+    )
+    reach = table(sites, "radius").reach_m
+    r = radio.DEFAULT_RADIUS_M
+    # 4G or better takes the larger of the site's 4G and 5G reach; a missing env is rural
+    assert reach["4G"].tolist() == [
+        r["4G"]["urban"],
+        r["5G"]["rural"],
+        max(r["4G"]["rural"], r["5G"]["rural"]),
+    ]
+    assert reach["5G"].tolist() == [0.0, r["5G"]["rural"], r["5G"]["rural"]]
+
+
+def test_an_unknown_environment_names_its_site_under_the_radius_model() -> None:
+    sites = three_sectors(env=["rural", "rural", "forest"])
+    with pytest.raises(InputError, match=r"unknown env for site 2: 'forest'"):
+        table(sites, "radius")
