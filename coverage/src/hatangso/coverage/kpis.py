@@ -357,19 +357,14 @@ def _indicator_dict(
     ``by_unit``: the document's ``indicators`` define each code once).
     """
     ind = INDICATORS[code]
-    extra = {"villages_without_population": unknown} if unknown else {}
-    if not definition:
-        return {
-            "code": code,
-            "label_vi": ind.label_vi,
-            "label_en": ind.label_en,
-            "value": value,
-            "numerator": _number(numerator),
-            "denominator": _number(denominator),
-            "target": target,
-            "met": met,
-            **extra,
+    defined = (
+        {
+            "definition": ind.definition_en if lang == "en" else ind.definition_vi,
+            "definition_en": ind.definition_en,
         }
+        if definition
+        else {}
+    )
     return {
         "code": code,
         "label_vi": ind.label_vi,
@@ -379,9 +374,8 @@ def _indicator_dict(
         "denominator": _number(denominator),
         "target": target,
         "met": met,
-        "definition": ind.definition_en if lang == "en" else ind.definition_vi,
-        "definition_en": ind.definition_en,
-        **extra,
+        **defined,
+        **({"villages_without_population": unknown} if unknown else {}),
     }
 
 
