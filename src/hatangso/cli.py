@@ -179,6 +179,7 @@ def validate(
     header_row: Annotated[int | None, typer.Option(min=1, help=HEADER_ROW_HELP)] = None,
 ) -> None:
     """Load one input file, check it against the contract and report every rejected row."""
+    _spreadsheet_options(sheet, header_row, file)
     _ready(out_dir)
     from hatangso.geo.schema import spec_for
     from hatangso.geo.validate import load_layer
@@ -212,6 +213,27 @@ def validate(
         out.print(table)
     if written is not None:
         out.print(f"wrote {written[0]} and {written[1]}")
+
+
+def _spreadsheet_options(sheet: str | None, header_row: int | None, *inputs: Path | None) -> None:
+    """Refuse --sheet and --header-row when no input is an XLSX workbook (exit 2).
+
+    They would be ignored: a CSV or GeoPackage has no sheets, and its header is its first row.
+    """
+    given = [
+        option
+        for option, value in (("--sheet", sheet), ("--header-row", header_row))
+        if value is not None
+    ]
+    if not given or any(p is not None and p.suffix.lower() == ".xlsx" for p in inputs):
+        return
+    raise InputError(
+        Problem(
+            file="command line",
+            message=f"{' and '.join(given)} read XLSX workbooks, and no input is one",
+            fix=f"leave out {' and '.join(given)}, or give the .xlsx file",
+        )
+    )
 
 
 def _ready(out_dir: Path | None, **inputs: Path | None) -> None:
@@ -566,6 +588,10 @@ def coverage(
     quiet: Quiet = False,
 ) -> None:
     """Compute coverage, fiber reach and sharing; write kpis.json, villages.gpkg, map.html."""
+    _spreadsheet_options(
+        sheet, header_row, villages, sites, access_points, fiber, poles, ducts, pois,
+        settlements, samples, declared, masts, commitments,
+    )  # fmt: skip
     _ready(
         out_dir,
         villages=villages,
@@ -774,6 +800,7 @@ def plan(
                 fix="e.g. --target 1.0 to cover every reachable dark village",
             )
         )
+    _spreadsheet_options(sheet, header_row, villages, sites, candidates, settlements)
     _ready(
         out_dir,
         villages=villages,

@@ -166,6 +166,30 @@ def test_every_missing_input_is_named_before_any_work(tmp_path: Path) -> None:
     assert "b.yaml: no such file or folder: b.yaml (the SECOND argument)" in done.stderr
 
 
+@pytest.mark.parametrize("command", ["validate", "coverage", "plan"])
+def test_sheet_options_without_a_workbook_are_refused_not_ignored(
+    tmp_path: Path, command: str
+) -> None:
+    (tmp_path / "thon.csv").write_text("village_id,name,lon,lat\nT1,A,105.8,21.0\n")
+    (tmp_path / "tram.csv").write_text("site_id,operator,lon,lat\nS1,Viettel,105.8,21.0\n")
+    thon, tram, out = (str(tmp_path / n) for n in ("thon.csv", "tram.csv", "out"))
+    args = {
+        "validate": ["validate", "villages", thon],
+        "coverage": ["coverage", "--villages", thon, "--sites", tram, "--out", out],
+        "plan": [
+            *("plan", "--villages", thon, "--sites", tram),
+            *("--operator", "Viettel", "--target", "1", "--out", out),
+        ],
+    }[command]
+    done = _run(*args, "--sheet", "Thôn", "--header-row", "3")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == (
+        "error: command line: --sheet and --header-row read XLSX workbooks, and no input is "
+        "one. Fix: leave out --sheet and --header-row, or give the .xlsx file"
+    )
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize(
     ("out", "says"),
     [
