@@ -11,6 +11,7 @@ errors (``error: ...``) go to stderr, each once, through logging.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import signal
@@ -1137,6 +1138,7 @@ def serve(
     ] = 1,
 ) -> None:
     """Serve the maps, KPIs and uploads over HTTP (OpenAPI docs at /docs)."""
+    _can_listen(host, port)
     from hatangso.app.main import serve as run_server
 
     # The service tells the console what it does, the first start's demo build above all.
@@ -1145,6 +1147,41 @@ def serve(
         if isinstance(handler, ConsoleHandler):
             handler.once = False
     run_server(host=host, port=port, workers=workers)
+
+
+def _can_listen(host: str, port: int) -> None:
+    """Refuse an address this machine cannot listen on, before the service starts (exit 2).
+
+    A host that is no address of the machine and a port taken or forbidden would otherwise end
+    the server at its start with its own exit code and message.
+    """
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (OSError, UnicodeError) as exc:
+        raise InputError(
+            Problem(
+                file="command line",
+                column="--host",
+                message=f"cannot listen on {host!r}: not an address of this machine ({exc})",
+                fix="give one such as 127.0.0.1 (this machine only) or 0.0.0.0 (every network)",
+            )
+        ) from exc
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise InputError(
+                Problem(
+                    file="command line",
+                    column="--host" if exc.errno == errno.EADDRNOTAVAIL else "--port",
+                    message=f"cannot listen on {host}:{port} ({exc.strerror or exc})",
+                    fix="choose another --port (or stop what listens there), or give an "
+                    "address of this machine as --host",
+                )
+            ) from exc
 
 
 @app.command()

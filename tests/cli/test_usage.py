@@ -216,3 +216,24 @@ def test_a_folder_or_a_raster_given_as_a_table_says_so(tmp_path: Path) -> None:
     done = _run("validate", "villages", str(tmp_path / "N21E105.hgt"))
     assert done.returncode == 2
     assert "'.hgt' is a raster" in done.stderr and "coverage --dem" in done.stderr
+
+
+def test_an_address_the_service_cannot_listen_on_is_refused_before_it_starts() -> None:
+    import socket
+
+    done = _run("serve", "--host", "999.1.1.1")
+    assert done.returncode == 2
+    assert done.stderr.startswith(
+        "error: command line, column '--host': cannot listen on '999.1.1.1': not an address of "
+        "this machine"
+    )
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = _run("serve", "--port", str(port))
+    assert done.returncode == 2
+    assert f"column '--port': cannot listen on 127.0.0.1:{port} (Address already in use)" in (
+        done.stderr
+    )
+    assert "Traceback" not in done.stderr
