@@ -165,7 +165,16 @@ def test_not_a_mapping_and_not_yaml(tmp_path: Path) -> None:
         parse_scenario(["a"], source="x.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: [unclosed", encoding="utf-8")
-    with pytest.raises(InputError, match="not valid YAML"):
+    with pytest.raises(InputError, match="not valid YAML") as info:
+        load_scenario(bad)
+    # one line, where and why, not the parser's quote of the text with a caret
+    assert str(info.value) == (
+        "bad.yaml: is not valid YAML: line 1, column 16: expected ',' or ']', but got "
+        "'<stream end>' (while parsing a flow sequence opened at line 1, column 7). "
+        "Fix: check indentation and colons"
+    )
+    bad.write_bytes("name: Hà Giang".encode("cp1258"))
+    with pytest.raises(InputError, match=r"bad.yaml: is not UTF-8 text .*Fix: save it as UTF-8"):
         load_scenario(bad)
     with pytest.raises(InputError, match="no such scenario file"):
         load_scenario(tmp_path / "absent.yaml")

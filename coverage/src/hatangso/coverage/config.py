@@ -37,7 +37,7 @@ from pydantic import (
 from hatangso.coverage.radio import DEFAULT_RADIUS_M as _RADIO_RADIUS_M
 from hatangso.geo.carrier import NR_TDD_DOWNLINK_SHARE
 from hatangso.geo.confine import confined_file, read_limited
-from hatangso.geo.errors import ConfigError, Problem
+from hatangso.geo.errors import ConfigError, Problem, yaml_problem
 from hatangso.geo.limits import WorkLimits
 
 __all__ = ["CoverageConfig", "load_config", "parse_config"]
@@ -473,13 +473,7 @@ def load_config(path: str | Path | None, *, limits: WorkLimits | None = None) ->
     try:
         data: Any = yaml.safe_load(raw.decode("utf-8")) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            Problem(
-                file=path.name,
-                message=f"is not valid YAML ({exc})",
-                fix="check indentation and colons",
-            )
-        ) from exc
+        raise ConfigError(yaml_problem(path.name, exc)) from exc
     return parse_config(
         data,
         source=path.name,

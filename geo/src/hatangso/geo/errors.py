@@ -29,6 +29,7 @@ __all__ = [
     "InputError",
     "NotFoundError",
     "Problem",
+    "yaml_problem",
 ]
 
 
@@ -126,3 +127,35 @@ class ConflictError(HatangsoError, RuntimeError):
     (the versions, and the file, time and client that replaced it, or the records changed in
     between) and how to retry: against the current version.
     """
+
+
+def yaml_problem(file: str, exc: BaseException) -> Problem:
+    r"""Return the problem of a YAML file that cannot be read, said on one line.
+
+    A YAML parser's message spans several lines, quoting the text with a caret under the fault;
+    an error message of hatangso is one line naming the file, where and the fix. A file that
+    is not UTF-8 says so.
+
+    Examples
+    --------
+    >>> import yaml
+    >>> try:
+    ...     yaml.safe_load("mobile:\n  rule: [point\n  model: radius\n")
+    ... except yaml.YAMLError as exc:
+    ...     print(yaml_problem("a.yaml", exc).message)
+    is not valid YAML: line 3, column 8: expected ',' or ']', but got ':' (while parsing a flow sequence opened at line 2, column 9)
+    """  # noqa: E501
+    if isinstance(exc, UnicodeDecodeError):
+        return Problem(file=file, message=f"is not UTF-8 text ({exc})", fix="save it as UTF-8")
+    problem = getattr(exc, "problem", None)
+    mark = getattr(exc, "problem_mark", None)
+    if problem is None or mark is None:
+        reason = " ".join(str(exc).split())
+    else:
+        reason = f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+        context, opened = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and opened is not None:
+            reason += f" ({context} opened at line {opened.line + 1}, column {opened.column + 1})"
+    return Problem(
+        file=file, message=f"is not valid YAML: {reason}", fix="check indentation and colons"
+    )

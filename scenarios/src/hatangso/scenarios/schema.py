@@ -38,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 from hatangso.coverage.config import CoverageConfig, parse_config
 from hatangso.coverage.kpis import INDICATORS
 from hatangso.geo.confine import read_limited
-from hatangso.geo.errors import ConfigError, InputError, Problem
+from hatangso.geo.errors import ConfigError, InputError, Problem, yaml_problem
 from hatangso.geo.limits import MAX_REFERENCED_FILE_BYTES, WorkLimits
 from hatangso.geo.schema import LAYER_KINDS, OTHER_INPUTS, spec_for
 from hatangso.geo.techs import TECHNOLOGIES, tech_token
@@ -610,9 +610,7 @@ def load_scenario(
     try:
         data = yaml.safe_load(raw.decode("utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise InputError(
-            Problem(file=path.name, message=f"is not valid YAML ({exc})", fix="check indentation")
-        ) from exc
+        raise InputError(yaml_problem(path.name, exc)) from exc
     scenario = parse_scenario(
         data, source=path.name, base=path.parent, check_files=check_files, root=root, limits=limits
     )
