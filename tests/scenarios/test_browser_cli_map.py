@@ -46,7 +46,10 @@ def point_map(tmp_path_factory: pytest.TempPathFactory, cli_exit_code: Callable[
 
 
 def test_the_point_village_map_renders_offline_with_its_base_map(
-    point_map: Path, offline_page: Callable[..., Any], screenshot: Callable[..., Path]
+    point_map: Path,
+    offline_page: Callable[..., Any],
+    screenshot: Callable[..., Path],
+    covered_px: Callable[[Any, str, str], float],
 ) -> None:
     opened = offline_page(1280, 860, schemes=("data:", "file:"), hosts=())
     page, blocked, errors = opened.page, opened.blocked, opened.errors
@@ -74,6 +77,14 @@ def test_the_point_village_map_renders_offline_with_its_base_map(
         assert operator in legend
 
     screenshot(page, "cli-point-map.png")
+
+    # The colour bar covers none of the other panels, in a wide window or a narrow one.
+    for width, height in ((1280, 860), (900, 700), (720, 600)):
+        page.set_viewport_size({"width": width, "height": height})
+        for other in ("#hts-kpis", "#hts-legend", ".leaflet-control-layers", "#hts-lang"):
+            assert covered_px(page, "#hts-scale", other) == 0, (width, other)
+        box = page.locator("#hts-scale").bounding_box()
+        assert box is not None and 0 <= box["x"] and box["x"] + box["width"] <= width
 
     power.locator("input").uncheck()
     assert not page.locator("#hts-scale").is_visible()

@@ -384,6 +384,13 @@ _PAGE_CSS = """
   #hts-scale .hts-ticks {position:relative; height:14px; margin:0 6px 2px}
   #hts-title {position:absolute; top:10px; left:50%; transform:translateX(-50%); z-index:1000;
               font-weight:bold}
+  /* Below about 1,040 px the colour bar would sit on the legend and the KPI panel, which share
+     the bottom edge with it: it moves up, under the title, between the language switch and
+     the layer list (about 310 px wide). */
+  @media (max-width: 1040px) {
+    #hts-scale {bottom:auto; top:48px; left:124px; transform:none;
+                width:min(300px, calc(100vw - 460px))}
+  }
   .leaflet-container {background:#f4f1ea}
 </style>
 """
