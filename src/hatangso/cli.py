@@ -1579,9 +1579,24 @@ def challenges_decide(
     _print_challenge(challenge)
 
 
+def _quiet_thread_races() -> None:
+    """Ignore a warning rasterio silences for itself with ``warnings.catch_warnings``.
+
+    That context is not thread-safe: when the outputs' writer threads (pyogrio uses it too)
+    leave theirs at the same moment, rasterio's silencing is undone, and the raster grids that
+    rasterio builds in memory before setting their transform (``features.shapes``) would print
+    "Dataset has no geotransform" now and then. hatangso never relies on that warning: a
+    raster without georeference is refused by its own checks.
+    """
+    import warnings
+
+    warnings.filterwarnings("ignore", message="Dataset has no geotransform, gcps, or rpcs")
+
+
 def main() -> None:
     """Run the command line; map user errors to exit 2 and bugs to exit 1."""
     args = sys.argv[1:] or ["--help"]  # `hatangso` alone: the help, and exit 0
+    _quiet_thread_races()
     # A terminated run unwinds like an interrupted one, so that its scratch files are removed.
     signal.signal(signal.SIGTERM, _terminated)
     on_null = _on_null_device(sys.stdout)
