@@ -22,7 +22,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -470,6 +469,8 @@ def load_config(path: str | Path | None, *, limits: WorkLimits | None = None) ->
         source=path.name,
         shown=str(path),
     )
+    import yaml  # only a configuration file needs it (a twentieth of a second to load)
+
     try:
         data: Any = yaml.safe_load(raw.decode("utf-8")) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
