@@ -455,16 +455,7 @@ def command_rows(villages_path: Path, sites_path: Path, repeats: int = REPEATS) 
             (float(o["total_s"]), float(g["total_s"]), float(o["cpu_s"]), float(g["cpu_s"]))  # type: ignore[arg-type]
             for o, g in runs
         ]
-        ours = {
-            "total_s": _median([p[0] for p in pairs]),
-            "cpu_s": _median([p[2] for p in pairs]),
-            "sizes": runs[-1][0]["sizes"],
-        }
-        theirs = {
-            "total_s": _median([p[1] for p in pairs]),
-            "cpu_s": _median([p[3] for p in pairs]),
-        }
-        sizes = ours["sizes"]
+        sizes = runs[-1][0]["sizes"]
         assert isinstance(sizes, dict)
         map_mb = sizes["map.html"] / 1e6
         browser: dict[str, object] = {}
@@ -473,8 +464,8 @@ def command_rows(villages_path: Path, sites_path: Path, repeats: int = REPEATS) 
             if os.environ.get("HATANGSO_DOCS_SCREENSHOT") == "1":
                 shot = HERE.parent / "docs" / "national-map.png"
                 shot.write_bytes((root / "out" / "map.png").read_bytes())
-    command_s, job_s = float(ours["total_s"]), float(theirs["total_s"])  # type: ignore[arg-type]
-    command_cpu, job_cpu = float(ours["cpu_s"]), float(theirs["cpu_s"])  # type: ignore[arg-type]
+    medians = np.median(np.asarray(pairs, dtype=float), axis=0)
+    command_s, job_s, command_cpu, job_cpu = (float(m) for m in medians)
     ratio = _median([p[0] / p[1] for p in pairs])
     cpu_ratio = _median([p[2] / p[3] for p in pairs])
     load = os.getloadavg()[0]

@@ -237,14 +237,22 @@ def _spreadsheet_options(sheet: str | None, header_row: int | None, *inputs: Pat
     )
 
 
-def _ready(out_dir: Path | None, **inputs: Path | None) -> None:
+def _ready(
+    out_dir: Path | None,
+    *,
+    sheet: str | None = None,
+    header_row: int | None = None,
+    **inputs: Path | None,
+) -> None:
     """Check a command's input paths and make its output folder, before any work.
 
     `inputs` maps each option's name (``dem`` for ``--dem``; upper case for an argument,
-    ``SCENARIO``) to its path. Every missing input and an output folder that cannot be made
+    ``SCENARIO``) to its path; `sheet` and `header_row` must find an XLSX input among them
+    (:func:`_spreadsheet_options`). Every missing input and an output folder that cannot be made
     are reported at once (exit 2), so that a long run does not stop at its last step on a path
     mistyped in its first; the folder is made only when nothing is wrong.
     """
+    _spreadsheet_options(sheet, header_row, *inputs.values())
     problems = [
         Problem(
             file=path.name or str(path),
@@ -589,12 +597,10 @@ def coverage(
     quiet: Quiet = False,
 ) -> None:
     """Compute coverage, fiber reach and sharing; write kpis.json, villages.gpkg, map.html."""
-    _spreadsheet_options(
-        sheet, header_row, villages, sites, access_points, fiber, poles, ducts, pois,
-        settlements, samples, declared, masts, commitments,
-    )  # fmt: skip
     _ready(
         out_dir,
+        sheet=sheet,
+        header_row=header_row,
         villages=villages,
         sites=sites,
         access_points=access_points,
@@ -801,9 +807,10 @@ def plan(
                 fix="e.g. --target 1.0 to cover every reachable dark village",
             )
         )
-    _spreadsheet_options(sheet, header_row, villages, sites, candidates, settlements)
     _ready(
         out_dir,
+        sheet=sheet,
+        header_row=header_row,
         villages=villages,
         sites=sites,
         dem=dem,
@@ -1579,24 +1586,9 @@ def challenges_decide(
     _print_challenge(challenge)
 
 
-def _quiet_thread_races() -> None:
-    """Ignore a warning rasterio silences for itself with ``warnings.catch_warnings``.
-
-    That context is not thread-safe: when the outputs' writer threads (pyogrio uses it too)
-    leave theirs at the same moment, rasterio's silencing is undone, and the raster grids that
-    rasterio builds in memory before setting their transform (``features.shapes``) would print
-    "Dataset has no geotransform" now and then. hatangso never relies on that warning: a
-    raster without georeference is refused by its own checks.
-    """
-    import warnings
-
-    warnings.filterwarnings("ignore", message="Dataset has no geotransform, gcps, or rpcs")
-
-
 def main() -> None:
     """Run the command line; map user errors to exit 2 and bugs to exit 1."""
     args = sys.argv[1:] or ["--help"]  # `hatangso` alone: the help, and exit 0
-    _quiet_thread_races()
     # A terminated run unwinds like an interrupted one, so that its scratch files are removed.
     signal.signal(signal.SIGTERM, _terminated)
     on_null = _on_null_device(sys.stdout)

@@ -288,6 +288,7 @@ def _mobile_part(
 ) -> _Mobile:
     """Judge the villages' mobile coverage and count tower sharing and key areas."""
     assert inputs.sites is not None
+    mcfg = config.mobile
     sites_m = inputs.sites.to_crs(crs)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hatangso-towers") as pool:
         # The tower locations need the sites alone: they are grouped on the other core while
@@ -298,24 +299,56 @@ def _mobile_part(
             if inputs.masts is None  # with a registry, sharing counts its tenants (in assess)
             else None
         )
-        found = _judge_villages(
-            inputs,
-            villages,
-            sites_m,
-            config,
-            model=model,
-            crs=crs,
-            points=points,
-            step=step,
-            cache_dir=cache_dir,
-            cluster=cluster,
-        )
+        table, notes = _site_table(sites_m, inputs.calibration, config, model=model)
+        cells = None
+        if inputs.population is not None:
+            step("population raster")
+            cells = mobile.population_cells(villages, str(inputs.population), to_crs=crs)
+        grids: CoverageRasters | None = None
+        if model == "terrain":
+            assert inputs.dem is not None
+            step("terrain coverage")
+            grids, result = _terrain_coverage(
+                villages,
+                sites_m,
+                config,
+                dem_path=inputs.dem,
+                crs=crs,
+                points=points,
+                cells=cells,
+                cache_dir=cache_dir,
+                nearest=table,
+                population_path=inputs.population,
+                step=step,
+                cluster=cluster,
+            )
+        else:
+            # Polygons are projected only for the rules that measure their area.
+            shaped = villages.to_crs(crs) if mcfg.rule in ("area", "population") else villages
+            result = mobile.mobile_coverage(
+                shaped,
+                table,
+                rule=mcfg.rule,
+                min_share=mcfg.min_share,
+                population_cells=cells,
+                points=points,
+            )
+            if services.carries_legacy(sites_m):
+                step("2G, 3G and IoT coverage")
+                by_tech = services.technology_coverage(
+                    shaped,
+                    table,
+                    rule=mcfg.rule,
+                    min_share=mcfg.min_share,
+                    points=points,
+                    population_cells=cells,
+                )
+                result = result.assign(**_service_columns(by_tech, result))
         indicators: list[IndicatorValue] = []
         towers = None
         if located is not None:
             step("tower sharing")
             indicators, towers = located.result()
-    table, result, grids, notes = found
     iot = None
     if inputs.pois is not None and len(inputs.pois):
         from hatangso.coverage import warmup
@@ -342,73 +375,6 @@ def _tower_sharing(
     """Return the sharing indicators of the sites' tower locations and the towers in EPSG:4326."""
     located = sharing.tower_locations(sites_m, tolerance_m=tolerance_m)
     return [located.indicator, located.station_indicator], located.table.to_crs(4326)
-
-
-def _judge_villages(
-    inputs: CoverageInputs,
-    villages: gpd.GeoDataFrame,
-    sites_m: gpd.GeoDataFrame,
-    config: CoverageConfig,
-    *,
-    model: str,
-    crs: pyproj.CRS,
-    points: VillagePoints,
-    step: Progress,
-    cache_dir: Path | None,
-    cluster: ClusterOptions | None,
-) -> tuple[mobile.SiteTable, pd.DataFrame, CoverageRasters | None, list[str]]:
-    """Judge the villages' mobile coverage under `model`.
-
-    Returns the site table, the villages' answers, the terrain grids (None but with the
-    terrain model) and the notes.
-    """
-    mcfg = config.mobile
-    table, notes = _site_table(sites_m, inputs.calibration, config, model=model)
-    cells = None
-    if inputs.population is not None:
-        step("population raster")
-        cells = mobile.population_cells(villages, str(inputs.population), to_crs=crs)
-    grids: CoverageRasters | None = None
-    if model == "terrain":
-        assert inputs.dem is not None
-        step("terrain coverage")
-        grids, result = _terrain_coverage(
-            villages,
-            sites_m,
-            config,
-            dem_path=inputs.dem,
-            crs=crs,
-            points=points,
-            cells=cells,
-            cache_dir=cache_dir,
-            nearest=table,
-            population_path=inputs.population,
-            step=step,
-            cluster=cluster,
-        )
-    else:
-        # Polygons are projected only for the rules that measure their area.
-        shaped = villages.to_crs(crs) if mcfg.rule in ("area", "population") else villages
-        result = mobile.mobile_coverage(
-            shaped,
-            table,
-            rule=mcfg.rule,
-            min_share=mcfg.min_share,
-            population_cells=cells,
-            points=points,
-        )
-        if services.carries_legacy(sites_m):
-            step("2G, 3G and IoT coverage")
-            by_tech = services.technology_coverage(
-                shaped,
-                table,
-                rule=mcfg.rule,
-                min_share=mcfg.min_share,
-                points=points,
-                population_cells=cells,
-            )
-            result = result.assign(**_service_columns(by_tech, result))
-    return table, result, grids, notes
 
 
 def _iot_part(

@@ -21,6 +21,7 @@ import logging
 import math
 import os
 import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
 import rasterio
+import rasterio.errors
 import rasterio.features
 import rasterio.fill
 import rasterio.windows
@@ -59,6 +61,19 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+# rasterio builds the in-memory grid of `rasterio.features.shapes` (:func:`polygonize`) before
+# setting its transform, and silences the warning that this raises with
+# ``warnings.catch_warnings``, which is not thread-safe: when a writer thread (pyogrio uses it
+# too) leaves its own at the same moment, the silencing is undone and a spurious "Dataset has
+# no geotransform" is printed. hatangso never relies on that warning (its raster readers
+# refuse a raster without a CRS themselves), so it is ignored here, where the grids are
+# polygonized.
+warnings.filterwarnings(
+    "ignore",
+    message="Dataset has no geotransform, gcps, or rpcs",
+    category=rasterio.errors.NotGeoreferencedWarning,
+)
 
 PathLike = str | os.PathLike[str]
 
