@@ -11,7 +11,9 @@ errors (``error: ...``) go to stderr, each once, through logging.
 
 from __future__ import annotations
 
+import atexit
 import errno
+import gc
 import logging
 import os
 import signal
@@ -145,8 +147,28 @@ def _print_version(value: bool) -> None:
         raise typer.Exit()
 
 
+#: The cyclic garbage collector's thresholds while a command other than ``serve`` runs. The
+#: first two are Python's (young objects are collected as usual); the third makes a full
+#: collection wait for 1,000 collections of the middle generation instead of 10. A full
+#: collection walks every live object the collector tracks, and every shapely geometry is
+#: one: on 100,000 villages and 120,000 sites the default thresholds ran nine of them, 0.6 to
+#: 0.9 s of a 7 s ``coverage``, for no memory back (the peak was the same without them). A
+#: command's own reference cycles are young and still collected.
+BATCH_GC_THRESHOLDS = (700, 10, 1000)
+
+
+def _batch_gc(ctx: typer.Context) -> None:
+    """Collect garbage as a batch command needs (:data:`BATCH_GC_THRESHOLDS`), until it ends."""
+    if ctx.invoked_subcommand in (None, "serve"):  # the service runs for days: Python's own
+        return
+    before = gc.get_threshold()
+    gc.set_threshold(*BATCH_GC_THRESHOLDS)
+    ctx.call_on_close(lambda: gc.set_threshold(*before))
+
+
 @app.callback()
 def _root(
+    ctx: typer.Context,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Say more.")] = False,
     version: Annotated[
         bool,
@@ -157,6 +179,7 @@ def _root(
 ) -> None:
     out.quiet = False  # a command's --quiet holds for that command alone
     _setup_logging(verbose)
+    _batch_gc(ctx)
 
 
 @app.command()
@@ -1592,6 +1615,11 @@ def main() -> None:
     # A terminated run unwinds like an interrupted one, so that its scratch files are removed.
     signal.signal(signal.SIGTERM, _terminated)
     on_null = _on_null_device(sys.stdout)
+    # The interpreter's last act is a full garbage collection over every object its imports
+    # made (pandas, scipy, GDAL's bindings, folium): 0.3 s, with nothing left to flush (files
+    # are closed, logging is flushed before it). Frozen objects are left to the system.
+    atexit.unregister(gc.freeze)  # once, however often main() runs in one process
+    atexit.register(gc.freeze)
     try:
         app(args=args, prog_name="hatangso", standalone_mode=False)
     except _ReaderGone:
