@@ -182,3 +182,29 @@ def test_write_geojson_leaves_a_date_column_to_gdal_and_keeps_missing_integers(
     document = json.loads(write_geojson(counted, tmp_path / "n.geojson").read_text("utf-8"))
     properties = [f["properties"] for f in document["features"]]
     assert properties == [{"n_sites": 3, "ok": True}, {"n_sites": None, "ok": None}]
+
+
+def test_write_geojson_floats_keep_their_type_and_every_value(tmp_path: Path) -> None:
+    """Integral floats stay real (``100.0``), NaN and infinities are null, values are exact."""
+    values = [100.0, -0.0, 1e22, 2.5e15, 1 / 3, 5e-324, np.nan, np.inf, 106.3249741778596]
+    n = len(values)
+    frame = gpd.GeoDataFrame(
+        {
+            "share": values,
+            "nothing": pd.array([None] * n, dtype="string"),
+            "note": ["tab\there", "nul\x00", "é \u2028", "", "a", "b", "c", "d", "e"],
+        },
+        geometry=shapely.points(np.linspace(102, 110, n), np.linspace(8, 24, n)),
+        crs=4326,
+    )
+    path = write_geojson(frame, tmp_path / "f.geojson")
+    document = json.loads(path.read_text(encoding="utf-8"))
+    shares = [f["properties"]["share"] for f in document["features"]]
+    assert shares[:6] == values[:6] and shares[6:8] == [None, None] and shares[8] == values[8]
+    assert all(isinstance(v, float) for v in shares[:6])  # 100.0, not the integer 100
+    assert [f["properties"]["nothing"] for f in document["features"]] == [None] * n
+    assert [f["properties"]["note"] for f in document["features"]] == frame["note"].tolist()
+    back = gpd.read_file(path)
+    assert back["share"].dtype == np.float64
+    xy = shapely.get_coordinates(back.geometry.to_numpy())
+    assert (xy == shapely.get_coordinates(frame.geometry.to_numpy())).all()  # exact
