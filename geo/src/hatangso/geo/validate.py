@@ -25,6 +25,8 @@ import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyproj
 import shapely
 
@@ -35,7 +37,7 @@ from hatangso.geo.outline import BORDER_TOLERANCE_M, in_vietnam, vietnam_outline
 from hatangso.geo.progress import Progress
 from hatangso.geo.schema import COORDINATE_ALIASES, POI_KINDS, ColumnSpec, LayerSpec, spec_for
 from hatangso.geo.techs import TECHNOLOGIES, parse_techs
-from hatangso.geo.text import fold_key, nfc, normalize_operator
+from hatangso.geo.text import fold_key, normalize_operator
 
 __all__ = [
     "Layer",
@@ -391,14 +393,11 @@ def _as_text(values: pd.Series) -> pd.Series:
         if (as_int == np.floor(as_int)).all():
             values = values.astype("Int64")
     text = values.astype("string").str.strip()
-    # ASCII text is already NFC; normalise only the rest, each distinct value once (a
-    # national register names 10,000 communes on 100,000 rows).
-    wide = ~text.str.isascii().fillna(True).to_numpy(dtype=bool)
-    if wide.any():
-        values_ = text.to_numpy(dtype=object)
-        codes, distinct = pd.factorize(values_[wide])
-        values_[wide] = np.asarray([nfc(v) for v in distinct], dtype=object)[codes]
-        text = pd.Series(values_, index=text.index, dtype="string")
+    if not text.str.isascii().fillna(True).all():  # ASCII text is NFC already
+        # As :func:`hatangso.geo.text.nfc` does it, by Arrow's kernels: a national register's
+        # 100,000 village names took 0.15 s one by one.
+        arrow = pc.utf8_trim_whitespace(pc.utf8_normalize(pa.array(text.array), "NFC"))
+        text = pd.Series(pd.array(arrow, dtype="string"), index=text.index, name=text.name)
     return text
 
 
