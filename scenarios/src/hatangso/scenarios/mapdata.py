@@ -193,10 +193,14 @@ class _Writer:
                     "length": int(values.size // 4 if kind == "i4s" else values.size),
                 }
             )
-        # The offsets depend on the header's own length: lay out with growing guesses.
+        # The offsets depend on the header's own length: lay out with growing guesses. The
+        # rest of the header (the popups' texts: megabytes on a national map) is encoded once.
+        rest = {key: value for key, value in self.header.items() if key != "arrays"}
+        head = json.dumps(rest, ensure_ascii=False, separators=(",", ":")).encode()
+        head = head[:-1] + (b',"arrays":' if rest else b'"arrays":')
         start = 0
         for _ in range(8):
-            text = json.dumps(self.header, ensure_ascii=False, separators=(",", ":")).encode()
+            text = head + json.dumps(entries, separators=(",", ":")).encode() + b"}"
             first = 4 + len(text)
             first += -first % 4
             if first == start:
