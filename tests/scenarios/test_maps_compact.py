@@ -375,3 +375,31 @@ def test_a_challenged_village_in_chromium(
         for word in expected:
             assert word in text
     assert errors == [] and blocked == []
+
+
+def test_the_popup_gives_a_reason_only_to_uncovered_villages() -> None:
+    """The row is "why uncovered": a covered village's reason (the terrain model's best
+    server) stays in villages.gpkg but is not shown, on the compact page and the small one."""
+    layers = _layers()
+    villages = layers.villages.assign(
+        mobile_reason=np.where(
+            layers.villages["covered_mobile"], "terrain model: best server -86 dBm", "xa trạm"
+        )
+    )
+    data = _payload(village_map(MapLayers(villages=villages, sites=layers.sites), title="t"))
+    fields = {f["column"]: f for f in data["header"]["villages"]["fields"]}
+    codes = data["arrays"]["villages_mobile_reason"]
+    shown = np.where(
+        codes < 0, None, np.asarray(fields["mobile_reason"]["levels"], dtype=object)[codes]
+    )
+    covered = (data["arrays"]["villages_status"] & 1).astype(bool)
+    assert set(shown[covered]) == {None}
+    assert set(shown[~covered]) == {"xa trạm"}
+
+    few = villages.iloc[:40].assign(
+        mobile_reason=lambda v: v["mobile_reason"].str.replace("ạ", "a")
+    )
+    small = village_map(MapLayers(villages=few), title="t")
+    assert "xa tram" in small  # the uncovered villages' (a disputed one is drawn twice)
+    assert "best server" not in small
+    assert villages["mobile_reason"].str.contains("best server").any()  # the input is kept

@@ -531,9 +531,14 @@ def _point_cells(villages: gpd.GeoDataFrame) -> gpd.GeoDataFrame | None:
     return gpd.GeoDataFrame(frame.reset_index(drop=True), geometry=clipped, crs=metric).to_crs(4326)
 
 
+def _reason_column(indicator: str) -> str:
+    """Return the village column saying why a village lacks `indicator` (the popup's reason)."""
+    return "ftth_reason" if indicator == "ftth" else "mobile_reason"
+
+
 def popup_fields(villages: pd.DataFrame, indicator: str = "mobile") -> list[tuple[str, str, str]]:
     """Return the popup fields of :data:`POPUP_FIELDS` that `villages` has, for `indicator`."""
-    reason = "ftth_reason" if indicator == "ftth" else "mobile_reason"
+    reason = _reason_column(indicator)
     fields = [(reason if c == "{reason}" else c, vi, en) for c, vi, en in POPUP_FIELDS]
     return [f for f in fields if f[0] in villages]
 
@@ -699,6 +704,7 @@ def village_map(
     """
     villages = layers.villages.to_crs(4326) if layers.villages.crs is not None else layers.villages
     villages = _basis_named(_speed_where_covered(_with_switch_off(villages)))
+    villages = _reasons_where_uncovered(villages, indicator)
     compact = is_large(layers) if compact is None else compact
     fmap = _blank_map(villages, title=title, static_url=static_url)
     _add_base_layers(fmap, layers, online_tiles=online_tiles)
@@ -1591,6 +1597,29 @@ def _basis_named(villages: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         return villages
     basis = villages["mobile_basis"].astype("string")
     return villages.assign(mobile_basis=basis.replace(_BASIS_NAMES))
+
+
+def _reasons_where_uncovered(villages: gpd.GeoDataFrame, indicator: str) -> gpd.GeoDataFrame:
+    """Return `villages` with the reason of :data:`POPUP_FIELDS` only where they are uncovered.
+
+    The engine writes a reason for every village (the terrain model's best server for a
+    covered one too, in ``villages.gpkg``); the popup's row is "why uncovered", so a village
+    covered by the map's `indicator` shows none.
+
+    Examples
+    --------
+    >>> v = gpd.GeoDataFrame({"covered_mobile": [True, False], "mobile_reason": ["a", "b"]},
+    ...                      geometry=gpd.points_from_xy([0, 1], [0, 0]), crs=4326)
+    >>> _reasons_where_uncovered(v, "mobile")["mobile_reason"].tolist()
+    [nan, 'b']
+    """
+    reason = _reason_column(indicator)
+    if reason not in villages:
+        return villages
+    covered = _flag(villages, INDICATOR_COLUMN[indicator])
+    if not covered.any():
+        return villages
+    return villages.assign(**{reason: villages[reason].mask(covered)})
 
 
 def _speed_where_covered(villages: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
