@@ -997,11 +997,12 @@ def _reasons(
     if len(sites) == 0:
         reasons[:] = "no sites given"
         return reasons
-    op = sites.operator[nearest_idx].astype(str)
-    reach = sites.reach_m["4G"][nearest_idx].astype(float)
-    toward = np.zeros(n, dtype=bool)
     no_site = ~covered & ~point_covered & (share <= 0)
     rows = np.flatnonzero(no_site)
+    # Only the villages far from every site are written here: their rows alone are spelt out.
+    op = sites.operator[nearest_idx[rows]].astype(str)
+    reach = sites.reach_m["4G"][nearest_idx[rows]].astype(float)
+    toward = np.zeros(rows.size, dtype=bool)
     if rows.size:
         k = min(len(sites), _MAST_ROWS)
         tree = cKDTree(np.column_stack([sites.x, sites.y]))
@@ -1018,20 +1019,20 @@ def _reasons(
         best = np.argmax(far, axis=1)
         at = np.arange(rows.size)
         chosen = idx[at, best]
-        reach[rows] = far[at, best]
-        op[rows] = sites.operator[chosen].astype(str)
-        toward[rows] = _sectors(sites, chosen)
-    km = np.round(nearest_m / 1000, 1).astype(str)
+        reach = far[at, best]
+        op = sites.operator[chosen].astype(str)
+        toward = _sectors(sites, chosen)
+    km = np.round(nearest_m[rows] / 1000, 1).astype(str)
     reach_km = np.round(reach / 1000, 1).astype(str)
     unit = np.where(toward, " km at this bearing)", " km)").astype(object)
-    reasons[no_site] = (
+    reasons[rows] = (
         "no site within reach: nearest is "
-        + op[no_site].astype(object)
+        + op.astype(object)
         + " at "
-        + km[no_site].astype(object)
+        + km.astype(object)
         + " km (reach "
-        + reach_km[no_site].astype(object)
-        + unit[no_site]
+        + reach_km.astype(object)
+        + unit
     )
     answer = RuleAnswer(covered=covered, share=share)
     said = rule_reasons(rule, answer, min_share=min_share)
