@@ -26,7 +26,7 @@ import functools
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -187,8 +187,9 @@ def site_table(
         eirp[t] = np.where(np.isnan(e), radio.DEFAULT_EIRP_DBM[t], e)
         freq[t] = np.where(np.isnan(f), radio.DEFAULT_FREQ_MHZ[t], f)
         per_site = functools.partial(
-            radio.site_reach_m,
-            tech=np.full(n, t, dtype=object),
+            _site_reach_of,
+            t,
+            n,
             model=reach_model,
             env=env,
             height_m=height,
@@ -252,6 +253,12 @@ class Pairs:
 def _no_pairs() -> Pairs:
     empty = np.empty(0, dtype=np.int64)
     return Pairs(empty, empty, np.empty(0), np.empty(0))
+
+
+def _site_reach_of(tech: str, n: int, **kwargs: Any) -> FloatArray:
+    """Return the reach of `n` sites of `tech` (:func:`radio.site_reach_m`)."""
+    reach: FloatArray = radio.site_reach_m(tech=np.full(n, tech, dtype=object), **kwargs)
+    return reach
 
 
 def _sectors(sites: SiteTable, s: IntArray) -> BoolArray:
