@@ -288,7 +288,6 @@ def _mobile_part(
 ) -> _Mobile:
     """Judge the villages' mobile coverage and count tower sharing and key areas."""
     assert inputs.sites is not None
-    mcfg = config.mobile
     sites_m = inputs.sites.to_crs(crs)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hatangso-towers") as pool:
         # The tower locations need the sites alone: they are grouped on the other core while
@@ -300,50 +299,19 @@ def _mobile_part(
             else None
         )
         table, notes = _site_table(sites_m, inputs.calibration, config, model=model)
-        cells = None
-        if inputs.population is not None:
-            step("population raster")
-            cells = mobile.population_cells(villages, str(inputs.population), to_crs=crs)
-        grids: CoverageRasters | None = None
-        if model == "terrain":
-            assert inputs.dem is not None
-            step("terrain coverage")
-            grids, result = _terrain_coverage(
-                villages,
-                sites_m,
-                config,
-                dem_path=inputs.dem,
-                crs=crs,
-                points=points,
-                cells=cells,
-                cache_dir=cache_dir,
-                nearest=table,
-                population_path=inputs.population,
-                step=step,
-                cluster=cluster,
-            )
-        else:
-            # Polygons are projected only for the rules that measure their area.
-            shaped = villages.to_crs(crs) if mcfg.rule in ("area", "population") else villages
-            result = mobile.mobile_coverage(
-                shaped,
-                table,
-                rule=mcfg.rule,
-                min_share=mcfg.min_share,
-                population_cells=cells,
-                points=points,
-            )
-            if services.carries_legacy(sites_m):
-                step("2G, 3G and IoT coverage")
-                by_tech = services.technology_coverage(
-                    shaped,
-                    table,
-                    rule=mcfg.rule,
-                    min_share=mcfg.min_share,
-                    points=points,
-                    population_cells=cells,
-                )
-                result = result.assign(**_service_columns(by_tech, result))
+        grids, result = _judge_villages(
+            inputs,
+            villages,
+            sites_m,
+            table,
+            config,
+            model=model,
+            crs=crs,
+            points=points,
+            step=step,
+            cache_dir=cache_dir,
+            cluster=cluster,
+        )
         indicators: list[IndicatorValue] = []
         towers = None
         if located is not None:
@@ -367,6 +335,59 @@ def _mobile_part(
         grids=grids,
         iot=iot,
     )
+
+
+def _judge_villages(
+    inputs: CoverageInputs,
+    villages: gpd.GeoDataFrame,
+    sites_m: gpd.GeoDataFrame,
+    table: mobile.SiteTable,
+    config: CoverageConfig,
+    *,
+    model: str,
+    crs: pyproj.CRS,
+    points: VillagePoints,
+    step: Progress,
+    cache_dir: Path | None,
+    cluster: ClusterOptions | None,
+) -> tuple[CoverageRasters | None, pd.DataFrame]:
+    """Return the terrain grids (None under the radius model) and the villages' mobile columns."""
+    cells = None
+    if inputs.population is not None:
+        step("population raster")
+        cells = mobile.population_cells(villages, str(inputs.population), to_crs=crs)
+    if model == "terrain":
+        assert inputs.dem is not None
+        step("terrain coverage")
+        return _terrain_coverage(
+            villages,
+            sites_m,
+            config,
+            dem_path=inputs.dem,
+            crs=crs,
+            points=points,
+            cells=cells,
+            cache_dir=cache_dir,
+            nearest=table,
+            population_path=inputs.population,
+            step=step,
+            cluster=cluster,
+        )
+    rule = config.mobile.rule
+    # Polygons are projected only for the rules that measure their area.
+    shaped = villages.to_crs(crs) if rule in ("area", "population") else villages
+    judged: dict[str, Any] = {
+        "rule": rule,
+        "min_share": config.mobile.min_share,
+        "points": points,
+        "population_cells": cells,
+    }
+    result = mobile.mobile_coverage(shaped, table, **judged)
+    if services.carries_legacy(sites_m):
+        step("2G, 3G and IoT coverage")
+        by_tech = services.technology_coverage(shaped, table, **judged)
+        result = result.assign(**_service_columns(by_tech, result))
+    return None, result
 
 
 def _tower_sharing(

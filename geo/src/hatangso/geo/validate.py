@@ -25,8 +25,6 @@ import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 import pyproj
 import shapely
 
@@ -37,7 +35,7 @@ from hatangso.geo.outline import BORDER_TOLERANCE_M, in_vietnam, vietnam_outline
 from hatangso.geo.progress import Progress
 from hatangso.geo.schema import COORDINATE_ALIASES, POI_KINDS, ColumnSpec, LayerSpec, spec_for
 from hatangso.geo.techs import TECHNOLOGIES, parse_techs
-from hatangso.geo.text import fold_key, normalize_operator
+from hatangso.geo.text import fold_key, nfc_texts, normalize_operator
 
 __all__ = [
     "Layer",
@@ -392,13 +390,7 @@ def _as_text(values: pd.Series) -> pd.Series:
         as_int = values.dropna()
         if (as_int == np.floor(as_int)).all():
             values = values.astype("Int64")
-    text = values.astype("string").str.strip()
-    if not text.str.isascii().fillna(True).all():  # ASCII text is NFC already
-        # As :func:`hatangso.geo.text.nfc` does it, by Arrow's kernels: a national register's
-        # 100,000 village names took 0.15 s one by one.
-        arrow = pc.utf8_trim_whitespace(pc.utf8_normalize(pa.array(text.array), "NFC"))
-        text = pd.Series(pd.array(arrow, dtype="string"), index=text.index, name=text.name)
-    return text
+    return nfc_texts(values.astype("string").str.strip())
 
 
 def _map_distinct(text: pd.Series, table: Mapping[str, str]) -> pd.Series:
