@@ -402,4 +402,7 @@ def test_the_popup_gives_a_reason_only_to_uncovered_villages() -> None:
     small = village_map(MapLayers(villages=few), title="t")
     assert "xa tram" in small  # the uncovered villages' (a disputed one is drawn twice)
     assert "best server" not in small
+    # The covered villages' layer leaves the row out of its popup; the others (the uncovered,
+    # the disputed) keep it.
+    assert small.count("Why uncovered") == small.count("Nearest site (m)") - 1
     assert villages["mobile_reason"].str.contains("best server").any()  # the input is kept

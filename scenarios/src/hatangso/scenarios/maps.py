@@ -1216,10 +1216,13 @@ def _add_villages(fmap: folium.Map, villages: gpd.GeoDataFrame, indicator: str) 
     columns = [c for c, _, _ in fields]
     aliases = [bilingual(vi, en) for _, vi, en in fields]
 
-    def popup() -> folium.GeoJsonPopup | None:
-        if not columns:
+    def popup(drop: str | None = None) -> folium.GeoJsonPopup | None:
+        shown = [(c, a) for c, a in zip(columns, aliases, strict=True) if c != drop]
+        if not shown:
             return None
-        return folium.GeoJsonPopup(fields=columns, aliases=aliases, max_width=360)
+        return folium.GeoJsonPopup(
+            fields=[c for c, _ in shown], aliases=[a for _, a in shown], max_width=360
+        )
 
     def marker(radius: float) -> folium.CircleMarker | None:
         # A point village is a circle styled like a polygon village, never Leaflet's default
@@ -1245,7 +1248,8 @@ def _add_villages(fmap: folium.Map, villages: gpd.GeoDataFrame, indicator: str) 
             _light(part, 0.0002 if state == "uncovered" else 0.0005, columns),
             style_function=lambda _f, s=style: s,
             highlight_function=lambda _f: {"weight": 3, "color": "#000000"},
-            popup=popup(),
+            # a covered village has no "why uncovered" (see _reasons_where_uncovered)
+            popup=popup(drop=_reason_column(indicator) if state == "covered" else None),
             marker=marker(5 if state == "uncovered" else 4),
             name=f"villages-{state}",
         ).add_to(group)
